@@ -1,0 +1,11 @@
+//! The bytecode: ops, modules, the builder, the verifier and the text format.
+
+pub mod builder;
+pub mod module;
+pub mod op;
+pub mod text;
+pub mod verify;
+
+
+pub use module::{Function, Import, Module, Signature, ENTRY_NAME};
+pub use op::{Bank, Cmp, Flow, Op, Opcode, Operand, NO_REG};

@@ -1,0 +1,167 @@
+//! A bytecode module: functions, constant pools, host imports, strings.
+//!
+//! This is the raw, unverified form that the text parser and the builder
+//! produce. [`crate::verify`] checks it; engines only ever see verified ones.
+
+use super::op::{Bank, Op};
+
+/// The banks of a function's parameters and its result.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Signature {
+    /// Parameter banks, in order. Parameter `j` of bank X is the callee's
+    /// register `n` of bank X, where `n` counts the earlier parameters of X.
+    pub params: Vec<Bank>,
+    /// The result bank, or `None`.
+    pub result: Option<Bank>,
+}
+
+impl Signature {
+    /// A signature from its parts.
+    pub fn new(params: impl Into<Vec<Bank>>, result: Option<Bank>) -> Signature {
+        Signature { params: params.into(), result }
+    }
+
+    /// How many parameters of each bank (indexed by [`Bank::index`]).
+    pub fn param_counts(&self) -> [u16; 3] {
+        let mut n = [0u16; 3];
+        for b in &self.params {
+            n[b.index()] = n[b.index()].saturating_add(1);
+        }
+        n
+    }
+}
+
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(")?;
+        for (i, b) in self.params.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{b}")?;
+        }
+        f.write_str(") -> ")?;
+        match self.result {
+            Some(b) => write!(f, "{b}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+/// One function.
+#[derive(Clone, Debug, Default)]
+pub struct Function {
+    pub name: String,
+    pub sig: Signature,
+    /// Default values of i64 parameters, used when the embedder or the CLI
+    /// passes fewer arguments than the function takes (`main(i=40)`).
+    /// Empty, or one entry per parameter.
+    pub param_defaults: Vec<Option<i64>>,
+    /// Registers used in each bank (indexed by [`Bank::index`]); parameters
+    /// included.
+    pub regs: [u16; 3],
+    pub code: Vec<Op>,
+    /// Source line (1-based) of each op, when the function came from text;
+    /// empty otherwise. Not part of equality.
+    pub lines: Vec<u32>,
+}
+
+impl PartialEq for Function {
+    fn eq(&self, other: &Function) -> bool {
+        self.name == other.name
+            && self.sig == other.sig
+            && self.param_defaults == other.param_defaults
+            && self.regs == other.regs
+            && self.code == other.code
+    }
+}
+
+impl Function {
+    /// The source line of op `pc`, when known.
+    pub fn line_of(&self, pc: usize) -> Option<u32> {
+        self.lines.get(pc).copied()
+    }
+
+    /// The default of parameter `i`, if one was declared.
+    pub fn param_default(&self, i: usize) -> Option<i64> {
+        self.param_defaults.get(i).copied().flatten()
+    }
+}
+
+/// A host function the module needs; the embedder binds a Rust function to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Import {
+    pub name: String,
+    pub sig: Signature,
+    /// Source line of the declaration, when it came from text.
+    pub line: Option<u32>,
+}
+
+/// A whole module.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Module {
+    pub functions: Vec<Function>,
+    pub imports: Vec<Import>,
+    /// The i64 constant pool (values that do not fit an op's 16-bit field).
+    pub iconsts: Vec<i64>,
+    /// The f64 constant pool, as bits so that equality is exact (NaNs too).
+    pub fconsts: Vec<u64>,
+    /// String constants (for `prints`).
+    pub strings: Vec<String>,
+}
+
+/// The name of the entry function.
+pub const ENTRY_NAME: &str = "main";
+
+impl Module {
+    /// The index of the function with this name.
+    pub fn function_index(&self, name: &str) -> Option<usize> {
+        self.functions.iter().position(|f| f.name == name)
+    }
+
+    /// The index of `main`, if the module has one.
+    pub fn entry(&self) -> Option<usize> {
+        self.function_index(ENTRY_NAME)
+    }
+
+    /// The f64 constant `k`.
+    pub fn fconst(&self, k: usize) -> Option<f64> {
+        self.fconsts.get(k).map(|&b| f64::from_bits(b))
+    }
+
+    /// The index of i64 constant `v`, adding it to the pool if new.
+    pub fn intern_iconst(&mut self, v: i64) -> usize {
+        intern(&mut self.iconsts, v)
+    }
+
+    /// The index of f64 constant `v` (by bits), adding it if new.
+    pub fn intern_fconst(&mut self, v: f64) -> usize {
+        intern(&mut self.fconsts, v.to_bits())
+    }
+
+    /// The index of string `s`, adding it if new.
+    pub fn intern_string(&mut self, s: &str) -> usize {
+        match self.strings.iter().position(|x| x == s) {
+            Some(i) => i,
+            None => {
+                self.strings.push(s.to_owned());
+                self.strings.len() - 1
+            }
+        }
+    }
+
+    /// Total number of ops over all functions.
+    pub fn op_count(&self) -> usize {
+        self.functions.iter().map(|f| f.code.len()).sum()
+    }
+}
+
+fn intern<T: PartialEq + Copy>(pool: &mut Vec<T>, v: T) -> usize {
+    match pool.iter().position(|x| *x == v) {
+        Some(i) => i,
+        None => {
+            pool.push(v);
+            pool.len() - 1
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! The instruction set: fixed 8-byte ops over three typed register banks.
+//!
+//! An op is `opcode: u8, flags: u8, a: u16, b: u16, c: u16`, little-endian.
+//! What each of A, B and C means is given per opcode by [`Opcode::operands`]:
+//! the parser, the printer, the verifier and every engine read that one table.
+
+use std::fmt;
+
+/// A register bank. Register `k` of bank `B` lives at `base_B + 8*k`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Bank {
+    /// 64-bit two's-complement integers.
+    I = 0,
+    /// IEEE 754 doubles.
+    F = 1,
+    /// References: null or a heap object.
+    R = 2,
+}
+
+impl Bank {
+    /// All banks, in frame order.
+    pub const ALL: [Bank; 3] = [Bank::I, Bank::F, Bank::R];
+
+    /// The one-letter name used in the text format (`i`, `f`, `r`).
+    pub fn letter(self) -> char {
+        match self {
+            Bank::I => 'i',
+            Bank::F => 'f',
+            Bank::R => 'r',
+        }
+    }
+
+    /// The bank named by a text-format letter.
+    pub fn from_letter(c: char) -> Option<Bank> {
+        match c {
+            'i' => Some(Bank::I),
+            'f' => Some(Bank::F),
+            'r' => Some(Bank::R),
+            _ => None,
+        }
+    }
+
+    /// Index 0..3, for per-bank arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Bank {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.letter())
+    }
+}
+
+/// What one of the fields A, B, C of an op holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operand {
+    /// Field unused; must be 0.
+    None,
+    /// A register of the bank that the op reads.
+    Read(Bank),
+    /// A register of the bank that the op writes.
+    Write(Bank),
+    /// A signed 16-bit immediate (the field's bits as `i16`).
+    Imm,
+    /// An index into the module's i64 constant pool.
+    ConstI,
+    /// An index into the module's f64 constant pool.
+    ConstF,
+    /// An index into the module's string constants.
+    Str,
+    /// An op index in the same function (a jump target).
+    Target,
+    /// A function index.
+    Func,
+    /// A host-import index.
+    Host,
+    /// The result register of a call: a register of the callee's result bank,
+    /// or [`NO_REG`] when the callee returns nothing.
+    CallDst,
+    /// The first register of the argument window of a call: the callee's
+    /// parameters of bank X are taken from the caller's registers
+    /// `window, window+1, ...` of bank X.
+    ArgWindow,
+    /// A small unsigned number (the digits of `printf`).
+    Count,
+}
+
+/// The `CallDst` value of a call whose callee returns nothing.
+pub const NO_REG: u16 = u16::MAX;
+
+/// How an op continues, for the verifier, the jump-target pre-pass and engines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Falls through to the next op.
+    Next,
+    /// May jump to its target or fall through.
+    Branch,
+    /// Always jumps to its target.
+    Jump,
+    /// Leaves the function.
+    Return,
+}
+
+/// A comparison, shared by the compare ops and the fused compare-and-branch ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Cmp {
+    /// Signed integer comparison.
+    #[inline(always)]
+    pub fn int(self, x: i64, y: i64) -> bool {
+        match self {
+            Cmp::Eq => x == y,
+            Cmp::Ne => x != y,
+            Cmp::Lt => x < y,
+            Cmp::Le => x <= y,
+            Cmp::Gt => x > y,
+            Cmp::Ge => x >= y,
+        }
+    }
+
+    /// IEEE comparison: ordered compares with a NaN are false, `Ne` is true.
+    #[inline(always)]
+    pub fn float(self, x: f64, y: f64) -> bool {
+        match self {
+            Cmp::Eq => x == y,
+            Cmp::Ne => x != y,
+            Cmp::Lt => x < y,
+            Cmp::Le => x <= y,
+            Cmp::Gt => x > y,
+            Cmp::Ge => x >= y,
+        }
+    }
+}
+
+/// A two-operand i64 arithmetic or logic operation, shared by the
+/// register-register and register-immediate forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntBinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    And,
+    Or,
+    Xor,
+    Shl,
+    /// Arithmetic shift right.
+    Shr,
+    /// Logical shift right.
+    Ushr,
+}
+
+/// A two-operand f64 operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatBinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// A one-operand f64 operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatUnOp {
+    Neg,
+    Abs,
+    Sqrt,
+    Floor,
+}
+
+macro_rules! opcodes {
+    ($( $(#[$doc:meta])* $name:ident = $mn:literal, [$a:expr, $b:expr, $c:expr], $flow:ident; )*) => {
+        /// Every opcode of the instruction set.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum Opcode {
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl Opcode {
+            /// Every opcode, in encoding order.
+            pub const ALL: &'static [Opcode] = &[$(Opcode::$name),*];
+
+            /// The text-format mnemonic.
+            pub fn mnemonic(self) -> &'static str {
+                match self { $(Opcode::$name => $mn,)* }
+            }
+
+            /// What the fields A, B and C hold.
+            pub fn operands(self) -> [Operand; 3] {
+                use Operand::*;
+                use Bank::*;
+                #[allow(unused_imports)]
+                let _ = (I, F, R);
+                match self { $(Opcode::$name => [$a, $b, $c],)* }
+            }
+
+            /// How the op continues.
+            pub fn flow(self) -> Flow {
+                match self { $(Opcode::$name => Flow::$flow,)* }
+            }
+        }
+    };
+}
+
+opcodes! {
+    /// Does nothing.
+    Nop = "nop", [None, None, None], Next;
+
+    // ---- constants and moves ----
+    /// `i[a] = b as i16 as i64`.
+    IConst = "iconst", [Write(I), Imm, None], Next;
+    /// `i[a] = iconsts[b]` (printed as `iconst` with the value).
+    IConstK = "iconst", [Write(I), ConstI, None], Next;
+    /// `f[a] = fconsts[b]`.
+    FConst = "fconst", [Write(F), ConstF, None], Next;
+    /// `r[a] = null`.
+    RNull = "rnull", [Write(R), None, None], Next;
+    /// `i[a] = i[b]`.
+    Mov = "mov", [Write(I), Read(I), None], Next;
+    /// `f[a] = f[b]`.
+    FMov = "fmov", [Write(F), Read(F), None], Next;
+    /// `r[a] = r[b]`.
+    RMov = "rmov", [Write(R), Read(R), None], Next;
+
+    // ---- i64 arithmetic, register-register: i[a] = i[b] op i[c] ----
+    Add = "add", [Write(I), Read(I), Read(I)], Next;
+    Sub = "sub", [Write(I), Read(I), Read(I)], Next;
+    Mul = "mul", [Write(I), Read(I), Read(I)], Next;
+    /// Traps on a zero divisor and on `i64::MIN / -1`.
+    Div = "div", [Write(I), Read(I), Read(I)], Next;
+    /// Traps on a zero divisor; `i64::MIN % -1` is 0.
+    Rem = "rem", [Write(I), Read(I), Read(I)], Next;
+    And = "and", [Write(I), Read(I), Read(I)], Next;
+    Or = "or", [Write(I), Read(I), Read(I)], Next;
+    Xor = "xor", [Write(I), Read(I), Read(I)], Next;
+    /// Shift count masked to 6 bits.
+    Shl = "shl", [Write(I), Read(I), Read(I)], Next;
+    /// Arithmetic; shift count masked to 6 bits.
+    Shr = "shr", [Write(I), Read(I), Read(I)], Next;
+    /// Logical; shift count masked to 6 bits.
+    Ushr = "ushr", [Write(I), Read(I), Read(I)], Next;
+
+    // ---- i64 arithmetic, register-immediate: i[a] = i[b] op imm(c) ----
+    AddI = "addi", [Write(I), Read(I), Imm], Next;
+    SubI = "subi", [Write(I), Read(I), Imm], Next;
+    MulI = "muli", [Write(I), Read(I), Imm], Next;
+    DivI = "divi", [Write(I), Read(I), Imm], Next;
+    RemI = "remi", [Write(I), Read(I), Imm], Next;
+    AndI = "andi", [Write(I), Read(I), Imm], Next;
+    OrI = "ori", [Write(I), Read(I), Imm], Next;
+    XorI = "xori", [Write(I), Read(I), Imm], Next;
+    ShlI = "shli", [Write(I), Read(I), Imm], Next;
+    ShrI = "shri", [Write(I), Read(I), Imm], Next;
+    UshrI = "ushri", [Write(I), Read(I), Imm], Next;
+
+    // ---- i64 unary ----
+    /// Wrapping negation.
+    Neg = "neg", [Write(I), Read(I), None], Next;
+    /// Bitwise not.
+    Not = "not", [Write(I), Read(I), None], Next;
+
+    // ---- i64 compares: i[a] = (i[b] cmp i[c]) as 0/1 ----
+    Eq = "eq", [Write(I), Read(I), Read(I)], Next;
+    Ne = "ne", [Write(I), Read(I), Read(I)], Next;
+    Lt = "lt", [Write(I), Read(I), Read(I)], Next;
+    Le = "le", [Write(I), Read(I), Read(I)], Next;
+    Gt = "gt", [Write(I), Read(I), Read(I)], Next;
+    Ge = "ge", [Write(I), Read(I), Read(I)], Next;
+    EqI = "eqi", [Write(I), Read(I), Imm], Next;
+    NeI = "nei", [Write(I), Read(I), Imm], Next;
+    LtI = "lti", [Write(I), Read(I), Imm], Next;
+    LeI = "lei", [Write(I), Read(I), Imm], Next;
+    GtI = "gti", [Write(I), Read(I), Imm], Next;
+    GeI = "gei", [Write(I), Read(I), Imm], Next;
+
+    // ---- fused i64 compare-and-branch: if i[a] cmp i[b] goto c ----
+    JEq = "jeq", [Read(I), Read(I), Target], Branch;
+    JNe = "jne", [Read(I), Read(I), Target], Branch;
+    JLt = "jlt", [Read(I), Read(I), Target], Branch;
+    JLe = "jle", [Read(I), Read(I), Target], Branch;
+    JGt = "jgt", [Read(I), Read(I), Target], Branch;
+    JGe = "jge", [Read(I), Read(I), Target], Branch;
+    // ---- if i[a] cmp imm(b) goto c ----
+    JEqI = "jeqi", [Read(I), Imm, Target], Branch;
+    JNeI = "jnei", [Read(I), Imm, Target], Branch;
+    JLtI = "jlti", [Read(I), Imm, Target], Branch;
+    JLeI = "jlei", [Read(I), Imm, Target], Branch;
+    JGtI = "jgti", [Read(I), Imm, Target], Branch;
+    JGeI = "jgei", [Read(I), Imm, Target], Branch;
+
+    // ---- f64 arithmetic: f[a] = f[b] op f[c] ----
+    FAdd = "fadd", [Write(F), Read(F), Read(F)], Next;
+    FSub = "fsub", [Write(F), Read(F), Read(F)], Next;
+    FMul = "fmul", [Write(F), Read(F), Read(F)], Next;
+    FDiv = "fdiv", [Write(F), Read(F), Read(F)], Next;
+    // ---- f64 unary: f[a] = op f[b] ----
+    FNeg = "fneg", [Write(F), Read(F), None], Next;
+    FAbs = "fabs", [Write(F), Read(F), None], Next;
+    FSqrt = "fsqrt", [Write(F), Read(F), None], Next;
+    FFloor = "ffloor", [Write(F), Read(F), None], Next;
+
+    // ---- f64 compares: i[a] = (f[b] cmp f[c]) as 0/1 ----
+    FEq = "feq", [Write(I), Read(F), Read(F)], Next;
+    FNe = "fne", [Write(I), Read(F), Read(F)], Next;
+    FLt = "flt", [Write(I), Read(F), Read(F)], Next;
+    FLe = "fle", [Write(I), Read(F), Read(F)], Next;
+    FGt = "fgt", [Write(I), Read(F), Read(F)], Next;
+    FGe = "fge", [Write(I), Read(F), Read(F)], Next;
+    // ---- fused f64 compare-and-branch: if f[a] cmp f[b] goto c ----
+    FJEq = "fjeq", [Read(F), Read(F), Target], Branch;
+    FJNe = "fjne", [Read(F), Read(F), Target], Branch;
+    FJLt = "fjlt", [Read(F), Read(F), Target], Branch;
+    FJLe = "fjle", [Read(F), Read(F), Target], Branch;
+    FJGt = "fjgt", [Read(F), Read(F), Target], Branch;
+    FJGe = "fjge", [Read(F), Read(F), Target], Branch;
+
+    // ---- conversions ----
+    /// `f[a] = i[b] as f64` (round to nearest).
+    I2F = "i2f", [Write(F), Read(I), None], Next;
+    /// `i[a] = f[b] as i64`: saturating, NaN gives 0.
+    F2I = "f2i", [Write(I), Read(F), None], Next;
+
+    // ---- control ----
+    /// `goto a`.
+    Jmp = "jmp", [Target, None, None], Jump;
+    /// `if i[a] == 0 goto b`.
+    Jz = "jz", [Read(I), Target, None], Branch;
+    /// `if i[a] != 0 goto b`.
+    Jnz = "jnz", [Read(I), Target, None], Branch;
+    /// Call function `b` with arguments from window `c`; the result into `a`.
+    Call = "call", [CallDst, Func, ArgWindow], Next;
+    /// Call host import `b` with arguments from window `c`; the result into `a`.
+    HostCall = "hcall", [CallDst, Host, ArgWindow], Next;
+    /// Return nothing.
+    Ret = "ret", [None, None, None], Return;
+    /// Return `i[a]`.
+    RetI = "reti", [Read(I), None, None], Return;
+    /// Return `f[a]`.
+    RetF = "retf", [Read(F), None, None], Return;
+    /// Return `r[a]`.
+    RetR = "retr", [Read(R), None, None], Return;
+
+    // ---- typed arrays ----
+    /// `r[a] = new i64 array of length i[b]`, zero-filled.
+    NewI = "newi", [Write(R), Read(I), None], Next;
+    /// `r[a] = new f64 array of length i[b]`, filled with 0.0.
+    NewF = "newf", [Write(R), Read(I), None], Next;
+    /// `r[a] = new ref array of length i[b]`, filled with null.
+    NewR = "newr", [Write(R), Read(I), None], Next;
+    /// `i[a] = length of r[b]` (any array kind).
+    Len = "len", [Write(I), Read(R), None], Next;
+    /// `i[a] = r[b][i[c]]`.
+    GetI = "geti", [Write(I), Read(R), Read(I)], Next;
+    /// `f[a] = r[b][i[c]]`.
+    GetF = "getf", [Write(F), Read(R), Read(I)], Next;
+    /// `r[a] = r[b][i[c]]`.
+    GetR = "getr", [Write(R), Read(R), Read(I)], Next;
+    /// `r[a][i[b]] = i[c]`.
+    SetI = "seti", [Read(R), Read(I), Read(I)], Next;
+    /// `r[a][i[b]] = f[c]`.
+    SetF = "setf", [Read(R), Read(I), Read(F)], Next;
+    /// `r[a][i[b]] = r[c]`.
+    SetR = "setr", [Read(R), Read(I), Read(R)], Next;
+
+    // ---- output ----
+    /// Print string constant `a`.
+    PrintS = "prints", [Str, None, None], Next;
+    /// Print `i[a]` in decimal.
+    PrintI = "printi", [Read(I), None, None], Next;
+    /// Print `f[a]` with `b` digits after the point, as C's `%.<b>f`.
+    PrintF = "printf", [Read(F), Count, None], Next;
+}
+
+/// The largest digit count of `printf` (C's printf allows more, but nobody needs it).
+pub const MAX_PRINTF_DIGITS: u16 = 40;
+
+impl Opcode {
+    /// The opcode with this encoding, if any.
+    pub fn from_u8(byte: u8) -> Option<Opcode> {
+        Opcode::ALL.get(byte as usize).copied()
+    }
+
+    /// The comparison of a compare or fused compare-and-branch op.
+    pub fn cmp(self) -> Option<Cmp> {
+        use Opcode::*;
+        Some(match self {
+            Eq | EqI | JEq | JEqI | FEq | FJEq => Cmp::Eq,
+            Ne | NeI | JNe | JNeI | FNe | FJNe => Cmp::Ne,
+            Lt | LtI | JLt | JLtI | FLt | FJLt => Cmp::Lt,
+            Le | LeI | JLe | JLeI | FLe | FJLe => Cmp::Le,
+            Gt | GtI | JGt | JGtI | FGt | FJGt => Cmp::Gt,
+            Ge | GeI | JGe | JGeI | FGe | FJGe => Cmp::Ge,
+            _ => return Option::None,
+        })
+    }
+
+    /// The operation of an i64 binary op, in either form.
+    pub fn int_binop(self) -> Option<IntBinOp> {
+        use Opcode::*;
+        Some(match self {
+            Add | AddI => IntBinOp::Add,
+            Sub | SubI => IntBinOp::Sub,
+            Mul | MulI => IntBinOp::Mul,
+            Div | DivI => IntBinOp::Div,
+            Rem | RemI => IntBinOp::Rem,
+            And | AndI => IntBinOp::And,
+            Or | OrI => IntBinOp::Or,
+            Xor | XorI => IntBinOp::Xor,
+            Shl | ShlI => IntBinOp::Shl,
+            Shr | ShrI => IntBinOp::Shr,
+            Ushr | UshrI => IntBinOp::Ushr,
+            _ => return Option::None,
+        })
+    }
+
+    /// The operation of an f64 binary op.
+    pub fn float_binop(self) -> Option<FloatBinOp> {
+        use Opcode::*;
+        Some(match self {
+            FAdd => FloatBinOp::Add,
+            FSub => FloatBinOp::Sub,
+            FMul => FloatBinOp::Mul,
+            FDiv => FloatBinOp::Div,
+            _ => return Option::None,
+        })
+    }
+
+    /// The operation of an f64 unary op.
+    pub fn float_unop(self) -> Option<FloatUnOp> {
+        use Opcode::*;
+        Some(match self {
+            FNeg => FloatUnOp::Neg,
+            FAbs => FloatUnOp::Abs,
+            FSqrt => FloatUnOp::Sqrt,
+            FFloor => FloatUnOp::Floor,
+            _ => return Option::None,
+        })
+    }
+
+    /// The jump-target field of a branch or jump (0 = A, 1 = B, 2 = C).
+    pub fn target_field(self) -> Option<usize> {
+        self.operands().iter().position(|o| *o == Operand::Target)
+    }
+}
+
+impl fmt::Display for Opcode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.mnemonic())
+    }
+}
+
+/// One instruction: 8 bytes in the encoded form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Op {
+    pub opcode: Opcode,
+    /// Reserved: 0 in every op today. Encoded so later ops can use it.
+    pub flags: u8,
+    pub a: u16,
+    pub b: u16,
+    pub c: u16,
+}
+
+/// Why 8 bytes do not decode to an op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown opcode {0:#04x}")]
+pub struct DecodeError(pub u8);
+
+impl Op {
+    /// An op with flags 0.
+    pub const fn new(opcode: Opcode, a: u16, b: u16, c: u16) -> Op {
+        Op { opcode, flags: 0, a, b, c }
+    }
+
+    /// The three fields A, B, C, indexable by field number.
+    pub fn fields(&self) -> [u16; 3] {
+        [self.a, self.b, self.c]
+    }
+
+    /// Replace field `i` (0 = A, 1 = B, 2 = C).
+    pub fn set_field(&mut self, i: usize, v: u16) {
+        match i {
+            0 => self.a = v,
+            1 => self.b = v,
+            _ => self.c = v,
+        }
+    }
+
+    /// The jump target, for branches and jumps.
+    pub fn target(&self) -> Option<u16> {
+        self.opcode.target_field().map(|i| self.fields()[i])
+    }
+
+    /// The 8-byte encoding.
+    pub fn encode(&self) -> [u8; 8] {
+        let [a0, a1] = self.a.to_le_bytes();
+        let [b0, b1] = self.b.to_le_bytes();
+        let [c0, c1] = self.c.to_le_bytes();
+        [self.opcode as u8, self.flags, a0, a1, b0, b1, c0, c1]
+    }
+
+    /// Decode 8 bytes.
+    pub fn decode(bytes: [u8; 8]) -> Result<Op, DecodeError> {
+        let opcode = Opcode::from_u8(bytes[0]).ok_or(DecodeError(bytes[0]))?;
+        Ok(Op {
+            opcode,
+            flags: bytes[1],
+            a: u16::from_le_bytes([bytes[2], bytes[3]]),
+            b: u16::from_le_bytes([bytes[4], bytes[5]]),
+            c: u16::from_le_bytes([bytes[6], bytes[7]]),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_is_eight_bytes_and_round_trips() {
+        assert_eq!(std::mem::size_of::<Op>(), 8);
+        for (i, &opc) in Opcode::ALL.iter().enumerate() {
+            assert_eq!(opc as usize, i);
+            let op = Op::new(opc, 1, 0xfffe, 0x8000);
+            assert_eq!(Op::decode(op.encode()).unwrap(), op);
+        }
+        let n = Opcode::ALL.len() as u8;
+        assert_eq!(Op::decode([n, 0, 0, 0, 0, 0, 0, 0]), Err(DecodeError(n)));
+    }
+
+    #[test]
+    fn every_mnemonic_is_unique_except_iconst() {
+        let mut seen = std::collections::HashMap::new();
+        for &opc in Opcode::ALL {
+            if let Some(prev) = seen.insert(opc.mnemonic(), opc) {
+                assert_eq!((prev, opc), (Opcode::IConst, Opcode::IConstK));
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The runtime shared by every engine: traps, the heap, the register stacks.
+
+pub mod trap;

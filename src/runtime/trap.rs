@@ -1,0 +1,104 @@
+//! Runtime traps: what went wrong, in which function, at which op.
+
+use std::fmt;
+
+/// The kind of a runtime trap. The discriminants are the status codes that
+/// compiled code returns (0 means "returned normally").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum TrapKind {
+    /// Integer division or remainder by zero.
+    DivisionByZero = 1,
+    /// `i64::MIN / -1`.
+    IntegerOverflow = 2,
+    /// Array index negative or not below the length.
+    IndexOutOfBounds = 3,
+    /// Array created with a negative length.
+    NegativeLength = 4,
+    /// A null reference where an array was needed.
+    NullReference = 5,
+    /// An array of another element kind than the op accesses.
+    ElementKind = 6,
+    /// Call depth beyond the limit, or a register stack that would overflow.
+    StackOverflow = 7,
+    /// The heap limit was reached.
+    OutOfMemory = 8,
+    /// A host function returned an error.
+    HostError = 9,
+    /// The embedder set the interrupt flag.
+    Interrupted = 10,
+}
+
+impl TrapKind {
+    /// Every kind, for tests.
+    pub const ALL: [TrapKind; 10] = [
+        TrapKind::DivisionByZero,
+        TrapKind::IntegerOverflow,
+        TrapKind::IndexOutOfBounds,
+        TrapKind::NegativeLength,
+        TrapKind::NullReference,
+        TrapKind::ElementKind,
+        TrapKind::StackOverflow,
+        TrapKind::OutOfMemory,
+        TrapKind::HostError,
+        TrapKind::Interrupted,
+    ];
+
+    /// The status code compiled code returns for this trap.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The kind with this status code.
+    pub fn from_code(code: u32) -> Option<TrapKind> {
+        TrapKind::ALL.iter().copied().find(|k| k.code() == code)
+    }
+
+    /// A short human description.
+    pub fn message(self) -> &'static str {
+        match self {
+            TrapKind::DivisionByZero => "integer division by zero",
+            TrapKind::IntegerOverflow => "integer overflow",
+            TrapKind::IndexOutOfBounds => "array index out of bounds",
+            TrapKind::NegativeLength => "negative array length",
+            TrapKind::NullReference => "null reference",
+            TrapKind::ElementKind => "array element kind mismatch",
+            TrapKind::StackOverflow => "stack overflow",
+            TrapKind::OutOfMemory => "out of memory",
+            TrapKind::HostError => "host function failed",
+            TrapKind::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for TrapKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// A trap as the embedder sees it: kind, function and op index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trap {
+    pub kind: TrapKind,
+    /// Index of the function that trapped.
+    pub func: u32,
+    /// Its name.
+    pub func_name: String,
+    /// The index of the trapping op in that function.
+    pub pc: u32,
+    /// For host errors: the host's message.
+    pub detail: Option<String>,
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "trap: {} in function `{}` at op {}", self.kind, self.func_name, self.pc)?;
+        if let Some(d) = &self.detail {
+            write!(f, ": {d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Trap {}
