@@ -1,10 +1,43 @@
 //! tierjit: a two-tier JIT for a typed register bytecode.
 //!
-//! See the README for an overview and `docs/architecture.md` for the design.
+//! Programs are modules of functions over three typed register banks (i64,
+//! f64, references) in fixed 8-byte ops ([`bytecode`]). They run through
+//! engines that agree bit for bit: the reference [`interp`]reter today, a
+//! template JIT and a Cranelift JIT with tier-up between them next. All
+//! engines share one frame layout ([`runtime::frame`]), so functions can move
+//! between them at calls.
+//!
+//! The embedding API is in [`engine`] and re-exported here:
+//!
+//! ```
+//! use tierjit::{Config, Engine, Instance, Module, Value};
+//!
+//! let engine = Engine::new(Config::new())?;
+//! let module = Module::new(&engine, "
+//!     func square(f) -> f
+//!         fmul f0, f0, f0
+//!         retf f0
+//!     end
+//! ")?;
+//! let mut instance = Instance::new(&module)?;
+//! assert_eq!(instance.call("square", &[Value::F(1.5)])?, Some(Value::F(2.25)));
+//! # Ok::<(), tierjit::Error>(())
+//! ```
+//!
+//! See the README for the text format and the CLI, and
+//! `docs/architecture.md` for the design.
 
 pub mod bytecode;
+pub mod engine;
 pub mod error;
+pub mod interp;
 pub mod runtime;
 
+pub use engine::{
+    Config, Engine, InterruptHandle, Instance, Linker, Module, Params, Results, SharedOutput,
+    TIER_ENV, Tier, TypedFunc, ValType,
+};
 pub use error::{Error, ParseError, Result, VerifyError};
+pub use runtime::host::HostFunc;
 pub use runtime::trap::{Trap, TrapKind};
+pub use runtime::value::{Ref, Value};

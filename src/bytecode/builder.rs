@@ -1,1 +1,1197 @@
-//! placeholder
+//! A typed builder for modules, for embedders that generate bytecode.
+//!
+//! The builder resolves labels, allocates registers, pools constants
+//! (deduplicated) and places call argument windows, and it types registers by
+//! bank ([`IReg`], [`FReg`], [`RReg`]) so that an op cannot be given a
+//! register of the wrong bank. Mistakes that types cannot rule out (a label
+//! never bound, call arguments that do not match the callee's signature, a
+//! `ret_i` in a function returning `f`, ...) are remembered and reported as a
+//! [`BuildError`] by [`FunctionBuilder::finish`] or [`ModuleBuilder::finish`];
+//! nothing panics. [`ModuleBuilder::finish`] also runs the
+//! [verifier](super::verify::verify), so every module it returns is valid.
+//!
+//! # Example
+//!
+//! Naive Fibonacci and a `main` that prints `fib(n)`:
+//!
+//! ```
+//! use tierjit::bytecode::op::IntBinOp;
+//! use tierjit::bytecode::{Bank, Cmp, ModuleBuilder, Signature};
+//!
+//! let mut mb = ModuleBuilder::new();
+//! // Declare first, so that calls can refer to functions defined later.
+//! let fib = mb.declare_function("fib", Signature::new([Bank::I], Some(Bank::I)));
+//! let main = mb.declare_function("main", Signature::new([Bank::I], None));
+//!
+//! let mut f = mb.function(fib);
+//! let n = f.param_i(0);
+//! let (a, b) = (f.new_i(), f.new_i());
+//! let small = f.new_label();
+//! f.branch_imm(Cmp::Lt, n, 2, small); // if n < 2 goto small
+//! f.int_op_imm(IntBinOp::Sub, a, n, 1);
+//! f.call(fib, &[a.into()], a); // a = fib(n - 1)
+//! f.int_op_imm(IntBinOp::Sub, b, n, 2);
+//! f.call(fib, &[b.into()], b); // b = fib(n - 2)
+//! f.int_op(IntBinOp::Add, a, a, b);
+//! f.ret_i(a);
+//! f.bind(small);
+//! f.ret_i(n);
+//! f.finish()?;
+//!
+//! let mut m = mb.function(main);
+//! m.set_default(0, 30); // main(i=30)
+//! let n = m.param_i(0);
+//! let r = m.new_i();
+//! m.call(fib, &[n.into()], r);
+//! m.prints("fib = ");
+//! m.printi(r);
+//! m.prints("\n");
+//! m.ret();
+//! m.finish()?;
+//!
+//! let module = mb.finish()?; // verified
+//! assert_eq!(module.functions[0].name, "fib");
+//! # Ok::<(), tierjit::bytecode::BuildError>(())
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::module::{Function, Import, Module, Signature};
+use super::op::{
+    Bank, Cmp, FloatBinOp, FloatUnOp, Flow, IntBinOp, MAX_PRINTF_DIGITS, NO_REG, Op, Opcode,
+};
+use super::verify::{MAX_FUNCTIONS, MAX_IMPORTS, MAX_OPS, verify};
+use crate::error::VerifyError;
+
+/// The most registers of one bank a function may have.
+const MAX_REGS: u32 = u16::MAX as u32;
+/// The most entries of a constant pool (indices fit an op field).
+const MAX_POOL: usize = u16::MAX as usize + 1;
+
+/// Identities of builders, so that a reference from one builder is not
+/// silently accepted by another.
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+fn fresh_id() -> u32 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// An `i` (i64) register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IReg(pub u16);
+
+/// An `f` (f64) register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FReg(pub u16);
+
+/// An `r` (reference) register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RReg(pub u16);
+
+/// A register of any bank: call arguments and results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AnyReg {
+    I(IReg),
+    F(FReg),
+    R(RReg),
+}
+
+impl AnyReg {
+    /// The register's bank.
+    pub fn bank(self) -> Bank {
+        match self {
+            AnyReg::I(_) => Bank::I,
+            AnyReg::F(_) => Bank::F,
+            AnyReg::R(_) => Bank::R,
+        }
+    }
+
+    /// The register's index in its bank.
+    pub fn index(self) -> u16 {
+        match self {
+            AnyReg::I(r) => r.0,
+            AnyReg::F(r) => r.0,
+            AnyReg::R(r) => r.0,
+        }
+    }
+}
+
+impl fmt::Display for AnyReg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.bank(), self.index())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::IReg {}
+    impl Sealed for super::FReg {}
+    impl Sealed for super::RReg {}
+}
+
+/// The three typed register types ([`IReg`], [`FReg`], [`RReg`]).
+pub trait Reg: Copy + Into<AnyReg> + sealed::Sealed {
+    /// The bank of this register type.
+    const BANK: Bank;
+    /// The register's index in its bank.
+    fn index(self) -> u16;
+}
+
+macro_rules! reg_impls {
+    ($($ty:ident => $bank:ident),*) => {$(
+        impl Reg for $ty {
+            const BANK: Bank = Bank::$bank;
+            fn index(self) -> u16 {
+                self.0
+            }
+        }
+        impl From<$ty> for AnyReg {
+            fn from(r: $ty) -> AnyReg {
+                AnyReg::$bank(r)
+            }
+        }
+        impl From<$ty> for Option<AnyReg> {
+            fn from(r: $ty) -> Option<AnyReg> {
+                Some(AnyReg::$bank(r))
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{}", Bank::$bank, self.0)
+            }
+        }
+    )*};
+}
+
+reg_impls!(IReg => I, FReg => F, RReg => R);
+
+/// A function declared in a [`ModuleBuilder`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FuncRef {
+    module: u32,
+    index: u32,
+}
+
+impl FuncRef {
+    /// The function's index in the module.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+}
+
+/// A host import declared in a [`ModuleBuilder`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HostRef {
+    module: u32,
+    index: u32,
+}
+
+impl HostRef {
+    /// The import's index in the module.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+}
+
+/// A jump target in the function being built: create it with
+/// [`FunctionBuilder::new_label`], place it with [`FunctionBuilder::bind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Label {
+    owner: u32,
+    index: u32,
+}
+
+/// What went wrong while building a module.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A label was jumped to but never bound.
+    #[error("function `{function}`: label {label} is used but never bound")]
+    UnboundLabel { function: String, label: u32 },
+    /// A label was bound twice.
+    #[error("function `{function}`: label {label} is bound twice")]
+    LabelBoundTwice { function: String, label: u32 },
+    /// A label that is jumped to was bound after the last op.
+    #[error("function `{function}`: label {label} is jumped to but bound after the last op")]
+    LabelAtEnd { function: String, label: u32 },
+    /// A label made by another function builder.
+    #[error("function `{function}`: label {label} belongs to another function")]
+    ForeignLabel { function: String, label: u32 },
+    /// More ops than a function may have.
+    #[error("function `{function}` has {count} ops (at most {MAX_OPS})")]
+    TooManyOps { function: String, count: usize },
+    /// More registers of one bank than a function may have.
+    #[error("function `{function}` needs more than {MAX_REGS} {bank} registers")]
+    TooManyRegisters { function: String, bank: Bank },
+    /// A register that was neither a parameter nor allocated with `new_*`.
+    #[error("function `{function}`: register {reg} is not allocated")]
+    UnallocatedRegister { function: String, reg: AnyReg },
+    /// A function without ops.
+    #[error("function `{function}` has no ops")]
+    EmptyFunction { function: String },
+    /// The last op can fall through past the end of the function.
+    #[error("function `{function}`: the last op `{op}` neither jumps nor returns")]
+    FallsOffEnd { function: String, op: Opcode },
+    /// An op that does not fit its context: call arguments or result of the
+    /// wrong bank, a return of the wrong bank, a parameter that does not
+    /// exist, a reference from another builder, ...
+    #[error("function `{function}`: {message}")]
+    Invalid { function: String, message: String },
+    /// A function defined twice.
+    #[error("function `{0}` is defined twice")]
+    DefinedTwice(String),
+    /// A function declared but never defined.
+    #[error("function `{0}` is declared but never defined")]
+    Undefined(String),
+    /// Two functions, or two imports, of the same name.
+    #[error("duplicate {kind} name `{name}`")]
+    DuplicateName { kind: &'static str, name: String },
+    /// A module-wide problem: an empty name, too many functions, imports or
+    /// constants.
+    #[error("{0}")]
+    Module(String),
+    /// The finished module does not verify (a builder bug if it happens).
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+}
+
+#[derive(Debug)]
+struct Slot {
+    name: String,
+    sig: Signature,
+    def: Option<Function>,
+}
+
+/// Builds a [`Module`]: declare functions and imports, define each function
+/// with a [`FunctionBuilder`], then [`finish`](ModuleBuilder::finish).
+#[derive(Debug)]
+pub struct ModuleBuilder {
+    id: u32,
+    functions: Vec<Slot>,
+    function_names: HashSet<String>,
+    imports: Vec<Import>,
+    import_names: HashSet<String>,
+    iconsts: Vec<i64>,
+    iconst_index: HashMap<i64, u16>,
+    fconsts: Vec<u64>,
+    fconst_index: HashMap<u64, u16>,
+    strings: Vec<String>,
+    string_index: HashMap<String, u16>,
+    error: Option<BuildError>,
+}
+
+impl Default for ModuleBuilder {
+    fn default() -> Self {
+        ModuleBuilder::new()
+    }
+}
+
+impl ModuleBuilder {
+    /// An empty module.
+    pub fn new() -> ModuleBuilder {
+        ModuleBuilder {
+            id: fresh_id(),
+            functions: Vec::new(),
+            function_names: HashSet::new(),
+            imports: Vec::new(),
+            import_names: HashSet::new(),
+            iconsts: Vec::new(),
+            iconst_index: HashMap::new(),
+            fconsts: Vec::new(),
+            fconst_index: HashMap::new(),
+            strings: Vec::new(),
+            string_index: HashMap::new(),
+            error: None,
+        }
+    }
+
+    fn fail(&mut self, e: BuildError) {
+        self.error.get_or_insert(e);
+    }
+
+    /// Declare a function; define it later with [`ModuleBuilder::function`].
+    /// Functions get indices in declaration order.
+    pub fn declare_function(&mut self, name: impl Into<String>, sig: Signature) -> FuncRef {
+        let name = name.into();
+        if name.is_empty() {
+            self.fail(BuildError::Module("function with an empty name".to_owned()));
+        } else if !self.function_names.insert(name.clone()) {
+            self.fail(BuildError::DuplicateName {
+                kind: "function",
+                name: name.clone(),
+            });
+        }
+        if self.functions.len() >= MAX_FUNCTIONS {
+            self.fail(BuildError::Module(format!(
+                "too many functions (at most {MAX_FUNCTIONS})"
+            )));
+        }
+        let index = u32::try_from(self.functions.len()).unwrap_or(u32::MAX);
+        self.functions.push(Slot {
+            name,
+            sig,
+            def: None,
+        });
+        FuncRef {
+            module: self.id,
+            index,
+        }
+    }
+
+    /// Declare a host import, which the embedder binds to a Rust function.
+    pub fn declare_import(&mut self, name: impl Into<String>, sig: Signature) -> HostRef {
+        let name = name.into();
+        if name.is_empty() {
+            self.fail(BuildError::Module("import with an empty name".to_owned()));
+        } else if !self.import_names.insert(name.clone()) {
+            self.fail(BuildError::DuplicateName {
+                kind: "import",
+                name: name.clone(),
+            });
+        }
+        if self.imports.len() >= MAX_IMPORTS {
+            self.fail(BuildError::Module(format!(
+                "too many imports (at most {MAX_IMPORTS})"
+            )));
+        }
+        let index = u32::try_from(self.imports.len()).unwrap_or(u32::MAX);
+        self.imports.push(Import {
+            name,
+            sig,
+            line: None,
+        });
+        HostRef {
+            module: self.id,
+            index,
+        }
+    }
+
+    /// Start defining function `f`. The definition takes effect when
+    /// [`FunctionBuilder::finish`] succeeds.
+    pub fn function(&mut self, f: FuncRef) -> FunctionBuilder<'_> {
+        let slot = (f.module == self.id)
+            .then_some(f.index as usize)
+            .filter(|&i| i < self.functions.len());
+        let (name, sig) = match slot {
+            Some(i) => (
+                self.functions[i].name.clone(),
+                self.functions[i].sig.clone(),
+            ),
+            None => (String::new(), Signature::default()),
+        };
+        let mut counts = [0u32; 3];
+        for b in &sig.params {
+            counts[b.index()] = counts[b.index()].saturating_add(1);
+        }
+        let mut fb = FunctionBuilder {
+            id: fresh_id(),
+            module: self,
+            slot,
+            name,
+            params: counts,
+            regs: counts,
+            sig,
+            defaults: Vec::new(),
+            code: Vec::new(),
+            labels: Vec::new(),
+            fixups: Vec::new(),
+            windows: Vec::new(),
+            window_need: [0; 3],
+            error: None,
+        };
+        if slot.is_none() {
+            fb.invalid("function reference from another module builder".to_owned());
+        }
+        for bank in Bank::ALL {
+            if counts[bank.index()] > MAX_REGS {
+                fb.fail(BuildError::TooManyRegisters {
+                    function: fb.name.clone(),
+                    bank,
+                });
+            }
+        }
+        fb
+    }
+
+    /// The module, once every declared function is defined. It is verified.
+    pub fn finish(self) -> Result<Module, BuildError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let mut functions = Vec::with_capacity(self.functions.len());
+        for slot in self.functions {
+            match slot.def {
+                Some(def) => functions.push(def),
+                None => return Err(BuildError::Undefined(slot.name)),
+            }
+        }
+        let module = Module {
+            functions,
+            imports: self.imports,
+            iconsts: self.iconsts,
+            fconsts: self.fconsts,
+            strings: self.strings,
+        };
+        verify(&module)?;
+        Ok(module)
+    }
+
+    fn intern_iconst(&mut self, v: i64) -> Option<u16> {
+        if let Some(&k) = self.iconst_index.get(&v) {
+            return Some(k);
+        }
+        let k = pool_index(self.iconsts.len())?;
+        self.iconsts.push(v);
+        self.iconst_index.insert(v, k);
+        Some(k)
+    }
+
+    fn intern_fconst(&mut self, bits: u64) -> Option<u16> {
+        if let Some(&k) = self.fconst_index.get(&bits) {
+            return Some(k);
+        }
+        let k = pool_index(self.fconsts.len())?;
+        self.fconsts.push(bits);
+        self.fconst_index.insert(bits, k);
+        Some(k)
+    }
+
+    fn intern_string(&mut self, s: &str) -> Option<u16> {
+        if let Some(&k) = self.string_index.get(s) {
+            return Some(k);
+        }
+        let k = pool_index(self.strings.len())?;
+        self.strings.push(s.to_owned());
+        self.string_index.insert(s.to_owned(), k);
+        Some(k)
+    }
+}
+
+fn pool_index(len: usize) -> Option<u16> {
+    if len >= MAX_POOL {
+        None
+    } else {
+        u16::try_from(len).ok()
+    }
+}
+
+/// An argument window whose place is decided by [`FunctionBuilder::finish`]:
+/// field `field` of op `pc` becomes `window + offset`.
+#[derive(Debug)]
+struct WindowFixup {
+    pc: usize,
+    field: usize,
+    offset: u32,
+}
+
+/// Defines one function. Made by [`ModuleBuilder::function`].
+///
+/// Op methods take typed registers and never fail on the spot: a misuse is
+/// remembered and returned by [`finish`](FunctionBuilder::finish).
+#[derive(Debug)]
+pub struct FunctionBuilder<'m> {
+    module: &'m mut ModuleBuilder,
+    id: u32,
+    slot: Option<usize>,
+    name: String,
+    sig: Signature,
+    /// Parameters per bank.
+    params: [u32; 3],
+    /// Registers allocated per bank (parameters included).
+    regs: [u32; 3],
+    defaults: Vec<Option<i64>>,
+    code: Vec<Op>,
+    /// The op each label is bound to.
+    labels: Vec<Option<u32>>,
+    /// Target fields to fill in: (op, field, label).
+    fixups: Vec<(usize, usize, u32)>,
+    windows: Vec<WindowFixup>,
+    /// Per bank, the most parameters of any callee whose window is placed by
+    /// `finish`.
+    window_need: [u32; 3],
+    error: Option<BuildError>,
+}
+
+impl FunctionBuilder<'_> {
+    fn fail(&mut self, e: BuildError) {
+        self.error.get_or_insert(e);
+    }
+
+    fn invalid(&mut self, message: String) {
+        let function = self.name.clone();
+        self.fail(BuildError::Invalid { function, message });
+    }
+
+    /// The signature of the function being built.
+    pub fn signature(&self) -> &Signature {
+        &self.sig
+    }
+
+    /// The number of ops emitted so far (the index of the next op).
+    pub fn pc(&self) -> usize {
+        self.code.len()
+    }
+
+    // ---- registers ----
+
+    fn param(&mut self, bank: Bank, j: u16) -> u16 {
+        if u32::from(j) >= self.params[bank.index()] {
+            self.invalid(format!(
+                "no {bank} parameter {j} (the function has {})",
+                self.params[bank.index()]
+            ));
+        }
+        j
+    }
+
+    /// The register of the `j`-th `i` parameter (counting only `i` parameters).
+    pub fn param_i(&mut self, j: u16) -> IReg {
+        IReg(self.param(Bank::I, j))
+    }
+
+    /// The register of the `j`-th `f` parameter (counting only `f` parameters).
+    pub fn param_f(&mut self, j: u16) -> FReg {
+        FReg(self.param(Bank::F, j))
+    }
+
+    /// The register of the `j`-th `r` parameter (counting only `r` parameters).
+    pub fn param_r(&mut self, j: u16) -> RReg {
+        RReg(self.param(Bank::R, j))
+    }
+
+    /// Give parameter `param` (an index into the signature's parameters,
+    /// which must be an `i` parameter) a default value, used when the caller
+    /// from outside passes fewer arguments.
+    pub fn set_default(&mut self, param: usize, value: i64) {
+        match self.sig.params.get(param) {
+            Some(Bank::I) => {
+                if self.defaults.is_empty() {
+                    self.defaults = vec![None; self.sig.params.len()];
+                }
+                self.defaults[param] = Some(value);
+            }
+            Some(bank) => {
+                let bank = *bank;
+                self.invalid(format!(
+                    "parameter {param} is of bank {bank}; only i parameters can have defaults"
+                ));
+            }
+            None => self.invalid(format!("no parameter {param}")),
+        }
+    }
+
+    fn alloc(&mut self, bank: Bank) -> u16 {
+        let n = self.regs[bank.index()];
+        if n >= MAX_REGS {
+            let function = self.name.clone();
+            self.fail(BuildError::TooManyRegisters { function, bank });
+            return 0;
+        }
+        self.regs[bank.index()] = n + 1;
+        n as u16
+    }
+
+    /// A fresh `i` register (starts as 0).
+    pub fn new_i(&mut self) -> IReg {
+        IReg(self.alloc(Bank::I))
+    }
+
+    /// A fresh `f` register (starts as 0.0).
+    pub fn new_f(&mut self) -> FReg {
+        FReg(self.alloc(Bank::F))
+    }
+
+    /// A fresh `r` register (starts as null).
+    pub fn new_r(&mut self) -> RReg {
+        RReg(self.alloc(Bank::R))
+    }
+
+    /// The field value of a register, checking that it was allocated.
+    fn r(&mut self, reg: impl Into<AnyReg>) -> u16 {
+        let reg = reg.into();
+        if u32::from(reg.index()) >= self.regs[reg.bank().index()] {
+            let function = self.name.clone();
+            self.fail(BuildError::UnallocatedRegister { function, reg });
+        }
+        reg.index()
+    }
+
+    // ---- labels ----
+
+    /// A new, unbound label.
+    pub fn new_label(&mut self) -> Label {
+        let index = u32::try_from(self.labels.len()).unwrap_or(u32::MAX);
+        self.labels.push(None);
+        Label {
+            owner: self.id,
+            index,
+        }
+    }
+
+    /// Bind `label` to the next op emitted.
+    pub fn bind(&mut self, label: Label) {
+        if !self.own_label(label) {
+            return;
+        }
+        let pc = u32::try_from(self.code.len()).unwrap_or(u32::MAX);
+        match self.labels.get_mut(label.index as usize) {
+            Some(slot @ None) => *slot = Some(pc),
+            _ => {
+                let function = self.name.clone();
+                self.fail(BuildError::LabelBoundTwice {
+                    function,
+                    label: label.index,
+                });
+            }
+        }
+    }
+
+    fn own_label(&mut self, label: Label) -> bool {
+        if label.owner == self.id && (label.index as usize) < self.labels.len() {
+            return true;
+        }
+        let function = self.name.clone();
+        self.fail(BuildError::ForeignLabel {
+            function,
+            label: label.index,
+        });
+        false
+    }
+
+    /// Emit an op whose field `field` is the target `label`.
+    fn emit_jump(&mut self, opcode: Opcode, fields: [u16; 3], field: usize, label: Label) {
+        if self.own_label(label) {
+            self.fixups.push((self.code.len(), field, label.index));
+        }
+        self.emit(opcode, fields);
+    }
+
+    fn emit(&mut self, opcode: Opcode, [a, b, c]: [u16; 3]) {
+        self.code.push(Op::new(opcode, a, b, c));
+    }
+
+    // ---- constants and moves ----
+
+    /// Do nothing.
+    pub fn nop(&mut self) {
+        self.emit(Opcode::Nop, [0, 0, 0]);
+    }
+
+    /// `dst = v`: inline when `v` fits 16 bits, else from the constant pool.
+    pub fn iconst(&mut self, dst: IReg, v: i64) {
+        let a = self.r(dst);
+        match i16::try_from(v) {
+            Ok(small) => self.emit(Opcode::IConst, [a, small as u16, 0]),
+            Err(_) => {
+                let k = self.module.intern_iconst(v);
+                let k = self.pooled(k, "i64 constants");
+                self.emit(Opcode::IConstK, [a, k, 0]);
+            }
+        }
+    }
+
+    /// `dst = v` (pooled by bits: `-0.0` and NaN payloads are kept exactly).
+    pub fn fconst(&mut self, dst: FReg, v: f64) {
+        let a = self.r(dst);
+        let k = self.module.intern_fconst(v.to_bits());
+        let k = self.pooled(k, "f64 constants");
+        self.emit(Opcode::FConst, [a, k, 0]);
+    }
+
+    fn pooled(&mut self, k: Option<u16>, what: &str) -> u16 {
+        match k {
+            Some(k) => k,
+            None => {
+                self.fail(BuildError::Module(format!(
+                    "too many {what} (at most {MAX_POOL})"
+                )));
+                0
+            }
+        }
+    }
+
+    /// `dst = null`.
+    pub fn rnull(&mut self, dst: RReg) {
+        let a = self.r(dst);
+        self.emit(Opcode::RNull, [a, 0, 0]);
+    }
+
+    /// `dst = src`, in any bank (`mov`, `fmov` or `rmov`).
+    pub fn mov<R: Reg>(&mut self, dst: R, src: R) {
+        let (a, b) = (self.r(dst), self.r(src));
+        self.emit(mov_opcode(R::BANK), [a, b, 0]);
+    }
+
+    // ---- i64 ----
+
+    /// `dst = a op b`.
+    pub fn int_op(&mut self, op: IntBinOp, dst: IReg, a: IReg, b: IReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::int_rr(op), f);
+    }
+
+    /// `dst = a op imm`.
+    pub fn int_op_imm(&mut self, op: IntBinOp, dst: IReg, a: IReg, imm: i16) {
+        let f = [self.r(dst), self.r(a), imm as u16];
+        self.emit(Opcode::int_ri(op), f);
+    }
+
+    /// `dst = -src` (wrapping).
+    pub fn neg(&mut self, dst: IReg, src: IReg) {
+        let f = [self.r(dst), self.r(src), 0];
+        self.emit(Opcode::Neg, f);
+    }
+
+    /// `dst = !src` (bitwise).
+    pub fn not(&mut self, dst: IReg, src: IReg) {
+        let f = [self.r(dst), self.r(src), 0];
+        self.emit(Opcode::Not, f);
+    }
+
+    /// `dst = (a cmp b) as 0/1`.
+    pub fn cmp(&mut self, cmp: Cmp, dst: IReg, a: IReg, b: IReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::cmp_rr(cmp), f);
+    }
+
+    /// `dst = (a cmp imm) as 0/1`.
+    pub fn cmp_imm(&mut self, cmp: Cmp, dst: IReg, a: IReg, imm: i16) {
+        let f = [self.r(dst), self.r(a), imm as u16];
+        self.emit(Opcode::cmp_ri(cmp), f);
+    }
+
+    /// `if a cmp b goto target`.
+    pub fn branch(&mut self, cmp: Cmp, a: IReg, b: IReg, target: Label) {
+        let f = [self.r(a), self.r(b), 0];
+        self.emit_jump(Opcode::branch_rr(cmp), f, 2, target);
+    }
+
+    /// `if a cmp imm goto target`.
+    pub fn branch_imm(&mut self, cmp: Cmp, a: IReg, imm: i16, target: Label) {
+        let f = [self.r(a), imm as u16, 0];
+        self.emit_jump(Opcode::branch_ri(cmp), f, 2, target);
+    }
+
+    // ---- f64 ----
+
+    /// `dst = a op b`.
+    pub fn float_op(&mut self, op: FloatBinOp, dst: FReg, a: FReg, b: FReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::float_rr(op), f);
+    }
+
+    /// `dst = op src`.
+    pub fn float_unop(&mut self, op: FloatUnOp, dst: FReg, src: FReg) {
+        let f = [self.r(dst), self.r(src), 0];
+        self.emit(Opcode::float_un(op), f);
+    }
+
+    /// `dst = (a cmp b) as 0/1` (IEEE: ordered compares with NaN are false).
+    pub fn fcmp(&mut self, cmp: Cmp, dst: IReg, a: FReg, b: FReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::fcmp_rr(cmp), f);
+    }
+
+    /// `if a cmp b goto target` on f64.
+    pub fn fbranch(&mut self, cmp: Cmp, a: FReg, b: FReg, target: Label) {
+        let f = [self.r(a), self.r(b), 0];
+        self.emit_jump(Opcode::fbranch_rr(cmp), f, 2, target);
+    }
+
+    /// `dst = src as f64`.
+    pub fn i2f(&mut self, dst: FReg, src: IReg) {
+        let f = [self.r(dst), self.r(src), 0];
+        self.emit(Opcode::I2F, f);
+    }
+
+    /// `dst = src as i64` (saturating, NaN gives 0).
+    pub fn f2i(&mut self, dst: IReg, src: FReg) {
+        let f = [self.r(dst), self.r(src), 0];
+        self.emit(Opcode::F2I, f);
+    }
+
+    // ---- control ----
+
+    /// `goto target`.
+    pub fn jump(&mut self, target: Label) {
+        self.emit_jump(Opcode::Jmp, [0, 0, 0], 0, target);
+    }
+
+    /// `if cond == 0 goto target`.
+    pub fn jz(&mut self, cond: IReg, target: Label) {
+        let f = [self.r(cond), 0, 0];
+        self.emit_jump(Opcode::Jz, f, 1, target);
+    }
+
+    /// `if cond != 0 goto target`.
+    pub fn jnz(&mut self, cond: IReg, target: Label) {
+        let f = [self.r(cond), 0, 0];
+        self.emit_jump(Opcode::Jnz, f, 1, target);
+    }
+
+    fn callee(&mut self, host: bool, module: u32, index: u32) -> Option<(String, Signature)> {
+        let found = if module != self.module.id {
+            None
+        } else if host {
+            let i = self.module.imports.get(index as usize);
+            i.map(|i| (i.name.clone(), i.sig.clone()))
+        } else {
+            let f = self.module.functions.get(index as usize);
+            f.map(|f| (f.name.clone(), f.sig.clone()))
+        };
+        if found.is_none() {
+            let what = if host { "import" } else { "function" };
+            self.invalid(format!("{what} reference from another module builder"));
+        }
+        found
+    }
+
+    /// The CallDst field for a call to `callee` with result `dst`.
+    fn call_dst(&mut self, callee: &str, sig: &Signature, dst: Option<AnyReg>) -> u16 {
+        match (sig.result, dst) {
+            (None, None) => NO_REG,
+            (None, Some(d)) => {
+                self.invalid(format!(
+                    "`{callee}` returns none but the call has result register {d}"
+                ));
+                NO_REG
+            }
+            // The result is not wanted: it goes into a fresh register.
+            (Some(bank), None) => self.alloc(bank),
+            (Some(bank), Some(d)) => {
+                if d.bank() != bank {
+                    self.invalid(format!(
+                        "`{callee}` returns {bank} but the call has result register {d}"
+                    ));
+                }
+                self.r(d)
+            }
+        }
+    }
+
+    fn emit_call(
+        &mut self,
+        host: bool,
+        module: u32,
+        index: u32,
+        args: &[AnyReg],
+        dst: Option<AnyReg>,
+    ) {
+        let Some((callee, sig)) = self.callee(host, module, index) else {
+            return;
+        };
+        let banks: Vec<Bank> = args.iter().map(|a| a.bank()).collect();
+        if banks != sig.params {
+            let got: Vec<String> = banks.iter().map(Bank::to_string).collect();
+            self.invalid(format!(
+                "`{callee}` takes {sig} but the call passes ({})",
+                got.join(", ")
+            ));
+            return;
+        }
+        let dst = self.call_dst(&callee, &sig, dst);
+        // Move the arguments into the window, which `finish` places above
+        // every register of the function.
+        let mut offsets = [0u32; 3];
+        for &arg in args {
+            let bank = arg.bank();
+            let src = self.r(arg);
+            self.windows.push(WindowFixup {
+                pc: self.code.len(),
+                field: 0,
+                offset: offsets[bank.index()],
+            });
+            self.emit(mov_opcode(bank), [0, src, 0]);
+            offsets[bank.index()] += 1;
+        }
+        for bank in Bank::ALL {
+            let need = &mut self.window_need[bank.index()];
+            *need = (*need).max(offsets[bank.index()]);
+        }
+        if !args.is_empty() {
+            self.windows.push(WindowFixup {
+                pc: self.code.len(),
+                field: 2,
+                offset: 0,
+            });
+        }
+        let opcode = if host { Opcode::HostCall } else { Opcode::Call };
+        self.emit(opcode, [dst, index as u16, 0]);
+    }
+
+    fn emit_call_window(
+        &mut self,
+        host: bool,
+        module: u32,
+        index: u32,
+        window: u16,
+        dst: Option<AnyReg>,
+    ) {
+        let Some((callee, sig)) = self.callee(host, module, index) else {
+            return;
+        };
+        for bank in Bank::ALL {
+            let n = sig.params.iter().filter(|&&b| b == bank).count() as u64;
+            let have = u64::from(self.regs[bank.index()]);
+            if n > 0 && u64::from(window) + n > have {
+                self.invalid(format!(
+                    "call to `{callee}` needs {bank} registers {window}..{} but only {have} are allocated",
+                    u64::from(window) + n
+                ));
+            }
+        }
+        let dst = self.call_dst(&callee, &sig, dst);
+        let opcode = if host { Opcode::HostCall } else { Opcode::Call };
+        self.emit(opcode, [dst, index as u16, window]);
+    }
+
+    /// Call `f` with `args`, its result into `dst` (`None` when `f` returns
+    /// nothing, or to discard the result).
+    ///
+    /// The arguments must match `f`'s parameters bank by bank. They are moved
+    /// into an argument window that [`finish`](FunctionBuilder::finish)
+    /// places above every register of the function, so a call never
+    /// clobbers one of them.
+    pub fn call(&mut self, f: FuncRef, args: &[AnyReg], dst: impl Into<Option<AnyReg>>) {
+        self.emit_call(false, f.module, f.index, args, dst.into());
+    }
+
+    /// Call host import `h` with `args`, like [`call`](FunctionBuilder::call).
+    pub fn host_call(&mut self, h: HostRef, args: &[AnyReg], dst: impl Into<Option<AnyReg>>) {
+        self.emit_call(true, h.module, h.index, args, dst.into());
+    }
+
+    /// Call `f` with arguments already in place: `f`'s parameters of bank X
+    /// are this function's registers `window, window+1, ...` of bank X, which
+    /// must be allocated. The callee may overwrite registers at and above the
+    /// window. This is the raw form of the `call` op; prefer
+    /// [`call`](FunctionBuilder::call).
+    pub fn call_window(&mut self, f: FuncRef, window: u16, dst: impl Into<Option<AnyReg>>) {
+        self.emit_call_window(false, f.module, f.index, window, dst.into());
+    }
+
+    /// Call host import `h` with arguments already in place, like
+    /// [`call_window`](FunctionBuilder::call_window).
+    pub fn host_call_window(&mut self, h: HostRef, window: u16, dst: impl Into<Option<AnyReg>>) {
+        self.emit_call_window(true, h.module, h.index, window, dst.into());
+    }
+
+    fn emit_ret(&mut self, bank: Option<Bank>, opcode: Opcode, a: u16) {
+        if bank != self.sig.result {
+            let result = match self.sig.result {
+                Some(b) => b.to_string(),
+                None => "none".to_owned(),
+            };
+            self.invalid(format!("`{opcode}` in a function returning {result}"));
+        }
+        self.emit(opcode, [a, 0, 0]);
+    }
+
+    /// Return nothing (the function must return none).
+    pub fn ret(&mut self) {
+        self.emit_ret(None, Opcode::Ret, 0);
+    }
+
+    /// Return `v` (the function must return `i`).
+    pub fn ret_i(&mut self, v: IReg) {
+        let a = self.r(v);
+        self.emit_ret(Some(Bank::I), Opcode::RetI, a);
+    }
+
+    /// Return `v` (the function must return `f`).
+    pub fn ret_f(&mut self, v: FReg) {
+        let a = self.r(v);
+        self.emit_ret(Some(Bank::F), Opcode::RetF, a);
+    }
+
+    /// Return `v` (the function must return `r`).
+    pub fn ret_r(&mut self, v: RReg) {
+        let a = self.r(v);
+        self.emit_ret(Some(Bank::R), Opcode::RetR, a);
+    }
+
+    // ---- arrays ----
+
+    /// `dst = new array of elem kind` with `len` elements (0, 0.0 or null).
+    pub fn new_array(&mut self, elem: Bank, dst: RReg, len: IReg) {
+        let opcode = match elem {
+            Bank::I => Opcode::NewI,
+            Bank::F => Opcode::NewF,
+            Bank::R => Opcode::NewR,
+        };
+        let f = [self.r(dst), self.r(len), 0];
+        self.emit(opcode, f);
+    }
+
+    /// `dst = length of array`.
+    pub fn len(&mut self, dst: IReg, array: RReg) {
+        let f = [self.r(dst), self.r(array), 0];
+        self.emit(Opcode::Len, f);
+    }
+
+    /// `dst = array[index]` of an i64 array.
+    pub fn get_i(&mut self, dst: IReg, array: RReg, index: IReg) {
+        let f = [self.r(dst), self.r(array), self.r(index)];
+        self.emit(Opcode::GetI, f);
+    }
+
+    /// `dst = array[index]` of an f64 array.
+    pub fn get_f(&mut self, dst: FReg, array: RReg, index: IReg) {
+        let f = [self.r(dst), self.r(array), self.r(index)];
+        self.emit(Opcode::GetF, f);
+    }
+
+    /// `dst = array[index]` of a ref array.
+    pub fn get_r(&mut self, dst: RReg, array: RReg, index: IReg) {
+        let f = [self.r(dst), self.r(array), self.r(index)];
+        self.emit(Opcode::GetR, f);
+    }
+
+    /// `array[index] = v` of an i64 array.
+    pub fn set_i(&mut self, array: RReg, index: IReg, v: IReg) {
+        let f = [self.r(array), self.r(index), self.r(v)];
+        self.emit(Opcode::SetI, f);
+    }
+
+    /// `array[index] = v` of an f64 array.
+    pub fn set_f(&mut self, array: RReg, index: IReg, v: FReg) {
+        let f = [self.r(array), self.r(index), self.r(v)];
+        self.emit(Opcode::SetF, f);
+    }
+
+    /// `array[index] = v` of a ref array.
+    pub fn set_r(&mut self, array: RReg, index: IReg, v: RReg) {
+        let f = [self.r(array), self.r(index), self.r(v)];
+        self.emit(Opcode::SetR, f);
+    }
+
+    // ---- output ----
+
+    /// Print `s`.
+    pub fn prints(&mut self, s: &str) {
+        let k = self.module.intern_string(s);
+        let k = self.pooled(k, "strings");
+        self.emit(Opcode::PrintS, [k, 0, 0]);
+    }
+
+    /// Print `v` in decimal.
+    pub fn printi(&mut self, v: IReg) {
+        let a = self.r(v);
+        self.emit(Opcode::PrintI, [a, 0, 0]);
+    }
+
+    /// Print `v` with `digits` digits after the point (C's `%.<digits>f`);
+    /// `digits` is at most [`MAX_PRINTF_DIGITS`].
+    pub fn printf(&mut self, v: FReg, digits: u16) {
+        if digits > MAX_PRINTF_DIGITS {
+            self.invalid(format!(
+                "printf with {digits} digits (at most {MAX_PRINTF_DIGITS})"
+            ));
+        }
+        let a = self.r(v);
+        self.emit(Opcode::PrintF, [a, digits, 0]);
+    }
+
+    // ---- finishing ----
+
+    /// Resolve labels and argument windows and define the function in the
+    /// module. Errors on any misuse recorded while building, a label jumped
+    /// to but not bound, no ops or too many, too many registers, a last op
+    /// that can fall through, and a function defined twice.
+    pub fn finish(mut self) -> Result<(), BuildError> {
+        let function = self.name.clone();
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let Some(slot) = self.slot else {
+            return Err(BuildError::Invalid {
+                function,
+                message: "function reference from another module builder".to_owned(),
+            });
+        };
+        if self
+            .module
+            .functions
+            .get(slot)
+            .is_none_or(|s| s.def.is_some())
+        {
+            return Err(BuildError::DefinedTwice(function));
+        }
+        let len = self.code.len();
+        let Some(last) = self.code.last() else {
+            return Err(BuildError::EmptyFunction { function });
+        };
+        if len > MAX_OPS {
+            return Err(BuildError::TooManyOps {
+                function,
+                count: len,
+            });
+        }
+        if !matches!(last.opcode.flow(), Flow::Jump | Flow::Return) {
+            return Err(BuildError::FallsOffEnd {
+                function,
+                op: last.opcode,
+            });
+        }
+
+        for &(pc, field, label) in &self.fixups {
+            let target = match self.labels.get(label as usize).copied().flatten() {
+                Some(t) => t,
+                None => return Err(BuildError::UnboundLabel { function, label }),
+            };
+            if target as usize >= len {
+                return Err(BuildError::LabelAtEnd { function, label });
+            }
+            if let Some(op) = self.code.get_mut(pc) {
+                op.set_field(field, target as u16);
+            }
+        }
+
+        // Argument windows: one window above every register of every bank,
+        // shared by all calls (each call fills it right before it calls).
+        if !self.windows.is_empty() {
+            let window = self.regs.iter().copied().max().unwrap_or(0);
+            for bank in Bank::ALL {
+                let need = self.window_need[bank.index()];
+                if need == 0 {
+                    continue;
+                }
+                let end = window + need;
+                if end > MAX_REGS {
+                    return Err(BuildError::TooManyRegisters { function, bank });
+                }
+                let regs = &mut self.regs[bank.index()];
+                *regs = (*regs).max(end);
+            }
+            for w in &self.windows {
+                if let Some(op) = self.code.get_mut(w.pc) {
+                    op.set_field(w.field, (window + w.offset) as u16);
+                }
+            }
+        }
+
+        let regs = self.regs.map(|n| n.min(MAX_REGS) as u16);
+        let def = Function {
+            name: function,
+            sig: self.sig,
+            param_defaults: self.defaults,
+            regs,
+            code: self.code,
+            lines: Vec::new(),
+        };
+        if let Some(s) = self.module.functions.get_mut(slot) {
+            s.def = Some(def);
+        }
+        Ok(())
+    }
+}
+
+fn mov_opcode(bank: Bank) -> Opcode {
+    match bank {
+        Bank::I => Opcode::Mov,
+        Bank::F => Opcode::FMov,
+        Bank::R => Opcode::RMov,
+    }
+}

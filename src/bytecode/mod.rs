@@ -6,6 +6,9 @@ pub mod op;
 pub mod text;
 pub mod verify;
 
-
+pub use builder::{
+    AnyReg, BuildError, FReg, FuncRef, FunctionBuilder, HostRef, IReg, Label, ModuleBuilder, RReg,
+    Reg,
+};
 pub use module::{Function, Import, Module, Signature, ENTRY_NAME};
 pub use op::{Bank, Cmp, Flow, Op, Opcode, Operand, NO_REG};

@@ -549,3 +549,134 @@ mod tests {
         }
     }
 }
+
+/// Opcode constructors from the operation enums: the inverses of
+/// [`Opcode::int_binop`], [`Opcode::cmp`], [`Opcode::float_binop`] and
+/// [`Opcode::float_unop`], for the builder.
+impl Opcode {
+    /// The register-register i64 op: `i[a] = i[b] op i[c]`.
+    pub fn int_rr(op: IntBinOp) -> Opcode {
+        match op {
+            IntBinOp::Add => Opcode::Add,
+            IntBinOp::Sub => Opcode::Sub,
+            IntBinOp::Mul => Opcode::Mul,
+            IntBinOp::Div => Opcode::Div,
+            IntBinOp::Rem => Opcode::Rem,
+            IntBinOp::And => Opcode::And,
+            IntBinOp::Or => Opcode::Or,
+            IntBinOp::Xor => Opcode::Xor,
+            IntBinOp::Shl => Opcode::Shl,
+            IntBinOp::Shr => Opcode::Shr,
+            IntBinOp::Ushr => Opcode::Ushr,
+        }
+    }
+
+    /// The register-immediate i64 op: `i[a] = i[b] op imm(c)`.
+    pub fn int_ri(op: IntBinOp) -> Opcode {
+        match op {
+            IntBinOp::Add => Opcode::AddI,
+            IntBinOp::Sub => Opcode::SubI,
+            IntBinOp::Mul => Opcode::MulI,
+            IntBinOp::Div => Opcode::DivI,
+            IntBinOp::Rem => Opcode::RemI,
+            IntBinOp::And => Opcode::AndI,
+            IntBinOp::Or => Opcode::OrI,
+            IntBinOp::Xor => Opcode::XorI,
+            IntBinOp::Shl => Opcode::ShlI,
+            IntBinOp::Shr => Opcode::ShrI,
+            IntBinOp::Ushr => Opcode::UshrI,
+        }
+    }
+
+    /// The i64 register-register compare: `i[a] = i[b] cmp i[c]`.
+    pub fn cmp_rr(cmp: Cmp) -> Opcode {
+        match cmp {
+            Cmp::Eq => Opcode::Eq,
+            Cmp::Ne => Opcode::Ne,
+            Cmp::Lt => Opcode::Lt,
+            Cmp::Le => Opcode::Le,
+            Cmp::Gt => Opcode::Gt,
+            Cmp::Ge => Opcode::Ge,
+        }
+    }
+
+    /// The i64 register-immediate compare: `i[a] = i[b] cmp imm(c)`.
+    pub fn cmp_ri(cmp: Cmp) -> Opcode {
+        match cmp {
+            Cmp::Eq => Opcode::EqI,
+            Cmp::Ne => Opcode::NeI,
+            Cmp::Lt => Opcode::LtI,
+            Cmp::Le => Opcode::LeI,
+            Cmp::Gt => Opcode::GtI,
+            Cmp::Ge => Opcode::GeI,
+        }
+    }
+
+    /// The fused i64 register-register branch: `if i[a] cmp i[b] goto c`.
+    pub fn branch_rr(cmp: Cmp) -> Opcode {
+        match cmp {
+            Cmp::Eq => Opcode::JEq,
+            Cmp::Ne => Opcode::JNe,
+            Cmp::Lt => Opcode::JLt,
+            Cmp::Le => Opcode::JLe,
+            Cmp::Gt => Opcode::JGt,
+            Cmp::Ge => Opcode::JGe,
+        }
+    }
+
+    /// The fused i64 register-immediate branch: `if i[a] cmp imm(b) goto c`.
+    pub fn branch_ri(cmp: Cmp) -> Opcode {
+        match cmp {
+            Cmp::Eq => Opcode::JEqI,
+            Cmp::Ne => Opcode::JNeI,
+            Cmp::Lt => Opcode::JLtI,
+            Cmp::Le => Opcode::JLeI,
+            Cmp::Gt => Opcode::JGtI,
+            Cmp::Ge => Opcode::JGeI,
+        }
+    }
+
+    /// The f64 compare: `i[a] = f[b] cmp f[c]`.
+    pub fn fcmp_rr(cmp: Cmp) -> Opcode {
+        match cmp {
+            Cmp::Eq => Opcode::FEq,
+            Cmp::Ne => Opcode::FNe,
+            Cmp::Lt => Opcode::FLt,
+            Cmp::Le => Opcode::FLe,
+            Cmp::Gt => Opcode::FGt,
+            Cmp::Ge => Opcode::FGe,
+        }
+    }
+
+    /// The fused f64 branch: `if f[a] cmp f[b] goto c`.
+    pub fn fbranch_rr(cmp: Cmp) -> Opcode {
+        match cmp {
+            Cmp::Eq => Opcode::FJEq,
+            Cmp::Ne => Opcode::FJNe,
+            Cmp::Lt => Opcode::FJLt,
+            Cmp::Le => Opcode::FJLe,
+            Cmp::Gt => Opcode::FJGt,
+            Cmp::Ge => Opcode::FJGe,
+        }
+    }
+
+    /// The f64 binary op: `f[a] = f[b] op f[c]`.
+    pub fn float_rr(op: FloatBinOp) -> Opcode {
+        match op {
+            FloatBinOp::Add => Opcode::FAdd,
+            FloatBinOp::Sub => Opcode::FSub,
+            FloatBinOp::Mul => Opcode::FMul,
+            FloatBinOp::Div => Opcode::FDiv,
+        }
+    }
+
+    /// The f64 unary op: `f[a] = op f[b]`.
+    pub fn float_un(op: FloatUnOp) -> Opcode {
+        match op {
+            FloatUnOp::Neg => Opcode::FNeg,
+            FloatUnOp::Abs => Opcode::FAbs,
+            FloatUnOp::Sqrt => Opcode::FSqrt,
+            FloatUnOp::Floor => Opcode::FFloor,
+        }
+    }
+}

@@ -1,3 +1,32 @@
-//! The runtime shared by every engine: traps, the heap, the register stacks.
+//! The runtime shared by every engine: frames, register stacks, the heap,
+//! traps, host functions and printing.
 
+pub mod frame;
+pub mod heap;
+pub mod host;
+pub mod print;
+pub mod stacks;
 pub mod trap;
+pub mod value;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// The mutable state of an instance that every engine works on.
+pub struct Store {
+    pub stacks: stacks::RegisterStacks,
+    pub heap: heap::Heap,
+    /// Where the print ops write.
+    pub out: Box<dyn Write + Send>,
+    /// Host functions, one per import of the module, in import order.
+    pub hosts: Vec<host::HostFunc>,
+    /// Calls deeper than this trap with a stack overflow.
+    pub max_call_depth: u32,
+    /// Set by the embedder (from any thread) to stop a running call.
+    pub interrupt: Arc<AtomicBool>,
+    /// Whether the interpreter counts executed ops (for ns-per-op figures).
+    pub count_ops: bool,
+    /// Ops executed so far, when counting.
+    pub executed_ops: u64,
+}

@@ -1,0 +1,875 @@
+//! The text-format parser: `.tj` text to a [`Module`].
+//!
+//! Operands are parsed by their [`Operand`] kind from [`Opcode::operands`];
+//! no opcode has a case of its own. Names (labels, functions, imports) may
+//! be used before they are defined: they are recorded and patched in when
+//! the function (labels) or the file (functions, imports) ends.
+
+use super::lexer::{TokKind, Token, lex_line};
+use crate::bytecode::module::{Function, Import, Module, Signature};
+use crate::bytecode::op::{Bank, NO_REG, Op, Opcode, Operand};
+use crate::error::ParseError;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// The most ops a function may have. One less than the number of `u16`
+/// values, so that a label after the last op still has an index.
+pub(crate) const MAX_OPS: usize = u16::MAX as usize;
+
+/// The most entries of a table indexed by a `u16` field (functions,
+/// imports, constant pools, strings).
+pub(crate) const MAX_ENTRIES: usize = u16::MAX as usize + 1;
+
+/// What a mnemonic stands for.
+struct Mnemonic {
+    /// The opcode, or its inline form when it has a pooled one.
+    op: Opcode,
+    /// `(field, opcode)`: the opcode to use when the immediate in `field`
+    /// does not fit 16 bits, which then holds an i64 pool index instead.
+    pooled: Option<(usize, Opcode)>,
+}
+
+/// Mnemonic lookup, built from [`Opcode::ALL`].
+static MNEMONICS: LazyLock<HashMap<&'static str, Mnemonic>> = LazyLock::new(|| {
+    let mut map: HashMap<&'static str, Mnemonic> = HashMap::new();
+    for &opc in Opcode::ALL {
+        match map.get_mut(opc.mnemonic()) {
+            None => {
+                map.insert(opc.mnemonic(), Mnemonic { op: opc, pooled: None });
+            }
+            Some(m) => {
+                if m.pooled.is_none()
+                    && let Some(field) = pooled_field(m.op, opc)
+                {
+                    m.pooled = Some((field, opc));
+                }
+            }
+        }
+    }
+    map
+});
+
+/// The field where `pooled` takes an i64 pool index and `inline` an
+/// immediate, when that is their only difference.
+fn pooled_field(inline: Opcode, pooled: Opcode) -> Option<usize> {
+    let mut field = None;
+    for (i, (x, y)) in inline.operands().iter().zip(pooled.operands().iter()).enumerate() {
+        if x == y {
+            continue;
+        }
+        if *x == Operand::Imm && *y == Operand::ConstI && field.is_none() {
+            field = Some(i);
+        } else {
+            return None;
+        }
+    }
+    field
+}
+
+/// Parses a module from its text form.
+pub fn parse(src: &str) -> Result<Module, ParseError> {
+    let lines: Vec<&str> = src.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    Parser::new(&lines).run()
+}
+
+/// An error inside the current line (or, with `line`, another one).
+struct LocalErr {
+    line: Option<u32>,
+    col: u32,
+    msg: String,
+}
+
+type LResult<T> = Result<T, LocalErr>;
+
+fn lerr<T>(col: u32, msg: impl Into<String>) -> LResult<T> {
+    Err(LocalErr { line: None, col, msg: msg.into() })
+}
+
+/// A 0-based index as a 1-based `u32` line number.
+fn line_no(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX).saturating_add(1)
+}
+
+/// How a token is named in messages.
+fn describe(t: Option<&Token<'_>>) -> String {
+    match t.map(|t| &t.kind) {
+        None => "end of line".into(),
+        Some(TokKind::Ident(s)) | Some(TokKind::Number(s)) => format!("`{s}`"),
+        Some(TokKind::Str(_)) => "a string".into(),
+        Some(TokKind::Comma) => "`,`".into(),
+        Some(TokKind::LParen) => "`(`".into(),
+        Some(TokKind::RParen) => "`)`".into(),
+        Some(TokKind::Colon) => "`:`".into(),
+        Some(TokKind::Equals) => "`=`".into(),
+        Some(TokKind::Arrow) => "`->`".into(),
+        Some(TokKind::Dash) => "`-`".into(),
+    }
+}
+
+/// The tokens of one line and a position in them.
+struct Cursor<'t, 'a> {
+    toks: &'t [Token<'a>],
+    pos: usize,
+}
+
+impl<'t, 'a> Cursor<'t, 'a> {
+    fn peek(&self) -> Option<&'t Token<'a>> {
+        self.toks.get(self.pos)
+    }
+
+    fn peek2(&self) -> Option<&'t Token<'a>> {
+        self.toks.get(self.pos.saturating_add(1))
+    }
+
+    /// The column of the next token, or just past the last one.
+    fn col(&self) -> u32 {
+        match self.peek() {
+            Some(t) => t.col,
+            None => self.toks.last().map_or(1, |t| t.end),
+        }
+    }
+
+    /// An error "expected WHAT, found ..." at the next token.
+    fn expected<T>(&self, what: &str) -> LResult<T> {
+        lerr(self.col(), format!("expected {what}, found {}", describe(self.peek())))
+    }
+
+    /// Consumes a token of this kind (compared without payload).
+    fn expect(&mut self, kind: &TokKind<'_>, what: &str) -> LResult<u32> {
+        match self.peek() {
+            Some(t) if std::mem::discriminant(&t.kind) == std::mem::discriminant(kind) => {
+                self.pos += 1;
+                Ok(t.col)
+            }
+            _ => self.expected(what),
+        }
+    }
+
+    fn ident(&mut self, what: &str) -> LResult<(&'a str, u32)> {
+        match self.peek() {
+            Some(Token { kind: TokKind::Ident(s), col, .. }) => {
+                self.pos += 1;
+                Ok((s, *col))
+            }
+            _ => self.expected(what),
+        }
+    }
+
+    fn end_of_line(&self) -> LResult<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => self.expected("end of line"),
+        }
+    }
+}
+
+/// Why a numeric literal was rejected.
+enum NumErr {
+    Invalid,
+    Range,
+}
+
+/// An integer literal: decimal or `0x` hex, optionally negative.
+fn parse_int(text: &str) -> Result<i64, NumErr> {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text),
+    };
+    let (digits, radix) = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        Some(h) => (h, 16),
+        None => (body, 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(NumErr::Invalid);
+    }
+    let mag = u64::from_str_radix(digits, radix).map_err(|_| NumErr::Range)?;
+    if neg {
+        if mag > 1u64 << 63 {
+            return Err(NumErr::Range);
+        }
+        Ok((mag as i64).wrapping_neg())
+    } else {
+        i64::try_from(mag).map_err(|_| NumErr::Range)
+    }
+}
+
+/// A number token where an f64 is expected: an integer (its value) or
+/// anything `f64::from_str` takes that contains `.`, `e` or `E`.
+fn number_to_f64(text: &str) -> Option<f64> {
+    let body = text.strip_prefix('-').unwrap_or(text);
+    if body.starts_with("0x") || body.starts_with("0X") {
+        return parse_int(text).ok().map(|v| v as f64);
+    }
+    let plain_int = !body.is_empty() && body.chars().all(|c| c.is_ascii_digit());
+    if plain_int || text.contains(['.', 'e', 'E']) { text.parse::<f64>().ok() } else { None }
+}
+
+/// Whether an identifier is a register; its bank and index text.
+fn split_register(s: &str) -> Option<(Bank, &str)> {
+    let mut cs = s.chars();
+    let bank = Bank::from_letter(cs.next()?)?;
+    let digits = cs.as_str();
+    (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())).then_some((bank, digits))
+}
+
+/// Something named in an op that is resolved later.
+struct NameRef<'a> {
+    pc: usize,
+    field: usize,
+    name: &'a str,
+    line: u32,
+    col: u32,
+}
+
+/// A `call` or `hcall`, resolved when the file ends.
+struct CallRef<'a> {
+    func: usize,
+    /// The callee name and where the op puts its index.
+    target: NameRef<'a>,
+    host: bool,
+    /// The bank and column of a result register, if one was named.
+    dst: Option<(Bank, u32)>,
+    /// The argument window.
+    window: Option<u16>,
+}
+
+/// The function being parsed.
+struct Open<'a> {
+    func: Function,
+    /// Where its `func` keyword is.
+    line: u32,
+    col: u32,
+    labels: HashMap<&'a str, (u16, u32)>,
+    label_refs: Vec<NameRef<'a>>,
+    /// `regs` given in the header, per bank.
+    explicit: [Option<u16>; 3],
+    /// Registers needed per bank for what the function names.
+    need: [u32; 3],
+}
+
+/// What the operands of one op name besides plain values.
+#[derive(Default)]
+struct OpInfo<'a> {
+    regs: Vec<(Bank, u16)>,
+    label: Option<(usize, &'a str, u32)>,
+    callee: Option<(usize, bool, &'a str, u32)>,
+    dst: Option<(Bank, u32)>,
+    window: Option<u16>,
+}
+
+struct Parser<'s, 'a> {
+    lines: &'s [&'a str],
+    module: Module,
+    iconsts: HashMap<i64, u16>,
+    fconsts: HashMap<u64, u16>,
+    strings: HashMap<String, u16>,
+    func_names: HashMap<&'a str, (u16, u32)>,
+    import_names: HashMap<&'a str, (u16, u32)>,
+    /// Per finished function: explicit `regs` and registers needed.
+    explicit: Vec<[Option<u16>; 3]>,
+    need: Vec<[u32; 3]>,
+    calls: Vec<CallRef<'a>>,
+    cur: Option<Open<'a>>,
+}
+
+/// Interns `key` in a pool that a `u16` field indexes.
+fn intern<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, u16>,
+    pool_len: usize,
+    key: K,
+    what: &str,
+    col: u32,
+) -> LResult<(u16, bool)> {
+    if let Some(&k) = map.get(&key) {
+        return Ok((k, false));
+    }
+    if pool_len >= MAX_ENTRIES {
+        return lerr(col, format!("more than {MAX_ENTRIES} distinct {what}"));
+    }
+    let k = u16::try_from(pool_len).map_err(|_| LocalErr {
+        line: None,
+        col,
+        msg: format!("more than {MAX_ENTRIES} distinct {what}"),
+    })?;
+    map.insert(key, k);
+    Ok((k, true))
+}
+
+impl<'s, 'a> Parser<'s, 'a> {
+    fn new(lines: &'s [&'a str]) -> Parser<'s, 'a> {
+        Parser {
+            lines,
+            module: Module::default(),
+            iconsts: HashMap::new(),
+            fconsts: HashMap::new(),
+            strings: HashMap::new(),
+            func_names: HashMap::new(),
+            import_names: HashMap::new(),
+            explicit: Vec::new(),
+            need: Vec::new(),
+            calls: Vec::new(),
+            cur: None,
+        }
+    }
+
+    fn err(&self, line: u32, col: u32, message: impl Into<String>) -> ParseError {
+        let source_line = self
+            .lines
+            .get((line as usize).saturating_sub(1))
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        ParseError { line, column: col, message: message.into(), source_line }
+    }
+
+    fn run(mut self) -> Result<Module, ParseError> {
+        let lines = self.lines;
+        for (i, text) in lines.iter().enumerate() {
+            let line = line_no(i);
+            let toks = lex_line(text).map_err(|e| self.err(line, e.col, e.message))?;
+            self.line(&toks, line)
+                .map_err(|e| self.err(e.line.unwrap_or(line), e.col, e.msg))?;
+        }
+        if let Some(open) = &self.cur {
+            return Err(self.err(
+                open.line,
+                open.col,
+                format!("function `{}` has no `end`", open.func.name),
+            ));
+        }
+        self.resolve_calls().map_err(|e| self.err(e.line.unwrap_or(0), e.col, e.msg))?;
+        self.finish_regs();
+        Ok(self.module)
+    }
+
+    fn line(&mut self, toks: &[Token<'a>], line: u32) -> LResult<()> {
+        let mut cur = Cursor { toks, pos: 0 };
+        // Labels: `NAME:`, possibly several, possibly before an op.
+        while let (Some(Token { kind: TokKind::Ident(name), col, .. }), Some(Token { kind: TokKind::Colon, .. })) =
+            (cur.peek(), cur.peek2())
+        {
+            self.label(name, line, *col)?;
+            cur.pos += 2;
+        }
+        let Some(first) = cur.peek() else {
+            return Ok(());
+        };
+        let col = first.col;
+        match first.kind {
+            TokKind::Ident("func") => {
+                cur.pos += 1;
+                self.func_header(&mut cur, line, col)
+            }
+            TokKind::Ident("import") => {
+                cur.pos += 1;
+                self.import(&mut cur, line, col)
+            }
+            TokKind::Ident("end") => {
+                cur.pos += 1;
+                cur.end_of_line()?;
+                self.end(col)
+            }
+            TokKind::Ident(m) => {
+                cur.pos += 1;
+                self.op(&mut cur, m, line, col)
+            }
+            _ => cur.expected("an op, a label, `func`, `import` or `end`"),
+        }
+    }
+
+    fn label(&mut self, name: &'a str, line: u32, col: u32) -> LResult<()> {
+        let Some(open) = self.cur.as_mut() else {
+            return lerr(col, format!("label `{name}` outside a function"));
+        };
+        if let Some(&(_, first)) = open.labels.get(name) {
+            return lerr(col, format!("duplicate label `{name}` (first defined on line {first})"));
+        }
+        // Ops are capped at MAX_OPS, so the index after the last one fits.
+        let pc = u16::try_from(open.func.code.len()).unwrap_or(u16::MAX);
+        open.labels.insert(name, (pc, line));
+        Ok(())
+    }
+
+    /// `(i, f=..., ...)`: the banks and the defaults (`None` where absent).
+    fn params(&mut self, cur: &mut Cursor<'_, 'a>, defaults: bool) -> LResult<(Vec<Bank>, Vec<Option<i64>>)> {
+        cur.expect(&TokKind::LParen, "`(`")?;
+        let mut banks = Vec::new();
+        let mut values = Vec::new();
+        if cur.peek().is_some_and(|t| t.kind == TokKind::RParen) {
+            cur.pos += 1;
+            return Ok((banks, values));
+        }
+        loop {
+            let (name, col) = cur.ident("a parameter bank (`i`, `f` or `r`)")?;
+            let bank = single_bank(name)
+                .ok_or_else(|| LocalErr { line: None, col, msg: format!("expected a bank `i`, `f` or `r`, found `{name}`") })?;
+            let mut value = None;
+            if let Some(eq) = cur.peek().filter(|t| t.kind == TokKind::Equals) {
+                if !defaults {
+                    return lerr(eq.col, "import parameters cannot have defaults");
+                }
+                if bank != Bank::I {
+                    return lerr(col, "only `i` parameters may have defaults");
+                }
+                cur.pos += 1;
+                value = Some(int_literal(cur)?.0);
+            }
+            banks.push(bank);
+            values.push(value);
+            match cur.peek().map(|t| &t.kind) {
+                Some(TokKind::Comma) => cur.pos += 1,
+                Some(TokKind::RParen) => {
+                    cur.pos += 1;
+                    return Ok((banks, values));
+                }
+                _ => return cur.expected("`,` or `)`"),
+            }
+        }
+    }
+
+    /// `-> BANK|none`
+    fn result(cur: &mut Cursor<'_, 'a>) -> LResult<Option<Bank>> {
+        cur.expect(&TokKind::Arrow, "`->`")?;
+        let (name, col) = cur.ident("a result bank or `none`")?;
+        if name == "none" {
+            return Ok(None);
+        }
+        single_bank(name).map(Some).ok_or_else(|| LocalErr {
+            line: None,
+            col,
+            msg: format!("expected a result bank `i`, `f`, `r` or `none`, found `{name}`"),
+        })
+    }
+
+    fn import(&mut self, cur: &mut Cursor<'_, 'a>, line: u32, kw_col: u32) -> LResult<()> {
+        if let Some(open) = &self.cur {
+            return lerr(kw_col, format!("expected `end` of function `{}` before `import`", open.func.name));
+        }
+        let index = self.module.imports.len();
+        if index >= MAX_ENTRIES {
+            return lerr(kw_col, format!("more than {MAX_ENTRIES} imports"));
+        }
+        let (name, ncol) = cur.ident("an import name")?;
+        if let Some(&(_, first)) = self.import_names.get(name) {
+            return lerr(ncol, format!("duplicate import `{name}` (first declared on line {first})"));
+        }
+        let (params, _) = self.params(cur, false)?;
+        let result = Self::result(cur)?;
+        cur.end_of_line()?;
+        self.import_names.insert(name, (u16::try_from(index).unwrap_or(u16::MAX), line));
+        self.module.imports.push(Import { name: name.to_string(), sig: Signature { params, result }, line: Some(line) });
+        Ok(())
+    }
+
+    fn func_header(&mut self, cur: &mut Cursor<'_, 'a>, line: u32, kw_col: u32) -> LResult<()> {
+        if let Some(open) = &self.cur {
+            return lerr(
+                kw_col,
+                format!("expected `end` of function `{}` (line {}) before `func`", open.func.name, open.line),
+            );
+        }
+        let index = self.module.functions.len();
+        if index >= MAX_ENTRIES {
+            return lerr(kw_col, format!("more than {MAX_ENTRIES} functions"));
+        }
+        let (name, ncol) = cur.ident("a function name")?;
+        if let Some(&(_, first)) = self.func_names.get(name) {
+            return lerr(ncol, format!("duplicate function `{name}` (first defined on line {first})"));
+        }
+        let (params, defaults) = self.params(cur, true)?;
+        let result = Self::result(cur)?;
+        let mut explicit: [Option<u16>; 3] = [None; 3];
+        if let Some(Token { kind: TokKind::Ident("regs"), .. }) = cur.peek() {
+            cur.pos += 1;
+            if cur.peek().is_none() {
+                return cur.expected("`i=N`, `f=N` or `r=N`");
+            }
+            while cur.peek().is_some() {
+                let (b, bcol) = cur.ident("`i=N`, `f=N` or `r=N`")?;
+                let bank = single_bank(b).ok_or_else(|| LocalErr {
+                    line: None,
+                    col: bcol,
+                    msg: format!("expected a bank `i`, `f` or `r`, found `{b}`"),
+                })?;
+                cur.expect(&TokKind::Equals, "`=`")?;
+                let n = u16_literal(cur, "a register count")?;
+                let slot = &mut explicit[bank.index()];
+                if slot.is_some() {
+                    return lerr(bcol, format!("`regs` gives bank `{bank}` twice"));
+                }
+                *slot = Some(n);
+            }
+        }
+        cur.end_of_line()?;
+        self.func_names.insert(name, (u16::try_from(index).unwrap_or(u16::MAX), line));
+        let sig = Signature { params, result };
+        let counts = sig.param_counts();
+        let param_defaults = if defaults.iter().any(Option::is_some) { defaults } else { Vec::new() };
+        self.cur = Some(Open {
+            func: Function {
+                name: name.to_string(),
+                sig,
+                param_defaults,
+                regs: [0; 3],
+                code: Vec::new(),
+                lines: Vec::new(),
+            },
+            line,
+            col: kw_col,
+            labels: HashMap::new(),
+            label_refs: Vec::new(),
+            explicit,
+            need: counts.map(u32::from),
+        });
+        Ok(())
+    }
+
+    fn end(&mut self, col: u32) -> LResult<()> {
+        let Some(mut open) = self.cur.take() else {
+            return lerr(col, "`end` without `func`");
+        };
+        for r in &open.label_refs {
+            let Some(&(pc, _)) = open.labels.get(r.name) else {
+                return Err(LocalErr { line: Some(r.line), col: r.col, msg: format!("unknown label `{}`", r.name) });
+            };
+            if let Some(op) = open.func.code.get_mut(r.pc) {
+                op.set_field(r.field, pc);
+            }
+        }
+        self.explicit.push(open.explicit);
+        self.need.push(open.need);
+        self.module.functions.push(open.func);
+        Ok(())
+    }
+
+    fn op(&mut self, cur: &mut Cursor<'_, 'a>, m: &'a str, line: u32, mcol: u32) -> LResult<()> {
+        let entry = MNEMONICS.get(m);
+        let Some(pc) = self.cur.as_ref().map(|o| o.func.code.len()) else {
+            return match entry {
+                Some(_) => lerr(mcol, format!("op `{m}` outside a function")),
+                None => lerr(mcol, format!("expected `func`, `import` or an empty line, found `{m}`")),
+            };
+        };
+        let Some(entry) = entry else {
+            return lerr(mcol, format!("unknown mnemonic `{m}`"));
+        };
+        if pc >= MAX_OPS {
+            return lerr(mcol, format!("function has more than {MAX_OPS} ops"));
+        }
+        let mut opcode = entry.op;
+        let kinds = opcode.operands();
+        let expected = kinds.iter().filter(|k| **k != Operand::None).count();
+        let mut fields = [0u16; 3];
+        let mut info = OpInfo::default();
+        let mut found = 0;
+        for (field, &kind) in kinds.iter().enumerate() {
+            if kind == Operand::None {
+                continue;
+            }
+            if cur.peek().is_none() {
+                return lerr(mcol, format!("`{m}` takes {expected} operand{}, found {found}", plural(expected)));
+            }
+            if found > 0 {
+                cur.expect(&TokKind::Comma, "`,`")?;
+            }
+            let value = match entry.pooled {
+                Some((pfield, pooled)) if pfield == field => {
+                    let (v, col) = int_literal(cur)?;
+                    match i16::try_from(v) {
+                        Ok(imm) => imm as u16,
+                        Err(_) => {
+                            opcode = pooled;
+                            self.iconst(v, col)?
+                        }
+                    }
+                }
+                _ => self.operand(kind, field, cur, &mut info)?,
+            };
+            fields[field] = value;
+            found += 1;
+        }
+        if let Some(t) = cur.peek() {
+            if expected == 0 {
+                return lerr(t.col, format!("`{m}` takes no operands"));
+            }
+            if t.kind == TokKind::Comma {
+                let col = cur.peek2().map_or(t.col, |n| n.col);
+                return lerr(col, format!("`{m}` takes only {expected} operand{}", plural(expected)));
+            }
+            return cur.expected("`,` or end of line");
+        }
+
+        let Some(open) = self.cur.as_mut() else {
+            return lerr(mcol, format!("`{m}` outside a function"));
+        };
+        let [a, b, c] = fields;
+        open.func.code.push(Op::new(opcode, a, b, c));
+        open.func.lines.push(line);
+        for (bank, idx) in info.regs {
+            let n = &mut open.need[bank.index()];
+            *n = (*n).max(u32::from(idx) + 1);
+        }
+        if let Some((field, name, col)) = info.label {
+            open.label_refs.push(NameRef { pc, field, name, line, col });
+        }
+        if let Some((field, host, name, col)) = info.callee {
+            let func = self.module.functions.len();
+            self.calls.push(CallRef {
+                func,
+                target: NameRef { pc, field, name, line, col },
+                host,
+                dst: info.dst,
+                window: info.window,
+            });
+        }
+        Ok(())
+    }
+
+    fn iconst(&mut self, v: i64, col: u32) -> LResult<u16> {
+        let (k, new) = intern(&mut self.iconsts, self.module.iconsts.len(), v, "i64 constants", col)?;
+        if new {
+            self.module.iconsts.push(v);
+        }
+        Ok(k)
+    }
+
+    /// Parses one operand of kind `kind` for field `field`.
+    fn operand(&mut self, kind: Operand, field: usize, cur: &mut Cursor<'_, 'a>, info: &mut OpInfo<'a>) -> LResult<u16> {
+        match kind {
+            Operand::None => Ok(0),
+            Operand::Read(bank) | Operand::Write(bank) => {
+                let (b, idx, _) = register(cur, Some(bank))?;
+                info.regs.push((b, idx));
+                Ok(idx)
+            }
+            Operand::Imm => {
+                let col = cur.col();
+                let (v, _) = int_literal(cur)?;
+                i16::try_from(v)
+                    .map(|v| v as u16)
+                    .or_else(|_| lerr(col, format!("immediate {v} is out of the 16-bit range -32768..=32767")))
+            }
+            Operand::ConstI => {
+                let (v, col) = int_literal(cur)?;
+                self.iconst(v, col)
+            }
+            Operand::ConstF => {
+                let col = cur.col();
+                let bits = float_literal(cur)?;
+                let (k, new) = intern(&mut self.fconsts, self.module.fconsts.len(), bits, "f64 constants", col)?;
+                if new {
+                    self.module.fconsts.push(bits);
+                }
+                Ok(k)
+            }
+            Operand::Str => match cur.peek() {
+                Some(Token { kind: TokKind::Str(s), col, .. }) => {
+                    cur.pos += 1;
+                    let (k, new) = intern(&mut self.strings, self.module.strings.len(), s.clone(), "strings", *col)?;
+                    if new {
+                        self.module.strings.push(s.clone());
+                    }
+                    Ok(k)
+                }
+                _ => cur.expected("a string"),
+            },
+            Operand::Target => {
+                let (name, col) = cur.ident("a label")?;
+                info.label = Some((field, name, col));
+                Ok(0)
+            }
+            Operand::Func | Operand::Host => {
+                let host = kind == Operand::Host;
+                let (name, col) = cur.ident(if host { "an import name" } else { "a function name" })?;
+                info.callee = Some((field, host, name, col));
+                Ok(0)
+            }
+            Operand::CallDst => {
+                if let Some(Token { kind: TokKind::Dash, .. }) = cur.peek() {
+                    cur.pos += 1;
+                    return Ok(NO_REG);
+                }
+                let (bank, idx, col) = register(cur, None)?;
+                if idx == NO_REG {
+                    return lerr(col, format!("register index {NO_REG} cannot hold a call result (it means `-`)"));
+                }
+                info.regs.push((bank, idx));
+                info.dst = Some((bank, col));
+                Ok(idx)
+            }
+            Operand::ArgWindow => {
+                let w = u16_literal(cur, "an argument window (a register index)")?;
+                info.window = Some(w);
+                Ok(w)
+            }
+            Operand::Count => u16_literal(cur, "a count"),
+        }
+    }
+
+    /// Patches callee indices, checks named result banks and widens the
+    /// inferred register counts by the argument windows.
+    fn resolve_calls(&mut self) -> LResult<()> {
+        for call in &self.calls {
+            let r = &call.target;
+            let names = if call.host { &self.import_names } else { &self.func_names };
+            let Some(&(index, _)) = names.get(r.name) else {
+                let what = if call.host { "import" } else { "function" };
+                return Err(LocalErr { line: Some(r.line), col: r.col, msg: format!("unknown {what} `{}`", r.name) });
+            };
+            let sig = if call.host {
+                self.module.imports.get(usize::from(index)).map(|i| &i.sig)
+            } else {
+                self.module.functions.get(usize::from(index)).map(|f| &f.sig)
+            };
+            let Some(sig) = sig else { continue };
+            if let (Some((bank, col)), Some(result)) = (call.dst, sig.result)
+                && bank != result
+            {
+                return Err(LocalErr {
+                    line: Some(r.line),
+                    col,
+                    msg: format!("`{}` returns `{result}`, but the result register is of bank `{bank}`", r.name),
+                });
+            }
+            let counts = sig.param_counts();
+            if let (Some(window), Some(need)) = (call.window, self.need.get_mut(call.func)) {
+                for (n, count) in need.iter_mut().zip(counts) {
+                    if count > 0 {
+                        *n = (*n).max(u32::from(window) + u32::from(count));
+                    }
+                }
+            }
+            if let Some(op) = self.module.functions.get_mut(call.func).and_then(|f| f.code.get_mut(r.pc)) {
+                op.set_field(r.field, index);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets `regs` of every function: as given, or inferred.
+    fn finish_regs(&mut self) {
+        for (i, f) in self.module.functions.iter_mut().enumerate() {
+            let explicit = self.explicit.get(i).copied().unwrap_or_default();
+            let need = self.need.get(i).copied().unwrap_or_default();
+            for ((r, e), n) in f.regs.iter_mut().zip(explicit).zip(need) {
+                *r = e.unwrap_or_else(|| u16::try_from(n).unwrap_or(u16::MAX));
+            }
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `i`, `f` or `r` as a bank.
+fn single_bank(s: &str) -> Option<Bank> {
+    let mut cs = s.chars();
+    let b = Bank::from_letter(cs.next()?)?;
+    cs.next().is_none().then_some(b)
+}
+
+/// A register, of bank `want` when given: its bank, index and column.
+fn register(cur: &mut Cursor<'_, '_>, want: Option<Bank>) -> LResult<(Bank, u16, u32)> {
+    let what = match want {
+        Some(b) => format!("an `{b}` register"),
+        None => "a register or `-`".to_string(),
+    };
+    let Some(Token { kind: TokKind::Ident(s), col, .. }) = cur.peek() else {
+        return cur.expected(&what);
+    };
+    let col = *col;
+    let Some((bank, digits)) = split_register(s) else {
+        return cur.expected(&what);
+    };
+    if let Some(w) = want
+        && w != bank
+    {
+        return lerr(col, format!("expected {what}, found `{s}` (bank `{bank}`)"));
+    }
+    let idx = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|v| u16::try_from(v).ok())
+        .ok_or_else(|| LocalErr { line: None, col, msg: format!("register index of `{s}` is above 65535") })?;
+    cur.pos += 1;
+    Ok((bank, idx, col))
+}
+
+/// An i64 literal and its column.
+fn int_literal(cur: &mut Cursor<'_, '_>) -> LResult<(i64, u32)> {
+    let Some(Token { kind: TokKind::Number(text), col, .. }) = cur.peek() else {
+        return cur.expected("an integer");
+    };
+    match parse_int(text) {
+        Ok(v) => {
+            cur.pos += 1;
+            Ok((v, *col))
+        }
+        Err(NumErr::Range) => lerr(*col, format!("integer `{text}` does not fit 64 bits")),
+        Err(NumErr::Invalid) => cur.expected("an integer"),
+    }
+}
+
+/// An integer literal in `0..=65535`.
+fn u16_literal(cur: &mut Cursor<'_, '_>, what: &str) -> LResult<u16> {
+    let Some(Token { kind: TokKind::Number(text), col, .. }) = cur.peek() else {
+        return cur.expected(what);
+    };
+    match parse_int(text) {
+        Ok(v) => {
+            let v = u16::try_from(v)
+                .or_else(|_| lerr(*col, format!("{what} must be in 0..=65535, found {v}")))?;
+            cur.pos += 1;
+            Ok(v)
+        }
+        Err(NumErr::Range) => lerr(*col, format!("{what} must be in 0..=65535, found `{text}`")),
+        Err(NumErr::Invalid) => cur.expected(what),
+    }
+}
+
+/// An f64 literal, as bits: a number, `inf`, `-inf`, `nan` or `bits:0x...`.
+fn float_literal(cur: &mut Cursor<'_, '_>) -> LResult<u64> {
+    let what = "a float";
+    let Some(tok) = cur.peek() else {
+        return cur.expected(what);
+    };
+    let value = match &tok.kind {
+        TokKind::Number(text) => number_to_f64(text),
+        TokKind::Ident("inf") => Some(f64::INFINITY),
+        TokKind::Ident("nan") => Some(f64::NAN),
+        TokKind::Ident("bits") => {
+            cur.pos += 1;
+            cur.expect(&TokKind::Colon, "`:` after `bits`")?;
+            let Some(Token { kind: TokKind::Number(text), col, .. }) = cur.peek() else {
+                return cur.expected("hex bits `0x...`");
+            };
+            let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"));
+            return match digits {
+                Some(d) if !d.is_empty() && d.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    let bits = u64::from_str_radix(d, 16)
+                        .or_else(|_| lerr(*col, format!("`{text}` does not fit 64 bits")))?;
+                    cur.pos += 1;
+                    Ok(bits)
+                }
+                _ => cur.expected("hex bits `0x...`"),
+            };
+        }
+        TokKind::Dash => match cur.peek2() {
+            Some(Token { kind: TokKind::Ident("inf"), .. }) => {
+                cur.pos += 1;
+                Some(f64::NEG_INFINITY)
+            }
+            _ => None,
+        },
+        // `.5` lexes as an identifier.
+        TokKind::Ident(text) if text.contains('.') => text.parse::<f64>().ok(),
+        _ => None,
+    };
+    match value {
+        Some(v) => {
+            cur.pos += 1;
+            Ok(v.to_bits())
+        }
+        None => cur.expected(what),
+    }
+}

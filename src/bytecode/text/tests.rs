@@ -1,0 +1,550 @@
+//! Unit tests of the text format: samples, round trips and one test per
+//! error kind (checking line and column).
+
+use super::{parse, print, print_annotated};
+use crate::bytecode::module::{Function, Import, Module, Signature};
+use crate::bytecode::op::{Bank, NO_REG, Op, Opcode};
+use crate::error::ParseError;
+use std::collections::HashSet;
+
+const FIB: &str = r#"; fib.tj: naive Fibonacci
+func fib(i) -> i
+    jlti i0, 2, small          ; if n < 2 goto small
+    subi i1, i0, 1
+    call i1, fib, 1            ; i1 = fib(i1): arguments from window 1
+    subi i2, i0, 2
+    call i2, fib, 2            ; i2 = fib(i2)
+    add  i0, i1, i2
+    reti i0
+small:
+    reti i0
+end
+
+func main(i=40) -> none
+    prints "fib("
+    printi i0
+    prints ") = "
+    call i1, fib, 0            ; i1 = fib(i0)
+    printi i1
+    prints "\n"
+    ret
+end
+"#;
+
+/// Uses every mnemonic (and both forms of `iconst`).
+const EVERY_OP: &str = r#"
+import host.print(i, f) -> none
+import $clock() -> f
+import mkarr(i) -> r
+
+func main(i=-7, f, r, i) -> none regs i=8 f=6 r=5
+start:
+    nop
+    iconst i2, 5
+    iconst i2, -32768
+    iconst i3, 32768
+    iconst i3, -9223372036854775808
+    iconst i4, 0x7fffffffffffffff
+    iconst i4, 32768                 ; pooled once
+    fconst f1, 2.5
+    fconst f1, -0.0
+    fconst f2, 1e300
+    fconst f2, inf
+    fconst f3, -inf
+    fconst f3, nan
+    fconst f4, bits:0x7ff8000000000001
+    fconst f4, 3                     ; an integer as f64
+    fconst f5, 2.5                   ; pooled once
+    rnull r1
+    mov i1, i2
+    fmov f1, f2
+    rmov r1, r0
+    add i1, i2, i3
+    sub i1, i2, i3
+    mul i1, i2, i3
+    div i1, i2, i3
+    rem i1, i2, i3
+    and i1, i2, i3
+    or i1, i2, i3
+    xor i1, i2, i3
+    shl i1, i2, i3
+    shr i1, i2, i3
+    ushr i1, i2, i3
+    addi i1, i2, 1
+    subi i1, i2, -1
+    muli i1, i2, 0x7fff
+    divi i1, i2, -0x8000
+    remi i1, i2, 3
+    andi i1, i2, 4
+    ori i1, i2, 5
+    xori i1, i2, 6
+    shli i1, i2, 7
+    shri i1, i2, 8
+    ushri i1, i2, 9
+    neg i1, i2
+    not i1, i2
+    eq i1, i2, i3
+    ne i1, i2, i3
+    lt i1, i2, i3
+    le i1, i2, i3
+    gt i1, i2, i3
+    ge i1, i2, i3
+    eqi i1, i2, 1
+    nei i1, i2, 1
+    lti i1, i2, 1
+    lei i1, i2, 1
+    gti i1, i2, 1
+    gei i1, i2, 1
+    jeq i1, i2, start
+    jne i1, i2, fwd
+    jlt i1, i2, start
+    jle i1, i2, fwd
+    jgt i1, i2, start
+    jge i1, i2, fwd
+    jeqi i1, 0, start
+    jnei i1, 0, fwd
+    jlti i1, 0, start
+    jlei i1, 0, fwd
+    jgti i1, 0, start
+    jgei i1, 0, fwd
+    fadd f1, f2, f3
+    fsub f1, f2, f3
+    fmul f1, f2, f3
+    fdiv f1, f2, f3
+    fneg f1, f2
+    fabs f1, f2
+    fsqrt f1, f2
+    ffloor f1, f2
+    feq i1, f2, f3
+    fne i1, f2, f3
+    flt i1, f2, f3
+    fle i1, f2, f3
+    fgt i1, f2, f3
+    fge i1, f2, f3
+    fjeq f1, f2, start
+    fjne f1, f2, fwd
+    fjlt f1, f2, start
+    fjle f1, f2, fwd
+    fjgt f1, f2, start
+    fjge f1, f2, fwd
+fwd: i2f f1, i1
+    f2i i1, f1
+    jmp done
+    jz i1, start
+    jnz i1, done
+    call -, main, 0
+    call f5, helper, 1
+    hcall -, host.print, 2
+    hcall f1, $clock, 0
+    hcall r2, mkarr, 3
+    newi r1, i1
+    newf r2, i1
+    newr r3, i1
+    len i1, r1
+    geti i1, r1, i2
+    getf f1, r1, i2
+    getr r1, r1, i2
+    seti r1, i2, i3
+    setf r1, i2, f3
+    setr r1, i2, r4
+    prints "hello, \"world\"\n\t\\\r\0\u{1F600}\u{7}"
+    prints ""
+    prints "hello, \"world\"\n\t\\\r\0\u{1F600}\u{7}"
+    printi i1
+    printf f1, 9
+done:
+    ret
+end
+
+func helper(f) -> f
+    retf f0
+end
+
+func geti_ret() -> i
+    reti i0
+end
+
+func getr_ret() -> r
+    retr r0
+end
+"#;
+
+fn perr(src: &str) -> ParseError {
+    match parse(src) {
+        Ok(m) => panic!("expected a parse error, got {m:?}"),
+        Err(e) => e,
+    }
+}
+
+/// Asserts that `src` fails at `line`:`col` with a message containing `needle`.
+#[track_caller]
+fn assert_err(src: &str, line: u32, col: u32, needle: &str) {
+    let e = perr(src);
+    assert_eq!((e.line, e.column), (line, col), "wrong place for error {e}");
+    assert!(e.message.contains(needle), "message {:?} lacks {needle:?}", e.message);
+    let expected_line = src.split('\n').nth(line as usize - 1).unwrap_or("").trim_end_matches('\r');
+    assert_eq!(e.source_line, expected_line);
+}
+
+#[track_caller]
+fn round_trip(src: &str) -> Module {
+    let m = parse(src).unwrap_or_else(|e| panic!("{e}"));
+    let text = print(&m);
+    let m2 = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(m, without_import_lines(&m2, &m), "round trip changed the module:\n{text}");
+    assert_eq!(print(&m2), text, "print is not a fixed point");
+    let annotated = print_annotated(&m);
+    assert_eq!(parse(&annotated).map(|m3| without_import_lines(&m3, &m)), Ok(m.clone()));
+    m
+}
+
+/// `m` with the import lines of `like` (import lines are part of equality).
+fn without_import_lines(m: &Module, like: &Module) -> Module {
+    let mut m = m.clone();
+    for (i, l) in m.imports.iter_mut().zip(&like.imports) {
+        i.line = l.line;
+    }
+    m
+}
+
+#[test]
+fn parses_the_fib_example() {
+    let m = round_trip(FIB);
+    assert_eq!(m.functions.len(), 2);
+    let fib = &m.functions[0];
+    assert_eq!(fib.name, "fib");
+    assert_eq!(fib.sig, Signature::new([Bank::I], Some(Bank::I)));
+    assert!(fib.param_defaults.is_empty());
+    assert_eq!(fib.regs, [3, 0, 0]);
+    assert_eq!(fib.code[0], Op::new(Opcode::JLtI, 0, 2, 7));
+    assert_eq!(fib.code[2], Op::new(Opcode::Call, 1, 0, 1));
+    assert_eq!(fib.lines, vec![3, 4, 5, 6, 7, 8, 9, 11]);
+    let main = &m.functions[1];
+    assert_eq!(main.param_defaults, vec![Some(40)]);
+    assert_eq!(main.regs, [2, 0, 0]);
+    assert_eq!(main.code[3], Op::new(Opcode::Call, 1, 0, 0));
+    assert_eq!(m.strings, vec!["fib(", ") = ", "\n"]);
+    assert_eq!(m.entry(), Some(1));
+}
+
+#[test]
+fn every_opcode_round_trips() {
+    let m = round_trip(EVERY_OP);
+    let used: HashSet<Opcode> = m.functions.iter().flat_map(|f| f.code.iter().map(|op| op.opcode)).collect();
+    for &opc in Opcode::ALL {
+        assert!(used.contains(&opc), "sample lacks {opc:?}");
+    }
+    assert_eq!(m.iconsts, vec![32768, i64::MIN, i64::MAX]);
+    let f = |v: f64| v.to_bits();
+    assert_eq!(
+        m.fconsts,
+        vec![f(2.5), f(-0.0), f(1e300), f(f64::INFINITY), f(f64::NEG_INFINITY), f(f64::NAN), 0x7ff8000000000001, f(3.0)]
+    );
+    assert_eq!(m.strings.len(), 2);
+    assert_eq!(m.strings[0], "hello, \"world\"\n\t\\\r\0\u{1F600}\u{7}");
+    let main = &m.functions[0];
+    assert_eq!(main.param_defaults, vec![Some(-7), None, None, None]);
+    assert_eq!(main.regs, [8, 6, 5]);
+    assert_eq!(main.code.len(), main.lines.len());
+    assert_eq!(main.lines[0], 8);
+    let imports: Vec<_> = m.imports.iter().map(|i| (i.name.as_str(), i.line)).collect();
+    assert_eq!(imports, vec![("host.print", Some(2)), ("$clock", Some(3)), ("mkarr", Some(4))]);
+    let calls: Vec<Op> = main.code.iter().copied().filter(|op| matches!(op.opcode, Opcode::Call | Opcode::HostCall)).collect();
+    assert_eq!(
+        calls,
+        vec![
+            Op::new(Opcode::Call, NO_REG, 0, 0),
+            Op::new(Opcode::Call, 5, 1, 1),
+            Op::new(Opcode::HostCall, NO_REG, 0, 2),
+            Op::new(Opcode::HostCall, 1, 1, 0),
+            Op::new(Opcode::HostCall, 2, 2, 3),
+        ]
+    );
+    // Labels: `start` is op 0, `fwd` is the op on its line.
+    let fwd = main.code.iter().position(|op| op.opcode == Opcode::I2F).unwrap() as u16;
+    assert_eq!(main.code.iter().find(|op| op.opcode == Opcode::JNe).unwrap().c, fwd);
+    assert_eq!(main.code.iter().find(|op| op.opcode == Opcode::JEq).unwrap().c, 0);
+}
+
+#[test]
+fn iconst_is_inline_exactly_when_it_fits_16_bits() {
+    let m = parse("func main() -> none\n iconst i0, 32767\n iconst i0, -32769\n ret\nend").unwrap();
+    assert_eq!(m.functions[0].code[0], Op::new(Opcode::IConst, 0, 32767, 0));
+    assert_eq!(m.functions[0].code[1], Op::new(Opcode::IConstK, 0, 0, 0));
+    assert_eq!(m.iconsts, vec![-32769]);
+    let text = print(&m);
+    assert!(text.contains("iconst i0, 32767\n") && text.contains("iconst i0, -32769\n"), "{text}");
+}
+
+#[test]
+fn regs_inference() {
+    // Highest index named + 1, at least the parameter count, and enough for
+    // the argument windows of calls (callee declared later).
+    let src = "func main(i, i, f) -> none\n\
+               \x20   mov i0, i1\n\
+               \x20   call -, g, 4\n\
+               \x20   rnull r2\n\
+               \x20   ret\n\
+               end\n\
+               func g(i, r, i) -> none regs f=9\n\
+               \x20   ret\n\
+               end\n";
+    let m = parse(src).unwrap();
+    assert_eq!(m.functions[0].regs, [6, 1, 5]);
+    assert_eq!(m.functions[1].regs, [2, 9, 1]);
+}
+
+#[test]
+fn labels_forward_backward_and_on_the_op_line() {
+    let src = "func main() -> none\ntop: jmp bottom\n    nop\nbottom: a: jmp top\nend_: ret\nend";
+    let m = parse(src).unwrap();
+    let code = &m.functions[0].code;
+    assert_eq!(code[0], Op::new(Opcode::Jmp, 2, 0, 0));
+    assert_eq!(code[2], Op::new(Opcode::Jmp, 0, 0, 0));
+    assert_eq!(m.functions[0].lines, vec![2, 3, 4, 5]);
+}
+
+#[test]
+fn label_at_the_end_names_the_index_after_the_last_op() {
+    let m = round_trip("func main() -> none\n jmp out\nout:\nend");
+    assert_eq!(m.functions[0].code, vec![Op::new(Opcode::Jmp, 1, 0, 0)]);
+}
+
+#[test]
+fn crlf_comments_and_blank_input() {
+    assert_eq!(parse(""), Ok(Module::default()));
+    assert_eq!(parse("\n ; only a comment\n\n"), Ok(Module::default()));
+    let m = parse("func main() -> none\r\n    ret ; bye\r\nend\r\n").unwrap();
+    assert_eq!(m.functions[0].code, vec![Op::new(Opcode::Ret, 0, 0, 0)]);
+    assert_eq!(m.functions[0].lines, vec![2]);
+}
+
+#[test]
+fn float_literals() {
+    let bits = |lit: &str| {
+        let m = parse(&format!("func main() -> none\n fconst f0, {lit}\nend")).unwrap_or_else(|e| panic!("{lit}: {e}"));
+        m.fconsts[0]
+    };
+    assert_eq!(bits("1.5"), 1.5f64.to_bits());
+    assert_eq!(bits("-1.5e-3"), (-1.5e-3f64).to_bits());
+    assert_eq!(bits("1E5"), 1e5f64.to_bits());
+    assert_eq!(bits("1."), 1.0f64.to_bits());
+    assert_eq!(bits(".5"), 0.5f64.to_bits());
+    assert_eq!(bits("-7"), (-7.0f64).to_bits());
+    assert_eq!(bits("0x10"), 16.0f64.to_bits());
+    assert_eq!(bits("123456789012345678901234567890"), 123456789012345678901234567890f64.to_bits());
+    assert_eq!(bits("- inf"), f64::NEG_INFINITY.to_bits());
+    assert_eq!(bits("bits:0xfff0000000000001"), 0xfff0000000000001);
+    for v in [0.1, -0.0, 5e-324, f64::MAX, f64::MIN_POSITIVE, 1e16, 123456.789] {
+        assert_eq!(bits(&super::printer::format_f64(v.to_bits())), v.to_bits());
+    }
+    assert_eq!(super::printer::format_f64(f64::NAN.to_bits()), "nan");
+    assert_eq!(super::printer::format_f64(0x7ff8000000000001), "bits:0x7ff8000000000001");
+    assert_eq!(super::printer::format_f64((-f64::NAN).to_bits()), format!("bits:{:#018x}", (-f64::NAN).to_bits()));
+}
+
+#[test]
+fn call_result_register_bank() {
+    // Any bank is accepted when the callee returns nothing (the verifier
+    // rejects it); the callee's result bank otherwise.
+    let m = parse("func main() -> none\n call f3, g, 0\n call -, h, 0\nend\nfunc g() -> none\nend\nfunc h() -> i\nend")
+        .unwrap();
+    assert_eq!(m.functions[0].code[0], Op::new(Opcode::Call, 3, 1, 0));
+    assert_eq!(m.functions[0].code[1], Op::new(Opcode::Call, NO_REG, 2, 0));
+    assert_err("func main() -> none\n call f3, h, 0\nend\nfunc h() -> i\nend", 2, 7, "returns `i`");
+    assert_err("import h() -> r\nfunc main() -> none\n hcall i0, h, 0\nend", 3, 8, "returns `r`");
+    assert_err("func main() -> none\n call i65535, main, 0\nend", 2, 7, "call result");
+}
+
+#[test]
+fn printer_survives_bad_modules() {
+    let f = Function {
+        name: "main".into(),
+        sig: Signature::new([Bank::F], None),
+        param_defaults: vec![Some(3), Some(4), None],
+        regs: [1, 1, 1],
+        code: vec![
+            Op::new(Opcode::IConstK, 0, 9, 0),
+            Op::new(Opcode::FConst, 0, 9, 0),
+            Op::new(Opcode::PrintS, 9, 0, 0),
+            Op::new(Opcode::Jmp, 999, 0, 0),
+            Op::new(Opcode::Call, 4, 77, 0),
+            Op::new(Opcode::HostCall, 4, 77, 0),
+            Op::new(Opcode::Call, 4, 0, 0),
+        ],
+        lines: vec![],
+    };
+    let m = Module { functions: vec![f], ..Module::default() };
+    let text = print(&m);
+    for needle in ["?k9", "?kf9", "?s9", "?L999", "?fn77", "?imp77", "call i4, main, 0"] {
+        assert!(text.contains(needle), "{needle} not in\n{text}");
+    }
+    let _ = print_annotated(&m);
+    assert!(parse(&text).is_err());
+}
+
+#[test]
+fn annotated_listing() {
+    let m = parse(FIB).unwrap();
+    let text = print_annotated(&m);
+    assert!(text.contains("; pc 0, line 3\n"), "{text}");
+    assert!(text.contains("; pc 7, line 11\n"), "{text}");
+}
+
+// ---- errors: one test per kind, each checking line and column ----
+
+#[test]
+fn err_unknown_mnemonic() {
+    assert_err("func main() -> none\n    frob i0\nend", 2, 5, "unknown mnemonic `frob`");
+}
+
+#[test]
+fn err_op_or_junk_outside_a_function() {
+    assert_err("\n  add i0, i1, i2", 2, 3, "outside a function");
+    assert_err("fucn main() -> none", 1, 1, "expected `func`");
+    assert_err("x:\n", 1, 1, "label `x` outside a function");
+    assert_err("func main() -> none\nend\n  end", 3, 3, "`end` without `func`");
+    assert_err("func main() -> none\n  42\nend", 2, 3, "expected an op");
+}
+
+#[test]
+fn err_duplicate_label() {
+    assert_err("func main() -> none\nl: nop\n  l: nop\nend", 3, 3, "duplicate label `l`");
+}
+
+#[test]
+fn err_unknown_label() {
+    assert_err("func main() -> none\n  jmp nowhere\n  ret\nend", 2, 7, "unknown label `nowhere`");
+    // Labels are local to their function.
+    assert_err("func a() -> none\nx: ret\nend\nfunc main() -> none\n  jz i0, x\nend", 5, 10, "unknown label `x`");
+}
+
+#[test]
+fn err_unknown_function_and_import() {
+    assert_err("func main() -> none\n  call -, nothere, 0\nend", 2, 11, "unknown function `nothere`");
+    assert_err("func main() -> none\n  hcall -, nothere, 0\nend", 2, 12, "unknown import `nothere`");
+    // Functions and imports are separate namespaces.
+    assert_err("import f() -> none\nfunc main() -> none\n  call -, f, 0\nend", 3, 11, "unknown function `f`");
+}
+
+#[test]
+fn err_wrong_register_bank() {
+    assert_err("func main() -> none\n  add i0, f1, i2\nend", 2, 11, "expected an `i` register, found `f1`");
+    assert_err("func main() -> none\n  fmov f0, x1\nend", 2, 12, "expected an `f` register, found `x1`");
+    assert_err("func main() -> none\n  call 3, main, 0\nend", 2, 8, "a register or `-`");
+}
+
+#[test]
+fn err_register_index_out_of_range() {
+    assert_err("func main() -> none\n  mov i0, i65536\nend", 2, 11, "above 65535");
+    assert_err("func main() -> none\n  mov i0, i99999999999999999999999\nend", 2, 11, "above 65535");
+    assert!(parse("func main() -> none\n  mov i65535, i0\nend").is_ok());
+}
+
+#[test]
+fn err_immediate_out_of_range() {
+    assert_err("func main() -> none\n  addi i0, i0, 32768\nend", 2, 16, "out of the 16-bit range");
+    assert_err("func main() -> none\n  jlti i0, -32769, l\nl: ret\nend", 2, 12, "out of the 16-bit range");
+    assert_err("func main() -> none\n  iconst i0, 9223372036854775808\nend", 2, 14, "does not fit 64 bits");
+    assert_err("func main() -> none\n  iconst i0, -0x8000000000000001\nend", 2, 14, "does not fit 64 bits");
+    assert_err("func main() -> none\n  iconst i0, 1.5\nend", 2, 14, "expected an integer");
+    assert_err("func main() -> none\n  printf f0, 65536\nend", 2, 14, "0..=65535");
+    assert_err("func main() -> none\n  call -, main, -1\nend", 2, 17, "0..=65535");
+}
+
+#[test]
+fn err_wrong_operand_count() {
+    assert_err("func main() -> none\n  add i0, i1\nend", 2, 3, "`add` takes 3 operands, found 2");
+    assert_err("func main() -> none\n  add\nend", 2, 3, "`add` takes 3 operands, found 0");
+    assert_err("func main() -> none\n  add i0, i1, i2, i3\nend", 2, 19, "`add` takes only 3 operands");
+    assert_err("func main() -> none\n  ret i0\nend", 2, 7, "`ret` takes no operands");
+    assert_err("func main() -> none\n  add i0 i1, i2\nend", 2, 10, "expected `,`");
+    assert_err("func main() -> none\n  add i0, i1, i2 i3\nend", 2, 18, "expected `,` or end of line");
+    assert_err("func main() -> none\n  add i0, i1,\nend", 2, 14, "expected an `i` register, found end of line");
+}
+
+#[test]
+fn err_duplicate_function_or_import() {
+    assert_err("func f() -> none\nend\nfunc  f() -> none\nend", 3, 7, "duplicate function `f`");
+    assert_err("import h() -> none\nimport h(i) -> i", 2, 8, "duplicate import `h`");
+}
+
+#[test]
+fn err_strings_and_escapes() {
+    assert_err("func main() -> none\n  prints \"abc\nend", 2, 10, "unterminated string");
+    assert_err("func main() -> none\n  prints \"ab\\\"\nend", 2, 10, "unterminated string");
+    assert_err("func main() -> none\n  prints \"a\\qb\"\nend", 2, 12, "unknown escape `\\q`");
+    assert_err("func main() -> none\n  prints \"a\\u{110000}\"\nend", 2, 12, "bad `\\u` escape");
+    assert_err("func main() -> none\n  prints \"a\\u{}\"\nend", 2, 12, "bad `\\u` escape");
+    assert_err("func main() -> none\n  prints \"a\\u0041\"\nend", 2, 12, "bad `\\u` escape");
+    assert_err("func main() -> none\n  prints 5\nend", 2, 10, "expected a string");
+}
+
+#[test]
+fn err_unexpected_character() {
+    assert_err("func main() -> none\n  nop #\nend", 2, 7, "unexpected character '#'");
+    assert_err("func mäin() -> none\nend", 1, 7, "unexpected character");
+}
+
+#[test]
+fn err_missing_end() {
+    assert_err("\nfunc main() -> none\n  ret\n", 2, 1, "function `main` has no `end`");
+    assert_err("func a() -> none\n  ret\n  func b() -> none\nend", 3, 3, "expected `end` of function `a`");
+    assert_err("func a() -> none\n  import b() -> none\nend", 2, 3, "before `import`");
+    assert_err("func a() -> none\n  ret\nend junk", 3, 5, "expected end of line");
+}
+
+#[test]
+fn err_bad_headers() {
+    assert_err("func main(f=1.5) -> none\nend", 1, 11, "only `i` parameters may have defaults");
+    assert_err("import h(i=1) -> none", 1, 11, "cannot have defaults");
+    assert_err("func main(i,) -> none\nend", 1, 13, "expected a parameter bank");
+    assert_err("func main(x) -> none\nend", 1, 11, "expected a bank");
+    assert_err("func main() -> q\nend", 1, 16, "expected a result bank");
+    assert_err("func main() none\nend", 1, 13, "expected `->`");
+    assert_err("func main() -> none regs i=1 i=2\nend", 1, 30, "twice");
+    assert_err("func main() -> none regs i=70000\nend", 1, 28, "0..=65535");
+    assert_err("func main() -> none regs\nend", 1, 25, "expected `i=N`");
+    assert_err("func 5() -> none\nend", 1, 6, "expected a function name");
+    assert_err("func main(i=99999999999999999999) -> none\nend", 1, 13, "does not fit 64 bits");
+}
+
+#[test]
+fn err_bad_floats() {
+    assert_err("func main() -> none\n  fconst f0, 1.5.5\nend", 2, 14, "expected a float");
+    assert_err("func main() -> none\n  fconst f0, bits:0x1ffffffffffffffff\nend", 2, 19, "does not fit 64 bits");
+    assert_err("func main() -> none\n  fconst f0, bits:12\nend", 2, 19, "expected hex bits");
+    assert_err("func main() -> none\n  fconst f0, - 5\nend", 2, 14, "expected a float");
+    assert_err("func main() -> none\n  fconst f0, 1e5x\nend", 2, 14, "expected a float");
+}
+
+#[test]
+fn err_too_many_ops() {
+    let mut src = String::from("func main() -> none\n");
+    for _ in 0..65535 {
+        src.push_str("nop\n");
+    }
+    let ok = format!("{src}end\n");
+    assert_eq!(parse(&ok).unwrap().functions[0].code.len(), 65535);
+    src.push_str("  nop\nend\n");
+    assert_err(&src, 65537, 3, "more than 65535 ops");
+}
+
+#[test]
+fn error_display_points_at_the_column() {
+    let e = perr("func main() -> none\n  add i0, f1, i2\nend");
+    assert_eq!(e.to_string(), "2:11: expected an `i` register, found `f1` (bank `f`)\n  |   add i0, f1, i2\n  |           ^");
+}
+
+#[test]
+fn import_signature_and_line() {
+    let m = parse("\n; c\nimport put(i, f, r) -> none\nimport get() -> f\n").unwrap();
+    assert_eq!(
+        m.imports,
+        vec![
+            Import { name: "put".into(), sig: Signature::new([Bank::I, Bank::F, Bank::R], None), line: Some(3) },
+            Import { name: "get".into(), sig: Signature::new([], Some(Bank::F)), line: Some(4) },
+        ]
+    );
+    assert_eq!(print(&m), "import put(i, f, r) -> none\nimport get() -> f\n");
+}

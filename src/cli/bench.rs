@@ -1,0 +1,227 @@
+//! `tierjit bench`: programs under several engines, alternating, side by side
+//! in one run, with the peers of `../shared/peers` (Lua, LuaJIT, gcc) when
+//! asked.
+
+use super::{config_for, load, parse_args};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tierjit::{Engine, Instance, SharedOutput, Tier};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Engines to compare (comma-separated): auto, template, cranelift, interp.
+    #[arg(long, default_value = "interp", value_delimiter = ',')]
+    tiers: Vec<String>,
+    /// Timed runs per program and engine (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Also time the peer implementations in this folder (`lua/NAME.lua`
+    /// under lua5.4 and `luajit -joff`, and `bin/NAME.O2` when built).
+    #[arg(long)]
+    peers: Option<PathBuf>,
+    /// Where the peers' C binaries (`NAME.O2`) are, if not in `PEERS/bin`.
+    #[arg(long)]
+    peer_bin: Option<PathBuf>,
+    /// Count executed ops in a separate interpreter run and report ns per op.
+    #[arg(long)]
+    ns_per_op: bool,
+    /// Programs: `FILE.tj`, or `FILE.tj@ARG,ARG` to pass `main` arguments.
+    #[arg(required = true)]
+    files: Vec<String>,
+}
+
+/// One contender: an engine of ours, or a peer's command line.
+enum Contender {
+    Tier(Tier),
+    Peer { name: &'static str, argv: Vec<String> },
+}
+
+impl Contender {
+    fn name(&self) -> String {
+        match self {
+            Contender::Tier(t) => t.name().to_string(),
+            Contender::Peer { name, .. } => name.to_string(),
+        }
+    }
+}
+
+struct Timing {
+    /// Load time: parse, verify and (for the JIT tiers) compile.
+    compile: Duration,
+    /// The call of `main` (for peers: the whole process).
+    run: Duration,
+    output: String,
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time_tier(tier: Tier, file: &Path, args: &[String]) -> Result<Timing, String> {
+    let mut config = config_for(None).map_err(|e| e.to_string())?;
+    config.tier(tier);
+    let engine = Engine::new(config).map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    let module = load(&engine, file)?;
+    let compile = t0.elapsed();
+    let mut instance = Instance::new(&module).map_err(|e| e.to_string())?;
+    let out = SharedOutput::new();
+    instance.set_output(out.clone());
+    let args = parse_args(args)?;
+    let t1 = Instant::now();
+    instance
+        .call(tierjit::bytecode::ENTRY_NAME, &args)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let run = t1.elapsed();
+    Ok(Timing { compile, run, output: out.take_string() })
+}
+
+fn time_peer(argv: &[String]) -> Result<Timing, String> {
+    let t0 = Instant::now();
+    let out = Command::new(&argv[0])
+        .args(&argv[1..])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+    let run = t0.elapsed();
+    if !out.status.success() {
+        return Err(format!("{} failed: {}", argv.join(" "), String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(Timing { compile: Duration::ZERO, run, output: String::from_utf8_lossy(&out.stdout).into_owned() })
+}
+
+fn peers_for(dir: &Path, bin: Option<&Path>, name: &str, args: &[String]) -> Vec<Contender> {
+    let mut v = Vec::new();
+    let lua = dir.join("lua").join(format!("{name}.lua"));
+    let on_path = |p: &str| {
+        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(p).is_file()))
+    };
+    let script = lua.display().to_string();
+    if lua.is_file() && on_path("lua5.4") {
+        let argv = [vec!["lua5.4".to_string(), script.clone()], args.to_vec()].concat();
+        v.push(Contender::Peer { name: "lua5.4", argv });
+    }
+    if lua.is_file() && on_path("luajit") {
+        let argv = [vec!["luajit".to_string(), "-joff".to_string(), script.clone()], args.to_vec()].concat();
+        v.push(Contender::Peer { name: "luajit-joff", argv });
+        let argv = [vec!["luajit".to_string(), script], args.to_vec()].concat();
+        v.push(Contender::Peer { name: "luajit", argv });
+    }
+    let gcc = bin.map_or_else(|| dir.join("bin"), Path::to_path_buf).join(format!("{name}.O2"));
+    if gcc.is_file() {
+        let argv = [vec![gcc.display().to_string()], args.to_vec()].concat();
+        v.push(Contender::Peer { name: "gcc-O2", argv });
+    }
+    v
+}
+
+fn fmt_secs(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64())
+}
+
+fn fmt_compile(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us < 1000.0 { format!("{us:.0} µs") } else { format!("{:.1} ms", us / 1000.0) }
+}
+
+pub fn bench(a: &BenchArgs) -> Result<(), String> {
+    let tiers = a.tiers.iter().map(|t| t.parse::<Tier>().map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+    let runs = a.runs.max(1);
+    println!("# tierjit bench: median of {runs} runs, wall seconds (ratio to the first engine)\n");
+    let mut header_done = false;
+    for spec in &a.files {
+        let (file, args) = match spec.split_once('@') {
+            Some((f, a)) => (f, a.split(',').map(str::to_string).filter(|s| !s.is_empty()).collect::<Vec<_>>()),
+            None => (spec.as_str(), Vec::new()),
+        };
+        let file = Path::new(file);
+        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut contenders: Vec<Contender> = tiers.iter().map(|&t| Contender::Tier(t)).collect();
+        if let Some(dir) = &a.peers {
+            contenders.extend(peers_for(dir, a.peer_bin.as_deref(), &name, &args));
+        }
+        if !header_done {
+            // Columns follow the first program's contenders.
+            let mut h = String::from("| program | args |");
+            let mut sep = String::from("|---|---|");
+            for c in &contenders {
+                h += &format!(" {} |", c.name());
+                sep += "---:|";
+                if matches!(c, Contender::Tier(_)) {
+                    h += &format!(" {} load |", c.name());
+                    sep += "---:|";
+                }
+            }
+            if a.ns_per_op {
+                h += " interp ns/op |";
+                sep += "---:|";
+            }
+            println!("{h}\n{sep}");
+            header_done = true;
+        }
+        let mut run_times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
+        let mut compile_times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
+        let mut reference_output: Option<(String, String)> = None;
+        // Alternate the contenders so that machine noise hits all alike.
+        for _ in 0..runs {
+            for (k, c) in contenders.iter().enumerate() {
+                let t = match c {
+                    Contender::Tier(tier) => time_tier(*tier, file, &args)?,
+                    Contender::Peer { argv, .. } => time_peer(argv)?,
+                };
+                match &reference_output {
+                    None => reference_output = Some((c.name(), t.output.clone())),
+                    Some((who, out)) if *out != t.output => {
+                        return Err(format!(
+                            "{}: output of {} differs from {who}:\n{}\nvs\n{out}",
+                            file.display(),
+                            c.name(),
+                            t.output
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                run_times[k].push(t.run);
+                compile_times[k].push(t.compile);
+            }
+        }
+        let base = median(&mut run_times[0]).as_secs_f64();
+        let mut row = format!("| {name} | {} |", args.join(" "));
+        for (k, c) in contenders.iter().enumerate() {
+            let m = median(&mut run_times[k]);
+            row += &format!(" {} ({:.2}x) |", fmt_secs(m), m.as_secs_f64() / base);
+            if matches!(c, Contender::Tier(_)) {
+                row += &format!(" {} |", fmt_compile(median(&mut compile_times[k])));
+            }
+        }
+        if a.ns_per_op {
+            let ops = count_ops(file, &args)?;
+            let interp = contenders
+                .iter()
+                .position(|c| matches!(c, Contender::Tier(Tier::Interp)))
+                .map(|k| median(&mut run_times[k]));
+            match interp {
+                Some(t) if ops > 0 => row += &format!(" {:.2} ({ops} ops) |", t.as_secs_f64() * 1e9 / ops as f64),
+                _ => row += " - |",
+            }
+        }
+        println!("{row}");
+    }
+    Ok(())
+}
+
+/// Executed ops of one interpreter run (a separate, counting run).
+fn count_ops(file: &Path, args: &[String]) -> Result<u64, String> {
+    let mut config = config_for(None).map_err(|e| e.to_string())?;
+    config.tier(Tier::Interp).count_ops(true);
+    let engine = Engine::new(config).map_err(|e| e.to_string())?;
+    let module = load(&engine, file)?;
+    let mut instance = Instance::new(&module).map_err(|e| e.to_string())?;
+    instance.set_output(std::io::sink());
+    instance
+        .call(tierjit::bytecode::ENTRY_NAME, &parse_args(args)?)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(instance.executed_ops())
+}

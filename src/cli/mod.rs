@@ -1,0 +1,123 @@
+//! Command-line parsing and the `run`, `check` and `dis` commands.
+
+mod bench;
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tierjit::{Config, Engine, Error, Instance, Module, Tier, Value};
+
+#[derive(Parser)]
+#[command(name = "tierjit", version, about = "A two-tier JIT for a typed register bytecode")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run `main` of a .tj file with i64 arguments and print what it prints.
+    Run {
+        /// Engine: auto, template, cranelift or interp (overrides TIERJIT_TIER).
+        #[arg(long)]
+        tier: Option<String>,
+        file: PathBuf,
+        /// Arguments of `main` (i64); missing ones take main's defaults.
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Parse and verify a .tj file.
+    Check { file: PathBuf },
+    /// Print a .tj file in canonical form, with op indices.
+    Dis { file: PathBuf },
+    /// Time programs under several engines, side by side.
+    Bench(bench::BenchArgs),
+}
+
+/// The configuration from `TIERJIT_TIER`, overridden by `--tier`.
+pub(crate) fn config_for(tier: Option<&str>) -> Result<Config, Error> {
+    let mut config = Config::from_env()?;
+    if let Some(t) = tier {
+        config.tier(t.parse::<Tier>()?);
+    }
+    Ok(config)
+}
+
+pub(crate) fn load(engine: &Engine, file: &Path) -> Result<Module, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    Module::new(engine, &text).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// Parse `main`'s arguments as i64s.
+pub(crate) fn parse_args(args: &[String]) -> Result<Vec<Value>, String> {
+    args.iter()
+        .map(|a| {
+            a.parse::<i64>()
+                .map(Value::I)
+                .map_err(|_| format!("argument `{a}` is not a 64-bit integer"))
+        })
+        .collect()
+}
+
+fn run(tier: Option<&str>, file: &Path, args: &[String]) -> Result<(), String> {
+    let engine = Engine::new(config_for(tier).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let module = load(&engine, file)?;
+    let args = parse_args(args)?;
+    let mut instance = Instance::new(&module).map_err(|e| e.to_string())?;
+    instance.set_output(std::io::BufWriter::new(std::io::stdout()));
+    let result = instance.call(tierjit::bytecode::ENTRY_NAME, &args);
+    match result {
+        Ok(Some(v)) => {
+            let _ = writeln!(std::io::stdout(), "{v}");
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(format!("{}: {e}", file.display())),
+    }
+}
+
+fn check(file: &Path) -> Result<(), String> {
+    let engine = Engine::new(Config::new()).map_err(|e| e.to_string())?;
+    let module = load(&engine, file)?;
+    let code = module.bytecode();
+    println!(
+        "{}: ok ({} functions, {} ops, {} imports)",
+        file.display(),
+        code.functions.len(),
+        code.op_count(),
+        code.imports.len()
+    );
+    Ok(())
+}
+
+fn dis(file: &Path) -> Result<(), String> {
+    let engine = Engine::new(Config::new()).map_err(|e| e.to_string())?;
+    let module = load(&engine, file)?;
+    print!("{}", tierjit::bytecode::text::print_annotated(module.bytecode()));
+    Ok(())
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let result = match &cli.command {
+        Command::Run { tier, file, args } => run(tier.as_deref(), file, args),
+        Command::Check { file } => check(file),
+        Command::Dis { file } => dis(file),
+        Command::Bench(args) => bench::bench(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("tierjit: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,630 @@
+//! The embedding API, in the conventions of wasmtime: [`Config`] ->
+//! [`Engine`] -> [`Module`] -> [`Instance`], with [`Linker`] for host
+//! functions and [`TypedFunc`] for typed calls.
+//!
+//! ```
+//! use tierjit::{Config, Engine, Instance, Module};
+//!
+//! let engine = Engine::new(Config::new())?;
+//! let module = Module::new(&engine, r#"
+//!     func add3(i, i, i) -> i
+//!         add i0, i0, i1
+//!         add i0, i0, i2
+//!         reti i0
+//!     end
+//! "#)?;
+//! let mut instance = Instance::new(&module)?;
+//! let add3 = instance.typed_func::<(i64, i64, i64), i64>("add3")?;
+//! assert_eq!(add3.call(&mut instance, (1, 2, 3))?, 6);
+//! # Ok::<(), tierjit::Error>(())
+//! ```
+
+use crate::bytecode::{self, Bank, Signature};
+use crate::error::{Error, Result};
+use crate::interp;
+use crate::runtime::Store;
+use crate::runtime::frame::FrameLayout;
+use crate::runtime::heap::Heap;
+use crate::runtime::host::HostFunc;
+use crate::runtime::stacks::RegisterStacks;
+use crate::runtime::trap::TrapKind;
+use crate::runtime::value::Value;
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Which engine runs the code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Tier {
+    /// Let tierjit choose (today: the interpreter; with the JIT tiers:
+    /// template first, Cranelift when hot).
+    #[default]
+    Auto,
+    /// The single-pass template JIT for every function.
+    Template,
+    /// The Cranelift JIT for every function.
+    Cranelift,
+    /// The reference interpreter.
+    Interp,
+}
+
+impl Tier {
+    /// Every tier, in the order of `TIERJIT_TIER` values.
+    pub const ALL: [Tier; 4] = [Tier::Auto, Tier::Template, Tier::Cranelift, Tier::Interp];
+
+    /// The name used by `TIERJIT_TIER` and `--tier`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Auto => "auto",
+            Tier::Template => "template",
+            Tier::Cranelift => "cranelift",
+            Tier::Interp => "interp",
+        }
+    }
+
+    /// Whether this build can run the tier.
+    pub fn is_available(self) -> bool {
+        matches!(self, Tier::Auto | Tier::Interp)
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Tier {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Tier> {
+        Tier::ALL.iter().copied().find(|t| t.name() == s).ok_or_else(|| {
+            Error::Config(format!(
+                "unknown tier `{s}` (expected one of: auto, template, cranelift, interp)"
+            ))
+        })
+    }
+}
+
+/// The environment variable that forces a tier.
+pub const TIER_ENV: &str = "TIERJIT_TIER";
+
+/// Engine settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    tier: Tier,
+    stack_slots: [usize; 3],
+    max_call_depth: u32,
+    heap_limit: usize,
+    count_ops: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            tier: Tier::Auto,
+            stack_slots: [1 << 22; 3],
+            max_call_depth: 200_000,
+            heap_limit: 4 << 30,
+            count_ops: false,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults: tier auto, 4 Mi registers per bank, call depth 200,000,
+    /// heap limit 4 GiB.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// The defaults, with the tier taken from `TIERJIT_TIER` when it is set.
+    /// An unknown value is an error.
+    pub fn from_env() -> Result<Config> {
+        let mut c = Config::new();
+        match std::env::var(TIER_ENV) {
+            Ok(v) => {
+                c.tier = v.trim().parse()?;
+            }
+            Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::Config(format!("{TIER_ENV} is not valid UTF-8")));
+            }
+        }
+        Ok(c)
+    }
+
+    /// Choose the engine.
+    pub fn tier(&mut self, tier: Tier) -> &mut Config {
+        self.tier = tier;
+        self
+    }
+
+    /// The chosen engine.
+    pub fn get_tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// Capacity of the i64, f64 and reference register stacks, in registers.
+    pub fn stack_slots(&mut self, i: usize, f: usize, r: usize) -> &mut Config {
+        self.stack_slots = [i, f, r];
+        self
+    }
+
+    /// Calls nested deeper than this trap with a stack overflow.
+    pub fn max_call_depth(&mut self, depth: u32) -> &mut Config {
+        self.max_call_depth = depth;
+        self
+    }
+
+    /// Count the ops the interpreter executes ([`Instance::executed_ops`]).
+    /// Costs time; for measurements only.
+    pub fn count_ops(&mut self, on: bool) -> &mut Config {
+        self.count_ops = on;
+        self
+    }
+
+    /// Allocation past this many heap bytes traps with out-of-memory.
+    pub fn heap_limit(&mut self, bytes: usize) -> &mut Config {
+        self.heap_limit = bytes;
+        self
+    }
+}
+
+/// Shared, immutable engine state. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    config: Arc<Config>,
+}
+
+impl Engine {
+    /// An engine with this configuration. Fails if the requested tier is not
+    /// part of this build.
+    pub fn new(config: Config) -> Result<Engine> {
+        if !config.tier.is_available() {
+            return Err(Error::Config(format!(
+                "tier `{}` is not available in this build (available: auto, interp)",
+                config.tier
+            )));
+        }
+        if config.max_call_depth == 0 {
+            return Err(Error::Config("max_call_depth must be at least 1".into()));
+        }
+        Ok(Engine { config: Arc::new(config) })
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The engine that actually runs code (`Auto` resolved).
+    pub fn effective_tier(&self) -> Tier {
+        match self.config.tier {
+            Tier::Auto => Tier::Interp,
+            t => t,
+        }
+    }
+}
+
+struct ModuleInner {
+    engine: Engine,
+    code: bytecode::Module,
+    layouts: Vec<FrameLayout>,
+}
+
+/// A verified module, ready to instantiate. Cheap to clone.
+#[derive(Clone)]
+pub struct Module {
+    inner: Arc<ModuleInner>,
+}
+
+impl fmt::Debug for Module {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Module")
+            .field("functions", &self.inner.code.functions.len())
+            .field("imports", &self.inner.code.imports.len())
+            .finish()
+    }
+}
+
+impl Module {
+    /// Parse and verify a module in the text format.
+    pub fn new(engine: &Engine, text: &str) -> Result<Module> {
+        let code = bytecode::text::parse(text)?;
+        Module::from_bytecode(engine, code)
+    }
+
+    /// Read, parse and verify a `.tj` file.
+    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let text = std::fs::read_to_string(path)?;
+        Module::new(engine, &text)
+    }
+
+    /// Verify a module built with the builder (or by hand).
+    pub fn from_bytecode(engine: &Engine, code: bytecode::Module) -> Result<Module> {
+        bytecode::verify::verify(&code)?;
+        let layouts = code.functions.iter().map(FrameLayout::of).collect();
+        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), code, layouts }) })
+    }
+
+    /// The verified bytecode.
+    pub fn bytecode(&self) -> &bytecode::Module {
+        &self.inner.code
+    }
+
+    /// The engine it was loaded into.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+}
+
+/// Host functions by import name, to instantiate modules that import them.
+#[derive(Default)]
+pub struct Linker {
+    funcs: Vec<(String, Arc<Mutex<HostFunc>>)>,
+}
+
+impl Linker {
+    /// An empty linker.
+    pub fn new() -> Linker {
+        Linker::default()
+    }
+
+    /// Define host function `name`. References may be passed to host
+    /// functions but not returned from them. A later definition of the same
+    /// name replaces the earlier one.
+    pub fn func(
+        &mut self,
+        name: &str,
+        sig: Signature,
+        f: impl FnMut(&[Value]) -> Result<Option<Value>, String> + Send + 'static,
+    ) -> Result<&mut Linker> {
+        if sig.result == Some(Bank::R) {
+            return Err(Error::Link(format!("host function `{name}` cannot return a reference")));
+        }
+        self.funcs.retain(|(n, _)| n != name);
+        self.funcs.push((name.to_owned(), Arc::new(Mutex::new(HostFunc::new(sig, f)))));
+        Ok(self)
+    }
+
+    /// Instantiate `module`, binding each of its imports by name and
+    /// checking its signature.
+    pub fn instantiate(&self, module: &Module) -> Result<Instance> {
+        let mut hosts = Vec::new();
+        for imp in &module.inner.code.imports {
+            let Some((_, f)) = self.funcs.iter().find(|(n, _)| *n == imp.name) else {
+                return Err(Error::Link(format!("import `{}` is not defined", imp.name)));
+            };
+            let sig = f.lock().map_err(|_| Error::Link("host function poisoned".into()))?.sig.clone();
+            if sig != imp.sig {
+                return Err(Error::Link(format!(
+                    "import `{}` has signature {} but the host function has {}",
+                    imp.name, imp.sig, sig
+                )));
+            }
+            let shared = f.clone();
+            hosts.push(HostFunc::new(sig, move |args| match shared.lock() {
+                Ok(mut h) => (h.func)(args),
+                Err(_) => Err("host function poisoned".into()),
+            }));
+        }
+        Instance::with_hosts(module, hosts)
+    }
+}
+
+/// A handle that stops a running call from another thread: the call traps
+/// with [`TrapKind::Interrupted`] at its next loop back-edge or call.
+#[derive(Clone, Debug)]
+pub struct InterruptHandle(Arc<AtomicBool>);
+
+impl InterruptHandle {
+    /// Ask the running call to stop.
+    pub fn interrupt(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A `Write` sink shared with the embedder, to capture what a program prints.
+#[derive(Clone, Debug, Default)]
+pub struct SharedOutput(Arc<Mutex<Vec<u8>>>);
+
+impl SharedOutput {
+    /// An empty buffer.
+    pub fn new() -> SharedOutput {
+        SharedOutput::default()
+    }
+
+    /// Take what was written so far.
+    pub fn take(&self) -> Vec<u8> {
+        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+
+    /// Take what was written so far, as (lossy) UTF-8.
+    pub fn take_string(&self) -> String {
+        String::from_utf8_lossy(&self.take()).into_owned()
+    }
+}
+
+impl Write for SharedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut v) => {
+                v.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            Err(_) => Err(std::io::Error::other("output buffer poisoned")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A module with its own register stacks, heap and host functions.
+/// A trap ends the call that raised it; the instance stays usable.
+pub struct Instance {
+    module: Module,
+    store: Store,
+}
+
+impl fmt::Debug for Instance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instance").field("module", &self.module).finish()
+    }
+}
+
+impl Instance {
+    /// Instantiate a module that imports nothing (use [`Linker`] otherwise).
+    pub fn new(module: &Module) -> Result<Instance> {
+        Linker::new().instantiate(module)
+    }
+
+    fn with_hosts(module: &Module, hosts: Vec<HostFunc>) -> Result<Instance> {
+        let config = module.engine().config();
+        let store = Store {
+            stacks: RegisterStacks::new(config.stack_slots),
+            heap: Heap::new(config.heap_limit),
+            out: Box::new(std::io::stdout()),
+            hosts,
+            max_call_depth: config.max_call_depth,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            count_ops: config.count_ops,
+            executed_ops: 0,
+        };
+        Ok(Instance { module: module.clone(), store })
+    }
+
+    /// Send what the program prints to `out` instead of standard output.
+    pub fn set_output(&mut self, out: impl Write + Send + 'static) {
+        self.store.out = Box::new(out);
+    }
+
+    /// A handle to interrupt running calls from another thread.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle(self.store.interrupt.clone())
+    }
+
+    /// The module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Ops executed by the interpreter so far (0 unless
+    /// [`Config::count_ops`] is on).
+    pub fn executed_ops(&self) -> u64 {
+        self.store.executed_ops
+    }
+
+    /// Bytes the heap holds now.
+    pub fn heap_bytes(&self) -> usize {
+        self.store.heap.bytes()
+    }
+
+    /// Call function `name`. Missing trailing i64 arguments take the
+    /// parameters' declared defaults.
+    pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Option<Value>> {
+        let idx = self.func_index(name)?;
+        self.call_index(idx, args)
+    }
+
+    /// The index of function `name`.
+    pub fn func_index(&self, name: &str) -> Result<usize> {
+        self.module
+            .bytecode()
+            .function_index(name)
+            .ok_or_else(|| Error::Call(format!("no function named `{name}`")))
+    }
+
+    /// Call function number `idx`.
+    pub fn call_index(&mut self, idx: usize, args: &[Value]) -> Result<Option<Value>> {
+        let code = self.module.bytecode();
+        let func = code
+            .functions
+            .get(idx)
+            .ok_or_else(|| Error::Call(format!("no function with index {idx}")))?;
+        let layout = self.module.inner.layouts[idx];
+        if args.len() > func.sig.params.len() {
+            return Err(Error::Call(format!(
+                "`{}` takes {} arguments, got {}",
+                func.name,
+                func.sig.params.len(),
+                args.len()
+            )));
+        }
+        let cap = self.store.stacks.capacity();
+        if (0..3).any(|b| layout.regs[b] as usize > cap[b]) {
+            return Err(Error::Trap(crate::runtime::trap::Trap {
+                kind: TrapKind::StackOverflow,
+                func: idx as u32,
+                func_name: func.name.clone(),
+                pc: 0,
+                detail: None,
+            }));
+        }
+        let mut next = [0usize; 3];
+        for (j, &bank) in func.sig.params.iter().enumerate() {
+            let v = match args.get(j) {
+                Some(v) => *v,
+                None => match func.param_default(j) {
+                    Some(d) => Value::I(d),
+                    None => {
+                        return Err(Error::Call(format!(
+                            "`{}` takes {} arguments, got {} (parameter {j} has no default)",
+                            func.name,
+                            func.sig.params.len(),
+                            args.len()
+                        )));
+                    }
+                },
+            };
+            if v.bank() != bank {
+                return Err(Error::Call(format!(
+                    "argument {j} of `{}` must be of bank {bank}, got {v}",
+                    func.name
+                )));
+            }
+            if let Value::R(r) = v
+                && !r.is_null()
+            {
+                return Err(Error::Call("only null references can be passed into a call".into()));
+            }
+            let k = next[bank.index()];
+            next[bank.index()] += 1;
+            match v {
+                Value::I(x) => self.store.stacks.i[k] = x,
+                Value::F(x) => self.store.stacks.f[k] = x,
+                Value::R(r) => self.store.stacks.r[k] = r.0,
+            }
+        }
+        let result = interp::run(code, &self.module.inner.layouts, &mut self.store, idx);
+        let _ = self.store.out.flush();
+        if let Err(trap) = result {
+            // The instance stays usable: nothing of the dead call is live.
+            self.store.interrupt.store(false, Ordering::Relaxed);
+            return Err(trap.into());
+        }
+        Ok(func.sig.result.map(|b| match b {
+            Bank::I => Value::I(self.store.stacks.i[0]),
+            Bank::F => Value::F(self.store.stacks.f[0]),
+            Bank::R => Value::R(crate::runtime::value::Ref(self.store.stacks.r[0])),
+        }))
+    }
+
+    /// A typed handle to function `name`, checked against `P` and `R`.
+    pub fn typed_func<P: Params, R: Results>(&self, name: &str) -> Result<TypedFunc<P, R>> {
+        let idx = self.func_index(name)?;
+        let sig = &self.module.bytecode().functions[idx].sig;
+        if sig.params != P::banks() || sig.result != R::bank() {
+            return Err(Error::Call(format!(
+                "`{name}` has signature {sig}, not {}",
+                Signature::new(P::banks(), R::bank())
+            )));
+        }
+        Ok(TypedFunc { idx, _marker: std::marker::PhantomData })
+    }
+}
+
+/// A function handle whose parameter and result types were checked once.
+pub struct TypedFunc<P, R> {
+    idx: usize,
+    _marker: std::marker::PhantomData<fn(P) -> R>,
+}
+
+impl<P: Params, R: Results> TypedFunc<P, R> {
+    /// Call it.
+    pub fn call(&self, instance: &mut Instance, params: P) -> Result<R> {
+        let out = instance.call_index(self.idx, &params.into_values())?;
+        R::from_value(out)
+    }
+}
+
+/// A Rust type that is one bytecode value.
+pub trait ValType: Copy {
+    /// Its bank.
+    const BANK: Bank;
+    /// As a [`Value`].
+    fn into_value(self) -> Value;
+    /// From a [`Value`] of its bank.
+    fn from_value(v: Value) -> Option<Self>;
+}
+
+impl ValType for i64 {
+    const BANK: Bank = Bank::I;
+    fn into_value(self) -> Value {
+        Value::I(self)
+    }
+    fn from_value(v: Value) -> Option<i64> {
+        if let Value::I(x) = v { Some(x) } else { None }
+    }
+}
+
+impl ValType for f64 {
+    const BANK: Bank = Bank::F;
+    fn into_value(self) -> Value {
+        Value::F(self)
+    }
+    fn from_value(v: Value) -> Option<f64> {
+        if let Value::F(x) = v { Some(x) } else { None }
+    }
+}
+
+/// Parameter lists of typed calls: tuples of [`ValType`]s.
+pub trait Params {
+    /// The parameter banks.
+    fn banks() -> Vec<Bank>;
+    /// The values.
+    fn into_values(self) -> Vec<Value>;
+}
+
+/// Results of typed calls: `()` or one [`ValType`].
+pub trait Results: Sized {
+    /// The result bank.
+    fn bank() -> Option<Bank>;
+    /// From the call's result.
+    fn from_value(v: Option<Value>) -> Result<Self>;
+}
+
+impl Results for () {
+    fn bank() -> Option<Bank> {
+        None
+    }
+    fn from_value(_: Option<Value>) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl<T: ValType> Results for T {
+    fn bank() -> Option<Bank> {
+        Some(T::BANK)
+    }
+    fn from_value(v: Option<Value>) -> Result<T> {
+        v.and_then(T::from_value)
+            .ok_or_else(|| Error::Call("result of the wrong bank".into()))
+    }
+}
+
+macro_rules! impl_params {
+    ($($t:ident),*) => {
+        impl<$($t: ValType),*> Params for ($($t,)*) {
+            fn banks() -> Vec<Bank> {
+                vec![$($t::BANK),*]
+            }
+            #[allow(non_snake_case)]
+            fn into_values(self) -> Vec<Value> {
+                let ($($t,)*) = self;
+                vec![$($t.into_value()),*]
+            }
+        }
+    };
+}
+
+impl_params!();
+impl_params!(A);
+impl_params!(A, B);
+impl_params!(A, B, C);
+impl_params!(A, B, C, D);
+impl_params!(A, B, C, D, E);
+impl_params!(A, B, C, D, E, G);

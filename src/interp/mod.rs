@@ -1,0 +1,438 @@
+//! The reference interpreter: the semantics every other engine must match
+//! bit for bit, and the baseline of every benchmark ratio.
+//!
+//! It runs on the shared frame layout (three register stacks, frames as base
+//! offsets), so a function can move between engines at a call without any
+//! translation. It does not recurse on the Rust stack: frames live in a
+//! `Vec`, so a deep bytecode recursion ends in a stack-overflow trap at the
+//! configured depth, never in a crashed process.
+
+use crate::bytecode::{Bank, Module, NO_REG, Opcode};
+use crate::runtime::Store;
+use crate::runtime::frame::FrameLayout;
+use crate::runtime::heap::{ElemKind, array_len, element_ptr};
+use crate::runtime::print::{write_f64, write_i64};
+use crate::runtime::trap::{Trap, TrapKind};
+use crate::runtime::value::Value;
+use std::sync::atomic::Ordering;
+
+/// A suspended caller.
+struct Frame {
+    func: u32,
+    /// The index of the call op in the caller.
+    pc: u32,
+    /// Base offsets (in slots) into the three register stacks.
+    bases: [usize; 3],
+}
+
+/// A trap raised at `pc` of the running function, before it has a name.
+struct RawTrap {
+    kind: TrapKind,
+    detail: Option<String>,
+}
+
+impl From<TrapKind> for RawTrap {
+    fn from(kind: TrapKind) -> RawTrap {
+        RawTrap { kind, detail: None }
+    }
+}
+
+/// Check that a frame with these bases fits the register stacks, and clear
+/// its non-parameter registers: every engine starts them at 0, 0.0 and null.
+fn enter_frame(store: &mut Store, layout: &FrameLayout, bases: [usize; 3]) -> Result<(), TrapKind> {
+    let cap = store.stacks.capacity();
+    for b in 0..3 {
+        if bases[b] + layout.regs[b] as usize > cap[b] {
+            return Err(TrapKind::StackOverflow);
+        }
+    }
+    let (p, r) = (layout.params, layout.regs);
+    store.stacks.i[bases[0] + p[0] as usize..bases[0] + r[0] as usize].fill(0);
+    store.stacks.f[bases[1] + p[1] as usize..bases[1] + r[1] as usize].fill(0.0);
+    store.stacks.r[bases[2] + p[2] as usize..bases[2] + r[2] as usize].fill(0);
+    Ok(())
+}
+
+/// Run function `entry` of a verified `module` on a frame at the bottom of
+/// the register stacks (bases 0), whose parameter slots the caller has
+/// filled. On return the result is in slot 0 of the result bank.
+pub fn run(module: &Module, layouts: &[FrameLayout], store: &mut Store, entry: usize) -> Result<(), Trap> {
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut func = entry;
+    let mut pc = 0usize;
+    let mut bases = [0usize; 3];
+    let mut ops = 0u64;
+    let result = if store.count_ops {
+        execute::<true>(module, layouts, store, &mut frames, &mut func, &mut pc, &mut bases, &mut ops)
+    } else {
+        execute::<false>(module, layouts, store, &mut frames, &mut func, &mut pc, &mut bases, &mut ops)
+    };
+    store.executed_ops += ops;
+    result.map_err(|t| Trap {
+        kind: t.kind,
+        func: func as u32,
+        func_name: module.functions[func].name.clone(),
+        pc: pc as u32,
+        detail: t.detail,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute<const COUNT_OPS: bool>(
+    module: &Module,
+    layouts: &[FrameLayout],
+    store: &mut Store,
+    frames: &mut Vec<Frame>,
+    func: &mut usize,
+    pc_out: &mut usize,
+    bases: &mut [usize; 3],
+    ops: &mut u64,
+) -> Result<(), RawTrap> {
+    enter_frame(store, &layouts[*func], *bases)?;
+    let max_depth = store.max_call_depth as usize;
+    let interrupt = store.interrupt.clone();
+    let i0 = store.stacks.i.as_mut_ptr();
+    let f0 = store.stacks.f.as_mut_ptr();
+    let r0 = store.stacks.r.as_mut_ptr();
+
+    let mut code = module.functions[*func].code.as_slice();
+    let mut layout = layouts[*func];
+    let mut pc = 0usize;
+    // SAFETY: the frame fits the stacks (checked in `enter_frame` and at every
+    // call), and the verifier guarantees every register index is below the
+    // function's register count, so `ip/fp/rp + k` stays inside the stacks.
+    // The stacks are not reallocated while this runs.
+    let (mut ip, mut fp, mut rp) = unsafe { (i0.add(bases[0]), f0.add(bases[1]), r0.add(bases[2])) };
+
+    macro_rules! i {
+        ($k:expr) => {
+            *ip.add($k as usize)
+        };
+    }
+    macro_rules! f {
+        ($k:expr) => {
+            *fp.add($k as usize)
+        };
+    }
+    macro_rules! r {
+        ($k:expr) => {
+            *rp.add($k as usize)
+        };
+    }
+    macro_rules! trap {
+        ($e:expr) => {{
+            *pc_out = pc;
+            return Err(RawTrap::from($e));
+        }};
+    }
+    macro_rules! try_trap {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(k) => trap!(k),
+            }
+        };
+    }
+    // A taken jump; backward ones poll the interrupt flag so that an
+    // embedder can always stop a loop.
+    macro_rules! jump {
+        ($t:expr) => {{
+            let t = $t as usize;
+            if t <= pc && interrupt.load(Ordering::Relaxed) {
+                trap!(TrapKind::Interrupted);
+            }
+            pc = t;
+            continue;
+        }};
+    }
+    // The live part of the reference stack: the collector's roots.
+    macro_rules! roots {
+        () => {
+            std::slice::from_raw_parts(r0, rp.offset_from(r0) as usize + layout.regs[2] as usize)
+        };
+    }
+
+    // SAFETY: see above; every register access goes through i!/f!/r!.
+    unsafe {
+        loop {
+            // The verifier guarantees no path runs past the last op.
+            let op = *code.get_unchecked(pc);
+            if COUNT_OPS {
+                *ops += 1;
+            }
+            match op.opcode {
+                Opcode::Nop => {}
+                Opcode::IConst => i!(op.a) = op.b as i16 as i64,
+                Opcode::IConstK => i!(op.a) = *module.iconsts.get_unchecked(op.b as usize),
+                Opcode::FConst => f!(op.a) = f64::from_bits(*module.fconsts.get_unchecked(op.b as usize)),
+                Opcode::RNull => r!(op.a) = 0,
+                Opcode::Mov => i!(op.a) = i!(op.b),
+                Opcode::FMov => f!(op.a) = f!(op.b),
+                Opcode::RMov => r!(op.a) = r!(op.b),
+
+                Opcode::Add => i!(op.a) = i!(op.b).wrapping_add(i!(op.c)),
+                Opcode::Sub => i!(op.a) = i!(op.b).wrapping_sub(i!(op.c)),
+                Opcode::Mul => i!(op.a) = i!(op.b).wrapping_mul(i!(op.c)),
+                Opcode::Div => i!(op.a) = try_trap!(int_div(i!(op.b), i!(op.c))),
+                Opcode::Rem => i!(op.a) = try_trap!(int_rem(i!(op.b), i!(op.c))),
+                Opcode::And => i!(op.a) = i!(op.b) & i!(op.c),
+                Opcode::Or => i!(op.a) = i!(op.b) | i!(op.c),
+                Opcode::Xor => i!(op.a) = i!(op.b) ^ i!(op.c),
+                Opcode::Shl => i!(op.a) = i!(op.b).wrapping_shl(i!(op.c) as u32),
+                Opcode::Shr => i!(op.a) = i!(op.b).wrapping_shr(i!(op.c) as u32),
+                Opcode::Ushr => i!(op.a) = (i!(op.b) as u64).wrapping_shr(i!(op.c) as u32) as i64,
+
+                Opcode::AddI => i!(op.a) = i!(op.b).wrapping_add(op.c as i16 as i64),
+                Opcode::SubI => i!(op.a) = i!(op.b).wrapping_sub(op.c as i16 as i64),
+                Opcode::MulI => i!(op.a) = i!(op.b).wrapping_mul(op.c as i16 as i64),
+                Opcode::DivI => i!(op.a) = try_trap!(int_div(i!(op.b), op.c as i16 as i64)),
+                Opcode::RemI => i!(op.a) = try_trap!(int_rem(i!(op.b), op.c as i16 as i64)),
+                Opcode::AndI => i!(op.a) = i!(op.b) & (op.c as i16 as i64),
+                Opcode::OrI => i!(op.a) = i!(op.b) | (op.c as i16 as i64),
+                Opcode::XorI => i!(op.a) = i!(op.b) ^ (op.c as i16 as i64),
+                Opcode::ShlI => i!(op.a) = i!(op.b).wrapping_shl(op.c as i16 as u32),
+                Opcode::ShrI => i!(op.a) = i!(op.b).wrapping_shr(op.c as i16 as u32),
+                Opcode::UshrI => i!(op.a) = (i!(op.b) as u64).wrapping_shr(op.c as i16 as u32) as i64,
+
+                Opcode::Neg => i!(op.a) = i!(op.b).wrapping_neg(),
+                Opcode::Not => i!(op.a) = !i!(op.b),
+
+                Opcode::Eq => i!(op.a) = (i!(op.b) == i!(op.c)) as i64,
+                Opcode::Ne => i!(op.a) = (i!(op.b) != i!(op.c)) as i64,
+                Opcode::Lt => i!(op.a) = (i!(op.b) < i!(op.c)) as i64,
+                Opcode::Le => i!(op.a) = (i!(op.b) <= i!(op.c)) as i64,
+                Opcode::Gt => i!(op.a) = (i!(op.b) > i!(op.c)) as i64,
+                Opcode::Ge => i!(op.a) = (i!(op.b) >= i!(op.c)) as i64,
+                Opcode::EqI => i!(op.a) = (i!(op.b) == op.c as i16 as i64) as i64,
+                Opcode::NeI => i!(op.a) = (i!(op.b) != op.c as i16 as i64) as i64,
+                Opcode::LtI => i!(op.a) = (i!(op.b) < op.c as i16 as i64) as i64,
+                Opcode::LeI => i!(op.a) = (i!(op.b) <= op.c as i16 as i64) as i64,
+                Opcode::GtI => i!(op.a) = (i!(op.b) > op.c as i16 as i64) as i64,
+                Opcode::GeI => i!(op.a) = (i!(op.b) >= op.c as i16 as i64) as i64,
+
+                Opcode::JEq => if i!(op.a) == i!(op.b) { jump!(op.c) },
+                Opcode::JNe => if i!(op.a) != i!(op.b) { jump!(op.c) },
+                Opcode::JLt => if i!(op.a) < i!(op.b) { jump!(op.c) },
+                Opcode::JLe => if i!(op.a) <= i!(op.b) { jump!(op.c) },
+                Opcode::JGt => if i!(op.a) > i!(op.b) { jump!(op.c) },
+                Opcode::JGe => if i!(op.a) >= i!(op.b) { jump!(op.c) },
+                Opcode::JEqI => if i!(op.a) == op.b as i16 as i64 { jump!(op.c) },
+                Opcode::JNeI => if i!(op.a) != op.b as i16 as i64 { jump!(op.c) },
+                Opcode::JLtI => if i!(op.a) < op.b as i16 as i64 { jump!(op.c) },
+                Opcode::JLeI => if i!(op.a) <= op.b as i16 as i64 { jump!(op.c) },
+                Opcode::JGtI => if i!(op.a) > op.b as i16 as i64 { jump!(op.c) },
+                Opcode::JGeI => if i!(op.a) >= op.b as i16 as i64 { jump!(op.c) },
+
+                Opcode::FAdd => f!(op.a) = f!(op.b) + f!(op.c),
+                Opcode::FSub => f!(op.a) = f!(op.b) - f!(op.c),
+                Opcode::FMul => f!(op.a) = f!(op.b) * f!(op.c),
+                Opcode::FDiv => f!(op.a) = f!(op.b) / f!(op.c),
+                Opcode::FNeg => f!(op.a) = -f!(op.b),
+                Opcode::FAbs => f!(op.a) = f!(op.b).abs(),
+                Opcode::FSqrt => f!(op.a) = f!(op.b).sqrt(),
+                Opcode::FFloor => f!(op.a) = f!(op.b).floor(),
+
+                Opcode::FEq => i!(op.a) = (f!(op.b) == f!(op.c)) as i64,
+                Opcode::FNe => i!(op.a) = (f!(op.b) != f!(op.c)) as i64,
+                Opcode::FLt => i!(op.a) = (f!(op.b) < f!(op.c)) as i64,
+                Opcode::FLe => i!(op.a) = (f!(op.b) <= f!(op.c)) as i64,
+                Opcode::FGt => i!(op.a) = (f!(op.b) > f!(op.c)) as i64,
+                Opcode::FGe => i!(op.a) = (f!(op.b) >= f!(op.c)) as i64,
+                Opcode::FJEq => if f!(op.a) == f!(op.b) { jump!(op.c) },
+                Opcode::FJNe => if f!(op.a) != f!(op.b) { jump!(op.c) },
+                Opcode::FJLt => if f!(op.a) < f!(op.b) { jump!(op.c) },
+                Opcode::FJLe => if f!(op.a) <= f!(op.b) { jump!(op.c) },
+                Opcode::FJGt => if f!(op.a) > f!(op.b) { jump!(op.c) },
+                Opcode::FJGe => if f!(op.a) >= f!(op.b) { jump!(op.c) },
+
+                Opcode::I2F => f!(op.a) = i!(op.b) as f64,
+                Opcode::F2I => i!(op.a) = f!(op.b) as i64,
+
+                Opcode::Jmp => jump!(op.a),
+                Opcode::Jz => if i!(op.a) == 0 { jump!(op.b) },
+                Opcode::Jnz => if i!(op.a) != 0 { jump!(op.b) },
+
+                Opcode::Call => {
+                    let callee = op.b as usize;
+                    let cl = *layouts.get_unchecked(callee);
+                    // Depth counts the running frame: the entry is depth 1.
+                    if frames.len() + 2 > max_depth {
+                        trap!(TrapKind::StackOverflow);
+                    }
+                    if interrupt.load(Ordering::Relaxed) {
+                        trap!(TrapKind::Interrupted);
+                    }
+                    let (nip, nfp, nrp) = (
+                        ip.add(layout.regs[0] as usize),
+                        fp.add(layout.regs[1] as usize),
+                        rp.add(layout.regs[2] as usize),
+                    );
+                    let new_bases = [
+                        nip.offset_from(i0) as usize,
+                        nfp.offset_from(f0) as usize,
+                        nrp.offset_from(r0) as usize,
+                    ];
+                    let cap = store.stacks.capacity();
+                    if (0..3).any(|b| new_bases[b] + cl.regs[b] as usize > cap[b]) {
+                        trap!(TrapKind::StackOverflow);
+                    }
+                    // Arguments from the window; the rest of the frame cleared.
+                    let w = op.c as usize;
+                    std::ptr::copy_nonoverlapping(ip.add(w), nip, cl.params[0] as usize);
+                    std::ptr::copy_nonoverlapping(fp.add(w), nfp, cl.params[1] as usize);
+                    std::ptr::copy_nonoverlapping(rp.add(w), nrp, cl.params[2] as usize);
+                    std::ptr::write_bytes(nip.add(cl.params[0] as usize), 0, (cl.regs[0] - cl.params[0]) as usize);
+                    std::ptr::write_bytes(nfp.add(cl.params[1] as usize), 0, (cl.regs[1] - cl.params[1]) as usize);
+                    std::ptr::write_bytes(nrp.add(cl.params[2] as usize), 0, (cl.regs[2] - cl.params[2]) as usize);
+                    frames.push(Frame {
+                        func: *func as u32,
+                        pc: pc as u32,
+                        bases: [ip.offset_from(i0) as usize, fp.offset_from(f0) as usize, rp.offset_from(r0) as usize],
+                    });
+                    *func = callee;
+                    code = module.functions.get_unchecked(callee).code.as_slice();
+                    layout = cl;
+                    (ip, fp, rp) = (nip, nfp, nrp);
+                    pc = 0;
+                    continue;
+                }
+                Opcode::HostCall => {
+                    let host = op.b as usize;
+                    let w = op.c as usize;
+                    let hf = store.hosts.get_unchecked_mut(host);
+                    let mut next = [0usize; 3];
+                    let args: Vec<Value> = hf
+                        .sig
+                        .params
+                        .iter()
+                        .map(|&b| {
+                            let k = w + next[b.index()];
+                            next[b.index()] += 1;
+                            match b {
+                                Bank::I => Value::I(i!(k)),
+                                Bank::F => Value::F(f!(k)),
+                                Bank::R => Value::R(crate::runtime::value::Ref(r!(k))),
+                            }
+                        })
+                        .collect();
+                    let result = match call_host(hf, &args) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            *pc_out = pc;
+                            return Err(e);
+                        }
+                    };
+                    if op.a != NO_REG {
+                        match result {
+                            Some(Value::I(v)) => i!(op.a) = v,
+                            Some(Value::F(v)) => f!(op.a) = v,
+                            // Link-time checks keep refs out of host results.
+                            _ => {}
+                        }
+                    }
+                }
+                Opcode::Ret | Opcode::RetI | Opcode::RetF | Opcode::RetR => {
+                    match op.opcode {
+                        Opcode::RetI => i!(0) = i!(op.a),
+                        Opcode::RetF => f!(0) = f!(op.a),
+                        Opcode::RetR => r!(0) = r!(op.a),
+                        _ => {}
+                    }
+                    let Some(caller) = frames.pop() else {
+                        *pc_out = pc;
+                        return Ok(());
+                    };
+                    let (cip, cfp, crp) = (ip, fp, rp);
+                    *func = caller.func as usize;
+                    code = module.functions.get_unchecked(*func).code.as_slice();
+                    layout = *layouts.get_unchecked(*func);
+                    (ip, fp, rp) = (i0.add(caller.bases[0]), f0.add(caller.bases[1]), r0.add(caller.bases[2]));
+                    pc = caller.pc as usize;
+                    let call = *code.get_unchecked(pc);
+                    if call.a != NO_REG {
+                        match op.opcode {
+                            Opcode::RetI => i!(call.a) = *cip,
+                            Opcode::RetF => f!(call.a) = *cfp,
+                            Opcode::RetR => r!(call.a) = *crp,
+                            _ => {}
+                        }
+                    }
+                }
+
+                Opcode::NewI | Opcode::NewF | Opcode::NewR => {
+                    let kind = match op.opcode {
+                        Opcode::NewI => ElemKind::I64,
+                        Opcode::NewF => ElemKind::F64,
+                        _ => ElemKind::Ref,
+                    };
+                    let len = i!(op.b);
+                    let roots = roots!();
+                    r!(op.a) = try_trap!(store.heap.alloc(kind, len, roots));
+                }
+                Opcode::Len => i!(op.a) = try_trap!(array_len(r!(op.b))),
+                Opcode::GetI => i!(op.a) = *try_trap!(element_ptr(r!(op.b), ElemKind::I64, i!(op.c))) as i64,
+                Opcode::GetF => {
+                    f!(op.a) = f64::from_bits(*try_trap!(element_ptr(r!(op.b), ElemKind::F64, i!(op.c))))
+                }
+                Opcode::GetR => r!(op.a) = *try_trap!(element_ptr(r!(op.b), ElemKind::Ref, i!(op.c))),
+                Opcode::SetI => *try_trap!(element_ptr(r!(op.a), ElemKind::I64, i!(op.b))) = i!(op.c) as u64,
+                Opcode::SetF => *try_trap!(element_ptr(r!(op.a), ElemKind::F64, i!(op.b))) = f!(op.c).to_bits(),
+                Opcode::SetR => *try_trap!(element_ptr(r!(op.a), ElemKind::Ref, i!(op.b))) = r!(op.c),
+
+                // Output errors (a closed pipe) do not change the program's
+                // semantics, as with C's unchecked printf.
+                Opcode::PrintS => {
+                    let _ = store.out.write_all(module.strings.get_unchecked(op.a as usize).as_bytes());
+                }
+                Opcode::PrintI => {
+                    let _ = write_i64(&mut *store.out, i!(op.a));
+                }
+                Opcode::PrintF => {
+                    let _ = write_f64(&mut *store.out, f!(op.a), op.b as usize);
+                }
+            }
+            pc += 1;
+        }
+    }
+}
+
+/// `x / y` with the bytecode's traps.
+#[inline(always)]
+pub fn int_div(x: i64, y: i64) -> Result<i64, TrapKind> {
+    if y == 0 {
+        Err(TrapKind::DivisionByZero)
+    } else if x == i64::MIN && y == -1 {
+        Err(TrapKind::IntegerOverflow)
+    } else {
+        Ok(x / y)
+    }
+}
+
+/// `x % y` with the bytecode's traps (`i64::MIN % -1` is 0).
+#[inline(always)]
+pub fn int_rem(x: i64, y: i64) -> Result<i64, TrapKind> {
+    if y == 0 { Err(TrapKind::DivisionByZero) } else { Ok(x.wrapping_rem(y)) }
+}
+
+/// Call a host function, turning an error or a panic into a trap and
+/// checking the result's bank.
+fn call_host(hf: &mut crate::runtime::host::HostFunc, args: &[Value]) -> Result<Option<Value>, RawTrap> {
+    let f = &mut hf.func;
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(args)));
+    let host_err = |d: String| RawTrap { kind: TrapKind::HostError, detail: Some(d) };
+    match res {
+        Err(_) => Err(host_err("host function panicked".into())),
+        Ok(Err(msg)) => Err(host_err(msg)),
+        Ok(Ok(v)) => {
+            let got = v.map(|v| v.bank());
+            if got != hf.sig.result {
+                return Err(host_err(format!(
+                    "host function returned {} but its signature says {}",
+                    got.map_or("none".to_string(), |b| b.to_string()),
+                    hf.sig.result.map_or("none".to_string(), |b| b.to_string())
+                )));
+            }
+            Ok(v)
+        }
+    }
+}

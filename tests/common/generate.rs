@@ -1,0 +1,379 @@
+//! Proptest strategies for random modules, shared by the integration tests.
+//!
+//! - [`module`] generates *well-formed* modules: every operand respects its
+//!   [`Operand`] kind (register indices below `regs`, jump targets inside
+//!   the function, valid constant/string/function/import indices, argument
+//!   windows that fit the caller's registers, call results of the callee's
+//!   result bank, `printf` digits within [`MAX_PRINTF_DIGITS`], returns of
+//!   the function's result bank), pools deduplicated and in order of first
+//!   use, and i64 constants inline exactly when they fit 16 bits. So
+//!   `parse(&print(&m))` gives `m` back (up to `Import::line`).
+//!   [`GenConfig::terminating`] further restricts control flow so that every
+//!   program ends (forward jumps only, calls only to later functions, every
+//!   function ends with a return, `main` first).
+//! - [`garbage_module`] generates modules with arbitrary fields and indices,
+//!   for "never panics" tests of the printer and the verifier.
+
+use proptest::prelude::*;
+use proptest::sample::Index;
+use std::collections::{HashMap, HashSet};
+use tierjit::bytecode::op::MAX_PRINTF_DIGITS;
+use tierjit::bytecode::{Bank, Flow, Function, Import, Module, NO_REG, Op, Opcode, Operand, Signature};
+
+/// What [`module`] generates.
+#[derive(Clone, Debug)]
+pub struct GenConfig {
+    /// At most this many imports (at least 0).
+    pub max_imports: usize,
+    /// At most this many functions (at least 1).
+    pub max_functions: usize,
+    /// At most this many parameters per function or import.
+    pub max_params: usize,
+    /// Each bank of each function gets up to this many registers more than
+    /// it needs for its parameters and argument windows.
+    pub max_extra_regs: u16,
+    /// At most this many generated ops per function (plus the final return
+    /// with [`GenConfig::end_with_return`]).
+    pub max_ops: usize,
+    /// The opcodes to draw from (uniformly).
+    pub opcodes: Vec<Opcode>,
+    /// Jumps may go backward (loops). When false, every jump goes forward.
+    pub backward_jumps: bool,
+    /// Calls only go to functions of a higher index (no recursion).
+    pub acyclic_calls: bool,
+    /// Every function ends with the return of its result bank.
+    pub end_with_return: bool,
+    /// Function 0 is `main() -> none`.
+    pub main_first: bool,
+}
+
+impl Default for GenConfig {
+    /// Anything well-formed: all opcodes, loops, recursion.
+    fn default() -> GenConfig {
+        GenConfig {
+            max_imports: 3,
+            max_functions: 4,
+            max_params: 4,
+            max_extra_regs: 4,
+            max_ops: 24,
+            opcodes: Opcode::ALL.to_vec(),
+            backward_jumps: true,
+            acyclic_calls: false,
+            end_with_return: false,
+            main_first: false,
+        }
+    }
+}
+
+impl GenConfig {
+    /// Programs that always terminate (possibly with a trap): forward jumps
+    /// only, no recursion, a return at the end of every function, `main`
+    /// first. Host calls stay in: drop [`Opcode::HostCall`] from
+    /// [`GenConfig::opcodes`] when no host functions are bound.
+    pub fn terminating() -> GenConfig {
+        GenConfig {
+            backward_jumps: false,
+            acyclic_calls: true,
+            end_with_return: true,
+            main_first: true,
+            ..GenConfig::default()
+        }
+    }
+}
+
+/// A bank, uniformly.
+pub fn bank() -> impl Strategy<Value = Bank> {
+    prop_oneof![Just(Bank::I), Just(Bank::F), Just(Bank::R)]
+}
+
+/// An identifier, sometimes one that looks like a keyword or a register.
+pub fn name() -> impl Strategy<Value = String> {
+    let tricky = vec![
+        "main", "end", "func", "import", "regs", "none", "bits", "inf", "nan", "i0", "f1", "r65535", "L0", "add",
+        "iconst", "$", ".", "_", ".5", "e5",
+    ];
+    prop_oneof![
+        3 => "[A-Za-z_.$][A-Za-z0-9_.$]{0,10}",
+        1 => prop::sample::select(tricky).prop_map(String::from),
+    ]
+}
+
+/// f64 bits: any bits, any double, and the special values, often repeated.
+pub fn f64_bits() -> impl Strategy<Value = u64> {
+    let specials: Vec<u64> = [0.0, -0.0, 1.0, 2.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -f64::NAN, 5e-324, f64::MAX]
+        .iter()
+        .map(|v: &f64| v.to_bits())
+        .chain([0x7ff8000000000001, 0xfff0000000000001])
+        .collect();
+    prop_oneof![any::<u64>(), any::<f64>().prop_map(f64::to_bits), prop::sample::select(specials)]
+}
+
+/// An i64 that does not fit 16 bits (pooled by `iconst`).
+pub fn big_i64() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        any::<i64>(),
+        prop::sample::select(vec![32768, -32769, i64::MIN, i64::MAX, 1 << 40]),
+    ]
+    .prop_map(|v| match i16::try_from(v) {
+        Ok(_) if v >= 0 => v + 40000,
+        Ok(_) => v - 40000,
+        Err(_) => v,
+    })
+}
+
+/// String constants: any Unicode, printable ASCII, and short ones that repeat.
+pub fn text() -> impl Strategy<Value = String> {
+    prop_oneof!["[a-c]{0,2}", "[ -~]{0,16}", any::<String>()]
+}
+
+#[derive(Clone, Debug)]
+struct SigRecipe {
+    name: String,
+    params: Vec<Bank>,
+    result: Option<Bank>,
+}
+
+#[derive(Clone, Debug)]
+struct OpRecipe {
+    opcode: Index,
+    picks: (Index, Index, Index),
+    imm: i16,
+    big: i64,
+    fbits: u64,
+    text: String,
+}
+
+#[derive(Clone, Debug)]
+struct FuncRecipe {
+    sig: SigRecipe,
+    defaults: Vec<Option<i64>>,
+    extra_regs: [u16; 3],
+    ops: Vec<OpRecipe>,
+}
+
+fn sig_recipe(max_params: usize) -> impl Strategy<Value = SigRecipe> {
+    (name(), prop::collection::vec(bank(), 0..=max_params), prop::option::of(bank()))
+        .prop_map(|(name, params, result)| SigRecipe { name, params, result })
+}
+
+fn op_recipe() -> impl Strategy<Value = OpRecipe> {
+    (any::<Index>(), (any::<Index>(), any::<Index>(), any::<Index>()), any::<i16>(), big_i64(), f64_bits(), text())
+        .prop_map(|(opcode, picks, imm, big, fbits, text)| OpRecipe { opcode, picks, imm, big, fbits, text })
+}
+
+fn func_recipe(cfg: &GenConfig) -> impl Strategy<Value = FuncRecipe> + use<> {
+    (
+        sig_recipe(cfg.max_params),
+        prop::collection::vec(prop::option::weighted(0.3, -100i64..100), cfg.max_params),
+        [0..=cfg.max_extra_regs, 0..=cfg.max_extra_regs, 0..=cfg.max_extra_regs],
+        prop::collection::vec(op_recipe(), 0..=cfg.max_ops),
+    )
+        .prop_map(|(sig, defaults, extra_regs, ops)| FuncRecipe { sig, defaults, extra_regs, ops })
+}
+
+/// Well-formed modules as described in the module docs.
+pub fn module(cfg: GenConfig) -> impl Strategy<Value = Module> {
+    let imports = prop::collection::vec(sig_recipe(cfg.max_params), 0..=cfg.max_imports);
+    let functions = prop::collection::vec(func_recipe(&cfg), 1..=cfg.max_functions.max(1));
+    (imports, functions).prop_map(move |(i, f)| build(&cfg, i, f))
+}
+
+/// Pools deduplicated in order of first use.
+#[derive(Default)]
+struct Pools {
+    module: Module,
+    iconsts: HashMap<i64, u16>,
+    fconsts: HashMap<u64, u16>,
+    strings: HashMap<String, u16>,
+}
+
+fn intern<K: std::hash::Hash + Eq + Clone, V>(map: &mut HashMap<K, u16>, pool: &mut Vec<V>, key: K, v: V) -> u16 {
+    *map.entry(key).or_insert_with(|| {
+        pool.push(v);
+        (pool.len() - 1) as u16
+    })
+}
+
+/// The return op for a result bank.
+pub fn return_op(result: Option<Bank>) -> Opcode {
+    match result {
+        None => Opcode::Ret,
+        Some(Bank::I) => Opcode::RetI,
+        Some(Bank::F) => Opcode::RetF,
+        Some(Bank::R) => Opcode::RetR,
+    }
+}
+
+fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Module {
+    let mut used = HashSet::new();
+    if cfg.main_first {
+        used.insert("main".to_string());
+    }
+    let mut unique = |n: &str| {
+        let mut s = n.to_string();
+        let mut i = 0;
+        while !used.insert(s.clone()) {
+            i += 1;
+            s = format!("{n}_{i}");
+        }
+        s
+    };
+    let imports: Vec<Import> = imports
+        .into_iter()
+        .map(|r| Import { name: unique(&r.name), sig: Signature::new(r.params, r.result), line: None })
+        .collect();
+    let mut sigs: Vec<(String, Signature)> = Vec::new();
+    for (k, f) in funcs.iter().enumerate() {
+        if k == 0 && cfg.main_first {
+            sigs.push(("main".to_string(), Signature::new([], None)));
+        } else {
+            sigs.push((unique(&f.sig.name), Signature::new(f.sig.params.clone(), f.sig.result)));
+        }
+    }
+    // Every bank of every function can hold the parameters of any callee.
+    let mut max_count = [0u16; 3];
+    for sig in sigs.iter().map(|(_, s)| s).chain(imports.iter().map(|i| &i.sig)) {
+        for (m, c) in max_count.iter_mut().zip(sig.param_counts()) {
+            *m = (*m).max(c);
+        }
+    }
+    let allowed: Vec<Opcode> = if cfg.opcodes.is_empty() { vec![Opcode::Nop] } else { cfg.opcodes.clone() };
+    let nf = funcs.len();
+    let mut p = Pools::default();
+    let mut functions = Vec::new();
+    for (k, (f, (name, sig))) in funcs.into_iter().zip(sigs.iter().cloned()).enumerate() {
+        let counts = sig.param_counts();
+        let regs: [u16; 3] = std::array::from_fn(|b| counts[b].max(max_count[b]) + 1 + f.extra_regs[b]);
+        let param_defaults: Vec<Option<i64>> = sig
+            .params
+            .iter()
+            .zip(f.defaults.iter().chain(std::iter::repeat(&None)))
+            .map(|(b, d)| if *b == Bank::I { *d } else { None })
+            .collect();
+        let param_defaults = if param_defaults.iter().any(Option::is_some) { param_defaults } else { Vec::new() };
+        let len = f.ops.len() + usize::from(cfg.end_with_return);
+        let mut code = Vec::with_capacity(len);
+        for (pc, r) in f.ops.iter().enumerate() {
+            let mut opcode = allowed[r.opcode.index(allowed.len())];
+            if opcode.flow() == Flow::Return {
+                opcode = return_op(sig.result);
+            }
+            if (opcode == Opcode::HostCall && imports.is_empty()) || (opcode == Opcode::Call && cfg.acyclic_calls && k + 1 >= nf) {
+                opcode = Opcode::Nop;
+            }
+            let picks = [r.picks.0, r.picks.1, r.picks.2];
+            let kinds = opcode.operands();
+            let mut fields = [0u16; 3];
+            // Everything but the call result and window, which depend on the callee.
+            for (i, kind) in kinds.iter().enumerate() {
+                let pick = picks[i];
+                fields[i] = match *kind {
+                    Operand::None | Operand::CallDst | Operand::ArgWindow => 0,
+                    Operand::Read(b) | Operand::Write(b) => pick.index(usize::from(regs[b.index()])) as u16,
+                    Operand::Imm => r.imm as u16,
+                    Operand::ConstI => intern(&mut p.iconsts, &mut p.module.iconsts, r.big, r.big),
+                    Operand::ConstF => intern(&mut p.fconsts, &mut p.module.fconsts, r.fbits, r.fbits),
+                    Operand::Str => intern(&mut p.strings, &mut p.module.strings, r.text.clone(), r.text.clone()),
+                    Operand::Target => {
+                        let t = if !cfg.backward_jumps && pc + 1 < len {
+                            pc + 1 + pick.index(len - pc - 1)
+                        } else {
+                            pick.index(len)
+                        };
+                        t as u16
+                    }
+                    Operand::Func if cfg.acyclic_calls => (k + 1 + pick.index(nf - k - 1)) as u16,
+                    Operand::Func => pick.index(nf) as u16,
+                    Operand::Host => pick.index(imports.len()) as u16,
+                    Operand::Count => pick.index(usize::from(MAX_PRINTF_DIGITS) + 1) as u16,
+                };
+            }
+            let callee: Option<&Signature> = kinds.iter().zip(fields).find_map(|(kind, v)| match kind {
+                Operand::Func => sigs.get(usize::from(v)).map(|(_, s)| s),
+                Operand::Host => imports.get(usize::from(v)).map(|i| &i.sig),
+                _ => None,
+            });
+            if let Some(callee) = callee {
+                for (i, kind) in kinds.iter().enumerate() {
+                    let pick = picks[i];
+                    match kind {
+                        Operand::CallDst => {
+                            fields[i] = match callee.result {
+                                Some(b) => pick.index(usize::from(regs[b.index()])) as u16,
+                                None => NO_REG,
+                            }
+                        }
+                        Operand::ArgWindow => {
+                            let cc = callee.param_counts();
+                            let limit = (0..3)
+                                .filter(|&b| cc[b] > 0 || cc == [0; 3])
+                                .map(|b| regs[b] - cc[b])
+                                .min()
+                                .unwrap_or(0);
+                            fields[i] = pick.index(usize::from(limit) + 1) as u16;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            let [a, b, c] = fields;
+            code.push(Op::new(opcode, a, b, c));
+        }
+        if cfg.end_with_return {
+            let ret = return_op(sig.result);
+            let reg = |b: Bank| p_index(&f.ops, regs[b.index()]);
+            let a = match sig.result {
+                Some(b) => reg(b),
+                None => 0,
+            };
+            code.push(Op::new(ret, a, 0, 0));
+        }
+        functions.push(Function { name, sig, param_defaults, regs, code, lines: Vec::new() });
+    }
+    let mut m = p.module;
+    m.functions = functions;
+    m.imports = imports;
+    m
+}
+
+/// A register below `regs` for the final return, derived from the recipe.
+fn p_index(ops: &[OpRecipe], regs: u16) -> u16 {
+    (ops.len() % usize::from(regs.max(1))) as u16
+}
+
+/// Modules with arbitrary fields: any opcode with any field values, indices
+/// that may point nowhere, any names and strings. Not well-formed.
+pub fn garbage_module() -> impl Strategy<Value = Module> {
+    let op = (any::<Index>(), any::<u8>(), any::<u16>(), any::<u16>(), any::<u16>()).prop_map(|(opc, flags, a, b, c)| {
+        let opcode = Opcode::ALL[opc.index(Opcode::ALL.len())];
+        let small = |v: u16| if v > 0xff00 { v } else { v % 8 };
+        Op { opcode, flags: flags % 2, a: small(a), b: small(b), c: small(c) }
+    });
+    let sig = || (prop::collection::vec(bank(), 0..4), prop::option::of(bank()));
+    let function = (
+        any::<String>(),
+        sig(),
+        prop::collection::vec(prop::option::of(any::<i64>()), 0..4),
+        any::<[u16; 3]>(),
+        prop::collection::vec(op, 0..16),
+        prop::collection::vec(any::<u32>(), 0..4),
+    )
+        .prop_map(|(name, (params, result), param_defaults, regs, code, lines)| Function {
+            name,
+            sig: Signature::new(params, result),
+            param_defaults,
+            regs,
+            code,
+            lines,
+        });
+    let import = (any::<String>(), sig(), prop::option::of(any::<u32>()))
+        .prop_map(|(name, (params, result), line)| Import { name, sig: Signature::new(params, result), line });
+    (
+        prop::collection::vec(function, 0..4),
+        prop::collection::vec(import, 0..3),
+        prop::collection::vec(any::<i64>(), 0..4),
+        prop::collection::vec(any::<u64>(), 0..4),
+        prop::collection::vec(any::<String>(), 0..4),
+    )
+        .prop_map(|(functions, imports, iconsts, fconsts, strings)| Module { functions, imports, iconsts, fconsts, strings })
+}

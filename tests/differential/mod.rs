@@ -1,0 +1,114 @@
+//! The differential harness: run a program through every engine and demand
+//! the same result (f64 by bits), the same trap (kind, function, op index)
+//! and the same printed output. The interpreter is the oracle; each tier
+//! adds itself to [`ENGINES`].
+
+#![allow(dead_code)]
+
+use tierjit::{Config, Engine, Error, Instance, Module, SharedOutput, Tier, Value, bytecode};
+
+/// Every engine under test. The interpreter first: it is the oracle.
+pub const ENGINES: &[Tier] = &[Tier::Interp, Tier::Auto];
+
+/// What one call did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub result: Result<Option<Value>, (tierjit::TrapKind, String, u32)>,
+    pub output: String,
+}
+
+impl Outcome {
+    fn same_as(&self, other: &Outcome) -> bool {
+        let results = match (&self.result, &other.result) {
+            (Ok(Some(a)), Ok(Some(b))) => a.bits_eq(b),
+            (Ok(None), Ok(None)) => true,
+            (Err(a), Err(b)) => a == b,
+            _ => false,
+        };
+        results && self.output == other.output
+    }
+
+    /// The value returned, or a panic naming the trap.
+    pub fn value(&self) -> Value {
+        match &self.result {
+            Ok(Some(v)) => *v,
+            other => panic!("expected a value, got {other:?}"),
+        }
+    }
+
+    /// The i64 returned.
+    pub fn int(&self) -> i64 {
+        match self.value() {
+            Value::I(v) => v,
+            v => panic!("expected an i64, got {v}"),
+        }
+    }
+
+    /// The f64 returned.
+    pub fn float(&self) -> f64 {
+        match self.value() {
+            Value::F(v) => v,
+            v => panic!("expected an f64, got {v}"),
+        }
+    }
+
+    /// The trap raised: kind, function name and op index.
+    pub fn trap(&self) -> (tierjit::TrapKind, &str, u32) {
+        match &self.result {
+            Err((k, f, pc)) => (*k, f.as_str(), *pc),
+            Ok(v) => panic!("expected a trap, got {v:?}"),
+        }
+    }
+}
+
+/// Configuration shared by every engine of one comparison.
+pub fn base_config(tier: Tier) -> Config {
+    let mut c = Config::new();
+    c.tier(tier);
+    c
+}
+
+/// Call `func` of `module` on one engine.
+pub fn run_on(config: Config, module: &bytecode::Module, func: &str, args: &[Value]) -> Outcome {
+    let engine = Engine::new(config).expect("engine");
+    let module = Module::from_bytecode(&engine, module.clone()).expect("module verifies");
+    let mut instance = Instance::new(&module).expect("instance");
+    let out = SharedOutput::new();
+    instance.set_output(out.clone());
+    let result = match instance.call(func, args) {
+        Ok(v) => Ok(v),
+        Err(Error::Trap(t)) => Err((t.kind, t.func_name, t.pc)),
+        Err(e) => panic!("call failed outside a trap: {e}"),
+    };
+    Outcome { result, output: out.take_string() }
+}
+
+/// Run on every engine with a configuration hook; all must agree. Returns
+/// the interpreter's outcome.
+pub fn check_with(module: &bytecode::Module, func: &str, args: &[Value], configure: impl Fn(&mut Config)) -> Outcome {
+    let mut oracle: Option<Outcome> = None;
+    for &tier in ENGINES {
+        let mut config = base_config(tier);
+        configure(&mut config);
+        let got = run_on(config, module, func, args);
+        match &oracle {
+            None => oracle = Some(got),
+            Some(o) => assert!(
+                o.same_as(&got),
+                "engine {tier} disagrees with the interpreter on `{func}`{args:?}:\n  interp: {o:?}\n  {tier}: {got:?}"
+            ),
+        }
+    }
+    oracle.expect("at least one engine")
+}
+
+/// Run a module on every engine; all must agree.
+pub fn check_module(module: &bytecode::Module, func: &str, args: &[Value]) -> Outcome {
+    check_with(module, func, args, |_| {})
+}
+
+/// Parse `src` and run `func` on every engine; all must agree.
+pub fn check(src: &str, func: &str, args: &[Value]) -> Outcome {
+    let module = bytecode::text::parse(src).unwrap_or_else(|e| panic!("test program does not parse: {e}\n{src}"));
+    check_module(&module, func, args)
+}

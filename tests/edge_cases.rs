@@ -1,0 +1,348 @@
+//! Per-op edge cases, run through every engine by the differential harness
+//! and checked against the semantics of the design contract.
+
+mod differential;
+
+use differential::{check, check_with};
+use tierjit::{TrapKind, Value};
+
+const EDGE_INTS: &[i64] = &[
+    0, 1, -1, 2, -2, 7, -7, 63, 64, 65, 127, -128, 32767, -32768, i32::MAX as i64, i32::MIN as i64,
+    i64::MAX, i64::MIN, i64::MAX - 1, i64::MIN + 1, 0x5555_5555_5555_5555, -0x1234_5678_9abc,
+];
+
+const EDGE_FLOATS: &[f64] = &[
+    0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, -1.5, 2.5, 1e300, -1e300, 1e-310, f64::MIN_POSITIVE,
+    f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 9.223372036854775e18, -9.223372036854775e18,
+    9.3e18, -9.3e18, 4503599627370497.0, 0.49999999999999994,
+];
+
+/// The contract's i64 semantics, written independently of any engine.
+fn int_model(op: &str, x: i64, y: i64) -> Result<i64, TrapKind> {
+    Ok(match op {
+        "add" => x.wrapping_add(y),
+        "sub" => x.wrapping_sub(y),
+        "mul" => x.wrapping_mul(y),
+        "div" if y == 0 => return Err(TrapKind::DivisionByZero),
+        "div" if x == i64::MIN && y == -1 => return Err(TrapKind::IntegerOverflow),
+        "div" => x / y,
+        "rem" if y == 0 => return Err(TrapKind::DivisionByZero),
+        "rem" if y == -1 => 0,
+        "rem" => x % y,
+        "and" => x & y,
+        "or" => x | y,
+        "xor" => x ^ y,
+        "shl" => x << (y & 63),
+        "shr" => x >> (y & 63),
+        "ushr" => ((x as u64) >> (y & 63)) as i64,
+        "eq" => (x == y) as i64,
+        "ne" => (x != y) as i64,
+        "lt" => (x < y) as i64,
+        "le" => (x <= y) as i64,
+        "gt" => (x > y) as i64,
+        "ge" => (x >= y) as i64,
+        _ => unreachable!("{op}"),
+    })
+}
+
+const INT_BINOPS: &[&str] = &[
+    "add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr", "ushr", "eq", "ne", "lt", "le", "gt", "ge",
+];
+
+fn expect_int(out: &differential::Outcome, want: Result<i64, TrapKind>, what: &str) {
+    match want {
+        Ok(v) => assert_eq!(out.int(), v, "{what}"),
+        Err(k) => assert_eq!(out.trap(), (k, "t", 0), "{what}"),
+    }
+}
+
+#[test]
+fn int_register_register_ops() {
+    for op in INT_BINOPS {
+        let src = format!("func t(i, i) -> i\n {op} i0, i0, i1\n reti i0\nend\n");
+        let module = tierjit::bytecode::text::parse(&src).unwrap();
+        for &x in EDGE_INTS {
+            for &y in EDGE_INTS {
+                let out = differential::check_module(&module, "t", &[Value::I(x), Value::I(y)]);
+                expect_int(&out, int_model(op, x, y), &format!("{op} {x} {y}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn int_register_immediate_ops() {
+    let imms: &[i64] = &[0, 1, -1, 2, 63, 64, 65, 100, -32768, 32767];
+    for op in INT_BINOPS {
+        for &imm in imms {
+            let src = format!("func t(i) -> i\n {op}i i0, i0, {imm}\n reti i0\nend\n");
+            let module = tierjit::bytecode::text::parse(&src).unwrap();
+            for &x in EDGE_INTS {
+                let out = differential::check_module(&module, "t", &[Value::I(x)]);
+                expect_int(&out, int_model(op, x, imm), &format!("{op}i {x} {imm}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn int_unary_and_constants() {
+    for &x in EDGE_INTS {
+        let neg = check("func t(i) -> i\n neg i0, i0\n reti i0\nend", "t", &[Value::I(x)]);
+        assert_eq!(neg.int(), x.wrapping_neg());
+        let not = check("func t(i) -> i\n not i0, i0\n reti i0\nend", "t", &[Value::I(x)]);
+        assert_eq!(not.int(), !x);
+        let src = format!("func t() -> i\n iconst i0, {x}\n reti i0\nend");
+        assert_eq!(check(&src, "t", &[]).int(), x);
+    }
+}
+
+#[test]
+fn fused_int_branches() {
+    let cmps = ["eq", "ne", "lt", "le", "gt", "ge"];
+    for c in cmps {
+        let rr = format!("func t(i, i) -> i\n j{c} i0, i1, yes\n iconst i0, 0\n reti i0\nyes:\n iconst i0, 1\n reti i0\nend");
+        let ri = format!("func t(i) -> i\n j{c}i i0, -3, yes\n iconst i0, 0\n reti i0\nyes:\n iconst i0, 1\n reti i0\nend");
+        for &x in EDGE_INTS {
+            for &y in EDGE_INTS {
+                let out = check(&rr, "t", &[Value::I(x), Value::I(y)]);
+                assert_eq!(out.int(), int_model(c, x, y).unwrap(), "j{c} {x} {y}");
+            }
+            let out = check(&ri, "t", &[Value::I(x)]);
+            assert_eq!(out.int(), int_model(c, x, -3).unwrap(), "j{c}i {x}");
+        }
+    }
+    for &x in EDGE_INTS {
+        let jz = check("func t(i) -> i\n jz i0, z\n iconst i0, 5\n reti i0\nz:\n iconst i0, 9\n reti i0\nend", "t", &[Value::I(x)]);
+        assert_eq!(jz.int(), if x == 0 { 9 } else { 5 });
+        let jnz = check("func t(i) -> i\n jnz i0, z\n iconst i0, 5\n reti i0\nz:\n iconst i0, 9\n reti i0\nend", "t", &[Value::I(x)]);
+        assert_eq!(jnz.int(), if x != 0 { 9 } else { 5 });
+    }
+}
+
+#[test]
+fn float_arithmetic_is_ieee() {
+    let ops: &[(&str, fn(f64, f64) -> f64)] =
+        &[("fadd", |x, y| x + y), ("fsub", |x, y| x - y), ("fmul", |x, y| x * y), ("fdiv", |x, y| x / y)];
+    for (op, model) in ops {
+        let src = format!("func t(f, f) -> f\n {op} f0, f0, f1\n retf f0\nend");
+        let module = tierjit::bytecode::text::parse(&src).unwrap();
+        for &x in EDGE_FLOATS {
+            for &y in EDGE_FLOATS {
+                let got = differential::check_module(&module, "t", &[Value::F(x), Value::F(y)]).float();
+                let want = model(x, y);
+                assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "{op} {x} {y}: {got} vs {want}");
+            }
+        }
+    }
+    let unops: &[(&str, fn(f64) -> f64)] =
+        &[("fneg", |x| -x), ("fabs", f64::abs), ("fsqrt", f64::sqrt), ("ffloor", f64::floor)];
+    for (op, model) in unops {
+        let src = format!("func t(f) -> f\n {op} f0, f0\n retf f0\nend");
+        for &x in EDGE_FLOATS {
+            let got = check(&src, "t", &[Value::F(x)]).float();
+            let want = model(x);
+            assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "{op} {x}: {got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn float_compares_and_branches_with_nan() {
+    let cmps: &[(&str, fn(f64, f64) -> bool)] = &[
+        ("eq", |x, y| x == y),
+        ("ne", |x, y| x != y),
+        ("lt", |x, y| x < y),
+        ("le", |x, y| x <= y),
+        ("gt", |x, y| x > y),
+        ("ge", |x, y| x >= y),
+    ];
+    for (c, model) in cmps {
+        let set = format!("func t(f, f) -> i\n f{c} i0, f0, f1\n reti i0\nend");
+        let br = format!("func t(f, f) -> i\n fj{c} f0, f1, yes\n iconst i0, 0\n reti i0\nyes:\n iconst i0, 1\n reti i0\nend");
+        for &x in EDGE_FLOATS {
+            for &y in EDGE_FLOATS {
+                let want = model(x, y) as i64;
+                assert_eq!(check(&set, "t", &[Value::F(x), Value::F(y)]).int(), want, "f{c} {x} {y}");
+                assert_eq!(check(&br, "t", &[Value::F(x), Value::F(y)]).int(), want, "fj{c} {x} {y}");
+            }
+        }
+    }
+    // The contract in words: ordered compares with NaN are false, ne is true.
+    let ne = check("func t(f) -> i\n fne i0, f0, f0\n reti i0\nend", "t", &[Value::F(f64::NAN)]);
+    assert_eq!(ne.int(), 1);
+}
+
+#[test]
+fn conversions_saturate_and_map_nan_to_zero() {
+    for &x in EDGE_FLOATS {
+        let got = check("func t(f) -> i\n f2i i0, f0\n reti i0\nend", "t", &[Value::F(x)]).int();
+        assert_eq!(got, x as i64, "f2i {x}");
+    }
+    assert_eq!(check("func t(f) -> i\n f2i i0, f0\n reti i0\nend", "t", &[Value::F(f64::NAN)]).int(), 0);
+    assert_eq!(check("func t(f) -> i\n f2i i0, f0\n reti i0\nend", "t", &[Value::F(1e300)]).int(), i64::MAX);
+    assert_eq!(check("func t(f) -> i\n f2i i0, f0\n reti i0\nend", "t", &[Value::F(-1e300)]).int(), i64::MIN);
+    for &x in EDGE_INTS {
+        let got = check("func t(i) -> f\n i2f f0, i0\n retf f0\nend", "t", &[Value::I(x)]).float();
+        assert_eq!(got.to_bits(), (x as f64).to_bits(), "i2f {x}");
+    }
+}
+
+const ARRAYS: &str = "
+func geti(i, i) -> i          ; new i64 array of length i0, read element i1
+    newi r0, i0
+    geti i0, r0, i1
+    reti i0
+end
+func setget(i, i) -> i        ; store 7 at index i1 of a length-i0 array
+    newi r0, i0
+    iconst i2, 7
+    seti r0, i1, i2
+    geti i0, r0, i1
+    reti i0
+end
+func null() -> i
+    len i0, r0
+    reti i0
+end
+func kind() -> f
+    iconst i0, 3
+    newi r0, i0
+    getf f0, r0, i1
+    retf f0
+end
+func refs(i) -> i             ; an array of arrays
+    newr r0, i0
+    newf r1, i0
+    fconst f0, 2.5
+    subi i1, i0, 1
+    setf r1, i1, f0
+    setr r0, i1, r1
+    getr r2, r0, i1
+    len i2, r2
+    getf f1, r2, i1
+    f2i i3, f1
+    add i0, i2, i3
+    reti i0
+end
+";
+
+#[test]
+fn arrays_check_bounds_null_kind_and_length() {
+    assert_eq!(check(ARRAYS, "geti", &[Value::I(3), Value::I(2)]).int(), 0);
+    assert_eq!(check(ARRAYS, "setget", &[Value::I(3), Value::I(2)]).int(), 7);
+    for idx in [3, 4, -1, i64::MIN, i64::MAX] {
+        assert_eq!(check(ARRAYS, "geti", &[Value::I(3), Value::I(idx)]).trap(), (TrapKind::IndexOutOfBounds, "geti", 1));
+        assert_eq!(check(ARRAYS, "setget", &[Value::I(3), Value::I(idx)]).trap(), (TrapKind::IndexOutOfBounds, "setget", 2));
+    }
+    assert_eq!(check(ARRAYS, "geti", &[Value::I(0), Value::I(0)]).trap(), (TrapKind::IndexOutOfBounds, "geti", 1));
+    assert_eq!(check(ARRAYS, "geti", &[Value::I(-1), Value::I(0)]).trap(), (TrapKind::NegativeLength, "geti", 0));
+    assert_eq!(check(ARRAYS, "null", &[]).trap(), (TrapKind::NullReference, "null", 0));
+    assert_eq!(check(ARRAYS, "kind", &[]).trap(), (TrapKind::ElementKind, "kind", 2));
+    assert_eq!(check(ARRAYS, "refs", &[Value::I(4)]).int(), 6);
+    let huge = check(ARRAYS, "geti", &[Value::I(i64::MAX), Value::I(0)]);
+    assert_eq!(huge.trap(), (TrapKind::OutOfMemory, "geti", 0));
+}
+
+#[test]
+fn heap_limit_traps_and_garbage_is_collected() {
+    // 1000 arrays of 100 KB each under a 16 MB limit: only garbage
+    // collection lets this finish.
+    let src = "
+func churn(i) -> i
+    iconst i1, 12800
+loop:
+    newf r0, i1
+    subi i0, i0, 1
+    jgti i0, 0, loop
+    len i0, r0
+    reti i0
+end";
+    let out = check_with(&tierjit::bytecode::text::parse(src).unwrap(), "churn", &[Value::I(1000)], |c| {
+        c.heap_limit(16 << 20);
+    });
+    assert_eq!(out.int(), 12800);
+    let out = check_with(&tierjit::bytecode::text::parse(src).unwrap(), "churn", &[Value::I(1)], |c| {
+        c.heap_limit(50_000);
+    });
+    assert_eq!(out.trap(), (TrapKind::OutOfMemory, "churn", 1));
+}
+
+const RECURSE: &str = "
+func down(i) -> i
+    jeqi i0, 0, done
+    subi i1, i0, 1
+    call i1, down, 1
+    addi i0, i1, 1
+    reti i0
+done:
+    reti i0
+end";
+
+#[test]
+fn deep_recursion_is_a_trap_not_a_crash() {
+    let out = check(RECURSE, "down", &[Value::I(1_000_000)]);
+    assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 2));
+    // Within the limit it works, and the same instance is usable after a trap.
+    assert_eq!(check(RECURSE, "down", &[Value::I(10_000)]).int(), 10_000);
+    // A small register stack overflows before the depth limit.
+    let module = tierjit::bytecode::text::parse(RECURSE).unwrap();
+    let out = check_with(&module, "down", &[Value::I(1000)], |c| {
+        c.stack_slots(100, 100, 100);
+    });
+    assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 2));
+    let out = check_with(&module, "down", &[Value::I(1000)], |c| {
+        c.max_call_depth(50);
+    });
+    assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 2));
+}
+
+#[test]
+fn instance_is_usable_after_a_trap() {
+    let engine = tierjit::Engine::new(tierjit::Config::new()).unwrap();
+    let module = tierjit::Module::new(&engine, RECURSE).unwrap();
+    let mut inst = tierjit::Instance::new(&module).unwrap();
+    for _ in 0..3 {
+        assert!(matches!(inst.call("down", &[Value::I(1 << 40)]), Err(tierjit::Error::Trap(_))));
+        assert_eq!(inst.call("down", &[Value::I(100)]).unwrap(), Some(Value::I(100)));
+    }
+}
+
+#[test]
+fn uninitialised_registers_start_at_zero() {
+    let src = "func t() -> f\n i2f f1, i5\n fadd f0, f1, f3\n retf f0\nend\n\
+               func u() -> i\n iconst i9, 99\n call f0, t, 0\n f2i i0, f0\n reti i9\nend";
+    assert_eq!(check(src, "t", &[]).float().to_bits(), 0.0f64.to_bits());
+    assert_eq!(check(src, "u", &[]).int(), 99);
+}
+
+#[test]
+fn printing_matches_c() {
+    let src = r#"
+func main() -> none
+    iconst i0, -9223372036854775808
+    printi i0
+    prints " \"q\"\n"
+    fconst f0, -0.169075164
+    printf f0, 9
+    prints "|"
+    fconst f1, 0.125
+    printf f1, 2
+    prints "|"
+    fconst f2, nan
+    printf f2, 3
+    prints "|"
+    fneg f2, f2
+    printf f2, 3
+    prints "|"
+    fconst f3, -inf
+    printf f3, 0
+    prints "|"
+    fconst f4, 2.5
+    printf f4, 0
+    prints "\n"
+    ret
+end"#;
+    let out = check(src, "main", &[]);
+    assert_eq!(out.output, "-9223372036854775808 \"q\"\n-0.169075164|0.12|nan|-nan|-inf|2\n");
+}
