@@ -37,7 +37,13 @@ pub use engine::{
     Config, Engine, InterruptHandle, Instance, Linker, Module, Params, Results, SharedOutput,
     TIER_ENV, Tier, TypedFunc, ValType,
 };
+pub use bytecode::{Bank, Signature};
 pub use error::{Error, ParseError, Result, VerifyError};
 pub use runtime::host::HostFunc;
 pub use runtime::trap::{Trap, TrapKind};
 pub use runtime::value::{Ref, Value};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -17,6 +17,10 @@ const EDGE_FLOATS: &[f64] = &[
     9.3e18, -9.3e18, 4503599627370497.0, 0.49999999999999994,
 ];
 
+type FloatBin = fn(f64, f64) -> f64;
+type FloatUn = fn(f64) -> f64;
+type FloatCmp = fn(f64, f64) -> bool;
+
 /// The contract's i64 semantics, written independently of any engine.
 fn int_model(op: &str, x: i64, y: i64) -> Result<i64, TrapKind> {
     Ok(match op {
@@ -122,7 +126,7 @@ fn fused_int_branches() {
 
 #[test]
 fn float_arithmetic_is_ieee() {
-    let ops: &[(&str, fn(f64, f64) -> f64)] =
+    let ops: &[(&str, FloatBin)] =
         &[("fadd", |x, y| x + y), ("fsub", |x, y| x - y), ("fmul", |x, y| x * y), ("fdiv", |x, y| x / y)];
     for (op, model) in ops {
         let src = format!("func t(f, f) -> f\n {op} f0, f0, f1\n retf f0\nend");
@@ -135,7 +139,7 @@ fn float_arithmetic_is_ieee() {
             }
         }
     }
-    let unops: &[(&str, fn(f64) -> f64)] =
+    let unops: &[(&str, FloatUn)] =
         &[("fneg", |x| -x), ("fabs", f64::abs), ("fsqrt", f64::sqrt), ("ffloor", f64::floor)];
     for (op, model) in unops {
         let src = format!("func t(f) -> f\n {op} f0, f0\n retf f0\nend");
@@ -149,7 +153,7 @@ fn float_arithmetic_is_ieee() {
 
 #[test]
 fn float_compares_and_branches_with_nan() {
-    let cmps: &[(&str, fn(f64, f64) -> bool)] = &[
+    let cmps: &[(&str, FloatCmp)] = &[
         ("eq", |x, y| x == y),
         ("ne", |x, y| x != y),
         ("lt", |x, y| x < y),

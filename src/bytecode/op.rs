@@ -523,33 +523,6 @@ impl Op {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn op_is_eight_bytes_and_round_trips() {
-        assert_eq!(std::mem::size_of::<Op>(), 8);
-        for (i, &opc) in Opcode::ALL.iter().enumerate() {
-            assert_eq!(opc as usize, i);
-            let op = Op::new(opc, 1, 0xfffe, 0x8000);
-            assert_eq!(Op::decode(op.encode()).unwrap(), op);
-        }
-        let n = Opcode::ALL.len() as u8;
-        assert_eq!(Op::decode([n, 0, 0, 0, 0, 0, 0, 0]), Err(DecodeError(n)));
-    }
-
-    #[test]
-    fn every_mnemonic_is_unique_except_iconst() {
-        let mut seen = std::collections::HashMap::new();
-        for &opc in Opcode::ALL {
-            if let Some(prev) = seen.insert(opc.mnemonic(), opc) {
-                assert_eq!((prev, opc), (Opcode::IConst, Opcode::IConstK));
-            }
-        }
-    }
-}
-
 /// Opcode constructors from the operation enums: the inverses of
 /// [`Opcode::int_binop`], [`Opcode::cmp`], [`Opcode::float_binop`] and
 /// [`Opcode::float_unop`], for the builder.
@@ -677,6 +650,33 @@ impl Opcode {
             FloatUnOp::Abs => Opcode::FAbs,
             FloatUnOp::Sqrt => Opcode::FSqrt,
             FloatUnOp::Floor => Opcode::FFloor,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_is_eight_bytes_and_round_trips() {
+        assert_eq!(std::mem::size_of::<Op>(), 8);
+        for (i, &opc) in Opcode::ALL.iter().enumerate() {
+            assert_eq!(opc as usize, i);
+            let op = Op::new(opc, 1, 0xfffe, 0x8000);
+            assert_eq!(Op::decode(op.encode()).unwrap(), op);
+        }
+        let n = Opcode::ALL.len() as u8;
+        assert_eq!(Op::decode([n, 0, 0, 0, 0, 0, 0, 0]), Err(DecodeError(n)));
+    }
+
+    #[test]
+    fn every_mnemonic_is_unique_except_iconst() {
+        let mut seen = std::collections::HashMap::new();
+        for &opc in Opcode::ALL {
+            if let Some(prev) = seen.insert(opc.mnemonic(), opc) {
+                assert_eq!((prev, opc), (Opcode::IConst, Opcode::IConstK));
+            }
         }
     }
 }

@@ -37,11 +37,15 @@ enum Command {
 
 /// The configuration from `TIERJIT_TIER`, overridden by `--tier`.
 pub(crate) fn config_for(tier: Option<&str>) -> Result<Config, Error> {
-    let mut config = Config::from_env()?;
-    if let Some(t) = tier {
-        config.tier(t.parse::<Tier>()?);
+    match tier {
+        // The flag wins: a bad TIERJIT_TIER does not matter then.
+        Some(t) => {
+            let mut config = Config::new();
+            config.tier(t.parse::<Tier>()?);
+            Ok(config)
+        }
+        None => Config::from_env(),
     }
-    Ok(config)
 }
 
 pub(crate) fn load(engine: &Engine, file: &Path) -> Result<Module, String> {

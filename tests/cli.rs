@@ -1,0 +1,135 @@
+//! The command-line tool end to end: good runs, and bad input of every kind
+//! ending in one clear line and a non-zero exit, never a panic.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn tierjit(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tierjit"));
+    cmd.args(args).env_remove("TIERJIT_TIER");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("tierjit runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failed run: exit code 1, a message starting `tierjit:` naming `what`,
+/// and no panic.
+fn assert_clean_failure(o: &Output, what: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
+    assert!(err.starts_with("tierjit: "), "stderr: {err}");
+    assert!(err.contains(what), "stderr should mention {what:?}: {err}");
+    assert!(!err.contains("panicked"), "stderr: {err}");
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tierjit-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write temp file");
+    path
+}
+
+const FIB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/fib.tj");
+
+#[test]
+fn run_prints_the_program_output() {
+    let o = tierjit(&["run", FIB, "10"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "fib(10) = 55\n");
+    let o = tierjit(&["run", "--tier", "interp", FIB, "-3"], &[]);
+    assert_eq!(stdout(&o), "fib(-3) = -3\n");
+}
+
+#[test]
+fn tier_flag_wins_over_the_environment() {
+    let o = tierjit(&["run", "--tier", "interp", FIB, "5"], &[("TIERJIT_TIER", "bogus")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tierjit(&["run", FIB, "5"], &[("TIERJIT_TIER", "bogus")]);
+    assert_clean_failure(&o, "unknown tier `bogus`");
+    let o = tierjit(&["run", FIB, "5"], &[("TIERJIT_TIER", "interp")]);
+    assert!(o.status.success());
+    let o = tierjit(&["run", "--tier", "warp", FIB, "5"], &[]);
+    assert_clean_failure(&o, "unknown tier `warp`");
+}
+
+#[test]
+fn bad_input_gets_one_clear_error() {
+    let o = tierjit(&["run", "/nonexistent/x.tj"], &[]);
+    assert_clean_failure(&o, "/nonexistent/x.tj");
+
+    let p = temp_file("parse.tj", b"func main() -> none\n    bogus i0\nend\n");
+    assert_clean_failure(&tierjit(&["run", p.to_str().unwrap()], &[]), "2:5");
+
+    let p = temp_file("verify.tj", b"func main() -> none\n    iconst i0, 1\n    reti i0\nend\n");
+    let o = tierjit(&["check", p.to_str().unwrap()], &[]);
+    assert_clean_failure(&o, "`main` at op 1 (line 3)");
+
+    let p = temp_file("trap.tj", b"func main(i=0) -> none\n    iconst i1, 5\n    div i1, i1, i0\n    ret\nend\n");
+    let o = tierjit(&["run", p.to_str().unwrap()], &[]);
+    assert_clean_failure(&o, "trap: integer division by zero in function `main` at op 1");
+
+    assert_clean_failure(&tierjit(&["run", FIB, "ten"], &[]), "`ten` is not a 64-bit integer");
+    assert_clean_failure(&tierjit(&["run", FIB, "1", "2"], &[]), "takes 1 arguments, got 2");
+
+    let p = temp_file("nomain.tj", b"func f() -> none\n    ret\nend\n");
+    assert_clean_failure(&tierjit(&["run", p.to_str().unwrap()], &[]), "no function named `main`");
+}
+
+#[test]
+fn garbage_files_never_crash_the_tool() {
+    // A fixed pseudo-random sequence of byte soups and mangled programs.
+    let source = std::fs::read(FIB).expect("fib.tj");
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..40 {
+        let bytes: Vec<u8> = if i % 2 == 0 {
+            (0..(next() % 300)).map(|_| next() as u8).collect()
+        } else {
+            let mut s = source.clone();
+            for _ in 0..(1 + next() % 4) {
+                let at = (next() as usize) % s.len();
+                s[at] = next() as u8;
+            }
+            s
+        };
+        let p = temp_file(&format!("garbage{i}.tj"), &bytes);
+        let o = tierjit(&["run", p.to_str().unwrap(), "5"], &[]);
+        let err = stderr(&o);
+        assert!(matches!(o.status.code(), Some(0) | Some(1)), "exit {:?}: {err}", o.status);
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn check_dis_and_bench() {
+    let o = tierjit(&["check", FIB], &[]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("ok (2 functions"), "{}", stdout(&o));
+
+    let o = tierjit(&["dis", FIB], &[]);
+    assert!(o.status.success());
+    let listing = temp_file("dis.tj", &o.stdout);
+    let o = tierjit(&["run", listing.to_str().unwrap(), "12"], &[]);
+    assert_eq!(stdout(&o), "fib(12) = 144\n", "the listing runs: {}", stderr(&o));
+
+    let spec = format!("{FIB}@15");
+    let o = tierjit(&["bench", "--runs", "1", "--ns-per-op", &spec], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("| fib | 15 |") && out.contains("ops)"), "{out}");
+}

@@ -1,0 +1,76 @@
+//! The suite (`programs/*.tj`) at small sizes against the outputs of the C
+//! versions (`tests/expected/`, made with gcc from `../shared/peers/c`), and
+//! the per-family programs of `programs/ops/` against their expected output,
+//! each through every engine.
+
+mod differential;
+
+use std::path::{Path, PathBuf};
+use tierjit::{Value, bytecode};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn load(path: &Path) -> bytecode::Module {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytecode::text::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn suite_prints_what_the_c_versions_print() {
+    let manifest = std::fs::read_to_string(root().join("tests/expected/suite.tsv")).expect("manifest");
+    let mut ran = 0;
+    for line in manifest.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols.len(), 3, "bad manifest line {line:?}");
+        let module = load(&root().join(cols[0]));
+        let args: Vec<Value> = cols[1].split_whitespace().map(|a| Value::I(a.parse().expect("i64 argument"))).collect();
+        let expected = std::fs::read_to_string(root().join(cols[2])).expect("expected output");
+        let out = differential::check_module(&module, "main", &args);
+        assert!(out.result.is_ok(), "{line}: {:?}", out.result);
+        assert_eq!(out.output, expected, "{} {}", cols[0], cols[1]);
+        ran += 1;
+    }
+    assert!(ran >= 7 * 3, "every suite program at three sizes at least (ran {ran})");
+}
+
+#[test]
+fn suite_defaults_match_the_peers() {
+    // The defaults are the peers' sizes: main's declared defaults say so.
+    let defaults: &[(&str, &[i64])] = &[
+        ("fib", &[40]),
+        ("loop", &[100_000_000]),
+        ("sieve", &[10_000_000, 10]),
+        ("nbody", &[5_000_000]),
+        ("mandelbrot", &[2000, 50]),
+        ("spectralnorm", &[2000]),
+        ("matmul", &[600]),
+    ];
+    for (name, want) in defaults {
+        let module = load(&root().join(format!("programs/{name}.tj")));
+        let main = &module.functions[module.entry().expect("main")];
+        let got: Vec<i64> = (0..main.sig.params.len()).map(|i| main.param_default(i).expect("default")).collect();
+        assert_eq!(&got, want, "{name}");
+    }
+}
+
+#[test]
+fn op_family_programs_print_their_expected_output() {
+    let dir = root().join("programs/ops");
+    let mut ran = 0;
+    for entry in std::fs::read_dir(&dir).expect("programs/ops") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "tj") {
+            continue;
+        }
+        let stem = path.file_stem().expect("stem").to_string_lossy().into_owned();
+        let expected = std::fs::read_to_string(dir.join("expected").join(format!("{stem}.txt")))
+            .unwrap_or_else(|e| panic!("expected output of {stem}: {e}"));
+        let out = differential::check_module(&load(&path), "main", &[]);
+        assert!(out.result.is_ok(), "{stem}: {:?}", out.result);
+        assert_eq!(out.output, expected, "{stem}");
+        ran += 1;
+    }
+    assert!(ran >= 8, "one program per op family (ran {ran})");
+}
