@@ -28,7 +28,9 @@ fn suite(c: &mut Criterion) {
         let mut instance = Instance::new(&module).expect("instance");
         instance.set_output(std::io::sink());
         let args: Vec<Value> = args.iter().map(|&v| Value::I(v)).collect();
-        group.bench_function(name, |b| b.iter(|| instance.call("main", black_box(&args)).expect("runs")));
+        group.bench_function(name, |b| {
+            b.iter(|| instance.call("main", black_box(&args)).expect("runs"))
+        });
     }
     group.finish();
 }

@@ -80,11 +80,15 @@ impl fmt::Display for Tier {
 impl FromStr for Tier {
     type Err = Error;
     fn from_str(s: &str) -> Result<Tier> {
-        Tier::ALL.iter().copied().find(|t| t.name() == s).ok_or_else(|| {
-            Error::Config(format!(
-                "unknown tier `{s}` (expected one of: auto, template, cranelift, interp)"
-            ))
-        })
+        Tier::ALL
+            .iter()
+            .copied()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "unknown tier `{s}` (expected one of: auto, template, cranelift, interp)"
+                ))
+            })
     }
 }
 
@@ -192,7 +196,9 @@ impl Engine {
         if config.max_call_depth == 0 {
             return Err(Error::Config("max_call_depth must be at least 1".into()));
         }
-        Ok(Engine { config: Arc::new(config) })
+        Ok(Engine {
+            config: Arc::new(config),
+        })
     }
 
     /// Its configuration.
@@ -247,7 +253,13 @@ impl Module {
     pub fn from_bytecode(engine: &Engine, code: bytecode::Module) -> Result<Module> {
         bytecode::verify::verify(&code)?;
         let layouts = code.functions.iter().map(FrameLayout::of).collect();
-        Ok(Module { inner: Arc::new(ModuleInner { engine: engine.clone(), code, layouts }) })
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                engine: engine.clone(),
+                code,
+                layouts,
+            }),
+        })
     }
 
     /// The verified bytecode.
@@ -283,10 +295,13 @@ impl Linker {
         f: impl FnMut(&[Value]) -> Result<Option<Value>, String> + Send + 'static,
     ) -> Result<&mut Linker> {
         if sig.result == Some(Bank::R) {
-            return Err(Error::Link(format!("host function `{name}` cannot return a reference")));
+            return Err(Error::Link(format!(
+                "host function `{name}` cannot return a reference"
+            )));
         }
         self.funcs.retain(|(n, _)| n != name);
-        self.funcs.push((name.to_owned(), Arc::new(Mutex::new(HostFunc::new(sig, f)))));
+        self.funcs
+            .push((name.to_owned(), Arc::new(Mutex::new(HostFunc::new(sig, f)))));
         Ok(self)
     }
 
@@ -298,7 +313,11 @@ impl Linker {
             let Some((_, f)) = self.funcs.iter().find(|(n, _)| *n == imp.name) else {
                 return Err(Error::Link(format!("import `{}` is not defined", imp.name)));
             };
-            let sig = f.lock().map_err(|_| Error::Link("host function poisoned".into()))?.sig.clone();
+            let sig = f
+                .lock()
+                .map_err(|_| Error::Link("host function poisoned".into()))?
+                .sig
+                .clone();
             if sig != imp.sig {
                 return Err(Error::Link(format!(
                     "import `{}` has signature {} but the host function has {}",
@@ -339,7 +358,10 @@ impl SharedOutput {
 
     /// Take what was written so far.
     pub fn take(&self) -> Vec<u8> {
-        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 
     /// Take what was written so far, as (lossy) UTF-8.
@@ -372,7 +394,9 @@ pub struct Instance {
 
 impl fmt::Debug for Instance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Instance").field("module", &self.module).finish()
+        f.debug_struct("Instance")
+            .field("module", &self.module)
+            .finish()
     }
 }
 
@@ -394,7 +418,10 @@ impl Instance {
             count_ops: config.count_ops,
             executed_ops: 0,
         };
-        Ok(Instance { module: module.clone(), store })
+        Ok(Instance {
+            module: module.clone(),
+            store,
+        })
     }
 
     /// Send what the program prints to `out` instead of standard output.
@@ -489,7 +516,9 @@ impl Instance {
             if let Value::R(r) = v
                 && !r.is_null()
             {
-                return Err(Error::Call("only null references can be passed into a call".into()));
+                return Err(Error::Call(
+                    "only null references can be passed into a call".into(),
+                ));
             }
             let k = next[bank.index()];
             next[bank.index()] += 1;
@@ -523,7 +552,10 @@ impl Instance {
                 Signature::new(P::banks(), R::bank())
             )));
         }
-        Ok(TypedFunc { idx, _marker: std::marker::PhantomData })
+        Ok(TypedFunc {
+            idx,
+            _marker: std::marker::PhantomData,
+        })
     }
 }
 

@@ -10,6 +10,7 @@ pub struct ParseError {
     pub line: u32,
     /// 1-based column (in characters).
     pub column: u32,
+    /// What is wrong.
     pub message: String,
     /// The text of the offending line, for display.
     pub source_line: String,
@@ -37,6 +38,7 @@ pub struct VerifyError {
     pub pc: Option<u32>,
     /// The source line, when the module came from text.
     pub line: Option<u32>,
+    /// Which rule is broken, and how.
     pub reason: String,
 }
 
@@ -61,10 +63,13 @@ impl std::error::Error for VerifyError {}
 /// Every error the library returns.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The text format does not parse.
     #[error("parse error at {0}")]
     Parse(#[from] ParseError),
+    /// The module does not verify.
     #[error("{0}")]
     Verify(#[from] VerifyError),
+    /// A runtime trap ended a call.
     #[error("{0}")]
     Trap(#[from] Trap),
     /// A host import that is not bound, or bound with another signature.
@@ -79,6 +84,7 @@ pub enum Error {
     /// A bytecode image that does not decode.
     #[error("decode error: {0}")]
     Decode(String),
+    /// Reading or writing a file or stream failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -27,17 +27,19 @@
 //! See the README for the text format and the CLI, and
 //! `docs/architecture.md` for the design.
 
+#![warn(missing_docs)]
+
 pub mod bytecode;
 pub mod engine;
 pub mod error;
 pub mod interp;
 pub mod runtime;
 
+pub use bytecode::{Bank, Signature};
 pub use engine::{
-    Config, Engine, InterruptHandle, Instance, Linker, Module, Params, Results, SharedOutput,
+    Config, Engine, Instance, InterruptHandle, Linker, Module, Params, Results, SharedOutput,
     TIER_ENV, Tier, TypedFunc, ValType,
 };
-pub use bytecode::{Bank, Signature};
 pub use error::{Error, ParseError, Result, VerifyError};
 pub use runtime::host::HostFunc;
 pub use runtime::trap::{Trap, TrapKind};

@@ -52,7 +52,10 @@ fn run_prints_the_program_output() {
 
 #[test]
 fn tier_flag_wins_over_the_environment() {
-    let o = tierjit(&["run", "--tier", "interp", FIB, "5"], &[("TIERJIT_TIER", "bogus")]);
+    let o = tierjit(
+        &["run", "--tier", "interp", FIB, "5"],
+        &[("TIERJIT_TIER", "bogus")],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = tierjit(&["run", FIB, "5"], &[("TIERJIT_TIER", "bogus")]);
     assert_clean_failure(&o, "unknown tier `bogus`");
@@ -70,19 +73,37 @@ fn bad_input_gets_one_clear_error() {
     let p = temp_file("parse.tj", b"func main() -> none\n    bogus i0\nend\n");
     assert_clean_failure(&tierjit(&["run", p.to_str().unwrap()], &[]), "2:5");
 
-    let p = temp_file("verify.tj", b"func main() -> none\n    iconst i0, 1\n    reti i0\nend\n");
+    let p = temp_file(
+        "verify.tj",
+        b"func main() -> none\n    iconst i0, 1\n    reti i0\nend\n",
+    );
     let o = tierjit(&["check", p.to_str().unwrap()], &[]);
     assert_clean_failure(&o, "`main` at op 1 (line 3)");
 
-    let p = temp_file("trap.tj", b"func main(i=0) -> none\n    iconst i1, 5\n    div i1, i1, i0\n    ret\nend\n");
+    let p = temp_file(
+        "trap.tj",
+        b"func main(i=0) -> none\n    iconst i1, 5\n    div i1, i1, i0\n    ret\nend\n",
+    );
     let o = tierjit(&["run", p.to_str().unwrap()], &[]);
-    assert_clean_failure(&o, "trap: integer division by zero in function `main` at op 1");
+    assert_clean_failure(
+        &o,
+        "trap: integer division by zero in function `main` at op 1",
+    );
 
-    assert_clean_failure(&tierjit(&["run", FIB, "ten"], &[]), "`ten` is not a 64-bit integer");
-    assert_clean_failure(&tierjit(&["run", FIB, "1", "2"], &[]), "takes 1 arguments, got 2");
+    assert_clean_failure(
+        &tierjit(&["run", FIB, "ten"], &[]),
+        "`ten` is not a 64-bit integer",
+    );
+    assert_clean_failure(
+        &tierjit(&["run", FIB, "1", "2"], &[]),
+        "takes 1 arguments, got 2",
+    );
 
     let p = temp_file("nomain.tj", b"func f() -> none\n    ret\nend\n");
-    assert_clean_failure(&tierjit(&["run", p.to_str().unwrap()], &[]), "no function named `main`");
+    assert_clean_failure(
+        &tierjit(&["run", p.to_str().unwrap()], &[]),
+        "no function named `main`",
+    );
 }
 
 #[test]
@@ -110,7 +131,11 @@ fn garbage_files_never_crash_the_tool() {
         let p = temp_file(&format!("garbage{i}.tj"), &bytes);
         let o = tierjit(&["run", p.to_str().unwrap(), "5"], &[]);
         let err = stderr(&o);
-        assert!(matches!(o.status.code(), Some(0) | Some(1)), "exit {:?}: {err}", o.status);
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(1)),
+            "exit {:?}: {err}",
+            o.status
+        );
         assert!(!err.contains("panicked"), "{err}");
     }
 }
@@ -125,11 +150,19 @@ fn check_dis_and_bench() {
     assert!(o.status.success());
     let listing = temp_file("dis.tj", &o.stdout);
     let o = tierjit(&["run", listing.to_str().unwrap(), "12"], &[]);
-    assert_eq!(stdout(&o), "fib(12) = 144\n", "the listing runs: {}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "fib(12) = 144\n",
+        "the listing runs: {}",
+        stderr(&o)
+    );
 
     let spec = format!("{FIB}@15");
     let o = tierjit(&["bench", "--runs", "1", "--ns-per-op", &spec], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("| fib | 15 |") && out.contains("ops)"), "{out}");
+    assert!(
+        out.contains("| fib | 15 |") && out.contains("ops)"),
+        "{out}"
+    );
 }

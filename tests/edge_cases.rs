@@ -7,14 +7,53 @@ use differential::{check, check_with};
 use tierjit::{TrapKind, Value};
 
 const EDGE_INTS: &[i64] = &[
-    0, 1, -1, 2, -2, 7, -7, 63, 64, 65, 127, -128, 32767, -32768, i32::MAX as i64, i32::MIN as i64,
-    i64::MAX, i64::MIN, i64::MAX - 1, i64::MIN + 1, 0x5555_5555_5555_5555, -0x1234_5678_9abc,
+    0,
+    1,
+    -1,
+    2,
+    -2,
+    7,
+    -7,
+    63,
+    64,
+    65,
+    127,
+    -128,
+    32767,
+    -32768,
+    i32::MAX as i64,
+    i32::MIN as i64,
+    i64::MAX,
+    i64::MIN,
+    i64::MAX - 1,
+    i64::MIN + 1,
+    0x5555_5555_5555_5555,
+    -0x1234_5678_9abc,
 ];
 
 const EDGE_FLOATS: &[f64] = &[
-    0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, -1.5, 2.5, 1e300, -1e300, 1e-310, f64::MIN_POSITIVE,
-    f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 9.223372036854775e18, -9.223372036854775e18,
-    9.3e18, -9.3e18, 4503599627370497.0, 0.49999999999999994,
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    -0.5,
+    1.5,
+    -1.5,
+    2.5,
+    1e300,
+    -1e300,
+    1e-310,
+    f64::MIN_POSITIVE,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    9.223372036854775e18,
+    -9.223372036854775e18,
+    9.3e18,
+    -9.3e18,
+    4503599627370497.0,
+    0.49999999999999994,
 ];
 
 type FloatBin = fn(f64, f64) -> f64;
@@ -50,7 +89,8 @@ fn int_model(op: &str, x: i64, y: i64) -> Result<i64, TrapKind> {
 }
 
 const INT_BINOPS: &[&str] = &[
-    "add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr", "ushr", "eq", "ne", "lt", "le", "gt", "ge",
+    "add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr", "ushr", "eq", "ne", "lt",
+    "le", "gt", "ge",
 ];
 
 fn expect_int(out: &differential::Outcome, want: Result<i64, TrapKind>, what: &str) {
@@ -92,9 +132,17 @@ fn int_register_immediate_ops() {
 #[test]
 fn int_unary_and_constants() {
     for &x in EDGE_INTS {
-        let neg = check("func t(i) -> i\n neg i0, i0\n reti i0\nend", "t", &[Value::I(x)]);
+        let neg = check(
+            "func t(i) -> i\n neg i0, i0\n reti i0\nend",
+            "t",
+            &[Value::I(x)],
+        );
         assert_eq!(neg.int(), x.wrapping_neg());
-        let not = check("func t(i) -> i\n not i0, i0\n reti i0\nend", "t", &[Value::I(x)]);
+        let not = check(
+            "func t(i) -> i\n not i0, i0\n reti i0\nend",
+            "t",
+            &[Value::I(x)],
+        );
         assert_eq!(not.int(), !x);
         let src = format!("func t() -> i\n iconst i0, {x}\n reti i0\nend");
         assert_eq!(check(&src, "t", &[]).int(), x);
@@ -105,8 +153,12 @@ fn int_unary_and_constants() {
 fn fused_int_branches() {
     let cmps = ["eq", "ne", "lt", "le", "gt", "ge"];
     for c in cmps {
-        let rr = format!("func t(i, i) -> i\n j{c} i0, i1, yes\n iconst i0, 0\n reti i0\nyes:\n iconst i0, 1\n reti i0\nend");
-        let ri = format!("func t(i) -> i\n j{c}i i0, -3, yes\n iconst i0, 0\n reti i0\nyes:\n iconst i0, 1\n reti i0\nend");
+        let rr = format!(
+            "func t(i, i) -> i\n j{c} i0, i1, yes\n iconst i0, 0\n reti i0\nyes:\n iconst i0, 1\n reti i0\nend"
+        );
+        let ri = format!(
+            "func t(i) -> i\n j{c}i i0, -3, yes\n iconst i0, 0\n reti i0\nyes:\n iconst i0, 1\n reti i0\nend"
+        );
         for &x in EDGE_INTS {
             for &y in EDGE_INTS {
                 let out = check(&rr, "t", &[Value::I(x), Value::I(y)]);
@@ -117,36 +169,59 @@ fn fused_int_branches() {
         }
     }
     for &x in EDGE_INTS {
-        let jz = check("func t(i) -> i\n jz i0, z\n iconst i0, 5\n reti i0\nz:\n iconst i0, 9\n reti i0\nend", "t", &[Value::I(x)]);
+        let jz = check(
+            "func t(i) -> i\n jz i0, z\n iconst i0, 5\n reti i0\nz:\n iconst i0, 9\n reti i0\nend",
+            "t",
+            &[Value::I(x)],
+        );
         assert_eq!(jz.int(), if x == 0 { 9 } else { 5 });
-        let jnz = check("func t(i) -> i\n jnz i0, z\n iconst i0, 5\n reti i0\nz:\n iconst i0, 9\n reti i0\nend", "t", &[Value::I(x)]);
+        let jnz = check(
+            "func t(i) -> i\n jnz i0, z\n iconst i0, 5\n reti i0\nz:\n iconst i0, 9\n reti i0\nend",
+            "t",
+            &[Value::I(x)],
+        );
         assert_eq!(jnz.int(), if x != 0 { 9 } else { 5 });
     }
 }
 
 #[test]
 fn float_arithmetic_is_ieee() {
-    let ops: &[(&str, FloatBin)] =
-        &[("fadd", |x, y| x + y), ("fsub", |x, y| x - y), ("fmul", |x, y| x * y), ("fdiv", |x, y| x / y)];
+    let ops: &[(&str, FloatBin)] = &[
+        ("fadd", |x, y| x + y),
+        ("fsub", |x, y| x - y),
+        ("fmul", |x, y| x * y),
+        ("fdiv", |x, y| x / y),
+    ];
     for (op, model) in ops {
         let src = format!("func t(f, f) -> f\n {op} f0, f0, f1\n retf f0\nend");
         let module = tierjit::bytecode::text::parse(&src).unwrap();
         for &x in EDGE_FLOATS {
             for &y in EDGE_FLOATS {
-                let got = differential::check_module(&module, "t", &[Value::F(x), Value::F(y)]).float();
+                let got =
+                    differential::check_module(&module, "t", &[Value::F(x), Value::F(y)]).float();
                 let want = model(x, y);
-                assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "{op} {x} {y}: {got} vs {want}");
+                assert!(
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                    "{op} {x} {y}: {got} vs {want}"
+                );
             }
         }
     }
-    let unops: &[(&str, FloatUn)] =
-        &[("fneg", |x| -x), ("fabs", f64::abs), ("fsqrt", f64::sqrt), ("ffloor", f64::floor)];
+    let unops: &[(&str, FloatUn)] = &[
+        ("fneg", |x| -x),
+        ("fabs", f64::abs),
+        ("fsqrt", f64::sqrt),
+        ("ffloor", f64::floor),
+    ];
     for (op, model) in unops {
         let src = format!("func t(f) -> f\n {op} f0, f0\n retf f0\nend");
         for &x in EDGE_FLOATS {
             let got = check(&src, "t", &[Value::F(x)]).float();
             let want = model(x);
-            assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "{op} {x}: {got} vs {want}");
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{op} {x}: {got} vs {want}"
+            );
         }
     }
 }
@@ -163,31 +238,79 @@ fn float_compares_and_branches_with_nan() {
     ];
     for (c, model) in cmps {
         let set = format!("func t(f, f) -> i\n f{c} i0, f0, f1\n reti i0\nend");
-        let br = format!("func t(f, f) -> i\n fj{c} f0, f1, yes\n iconst i0, 0\n reti i0\nyes:\n iconst i0, 1\n reti i0\nend");
+        let br = format!(
+            "func t(f, f) -> i\n fj{c} f0, f1, yes\n iconst i0, 0\n reti i0\nyes:\n iconst i0, 1\n reti i0\nend"
+        );
         for &x in EDGE_FLOATS {
             for &y in EDGE_FLOATS {
                 let want = model(x, y) as i64;
-                assert_eq!(check(&set, "t", &[Value::F(x), Value::F(y)]).int(), want, "f{c} {x} {y}");
-                assert_eq!(check(&br, "t", &[Value::F(x), Value::F(y)]).int(), want, "fj{c} {x} {y}");
+                assert_eq!(
+                    check(&set, "t", &[Value::F(x), Value::F(y)]).int(),
+                    want,
+                    "f{c} {x} {y}"
+                );
+                assert_eq!(
+                    check(&br, "t", &[Value::F(x), Value::F(y)]).int(),
+                    want,
+                    "fj{c} {x} {y}"
+                );
             }
         }
     }
     // The contract in words: ordered compares with NaN are false, ne is true.
-    let ne = check("func t(f) -> i\n fne i0, f0, f0\n reti i0\nend", "t", &[Value::F(f64::NAN)]);
+    let ne = check(
+        "func t(f) -> i\n fne i0, f0, f0\n reti i0\nend",
+        "t",
+        &[Value::F(f64::NAN)],
+    );
     assert_eq!(ne.int(), 1);
 }
 
 #[test]
 fn conversions_saturate_and_map_nan_to_zero() {
     for &x in EDGE_FLOATS {
-        let got = check("func t(f) -> i\n f2i i0, f0\n reti i0\nend", "t", &[Value::F(x)]).int();
+        let got = check(
+            "func t(f) -> i\n f2i i0, f0\n reti i0\nend",
+            "t",
+            &[Value::F(x)],
+        )
+        .int();
         assert_eq!(got, x as i64, "f2i {x}");
     }
-    assert_eq!(check("func t(f) -> i\n f2i i0, f0\n reti i0\nend", "t", &[Value::F(f64::NAN)]).int(), 0);
-    assert_eq!(check("func t(f) -> i\n f2i i0, f0\n reti i0\nend", "t", &[Value::F(1e300)]).int(), i64::MAX);
-    assert_eq!(check("func t(f) -> i\n f2i i0, f0\n reti i0\nend", "t", &[Value::F(-1e300)]).int(), i64::MIN);
+    assert_eq!(
+        check(
+            "func t(f) -> i\n f2i i0, f0\n reti i0\nend",
+            "t",
+            &[Value::F(f64::NAN)]
+        )
+        .int(),
+        0
+    );
+    assert_eq!(
+        check(
+            "func t(f) -> i\n f2i i0, f0\n reti i0\nend",
+            "t",
+            &[Value::F(1e300)]
+        )
+        .int(),
+        i64::MAX
+    );
+    assert_eq!(
+        check(
+            "func t(f) -> i\n f2i i0, f0\n reti i0\nend",
+            "t",
+            &[Value::F(-1e300)]
+        )
+        .int(),
+        i64::MIN
+    );
     for &x in EDGE_INTS {
-        let got = check("func t(i) -> f\n i2f f0, i0\n retf f0\nend", "t", &[Value::I(x)]).float();
+        let got = check(
+            "func t(i) -> f\n i2f f0, i0\n retf f0\nend",
+            "t",
+            &[Value::I(x)],
+        )
+        .float();
         assert_eq!(got.to_bits(), (x as f64).to_bits(), "i2f {x}");
     }
 }
@@ -234,15 +357,36 @@ end
 #[test]
 fn arrays_check_bounds_null_kind_and_length() {
     assert_eq!(check(ARRAYS, "geti", &[Value::I(3), Value::I(2)]).int(), 0);
-    assert_eq!(check(ARRAYS, "setget", &[Value::I(3), Value::I(2)]).int(), 7);
+    assert_eq!(
+        check(ARRAYS, "setget", &[Value::I(3), Value::I(2)]).int(),
+        7
+    );
     for idx in [3, 4, -1, i64::MIN, i64::MAX] {
-        assert_eq!(check(ARRAYS, "geti", &[Value::I(3), Value::I(idx)]).trap(), (TrapKind::IndexOutOfBounds, "geti", 1));
-        assert_eq!(check(ARRAYS, "setget", &[Value::I(3), Value::I(idx)]).trap(), (TrapKind::IndexOutOfBounds, "setget", 2));
+        assert_eq!(
+            check(ARRAYS, "geti", &[Value::I(3), Value::I(idx)]).trap(),
+            (TrapKind::IndexOutOfBounds, "geti", 1)
+        );
+        assert_eq!(
+            check(ARRAYS, "setget", &[Value::I(3), Value::I(idx)]).trap(),
+            (TrapKind::IndexOutOfBounds, "setget", 2)
+        );
     }
-    assert_eq!(check(ARRAYS, "geti", &[Value::I(0), Value::I(0)]).trap(), (TrapKind::IndexOutOfBounds, "geti", 1));
-    assert_eq!(check(ARRAYS, "geti", &[Value::I(-1), Value::I(0)]).trap(), (TrapKind::NegativeLength, "geti", 0));
-    assert_eq!(check(ARRAYS, "null", &[]).trap(), (TrapKind::NullReference, "null", 0));
-    assert_eq!(check(ARRAYS, "kind", &[]).trap(), (TrapKind::ElementKind, "kind", 2));
+    assert_eq!(
+        check(ARRAYS, "geti", &[Value::I(0), Value::I(0)]).trap(),
+        (TrapKind::IndexOutOfBounds, "geti", 1)
+    );
+    assert_eq!(
+        check(ARRAYS, "geti", &[Value::I(-1), Value::I(0)]).trap(),
+        (TrapKind::NegativeLength, "geti", 0)
+    );
+    assert_eq!(
+        check(ARRAYS, "null", &[]).trap(),
+        (TrapKind::NullReference, "null", 0)
+    );
+    assert_eq!(
+        check(ARRAYS, "kind", &[]).trap(),
+        (TrapKind::ElementKind, "kind", 2)
+    );
     assert_eq!(check(ARRAYS, "refs", &[Value::I(4)]).int(), 6);
     let huge = check(ARRAYS, "geti", &[Value::I(i64::MAX), Value::I(0)]);
     assert_eq!(huge.trap(), (TrapKind::OutOfMemory, "geti", 0));
@@ -262,13 +406,23 @@ loop:
     len i0, r0
     reti i0
 end";
-    let out = check_with(&tierjit::bytecode::text::parse(src).unwrap(), "churn", &[Value::I(1000)], |c| {
-        c.heap_limit(16 << 20);
-    });
+    let out = check_with(
+        &tierjit::bytecode::text::parse(src).unwrap(),
+        "churn",
+        &[Value::I(1000)],
+        |c| {
+            c.heap_limit(16 << 20);
+        },
+    );
     assert_eq!(out.int(), 12800);
-    let out = check_with(&tierjit::bytecode::text::parse(src).unwrap(), "churn", &[Value::I(1)], |c| {
-        c.heap_limit(50_000);
-    });
+    let out = check_with(
+        &tierjit::bytecode::text::parse(src).unwrap(),
+        "churn",
+        &[Value::I(1)],
+        |c| {
+            c.heap_limit(50_000);
+        },
+    );
     assert_eq!(out.trap(), (TrapKind::OutOfMemory, "churn", 1));
 }
 
@@ -307,8 +461,14 @@ fn instance_is_usable_after_a_trap() {
     let module = tierjit::Module::new(&engine, RECURSE).unwrap();
     let mut inst = tierjit::Instance::new(&module).unwrap();
     for _ in 0..3 {
-        assert!(matches!(inst.call("down", &[Value::I(1 << 40)]), Err(tierjit::Error::Trap(_))));
-        assert_eq!(inst.call("down", &[Value::I(100)]).unwrap(), Some(Value::I(100)));
+        assert!(matches!(
+            inst.call("down", &[Value::I(1 << 40)]),
+            Err(tierjit::Error::Trap(_))
+        ));
+        assert_eq!(
+            inst.call("down", &[Value::I(100)]).unwrap(),
+            Some(Value::I(100))
+        );
     }
 }
 
@@ -348,5 +508,8 @@ func main() -> none
     ret
 end"#;
     let out = check(src, "main", &[]);
-    assert_eq!(out.output, "-9223372036854775808 \"q\"\n-0.169075164|0.12|nan|-nan|-inf|2\n");
+    assert_eq!(
+        out.output,
+        "-9223372036854775808 \"q\"\n-0.169075164|0.12|nan|-nan|-inf|2\n"
+    );
 }

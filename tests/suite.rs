@@ -19,20 +19,30 @@ fn load(path: &Path) -> bytecode::Module {
 
 #[test]
 fn suite_prints_what_the_c_versions_print() {
-    let manifest = std::fs::read_to_string(root().join("tests/expected/suite.tsv")).expect("manifest");
+    let manifest =
+        std::fs::read_to_string(root().join("tests/expected/suite.tsv")).expect("manifest");
     let mut ran = 0;
-    for line in manifest.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+    for line in manifest
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
         let cols: Vec<&str> = line.split('\t').collect();
         assert_eq!(cols.len(), 3, "bad manifest line {line:?}");
         let module = load(&root().join(cols[0]));
-        let args: Vec<Value> = cols[1].split_whitespace().map(|a| Value::I(a.parse().expect("i64 argument"))).collect();
+        let args: Vec<Value> = cols[1]
+            .split_whitespace()
+            .map(|a| Value::I(a.parse().expect("i64 argument")))
+            .collect();
         let expected = std::fs::read_to_string(root().join(cols[2])).expect("expected output");
         let out = differential::check_module(&module, "main", &args);
         assert!(out.result.is_ok(), "{line}: {:?}", out.result);
         assert_eq!(out.output, expected, "{} {}", cols[0], cols[1]);
         ran += 1;
     }
-    assert!(ran >= 7 * 3, "every suite program at three sizes at least (ran {ran})");
+    assert!(
+        ran >= 7 * 3,
+        "every suite program at three sizes at least (ran {ran})"
+    );
 }
 
 #[test]
@@ -50,7 +60,9 @@ fn suite_defaults_match_the_peers() {
     for (name, want) in defaults {
         let module = load(&root().join(format!("programs/{name}.tj")));
         let main = &module.functions[module.entry().expect("main")];
-        let got: Vec<i64> = (0..main.sig.params.len()).map(|i| main.param_default(i).expect("default")).collect();
+        let got: Vec<i64> = (0..main.sig.params.len())
+            .map(|i| main.param_default(i).expect("default"))
+            .collect();
         assert_eq!(&got, want, "{name}");
     }
 }
@@ -64,7 +76,11 @@ fn op_family_programs_print_their_expected_output() {
         if path.extension().is_none_or(|e| e != "tj") {
             continue;
         }
-        let stem = path.file_stem().expect("stem").to_string_lossy().into_owned();
+        let stem = path
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .into_owned();
         let expected = std::fs::read_to_string(dir.join("expected").join(format!("{stem}.txt")))
             .unwrap_or_else(|e| panic!("expected output of {stem}: {e}"));
         let out = differential::check_module(&load(&path), "main", &[]);

@@ -20,7 +20,9 @@ fn no_import_lines(mut m: Module) -> Module {
 
 /// Every `*.tj` file under `dir`, recursively, sorted.
 fn tj_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -35,8 +37,13 @@ fn tj_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// `parse(print(m))` is `m`, and printing is a fixed point.
 fn assert_round_trip(m: &Module, what: &str) {
     let text = print(m);
-    let back = parse(&text).unwrap_or_else(|e| panic!("{what}: printed text does not parse: {e}\n{text}"));
-    assert_eq!(no_import_lines(back.clone()), no_import_lines(m.clone()), "{what}: round trip changed the module\n{text}");
+    let back =
+        parse(&text).unwrap_or_else(|e| panic!("{what}: printed text does not parse: {e}\n{text}"));
+    assert_eq!(
+        no_import_lines(back.clone()),
+        no_import_lines(m.clone()),
+        "{what}: round trip changed the module\n{text}"
+    );
     assert_eq!(print(&back), text, "{what}: print is not a fixed point");
     for f in &back.functions {
         assert_eq!(f.lines.len(), f.code.len(), "{what}: lines not filled");
@@ -46,7 +53,10 @@ fn assert_round_trip(m: &Module, what: &str) {
 #[test]
 fn programs_round_trip() {
     let mut files = Vec::new();
-    tj_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("programs"), &mut files);
+    tj_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("programs"),
+        &mut files,
+    );
     for path in &files {
         let src = std::fs::read_to_string(path).unwrap();
         let what = path.display().to_string();
@@ -81,12 +91,54 @@ end
 /// Pieces of text that the mutations insert.
 fn token() -> impl Strategy<Value = String> {
     let fixed = vec![
-        "func", "end", "import", "regs", "->", "-", "(", ")", ",", ":", "=", ";", "\"", "\\", "\\u{", "}", "\n", " ", "i0",
-        "f65535", "r65536", "i99999999999999999999", "L1", "top:", "bits:", "0x", "-0x8000000000000000",
-        "99999999999999999999999999", "1e400", "-inf", "nan", "iconst", "call", "hcall", "jmp", "main", "fib", "put",
-        "i=", "\u{feff}", "\r", "é", "\u{0}",
+        "func",
+        "end",
+        "import",
+        "regs",
+        "->",
+        "-",
+        "(",
+        ")",
+        ",",
+        ":",
+        "=",
+        ";",
+        "\"",
+        "\\",
+        "\\u{",
+        "}",
+        "\n",
+        " ",
+        "i0",
+        "f65535",
+        "r65536",
+        "i99999999999999999999",
+        "L1",
+        "top:",
+        "bits:",
+        "0x",
+        "-0x8000000000000000",
+        "99999999999999999999999999",
+        "1e400",
+        "-inf",
+        "nan",
+        "iconst",
+        "call",
+        "hcall",
+        "jmp",
+        "main",
+        "fib",
+        "put",
+        "i=",
+        "\u{feff}",
+        "\r",
+        "é",
+        "\u{0}",
     ];
-    prop_oneof![prop::sample::select(fixed).prop_map(String::from), any::<char>().prop_map(String::from)]
+    prop_oneof![
+        prop::sample::select(fixed).prop_map(String::from),
+        any::<char>().prop_map(String::from)
+    ]
 }
 
 /// One edit of a text.
@@ -204,6 +256,12 @@ proptest! {
     }
 
     #[test]
+    fn terminating_modules_verify(m in generate::module(GenConfig::terminating())) {
+        let checked = tierjit::bytecode::verify::verify(&m);
+        prop_assert!(checked.is_ok(), "{:?}\n{}", checked, print(&m));
+    }
+
+    #[test]
     fn printing_garbage_never_panics(m in generate::garbage_module()) {
         let text = print(&m);
         let _ = tierjit::bytecode::text::print_annotated(&m);
@@ -217,10 +275,19 @@ fn huge_and_degenerate_inputs() {
         String::new(),
         "\n".repeat(100_000),
         "(".repeat(100_000),
-        format!("func main() -> none\n iconst i0, {}\nend", "9".repeat(10_000)),
-        format!("func main() -> none\n fconst f0, {}\nend", "9".repeat(10_000)),
+        format!(
+            "func main() -> none\n iconst i0, {}\nend",
+            "9".repeat(10_000)
+        ),
+        format!(
+            "func main() -> none\n fconst f0, {}\nend",
+            "9".repeat(10_000)
+        ),
         format!("func main() -> none\n mov i0, i{}\nend", "9".repeat(10_000)),
-        format!("func main() -> none\n prints \"{}\"\nend", "\\u{1}".repeat(10_000)),
+        format!(
+            "func main() -> none\n prints \"{}\"\nend",
+            "\\u{1}".repeat(10_000)
+        ),
         "func main() -> none\n prints \"\\u{ffffffff}\"\nend".to_string(),
         "\u{feff}func main() -> none\nend".to_string(),
     ] {

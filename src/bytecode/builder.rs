@@ -80,21 +80,33 @@ fn fresh_id() -> u32 {
 
 /// An `i` (i64) register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IReg(pub u16);
+pub struct IReg(
+    /// The register's index in the `i` bank.
+    pub u16,
+);
 
 /// An `f` (f64) register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FReg(pub u16);
+pub struct FReg(
+    /// The register's index in the `f` bank.
+    pub u16,
+);
 
 /// An `r` (reference) register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RReg(pub u16);
+pub struct RReg(
+    /// The register's index in the `r` bank.
+    pub u16,
+);
 
 /// A register of any bank: call arguments and results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AnyReg {
+    /// An `i` register.
     I(IReg),
+    /// An `f` register.
     F(FReg),
+    /// An `r` register.
     R(RReg),
 }
 
@@ -209,49 +221,111 @@ pub struct Label {
 pub enum BuildError {
     /// A label was jumped to but never bound.
     #[error("function `{function}`: label {label} is used but never bound")]
-    UnboundLabel { function: String, label: u32 },
+    UnboundLabel {
+        /// The function being built.
+        function: String,
+        /// The label's number, in order of creation in that function.
+        label: u32,
+    },
     /// A label was bound twice.
     #[error("function `{function}`: label {label} is bound twice")]
-    LabelBoundTwice { function: String, label: u32 },
+    LabelBoundTwice {
+        /// The function being built.
+        function: String,
+        /// The label's number, in order of creation in that function.
+        label: u32,
+    },
     /// A label that is jumped to was bound after the last op.
     #[error("function `{function}`: label {label} is jumped to but bound after the last op")]
-    LabelAtEnd { function: String, label: u32 },
+    LabelAtEnd {
+        /// The function being built.
+        function: String,
+        /// The label's number, in order of creation in that function.
+        label: u32,
+    },
     /// A label made by another function builder.
     #[error("function `{function}`: label {label} belongs to another function")]
-    ForeignLabel { function: String, label: u32 },
+    ForeignLabel {
+        /// The function being built.
+        function: String,
+        /// The label's number, in order of creation in that function.
+        label: u32,
+    },
     /// More ops than a function may have.
     #[error("function `{function}` has {count} ops (at most {MAX_OPS})")]
-    TooManyOps { function: String, count: usize },
+    TooManyOps {
+        /// The function being built.
+        function: String,
+        /// How many ops it has.
+        count: usize,
+    },
     /// More registers of one bank than a function may have.
     #[error("function `{function}` needs more than {MAX_REGS} {bank} registers")]
-    TooManyRegisters { function: String, bank: Bank },
+    TooManyRegisters {
+        /// The function being built.
+        function: String,
+        /// The bank that ran out.
+        bank: Bank,
+    },
     /// A register that was neither a parameter nor allocated with `new_*`.
     #[error("function `{function}`: register {reg} is not allocated")]
-    UnallocatedRegister { function: String, reg: AnyReg },
+    UnallocatedRegister {
+        /// The function being built.
+        function: String,
+        /// The offending register.
+        reg: AnyReg,
+    },
     /// A function without ops.
     #[error("function `{function}` has no ops")]
-    EmptyFunction { function: String },
+    EmptyFunction {
+        /// The function being built.
+        function: String,
+    },
     /// The last op can fall through past the end of the function.
     #[error("function `{function}`: the last op `{op}` neither jumps nor returns")]
-    FallsOffEnd { function: String, op: Opcode },
+    FallsOffEnd {
+        /// The function being built.
+        function: String,
+        /// The opcode of its last op.
+        op: Opcode,
+    },
     /// An op that does not fit its context: call arguments or result of the
     /// wrong bank, a return of the wrong bank, a parameter that does not
     /// exist, a reference from another builder, ...
     #[error("function `{function}`: {message}")]
-    Invalid { function: String, message: String },
+    Invalid {
+        /// The function being built.
+        function: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A function defined twice.
     #[error("function `{0}` is defined twice")]
-    DefinedTwice(String),
+    DefinedTwice(
+        /// The function's name.
+        String,
+    ),
     /// A function declared but never defined.
     #[error("function `{0}` is declared but never defined")]
-    Undefined(String),
+    Undefined(
+        /// The function's name.
+        String,
+    ),
     /// Two functions, or two imports, of the same name.
     #[error("duplicate {kind} name `{name}`")]
-    DuplicateName { kind: &'static str, name: String },
+    DuplicateName {
+        /// `"function"` or `"import"`.
+        kind: &'static str,
+        /// The repeated name.
+        name: String,
+    },
     /// A module-wide problem: an empty name, too many functions, imports or
     /// constants.
     #[error("{0}")]
-    Module(String),
+    Module(
+        /// What is wrong.
+        String,
+    ),
     /// The finished module does not verify (a builder bug if it happens).
     #[error(transparent)]
     Verify(#[from] VerifyError),

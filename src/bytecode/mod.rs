@@ -10,5 +10,5 @@ pub use builder::{
     AnyReg, BuildError, FReg, FuncRef, FunctionBuilder, HostRef, IReg, Label, ModuleBuilder, RReg,
     Reg,
 };
-pub use module::{Function, Import, Module, Signature, ENTRY_NAME};
-pub use op::{Bank, Cmp, Flow, Op, Opcode, Operand, NO_REG};
+pub use module::{ENTRY_NAME, Function, Import, Module, Signature};
+pub use op::{Bank, Cmp, Flow, NO_REG, Op, Opcode, Operand};

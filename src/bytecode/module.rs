@@ -18,7 +18,10 @@ pub struct Signature {
 impl Signature {
     /// A signature from its parts.
     pub fn new(params: impl Into<Vec<Bank>>, result: Option<Bank>) -> Signature {
-        Signature { params: params.into(), result }
+        Signature {
+            params: params.into(),
+            result,
+        }
     }
 
     /// How many parameters of each bank (indexed by [`Bank::index`]).
@@ -51,7 +54,9 @@ impl std::fmt::Display for Signature {
 /// One function.
 #[derive(Clone, Debug, Default)]
 pub struct Function {
+    /// The function's name, unique in the module.
     pub name: String,
+    /// Parameter and result banks.
     pub sig: Signature,
     /// Default values of i64 parameters, used when the embedder or the CLI
     /// passes fewer arguments than the function takes (`main(i=40)`).
@@ -60,6 +65,7 @@ pub struct Function {
     /// Registers used in each bank (indexed by [`Bank::index`]); parameters
     /// included.
     pub regs: [u16; 3],
+    /// The ops; jump targets are indices into this.
     pub code: Vec<Op>,
     /// Source line (1-based) of each op, when the function came from text;
     /// empty otherwise. Not part of equality.
@@ -89,18 +95,30 @@ impl Function {
 }
 
 /// A host function the module needs; the embedder binds a Rust function to it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Eq)]
 pub struct Import {
+    /// The name the embedder binds a host function to.
     pub name: String,
+    /// Parameter and result banks the host function must have.
     pub sig: Signature,
     /// Source line of the declaration, when it came from text.
     pub line: Option<u32>,
 }
 
+impl PartialEq for Import {
+    /// Equal when name and signature are: the source line is not part of
+    /// the module's meaning.
+    fn eq(&self, other: &Import) -> bool {
+        self.name == other.name && self.sig == other.sig
+    }
+}
+
 /// A whole module.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Module {
+    /// The functions; `call` ops index into this.
     pub functions: Vec<Function>,
+    /// The host imports; `hcall` ops index into this.
     pub imports: Vec<Import>,
     /// The i64 constant pool (values that do not fit an op's 16-bit field).
     pub iconsts: Vec<i64>,

@@ -106,11 +106,17 @@ pub enum Flow {
 /// A comparison, shared by the compare ops and the fused compare-and-branch ops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cmp {
+    /// Equal: `x == y`.
     Eq,
+    /// Not equal: `x != y`.
     Ne,
+    /// Less than: `x < y`.
     Lt,
+    /// Less than or equal: `x <= y`.
     Le,
+    /// Greater than: `x > y`.
     Gt,
+    /// Greater than or equal: `x >= y`.
     Ge,
 }
 
@@ -146,14 +152,23 @@ impl Cmp {
 /// register-register and register-immediate forms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntBinOp {
+    /// Wrapping addition.
     Add,
+    /// Wrapping subtraction.
     Sub,
+    /// Wrapping multiplication.
     Mul,
+    /// Signed division, truncating toward zero.
     Div,
+    /// Signed remainder (sign of the dividend).
     Rem,
+    /// Bitwise and.
     And,
+    /// Bitwise or.
     Or,
+    /// Bitwise exclusive or.
     Xor,
+    /// Shift left.
     Shl,
     /// Arithmetic shift right.
     Shr,
@@ -164,18 +179,26 @@ pub enum IntBinOp {
 /// A two-operand f64 operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FloatBinOp {
+    /// Addition.
     Add,
+    /// Subtraction.
     Sub,
+    /// Multiplication.
     Mul,
+    /// Division (IEEE: by zero gives an infinity or NaN, no trap).
     Div,
 }
 
 /// A one-operand f64 operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FloatUnOp {
+    /// Negation (flips the sign bit).
     Neg,
+    /// Absolute value.
     Abs,
+    /// Square root (NaN for operands below zero).
     Sqrt,
+    /// Round toward negative infinity.
     Floor,
 }
 
@@ -235,34 +258,52 @@ opcodes! {
     RMov = "rmov", [Write(R), Read(R), None], Next;
 
     // ---- i64 arithmetic, register-register: i[a] = i[b] op i[c] ----
+    /// `i[a] = i[b] + i[c]`, wrapping.
     Add = "add", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = i[b] - i[c]`, wrapping.
     Sub = "sub", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = i[b] * i[c]`, wrapping.
     Mul = "mul", [Write(I), Read(I), Read(I)], Next;
-    /// Traps on a zero divisor and on `i64::MIN / -1`.
+    /// `i[a] = i[b] / i[c]`, truncating; traps on a zero divisor and on
+    /// `i64::MIN / -1`.
     Div = "div", [Write(I), Read(I), Read(I)], Next;
-    /// Traps on a zero divisor; `i64::MIN % -1` is 0.
+    /// `i[a] = i[b] % i[c]`; traps on a zero divisor; `i64::MIN % -1` is 0.
     Rem = "rem", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = i[b] & i[c]`.
     And = "and", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = i[b] | i[c]`.
     Or = "or", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = i[b] ^ i[c]`.
     Xor = "xor", [Write(I), Read(I), Read(I)], Next;
-    /// Shift count masked to 6 bits.
+    /// `i[a] = i[b] << i[c]`; shift count masked to 6 bits.
     Shl = "shl", [Write(I), Read(I), Read(I)], Next;
-    /// Arithmetic; shift count masked to 6 bits.
+    /// `i[a] = i[b] >> i[c]`, arithmetic; shift count masked to 6 bits.
     Shr = "shr", [Write(I), Read(I), Read(I)], Next;
-    /// Logical; shift count masked to 6 bits.
+    /// `i[a] = i[b] >> i[c]`, logical; shift count masked to 6 bits.
     Ushr = "ushr", [Write(I), Read(I), Read(I)], Next;
 
     // ---- i64 arithmetic, register-immediate: i[a] = i[b] op imm(c) ----
+    /// `i[a] = i[b] + imm(c)`, wrapping.
     AddI = "addi", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = i[b] - imm(c)`, wrapping.
     SubI = "subi", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = i[b] * imm(c)`, wrapping.
     MulI = "muli", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = i[b] / imm(c)`; traps like `div`.
     DivI = "divi", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = i[b] % imm(c)`; traps like `rem`.
     RemI = "remi", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = i[b] & imm(c)`.
     AndI = "andi", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = i[b] | imm(c)`.
     OrI = "ori", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = i[b] ^ imm(c)`.
     XorI = "xori", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = i[b] << imm(c)`; shift count masked to 6 bits.
     ShlI = "shli", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = i[b] >> imm(c)`, arithmetic; shift count masked to 6 bits.
     ShrI = "shri", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = i[b] >> imm(c)`, logical; shift count masked to 6 bits.
     UshrI = "ushri", [Write(I), Read(I), Imm], Next;
 
     // ---- i64 unary ----
@@ -272,58 +313,102 @@ opcodes! {
     Not = "not", [Write(I), Read(I), None], Next;
 
     // ---- i64 compares: i[a] = (i[b] cmp i[c]) as 0/1 ----
+    /// `i[a] = (i[b] == i[c]) as i64`.
     Eq = "eq", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = (i[b] != i[c]) as i64`.
     Ne = "ne", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = (i[b] < i[c]) as i64`, signed.
     Lt = "lt", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = (i[b] <= i[c]) as i64`, signed.
     Le = "le", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = (i[b] > i[c]) as i64`, signed.
     Gt = "gt", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = (i[b] >= i[c]) as i64`, signed.
     Ge = "ge", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = (i[b] == imm(c)) as i64`.
     EqI = "eqi", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = (i[b] != imm(c)) as i64`.
     NeI = "nei", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = (i[b] < imm(c)) as i64`, signed.
     LtI = "lti", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = (i[b] <= imm(c)) as i64`, signed.
     LeI = "lei", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = (i[b] > imm(c)) as i64`, signed.
     GtI = "gti", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = (i[b] >= imm(c)) as i64`, signed.
     GeI = "gei", [Write(I), Read(I), Imm], Next;
 
     // ---- fused i64 compare-and-branch: if i[a] cmp i[b] goto c ----
+    /// `if i[a] == i[b] goto c`.
     JEq = "jeq", [Read(I), Read(I), Target], Branch;
+    /// `if i[a] != i[b] goto c`.
     JNe = "jne", [Read(I), Read(I), Target], Branch;
+    /// `if i[a] < i[b] goto c`, signed.
     JLt = "jlt", [Read(I), Read(I), Target], Branch;
+    /// `if i[a] <= i[b] goto c`, signed.
     JLe = "jle", [Read(I), Read(I), Target], Branch;
+    /// `if i[a] > i[b] goto c`, signed.
     JGt = "jgt", [Read(I), Read(I), Target], Branch;
+    /// `if i[a] >= i[b] goto c`, signed.
     JGe = "jge", [Read(I), Read(I), Target], Branch;
     // ---- if i[a] cmp imm(b) goto c ----
+    /// `if i[a] == imm(b) goto c`.
     JEqI = "jeqi", [Read(I), Imm, Target], Branch;
+    /// `if i[a] != imm(b) goto c`.
     JNeI = "jnei", [Read(I), Imm, Target], Branch;
+    /// `if i[a] < imm(b) goto c`, signed.
     JLtI = "jlti", [Read(I), Imm, Target], Branch;
+    /// `if i[a] <= imm(b) goto c`, signed.
     JLeI = "jlei", [Read(I), Imm, Target], Branch;
+    /// `if i[a] > imm(b) goto c`, signed.
     JGtI = "jgti", [Read(I), Imm, Target], Branch;
+    /// `if i[a] >= imm(b) goto c`, signed.
     JGeI = "jgei", [Read(I), Imm, Target], Branch;
 
     // ---- f64 arithmetic: f[a] = f[b] op f[c] ----
+    /// `f[a] = f[b] + f[c]`.
     FAdd = "fadd", [Write(F), Read(F), Read(F)], Next;
+    /// `f[a] = f[b] - f[c]`.
     FSub = "fsub", [Write(F), Read(F), Read(F)], Next;
+    /// `f[a] = f[b] * f[c]`.
     FMul = "fmul", [Write(F), Read(F), Read(F)], Next;
+    /// `f[a] = f[b] / f[c]` (IEEE: no trap on zero).
     FDiv = "fdiv", [Write(F), Read(F), Read(F)], Next;
     // ---- f64 unary: f[a] = op f[b] ----
+    /// `f[a] = -f[b]`.
     FNeg = "fneg", [Write(F), Read(F), None], Next;
+    /// `f[a] = |f[b]|`.
     FAbs = "fabs", [Write(F), Read(F), None], Next;
+    /// `f[a] = sqrt(f[b])`; NaN for operands below zero.
     FSqrt = "fsqrt", [Write(F), Read(F), None], Next;
+    /// `f[a] = floor(f[b])`.
     FFloor = "ffloor", [Write(F), Read(F), None], Next;
 
     // ---- f64 compares: i[a] = (f[b] cmp f[c]) as 0/1 ----
+    /// `i[a] = (f[b] == f[c]) as i64`; 0 if either is NaN.
     FEq = "feq", [Write(I), Read(F), Read(F)], Next;
+    /// `i[a] = (f[b] != f[c]) as i64`; 1 if either is NaN.
     FNe = "fne", [Write(I), Read(F), Read(F)], Next;
+    /// `i[a] = (f[b] < f[c]) as i64`; 0 if either is NaN.
     FLt = "flt", [Write(I), Read(F), Read(F)], Next;
+    /// `i[a] = (f[b] <= f[c]) as i64`; 0 if either is NaN.
     FLe = "fle", [Write(I), Read(F), Read(F)], Next;
+    /// `i[a] = (f[b] > f[c]) as i64`; 0 if either is NaN.
     FGt = "fgt", [Write(I), Read(F), Read(F)], Next;
+    /// `i[a] = (f[b] >= f[c]) as i64`; 0 if either is NaN.
     FGe = "fge", [Write(I), Read(F), Read(F)], Next;
     // ---- fused f64 compare-and-branch: if f[a] cmp f[b] goto c ----
+    /// `if f[a] == f[b] goto c`; not taken if either is NaN.
     FJEq = "fjeq", [Read(F), Read(F), Target], Branch;
+    /// `if f[a] != f[b] goto c`; taken if either is NaN.
     FJNe = "fjne", [Read(F), Read(F), Target], Branch;
+    /// `if f[a] < f[b] goto c`; not taken if either is NaN.
     FJLt = "fjlt", [Read(F), Read(F), Target], Branch;
+    /// `if f[a] <= f[b] goto c`; not taken if either is NaN.
     FJLe = "fjle", [Read(F), Read(F), Target], Branch;
+    /// `if f[a] > f[b] goto c`; not taken if either is NaN.
     FJGt = "fjgt", [Read(F), Read(F), Target], Branch;
+    /// `if f[a] >= f[b] goto c`; not taken if either is NaN.
     FJGe = "fjge", [Read(F), Read(F), Target], Branch;
 
     // ---- conversions ----
@@ -464,23 +549,36 @@ impl fmt::Display for Opcode {
 /// One instruction: 8 bytes in the encoded form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Op {
+    /// What the op does.
     pub opcode: Opcode,
     /// Reserved: 0 in every op today. Encoded so later ops can use it.
     pub flags: u8,
+    /// Field A; its meaning is given by [`Opcode::operands`].
     pub a: u16,
+    /// Field B; its meaning is given by [`Opcode::operands`].
     pub b: u16,
+    /// Field C; its meaning is given by [`Opcode::operands`].
     pub c: u16,
 }
 
 /// Why 8 bytes do not decode to an op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown opcode {0:#04x}")]
-pub struct DecodeError(pub u8);
+pub struct DecodeError(
+    /// The opcode byte that names no opcode.
+    pub u8,
+);
 
 impl Op {
     /// An op with flags 0.
     pub const fn new(opcode: Opcode, a: u16, b: u16, c: u16) -> Op {
-        Op { opcode, flags: 0, a, b, c }
+        Op {
+            opcode,
+            flags: 0,
+            a,
+            b,
+            c,
+        }
     }
 
     /// The three fields A, B, C, indexable by field number.

@@ -35,7 +35,10 @@ pub struct BenchArgs {
 /// One contender: an engine of ours, or a peer's command line.
 enum Contender {
     Tier(Tier),
-    Peer { name: &'static str, argv: Vec<String> },
+    Peer {
+        name: &'static str,
+        argv: Vec<String>,
+    },
 }
 
 impl Contender {
@@ -76,7 +79,11 @@ fn time_tier(tier: Tier, file: &Path, args: &[String]) -> Result<Timing, String>
         .call(tierjit::bytecode::ENTRY_NAME, &args)
         .map_err(|e| format!("{}: {e}", file.display()))?;
     let run = t1.elapsed();
-    Ok(Timing { compile, run, output: out.take_string() })
+    Ok(Timing {
+        compile,
+        run,
+        output: out.take_string(),
+    })
 }
 
 fn time_peer(argv: &[String]) -> Result<Timing, String> {
@@ -87,32 +94,59 @@ fn time_peer(argv: &[String]) -> Result<Timing, String> {
         .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
     let run = t0.elapsed();
     if !out.status.success() {
-        return Err(format!("{} failed: {}", argv.join(" "), String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "{} failed: {}",
+            argv.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
-    Ok(Timing { compile: Duration::ZERO, run, output: String::from_utf8_lossy(&out.stdout).into_owned() })
+    Ok(Timing {
+        compile: Duration::ZERO,
+        run,
+        output: String::from_utf8_lossy(&out.stdout).into_owned(),
+    })
 }
 
 fn peers_for(dir: &Path, bin: Option<&Path>, name: &str, args: &[String]) -> Vec<Contender> {
     let mut v = Vec::new();
     let lua = dir.join("lua").join(format!("{name}.lua"));
     let on_path = |p: &str| {
-        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(p).is_file()))
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(p).is_file()))
     };
     let script = lua.display().to_string();
     if lua.is_file() && on_path("lua5.4") {
         let argv = [vec!["lua5.4".to_string(), script.clone()], args.to_vec()].concat();
-        v.push(Contender::Peer { name: "lua5.4", argv });
+        v.push(Contender::Peer {
+            name: "lua5.4",
+            argv,
+        });
     }
     if lua.is_file() && on_path("luajit") {
-        let argv = [vec!["luajit".to_string(), "-joff".to_string(), script.clone()], args.to_vec()].concat();
-        v.push(Contender::Peer { name: "luajit-joff", argv });
+        let argv = [
+            vec!["luajit".to_string(), "-joff".to_string(), script.clone()],
+            args.to_vec(),
+        ]
+        .concat();
+        v.push(Contender::Peer {
+            name: "luajit-joff",
+            argv,
+        });
         let argv = [vec!["luajit".to_string(), script], args.to_vec()].concat();
-        v.push(Contender::Peer { name: "luajit", argv });
+        v.push(Contender::Peer {
+            name: "luajit",
+            argv,
+        });
     }
-    let gcc = bin.map_or_else(|| dir.join("bin"), Path::to_path_buf).join(format!("{name}.O2"));
+    let gcc = bin
+        .map_or_else(|| dir.join("bin"), Path::to_path_buf)
+        .join(format!("{name}.O2"));
     if gcc.is_file() {
         let argv = [vec![gcc.display().to_string()], args.to_vec()].concat();
-        v.push(Contender::Peer { name: "gcc-O2", argv });
+        v.push(Contender::Peer {
+            name: "gcc-O2",
+            argv,
+        });
     }
     v
 }
@@ -123,21 +157,38 @@ fn fmt_secs(d: Duration) -> String {
 
 fn fmt_compile(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
-    if us < 1000.0 { format!("{us:.0} µs") } else { format!("{:.1} ms", us / 1000.0) }
+    if us < 1000.0 {
+        format!("{us:.0} µs")
+    } else {
+        format!("{:.1} ms", us / 1000.0)
+    }
 }
 
 pub fn bench(a: &BenchArgs) -> Result<(), String> {
-    let tiers = a.tiers.iter().map(|t| t.parse::<Tier>().map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+    let tiers = a
+        .tiers
+        .iter()
+        .map(|t| t.parse::<Tier>().map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
     let runs = a.runs.max(1);
     println!("# tierjit bench: median of {runs} runs, wall seconds (ratio to the first engine)\n");
     let mut header_done = false;
     for spec in &a.files {
         let (file, args) = match spec.split_once('@') {
-            Some((f, a)) => (f, a.split(',').map(str::to_string).filter(|s| !s.is_empty()).collect::<Vec<_>>()),
+            Some((f, a)) => (
+                f,
+                a.split(',')
+                    .map(str::to_string)
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>(),
+            ),
             None => (spec.as_str(), Vec::new()),
         };
         let file = Path::new(file);
-        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut contenders: Vec<Contender> = tiers.iter().map(|&t| Contender::Tier(t)).collect();
         if let Some(dir) = &a.peers {
             contenders.extend(peers_for(dir, a.peer_bin.as_deref(), &name, &args));
@@ -203,7 +254,9 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
                 .position(|c| matches!(c, Contender::Tier(Tier::Interp)))
                 .map(|k| median(&mut run_times[k]));
             match interp {
-                Some(t) if ops > 0 => row += &format!(" {:.2} ({ops} ops) |", t.as_secs_f64() * 1e9 / ops as f64),
+                Some(t) if ops > 0 => {
+                    row += &format!(" {:.2} ({ops} ops) |", t.as_secs_f64() * 1e9 / ops as f64)
+                }
                 _ => row += " - |",
             }
         }

@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use tierjit::{Config, Engine, Error, Instance, Module, Tier, Value};
 
 #[derive(Parser)]
-#[command(name = "tierjit", version, about = "A two-tier JIT for a typed register bytecode")]
+#[command(
+    name = "tierjit",
+    version,
+    about = "A two-tier JIT for a typed register bytecode"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,7 +69,8 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Vec<Value>, String> {
 }
 
 fn run(tier: Option<&str>, file: &Path, args: &[String]) -> Result<(), String> {
-    let engine = Engine::new(config_for(tier).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let engine =
+        Engine::new(config_for(tier).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
     let module = load(&engine, file)?;
     let args = parse_args(args)?;
     let mut instance = Instance::new(&module).map_err(|e| e.to_string())?;
@@ -98,7 +103,10 @@ fn check(file: &Path) -> Result<(), String> {
 fn dis(file: &Path) -> Result<(), String> {
     let engine = Engine::new(Config::new()).map_err(|e| e.to_string())?;
     let module = load(&engine, file)?;
-    print!("{}", tierjit::bytecode::text::print_annotated(module.bytecode()));
+    print!(
+        "{}",
+        tierjit::bytecode::text::print_annotated(module.bytecode())
+    );
     Ok(())
 }
 
@@ -107,7 +115,11 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let result = match &cli.command {

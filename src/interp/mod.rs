@@ -56,16 +56,39 @@ fn enter_frame(store: &mut Store, layout: &FrameLayout, bases: [usize; 3]) -> Re
 /// Run function `entry` of a verified `module` on a frame at the bottom of
 /// the register stacks (bases 0), whose parameter slots the caller has
 /// filled. On return the result is in slot 0 of the result bank.
-pub fn run(module: &Module, layouts: &[FrameLayout], store: &mut Store, entry: usize) -> Result<(), Trap> {
+pub fn run(
+    module: &Module,
+    layouts: &[FrameLayout],
+    store: &mut Store,
+    entry: usize,
+) -> Result<(), Trap> {
     let mut frames: Vec<Frame> = Vec::new();
     let mut func = entry;
     let mut pc = 0usize;
     let mut bases = [0usize; 3];
     let mut ops = 0u64;
     let result = if store.count_ops {
-        execute::<true>(module, layouts, store, &mut frames, &mut func, &mut pc, &mut bases, &mut ops)
+        execute::<true>(
+            module,
+            layouts,
+            store,
+            &mut frames,
+            &mut func,
+            &mut pc,
+            &mut bases,
+            &mut ops,
+        )
     } else {
-        execute::<false>(module, layouts, store, &mut frames, &mut func, &mut pc, &mut bases, &mut ops)
+        execute::<false>(
+            module,
+            layouts,
+            store,
+            &mut frames,
+            &mut func,
+            &mut pc,
+            &mut bases,
+            &mut ops,
+        )
     };
     store.executed_ops += ops;
     result.map_err(|t| Trap {
@@ -102,7 +125,8 @@ fn execute<const COUNT_OPS: bool>(
     // call), and the verifier guarantees every register index is below the
     // function's register count, so `ip/fp/rp + k` stays inside the stacks.
     // The stacks are not reallocated while this runs.
-    let (mut ip, mut fp, mut rp) = unsafe { (i0.add(bases[0]), f0.add(bases[1]), r0.add(bases[2])) };
+    let (mut ip, mut fp, mut rp) =
+        unsafe { (i0.add(bases[0]), f0.add(bases[1]), r0.add(bases[2])) };
 
     macro_rules! i {
         ($k:expr) => {
@@ -164,7 +188,9 @@ fn execute<const COUNT_OPS: bool>(
                 Opcode::Nop => {}
                 Opcode::IConst => i!(op.a) = op.b as i16 as i64,
                 Opcode::IConstK => i!(op.a) = *module.iconsts.get_unchecked(op.b as usize),
-                Opcode::FConst => f!(op.a) = f64::from_bits(*module.fconsts.get_unchecked(op.b as usize)),
+                Opcode::FConst => {
+                    f!(op.a) = f64::from_bits(*module.fconsts.get_unchecked(op.b as usize))
+                }
                 Opcode::RNull => r!(op.a) = 0,
                 Opcode::Mov => i!(op.a) = i!(op.b),
                 Opcode::FMov => f!(op.a) = f!(op.b),
@@ -192,7 +218,9 @@ fn execute<const COUNT_OPS: bool>(
                 Opcode::XorI => i!(op.a) = i!(op.b) ^ (op.c as i16 as i64),
                 Opcode::ShlI => i!(op.a) = i!(op.b).wrapping_shl(op.c as i16 as u32),
                 Opcode::ShrI => i!(op.a) = i!(op.b).wrapping_shr(op.c as i16 as u32),
-                Opcode::UshrI => i!(op.a) = (i!(op.b) as u64).wrapping_shr(op.c as i16 as u32) as i64,
+                Opcode::UshrI => {
+                    i!(op.a) = (i!(op.b) as u64).wrapping_shr(op.c as i16 as u32) as i64
+                }
 
                 Opcode::Neg => i!(op.a) = i!(op.b).wrapping_neg(),
                 Opcode::Not => i!(op.a) = !i!(op.b),
@@ -210,18 +238,66 @@ fn execute<const COUNT_OPS: bool>(
                 Opcode::GtI => i!(op.a) = (i!(op.b) > op.c as i16 as i64) as i64,
                 Opcode::GeI => i!(op.a) = (i!(op.b) >= op.c as i16 as i64) as i64,
 
-                Opcode::JEq => if i!(op.a) == i!(op.b) { jump!(op.c) },
-                Opcode::JNe => if i!(op.a) != i!(op.b) { jump!(op.c) },
-                Opcode::JLt => if i!(op.a) < i!(op.b) { jump!(op.c) },
-                Opcode::JLe => if i!(op.a) <= i!(op.b) { jump!(op.c) },
-                Opcode::JGt => if i!(op.a) > i!(op.b) { jump!(op.c) },
-                Opcode::JGe => if i!(op.a) >= i!(op.b) { jump!(op.c) },
-                Opcode::JEqI => if i!(op.a) == op.b as i16 as i64 { jump!(op.c) },
-                Opcode::JNeI => if i!(op.a) != op.b as i16 as i64 { jump!(op.c) },
-                Opcode::JLtI => if i!(op.a) < op.b as i16 as i64 { jump!(op.c) },
-                Opcode::JLeI => if i!(op.a) <= op.b as i16 as i64 { jump!(op.c) },
-                Opcode::JGtI => if i!(op.a) > op.b as i16 as i64 { jump!(op.c) },
-                Opcode::JGeI => if i!(op.a) >= op.b as i16 as i64 { jump!(op.c) },
+                Opcode::JEq => {
+                    if i!(op.a) == i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JNe => {
+                    if i!(op.a) != i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JLt => {
+                    if i!(op.a) < i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JLe => {
+                    if i!(op.a) <= i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JGt => {
+                    if i!(op.a) > i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JGe => {
+                    if i!(op.a) >= i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JEqI => {
+                    if i!(op.a) == op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JNeI => {
+                    if i!(op.a) != op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JLtI => {
+                    if i!(op.a) < op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JLeI => {
+                    if i!(op.a) <= op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JGtI => {
+                    if i!(op.a) > op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JGeI => {
+                    if i!(op.a) >= op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
 
                 Opcode::FAdd => f!(op.a) = f!(op.b) + f!(op.c),
                 Opcode::FSub => f!(op.a) = f!(op.b) - f!(op.c),
@@ -238,19 +314,51 @@ fn execute<const COUNT_OPS: bool>(
                 Opcode::FLe => i!(op.a) = (f!(op.b) <= f!(op.c)) as i64,
                 Opcode::FGt => i!(op.a) = (f!(op.b) > f!(op.c)) as i64,
                 Opcode::FGe => i!(op.a) = (f!(op.b) >= f!(op.c)) as i64,
-                Opcode::FJEq => if f!(op.a) == f!(op.b) { jump!(op.c) },
-                Opcode::FJNe => if f!(op.a) != f!(op.b) { jump!(op.c) },
-                Opcode::FJLt => if f!(op.a) < f!(op.b) { jump!(op.c) },
-                Opcode::FJLe => if f!(op.a) <= f!(op.b) { jump!(op.c) },
-                Opcode::FJGt => if f!(op.a) > f!(op.b) { jump!(op.c) },
-                Opcode::FJGe => if f!(op.a) >= f!(op.b) { jump!(op.c) },
+                Opcode::FJEq => {
+                    if f!(op.a) == f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::FJNe => {
+                    if f!(op.a) != f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::FJLt => {
+                    if f!(op.a) < f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::FJLe => {
+                    if f!(op.a) <= f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::FJGt => {
+                    if f!(op.a) > f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::FJGe => {
+                    if f!(op.a) >= f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
 
                 Opcode::I2F => f!(op.a) = i!(op.b) as f64,
                 Opcode::F2I => i!(op.a) = f!(op.b) as i64,
 
                 Opcode::Jmp => jump!(op.a),
-                Opcode::Jz => if i!(op.a) == 0 { jump!(op.b) },
-                Opcode::Jnz => if i!(op.a) != 0 { jump!(op.b) },
+                Opcode::Jz => {
+                    if i!(op.a) == 0 {
+                        jump!(op.b)
+                    }
+                }
+                Opcode::Jnz => {
+                    if i!(op.a) != 0 {
+                        jump!(op.b)
+                    }
+                }
 
                 Opcode::Call => {
                     let callee = op.b as usize;
@@ -280,16 +388,34 @@ fn execute<const COUNT_OPS: bool>(
                     let w = op.c as usize;
                     // The verifier bounds the window only in banks where the
                     // callee has parameters: form the others without `add`.
-                    copy_slots(ip.wrapping_add(w) as *const u64, nip as *mut u64, cl.params[0]);
-                    copy_slots(fp.wrapping_add(w) as *const u64, nfp as *mut u64, cl.params[1]);
+                    copy_slots(
+                        ip.wrapping_add(w) as *const u64,
+                        nip as *mut u64,
+                        cl.params[0],
+                    );
+                    copy_slots(
+                        fp.wrapping_add(w) as *const u64,
+                        nfp as *mut u64,
+                        cl.params[1],
+                    );
                     copy_slots(rp.wrapping_add(w), nrp, cl.params[2]);
-                    clear_slots(nip.add(cl.params[0] as usize) as *mut u64, cl.regs[0] - cl.params[0]);
-                    clear_slots(nfp.add(cl.params[1] as usize) as *mut u64, cl.regs[1] - cl.params[1]);
+                    clear_slots(
+                        nip.add(cl.params[0] as usize) as *mut u64,
+                        cl.regs[0] - cl.params[0],
+                    );
+                    clear_slots(
+                        nfp.add(cl.params[1] as usize) as *mut u64,
+                        cl.regs[1] - cl.params[1],
+                    );
                     clear_slots(nrp.add(cl.params[2] as usize), cl.regs[2] - cl.params[2]);
                     frames.push(Frame {
                         func: *func as u32,
                         pc: pc as u32,
-                        bases: [ip.offset_from(i0) as usize, fp.offset_from(f0) as usize, rp.offset_from(r0) as usize],
+                        bases: [
+                            ip.offset_from(i0) as usize,
+                            fp.offset_from(f0) as usize,
+                            rp.offset_from(r0) as usize,
+                        ],
                     });
                     *func = callee;
                     code = module.functions.get_unchecked(callee).code.as_slice();
@@ -348,7 +474,11 @@ fn execute<const COUNT_OPS: bool>(
                     *func = caller.func as usize;
                     code = module.functions.get_unchecked(*func).code.as_slice();
                     layout = *layouts.get_unchecked(*func);
-                    (ip, fp, rp) = (i0.add(caller.bases[0]), f0.add(caller.bases[1]), r0.add(caller.bases[2]));
+                    (ip, fp, rp) = (
+                        i0.add(caller.bases[0]),
+                        f0.add(caller.bases[1]),
+                        r0.add(caller.bases[2]),
+                    );
                     pc = caller.pc as usize;
                     let call = *code.get_unchecked(pc);
                     if call.a != NO_REG {
@@ -372,19 +502,32 @@ fn execute<const COUNT_OPS: bool>(
                     r!(op.a) = try_trap!(store.heap.alloc(kind, len, roots));
                 }
                 Opcode::Len => i!(op.a) = try_trap!(array_len(r!(op.b))),
-                Opcode::GetI => i!(op.a) = *try_trap!(element_ptr(r!(op.b), ElemKind::I64, i!(op.c))) as i64,
-                Opcode::GetF => {
-                    f!(op.a) = f64::from_bits(*try_trap!(element_ptr(r!(op.b), ElemKind::F64, i!(op.c))))
+                Opcode::GetI => {
+                    i!(op.a) = *try_trap!(element_ptr(r!(op.b), ElemKind::I64, i!(op.c))) as i64
                 }
-                Opcode::GetR => r!(op.a) = *try_trap!(element_ptr(r!(op.b), ElemKind::Ref, i!(op.c))),
-                Opcode::SetI => *try_trap!(element_ptr(r!(op.a), ElemKind::I64, i!(op.b))) = i!(op.c) as u64,
-                Opcode::SetF => *try_trap!(element_ptr(r!(op.a), ElemKind::F64, i!(op.b))) = f!(op.c).to_bits(),
-                Opcode::SetR => *try_trap!(element_ptr(r!(op.a), ElemKind::Ref, i!(op.b))) = r!(op.c),
+                Opcode::GetF => {
+                    f!(op.a) =
+                        f64::from_bits(*try_trap!(element_ptr(r!(op.b), ElemKind::F64, i!(op.c))))
+                }
+                Opcode::GetR => {
+                    r!(op.a) = *try_trap!(element_ptr(r!(op.b), ElemKind::Ref, i!(op.c)))
+                }
+                Opcode::SetI => {
+                    *try_trap!(element_ptr(r!(op.a), ElemKind::I64, i!(op.b))) = i!(op.c) as u64
+                }
+                Opcode::SetF => {
+                    *try_trap!(element_ptr(r!(op.a), ElemKind::F64, i!(op.b))) = f!(op.c).to_bits()
+                }
+                Opcode::SetR => {
+                    *try_trap!(element_ptr(r!(op.a), ElemKind::Ref, i!(op.b))) = r!(op.c)
+                }
 
                 // Output errors (a closed pipe) do not change the program's
                 // semantics, as with C's unchecked printf.
                 Opcode::PrintS => {
-                    let _ = store.out.write_all(module.strings.get_unchecked(op.a as usize).as_bytes());
+                    let _ = store
+                        .out
+                        .write_all(module.strings.get_unchecked(op.a as usize).as_bytes());
                 }
                 Opcode::PrintI => {
                     let _ = write_i64(&mut *store.out, i!(op.a));
@@ -449,15 +592,25 @@ pub fn int_div(x: i64, y: i64) -> Result<i64, TrapKind> {
 /// `x % y` with the bytecode's traps (`i64::MIN % -1` is 0).
 #[inline(always)]
 pub fn int_rem(x: i64, y: i64) -> Result<i64, TrapKind> {
-    if y == 0 { Err(TrapKind::DivisionByZero) } else { Ok(x.wrapping_rem(y)) }
+    if y == 0 {
+        Err(TrapKind::DivisionByZero)
+    } else {
+        Ok(x.wrapping_rem(y))
+    }
 }
 
 /// Call a host function, turning an error or a panic into a trap and
 /// checking the result's bank.
-fn call_host(hf: &mut crate::runtime::host::HostFunc, args: &[Value]) -> Result<Option<Value>, RawTrap> {
+fn call_host(
+    hf: &mut crate::runtime::host::HostFunc,
+    args: &[Value],
+) -> Result<Option<Value>, RawTrap> {
     let f = &mut hf.func;
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(args)));
-    let host_err = |d: String| RawTrap { kind: TrapKind::HostError, detail: Some(d) };
+    let host_err = |d: String| RawTrap {
+        kind: TrapKind::HostError,
+        detail: Some(d),
+    };
     match res {
         Err(_) => Err(host_err("host function panicked".into())),
         Ok(Err(msg)) => Err(host_err(msg)),

@@ -13,8 +13,11 @@ use std::ptr::NonNull;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum ElemKind {
+    /// i64 elements (`newi`).
     I64 = 1,
+    /// f64 elements (`newf`).
     F64 = 2,
+    /// Reference elements (`newr`), traced by the collector.
     Ref = 3,
 }
 
@@ -105,9 +108,13 @@ impl Heap {
         }
         let layout = layout_for(len as u64).ok_or(TrapKind::OutOfMemory)?;
         let size = layout.size();
-        if self.bytes.saturating_add(size) > self.next_gc || self.bytes.saturating_add(size) > self.limit {
+        if self.bytes.saturating_add(size) > self.next_gc
+            || self.bytes.saturating_add(size) > self.limit
+        {
             self.collect(roots);
-            self.next_gc = (self.bytes.saturating_add(size)).saturating_mul(2).max(MIN_GC_THRESHOLD);
+            self.next_gc = (self.bytes.saturating_add(size))
+                .saturating_mul(2)
+                .max(MIN_GC_THRESHOLD);
         }
         if self.bytes.saturating_add(size) > self.limit {
             return Err(TrapKind::OutOfMemory);
@@ -238,10 +245,19 @@ mod tests {
         let b = heap.alloc(ElemKind::Ref, 2, &[]).unwrap();
         unsafe {
             *element_ptr(b, ElemKind::Ref, 1).unwrap() = a;
-            assert_eq!(element_ptr(a, ElemKind::I64, 10), Err(TrapKind::IndexOutOfBounds));
-            assert_eq!(element_ptr(a, ElemKind::I64, -1), Err(TrapKind::IndexOutOfBounds));
+            assert_eq!(
+                element_ptr(a, ElemKind::I64, 10),
+                Err(TrapKind::IndexOutOfBounds)
+            );
+            assert_eq!(
+                element_ptr(a, ElemKind::I64, -1),
+                Err(TrapKind::IndexOutOfBounds)
+            );
             assert_eq!(element_ptr(a, ElemKind::F64, 0), Err(TrapKind::ElementKind));
-            assert_eq!(element_ptr(0, ElemKind::F64, 0), Err(TrapKind::NullReference));
+            assert_eq!(
+                element_ptr(0, ElemKind::F64, 0),
+                Err(TrapKind::NullReference)
+            );
             assert_eq!(array_len(a), Ok(10));
         }
         heap.collect(&[b]);
@@ -254,9 +270,18 @@ mod tests {
     #[test]
     fn limits_trap() {
         let mut heap = Heap::new(4096);
-        assert_eq!(heap.alloc(ElemKind::I64, -1, &[]), Err(TrapKind::NegativeLength));
-        assert_eq!(heap.alloc(ElemKind::I64, 1 << 20, &[]), Err(TrapKind::OutOfMemory));
-        assert_eq!(heap.alloc(ElemKind::I64, i64::MAX, &[]), Err(TrapKind::OutOfMemory));
+        assert_eq!(
+            heap.alloc(ElemKind::I64, -1, &[]),
+            Err(TrapKind::NegativeLength)
+        );
+        assert_eq!(
+            heap.alloc(ElemKind::I64, 1 << 20, &[]),
+            Err(TrapKind::OutOfMemory)
+        );
+        assert_eq!(
+            heap.alloc(ElemKind::I64, i64::MAX, &[]),
+            Err(TrapKind::OutOfMemory)
+        );
         // Garbage is collected to make room.
         for _ in 0..100 {
             heap.alloc(ElemKind::F64, 100, &[]).unwrap();

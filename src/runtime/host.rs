@@ -20,7 +20,10 @@ impl HostFunc {
         sig: Signature,
         func: impl FnMut(&[Value]) -> Result<Option<Value>, String> + Send + 'static,
     ) -> HostFunc {
-        HostFunc { sig, func: Box::new(func) }
+        HostFunc {
+            sig,
+            func: Box::new(func),
+        }
     }
 
     /// Its signature.

@@ -15,7 +15,9 @@ use std::sync::atomic::AtomicBool;
 
 /// The mutable state of an instance that every engine works on.
 pub struct Store {
+    /// The register stacks of the three banks.
     pub stacks: stacks::RegisterStacks,
+    /// The array heap and its collector.
     pub heap: heap::Heap,
     /// Where the print ops write.
     pub out: Box<dyn Write + Send>,

@@ -6,7 +6,11 @@ use std::io::Write;
 pub fn write_f64(out: &mut dyn Write, v: f64, digits: usize) -> std::io::Result<()> {
     if v.is_nan() {
         // glibc prints the sign of a NaN.
-        out.write_all(if v.is_sign_negative() { b"-nan" } else { b"nan" })
+        out.write_all(if v.is_sign_negative() {
+            b"-nan"
+        } else {
+            b"nan"
+        })
     } else if v.is_infinite() {
         out.write_all(if v < 0.0 { b"-inf" } else { b"inf" })
     } else {

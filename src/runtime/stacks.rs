@@ -3,8 +3,11 @@
 /// Fixed-capacity register stacks, one per bank. The reference stack is the
 /// collector's root set.
 pub struct RegisterStacks {
+    /// The `i` bank's registers.
     pub i: Box<[i64]>,
+    /// The `f` bank's registers.
     pub f: Box<[f64]>,
+    /// The `r` bank's registers: array addresses, 0 for null.
     pub r: Box<[u64]>,
 }
 

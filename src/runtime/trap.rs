@@ -80,6 +80,7 @@ impl fmt::Display for TrapKind {
 /// A trap as the embedder sees it: kind, function and op index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trap {
+    /// What went wrong.
     pub kind: TrapKind,
     /// Index of the function that trapped.
     pub func: u32,
@@ -93,7 +94,11 @@ pub struct Trap {
 
 impl fmt::Display for Trap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "trap: {} in function `{}` at op {}", self.kind, self.func_name, self.pc)?;
+        write!(
+            f,
+            "trap: {} in function `{}` at op {}",
+            self.kind, self.func_name, self.pc
+        )?;
         if let Some(d) = &self.detail {
             write!(f, ": {d}")?;
         }

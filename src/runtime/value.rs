@@ -21,8 +21,11 @@ impl Ref {
 /// One register's worth of value, in one of the three banks.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Value {
+    /// An `i` (i64) value.
     I(i64),
+    /// An `f` (f64) value.
     F(f64),
+    /// An `r` (reference) value.
     R(Ref),
 }
 

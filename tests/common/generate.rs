@@ -18,7 +18,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use std::collections::{HashMap, HashSet};
 use tierjit::bytecode::op::MAX_PRINTF_DIGITS;
-use tierjit::bytecode::{Bank, Flow, Function, Import, Module, NO_REG, Op, Opcode, Operand, Signature};
+use tierjit::bytecode::{
+    Bank, Flow, Function, Import, Module, NO_REG, Op, Opcode, Operand, Signature,
+};
 
 /// What [`module`] generates.
 #[derive(Clone, Debug)]
@@ -89,8 +91,8 @@ pub fn bank() -> impl Strategy<Value = Bank> {
 /// An identifier, sometimes one that looks like a keyword or a register.
 pub fn name() -> impl Strategy<Value = String> {
     let tricky = vec![
-        "main", "end", "func", "import", "regs", "none", "bits", "inf", "nan", "i0", "f1", "r65535", "L0", "add",
-        "iconst", "$", ".", "_", ".5", "e5",
+        "main", "end", "func", "import", "regs", "none", "bits", "inf", "nan", "i0", "f1",
+        "r65535", "L0", "add", "iconst", "$", ".", "_", ".5", "e5",
     ];
     prop_oneof![
         3 => "[A-Za-z_.$][A-Za-z0-9_.$]{0,10}",
@@ -100,12 +102,27 @@ pub fn name() -> impl Strategy<Value = String> {
 
 /// f64 bits: any bits, any double, and the special values, often repeated.
 pub fn f64_bits() -> impl Strategy<Value = u64> {
-    let specials: Vec<u64> = [0.0, -0.0, 1.0, 2.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -f64::NAN, 5e-324, f64::MAX]
-        .iter()
-        .map(|v: &f64| v.to_bits())
-        .chain([0x7ff8000000000001, 0xfff0000000000001])
-        .collect();
-    prop_oneof![any::<u64>(), any::<f64>().prop_map(f64::to_bits), prop::sample::select(specials)]
+    let specials: Vec<u64> = [
+        0.0,
+        -0.0,
+        1.0,
+        2.5,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        -f64::NAN,
+        5e-324,
+        f64::MAX,
+    ]
+    .iter()
+    .map(|v: &f64| v.to_bits())
+    .chain([0x7ff8000000000001, 0xfff0000000000001])
+    .collect();
+    prop_oneof![
+        any::<u64>(),
+        any::<f64>().prop_map(f64::to_bits),
+        prop::sample::select(specials)
+    ]
 }
 
 /// An i64 that does not fit 16 bits (pooled by `iconst`).
@@ -121,9 +138,19 @@ pub fn big_i64() -> impl Strategy<Value = i64> {
     })
 }
 
-/// String constants: any Unicode, printable ASCII, and short ones that repeat.
+/// String constants: any Unicode, printable ASCII, characters that need
+/// escapes, and short ones that repeat.
 pub fn text() -> impl Strategy<Value = String> {
-    prop_oneof!["[a-c]{0,2}", "[ -~]{0,16}", any::<String>()]
+    let special = vec![
+        '\n', '\r', '\t', '\0', '"', '\\', '\u{7}', '\u{7f}', '\u{85}', '\u{feff}', '\u{2028}',
+        ';', 'a',
+    ];
+    let tricky = prop::collection::vec(
+        prop_oneof![prop::sample::select(special), any::<char>()],
+        0..8,
+    )
+    .prop_map(String::from_iter);
+    prop_oneof!["[a-c]{0,2}", "[ -~]{0,16}", any::<String>(), tricky]
 }
 
 #[derive(Clone, Debug)]
@@ -152,23 +179,54 @@ struct FuncRecipe {
 }
 
 fn sig_recipe(max_params: usize) -> impl Strategy<Value = SigRecipe> {
-    (name(), prop::collection::vec(bank(), 0..=max_params), prop::option::of(bank()))
-        .prop_map(|(name, params, result)| SigRecipe { name, params, result })
+    (
+        name(),
+        prop::collection::vec(bank(), 0..=max_params),
+        prop::option::of(bank()),
+    )
+        .prop_map(|(name, params, result)| SigRecipe {
+            name,
+            params,
+            result,
+        })
 }
 
 fn op_recipe() -> impl Strategy<Value = OpRecipe> {
-    (any::<Index>(), (any::<Index>(), any::<Index>(), any::<Index>()), any::<i16>(), big_i64(), f64_bits(), text())
-        .prop_map(|(opcode, picks, imm, big, fbits, text)| OpRecipe { opcode, picks, imm, big, fbits, text })
+    (
+        any::<Index>(),
+        (any::<Index>(), any::<Index>(), any::<Index>()),
+        any::<i16>(),
+        big_i64(),
+        f64_bits(),
+        text(),
+    )
+        .prop_map(|(opcode, picks, imm, big, fbits, text)| OpRecipe {
+            opcode,
+            picks,
+            imm,
+            big,
+            fbits,
+            text,
+        })
 }
 
 fn func_recipe(cfg: &GenConfig) -> impl Strategy<Value = FuncRecipe> + use<> {
     (
         sig_recipe(cfg.max_params),
         prop::collection::vec(prop::option::weighted(0.3, -100i64..100), cfg.max_params),
-        [0..=cfg.max_extra_regs, 0..=cfg.max_extra_regs, 0..=cfg.max_extra_regs],
+        [
+            0..=cfg.max_extra_regs,
+            0..=cfg.max_extra_regs,
+            0..=cfg.max_extra_regs,
+        ],
         prop::collection::vec(op_recipe(), 0..=cfg.max_ops),
     )
-        .prop_map(|(sig, defaults, extra_regs, ops)| FuncRecipe { sig, defaults, extra_regs, ops })
+        .prop_map(|(sig, defaults, extra_regs, ops)| FuncRecipe {
+            sig,
+            defaults,
+            extra_regs,
+            ops,
+        })
 }
 
 /// Well-formed modules as described in the module docs.
@@ -187,7 +245,12 @@ struct Pools {
     strings: HashMap<String, u16>,
 }
 
-fn intern<K: std::hash::Hash + Eq + Clone, V>(map: &mut HashMap<K, u16>, pool: &mut Vec<V>, key: K, v: V) -> u16 {
+fn intern<K: std::hash::Hash + Eq + Clone, V>(
+    map: &mut HashMap<K, u16>,
+    pool: &mut Vec<V>,
+    key: K,
+    v: V,
+) -> u16 {
     *map.entry(key).or_insert_with(|| {
         pool.push(v);
         (pool.len() - 1) as u16
@@ -220,37 +283,57 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
     };
     let imports: Vec<Import> = imports
         .into_iter()
-        .map(|r| Import { name: unique(&r.name), sig: Signature::new(r.params, r.result), line: None })
+        .map(|r| Import {
+            name: unique(&r.name),
+            sig: Signature::new(r.params, r.result),
+            line: None,
+        })
         .collect();
     let mut sigs: Vec<(String, Signature)> = Vec::new();
     for (k, f) in funcs.iter().enumerate() {
         if k == 0 && cfg.main_first {
             sigs.push(("main".to_string(), Signature::new([], None)));
         } else {
-            sigs.push((unique(&f.sig.name), Signature::new(f.sig.params.clone(), f.sig.result)));
+            sigs.push((
+                unique(&f.sig.name),
+                Signature::new(f.sig.params.clone(), f.sig.result),
+            ));
         }
     }
     // Every bank of every function can hold the parameters of any callee.
     let mut max_count = [0u16; 3];
-    for sig in sigs.iter().map(|(_, s)| s).chain(imports.iter().map(|i| &i.sig)) {
+    for sig in sigs
+        .iter()
+        .map(|(_, s)| s)
+        .chain(imports.iter().map(|i| &i.sig))
+    {
         for (m, c) in max_count.iter_mut().zip(sig.param_counts()) {
             *m = (*m).max(c);
         }
     }
-    let allowed: Vec<Opcode> = if cfg.opcodes.is_empty() { vec![Opcode::Nop] } else { cfg.opcodes.clone() };
+    let allowed: Vec<Opcode> = if cfg.opcodes.is_empty() {
+        vec![Opcode::Nop]
+    } else {
+        cfg.opcodes.clone()
+    };
     let nf = funcs.len();
     let mut p = Pools::default();
     let mut functions = Vec::new();
     for (k, (f, (name, sig))) in funcs.into_iter().zip(sigs.iter().cloned()).enumerate() {
         let counts = sig.param_counts();
-        let regs: [u16; 3] = std::array::from_fn(|b| counts[b].max(max_count[b]) + 1 + f.extra_regs[b]);
+        let regs: [u16; 3] =
+            std::array::from_fn(|b| counts[b].max(max_count[b]) + 1 + f.extra_regs[b]);
         let param_defaults: Vec<Option<i64>> = sig
             .params
             .iter()
             .zip(f.defaults.iter().chain(std::iter::repeat(&None)))
             .map(|(b, d)| if *b == Bank::I { *d } else { None })
             .collect();
-        let param_defaults = if param_defaults.iter().any(Option::is_some) { param_defaults } else { Vec::new() };
+        let param_defaults = if param_defaults.iter().any(Option::is_some) {
+            param_defaults
+        } else {
+            Vec::new()
+        };
         let len = f.ops.len() + usize::from(cfg.end_with_return);
         let mut code = Vec::with_capacity(len);
         for (pc, r) in f.ops.iter().enumerate() {
@@ -258,7 +341,9 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
             if opcode.flow() == Flow::Return {
                 opcode = return_op(sig.result);
             }
-            if (opcode == Opcode::HostCall && imports.is_empty()) || (opcode == Opcode::Call && cfg.acyclic_calls && k + 1 >= nf) {
+            if (opcode == Opcode::HostCall && imports.is_empty())
+                || (opcode == Opcode::Call && cfg.acyclic_calls && k + 1 >= nf)
+            {
                 opcode = Opcode::Nop;
             }
             let picks = [r.picks.0, r.picks.1, r.picks.2];
@@ -269,11 +354,20 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
                 let pick = picks[i];
                 fields[i] = match *kind {
                     Operand::None | Operand::CallDst | Operand::ArgWindow => 0,
-                    Operand::Read(b) | Operand::Write(b) => pick.index(usize::from(regs[b.index()])) as u16,
+                    Operand::Read(b) | Operand::Write(b) => {
+                        pick.index(usize::from(regs[b.index()])) as u16
+                    }
                     Operand::Imm => r.imm as u16,
                     Operand::ConstI => intern(&mut p.iconsts, &mut p.module.iconsts, r.big, r.big),
-                    Operand::ConstF => intern(&mut p.fconsts, &mut p.module.fconsts, r.fbits, r.fbits),
-                    Operand::Str => intern(&mut p.strings, &mut p.module.strings, r.text.clone(), r.text.clone()),
+                    Operand::ConstF => {
+                        intern(&mut p.fconsts, &mut p.module.fconsts, r.fbits, r.fbits)
+                    }
+                    Operand::Str => intern(
+                        &mut p.strings,
+                        &mut p.module.strings,
+                        r.text.clone(),
+                        r.text.clone(),
+                    ),
                     Operand::Target => {
                         let t = if !cfg.backward_jumps && pc + 1 < len {
                             pc + 1 + pick.index(len - pc - 1)
@@ -288,11 +382,12 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
                     Operand::Count => pick.index(usize::from(MAX_PRINTF_DIGITS) + 1) as u16,
                 };
             }
-            let callee: Option<&Signature> = kinds.iter().zip(fields).find_map(|(kind, v)| match kind {
-                Operand::Func => sigs.get(usize::from(v)).map(|(_, s)| s),
-                Operand::Host => imports.get(usize::from(v)).map(|i| &i.sig),
-                _ => None,
-            });
+            let callee: Option<&Signature> =
+                kinds.iter().zip(fields).find_map(|(kind, v)| match kind {
+                    Operand::Func => sigs.get(usize::from(v)).map(|(_, s)| s),
+                    Operand::Host => imports.get(usize::from(v)).map(|i| &i.sig),
+                    _ => None,
+                });
             if let Some(callee) = callee {
                 for (i, kind) in kinds.iter().enumerate() {
                     let pick = picks[i];
@@ -328,7 +423,14 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
             };
             code.push(Op::new(ret, a, 0, 0));
         }
-        functions.push(Function { name, sig, param_defaults, regs, code, lines: Vec::new() });
+        functions.push(Function {
+            name,
+            sig,
+            param_defaults,
+            regs,
+            code,
+            lines: Vec::new(),
+        });
     }
     let mut m = p.module;
     m.functions = functions;
@@ -344,12 +446,30 @@ fn p_index(ops: &[OpRecipe], regs: u16) -> u16 {
 /// Modules with arbitrary fields: any opcode with any field values, indices
 /// that may point nowhere, any names and strings. Not well-formed.
 pub fn garbage_module() -> impl Strategy<Value = Module> {
-    let op = (any::<Index>(), any::<u8>(), any::<u16>(), any::<u16>(), any::<u16>()).prop_map(|(opc, flags, a, b, c)| {
-        let opcode = Opcode::ALL[opc.index(Opcode::ALL.len())];
-        let small = |v: u16| if v > 0xff00 { v } else { v % 8 };
-        Op { opcode, flags: flags % 2, a: small(a), b: small(b), c: small(c) }
-    });
-    let sig = || (prop::collection::vec(bank(), 0..4), prop::option::of(bank()));
+    let op = (
+        any::<Index>(),
+        any::<u8>(),
+        any::<u16>(),
+        any::<u16>(),
+        any::<u16>(),
+    )
+        .prop_map(|(opc, flags, a, b, c)| {
+            let opcode = Opcode::ALL[opc.index(Opcode::ALL.len())];
+            let small = |v: u16| if v > 0xff00 { v } else { v % 8 };
+            Op {
+                opcode,
+                flags: flags % 2,
+                a: small(a),
+                b: small(b),
+                c: small(c),
+            }
+        });
+    let sig = || {
+        (
+            prop::collection::vec(bank(), 0..4),
+            prop::option::of(bank()),
+        )
+    };
     let function = (
         any::<String>(),
         sig(),
@@ -358,16 +478,23 @@ pub fn garbage_module() -> impl Strategy<Value = Module> {
         prop::collection::vec(op, 0..16),
         prop::collection::vec(any::<u32>(), 0..4),
     )
-        .prop_map(|(name, (params, result), param_defaults, regs, code, lines)| Function {
+        .prop_map(
+            |(name, (params, result), param_defaults, regs, code, lines)| Function {
+                name,
+                sig: Signature::new(params, result),
+                param_defaults,
+                regs,
+                code,
+                lines,
+            },
+        );
+    let import = (any::<String>(), sig(), prop::option::of(any::<u32>())).prop_map(
+        |(name, (params, result), line)| Import {
             name,
             sig: Signature::new(params, result),
-            param_defaults,
-            regs,
-            code,
-            lines,
-        });
-    let import = (any::<String>(), sig(), prop::option::of(any::<u32>()))
-        .prop_map(|(name, (params, result), line)| Import { name, sig: Signature::new(params, result), line });
+            line,
+        },
+    );
     (
         prop::collection::vec(function, 0..4),
         prop::collection::vec(import, 0..3),
@@ -375,5 +502,11 @@ pub fn garbage_module() -> impl Strategy<Value = Module> {
         prop::collection::vec(any::<u64>(), 0..4),
         prop::collection::vec(any::<String>(), 0..4),
     )
-        .prop_map(|(functions, imports, iconsts, fconsts, strings)| Module { functions, imports, iconsts, fconsts, strings })
+        .prop_map(|(functions, imports, iconsts, fconsts, strings)| Module {
+            functions,
+            imports,
+            iconsts,
+            fconsts,
+            strings,
+        })
 }

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use tierjit::{Config, Engine, Error, Instance, Module, SharedOutput, Tier, Value, bytecode};
+use tierjit::{Bank, Config, Engine, Error, Linker, Module, SharedOutput, Tier, Value, bytecode};
 
 /// Every engine under test. The interpreter first: it is the oracle.
 pub const ENGINES: &[Tier] = &[Tier::Interp, Tier::Auto];
@@ -72,7 +72,9 @@ pub fn base_config(tier: Tier) -> Config {
 pub fn run_on(config: Config, module: &bytecode::Module, func: &str, args: &[Value]) -> Outcome {
     let engine = Engine::new(config).expect("engine");
     let module = Module::from_bytecode(&engine, module.clone()).expect("module verifies");
-    let mut instance = Instance::new(&module).expect("instance");
+    let mut instance = deterministic_hosts(module.bytecode())
+        .instantiate(&module)
+        .expect("instance");
     let out = SharedOutput::new();
     instance.set_output(out.clone());
     let result = match instance.call(func, args) {
@@ -80,12 +82,20 @@ pub fn run_on(config: Config, module: &bytecode::Module, func: &str, args: &[Val
         Err(Error::Trap(t)) => Err((t.kind, t.func_name, t.pc)),
         Err(e) => panic!("call failed outside a trap: {e}"),
     };
-    Outcome { result, output: out.take_string() }
+    Outcome {
+        result,
+        output: out.take_string(),
+    }
 }
 
 /// Run on every engine with a configuration hook; all must agree. Returns
 /// the interpreter's outcome.
-pub fn check_with(module: &bytecode::Module, func: &str, args: &[Value], configure: impl Fn(&mut Config)) -> Outcome {
+pub fn check_with(
+    module: &bytecode::Module,
+    func: &str,
+    args: &[Value],
+    configure: impl Fn(&mut Config),
+) -> Outcome {
     let mut oracle: Option<Outcome> = None;
     for &tier in ENGINES {
         let mut config = base_config(tier);
@@ -109,6 +119,35 @@ pub fn check_module(module: &bytecode::Module, func: &str, args: &[Value]) -> Ou
 
 /// Parse `src` and run `func` on every engine; all must agree.
 pub fn check(src: &str, func: &str, args: &[Value]) -> Outcome {
-    let module = bytecode::text::parse(src).unwrap_or_else(|e| panic!("test program does not parse: {e}\n{src}"));
+    let module = bytecode::text::parse(src)
+        .unwrap_or_else(|e| panic!("test program does not parse: {e}\n{src}"));
     check_module(&module, func, args)
+}
+
+/// A linker that binds every import of `module` to a deterministic host
+/// function: it prints its name and arguments, fails when the first i64
+/// argument is 13, and otherwise returns a mix of its arguments' bits.
+pub fn deterministic_hosts(module: &bytecode::Module) -> Linker {
+    let mut linker = Linker::new();
+    for imp in &module.imports {
+        let name = imp.name.clone();
+        let result = imp.sig.result;
+        linker
+            .func(&imp.name, imp.sig.clone(), move |args| {
+                if let Some(Value::I(13)) = args.first() {
+                    return Err(format!("{name} refuses 13"));
+                }
+                let mix = args.iter().fold(0x9e37_79b9u64, |h, a| {
+                    let bits = if a.bank() == Bank::R { 0 } else { a.to_bits() };
+                    h.rotate_left(5) ^ bits
+                });
+                Ok(match result {
+                    Some(Bank::I) => Some(Value::I(mix as i64)),
+                    Some(Bank::F) => Some(Value::F((mix % 1000) as f64 / 8.0)),
+                    _ => None,
+                })
+            })
+            .expect("bindable import");
+    }
+    linker
 }

@@ -66,7 +66,11 @@ struct Chars<'a> {
 
 impl<'a> Chars<'a> {
     fn new(line: &'a str) -> Chars<'a> {
-        Chars { line, it: line.char_indices().peekable(), col: 0 }
+        Chars {
+            line,
+            it: line.char_indices().peekable(),
+            col: 0,
+        }
     }
 
     fn peek(&mut self) -> Option<(usize, char)> {
@@ -150,10 +154,17 @@ pub(crate) fn lex_line(line: &str) -> Result<Vec<Token<'_>>, LexError> {
                 TokKind::Ident(cs.since(start))
             }
             c => {
-                return Err(LexError { col, message: format!("unexpected character {c:?}") });
+                return Err(LexError {
+                    col,
+                    message: format!("unexpected character {c:?}"),
+                });
             }
         };
-        toks.push(Token { kind, col, end: cs.next_col() });
+        toks.push(Token {
+            kind,
+            col,
+            end: cs.next_col(),
+        });
     }
     Ok(toks)
 }
@@ -182,7 +193,10 @@ fn lex_number(cs: &mut Chars<'_>, start: usize) {
 
 /// Lexes a string literal whose opening quote is at column `open_col`.
 fn lex_string(cs: &mut Chars<'_>, open_col: u32) -> Result<String, LexError> {
-    let unterminated = || LexError { col: open_col, message: "unterminated string".into() };
+    let unterminated = || LexError {
+        col: open_col,
+        message: "unterminated string".into(),
+    };
     cs.bump(); // the opening quote
     let mut s = String::new();
     loop {
@@ -214,7 +228,10 @@ fn lex_string(cs: &mut Chars<'_>, open_col: u32) -> Result<String, LexError> {
 /// The rest of a `\u{HEX}` escape (after the `u`); `esc_col` is the column
 /// of its backslash.
 fn lex_unicode_escape(cs: &mut Chars<'_>, esc_col: u32) -> Result<char, LexError> {
-    let bad = |what: &str| LexError { col: esc_col, message: format!("bad `\\u` escape: {what}") };
+    let bad = |what: &str| LexError {
+        col: esc_col,
+        message: format!("bad `\\u` escape: {what}"),
+    };
     if !matches!(cs.bump(), Some((_, '{'))) {
         return Err(bad("expected `{`"));
     }
@@ -224,7 +241,9 @@ fn lex_unicode_escape(cs: &mut Chars<'_>, esc_col: u32) -> Result<char, LexError
         match cs.bump() {
             Some((_, '}')) => break,
             Some((_, c)) => {
-                let d = c.to_digit(16).ok_or_else(|| bad("expected hex digits and `}`"))?;
+                let d = c
+                    .to_digit(16)
+                    .ok_or_else(|| bad("expected hex digits and `}`"))?;
                 digits += 1;
                 if digits > 6 {
                     return Err(bad("more than 6 hex digits"));
@@ -245,7 +264,11 @@ mod tests {
     use super::*;
 
     fn kinds(line: &str) -> Vec<TokKind<'_>> {
-        lex_line(line).unwrap().into_iter().map(|t| t.kind).collect()
+        lex_line(line)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.kind)
+            .collect()
     }
 
     #[test]
@@ -253,7 +276,14 @@ mod tests {
         use TokKind::*;
         assert_eq!(
             kinds("L1: add i0, i1 ; comment, \"x\""),
-            vec![Ident("L1"), Colon, Ident("add"), Ident("i0"), Comma, Ident("i1")]
+            vec![
+                Ident("L1"),
+                Colon,
+                Ident("add"),
+                Ident("i0"),
+                Comma,
+                Ident("i1")
+            ]
         );
         assert_eq!(
             kinds("func f(i=-40) -> none"),
@@ -282,7 +312,10 @@ mod tests {
                 Number("0x7f"),
             ]
         });
-        assert_eq!(kinds(r#""a\n\t\\\"\r\0\u{1F600}""#), vec![Str("a\n\t\\\"\r\0\u{1F600}".into())]);
+        assert_eq!(
+            kinds(r#""a\n\t\\\"\r\0\u{1F600}""#),
+            vec![Str("a\n\t\\\"\r\0\u{1F600}".into())]
+        );
     }
 
     #[test]

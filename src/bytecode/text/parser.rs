@@ -35,7 +35,13 @@ static MNEMONICS: LazyLock<HashMap<&'static str, Mnemonic>> = LazyLock::new(|| {
     for &opc in Opcode::ALL {
         match map.get_mut(opc.mnemonic()) {
             None => {
-                map.insert(opc.mnemonic(), Mnemonic { op: opc, pooled: None });
+                map.insert(
+                    opc.mnemonic(),
+                    Mnemonic {
+                        op: opc,
+                        pooled: None,
+                    },
+                );
             }
             Some(m) => {
                 if m.pooled.is_none()
@@ -53,7 +59,12 @@ static MNEMONICS: LazyLock<HashMap<&'static str, Mnemonic>> = LazyLock::new(|| {
 /// immediate, when that is their only difference.
 fn pooled_field(inline: Opcode, pooled: Opcode) -> Option<usize> {
     let mut field = None;
-    for (i, (x, y)) in inline.operands().iter().zip(pooled.operands().iter()).enumerate() {
+    for (i, (x, y)) in inline
+        .operands()
+        .iter()
+        .zip(pooled.operands().iter())
+        .enumerate()
+    {
         if x == y {
             continue;
         }
@@ -68,7 +79,10 @@ fn pooled_field(inline: Opcode, pooled: Opcode) -> Option<usize> {
 
 /// Parses a module from its text form.
 pub fn parse(src: &str) -> Result<Module, ParseError> {
-    let lines: Vec<&str> = src.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    let lines: Vec<&str> = src
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
     Parser::new(&lines).run()
 }
 
@@ -82,7 +96,11 @@ struct LocalErr {
 type LResult<T> = Result<T, LocalErr>;
 
 fn lerr<T>(col: u32, msg: impl Into<String>) -> LResult<T> {
-    Err(LocalErr { line: None, col, msg: msg.into() })
+    Err(LocalErr {
+        line: None,
+        col,
+        msg: msg.into(),
+    })
 }
 
 /// A 0-based index as a 1-based `u32` line number.
@@ -131,7 +149,10 @@ impl<'t, 'a> Cursor<'t, 'a> {
 
     /// An error "expected WHAT, found ..." at the next token.
     fn expected<T>(&self, what: &str) -> LResult<T> {
-        lerr(self.col(), format!("expected {what}, found {}", describe(self.peek())))
+        lerr(
+            self.col(),
+            format!("expected {what}, found {}", describe(self.peek())),
+        )
     }
 
     /// Consumes a token of this kind (compared without payload).
@@ -147,7 +168,11 @@ impl<'t, 'a> Cursor<'t, 'a> {
 
     fn ident(&mut self, what: &str) -> LResult<(&'a str, u32)> {
         match self.peek() {
-            Some(Token { kind: TokKind::Ident(s), col, .. }) => {
+            Some(Token {
+                kind: TokKind::Ident(s),
+                col,
+                ..
+            }) => {
                 self.pos += 1;
                 Ok((s, *col))
             }
@@ -201,7 +226,11 @@ fn number_to_f64(text: &str) -> Option<f64> {
         return parse_int(text).ok().map(|v| v as f64);
     }
     let plain_int = !body.is_empty() && body.chars().all(|c| c.is_ascii_digit());
-    if plain_int || text.contains(['.', 'e', 'E']) { text.parse::<f64>().ok() } else { None }
+    if plain_int || text.contains(['.', 'e', 'E']) {
+        text.parse::<f64>().ok()
+    } else {
+        None
+    }
 }
 
 /// Whether an identifier is a register; its bank and index text.
@@ -318,7 +347,12 @@ impl<'s, 'a> Parser<'s, 'a> {
             .get((line as usize).saturating_sub(1))
             .map(|s| s.to_string())
             .unwrap_or_default();
-        ParseError { line, column: col, message: message.into(), source_line }
+        ParseError {
+            line,
+            column: col,
+            message: message.into(),
+            source_line,
+        }
     }
 
     fn run(mut self) -> Result<Module, ParseError> {
@@ -336,7 +370,8 @@ impl<'s, 'a> Parser<'s, 'a> {
                 format!("function `{}` has no `end`", open.func.name),
             ));
         }
-        self.resolve_calls().map_err(|e| self.err(e.line.unwrap_or(0), e.col, e.msg))?;
+        self.resolve_calls()
+            .map_err(|e| self.err(e.line.unwrap_or(0), e.col, e.msg))?;
         self.finish_regs();
         Ok(self.module)
     }
@@ -344,8 +379,17 @@ impl<'s, 'a> Parser<'s, 'a> {
     fn line(&mut self, toks: &[Token<'a>], line: u32) -> LResult<()> {
         let mut cur = Cursor { toks, pos: 0 };
         // Labels: `NAME:`, possibly several, possibly before an op.
-        while let (Some(Token { kind: TokKind::Ident(name), col, .. }), Some(Token { kind: TokKind::Colon, .. })) =
-            (cur.peek(), cur.peek2())
+        while let (
+            Some(Token {
+                kind: TokKind::Ident(name),
+                col,
+                ..
+            }),
+            Some(Token {
+                kind: TokKind::Colon,
+                ..
+            }),
+        ) = (cur.peek(), cur.peek2())
         {
             self.label(name, line, *col)?;
             cur.pos += 2;
@@ -381,7 +425,10 @@ impl<'s, 'a> Parser<'s, 'a> {
             return lerr(col, format!("label `{name}` outside a function"));
         };
         if let Some(&(_, first)) = open.labels.get(name) {
-            return lerr(col, format!("duplicate label `{name}` (first defined on line {first})"));
+            return lerr(
+                col,
+                format!("duplicate label `{name}` (first defined on line {first})"),
+            );
         }
         // Ops are capped at MAX_OPS, so the index after the last one fits.
         let pc = u16::try_from(open.func.code.len()).unwrap_or(u16::MAX);
@@ -390,7 +437,11 @@ impl<'s, 'a> Parser<'s, 'a> {
     }
 
     /// `(i, f=..., ...)`: the banks and the defaults (`None` where absent).
-    fn params(&mut self, cur: &mut Cursor<'_, 'a>, defaults: bool) -> LResult<(Vec<Bank>, Vec<Option<i64>>)> {
+    fn params(
+        &mut self,
+        cur: &mut Cursor<'_, 'a>,
+        defaults: bool,
+    ) -> LResult<(Vec<Bank>, Vec<Option<i64>>)> {
         cur.expect(&TokKind::LParen, "`(`")?;
         let mut banks = Vec::new();
         let mut values = Vec::new();
@@ -400,8 +451,11 @@ impl<'s, 'a> Parser<'s, 'a> {
         }
         loop {
             let (name, col) = cur.ident("a parameter bank (`i`, `f` or `r`)")?;
-            let bank = single_bank(name)
-                .ok_or_else(|| LocalErr { line: None, col, msg: format!("expected a bank `i`, `f` or `r`, found `{name}`") })?;
+            let bank = single_bank(name).ok_or_else(|| LocalErr {
+                line: None,
+                col,
+                msg: format!("expected a bank `i`, `f` or `r`, found `{name}`"),
+            })?;
             let mut value = None;
             if let Some(eq) = cur.peek().filter(|t| t.kind == TokKind::Equals) {
                 if !defaults {
@@ -442,7 +496,13 @@ impl<'s, 'a> Parser<'s, 'a> {
 
     fn import(&mut self, cur: &mut Cursor<'_, 'a>, line: u32, kw_col: u32) -> LResult<()> {
         if let Some(open) = &self.cur {
-            return lerr(kw_col, format!("expected `end` of function `{}` before `import`", open.func.name));
+            return lerr(
+                kw_col,
+                format!(
+                    "expected `end` of function `{}` before `import`",
+                    open.func.name
+                ),
+            );
         }
         let index = self.module.imports.len();
         if index >= MAX_ENTRIES {
@@ -450,13 +510,21 @@ impl<'s, 'a> Parser<'s, 'a> {
         }
         let (name, ncol) = cur.ident("an import name")?;
         if let Some(&(_, first)) = self.import_names.get(name) {
-            return lerr(ncol, format!("duplicate import `{name}` (first declared on line {first})"));
+            return lerr(
+                ncol,
+                format!("duplicate import `{name}` (first declared on line {first})"),
+            );
         }
         let (params, _) = self.params(cur, false)?;
         let result = Self::result(cur)?;
         cur.end_of_line()?;
-        self.import_names.insert(name, (u16::try_from(index).unwrap_or(u16::MAX), line));
-        self.module.imports.push(Import { name: name.to_string(), sig: Signature { params, result }, line: Some(line) });
+        self.import_names
+            .insert(name, (u16::try_from(index).unwrap_or(u16::MAX), line));
+        self.module.imports.push(Import {
+            name: name.to_string(),
+            sig: Signature { params, result },
+            line: Some(line),
+        });
         Ok(())
     }
 
@@ -464,7 +532,10 @@ impl<'s, 'a> Parser<'s, 'a> {
         if let Some(open) = &self.cur {
             return lerr(
                 kw_col,
-                format!("expected `end` of function `{}` (line {}) before `func`", open.func.name, open.line),
+                format!(
+                    "expected `end` of function `{}` (line {}) before `func`",
+                    open.func.name, open.line
+                ),
             );
         }
         let index = self.module.functions.len();
@@ -473,12 +544,19 @@ impl<'s, 'a> Parser<'s, 'a> {
         }
         let (name, ncol) = cur.ident("a function name")?;
         if let Some(&(_, first)) = self.func_names.get(name) {
-            return lerr(ncol, format!("duplicate function `{name}` (first defined on line {first})"));
+            return lerr(
+                ncol,
+                format!("duplicate function `{name}` (first defined on line {first})"),
+            );
         }
         let (params, defaults) = self.params(cur, true)?;
         let result = Self::result(cur)?;
         let mut explicit: [Option<u16>; 3] = [None; 3];
-        if let Some(Token { kind: TokKind::Ident("regs"), .. }) = cur.peek() {
+        if let Some(Token {
+            kind: TokKind::Ident("regs"),
+            ..
+        }) = cur.peek()
+        {
             cur.pos += 1;
             if cur.peek().is_none() {
                 return cur.expected("`i=N`, `f=N` or `r=N`");
@@ -500,10 +578,15 @@ impl<'s, 'a> Parser<'s, 'a> {
             }
         }
         cur.end_of_line()?;
-        self.func_names.insert(name, (u16::try_from(index).unwrap_or(u16::MAX), line));
+        self.func_names
+            .insert(name, (u16::try_from(index).unwrap_or(u16::MAX), line));
         let sig = Signature { params, result };
         let counts = sig.param_counts();
-        let param_defaults = if defaults.iter().any(Option::is_some) { defaults } else { Vec::new() };
+        let param_defaults = if defaults.iter().any(Option::is_some) {
+            defaults
+        } else {
+            Vec::new()
+        };
         self.cur = Some(Open {
             func: Function {
                 name: name.to_string(),
@@ -529,7 +612,11 @@ impl<'s, 'a> Parser<'s, 'a> {
         };
         for r in &open.label_refs {
             let Some(&(pc, _)) = open.labels.get(r.name) else {
-                return Err(LocalErr { line: Some(r.line), col: r.col, msg: format!("unknown label `{}`", r.name) });
+                return Err(LocalErr {
+                    line: Some(r.line),
+                    col: r.col,
+                    msg: format!("unknown label `{}`", r.name),
+                });
             };
             if let Some(op) = open.func.code.get_mut(r.pc) {
                 op.set_field(r.field, pc);
@@ -546,7 +633,10 @@ impl<'s, 'a> Parser<'s, 'a> {
         let Some(pc) = self.cur.as_ref().map(|o| o.func.code.len()) else {
             return match entry {
                 Some(_) => lerr(mcol, format!("op `{m}` outside a function")),
-                None => lerr(mcol, format!("expected `func`, `import` or an empty line, found `{m}`")),
+                None => lerr(
+                    mcol,
+                    format!("expected `func`, `import` or an empty line, found `{m}`"),
+                ),
             };
         };
         let Some(entry) = entry else {
@@ -566,7 +656,13 @@ impl<'s, 'a> Parser<'s, 'a> {
                 continue;
             }
             if cur.peek().is_none() {
-                return lerr(mcol, format!("`{m}` takes {expected} operand{}, found {found}", plural(expected)));
+                return lerr(
+                    mcol,
+                    format!(
+                        "`{m}` takes {expected} operand{}, found {found}",
+                        plural(expected)
+                    ),
+                );
             }
             if found > 0 {
                 cur.expect(&TokKind::Comma, "`,`")?;
@@ -593,7 +689,10 @@ impl<'s, 'a> Parser<'s, 'a> {
             }
             if t.kind == TokKind::Comma {
                 let col = cur.peek2().map_or(t.col, |n| n.col);
-                return lerr(col, format!("`{m}` takes only {expected} operand{}", plural(expected)));
+                return lerr(
+                    col,
+                    format!("`{m}` takes only {expected} operand{}", plural(expected)),
+                );
             }
             return cur.expected("`,` or end of line");
         }
@@ -609,13 +708,25 @@ impl<'s, 'a> Parser<'s, 'a> {
             *n = (*n).max(u32::from(idx) + 1);
         }
         if let Some((field, name, col)) = info.label {
-            open.label_refs.push(NameRef { pc, field, name, line, col });
+            open.label_refs.push(NameRef {
+                pc,
+                field,
+                name,
+                line,
+                col,
+            });
         }
         if let Some((field, host, name, col)) = info.callee {
             let func = self.module.functions.len();
             self.calls.push(CallRef {
                 func,
-                target: NameRef { pc, field, name, line, col },
+                target: NameRef {
+                    pc,
+                    field,
+                    name,
+                    line,
+                    col,
+                },
                 host,
                 dst: info.dst,
                 window: info.window,
@@ -625,7 +736,13 @@ impl<'s, 'a> Parser<'s, 'a> {
     }
 
     fn iconst(&mut self, v: i64, col: u32) -> LResult<u16> {
-        let (k, new) = intern(&mut self.iconsts, self.module.iconsts.len(), v, "i64 constants", col)?;
+        let (k, new) = intern(
+            &mut self.iconsts,
+            self.module.iconsts.len(),
+            v,
+            "i64 constants",
+            col,
+        )?;
         if new {
             self.module.iconsts.push(v);
         }
@@ -633,7 +750,13 @@ impl<'s, 'a> Parser<'s, 'a> {
     }
 
     /// Parses one operand of kind `kind` for field `field`.
-    fn operand(&mut self, kind: Operand, field: usize, cur: &mut Cursor<'_, 'a>, info: &mut OpInfo<'a>) -> LResult<u16> {
+    fn operand(
+        &mut self,
+        kind: Operand,
+        field: usize,
+        cur: &mut Cursor<'_, 'a>,
+        info: &mut OpInfo<'a>,
+    ) -> LResult<u16> {
         match kind {
             Operand::None => Ok(0),
             Operand::Read(bank) | Operand::Write(bank) => {
@@ -644,9 +767,12 @@ impl<'s, 'a> Parser<'s, 'a> {
             Operand::Imm => {
                 let col = cur.col();
                 let (v, _) = int_literal(cur)?;
-                i16::try_from(v)
-                    .map(|v| v as u16)
-                    .or_else(|_| lerr(col, format!("immediate {v} is out of the 16-bit range -32768..=32767")))
+                i16::try_from(v).map(|v| v as u16).or_else(|_| {
+                    lerr(
+                        col,
+                        format!("immediate {v} is out of the 16-bit range -32768..=32767"),
+                    )
+                })
             }
             Operand::ConstI => {
                 let (v, col) = int_literal(cur)?;
@@ -655,16 +781,32 @@ impl<'s, 'a> Parser<'s, 'a> {
             Operand::ConstF => {
                 let col = cur.col();
                 let bits = float_literal(cur)?;
-                let (k, new) = intern(&mut self.fconsts, self.module.fconsts.len(), bits, "f64 constants", col)?;
+                let (k, new) = intern(
+                    &mut self.fconsts,
+                    self.module.fconsts.len(),
+                    bits,
+                    "f64 constants",
+                    col,
+                )?;
                 if new {
                     self.module.fconsts.push(bits);
                 }
                 Ok(k)
             }
             Operand::Str => match cur.peek() {
-                Some(Token { kind: TokKind::Str(s), col, .. }) => {
+                Some(Token {
+                    kind: TokKind::Str(s),
+                    col,
+                    ..
+                }) => {
                     cur.pos += 1;
-                    let (k, new) = intern(&mut self.strings, self.module.strings.len(), s.clone(), "strings", *col)?;
+                    let (k, new) = intern(
+                        &mut self.strings,
+                        self.module.strings.len(),
+                        s.clone(),
+                        "strings",
+                        *col,
+                    )?;
                     if new {
                         self.module.strings.push(s.clone());
                     }
@@ -679,18 +821,29 @@ impl<'s, 'a> Parser<'s, 'a> {
             }
             Operand::Func | Operand::Host => {
                 let host = kind == Operand::Host;
-                let (name, col) = cur.ident(if host { "an import name" } else { "a function name" })?;
+                let (name, col) = cur.ident(if host {
+                    "an import name"
+                } else {
+                    "a function name"
+                })?;
                 info.callee = Some((field, host, name, col));
                 Ok(0)
             }
             Operand::CallDst => {
-                if let Some(Token { kind: TokKind::Dash, .. }) = cur.peek() {
+                if let Some(Token {
+                    kind: TokKind::Dash,
+                    ..
+                }) = cur.peek()
+                {
                     cur.pos += 1;
                     return Ok(NO_REG);
                 }
                 let (bank, idx, col) = register(cur, None)?;
                 if idx == NO_REG {
-                    return lerr(col, format!("register index {NO_REG} cannot hold a call result (it means `-`)"));
+                    return lerr(
+                        col,
+                        format!("register index {NO_REG} cannot hold a call result (it means `-`)"),
+                    );
                 }
                 info.regs.push((bank, idx));
                 info.dst = Some((bank, col));
@@ -710,15 +863,26 @@ impl<'s, 'a> Parser<'s, 'a> {
     fn resolve_calls(&mut self) -> LResult<()> {
         for call in &self.calls {
             let r = &call.target;
-            let names = if call.host { &self.import_names } else { &self.func_names };
+            let names = if call.host {
+                &self.import_names
+            } else {
+                &self.func_names
+            };
             let Some(&(index, _)) = names.get(r.name) else {
                 let what = if call.host { "import" } else { "function" };
-                return Err(LocalErr { line: Some(r.line), col: r.col, msg: format!("unknown {what} `{}`", r.name) });
+                return Err(LocalErr {
+                    line: Some(r.line),
+                    col: r.col,
+                    msg: format!("unknown {what} `{}`", r.name),
+                });
             };
             let sig = if call.host {
                 self.module.imports.get(usize::from(index)).map(|i| &i.sig)
             } else {
-                self.module.functions.get(usize::from(index)).map(|f| &f.sig)
+                self.module
+                    .functions
+                    .get(usize::from(index))
+                    .map(|f| &f.sig)
             };
             let Some(sig) = sig else { continue };
             if let (Some((bank, col)), Some(result)) = (call.dst, sig.result)
@@ -727,7 +891,10 @@ impl<'s, 'a> Parser<'s, 'a> {
                 return Err(LocalErr {
                     line: Some(r.line),
                     col,
-                    msg: format!("`{}` returns `{result}`, but the result register is of bank `{bank}`", r.name),
+                    msg: format!(
+                        "`{}` returns `{result}`, but the result register is of bank `{bank}`",
+                        r.name
+                    ),
                 });
             }
             let counts = sig.param_counts();
@@ -738,7 +905,12 @@ impl<'s, 'a> Parser<'s, 'a> {
                     }
                 }
             }
-            if let Some(op) = self.module.functions.get_mut(call.func).and_then(|f| f.code.get_mut(r.pc)) {
+            if let Some(op) = self
+                .module
+                .functions
+                .get_mut(call.func)
+                .and_then(|f| f.code.get_mut(r.pc))
+            {
                 op.set_field(r.field, index);
             }
         }
@@ -774,7 +946,12 @@ fn register(cur: &mut Cursor<'_, '_>, want: Option<Bank>) -> LResult<(Bank, u16,
         Some(b) => format!("an `{b}` register"),
         None => "a register or `-`".to_string(),
     };
-    let Some(Token { kind: TokKind::Ident(s), col, .. }) = cur.peek() else {
+    let Some(Token {
+        kind: TokKind::Ident(s),
+        col,
+        ..
+    }) = cur.peek()
+    else {
         return cur.expected(&what);
     };
     let col = *col;
@@ -790,14 +967,23 @@ fn register(cur: &mut Cursor<'_, '_>, want: Option<Bank>) -> LResult<(Bank, u16,
         .parse::<u64>()
         .ok()
         .and_then(|v| u16::try_from(v).ok())
-        .ok_or_else(|| LocalErr { line: None, col, msg: format!("register index of `{s}` is above 65535") })?;
+        .ok_or_else(|| LocalErr {
+            line: None,
+            col,
+            msg: format!("register index of `{s}` is above 65535"),
+        })?;
     cur.pos += 1;
     Ok((bank, idx, col))
 }
 
 /// An i64 literal and its column.
 fn int_literal(cur: &mut Cursor<'_, '_>) -> LResult<(i64, u32)> {
-    let Some(Token { kind: TokKind::Number(text), col, .. }) = cur.peek() else {
+    let Some(Token {
+        kind: TokKind::Number(text),
+        col,
+        ..
+    }) = cur.peek()
+    else {
         return cur.expected("an integer");
     };
     match parse_int(text) {
@@ -812,7 +998,12 @@ fn int_literal(cur: &mut Cursor<'_, '_>) -> LResult<(i64, u32)> {
 
 /// An integer literal in `0..=65535`.
 fn u16_literal(cur: &mut Cursor<'_, '_>, what: &str) -> LResult<u16> {
-    let Some(Token { kind: TokKind::Number(text), col, .. }) = cur.peek() else {
+    let Some(Token {
+        kind: TokKind::Number(text),
+        col,
+        ..
+    }) = cur.peek()
+    else {
         return cur.expected(what);
     };
     match parse_int(text) {
@@ -840,7 +1031,12 @@ fn float_literal(cur: &mut Cursor<'_, '_>) -> LResult<u64> {
         TokKind::Ident("bits") => {
             cur.pos += 1;
             cur.expect(&TokKind::Colon, "`:` after `bits`")?;
-            let Some(Token { kind: TokKind::Number(text), col, .. }) = cur.peek() else {
+            let Some(Token {
+                kind: TokKind::Number(text),
+                col,
+                ..
+            }) = cur.peek()
+            else {
                 return cur.expected("hex bits `0x...`");
             };
             let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"));
@@ -855,7 +1051,10 @@ fn float_literal(cur: &mut Cursor<'_, '_>) -> LResult<u64> {
             };
         }
         TokKind::Dash => match cur.peek2() {
-            Some(Token { kind: TokKind::Ident("inf"), .. }) => {
+            Some(Token {
+                kind: TokKind::Ident("inf"),
+                ..
+            }) => {
                 cur.pos += 1;
                 Some(f64::NEG_INFINITY)
             }

@@ -18,7 +18,7 @@ pub fn print(module: &Module) -> String {
     print_with(module, false)
 }
 
-/// Like [`print`], with a comment after every op giving its index and, when
+/// Like [`print()`], with a comment after every op giving its index and, when
 /// the module came from text, its source line (`; pc 3, line 7`). For
 /// disassembly listings; it parses back to the same module.
 pub fn print_annotated(module: &Module) -> String {
@@ -51,7 +51,11 @@ fn print_function(out: &mut String, module: &Module, f: &Function, annotate: boo
         }
     }
     let [ri, rf, rr] = f.regs;
-    let _ = writeln!(out, ") -> {} regs i={ri} f={rf} r={rr}", bank_or_none(f.sig.result));
+    let _ = writeln!(
+        out,
+        ") -> {} regs i={ri} f={rf} r={rr}",
+        bank_or_none(f.sig.result)
+    );
 
     let n = f.code.len();
     let mut labeled = vec![false; n + 1];
@@ -102,11 +106,15 @@ fn annotate_op(out: &mut String, start: usize, pc: usize, line: Option<u32>) {
 
 /// The result bank of the callee of a `call` or `hcall`, if it is known.
 fn callee_result(module: &Module, op: &Op) -> Option<Bank> {
-    op.opcode.operands().iter().zip(op.fields()).find_map(|(kind, v)| match kind {
-        Operand::Func => module.functions.get(usize::from(v)).map(|f| f.sig.result),
-        Operand::Host => module.imports.get(usize::from(v)).map(|i| i.sig.result),
-        _ => None,
-    })?
+    op.opcode
+        .operands()
+        .iter()
+        .zip(op.fields())
+        .find_map(|(kind, v)| match kind {
+            Operand::Func => module.functions.get(usize::from(v)).map(|f| f.sig.result),
+            Operand::Host => module.imports.get(usize::from(v)).map(|i| i.sig.result),
+            _ => None,
+        })?
 }
 
 /// Prints one op; `n` is the number of ops of its function.
@@ -172,9 +180,17 @@ fn print_op(out: &mut String, module: &Module, n: usize, op: &Op) {
 pub(crate) fn format_f64(bits: u64) -> String {
     let v = f64::from_bits(bits);
     if v.is_nan() {
-        if bits == f64::NAN.to_bits() { "nan".to_string() } else { format!("bits:{bits:#018x}") }
+        if bits == f64::NAN.to_bits() {
+            "nan".to_string()
+        } else {
+            format!("bits:{bits:#018x}")
+        }
     } else if v.is_infinite() {
-        if v > 0.0 { "inf".to_string() } else { "-inf".to_string() }
+        if v > 0.0 {
+            "inf".to_string()
+        } else {
+            "-inf".to_string()
+        }
     } else {
         // `{:?}` is the shortest form that round-trips and always has a
         // `.` or an exponent (`1.0`, `1e300`, `-0.0`).

@@ -181,8 +181,16 @@ fn perr(src: &str) -> ParseError {
 fn assert_err(src: &str, line: u32, col: u32, needle: &str) {
     let e = perr(src);
     assert_eq!((e.line, e.column), (line, col), "wrong place for error {e}");
-    assert!(e.message.contains(needle), "message {:?} lacks {needle:?}", e.message);
-    let expected_line = src.split('\n').nth(line as usize - 1).unwrap_or("").trim_end_matches('\r');
+    assert!(
+        e.message.contains(needle),
+        "message {:?} lacks {needle:?}",
+        e.message
+    );
+    let expected_line = src
+        .split('\n')
+        .nth(line as usize - 1)
+        .unwrap_or("")
+        .trim_end_matches('\r');
     assert_eq!(e.source_line, expected_line);
 }
 
@@ -191,10 +199,17 @@ fn round_trip(src: &str) -> Module {
     let m = parse(src).unwrap_or_else(|e| panic!("{e}"));
     let text = print(&m);
     let m2 = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    assert_eq!(m, without_import_lines(&m2, &m), "round trip changed the module:\n{text}");
+    assert_eq!(
+        m,
+        without_import_lines(&m2, &m),
+        "round trip changed the module:\n{text}"
+    );
     assert_eq!(print(&m2), text, "print is not a fixed point");
     let annotated = print_annotated(&m);
-    assert_eq!(parse(&annotated).map(|m3| without_import_lines(&m3, &m)), Ok(m.clone()));
+    assert_eq!(
+        parse(&annotated).map(|m3| without_import_lines(&m3, &m)),
+        Ok(m.clone())
+    );
     m
 }
 
@@ -230,7 +245,11 @@ fn parses_the_fib_example() {
 #[test]
 fn every_opcode_round_trips() {
     let m = round_trip(EVERY_OP);
-    let used: HashSet<Opcode> = m.functions.iter().flat_map(|f| f.code.iter().map(|op| op.opcode)).collect();
+    let used: HashSet<Opcode> = m
+        .functions
+        .iter()
+        .flat_map(|f| f.code.iter().map(|op| op.opcode))
+        .collect();
     for &opc in Opcode::ALL {
         assert!(used.contains(&opc), "sample lacks {opc:?}");
     }
@@ -238,7 +257,16 @@ fn every_opcode_round_trips() {
     let f = |v: f64| v.to_bits();
     assert_eq!(
         m.fconsts,
-        vec![f(2.5), f(-0.0), f(1e300), f(f64::INFINITY), f(f64::NEG_INFINITY), f(f64::NAN), 0x7ff8000000000001, f(3.0)]
+        vec![
+            f(2.5),
+            f(-0.0),
+            f(1e300),
+            f(f64::INFINITY),
+            f(f64::NEG_INFINITY),
+            f(f64::NAN),
+            0x7ff8000000000001,
+            f(3.0)
+        ]
     );
     assert_eq!(m.strings.len(), 2);
     assert_eq!(m.strings[0], "hello, \"world\"\n\t\\\r\0\u{1F600}\u{7}");
@@ -247,9 +275,25 @@ fn every_opcode_round_trips() {
     assert_eq!(main.regs, [8, 6, 5]);
     assert_eq!(main.code.len(), main.lines.len());
     assert_eq!(main.lines[0], 8);
-    let imports: Vec<_> = m.imports.iter().map(|i| (i.name.as_str(), i.line)).collect();
-    assert_eq!(imports, vec![("host.print", Some(2)), ("$clock", Some(3)), ("mkarr", Some(4))]);
-    let calls: Vec<Op> = main.code.iter().copied().filter(|op| matches!(op.opcode, Opcode::Call | Opcode::HostCall)).collect();
+    let imports: Vec<_> = m
+        .imports
+        .iter()
+        .map(|i| (i.name.as_str(), i.line))
+        .collect();
+    assert_eq!(
+        imports,
+        vec![
+            ("host.print", Some(2)),
+            ("$clock", Some(3)),
+            ("mkarr", Some(4))
+        ]
+    );
+    let calls: Vec<Op> = main
+        .code
+        .iter()
+        .copied()
+        .filter(|op| matches!(op.opcode, Opcode::Call | Opcode::HostCall))
+        .collect();
     assert_eq!(
         calls,
         vec![
@@ -261,9 +305,27 @@ fn every_opcode_round_trips() {
         ]
     );
     // Labels: `start` is op 0, `fwd` is the op on its line.
-    let fwd = main.code.iter().position(|op| op.opcode == Opcode::I2F).unwrap() as u16;
-    assert_eq!(main.code.iter().find(|op| op.opcode == Opcode::JNe).unwrap().c, fwd);
-    assert_eq!(main.code.iter().find(|op| op.opcode == Opcode::JEq).unwrap().c, 0);
+    let fwd = main
+        .code
+        .iter()
+        .position(|op| op.opcode == Opcode::I2F)
+        .unwrap() as u16;
+    assert_eq!(
+        main.code
+            .iter()
+            .find(|op| op.opcode == Opcode::JNe)
+            .unwrap()
+            .c,
+        fwd
+    );
+    assert_eq!(
+        main.code
+            .iter()
+            .find(|op| op.opcode == Opcode::JEq)
+            .unwrap()
+            .c,
+        0
+    );
 }
 
 #[test]
@@ -273,7 +335,10 @@ fn iconst_is_inline_exactly_when_it_fits_16_bits() {
     assert_eq!(m.functions[0].code[1], Op::new(Opcode::IConstK, 0, 0, 0));
     assert_eq!(m.iconsts, vec![-32769]);
     let text = print(&m);
-    assert!(text.contains("iconst i0, 32767\n") && text.contains("iconst i0, -32769\n"), "{text}");
+    assert!(
+        text.contains("iconst i0, 32767\n") && text.contains("iconst i0, -32769\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -322,7 +387,8 @@ fn crlf_comments_and_blank_input() {
 #[test]
 fn float_literals() {
     let bits = |lit: &str| {
-        let m = parse(&format!("func main() -> none\n fconst f0, {lit}\nend")).unwrap_or_else(|e| panic!("{lit}: {e}"));
+        let m = parse(&format!("func main() -> none\n fconst f0, {lit}\nend"))
+            .unwrap_or_else(|e| panic!("{lit}: {e}"));
         m.fconsts[0]
     };
     assert_eq!(bits("1.5"), 1.5f64.to_bits());
@@ -332,15 +398,32 @@ fn float_literals() {
     assert_eq!(bits(".5"), 0.5f64.to_bits());
     assert_eq!(bits("-7"), (-7.0f64).to_bits());
     assert_eq!(bits("0x10"), 16.0f64.to_bits());
-    assert_eq!(bits("123456789012345678901234567890"), 123456789012345678901234567890f64.to_bits());
+    assert_eq!(
+        bits("123456789012345678901234567890"),
+        123456789012345678901234567890f64.to_bits()
+    );
     assert_eq!(bits("- inf"), f64::NEG_INFINITY.to_bits());
     assert_eq!(bits("bits:0xfff0000000000001"), 0xfff0000000000001);
-    for v in [0.1, -0.0, 5e-324, f64::MAX, f64::MIN_POSITIVE, 1e16, 123456.789] {
+    for v in [
+        0.1,
+        -0.0,
+        5e-324,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        1e16,
+        123456.789,
+    ] {
         assert_eq!(bits(&super::printer::format_f64(v.to_bits())), v.to_bits());
     }
     assert_eq!(super::printer::format_f64(f64::NAN.to_bits()), "nan");
-    assert_eq!(super::printer::format_f64(0x7ff8000000000001), "bits:0x7ff8000000000001");
-    assert_eq!(super::printer::format_f64((-f64::NAN).to_bits()), format!("bits:{:#018x}", (-f64::NAN).to_bits()));
+    assert_eq!(
+        super::printer::format_f64(0x7ff8000000000001),
+        "bits:0x7ff8000000000001"
+    );
+    assert_eq!(
+        super::printer::format_f64((-f64::NAN).to_bits()),
+        format!("bits:{:#018x}", (-f64::NAN).to_bits())
+    );
 }
 
 #[test]
@@ -351,9 +434,24 @@ fn call_result_register_bank() {
         .unwrap();
     assert_eq!(m.functions[0].code[0], Op::new(Opcode::Call, 3, 1, 0));
     assert_eq!(m.functions[0].code[1], Op::new(Opcode::Call, NO_REG, 2, 0));
-    assert_err("func main() -> none\n call f3, h, 0\nend\nfunc h() -> i\nend", 2, 7, "returns `i`");
-    assert_err("import h() -> r\nfunc main() -> none\n hcall i0, h, 0\nend", 3, 8, "returns `r`");
-    assert_err("func main() -> none\n call i65535, main, 0\nend", 2, 7, "call result");
+    assert_err(
+        "func main() -> none\n call f3, h, 0\nend\nfunc h() -> i\nend",
+        2,
+        7,
+        "returns `i`",
+    );
+    assert_err(
+        "import h() -> r\nfunc main() -> none\n hcall i0, h, 0\nend",
+        3,
+        8,
+        "returns `r`",
+    );
+    assert_err(
+        "func main() -> none\n call i65535, main, 0\nend",
+        2,
+        7,
+        "call result",
+    );
 }
 
 #[test]
@@ -374,9 +472,20 @@ fn printer_survives_bad_modules() {
         ],
         lines: vec![],
     };
-    let m = Module { functions: vec![f], ..Module::default() };
+    let m = Module {
+        functions: vec![f],
+        ..Module::default()
+    };
     let text = print(&m);
-    for needle in ["?k9", "?kf9", "?s9", "?L999", "?fn77", "?imp77", "call i4, main, 0"] {
+    for needle in [
+        "?k9",
+        "?kf9",
+        "?s9",
+        "?L999",
+        "?fn77",
+        "?imp77",
+        "call i4, main, 0",
+    ] {
         assert!(text.contains(needle), "{needle} not in\n{text}");
     }
     let _ = print_annotated(&m);
@@ -395,7 +504,12 @@ fn annotated_listing() {
 
 #[test]
 fn err_unknown_mnemonic() {
-    assert_err("func main() -> none\n    frob i0\nend", 2, 5, "unknown mnemonic `frob`");
+    assert_err(
+        "func main() -> none\n    frob i0\nend",
+        2,
+        5,
+        "unknown mnemonic `frob`",
+    );
 }
 
 #[test]
@@ -403,102 +517,312 @@ fn err_op_or_junk_outside_a_function() {
     assert_err("\n  add i0, i1, i2", 2, 3, "outside a function");
     assert_err("fucn main() -> none", 1, 1, "expected `func`");
     assert_err("x:\n", 1, 1, "label `x` outside a function");
-    assert_err("func main() -> none\nend\n  end", 3, 3, "`end` without `func`");
+    assert_err(
+        "func main() -> none\nend\n  end",
+        3,
+        3,
+        "`end` without `func`",
+    );
     assert_err("func main() -> none\n  42\nend", 2, 3, "expected an op");
 }
 
 #[test]
 fn err_duplicate_label() {
-    assert_err("func main() -> none\nl: nop\n  l: nop\nend", 3, 3, "duplicate label `l`");
+    assert_err(
+        "func main() -> none\nl: nop\n  l: nop\nend",
+        3,
+        3,
+        "duplicate label `l`",
+    );
 }
 
 #[test]
 fn err_unknown_label() {
-    assert_err("func main() -> none\n  jmp nowhere\n  ret\nend", 2, 7, "unknown label `nowhere`");
+    assert_err(
+        "func main() -> none\n  jmp nowhere\n  ret\nend",
+        2,
+        7,
+        "unknown label `nowhere`",
+    );
     // Labels are local to their function.
-    assert_err("func a() -> none\nx: ret\nend\nfunc main() -> none\n  jz i0, x\nend", 5, 10, "unknown label `x`");
+    assert_err(
+        "func a() -> none\nx: ret\nend\nfunc main() -> none\n  jz i0, x\nend",
+        5,
+        10,
+        "unknown label `x`",
+    );
 }
 
 #[test]
 fn err_unknown_function_and_import() {
-    assert_err("func main() -> none\n  call -, nothere, 0\nend", 2, 11, "unknown function `nothere`");
-    assert_err("func main() -> none\n  hcall -, nothere, 0\nend", 2, 12, "unknown import `nothere`");
+    assert_err(
+        "func main() -> none\n  call -, nothere, 0\nend",
+        2,
+        11,
+        "unknown function `nothere`",
+    );
+    assert_err(
+        "func main() -> none\n  hcall -, nothere, 0\nend",
+        2,
+        12,
+        "unknown import `nothere`",
+    );
     // Functions and imports are separate namespaces.
-    assert_err("import f() -> none\nfunc main() -> none\n  call -, f, 0\nend", 3, 11, "unknown function `f`");
+    assert_err(
+        "import f() -> none\nfunc main() -> none\n  call -, f, 0\nend",
+        3,
+        11,
+        "unknown function `f`",
+    );
 }
 
 #[test]
 fn err_wrong_register_bank() {
-    assert_err("func main() -> none\n  add i0, f1, i2\nend", 2, 11, "expected an `i` register, found `f1`");
-    assert_err("func main() -> none\n  fmov f0, x1\nend", 2, 12, "expected an `f` register, found `x1`");
-    assert_err("func main() -> none\n  call 3, main, 0\nend", 2, 8, "a register or `-`");
+    assert_err(
+        "func main() -> none\n  add i0, f1, i2\nend",
+        2,
+        11,
+        "expected an `i` register, found `f1`",
+    );
+    assert_err(
+        "func main() -> none\n  fmov f0, x1\nend",
+        2,
+        12,
+        "expected an `f` register, found `x1`",
+    );
+    assert_err(
+        "func main() -> none\n  call 3, main, 0\nend",
+        2,
+        8,
+        "a register or `-`",
+    );
 }
 
 #[test]
 fn err_register_index_out_of_range() {
-    assert_err("func main() -> none\n  mov i0, i65536\nend", 2, 11, "above 65535");
-    assert_err("func main() -> none\n  mov i0, i99999999999999999999999\nend", 2, 11, "above 65535");
+    assert_err(
+        "func main() -> none\n  mov i0, i65536\nend",
+        2,
+        11,
+        "above 65535",
+    );
+    assert_err(
+        "func main() -> none\n  mov i0, i99999999999999999999999\nend",
+        2,
+        11,
+        "above 65535",
+    );
     assert!(parse("func main() -> none\n  mov i65535, i0\nend").is_ok());
 }
 
 #[test]
 fn err_immediate_out_of_range() {
-    assert_err("func main() -> none\n  addi i0, i0, 32768\nend", 2, 16, "out of the 16-bit range");
-    assert_err("func main() -> none\n  jlti i0, -32769, l\nl: ret\nend", 2, 12, "out of the 16-bit range");
-    assert_err("func main() -> none\n  iconst i0, 9223372036854775808\nend", 2, 14, "does not fit 64 bits");
-    assert_err("func main() -> none\n  iconst i0, -0x8000000000000001\nend", 2, 14, "does not fit 64 bits");
-    assert_err("func main() -> none\n  iconst i0, 1.5\nend", 2, 14, "expected an integer");
-    assert_err("func main() -> none\n  printf f0, 65536\nend", 2, 14, "0..=65535");
-    assert_err("func main() -> none\n  call -, main, -1\nend", 2, 17, "0..=65535");
+    assert_err(
+        "func main() -> none\n  addi i0, i0, 32768\nend",
+        2,
+        16,
+        "out of the 16-bit range",
+    );
+    assert_err(
+        "func main() -> none\n  jlti i0, -32769, l\nl: ret\nend",
+        2,
+        12,
+        "out of the 16-bit range",
+    );
+    assert_err(
+        "func main() -> none\n  iconst i0, 9223372036854775808\nend",
+        2,
+        14,
+        "does not fit 64 bits",
+    );
+    assert_err(
+        "func main() -> none\n  iconst i0, -0x8000000000000001\nend",
+        2,
+        14,
+        "does not fit 64 bits",
+    );
+    assert_err(
+        "func main() -> none\n  iconst i0, 1.5\nend",
+        2,
+        14,
+        "expected an integer",
+    );
+    assert_err(
+        "func main() -> none\n  printf f0, 65536\nend",
+        2,
+        14,
+        "0..=65535",
+    );
+    assert_err(
+        "func main() -> none\n  call -, main, -1\nend",
+        2,
+        17,
+        "0..=65535",
+    );
 }
 
 #[test]
 fn err_wrong_operand_count() {
-    assert_err("func main() -> none\n  add i0, i1\nend", 2, 3, "`add` takes 3 operands, found 2");
-    assert_err("func main() -> none\n  add\nend", 2, 3, "`add` takes 3 operands, found 0");
-    assert_err("func main() -> none\n  add i0, i1, i2, i3\nend", 2, 19, "`add` takes only 3 operands");
-    assert_err("func main() -> none\n  ret i0\nend", 2, 7, "`ret` takes no operands");
-    assert_err("func main() -> none\n  add i0 i1, i2\nend", 2, 10, "expected `,`");
-    assert_err("func main() -> none\n  add i0, i1, i2 i3\nend", 2, 18, "expected `,` or end of line");
-    assert_err("func main() -> none\n  add i0, i1,\nend", 2, 14, "expected an `i` register, found end of line");
+    assert_err(
+        "func main() -> none\n  add i0, i1\nend",
+        2,
+        3,
+        "`add` takes 3 operands, found 2",
+    );
+    assert_err(
+        "func main() -> none\n  add\nend",
+        2,
+        3,
+        "`add` takes 3 operands, found 0",
+    );
+    assert_err(
+        "func main() -> none\n  add i0, i1, i2, i3\nend",
+        2,
+        19,
+        "`add` takes only 3 operands",
+    );
+    assert_err(
+        "func main() -> none\n  ret i0\nend",
+        2,
+        7,
+        "`ret` takes no operands",
+    );
+    assert_err(
+        "func main() -> none\n  add i0 i1, i2\nend",
+        2,
+        10,
+        "expected `,`",
+    );
+    assert_err(
+        "func main() -> none\n  add i0, i1, i2 i3\nend",
+        2,
+        18,
+        "expected `,` or end of line",
+    );
+    assert_err(
+        "func main() -> none\n  add i0, i1,\nend",
+        2,
+        14,
+        "expected an `i` register, found end of line",
+    );
 }
 
 #[test]
 fn err_duplicate_function_or_import() {
-    assert_err("func f() -> none\nend\nfunc  f() -> none\nend", 3, 7, "duplicate function `f`");
-    assert_err("import h() -> none\nimport h(i) -> i", 2, 8, "duplicate import `h`");
+    assert_err(
+        "func f() -> none\nend\nfunc  f() -> none\nend",
+        3,
+        7,
+        "duplicate function `f`",
+    );
+    assert_err(
+        "import h() -> none\nimport h(i) -> i",
+        2,
+        8,
+        "duplicate import `h`",
+    );
 }
 
 #[test]
 fn err_strings_and_escapes() {
-    assert_err("func main() -> none\n  prints \"abc\nend", 2, 10, "unterminated string");
-    assert_err("func main() -> none\n  prints \"ab\\\"\nend", 2, 10, "unterminated string");
-    assert_err("func main() -> none\n  prints \"a\\qb\"\nend", 2, 12, "unknown escape `\\q`");
-    assert_err("func main() -> none\n  prints \"a\\u{110000}\"\nend", 2, 12, "bad `\\u` escape");
-    assert_err("func main() -> none\n  prints \"a\\u{}\"\nend", 2, 12, "bad `\\u` escape");
-    assert_err("func main() -> none\n  prints \"a\\u0041\"\nend", 2, 12, "bad `\\u` escape");
-    assert_err("func main() -> none\n  prints 5\nend", 2, 10, "expected a string");
+    assert_err(
+        "func main() -> none\n  prints \"abc\nend",
+        2,
+        10,
+        "unterminated string",
+    );
+    assert_err(
+        "func main() -> none\n  prints \"ab\\\"\nend",
+        2,
+        10,
+        "unterminated string",
+    );
+    assert_err(
+        "func main() -> none\n  prints \"a\\qb\"\nend",
+        2,
+        12,
+        "unknown escape `\\q`",
+    );
+    assert_err(
+        "func main() -> none\n  prints \"a\\u{110000}\"\nend",
+        2,
+        12,
+        "bad `\\u` escape",
+    );
+    assert_err(
+        "func main() -> none\n  prints \"a\\u{}\"\nend",
+        2,
+        12,
+        "bad `\\u` escape",
+    );
+    assert_err(
+        "func main() -> none\n  prints \"a\\u0041\"\nend",
+        2,
+        12,
+        "bad `\\u` escape",
+    );
+    assert_err(
+        "func main() -> none\n  prints 5\nend",
+        2,
+        10,
+        "expected a string",
+    );
 }
 
 #[test]
 fn err_unexpected_character() {
-    assert_err("func main() -> none\n  nop #\nend", 2, 7, "unexpected character '#'");
+    assert_err(
+        "func main() -> none\n  nop #\nend",
+        2,
+        7,
+        "unexpected character '#'",
+    );
     assert_err("func mäin() -> none\nend", 1, 7, "unexpected character");
 }
 
 #[test]
 fn err_missing_end() {
-    assert_err("\nfunc main() -> none\n  ret\n", 2, 1, "function `main` has no `end`");
-    assert_err("func a() -> none\n  ret\n  func b() -> none\nend", 3, 3, "expected `end` of function `a`");
-    assert_err("func a() -> none\n  import b() -> none\nend", 2, 3, "before `import`");
-    assert_err("func a() -> none\n  ret\nend junk", 3, 5, "expected end of line");
+    assert_err(
+        "\nfunc main() -> none\n  ret\n",
+        2,
+        1,
+        "function `main` has no `end`",
+    );
+    assert_err(
+        "func a() -> none\n  ret\n  func b() -> none\nend",
+        3,
+        3,
+        "expected `end` of function `a`",
+    );
+    assert_err(
+        "func a() -> none\n  import b() -> none\nend",
+        2,
+        3,
+        "before `import`",
+    );
+    assert_err(
+        "func a() -> none\n  ret\nend junk",
+        3,
+        5,
+        "expected end of line",
+    );
 }
 
 #[test]
 fn err_bad_headers() {
-    assert_err("func main(f=1.5) -> none\nend", 1, 11, "only `i` parameters may have defaults");
+    assert_err(
+        "func main(f=1.5) -> none\nend",
+        1,
+        11,
+        "only `i` parameters may have defaults",
+    );
     assert_err("import h(i=1) -> none", 1, 11, "cannot have defaults");
-    assert_err("func main(i,) -> none\nend", 1, 13, "expected a parameter bank");
+    assert_err(
+        "func main(i,) -> none\nend",
+        1,
+        13,
+        "expected a parameter bank",
+    );
     assert_err("func main(x) -> none\nend", 1, 11, "expected a bank");
     assert_err("func main() -> q\nend", 1, 16, "expected a result bank");
     assert_err("func main() none\nend", 1, 13, "expected `->`");
@@ -506,16 +830,46 @@ fn err_bad_headers() {
     assert_err("func main() -> none regs i=70000\nend", 1, 28, "0..=65535");
     assert_err("func main() -> none regs\nend", 1, 25, "expected `i=N`");
     assert_err("func 5() -> none\nend", 1, 6, "expected a function name");
-    assert_err("func main(i=99999999999999999999) -> none\nend", 1, 13, "does not fit 64 bits");
+    assert_err(
+        "func main(i=99999999999999999999) -> none\nend",
+        1,
+        13,
+        "does not fit 64 bits",
+    );
 }
 
 #[test]
 fn err_bad_floats() {
-    assert_err("func main() -> none\n  fconst f0, 1.5.5\nend", 2, 14, "expected a float");
-    assert_err("func main() -> none\n  fconst f0, bits:0x1ffffffffffffffff\nend", 2, 19, "does not fit 64 bits");
-    assert_err("func main() -> none\n  fconst f0, bits:12\nend", 2, 19, "expected hex bits");
-    assert_err("func main() -> none\n  fconst f0, - 5\nend", 2, 14, "expected a float");
-    assert_err("func main() -> none\n  fconst f0, 1e5x\nend", 2, 14, "expected a float");
+    assert_err(
+        "func main() -> none\n  fconst f0, 1.5.5\nend",
+        2,
+        14,
+        "expected a float",
+    );
+    assert_err(
+        "func main() -> none\n  fconst f0, bits:0x1ffffffffffffffff\nend",
+        2,
+        19,
+        "does not fit 64 bits",
+    );
+    assert_err(
+        "func main() -> none\n  fconst f0, bits:12\nend",
+        2,
+        19,
+        "expected hex bits",
+    );
+    assert_err(
+        "func main() -> none\n  fconst f0, - 5\nend",
+        2,
+        14,
+        "expected a float",
+    );
+    assert_err(
+        "func main() -> none\n  fconst f0, 1e5x\nend",
+        2,
+        14,
+        "expected a float",
+    );
 }
 
 #[test]
@@ -533,7 +887,10 @@ fn err_too_many_ops() {
 #[test]
 fn error_display_points_at_the_column() {
     let e = perr("func main() -> none\n  add i0, f1, i2\nend");
-    assert_eq!(e.to_string(), "2:11: expected an `i` register, found `f1` (bank `f`)\n  |   add i0, f1, i2\n  |           ^");
+    assert_eq!(
+        e.to_string(),
+        "2:11: expected an `i` register, found `f1` (bank `f`)\n  |   add i0, f1, i2\n  |           ^"
+    );
 }
 
 #[test]
@@ -542,9 +899,20 @@ fn import_signature_and_line() {
     assert_eq!(
         m.imports,
         vec![
-            Import { name: "put".into(), sig: Signature::new([Bank::I, Bank::F, Bank::R], None), line: Some(3) },
-            Import { name: "get".into(), sig: Signature::new([], Some(Bank::F)), line: Some(4) },
+            Import {
+                name: "put".into(),
+                sig: Signature::new([Bank::I, Bank::F, Bank::R], None),
+                line: Some(3)
+            },
+            Import {
+                name: "get".into(),
+                sig: Signature::new([], Some(Bank::F)),
+                line: Some(4)
+            },
         ]
     );
-    assert_eq!(print(&m), "import put(i, f, r) -> none\nimport get() -> f\n");
+    assert_eq!(
+        print(&m),
+        "import put(i, f, r) -> none\nimport get() -> f\n"
+    );
 }
