@@ -5,7 +5,17 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn tierjit(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tierjit"));
+    // Under qemu-user (scripts/test-aarch64.sh) the binary needs the runner.
+    let runner = std::env::var("TIERJIT_TEST_RUNNER").unwrap_or_default();
+    let mut argv = runner.split_whitespace();
+    let mut cmd = match argv.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(argv).arg(env!("CARGO_BIN_EXE_tierjit"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_tierjit")),
+    };
     cmd.args(args).env_remove("TIERJIT_TIER");
     for (k, v) in env {
         cmd.env(k, v);

@@ -439,12 +439,19 @@ end";
 
 #[test]
 fn deep_recursion_is_a_trap_not_a_crash() {
-    let out = check(RECURSE, "down", &[Value::I(1_000_000)]);
-    assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 2));
-    // Within the limit it works, and the same instance is usable after a trap.
-    assert_eq!(check(RECURSE, "down", &[Value::I(10_000)]).int(), 10_000);
-    // A small register stack overflows before the depth limit.
     let module = tierjit::bytecode::text::parse(RECURSE).unwrap();
+    // The default depth limit (200,000) with stacks big enough to reach it.
+    let big_stacks = |c: &mut tierjit::Config| {
+        c.stack_slots(1 << 20, 1 << 10, 1 << 10);
+    };
+    let out = check_with(&module, "down", &[Value::I(1_000_000)], big_stacks);
+    assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 2));
+    // Within the limit it works.
+    assert_eq!(
+        check_with(&module, "down", &[Value::I(100_000)], big_stacks).int(),
+        100_000
+    );
+    // A small register stack overflows before the depth limit.
     let out = check_with(&module, "down", &[Value::I(1000)], |c| {
         c.stack_slots(100, 100, 100);
     });

@@ -64,7 +64,9 @@ impl Outcome {
 /// Configuration shared by every engine of one comparison.
 pub fn base_config(tier: Tier) -> Config {
     let mut c = Config::new();
-    c.tier(tier);
+    // Small register stacks keep thousands of instances cheap (under qemu
+    // too); tests that recurse deeply raise them.
+    c.tier(tier).stack_slots(1 << 14, 1 << 14, 1 << 14);
     c
 }
 
