@@ -34,6 +34,7 @@ pub mod engine;
 pub mod error;
 pub mod interp;
 pub mod runtime;
+pub mod template;
 
 pub use bytecode::{Bank, Signature};
 pub use engine::{

@@ -1,0 +1,254 @@
+//! The macro-assembler: the small, ISA-neutral instruction set that the
+//! per-op templates (`emit.rs`) are written against, once. Each ISA
+//! (`isa/x64`, `isa/aarch64`) implements it over dynasm-rs.
+//!
+//! Conventions every implementation keeps:
+//! - Four callee-saved registers are pinned for the whole function: the i64,
+//!   f64 and reference frame bases and the context (x86-64: r12, r13, r14,
+//!   r15; aarch64: x19, x20, x21, x22). [`MacroAssembler::prologue`] sets them
+//!   from the native entry's arguments `(ctx, i_base, f_base, r_base)`.
+//! - [`Gpr`] and [`Fpr`] name scratch registers. They are caller-saved: a
+//!   helper call or a native call clobbers all of them. Templates keep no
+//!   value in them across ops (the frame slots are the truth between ops).
+//! - Implementations may use further private temporaries (x86-64: r10/r11,
+//!   aarch64: x16/x17 and d16/d17) inside one method, never across methods.
+//! - Any slot index (0..65535), any offset and any immediate is accepted:
+//!   forms that do not fit an instruction's immediate are synthesised.
+//! - No method panics, whatever its arguments.
+
+use crate::bytecode::{Bank, Cmp};
+
+/// A scratch integer register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Gpr {
+    T0,
+    T1,
+    T2,
+}
+
+/// A scratch floating-point register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fpr {
+    F0,
+    F1,
+    F2,
+}
+
+/// A condition on two integers: signed and unsigned orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cond {
+    Eq,
+    Ne,
+    /// Signed.
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// Unsigned.
+    Ult,
+    Ule,
+    Ugt,
+    Uge,
+}
+
+impl Cond {
+    /// The signed condition of a bytecode comparison.
+    pub fn signed(cmp: Cmp) -> Cond {
+        match cmp {
+            Cmp::Eq => Cond::Eq,
+            Cmp::Ne => Cond::Ne,
+            Cmp::Lt => Cond::Lt,
+            Cmp::Le => Cond::Le,
+            Cmp::Gt => Cond::Gt,
+            Cmp::Ge => Cond::Ge,
+        }
+    }
+}
+
+/// A two-operand integer operation. Shift counts are taken modulo 64 (both
+/// ISAs' 64-bit shifts do so, matching the bytecode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AluOp {
+    Add,
+    Sub,
+    Mul,
+    And,
+    Or,
+    Xor,
+    Shl,
+    /// Arithmetic shift right.
+    Sar,
+    /// Logical shift right.
+    Shr,
+}
+
+/// A two-operand f64 operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FpOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// A one-operand f64 operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FpUnary {
+    /// Flip the sign bit (NaNs too).
+    Neg,
+    /// Clear the sign bit (NaNs too).
+    Abs,
+    Sqrt,
+    /// Round toward negative infinity.
+    Floor,
+}
+
+/// An argument of a helper call, in the platform's integer argument
+/// registers, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelperArg {
+    /// The context pointer.
+    Ctx,
+    /// A scratch register's value.
+    Reg(Gpr),
+    /// A constant.
+    Imm(i64),
+    /// The address of a frame slot: `base_bank + 8 * slot`.
+    SlotAddr(Bank, u32),
+}
+
+/// At most this many arguments to a helper.
+pub const MAX_HELPER_ARGS: usize = 6;
+
+/// The macro-assembler. See the module docs for the conventions.
+pub trait MacroAssembler {
+    /// A position in the code, bound once, referenced any number of times
+    /// before or after.
+    type Label: Copy;
+
+    /// A fresh, unbound label.
+    fn new_label(&mut self) -> Self::Label;
+    /// Bind `label` to the current position.
+    fn bind(&mut self, label: Self::Label);
+    /// Bytes emitted so far.
+    fn offset(&self) -> usize;
+
+    // ---- function structure ----
+
+    /// Save the callee-saved registers the function uses, keep the stack
+    /// aligned for calls, and load the pinned registers from the native
+    /// entry's arguments `(ctx, i_base, f_base, r_base)`.
+    fn prologue(&mut self);
+    /// Return `status` (as `u32`) to the caller, restoring what the prologue
+    /// saved.
+    fn epilogue(&mut self, status: Gpr);
+
+    // ---- frame slots and constants ----
+
+    /// `dst = slot` of `bank` (any bank: f64 slots load as their bits).
+    fn load_slot(&mut self, dst: Gpr, bank: Bank, slot: u32);
+    /// `slot` of `bank` = `src`.
+    fn store_slot(&mut self, bank: Bank, slot: u32, src: Gpr);
+    /// `dst` = f64 slot.
+    fn load_fslot(&mut self, dst: Fpr, slot: u32);
+    /// f64 slot = `src`.
+    fn store_fslot(&mut self, slot: u32, src: Fpr);
+    /// Store zero into `count` consecutive slots of `bank` from `first`.
+    fn zero_slots(&mut self, bank: Bank, first: u32, count: u32);
+    /// `dst = base_bank + 8 * slot` (an address).
+    fn slot_addr(&mut self, dst: Gpr, bank: Bank, slot: u32);
+    /// `dst = value`.
+    fn load_imm(&mut self, dst: Gpr, value: i64);
+    /// `dst = f64::from_bits(bits)`.
+    fn load_fimm(&mut self, dst: Fpr, bits: u64);
+    /// `dst = src`.
+    fn mov(&mut self, dst: Gpr, src: Gpr);
+
+    // ---- integer arithmetic ----
+
+    /// `dst = lhs op rhs` (wrapping; any of the three may be equal).
+    fn alu(&mut self, op: AluOp, dst: Gpr, lhs: Gpr, rhs: Gpr);
+    /// `dst = lhs op imm` (wrapping; any `i32`).
+    fn alu_imm(&mut self, op: AluOp, dst: Gpr, lhs: Gpr, imm: i32);
+    /// `dst = -src` (wrapping).
+    fn neg(&mut self, dst: Gpr, src: Gpr);
+    /// `dst = !src`.
+    fn not(&mut self, dst: Gpr, src: Gpr);
+    /// `dst = lhs / rhs`, truncating. The template guarantees `rhs != 0`
+    /// and not `i64::MIN / -1`.
+    fn sdiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr);
+    /// `dst = lhs % rhs` (sign of `lhs`). Same guarantees as [`Self::sdiv`].
+    fn srem(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr);
+
+    // ---- integer compares and branches ----
+
+    /// `dst = (lhs cond rhs) as i64` (0 or 1).
+    fn set_cond(&mut self, cond: Cond, dst: Gpr, lhs: Gpr, rhs: Gpr);
+    /// `dst = (lhs cond imm) as i64`.
+    fn set_cond_imm(&mut self, cond: Cond, dst: Gpr, lhs: Gpr, imm: i32);
+    /// Jump to `target` if `lhs cond rhs`.
+    fn branch(&mut self, cond: Cond, lhs: Gpr, rhs: Gpr, target: Self::Label);
+    /// Jump to `target` if `lhs cond imm`.
+    fn branch_imm(&mut self, cond: Cond, lhs: Gpr, imm: i32, target: Self::Label);
+    /// Jump to `target`.
+    fn jump(&mut self, target: Self::Label);
+
+    // ---- f64 ----
+
+    /// `dst = lhs op rhs` (IEEE; any of the three may be equal).
+    fn fp_op(&mut self, op: FpOp, dst: Fpr, lhs: Fpr, rhs: Fpr);
+    /// `dst = op src`.
+    fn fp_unary(&mut self, op: FpUnary, dst: Fpr, src: Fpr);
+    /// `dst = (lhs cmp rhs) as i64`: ordered compares with a NaN are false,
+    /// `Ne` with a NaN is true.
+    fn fp_set_cond(&mut self, cmp: Cmp, dst: Gpr, lhs: Fpr, rhs: Fpr);
+    /// Jump to `target` if `lhs cmp rhs` (NaN rules as [`Self::fp_set_cond`]).
+    fn fp_branch(&mut self, cmp: Cmp, lhs: Fpr, rhs: Fpr, target: Self::Label);
+    /// `dst = src as f64` (round to nearest).
+    fn i2f(&mut self, dst: Fpr, src: Gpr);
+    /// `dst = src as i64`: saturating, NaN gives 0 (Rust `as`).
+    fn f2i(&mut self, dst: Gpr, src: Fpr);
+
+    // ---- memory through a register (heap objects, the context) ----
+
+    /// `dst = *(base + offset) as u64` (8 bytes).
+    fn load_mem(&mut self, dst: Gpr, base: Gpr, offset: i32);
+    /// `dst = *(base + offset) as u32` (4 bytes, zero-extended).
+    fn load_mem_u32(&mut self, dst: Gpr, base: Gpr, offset: i32);
+    /// `dst = *(base + offset) as u8` (1 byte, zero-extended).
+    fn load_mem_u8(&mut self, dst: Gpr, base: Gpr, offset: i32);
+    /// `dst = *(base + 8 * index + offset)`.
+    fn load_indexed(&mut self, dst: Gpr, base: Gpr, index: Gpr, offset: i32);
+    /// `*(base + 8 * index + offset) = src`.
+    fn store_indexed(&mut self, base: Gpr, index: Gpr, offset: i32, src: Gpr);
+    /// `dst = *(base + 8 * index + offset)` as f64.
+    fn load_findexed(&mut self, dst: Fpr, base: Gpr, index: Gpr, offset: i32);
+    /// `*(base + 8 * index + offset) = src` (f64).
+    fn store_findexed(&mut self, base: Gpr, index: Gpr, offset: i32, src: Fpr);
+
+    /// `dst = *(ctx + offset)` (8 bytes).
+    fn load_ctx(&mut self, dst: Gpr, offset: i32);
+    /// `*(ctx + offset) = src` (8 bytes).
+    fn store_ctx(&mut self, offset: i32, src: Gpr);
+    /// `*(ctx + offset) = value` (4 bytes).
+    fn store_ctx_u32(&mut self, offset: i32, value: u32);
+    /// `*(ctx + offset) = src as u32` (4 bytes).
+    fn store_ctx_reg_u32(&mut self, offset: i32, src: Gpr);
+    /// Jump to `target` if the native stack pointer is below the address
+    /// stored at `ctx + offset`.
+    fn branch_stack_below(&mut self, offset: i32, target: Self::Label);
+
+    // ---- calls ----
+
+    /// Call the native entry at address `entry` with the platform ABI:
+    /// `(ctx, i_base + 8*frame[0], f_base + 8*frame[1], r_base + 8*frame[2])`.
+    /// The `u32` status comes back in `T0` (zero-extended).
+    fn call_native(&mut self, entry: Gpr, frame: [u32; 3]);
+    /// Call the `extern "C"` function at `addr` with up to
+    /// [`MAX_HELPER_ARGS`] integer arguments; its 64-bit result comes back
+    /// in `T0`.
+    fn call_helper(&mut self, addr: usize, args: &[HelperArg]);
+
+    /// Finish: resolve labels and return the position-independent code.
+    fn finish(self) -> Result<Vec<u8>, String>;
+}

@@ -1,0 +1,6 @@
+//! The template tier: one emit function per op, single pass, no IR, machine
+//! code for x86-64 and aarch64 through one macro-assembler trait.
+
+pub mod golden;
+pub mod isa;
+pub mod masm;
