@@ -29,6 +29,8 @@ use crate::runtime::host::HostFunc;
 use crate::runtime::stacks::RegisterStacks;
 use crate::runtime::trap::TrapKind;
 use crate::runtime::value::Value;
+pub use crate::template::runtime::CompileStats;
+use crate::template::runtime::TemplateRuntime;
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
@@ -67,7 +69,11 @@ impl Tier {
 
     /// Whether this build can run the tier.
     pub fn is_available(self) -> bool {
-        matches!(self, Tier::Auto | Tier::Interp)
+        match self {
+            Tier::Auto | Tier::Interp => true,
+            Tier::Template => crate::template::runtime::AVAILABLE,
+            Tier::Cranelift => false,
+        }
     }
 }
 
@@ -189,8 +195,14 @@ impl Engine {
     pub fn new(config: Config) -> Result<Engine> {
         if !config.tier.is_available() {
             return Err(Error::Config(format!(
-                "tier `{}` is not available in this build (available: auto, interp)",
-                config.tier
+                "tier `{}` is not available in this build (available: {})",
+                config.tier,
+                Tier::ALL
+                    .iter()
+                    .filter(|t| t.is_available())
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         if config.max_call_depth == 0 {
@@ -390,6 +402,8 @@ impl Write for SharedOutput {
 pub struct Instance {
     module: Module,
     store: Store,
+    /// Template-tier state, when that tier runs this instance.
+    template: Option<TemplateRuntime>,
 }
 
 impl fmt::Debug for Instance {
@@ -418,9 +432,12 @@ impl Instance {
             count_ops: config.count_ops,
             executed_ops: 0,
         };
+        let template = (module.engine().effective_tier() == Tier::Template)
+            .then(|| TemplateRuntime::new(module.bytecode().functions.len()));
         Ok(Instance {
             module: module.clone(),
             store,
+            template,
         })
     }
 
@@ -443,6 +460,15 @@ impl Instance {
     /// [`Config::count_ops`] is on).
     pub fn executed_ops(&self) -> u64 {
         self.store.executed_ops
+    }
+
+    /// What the JIT tiers compiled so far for this instance (zero under the
+    /// interpreter).
+    pub fn compile_stats(&self) -> CompileStats {
+        self.template
+            .as_ref()
+            .map(TemplateRuntime::stats)
+            .unwrap_or_default()
     }
 
     /// Bytes the heap holds now.
@@ -528,7 +554,11 @@ impl Instance {
                 Value::R(r) => self.store.stacks.r[k] = r.0,
             }
         }
-        let result = interp::run(code, &self.module.inner.layouts, &mut self.store, idx);
+        let layouts = &self.module.inner.layouts;
+        let result = match &mut self.template {
+            Some(rt) => rt.run(code, layouts, &mut self.store, idx),
+            None => interp::run(code, layouts, &mut self.store, idx),
+        };
         let _ = self.store.out.flush();
         if let Err(trap) = result {
             // The instance stays usable: nothing of the dead call is live.

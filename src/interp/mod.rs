@@ -38,9 +38,9 @@ unsafe fn code_of(module: &Module, f: usize) -> *const crate::bytecode::Op {
 }
 
 /// A trap raised at `pc` of the running function, before it has a name.
-struct RawTrap {
-    kind: TrapKind,
-    detail: Option<String>,
+pub(crate) struct RawTrap {
+    pub(crate) kind: TrapKind,
+    pub(crate) detail: Option<String>,
 }
 
 impl From<TrapKind> for RawTrap {
@@ -544,7 +544,7 @@ pub fn int_rem(x: i64, y: i64) -> Result<i64, TrapKind> {
 
 /// Call a host function, turning an error or a panic into a trap and
 /// checking the result's bank.
-fn call_host(
+pub(crate) fn call_host(
     hf: &mut crate::runtime::host::HostFunc,
     args: &[Value],
 ) -> Result<Option<Value>, RawTrap> {

@@ -1,9 +1,11 @@
 //! The runtime shared by every engine: frames, register stacks, the heap,
 //! traps, host functions and printing.
 
+pub mod context;
 pub mod frame;
 pub mod heap;
 pub mod host;
+pub mod native_stack;
 pub mod print;
 pub mod stacks;
 pub mod trap;

@@ -10,8 +10,11 @@
 //! - [`Gpr`] and [`Fpr`] name scratch registers. They are caller-saved: a
 //!   helper call or a native call clobbers all of them. Templates keep no
 //!   value in them across ops (the frame slots are the truth between ops).
-//! - Implementations may use further private temporaries (x86-64: r10/r11,
-//!   aarch64: x16/x17 and d16/d17) inside one method, never across methods.
+//! - Implementations may use further private temporaries (x86-64: rax, rcx,
+//!   rdx, r10, r11, xmm14, xmm15; aarch64: x16/x17 and d16/d17) inside one
+//!   method, never across methods.
+//! - Immediates (`i32`) are sign-extended to 64 bits before any comparison,
+//!   the unsigned ones included.
 //! - Any slot index (0..65535), any offset and any immediate is accepted:
 //!   forms that do not fit an instruction's immediate are synthesised.
 //! - No method panics, whatever its arguments.
@@ -21,33 +24,47 @@ use crate::bytecode::{Bank, Cmp};
 /// A scratch integer register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Gpr {
+    /// Scratch 0; also where helper and native-call results arrive.
     T0,
+    /// Scratch 1.
     T1,
+    /// Scratch 2.
     T2,
 }
 
 /// A scratch floating-point register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Fpr {
+    /// Scratch 0.
     F0,
+    /// Scratch 1.
     F1,
+    /// Scratch 2.
     F2,
 }
 
 /// A condition on two integers: signed and unsigned orders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Cond {
+    /// Equal.
     Eq,
+    /// Not equal.
     Ne,
-    /// Signed.
+    /// Signed less.
     Lt,
+    /// Signed less or equal.
     Le,
+    /// Signed greater.
     Gt,
+    /// Signed greater or equal.
     Ge,
-    /// Unsigned.
+    /// Unsigned less.
     Ult,
+    /// Unsigned less or equal.
     Ule,
+    /// Unsigned greater.
     Ugt,
+    /// Unsigned greater or equal.
     Uge,
 }
 
@@ -69,12 +86,19 @@ impl Cond {
 /// ISAs' 64-bit shifts do so, matching the bytecode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AluOp {
+    /// Wrapping addition.
     Add,
+    /// Wrapping subtraction.
     Sub,
+    /// Wrapping multiplication.
     Mul,
+    /// Bitwise and.
     And,
+    /// Bitwise or.
     Or,
+    /// Bitwise exclusive or.
     Xor,
+    /// Shift left.
     Shl,
     /// Arithmetic shift right.
     Sar,
@@ -85,9 +109,13 @@ pub enum AluOp {
 /// A two-operand f64 operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FpOp {
+    /// Addition.
     Add,
+    /// Subtraction.
     Sub,
+    /// Multiplication.
     Mul,
+    /// Division.
     Div,
 }
 
@@ -98,6 +126,7 @@ pub enum FpUnary {
     Neg,
     /// Clear the sign bit (NaNs too).
     Abs,
+    /// Square root.
     Sqrt,
     /// Round toward negative infinity.
     Floor,

@@ -8,7 +8,7 @@
 use tierjit::{Bank, Config, Engine, Error, Linker, Module, SharedOutput, Tier, Value, bytecode};
 
 /// Every engine under test. The interpreter first: it is the oracle.
-pub const ENGINES: &[Tier] = &[Tier::Interp, Tier::Auto];
+pub const ENGINES: &[Tier] = &[Tier::Interp, Tier::Template, Tier::Auto];
 
 /// What one call did.
 #[derive(Debug, Clone)]

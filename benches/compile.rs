@@ -1,0 +1,96 @@
+//! Compile speed of the template tier: ns per op and bytes per op, over
+//! the suite and over a generated 10,000-op function. (The Cranelift tier
+//! adds its group beside it.) Run: `cargo bench --bench compile`.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use tierjit::bytecode::{self, Module};
+use tierjit::runtime::frame::FrameLayout;
+use tierjit::template::emit;
+use tierjit::template::helpers::HelperAddrs;
+use tierjit::template::runtime::HostMasm;
+
+const SUITE: &[&str] = &[
+    "fib",
+    "loop",
+    "sieve",
+    "nbody",
+    "mandelbrot",
+    "spectralnorm",
+    "matmul",
+];
+
+/// One function of `n` ops mixing every family the suite uses, with loops.
+fn generated(n: usize) -> Module {
+    let mut src = String::from("func big(i, f) -> i\n");
+    let body = [
+        "add i1, i1, i0",
+        "muli i2, i1, 3",
+        "rem i3, i2, i0",
+        "fadd f1, f1, f0",
+        "fmul f2, f1, f1",
+        "i2f f3, i3",
+        "f2i i4, f2",
+        "lt i5, i4, i3",
+        "subi i0, i0, 1",
+        "xor i6, i5, i1",
+    ];
+    for k in 0..n - 2 {
+        if k % 50 == 49 {
+            src += &format!("    jgti i0, {}, L{}\n", 1000, k / 50);
+        } else {
+            if k % 50 == 0 {
+                src += &format!("L{}:\n", k / 50);
+            }
+            src += "    ";
+            src += body[k % body.len()];
+            src += "\n";
+        }
+    }
+    src += "    mov i0, i1\n    reti i0\nend\n";
+    bytecode::text::parse(&src).expect("generated function parses")
+}
+
+fn compile_all(module: &Module, layouts: &[FrameLayout]) -> usize {
+    let helpers = HelperAddrs::native();
+    (0..module.functions.len())
+        .map(|f| {
+            emit::compile(HostMasm::new(), &helpers, module, layouts, f)
+                .expect("compiles")
+                .len()
+        })
+        .sum()
+}
+
+fn template_compile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("template_compile");
+    let mut modules: Vec<(String, Module)> = SUITE
+        .iter()
+        .map(|name| {
+            let path = format!("{}/programs/{name}.tj", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).expect("suite program");
+            (
+                name.to_string(),
+                bytecode::text::parse(&text).expect("parses"),
+            )
+        })
+        .collect();
+    modules.push(("generated_10000".into(), generated(10_000)));
+    for (name, module) in &modules {
+        let layouts: Vec<FrameLayout> = module.functions.iter().map(FrameLayout::of).collect();
+        let ops = module.op_count();
+        let bytes = compile_all(module, &layouts);
+        println!(
+            "{name}: {ops} ops, {bytes} bytes of code, {:.1} bytes/op",
+            bytes as f64 / ops as f64
+        );
+        group.throughput(Throughput::Elements(ops as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), module, |b, m| {
+            b.iter(|| compile_all(black_box(m), &layouts))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, template_compile);
+criterion_main!(benches);

@@ -1,0 +1,161 @@
+//! The runtime contract between Rust and compiled code of either tier: the
+//! `#[repr(C)]` context, the function table, the native entry signature and
+//! the status codes. The offsets in [`offsets`] are the one source of truth
+//! for every emitter.
+
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicUsize};
+
+/// The signature of every compiled function of either tier, on every ISA:
+/// `(ctx, i_base, f_base, r_base) -> status`. Status 0 means it returned
+/// normally (its result in slot 0 of the result bank); anything else is a
+/// [`crate::TrapKind`] code, with details in the context's trap record.
+pub type NativeEntry = unsafe extern "C" fn(*mut VmContext, *mut i64, *mut f64, *mut u64) -> u32;
+
+/// Which engine a function runs in now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum FuncTier {
+    /// Not compiled yet: the next call compiles it.
+    None = 0,
+    /// Template-compiled.
+    Template = 1,
+    /// Cranelift-compiled.
+    Cranelift = 2,
+}
+
+/// One function's entry in the function table. Compiled code calls through
+/// `code`, so storing a new address swaps the function at its next call.
+#[repr(C)]
+#[derive(Debug)]
+pub struct FuncEntry {
+    /// Address of the current native entry ([`NativeEntry`]), or 0 when the
+    /// function is not compiled yet.
+    pub code: AtomicUsize,
+    /// Hotness counter for the tiering manager.
+    pub counter: AtomicI64,
+    /// A [`FuncTier`] as `u32`.
+    pub tier: AtomicU32,
+    /// Padding to keep entries 8-byte aligned (and the size a multiple of 8).
+    pub _pad: u32,
+}
+
+impl FuncEntry {
+    /// An entry for a function that is not compiled yet.
+    pub fn new() -> FuncEntry {
+        FuncEntry {
+            code: AtomicUsize::new(0),
+            counter: AtomicI64::new(0),
+            tier: AtomicU32::new(FuncTier::None as u32),
+            _pad: 0,
+        }
+    }
+}
+
+impl Default for FuncEntry {
+    fn default() -> FuncEntry {
+        FuncEntry::new()
+    }
+}
+
+/// The per-instance context passed to all compiled code.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VmContext {
+    /// The function table: one [`FuncEntry`] per function.
+    pub functions: *const FuncEntry,
+    /// Native frames of this call into the engine (the entry counts 1).
+    pub call_depth: u64,
+    /// A call that would make `call_depth` exceed this traps.
+    pub max_call_depth: u64,
+    /// A call traps when the native stack pointer is below this address, so
+    /// deep recursion is a trap and never a segfault.
+    pub native_stack_limit: usize,
+    /// One past the last slot of the i64, f64 and reference stacks
+    /// (addresses): a callee frame must end at or below these.
+    pub stack_end: [usize; 3],
+    /// Trap record: the [`crate::TrapKind`] code.
+    pub trap_kind: u32,
+    /// Trap record: the function that trapped.
+    pub trap_func: u32,
+    /// Trap record: the op index that trapped.
+    pub trap_pc: u32,
+    /// Padding.
+    pub _pad: u32,
+    /// The embedder's interrupt flag: loops poll it at back-edges.
+    pub interrupt: *const AtomicBool,
+    /// Rust-side state for the slow-path helpers; opaque to machine code.
+    pub host: *mut c_void,
+}
+
+impl VmContext {
+    /// A context with no function table and empty limits; the engine fills it
+    /// before entering compiled code.
+    pub fn empty() -> VmContext {
+        VmContext {
+            functions: std::ptr::null(),
+            call_depth: 0,
+            max_call_depth: 0,
+            native_stack_limit: usize::MAX,
+            stack_end: [0; 3],
+            trap_kind: 0,
+            trap_func: 0,
+            trap_pc: 0,
+            _pad: 0,
+            interrupt: std::ptr::null(),
+            host: std::ptr::null_mut(),
+        }
+    }
+}
+
+/// Byte offsets of the context and function-table fields, for emitters.
+pub mod offsets {
+    use super::{FuncEntry, VmContext};
+    use std::mem::{offset_of, size_of};
+
+    /// [`VmContext::functions`].
+    pub const FUNCTIONS: i32 = offset_of!(VmContext, functions) as i32;
+    /// [`VmContext::call_depth`].
+    pub const CALL_DEPTH: i32 = offset_of!(VmContext, call_depth) as i32;
+    /// [`VmContext::max_call_depth`].
+    pub const MAX_CALL_DEPTH: i32 = offset_of!(VmContext, max_call_depth) as i32;
+    /// [`VmContext::native_stack_limit`].
+    pub const NATIVE_STACK_LIMIT: i32 = offset_of!(VmContext, native_stack_limit) as i32;
+    /// [`VmContext::stack_end`]; bank `b` at `+ 8 * b`.
+    pub const STACK_END: i32 = offset_of!(VmContext, stack_end) as i32;
+    /// [`VmContext::trap_kind`].
+    pub const TRAP_KIND: i32 = offset_of!(VmContext, trap_kind) as i32;
+    /// [`VmContext::trap_func`].
+    pub const TRAP_FUNC: i32 = offset_of!(VmContext, trap_func) as i32;
+    /// [`VmContext::trap_pc`].
+    pub const TRAP_PC: i32 = offset_of!(VmContext, trap_pc) as i32;
+    /// [`VmContext::interrupt`].
+    pub const INTERRUPT: i32 = offset_of!(VmContext, interrupt) as i32;
+
+    /// Size of one [`FuncEntry`].
+    pub const FUNC_ENTRY_SIZE: i32 = size_of::<FuncEntry>() as i32;
+    /// [`FuncEntry::code`].
+    pub const FUNC_ENTRY_CODE: i32 = offset_of!(FuncEntry, code) as i32;
+    /// [`FuncEntry::counter`].
+    pub const FUNC_ENTRY_COUNTER: i32 = offset_of!(FuncEntry, counter) as i32;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::offsets::*;
+
+    #[test]
+    fn layout_is_what_emitters_assume() {
+        assert_eq!(FUNC_ENTRY_SIZE % 8, 0);
+        assert_eq!(FUNCTIONS, 0);
+        for off in [
+            CALL_DEPTH,
+            MAX_CALL_DEPTH,
+            NATIVE_STACK_LIMIT,
+            STACK_END,
+            INTERRUPT,
+        ] {
+            assert_eq!(off % 8, 0, "8-byte fields are 8-byte aligned");
+        }
+    }
+}

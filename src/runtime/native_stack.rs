@@ -1,0 +1,138 @@
+//! The native stack compiled code runs on.
+//!
+//! Compiled code recurses on the native stack, one frame per bytecode call.
+//! Running it on the embedder's thread stack would make the depth at which
+//! a deep recursion traps depend on that thread (2 MiB for a spawned Rust
+//! thread, 8 MiB for `main`) and so differ from the interpreter's. Instead
+//! each instance gets its own stack, sized for `max_call_depth` frames, and
+//! [`call_on_stack`] switches to it: every engine then traps at the same
+//! depth, and a deep recursion is a trap, never a segfault.
+
+use crate::runtime::context::{NativeEntry, VmContext};
+use memmap2::{MmapMut, MmapOptions};
+
+/// Bytes of native stack budgeted per bytecode call: template frames take
+/// 48, Cranelift frames a few hundred at most.
+pub const BYTES_PER_FRAME: usize = 512;
+
+/// Bytes kept free below the limit for the Rust helpers (allocation,
+/// collection, host functions, printing, lazy compilation) that compiled
+/// code calls from its deepest frame.
+pub const HELPER_RESERVE: usize = 1 << 20;
+
+const GUARD: usize = 64 << 10;
+
+/// A native stack with a guard region at its low end.
+pub struct NativeStack {
+    map: MmapMut,
+}
+
+impl NativeStack {
+    /// A stack for `max_call_depth` frames plus the helper reserve.
+    pub fn new(max_call_depth: u64) -> std::io::Result<NativeStack> {
+        let frames = usize::try_from(max_call_depth).unwrap_or(usize::MAX);
+        let size = frames
+            .saturating_mul(BYTES_PER_FRAME)
+            .saturating_add(HELPER_RESERVE + GUARD)
+            .next_multiple_of(GUARD);
+        // Pages are only committed when touched.
+        let map = MmapOptions::new().len(size).stack().map_anon()?;
+        // SAFETY: the guard region is the first GUARD bytes of our mapping.
+        let rc =
+            unsafe { libc::mprotect(map.as_ptr() as *mut libc::c_void, GUARD, libc::PROT_NONE) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(NativeStack { map })
+    }
+
+    /// One past the highest byte: the initial stack pointer (16-aligned).
+    pub fn top(&self) -> usize {
+        (self.map.as_ptr() as usize + self.map.len()) & !15
+    }
+
+    /// The lowest address compiled code may push to before a call traps.
+    pub fn limit(&self) -> usize {
+        self.map.as_ptr() as usize + GUARD + HELPER_RESERVE
+    }
+}
+
+unsafe extern "C" {
+    fn tierjit_call_on_stack(
+        entry: NativeEntry,
+        ctx: *mut VmContext,
+        i: *mut i64,
+        f: *mut f64,
+        r: *mut u64,
+        stack_top: usize,
+    ) -> u32;
+}
+
+/// Call `entry(ctx, i, f, r)` with the stack pointer at `stack.top()`.
+///
+/// # Safety
+/// `entry` is compiled code of the native entry signature and its arguments
+/// are valid for it; no Rust panic unwinds out of it.
+pub unsafe fn call_on_stack(
+    stack: &NativeStack,
+    entry: NativeEntry,
+    ctx: *mut VmContext,
+    i: *mut i64,
+    f: *mut f64,
+    r: *mut u64,
+) -> u32 {
+    // SAFETY: by the caller's contract; the trampoline restores the stack.
+    unsafe { tierjit_call_on_stack(entry, ctx, i, f, r, stack.top()) }
+}
+
+// The trampoline: save the caller's stack pointer in a callee-saved
+// register, switch, call, switch back.
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    ".globl tierjit_call_on_stack",
+    ".p2align 4",
+    "tierjit_call_on_stack:",
+    "push rbp",
+    "mov rbp, rsp",
+    "mov rsp, r9",
+    "mov rax, rdi",
+    "mov rdi, rsi",
+    "mov rsi, rdx",
+    "mov rdx, rcx",
+    "mov rcx, r8",
+    "call rax",
+    "mov rsp, rbp",
+    "pop rbp",
+    "ret",
+);
+
+#[cfg(target_arch = "aarch64")]
+std::arch::global_asm!(
+    ".globl tierjit_call_on_stack",
+    ".p2align 4",
+    "tierjit_call_on_stack:",
+    "stp x29, x30, [sp, #-16]!",
+    "mov x29, sp",
+    "mov sp, x5",
+    "mov x16, x0",
+    "mov x0, x1",
+    "mov x1, x2",
+    "mov x2, x3",
+    "mov x3, x4",
+    "blr x16",
+    "mov sp, x29",
+    "ldp x29, x30, [sp], #16",
+    "ret",
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_is_sized_and_guarded() {
+        let s = NativeStack::new(1000).unwrap();
+        assert!(s.top() - s.limit() >= 1000 * BYTES_PER_FRAME);
+        assert_eq!(s.top() % 16, 0);
+    }
+}

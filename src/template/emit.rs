@@ -1,0 +1,646 @@
+//! The per-op templates, written once against [`MacroAssembler`]: one pass
+//! over the bytecode, one `emit_*` per op family, no IR.
+//!
+//! Every op loads its operands from the frame slots into scratch registers,
+//! computes, and stores the result back: between ops the frame is the truth,
+//! exactly as in the interpreter, so a function can change tier at any call.
+//! Traps branch to out-of-line stubs that record the op index; loop
+//! back-edges branch through out-of-line stubs that poll the interrupt flag.
+
+use super::helpers::HelperAddrs;
+use super::masm::{AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MacroAssembler};
+use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
+use crate::bytecode::{Bank, Module, NO_REG, Op, Opcode};
+use crate::runtime::context::offsets;
+use crate::runtime::frame::FrameLayout;
+use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind};
+use crate::runtime::trap::TrapKind;
+
+use Fpr::{F0, F1};
+use Gpr::{T0, T1, T2};
+
+/// What an out-of-line trap stub does.
+#[derive(Clone, Copy)]
+enum TrapCode {
+    /// A fixed kind.
+    Kind(TrapKind),
+    /// The kind is the status a helper left in `T0`.
+    Dynamic,
+}
+
+/// Out-of-line code emitted after the function body.
+enum Stub<L> {
+    Trap {
+        label: L,
+        pc: u32,
+        code: TrapCode,
+    },
+    /// Back-edge: poll the interrupt flag, then continue at the loop header.
+    BackEdge {
+        label: L,
+        pc: u32,
+        target: L,
+    },
+    /// First call of a callee not compiled yet: compile it, then resume.
+    LazyCompile {
+        label: L,
+        resume: L,
+        pc: u32,
+        callee: u32,
+    },
+}
+
+/// Compiles one function of a verified module.
+pub struct Emitter<'m, M: MacroAssembler> {
+    masm: M,
+    helpers: &'m HelperAddrs,
+    module: &'m Module,
+    layouts: &'m [FrameLayout],
+    func: u32,
+    layout: FrameLayout,
+    /// One label per op: jump targets.
+    op_labels: Vec<M::Label>,
+    stubs: Vec<Stub<M::Label>>,
+    /// Status already in `T0`, trap record already filled by a callee.
+    propagate: M::Label,
+    /// Trap kind in `T0`, pc already stored: fill the rest and return.
+    trap_exit: M::Label,
+    /// Return status 0.
+    return_ok: M::Label,
+}
+
+/// Compile function `func` of a verified `module` with `masm`, returning its
+/// position-independent machine code.
+/// Helper calls go to the addresses in `helpers` ([`HelperAddrs::native`]
+/// for code that runs).
+pub fn compile<M: MacroAssembler>(
+    masm: M,
+    helpers: &HelperAddrs,
+    module: &Module,
+    layouts: &[FrameLayout],
+    func: usize,
+) -> Result<Vec<u8>, String> {
+    let mut e = Emitter::new(masm, helpers, module, layouts, func);
+    e.function()?;
+    e.masm.finish()
+}
+
+fn int_alu(op: IntBinOp) -> Option<AluOp> {
+    Some(match op {
+        IntBinOp::Add => AluOp::Add,
+        IntBinOp::Sub => AluOp::Sub,
+        IntBinOp::Mul => AluOp::Mul,
+        IntBinOp::And => AluOp::And,
+        IntBinOp::Or => AluOp::Or,
+        IntBinOp::Xor => AluOp::Xor,
+        IntBinOp::Shl => AluOp::Shl,
+        IntBinOp::Shr => AluOp::Sar,
+        IntBinOp::Ushr => AluOp::Shr,
+        IntBinOp::Div | IntBinOp::Rem => return None,
+    })
+}
+
+fn fp_op(op: FloatBinOp) -> FpOp {
+    match op {
+        FloatBinOp::Add => FpOp::Add,
+        FloatBinOp::Sub => FpOp::Sub,
+        FloatBinOp::Mul => FpOp::Mul,
+        FloatBinOp::Div => FpOp::Div,
+    }
+}
+
+fn fp_unary(op: FloatUnOp) -> FpUnary {
+    match op {
+        FloatUnOp::Neg => FpUnary::Neg,
+        FloatUnOp::Abs => FpUnary::Abs,
+        FloatUnOp::Sqrt => FpUnary::Sqrt,
+        FloatUnOp::Floor => FpUnary::Floor,
+    }
+}
+
+fn imm(field: u16) -> i32 {
+    field as i16 as i32
+}
+
+impl<'m, M: MacroAssembler> Emitter<'m, M> {
+    fn new(
+        mut masm: M,
+        helpers: &'m HelperAddrs,
+        module: &'m Module,
+        layouts: &'m [FrameLayout],
+        func: usize,
+    ) -> Self {
+        let n = module.functions[func].code.len();
+        let op_labels = (0..n).map(|_| masm.new_label()).collect();
+        let propagate = masm.new_label();
+        let trap_exit = masm.new_label();
+        let return_ok = masm.new_label();
+        Emitter {
+            masm,
+            helpers,
+            module,
+            layouts,
+            func: func as u32,
+            layout: layouts[func],
+            op_labels,
+            stubs: Vec::new(),
+            propagate,
+            trap_exit,
+            return_ok,
+        }
+    }
+
+    fn function(&mut self) -> Result<(), String> {
+        let code = &self.module.functions[self.func as usize].code;
+        self.masm.prologue();
+        // Every engine starts non-parameter registers at 0, 0.0 and null.
+        for bank in Bank::ALL {
+            let b = bank.index();
+            let (p, r) = (self.layout.params[b], self.layout.regs[b]);
+            self.masm.zero_slots(bank, p, r - p);
+        }
+        for (pc, op) in code.iter().enumerate() {
+            let label = self.op_labels[pc];
+            self.masm.bind(label);
+            self.op(pc as u32, *op);
+        }
+        self.tail();
+        Ok(())
+    }
+
+    /// A trap stub for `pc`, returning its label.
+    fn trap(&mut self, pc: u32, code: TrapCode) -> M::Label {
+        let label = self.masm.new_label();
+        self.stubs.push(Stub::Trap { label, pc, code });
+        label
+    }
+
+    fn trap_kind(&mut self, pc: u32, kind: TrapKind) -> M::Label {
+        self.trap(pc, TrapCode::Kind(kind))
+    }
+
+    /// Where a branch to `target` from `pc` goes: straight to the op, or for
+    /// a back-edge through a stub that polls the interrupt flag.
+    fn branch_target(&mut self, pc: u32, target: u16) -> M::Label {
+        let to = self.op_labels[target as usize];
+        if u32::from(target) > pc {
+            return to;
+        }
+        let label = self.masm.new_label();
+        self.stubs.push(Stub::BackEdge {
+            label,
+            pc,
+            target: to,
+        });
+        label
+    }
+
+    fn load_i(&mut self, dst: Gpr, slot: u16) {
+        self.masm.load_slot(dst, Bank::I, slot.into());
+    }
+
+    fn store_i(&mut self, slot: u16, src: Gpr) {
+        self.masm.store_slot(Bank::I, slot.into(), src);
+    }
+
+    fn op(&mut self, pc: u32, op: Op) {
+        use Opcode::*;
+        let m = &mut self.masm;
+        match op.opcode {
+            Nop => {}
+            IConst => {
+                m.load_imm(T0, imm(op.b).into());
+                self.store_i(op.a, T0);
+            }
+            IConstK => {
+                m.load_imm(T0, self.module.iconsts[op.b as usize]);
+                self.store_i(op.a, T0);
+            }
+            FConst => {
+                m.load_imm(T0, self.module.fconsts[op.b as usize] as i64);
+                m.store_slot(Bank::F, op.a.into(), T0);
+            }
+            RNull => m.zero_slots(Bank::R, op.a.into(), 1),
+            Mov | FMov | RMov => {
+                let bank = match op.opcode {
+                    Mov => Bank::I,
+                    FMov => Bank::F,
+                    _ => Bank::R,
+                };
+                m.load_slot(T0, bank, op.b.into());
+                m.store_slot(bank, op.a.into(), T0);
+            }
+            Add | Sub | Mul | And | Or | Xor | Shl | Shr | Ushr => {
+                let alu = op
+                    .opcode
+                    .int_binop()
+                    .and_then(int_alu)
+                    .unwrap_or(AluOp::Add);
+                self.load_i(T0, op.b);
+                self.load_i(T1, op.c);
+                self.masm.alu(alu, T0, T0, T1);
+                self.store_i(op.a, T0);
+            }
+            AddI | SubI | MulI | AndI | OrI | XorI | ShlI | ShrI | UshrI => {
+                let alu = op
+                    .opcode
+                    .int_binop()
+                    .and_then(int_alu)
+                    .unwrap_or(AluOp::Add);
+                self.load_i(T0, op.b);
+                self.masm.alu_imm(alu, T0, T0, imm(op.c));
+                self.store_i(op.a, T0);
+            }
+            Div | Rem => {
+                self.load_i(T0, op.b);
+                self.load_i(T1, op.c);
+                self.division(pc, op.opcode == Div, op.a);
+            }
+            DivI | RemI => self.division_by_constant(pc, op.opcode == DivI, op.a, op.b, imm(op.c)),
+            Neg => {
+                self.load_i(T0, op.b);
+                self.masm.neg(T0, T0);
+                self.store_i(op.a, T0);
+            }
+            Not => {
+                self.load_i(T0, op.b);
+                self.masm.not(T0, T0);
+                self.store_i(op.a, T0);
+            }
+            Eq | Ne | Lt | Le | Gt | Ge => {
+                let cond = Cond::signed(op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq));
+                self.load_i(T0, op.b);
+                self.load_i(T1, op.c);
+                self.masm.set_cond(cond, T0, T0, T1);
+                self.store_i(op.a, T0);
+            }
+            EqI | NeI | LtI | LeI | GtI | GeI => {
+                let cond = Cond::signed(op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq));
+                self.load_i(T0, op.b);
+                self.masm.set_cond_imm(cond, T0, T0, imm(op.c));
+                self.store_i(op.a, T0);
+            }
+            JEq | JNe | JLt | JLe | JGt | JGe => {
+                let cond = Cond::signed(op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq));
+                let to = self.branch_target(pc, op.c);
+                self.load_i(T0, op.a);
+                self.load_i(T1, op.b);
+                self.masm.branch(cond, T0, T1, to);
+            }
+            JEqI | JNeI | JLtI | JLeI | JGtI | JGeI => {
+                let cond = Cond::signed(op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq));
+                let to = self.branch_target(pc, op.c);
+                self.load_i(T0, op.a);
+                self.masm.branch_imm(cond, T0, imm(op.b), to);
+            }
+            FAdd | FSub | FMul | FDiv => {
+                let fop = fp_op(op.opcode.float_binop().unwrap_or(FloatBinOp::Add));
+                m.load_fslot(F0, op.b.into());
+                m.load_fslot(F1, op.c.into());
+                m.fp_op(fop, F0, F0, F1);
+                m.store_fslot(op.a.into(), F0);
+            }
+            FNeg | FAbs | FSqrt | FFloor => {
+                let un = fp_unary(op.opcode.float_unop().unwrap_or(FloatUnOp::Neg));
+                m.load_fslot(F0, op.b.into());
+                m.fp_unary(un, F0, F0);
+                m.store_fslot(op.a.into(), F0);
+            }
+            FEq | FNe | FLt | FLe | FGt | FGe => {
+                let cmp = op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq);
+                m.load_fslot(F0, op.b.into());
+                m.load_fslot(F1, op.c.into());
+                m.fp_set_cond(cmp, T0, F0, F1);
+                self.store_i(op.a, T0);
+            }
+            FJEq | FJNe | FJLt | FJLe | FJGt | FJGe => {
+                let cmp = op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq);
+                let to = self.branch_target(pc, op.c);
+                self.masm.load_fslot(F0, op.a.into());
+                self.masm.load_fslot(F1, op.b.into());
+                self.masm.fp_branch(cmp, F0, F1, to);
+            }
+            I2F => {
+                self.load_i(T0, op.b);
+                self.masm.i2f(F0, T0);
+                self.masm.store_fslot(op.a.into(), F0);
+            }
+            F2I => {
+                m.load_fslot(F0, op.b.into());
+                m.f2i(T0, F0);
+                self.store_i(op.a, T0);
+            }
+            Jmp => {
+                let to = self.branch_target(pc, op.a);
+                self.masm.jump(to);
+            }
+            Jz | Jnz => {
+                let cond = if op.opcode == Jz { Cond::Eq } else { Cond::Ne };
+                let to = self.branch_target(pc, op.b);
+                self.load_i(T0, op.a);
+                self.masm.branch_imm(cond, T0, 0, to);
+            }
+            Call => self.call(pc, op),
+            HostCall => {
+                let packed = i64::from(op.b) | i64::from(op.c) << 16 | i64::from(op.a) << 32;
+                self.masm.call_helper(
+                    self.helpers.host_call,
+                    &[
+                        HelperArg::Ctx,
+                        HelperArg::Imm(packed),
+                        HelperArg::SlotAddr(Bank::I, 0),
+                        HelperArg::SlotAddr(Bank::F, 0),
+                        HelperArg::SlotAddr(Bank::R, 0),
+                    ],
+                );
+                let trap = self.trap(pc, TrapCode::Dynamic);
+                self.masm.branch_imm(Cond::Ne, T0, 0, trap);
+            }
+            Ret | RetI | RetF | RetR => {
+                let bank = match op.opcode {
+                    RetI => Some(Bank::I),
+                    RetF => Some(Bank::F),
+                    RetR => Some(Bank::R),
+                    _ => None,
+                };
+                if let Some(bank) = bank {
+                    m.load_slot(T0, bank, op.a.into());
+                    m.store_slot(bank, 0, T0);
+                }
+                let ret = self.return_ok;
+                self.masm.jump(ret);
+            }
+            NewI | NewF | NewR => {
+                let kind = match op.opcode {
+                    NewI => ElemKind::I64,
+                    NewF => ElemKind::F64,
+                    _ => ElemKind::Ref,
+                };
+                self.load_i(T0, op.b);
+                let top = self.layout.regs[Bank::R.index()];
+                self.masm.call_helper(
+                    self.helpers.new_array,
+                    &[
+                        HelperArg::Ctx,
+                        HelperArg::Imm(kind as i64),
+                        HelperArg::Reg(T0),
+                        HelperArg::SlotAddr(Bank::R, op.a.into()),
+                        HelperArg::SlotAddr(Bank::R, top),
+                    ],
+                );
+                let trap = self.trap(pc, TrapCode::Dynamic);
+                self.masm.branch_imm(Cond::Ne, T0, 0, trap);
+            }
+            Len => {
+                let null = self.trap_kind(pc, TrapKind::NullReference);
+                let m = &mut self.masm;
+                m.load_slot(T0, Bank::R, op.b.into());
+                m.branch_imm(Cond::Eq, T0, 0, null);
+                m.load_mem(T0, T0, ARRAY_LEN_OFFSET as i32);
+                self.store_i(op.a, T0);
+            }
+            GetI | GetF | GetR => {
+                let (bank, kind) = match op.opcode {
+                    GetI => (Bank::I, ElemKind::I64),
+                    GetF => (Bank::F, ElemKind::F64),
+                    _ => (Bank::R, ElemKind::Ref),
+                };
+                self.element_address(pc, op.b, op.c, kind);
+                self.masm.load_indexed(T0, T0, T1, ARRAY_DATA_OFFSET as i32);
+                self.masm.store_slot(bank, op.a.into(), T0);
+            }
+            SetI | SetF | SetR => {
+                let (bank, kind) = match op.opcode {
+                    SetI => (Bank::I, ElemKind::I64),
+                    SetF => (Bank::F, ElemKind::F64),
+                    _ => (Bank::R, ElemKind::Ref),
+                };
+                self.element_address(pc, op.a, op.b, kind);
+                self.masm.load_slot(T2, bank, op.c.into());
+                self.masm
+                    .store_indexed(T0, T1, ARRAY_DATA_OFFSET as i32, T2);
+            }
+            PrintS => {
+                m.call_helper(
+                    self.helpers.print_str,
+                    &[HelperArg::Ctx, HelperArg::Imm(op.a.into())],
+                );
+            }
+            PrintI => {
+                m.load_slot(T0, Bank::I, op.a.into());
+                m.call_helper(
+                    self.helpers.print_i64,
+                    &[HelperArg::Ctx, HelperArg::Reg(T0)],
+                );
+            }
+            PrintF => {
+                m.load_slot(T0, Bank::F, op.a.into());
+                m.call_helper(
+                    self.helpers.print_f64,
+                    &[
+                        HelperArg::Ctx,
+                        HelperArg::Reg(T0),
+                        HelperArg::Imm(op.b.into()),
+                    ],
+                );
+            }
+        }
+    }
+
+    /// `T0 / T1` or `T0 % T1` into slot `dst`, with the bytecode's traps.
+    fn division(&mut self, pc: u32, is_div: bool, dst: u16) {
+        let zero = self.trap_kind(pc, TrapKind::DivisionByZero);
+        let overflow = self.trap_kind(pc, TrapKind::IntegerOverflow);
+        let m = &mut self.masm;
+        let (general, done) = (m.new_label(), m.new_label());
+        m.branch_imm(Cond::Eq, T1, 0, zero);
+        m.branch_imm(Cond::Ne, T1, -1, general);
+        // Divisor -1: the hardware would fault (x86) or wrap (aarch64) on
+        // i64::MIN, so handle it here.
+        if is_div {
+            m.load_imm(T2, i64::MIN);
+            m.branch(Cond::Eq, T0, T2, overflow);
+            m.neg(T0, T0);
+        } else {
+            m.load_imm(T0, 0);
+        }
+        m.jump(done);
+        m.bind(general);
+        if is_div {
+            m.sdiv(T0, T0, T1);
+        } else {
+            m.srem(T0, T0, T1);
+        }
+        m.bind(done);
+        self.store_i(dst, T0);
+    }
+
+    /// Division by a constant: the checks are decided now.
+    fn division_by_constant(&mut self, pc: u32, is_div: bool, dst: u16, src: u16, divisor: i32) {
+        match divisor {
+            0 => {
+                let zero = self.trap_kind(pc, TrapKind::DivisionByZero);
+                self.masm.jump(zero);
+            }
+            -1 if is_div => {
+                let overflow = self.trap_kind(pc, TrapKind::IntegerOverflow);
+                self.load_i(T0, src);
+                self.masm.load_imm(T2, i64::MIN);
+                self.masm.branch(Cond::Eq, T0, T2, overflow);
+                self.masm.neg(T0, T0);
+                self.store_i(dst, T0);
+            }
+            -1 => {
+                self.masm.load_imm(T0, 0);
+                self.store_i(dst, T0);
+            }
+            d => {
+                self.load_i(T0, src);
+                self.masm.load_imm(T1, d.into());
+                if is_div {
+                    self.masm.sdiv(T0, T0, T1);
+                } else {
+                    self.masm.srem(T0, T0, T1);
+                }
+                self.store_i(dst, T0);
+            }
+        }
+    }
+
+    /// Check array `r[array]` and index `i[index]`: leaves the array in `T0`
+    /// and the index in `T1`, or traps.
+    fn element_address(&mut self, pc: u32, array: u16, index: u16, kind: ElemKind) {
+        let null = self.trap_kind(pc, TrapKind::NullReference);
+        let wrong_kind = self.trap_kind(pc, TrapKind::ElementKind);
+        let bounds = self.trap_kind(pc, TrapKind::IndexOutOfBounds);
+        let m = &mut self.masm;
+        m.load_slot(T0, Bank::R, array.into());
+        m.branch_imm(Cond::Eq, T0, 0, null);
+        m.load_mem_u32(T1, T0, ARRAY_KIND_OFFSET as i32);
+        m.branch_imm(Cond::Ne, T1, kind as i32, wrong_kind);
+        m.load_slot(T1, Bank::I, index.into());
+        m.load_mem(T2, T0, ARRAY_LEN_OFFSET as i32);
+        // Unsigned: a negative index is a huge one.
+        m.branch(Cond::Uge, T1, T2, bounds);
+    }
+
+    /// A call through the function table: depth, native-stack and
+    /// register-stack checks, arguments into the callee's first slots, the
+    /// call, the status check and the result.
+    fn call(&mut self, pc: u32, op: Op) {
+        let callee = op.b as usize;
+        let cl = self.layouts[callee];
+        let me = self.layout;
+        let overflow = self.trap_kind(pc, TrapKind::StackOverflow);
+        let m = &mut self.masm;
+        m.load_ctx(T0, offsets::CALL_DEPTH);
+        m.alu_imm(AluOp::Add, T0, T0, 1);
+        m.load_ctx(T1, offsets::MAX_CALL_DEPTH);
+        m.branch(Cond::Ugt, T0, T1, overflow);
+        m.store_ctx(offsets::CALL_DEPTH, T0);
+        m.branch_stack_below(offsets::NATIVE_STACK_LIMIT, overflow);
+        for bank in Bank::ALL {
+            let b = bank.index();
+            if cl.regs[b] == 0 {
+                continue;
+            }
+            m.slot_addr(T0, bank, me.regs[b] + cl.regs[b]);
+            m.load_ctx(T1, offsets::STACK_END + 8 * b as i32);
+            m.branch(Cond::Ugt, T0, T1, overflow);
+        }
+        let window = u32::from(op.c);
+        for bank in Bank::ALL {
+            let b = bank.index();
+            for k in 0..cl.params[b] {
+                m.load_slot(T0, bank, window + k);
+                m.store_slot(bank, me.regs[b] + k, T0);
+            }
+        }
+        m.load_ctx(T0, offsets::FUNCTIONS);
+        m.load_mem(
+            T0,
+            T0,
+            callee as i32 * offsets::FUNC_ENTRY_SIZE + offsets::FUNC_ENTRY_CODE,
+        );
+        let (lazy, resume) = (m.new_label(), m.new_label());
+        m.branch_imm(Cond::Eq, T0, 0, lazy);
+        m.bind(resume);
+        m.call_native(T0, me.regs);
+        m.load_ctx(T1, offsets::CALL_DEPTH);
+        m.alu_imm(AluOp::Sub, T1, T1, 1);
+        m.store_ctx(offsets::CALL_DEPTH, T1);
+        let propagate = self.propagate;
+        m.branch_imm(Cond::Ne, T0, 0, propagate);
+        if op.a != NO_REG
+            && let Some(bank) = cl.result
+        {
+            m.load_slot(T0, bank, me.regs[bank.index()]);
+            m.store_slot(bank, op.a.into(), T0);
+        }
+        self.stubs.push(Stub::LazyCompile {
+            label: lazy,
+            resume,
+            pc,
+            callee: callee as u32,
+        });
+    }
+
+    /// The shared exits and the out-of-line stubs.
+    fn tail(&mut self) {
+        let stubs = std::mem::take(&mut self.stubs);
+        let m = &mut self.masm;
+        m.bind(self.return_ok);
+        m.load_imm(T0, 0);
+        m.bind(self.propagate);
+        m.epilogue(T0);
+
+        for stub in stubs {
+            match stub {
+                Stub::Trap { label, pc, code } => {
+                    m.bind(label);
+                    m.store_ctx_u32(offsets::TRAP_PC, pc);
+                    if let TrapCode::Kind(kind) = code {
+                        m.load_imm(T0, kind.code().into());
+                    }
+                    m.jump(self.trap_exit);
+                }
+                Stub::BackEdge { label, pc, target } => {
+                    m.bind(label);
+                    m.load_ctx(T0, offsets::INTERRUPT);
+                    m.load_mem_u8(T0, T0, 0);
+                    let cont = m.new_label();
+                    m.branch_imm(Cond::Eq, T0, 0, cont);
+                    m.store_ctx_u32(offsets::TRAP_PC, pc);
+                    m.load_imm(T0, TrapKind::Interrupted.code().into());
+                    m.jump(self.trap_exit);
+                    m.bind(cont);
+                    m.jump(target);
+                }
+                Stub::LazyCompile {
+                    label,
+                    resume,
+                    pc,
+                    callee,
+                } => {
+                    m.bind(label);
+                    m.call_helper(
+                        self.helpers.compile,
+                        &[HelperArg::Ctx, HelperArg::Imm(callee.into())],
+                    );
+                    let failed = m.new_label();
+                    m.branch_imm(Cond::Eq, T0, 0, failed);
+                    m.jump(resume);
+                    m.bind(failed);
+                    m.store_ctx_u32(offsets::TRAP_PC, pc);
+                    m.load_imm(T0, TrapKind::OutOfMemory.code().into());
+                    m.jump(self.trap_exit);
+                }
+            }
+        }
+
+        m.bind(self.trap_exit);
+        m.store_ctx_reg_u32(offsets::TRAP_KIND, T0);
+        m.store_ctx_u32(offsets::TRAP_FUNC, self.func);
+        m.epilogue(T0);
+    }
+}

@@ -1,0 +1,243 @@
+//! Slow paths called from compiled code with the platform C ABI: allocation,
+//! host calls, printing and lazy compilation. Each returns a status (0 or a
+//! trap code) or a value, and never lets a panic unwind into machine code.
+
+use super::runtime::HelperState;
+use crate::bytecode::{Bank, NO_REG};
+use crate::runtime::context::VmContext;
+use crate::runtime::heap::ElemKind;
+use crate::runtime::print::{write_f64, write_i64};
+use crate::runtime::trap::TrapKind;
+use crate::runtime::value::{Ref, Value};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Addresses of the helpers that compiled code calls. Code that runs uses
+/// [`HelperAddrs::native`]; golden tests use fixed fake addresses so that
+/// listings do not change from build to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HelperAddrs {
+    /// [`new_array`].
+    pub new_array: usize,
+    /// [`host_call`].
+    pub host_call: usize,
+    /// [`print_str`].
+    pub print_str: usize,
+    /// [`print_i64`].
+    pub print_i64: usize,
+    /// [`print_f64`].
+    pub print_f64: usize,
+    /// [`compile`].
+    pub compile: usize,
+}
+
+impl HelperAddrs {
+    /// The real helpers of this process.
+    pub fn native() -> HelperAddrs {
+        HelperAddrs {
+            new_array: new_array as *const () as usize,
+            host_call: host_call as *const () as usize,
+            print_str: print_str as *const () as usize,
+            print_i64: print_i64 as *const () as usize,
+            print_f64: print_f64 as *const () as usize,
+            compile: compile as *const () as usize,
+        }
+    }
+
+    /// Recognisable fake addresses, for golden listings.
+    pub fn fake() -> HelperAddrs {
+        let a = |k: usize| 0x7f00_0000_1000 + 0x100 * k;
+        HelperAddrs {
+            new_array: a(1),
+            host_call: a(2),
+            print_str: a(3),
+            print_i64: a(4),
+            print_f64: a(5),
+            compile: a(6),
+        }
+    }
+}
+
+/// The helper state behind a context.
+///
+/// # Safety
+/// `ctx` is the context of a call running in [`super::runtime::run`], which
+/// points `host` at a live `HelperState` for the duration of the call.
+unsafe fn state<'a>(ctx: *mut VmContext) -> &'a mut HelperState {
+    // SAFETY: by the caller's contract.
+    unsafe { &mut *((*ctx).host as *mut HelperState) }
+}
+
+/// Run `f`, turning a panic into a host-error status with a message.
+fn guarded(ctx: *mut VmContext, f: impl FnOnce(&mut HelperState) -> u64) -> u64 {
+    // SAFETY: helpers are only called from compiled code run by `run`.
+    let st = unsafe { state(ctx) };
+    match catch_unwind(AssertUnwindSafe(|| f(&mut *st))) {
+        Ok(v) => v,
+        Err(_) => {
+            st.detail = Some("internal error: a runtime helper panicked".into());
+            TrapKind::HostError.code().into()
+        }
+    }
+}
+
+/// `r[out] = new array of kind with len elements`; `top` is one past the
+/// caller's last reference register (the collector's roots end there).
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call and
+/// pointers into its frame.
+pub unsafe extern "C" fn new_array(
+    ctx: *mut VmContext,
+    kind: u64,
+    len: i64,
+    out: *mut u64,
+    top: *const u64,
+) -> u64 {
+    guarded(ctx, |st| {
+        let kind = match kind {
+            1 => ElemKind::I64,
+            2 => ElemKind::F64,
+            _ => ElemKind::Ref,
+        };
+        // SAFETY: the store outlives the call; `top` lies in its reference
+        // stack, at or above its start.
+        let store = unsafe { &mut *st.store };
+        let r0 = store.stacks.r.as_ptr();
+        let roots = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
+        match store.heap.alloc(kind, len, roots) {
+            Ok(r) => {
+                // SAFETY: `out` is a slot of the running frame.
+                unsafe { *out = r };
+                0
+            }
+            Err(k) => k.code().into(),
+        }
+    })
+}
+
+/// Host call: `packed` holds the import index (bits 0..16), the argument
+/// window (16..32) and the result register (32..48, `NO_REG` for none);
+/// the three pointers are the caller's frame bases.
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call and
+/// pointers into its frame.
+pub unsafe extern "C" fn host_call(
+    ctx: *mut VmContext,
+    packed: u64,
+    ib: *mut i64,
+    fb: *mut f64,
+    rb: *mut u64,
+) -> u64 {
+    guarded(ctx, |st| {
+        let host = (packed & 0xffff) as usize;
+        let window = ((packed >> 16) & 0xffff) as usize;
+        let dst = ((packed >> 32) & 0xffff) as u16;
+        // SAFETY: the store outlives the call.
+        let store = unsafe { &mut *st.store };
+        let Some(hf) = store.hosts.get_mut(host) else {
+            return TrapKind::HostError.code().into();
+        };
+        let mut next = [0usize; 3];
+        // SAFETY: the verifier bounds the window by the caller's registers.
+        let args: Vec<Value> = hf
+            .sig
+            .params
+            .iter()
+            .map(|&b| {
+                let k = window + next[b.index()];
+                next[b.index()] += 1;
+                unsafe {
+                    match b {
+                        Bank::I => Value::I(*ib.add(k)),
+                        Bank::F => Value::F(*fb.add(k)),
+                        Bank::R => Value::R(Ref(*rb.add(k))),
+                    }
+                }
+            })
+            .collect();
+        match crate::interp::call_host(hf, &args) {
+            Ok(v) => {
+                if dst != NO_REG {
+                    // SAFETY: the verifier bounds `dst` by the caller's registers.
+                    unsafe {
+                        match v {
+                            Some(Value::I(x)) => *ib.add(dst.into()) = x,
+                            Some(Value::F(x)) => *fb.add(dst.into()) = x,
+                            _ => {}
+                        }
+                    }
+                }
+                0
+            }
+            Err(t) => {
+                st.detail = t.detail;
+                t.kind.code().into()
+            }
+        }
+    })
+}
+
+/// Print string constant `idx`.
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call and
+/// pointers into its frame.
+pub unsafe extern "C" fn print_str(ctx: *mut VmContext, idx: u64) -> u64 {
+    guarded(ctx, |st| {
+        // SAFETY: store and module outlive the call.
+        let (store, module) = unsafe { (&mut *st.store, &*st.module) };
+        if let Some(s) = module.strings.get(idx as usize) {
+            let _ = store.out.write_all(s.as_bytes());
+        }
+        0
+    })
+}
+
+/// Print an i64.
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call and
+/// pointers into its frame.
+pub unsafe extern "C" fn print_i64(ctx: *mut VmContext, v: i64) -> u64 {
+    guarded(ctx, |st| {
+        // SAFETY: the store outlives the call.
+        let _ = write_i64(&mut *unsafe { &mut *st.store }.out, v);
+        0
+    })
+}
+
+/// Print an f64 (given as bits) with `digits` after the point.
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call and
+/// pointers into its frame.
+pub unsafe extern "C" fn print_f64(ctx: *mut VmContext, bits: u64, digits: u64) -> u64 {
+    guarded(ctx, |st| {
+        // SAFETY: the store outlives the call.
+        let _ = write_f64(
+            &mut *unsafe { &mut *st.store }.out,
+            f64::from_bits(bits),
+            digits as usize,
+        );
+        0
+    })
+}
+
+/// Compile function `func` on its first call; returns its entry address,
+/// or 0 when compilation failed (the caller traps).
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call and
+/// pointers into its frame.
+pub unsafe extern "C" fn compile(ctx: *mut VmContext, func: u64) -> u64 {
+    guarded(ctx, |st| match st.compile(func as usize) {
+        Ok(addr) => addr as u64,
+        Err(msg) => {
+            st.detail = Some(msg);
+            0
+        }
+    })
+}
+
+use std::io::Write as _;

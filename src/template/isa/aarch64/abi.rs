@@ -1,0 +1,57 @@
+//! AAPCS64 as the template tier uses it: integer arguments in x0..x7, the
+//! result in x0 (w0 for the `u32` status), x19..x28 and x29/x30 callee-saved,
+//! the stack 16-byte aligned at calls.
+//!
+//! Frame of a template function (48 bytes, so sp stays 16-byte aligned):
+//!
+//! ```text
+//! sp+40  x22   (caller's)
+//! sp+32  x21
+//! sp+24  x20
+//! sp+16  x19
+//! sp+8   x30   (return address)
+//! sp+0   x29   (caller's frame pointer); x29 = sp
+//! ```
+
+// dynasm's expansion converts each dynamic register number with `.into()`.
+#![allow(clippy::useless_conversion)]
+
+use dynasmrt::aarch64::Aarch64Relocation;
+use dynasmrt::{DynasmApi, VecAssembler};
+
+use super::regs::{CTX, F_BASE, I_BASE, R_BASE};
+
+/// The integer argument registers, in order.
+pub const ARG_REGS: [u8; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
+/// The integer return register.
+pub const RET_REG: u8 = 0;
+/// Bytes the prologue reserves below the caller's stack pointer.
+pub const FRAME_SIZE: u32 = 48;
+
+/// Emit the prologue: save x29/x30 and the pinned registers, then load the
+/// pinned registers from the native entry's arguments
+/// `(ctx, i_base, f_base, r_base)` in x0..x3.
+pub fn prologue(ops: &mut VecAssembler<Aarch64Relocation>) {
+    a64!(ops
+        ; stp x29, x30, [sp, #-48]!
+        ; mov x29, sp
+        ; stp x19, x20, [sp, #16]
+        ; stp x21, x22, [sp, #32]
+        ; mov X(CTX), x0
+        ; mov X(I_BASE), x1
+        ; mov X(F_BASE), x2
+        ; mov X(R_BASE), x3
+    );
+}
+
+/// Emit the epilogue: `w0 = status`, restore what the prologue saved,
+/// return.
+pub fn epilogue(ops: &mut VecAssembler<Aarch64Relocation>, status: u8) {
+    a64!(ops
+        ; mov w0, W(status)
+        ; ldp x19, x20, [sp, #16]
+        ; ldp x21, x22, [sp, #32]
+        ; ldp x29, x30, [sp], #48
+        ; ret
+    );
+}

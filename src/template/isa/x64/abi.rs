@@ -1,0 +1,68 @@
+//! The System V AMD64 calling convention, as template code uses it.
+//!
+//! - Integer arguments in rdi, rsi, rdx, rcx, r8, r9 ([`ARG_REGS`]); the
+//!   result in rax ([`RET`]). The native entry
+//!   `extern "C" fn(ctx, i_base, f_base, r_base) -> u32` therefore receives
+//!   its four pointers in rdi, rsi, rdx, rcx and returns the status in eax.
+//! - Callee-saved: rbx, rbp, r12..r15 ([`CALLEE_SAVED`]); everything else,
+//!   all xmm registers included, is clobbered by a call.
+//! - The stack pointer is 16-byte aligned at every `call`
+//!   ([`STACK_ALIGN`]). On entry it is 8 modulo 16 (the return address); the
+//!   prologue pushes five registers ([`SAVED`]), which makes it aligned
+//!   again, and template code never pushes, so every call site inside the
+//!   function is aligned without further adjustment.
+
+use dynasmrt::x64::Rq;
+
+/// The integer argument registers, in order.
+pub const ARG_REGS: [Rq; 6] = [Rq::RDI, Rq::RSI, Rq::RDX, Rq::RCX, Rq::R8, Rq::R9];
+
+/// The integer result register.
+pub const RET: Rq = Rq::RAX;
+
+/// The registers a callee must preserve.
+pub const CALLEE_SAVED: [Rq; 6] = [Rq::RBX, Rq::RBP, Rq::R12, Rq::R13, Rq::R14, Rq::R15];
+
+/// The registers the prologue pushes, in push order (the epilogue pops them
+/// in reverse). rbx is not otherwise used: it is pushed for alignment.
+pub const SAVED: [Rq; 5] = [Rq::RBX, Rq::R12, Rq::R13, Rq::R14, Rq::R15];
+
+/// The stack alignment required at a call.
+pub const STACK_ALIGN: usize = 16;
+
+// The return address plus the pushes keep the stack aligned for calls.
+const _: () = assert!((8 + 8 * SAVED.len()).is_multiple_of(STACK_ALIGN));
+
+/// Order the register moves `dst <- src` of a parallel assignment so that no
+/// source is overwritten before it is read. Destinations must be distinct and
+/// the temporaries must be neither sources nor destinations; a source may feed
+/// several destinations. A cycle (`rdi <- rsi, rsi <- rdi`) is broken by
+/// saving one destination's old value in the next temporary. Returns `None`
+/// if the temporaries run out (with one spare temporary per cycle they do
+/// not; a permutation of `n` registers has at most `n / 2` cycles).
+pub fn sequence_moves(moves: &[(Rq, Rq)], temps: &[Rq]) -> Option<Vec<(Rq, Rq)>> {
+    let mut pending: Vec<(Rq, Rq)> = moves.iter().copied().filter(|(d, s)| d != s).collect();
+    let mut out = Vec::with_capacity(pending.len() + 1);
+    let mut temps = temps.iter().copied();
+    while !pending.is_empty() {
+        let free = pending
+            .iter()
+            .position(|&(d, _)| !pending.iter().any(|&(_, s)| s == d));
+        match free {
+            Some(i) => out.push(pending.remove(i)),
+            None => {
+                // Every destination is still to be read: the rest are cycles.
+                // Save the first destination; its readers read the copy.
+                let (d, _) = pending[0];
+                let t = temps.next()?;
+                out.push((t, d));
+                for m in &mut pending {
+                    if m.1 == d {
+                        m.1 = t;
+                    }
+                }
+            }
+        }
+    }
+    Some(out)
+}

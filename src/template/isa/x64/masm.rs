@@ -1,0 +1,909 @@
+//! [`X64Masm`]: the [`MacroAssembler`] for x86-64, over dynasm-rs.
+
+use dynasmrt::x64::{Rq, Rx, X64Relocation};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
+
+use super::abi::{ARG_REGS, RET, SAVED, sequence_moves};
+use super::regs::{
+    ACC, CTX, F_BASE, FTMP, HIGH, I_BASE, R_BASE, SCRATCH_FPRS, SCRATCH_GPRS, T0, TMP, TMP2, fpr,
+    gpr,
+};
+use crate::bytecode::{Bank, Cmp};
+use crate::template::masm::{
+    AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
+};
+
+/// `dynasm!` for x86-64.
+macro_rules! x64 {
+    ($ops:expr ; $($t:tt)*) => {
+        dynasm!($ops ; .arch x64 ; $($t)*)
+    };
+}
+
+/// One instruction with the memory operand `[base + disp]` spliced between
+/// the token groups `pre` and `post`: no displacement when `disp` is 0 and
+/// the base allows it, an 8-bit one when it fits, else 32 bits. `base` is an
+/// [`Rq`], `disp` an `i32`.
+///
+/// With a dynamic base register dynasm must assume the worst (it may be rsp
+/// or r12, which need a SIB byte, or rbp or r13, which need a
+/// displacement), so the registers used as bases (the pinned ones, the
+/// scratch ones, r11) get static arms with the shortest encodings; any other
+/// register takes the always-valid dynamic form.
+macro_rules! mem {
+    ($ops:expr, $base:expr, $disp:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
+        let base: Rq = $base;
+        let disp: i32 = $disp;
+        match (base, i8::try_from(disp)) {
+            (Rq::RSI, Ok(0)) => x64!($ops ; $($pre)* [rsi] $($post)*),
+            (Rq::RSI, Ok(d8)) => x64!($ops ; $($pre)* [BYTE rsi + d8] $($post)*),
+            (Rq::RSI, Err(_)) => x64!($ops ; $($pre)* [DWORD rsi + disp] $($post)*),
+            (Rq::RDI, Ok(0)) => x64!($ops ; $($pre)* [rdi] $($post)*),
+            (Rq::RDI, Ok(d8)) => x64!($ops ; $($pre)* [BYTE rdi + d8] $($post)*),
+            (Rq::RDI, Err(_)) => x64!($ops ; $($pre)* [DWORD rdi + disp] $($post)*),
+            (Rq::R8, Ok(0)) => x64!($ops ; $($pre)* [r8] $($post)*),
+            (Rq::R8, Ok(d8)) => x64!($ops ; $($pre)* [BYTE r8 + d8] $($post)*),
+            (Rq::R8, Err(_)) => x64!($ops ; $($pre)* [DWORD r8 + disp] $($post)*),
+            (Rq::R11, Ok(0)) => x64!($ops ; $($pre)* [r11] $($post)*),
+            (Rq::R12, Ok(0)) => x64!($ops ; $($pre)* [r12] $($post)*),
+            (Rq::R13, Ok(d8)) => x64!($ops ; $($pre)* [BYTE r13 + d8] $($post)*),
+            (Rq::R13, Err(_)) => x64!($ops ; $($pre)* [DWORD r13 + disp] $($post)*),
+            (Rq::R14, Ok(0)) => x64!($ops ; $($pre)* [r14] $($post)*),
+            (Rq::R14, Ok(d8)) => x64!($ops ; $($pre)* [BYTE r14 + d8] $($post)*),
+            (Rq::R14, Err(_)) => x64!($ops ; $($pre)* [DWORD r14 + disp] $($post)*),
+            (Rq::R15, Ok(0)) => x64!($ops ; $($pre)* [r15] $($post)*),
+            (Rq::R15, Ok(d8)) => x64!($ops ; $($pre)* [BYTE r15 + d8] $($post)*),
+            (Rq::R15, Err(_)) => x64!($ops ; $($pre)* [DWORD r15 + disp] $($post)*),
+            (_, Ok(d8)) => x64!($ops ; $($pre)* [BYTE Rq(base) + d8] $($post)*),
+            (_, Err(_)) => x64!($ops ; $($pre)* [DWORD Rq(base) + disp] $($post)*),
+        }
+    }};
+}
+
+/// As [`mem!`] with the operand `[base + 8 * index + disp]`.
+macro_rules! mem_idx {
+    ($ops:expr, $base:expr, $index:expr, $disp:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
+        let base: Rq = $base;
+        let index: Rq = $index;
+        let disp: i32 = $disp;
+        match i8::try_from(disp) {
+            Ok(d8) => x64!($ops ; $($pre)* [BYTE Rq(base) + Rq(index) * 8 + d8] $($post)*),
+            Err(_) => x64!($ops ; $($pre)* [DWORD Rq(base) + Rq(index) * 8 + disp] $($post)*),
+        }
+    }};
+}
+
+/// `op dst, src` on two xmm registers, with optional trailing operands.
+/// dynasm emits a REX prefix for any dynamic register, a redundant byte
+/// when both are xmm0..xmm7; the scratch registers get static arms without
+/// it, any other pair takes the dynamic form.
+macro_rules! sse_rr {
+    ($ops:expr, $op:ident, $d:expr, $s:expr $(, $($post:tt)*)?) => {{
+        let (d, s): (Rx, Rx) = ($d, $s);
+        match (d, s) {
+            (Rx::XMM0, Rx::XMM0) => x64!($ops ; $op xmm0, xmm0 $(, $($post)*)?),
+            (Rx::XMM0, Rx::XMM1) => x64!($ops ; $op xmm0, xmm1 $(, $($post)*)?),
+            (Rx::XMM0, Rx::XMM2) => x64!($ops ; $op xmm0, xmm2 $(, $($post)*)?),
+            (Rx::XMM1, Rx::XMM0) => x64!($ops ; $op xmm1, xmm0 $(, $($post)*)?),
+            (Rx::XMM1, Rx::XMM1) => x64!($ops ; $op xmm1, xmm1 $(, $($post)*)?),
+            (Rx::XMM1, Rx::XMM2) => x64!($ops ; $op xmm1, xmm2 $(, $($post)*)?),
+            (Rx::XMM2, Rx::XMM0) => x64!($ops ; $op xmm2, xmm0 $(, $($post)*)?),
+            (Rx::XMM2, Rx::XMM1) => x64!($ops ; $op xmm2, xmm1 $(, $($post)*)?),
+            (Rx::XMM2, Rx::XMM2) => x64!($ops ; $op xmm2, xmm2 $(, $($post)*)?),
+            _ => x64!($ops ; $op Rx(d), Rx(s) $(, $($post)*)?),
+        }
+    }};
+}
+
+/// One instruction with the 32-bit register `r` spliced between `pre` and
+/// `post`: static arms for the low registers (no redundant REX prefix), the
+/// dynamic form for the others (whose REX prefix is needed anyway).
+macro_rules! r32 {
+    ($ops:expr, $r:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
+        let r: Rq = $r;
+        match r {
+            Rq::RAX => x64!($ops ; $($pre)* eax $($post)*),
+            Rq::RCX => x64!($ops ; $($pre)* ecx $($post)*),
+            Rq::RDX => x64!($ops ; $($pre)* edx $($post)*),
+            Rq::RSI => x64!($ops ; $($pre)* esi $($post)*),
+            Rq::RDI => x64!($ops ; $($pre)* edi $($post)*),
+            _ => x64!($ops ; $($pre)* Rd(r) $($post)*),
+        }
+    }};
+}
+
+/// An x86 condition code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cc {
+    B,
+    Ae,
+    E,
+    Ne,
+    Be,
+    A,
+    L,
+    Ge,
+    Le,
+    G,
+}
+
+impl Cc {
+    fn of(cond: Cond) -> Cc {
+        match cond {
+            Cond::Eq => Cc::E,
+            Cond::Ne => Cc::Ne,
+            Cond::Lt => Cc::L,
+            Cond::Le => Cc::Le,
+            Cond::Gt => Cc::G,
+            Cond::Ge => Cc::Ge,
+            Cond::Ult => Cc::B,
+            Cond::Ule => Cc::Be,
+            Cond::Ugt => Cc::A,
+            Cond::Uge => Cc::Ae,
+        }
+    }
+}
+
+/// The frame base register of a bank.
+fn bank_base(bank: Bank) -> Rq {
+    match bank {
+        Bank::I => I_BASE,
+        Bank::F => F_BASE,
+        Bank::R => R_BASE,
+    }
+}
+
+/// `floor` for CPUs without SSE4.1 `roundsd`, on the bits of an f64.
+extern "C" fn floor_bits(bits: u64) -> u64 {
+    f64::from_bits(bits).floor().to_bits()
+}
+
+/// Whether the host has SSE4.1 (`roundsd`). Assumed on other hosts (the code
+/// is never run there).
+fn host_has_sse41() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("sse4.1")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        true
+    }
+}
+
+/// The x86-64 macro-assembler. See the [module docs](super) for the register
+/// assignment and the encodings chosen.
+pub struct X64Masm {
+    ops: VecAssembler<X64Relocation>,
+    sse41: bool,
+    /// The first misuse seen (too many helper arguments), reported by
+    /// [`MacroAssembler::finish`].
+    error: Option<String>,
+}
+
+impl Default for X64Masm {
+    fn default() -> X64Masm {
+        X64Masm::new()
+    }
+}
+
+impl X64Masm {
+    /// A new assembler for the host's CPU: `floor` uses SSE4.1 `roundsd`
+    /// when the host has it (when the host is not x86-64, it is assumed).
+    pub fn new() -> X64Masm {
+        X64Masm::with_sse41(host_has_sse41())
+    }
+
+    /// A new assembler that uses SSE4.1 `roundsd` for `floor` if `sse41`,
+    /// else a call to a Rust function.
+    pub fn with_sse41(sse41: bool) -> X64Masm {
+        X64Masm {
+            ops: VecAssembler::new(0),
+            sse41,
+            error: None,
+        }
+    }
+
+    fn fail(&mut self, msg: String) {
+        if self.error.is_none() {
+            self.error = Some(msg);
+        }
+    }
+
+    // ---- small building blocks ----
+
+    fn mov_rr(&mut self, dst: Rq, src: Rq) {
+        if dst != src {
+            x64!(self.ops ; mov Rq(dst), Rq(src));
+        }
+    }
+
+    /// `dst = 0` (`xor r32, r32`: writing a 32-bit register zero-extends).
+    fn zero(&mut self, dst: Rq) {
+        match dst {
+            Rq::RAX => x64!(self.ops ; xor eax, eax),
+            Rq::RSI => x64!(self.ops ; xor esi, esi),
+            Rq::RDI => x64!(self.ops ; xor edi, edi),
+            _ => x64!(self.ops ; xor Rd(dst), Rd(dst)),
+        }
+    }
+
+    /// `call target` (an absolute address in a register).
+    fn call_reg(&mut self, target: Rq) {
+        match target {
+            Rq::RAX => x64!(self.ops ; call rax),
+            _ => x64!(self.ops ; call Rq(target)),
+        }
+    }
+
+    fn movaps(&mut self, dst: Rx, src: Rx) {
+        if dst != src {
+            sse_rr!(self.ops, movaps, dst, src);
+        }
+    }
+
+    /// `dst = value`, in the shortest form.
+    fn load_imm_into(&mut self, dst: Rq, value: i64) {
+        if value == 0 {
+            self.zero(dst);
+        } else if let Ok(v) = u32::try_from(value) {
+            // Writing a 32-bit register zero-extends.
+            let v = v as i32;
+            r32!(self.ops, dst, [mov], [, DWORD v]);
+        } else if let Ok(v) = i32::try_from(value) {
+            // Sign-extended imm32.
+            x64!(self.ops ; mov Rq(dst), DWORD v);
+        } else {
+            x64!(self.ops ; mov Rq(dst), QWORD value);
+        }
+    }
+
+    /// The memory operand of a frame slot: `(base, disp)`.
+    fn slot_mem(&mut self, bank: Bank, slot: u32) -> (Rq, i32) {
+        self.bank_mem(bank, i64::from(slot) * 8)
+    }
+
+    /// The memory operand `base_bank + disp`: `(base, disp)`. A displacement
+    /// beyond 32 bits (slot >= 2^28) is synthesised into [`TMP`].
+    fn bank_mem(&mut self, bank: Bank, disp: i64) -> (Rq, i32) {
+        let base = bank_base(bank);
+        match i32::try_from(disp) {
+            Ok(d) => (base, d),
+            Err(_) => {
+                x64!(self.ops ; mov Rq(TMP), QWORD disp ; add Rq(TMP), Rq(base));
+                (TMP, 0)
+            }
+        }
+    }
+
+    /// `dst = base_bank + 8 * slot`, using no other register.
+    fn slot_addr_into(&mut self, dst: Rq, bank: Bank, slot: u32) {
+        let base = bank_base(bank);
+        let disp = i64::from(slot) * 8;
+        match i32::try_from(disp) {
+            Ok(0) => self.mov_rr(dst, base),
+            Ok(d) => mem!(self.ops, base, d, [lea Rq(dst),], []),
+            Err(_) => x64!(self.ops ; mov Rq(dst), QWORD disp ; add Rq(dst), Rq(base)),
+        }
+    }
+
+    fn jcc(&mut self, cc: Cc, target: DynamicLabel) {
+        match cc {
+            Cc::B => x64!(self.ops ; jb =>target),
+            Cc::Ae => x64!(self.ops ; jae =>target),
+            Cc::E => x64!(self.ops ; je =>target),
+            Cc::Ne => x64!(self.ops ; jne =>target),
+            Cc::Be => x64!(self.ops ; jbe =>target),
+            Cc::A => x64!(self.ops ; ja =>target),
+            Cc::L => x64!(self.ops ; jl =>target),
+            Cc::Ge => x64!(self.ops ; jge =>target),
+            Cc::Le => x64!(self.ops ; jle =>target),
+            Cc::G => x64!(self.ops ; jg =>target),
+        }
+    }
+
+    /// `al = cc` (0 or 1); the rest of rax is left as it was.
+    fn setcc_al(&mut self, cc: Cc) {
+        match cc {
+            Cc::B => x64!(self.ops ; setb al),
+            Cc::Ae => x64!(self.ops ; setae al),
+            Cc::E => x64!(self.ops ; sete al),
+            Cc::Ne => x64!(self.ops ; setne al),
+            Cc::Be => x64!(self.ops ; setbe al),
+            Cc::A => x64!(self.ops ; seta al),
+            Cc::L => x64!(self.ops ; setl al),
+            Cc::Ge => x64!(self.ops ; setge al),
+            Cc::Le => x64!(self.ops ; setle al),
+            Cc::G => x64!(self.ops ; setg al),
+        }
+    }
+
+    /// `dst = al` zero-extended to 64 bits.
+    fn movzx_al(&mut self, dst: Rq) {
+        r32!(self.ops, dst, [movzx], [, al]);
+    }
+
+    /// Flags of `lhs - imm` (the immediate sign-extended to 64 bits).
+    fn cmp_imm(&mut self, lhs: Rq, imm: i32) {
+        if imm == 0 {
+            // Same flags as `cmp lhs, 0` (CF = OF = 0), one byte shorter.
+            x64!(self.ops ; test Rq(lhs), Rq(lhs));
+        } else if let Ok(i) = i8::try_from(imm) {
+            self.cmp_imm8(lhs, i);
+        } else {
+            x64!(self.ops ; cmp Rq(lhs), DWORD imm);
+        }
+    }
+
+    /// `cmp lhs, imm8` (sign-extended), `REX.W 83 /7 ib`. Encoded by hand:
+    /// dynasm 5.1 lists the imm32 form of `cmp` first and so never picks
+    /// this one.
+    fn cmp_imm8(&mut self, lhs: Rq, imm: i8) {
+        let r = u8::from(lhs);
+        self.ops
+            .extend([0x48 | (r >> 3), 0x83, 0xF8 | (r & 7), imm as u8]);
+    }
+
+    /// `dst op= src` for the two-operand ALU forms (not the shifts).
+    fn alu_rr(&mut self, op: AluOp, dst: Rq, src: Rq) {
+        match op {
+            AluOp::Add => x64!(self.ops ; add Rq(dst), Rq(src)),
+            AluOp::Sub => x64!(self.ops ; sub Rq(dst), Rq(src)),
+            AluOp::Mul => x64!(self.ops ; imul Rq(dst), Rq(src)),
+            AluOp::And => x64!(self.ops ; and Rq(dst), Rq(src)),
+            AluOp::Or => x64!(self.ops ; or Rq(dst), Rq(src)),
+            AluOp::Xor => x64!(self.ops ; xor Rq(dst), Rq(src)),
+            AluOp::Shl | AluOp::Sar | AluOp::Shr => {
+                // Shifts take their count in cl.
+                r32!(self.ops, src, [mov ecx,], []);
+                self.shift_cl(op, dst);
+            }
+        }
+    }
+
+    /// `dst = dst shift cl` (the count is masked to 6 bits by the CPU).
+    fn shift_cl(&mut self, op: AluOp, dst: Rq) {
+        match op {
+            AluOp::Shl => x64!(self.ops ; shl Rq(dst), cl),
+            AluOp::Sar => x64!(self.ops ; sar Rq(dst), cl),
+            _ => x64!(self.ops ; shr Rq(dst), cl),
+        }
+    }
+
+    /// `dst op= imm` (sign-extended) for add, sub, and, or, xor.
+    fn alu_ri(&mut self, op: AluOp, dst: Rq, imm: i32) {
+        match (op, i8::try_from(imm)) {
+            (AluOp::Add, Ok(i)) => x64!(self.ops ; add Rq(dst), BYTE i),
+            (AluOp::Add, Err(_)) => x64!(self.ops ; add Rq(dst), DWORD imm),
+            (AluOp::Sub, Ok(i)) => x64!(self.ops ; sub Rq(dst), BYTE i),
+            (AluOp::Sub, Err(_)) => x64!(self.ops ; sub Rq(dst), DWORD imm),
+            (AluOp::And, Ok(i)) => x64!(self.ops ; and Rq(dst), BYTE i),
+            (AluOp::And, Err(_)) => x64!(self.ops ; and Rq(dst), DWORD imm),
+            (AluOp::Or, Ok(i)) => x64!(self.ops ; or Rq(dst), BYTE i),
+            (AluOp::Or, Err(_)) => x64!(self.ops ; or Rq(dst), DWORD imm),
+            (_, Ok(i)) => x64!(self.ops ; xor Rq(dst), BYTE i),
+            (_, Err(_)) => x64!(self.ops ; xor Rq(dst), DWORD imm),
+        }
+    }
+
+    /// `dst op= src` for the SSE2 scalar double operations.
+    fn fp_rr(&mut self, op: FpOp, dst: Rx, src: Rx) {
+        match op {
+            FpOp::Add => sse_rr!(self.ops, addsd, dst, src),
+            FpOp::Sub => sse_rr!(self.ops, subsd, dst, src),
+            FpOp::Mul => sse_rr!(self.ops, mulsd, dst, src),
+            FpOp::Div => sse_rr!(self.ops, divsd, dst, src),
+        }
+    }
+
+    /// `dst = lhs / rhs` (`rem == false`) or `lhs % rhs`, through rdx:rax.
+    fn divide(&mut self, dst: Rq, lhs: Rq, rhs: Rq, rem: bool) {
+        // rhs is a scratch register, never rax or rdx (see `regs`), so it
+        // survives the setup of the dividend.
+        x64!(self.ops
+            ; mov Rq(ACC), Rq(lhs)
+            ; cqo
+            ; idiv Rq(rhs)
+        );
+        self.mov_rr(dst, if rem { HIGH } else { ACC });
+    }
+
+    /// `dst = floor(src)` by a call to [`floor_bits`], saving every scratch
+    /// register around it (the call clobbers them all).
+    fn floor_call(&mut self, dst: Rx, src: Rx) {
+        let [g0, g1, g2] = SCRATCH_GPRS;
+        let [f0, f1, f2] = SCRATCH_FPRS;
+        let addr = floor_bits as extern "C" fn(u64) -> u64 as usize as i64;
+        // 48 bytes keep the stack 16-byte aligned for the call.
+        x64!(self.ops
+            ; sub rsp, BYTE 48
+            ; mov [rsp], Rq(g0)
+            ; mov [rsp + 8], Rq(g1)
+            ; mov [rsp + 16], Rq(g2)
+            ; movsd QWORD [rsp + 24], Rx(f0)
+            ; movsd QWORD [rsp + 32], Rx(f1)
+            ; movsd QWORD [rsp + 40], Rx(f2)
+            ; movq Rq(ARG_REGS[0]), Rx(src)
+            ; mov Rq(ACC), QWORD addr
+        );
+        self.call_reg(ACC);
+        x64!(self.ops
+            ; movq Rx(FTMP), Rq(RET)
+            ; mov Rq(g0), [rsp]
+            ; mov Rq(g1), [rsp + 8]
+            ; mov Rq(g2), [rsp + 16]
+            ; movsd Rx(f0), QWORD [rsp + 24]
+            ; movsd Rx(f1), QWORD [rsp + 32]
+            ; movsd Rx(f2), QWORD [rsp + 40]
+            ; add rsp, BYTE 48
+        );
+        self.movaps(dst, FTMP);
+    }
+}
+
+impl MacroAssembler for X64Masm {
+    type Label = DynamicLabel;
+
+    fn new_label(&mut self) -> DynamicLabel {
+        self.ops.new_dynamic_label()
+    }
+
+    fn bind(&mut self, label: DynamicLabel) {
+        // A label bound twice is reported by `finish`.
+        x64!(self.ops ; =>label);
+    }
+
+    fn offset(&self) -> usize {
+        self.ops.offset().0
+    }
+
+    // ---- function structure ----
+
+    fn prologue(&mut self) {
+        for r in SAVED {
+            match r {
+                Rq::RBX => x64!(self.ops ; push rbx),
+                _ => x64!(self.ops ; push Rq(r)),
+            }
+        }
+        let [ctx, i, f, r, _, _] = ARG_REGS;
+        x64!(self.ops
+            ; mov Rq(CTX), Rq(ctx)
+            ; mov Rq(I_BASE), Rq(i)
+            ; mov Rq(F_BASE), Rq(f)
+            ; mov Rq(R_BASE), Rq(r)
+        );
+    }
+
+    fn epilogue(&mut self, status: Gpr) {
+        r32!(self.ops, gpr(status), [mov eax,], []);
+        for r in SAVED.into_iter().rev() {
+            match r {
+                Rq::RBX => x64!(self.ops ; pop rbx),
+                _ => x64!(self.ops ; pop Rq(r)),
+            }
+        }
+        x64!(self.ops ; ret);
+    }
+
+    // ---- frame slots and constants ----
+
+    fn load_slot(&mut self, dst: Gpr, bank: Bank, slot: u32) {
+        let d = gpr(dst);
+        let (base, disp) = self.slot_mem(bank, slot);
+        mem!(self.ops, base, disp, [mov Rq(d), QWORD], []);
+    }
+
+    fn store_slot(&mut self, bank: Bank, slot: u32, src: Gpr) {
+        let s = gpr(src);
+        let (base, disp) = self.slot_mem(bank, slot);
+        mem!(self.ops, base, disp, [mov QWORD], [, Rq(s)]);
+    }
+
+    fn load_fslot(&mut self, dst: Fpr, slot: u32) {
+        let d = fpr(dst);
+        let (base, disp) = self.slot_mem(Bank::F, slot);
+        mem!(self.ops, base, disp, [movsd Rx(d), QWORD], []);
+    }
+
+    fn store_fslot(&mut self, slot: u32, src: Fpr) {
+        let s = fpr(src);
+        let (base, disp) = self.slot_mem(Bank::F, slot);
+        mem!(self.ops, base, disp, [movsd QWORD], [, Rx(s)]);
+    }
+
+    fn zero_slots(&mut self, bank: Bank, first: u32, count: u32) {
+        /// Up to this many slots the stores are unrolled.
+        const UNROLL: u32 = 8;
+        if count == 0 {
+            return;
+        }
+        self.zero(ACC);
+        if count <= UNROLL {
+            for k in 0..count {
+                let (base, disp) = self.bank_mem(bank, (i64::from(first) + i64::from(k)) * 8);
+                mem!(self.ops, base, disp, [mov QWORD], [, Rq(ACC)]);
+            }
+        } else {
+            // r11 walks the slots, r10 counts them down.
+            self.slot_addr_into(TMP, bank, first);
+            x64!(self.ops
+                ; mov Rd(TMP2), DWORD count as i32
+                ; zero_loop:
+            );
+            mem!(self.ops, TMP, 0, [mov QWORD], [, Rq(ACC)]);
+            x64!(self.ops
+                ; add Rq(TMP), BYTE 8
+                ; sub Rq(TMP2), BYTE 1
+                ; jnz BYTE <zero_loop
+            );
+        }
+    }
+
+    fn slot_addr(&mut self, dst: Gpr, bank: Bank, slot: u32) {
+        self.slot_addr_into(gpr(dst), bank, slot);
+    }
+
+    fn load_imm(&mut self, dst: Gpr, value: i64) {
+        self.load_imm_into(gpr(dst), value);
+    }
+
+    fn load_fimm(&mut self, dst: Fpr, bits: u64) {
+        let d = fpr(dst);
+        if bits == 0 {
+            sse_rr!(self.ops, xorps, d, d);
+        } else {
+            self.load_imm_into(TMP, bits as i64);
+            x64!(self.ops ; movq Rx(d), Rq(TMP));
+        }
+    }
+
+    fn mov(&mut self, dst: Gpr, src: Gpr) {
+        self.mov_rr(gpr(dst), gpr(src));
+    }
+
+    // ---- integer arithmetic ----
+
+    fn alu(&mut self, op: AluOp, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        let (d, l, r) = (gpr(dst), gpr(lhs), gpr(rhs));
+        match op {
+            AluOp::Shl | AluOp::Sar | AluOp::Shr => {
+                // The count goes to cl (rcx is no scratch register) before
+                // dst, which may be rhs, is written.
+                r32!(self.ops, r, [mov ecx,], []);
+                self.mov_rr(d, l);
+                self.shift_cl(op, d);
+            }
+            _ if d == l => self.alu_rr(op, d, r),
+            AluOp::Add if d != r => x64!(self.ops ; lea Rq(d), [Rq(l) + Rq(r)]),
+            AluOp::Add | AluOp::Mul | AluOp::And | AluOp::Or | AluOp::Xor if d == r => {
+                // Commutative: dst = rhs op lhs.
+                self.alu_rr(op, d, l);
+            }
+            AluOp::Sub if d == r => {
+                // dst = -rhs + lhs.
+                x64!(self.ops ; neg Rq(d) ; add Rq(d), Rq(l));
+            }
+            _ => {
+                self.mov_rr(d, l);
+                self.alu_rr(op, d, r);
+            }
+        }
+    }
+
+    fn alu_imm(&mut self, op: AluOp, dst: Gpr, lhs: Gpr, imm: i32) {
+        let (d, l) = (gpr(dst), gpr(lhs));
+        match op {
+            AluOp::Shl | AluOp::Sar | AluOp::Shr => {
+                let n = (imm & 63) as i8;
+                self.mov_rr(d, l);
+                match op {
+                    _ if n == 0 => {}
+                    AluOp::Shl => x64!(self.ops ; shl Rq(d), BYTE n),
+                    AluOp::Sar => x64!(self.ops ; sar Rq(d), BYTE n),
+                    _ => x64!(self.ops ; shr Rq(d), BYTE n),
+                }
+            }
+            AluOp::Mul => match imm {
+                0 => self.zero(d),
+                1 => self.mov_rr(d, l),
+                _ => match i8::try_from(imm) {
+                    Ok(i) => x64!(self.ops ; imul Rq(d), Rq(l), BYTE i),
+                    Err(_) => x64!(self.ops ; imul Rq(d), Rq(l), DWORD imm),
+                },
+            },
+            AluOp::And if imm == 0 => self.zero(d),
+            AluOp::And if imm == -1 => self.mov_rr(d, l),
+            AluOp::Add | AluOp::Sub | AluOp::Or | AluOp::Xor if imm == 0 => self.mov_rr(d, l),
+            AluOp::Add if d != l => mem!(self.ops, l, imm, [lea Rq(d),], []),
+            AluOp::Sub if d != l && imm != i32::MIN => {
+                mem!(self.ops, l, imm.wrapping_neg(), [lea Rq(d),], [])
+            }
+            _ => {
+                self.mov_rr(d, l);
+                self.alu_ri(op, d, imm);
+            }
+        }
+    }
+
+    fn neg(&mut self, dst: Gpr, src: Gpr) {
+        let d = gpr(dst);
+        self.mov_rr(d, gpr(src));
+        x64!(self.ops ; neg Rq(d));
+    }
+
+    fn not(&mut self, dst: Gpr, src: Gpr) {
+        let d = gpr(dst);
+        self.mov_rr(d, gpr(src));
+        x64!(self.ops ; not Rq(d));
+    }
+
+    fn sdiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        self.divide(gpr(dst), gpr(lhs), gpr(rhs), false);
+    }
+
+    fn srem(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        self.divide(gpr(dst), gpr(lhs), gpr(rhs), true);
+    }
+
+    // ---- integer compares and branches ----
+
+    fn set_cond(&mut self, cond: Cond, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        x64!(self.ops ; cmp Rq(gpr(lhs)), Rq(gpr(rhs)));
+        self.setcc_al(Cc::of(cond));
+        self.movzx_al(gpr(dst));
+    }
+
+    fn set_cond_imm(&mut self, cond: Cond, dst: Gpr, lhs: Gpr, imm: i32) {
+        self.cmp_imm(gpr(lhs), imm);
+        self.setcc_al(Cc::of(cond));
+        self.movzx_al(gpr(dst));
+    }
+
+    fn branch(&mut self, cond: Cond, lhs: Gpr, rhs: Gpr, target: DynamicLabel) {
+        x64!(self.ops ; cmp Rq(gpr(lhs)), Rq(gpr(rhs)));
+        self.jcc(Cc::of(cond), target);
+    }
+
+    fn branch_imm(&mut self, cond: Cond, lhs: Gpr, imm: i32, target: DynamicLabel) {
+        self.cmp_imm(gpr(lhs), imm);
+        self.jcc(Cc::of(cond), target);
+    }
+
+    fn jump(&mut self, target: DynamicLabel) {
+        x64!(self.ops ; jmp =>target);
+    }
+
+    // ---- f64 ----
+
+    fn fp_op(&mut self, op: FpOp, dst: Fpr, lhs: Fpr, rhs: Fpr) {
+        let (d, l, r) = (fpr(dst), fpr(lhs), fpr(rhs));
+        if d == l {
+            self.fp_rr(op, d, r);
+        } else if d == r {
+            // Never swap the operands, even of add and mul: with two NaN
+            // operands x86 returns the first one, as Rust's `lhs op rhs` does.
+            self.movaps(FTMP, l);
+            self.fp_rr(op, FTMP, r);
+            self.movaps(d, FTMP);
+        } else {
+            self.movaps(d, l);
+            self.fp_rr(op, d, r);
+        }
+    }
+
+    fn fp_unary(&mut self, op: FpUnary, dst: Fpr, src: Fpr) {
+        let (d, s) = (fpr(dst), fpr(src));
+        match op {
+            FpUnary::Neg => x64!(self.ops
+                ; movq Rq(TMP), Rx(s)
+                ; btc Rq(TMP), BYTE 63
+                ; movq Rx(d), Rq(TMP)
+            ),
+            FpUnary::Abs => x64!(self.ops
+                ; movq Rq(TMP), Rx(s)
+                ; btr Rq(TMP), BYTE 63
+                ; movq Rx(d), Rq(TMP)
+            ),
+            FpUnary::Sqrt => sse_rr!(self.ops, sqrtsd, d, s),
+            // Mode 9: toward negative infinity, inexact not signalled.
+            FpUnary::Floor if self.sse41 => sse_rr!(self.ops, roundsd, d, s, BYTE 9),
+            FpUnary::Floor => self.floor_call(d, s),
+        }
+    }
+
+    fn fp_set_cond(&mut self, cmp: Cmp, dst: Gpr, lhs: Fpr, rhs: Fpr) {
+        let (l, r) = (fpr(lhs), fpr(rhs));
+        // ucomisd a, b: unordered ZF=PF=CF=1; a < b CF=1; a == b ZF=1.
+        // `a` (CF=0 and ZF=0) and `ae` (CF=0) are false on unordered, so
+        // lhs < rhs is tested as rhs > lhs.
+        match cmp {
+            Cmp::Lt | Cmp::Le => sse_rr!(self.ops, ucomisd, r, l),
+            _ => sse_rr!(self.ops, ucomisd, l, r),
+        }
+        match cmp {
+            Cmp::Gt | Cmp::Lt => x64!(self.ops ; seta al),
+            Cmp::Ge | Cmp::Le => x64!(self.ops ; setae al),
+            Cmp::Eq => x64!(self.ops ; sete al ; setnp cl ; and al, cl),
+            Cmp::Ne => x64!(self.ops ; setne al ; setp cl ; or al, cl),
+        }
+        self.movzx_al(gpr(dst));
+    }
+
+    fn fp_branch(&mut self, cmp: Cmp, lhs: Fpr, rhs: Fpr, target: DynamicLabel) {
+        let (l, r) = (fpr(lhs), fpr(rhs));
+        match cmp {
+            Cmp::Lt | Cmp::Le => sse_rr!(self.ops, ucomisd, r, l),
+            _ => sse_rr!(self.ops, ucomisd, l, r),
+        }
+        match cmp {
+            Cmp::Gt | Cmp::Lt => x64!(self.ops ; ja =>target),
+            Cmp::Ge | Cmp::Le => x64!(self.ops ; jae =>target),
+            // Equal and ordered: skip on PF=1.
+            Cmp::Eq => x64!(self.ops ; jp BYTE >unordered ; je =>target ; unordered:),
+            // Unequal or unordered.
+            Cmp::Ne => x64!(self.ops ; jp =>target ; jne =>target),
+        }
+    }
+
+    fn i2f(&mut self, dst: Fpr, src: Gpr) {
+        let d = fpr(dst);
+        // The xor breaks the dependency on dst's old upper half.
+        sse_rr!(self.ops, xorps, d, d);
+        x64!(self.ops ; cvtsi2sd Rx(d), Rq(gpr(src)));
+    }
+
+    fn f2i(&mut self, dst: Gpr, src: Fpr) {
+        let (d, s) = (gpr(dst), fpr(src));
+        // cvttsd2si gives i64::MIN for NaN and out-of-range values; Rust
+        // gives 0 for NaN and saturates. `cmp d, 1` overflows exactly when
+        // d == i64::MIN.
+        x64!(self.ops
+            ; cvttsd2si Rq(d), Rx(s)
+        );
+        self.cmp_imm8(d, 1);
+        x64!(self.ops
+            ; jno BYTE >done
+            ; xorps Rx(FTMP), Rx(FTMP)
+            ; ucomisd Rx(s), Rx(FTMP)
+            ; jp BYTE >nan
+            ; jb BYTE >done
+            // Positive and too large: i64::MAX == !i64::MIN.
+            ; not Rq(d)
+            ; jmp BYTE >done
+            ; nan:
+        );
+        self.zero(d);
+        x64!(self.ops ; done:);
+    }
+
+    // ---- memory through a register ----
+
+    fn load_mem(&mut self, dst: Gpr, base: Gpr, offset: i32) {
+        let d = gpr(dst);
+        mem!(self.ops, gpr(base), offset, [mov Rq(d), QWORD], []);
+    }
+
+    fn load_mem_u32(&mut self, dst: Gpr, base: Gpr, offset: i32) {
+        let d = gpr(dst);
+        mem!(self.ops, gpr(base), offset, [mov Rd(d), DWORD], []);
+    }
+
+    fn load_mem_u8(&mut self, dst: Gpr, base: Gpr, offset: i32) {
+        let d = gpr(dst);
+        mem!(self.ops, gpr(base), offset, [movzx Rd(d), BYTE], []);
+    }
+
+    fn load_indexed(&mut self, dst: Gpr, base: Gpr, index: Gpr, offset: i32) {
+        let d = gpr(dst);
+        mem_idx!(self.ops, gpr(base), gpr(index), offset, [mov Rq(d), QWORD], []);
+    }
+
+    fn store_indexed(&mut self, base: Gpr, index: Gpr, offset: i32, src: Gpr) {
+        let s = gpr(src);
+        mem_idx!(self.ops, gpr(base), gpr(index), offset, [mov QWORD], [, Rq(s)]);
+    }
+
+    fn load_findexed(&mut self, dst: Fpr, base: Gpr, index: Gpr, offset: i32) {
+        let d = fpr(dst);
+        mem_idx!(self.ops, gpr(base), gpr(index), offset, [movsd Rx(d), QWORD], []);
+    }
+
+    fn store_findexed(&mut self, base: Gpr, index: Gpr, offset: i32, src: Fpr) {
+        let s = fpr(src);
+        mem_idx!(self.ops, gpr(base), gpr(index), offset, [movsd QWORD], [, Rx(s)]);
+    }
+
+    fn load_ctx(&mut self, dst: Gpr, offset: i32) {
+        let d = gpr(dst);
+        mem!(self.ops, CTX, offset, [mov Rq(d), QWORD], []);
+    }
+
+    fn store_ctx(&mut self, offset: i32, src: Gpr) {
+        let s = gpr(src);
+        mem!(self.ops, CTX, offset, [mov QWORD], [, Rq(s)]);
+    }
+
+    fn store_ctx_u32(&mut self, offset: i32, value: u32) {
+        let v = value as i32;
+        mem!(self.ops, CTX, offset, [mov DWORD], [, DWORD v]);
+    }
+
+    fn store_ctx_reg_u32(&mut self, offset: i32, src: Gpr) {
+        let s = gpr(src);
+        mem!(self.ops, CTX, offset, [mov DWORD], [, Rd(s)]);
+    }
+
+    fn branch_stack_below(&mut self, offset: i32, target: DynamicLabel) {
+        mem!(self.ops, CTX, offset, [cmp rsp, QWORD], []);
+        self.jcc(Cc::B, target);
+    }
+
+    // ---- calls ----
+
+    fn call_native(&mut self, entry: Gpr, frame: [u32; 3]) {
+        let [a_ctx, a_i, a_f, a_r, _, _] = ARG_REGS;
+        // The entry may sit in an argument register: park it in r11 first.
+        self.mov_rr(TMP, gpr(entry));
+        self.mov_rr(a_ctx, CTX);
+        self.slot_addr_into(a_i, Bank::I, frame[0]);
+        self.slot_addr_into(a_f, Bank::F, frame[1]);
+        self.slot_addr_into(a_r, Bank::R, frame[2]);
+        // The u32 status: the upper half of rax is undefined, writing the
+        // 32-bit register clears it.
+        x64!(self.ops ; call Rq(TMP));
+        r32!(self.ops, T0, [mov], [, eax]);
+    }
+
+    fn call_helper(&mut self, addr: usize, args: &[HelperArg]) {
+        if args.len() > MAX_HELPER_ARGS {
+            self.fail(format!(
+                "call_helper with {} arguments (at most {MAX_HELPER_ARGS})",
+                args.len()
+            ));
+            return;
+        }
+        // First the register arguments, as one parallel move (a scratch
+        // register may be both a source and another argument's register).
+        let moves: Vec<(Rq, Rq)> = args
+            .iter()
+            .zip(ARG_REGS)
+            .filter_map(|(a, reg)| match *a {
+                HelperArg::Reg(g) => Some((reg, gpr(g))),
+                _ => None,
+            })
+            .collect();
+        match sequence_moves(&moves, &[TMP, TMP2, ACC]) {
+            Some(seq) => {
+                for (d, s) in seq {
+                    self.mov_rr(d, s);
+                }
+            }
+            None => {
+                self.fail("call_helper: argument moves need too many temporaries".to_string());
+                return;
+            }
+        }
+        // Then the rest, which read pinned registers only.
+        for (a, reg) in args.iter().zip(ARG_REGS) {
+            match *a {
+                HelperArg::Reg(_) => {}
+                HelperArg::Ctx => self.mov_rr(reg, CTX),
+                HelperArg::Imm(v) => self.load_imm_into(reg, v),
+                HelperArg::SlotAddr(bank, slot) => self.slot_addr_into(reg, bank, slot),
+            }
+        }
+        self.load_imm_into(ACC, addr as i64);
+        self.call_reg(ACC);
+        self.mov_rr(T0, RET);
+    }
+
+    fn finish(self) -> Result<Vec<u8>, String> {
+        let X64Masm { ops, error, .. } = self;
+        if let Some(e) = error {
+            return Err(e);
+        }
+        ops.finalize()
+            .map_err(|e| format!("x64 assembly failed: {e}"))
+    }
+}

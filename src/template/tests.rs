@@ -1,0 +1,154 @@
+//! Golden disassembly of every op's template on both ISAs (run on any host:
+//! dynasm-rs encodes for either), decoded by independent disassemblers
+//! (iced-x86, yaxpeax-arm). `TIERJIT_BLESS=1` re-blesses.
+
+use super::emit;
+use super::helpers::HelperAddrs;
+use super::isa::{aarch64::A64Masm, x64::X64Masm};
+use crate::bytecode::{Bank, Function, Import, Module, NO_REG, Op, Opcode, Operand, Signature};
+use crate::runtime::frame::FrameLayout;
+
+/// A module whose function 0 holds `opcode` once (with representative
+/// operands) followed by a return; function 1 and import 0 are call targets.
+fn sample(opcode: Opcode) -> Module {
+    let callee_sig = Signature::new([Bank::I, Bank::F], Some(Bank::I));
+    let mut fields = [0u16; 3];
+    for (k, operand) in opcode.operands().iter().enumerate() {
+        fields[k] = match operand {
+            Operand::None => 0,
+            Operand::Read(_) | Operand::Write(_) => k as u16 + 1,
+            Operand::Imm => (-7i16) as u16,
+            Operand::ConstI | Operand::ConstF | Operand::Str | Operand::Host => 0,
+            Operand::Target => 1,
+            Operand::Func => 1,
+            Operand::CallDst => 1,
+            Operand::ArgWindow => 2,
+            Operand::Count => 9,
+        };
+    }
+    let op = Op::new(opcode, fields[0], fields[1], fields[2]);
+    let result = match opcode {
+        Opcode::RetI => Some(Bank::I),
+        Opcode::RetF => Some(Bank::F),
+        Opcode::RetR => Some(Bank::R),
+        _ => None,
+    };
+    let mut code = vec![op];
+    if opcode.flow() != crate::bytecode::Flow::Return {
+        code.push(Op::new(Opcode::Ret, 0, 0, 0));
+    }
+    let f = Function {
+        name: "t".into(),
+        sig: Signature::new([Bank::I], result),
+        regs: [5, 4, 4],
+        code,
+        ..Function::default()
+    };
+    let callee = Function {
+        name: "callee".into(),
+        sig: callee_sig.clone(),
+        regs: [2, 1, 0],
+        code: vec![Op::new(Opcode::RetI, 0, 0, 0)],
+        ..Function::default()
+    };
+    let m = Module {
+        functions: vec![f, callee],
+        imports: vec![Import {
+            name: "host".into(),
+            sig: callee_sig,
+            line: None,
+        }],
+        iconsts: vec![1 << 40],
+        fconsts: vec![2.5f64.to_bits()],
+        strings: vec!["s".into()],
+    };
+    if let Err(e) = crate::bytecode::verify::verify(&m) {
+        panic!("sample for {opcode:?} does not verify: {e}");
+    }
+    m
+}
+
+fn file_name(opcode: Opcode) -> String {
+    match opcode {
+        Opcode::IConstK => "iconst_pooled".into(),
+        o => o.mnemonic().to_string(),
+    }
+}
+
+pub(crate) fn disasm_x64(code: &[u8]) -> String {
+    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
+    let mut decoder = Decoder::with_ip(64, code, 0, DecoderOptions::NONE);
+    let mut formatter = IntelFormatter::new();
+    let mut out = String::new();
+    let mut text = String::new();
+    while decoder.can_decode() {
+        let insn = decoder.decode();
+        assert!(
+            !insn.is_invalid(),
+            "invalid x86-64 instruction at {:#x}",
+            insn.ip()
+        );
+        text.clear();
+        formatter.format(&insn, &mut text);
+        out += &format!("{:5x}: {}\n", insn.ip(), text);
+    }
+    out
+}
+
+pub(crate) fn disasm_a64(code: &[u8]) -> String {
+    use yaxpeax_arch::{Decoder, U8Reader};
+    use yaxpeax_arm::armv8::a64::InstDecoder;
+    assert_eq!(code.len() % 4, 0);
+    let decoder = InstDecoder::default();
+    let mut out = String::new();
+    for (i, word) in code.chunks(4).enumerate() {
+        let mut reader = U8Reader::new(word);
+        let insn = decoder
+            .decode(&mut reader)
+            .unwrap_or_else(|e| panic!("invalid aarch64 word at {:#x}: {e}", i * 4));
+        out += &format!("{:5x}: {}\n", i * 4, insn);
+    }
+    out
+}
+
+fn layouts(m: &Module) -> Vec<FrameLayout> {
+    m.functions.iter().map(FrameLayout::of).collect()
+}
+
+#[test]
+fn every_op_template_disassembles_as_expected_on_x64() {
+    for &opcode in Opcode::ALL {
+        let m = sample(opcode);
+        let code = emit::compile(
+            X64Masm::with_sse41(true),
+            &HelperAddrs::fake(),
+            &m,
+            &layouts(&m),
+            0,
+        )
+        .expect("compiles");
+        crate::template::golden::check(
+            &format!("x64/ops/{}", file_name(opcode)),
+            &disasm_x64(&code),
+        );
+    }
+}
+
+#[test]
+fn every_op_template_disassembles_as_expected_on_aarch64() {
+    for &opcode in Opcode::ALL {
+        let m = sample(opcode);
+        let code = emit::compile(A64Masm::new(), &HelperAddrs::fake(), &m, &layouts(&m), 0)
+            .expect("compiles");
+        crate::template::golden::check(
+            &format!("aarch64/ops/{}", file_name(opcode)),
+            &disasm_a64(&code),
+        );
+    }
+}
+
+#[test]
+fn samples_cover_calls_with_and_without_results() {
+    let m = sample(Opcode::Call);
+    assert_ne!(m.functions[0].code[0].a, NO_REG);
+}
