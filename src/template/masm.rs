@@ -161,6 +161,8 @@ pub trait MacroAssembler {
     fn bind(&mut self, label: Self::Label);
     /// Bytes emitted so far.
     fn offset(&self) -> usize;
+    /// Expect about `bytes` more bytes of code (a capacity hint).
+    fn reserve(&mut self, bytes: usize);
 
     // ---- function structure ----
 

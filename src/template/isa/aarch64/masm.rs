@@ -473,6 +473,10 @@ impl MacroAssembler for A64Masm {
         self.ops.offset().0
     }
 
+    fn reserve(&mut self, bytes: usize) {
+        self.ops.reserve_ops(bytes);
+    }
+
     // ---- function structure ----
 
     fn prologue(&mut self) {

@@ -457,6 +457,10 @@ impl MacroAssembler for X64Masm {
         self.ops.offset().0
     }
 
+    fn reserve(&mut self, bytes: usize) {
+        self.ops.reserve_ops(bytes);
+    }
+
     // ---- function structure ----
 
     fn prologue(&mut self) {
