@@ -71,6 +71,15 @@ fn tier_flag_wins_over_the_environment() {
     assert_clean_failure(&o, "unknown tier `bogus`");
     let o = tierjit(&["run", FIB, "5"], &[("TIERJIT_TIER", "interp")]);
     assert!(o.status.success());
+    let o = tierjit(&["run", FIB, "11"], &[("TIERJIT_TIER", "template")]);
+    assert_eq!(stdout(&o), "fib(11) = 89\n", "{}", stderr(&o));
+    let o = tierjit(
+        &["run", "--tier", "template", FIB, "12"],
+        &[("TIERJIT_TIER", "interp")],
+    );
+    assert_eq!(stdout(&o), "fib(12) = 144\n", "{}", stderr(&o));
+    let o = tierjit(&["run", "--tier", "cranelift", FIB, "5"], &[]);
+    assert_clean_failure(&o, "tier `cranelift` is not available in this build");
     let o = tierjit(&["run", "--tier", "warp", FIB, "5"], &[]);
     assert_clean_failure(&o, "unknown tier `warp`");
 }

@@ -11,8 +11,9 @@ use tierjit::{Engine, Instance, SharedOutput, Tier};
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Engines to compare (comma-separated): auto, template, cranelift, interp.
-    #[arg(long, default_value = "interp", value_delimiter = ',')]
+    /// Engines to compare (comma-separated): auto, template, cranelift,
+    /// interp. Default: every engine this build has, interpreter first.
+    #[arg(long, value_delimiter = ',')]
     tiers: Vec<String>,
     /// Timed runs per program and engine (the median is reported).
     #[arg(long, default_value_t = 3)]
@@ -155,7 +156,12 @@ fn peers_for(dir: &Path, bin: Option<&Path>, name: &str, args: &[String]) -> Vec
 }
 
 fn fmt_secs(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64())
+    let s = d.as_secs_f64();
+    if s >= 0.1 {
+        format!("{s:.3}")
+    } else {
+        format!("{s:.6}")
+    }
 }
 
 fn fmt_compile(d: Duration) -> String {
@@ -168,11 +174,18 @@ fn fmt_compile(d: Duration) -> String {
 }
 
 pub fn bench(a: &BenchArgs) -> Result<(), String> {
-    let tiers = a
+    let mut tiers = a
         .tiers
         .iter()
         .map(|t| t.parse::<Tier>().map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
+    if tiers.is_empty() {
+        // `auto` is listed once it differs from every forced tier.
+        tiers = [Tier::Interp, Tier::Template, Tier::Cranelift]
+            .into_iter()
+            .filter(|t| t.is_available())
+            .collect();
+    }
     let runs = a.runs.max(1);
     println!("# tierjit bench: median of {runs} runs, wall seconds (ratio to the first engine)\n");
     let mut header_done = false;
