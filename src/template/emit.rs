@@ -50,6 +50,16 @@ enum Stub<L> {
     },
 }
 
+/// A scratch register of either kind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reg {
+    G(Gpr),
+    F(Fpr),
+}
+
+/// A frame slot whose value is also in a register.
+type Cached = (Bank, u32, Reg);
+
 /// Compiles one function of a verified module.
 pub struct Emitter<'m, M: MacroAssembler> {
     masm: M,
@@ -67,6 +77,13 @@ pub struct Emitter<'m, M: MacroAssembler> {
     trap_exit: M::Label,
     /// Return status 0.
     return_ok: M::Label,
+    /// The slot the previous op stored last, still in its register: the
+    /// current op's first loads may reuse it instead of reloading (the
+    /// reload would wait for store-to-load forwarding). Only valid when no
+    /// label lies between the two ops.
+    carried: Option<Cached>,
+    /// What the current op stored last (through `store_i`/`store_f`).
+    stored: Option<Cached>,
 }
 
 /// Compile function `func` of a verified `module` with `masm`, returning its
@@ -156,6 +173,8 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             propagate,
             trap_exit,
             return_ok,
+            carried: None,
+            stored: None,
         }
     }
 
@@ -171,7 +190,11 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             self.masm.zero_slots(bank, p, r - p);
         }
         for (pc, op) in code.iter().enumerate() {
+            let stored = self.stored.take();
+            self.carried = stored;
             if let Some(label) = self.op_labels[pc] {
+                // Other paths join here: registers hold nothing known.
+                self.carried = None;
                 self.masm.bind(label);
             }
             self.op(pc as u32, *op);
@@ -215,12 +238,44 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         label
     }
 
+    /// Load an i64 slot, reusing the register the previous op left it in.
+    /// Only for an op's first loads: later register writes are not tracked.
     fn load_i(&mut self, dst: Gpr, slot: u16) {
-        self.masm.load_slot(dst, Bank::I, slot.into());
+        let slot = u32::from(slot);
+        match self.carried {
+            Some((Bank::I, s, Reg::G(r))) if s == slot => {
+                if r != dst {
+                    self.masm.mov(dst, r);
+                }
+                return;
+            }
+            Some((_, _, r)) if r == Reg::G(dst) => self.carried = None,
+            _ => {}
+        }
+        self.masm.load_slot(dst, Bank::I, slot);
     }
 
+    /// Load an f64 slot, reusing the previous op's register (see `load_i`).
+    fn load_f(&mut self, dst: Fpr, slot: u16) {
+        let slot = u32::from(slot);
+        match self.carried {
+            Some((Bank::F, s, Reg::F(r))) if s == slot && r == dst => return,
+            Some((_, _, r)) if r == Reg::F(dst) => self.carried = None,
+            _ => {}
+        }
+        self.masm.load_fslot(dst, slot);
+    }
+
+    /// Store an i64 slot as an op's last register-writing step.
     fn store_i(&mut self, slot: u16, src: Gpr) {
         self.masm.store_slot(Bank::I, slot.into(), src);
+        self.stored = Some((Bank::I, slot.into(), Reg::G(src)));
+    }
+
+    /// Store an f64 slot as an op's last register-writing step.
+    fn store_f(&mut self, slot: u16, src: Fpr) {
+        self.masm.store_fslot(slot.into(), src);
+        self.stored = Some((Bank::F, slot.into(), Reg::F(src)));
     }
 
     fn op(&mut self, pc: u32, op: Op) {
@@ -315,39 +370,39 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             }
             FAdd | FSub | FMul | FDiv => {
                 let fop = fp_op(op.opcode.float_binop().unwrap_or(FloatBinOp::Add));
-                m.load_fslot(F0, op.b.into());
-                m.load_fslot(F1, op.c.into());
-                m.fp_op(fop, F0, F0, F1);
-                m.store_fslot(op.a.into(), F0);
+                self.load_f(F0, op.b);
+                self.load_f(F1, op.c);
+                self.masm.fp_op(fop, F0, F0, F1);
+                self.store_f(op.a, F0);
             }
             FNeg | FAbs | FSqrt | FFloor => {
                 let un = fp_unary(op.opcode.float_unop().unwrap_or(FloatUnOp::Neg));
-                m.load_fslot(F0, op.b.into());
-                m.fp_unary(un, F0, F0);
-                m.store_fslot(op.a.into(), F0);
+                self.load_f(F0, op.b);
+                self.masm.fp_unary(un, F0, F0);
+                self.store_f(op.a, F0);
             }
             FEq | FNe | FLt | FLe | FGt | FGe => {
                 let cmp = op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq);
-                m.load_fslot(F0, op.b.into());
-                m.load_fslot(F1, op.c.into());
-                m.fp_set_cond(cmp, T0, F0, F1);
+                self.load_f(F0, op.b);
+                self.load_f(F1, op.c);
+                self.masm.fp_set_cond(cmp, T0, F0, F1);
                 self.store_i(op.a, T0);
             }
             FJEq | FJNe | FJLt | FJLe | FJGt | FJGe => {
                 let cmp = op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq);
                 let to = self.branch_target(pc, op.c);
-                self.masm.load_fslot(F0, op.a.into());
-                self.masm.load_fslot(F1, op.b.into());
+                self.load_f(F0, op.a);
+                self.load_f(F1, op.b);
                 self.masm.fp_branch(cmp, F0, F1, to);
             }
             I2F => {
                 self.load_i(T0, op.b);
                 self.masm.i2f(F0, T0);
-                self.masm.store_fslot(op.a.into(), F0);
+                self.store_f(op.a, F0);
             }
             F2I => {
-                m.load_fslot(F0, op.b.into());
-                m.f2i(T0, F0);
+                self.load_f(F0, op.b);
+                self.masm.f2i(T0, F0);
                 self.store_i(op.a, T0);
             }
             Jmp => {
