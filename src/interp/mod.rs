@@ -9,7 +9,7 @@
 
 use crate::bytecode::{Bank, Module, NO_REG, Opcode};
 use crate::runtime::Store;
-use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
+use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::{ElemKind, array_len, element_ptr};
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::{Trap, TrapKind};
@@ -21,20 +21,8 @@ struct Frame {
     func: u32,
     /// The index of the call op in the caller.
     pc: u32,
-    /// The caller's frame bases in the three register stacks.
-    ip: *mut i64,
-    fp: *mut f64,
-    rp: *mut u64,
-}
-
-/// The code of function `f` of a verified module.
-///
-/// # Safety
-/// `f` is a function index of `module`.
-#[inline(always)]
-unsafe fn code_of(module: &Module, f: usize) -> *const crate::bytecode::Op {
-    // SAFETY: by the caller's contract.
-    unsafe { module.functions.get_unchecked(f).code.as_ptr() }
+    /// Base offsets (in slots) into the three register stacks.
+    bases: [usize; 3],
 }
 
 /// A trap raised at `pc` of the running function, before it has a name.
@@ -74,7 +62,7 @@ pub fn run(
     store: &mut Store,
     entry: usize,
 ) -> Result<(), Trap> {
-    let mut frames: Vec<Frame> = Vec::with_capacity(64);
+    let mut frames: Vec<Frame> = Vec::new();
     let mut func = entry;
     let mut pc = 0usize;
     let mut bases = [0usize; 3];
@@ -130,13 +118,7 @@ fn execute<const COUNT_OPS: bool>(
     let f0 = store.stacks.f.as_mut_ptr();
     let r0 = store.stacks.r.as_mut_ptr();
 
-    // One past the end of each register stack, as addresses.
-    let ends = [
-        i0 as usize + store.stacks.i.len() * SLOT_SIZE,
-        f0 as usize + store.stacks.f.len() * SLOT_SIZE,
-        r0 as usize + store.stacks.r.len() * SLOT_SIZE,
-    ];
-    let mut code = module.functions[*func].code.as_ptr();
+    let mut code = module.functions[*func].code.as_slice();
     let mut layout = layouts[*func];
     let mut pc = 0usize;
     // SAFETY: the frame fits the stacks (checked in `enter_frame` and at every
@@ -187,19 +169,6 @@ fn execute<const COUNT_OPS: bool>(
             continue;
         }};
     }
-    macro_rules! br {
-        ($cond:expr, $t:expr) => {
-            if $cond {
-                jump!($t)
-            }
-        };
-    }
-    // A 16-bit immediate field, sign-extended.
-    macro_rules! imm {
-        ($field:expr) => {
-            $field as i16 as i64
-        };
-    }
     // The live part of the reference stack: the collector's roots.
     macro_rules! roots {
         () => {
@@ -211,13 +180,13 @@ fn execute<const COUNT_OPS: bool>(
     unsafe {
         loop {
             // The verifier guarantees no path runs past the last op.
-            let op = *code.add(pc);
+            let op = *code.get_unchecked(pc);
             if COUNT_OPS {
                 *ops += 1;
             }
             match op.opcode {
                 Opcode::Nop => {}
-                Opcode::IConst => i!(op.a) = imm!(op.b),
+                Opcode::IConst => i!(op.a) = op.b as i16 as i64,
                 Opcode::IConstK => i!(op.a) = *module.iconsts.get_unchecked(op.b as usize),
                 Opcode::FConst => {
                     f!(op.a) = f64::from_bits(*module.fconsts.get_unchecked(op.b as usize))
@@ -239,14 +208,14 @@ fn execute<const COUNT_OPS: bool>(
                 Opcode::Shr => i!(op.a) = i!(op.b).wrapping_shr(i!(op.c) as u32),
                 Opcode::Ushr => i!(op.a) = (i!(op.b) as u64).wrapping_shr(i!(op.c) as u32) as i64,
 
-                Opcode::AddI => i!(op.a) = i!(op.b).wrapping_add(imm!(op.c)),
-                Opcode::SubI => i!(op.a) = i!(op.b).wrapping_sub(imm!(op.c)),
-                Opcode::MulI => i!(op.a) = i!(op.b).wrapping_mul(imm!(op.c)),
-                Opcode::DivI => i!(op.a) = try_trap!(int_div(i!(op.b), imm!(op.c))),
-                Opcode::RemI => i!(op.a) = try_trap!(int_rem(i!(op.b), imm!(op.c))),
-                Opcode::AndI => i!(op.a) = i!(op.b) & (imm!(op.c)),
-                Opcode::OrI => i!(op.a) = i!(op.b) | (imm!(op.c)),
-                Opcode::XorI => i!(op.a) = i!(op.b) ^ (imm!(op.c)),
+                Opcode::AddI => i!(op.a) = i!(op.b).wrapping_add(op.c as i16 as i64),
+                Opcode::SubI => i!(op.a) = i!(op.b).wrapping_sub(op.c as i16 as i64),
+                Opcode::MulI => i!(op.a) = i!(op.b).wrapping_mul(op.c as i16 as i64),
+                Opcode::DivI => i!(op.a) = try_trap!(int_div(i!(op.b), op.c as i16 as i64)),
+                Opcode::RemI => i!(op.a) = try_trap!(int_rem(i!(op.b), op.c as i16 as i64)),
+                Opcode::AndI => i!(op.a) = i!(op.b) & (op.c as i16 as i64),
+                Opcode::OrI => i!(op.a) = i!(op.b) | (op.c as i16 as i64),
+                Opcode::XorI => i!(op.a) = i!(op.b) ^ (op.c as i16 as i64),
                 Opcode::ShlI => i!(op.a) = i!(op.b).wrapping_shl(op.c as i16 as u32),
                 Opcode::ShrI => i!(op.a) = i!(op.b).wrapping_shr(op.c as i16 as u32),
                 Opcode::UshrI => {
@@ -262,25 +231,73 @@ fn execute<const COUNT_OPS: bool>(
                 Opcode::Le => i!(op.a) = (i!(op.b) <= i!(op.c)) as i64,
                 Opcode::Gt => i!(op.a) = (i!(op.b) > i!(op.c)) as i64,
                 Opcode::Ge => i!(op.a) = (i!(op.b) >= i!(op.c)) as i64,
-                Opcode::EqI => i!(op.a) = (i!(op.b) == imm!(op.c)) as i64,
-                Opcode::NeI => i!(op.a) = (i!(op.b) != imm!(op.c)) as i64,
-                Opcode::LtI => i!(op.a) = (i!(op.b) < imm!(op.c)) as i64,
-                Opcode::LeI => i!(op.a) = (i!(op.b) <= imm!(op.c)) as i64,
-                Opcode::GtI => i!(op.a) = (i!(op.b) > imm!(op.c)) as i64,
-                Opcode::GeI => i!(op.a) = (i!(op.b) >= imm!(op.c)) as i64,
+                Opcode::EqI => i!(op.a) = (i!(op.b) == op.c as i16 as i64) as i64,
+                Opcode::NeI => i!(op.a) = (i!(op.b) != op.c as i16 as i64) as i64,
+                Opcode::LtI => i!(op.a) = (i!(op.b) < op.c as i16 as i64) as i64,
+                Opcode::LeI => i!(op.a) = (i!(op.b) <= op.c as i16 as i64) as i64,
+                Opcode::GtI => i!(op.a) = (i!(op.b) > op.c as i16 as i64) as i64,
+                Opcode::GeI => i!(op.a) = (i!(op.b) >= op.c as i16 as i64) as i64,
 
-                Opcode::JEq => br!(i!(op.a) == i!(op.b), op.c),
-                Opcode::JNe => br!(i!(op.a) != i!(op.b), op.c),
-                Opcode::JLt => br!(i!(op.a) < i!(op.b), op.c),
-                Opcode::JLe => br!(i!(op.a) <= i!(op.b), op.c),
-                Opcode::JGt => br!(i!(op.a) > i!(op.b), op.c),
-                Opcode::JGe => br!(i!(op.a) >= i!(op.b), op.c),
-                Opcode::JEqI => br!(i!(op.a) == imm!(op.b), op.c),
-                Opcode::JNeI => br!(i!(op.a) != imm!(op.b), op.c),
-                Opcode::JLtI => br!(i!(op.a) < imm!(op.b), op.c),
-                Opcode::JLeI => br!(i!(op.a) <= imm!(op.b), op.c),
-                Opcode::JGtI => br!(i!(op.a) > imm!(op.b), op.c),
-                Opcode::JGeI => br!(i!(op.a) >= imm!(op.b), op.c),
+                Opcode::JEq => {
+                    if i!(op.a) == i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JNe => {
+                    if i!(op.a) != i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JLt => {
+                    if i!(op.a) < i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JLe => {
+                    if i!(op.a) <= i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JGt => {
+                    if i!(op.a) > i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JGe => {
+                    if i!(op.a) >= i!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JEqI => {
+                    if i!(op.a) == op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JNeI => {
+                    if i!(op.a) != op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JLtI => {
+                    if i!(op.a) < op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JLeI => {
+                    if i!(op.a) <= op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JGtI => {
+                    if i!(op.a) > op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::JGeI => {
+                    if i!(op.a) >= op.b as i16 as i64 {
+                        jump!(op.c)
+                    }
+                }
 
                 Opcode::FAdd => f!(op.a) = f!(op.b) + f!(op.c),
                 Opcode::FSub => f!(op.a) = f!(op.b) - f!(op.c),
@@ -297,19 +314,51 @@ fn execute<const COUNT_OPS: bool>(
                 Opcode::FLe => i!(op.a) = (f!(op.b) <= f!(op.c)) as i64,
                 Opcode::FGt => i!(op.a) = (f!(op.b) > f!(op.c)) as i64,
                 Opcode::FGe => i!(op.a) = (f!(op.b) >= f!(op.c)) as i64,
-                Opcode::FJEq => br!(f!(op.a) == f!(op.b), op.c),
-                Opcode::FJNe => br!(f!(op.a) != f!(op.b), op.c),
-                Opcode::FJLt => br!(f!(op.a) < f!(op.b), op.c),
-                Opcode::FJLe => br!(f!(op.a) <= f!(op.b), op.c),
-                Opcode::FJGt => br!(f!(op.a) > f!(op.b), op.c),
-                Opcode::FJGe => br!(f!(op.a) >= f!(op.b), op.c),
+                Opcode::FJEq => {
+                    if f!(op.a) == f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::FJNe => {
+                    if f!(op.a) != f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::FJLt => {
+                    if f!(op.a) < f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::FJLe => {
+                    if f!(op.a) <= f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::FJGt => {
+                    if f!(op.a) > f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
+                Opcode::FJGe => {
+                    if f!(op.a) >= f!(op.b) {
+                        jump!(op.c)
+                    }
+                }
 
                 Opcode::I2F => f!(op.a) = i!(op.b) as f64,
                 Opcode::F2I => i!(op.a) = f!(op.b) as i64,
 
                 Opcode::Jmp => jump!(op.a),
-                Opcode::Jz => br!(i!(op.a) == 0, op.b),
-                Opcode::Jnz => br!(i!(op.a) != 0, op.b),
+                Opcode::Jz => {
+                    if i!(op.a) == 0 {
+                        jump!(op.b)
+                    }
+                }
+                Opcode::Jnz => {
+                    if i!(op.a) != 0 {
+                        jump!(op.b)
+                    }
+                }
 
                 Opcode::Call => {
                     let callee = op.b as usize;
@@ -321,22 +370,24 @@ fn execute<const COUNT_OPS: bool>(
                     if interrupt.load(Ordering::Relaxed) {
                         trap!(TrapKind::Interrupted);
                     }
-                    // The callee's bases: the caller's plus its register counts.
                     let (nip, nfp, nrp) = (
                         ip.add(layout.regs[0] as usize),
                         fp.add(layout.regs[1] as usize),
                         rp.add(layout.regs[2] as usize),
                     );
-                    if nip as usize + cl.regs[0] as usize * SLOT_SIZE > ends[0]
-                        || nfp as usize + cl.regs[1] as usize * SLOT_SIZE > ends[1]
-                        || nrp as usize + cl.regs[2] as usize * SLOT_SIZE > ends[2]
-                    {
+                    let new_bases = [
+                        nip.offset_from(i0) as usize,
+                        nfp.offset_from(f0) as usize,
+                        nrp.offset_from(r0) as usize,
+                    ];
+                    let cap = store.stacks.capacity();
+                    if (0..3).any(|b| new_bases[b] + cl.regs[b] as usize > cap[b]) {
                         trap!(TrapKind::StackOverflow);
                     }
                     // Arguments from the window; the rest of the frame cleared.
+                    let w = op.c as usize;
                     // The verifier bounds the window only in banks where the
                     // callee has parameters: form the others without `add`.
-                    let w = op.c as usize;
                     copy_slots(
                         ip.wrapping_add(w) as *const u64,
                         nip as *mut u64,
@@ -360,12 +411,14 @@ fn execute<const COUNT_OPS: bool>(
                     frames.push(Frame {
                         func: *func as u32,
                         pc: pc as u32,
-                        ip,
-                        fp,
-                        rp,
+                        bases: [
+                            ip.offset_from(i0) as usize,
+                            fp.offset_from(f0) as usize,
+                            rp.offset_from(r0) as usize,
+                        ],
                     });
                     *func = callee;
-                    code = module.functions.get_unchecked(callee).code.as_ptr();
+                    code = module.functions.get_unchecked(callee).code.as_slice();
                     layout = cl;
                     (ip, fp, rp) = (nip, nfp, nrp);
                     pc = 0;
@@ -407,31 +460,35 @@ fn execute<const COUNT_OPS: bool>(
                     }
                 }
                 Opcode::Ret | Opcode::RetI | Opcode::RetF | Opcode::RetR => {
+                    match op.opcode {
+                        Opcode::RetI => i!(0) = i!(op.a),
+                        Opcode::RetF => f!(0) = f!(op.a),
+                        Opcode::RetR => r!(0) = r!(op.a),
+                        _ => {}
+                    }
                     let Some(caller) = frames.pop() else {
-                        // The entry frame: the result goes to slot 0 of its bank.
-                        match op.opcode {
-                            Opcode::RetI => i!(0) = i!(op.a),
-                            Opcode::RetF => f!(0) = f!(op.a),
-                            Opcode::RetR => r!(0) = r!(op.a),
-                            _ => {}
-                        }
                         *pc_out = pc;
                         return Ok(());
                     };
-                    // Straight into the caller's result register: slot 0 of
-                    // the callee is dead once it returns.
-                    let dst = (*code_of(module, caller.func as usize).add(caller.pc as usize)).a;
-                    match op.opcode {
-                        Opcode::RetI => *caller.ip.add(dst as usize) = i!(op.a),
-                        Opcode::RetF => *caller.fp.add(dst as usize) = f!(op.a),
-                        Opcode::RetR => *caller.rp.add(dst as usize) = r!(op.a),
-                        _ => {}
-                    }
+                    let (cip, cfp, crp) = (ip, fp, rp);
                     *func = caller.func as usize;
-                    code = code_of(module, *func);
+                    code = module.functions.get_unchecked(*func).code.as_slice();
                     layout = *layouts.get_unchecked(*func);
-                    (ip, fp, rp) = (caller.ip, caller.fp, caller.rp);
+                    (ip, fp, rp) = (
+                        i0.add(caller.bases[0]),
+                        f0.add(caller.bases[1]),
+                        r0.add(caller.bases[2]),
+                    );
                     pc = caller.pc as usize;
+                    let call = *code.get_unchecked(pc);
+                    if call.a != NO_REG {
+                        match op.opcode {
+                            Opcode::RetI => i!(call.a) = *cip,
+                            Opcode::RetF => f!(call.a) = *cfp,
+                            Opcode::RetR => r!(call.a) = *crp,
+                            _ => {}
+                        }
+                    }
                 }
 
                 Opcode::NewI | Opcode::NewF | Opcode::NewR => {
