@@ -7,10 +7,11 @@
 //! `Vec`, so a deep bytecode recursion ends in a stack-overflow trap at the
 //! configured depth, never in a crashed process.
 
-use crate::bytecode::{Bank, Module, NO_REG, Opcode};
+use crate::bytecode::{Module, NO_REG, Opcode};
 use crate::runtime::Store;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::{ElemKind, array_len, element_ptr};
+use crate::runtime::host::gather_args;
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::{Trap, TrapKind};
 use crate::runtime::value::Value;
@@ -169,6 +170,19 @@ fn execute<const COUNT_OPS: bool>(
             continue;
         }};
     }
+    macro_rules! br {
+        ($cond:expr, $t:expr) => {
+            if $cond {
+                jump!($t)
+            }
+        };
+    }
+    // A 16-bit immediate field, sign-extended.
+    macro_rules! imm {
+        ($field:expr) => {
+            $field as i16 as i64
+        };
+    }
     // The live part of the reference stack: the collector's roots.
     macro_rules! roots {
         () => {
@@ -186,7 +200,7 @@ fn execute<const COUNT_OPS: bool>(
             }
             match op.opcode {
                 Opcode::Nop => {}
-                Opcode::IConst => i!(op.a) = op.b as i16 as i64,
+                Opcode::IConst => i!(op.a) = imm!(op.b),
                 Opcode::IConstK => i!(op.a) = *module.iconsts.get_unchecked(op.b as usize),
                 Opcode::FConst => {
                     f!(op.a) = f64::from_bits(*module.fconsts.get_unchecked(op.b as usize))
@@ -208,14 +222,14 @@ fn execute<const COUNT_OPS: bool>(
                 Opcode::Shr => i!(op.a) = i!(op.b).wrapping_shr(i!(op.c) as u32),
                 Opcode::Ushr => i!(op.a) = (i!(op.b) as u64).wrapping_shr(i!(op.c) as u32) as i64,
 
-                Opcode::AddI => i!(op.a) = i!(op.b).wrapping_add(op.c as i16 as i64),
-                Opcode::SubI => i!(op.a) = i!(op.b).wrapping_sub(op.c as i16 as i64),
-                Opcode::MulI => i!(op.a) = i!(op.b).wrapping_mul(op.c as i16 as i64),
-                Opcode::DivI => i!(op.a) = try_trap!(int_div(i!(op.b), op.c as i16 as i64)),
-                Opcode::RemI => i!(op.a) = try_trap!(int_rem(i!(op.b), op.c as i16 as i64)),
-                Opcode::AndI => i!(op.a) = i!(op.b) & (op.c as i16 as i64),
-                Opcode::OrI => i!(op.a) = i!(op.b) | (op.c as i16 as i64),
-                Opcode::XorI => i!(op.a) = i!(op.b) ^ (op.c as i16 as i64),
+                Opcode::AddI => i!(op.a) = i!(op.b).wrapping_add(imm!(op.c)),
+                Opcode::SubI => i!(op.a) = i!(op.b).wrapping_sub(imm!(op.c)),
+                Opcode::MulI => i!(op.a) = i!(op.b).wrapping_mul(imm!(op.c)),
+                Opcode::DivI => i!(op.a) = try_trap!(int_div(i!(op.b), imm!(op.c))),
+                Opcode::RemI => i!(op.a) = try_trap!(int_rem(i!(op.b), imm!(op.c))),
+                Opcode::AndI => i!(op.a) = i!(op.b) & (imm!(op.c)),
+                Opcode::OrI => i!(op.a) = i!(op.b) | (imm!(op.c)),
+                Opcode::XorI => i!(op.a) = i!(op.b) ^ (imm!(op.c)),
                 Opcode::ShlI => i!(op.a) = i!(op.b).wrapping_shl(op.c as i16 as u32),
                 Opcode::ShrI => i!(op.a) = i!(op.b).wrapping_shr(op.c as i16 as u32),
                 Opcode::UshrI => {
@@ -231,73 +245,25 @@ fn execute<const COUNT_OPS: bool>(
                 Opcode::Le => i!(op.a) = (i!(op.b) <= i!(op.c)) as i64,
                 Opcode::Gt => i!(op.a) = (i!(op.b) > i!(op.c)) as i64,
                 Opcode::Ge => i!(op.a) = (i!(op.b) >= i!(op.c)) as i64,
-                Opcode::EqI => i!(op.a) = (i!(op.b) == op.c as i16 as i64) as i64,
-                Opcode::NeI => i!(op.a) = (i!(op.b) != op.c as i16 as i64) as i64,
-                Opcode::LtI => i!(op.a) = (i!(op.b) < op.c as i16 as i64) as i64,
-                Opcode::LeI => i!(op.a) = (i!(op.b) <= op.c as i16 as i64) as i64,
-                Opcode::GtI => i!(op.a) = (i!(op.b) > op.c as i16 as i64) as i64,
-                Opcode::GeI => i!(op.a) = (i!(op.b) >= op.c as i16 as i64) as i64,
+                Opcode::EqI => i!(op.a) = (i!(op.b) == imm!(op.c)) as i64,
+                Opcode::NeI => i!(op.a) = (i!(op.b) != imm!(op.c)) as i64,
+                Opcode::LtI => i!(op.a) = (i!(op.b) < imm!(op.c)) as i64,
+                Opcode::LeI => i!(op.a) = (i!(op.b) <= imm!(op.c)) as i64,
+                Opcode::GtI => i!(op.a) = (i!(op.b) > imm!(op.c)) as i64,
+                Opcode::GeI => i!(op.a) = (i!(op.b) >= imm!(op.c)) as i64,
 
-                Opcode::JEq => {
-                    if i!(op.a) == i!(op.b) {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::JNe => {
-                    if i!(op.a) != i!(op.b) {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::JLt => {
-                    if i!(op.a) < i!(op.b) {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::JLe => {
-                    if i!(op.a) <= i!(op.b) {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::JGt => {
-                    if i!(op.a) > i!(op.b) {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::JGe => {
-                    if i!(op.a) >= i!(op.b) {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::JEqI => {
-                    if i!(op.a) == op.b as i16 as i64 {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::JNeI => {
-                    if i!(op.a) != op.b as i16 as i64 {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::JLtI => {
-                    if i!(op.a) < op.b as i16 as i64 {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::JLeI => {
-                    if i!(op.a) <= op.b as i16 as i64 {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::JGtI => {
-                    if i!(op.a) > op.b as i16 as i64 {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::JGeI => {
-                    if i!(op.a) >= op.b as i16 as i64 {
-                        jump!(op.c)
-                    }
-                }
+                Opcode::JEq => br!(i!(op.a) == i!(op.b), op.c),
+                Opcode::JNe => br!(i!(op.a) != i!(op.b), op.c),
+                Opcode::JLt => br!(i!(op.a) < i!(op.b), op.c),
+                Opcode::JLe => br!(i!(op.a) <= i!(op.b), op.c),
+                Opcode::JGt => br!(i!(op.a) > i!(op.b), op.c),
+                Opcode::JGe => br!(i!(op.a) >= i!(op.b), op.c),
+                Opcode::JEqI => br!(i!(op.a) == imm!(op.b), op.c),
+                Opcode::JNeI => br!(i!(op.a) != imm!(op.b), op.c),
+                Opcode::JLtI => br!(i!(op.a) < imm!(op.b), op.c),
+                Opcode::JLeI => br!(i!(op.a) <= imm!(op.b), op.c),
+                Opcode::JGtI => br!(i!(op.a) > imm!(op.b), op.c),
+                Opcode::JGeI => br!(i!(op.a) >= imm!(op.b), op.c),
 
                 Opcode::FAdd => f!(op.a) = f!(op.b) + f!(op.c),
                 Opcode::FSub => f!(op.a) = f!(op.b) - f!(op.c),
@@ -314,51 +280,19 @@ fn execute<const COUNT_OPS: bool>(
                 Opcode::FLe => i!(op.a) = (f!(op.b) <= f!(op.c)) as i64,
                 Opcode::FGt => i!(op.a) = (f!(op.b) > f!(op.c)) as i64,
                 Opcode::FGe => i!(op.a) = (f!(op.b) >= f!(op.c)) as i64,
-                Opcode::FJEq => {
-                    if f!(op.a) == f!(op.b) {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::FJNe => {
-                    if f!(op.a) != f!(op.b) {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::FJLt => {
-                    if f!(op.a) < f!(op.b) {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::FJLe => {
-                    if f!(op.a) <= f!(op.b) {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::FJGt => {
-                    if f!(op.a) > f!(op.b) {
-                        jump!(op.c)
-                    }
-                }
-                Opcode::FJGe => {
-                    if f!(op.a) >= f!(op.b) {
-                        jump!(op.c)
-                    }
-                }
+                Opcode::FJEq => br!(f!(op.a) == f!(op.b), op.c),
+                Opcode::FJNe => br!(f!(op.a) != f!(op.b), op.c),
+                Opcode::FJLt => br!(f!(op.a) < f!(op.b), op.c),
+                Opcode::FJLe => br!(f!(op.a) <= f!(op.b), op.c),
+                Opcode::FJGt => br!(f!(op.a) > f!(op.b), op.c),
+                Opcode::FJGe => br!(f!(op.a) >= f!(op.b), op.c),
 
                 Opcode::I2F => f!(op.a) = i!(op.b) as f64,
                 Opcode::F2I => i!(op.a) = f!(op.b) as i64,
 
                 Opcode::Jmp => jump!(op.a),
-                Opcode::Jz => {
-                    if i!(op.a) == 0 {
-                        jump!(op.b)
-                    }
-                }
-                Opcode::Jnz => {
-                    if i!(op.a) != 0 {
-                        jump!(op.b)
-                    }
-                }
+                Opcode::Jz => br!(i!(op.a) == 0, op.b),
+                Opcode::Jnz => br!(i!(op.a) != 0, op.b),
 
                 Opcode::Call => {
                     let callee = op.b as usize;
@@ -428,21 +362,7 @@ fn execute<const COUNT_OPS: bool>(
                     let host = op.b as usize;
                     let w = op.c as usize;
                     let hf = store.hosts.get_unchecked_mut(host);
-                    let mut next = [0usize; 3];
-                    let args: Vec<Value> = hf
-                        .sig
-                        .params
-                        .iter()
-                        .map(|&b| {
-                            let k = w + next[b.index()];
-                            next[b.index()] += 1;
-                            match b {
-                                Bank::I => Value::I(i!(k)),
-                                Bank::F => Value::F(f!(k)),
-                                Bank::R => Value::R(crate::runtime::value::Ref(r!(k))),
-                            }
-                        })
-                        .collect();
+                    let args = gather_args(&hf.sig, w, ip, fp, rp);
                     let result = match call_host(hf, &args) {
                         Ok(v) => v,
                         Err(e) => {

@@ -1,6 +1,7 @@
 //! Host functions: Rust code that bytecode calls through `hcall`.
 
-use super::value::Value;
+use super::value::{Ref, Value};
+use crate::bytecode::Bank;
 use crate::bytecode::Signature;
 
 /// The Rust side of a host function: takes the arguments (in the declared
@@ -36,4 +37,36 @@ impl std::fmt::Debug for HostFunc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "HostFunc{}", self.sig)
     }
+}
+
+/// The arguments of a host call, read from the caller's frame: parameter
+/// `j` of bank X comes from register `window + n` of bank X, where `n`
+/// counts the earlier parameters of X.
+///
+/// # Safety
+/// The frame bases are valid for the window (the verifier bounds it by the
+/// caller's registers in every bank the signature uses).
+pub(crate) unsafe fn gather_args(
+    sig: &crate::bytecode::Signature,
+    window: usize,
+    ib: *const i64,
+    fb: *const f64,
+    rb: *const u64,
+) -> Vec<Value> {
+    let mut next = [0usize; 3];
+    sig.params
+        .iter()
+        .map(|&b| {
+            let k = window + next[b.index()];
+            next[b.index()] += 1;
+            // SAFETY: by the caller's contract.
+            unsafe {
+                match b {
+                    Bank::I => Value::I(*ib.add(k)),
+                    Bank::F => Value::F(*fb.add(k)),
+                    Bank::R => Value::R(Ref(*rb.add(k))),
+                }
+            }
+        })
+        .collect()
 }

@@ -135,6 +135,15 @@ fn fp_unary(op: FloatUnOp) -> FpUnary {
     }
 }
 
+/// The bank and element kind an array get or set moves.
+fn element_kind(opcode: Opcode) -> (Bank, ElemKind) {
+    match opcode {
+        Opcode::GetI | Opcode::SetI => (Bank::I, ElemKind::I64),
+        Opcode::GetF | Opcode::SetF => (Bank::F, ElemKind::F64),
+        _ => (Bank::R, ElemKind::Ref),
+    }
+}
+
 fn imm(field: u16) -> i32 {
     field as i16 as i32
 }
@@ -475,21 +484,13 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.store_i(op.a, T0);
             }
             GetI | GetF | GetR => {
-                let (bank, kind) = match op.opcode {
-                    GetI => (Bank::I, ElemKind::I64),
-                    GetF => (Bank::F, ElemKind::F64),
-                    _ => (Bank::R, ElemKind::Ref),
-                };
+                let (bank, kind) = element_kind(op.opcode);
                 self.element_address(pc, op.b, op.c, kind);
                 self.masm.load_indexed(T0, T0, T1, ARRAY_DATA_OFFSET as i32);
                 self.masm.store_slot(bank, op.a.into(), T0);
             }
             SetI | SetF | SetR => {
-                let (bank, kind) = match op.opcode {
-                    SetI => (Bank::I, ElemKind::I64),
-                    SetF => (Bank::F, ElemKind::F64),
-                    _ => (Bank::R, ElemKind::Ref),
-                };
+                let (bank, kind) = element_kind(op.opcode);
                 self.element_address(pc, op.a, op.b, kind);
                 self.masm.load_slot(T2, bank, op.c.into());
                 self.masm

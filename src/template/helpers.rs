@@ -3,12 +3,13 @@
 //! trap code) or a value, and never lets a panic unwind into machine code.
 
 use super::runtime::HelperState;
-use crate::bytecode::{Bank, NO_REG};
+use crate::bytecode::NO_REG;
 use crate::runtime::context::VmContext;
 use crate::runtime::heap::ElemKind;
+use crate::runtime::host::gather_args;
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::TrapKind;
-use crate::runtime::value::{Ref, Value};
+use crate::runtime::value::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Addresses of the helpers that compiled code calls. Code that runs uses
@@ -138,24 +139,8 @@ pub unsafe extern "C" fn host_call(
         let Some(hf) = store.hosts.get_mut(host) else {
             return TrapKind::HostError.code().into();
         };
-        let mut next = [0usize; 3];
         // SAFETY: the verifier bounds the window by the caller's registers.
-        let args: Vec<Value> = hf
-            .sig
-            .params
-            .iter()
-            .map(|&b| {
-                let k = window + next[b.index()];
-                next[b.index()] += 1;
-                unsafe {
-                    match b {
-                        Bank::I => Value::I(*ib.add(k)),
-                        Bank::F => Value::F(*fb.add(k)),
-                        Bank::R => Value::R(Ref(*rb.add(k))),
-                    }
-                }
-            })
-            .collect();
+        let args = unsafe { gather_args(&hf.sig, window, ib, fb, rb) };
         match crate::interp::call_host(hf, &args) {
             Ok(v) => {
                 if dst != NO_REG {
