@@ -486,15 +486,38 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             GetI | GetF | GetR => {
                 let (bank, kind) = element_kind(op.opcode);
                 self.element_address(pc, op.b, op.c, kind);
-                self.masm.load_indexed(T0, T0, T1, ARRAY_DATA_OFFSET as i32);
-                self.masm.store_slot(bank, op.a.into(), T0);
+                // i64 and f64 elements go through the register their bank
+                // computes in, so the next op can reuse it (see `carried`).
+                match bank {
+                    Bank::I => {
+                        self.masm.load_indexed(T0, T0, T1, ARRAY_DATA_OFFSET as i32);
+                        self.store_i(op.a, T0);
+                    }
+                    Bank::F => {
+                        self.masm
+                            .load_findexed(F0, T0, T1, ARRAY_DATA_OFFSET as i32);
+                        self.store_f(op.a, F0);
+                    }
+                    Bank::R => {
+                        self.masm.load_indexed(T0, T0, T1, ARRAY_DATA_OFFSET as i32);
+                        self.masm.store_slot(bank, op.a.into(), T0);
+                    }
+                }
             }
             SetI | SetF | SetR => {
                 let (bank, kind) = element_kind(op.opcode);
                 self.element_address(pc, op.a, op.b, kind);
-                self.masm.load_slot(T2, bank, op.c.into());
-                self.masm
-                    .store_indexed(T0, T1, ARRAY_DATA_OFFSET as i32, T2);
+                if bank == Bank::F {
+                    // F registers are untouched by the checks: the value
+                    // may still be in F0 from the previous op.
+                    self.load_f(F0, op.c);
+                    self.masm
+                        .store_findexed(T0, T1, ARRAY_DATA_OFFSET as i32, F0);
+                } else {
+                    self.masm.load_slot(T2, bank, op.c.into());
+                    self.masm
+                        .store_indexed(T0, T1, ARRAY_DATA_OFFSET as i32, T2);
+                }
             }
             PrintS => {
                 m.call_helper(
