@@ -341,14 +341,13 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.division(pc, op.opcode == Div, op.a);
             }
             DivI | RemI => self.division_by_constant(pc, op.opcode == DivI, op.a, op.b, imm(op.c)),
-            Neg => {
+            Neg | Not => {
                 self.load_i(T0, op.b);
-                self.masm.neg(T0, T0);
-                self.store_i(op.a, T0);
-            }
-            Not => {
-                self.load_i(T0, op.b);
-                self.masm.not(T0, T0);
+                if op.opcode == Neg {
+                    self.masm.neg(T0, T0);
+                } else {
+                    self.masm.not(T0, T0);
+                }
                 self.store_i(op.a, T0);
             }
             Eq | Ne | Lt | Le | Gt | Ge => {

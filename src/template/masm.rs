@@ -69,6 +69,20 @@ pub enum Cond {
 }
 
 impl Cond {
+    /// Every condition, for tests.
+    pub const ALL: [Cond; 10] = [
+        Cond::Eq,
+        Cond::Ne,
+        Cond::Lt,
+        Cond::Le,
+        Cond::Gt,
+        Cond::Ge,
+        Cond::Ult,
+        Cond::Ule,
+        Cond::Ugt,
+        Cond::Uge,
+    ];
+
     /// The signed condition of a bytecode comparison.
     pub fn signed(cmp: Cmp) -> Cond {
         match cmp {
@@ -130,6 +144,41 @@ pub enum FpUnary {
     Sqrt,
     /// Round toward negative infinity.
     Floor,
+}
+
+impl Gpr {
+    /// Every value, for tests.
+    pub const ALL: [Gpr; 3] = [Gpr::T0, Gpr::T1, Gpr::T2];
+}
+
+impl Fpr {
+    /// Every value, for tests.
+    pub const ALL: [Fpr; 3] = [Fpr::F0, Fpr::F1, Fpr::F2];
+}
+
+impl AluOp {
+    /// Every value, for tests.
+    pub const ALL: [AluOp; 9] = [
+        AluOp::Add,
+        AluOp::Sub,
+        AluOp::Mul,
+        AluOp::And,
+        AluOp::Or,
+        AluOp::Xor,
+        AluOp::Shl,
+        AluOp::Sar,
+        AluOp::Shr,
+    ];
+}
+
+impl FpOp {
+    /// Every value, for tests.
+    pub const ALL: [FpOp; 4] = [FpOp::Add, FpOp::Sub, FpOp::Mul, FpOp::Div];
+}
+
+impl FpUnary {
+    /// Every value, for tests.
+    pub const ALL: [FpUnary; 4] = [FpUnary::Neg, FpUnary::Abs, FpUnary::Sqrt, FpUnary::Floor];
 }
 
 /// An argument of a helper call, in the platform's integer argument

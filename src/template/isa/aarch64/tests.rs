@@ -21,34 +21,13 @@ use crate::template::masm::{
     AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
 };
 
-const GPRS: [Gpr; 3] = [Gpr::T0, Gpr::T1, Gpr::T2];
-const FPRS: [Fpr; 3] = [Fpr::F0, Fpr::F1, Fpr::F2];
-const CONDS: [Cond; 10] = [
-    Cond::Eq,
-    Cond::Ne,
-    Cond::Lt,
-    Cond::Le,
-    Cond::Gt,
-    Cond::Ge,
-    Cond::Ult,
-    Cond::Ule,
-    Cond::Ugt,
-    Cond::Uge,
-];
+const GPRS: [Gpr; 3] = Gpr::ALL;
+const FPRS: [Fpr; 3] = Fpr::ALL;
+const CONDS: [Cond; 10] = Cond::ALL;
 const CMPS: [Cmp; 6] = [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge];
-const ALU_OPS: [AluOp; 9] = [
-    AluOp::Add,
-    AluOp::Sub,
-    AluOp::Mul,
-    AluOp::And,
-    AluOp::Or,
-    AluOp::Xor,
-    AluOp::Shl,
-    AluOp::Sar,
-    AluOp::Shr,
-];
-const FP_OPS: [FpOp; 4] = [FpOp::Add, FpOp::Sub, FpOp::Mul, FpOp::Div];
-const FP_UNARY: [FpUnary; 4] = [FpUnary::Neg, FpUnary::Abs, FpUnary::Sqrt, FpUnary::Floor];
+const ALU_OPS: [AluOp; 9] = AluOp::ALL;
+const FP_OPS: [FpOp; 4] = FpOp::ALL;
+const FP_UNARY: [FpUnary; 4] = FpUnary::ALL;
 
 /// Immediates for the `*_imm` forms: the edges of every encoding choice
 /// (imm12, imm12 << 12, 24-bit split, logical bitmask or not, shifts).
