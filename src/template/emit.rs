@@ -10,7 +10,7 @@
 use super::helpers::HelperAddrs;
 use super::masm::{AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MacroAssembler};
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
-use crate::bytecode::{Bank, Module, NO_REG, Op, Opcode};
+use crate::bytecode::{Bank, Cmp, Module, NO_REG, Op, Opcode};
 use crate::runtime::context::offsets;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind};
@@ -102,36 +102,47 @@ pub fn compile<M: MacroAssembler>(
     e.masm.finish()
 }
 
-fn int_alu(op: IntBinOp) -> Option<AluOp> {
-    Some(match op {
-        IntBinOp::Add => AluOp::Add,
-        IntBinOp::Sub => AluOp::Sub,
-        IntBinOp::Mul => AluOp::Mul,
-        IntBinOp::And => AluOp::And,
-        IntBinOp::Or => AluOp::Or,
-        IntBinOp::Xor => AluOp::Xor,
-        IntBinOp::Shl => AluOp::Shl,
-        IntBinOp::Shr => AluOp::Sar,
-        IntBinOp::Ushr => AluOp::Shr,
-        IntBinOp::Div | IntBinOp::Rem => return None,
-    })
-}
+// The lookups below are only called from the match arms of their own
+// opcodes, for which the op table always has an answer; the fallbacks are
+// unreachable.
 
-fn fp_op(op: FloatBinOp) -> FpOp {
-    match op {
-        FloatBinOp::Add => FpOp::Add,
-        FloatBinOp::Sub => FpOp::Sub,
-        FloatBinOp::Mul => FpOp::Mul,
-        FloatBinOp::Div => FpOp::Div,
+/// The ALU operation of an i64 op other than div/rem, in either form.
+fn alu_of(opcode: Opcode) -> AluOp {
+    match opcode.int_binop() {
+        Some(IntBinOp::Sub) => AluOp::Sub,
+        Some(IntBinOp::Mul) => AluOp::Mul,
+        Some(IntBinOp::And) => AluOp::And,
+        Some(IntBinOp::Or) => AluOp::Or,
+        Some(IntBinOp::Xor) => AluOp::Xor,
+        Some(IntBinOp::Shl) => AluOp::Shl,
+        Some(IntBinOp::Shr) => AluOp::Sar,
+        Some(IntBinOp::Ushr) => AluOp::Shr,
+        _ => AluOp::Add,
     }
 }
 
-fn fp_unary(op: FloatUnOp) -> FpUnary {
-    match op {
-        FloatUnOp::Neg => FpUnary::Neg,
-        FloatUnOp::Abs => FpUnary::Abs,
-        FloatUnOp::Sqrt => FpUnary::Sqrt,
-        FloatUnOp::Floor => FpUnary::Floor,
+/// The comparison of a compare or compare-and-branch op.
+fn cmp_of(opcode: Opcode) -> Cmp {
+    opcode.cmp().unwrap_or(Cmp::Eq)
+}
+
+/// The operation of an f64 binary op.
+fn fp_op(opcode: Opcode) -> FpOp {
+    match opcode.float_binop() {
+        Some(FloatBinOp::Sub) => FpOp::Sub,
+        Some(FloatBinOp::Mul) => FpOp::Mul,
+        Some(FloatBinOp::Div) => FpOp::Div,
+        _ => FpOp::Add,
+    }
+}
+
+/// The operation of an f64 unary op.
+fn fp_unary(opcode: Opcode) -> FpUnary {
+    match opcode.float_unop() {
+        Some(FloatUnOp::Abs) => FpUnary::Abs,
+        Some(FloatUnOp::Sqrt) => FpUnary::Sqrt,
+        Some(FloatUnOp::Floor) => FpUnary::Floor,
+        _ => FpUnary::Neg,
     }
 }
 
@@ -315,22 +326,14 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 m.store_slot(bank, op.a.into(), T0);
             }
             Add | Sub | Mul | And | Or | Xor | Shl | Shr | Ushr => {
-                let alu = op
-                    .opcode
-                    .int_binop()
-                    .and_then(int_alu)
-                    .unwrap_or(AluOp::Add);
+                let alu = alu_of(op.opcode);
                 self.load_i(T0, op.b);
                 self.load_i(T1, op.c);
                 self.masm.alu(alu, T0, T0, T1);
                 self.store_i(op.a, T0);
             }
             AddI | SubI | MulI | AndI | OrI | XorI | ShlI | ShrI | UshrI => {
-                let alu = op
-                    .opcode
-                    .int_binop()
-                    .and_then(int_alu)
-                    .unwrap_or(AluOp::Add);
+                let alu = alu_of(op.opcode);
                 self.load_i(T0, op.b);
                 self.masm.alu_imm(alu, T0, T0, imm(op.c));
                 self.store_i(op.a, T0);
@@ -351,53 +354,53 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.store_i(op.a, T0);
             }
             Eq | Ne | Lt | Le | Gt | Ge => {
-                let cond = Cond::signed(op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq));
+                let cond = Cond::signed(cmp_of(op.opcode));
                 self.load_i(T0, op.b);
                 self.load_i(T1, op.c);
                 self.masm.set_cond(cond, T0, T0, T1);
                 self.store_i(op.a, T0);
             }
             EqI | NeI | LtI | LeI | GtI | GeI => {
-                let cond = Cond::signed(op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq));
+                let cond = Cond::signed(cmp_of(op.opcode));
                 self.load_i(T0, op.b);
                 self.masm.set_cond_imm(cond, T0, T0, imm(op.c));
                 self.store_i(op.a, T0);
             }
             JEq | JNe | JLt | JLe | JGt | JGe => {
-                let cond = Cond::signed(op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq));
+                let cond = Cond::signed(cmp_of(op.opcode));
                 let to = self.branch_target(pc, op.c);
                 self.load_i(T0, op.a);
                 self.load_i(T1, op.b);
                 self.masm.branch(cond, T0, T1, to);
             }
             JEqI | JNeI | JLtI | JLeI | JGtI | JGeI => {
-                let cond = Cond::signed(op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq));
+                let cond = Cond::signed(cmp_of(op.opcode));
                 let to = self.branch_target(pc, op.c);
                 self.load_i(T0, op.a);
                 self.masm.branch_imm(cond, T0, imm(op.b), to);
             }
             FAdd | FSub | FMul | FDiv => {
-                let fop = fp_op(op.opcode.float_binop().unwrap_or(FloatBinOp::Add));
+                let fop = fp_op(op.opcode);
                 self.load_f(F0, op.b);
                 self.load_f(F1, op.c);
                 self.masm.fp_op(fop, F0, F0, F1);
                 self.store_f(op.a, F0);
             }
             FNeg | FAbs | FSqrt | FFloor => {
-                let un = fp_unary(op.opcode.float_unop().unwrap_or(FloatUnOp::Neg));
+                let un = fp_unary(op.opcode);
                 self.load_f(F0, op.b);
                 self.masm.fp_unary(un, F0, F0);
                 self.store_f(op.a, F0);
             }
             FEq | FNe | FLt | FLe | FGt | FGe => {
-                let cmp = op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq);
+                let cmp = cmp_of(op.opcode);
                 self.load_f(F0, op.b);
                 self.load_f(F1, op.c);
                 self.masm.fp_set_cond(cmp, T0, F0, F1);
                 self.store_i(op.a, T0);
             }
             FJEq | FJNe | FJLt | FJLe | FJGt | FJGe => {
-                let cmp = op.opcode.cmp().unwrap_or(crate::bytecode::Cmp::Eq);
+                let cmp = cmp_of(op.opcode);
                 let to = self.branch_target(pc, op.c);
                 self.load_f(F0, op.a);
                 self.load_f(F1, op.b);
