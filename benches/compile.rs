@@ -6,9 +6,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use std::hint::black_box;
 use tierjit::bytecode::{self, Module};
 use tierjit::runtime::frame::FrameLayout;
+use tierjit::runtime::helpers::HelperAddrs;
+use tierjit::template::HostMasm;
 use tierjit::template::emit;
-use tierjit::template::helpers::HelperAddrs;
-use tierjit::template::runtime::HostMasm;
 
 const SUITE: &[&str] = &[
     "fib",

@@ -20,17 +20,19 @@
 //! ```
 
 use crate::bytecode::{self, Bank, Signature};
+pub use crate::cranelift_tier::{CraneliftSettings, OptLevel, RegallocAlgorithm};
 use crate::error::{Error, Result};
 use crate::interp;
 use crate::runtime::Store;
+use crate::runtime::context::FuncTier;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::Heap;
 use crate::runtime::host::HostFunc;
+use crate::runtime::jit::JitRuntime;
+pub use crate::runtime::jit::{CompileStats, TierStats};
 use crate::runtime::stacks::RegisterStacks;
 use crate::runtime::trap::TrapKind;
 use crate::runtime::value::Value;
-pub use crate::template::runtime::CompileStats;
-use crate::template::runtime::TemplateRuntime;
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
@@ -71,8 +73,8 @@ impl Tier {
     pub fn is_available(self) -> bool {
         match self {
             Tier::Auto | Tier::Interp => true,
-            Tier::Template => crate::template::runtime::AVAILABLE,
-            Tier::Cranelift => false,
+            Tier::Template => crate::template::AVAILABLE,
+            Tier::Cranelift => crate::cranelift_tier::AVAILABLE,
         }
     }
 }
@@ -109,6 +111,7 @@ pub struct Config {
     max_call_depth: u32,
     heap_limit: usize,
     count_ops: bool,
+    cranelift: CraneliftSettings,
 }
 
 impl Default for Config {
@@ -119,6 +122,7 @@ impl Default for Config {
             max_call_depth: 200_000,
             heap_limit: 4 << 30,
             count_ops: false,
+            cranelift: CraneliftSettings::default(),
         }
     }
 }
@@ -180,6 +184,31 @@ impl Config {
     pub fn heap_limit(&mut self, bytes: usize) -> &mut Config {
         self.heap_limit = bytes;
         self
+    }
+
+    /// Cranelift's optimisation level (default [`OptLevel::Speed`]).
+    pub fn cranelift_opt_level(&mut self, level: OptLevel) -> &mut Config {
+        self.cranelift.opt_level = level;
+        self
+    }
+
+    /// Cranelift's register allocator (default
+    /// [`RegallocAlgorithm::Backtracking`]).
+    pub fn cranelift_regalloc(&mut self, algorithm: RegallocAlgorithm) -> &mut Config {
+        self.cranelift.regalloc = algorithm;
+        self
+    }
+
+    /// Run Cranelift's IR verifier on every function it compiles (default:
+    /// on in debug builds, off in release builds).
+    pub fn cranelift_verifier(&mut self, on: bool) -> &mut Config {
+        self.cranelift.verifier = on;
+        self
+    }
+
+    /// The Cranelift settings.
+    pub fn get_cranelift(&self) -> CraneliftSettings {
+        self.cranelift
     }
 }
 
@@ -259,6 +288,11 @@ impl Module {
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let text = std::fs::read_to_string(path)?;
         Module::new(engine, &text)
+    }
+
+    /// The frame layout of every function, by index.
+    pub fn layouts(&self) -> &[FrameLayout] {
+        &self.inner.layouts
     }
 
     /// Verify a module built with the builder (or by hand).
@@ -402,8 +436,8 @@ impl Write for SharedOutput {
 pub struct Instance {
     module: Module,
     store: Store,
-    /// Template-tier state, when that tier runs this instance.
-    template: Option<TemplateRuntime>,
+    /// The compiled tiers' state, unless the interpreter runs this instance.
+    jit: Option<JitRuntime>,
 }
 
 impl fmt::Debug for Instance {
@@ -432,12 +466,17 @@ impl Instance {
             count_ops: config.count_ops,
             executed_ops: 0,
         };
-        let template = (module.engine().effective_tier() == Tier::Template)
-            .then(|| TemplateRuntime::new(module.bytecode().functions.len()));
+        let first_tier = match module.engine().effective_tier() {
+            Tier::Template => Some(FuncTier::Template),
+            Tier::Cranelift => Some(FuncTier::Cranelift),
+            Tier::Auto | Tier::Interp => None,
+        };
+        let functions = module.bytecode().functions.len();
+        let jit = first_tier.map(|t| JitRuntime::new(functions, t, config.cranelift));
         Ok(Instance {
             module: module.clone(),
             store,
-            template,
+            jit,
         })
     }
 
@@ -462,13 +501,50 @@ impl Instance {
         self.store.executed_ops
     }
 
-    /// What the JIT tiers compiled so far for this instance (zero under the
-    /// interpreter).
-    pub fn compile_stats(&self) -> CompileStats {
-        self.template
-            .as_ref()
-            .map(TemplateRuntime::stats)
-            .unwrap_or_default()
+    /// What the JIT tiers compiled so far for this instance, per tier (zero
+    /// under the interpreter).
+    pub fn compile_stats(&self) -> TierStats {
+        self.jit.as_ref().map(JitRuntime::stats).unwrap_or_default()
+    }
+
+    /// The tier function `name` runs in now: [`Tier::Interp`] under the
+    /// interpreter, `None` when it has not been compiled yet.
+    pub fn tier_of(&self, name: &str) -> Result<Option<Tier>> {
+        let idx = self.func_index(name)?;
+        Ok(match &self.jit {
+            None => Some(Tier::Interp),
+            Some(rt) => match rt.tier_of(idx) {
+                Some(FuncTier::Template) => Some(Tier::Template),
+                Some(FuncTier::Cranelift) => Some(Tier::Cranelift),
+                _ => None,
+            },
+        })
+    }
+
+    /// Compile function `name` in `tier` (template or Cranelift) now, so
+    /// that its next call runs there, whatever tier the engine starts
+    /// functions in. Calls between tiers go through the function table.
+    /// Fails under the interpreter.
+    pub fn compile_function(&mut self, name: &str, tier: Tier) -> Result<()> {
+        let idx = self.func_index(name)?;
+        let func_tier = match tier {
+            Tier::Template => FuncTier::Template,
+            Tier::Cranelift => FuncTier::Cranelift,
+            _ => {
+                return Err(Error::Call(format!(
+                    "functions can be compiled in the template or cranelift tier, not `{tier}`"
+                )));
+            }
+        };
+        let Some(rt) = &mut self.jit else {
+            return Err(Error::Call(
+                "this instance runs the interpreter: it compiles nothing".into(),
+            ));
+        };
+        let inner = &self.module.inner;
+        rt.compile(&inner.code, &inner.layouts, idx, func_tier, false)
+            .map(|_| ())
+            .map_err(|msg| Error::Call(format!("compiling `{name}`: {msg}")))
     }
 
     /// Bytes the heap holds now.
@@ -493,6 +569,59 @@ impl Instance {
 
     /// Call function number `idx`.
     pub fn call_index(&mut self, idx: usize, args: &[Value]) -> Result<Option<Value>> {
+        self.enter(idx, args)?;
+        let code = self.module.bytecode();
+        let layouts = &self.module.inner.layouts;
+        let result = match &mut self.jit {
+            Some(rt) => rt.run(code, layouts, &mut self.store, idx),
+            None => interp::run(code, layouts, &mut self.store, idx),
+        };
+        self.leave(idx, result)
+    }
+
+    /// Call `name` in the interpreter until its own activation jumps back to
+    /// loop header `header` for the `nth` time, then continue from that
+    /// frame in the Cranelift tier, entered at the header with every
+    /// register taken from the frame (on-stack replacement; nothing is
+    /// translated). Returns the result and whether the switch happened
+    /// (`false` when the call returned first). For tests and experiments;
+    /// fails under the interpreter.
+    pub fn call_with_osr(
+        &mut self,
+        name: &str,
+        args: &[Value],
+        header: u32,
+        nth: u64,
+    ) -> Result<(Option<Value>, bool)> {
+        let idx = self.func_index(name)?;
+        if self.jit.is_none() {
+            return Err(Error::Call(
+                "this instance runs the interpreter: it has no Cranelift tier".into(),
+            ));
+        }
+        let module = self.module.clone();
+        let code = module.bytecode();
+        if !crate::cranelift_tier::loop_headers(&code.functions[idx].code).contains(&header) {
+            return Err(Error::Call(format!(
+                "op {header} of `{name}` is not a loop header"
+            )));
+        }
+        self.enter(idx, args)?;
+        let layouts = module.layouts();
+        let paused =
+            interp::run_until_loop_header(code, layouts, &mut self.store, idx, header, nth);
+        let (result, switched) = match (paused, &mut self.jit) {
+            (Ok(true), Some(rt)) => (
+                rt.run_at_loop_header(code, layouts, &mut self.store, idx, header),
+                true,
+            ),
+            (other, _) => (other.map(|_| ()), false),
+        };
+        Ok((self.leave(idx, result)?, switched))
+    }
+
+    /// Check a call's arguments and put them into the entry frame.
+    fn enter(&mut self, idx: usize, args: &[Value]) -> Result<()> {
         let code = self.module.bytecode();
         let func = code
             .functions
@@ -554,11 +683,16 @@ impl Instance {
                 Value::R(r) => self.store.stacks.r[k] = r.0,
             }
         }
-        let layouts = &self.module.inner.layouts;
-        let result = match &mut self.template {
-            Some(rt) => rt.run(code, layouts, &mut self.store, idx),
-            None => interp::run(code, layouts, &mut self.store, idx),
-        };
+        Ok(())
+    }
+
+    /// Flush the output and turn a finished call into its result.
+    fn leave(
+        &mut self,
+        idx: usize,
+        result: std::result::Result<(), crate::Trap>,
+    ) -> Result<Option<Value>> {
+        let func = &self.module.bytecode().functions[idx];
         let _ = self.store.out.flush();
         if let Err(trap) = result {
             // The instance stays usable: nothing of the dead call is live.

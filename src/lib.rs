@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod bytecode;
+pub mod cranelift_tier;
 pub mod engine;
 pub mod error;
 pub mod interp;

@@ -78,8 +78,10 @@ fn tier_flag_wins_over_the_environment() {
         &[("TIERJIT_TIER", "interp")],
     );
     assert_eq!(stdout(&o), "fib(12) = 144\n", "{}", stderr(&o));
-    let o = tierjit(&["run", "--tier", "cranelift", FIB, "5"], &[]);
-    assert_clean_failure(&o, "tier `cranelift` is not available in this build");
+    let o = tierjit(&["run", "--tier", "cranelift", FIB, "13"], &[]);
+    assert_eq!(stdout(&o), "fib(13) = 233\n", "{}", stderr(&o));
+    let o = tierjit(&["run", FIB, "14"], &[("TIERJIT_TIER", "cranelift")]);
+    assert_eq!(stdout(&o), "fib(14) = 377\n", "{}", stderr(&o));
     let o = tierjit(&["run", "--tier", "warp", FIB, "5"], &[]);
     assert_clean_failure(&o, "unknown tier `warp`");
 }

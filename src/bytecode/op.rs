@@ -534,6 +534,17 @@ impl Opcode {
         })
     }
 
+    /// The bank a move or a value-returning `ret` transfers.
+    pub fn transfer_bank(self) -> Option<Bank> {
+        use Opcode::*;
+        match self {
+            Mov | RetI => Some(Bank::I),
+            FMov | RetF => Some(Bank::F),
+            RMov | RetR => Some(Bank::R),
+            _ => None,
+        }
+    }
+
     /// The jump-target field of a branch or jump (0 = A, 1 = B, 2 = C).
     pub fn target_field(self) -> Option<usize> {
         self.operands().iter().position(|o| *o == Operand::Target)

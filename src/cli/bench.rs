@@ -82,7 +82,7 @@ fn time_tier(tier: Tier, file: &Path, args: &[String]) -> Result<Timing, String>
     let run = t1.elapsed();
     // JIT tiers compile lazily, inside the run: that time is reported as
     // compile time too (the run time stays end to end).
-    let compile = compile + instance.compile_stats().time;
+    let compile = compile + instance.compile_stats().total().time;
     Ok(Timing {
         compile,
         run,

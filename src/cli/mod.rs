@@ -33,8 +33,17 @@ enum Command {
     },
     /// Parse and verify a .tj file.
     Check { file: PathBuf },
-    /// Print a .tj file in canonical form, with op indices.
-    Dis { file: PathBuf },
+    /// Print a .tj file in canonical form, with op indices; or what the
+    /// Cranelift tier makes of each function.
+    Dis {
+        file: PathBuf,
+        /// Print each function's Cranelift IR instead.
+        #[arg(long, conflicts_with = "cranelift_asm")]
+        clif: bool,
+        /// Print each function's Cranelift machine code instead.
+        #[arg(long)]
+        cranelift_asm: bool,
+    },
     /// Time programs under several engines, side by side.
     Bench(bench::BenchArgs),
 }
@@ -100,13 +109,23 @@ fn check(file: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn dis(file: &Path) -> Result<(), String> {
-    let engine = Engine::new(Config::new()).map_err(|e| e.to_string())?;
+fn dis(file: &Path, clif: bool, cranelift_asm: bool) -> Result<(), String> {
+    let config = Config::new();
+    let engine = Engine::new(config.clone()).map_err(|e| e.to_string())?;
     let module = load(&engine, file)?;
-    print!(
-        "{}",
-        tierjit::bytecode::text::print_annotated(module.bytecode())
-    );
+    if !clif && !cranelift_asm {
+        print!(
+            "{}",
+            tierjit::bytecode::text::print_annotated(module.bytecode())
+        );
+        return Ok(());
+    }
+    let mut compiler = tierjit::cranelift_tier::Compiler::new(config.get_cranelift())?;
+    let code = module.bytecode();
+    for (idx, f) in code.functions.iter().enumerate() {
+        let text = compiler.listing(code, module.layouts(), idx, false, cranelift_asm)?;
+        println!("; function {idx}: {}\n{text}", f.name);
+    }
     Ok(())
 }
 
@@ -125,7 +144,11 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run { tier, file, args } => run(tier.as_deref(), file, args),
         Command::Check { file } => check(file),
-        Command::Dis { file } => dis(file),
+        Command::Dis {
+            file,
+            clif,
+            cranelift_asm,
+        } => dis(file, *clif, *cranelift_asm),
         Command::Bench(args) => bench::bench(args),
     };
     match result {

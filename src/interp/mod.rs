@@ -54,6 +54,16 @@ fn enter_frame(store: &mut Store, layout: &FrameLayout, bases: [usize; 3]) -> Re
     Ok(())
 }
 
+/// Where [`run_until_loop_header`] stops: the `nth` time the entry frame
+/// jumps back to op `header`.
+#[derive(Clone, Copy, Debug)]
+struct Pause {
+    header: usize,
+    nth: u64,
+    /// Set when the run stopped there.
+    reached: bool,
+}
+
 /// Run function `entry` of a verified `module` on a frame at the bottom of
 /// the register stacks (bases 0), whose parameter slots the caller has
 /// filled. On return the result is in slot 0 of the result bank.
@@ -63,33 +73,54 @@ pub fn run(
     store: &mut Store,
     entry: usize,
 ) -> Result<(), Trap> {
+    run_with(module, layouts, store, entry, None)
+}
+
+/// Like [`run`], but stop the `nth` time (from 1) the entry function's own
+/// activation jumps back to loop header `header`, with the frame current
+/// and nothing executed at the header yet: the state from which another
+/// engine can continue the loop (on-stack replacement). Returns whether it
+/// stopped there; `false` means the function returned.
+pub fn run_until_loop_header(
+    module: &Module,
+    layouts: &[FrameLayout],
+    store: &mut Store,
+    entry: usize,
+    header: u32,
+    nth: u64,
+) -> Result<bool, Trap> {
+    let mut pause = Pause {
+        header: header as usize,
+        nth,
+        reached: false,
+    };
+    run_with(module, layouts, store, entry, Some(&mut pause))?;
+    Ok(pause.reached)
+}
+
+fn run_with(
+    module: &Module,
+    layouts: &[FrameLayout],
+    store: &mut Store,
+    entry: usize,
+    pause: Option<&mut Pause>,
+) -> Result<(), Trap> {
     let mut frames: Vec<Frame> = Vec::new();
     let mut func = entry;
     let mut pc = 0usize;
     let mut bases = [0usize; 3];
     let mut ops = 0u64;
-    let result = if store.count_ops {
-        execute::<true>(
-            module,
-            layouts,
-            store,
-            &mut frames,
-            &mut func,
-            &mut pc,
-            &mut bases,
-            &mut ops,
-        )
-    } else {
-        execute::<false>(
-            module,
-            layouts,
-            store,
-            &mut frames,
-            &mut func,
-            &mut pc,
-            &mut bases,
-            &mut ops,
-        )
+    let st = State {
+        frames: &mut frames,
+        func: &mut func,
+        pc_out: &mut pc,
+        bases: &mut bases,
+        ops: &mut ops,
+    };
+    let result = match (pause, store.count_ops) {
+        (Some(p), _) => execute::<false, true>(module, layouts, store, st, Some(p)),
+        (None, true) => execute::<true, false>(module, layouts, store, st, None),
+        (None, false) => execute::<false, false>(module, layouts, store, st, None),
     };
     store.executed_ops += ops;
     result.map_err(|t| Trap {
@@ -101,17 +132,30 @@ pub fn run(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn execute<const COUNT_OPS: bool>(
+/// Where a run is, for the caller to report traps.
+struct State<'a> {
+    frames: &'a mut Vec<Frame>,
+    func: &'a mut usize,
+    pc_out: &'a mut usize,
+    bases: &'a mut [usize; 3],
+    ops: &'a mut u64,
+}
+
+fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
     module: &Module,
     layouts: &[FrameLayout],
     store: &mut Store,
-    frames: &mut Vec<Frame>,
-    func: &mut usize,
-    pc_out: &mut usize,
-    bases: &mut [usize; 3],
-    ops: &mut u64,
+    st: State<'_>,
+    mut pause: Option<&mut Pause>,
 ) -> Result<(), RawTrap> {
+    let State {
+        frames,
+        func,
+        pc_out,
+        bases,
+        ops,
+    } = st;
+    let entry = *func;
     enter_frame(store, &layouts[*func], *bases)?;
     let max_depth = store.max_call_depth as usize;
     let interrupt = store.interrupt.clone();
@@ -165,6 +209,20 @@ fn execute<const COUNT_OPS: bool>(
             let t = $t as usize;
             if t <= pc && interrupt.load(Ordering::Relaxed) {
                 trap!(TrapKind::Interrupted);
+            }
+            if PAUSE
+                && t <= pc
+                && frames.is_empty()
+                && *func == entry
+                && let Some(p) = pause.as_deref_mut()
+                && p.header == t
+            {
+                p.nth -= 1;
+                if p.nth == 0 {
+                    p.reached = true;
+                    *pc_out = t;
+                    return Ok(());
+                }
             }
             pc = t;
             continue;
@@ -412,11 +470,7 @@ fn execute<const COUNT_OPS: bool>(
                 }
 
                 Opcode::NewI | Opcode::NewF | Opcode::NewR => {
-                    let kind = match op.opcode {
-                        Opcode::NewI => ElemKind::I64,
-                        Opcode::NewF => ElemKind::F64,
-                        _ => ElemKind::Ref,
-                    };
+                    let (_, kind) = ElemKind::of_op(op.opcode);
                     let len = i!(op.b);
                     let roots = roots!();
                     r!(op.a) = try_trap!(store.heap.alloc(kind, len, roots));

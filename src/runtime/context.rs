@@ -80,8 +80,10 @@ pub struct VmContext {
     pub trap_func: u32,
     /// Trap record: the op index that trapped.
     pub trap_pc: u32,
-    /// Padding.
-    pub _pad: u32,
+    /// Set to `header + 1` just before entering a function compiled with
+    /// OSR entries to start it at loop header `header` with every register
+    /// taken from the frame; the function clears it on entry. 0 otherwise.
+    pub osr_entry: u32,
     /// The embedder's interrupt flag: loops poll it at back-edges.
     pub interrupt: *const AtomicBool,
     /// Rust-side state for the slow-path helpers; opaque to machine code.
@@ -101,7 +103,7 @@ impl VmContext {
             trap_kind: 0,
             trap_func: 0,
             trap_pc: 0,
-            _pad: 0,
+            osr_entry: 0,
             interrupt: std::ptr::null(),
             host: std::ptr::null_mut(),
         }
@@ -129,6 +131,8 @@ pub mod offsets {
     pub const TRAP_FUNC: i32 = offset_of!(VmContext, trap_func) as i32;
     /// [`VmContext::trap_pc`].
     pub const TRAP_PC: i32 = offset_of!(VmContext, trap_pc) as i32;
+    /// [`VmContext::osr_entry`].
+    pub const OSR_ENTRY: i32 = offset_of!(VmContext, osr_entry) as i32;
     /// [`VmContext::interrupt`].
     pub const INTERRUPT: i32 = offset_of!(VmContext, interrupt) as i32;
 

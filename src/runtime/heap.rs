@@ -6,6 +6,7 @@
 //! source of truth for every engine that reads arrays.
 
 use super::trap::TrapKind;
+use crate::bytecode::{Bank, Opcode};
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::ptr::NonNull;
 
@@ -19,6 +20,19 @@ pub enum ElemKind {
     F64 = 2,
     /// Reference elements (`newr`), traced by the collector.
     Ref = 3,
+}
+
+impl ElemKind {
+    /// The element kind an array op (`new*`, `get*`, `set*`) works on, and
+    /// the bank its elements move through.
+    pub fn of_op(opcode: Opcode) -> (Bank, ElemKind) {
+        use Opcode::*;
+        match opcode {
+            NewI | GetI | SetI => (Bank::I, ElemKind::I64),
+            NewF | GetF | SetF => (Bank::F, ElemKind::F64),
+            _ => (Bank::R, ElemKind::Ref),
+        }
+    }
 }
 
 /// The header in front of every array's elements.

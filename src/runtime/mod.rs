@@ -1,10 +1,13 @@
 //! The runtime shared by every engine: frames, register stacks, the heap,
-//! traps, host functions and printing.
+//! traps, host functions, printing, and the state compiled code of either
+//! tier runs on.
 
 pub mod context;
 pub mod frame;
 pub mod heap;
+pub mod helpers;
 pub mod host;
+pub mod jit;
 pub mod native_stack;
 pub mod print;
 pub mod stacks;

@@ -450,7 +450,7 @@ fn page_size() -> usize {
 /// shareable broadcast of the maintenance operations) the caches of all
 /// cores. See the module documentation.
 #[cfg(target_arch = "aarch64")]
-fn sync_instruction_cache(start: usize, len: usize) -> Result<(), CodeMemoryError> {
+pub(crate) fn sync_instruction_cache(start: usize, len: usize) -> Result<(), CodeMemoryError> {
     aarch64::sync_range(start, len, aarch64::cache_type());
     Ok(())
 }
@@ -458,12 +458,12 @@ fn sync_instruction_cache(start: usize, len: usize) -> Result<(), CodeMemoryErro
 /// x86-64 fetches coherently with stores: nothing to do (see the module
 /// documentation).
 #[cfg(target_arch = "x86_64")]
-fn sync_instruction_cache(_start: usize, _len: usize) -> Result<(), CodeMemoryError> {
+pub(crate) fn sync_instruction_cache(_start: usize, _len: usize) -> Result<(), CodeMemoryError> {
     Ok(())
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn sync_instruction_cache(_start: usize, _len: usize) -> Result<(), CodeMemoryError> {
+pub(crate) fn sync_instruction_cache(_start: usize, _len: usize) -> Result<(), CodeMemoryError> {
     Err(CodeMemoryError::UnsupportedArch)
 }
 
@@ -471,12 +471,12 @@ fn sync_instruction_cache(_start: usize, _len: usize) -> Result<(), CodeMemoryEr
 /// a publish, so none runs instructions it fetched before (aarch64). Not
 /// needed on x86-64 (see the module documentation).
 #[cfg(target_arch = "aarch64")]
-fn sync_other_cores() -> Result<(), CodeMemoryError> {
+pub(crate) fn sync_other_cores() -> Result<(), CodeMemoryError> {
     aarch64::membarrier_sync_core()
 }
 
 #[cfg(not(target_arch = "aarch64"))]
-fn sync_other_cores() -> Result<(), CodeMemoryError> {
+pub(crate) fn sync_other_cores() -> Result<(), CodeMemoryError> {
     Ok(())
 }
 

@@ -7,13 +7,13 @@
 //! Traps branch to out-of-line stubs that record the op index; loop
 //! back-edges branch through out-of-line stubs that poll the interrupt flag.
 
-use super::helpers::HelperAddrs;
 use super::masm::{AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MacroAssembler};
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
 use crate::bytecode::{Bank, Cmp, Module, NO_REG, Op, Opcode};
 use crate::runtime::context::offsets;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind};
+use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
 
 use Fpr::{F0, F1};
@@ -143,15 +143,6 @@ fn fp_unary(opcode: Opcode) -> FpUnary {
         Some(FloatUnOp::Sqrt) => FpUnary::Sqrt,
         Some(FloatUnOp::Floor) => FpUnary::Floor,
         _ => FpUnary::Neg,
-    }
-}
-
-/// The bank and element kind an array get or set moves.
-fn element_kind(opcode: Opcode) -> (Bank, ElemKind) {
-    match opcode {
-        Opcode::GetI | Opcode::SetI => (Bank::I, ElemKind::I64),
-        Opcode::GetF | Opcode::SetF => (Bank::F, ElemKind::F64),
-        _ => (Bank::R, ElemKind::Ref),
     }
 }
 
@@ -317,11 +308,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             }
             RNull => m.zero_slots(Bank::R, op.a.into(), 1),
             Mov | FMov | RMov => {
-                let bank = match op.opcode {
-                    Mov => Bank::I,
-                    FMov => Bank::F,
-                    _ => Bank::R,
-                };
+                let bank = op.opcode.transfer_bank().unwrap_or(Bank::I);
                 m.load_slot(T0, bank, op.b.into());
                 m.store_slot(bank, op.a.into(), T0);
             }
@@ -443,13 +430,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.masm.branch_imm(Cond::Ne, T0, 0, trap);
             }
             Ret | RetI | RetF | RetR => {
-                let bank = match op.opcode {
-                    RetI => Some(Bank::I),
-                    RetF => Some(Bank::F),
-                    RetR => Some(Bank::R),
-                    _ => None,
-                };
-                if let Some(bank) = bank {
+                if let Some(bank) = op.opcode.transfer_bank() {
                     m.load_slot(T0, bank, op.a.into());
                     m.store_slot(bank, 0, T0);
                 }
@@ -457,11 +438,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.masm.jump(ret);
             }
             NewI | NewF | NewR => {
-                let kind = match op.opcode {
-                    NewI => ElemKind::I64,
-                    NewF => ElemKind::F64,
-                    _ => ElemKind::Ref,
-                };
+                let (_, kind) = ElemKind::of_op(op.opcode);
                 self.load_i(T0, op.b);
                 let top = self.layout.regs[Bank::R.index()];
                 self.masm.call_helper(
@@ -486,7 +463,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.store_i(op.a, T0);
             }
             GetI | GetF | GetR => {
-                let (bank, kind) = element_kind(op.opcode);
+                let (bank, kind) = ElemKind::of_op(op.opcode);
                 self.element_address(pc, op.b, op.c, kind);
                 // i64 and f64 elements go through the register their bank
                 // computes in, so the next op can reuse it (see `carried`).
@@ -507,7 +484,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 }
             }
             SetI | SetF | SetR => {
-                let (bank, kind) = element_kind(op.opcode);
+                let (bank, kind) = ElemKind::of_op(op.opcode);
                 self.element_address(pc, op.a, op.b, kind);
                 if bank == Bank::F {
                     // F registers are untouched by the checks: the value

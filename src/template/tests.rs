@@ -3,10 +3,10 @@
 //! (iced-x86, yaxpeax-arm). `TIERJIT_BLESS=1` re-blesses.
 
 use super::emit;
-use super::helpers::HelperAddrs;
 use super::isa::{aarch64::A64Masm, x64::X64Masm};
 use crate::bytecode::{Bank, Function, Import, Module, NO_REG, Op, Opcode, Operand, Signature};
 use crate::runtime::frame::FrameLayout;
+use crate::runtime::helpers::HelperAddrs;
 
 /// A module whose function 0 holds `opcode` once (with representative
 /// operands) followed by a return; function 1 and import 0 are call targets.

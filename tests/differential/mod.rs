@@ -8,7 +8,7 @@
 use tierjit::{Bank, Config, Engine, Error, Linker, Module, SharedOutput, Tier, Value, bytecode};
 
 /// Every engine under test. The interpreter first: it is the oracle.
-pub const ENGINES: &[Tier] = &[Tier::Interp, Tier::Template, Tier::Auto];
+pub const ENGINES: &[Tier] = &[Tier::Interp, Tier::Template, Tier::Cranelift, Tier::Auto];
 
 /// What one call did.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn same_as(&self, other: &Outcome) -> bool {
+    pub fn same_as(&self, other: &Outcome) -> bool {
         let results = match (&self.result, &other.result) {
             (Ok(Some(a)), Ok(Some(b))) => a.bits_eq(b),
             (Ok(None), Ok(None)) => true,
@@ -72,11 +72,31 @@ pub fn base_config(tier: Tier) -> Config {
 
 /// Call `func` of `module` on one engine.
 pub fn run_on(config: Config, module: &bytecode::Module, func: &str, args: &[Value]) -> Outcome {
+    run_mixed(config, module, func, args, |_| None)
+}
+
+/// Call `func` of `module` on one engine, first compiling each function in
+/// the tier `assign` gives it (by index), through the API.
+pub fn run_mixed(
+    config: Config,
+    module: &bytecode::Module,
+    func: &str,
+    args: &[Value],
+    assign: impl Fn(usize) -> Option<Tier>,
+) -> Outcome {
     let engine = Engine::new(config).expect("engine");
     let module = Module::from_bytecode(&engine, module.clone()).expect("module verifies");
     let mut instance = deterministic_hosts(module.bytecode())
         .instantiate(&module)
         .expect("instance");
+    for (idx, f) in module.bytecode().functions.iter().enumerate() {
+        if let Some(tier) = assign(idx) {
+            instance
+                .compile_function(&f.name, tier)
+                .unwrap_or_else(|e| panic!("compiling `{}` in {tier}: {e}", f.name));
+            assert_eq!(instance.tier_of(&f.name).unwrap(), Some(tier));
+        }
+    }
     let out = SharedOutput::new();
     instance.set_output(out.clone());
     let result = match instance.call(func, args) {
@@ -99,18 +119,30 @@ pub fn check_with(
     configure: impl Fn(&mut Config),
 ) -> Outcome {
     let mut oracle: Option<Outcome> = None;
+    let mut compare = |name: &str, got: Outcome| match &oracle {
+        None => oracle = Some(got),
+        Some(o) => assert!(
+            o.same_as(&got),
+            "engine {name} disagrees with the interpreter on `{func}`{args:?}:\n  interp: {o:?}\n  {name}: {got:?}"
+        ),
+    };
     for &tier in ENGINES {
         let mut config = base_config(tier);
         configure(&mut config);
-        let got = run_on(config, module, func, args);
-        match &oracle {
-            None => oracle = Some(got),
-            Some(o) => assert!(
-                o.same_as(&got),
-                "engine {tier} disagrees with the interpreter on `{func}`{args:?}:\n  interp: {o:?}\n  {tier}: {got:?}"
-            ),
-        }
+        compare(tier.name(), run_on(config, module, func, args));
     }
+    // Both tiers in one call tree: even functions in Cranelift, odd ones in
+    // the template tier, calling each other through the function table.
+    let mut config = base_config(Tier::Template);
+    configure(&mut config);
+    let mixed = run_mixed(config, module, func, args, |idx| {
+        Some(if idx % 2 == 0 {
+            Tier::Cranelift
+        } else {
+            Tier::Template
+        })
+    });
+    compare("mixed template+cranelift", mixed);
     oracle.expect("at least one engine")
 }
 

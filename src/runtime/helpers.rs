@@ -2,7 +2,7 @@
 //! host calls, printing and lazy compilation. Each returns a status (0 or a
 //! trap code) or a value, and never lets a panic unwind into machine code.
 
-use super::runtime::HelperState;
+use super::jit::HelperState;
 use crate::bytecode::NO_REG;
 use crate::runtime::context::VmContext;
 use crate::runtime::heap::ElemKind;
@@ -61,7 +61,7 @@ impl HelperAddrs {
 /// The helper state behind a context.
 ///
 /// # Safety
-/// `ctx` is the context of a call running in [`super::runtime::run`], which
+/// `ctx` is the context of a call running in [`super::jit::JitRuntime::run`], which
 /// points `host` at a live `HelperState` for the duration of the call.
 unsafe fn state<'a>(ctx: *mut VmContext) -> &'a mut HelperState {
     // SAFETY: by the caller's contract.

@@ -1,0 +1,293 @@
+//! The Cranelift tier: re-lowers a function through cranelift-frontend, one
+//! Cranelift block per bytecode op and one `Variable` per bytecode register,
+//! into code with the same native entry signature as the template tier.
+//!
+//! Each compilation batch gets its own `JITModule`; modules are freed when
+//! the [`Compiler`] is dropped. Functions are never replaced inside a
+//! module: a newer version is installed by storing its address into the
+//! function table, which every call goes through.
+//!
+//! Functions compiled with OSR entries can also be entered at any loop
+//! header, with every register taken from the frame: the caller stores
+//! `header + 1` into [`VmContext::osr_entry`](crate::runtime::context::VmContext)
+//! before calling the entry (see [`translate`]).
+
+mod translate;
+
+use crate::bytecode::Module;
+use crate::runtime::frame::FrameLayout;
+use crate::runtime::helpers::HelperAddrs;
+use crate::template::code_memory::{sync_instruction_cache, sync_other_cores};
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Linkage, Module as _, default_libcall_names};
+
+pub use translate::loop_headers;
+
+/// Whether this build can run Cranelift code.
+pub const AVAILABLE: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
+
+/// Cranelift's optimisation level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OptLevel {
+    /// No optimisation passes: fastest compile.
+    None,
+    /// Optimise for speed (the e-graph mid-end, among others).
+    Speed,
+    /// Optimise for speed and size.
+    SpeedAndSize,
+}
+
+/// Cranelift's register allocator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegallocAlgorithm {
+    /// The backtracking allocator: better code.
+    Backtracking,
+    /// The single-pass allocator: faster compile, more spills.
+    SinglePass,
+}
+
+/// Settings of the Cranelift tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CraneliftSettings {
+    /// Optimisation level.
+    pub opt_level: OptLevel,
+    /// Register allocator.
+    pub regalloc: RegallocAlgorithm,
+    /// Run Cranelift's IR verifier on every function (costly; for tests).
+    pub verifier: bool,
+}
+
+impl Default for CraneliftSettings {
+    /// `speed` and the backtracking allocator, chosen by measurement (see
+    /// `docs/architecture.md`); the verifier only in debug builds.
+    fn default() -> CraneliftSettings {
+        CraneliftSettings {
+            opt_level: OptLevel::Speed,
+            regalloc: RegallocAlgorithm::Backtracking,
+            verifier: cfg!(debug_assertions),
+        }
+    }
+}
+
+/// One compiled function of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compiled {
+    /// The function's index in the module.
+    pub func: usize,
+    /// Its native entry address.
+    pub addr: usize,
+    /// Machine-code bytes.
+    pub code_bytes: usize,
+}
+
+/// Compiles batches of functions; owns every `JITModule` it made.
+pub struct Compiler {
+    isa: OwnedTargetIsa,
+    ctx: cranelift_codegen::Context,
+    builder_ctx: FunctionBuilderContext,
+    modules: Vec<JITModule>,
+}
+
+// SAFETY: the modules hold raw pointers to their own code memory only; the
+// compiler is used by one thread at a time (it is not `Sync`).
+unsafe impl Send for Compiler {}
+
+impl Compiler {
+    /// A compiler for the host machine.
+    pub fn new(settings: CraneliftSettings) -> Result<Compiler, String> {
+        if !AVAILABLE {
+            return Err(format!(
+                "the Cranelift tier does not support {}",
+                target_lexicon::HOST.architecture
+            ));
+        }
+        let mut flags = settings::builder();
+        let opt = match settings.opt_level {
+            OptLevel::None => "none",
+            OptLevel::Speed => "speed",
+            OptLevel::SpeedAndSize => "speed_and_size",
+        };
+        let regalloc = match settings.regalloc {
+            RegallocAlgorithm::Backtracking => "backtracking",
+            RegallocAlgorithm::SinglePass => "single_pass",
+        };
+        let verifier = if settings.verifier { "true" } else { "false" };
+        for (name, value) in [
+            ("opt_level", opt),
+            ("regalloc_algorithm", regalloc),
+            ("enable_verifier", verifier),
+            // No unwinder walks our frames: helpers never unwind.
+            ("unwind_info", "false"),
+            // Calls go to absolute addresses; nothing is linked by name.
+            ("use_colocated_libcalls", "false"),
+            ("is_pic", "false"),
+        ] {
+            flags
+                .set(name, value)
+                .map_err(|e| format!("cranelift setting {name}={value}: {e}"))?;
+        }
+        let isa = cranelift_native::builder()
+            .map_err(|e| format!("cranelift host ISA: {e}"))?
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| format!("cranelift host ISA: {e}"))?;
+        Ok(Compiler {
+            isa,
+            ctx: cranelift_codegen::Context::new(),
+            builder_ctx: FunctionBuilderContext::new(),
+            modules: Vec::new(),
+        })
+    }
+
+    /// Compile `funcs` of a verified `module` as one batch (one
+    /// `JITModule`). With `osr`, each function can also be entered at its
+    /// loop headers.
+    pub fn compile(
+        &mut self,
+        module: &Module,
+        layouts: &[FrameLayout],
+        helpers: &HelperAddrs,
+        funcs: &[usize],
+        osr: bool,
+    ) -> Result<Vec<Compiled>, String> {
+        let mut jit = JITModule::new(JITBuilder::with_isa(
+            self.isa.clone(),
+            default_libcall_names(),
+        ));
+        let result = self.compile_into(&mut jit, module, layouts, helpers, funcs, osr);
+        match result {
+            Ok(ids) => {
+                if let Err(e) = jit.finalize_definitions() {
+                    // SAFETY: nothing of this module was handed out.
+                    unsafe { jit.free_memory() };
+                    return Err(format!("cranelift finalize: {e}"));
+                }
+                // Keep the module before anything can fail: its code is
+                // freed with the compiler, never while it might run.
+                let compiled: Vec<Compiled> = ids
+                    .into_iter()
+                    .map(|(func, id, code_bytes)| Compiled {
+                        func,
+                        addr: jit.get_finalized_function(id) as usize,
+                        code_bytes,
+                    })
+                    .collect();
+                self.modules.push(jit);
+                // cranelift-jit's own cache maintenance does nothing on
+                // aarch64 Linux: make the new code visible to instruction
+                // fetch on every core ourselves (nothing on x86-64).
+                for c in &compiled {
+                    sync_instruction_cache(c.addr, c.code_bytes)
+                        .map_err(|e| format!("cranelift code: {e}"))?;
+                }
+                sync_other_cores().map_err(|e| format!("cranelift code: {e}"))?;
+                Ok(compiled)
+            }
+            Err(e) => {
+                self.ctx.clear();
+                // SAFETY: nothing of this module was handed out.
+                unsafe { jit.free_memory() };
+                Err(e)
+            }
+        }
+    }
+
+    fn compile_into(
+        &mut self,
+        jit: &mut JITModule,
+        module: &Module,
+        layouts: &[FrameLayout],
+        helpers: &HelperAddrs,
+        funcs: &[usize],
+        osr: bool,
+    ) -> Result<Vec<(usize, cranelift_module::FuncId, usize)>, String> {
+        let sig = translate::native_entry_signature(&*self.isa);
+        let mut ids = Vec::with_capacity(funcs.len());
+        for &func in funcs {
+            let f = module
+                .functions
+                .get(func)
+                .ok_or_else(|| format!("no function {func}"))?;
+            let id = jit
+                .declare_function(&format!("f{func}"), Linkage::Local, &sig)
+                .map_err(|e| format!("cranelift declare `{}`: {e}", f.name))?;
+            let src = translate::Source {
+                module,
+                layouts,
+                helpers,
+            };
+            self.translate(src, func, osr);
+            jit.define_function(id, &mut self.ctx)
+                .map_err(|e| format!("cranelift compile `{}`: {e:?}", f.name))?;
+            let code_bytes = self
+                .ctx
+                .compiled_code()
+                .map_or(0, |c| c.code_info().total_size as usize);
+            jit.clear_context(&mut self.ctx);
+            ids.push((func, id, code_bytes));
+        }
+        Ok(ids)
+    }
+
+    /// Translate `func` into the reused context's function.
+    fn translate(&mut self, src: translate::Source<'_>, func: usize, osr: bool) {
+        self.ctx.func.signature = translate::native_entry_signature(&*self.isa);
+        translate::translate(
+            &mut self.ctx.func,
+            &mut self.builder_ctx,
+            src,
+            func,
+            osr,
+            self.isa.frontend_config(),
+        );
+    }
+
+    /// Function `func` as Cranelift IR (`clif`) before optimisation, or
+    /// with `machine_code` as the compiled listing; helper addresses are
+    /// fake ones, as in the template tier's golden listings.
+    pub fn listing(
+        &mut self,
+        module: &Module,
+        layouts: &[FrameLayout],
+        func: usize,
+        osr: bool,
+        machine_code: bool,
+    ) -> Result<String, String> {
+        if func >= module.functions.len() {
+            return Err(format!("no function {func}"));
+        }
+        self.ctx.clear();
+        let src = translate::Source {
+            module,
+            layouts,
+            helpers: &HelperAddrs::fake(),
+        };
+        self.translate(src, func, osr);
+        if !machine_code {
+            let text = self.ctx.func.display().to_string();
+            self.ctx.clear();
+            return Ok(text);
+        }
+        self.ctx.set_disasm(true);
+        let result = self
+            .ctx
+            .compile(&*self.isa, &mut Default::default())
+            .map(|c| c.vcode.clone().unwrap_or_default())
+            .map_err(|e| format!("cranelift compile: {:?}", e.inner));
+        self.ctx.set_disasm(false);
+        self.ctx.clear();
+        result
+    }
+}
+
+impl Drop for Compiler {
+    fn drop(&mut self) {
+        for jit in self.modules.drain(..) {
+            // SAFETY: the compiler is dropped with the runtime that owns the
+            // function table; no code of these modules runs any more.
+            unsafe { jit.free_memory() };
+        }
+    }
+}

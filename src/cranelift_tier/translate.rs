@@ -1,0 +1,840 @@
+//! Bytecode to Cranelift IR: a pre-pass for loop headers, one block per op,
+//! one `Variable` per register.
+//!
+//! Registers live in Variables between ops; the frame slots are made
+//! current only where someone else reads them: every reference register
+//! before a call or an allocation (the collector's roots), a host call's
+//! arguments, the arguments of a bytecode call (in the callee's slots) and
+//! the returned value. At a normal entry the parameters come from the frame
+//! and the other registers start at 0; at an OSR entry every register comes
+//! from the frame.
+
+use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
+use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode};
+use crate::runtime::context::offsets;
+use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
+use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind};
+use crate::runtime::helpers::HelperAddrs;
+use crate::runtime::trap::TrapKind;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::immediates::Ieee64;
+use cranelift_codegen::ir::types::{F64, I8, I32, I64};
+use cranelift_codegen::ir::{
+    AbiParam, Block, Function, InstBuilder, MemFlagsData, SigRef, Signature, Type, UserFuncName,
+    Value,
+};
+use cranelift_codegen::isa::{TargetFrontendConfig, TargetIsa};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
+
+/// `(ctx, i_base, f_base, r_base) -> status` in the ISA's default
+/// convention: the same native entry as the template tier.
+pub fn native_entry_signature(isa: &dyn TargetIsa) -> Signature {
+    let mut sig = Signature::new(isa.default_call_conv());
+    sig.params.extend([AbiParam::new(I64); 4]);
+    sig.returns.push(AbiParam::new(I32));
+    sig
+}
+
+/// The ops of `code` that a backward jump targets: where a loop can be
+/// entered from the frame (OSR).
+pub fn loop_headers(code: &[Op]) -> Vec<u32> {
+    let mut headers: Vec<u32> = code
+        .iter()
+        .enumerate()
+        .filter_map(|(pc, op)| op.target().map(u32::from).filter(|&t| t as usize <= pc))
+        .collect();
+    headers.sort_unstable();
+    headers.dedup();
+    headers
+}
+
+/// What a translation reads: a verified module, its frame layouts, and the
+/// helper addresses calls go to.
+#[derive(Clone, Copy)]
+pub(super) struct Source<'a> {
+    pub module: &'a Module,
+    pub layouts: &'a [FrameLayout],
+    pub helpers: &'a HelperAddrs,
+}
+
+/// Translate function `func` into `out` (whose signature is already
+/// [`native_entry_signature`]).
+pub(super) fn translate(
+    out: &mut Function,
+    builder_ctx: &mut FunctionBuilderContext,
+    src: Source<'_>,
+    func: usize,
+    osr: bool,
+    frontend: TargetFrontendConfig,
+) {
+    let module = src.module;
+    out.name = UserFuncName::user(0, func as u32);
+    let b = FunctionBuilder::new(out, builder_ctx);
+    let mut t = Translator::new(b, src.module, src.layouts, src.helpers, func);
+    t.entry(osr);
+    let code = &module.functions[func].code;
+    for (pc, op) in code.iter().enumerate() {
+        let block = t.op_blocks[pc];
+        t.b.switch_to_block(block);
+        t.op(pc as u32, *op);
+    }
+    t.finish(frontend);
+}
+
+/// Frame slots and context fields: plain, aligned, never faulting.
+fn trusted() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// Context fields no op writes while a function runs: loads of them may be
+/// hoisted out of loops.
+fn invariant() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly().with_can_move()
+}
+
+fn imm(field: u16) -> i64 {
+    field as i16 as i64
+}
+
+fn int_cc(cmp: Cmp) -> IntCC {
+    match cmp {
+        Cmp::Eq => IntCC::Equal,
+        Cmp::Ne => IntCC::NotEqual,
+        Cmp::Lt => IntCC::SignedLessThan,
+        Cmp::Le => IntCC::SignedLessThanOrEqual,
+        Cmp::Gt => IntCC::SignedGreaterThan,
+        Cmp::Ge => IntCC::SignedGreaterThanOrEqual,
+    }
+}
+
+/// IEEE compares: ordered ones are false on NaN, `NotEqual` is true.
+fn float_cc(cmp: Cmp) -> FloatCC {
+    match cmp {
+        Cmp::Eq => FloatCC::Equal,
+        Cmp::Ne => FloatCC::NotEqual,
+        Cmp::Lt => FloatCC::LessThan,
+        Cmp::Le => FloatCC::LessThanOrEqual,
+        Cmp::Gt => FloatCC::GreaterThan,
+        Cmp::Ge => FloatCC::GreaterThanOrEqual,
+    }
+}
+
+fn bank_type(bank: Bank) -> Type {
+    match bank {
+        Bank::F => F64,
+        Bank::I | Bank::R => I64,
+    }
+}
+
+struct Translator<'a, 'f> {
+    b: FunctionBuilder<'f>,
+    module: &'a Module,
+    layouts: &'a [FrameLayout],
+    helpers: &'a HelperAddrs,
+    func: u32,
+    layout: FrameLayout,
+    ctx: Value,
+    bases: [Value; 3],
+    vars: [Vec<Variable>; 3],
+    op_blocks: Vec<Block>,
+    /// Params (kind: i32, pc: i32): fill the trap record and return kind.
+    trap_block: Block,
+    /// Param (status: i32): a callee trapped; its record is filled.
+    propagate_block: Block,
+    entry_sig: SigRef,
+    /// Interrupt polls of back-edges, emitted at the end: (block, pc, target).
+    back_edges: Vec<(Block, u32, Block)>,
+    /// Helper signatures by argument count (all i64 -> i64).
+    helper_sigs: Vec<Option<SigRef>>,
+}
+
+impl<'a, 'f> Translator<'a, 'f> {
+    fn new(
+        mut b: FunctionBuilder<'f>,
+        module: &'a Module,
+        layouts: &'a [FrameLayout],
+        helpers: &'a HelperAddrs,
+        func: usize,
+    ) -> Self {
+        let layout = layouts[func];
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let (ctx, bases) = (params[0], [params[1], params[2], params[3]]);
+        let vars = Bank::ALL.map(|bank| {
+            (0..layout.regs[bank.index()])
+                .map(|_| b.declare_var(bank_type(bank)))
+                .collect::<Vec<_>>()
+        });
+        let code = &module.functions[func].code;
+        let op_blocks = (0..code.len()).map(|_| b.create_block()).collect();
+        let trap_block = b.create_block();
+        b.append_block_param(trap_block, I32);
+        b.append_block_param(trap_block, I32);
+        b.set_cold_block(trap_block);
+        let propagate_block = b.create_block();
+        b.append_block_param(propagate_block, I32);
+        b.set_cold_block(propagate_block);
+        let entry_sig = b.import_signature(b.func.signature.clone());
+        Translator {
+            b,
+            module,
+            layouts,
+            helpers,
+            func: func as u32,
+            layout,
+            ctx,
+            bases,
+            vars,
+            op_blocks,
+            trap_block,
+            propagate_block,
+            entry_sig,
+            back_edges: Vec::new(),
+            helper_sigs: Vec::new(),
+        }
+    }
+
+    fn var(&self, bank: Bank, reg: u16) -> Variable {
+        self.vars[bank.index()][reg as usize]
+    }
+
+    fn get(&mut self, bank: Bank, reg: u16) -> Value {
+        let v = self.var(bank, reg);
+        self.b.use_var(v)
+    }
+
+    fn set(&mut self, bank: Bank, reg: u16, val: Value) {
+        let v = self.var(bank, reg);
+        self.b.def_var(v, val);
+    }
+
+    fn slot_offset(slot: u32) -> i32 {
+        // Register counts are u16, so slot offsets fit i32.
+        (slot as usize * SLOT_SIZE) as i32
+    }
+
+    fn load_slot(&mut self, bank: Bank, slot: u32) -> Value {
+        let base = self.bases[bank.index()];
+        self.b
+            .ins()
+            .load(bank_type(bank), trusted(), base, Self::slot_offset(slot))
+    }
+
+    fn store_slot(&mut self, bank: Bank, slot: u32, val: Value) {
+        let base = self.bases[bank.index()];
+        self.b
+            .ins()
+            .store(trusted(), val, base, Self::slot_offset(slot));
+    }
+
+    /// Store register `reg` into its frame slot.
+    fn flush(&mut self, bank: Bank, reg: u16) {
+        let v = self.get(bank, reg);
+        self.store_slot(bank, reg.into(), v);
+    }
+
+    /// Make every reference slot current: the collector scans them.
+    fn flush_refs(&mut self) {
+        for k in 0..self.layout.regs[Bank::R.index()] {
+            self.flush(Bank::R, k as u16);
+        }
+    }
+
+    fn load_ctx(&mut self, ty: Type, offset: i32, flags: MemFlagsData) -> Value {
+        self.b.ins().load(ty, flags, self.ctx, offset)
+    }
+
+    /// Branch to the trap block with `kind` at `pc` when `cond` holds.
+    fn trap_if(&mut self, cond: Value, pc: u32, kind: TrapKind) {
+        let (cold, cont) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(cond, cold, &[], cont, &[]);
+        self.b.switch_to_block(cold);
+        self.b.set_cold_block(cold);
+        self.jump_to_trap(pc, kind);
+        self.b.switch_to_block(cont);
+    }
+
+    /// End the current block with a trap of `kind` at `pc`.
+    fn jump_to_trap(&mut self, pc: u32, kind: TrapKind) {
+        let kind = self.b.ins().iconst(I32, i64::from(kind.code()));
+        let pcv = self.b.ins().iconst(I32, i64::from(pc));
+        self.b
+            .ins()
+            .jump(self.trap_block, &[kind.into(), pcv.into()]);
+    }
+
+    /// Branch to the trap block with status `kind` (an i32) when `cond` holds.
+    /// The trap's constants are made in a cold block of its own, so the hot
+    /// path is a compare and a branch.
+    fn trap_if_status(&mut self, cond: Value, pc: u32, kind: Value) {
+        let (cold, cont) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(cond, cold, &[], cont, &[]);
+        self.b.switch_to_block(cold);
+        self.b.set_cold_block(cold);
+        let pcv = self.b.ins().iconst(I32, i64::from(pc));
+        self.b
+            .ins()
+            .jump(self.trap_block, &[kind.into(), pcv.into()]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// The entry: the normal one, and with `osr` a dispatch to loop headers.
+    fn entry(&mut self, osr: bool) {
+        let normal = self.b.create_block();
+        let headers = loop_headers(&self.module.functions[self.func as usize].code);
+        if osr && !headers.is_empty() {
+            let from_frame = self.b.create_block();
+            let at = self.load_ctx(I32, offsets::OSR_ENTRY, trusted());
+            self.b.ins().brif(at, from_frame, &[], normal, &[]);
+
+            self.b.switch_to_block(from_frame);
+            self.b.set_cold_block(from_frame);
+            let zero = self.b.ins().iconst(I32, 0);
+            self.b
+                .ins()
+                .store(trusted(), zero, self.ctx, offsets::OSR_ENTRY);
+            for bank in Bank::ALL {
+                for k in 0..self.layout.regs[bank.index()] {
+                    let v = self.load_slot(bank, k);
+                    self.set(bank, k as u16, v);
+                }
+            }
+            // An entry that is not a loop header cannot come from the
+            // runtime, which checks it; answer it with a trap, not a crash.
+            let bad = self.b.create_block();
+            let mut switch = Switch::new();
+            for h in headers {
+                switch.set_entry(u128::from(h) + 1, self.op_blocks[h as usize]);
+            }
+            let at64 = self.b.ins().uextend(I64, at);
+            switch.emit(&mut self.b, at64, bad);
+            self.b.switch_to_block(bad);
+            self.b.set_cold_block(bad);
+            let kind = self
+                .b
+                .ins()
+                .iconst(I32, i64::from(TrapKind::HostError.code()));
+            let pc = self.b.ins().iconst(I32, 0);
+            self.b
+                .ins()
+                .jump(self.trap_block, &[kind.into(), pc.into()]);
+        } else {
+            self.b.ins().jump(normal, &[]);
+        }
+
+        self.b.switch_to_block(normal);
+        for bank in Bank::ALL {
+            let b = bank.index();
+            for k in 0..self.layout.regs[b] {
+                let v = if k < self.layout.params[b] {
+                    self.load_slot(bank, k)
+                } else if bank == Bank::F {
+                    self.b.ins().f64const(0.0)
+                } else {
+                    self.b.ins().iconst(I64, 0)
+                };
+                self.set(bank, k as u16, v);
+            }
+        }
+        self.b.ins().jump(self.op_blocks[0], &[]);
+    }
+
+    /// The shared exits, then seal everything.
+    fn finish(mut self, frontend: TargetFrontendConfig) {
+        for (poll, pc, to) in std::mem::take(&mut self.back_edges) {
+            self.b.switch_to_block(poll);
+            let flag_ptr = self.load_ctx(I64, offsets::INTERRUPT, invariant());
+            let flag = self.b.ins().load(I8, trusted(), flag_ptr, 0);
+            let stop = self.b.create_block();
+            self.b.ins().brif(flag, stop, &[], to, &[]);
+            self.b.switch_to_block(stop);
+            self.b.set_cold_block(stop);
+            self.jump_to_trap(pc, TrapKind::Interrupted);
+        }
+        self.b.switch_to_block(self.trap_block);
+        let p = self.b.block_params(self.trap_block).to_vec();
+        let (kind, pc) = (p[0], p[1]);
+        self.b
+            .ins()
+            .store(trusted(), kind, self.ctx, offsets::TRAP_KIND);
+        self.b
+            .ins()
+            .store(trusted(), pc, self.ctx, offsets::TRAP_PC);
+        let func = self.b.ins().iconst(I32, i64::from(self.func));
+        self.b
+            .ins()
+            .store(trusted(), func, self.ctx, offsets::TRAP_FUNC);
+        self.b.ins().return_(&[kind]);
+
+        self.b.switch_to_block(self.propagate_block);
+        let status = self.b.block_params(self.propagate_block)[0];
+        self.b.ins().return_(&[status]);
+
+        self.b.seal_all_blocks();
+        self.b.finalize(frontend);
+    }
+
+    /// Where a branch from `pc` to `target` goes: the op's block, or for a
+    /// back-edge a block that polls the interrupt flag first.
+    fn branch_target(&mut self, pc: u32, target: u16) -> Block {
+        let to = self.op_blocks[target as usize];
+        if u32::from(target) > pc {
+            return to;
+        }
+        let poll = self.b.create_block();
+        self.back_edges.push((poll, pc, to));
+        poll
+    }
+
+    fn next_block(&self, pc: u32) -> Block {
+        self.op_blocks[pc as usize + 1]
+    }
+
+    /// A helper call: `(ctx, args...) -> u64` at an absolute address.
+    fn call_helper(&mut self, addr: usize, args: &[Value]) -> Value {
+        let n = args.len() + 1;
+        if self.helper_sigs.len() <= n {
+            self.helper_sigs.resize(n + 1, None);
+        }
+        let sig = match self.helper_sigs[n] {
+            Some(s) => s,
+            None => {
+                let mut sig = Signature::new(self.b.func.signature.call_conv);
+                sig.params
+                    .extend(std::iter::repeat_n(AbiParam::new(I64), n));
+                sig.returns.push(AbiParam::new(I64));
+                let s = self.b.import_signature(sig);
+                self.helper_sigs[n] = Some(s);
+                s
+            }
+        };
+        let callee = self.b.ins().iconst(I64, addr as i64);
+        let mut all = Vec::with_capacity(n);
+        all.push(self.ctx);
+        all.extend_from_slice(args);
+        let call = self.b.ins().call_indirect(sig, callee, &all);
+        self.b.inst_results(call)[0]
+    }
+
+    /// Trap with the status a helper returned, unless it is 0.
+    fn check_status(&mut self, status: Value, pc: u32) {
+        let status = self.b.ins().ireduce(I32, status);
+        self.trap_if_status(status, pc, status);
+    }
+
+    fn op(&mut self, pc: u32, op: Op) {
+        use Opcode::*;
+        match op.opcode {
+            Nop => {}
+            IConst => {
+                let v = self.b.ins().iconst(I64, imm(op.b));
+                self.set(Bank::I, op.a, v);
+            }
+            IConstK => {
+                let v = self.b.ins().iconst(I64, self.module.iconsts[op.b as usize]);
+                self.set(Bank::I, op.a, v);
+            }
+            FConst => {
+                let bits = self.module.fconsts[op.b as usize];
+                let v = self.b.ins().f64const(Ieee64::with_bits(bits));
+                self.set(Bank::F, op.a, v);
+            }
+            RNull => {
+                let v = self.b.ins().iconst(I64, 0);
+                self.set(Bank::R, op.a, v);
+            }
+            Mov | FMov | RMov => {
+                let bank = op.opcode.transfer_bank().unwrap_or(Bank::I);
+                let v = self.get(bank, op.b);
+                self.set(bank, op.a, v);
+            }
+            Add | Sub | Mul | And | Or | Xor | Shl | Shr | Ushr => {
+                let y = self.get(Bank::I, op.c);
+                self.int_binop(op, y);
+            }
+            AddI | SubI | MulI | AndI | OrI | XorI | ShlI | ShrI | UshrI => {
+                let y = self.b.ins().iconst(I64, imm(op.c));
+                self.int_binop(op, y);
+            }
+            Div | Rem => {
+                let y = self.get(Bank::I, op.c);
+                self.division(pc, op, y);
+            }
+            DivI | RemI => {
+                let y = self.b.ins().iconst(I64, imm(op.c));
+                self.division(pc, op, y);
+            }
+            Neg => {
+                let x = self.get(Bank::I, op.b);
+                let v = self.b.ins().ineg(x);
+                self.set(Bank::I, op.a, v);
+            }
+            Not => {
+                let x = self.get(Bank::I, op.b);
+                let v = self.b.ins().bnot(x);
+                self.set(Bank::I, op.a, v);
+            }
+            Eq | Ne | Lt | Le | Gt | Ge => {
+                let y = self.get(Bank::I, op.c);
+                self.compare(op, y);
+            }
+            EqI | NeI | LtI | LeI | GtI | GeI => {
+                let y = self.b.ins().iconst(I64, imm(op.c));
+                self.compare(op, y);
+            }
+            JEq | JNe | JLt | JLe | JGt | JGe => {
+                let y = self.get(Bank::I, op.b);
+                self.compare_and_branch(pc, op, y);
+            }
+            JEqI | JNeI | JLtI | JLeI | JGtI | JGeI => {
+                let y = self.b.ins().iconst(I64, imm(op.b));
+                self.compare_and_branch(pc, op, y);
+            }
+            FAdd | FSub | FMul | FDiv => {
+                let x = self.get(Bank::F, op.b);
+                let y = self.get(Bank::F, op.c);
+                let ins = self.b.ins();
+                let v = match op.opcode.float_binop() {
+                    Some(FloatBinOp::Sub) => ins.fsub(x, y),
+                    Some(FloatBinOp::Mul) => ins.fmul(x, y),
+                    Some(FloatBinOp::Div) => ins.fdiv(x, y),
+                    _ => ins.fadd(x, y),
+                };
+                self.set(Bank::F, op.a, v);
+            }
+            FNeg | FAbs | FSqrt | FFloor => {
+                let x = self.get(Bank::F, op.b);
+                let ins = self.b.ins();
+                let v = match op.opcode.float_unop() {
+                    Some(FloatUnOp::Abs) => ins.fabs(x),
+                    Some(FloatUnOp::Sqrt) => ins.sqrt(x),
+                    Some(FloatUnOp::Floor) => ins.floor(x),
+                    _ => ins.fneg(x),
+                };
+                self.set(Bank::F, op.a, v);
+            }
+            FEq | FNe | FLt | FLe | FGt | FGe => {
+                let cc = float_cc(op.opcode.cmp().unwrap_or(Cmp::Eq));
+                let x = self.get(Bank::F, op.b);
+                let y = self.get(Bank::F, op.c);
+                let c = self.b.ins().fcmp(cc, x, y);
+                let v = self.b.ins().uextend(I64, c);
+                self.set(Bank::I, op.a, v);
+            }
+            FJEq | FJNe | FJLt | FJLe | FJGt | FJGe => {
+                let cc = float_cc(op.opcode.cmp().unwrap_or(Cmp::Eq));
+                let x = self.get(Bank::F, op.a);
+                let y = self.get(Bank::F, op.b);
+                let c = self.b.ins().fcmp(cc, x, y);
+                self.branch(pc, c, op.c);
+            }
+            I2F => {
+                let x = self.get(Bank::I, op.b);
+                let v = self.b.ins().fcvt_from_sint(F64, x);
+                self.set(Bank::F, op.a, v);
+            }
+            F2I => {
+                // Saturating, NaN to 0: Rust's `as`.
+                let x = self.get(Bank::F, op.b);
+                let v = self.b.ins().fcvt_to_sint_sat(I64, x);
+                self.set(Bank::I, op.a, v);
+            }
+            Jmp => {
+                let to = self.branch_target(pc, op.a);
+                self.b.ins().jump(to, &[]);
+            }
+            Jz | Jnz => {
+                let x = self.get(Bank::I, op.a);
+                let c = if op.opcode == Jz {
+                    self.b.ins().icmp_imm_s(IntCC::Equal, x, 0)
+                } else {
+                    self.b.ins().icmp_imm_s(IntCC::NotEqual, x, 0)
+                };
+                self.branch(pc, c, op.b);
+            }
+            Call => self.call(pc, op),
+            HostCall => self.host_call(pc, op),
+            Ret | RetI | RetF | RetR => {
+                if let Some(bank) = op.opcode.transfer_bank() {
+                    let v = self.get(bank, op.a);
+                    self.store_slot(bank, 0, v);
+                }
+                let ok = self.b.ins().iconst(I32, 0);
+                self.b.ins().return_(&[ok]);
+            }
+            NewI | NewF | NewR => {
+                let (_, kind) = ElemKind::of_op(op.opcode);
+                self.flush_refs();
+                let len = self.get(Bank::I, op.b);
+                let kind = self.b.ins().iconst(I64, kind as i64);
+                let rb = self.bases[Bank::R.index()];
+                let out = self
+                    .b
+                    .ins()
+                    .iadd_imm_s(rb, Self::slot_offset(op.a.into()) as i64);
+                let top_slot = self.layout.regs[Bank::R.index()];
+                let top = self
+                    .b
+                    .ins()
+                    .iadd_imm_s(rb, Self::slot_offset(top_slot) as i64);
+                let status = self.call_helper(self.helpers.new_array, &[kind, len, out, top]);
+                self.check_status(status, pc);
+                let v = self.load_slot(Bank::R, op.a.into());
+                self.set(Bank::R, op.a, v);
+            }
+            Len => {
+                let r = self.get(Bank::R, op.b);
+                let null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
+                self.trap_if(null, pc, TrapKind::NullReference);
+                let len = self
+                    .b
+                    .ins()
+                    .load(I64, trusted(), r, ARRAY_LEN_OFFSET as i32);
+                self.set(Bank::I, op.a, len);
+            }
+            GetI | GetF | GetR => {
+                let (bank, kind) = ElemKind::of_op(op.opcode);
+                let addr = self.element_address(pc, op.b, op.c, kind);
+                let v =
+                    self.b
+                        .ins()
+                        .load(bank_type(bank), trusted(), addr, ARRAY_DATA_OFFSET as i32);
+                self.set(bank, op.a, v);
+            }
+            SetI | SetF | SetR => {
+                let (bank, kind) = ElemKind::of_op(op.opcode);
+                let addr = self.element_address(pc, op.a, op.b, kind);
+                let v = self.get(bank, op.c);
+                self.b
+                    .ins()
+                    .store(trusted(), v, addr, ARRAY_DATA_OFFSET as i32);
+            }
+            PrintS => {
+                let idx = self.b.ins().iconst(I64, i64::from(op.a));
+                self.call_helper(self.helpers.print_str, &[idx]);
+            }
+            PrintI => {
+                let v = self.get(Bank::I, op.a);
+                self.call_helper(self.helpers.print_i64, &[v]);
+            }
+            PrintF => {
+                let v = self.get(Bank::F, op.a);
+                let bits = self.b.ins().bitcast(I64, MemFlagsData::new(), v);
+                let digits = self.b.ins().iconst(I64, i64::from(op.b));
+                self.call_helper(self.helpers.print_f64, &[bits, digits]);
+            }
+        }
+        match op.opcode.flow() {
+            Flow::Next => {
+                let next = self.next_block(pc);
+                self.b.ins().jump(next, &[]);
+            }
+            Flow::Branch | Flow::Jump | Flow::Return => {}
+        }
+    }
+
+    /// A conditional branch to `target`, else the next op.
+    fn branch(&mut self, pc: u32, cond: Value, target: u16) {
+        let to = self.branch_target(pc, target);
+        let next = self.next_block(pc);
+        self.b.ins().brif(cond, to, &[], next, &[]);
+    }
+
+    /// `a = (b cmp y) as i64`.
+    fn compare(&mut self, op: Op, y: Value) {
+        let cc = int_cc(op.opcode.cmp().unwrap_or(Cmp::Eq));
+        let x = self.get(Bank::I, op.b);
+        let c = self.b.ins().icmp(cc, x, y);
+        let v = self.b.ins().uextend(I64, c);
+        self.set(Bank::I, op.a, v);
+    }
+
+    /// Branch to `c` when `a cmp y`.
+    fn compare_and_branch(&mut self, pc: u32, op: Op, y: Value) {
+        let cc = int_cc(op.opcode.cmp().unwrap_or(Cmp::Eq));
+        let x = self.get(Bank::I, op.a);
+        let c = self.b.ins().icmp(cc, x, y);
+        self.branch(pc, c, op.c);
+    }
+
+    fn int_binop(&mut self, op: Op, y: Value) {
+        let x = self.get(Bank::I, op.b);
+        let ins = self.b.ins();
+        // Cranelift masks shift counts to the type's width, as we do.
+        let v = match op.opcode.int_binop() {
+            Some(IntBinOp::Sub) => ins.isub(x, y),
+            Some(IntBinOp::Mul) => ins.imul(x, y),
+            Some(IntBinOp::And) => ins.band(x, y),
+            Some(IntBinOp::Or) => ins.bor(x, y),
+            Some(IntBinOp::Xor) => ins.bxor(x, y),
+            Some(IntBinOp::Shl) => ins.ishl(x, y),
+            Some(IntBinOp::Shr) => ins.sshr(x, y),
+            Some(IntBinOp::Ushr) => ins.ushr(x, y),
+            _ => ins.iadd(x, y),
+        };
+        self.set(Bank::I, op.a, v);
+    }
+
+    /// `b / y` or `b % y` into `a`, with the bytecode's traps checked
+    /// before Cranelift's own (which would fault).
+    fn division(&mut self, pc: u32, op: Op, y: Value) {
+        let is_div = matches!(op.opcode, Opcode::Div | Opcode::DivI);
+        let x = self.get(Bank::I, op.b);
+        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+        self.trap_if(zero, pc, TrapKind::DivisionByZero);
+        let v = if is_div {
+            let min = self.b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
+            let minus_one = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+            let overflow = self.b.ins().band(min, minus_one);
+            self.trap_if(overflow, pc, TrapKind::IntegerOverflow);
+            self.b.ins().sdiv(x, y)
+        } else {
+            // Cranelift's srem gives 0 for i64::MIN % -1, as we do.
+            self.b.ins().srem(x, y)
+        };
+        self.set(Bank::I, op.a, v);
+    }
+
+    /// Check array `r[array]` and index `i[index]` (null, kind, bounds, in
+    /// the interpreter's order) and return the element's address minus
+    /// `ARRAY_DATA_OFFSET`.
+    fn element_address(&mut self, pc: u32, array: u16, index: u16, kind: ElemKind) -> Value {
+        let r = self.get(Bank::R, array);
+        let null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
+        self.trap_if(null, pc, TrapKind::NullReference);
+        let k = self
+            .b
+            .ins()
+            .load(I32, trusted(), r, ARRAY_KIND_OFFSET as i32);
+        let wrong = self.b.ins().icmp_imm_s(IntCC::NotEqual, k, kind as i64);
+        self.trap_if(wrong, pc, TrapKind::ElementKind);
+        let idx = self.get(Bank::I, index);
+        let len = self
+            .b
+            .ins()
+            .load(I64, trusted(), r, ARRAY_LEN_OFFSET as i32);
+        // Unsigned: a negative index is a huge one.
+        let out = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
+        self.trap_if(out, pc, TrapKind::IndexOutOfBounds);
+        let scaled = self.b.ins().ishl_imm_u(idx, 3);
+        self.b.ins().iadd(r, scaled)
+    }
+
+    /// A call through the function table, with the template tier's checks in
+    /// the same order: call depth, native stack, register stacks.
+    fn call(&mut self, pc: u32, op: Op) {
+        let callee = op.b as usize;
+        let cl = self.layouts[callee];
+        let me = self.layout;
+
+        let depth = self.load_ctx(I64, offsets::CALL_DEPTH, trusted());
+        let depth = self.b.ins().iadd_imm_s(depth, 1);
+        let max = self.load_ctx(I64, offsets::MAX_CALL_DEPTH, invariant());
+        let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThan, depth, max);
+        self.trap_if(too_deep, pc, TrapKind::StackOverflow);
+        self.b
+            .ins()
+            .store(trusted(), depth, self.ctx, offsets::CALL_DEPTH);
+        let sp = self.b.ins().get_stack_pointer(I64);
+        let limit = self.load_ctx(I64, offsets::NATIVE_STACK_LIMIT, invariant());
+        let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
+        self.trap_if(low, pc, TrapKind::StackOverflow);
+        let mut callee_bases = [self.bases[0]; 3];
+        for bank in Bank::ALL {
+            let b = bank.index();
+            let base = self.bases[b];
+            callee_bases[b] = self
+                .b
+                .ins()
+                .iadd_imm_s(base, Self::slot_offset(me.regs[b]) as i64);
+            if cl.regs[b] == 0 {
+                continue;
+            }
+            let end = self
+                .b
+                .ins()
+                .iadd_imm_s(base, Self::slot_offset(me.regs[b] + cl.regs[b]) as i64);
+            let stack_end = self.load_ctx(I64, offsets::STACK_END + 8 * b as i32, invariant());
+            let over = self
+                .b
+                .ins()
+                .icmp(IntCC::UnsignedGreaterThan, end, stack_end);
+            self.trap_if(over, pc, TrapKind::StackOverflow);
+        }
+        self.flush_refs();
+        let window = op.c;
+        for bank in Bank::ALL {
+            let b = bank.index();
+            for k in 0..cl.params[b] {
+                let v = self.get(bank, window + k as u16);
+                self.store_slot(bank, me.regs[b] + k, v);
+            }
+        }
+        let table = self.load_ctx(I64, offsets::FUNCTIONS, invariant());
+        let entry_offset = callee as i32 * offsets::FUNC_ENTRY_SIZE + offsets::FUNC_ENTRY_CODE;
+        let code = self.b.ins().load(I64, trusted(), table, entry_offset);
+        let (lazy, do_call) = (self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(do_call, I64);
+        self.b.ins().brif(code, do_call, &[code.into()], lazy, &[]);
+
+        // First call of a callee not compiled yet: compile it.
+        self.b.switch_to_block(lazy);
+        self.b.set_cold_block(lazy);
+        let idx = self.b.ins().iconst(I64, callee as i64);
+        let addr = self.call_helper(self.helpers.compile, &[idx]);
+        let failed = self.b.ins().icmp_imm_s(IntCC::Equal, addr, 0);
+        self.trap_if(failed, pc, TrapKind::OutOfMemory);
+        self.b.ins().jump(do_call, &[addr.into()]);
+
+        self.b.switch_to_block(do_call);
+        let addr = self.b.block_params(do_call)[0];
+        let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
+        let call = self.b.ins().call_indirect(self.entry_sig, addr, &args);
+        let status = self.b.inst_results(call)[0];
+        let depth = self.load_ctx(I64, offsets::CALL_DEPTH, trusted());
+        let depth = self.b.ins().iadd_imm_s(depth, -1);
+        self.b
+            .ins()
+            .store(trusted(), depth, self.ctx, offsets::CALL_DEPTH);
+        let cont = self.b.create_block();
+        self.b
+            .ins()
+            .brif(status, self.propagate_block, &[status.into()], cont, &[]);
+        self.b.switch_to_block(cont);
+        if op.a != NO_REG
+            && let Some(bank) = cl.result
+        {
+            let v = self.load_slot(bank, me.regs[bank.index()]);
+            self.set(bank, op.a, v);
+        }
+    }
+
+    /// A host call: its arguments into their frame slots, the helper, its
+    /// result back from the frame.
+    fn host_call(&mut self, pc: u32, op: Op) {
+        let sig = &self.module.imports[op.b as usize].sig;
+        let mut next = [0u16; 3];
+        for &bank in &sig.params {
+            let k = op.c + next[bank.index()];
+            next[bank.index()] += 1;
+            self.flush(bank, k);
+        }
+        let result = sig.result;
+        let packed = i64::from(op.b) | i64::from(op.c) << 16 | i64::from(op.a) << 32;
+        let packed = self.b.ins().iconst(I64, packed);
+        let [ib, fb, rb] = self.bases;
+        let status = self.call_helper(self.helpers.host_call, &[packed, ib, fb, rb]);
+        self.check_status(status, pc);
+        if op.a != NO_REG
+            && let Some(bank) = result
+        {
+            let v = self.load_slot(bank, op.a.into());
+            self.set(bank, op.a, v);
+        }
+    }
+}
