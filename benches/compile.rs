@@ -1,10 +1,11 @@
-//! Compile speed of the template tier: ns per op and bytes per op, over
-//! the suite and over a generated 10,000-op function. (The Cranelift tier
-//! adds its group beside it.) Run: `cargo bench --bench compile`.
+//! Compile speed of both tiers side by side: ns per op (criterion's
+//! throughput) and bytes per op (printed), over the suite and over a
+//! generated 10,000-op function. Run: `cargo bench --bench compile`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use tierjit::bytecode::{self, Module};
+use tierjit::cranelift_tier::{Compiler, CraneliftSettings};
 use tierjit::runtime::frame::FrameLayout;
 use tierjit::runtime::helpers::HelperAddrs;
 use tierjit::template::HostMasm;
@@ -62,8 +63,23 @@ fn compile_all(module: &Module, layouts: &[FrameLayout]) -> usize {
         .sum()
 }
 
-fn template_compile(c: &mut Criterion) {
-    let mut group = c.benchmark_group("template_compile");
+/// Compile every function of `module` as one Cranelift batch; code bytes.
+fn cranelift_compile_all(
+    compiler: &mut Compiler,
+    module: &Module,
+    layouts: &[FrameLayout],
+) -> usize {
+    let funcs: Vec<usize> = (0..module.functions.len()).collect();
+    compiler
+        .compile(module, layouts, &HelperAddrs::native(), &funcs, false)
+        .expect("compiles")
+        .iter()
+        .map(|c| c.code_bytes)
+        .sum()
+}
+
+/// The suite's programs and the generated function.
+fn inputs() -> Vec<(String, Module)> {
     let mut modules: Vec<(String, Module)> = SUITE
         .iter()
         .map(|name| {
@@ -76,7 +92,12 @@ fn template_compile(c: &mut Criterion) {
         })
         .collect();
     modules.push(("generated_10000".into(), generated(10_000)));
-    for (name, module) in &modules {
+    modules
+}
+
+fn template_compile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("template_compile");
+    for (name, module) in &inputs() {
         let layouts: Vec<FrameLayout> = module.functions.iter().map(FrameLayout::of).collect();
         let ops = module.op_count();
         let bytes = compile_all(module, &layouts);
@@ -92,5 +113,42 @@ fn template_compile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, template_compile);
+fn cranelift_compile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cranelift_compile");
+    // Milliseconds per iteration: fewer samples keep the run short.
+    group.sample_size(10);
+    // The engine's defaults (speed, backtracking), verifier off as in
+    // release builds.
+    let settings = CraneliftSettings {
+        verifier: false,
+        ..CraneliftSettings::default()
+    };
+    let mut compiler = Compiler::new(settings).expect("cranelift");
+    for (name, module) in &inputs() {
+        let layouts: Vec<FrameLayout> = module.functions.iter().map(FrameLayout::of).collect();
+        let ops = module.op_count();
+        let bytes = cranelift_compile_all(&mut compiler, module, &layouts);
+        println!(
+            "{name}: {ops} ops, {bytes} bytes of Cranelift code, {:.1} bytes/op",
+            bytes as f64 / ops as f64
+        );
+        group.throughput(Throughput::Elements(ops as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), module, |b, m| {
+            // A fresh compiler now and then: each batch keeps its module
+            // (and its code) until the compiler drops.
+            let mut compiler = Compiler::new(settings).expect("cranelift");
+            let mut batches = 0;
+            b.iter(|| {
+                batches += 1;
+                if batches % 64 == 0 {
+                    compiler = Compiler::new(settings).expect("cranelift");
+                }
+                cranelift_compile_all(&mut compiler, black_box(m), &layouts)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, template_compile, cranelift_compile);
 criterion_main!(benches);

@@ -291,3 +291,97 @@ impl Drop for Compiler {
         }
     }
 }
+
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod tests {
+    use super::*;
+    use crate::template::code_memory::tests::{assert_no_wx, maps};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn module(n: usize) -> (Module, Vec<FrameLayout>) {
+        let mut src = String::new();
+        for k in 0..n {
+            src += &format!(
+                "func f{k}(i) -> i\n  iconst i1, {k}\ntop:\n  add i1, i1, i0\n  subi i0, i0, 1\n  jgti i0, 0, top\n  reti i1\nend\n"
+            );
+        }
+        let m = crate::bytecode::text::parse(&src).expect("parses");
+        let layouts = m.functions.iter().map(FrameLayout::of).collect();
+        (m, layouts)
+    }
+
+    #[test]
+    fn code_is_never_writable_and_executable() {
+        let (m, layouts) = module(40);
+        let helpers = HelperAddrs::native();
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            // A watcher reads the maps while batches compile, to catch a
+            // transient W+X state too.
+            let watcher = s.spawn(|| {
+                let mut reads = 0u32;
+                while !done.load(Ordering::Acquire) {
+                    assert_no_wx();
+                    reads += 1;
+                }
+                reads
+            });
+            let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+            let mut all = Vec::new();
+            for batch in (0..40).collect::<Vec<_>>().chunks(4) {
+                all.extend(
+                    compiler
+                        .compile(&m, &layouts, &helpers, batch, false)
+                        .expect("compiles"),
+                );
+                assert_no_wx();
+            }
+            done.store(true, Ordering::Release);
+            assert!(watcher.join().expect("watcher") > 0);
+            let maps = maps();
+            for c in &all {
+                let m = maps
+                    .iter()
+                    .find(|m| (m.start..m.end).contains(&c.addr))
+                    .expect("code is mapped");
+                assert!(m.perms.starts_with("r-x"), "code mapping is {}", m.line);
+            }
+            drop(compiler);
+            assert_no_wx();
+        });
+    }
+
+    #[test]
+    fn a_batch_shares_one_module_and_every_function_has_code() {
+        let (m, layouts) = module(5);
+        let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+        let got = compiler
+            .compile(&m, &layouts, &HelperAddrs::native(), &[0, 2, 4], true)
+            .expect("compiles");
+        assert_eq!(got.iter().map(|c| c.func).collect::<Vec<_>>(), [0, 2, 4]);
+        assert!(got.iter().all(|c| c.addr != 0 && c.code_bytes > 0));
+        assert_eq!(compiler.modules.len(), 1);
+        assert!(
+            compiler
+                .compile(&m, &layouts, &HelperAddrs::native(), &[9], false)
+                .is_err()
+        );
+        assert_eq!(compiler.modules.len(), 1, "a failed batch keeps no module");
+    }
+
+    #[test]
+    fn listings_show_ir_and_machine_code() {
+        let (m, layouts) = module(1);
+        let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+        let clif = compiler
+            .listing(&m, &layouts, 0, true, false)
+            .expect("clif");
+        assert!(
+            clif.contains("function u0:0") && clif.contains("brif"),
+            "{clif}"
+        );
+        let asm = compiler.listing(&m, &layouts, 0, false, true).expect("asm");
+        assert!(!asm.is_empty());
+        assert!(compiler.listing(&m, &layouts, 3, false, true).is_err());
+    }
+}

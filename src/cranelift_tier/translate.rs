@@ -13,7 +13,10 @@ use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
 use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode};
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
-use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind};
+use crate::runtime::heap::{
+    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ArrayHeader, ElemKind,
+    NULL_ARRAY_HEADER,
+};
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -86,8 +89,9 @@ fn trusted() -> MemFlagsData {
     MemFlagsData::trusted()
 }
 
-/// Context fields no op writes while a function runs: loads of them may be
-/// hoisted out of loops.
+/// Memory no op writes while a function runs (context limits, array
+/// headers read through a never-null address): loads of it are pure, so
+/// Cranelift may merge them and hoist them out of loops.
 fn invariant() -> MemFlagsData {
     MemFlagsData::trusted().with_readonly().with_can_move()
 }
@@ -585,13 +589,12 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.set(Bank::R, op.a, v);
             }
             Len => {
-                let r = self.get(Bank::R, op.b);
-                let null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
-                self.trap_if(null, pc, TrapKind::NullReference);
+                let (_, is_null, header) = self.array_header(op.b);
+                self.trap_if(is_null, pc, TrapKind::NullReference);
                 let len = self
                     .b
                     .ins()
-                    .load(I64, trusted(), r, ARRAY_LEN_OFFSET as i32);
+                    .load(I64, invariant(), header, ARRAY_LEN_OFFSET as i32);
                 self.set(Bank::I, op.a, len);
             }
             GetI | GetF | GetR => {
@@ -697,24 +700,54 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.set(Bank::I, op.a, v);
     }
 
+    /// Array `r[array]`, and the address its header can always be read at
+    /// (the null header for null). Kind and length never change while an
+    /// array lives, so loads of them through that address are pure and
+    /// Cranelift may hoist them out of loops.
+    fn array_header(&mut self, array: u16) -> (Value, Value, Value) {
+        let r = self.get(Bank::R, array);
+        let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
+        let null_header = &NULL_ARRAY_HEADER as *const ArrayHeader as i64;
+        let null_header = self.b.ins().iconst(I64, null_header);
+        let header = self.b.ins().select(is_null, null_header, r);
+        (r, is_null, header)
+    }
+
     /// Check array `r[array]` and index `i[index]` (null, kind, bounds, in
     /// the interpreter's order) and return the element's address minus
     /// `ARRAY_DATA_OFFSET`.
     fn element_address(&mut self, pc: u32, array: u16, index: u16, kind: ElemKind) -> Value {
-        let r = self.get(Bank::R, array);
-        let null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
-        self.trap_if(null, pc, TrapKind::NullReference);
+        let (r, is_null, header) = self.array_header(array);
         let k = self
             .b
             .ins()
-            .load(I32, trusted(), r, ARRAY_KIND_OFFSET as i32);
+            .load(I32, invariant(), header, ARRAY_KIND_OFFSET as i32);
+        // The null header's kind is 0: one compare catches null and a wrong
+        // kind; the cold path tells them apart.
         let wrong = self.b.ins().icmp_imm_s(IntCC::NotEqual, k, kind as i64);
-        self.trap_if(wrong, pc, TrapKind::ElementKind);
+        let (cold, cont) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(wrong, cold, &[], cont, &[]);
+        self.b.switch_to_block(cold);
+        self.b.set_cold_block(cold);
+        let null = self
+            .b
+            .ins()
+            .iconst(I32, i64::from(TrapKind::NullReference.code()));
+        let wrong_kind = self
+            .b
+            .ins()
+            .iconst(I32, i64::from(TrapKind::ElementKind.code()));
+        let status = self.b.ins().select(is_null, null, wrong_kind);
+        let pcv = self.b.ins().iconst(I32, i64::from(pc));
+        self.b
+            .ins()
+            .jump(self.trap_block, &[status.into(), pcv.into()]);
+        self.b.switch_to_block(cont);
         let idx = self.get(Bank::I, index);
         let len = self
             .b
             .ins()
-            .load(I64, trusted(), r, ARRAY_LEN_OFFSET as i32);
+            .load(I64, invariant(), header, ARRAY_LEN_OFFSET as i32);
         // Unsigned: a negative index is a huge one.
         let out = self
             .b

@@ -46,6 +46,16 @@ pub struct ArrayHeader {
     pub len: u64,
 }
 
+/// A header no array has (kind 0, length 0), standing in for null where
+/// compiled code reads a header speculatively: the Cranelift tier loads
+/// `kind` and `len` through `if r == 0 { &NULL_ARRAY_HEADER } else { r }`,
+/// so those loads never fault and may be hoisted out of loops.
+pub static NULL_ARRAY_HEADER: ArrayHeader = ArrayHeader {
+    kind: 0,
+    marked: 0,
+    len: 0,
+};
+
 /// Offset of [`ArrayHeader::kind`].
 pub const ARRAY_KIND_OFFSET: usize = std::mem::offset_of!(ArrayHeader, kind);
 /// Offset of [`ArrayHeader::len`].

@@ -600,7 +600,7 @@ mod aarch64 {
 }
 
 #[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -649,14 +649,14 @@ mod tests {
 
     /// One line of `/proc/self/maps`.
     #[derive(Debug, Clone, PartialEq, Eq)]
-    struct MapLine {
-        start: usize,
-        end: usize,
-        perms: String,
-        line: String,
+    pub(crate) struct MapLine {
+        pub(crate) start: usize,
+        pub(crate) end: usize,
+        pub(crate) perms: String,
+        pub(crate) line: String,
     }
 
-    fn maps() -> Vec<MapLine> {
+    pub(crate) fn maps() -> Vec<MapLine> {
         let text = std::fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps");
         text.lines()
             .map(|line| {
@@ -674,7 +674,7 @@ mod tests {
             .collect()
     }
 
-    fn assert_no_wx() {
+    pub(crate) fn assert_no_wx() {
         for m in maps() {
             let p = m.perms.as_bytes();
             assert!(

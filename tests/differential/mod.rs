@@ -66,7 +66,9 @@ pub fn base_config(tier: Tier) -> Config {
     let mut c = Config::new();
     // Small register stacks keep thousands of instances cheap (under qemu
     // too); tests that recurse deeply raise them.
-    c.tier(tier).stack_slots(1 << 14, 1 << 14, 1 << 14);
+    c.tier(tier)
+        .stack_slots(1 << 14, 1 << 14, 1 << 14)
+        .cranelift_verifier(true);
     c
 }
 
