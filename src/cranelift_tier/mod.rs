@@ -295,8 +295,7 @@ impl Drop for Compiler {
 #[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod tests {
     use super::*;
-    use crate::template::code_memory::tests::{assert_no_wx, maps};
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use crate::template::code_memory::tests::{assert_no_wx, maps, while_watching_for_wx};
 
     fn module(n: usize) -> (Module, Vec<FrameLayout>) {
         let mut src = String::new();
@@ -314,18 +313,7 @@ mod tests {
     fn code_is_never_writable_and_executable() {
         let (m, layouts) = module(40);
         let helpers = HelperAddrs::native();
-        let done = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            // A watcher reads the maps while batches compile, to catch a
-            // transient W+X state too.
-            let watcher = s.spawn(|| {
-                let mut reads = 0u32;
-                while !done.load(Ordering::Acquire) {
-                    assert_no_wx();
-                    reads += 1;
-                }
-                reads
-            });
+        while_watching_for_wx(|| {
             let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
             let mut all = Vec::new();
             for batch in (0..40).collect::<Vec<_>>().chunks(4) {
@@ -336,8 +324,6 @@ mod tests {
                 );
                 assert_no_wx();
             }
-            done.store(true, Ordering::Release);
-            assert!(watcher.join().expect("watcher") > 0);
             let maps = maps();
             for c in &all {
                 let m = maps
@@ -346,8 +332,6 @@ mod tests {
                     .expect("code is mapped");
                 assert!(m.perms.starts_with("r-x"), "code mapping is {}", m.line);
             }
-            drop(compiler);
-            assert_no_wx();
         });
     }
 

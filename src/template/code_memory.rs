@@ -824,20 +824,19 @@ pub(crate) mod tests {
         assert!(in_chunk0(after));
     }
 
-    #[test]
-    fn never_writable_and_executable() {
-        let _g = lock();
-        assert_no_wx();
-        // A second thread reads the maps continuously while publishing goes
-        // on, to catch a transient W+X state too.
-        /// Stops the watcher however the publishing thread leaves the scope
-        /// (the scope waits for it, so a panic must stop it too).
+    /// Run `work` while a second thread reads `/proc/self/maps` over and
+    /// over, failing on any mapping that is writable and executable, so a
+    /// transient W+X state is caught too.
+    pub(crate) fn while_watching_for_wx(work: impl FnOnce()) {
+        /// Stops the watcher however `work` leaves the scope (the scope
+        /// waits for the watcher, so a panic must stop it too).
         struct StopOnDrop<'a>(&'a AtomicBool);
         impl Drop for StopOnDrop<'_> {
             fn drop(&mut self) {
                 self.0.store(true, Ordering::Release);
             }
         }
+        assert_no_wx();
         let done = AtomicBool::new(false);
         std::thread::scope(|s| {
             let stop = StopOnDrop(&done);
@@ -849,6 +848,17 @@ pub(crate) mod tests {
                 }
                 reads
             });
+            work();
+            drop(stop);
+            assert!(watcher.join().unwrap() > 0);
+        });
+        assert_no_wx();
+    }
+
+    #[test]
+    fn never_writable_and_executable() {
+        let _g = lock();
+        while_watching_for_wx(|| {
             let mut mem = CodeMemory::new();
             let mut refs = Vec::new();
             for i in 0..500 {
@@ -866,13 +876,8 @@ pub(crate) mod tests {
             for (i, r) in refs.iter().enumerate() {
                 assert_eq!(call(*r), i as u32);
             }
-            drop(stop);
-            let reads = watcher.join().unwrap();
-            assert!(reads > 0);
-            assert_no_wx();
             drop(mem);
         });
-        assert_no_wx();
     }
 
     #[test]
