@@ -23,6 +23,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module as _, default_libcall_names};
+use std::sync::Mutex;
 
 pub use translate::loop_headers;
 
@@ -98,49 +99,13 @@ unsafe impl Send for Compiler {}
 impl Compiler {
     /// A compiler for the host machine.
     pub fn new(settings: CraneliftSettings) -> Result<Compiler, String> {
-        if !AVAILABLE {
-            return Err(format!(
-                "the Cranelift tier does not support {}",
-                target_lexicon::HOST.architecture
-            ));
-        }
-        let mut flags = settings::builder();
-        let opt = match settings.opt_level {
-            OptLevel::None => "none",
-            OptLevel::Speed => "speed",
-            OptLevel::SpeedAndSize => "speed_and_size",
-        };
-        let regalloc = match settings.regalloc {
-            RegallocAlgorithm::Backtracking => "backtracking",
-            RegallocAlgorithm::SinglePass => "single_pass",
-        };
-        let verifier = if settings.verifier { "true" } else { "false" };
-        for (name, value) in [
-            ("opt_level", opt),
-            ("regalloc_algorithm", regalloc),
-            ("enable_verifier", verifier),
-            // No unwinder walks our frames: helpers never unwind.
-            ("unwind_info", "false"),
-            // Calls go to absolute addresses; nothing is linked by name.
-            ("use_colocated_libcalls", "false"),
-            ("is_pic", "false"),
-        ] {
-            flags
-                .set(name, value)
-                .map_err(|e| format!("cranelift setting {name}={value}: {e}"))?;
-        }
-        let isa = cranelift_native::builder()
-            .map_err(|e| format!("cranelift host ISA: {e}"))?
-            .finish(settings::Flags::new(flags))
-            .map_err(|e| format!("cranelift host ISA: {e}"))?;
         Ok(Compiler {
-            isa,
+            isa: host_isa(settings)?,
             ctx: cranelift_codegen::Context::new(),
             builder_ctx: FunctionBuilderContext::new(),
             modules: Vec::new(),
         })
     }
-
     /// Compile `funcs` of a verified `module` as one batch (one
     /// `JITModule`). With `osr`, each function can also be entered at its
     /// loop headers.
@@ -280,6 +245,53 @@ impl Compiler {
         self.ctx.clear();
         result
     }
+}
+
+/// The host ISA for `settings`, made once per process: detecting the CPU and
+/// building the ISA costs ~60 µs, more than compiling a small function.
+fn host_isa(settings: CraneliftSettings) -> Result<OwnedTargetIsa, String> {
+    static ISAS: Mutex<Vec<(CraneliftSettings, OwnedTargetIsa)>> = Mutex::new(Vec::new());
+    let mut isas = ISAS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, isa)) = isas.iter().find(|(s, _)| *s == settings) {
+        return Ok(isa.clone());
+    }
+    if !AVAILABLE {
+        return Err(format!(
+            "the Cranelift tier does not support {}",
+            target_lexicon::HOST.architecture
+        ));
+    }
+    let mut flags = settings::builder();
+    let opt = match settings.opt_level {
+        OptLevel::None => "none",
+        OptLevel::Speed => "speed",
+        OptLevel::SpeedAndSize => "speed_and_size",
+    };
+    let regalloc = match settings.regalloc {
+        RegallocAlgorithm::Backtracking => "backtracking",
+        RegallocAlgorithm::SinglePass => "single_pass",
+    };
+    let verifier = if settings.verifier { "true" } else { "false" };
+    for (name, value) in [
+        ("opt_level", opt),
+        ("regalloc_algorithm", regalloc),
+        ("enable_verifier", verifier),
+        // No unwinder walks our frames: helpers never unwind.
+        ("unwind_info", "false"),
+        // Calls go to absolute addresses; nothing is linked by name.
+        ("use_colocated_libcalls", "false"),
+        ("is_pic", "false"),
+    ] {
+        flags
+            .set(name, value)
+            .map_err(|e| format!("cranelift setting {name}={value}: {e}"))?;
+    }
+    let isa = cranelift_native::builder()
+        .map_err(|e| format!("cranelift host ISA: {e}"))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| format!("cranelift host ISA: {e}"))?;
+    isas.push((settings, isa.clone()));
+    Ok(isa)
 }
 
 impl Drop for Compiler {
