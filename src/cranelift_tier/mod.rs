@@ -307,7 +307,7 @@ impl Drop for Compiler {
 #[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod tests {
     use super::*;
-    use crate::template::code_memory::tests::{assert_no_wx, maps, while_watching_for_wx};
+    use crate::template::code_memory::tests::{assert_no_wx, lock, maps, while_watching_for_wx};
 
     fn module(n: usize) -> (Module, Vec<FrameLayout>) {
         let mut src = String::new();
@@ -323,6 +323,9 @@ mod tests {
 
     #[test]
     fn code_is_never_writable_and_executable() {
+        // qemu-user's emulated maps can miss a mapping while another thread
+        // maps memory: take the code-memory tests' lock.
+        let _g = lock();
         let (m, layouts) = module(40);
         let helpers = HelperAddrs::native();
         while_watching_for_wx(|| {
