@@ -39,8 +39,9 @@ pub mod template;
 
 pub use bytecode::{Bank, Signature};
 pub use engine::{
-    Config, Engine, Instance, InterruptHandle, Linker, Module, Params, Results, SharedOutput,
-    TIER_ENV, Tier, TypedFunc, ValType,
+    CompileStats, Config, CraneliftSettings, Engine, Instance, InterruptHandle, Linker, Module,
+    OptLevel, Params, RegallocAlgorithm, Results, SharedOutput, TIER_ENV, Tier, TierStats,
+    TypedFunc, ValType,
 };
 pub use error::{Error, ParseError, Result, VerifyError};
 pub use runtime::host::HostFunc;

@@ -2,7 +2,7 @@
 //! in one run, with the peers of `../shared/peers` (Lua, LuaJIT, gcc) when
 //! asked.
 
-use super::{config_for, load, parse_args};
+use super::{CraneliftArgs, config_for, load, parse_args};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,6 +28,8 @@ pub struct BenchArgs {
     /// Count executed ops in a separate interpreter run and report ns per op.
     #[arg(long)]
     ns_per_op: bool,
+    #[command(flatten)]
+    cranelift: CraneliftArgs,
     /// Programs: `FILE.tj`, or `FILE.tj@ARG,ARG` to pass `main` arguments.
     #[arg(required = true)]
     files: Vec<String>,
@@ -64,8 +66,13 @@ fn median(v: &mut [Duration]) -> Duration {
     v[v.len() / 2]
 }
 
-fn time_tier(tier: Tier, file: &Path, args: &[String]) -> Result<Timing, String> {
-    let mut config = config_for(None).map_err(|e| e.to_string())?;
+fn time_tier(
+    tier: Tier,
+    cranelift: CraneliftArgs,
+    file: &Path,
+    args: &[String],
+) -> Result<Timing, String> {
+    let mut config = config_for(None, cranelift).map_err(|e| e.to_string())?;
     config.tier(tier);
     let engine = Engine::new(config).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
@@ -235,7 +242,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
         for _ in 0..runs {
             for (k, c) in contenders.iter().enumerate() {
                 let t = match c {
-                    Contender::Tier(tier) => time_tier(*tier, file, &args)?,
+                    Contender::Tier(tier) => time_tier(*tier, a.cranelift, file, &args)?,
                     Contender::Peer { argv, .. } => time_peer(argv)?,
                 };
                 match &reference_output {
@@ -283,7 +290,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
 
 /// Executed ops of one interpreter run (a separate, counting run).
 fn count_ops(file: &Path, args: &[String]) -> Result<u64, String> {
-    let mut config = config_for(None).map_err(|e| e.to_string())?;
+    let mut config = config_for(None, CraneliftArgs::default()).map_err(|e| e.to_string())?;
     config.tier(Tier::Interp).count_ops(true);
     let engine = Engine::new(config).map_err(|e| e.to_string())?;
     let module = load(&engine, file)?;

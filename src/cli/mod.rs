@@ -2,11 +2,11 @@
 
 mod bench;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tierjit::{Config, Engine, Error, Instance, Module, Tier, Value};
+use tierjit::{Config, Engine, Error, Instance, Module, OptLevel, RegallocAlgorithm, Tier, Value};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +26,8 @@ enum Command {
         /// Engine: auto, template, cranelift or interp (overrides TIERJIT_TIER).
         #[arg(long)]
         tier: Option<String>,
+        #[command(flatten)]
+        cranelift: CraneliftArgs,
         file: PathBuf,
         /// Arguments of `main` (i64); missing ones take main's defaults.
         #[arg(allow_hyphen_values = true)]
@@ -48,17 +50,58 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
-/// The configuration from `TIERJIT_TIER`, overridden by `--tier`.
-pub(crate) fn config_for(tier: Option<&str>) -> Result<Config, Error> {
-    match tier {
+/// Cranelift's optimisation level, on the command line.
+#[derive(Clone, Copy, ValueEnum)]
+enum OptArg {
+    None,
+    Speed,
+    SpeedAndSize,
+}
+
+/// Cranelift's register allocator, on the command line.
+#[derive(Clone, Copy, ValueEnum)]
+enum RegallocArg {
+    Backtracking,
+    SinglePass,
+}
+
+/// Cranelift settings shared by `run` and `bench`.
+#[derive(Args, Clone, Copy, Default)]
+pub(crate) struct CraneliftArgs {
+    /// Cranelift's optimisation level (default: speed).
+    #[arg(long, value_enum)]
+    cranelift_opt: Option<OptArg>,
+    /// Cranelift's register allocator (default: backtracking).
+    #[arg(long, value_enum)]
+    cranelift_regalloc: Option<RegallocArg>,
+}
+
+/// The configuration from `TIERJIT_TIER`, overridden by `--tier`, with the
+/// Cranelift settings given.
+pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result<Config, Error> {
+    let mut config = match tier {
         // The flag wins: a bad TIERJIT_TIER does not matter then.
         Some(t) => {
             let mut config = Config::new();
             config.tier(t.parse::<Tier>()?);
-            Ok(config)
+            config
         }
-        None => Config::from_env(),
+        None => Config::from_env()?,
+    };
+    if let Some(opt) = cranelift.cranelift_opt {
+        config.cranelift_opt_level(match opt {
+            OptArg::None => OptLevel::None,
+            OptArg::Speed => OptLevel::Speed,
+            OptArg::SpeedAndSize => OptLevel::SpeedAndSize,
+        });
     }
+    if let Some(r) = cranelift.cranelift_regalloc {
+        config.cranelift_regalloc(match r {
+            RegallocArg::Backtracking => RegallocAlgorithm::Backtracking,
+            RegallocArg::SinglePass => RegallocAlgorithm::SinglePass,
+        });
+    }
+    Ok(config)
 }
 
 pub(crate) fn load(engine: &Engine, file: &Path) -> Result<Module, String> {
@@ -77,9 +120,14 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Vec<Value>, String> {
         .collect()
 }
 
-fn run(tier: Option<&str>, file: &Path, args: &[String]) -> Result<(), String> {
-    let engine =
-        Engine::new(config_for(tier).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+fn run(
+    tier: Option<&str>,
+    cranelift: CraneliftArgs,
+    file: &Path,
+    args: &[String],
+) -> Result<(), String> {
+    let config = config_for(tier, cranelift).map_err(|e| e.to_string())?;
+    let engine = Engine::new(config).map_err(|e| e.to_string())?;
     let module = load(&engine, file)?;
     let args = parse_args(args)?;
     let mut instance = Instance::new(&module).map_err(|e| e.to_string())?;
@@ -142,7 +190,12 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
-        Command::Run { tier, file, args } => run(tier.as_deref(), file, args),
+        Command::Run {
+            tier,
+            cranelift,
+            file,
+            args,
+        } => run(tier.as_deref(), *cranelift, file, args),
         Command::Check { file } => check(file),
         Command::Dis {
             file,
