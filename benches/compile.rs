@@ -56,7 +56,7 @@ fn compile_all(module: &Module, layouts: &[FrameLayout]) -> usize {
     let helpers = HelperAddrs::native();
     (0..module.functions.len())
         .map(|f| {
-            emit::compile(HostMasm::new(), &helpers, module, layouts, f)
+            emit::compile(HostMasm::new(), &helpers, module, layouts, f, false)
                 .expect("compiles")
                 .len()
         })

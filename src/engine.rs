@@ -28,11 +28,12 @@ use crate::runtime::context::FuncTier;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::Heap;
 use crate::runtime::host::HostFunc;
-use crate::runtime::jit::JitRuntime;
 pub use crate::runtime::jit::{CompileStats, TierStats};
+use crate::runtime::jit::{JitOptions, JitRuntime};
 use crate::runtime::stacks::RegisterStacks;
 use crate::runtime::trap::TrapKind;
 use crate::runtime::value::Value;
+pub use crate::tiering::TieringPolicy;
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
@@ -72,7 +73,8 @@ impl Tier {
     /// Whether this build can run the tier.
     pub fn is_available(self) -> bool {
         match self {
-            Tier::Auto | Tier::Interp => true,
+            Tier::Interp => true,
+            Tier::Auto => crate::template::AVAILABLE && crate::cranelift_tier::AVAILABLE,
             Tier::Template => crate::template::AVAILABLE,
             Tier::Cranelift => crate::cranelift_tier::AVAILABLE,
         }
@@ -102,6 +104,32 @@ impl FromStr for Tier {
 
 /// The environment variable that forces a tier.
 pub const TIER_ENV: &str = "TIERJIT_TIER";
+/// The environment variable that sets [`Config::hot_calls`].
+pub const HOT_CALLS_ENV: &str = "TIERJIT_HOT_CALLS";
+/// The environment variable that sets [`Config::hot_loops`].
+pub const HOT_LOOPS_ENV: &str = "TIERJIT_HOT_LOOPS";
+
+/// An environment variable, `None` when unset.
+fn env_var(name: &str) -> Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Error::Config(format!("{name} is not valid UTF-8")))
+        }
+    }
+}
+
+/// A tiering threshold: a whole number from 1.
+fn parse_threshold(name: &str, v: &str) -> Result<u32> {
+    match v.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(Error::Config(format!(
+            "{name} must be a whole number from 1 to {}, got `{v}`",
+            u32::MAX
+        ))),
+    }
+}
 
 /// Engine settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +140,7 @@ pub struct Config {
     heap_limit: usize,
     count_ops: bool,
     cranelift: CraneliftSettings,
+    tiering: TieringPolicy,
 }
 
 impl Default for Config {
@@ -123,6 +152,11 @@ impl Default for Config {
             heap_limit: 4 << 30,
             count_ops: false,
             cranelift: CraneliftSettings::default(),
+            tiering: TieringPolicy {
+                hot_calls: 1000,
+                hot_loops: 10_000,
+                background: true,
+            },
         }
     }
 }
@@ -134,20 +168,49 @@ impl Config {
         Config::default()
     }
 
-    /// The defaults, with the tier taken from `TIERJIT_TIER` when it is set.
-    /// An unknown value is an error.
+    /// The defaults, with the tier taken from `TIERJIT_TIER` and the
+    /// tiering thresholds from `TIERJIT_HOT_CALLS` and `TIERJIT_HOT_LOOPS`
+    /// when they are set. A value that does not parse is an error.
     pub fn from_env() -> Result<Config> {
         let mut c = Config::new();
-        match std::env::var(TIER_ENV) {
-            Ok(v) => {
-                c.tier = v.trim().parse()?;
-            }
-            Err(std::env::VarError::NotPresent) => {}
-            Err(std::env::VarError::NotUnicode(_)) => {
-                return Err(Error::Config(format!("{TIER_ENV} is not valid UTF-8")));
-            }
+        if let Some(v) = env_var(TIER_ENV)? {
+            c.tier = v.trim().parse()?;
+        }
+        if let Some(v) = env_var(HOT_CALLS_ENV)? {
+            c.tiering.hot_calls = parse_threshold(HOT_CALLS_ENV, &v)?;
+        }
+        if let Some(v) = env_var(HOT_LOOPS_ENV)? {
+            c.tiering.hot_loops = parse_threshold(HOT_LOOPS_ENV, &v)?;
         }
         Ok(c)
+    }
+
+    /// Under `auto`, a function moves to Cranelift at its `calls`-th call
+    /// (default 1000, at least 1).
+    pub fn hot_calls(&mut self, calls: u32) -> &mut Config {
+        self.tiering.hot_calls = calls.max(1);
+        self
+    }
+
+    /// Under `auto`, a function's loops move to Cranelift (on-stack
+    /// replacement) at its `back_edges`-th loop back-edge, counted over all
+    /// its activations (default 10,000, at least 1).
+    pub fn hot_loops(&mut self, back_edges: u32) -> &mut Config {
+        self.tiering.hot_loops = back_edges.max(1);
+        self
+    }
+
+    /// Under `auto`, compile hot functions on a background thread (the
+    /// default: the program never waits for Cranelift), or at once on the
+    /// thread that found them hot (deterministic tier-up points, for tests).
+    pub fn background_compilation(&mut self, on: bool) -> &mut Config {
+        self.tiering.background = on;
+        self
+    }
+
+    /// The tiering thresholds and mode.
+    pub fn get_tiering(&self) -> TieringPolicy {
+        self.tiering
     }
 
     /// Choose the engine.
@@ -247,19 +310,17 @@ impl Engine {
         &self.config
     }
 
-    /// The engine that actually runs code (`Auto` resolved).
+    /// The engine that runs code.
     pub fn effective_tier(&self) -> Tier {
-        match self.config.tier {
-            Tier::Auto => Tier::Interp,
-            t => t,
-        }
+        self.config.tier
     }
 }
 
 struct ModuleInner {
     engine: Engine,
-    code: bytecode::Module,
-    layouts: Vec<FrameLayout>,
+    /// Shared with the instances' compiler threads.
+    code: Arc<bytecode::Module>,
+    layouts: Arc<[FrameLayout]>,
 }
 
 /// A verified module, ready to instantiate. Cheap to clone.
@@ -302,7 +363,7 @@ impl Module {
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
-                code,
+                code: Arc::new(code),
                 layouts,
             }),
         })
@@ -431,6 +492,27 @@ impl Write for SharedOutput {
     }
 }
 
+/// What is known of one function of an instance (see
+/// [`Instance::function_stats`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FunctionStats {
+    /// Its name.
+    pub name: String,
+    /// The tier it runs in now (`None`: not compiled yet).
+    pub tier: Option<Tier>,
+    /// Calls counted by its template code (under `auto` only).
+    pub template_calls: Option<u64>,
+    /// Template compile time and machine-code bytes.
+    pub template: Option<(std::time::Duration, usize)>,
+    /// Cranelift compile time and machine-code bytes (latest version).
+    pub cranelift: Option<(std::time::Duration, usize)>,
+    /// When its Cranelift version was installed, since the instance was made.
+    pub tiered_up_at: Option<std::time::Duration>,
+    /// Times a running template activation continued in Cranelift code at a
+    /// loop header.
+    pub osr_entries: u64,
+}
+
 /// A module with its own register stacks, heap and host functions.
 /// A trap ends the call that raised it; the instance stays usable.
 pub struct Instance {
@@ -466,13 +548,21 @@ impl Instance {
             count_ops: config.count_ops,
             executed_ops: 0,
         };
-        let first_tier = match module.engine().effective_tier() {
-            Tier::Template => Some(FuncTier::Template),
-            Tier::Cranelift => Some(FuncTier::Cranelift),
-            Tier::Auto | Tier::Interp => None,
+        let (first_tier, tiering) = match module.engine().effective_tier() {
+            Tier::Template => (Some(FuncTier::Template), None),
+            Tier::Cranelift => (Some(FuncTier::Cranelift), None),
+            Tier::Auto => (Some(FuncTier::Template), Some(config.tiering)),
+            Tier::Interp => (None, None),
         };
-        let functions = module.bytecode().functions.len();
-        let jit = first_tier.map(|t| JitRuntime::new(functions, t, config.cranelift));
+        let inner = &module.inner;
+        let jit = first_tier.map(|first_tier| {
+            let options = JitOptions {
+                first_tier,
+                cranelift: config.cranelift,
+                tiering,
+            };
+            JitRuntime::new(inner.code.clone(), inner.layouts.clone(), options)
+        });
         Ok(Instance {
             module: module.clone(),
             store,
@@ -545,6 +635,62 @@ impl Instance {
         rt.compile(&inner.code, &inner.layouts, idx, func_tier, false)
             .map(|_| ())
             .map_err(|msg| Error::Call(format!("compiling `{name}`: {msg}")))
+    }
+
+    /// Move function `name` to the Cranelift tier now (with loop-header
+    /// entries, so running template activations can continue in it), and
+    /// return once it is installed: its next call runs there. Fails under
+    /// the interpreter.
+    pub fn tier_up(&mut self, name: &str) -> Result<()> {
+        let idx = self.func_index(name)?;
+        let Some(rt) = &mut self.jit else {
+            return Err(Error::Call(
+                "this instance runs the interpreter: it compiles nothing".into(),
+            ));
+        };
+        let inner = &self.module.inner;
+        rt.tier_up(&inner.code, &inner.layouts, idx)
+            .map_err(|msg| Error::Call(format!("tier-up of `{name}`: {msg}")))
+    }
+
+    /// What is known of function `name`: its tier, calls counted in the
+    /// template tier, compile times and code sizes per tier, when it tiered
+    /// up, and how often a running loop moved to Cranelift.
+    pub fn function_stats(&self, name: &str) -> Result<FunctionStats> {
+        let idx = self.func_index(name)?;
+        Ok(self.function_stats_at(idx))
+    }
+
+    /// [`Instance::function_stats`] of every function, in module order.
+    pub fn all_function_stats(&self) -> Vec<FunctionStats> {
+        (0..self.module.bytecode().functions.len())
+            .map(|idx| self.function_stats_at(idx))
+            .collect()
+    }
+
+    fn function_stats_at(&self, idx: usize) -> FunctionStats {
+        let name = self.module.bytecode().functions[idx].name.clone();
+        let Some(rt) = &self.jit else {
+            return FunctionStats {
+                name,
+                tier: Some(Tier::Interp),
+                ..FunctionStats::default()
+            };
+        };
+        let rec = rt.record(idx).unwrap_or_default();
+        FunctionStats {
+            name,
+            tier: match rt.tier_of(idx) {
+                Some(FuncTier::Template) => Some(Tier::Template),
+                Some(FuncTier::Cranelift) => Some(Tier::Cranelift),
+                _ => None,
+            },
+            template_calls: rt.counted_calls(idx),
+            template: rec.template,
+            cranelift: rec.cranelift,
+            tiered_up_at: rec.tiered_up_at,
+            osr_entries: rec.osr_entries,
+        }
     }
 
     /// Bytes the heap holds now.

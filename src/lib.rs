@@ -36,6 +36,7 @@ pub mod error;
 pub mod interp;
 pub mod runtime;
 pub mod template;
+pub mod tiering;
 
 pub use bytecode::{Bank, Signature};
 pub use engine::{

@@ -32,22 +32,44 @@ pub struct FuncEntry {
     /// Address of the current native entry ([`NativeEntry`]), or 0 when the
     /// function is not compiled yet.
     pub code: AtomicUsize,
-    /// Hotness counter for the tiering manager.
-    pub counter: AtomicI64,
+    /// Calls left before the function is hot: template code with counters
+    /// decrements it at entry and calls the tiering hook when it goes
+    /// negative.
+    pub call_budget: AtomicI64,
+    /// Loop back-edges left before a running loop is hot: template code with
+    /// counters decrements it at every back-edge and calls the OSR hook when
+    /// it goes negative.
+    pub loop_budget: AtomicI64,
+    /// Address of Cranelift code of this function that can be entered at
+    /// its loop headers (see `VmContext::osr_entry`), or 0.
+    pub osr_code: AtomicUsize,
     /// A [`FuncTier`] as `u32`.
     pub tier: AtomicU32,
-    /// Padding to keep entries 8-byte aligned (and the size a multiple of 8).
-    pub _pad: u32,
+    /// Tiering state: 0 idle, 1 a Cranelift compile is queued or running.
+    pub queued: AtomicU32,
 }
 
 impl FuncEntry {
-    /// An entry for a function that is not compiled yet.
+    /// An entry for a function that is not compiled yet; budgets as large as
+    /// they go (nothing counts down to a tier-up unless the tiering manager
+    /// sets them).
     pub fn new() -> FuncEntry {
         FuncEntry {
             code: AtomicUsize::new(0),
-            counter: AtomicI64::new(0),
+            call_budget: AtomicI64::new(i64::MAX),
+            loop_budget: AtomicI64::new(i64::MAX),
+            osr_code: AtomicUsize::new(0),
             tier: AtomicU32::new(FuncTier::None as u32),
-            _pad: 0,
+            queued: AtomicU32::new(0),
+        }
+    }
+
+    /// The tier it runs in now.
+    pub fn tier(&self) -> FuncTier {
+        match self.tier.load(std::sync::atomic::Ordering::Acquire) {
+            1 => FuncTier::Template,
+            2 => FuncTier::Cranelift,
+            _ => FuncTier::None,
         }
     }
 }
@@ -140,8 +162,10 @@ pub mod offsets {
     pub const FUNC_ENTRY_SIZE: i32 = size_of::<FuncEntry>() as i32;
     /// [`FuncEntry::code`].
     pub const FUNC_ENTRY_CODE: i32 = offset_of!(FuncEntry, code) as i32;
-    /// [`FuncEntry::counter`].
-    pub const FUNC_ENTRY_COUNTER: i32 = offset_of!(FuncEntry, counter) as i32;
+    /// [`FuncEntry::call_budget`].
+    pub const FUNC_ENTRY_CALL_BUDGET: i32 = offset_of!(FuncEntry, call_budget) as i32;
+    /// [`FuncEntry::loop_budget`].
+    pub const FUNC_ENTRY_LOOP_BUDGET: i32 = offset_of!(FuncEntry, loop_budget) as i32;
 }
 
 #[cfg(test)]

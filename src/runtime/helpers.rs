@@ -29,6 +29,10 @@ pub struct HelperAddrs {
     pub print_f64: usize,
     /// [`compile`].
     pub compile: usize,
+    /// [`hot_call`].
+    pub hot_call: usize,
+    /// [`hot_loop`].
+    pub hot_loop: usize,
 }
 
 impl HelperAddrs {
@@ -41,6 +45,8 @@ impl HelperAddrs {
             print_i64: print_i64 as *const () as usize,
             print_f64: print_f64 as *const () as usize,
             compile: compile as *const () as usize,
+            hot_call: hot_call as *const () as usize,
+            hot_loop: hot_loop as *const () as usize,
         }
     }
 
@@ -54,6 +60,8 @@ impl HelperAddrs {
             print_i64: a(4),
             print_f64: a(5),
             compile: a(6),
+            hot_call: a(7),
+            hot_loop: a(8),
         }
     }
 }
@@ -70,13 +78,18 @@ unsafe fn state<'a>(ctx: *mut VmContext) -> &'a mut HelperState {
 
 /// Run `f`, turning a panic into a host-error status with a message.
 fn guarded(ctx: *mut VmContext, f: impl FnOnce(&mut HelperState) -> u64) -> u64 {
+    guarded_or(ctx, TrapKind::HostError.code().into(), f)
+}
+
+/// Run `f`, turning a panic into `on_panic` (with a message).
+fn guarded_or(ctx: *mut VmContext, on_panic: u64, f: impl FnOnce(&mut HelperState) -> u64) -> u64 {
     // SAFETY: helpers are only called from compiled code run by `run`.
     let st = unsafe { state(ctx) };
     match catch_unwind(AssertUnwindSafe(|| f(&mut *st))) {
         Ok(v) => v,
         Err(_) => {
             st.detail = Some("internal error: a runtime helper panicked".into());
-            TrapKind::HostError.code().into()
+            on_panic
         }
     }
 }
@@ -222,6 +235,30 @@ pub unsafe extern "C" fn compile(ctx: *mut VmContext, func: u64) -> u64 {
             st.detail = Some(msg);
             0
         }
+    })
+}
+
+/// Template code with counters found `func` hot at its entry: returns the
+/// address of a Cranelift version to run this call in (synchronous
+/// tiering), or 0 to go on in template code.
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call.
+pub unsafe extern "C" fn hot_call(ctx: *mut VmContext, func: u64) -> u64 {
+    // A panic means: no Cranelift code, go on in the template tier.
+    guarded_or(ctx, 0, |st| st.hot_call(func as usize) as u64)
+}
+
+/// Template code with counters found a loop of `func` hot at the back-edge
+/// to `header`: returns the address of Cranelift code to continue in at
+/// that header (the context's `osr_entry` is set), or 0 to go on in
+/// template code.
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call.
+pub unsafe extern "C" fn hot_loop(ctx: *mut VmContext, func: u64, header: u64) -> u64 {
+    guarded_or(ctx, 0, |st| {
+        st.hot_loop(func as usize, header as u32) as u64
     })
 }
 

@@ -12,8 +12,12 @@ use crate::runtime::native_stack::{NativeStack, call_on_stack};
 use crate::runtime::trap::{Trap, TrapKind};
 use crate::template::code_memory::CodeMemory;
 use crate::template::{HostMasm, emit};
+use crate::tiering::{
+    self, Compilation, CompilerThread, FuncRecord, Ledger, Records, SPENT_BUDGET, TieringPolicy,
+};
 use std::ffi::c_void;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Compilation statistics of one tier.
@@ -52,24 +56,38 @@ impl TierStats {
 }
 
 /// Per-instance state of the compiled tiers: the function table, the
-/// context, and the code of both tiers.
+/// context, the code of both tiers and, under `auto`, the tiering manager.
 pub struct JitRuntime {
     template_code: CodeMemory,
+    /// The foreground Cranelift compiler (forced tier, `compile`, synchronous
+    /// tier-up), made at first use.
     cranelift: Option<cranelift_tier::Compiler>,
     cranelift_settings: CraneliftSettings,
     /// The tier a function is compiled in at its first call.
     first_tier: FuncTier,
-    /// Per function: its Cranelift code can be entered at loop headers.
-    osr_ready: Vec<bool>,
-    table: Box<[FuncEntry]>,
+    /// Counters and tier-up, when this runtime tiers (`auto`).
+    tiering: Option<Tiering>,
+    table: Arc<[FuncEntry]>,
     ctx: Box<VmContext>,
     /// The native stack compiled code runs on, made at the first call.
     stack: Option<NativeStack>,
-    stats: TierStats,
+    records: Records,
+    /// When the runtime was made: tier-up times are relative to it.
+    started: Instant,
+}
+
+/// The tiering manager's part of a runtime.
+struct Tiering {
+    policy: TieringPolicy,
+    source: Arc<Module>,
+    layouts: Arc<[FrameLayout]>,
+    /// The background compiler, started at the first request.
+    thread: Option<CompilerThread>,
 }
 
 // SAFETY: the raw pointers in the context point into this runtime and the
-// instance's store, which move with the instance; nothing is shared.
+// instance's store, which move with the instance; the compiler thread only
+// shares the function table (atomics) and the ledger (a mutex).
 unsafe impl Send for JitRuntime {}
 
 /// What the helpers reach through `VmContext::host` during a call.
@@ -89,42 +107,108 @@ impl HelperState {
         let rt = unsafe { &mut *self.runtime };
         rt.ensure_compiled(unsafe { &*self.module }, unsafe { &*self.layouts }, func)
     }
+
+    /// `func` is hot: returns the address of a Cranelift version to run
+    /// this call in, or 0 to go on in template code.
+    pub(crate) fn hot_call(&mut self, func: usize) -> usize {
+        // SAFETY: as in `compile`.
+        let rt = unsafe { &mut *self.runtime };
+        rt.hot_call(unsafe { &*self.module }, unsafe { &*self.layouts }, func)
+    }
+
+    /// A loop of `func` is hot at `header`: returns the address of Cranelift
+    /// code to continue in at that header (with `osr_entry` set), or 0.
+    pub(crate) fn hot_loop(&mut self, func: usize, header: u32) -> usize {
+        // SAFETY: as in `compile`.
+        let rt = unsafe { &mut *self.runtime };
+        rt.hot_loop(
+            unsafe { &*self.module },
+            unsafe { &*self.layouts },
+            func,
+            header,
+        )
+    }
+}
+
+/// How a runtime compiles.
+#[derive(Clone, Copy, Debug)]
+pub struct JitOptions {
+    /// The tier a function is compiled in at its first call.
+    pub first_tier: FuncTier,
+    /// Cranelift's settings.
+    pub cranelift: CraneliftSettings,
+    /// Tier up hot functions (template code then counts calls and loops).
+    pub tiering: Option<TieringPolicy>,
 }
 
 impl JitRuntime {
-    /// State for a module of `functions` functions, each compiled in
-    /// `first_tier` (template or Cranelift) at its first call.
+    /// State for `module` (verified, with its frame layouts); nothing is
+    /// compiled yet.
     pub fn new(
-        functions: usize,
-        first_tier: FuncTier,
-        cranelift_settings: CraneliftSettings,
+        module: Arc<Module>,
+        layouts: Arc<[FrameLayout]>,
+        options: JitOptions,
     ) -> JitRuntime {
+        let functions = module.functions.len();
+        let table: Arc<[FuncEntry]> = (0..functions).map(|_| FuncEntry::new()).collect();
+        if let Some(p) = options.tiering {
+            for e in table.iter() {
+                e.call_budget
+                    .store(TieringPolicy::budget(p.hot_calls), Ordering::Relaxed);
+                e.loop_budget
+                    .store(TieringPolicy::budget(p.hot_loops), Ordering::Relaxed);
+            }
+        }
+        let records = Arc::new(Mutex::new(Ledger {
+            funcs: vec![FuncRecord::default(); functions],
+            totals: TierStats::default(),
+        }));
         JitRuntime {
             template_code: CodeMemory::new(),
             cranelift: None,
-            cranelift_settings,
-            first_tier,
-            osr_ready: vec![false; functions],
-            table: (0..functions).map(|_| FuncEntry::new()).collect(),
+            cranelift_settings: options.cranelift,
+            first_tier: options.first_tier,
+            tiering: options.tiering.map(|policy| Tiering {
+                policy,
+                source: module,
+                layouts,
+                thread: None,
+            }),
+            table,
             ctx: Box::new(VmContext::empty()),
             stack: None,
-            stats: TierStats::default(),
+            records,
+            started: Instant::now(),
         }
     }
 
-    /// Compilation statistics so far.
+    /// Compilation statistics so far, per tier.
     pub fn stats(&self) -> TierStats {
-        self.stats
+        tiering::lock(&self.records).totals
+    }
+
+    /// What is known of function `func`'s compilations.
+    pub fn record(&self, func: usize) -> Option<FuncRecord> {
+        tiering::lock(&self.records).funcs.get(func).copied()
+    }
+
+    /// Calls of `func` counted by its template code (with counters), if it
+    /// counts.
+    pub fn counted_calls(&self, func: usize) -> Option<u64> {
+        let t = self.tiering.as_ref()?;
+        let left = self.table.get(func)?.call_budget.load(Ordering::Relaxed);
+        let start = TieringPolicy::budget(t.policy.hot_calls);
+        Some(if left > start {
+            // Tripped: the budget was spent, then set to SPENT_BUDGET.
+            (start + 1) as u64 + (SPENT_BUDGET - left) as u64
+        } else {
+            (start - left) as u64
+        })
     }
 
     /// The tier `func` runs in now.
     pub fn tier_of(&self, func: usize) -> Option<FuncTier> {
-        let t = self.table.get(func)?.tier.load(Ordering::Acquire);
-        Some(match t {
-            1 => FuncTier::Template,
-            2 => FuncTier::Cranelift,
-            _ => FuncTier::None,
-        })
+        Some(self.table.get(func)?.tier())
     }
 
     /// Whether `func` has been compiled.
@@ -169,9 +253,10 @@ impl JitRuntime {
             .get(func)
             .ok_or_else(|| format!("no function {func}"))?
             .code
-            .len() as u64;
+            .len();
         let start = Instant::now();
-        let (addr, code_bytes, stats) = match tier {
+        let entry = &self.table[func];
+        let (addr, code_bytes, tier) = match tier {
             FuncTier::Cranelift => {
                 let compiler = match &mut self.cranelift {
                     Some(c) => c,
@@ -182,39 +267,162 @@ impl JitRuntime {
                 let compiled =
                     compiler.compile(module, layouts, &HelperAddrs::native(), &[func], osr)?;
                 let c = compiled.first().ok_or("cranelift compiled nothing")?;
-                self.osr_ready[func] = osr;
-                (c.addr, c.code_bytes, &mut self.stats.cranelift)
+                tiering::install_cranelift(entry, c.addr, osr);
+                (c.addr, c.code_bytes, FuncTier::Cranelift)
             }
             _ => {
+                let counters = self.tiering.is_some();
                 let code = emit::compile(
                     HostMasm::new(),
                     &HelperAddrs::native(),
                     module,
                     layouts,
                     func,
+                    counters,
                 )?;
                 let published = self
                     .template_code
                     .publish(&code)
                     .map_err(|e| e.to_string())?;
-                self.osr_ready[func] = false;
-                (published.ptr as usize, code.len(), &mut self.stats.template)
+                let addr = published.ptr as usize;
+                entry.osr_code.store(0, Ordering::Release);
+                entry
+                    .tier
+                    .store(FuncTier::Template as u32, Ordering::Release);
+                // Release: the code is complete before anyone can load the
+                // pointer.
+                entry.code.store(addr, Ordering::Release);
+                (addr, code.len(), FuncTier::Template)
             }
         };
-        stats.functions += 1;
-        stats.ops += ops;
-        stats.code_bytes += code_bytes as u64;
-        stats.time += start.elapsed();
-        let entry = &self.table[func];
-        let tier = if tier == FuncTier::Cranelift {
-            FuncTier::Cranelift
-        } else {
-            FuncTier::Template
+        let c = Compilation {
+            func,
+            ops,
+            tier,
+            took: start.elapsed(),
+            code_bytes,
         };
-        entry.tier.store(tier as u32, Ordering::Release);
-        // Release: the code is complete before anyone can load the pointer.
-        entry.code.store(addr, Ordering::Release);
+        tiering::record(&self.records, c, self.started);
         Ok(addr)
+    }
+
+    /// Move `func` to the Cranelift tier now (with loop-header entries if it
+    /// has loops) and return once it is installed.
+    pub fn tier_up(
+        &mut self,
+        module: &Module,
+        layouts: &[FrameLayout],
+        func: usize,
+    ) -> Result<(), String> {
+        let code = &module
+            .functions
+            .get(func)
+            .ok_or_else(|| format!("no function {func}"))?
+            .code;
+        let osr = !cranelift_tier::loop_headers(code).is_empty();
+        self.compile(module, layouts, func, FuncTier::Cranelift, osr)
+            .map(|_| ())
+    }
+
+    /// The call-budget hook: queue `func` for Cranelift (background), or
+    /// compile it now (synchronous) and return its address so the call that
+    /// found it hot runs there too.
+    fn hot_call(&mut self, module: &Module, layouts: &[FrameLayout], func: usize) -> usize {
+        let Some(entry) = self.table.get(func) else {
+            return 0;
+        };
+        entry.call_budget.store(SPENT_BUDGET, Ordering::Relaxed);
+        let Some(t) = &self.tiering else {
+            return 0;
+        };
+        if t.policy.background {
+            self.request(func);
+            0
+        } else if entry.tier() == FuncTier::Cranelift {
+            entry.code.load(Ordering::Acquire)
+        } else {
+            self.tier_up(module, layouts, func)
+                .map_or(0, |()| self.table[func].code.load(Ordering::Acquire))
+        }
+    }
+
+    /// The loop-budget hook, at back-edge to `header`: the address of
+    /// Cranelift code to continue in at that header (after setting
+    /// `osr_entry`), or 0 to go on in template code for a while (the
+    /// background compile was asked for).
+    fn hot_loop(
+        &mut self,
+        module: &Module,
+        layouts: &[FrameLayout],
+        func: usize,
+        header: u32,
+    ) -> usize {
+        let Some(entry) = self.table.get(func) else {
+            return 0;
+        };
+        let Some(t) = &self.tiering else {
+            return 0;
+        };
+        let (background, hot_loops) = (t.policy.background, t.policy.hot_loops);
+        let mut addr = entry.osr_code.load(Ordering::Acquire);
+        if addr == 0 {
+            if background {
+                self.request(func);
+                // Look again after another round of back-edges.
+                self.table[func]
+                    .loop_budget
+                    .store(TieringPolicy::budget(hot_loops), Ordering::Relaxed);
+                return 0;
+            }
+            if self.tier_up(module, layouts, func).is_err() {
+                self.table[func]
+                    .loop_budget
+                    .store(SPENT_BUDGET, Ordering::Relaxed);
+                return 0;
+            }
+            addr = self.table[func].osr_code.load(Ordering::Acquire);
+        }
+        if addr != 0 {
+            self.ctx.osr_entry = header + 1;
+            tiering::lock(&self.records).funcs[func].osr_entries += 1;
+        }
+        addr
+    }
+
+    /// Queue `func` for the compiler thread (started now if needed), unless
+    /// it is queued already.
+    fn request(&mut self, func: usize) {
+        let Some(t) = &mut self.tiering else {
+            return;
+        };
+        let entry = &self.table[func];
+        if entry
+            .queued
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        if t.thread.is_none() {
+            let source = tiering::Source {
+                code: t.source.clone(),
+                layouts: t.layouts.clone(),
+            };
+            match CompilerThread::spawn(
+                source,
+                self.cranelift_settings,
+                self.table.clone(),
+                self.records.clone(),
+                self.started,
+            ) {
+                Ok(th) => t.thread = Some(th),
+                // No thread: the function stays in the template tier.
+                Err(_) => return,
+            }
+        }
+        if let Some(th) = &t.thread {
+            th.request(func);
+        }
     }
 
     /// Run function `func` on a frame at the bottom of the register stacks
@@ -270,11 +478,12 @@ impl JitRuntime {
                         Some(format!("op {h} is not a loop header")),
                     ));
                 }
-                let ready = self.tier_of(func) == Some(FuncTier::Cranelift) && self.osr_ready[func];
-                if ready {
-                    Ok(self.table[func].code.load(Ordering::Acquire))
+                let ready = self.table[func].osr_code.load(Ordering::Acquire);
+                if ready != 0 {
+                    Ok(ready)
                 } else {
                     self.compile(module, layouts, func, FuncTier::Cranelift, true)
+                        .map(|_| self.table[func].osr_code.load(Ordering::Acquire))
                 }
             }
         }

@@ -35,11 +35,19 @@ enum Stub<L> {
         pc: u32,
         code: TrapCode,
     },
-    /// Back-edge: poll the interrupt flag, then continue at the loop header.
+    /// Back-edge: poll the interrupt flag (and with counters, count down
+    /// the loop budget), then continue at the loop header.
     BackEdge {
         label: L,
         pc: u32,
         target: L,
+        header: u32,
+    },
+    /// The call budget ran out at entry: ask for a Cranelift version and
+    /// run this call there if one is ready, else resume.
+    HotCall {
+        label: L,
+        resume: L,
     },
     /// First call of a callee not compiled yet: compile it, then resume.
     LazyCompile {
@@ -84,20 +92,25 @@ pub struct Emitter<'m, M: MacroAssembler> {
     carried: Option<Cached>,
     /// What the current op stored last (through `store_i`/`store_f`).
     stored: Option<Cached>,
+    /// Count calls and back-edges for the tiering manager.
+    counters: bool,
 }
 
 /// Compile function `func` of a verified `module` with `masm`, returning its
 /// position-independent machine code.
 /// Helper calls go to the addresses in `helpers` ([`HelperAddrs::native`]
-/// for code that runs).
+/// for code that runs). With `counters`, the code counts its calls and loop
+/// back-edges into the function table and calls the tiering hooks.
 pub fn compile<M: MacroAssembler>(
     masm: M,
     helpers: &HelperAddrs,
     module: &Module,
     layouts: &[FrameLayout],
     func: usize,
+    counters: bool,
 ) -> Result<Vec<u8>, String> {
     let mut e = Emitter::new(masm, helpers, module, layouts, func);
+    e.counters = counters;
     e.function()?;
     e.masm.finish()
 }
@@ -186,6 +199,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             return_ok,
             carried: None,
             stored: None,
+            counters: false,
         }
     }
 
@@ -194,6 +208,12 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         // About 30-60 bytes per op (see `benches/compile.rs`).
         self.masm.reserve(128 + 48 * code.len());
         self.masm.prologue();
+        if self.counters {
+            let (hot, resume) = (self.masm.new_label(), self.masm.new_label());
+            self.count_down(offsets::FUNC_ENTRY_CALL_BUDGET, hot);
+            self.masm.bind(resume);
+            self.stubs.push(Stub::HotCall { label: hot, resume });
+        }
         // Every engine starts non-parameter registers at 0, 0.0 and null.
         for bank in Bank::ALL {
             let b = bank.index();
@@ -245,8 +265,33 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             label,
             pc,
             target: to,
+            header: target.into(),
         });
         label
+    }
+
+    /// Decrement this function's budget at `field` (a `FuncEntry` offset)
+    /// in the function table; branch to `hot` when it goes negative.
+    /// Clobbers `T0` and `T1`.
+    fn count_down(&mut self, field: i32, hot: M::Label) {
+        let at = self.func as i32 * offsets::FUNC_ENTRY_SIZE + field;
+        let m = &mut self.masm;
+        m.load_ctx(T0, offsets::FUNCTIONS);
+        m.load_mem(T1, T0, at);
+        m.alu_imm(AluOp::Sub, T1, T1, 1);
+        m.store_mem(T0, at, T1);
+        m.branch_imm(Cond::Lt, T1, 0, hot);
+    }
+
+    /// Continue this activation in the Cranelift code whose address a
+    /// tiering hook left in `T0` (0: resume at `resume` instead), on this
+    /// very frame, and return what it returns.
+    fn continue_in_cranelift(&mut self, resume: M::Label) {
+        let m = &mut self.masm;
+        m.branch_imm(Cond::Eq, T0, 0, resume);
+        // The same activation: same frame, same call depth.
+        m.call_native(T0, [0; 3]);
+        m.jump(self.propagate);
     }
 
     /// Load an i64 slot, reusing the register the previous op left it in.
@@ -673,6 +718,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         m.epilogue(T0);
 
         for stub in stubs {
+            let m = &mut self.masm;
             match stub {
                 Stub::Trap { label, pc, code } => {
                     m.bind(label);
@@ -682,7 +728,12 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                     }
                     m.jump(self.trap_exit);
                 }
-                Stub::BackEdge { label, pc, target } => {
+                Stub::BackEdge {
+                    label,
+                    pc,
+                    target,
+                    header,
+                } => {
                     m.bind(label);
                     m.load_ctx(T0, offsets::INTERRUPT);
                     m.load_mem_u8(T0, T0, 0);
@@ -692,7 +743,32 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                     m.load_imm(T0, TrapKind::Interrupted.code().into());
                     m.jump(self.trap_exit);
                     m.bind(cont);
-                    m.jump(target);
+                    if self.counters {
+                        let hot = m.new_label();
+                        self.count_down(offsets::FUNC_ENTRY_LOOP_BUDGET, hot);
+                        let m = &mut self.masm;
+                        m.jump(target);
+                        m.bind(hot);
+                        m.call_helper(
+                            self.helpers.hot_loop,
+                            &[
+                                HelperArg::Ctx,
+                                HelperArg::Imm(self.func.into()),
+                                HelperArg::Imm(header.into()),
+                            ],
+                        );
+                        self.continue_in_cranelift(target);
+                    } else {
+                        m.jump(target);
+                    }
+                }
+                Stub::HotCall { label, resume } => {
+                    m.bind(label);
+                    m.call_helper(
+                        self.helpers.hot_call,
+                        &[HelperArg::Ctx, HelperArg::Imm(self.func.into())],
+                    );
+                    self.continue_in_cranelift(resume);
                 }
                 Stub::LazyCompile {
                     label,
@@ -716,6 +792,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             }
         }
 
+        let m = &mut self.masm;
         m.bind(self.trap_exit);
         m.store_ctx_reg_u32(offsets::TRAP_KIND, T0);
         m.store_ctx_u32(offsets::TRAP_FUNC, self.func);

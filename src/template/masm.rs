@@ -293,6 +293,8 @@ pub trait MacroAssembler {
 
     /// `dst = *(base + offset) as u64` (8 bytes).
     fn load_mem(&mut self, dst: Gpr, base: Gpr, offset: i32);
+    /// `*(base + offset) = src` (8 bytes).
+    fn store_mem(&mut self, base: Gpr, offset: i32, src: Gpr);
     /// `dst = *(base + offset) as u32` (4 bytes, zero-extended).
     fn load_mem_u32(&mut self, dst: Gpr, base: Gpr, offset: i32);
     /// `dst = *(base + offset) as u8` (1 byte, zero-extended).

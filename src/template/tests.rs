@@ -125,6 +125,7 @@ fn every_op_template_disassembles_as_expected_on_x64() {
             &m,
             &layouts(&m),
             0,
+            false,
         )
         .expect("compiles");
         crate::template::golden::check(
@@ -134,12 +135,54 @@ fn every_op_template_disassembles_as_expected_on_x64() {
     }
 }
 
+/// A loop in a function that is not the first of its module (the counter
+/// addresses depend on the index), compiled with tiering counters.
+fn counted_loop() -> Module {
+    crate::bytecode::text::parse(
+        "func other() -> none\n ret\nend\n\
+         func f(i) -> i\ntop:\n subi i0, i0, 1\n jgti i0, 0, top\n reti i0\nend\n",
+    )
+    .expect("parses")
+}
+
+#[test]
+fn tiering_counters_disassemble_as_expected() {
+    let m = counted_loop();
+    let x64 = emit::compile(
+        X64Masm::with_sse41(true),
+        &HelperAddrs::fake(),
+        &m,
+        &layouts(&m),
+        1,
+        true,
+    )
+    .expect("compiles");
+    crate::template::golden::check("x64/tiering_counters", &disasm_x64(&x64));
+    let a64 = emit::compile(
+        A64Masm::new(),
+        &HelperAddrs::fake(),
+        &m,
+        &layouts(&m),
+        1,
+        true,
+    )
+    .expect("compiles");
+    crate::template::golden::check("aarch64/tiering_counters", &disasm_a64(&a64));
+}
+
 #[test]
 fn every_op_template_disassembles_as_expected_on_aarch64() {
     for &opcode in Opcode::ALL {
         let m = sample(opcode);
-        let code = emit::compile(A64Masm::new(), &HelperAddrs::fake(), &m, &layouts(&m), 0)
-            .expect("compiles");
+        let code = emit::compile(
+            A64Masm::new(),
+            &HelperAddrs::fake(),
+            &m,
+            &layouts(&m),
+            0,
+            false,
+        )
+        .expect("compiles");
         crate::template::golden::check(
             &format!("aarch64/ops/{}", file_name(opcode)),
             &disasm_a64(&code),

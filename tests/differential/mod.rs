@@ -133,6 +133,24 @@ pub fn check_with(
         configure(&mut config);
         compare(tier.name(), run_on(config, module, func, args));
     }
+    // Tiering with thresholds of 1: every function moves to Cranelift at its
+    // first call, and every loop at its first back-edge (OSR), mid-run;
+    // synchronously (deterministic), then on the compiler thread (the swap
+    // lands wherever the program is by then).
+    for background in [false, true] {
+        let mut config = base_config(Tier::Auto);
+        configure(&mut config);
+        config
+            .hot_calls(1)
+            .hot_loops(1)
+            .background_compilation(background);
+        let name = if background {
+            "auto (eager, background)"
+        } else {
+            "auto (eager, synchronous)"
+        };
+        compare(name, run_on(config, module, func, args));
+    }
     // Both tiers in one call tree: even functions in Cranelift, odd ones in
     // the template tier, calling each other through the function table.
     let mut config = base_config(Tier::Template);

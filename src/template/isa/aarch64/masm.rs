@@ -746,6 +746,10 @@ impl MacroAssembler for A64Masm {
         self.mem(Mem::LdrX, gpr(dst), gpr(base), i64::from(offset), TMP0);
     }
 
+    fn store_mem(&mut self, base: Gpr, offset: i32, src: Gpr) {
+        self.mem(Mem::StrX, gpr(src), gpr(base), i64::from(offset), TMP0);
+    }
+
     fn load_mem_u32(&mut self, dst: Gpr, base: Gpr, offset: i32) {
         self.mem(Mem::LdrW, gpr(dst), gpr(base), i64::from(offset), TMP0);
     }

@@ -557,6 +557,10 @@ mod listings {
         mem_cases(&mut l, |m, d, b, off| m.load_mem(d, b, off));
     });
 
+    golden!(store_mem, |l| {
+        mem_cases(&mut l, |m, s, b, off| m.store_mem(b, off, s));
+    });
+
     golden!(load_mem_u32, |l| {
         mem_cases(&mut l, |m, d, b, off| m.load_mem_u32(d, b, off));
     });

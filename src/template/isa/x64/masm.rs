@@ -788,6 +788,11 @@ impl MacroAssembler for X64Masm {
         mem!(self.ops, gpr(base), offset, [mov Rq(d), QWORD], []);
     }
 
+    fn store_mem(&mut self, base: Gpr, offset: i32, src: Gpr) {
+        let s = gpr(src);
+        mem!(self.ops, gpr(base), offset, [mov QWORD], [, Rq(s)]);
+    }
+
     fn load_mem_u32(&mut self, dst: Gpr, base: Gpr, offset: i32) {
         let d = gpr(dst);
         mem!(self.ops, gpr(base), offset, [mov Rd(d), DWORD], []);

@@ -545,8 +545,9 @@ fn mask_addresses(text: &str) -> String {
 #[test]
 fn golden_memory() {
     type Load = fn(&mut X64Masm, Gpr, Gpr, i32);
-    let loads: [(&str, Load); 3] = [
+    let loads: [(&str, Load); 4] = [
         ("load_mem", |m, d, b, o| m.load_mem(d, b, o)),
+        ("store_mem", |m, s, b, o| m.store_mem(b, o, s)),
         ("load_mem_u32", |m, d, b, o| m.load_mem_u32(d, b, o)),
         ("load_mem_u8", |m, d, b, o| m.load_mem_u8(d, b, o)),
     ];

@@ -1,0 +1,229 @@
+//! The tiering manager: every function starts in the template tier, whose
+//! code (compiled with counters) decrements the function's call budget at
+//! entry and its loop budget at every back-edge. A budget that goes
+//! negative calls a hook ([`crate::runtime::helpers::hot_call`],
+//! [`crate::runtime::helpers::hot_loop`]) that asks for a Cranelift
+//! version: on the compiler thread of this module by default, at once in
+//! synchronous mode. The new version is installed with one atomic store of
+//! its address into the function table, so it takes over at the next call;
+//! a hot loop of a running template activation continues in it at the loop
+//! header (on-stack replacement through the shared frame).
+
+use crate::bytecode::Module;
+use crate::cranelift_tier::{self, CraneliftSettings};
+use crate::runtime::context::{FuncEntry, FuncTier};
+use crate::runtime::frame::FrameLayout;
+use crate::runtime::helpers::HelperAddrs;
+use crate::runtime::jit::TierStats;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// When functions move up, and where they are compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TieringPolicy {
+    /// A function tiers up at this call (1 = its first).
+    pub hot_calls: u32,
+    /// A function's loops tier up at this back-edge (counted over all its
+    /// activations).
+    pub hot_loops: u32,
+    /// Compile on a background thread (the default), or at once on the
+    /// thread that found the function hot (deterministic, for tests).
+    pub background: bool,
+}
+
+impl TieringPolicy {
+    /// The budget a counter starts at: it trips at the `threshold`-th
+    /// decrement.
+    pub fn budget(threshold: u32) -> i64 {
+        i64::from(threshold.max(1)) - 1
+    }
+}
+
+/// A budget that never trips again: a function that has been queued does
+/// not call its hook at every call.
+pub const SPENT_BUDGET: i64 = i64::MAX / 2;
+
+/// What is known of one function's compilations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FuncRecord {
+    /// Template compile time and code bytes.
+    pub template: Option<(Duration, usize)>,
+    /// Cranelift compile time and code bytes (the latest version).
+    pub cranelift: Option<(Duration, usize)>,
+    /// When the Cranelift version was installed, since the instance was
+    /// made.
+    pub tiered_up_at: Option<Duration>,
+    /// Times a running template activation continued in Cranelift code at a
+    /// loop header.
+    pub osr_entries: u64,
+}
+
+/// Compilation records: per function and per tier, shared with the
+/// compiler thread.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// One record per function.
+    pub funcs: Vec<FuncRecord>,
+    /// Totals per tier.
+    pub totals: TierStats,
+}
+
+/// The ledger of an instance.
+pub type Records = Arc<Mutex<Ledger>>;
+
+/// Lock `records`, whatever a panicking thread left.
+pub fn lock(records: &Records) -> std::sync::MutexGuard<'_, Ledger> {
+    records.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Install Cranelift code at `addr` for `entry`: the address an OSR entry
+/// uses first (if the code has loop-header entries), then the one calls
+/// use. Both are single atomic stores, after the code is complete and
+/// visible to instruction fetch (the compiler made sure of that).
+pub fn install_cranelift(entry: &FuncEntry, addr: usize, with_osr_entries: bool) {
+    if with_osr_entries {
+        entry.osr_code.store(addr, Ordering::Release);
+    }
+    entry
+        .tier
+        .store(FuncTier::Cranelift as u32, Ordering::Release);
+    entry.code.store(addr, Ordering::Release);
+    // Calls no longer reach template code with counters, but activations
+    // still running in it may: keep them from asking again.
+    entry.call_budget.store(SPENT_BUDGET, Ordering::Relaxed);
+    entry.queued.store(0, Ordering::Release);
+}
+
+/// One finished compilation, for the ledger.
+#[derive(Clone, Copy, Debug)]
+pub struct Compilation {
+    /// The function.
+    pub func: usize,
+    /// Its op count.
+    pub ops: usize,
+    /// The tier it was compiled in.
+    pub tier: FuncTier,
+    /// How long it took.
+    pub took: Duration,
+    /// Machine-code bytes.
+    pub code_bytes: usize,
+}
+
+/// Note a compilation in `records`; `started` is when the instance was made.
+pub fn record(records: &Records, c: Compilation, started: Instant) {
+    let mut ledger = lock(records);
+    let total = if c.tier == FuncTier::Cranelift {
+        &mut ledger.totals.cranelift
+    } else {
+        &mut ledger.totals.template
+    };
+    total.functions += 1;
+    total.ops += c.ops as u64;
+    total.code_bytes += c.code_bytes as u64;
+    total.time += c.took;
+    if let Some(rec) = ledger.funcs.get_mut(c.func) {
+        if c.tier == FuncTier::Cranelift {
+            rec.cranelift = Some((c.took, c.code_bytes));
+            rec.tiered_up_at = Some(started.elapsed());
+        } else {
+            rec.template = Some((c.took, c.code_bytes));
+        }
+    }
+}
+
+/// What the compiler thread reads: the module, shared read-only.
+pub struct Source {
+    /// The verified module.
+    pub code: Arc<Module>,
+    /// Its frame layouts.
+    pub layouts: Arc<[FrameLayout]>,
+}
+
+/// The background compiler of one instance: a thread with its own
+/// Cranelift compiler (and so its own `JITModule`s), fed function indices.
+/// Dropping it stops the thread after the compile in progress and frees
+/// every module it made: by then no code of the instance runs.
+pub struct CompilerThread {
+    sender: Option<mpsc::Sender<usize>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl CompilerThread {
+    /// Start the thread. It installs what it compiles into `table` and
+    /// notes it in `records` (times relative to `started`).
+    pub fn spawn(
+        source: Source,
+        settings: CraneliftSettings,
+        table: Arc<[FuncEntry]>,
+        records: Records,
+        started: Instant,
+    ) -> std::io::Result<CompilerThread> {
+        let (sender, receiver) = mpsc::channel::<usize>();
+        let handle = std::thread::Builder::new()
+            .name("tierjit-compiler".into())
+            .spawn(move || {
+                let mut compiler = match cranelift_tier::Compiler::new(settings) {
+                    Ok(c) => c,
+                    // Functions stay in the template tier.
+                    Err(_) => return,
+                };
+                let helpers = HelperAddrs::native();
+                for func in receiver {
+                    let Some(entry) = table.get(func) else {
+                        continue;
+                    };
+                    let t0 = Instant::now();
+                    let has_loops = source
+                        .code
+                        .functions
+                        .get(func)
+                        .is_some_and(|f| !cranelift_tier::loop_headers(&f.code).is_empty());
+                    let compiled = compiler.compile(
+                        &source.code,
+                        &source.layouts,
+                        &helpers,
+                        &[func],
+                        has_loops,
+                    );
+                    // A function Cranelift cannot compile stays in the
+                    // template tier; `queued` stays set so it is not asked
+                    // for again.
+                    let Some(c) = compiled.ok().and_then(|c| c.first().copied()) else {
+                        continue;
+                    };
+                    install_cranelift(entry, c.addr, has_loops);
+                    let c = Compilation {
+                        func,
+                        ops: source.code.functions[func].code.len(),
+                        tier: FuncTier::Cranelift,
+                        took: t0.elapsed(),
+                        code_bytes: c.code_bytes,
+                    };
+                    record(&records, c, started);
+                }
+            })?;
+        Ok(CompilerThread {
+            sender: Some(sender),
+            handle: Some(handle),
+        })
+    }
+
+    /// Ask for a Cranelift version of `func`. Never blocks.
+    pub fn request(&self, func: usize) {
+        if let Some(s) = &self.sender {
+            let _ = s.send(func);
+        }
+    }
+}
+
+impl Drop for CompilerThread {
+    fn drop(&mut self) {
+        self.sender = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
