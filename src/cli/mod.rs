@@ -28,6 +28,9 @@ enum Command {
         tier: Option<String>,
         #[command(flatten)]
         cranelift: CraneliftArgs,
+        /// Print per-function tiering statistics to standard error.
+        #[arg(long)]
+        stats: bool,
         file: PathBuf,
         /// Arguments of `main` (i64); missing ones take main's defaults.
         #[arg(allow_hyphen_values = true)]
@@ -74,6 +77,10 @@ pub(crate) struct CraneliftArgs {
     /// Cranelift's register allocator (default: backtracking).
     #[arg(long, value_enum)]
     cranelift_regalloc: Option<RegallocArg>,
+    /// Under auto, compile hot functions at once on the running thread
+    /// instead of on the background compiler thread (deterministic).
+    #[arg(long)]
+    sync_tier_up: bool,
 }
 
 /// The configuration from `TIERJIT_TIER`, overridden by `--tier`, with the
@@ -94,6 +101,9 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
             OptArg::Speed => OptLevel::Speed,
             OptArg::SpeedAndSize => OptLevel::SpeedAndSize,
         });
+    }
+    if cranelift.sync_tier_up {
+        config.background_compilation(false);
     }
     if let Some(r) = cranelift.cranelift_regalloc {
         config.cranelift_regalloc(match r {
@@ -123,6 +133,7 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Vec<Value>, String> {
 fn run(
     tier: Option<&str>,
     cranelift: CraneliftArgs,
+    stats: bool,
     file: &Path,
     args: &[String],
 ) -> Result<(), String> {
@@ -133,6 +144,9 @@ fn run(
     let mut instance = Instance::new(&module).map_err(|e| e.to_string())?;
     instance.set_output(std::io::BufWriter::new(std::io::stdout()));
     let result = instance.call(tierjit::bytecode::ENTRY_NAME, &args);
+    if stats {
+        print_stats(&instance);
+    }
     match result {
         Ok(Some(v)) => {
             let _ = writeln!(std::io::stdout(), "{v}");
@@ -140,6 +154,49 @@ fn run(
         }
         Ok(None) => Ok(()),
         Err(e) => Err(format!("{}: {e}", file.display())),
+    }
+}
+
+/// Per-function statistics and totals, to standard error.
+fn print_stats(instance: &Instance) {
+    use std::time::Duration;
+    let compiled = |c: Option<(Duration, usize)>| match c {
+        Some((t, bytes)) => format!("{:.1}µs/{bytes}B", t.as_secs_f64() * 1e6),
+        None => "-".into(),
+    };
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "{:<24} {:>9} {:>14} {:>18} {:>18} {:>12} {:>5}",
+        "function", "tier", "template-calls", "template", "cranelift", "tiered-up", "osr"
+    );
+    for s in instance.all_function_stats() {
+        let _ = writeln!(
+            err,
+            "{:<24} {:>9} {:>14} {:>18} {:>18} {:>12} {:>5}",
+            s.name,
+            s.tier.map_or("-", |t| t.name()),
+            s.template_calls.map_or("-".into(), |c| c.to_string()),
+            compiled(s.template),
+            compiled(s.cranelift),
+            s.tiered_up_at
+                .map_or("-".into(), |t| format!("{:.3}ms", t.as_secs_f64() * 1e3)),
+            s.osr_entries
+        );
+    }
+    let totals = instance.compile_stats();
+    for (tier, t) in [
+        ("template", totals.template),
+        ("cranelift", totals.cranelift),
+    ] {
+        let _ = writeln!(
+            err,
+            "total {tier}: {} functions, {} ops, {} bytes, {:.3} ms",
+            t.functions,
+            t.ops,
+            t.code_bytes,
+            t.time.as_secs_f64() * 1e3
+        );
     }
 }
 
@@ -193,9 +250,10 @@ pub fn main() -> ExitCode {
         Command::Run {
             tier,
             cranelift,
+            stats,
             file,
             args,
-        } => run(tier.as_deref(), *cranelift, file, args),
+        } => run(tier.as_deref(), *cranelift, *stats, file, args),
         Command::Check { file } => check(file),
         Command::Dis {
             file,

@@ -91,9 +91,6 @@ pub fn install_cranelift(entry: &FuncEntry, addr: usize, with_osr_entries: bool)
         .tier
         .store(FuncTier::Cranelift as u32, Ordering::Release);
     entry.code.store(addr, Ordering::Release);
-    // Calls no longer reach template code with counters, but activations
-    // still running in it may: keep them from asking again.
-    entry.call_budget.store(SPENT_BUDGET, Ordering::Relaxed);
     entry.queued.store(0, Ordering::Release);
 }
 

@@ -1,0 +1,290 @@
+//! The tiering manager: tier-ups at the thresholds (seen in the
+//! statistics), on-stack replacement inside loops and deep recursion, swaps
+//! while other activations of the same function are live, the tier-up API
+//! and the environment variables. Every result is the interpreter's.
+
+mod differential;
+
+use std::path::PathBuf;
+use std::process::Command;
+use tierjit::{Config, Engine, Instance, Module, SharedOutput, Tier, Value, bytecode};
+
+fn auto(hot_calls: u32, hot_loops: u32, background: bool) -> Config {
+    let mut c = differential::base_config(Tier::Auto);
+    c.hot_calls(hot_calls)
+        .hot_loops(hot_loops)
+        .background_compilation(background);
+    c
+}
+
+fn instance(config: Config, src: &str) -> Instance {
+    let engine = Engine::new(config).expect("engine");
+    let module = Module::new(&engine, src).expect("module");
+    let mut instance = Instance::new(&module).expect("instance");
+    instance.set_output(SharedOutput::new());
+    instance
+}
+
+const COUNTED: &str = "
+    func inc(i) -> i
+        addi i0, i0, 1
+        reti i0
+    end
+    func spin(i) -> i
+        iconst i1, 0
+    top:
+        jge i1, i0, done
+        addi i1, i1, 1
+        jmp top
+    done:
+        reti i1
+    end
+";
+
+#[test]
+fn a_function_tiers_up_at_its_hot_calls_th_call() {
+    let mut inst = instance(auto(5, 1_000_000, false), COUNTED);
+    for k in 1..=4 {
+        assert_eq!(
+            inst.call("inc", &[Value::I(k)]).unwrap(),
+            Some(Value::I(k + 1))
+        );
+        let s = inst.function_stats("inc").unwrap();
+        assert_eq!(s.tier, Some(Tier::Template), "after call {k}");
+        assert_eq!(s.template_calls, Some(k as u64));
+        assert!(s.template.is_some() && s.cranelift.is_none());
+    }
+    // The 5th call finds it hot, compiles it and runs in Cranelift.
+    assert_eq!(inst.call("inc", &[Value::I(5)]).unwrap(), Some(Value::I(6)));
+    let s = inst.function_stats("inc").unwrap();
+    assert_eq!(s.tier, Some(Tier::Cranelift));
+    assert_eq!(s.template_calls, Some(5));
+    assert!(s.cranelift.is_some_and(|(_, bytes)| bytes > 0));
+    assert!(s.tiered_up_at.is_some());
+    // Later calls do not reach template code any more.
+    for k in 0..10 {
+        assert_eq!(
+            inst.call("inc", &[Value::I(k)]).unwrap(),
+            Some(Value::I(k + 1))
+        );
+    }
+    assert_eq!(inst.function_stats("inc").unwrap().template_calls, Some(5));
+    let totals = inst.compile_stats();
+    assert_eq!(totals.template.functions, 1);
+    assert_eq!(totals.cranelift.functions, 1);
+}
+
+#[test]
+fn a_hot_loop_continues_in_cranelift_at_its_header() {
+    let mut inst = instance(auto(1_000_000, 100, false), COUNTED);
+    // 50 back-edges: below the threshold.
+    assert_eq!(
+        inst.call("spin", &[Value::I(50)]).unwrap(),
+        Some(Value::I(50))
+    );
+    let s = inst.function_stats("spin").unwrap();
+    assert_eq!((s.tier, s.osr_entries), (Some(Tier::Template), 0));
+    // 50 + 50 more back-edges reach 100: the loop moves mid-run.
+    assert_eq!(
+        inst.call("spin", &[Value::I(1000)]).unwrap(),
+        Some(Value::I(1000))
+    );
+    let s = inst.function_stats("spin").unwrap();
+    assert_eq!(s.tier, Some(Tier::Cranelift));
+    assert_eq!(s.osr_entries, 1);
+    assert_eq!(s.template_calls, Some(2));
+}
+
+#[test]
+fn the_tier_up_api_swaps_before_it_returns() {
+    for tier in [Tier::Template, Tier::Auto] {
+        let mut c = differential::base_config(tier);
+        c.background_compilation(true);
+        let mut inst = instance(c, COUNTED);
+        assert_eq!(inst.tier_of("spin").unwrap(), None, "not compiled yet");
+        assert_eq!(
+            inst.call("spin", &[Value::I(3)]).unwrap(),
+            Some(Value::I(3))
+        );
+        assert_eq!(inst.tier_of("spin").unwrap(), Some(Tier::Template));
+        inst.tier_up("spin").unwrap();
+        assert_eq!(inst.tier_of("spin").unwrap(), Some(Tier::Cranelift));
+        assert_eq!(
+            inst.call("spin", &[Value::I(7)]).unwrap(),
+            Some(Value::I(7))
+        );
+    }
+    let mut interp = instance(differential::base_config(Tier::Interp), COUNTED);
+    assert!(interp.tier_up("spin").is_err());
+    assert_eq!(interp.tier_of("spin").unwrap(), Some(Tier::Interp));
+    assert!(interp.tier_up("nope").is_err());
+}
+
+/// A recursion in which every activation runs a loop, then recurses from
+/// inside it: with thresholds of 1 each activation's loop moves to
+/// Cranelift while the activations below it are still in template code.
+const RECURSIVE_LOOPS: &str = "
+    func walk(i, f) -> f
+        jlei i0, 0, leaf
+        iconst i1, 0
+        fconst f1, 0.0
+    top:
+        i2f f2, i1
+        fadd f1, f1, f2
+        fmul f1, f1, f0
+        addi i1, i1, 1
+        jlti i1, 7, top
+        subi i2, i0, 1
+        call f3, walk, 2
+        fadd f1, f1, f3
+        iconst i3, 0
+    again:
+        addi i3, i3, 1
+        fsub f1, f1, f0
+        jlt i3, i0, again
+        retf f1
+    leaf:
+        retf f0
+    end
+    func main(i) -> f
+        fconst f0, 0.999
+        mov i2, i0
+        call f1, walk, 2
+        retf f1
+    end
+";
+
+#[test]
+fn osr_inside_deep_recursion_agrees_with_the_interpreter() {
+    let module = bytecode::text::parse(RECURSIVE_LOOPS).expect("parses");
+    let out = differential::check_with(&module, "main", &[Value::I(3000)], |c| {
+        c.stack_slots(1 << 16, 1 << 16, 1 << 10);
+    });
+    assert!(out.float().is_finite());
+}
+
+#[test]
+fn swaps_land_while_other_activations_of_the_function_are_live() {
+    let module = bytecode::text::parse(RECURSIVE_LOOPS).expect("parses");
+    let args = [Value::I(2000)];
+    let mut big = differential::base_config(Tier::Interp);
+    big.stack_slots(1 << 16, 1 << 16, 1 << 10);
+    let oracle = differential::run_on(big, &module, "main", &args);
+    // Several instances at once, each with its own compiler thread, each
+    // swapping `walk` at a moment that depends on the threads' timing.
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..4)
+            .map(|k| {
+                let (module, oracle) = (&module, &oracle);
+                s.spawn(move || {
+                    for round in 0..5 {
+                        let mut c = auto(1 + k * 3 + round, 1 + round * 40, true);
+                        c.stack_slots(1 << 16, 1 << 16, 1 << 10);
+                        let got = differential::run_on(c, module, "main", &args);
+                        assert!(oracle.same_as(&got), "thread {k} round {round}: {got:?}");
+                    }
+                })
+            })
+            .collect();
+        for r in runs {
+            r.join().expect("no thread failed");
+        }
+    });
+}
+
+#[test]
+fn every_function_of_the_suite_swaps_mid_run_in_synchronous_mode() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for (name, args) in [
+        ("fib", vec![18]),
+        ("sieve", vec![2000, 2]),
+        ("nbody", vec![200]),
+        ("spectralnorm", vec![30]),
+        ("matmul", vec![10]),
+    ] {
+        let text = std::fs::read_to_string(root.join(format!("programs/{name}.tj"))).unwrap();
+        let engine = Engine::new(auto(2, 3, false)).expect("engine");
+        let module = Module::new(&engine, &text).expect("module");
+        let mut inst = Instance::new(&module).expect("instance");
+        inst.set_output(SharedOutput::new());
+        let args: Vec<Value> = args.into_iter().map(Value::I).collect();
+        inst.call("main", &args).expect("runs");
+        for s in inst.all_function_stats() {
+            // Every function that ran twice or looped three times moved up.
+            if s.template_calls.unwrap_or(0) >= 2 || s.osr_entries > 0 {
+                assert_eq!(s.tier, Some(Tier::Cranelift), "{name}: {s:?}");
+            }
+        }
+        // fib has no loop; every other program's loops move mid-run.
+        assert_eq!(
+            inst.all_function_stats().iter().any(|s| s.osr_entries > 0),
+            name != "fib",
+            "{name}: loops moved mid-run"
+        );
+    }
+}
+
+fn tierjit(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let exe = env!("CARGO_BIN_EXE_tierjit");
+    let mut cmd = match std::env::var("TIERJIT_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut parts = runner.split_whitespace();
+            let mut c = Command::new(parts.next().expect("runner"));
+            c.args(parts).arg(exe);
+            c
+        }
+        _ => Command::new(exe),
+    };
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("TIERJIT_TIER")
+        .env_remove("TIERJIT_HOT_CALLS")
+        .env_remove("TIERJIT_HOT_LOOPS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("tierjit runs")
+}
+
+#[test]
+fn environment_thresholds_are_honoured_and_checked() {
+    let o = tierjit(
+        &["run", "--stats", "--sync-tier-up", "programs/fib.tj", "12"],
+        &[("TIERJIT_HOT_CALLS", "3")],
+    );
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out, "fib(12) = 144\n");
+    let fib = err
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("fib"))
+        .unwrap_or_else(|| panic!("no stats line for fib:\n{err}"));
+    assert!(fib.contains("cranelift"), "{fib}");
+    assert!(
+        fib.contains(" 3 "),
+        "3 calls counted before the tier-up: {fib}"
+    );
+    // With the default threshold fib(12) (465 calls) stays in the template tier.
+    let o = tierjit(
+        &["run", "--stats", "--sync-tier-up", "programs/fib.tj", "12"],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    let fib = err
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("fib"))
+        .unwrap_or_else(|| panic!("no stats line for fib:\n{err}"));
+    assert!(fib.contains("template"), "{fib}");
+    for bad in ["0", "-4", "lots"] {
+        let o = tierjit(
+            &["run", "programs/fib.tj", "5"],
+            &[("TIERJIT_HOT_LOOPS", bad)],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert!(err.contains("TIERJIT_HOT_LOOPS"), "{err}");
+    }
+}
