@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: the whole suite through `tierjit bench`, side by side with the
 # peers (lua5.4, luajit -joff, luajit, gcc -O2) of ../shared/peers, at the
-# default sizes. Installs what it needs. Usage:
+# default sizes, then the mixed workload (programs/mixed.tj, no peers: the
+# case for tiering). Installs what it needs. Usage:
 #   scripts/bench-suite.sh [--tiers interp,...] [--runs N] [extra bench flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +25,5 @@ fi
 cargo build --release --quiet
 exec target/release/tierjit bench --peers "$peers" --peer-bin "$bin" "$@" \
   programs/fib.tj programs/loop.tj programs/sieve.tj programs/nbody.tj \
-  programs/mandelbrot.tj programs/spectralnorm.tj programs/matmul.tj
+  programs/mandelbrot.tj programs/spectralnorm.tj programs/matmul.tj \
+  programs/mixed.tj

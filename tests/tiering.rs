@@ -288,3 +288,46 @@ fn environment_thresholds_are_honoured_and_checked() {
         assert!(err.contains("TIERJIT_HOT_LOOPS"), "{err}");
     }
 }
+
+#[test]
+fn the_mixed_workload_agrees_on_every_engine() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("programs/mixed.tj")).expect("mixed.tj");
+    let module = bytecode::text::parse(&text).expect("parses");
+    assert!(module.functions.len() > 1000, "thousands of cold functions");
+    let args = [Value::I(2), Value::I(5000)];
+    let oracle = differential::run_on(
+        differential::base_config(Tier::Interp),
+        &module,
+        "main",
+        &args,
+    );
+    assert!(
+        oracle.output.starts_with("mixed: cold checksum = "),
+        "{}",
+        oracle.output
+    );
+    // The cold functions stay in the template tier (2 calls each); the
+    // kernel's loop moves to Cranelift.
+    for config in [
+        differential::base_config(Tier::Template),
+        differential::base_config(Tier::Auto),
+        auto(1000, 100, false),
+    ] {
+        let got = differential::run_on(config, &module, "main", &args);
+        assert!(oracle.same_as(&got), "{got:?}");
+    }
+    let mut inst = instance(auto(1000, 100, false), &text);
+    inst.call("main", &args).expect("runs");
+    let stats = inst.all_function_stats();
+    let kernel = stats.iter().find(|s| s.name == "kernel").expect("kernel");
+    assert_eq!(
+        (kernel.tier, kernel.osr_entries),
+        (Some(Tier::Cranelift), 1)
+    );
+    let cold_in_cranelift = stats
+        .iter()
+        .filter(|s| s.name.starts_with('f') && s.tier == Some(Tier::Cranelift))
+        .count();
+    assert_eq!(cold_in_cranelift, 0);
+}

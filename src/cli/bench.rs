@@ -187,15 +187,16 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
         .map(|t| t.parse::<Tier>().map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     if tiers.is_empty() {
-        // `auto` is listed once it differs from every forced tier.
-        tiers = [Tier::Interp, Tier::Template, Tier::Cranelift]
+        tiers = [Tier::Interp, Tier::Template, Tier::Cranelift, Tier::Auto]
             .into_iter()
             .filter(|t| t.is_available())
             .collect();
     }
     let runs = a.runs.max(1);
     println!("# tierjit bench: median of {runs} runs, wall seconds (ratio to the first engine)\n");
-    let mut header_done = false;
+    // Columns follow the first program's contenders; a later program
+    // without some peer shows `-` there.
+    let mut columns: Option<Vec<String>> = None;
     for spec in &a.files {
         let (file, args) = match spec.split_once('@') {
             Some((f, a)) => (
@@ -216,8 +217,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
         if let Some(dir) = &a.peers {
             contenders.extend(peers_for(dir, a.peer_bin.as_deref(), &name, &args));
         }
-        if !header_done {
-            // Columns follow the first program's contenders.
+        if columns.is_none() {
             let mut h = String::from("| program | args |");
             let mut sep = String::from("|---|---|");
             for c in &contenders {
@@ -233,7 +233,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
                 sep += "---:|";
             }
             println!("{h}\n{sep}");
-            header_done = true;
+            columns = Some(contenders.iter().map(Contender::name).collect());
         }
         let mut run_times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
         let mut compile_times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
@@ -263,10 +263,14 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
         }
         let base = median(&mut run_times[0]).as_secs_f64();
         let mut row = format!("| {name} | {} |", args.join(" "));
-        for (k, c) in contenders.iter().enumerate() {
+        for column in columns.iter().flatten() {
+            let Some(k) = contenders.iter().position(|c| c.name() == *column) else {
+                row += " - |";
+                continue;
+            };
             let m = median(&mut run_times[k]);
             row += &format!(" {} ({:.2}x) |", fmt_secs(m), m.as_secs_f64() / base);
-            if matches!(c, Contender::Tier(_)) {
+            if matches!(contenders[k], Contender::Tier(_)) {
                 row += &format!(" {} |", fmt_compile(median(&mut compile_times[k])));
             }
         }
