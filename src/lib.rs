@@ -2,10 +2,12 @@
 //!
 //! Programs are modules of functions over three typed register banks (i64,
 //! f64, references) in fixed 8-byte ops ([`bytecode`]). They run through
-//! engines that agree bit for bit: the reference [`interp`]reter today, a
-//! template JIT and a Cranelift JIT with tier-up between them next. All
-//! engines share one frame layout ([`runtime::frame`]), so functions can move
-//! between them at calls.
+//! engines that agree bit for bit: the reference [`interp`]reter, a
+//! single-pass [`template`] JIT, a [`cranelift_tier`] JIT, and `auto` (the
+//! default), where the [`tiering`] manager moves hot functions from the
+//! template tier to Cranelift while the program runs. All engines share one
+//! frame layout ([`runtime::frame`]), so functions move between them at calls
+//! and at loop headers.
 //!
 //! The embedding API is in [`engine`] and re-exported here:
 //!
