@@ -10,7 +10,7 @@
 //! Functions compiled with OSR entries can also be entered at any loop
 //! header, with every register taken from the frame: the caller stores
 //! `header + 1` into [`VmContext::osr_entry`](crate::runtime::context::VmContext)
-//! before calling the entry (see [`translate`]).
+//! before calling the entry (see `translate.rs`).
 
 mod translate;
 
