@@ -632,7 +632,7 @@ impl Instance {
             ));
         };
         let inner = &self.module.inner;
-        rt.compile(&inner.code, &inner.layouts, idx, func_tier, false)
+        rt.compile(&inner.code, &inner.layouts, idx, func_tier)
             .map(|_| ())
             .map_err(|msg| Error::Call(format!("compiling `{name}`: {msg}")))
     }

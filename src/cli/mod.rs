@@ -228,7 +228,8 @@ fn dis(file: &Path, clif: bool, cranelift_asm: bool) -> Result<(), String> {
     let mut compiler = tierjit::cranelift_tier::Compiler::new(config.get_cranelift())?;
     let code = module.bytecode();
     for (idx, f) in code.functions.iter().enumerate() {
-        let text = compiler.listing(code, module.layouts(), idx, false, cranelift_asm)?;
+        let start = tierjit::cranelift_tier::EntryPoint::Start;
+        let text = compiler.listing(code, module.layouts(), idx, start, cranelift_asm)?;
         println!("; function {idx}: {}\n{text}", f.name);
     }
     Ok(())

@@ -7,10 +7,10 @@
 //! module: a newer version is installed by storing its address into the
 //! function table, which every call goes through.
 //!
-//! Functions compiled with OSR entries can also be entered at any loop
-//! header, with every register taken from the frame: the caller stores
-//! `header + 1` into [`VmContext::osr_entry`](crate::runtime::context::VmContext)
-//! before calling the entry (see `translate.rs`).
+//! A function can also be compiled for entry at one of its loop headers,
+//! with every register taken from the frame (on-stack replacement): a
+//! separate version with the same native entry signature, in which the code
+//! before the header is unreachable (see [`EntryPoint`]).
 
 mod translate;
 
@@ -25,7 +25,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module as _, default_libcall_names};
 use std::sync::Mutex;
 
-pub use translate::loop_headers;
+pub use translate::{EntryPoint, loop_headers};
 
 /// Whether this build can run Cranelift code.
 pub const AVAILABLE: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
@@ -107,21 +107,19 @@ impl Compiler {
         })
     }
     /// Compile `funcs` of a verified `module` as one batch (one
-    /// `JITModule`). With `osr`, each function can also be entered at its
-    /// loop headers.
+    /// `JITModule`), each with its entry point.
     pub fn compile(
         &mut self,
         module: &Module,
         layouts: &[FrameLayout],
         helpers: &HelperAddrs,
-        funcs: &[usize],
-        osr: bool,
+        funcs: &[(usize, EntryPoint)],
     ) -> Result<Vec<Compiled>, String> {
         let mut jit = JITModule::new(JITBuilder::with_isa(
             self.isa.clone(),
             default_libcall_names(),
         ));
-        let result = self.compile_into(&mut jit, module, layouts, helpers, funcs, osr);
+        let result = self.compile_into(&mut jit, module, layouts, helpers, funcs);
         match result {
             Ok(ids) => {
                 if let Err(e) = jit.finalize_definitions() {
@@ -159,31 +157,45 @@ impl Compiler {
         }
     }
 
+    /// Compile one function with one entry point as its own batch.
+    pub fn compile_one(
+        &mut self,
+        module: &Module,
+        layouts: &[FrameLayout],
+        func: usize,
+        entry: EntryPoint,
+    ) -> Result<Compiled, String> {
+        let compiled = self.compile(module, layouts, &HelperAddrs::native(), &[(func, entry)])?;
+        compiled
+            .first()
+            .copied()
+            .ok_or_else(|| "cranelift compiled nothing".to_string())
+    }
+
     fn compile_into(
         &mut self,
         jit: &mut JITModule,
         module: &Module,
         layouts: &[FrameLayout],
         helpers: &HelperAddrs,
-        funcs: &[usize],
-        osr: bool,
+        funcs: &[(usize, EntryPoint)],
     ) -> Result<Vec<(usize, cranelift_module::FuncId, usize)>, String> {
         let sig = translate::native_entry_signature(&*self.isa);
         let mut ids = Vec::with_capacity(funcs.len());
-        for &func in funcs {
+        for (k, &(func, entry)) in funcs.iter().enumerate() {
             let f = module
                 .functions
                 .get(func)
                 .ok_or_else(|| format!("no function {func}"))?;
             let id = jit
-                .declare_function(&format!("f{func}"), Linkage::Local, &sig)
+                .declare_function(&format!("f{func}_{k}"), Linkage::Local, &sig)
                 .map_err(|e| format!("cranelift declare `{}`: {e}", f.name))?;
             let src = translate::Source {
                 module,
                 layouts,
                 helpers,
             };
-            self.translate(src, func, osr);
+            self.translate(src, func, entry);
             jit.define_function(id, &mut self.ctx)
                 .map_err(|e| format!("cranelift compile `{}`: {e:?}", f.name))?;
             let code_bytes = self
@@ -197,14 +209,14 @@ impl Compiler {
     }
 
     /// Translate `func` into the reused context's function.
-    fn translate(&mut self, src: translate::Source<'_>, func: usize, osr: bool) {
+    fn translate(&mut self, src: translate::Source<'_>, func: usize, entry: EntryPoint) {
         self.ctx.func.signature = translate::native_entry_signature(&*self.isa);
         translate::translate(
             &mut self.ctx.func,
             &mut self.builder_ctx,
             src,
             func,
-            osr,
+            entry,
             self.isa.frontend_config(),
         );
     }
@@ -217,7 +229,7 @@ impl Compiler {
         module: &Module,
         layouts: &[FrameLayout],
         func: usize,
-        osr: bool,
+        entry: EntryPoint,
         machine_code: bool,
     ) -> Result<String, String> {
         if func >= module.functions.len() {
@@ -229,7 +241,7 @@ impl Compiler {
             layouts,
             helpers: &HelperAddrs::fake(),
         };
-        self.translate(src, func, osr);
+        self.translate(src, func, entry);
         if !machine_code {
             let text = self.ctx.func.display().to_string();
             self.ctx.clear();
@@ -309,6 +321,10 @@ mod tests {
     use super::*;
     use crate::template::code_memory::tests::{assert_no_wx, lock, maps, while_watching_for_wx};
 
+    fn starts(funcs: &[usize]) -> Vec<(usize, EntryPoint)> {
+        funcs.iter().map(|&f| (f, EntryPoint::Start)).collect()
+    }
+
     fn module(n: usize) -> (Module, Vec<FrameLayout>) {
         let mut src = String::new();
         for k in 0..n {
@@ -334,7 +350,7 @@ mod tests {
             for batch in (0..40).collect::<Vec<_>>().chunks(4) {
                 all.extend(
                     compiler
-                        .compile(&m, &layouts, &helpers, batch, false)
+                        .compile(&m, &layouts, &helpers, &starts(batch))
                         .expect("compiles"),
                 );
                 assert_no_wx();
@@ -355,9 +371,18 @@ mod tests {
         let (m, layouts) = module(5);
         let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
         let got = compiler
-            .compile(&m, &layouts, &HelperAddrs::native(), &[0, 2, 4], true)
+            .compile(
+                &m,
+                &layouts,
+                &HelperAddrs::native(),
+                &[
+                    (0, EntryPoint::Start),
+                    (2, EntryPoint::LoopHeader(1)),
+                    (2, EntryPoint::Start),
+                ],
+            )
             .expect("compiles");
-        assert_eq!(got.iter().map(|c| c.func).collect::<Vec<_>>(), [0, 2, 4]);
+        assert_eq!(got.iter().map(|c| c.func).collect::<Vec<_>>(), [0, 2, 2]);
         assert!(got.iter().all(|c| c.addr != 0 && c.code_bytes > 0));
         assert_eq!(compiler.modules.len(), 1);
         assert!(

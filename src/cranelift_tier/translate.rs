@@ -5,9 +5,9 @@
 //! current only where someone else reads them: every reference register
 //! before a call or an allocation (the collector's roots), a host call's
 //! arguments, the arguments of a bytecode call (in the callee's slots) and
-//! the returned value. At a normal entry the parameters come from the frame
-//! and the other registers start at 0; at an OSR entry every register comes
-//! from the frame.
+//! the returned value. At the start the parameters come from the frame and
+//! the other registers start at 0; code compiled for entry at a loop header
+//! (OSR) takes every register from the frame.
 
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
 use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode};
@@ -27,7 +27,7 @@ use cranelift_codegen::ir::{
     Value,
 };
 use cranelift_codegen::isa::{TargetFrontendConfig, TargetIsa};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
 /// `(ctx, i_base, f_base, r_base) -> status` in the ISA's default
 /// convention: the same native entry as the template tier.
@@ -36,6 +36,16 @@ pub fn native_entry_signature(isa: &dyn TargetIsa) -> Signature {
     sig.params.extend([AbiParam::new(I64); 4]);
     sig.returns.push(AbiParam::new(I32));
     sig
+}
+
+/// Where compiled code starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EntryPoint {
+    /// At op 0, as every call does.
+    Start,
+    /// At this loop header, with every register taken from the frame
+    /// (on-stack replacement). The header must be one of [`loop_headers`].
+    LoopHeader(u32),
 }
 
 /// The ops of `code` that a backward jump targets: where a loop can be
@@ -67,14 +77,14 @@ pub(super) fn translate(
     builder_ctx: &mut FunctionBuilderContext,
     src: Source<'_>,
     func: usize,
-    osr: bool,
+    entry: EntryPoint,
     frontend: TargetFrontendConfig,
 ) {
     let module = src.module;
     out.name = UserFuncName::user(0, func as u32);
     let b = FunctionBuilder::new(out, builder_ctx);
     let mut t = Translator::new(b, src.module, src.layouts, src.helpers, func);
-    t.entry(osr);
+    t.entry(entry);
     let code = &module.functions[func].code;
     for (pc, op) in code.iter().enumerate() {
         let block = t.op_blocks[pc];
@@ -284,55 +294,20 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.switch_to_block(cont);
     }
 
-    /// The entry: the normal one, and with `osr` a dispatch to loop headers.
-    fn entry(&mut self, osr: bool) {
-        let normal = self.b.create_block();
-        let headers = loop_headers(&self.module.functions[self.func as usize].code);
-        if osr && !headers.is_empty() {
-            let from_frame = self.b.create_block();
-            let at = self.load_ctx(I32, offsets::OSR_ENTRY, trusted());
-            self.b.ins().brif(at, from_frame, &[], normal, &[]);
-
-            self.b.switch_to_block(from_frame);
-            self.b.set_cold_block(from_frame);
-            let zero = self.b.ins().iconst(I32, 0);
-            self.b
-                .ins()
-                .store(trusted(), zero, self.ctx, offsets::OSR_ENTRY);
-            for bank in Bank::ALL {
-                for k in 0..self.layout.regs[bank.index()] {
-                    let v = self.load_slot(bank, k);
-                    self.set(bank, k as u16, v);
-                }
-            }
-            // An entry that is not a loop header cannot come from the
-            // runtime, which checks it; answer it with a trap, not a crash.
-            let bad = self.b.create_block();
-            let mut switch = Switch::new();
-            for h in headers {
-                switch.set_entry(u128::from(h) + 1, self.op_blocks[h as usize]);
-            }
-            let at64 = self.b.ins().uextend(I64, at);
-            switch.emit(&mut self.b, at64, bad);
-            self.b.switch_to_block(bad);
-            self.b.set_cold_block(bad);
-            let kind = self
-                .b
-                .ins()
-                .iconst(I32, i64::from(TrapKind::HostError.code()));
-            let pc = self.b.ins().iconst(I32, 0);
-            self.b
-                .ins()
-                .jump(self.trap_block, &[kind.into(), pc.into()]);
-        } else {
-            self.b.ins().jump(normal, &[]);
-        }
-
-        self.b.switch_to_block(normal);
+    /// The entry block. At the start, the parameters come from the frame
+    /// and the other registers start at 0, 0.0 and null. At a loop header
+    /// every register comes from the frame and control goes straight to the
+    /// header: the code before it is unreachable and dropped, and the loop
+    /// has one entry, so what it does not change stays loop-invariant.
+    fn entry(&mut self, entry: EntryPoint) {
+        let (target, from_frame) = match entry {
+            EntryPoint::Start => (0, self.layout.params),
+            EntryPoint::LoopHeader(h) => (h as usize, self.layout.regs),
+        };
         for bank in Bank::ALL {
             let b = bank.index();
             for k in 0..self.layout.regs[b] {
-                let v = if k < self.layout.params[b] {
+                let v = if k < from_frame[b] {
                     self.load_slot(bank, k)
                 } else if bank == Bank::F {
                     self.b.ins().f64const(0.0)
@@ -342,7 +317,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.set(bank, k as u16, v);
             }
         }
-        self.b.ins().jump(self.op_blocks[0], &[]);
+        self.b.ins().jump(self.op_blocks[target], &[]);
     }
 
     /// The shared exits, then seal everything.

@@ -40,12 +40,10 @@ pub struct FuncEntry {
     /// counters decrements it at every back-edge and calls the OSR hook when
     /// it goes negative.
     pub loop_budget: AtomicI64,
-    /// Address of Cranelift code of this function that can be entered at
-    /// its loop headers (see `VmContext::osr_entry`), or 0.
-    pub osr_code: AtomicUsize,
     /// A [`FuncTier`] as `u32`.
     pub tier: AtomicU32,
-    /// Tiering state: 0 idle, 1 a Cranelift compile is queued or running.
+    /// Tiering state: 0 idle, 1 a Cranelift compile of the whole function
+    /// is queued or running.
     pub queued: AtomicU32,
 }
 
@@ -58,7 +56,6 @@ impl FuncEntry {
             code: AtomicUsize::new(0),
             call_budget: AtomicI64::new(i64::MAX),
             loop_budget: AtomicI64::new(i64::MAX),
-            osr_code: AtomicUsize::new(0),
             tier: AtomicU32::new(FuncTier::None as u32),
             queued: AtomicU32::new(0),
         }
@@ -102,10 +99,8 @@ pub struct VmContext {
     pub trap_func: u32,
     /// Trap record: the op index that trapped.
     pub trap_pc: u32,
-    /// Set to `header + 1` just before entering a function compiled with
-    /// OSR entries to start it at loop header `header` with every register
-    /// taken from the frame; the function clears it on entry. 0 otherwise.
-    pub osr_entry: u32,
+    /// Padding.
+    pub _pad: u32,
     /// The embedder's interrupt flag: loops poll it at back-edges.
     pub interrupt: *const AtomicBool,
     /// Rust-side state for the slow-path helpers; opaque to machine code.
@@ -125,7 +120,7 @@ impl VmContext {
             trap_kind: 0,
             trap_func: 0,
             trap_pc: 0,
-            osr_entry: 0,
+            _pad: 0,
             interrupt: std::ptr::null(),
             host: std::ptr::null_mut(),
         }
@@ -153,8 +148,6 @@ pub mod offsets {
     pub const TRAP_FUNC: i32 = offset_of!(VmContext, trap_func) as i32;
     /// [`VmContext::trap_pc`].
     pub const TRAP_PC: i32 = offset_of!(VmContext, trap_pc) as i32;
-    /// [`VmContext::osr_entry`].
-    pub const OSR_ENTRY: i32 = offset_of!(VmContext, osr_entry) as i32;
     /// [`VmContext::interrupt`].
     pub const INTERRUPT: i32 = offset_of!(VmContext, interrupt) as i32;
 

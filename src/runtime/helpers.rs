@@ -251,7 +251,7 @@ pub unsafe extern "C" fn hot_call(ctx: *mut VmContext, func: u64) -> u64 {
 
 /// Template code with counters found a loop of `func` hot at the back-edge
 /// to `header`: returns the address of Cranelift code to continue in at
-/// that header (the context's `osr_entry` is set), or 0 to go on in
+/// that header (a version compiled for entry there), or 0 to go on in
 /// template code.
 ///
 /// # Safety

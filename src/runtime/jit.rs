@@ -4,6 +4,7 @@
 
 use super::helpers::HelperAddrs;
 use crate::bytecode::Module;
+use crate::cranelift_tier::EntryPoint;
 use crate::cranelift_tier::{self, CraneliftSettings};
 use crate::runtime::Store;
 use crate::runtime::context::{FuncEntry, FuncTier, NativeEntry, VmContext};
@@ -13,7 +14,8 @@ use crate::runtime::trap::{Trap, TrapKind};
 use crate::template::code_memory::CodeMemory;
 use crate::template::{HostMasm, emit};
 use crate::tiering::{
-    self, Compilation, CompilerThread, FuncRecord, Ledger, Records, SPENT_BUDGET, TieringPolicy,
+    self, Compilation, CompilerThread, FuncRecord, Ledger, OsrTable, Records, Request,
+    SPENT_BUDGET, TieringPolicy,
 };
 use std::ffi::c_void;
 use std::sync::atomic::Ordering;
@@ -68,6 +70,8 @@ pub struct JitRuntime {
     /// Counters and tier-up, when this runtime tiers (`auto`).
     tiering: Option<Tiering>,
     table: Arc<[FuncEntry]>,
+    /// Versions entered at a loop header, shared with the compiler thread.
+    osr: OsrTable,
     ctx: Box<VmContext>,
     /// The native stack compiled code runs on, made at the first call.
     stack: Option<NativeStack>,
@@ -117,7 +121,7 @@ impl HelperState {
     }
 
     /// A loop of `func` is hot at `header`: returns the address of Cranelift
-    /// code to continue in at that header (with `osr_entry` set), or 0.
+    /// code to continue in at that header, or 0.
     pub(crate) fn hot_loop(&mut self, func: usize, header: u32) -> usize {
         // SAFETY: as in `compile`.
         let rt = unsafe { &mut *self.runtime };
@@ -175,6 +179,7 @@ impl JitRuntime {
                 thread: None,
             }),
             table,
+            osr: OsrTable::default(),
             ctx: Box::new(VmContext::empty()),
             stack: None,
             records,
@@ -233,20 +238,18 @@ impl JitRuntime {
         if addr != 0 {
             return Ok(addr);
         }
-        self.compile(module, layouts, func, self.first_tier, false)
+        self.compile(module, layouts, func, self.first_tier)
     }
 
     /// Compile `func` in `tier` now and install it in the function table;
-    /// returns its entry address. With `osr` (Cranelift only) the code can
-    /// also be entered at loop headers. Activations of an older version
-    /// finish in it; the next call runs the new one.
+    /// returns its entry address. Activations of an older version finish in
+    /// it; the next call runs the new one.
     pub fn compile(
         &mut self,
         module: &Module,
         layouts: &[FrameLayout],
         func: usize,
         tier: FuncTier,
-        osr: bool,
     ) -> Result<usize, String> {
         let ops = module
             .functions
@@ -255,19 +258,17 @@ impl JitRuntime {
             .code
             .len();
         let start = Instant::now();
-        let entry = &self.table[func];
+        let table = self.table.clone();
+        let entry = &table[func];
         let (addr, code_bytes, tier) = match tier {
             FuncTier::Cranelift => {
-                let compiler = match &mut self.cranelift {
-                    Some(c) => c,
-                    None => self
-                        .cranelift
-                        .insert(cranelift_tier::Compiler::new(self.cranelift_settings)?),
-                };
-                let compiled =
-                    compiler.compile(module, layouts, &HelperAddrs::native(), &[func], osr)?;
-                let c = compiled.first().ok_or("cranelift compiled nothing")?;
-                tiering::install_cranelift(entry, c.addr, osr);
+                let c = self.foreground_compiler()?.compile_one(
+                    module,
+                    layouts,
+                    func,
+                    EntryPoint::Start,
+                )?;
+                tiering::install_cranelift(entry, c.addr);
                 (c.addr, c.code_bytes, FuncTier::Cranelift)
             }
             _ => {
@@ -285,7 +286,6 @@ impl JitRuntime {
                     .publish(&code)
                     .map_err(|e| e.to_string())?;
                 let addr = published.ptr as usize;
-                entry.osr_code.store(0, Ordering::Release);
                 entry
                     .tier
                     .store(FuncTier::Template as u32, Ordering::Release);
@@ -299,11 +299,64 @@ impl JitRuntime {
             func,
             ops,
             tier,
+            osr: false,
             took: start.elapsed(),
             code_bytes,
         };
         tiering::record(&self.records, c, self.started);
         Ok(addr)
+    }
+
+    /// The Cranelift version of `func` entered at loop header `header`,
+    /// compiled now if there is none yet; returns its address.
+    pub fn compile_loop_entry(
+        &mut self,
+        module: &Module,
+        layouts: &[FrameLayout],
+        func: usize,
+        header: u32,
+    ) -> Result<usize, String> {
+        let code = &module
+            .functions
+            .get(func)
+            .ok_or_else(|| format!("no function {func}"))?
+            .code;
+        if !cranelift_tier::loop_headers(code).contains(&header) {
+            return Err(format!("op {header} is not a loop header"));
+        }
+        if let Some(&addr) = tiering::lock_osr(&self.osr).get(&(func, header))
+            && addr != 0
+        {
+            return Ok(addr);
+        }
+        let start = Instant::now();
+        let c = self.foreground_compiler()?.compile_one(
+            module,
+            layouts,
+            func,
+            EntryPoint::LoopHeader(header),
+        )?;
+        tiering::lock_osr(&self.osr).insert((func, header), c.addr);
+        let record = Compilation {
+            func,
+            ops: code.len(),
+            tier: FuncTier::Cranelift,
+            osr: true,
+            took: start.elapsed(),
+            code_bytes: c.code_bytes,
+        };
+        tiering::record(&self.records, record, self.started);
+        Ok(c.addr)
+    }
+
+    /// The foreground Cranelift compiler, made at first use.
+    fn foreground_compiler(&mut self) -> Result<&mut cranelift_tier::Compiler, String> {
+        if self.cranelift.is_none() {
+            self.cranelift = Some(cranelift_tier::Compiler::new(self.cranelift_settings)?);
+        }
+        self.cranelift
+            .as_mut()
+            .ok_or_else(|| "no Cranelift compiler".to_string())
     }
 
     /// Move `func` to the Cranelift tier now (with loop-header entries if it
@@ -314,13 +367,7 @@ impl JitRuntime {
         layouts: &[FrameLayout],
         func: usize,
     ) -> Result<(), String> {
-        let code = &module
-            .functions
-            .get(func)
-            .ok_or_else(|| format!("no function {func}"))?
-            .code;
-        let osr = !cranelift_tier::loop_headers(code).is_empty();
-        self.compile(module, layouts, func, FuncTier::Cranelift, osr)
+        self.compile(module, layouts, func, FuncTier::Cranelift)
             .map(|_| ())
     }
 
@@ -336,7 +383,13 @@ impl JitRuntime {
             return 0;
         };
         if t.policy.background {
-            self.request(func);
+            if entry
+                .queued
+                .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                self.request(Request::Function(func));
+            }
             0
         } else if entry.tier() == FuncTier::Cranelift {
             entry.code.load(Ordering::Acquire)
@@ -346,10 +399,10 @@ impl JitRuntime {
         }
     }
 
-    /// The loop-budget hook, at back-edge to `header`: the address of
-    /// Cranelift code to continue in at that header (after setting
-    /// `osr_entry`), or 0 to go on in template code for a while (the
-    /// background compile was asked for).
+    /// The loop-budget hook, at the back-edge to `header`: the address of
+    /// the version entered at that header, to continue this activation in,
+    /// or 0 to go on in template code for another budget (its compile was
+    /// queued, or is still running).
     fn hot_loop(
         &mut self,
         module: &Module,
@@ -357,52 +410,39 @@ impl JitRuntime {
         func: usize,
         header: u32,
     ) -> usize {
-        let Some(entry) = self.table.get(func) else {
-            return 0;
-        };
         let Some(t) = &self.tiering else {
             return 0;
         };
         let (background, hot_loops) = (t.policy.background, t.policy.hot_loops);
-        let mut addr = entry.osr_code.load(Ordering::Acquire);
+        let known = tiering::lock_osr(&self.osr).get(&(func, header)).copied();
+        let addr = match known {
+            Some(addr) => addr,
+            None if background => {
+                tiering::lock_osr(&self.osr).insert((func, header), 0);
+                self.request(Request::Loop(func, header));
+                0
+            }
+            None => self
+                .compile_loop_entry(module, layouts, func, header)
+                .unwrap_or(0),
+        };
         if addr == 0 {
-            if background {
-                self.request(func);
-                // Look again after another round of back-edges.
-                self.table[func]
-                    .loop_budget
+            // Look again a budget later.
+            if let Some(e) = self.table.get(func) {
+                e.loop_budget
                     .store(TieringPolicy::budget(hot_loops), Ordering::Relaxed);
-                return 0;
             }
-            if self.tier_up(module, layouts, func).is_err() {
-                self.table[func]
-                    .loop_budget
-                    .store(SPENT_BUDGET, Ordering::Relaxed);
-                return 0;
-            }
-            addr = self.table[func].osr_code.load(Ordering::Acquire);
-        }
-        if addr != 0 {
-            self.ctx.osr_entry = header + 1;
-            tiering::lock(&self.records).funcs[func].osr_entries += 1;
+        } else if let Some(rec) = tiering::lock(&self.records).funcs.get_mut(func) {
+            rec.osr_entries += 1;
         }
         addr
     }
 
-    /// Queue `func` for the compiler thread (started now if needed), unless
-    /// it is queued already.
-    fn request(&mut self, func: usize) {
+    /// Send `request` to the compiler thread, started now if needed.
+    fn request(&mut self, request: Request) {
         let Some(t) = &mut self.tiering else {
             return;
         };
-        let entry = &self.table[func];
-        if entry
-            .queued
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-        {
-            return;
-        }
         if t.thread.is_none() {
             let source = tiering::Source {
                 code: t.source.clone(),
@@ -412,6 +452,7 @@ impl JitRuntime {
                 source,
                 self.cranelift_settings,
                 self.table.clone(),
+                self.osr.clone(),
                 self.records.clone(),
                 self.started,
             ) {
@@ -421,7 +462,7 @@ impl JitRuntime {
             }
         }
         if let Some(th) = &t.thread {
-            th.request(func);
+            th.request(request);
         }
     }
 
@@ -469,23 +510,7 @@ impl JitRuntime {
         };
         let addr = match header {
             None => self.ensure_compiled(module, layouts, func),
-            Some(h) => {
-                let code = &module.functions[func].code;
-                if !cranelift_tier::loop_headers(code).contains(&h) {
-                    return Err(trap(
-                        TrapKind::HostError,
-                        h,
-                        Some(format!("op {h} is not a loop header")),
-                    ));
-                }
-                let ready = self.table[func].osr_code.load(Ordering::Acquire);
-                if ready != 0 {
-                    Ok(ready)
-                } else {
-                    self.compile(module, layouts, func, FuncTier::Cranelift, true)
-                        .map(|_| self.table[func].osr_code.load(Ordering::Acquire))
-                }
-            }
+            Some(h) => self.compile_loop_entry(module, layouts, func, h),
         }
         .map_err(|msg| trap(TrapKind::OutOfMemory, 0, Some(msg)))?;
         if self.stack.is_none() {
@@ -527,11 +552,9 @@ impl JitRuntime {
             (*ctx).interrupt = std::sync::Arc::as_ptr(&store.interrupt);
             (*ctx).host = &mut state as *mut HelperState as *mut c_void;
             (*ctx).trap_kind = 0;
-            (*ctx).osr_entry = header.map_or(0, |h| h + 1);
             let entry: NativeEntry = std::mem::transmute::<usize, NativeEntry>(addr);
             let status = call_on_stack(&*stack, entry, ctx, i0, f0, r0);
             (*ctx).host = std::ptr::null_mut();
-            (*ctx).osr_entry = 0;
             status
         };
         if status == 0 {

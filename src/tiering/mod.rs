@@ -4,17 +4,19 @@
 //! negative calls a hook ([`crate::runtime::helpers::hot_call`],
 //! [`crate::runtime::helpers::hot_loop`]) that asks for a Cranelift
 //! version: on the compiler thread of this module by default, at once in
-//! synchronous mode. The new version is installed with one atomic store of
-//! its address into the function table, so it takes over at the next call;
-//! a hot loop of a running template activation continues in it at the loop
-//! header (on-stack replacement through the shared frame).
+//! synchronous mode. A whole-function version is installed with one atomic
+//! store of its address into the function table, so it takes over at the
+//! next call; a hot loop of a running template activation continues in a
+//! version compiled for entry at that loop header (on-stack replacement
+//! through the shared frame).
 
 use crate::bytecode::Module;
-use crate::cranelift_tier::{self, CraneliftSettings};
+use crate::cranelift_tier::{self, CraneliftSettings, EntryPoint};
 use crate::runtime::context::{FuncEntry, FuncTier};
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::jit::TierStats;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -56,9 +58,31 @@ pub struct FuncRecord {
     /// When the Cranelift version was installed, since the instance was
     /// made.
     pub tiered_up_at: Option<Duration>,
+    /// Cranelift compile time and code bytes of the loop-header versions
+    /// (on-stack replacement), summed.
+    pub osr_compiles: Option<(Duration, usize)>,
     /// Times a running template activation continued in Cranelift code at a
     /// loop header.
     pub osr_entries: u64,
+}
+
+/// Cranelift versions entered at a loop header, by (function, header): the
+/// entry address, or 0 while its compile is pending.
+pub type OsrTable = Arc<Mutex<HashMap<(usize, u32), usize>>>;
+
+/// Lock an OSR table, whatever a panicking thread left.
+pub fn lock_osr(table: &OsrTable) -> std::sync::MutexGuard<'_, HashMap<(usize, u32), usize>> {
+    table.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the compiler thread is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// The function, entered at its start: installed for every later call.
+    Function(usize),
+    /// A version of the function entered at this loop header, for the
+    /// activations whose loop is hot.
+    Loop(usize, u32),
 }
 
 /// Compilation records: per function and per tier, shared with the
@@ -79,14 +103,10 @@ pub fn lock(records: &Records) -> std::sync::MutexGuard<'_, Ledger> {
     records.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Install Cranelift code at `addr` for `entry`: the address an OSR entry
-/// uses first (if the code has loop-header entries), then the one calls
-/// use. Both are single atomic stores, after the code is complete and
-/// visible to instruction fetch (the compiler made sure of that).
-pub fn install_cranelift(entry: &FuncEntry, addr: usize, with_osr_entries: bool) {
-    if with_osr_entries {
-        entry.osr_code.store(addr, Ordering::Release);
-    }
+/// Install Cranelift code at `addr` for `entry`: one atomic store of the
+/// address calls use, after the code is complete and visible to instruction
+/// fetch (the compiler made sure of that).
+pub fn install_cranelift(entry: &FuncEntry, addr: usize) {
     entry
         .tier
         .store(FuncTier::Cranelift as u32, Ordering::Release);
@@ -103,6 +123,8 @@ pub struct Compilation {
     pub ops: usize,
     /// The tier it was compiled in.
     pub tier: FuncTier,
+    /// A loop-header version (Cranelift only).
+    pub osr: bool,
     /// How long it took.
     pub took: Duration,
     /// Machine-code bytes.
@@ -122,7 +144,10 @@ pub fn record(records: &Records, c: Compilation, started: Instant) {
     total.code_bytes += c.code_bytes as u64;
     total.time += c.took;
     if let Some(rec) = ledger.funcs.get_mut(c.func) {
-        if c.tier == FuncTier::Cranelift {
+        if c.osr {
+            let (t, b) = rec.osr_compiles.unwrap_or_default();
+            rec.osr_compiles = Some((t + c.took, b + c.code_bytes));
+        } else if c.tier == FuncTier::Cranelift {
             rec.cranelift = Some((c.took, c.code_bytes));
             rec.tiered_up_at = Some(started.elapsed());
         } else {
@@ -144,58 +169,60 @@ pub struct Source {
 /// Dropping it stops the thread after the compile in progress and frees
 /// every module it made: by then no code of the instance runs.
 pub struct CompilerThread {
-    sender: Option<mpsc::Sender<usize>>,
+    sender: Option<mpsc::Sender<Request>>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl CompilerThread {
-    /// Start the thread. It installs what it compiles into `table` and
-    /// notes it in `records` (times relative to `started`).
+    /// Start the thread. It installs what it compiles into `table` (whole
+    /// functions) or `osr` (loop-header versions) and notes it in `records`
+    /// (times relative to `started`).
     pub fn spawn(
         source: Source,
         settings: CraneliftSettings,
         table: Arc<[FuncEntry]>,
+        osr: OsrTable,
         records: Records,
         started: Instant,
     ) -> std::io::Result<CompilerThread> {
-        let (sender, receiver) = mpsc::channel::<usize>();
+        let (sender, receiver) = mpsc::channel::<Request>();
         let handle = std::thread::Builder::new()
             .name("tierjit-compiler".into())
             .spawn(move || {
-                let mut compiler = match cranelift_tier::Compiler::new(settings) {
-                    Ok(c) => c,
+                let Ok(mut compiler) = cranelift_tier::Compiler::new(settings) else {
                     // Functions stay in the template tier.
-                    Err(_) => return,
+                    return;
                 };
                 let helpers = HelperAddrs::native();
-                for func in receiver {
-                    let Some(entry) = table.get(func) else {
+                for request in receiver {
+                    let (func, entry) = match request {
+                        Request::Function(f) => (f, EntryPoint::Start),
+                        Request::Loop(f, h) => (f, EntryPoint::LoopHeader(h)),
+                    };
+                    let (Some(table_entry), Some(f)) =
+                        (table.get(func), source.code.functions.get(func))
+                    else {
                         continue;
                     };
                     let t0 = Instant::now();
-                    let has_loops = source
-                        .code
-                        .functions
-                        .get(func)
-                        .is_some_and(|f| !cranelift_tier::loop_headers(&f.code).is_empty());
-                    let compiled = compiler.compile(
-                        &source.code,
-                        &source.layouts,
-                        &helpers,
-                        &[func],
-                        has_loops,
-                    );
-                    // A function Cranelift cannot compile stays in the
-                    // template tier; `queued` stays set so it is not asked
-                    // for again.
+                    let compiled =
+                        compiler.compile(&source.code, &source.layouts, &helpers, &[(func, entry)]);
+                    // What Cranelift cannot compile stays in the template
+                    // tier; the request stays marked so it is not repeated.
                     let Some(c) = compiled.ok().and_then(|c| c.first().copied()) else {
                         continue;
                     };
-                    install_cranelift(entry, c.addr, has_loops);
+                    match request {
+                        Request::Function(_) => install_cranelift(table_entry, c.addr),
+                        Request::Loop(_, h) => {
+                            lock_osr(&osr).insert((func, h), c.addr);
+                        }
+                    }
                     let c = Compilation {
                         func,
-                        ops: source.code.functions[func].code.len(),
+                        ops: f.code.len(),
                         tier: FuncTier::Cranelift,
+                        osr: matches!(request, Request::Loop(..)),
                         took: t0.elapsed(),
                         code_bytes: c.code_bytes,
                     };
@@ -208,10 +235,10 @@ impl CompilerThread {
         })
     }
 
-    /// Ask for a Cranelift version of `func`. Never blocks.
-    pub fn request(&self, func: usize) {
+    /// Ask for a Cranelift version. Never blocks.
+    pub fn request(&self, request: Request) {
         if let Some(s) = &self.sender {
-            let _ = s.send(func);
+            let _ = s.send(request);
         }
     }
 }
