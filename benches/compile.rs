@@ -5,7 +5,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use tierjit::bytecode::{self, Module};
-use tierjit::cranelift_tier::{Compiler, CraneliftSettings};
+use tierjit::cranelift_tier::{Compiler, CraneliftSettings, EntryPoint};
 use tierjit::runtime::frame::FrameLayout;
 use tierjit::runtime::helpers::HelperAddrs;
 use tierjit::template::HostMasm;
@@ -69,9 +69,11 @@ fn cranelift_compile_all(
     module: &Module,
     layouts: &[FrameLayout],
 ) -> usize {
-    let funcs: Vec<usize> = (0..module.functions.len()).collect();
+    let funcs: Vec<(usize, EntryPoint)> = (0..module.functions.len())
+        .map(|f| (f, EntryPoint::Start))
+        .collect();
     compiler
-        .compile(module, layouts, &HelperAddrs::native(), &funcs, false)
+        .compile(module, layouts, &HelperAddrs::native(), &funcs)
         .expect("compiles")
         .iter()
         .map(|c| c.code_bytes)

@@ -508,6 +508,9 @@ pub struct FunctionStats {
     pub cranelift: Option<(std::time::Duration, usize)>,
     /// When its Cranelift version was installed, since the instance was made.
     pub tiered_up_at: Option<std::time::Duration>,
+    /// Cranelift compile time and machine-code bytes of its versions entered
+    /// at a loop header (on-stack replacement), summed.
+    pub osr_compiles: Option<(std::time::Duration, usize)>,
     /// Times a running template activation continued in Cranelift code at a
     /// loop header.
     pub osr_entries: u64,
@@ -689,6 +692,7 @@ impl Instance {
             template: rec.template,
             cranelift: rec.cranelift,
             tiered_up_at: rec.tiered_up_at,
+            osr_compiles: rec.osr_compiles,
             osr_entries: rec.osr_entries,
         }
     }

@@ -84,15 +84,20 @@ fn a_hot_loop_continues_in_cranelift_at_its_header() {
     );
     let s = inst.function_stats("spin").unwrap();
     assert_eq!((s.tier, s.osr_entries), (Some(Tier::Template), 0));
-    // 50 + 50 more back-edges reach 100: the loop moves mid-run.
+    // 50 + 50 more back-edges reach 100: the loop moves mid-run into a
+    // version entered at its header; calls still start in template code.
     assert_eq!(
         inst.call("spin", &[Value::I(1000)]).unwrap(),
         Some(Value::I(1000))
     );
     let s = inst.function_stats("spin").unwrap();
-    assert_eq!(s.tier, Some(Tier::Cranelift));
+    assert_eq!(s.tier, Some(Tier::Template));
     assert_eq!(s.osr_entries, 1);
+    assert!(s.osr_compiles.is_some_and(|(_, bytes)| bytes > 0));
     assert_eq!(s.template_calls, Some(2));
+    // The next hot loop reuses that version.
+    inst.call("spin", &[Value::I(1000)]).unwrap();
+    assert_eq!(inst.function_stats("spin").unwrap().osr_entries, 2);
 }
 
 #[test]
@@ -210,8 +215,8 @@ fn every_function_of_the_suite_swaps_mid_run_in_synchronous_mode() {
         let args: Vec<Value> = args.into_iter().map(Value::I).collect();
         inst.call("main", &args).expect("runs");
         for s in inst.all_function_stats() {
-            // Every function that ran twice or looped three times moved up.
-            if s.template_calls.unwrap_or(0) >= 2 || s.osr_entries > 0 {
+            // Every function called twice moved up.
+            if s.template_calls.unwrap_or(0) >= 2 {
                 assert_eq!(s.tier, Some(Tier::Cranelift), "{name}: {s:?}");
             }
         }
@@ -321,10 +326,7 @@ fn the_mixed_workload_agrees_on_every_engine() {
     inst.call("main", &args).expect("runs");
     let stats = inst.all_function_stats();
     let kernel = stats.iter().find(|s| s.name == "kernel").expect("kernel");
-    assert_eq!(
-        (kernel.tier, kernel.osr_entries),
-        (Some(Tier::Cranelift), 1)
-    );
+    assert_eq!(kernel.osr_entries, 1, "{kernel:?}");
     let cold_in_cranelift = stats
         .iter()
         .filter(|s| s.name.starts_with('f') && s.tier == Some(Tier::Cranelift))

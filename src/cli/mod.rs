@@ -167,13 +167,20 @@ fn print_stats(instance: &Instance) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(
         err,
-        "{:<24} {:>9} {:>14} {:>18} {:>18} {:>12} {:>5}",
-        "function", "tier", "template-calls", "template", "cranelift", "tiered-up", "osr"
+        "{:<24} {:>9} {:>14} {:>18} {:>18} {:>12} {:>18} {:>5}",
+        "function",
+        "tier",
+        "template-calls",
+        "template",
+        "cranelift",
+        "tiered-up",
+        "loop-entry code",
+        "osr"
     );
     for s in instance.all_function_stats() {
         let _ = writeln!(
             err,
-            "{:<24} {:>9} {:>14} {:>18} {:>18} {:>12} {:>5}",
+            "{:<24} {:>9} {:>14} {:>18} {:>18} {:>12} {:>18} {:>5}",
             s.name,
             s.tier.map_or("-", |t| t.name()),
             s.template_calls.map_or("-".into(), |c| c.to_string()),
@@ -181,6 +188,7 @@ fn print_stats(instance: &Instance) {
             compiled(s.cranelift),
             s.tiered_up_at
                 .map_or("-".into(), |t| format!("{:.3}ms", t.as_secs_f64() * 1e3)),
+            compiled(s.osr_compiles),
             s.osr_entries
         );
     }

@@ -387,7 +387,7 @@ mod tests {
         assert_eq!(compiler.modules.len(), 1);
         assert!(
             compiler
-                .compile(&m, &layouts, &HelperAddrs::native(), &[9], false)
+                .compile(&m, &layouts, &HelperAddrs::native(), &starts(&[9]))
                 .is_err()
         );
         assert_eq!(compiler.modules.len(), 1, "a failed batch keeps no module");
@@ -398,14 +398,20 @@ mod tests {
         let (m, layouts) = module(1);
         let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
         let clif = compiler
-            .listing(&m, &layouts, 0, true, false)
+            .listing(&m, &layouts, 0, EntryPoint::LoopHeader(1), false)
             .expect("clif");
         assert!(
             clif.contains("function u0:0") && clif.contains("brif"),
             "{clif}"
         );
-        let asm = compiler.listing(&m, &layouts, 0, false, true).expect("asm");
+        let asm = compiler
+            .listing(&m, &layouts, 0, EntryPoint::Start, true)
+            .expect("asm");
         assert!(!asm.is_empty());
-        assert!(compiler.listing(&m, &layouts, 3, false, true).is_err());
+        assert!(
+            compiler
+                .listing(&m, &layouts, 3, EntryPoint::Start, true)
+                .is_err()
+        );
     }
 }
