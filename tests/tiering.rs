@@ -72,6 +72,9 @@ fn a_function_tiers_up_at_its_hot_calls_th_call() {
     let totals = inst.compile_stats();
     assert_eq!(totals.template.functions, 1);
     assert_eq!(totals.cranelift.functions, 1);
+    // One hook call: the one that compiled (synchronous mode).
+    assert_eq!(totals.hook_calls, 1);
+    assert!(totals.hook_time >= totals.cranelift.time);
 }
 
 #[test]

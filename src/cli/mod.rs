@@ -193,6 +193,12 @@ fn print_stats(instance: &Instance) {
         );
     }
     let totals = instance.compile_stats();
+    let _ = writeln!(
+        err,
+        "tiering hooks on the running thread: {} calls, {:.3} ms",
+        totals.hook_calls,
+        totals.hook_time.as_secs_f64() * 1e3
+    );
     for (tier, t) in [
         ("template", totals.template),
         ("cranelift", totals.cranelift),

@@ -42,6 +42,12 @@ pub struct TierStats {
     pub template: CompileStats,
     /// The Cranelift tier.
     pub cranelift: CompileStats,
+    /// Time the running program spent in the tiering hooks (queueing a
+    /// compile; in synchronous mode, compiling), and how many hook calls.
+    /// Under background compilation this is what tier-up costs the program.
+    pub hook_time: Duration,
+    /// Calls of the tiering hooks.
+    pub hook_calls: u64,
 }
 
 impl TierStats {
@@ -117,7 +123,10 @@ impl HelperState {
     pub(crate) fn hot_call(&mut self, func: usize) -> usize {
         // SAFETY: as in `compile`.
         let rt = unsafe { &mut *self.runtime };
-        rt.hot_call(unsafe { &*self.module }, unsafe { &*self.layouts }, func)
+        let t0 = Instant::now();
+        let addr = rt.hot_call(unsafe { &*self.module }, unsafe { &*self.layouts }, func);
+        rt.note_hook(t0);
+        addr
     }
 
     /// A loop of `func` is hot at `header`: returns the address of Cranelift
@@ -125,12 +134,15 @@ impl HelperState {
     pub(crate) fn hot_loop(&mut self, func: usize, header: u32) -> usize {
         // SAFETY: as in `compile`.
         let rt = unsafe { &mut *self.runtime };
-        rt.hot_loop(
+        let t0 = Instant::now();
+        let addr = rt.hot_loop(
             unsafe { &*self.module },
             unsafe { &*self.layouts },
             func,
             header,
-        )
+        );
+        rt.note_hook(t0);
+        addr
     }
 }
 
@@ -185,6 +197,13 @@ impl JitRuntime {
             records,
             started: Instant::now(),
         }
+    }
+
+    /// Account a hook call that started at `t0`.
+    fn note_hook(&self, t0: Instant) {
+        let mut ledger = tiering::lock(&self.records);
+        ledger.totals.hook_time += t0.elapsed();
+        ledger.totals.hook_calls += 1;
     }
 
     /// Compilation statistics so far, per tier.
