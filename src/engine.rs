@@ -604,14 +604,17 @@ impl Instance {
     /// interpreter, `None` when it has not been compiled yet.
     pub fn tier_of(&self, name: &str) -> Result<Option<Tier>> {
         let idx = self.func_index(name)?;
-        Ok(match &self.jit {
+        Ok(self.tier_at(idx))
+    }
+
+    /// [`Instance::tier_of`] by index.
+    fn tier_at(&self, idx: usize) -> Option<Tier> {
+        match self.jit.as_ref().map(|rt| rt.tier_of(idx)) {
             None => Some(Tier::Interp),
-            Some(rt) => match rt.tier_of(idx) {
-                Some(FuncTier::Template) => Some(Tier::Template),
-                Some(FuncTier::Cranelift) => Some(Tier::Cranelift),
-                _ => None,
-            },
-        })
+            Some(Some(FuncTier::Template)) => Some(Tier::Template),
+            Some(Some(FuncTier::Cranelift)) => Some(Tier::Cranelift),
+            Some(_) => None,
+        }
     }
 
     /// Compile function `name` in `tier` (template or Cranelift) now, so
@@ -634,8 +637,7 @@ impl Instance {
                 "this instance runs the interpreter: it compiles nothing".into(),
             ));
         };
-        let inner = &self.module.inner;
-        rt.compile(&inner.code, &inner.layouts, idx, func_tier)
+        rt.compile(idx, func_tier)
             .map(|_| ())
             .map_err(|msg| Error::Call(format!("compiling `{name}`: {msg}")))
     }
@@ -651,8 +653,7 @@ impl Instance {
                 "this instance runs the interpreter: it compiles nothing".into(),
             ));
         };
-        let inner = &self.module.inner;
-        rt.tier_up(&inner.code, &inner.layouts, idx)
+        rt.tier_up(idx)
             .map_err(|msg| Error::Call(format!("tier-up of `{name}`: {msg}")))
     }
 
@@ -683,11 +684,7 @@ impl Instance {
         let rec = rt.record(idx).unwrap_or_default();
         FunctionStats {
             name,
-            tier: match rt.tier_of(idx) {
-                Some(FuncTier::Template) => Some(Tier::Template),
-                Some(FuncTier::Cranelift) => Some(Tier::Cranelift),
-                _ => None,
-            },
+            tier: self.tier_at(idx),
             template_calls: rt.counted_calls(idx),
             template: rec.template,
             cranelift: rec.cranelift,
@@ -723,7 +720,7 @@ impl Instance {
         let code = self.module.bytecode();
         let layouts = &self.module.inner.layouts;
         let result = match &mut self.jit {
-            Some(rt) => rt.run(code, layouts, &mut self.store, idx),
+            Some(rt) => rt.run(&mut self.store, idx),
             None => interp::run(code, layouts, &mut self.store, idx),
         };
         self.leave(idx, result)
@@ -761,10 +758,7 @@ impl Instance {
         let paused =
             interp::run_until_loop_header(code, layouts, &mut self.store, idx, header, nth);
         let (result, switched) = match (paused, &mut self.jit) {
-            (Ok(true), Some(rt)) => (
-                rt.run_at_loop_header(code, layouts, &mut self.store, idx, header),
-                true,
-            ),
+            (Ok(true), Some(rt)) => (rt.run_at_loop_header(&mut self.store, idx, header), true),
             (other, _) => (other.map(|_| ()), false),
         };
         Ok((self.leave(idx, result)?, switched))

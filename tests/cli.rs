@@ -2,26 +2,10 @@
 //! ending in one clear line and a non-zero exit, never a panic.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn tierjit(args: &[&str], env: &[(&str, &str)]) -> Output {
-    // Under qemu-user (scripts/test-aarch64.sh) the binary needs the runner.
-    let runner = std::env::var("TIERJIT_TEST_RUNNER").unwrap_or_default();
-    let mut argv = runner.split_whitespace();
-    let mut cmd = match argv.next() {
-        Some(program) => {
-            let mut c = Command::new(program);
-            c.args(argv).arg(env!("CARGO_BIN_EXE_tierjit"));
-            c
-        }
-        None => Command::new(env!("CARGO_BIN_EXE_tierjit")),
-    };
-    cmd.args(args).env_remove("TIERJIT_TIER");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("tierjit runs")
-}
+mod common;
+use common::cli::tierjit;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

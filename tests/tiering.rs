@@ -3,10 +3,12 @@
 //! while other activations of the same function are live, the tier-up API
 //! and the environment variables. Every result is the interpreter's.
 
+mod common;
 mod differential;
 
+use common::cli::tierjit;
+
 use std::path::PathBuf;
-use std::process::Command;
 use tierjit::{Config, Engine, Instance, Module, SharedOutput, Tier, Value, bytecode};
 
 fn auto(hot_calls: u32, hot_loops: u32, background: bool) -> Config {
@@ -230,28 +232,6 @@ fn every_function_of_the_suite_swaps_mid_run_in_synchronous_mode() {
             "{name}: loops moved mid-run"
         );
     }
-}
-
-fn tierjit(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let exe = env!("CARGO_BIN_EXE_tierjit");
-    let mut cmd = match std::env::var("TIERJIT_TEST_RUNNER") {
-        Ok(runner) if !runner.trim().is_empty() => {
-            let mut parts = runner.split_whitespace();
-            let mut c = Command::new(parts.next().expect("runner"));
-            c.args(parts).arg(exe);
-            c
-        }
-        _ => Command::new(exe),
-    };
-    cmd.args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("TIERJIT_TIER")
-        .env_remove("TIERJIT_HOT_CALLS")
-        .env_remove("TIERJIT_HOT_LOOPS");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("tierjit runs")
 }
 
 #[test]

@@ -260,38 +260,41 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.ins().load(ty, flags, self.ctx, offset)
     }
 
-    /// Branch to the trap block with `kind` at `pc` when `cond` holds.
-    fn trap_if(&mut self, cond: Value, pc: u32, kind: TrapKind) {
+    /// When `cond` holds, trap at `pc` with the status `status` computes.
+    /// It runs in a cold block of its own, so the trap's constants stay off
+    /// the hot path: that is a compare and a branch.
+    fn trap_if_with(&mut self, cond: Value, pc: u32, status: impl FnOnce(&mut Self) -> Value) {
         let (cold, cont) = (self.b.create_block(), self.b.create_block());
         self.b.ins().brif(cond, cold, &[], cont, &[]);
         self.b.switch_to_block(cold);
         self.b.set_cold_block(cold);
-        self.jump_to_trap(pc, kind);
+        let status = status(self);
+        self.jump_to_trap_status(pc, status);
         self.b.switch_to_block(cont);
+    }
+
+    /// Trap with `kind` at `pc` when `cond` holds.
+    fn trap_if(&mut self, cond: Value, pc: u32, kind: TrapKind) {
+        self.trap_if_with(cond, pc, |t| t.status(kind));
+    }
+
+    /// `kind` as the i32 status functions return.
+    fn status(&mut self, kind: TrapKind) -> Value {
+        self.b.ins().iconst(I32, i64::from(kind.code()))
     }
 
     /// End the current block with a trap of `kind` at `pc`.
     fn jump_to_trap(&mut self, pc: u32, kind: TrapKind) {
-        let kind = self.b.ins().iconst(I32, i64::from(kind.code()));
-        let pcv = self.b.ins().iconst(I32, i64::from(pc));
-        self.b
-            .ins()
-            .jump(self.trap_block, &[kind.into(), pcv.into()]);
+        let status = self.status(kind);
+        self.jump_to_trap_status(pc, status);
     }
 
-    /// Branch to the trap block with status `kind` (an i32) when `cond` holds.
-    /// The trap's constants are made in a cold block of its own, so the hot
-    /// path is a compare and a branch.
-    fn trap_if_status(&mut self, cond: Value, pc: u32, kind: Value) {
-        let (cold, cont) = (self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(cond, cold, &[], cont, &[]);
-        self.b.switch_to_block(cold);
-        self.b.set_cold_block(cold);
+    /// End the current block in the trap block, with `status` at `pc`.
+    fn jump_to_trap_status(&mut self, pc: u32, status: Value) {
         let pcv = self.b.ins().iconst(I32, i64::from(pc));
         self.b
             .ins()
-            .jump(self.trap_block, &[kind.into(), pcv.into()]);
-        self.b.switch_to_block(cont);
+            .jump(self.trap_block, &[status.into(), pcv.into()]);
     }
 
     /// The entry block. At the start, the parameters come from the frame
@@ -400,7 +403,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// Trap with the status a helper returned, unless it is 0.
     fn check_status(&mut self, status: Value, pc: u32) {
         let status = self.b.ins().ireduce(I32, status);
-        self.trap_if_status(status, pc, status);
+        self.trap_if_with(status, pc, |_| status);
     }
 
     fn op(&mut self, pc: u32, op: Op) {
@@ -700,24 +703,11 @@ impl<'a, 'f> Translator<'a, 'f> {
         // The null header's kind is 0: one compare catches null and a wrong
         // kind; the cold path tells them apart.
         let wrong = self.b.ins().icmp_imm_s(IntCC::NotEqual, k, kind as i64);
-        let (cold, cont) = (self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(wrong, cold, &[], cont, &[]);
-        self.b.switch_to_block(cold);
-        self.b.set_cold_block(cold);
-        let null = self
-            .b
-            .ins()
-            .iconst(I32, i64::from(TrapKind::NullReference.code()));
-        let wrong_kind = self
-            .b
-            .ins()
-            .iconst(I32, i64::from(TrapKind::ElementKind.code()));
-        let status = self.b.ins().select(is_null, null, wrong_kind);
-        let pcv = self.b.ins().iconst(I32, i64::from(pc));
-        self.b
-            .ins()
-            .jump(self.trap_block, &[status.into(), pcv.into()]);
-        self.b.switch_to_block(cont);
+        self.trap_if_with(wrong, pc, |t| {
+            let null = t.status(TrapKind::NullReference);
+            let wrong_kind = t.status(TrapKind::ElementKind);
+            t.b.ins().select(is_null, null, wrong_kind)
+        });
         let idx = self.get(Bank::I, index);
         let len = self
             .b

@@ -184,7 +184,9 @@ pub unsafe extern "C" fn host_call(
 pub unsafe extern "C" fn print_str(ctx: *mut VmContext, idx: u64) -> u64 {
     guarded(ctx, |st| {
         // SAFETY: store and module outlive the call.
-        let (store, module) = unsafe { (&mut *st.store, &*st.module) };
+        let module = st.module();
+        // SAFETY: the store outlives the call.
+        let store = unsafe { &mut *st.store };
         if let Some(s) = module.strings.get(idx as usize) {
             let _ = store.out.write_all(s.as_bytes());
         }

@@ -66,6 +66,10 @@ impl TierStats {
 /// Per-instance state of the compiled tiers: the function table, the
 /// context, the code of both tiers and, under `auto`, the tiering manager.
 pub struct JitRuntime {
+    /// The verified module and its frame layouts (shared with the compiler
+    /// thread).
+    code: Arc<Module>,
+    layouts: Arc<[FrameLayout]>,
     template_code: CodeMemory,
     /// The foreground Cranelift compiler (forced tier, `compile`, synchronous
     /// tier-up), made at first use.
@@ -89,8 +93,6 @@ pub struct JitRuntime {
 /// The tiering manager's part of a runtime.
 struct Tiering {
     policy: TieringPolicy,
-    source: Arc<Module>,
-    layouts: Arc<[FrameLayout]>,
     /// The background compiler, started at the first request.
     thread: Option<CompilerThread>,
 }
@@ -103,28 +105,35 @@ unsafe impl Send for JitRuntime {}
 /// What the helpers reach through `VmContext::host` during a call.
 pub(crate) struct HelperState {
     pub(crate) store: *mut Store,
-    pub(crate) module: *const Module,
-    layouts: *const [FrameLayout],
     runtime: *mut JitRuntime,
     /// The message of a host error or a failed compilation.
     pub(crate) detail: Option<String>,
 }
 
 impl HelperState {
+    /// The runtime running the call.
+    fn runtime(&mut self) -> &mut JitRuntime {
+        // SAFETY: the runtime outlives the call (see `run_from`), and no
+        // other reference to it is used while a helper runs.
+        unsafe { &mut *self.runtime }
+    }
+
+    /// The module running.
+    pub(crate) fn module(&mut self) -> Arc<Module> {
+        self.runtime().code.clone()
+    }
+
     /// Compile `func` if needed and return its entry address.
     pub(crate) fn compile(&mut self, func: usize) -> Result<usize, String> {
-        // SAFETY: the runtime, module and layouts outlive the call (see `run`).
-        let rt = unsafe { &mut *self.runtime };
-        rt.ensure_compiled(unsafe { &*self.module }, unsafe { &*self.layouts }, func)
+        self.runtime().ensure_compiled(func)
     }
 
     /// `func` is hot: returns the address of a Cranelift version to run
     /// this call in, or 0 to go on in template code.
     pub(crate) fn hot_call(&mut self, func: usize) -> usize {
-        // SAFETY: as in `compile`.
-        let rt = unsafe { &mut *self.runtime };
+        let rt = self.runtime();
         let t0 = Instant::now();
-        let addr = rt.hot_call(unsafe { &*self.module }, unsafe { &*self.layouts }, func);
+        let addr = rt.hot_call(func);
         rt.note_hook(t0);
         addr
     }
@@ -132,15 +141,9 @@ impl HelperState {
     /// A loop of `func` is hot at `header`: returns the address of Cranelift
     /// code to continue in at that header, or 0.
     pub(crate) fn hot_loop(&mut self, func: usize, header: u32) -> usize {
-        // SAFETY: as in `compile`.
-        let rt = unsafe { &mut *self.runtime };
+        let rt = self.runtime();
         let t0 = Instant::now();
-        let addr = rt.hot_loop(
-            unsafe { &*self.module },
-            unsafe { &*self.layouts },
-            func,
-            header,
-        );
+        let addr = rt.hot_loop(func, header);
         rt.note_hook(t0);
         addr
     }
@@ -180,14 +183,14 @@ impl JitRuntime {
             totals: TierStats::default(),
         }));
         JitRuntime {
+            code: module,
+            layouts,
             template_code: CodeMemory::new(),
             cranelift: None,
             cranelift_settings: options.cranelift,
             first_tier: options.first_tier,
             tiering: options.tiering.map(|policy| Tiering {
                 policy,
-                source: module,
-                layouts,
                 thread: None,
             }),
             table,
@@ -243,12 +246,7 @@ impl JitRuntime {
     }
 
     /// The entry address of `func`, compiling it first if needed.
-    pub fn ensure_compiled(
-        &mut self,
-        module: &Module,
-        layouts: &[FrameLayout],
-        func: usize,
-    ) -> Result<usize, String> {
+    pub fn ensure_compiled(&mut self, func: usize) -> Result<usize, String> {
         let entry = self
             .table
             .get(func)
@@ -257,19 +255,15 @@ impl JitRuntime {
         if addr != 0 {
             return Ok(addr);
         }
-        self.compile(module, layouts, func, self.first_tier)
+        self.compile(func, self.first_tier)
     }
 
     /// Compile `func` in `tier` now and install it in the function table;
     /// returns its entry address. Activations of an older version finish in
     /// it; the next call runs the new one.
-    pub fn compile(
-        &mut self,
-        module: &Module,
-        layouts: &[FrameLayout],
-        func: usize,
-        tier: FuncTier,
-    ) -> Result<usize, String> {
+    pub fn compile(&mut self, func: usize, tier: FuncTier) -> Result<usize, String> {
+        let (code, layouts) = (self.code.clone(), self.layouts.clone());
+        let (module, layouts) = (&*code, &*layouts);
         let ops = module
             .functions
             .get(func)
@@ -328,13 +322,9 @@ impl JitRuntime {
 
     /// The Cranelift version of `func` entered at loop header `header`,
     /// compiled now if there is none yet; returns its address.
-    pub fn compile_loop_entry(
-        &mut self,
-        module: &Module,
-        layouts: &[FrameLayout],
-        func: usize,
-        header: u32,
-    ) -> Result<usize, String> {
+    pub fn compile_loop_entry(&mut self, func: usize, header: u32) -> Result<usize, String> {
+        let (source, layouts) = (self.code.clone(), self.layouts.clone());
+        let (module, layouts) = (&*source, &*layouts);
         let code = &module
             .functions
             .get(func)
@@ -378,22 +368,16 @@ impl JitRuntime {
             .ok_or_else(|| "no Cranelift compiler".to_string())
     }
 
-    /// Move `func` to the Cranelift tier now (with loop-header entries if it
-    /// has loops) and return once it is installed.
-    pub fn tier_up(
-        &mut self,
-        module: &Module,
-        layouts: &[FrameLayout],
-        func: usize,
-    ) -> Result<(), String> {
-        self.compile(module, layouts, func, FuncTier::Cranelift)
-            .map(|_| ())
+    /// Move `func` to the Cranelift tier now and return once it is
+    /// installed.
+    pub fn tier_up(&mut self, func: usize) -> Result<(), String> {
+        self.compile(func, FuncTier::Cranelift).map(|_| ())
     }
 
     /// The call-budget hook: queue `func` for Cranelift (background), or
     /// compile it now (synchronous) and return its address so the call that
     /// found it hot runs there too.
-    fn hot_call(&mut self, module: &Module, layouts: &[FrameLayout], func: usize) -> usize {
+    fn hot_call(&mut self, func: usize) -> usize {
         let Some(entry) = self.table.get(func) else {
             return 0;
         };
@@ -413,7 +397,7 @@ impl JitRuntime {
         } else if entry.tier() == FuncTier::Cranelift {
             entry.code.load(Ordering::Acquire)
         } else {
-            self.tier_up(module, layouts, func)
+            self.tier_up(func)
                 .map_or(0, |()| self.table[func].code.load(Ordering::Acquire))
         }
     }
@@ -422,13 +406,7 @@ impl JitRuntime {
     /// the version entered at that header, to continue this activation in,
     /// or 0 to go on in template code for another budget (its compile was
     /// queued, or is still running).
-    fn hot_loop(
-        &mut self,
-        module: &Module,
-        layouts: &[FrameLayout],
-        func: usize,
-        header: u32,
-    ) -> usize {
+    fn hot_loop(&mut self, func: usize, header: u32) -> usize {
         let Some(t) = &self.tiering else {
             return 0;
         };
@@ -441,9 +419,7 @@ impl JitRuntime {
                 self.request(Request::Loop(func, header));
                 0
             }
-            None => self
-                .compile_loop_entry(module, layouts, func, header)
-                .unwrap_or(0),
+            None => self.compile_loop_entry(func, header).unwrap_or(0),
         };
         if addr == 0 {
             // Look again a budget later.
@@ -464,8 +440,8 @@ impl JitRuntime {
         };
         if t.thread.is_none() {
             let source = tiering::Source {
-                code: t.source.clone(),
-                layouts: t.layouts.clone(),
+                code: self.code.clone(),
+                layouts: self.layouts.clone(),
             };
             match CompilerThread::spawn(
                 source,
@@ -487,14 +463,8 @@ impl JitRuntime {
 
     /// Run function `func` on a frame at the bottom of the register stacks
     /// (bases 0), whose parameter slots the caller has filled.
-    pub fn run(
-        &mut self,
-        module: &Module,
-        layouts: &[FrameLayout],
-        store: &mut Store,
-        func: usize,
-    ) -> Result<(), Trap> {
-        self.run_from(module, layouts, store, func, None)
+    pub fn run(&mut self, store: &mut Store, func: usize) -> Result<(), Trap> {
+        self.run_from(store, func, None)
     }
 
     /// Continue function `func` at loop header `header` in its Cranelift
@@ -503,23 +473,20 @@ impl JitRuntime {
     /// replacement.
     pub fn run_at_loop_header(
         &mut self,
-        module: &Module,
-        layouts: &[FrameLayout],
         store: &mut Store,
         func: usize,
         header: u32,
     ) -> Result<(), Trap> {
-        self.run_from(module, layouts, store, func, Some(header))
+        self.run_from(store, func, Some(header))
     }
 
     fn run_from(
         &mut self,
-        module: &Module,
-        layouts: &[FrameLayout],
         store: &mut Store,
         func: usize,
         header: Option<u32>,
     ) -> Result<(), Trap> {
+        let module = self.code.clone();
         let trap = |kind, pc, detail| Trap {
             kind,
             func: func as u32,
@@ -528,8 +495,8 @@ impl JitRuntime {
             detail,
         };
         let addr = match header {
-            None => self.ensure_compiled(module, layouts, func),
-            Some(h) => self.compile_loop_entry(module, layouts, func, h),
+            None => self.ensure_compiled(func),
+            Some(h) => self.compile_loop_entry(func, h),
         }
         .map_err(|msg| trap(TrapKind::OutOfMemory, 0, Some(msg)))?;
         if self.stack.is_none() {
@@ -542,8 +509,6 @@ impl JitRuntime {
         };
         let mut state = HelperState {
             store: store as *mut Store,
-            module: module as *const Module,
-            layouts: layouts as *const [FrameLayout],
             runtime: self as *mut JitRuntime,
             detail: None,
         };

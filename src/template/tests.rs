@@ -115,22 +115,27 @@ fn layouts(m: &Module) -> Vec<FrameLayout> {
     m.functions.iter().map(FrameLayout::of).collect()
 }
 
+/// The listing of function `func` of `m` on `isa` ("x64" or "aarch64"),
+/// with fake helper addresses, for golden files.
+fn listing(isa: &str, m: &Module, func: usize, counters: bool) -> String {
+    let (helpers, layouts) = (HelperAddrs::fake(), layouts(m));
+    if isa == "x64" {
+        let masm = X64Masm::with_sse41(true);
+        let code = emit::compile(masm, &helpers, m, &layouts, func, counters).expect("compiles");
+        disasm_x64(&code)
+    } else {
+        let masm = A64Masm::new();
+        let code = emit::compile(masm, &helpers, m, &layouts, func, counters).expect("compiles");
+        disasm_a64(&code)
+    }
+}
+
 #[test]
 fn every_op_template_disassembles_as_expected_on_x64() {
     for &opcode in Opcode::ALL {
-        let m = sample(opcode);
-        let code = emit::compile(
-            X64Masm::with_sse41(true),
-            &HelperAddrs::fake(),
-            &m,
-            &layouts(&m),
-            0,
-            false,
-        )
-        .expect("compiles");
         crate::template::golden::check(
             &format!("x64/ops/{}", file_name(opcode)),
-            &disasm_x64(&code),
+            &listing("x64", &sample(opcode), 0, false),
         );
     }
 }
@@ -148,44 +153,20 @@ fn counted_loop() -> Module {
 #[test]
 fn tiering_counters_disassemble_as_expected() {
     let m = counted_loop();
-    let x64 = emit::compile(
-        X64Masm::with_sse41(true),
-        &HelperAddrs::fake(),
-        &m,
-        &layouts(&m),
-        1,
-        true,
-    )
-    .expect("compiles");
-    crate::template::golden::check("x64/tiering_counters", &disasm_x64(&x64));
-    let a64 = emit::compile(
-        A64Masm::new(),
-        &HelperAddrs::fake(),
-        &m,
-        &layouts(&m),
-        1,
-        true,
-    )
-    .expect("compiles");
-    crate::template::golden::check("aarch64/tiering_counters", &disasm_a64(&a64));
+    for isa in ["x64", "aarch64"] {
+        crate::template::golden::check(
+            &format!("{isa}/tiering_counters"),
+            &listing(isa, &m, 1, true),
+        );
+    }
 }
 
 #[test]
 fn every_op_template_disassembles_as_expected_on_aarch64() {
     for &opcode in Opcode::ALL {
-        let m = sample(opcode);
-        let code = emit::compile(
-            A64Masm::new(),
-            &HelperAddrs::fake(),
-            &m,
-            &layouts(&m),
-            0,
-            false,
-        )
-        .expect("compiles");
         crate::template::golden::check(
             &format!("aarch64/ops/{}", file_name(opcode)),
-            &disasm_a64(&code),
+            &listing("aarch64", &sample(opcode), 0, false),
         );
     }
 }
