@@ -52,11 +52,18 @@ fn generated(n: usize) -> Module {
     bytecode::text::parse(&src).expect("generated function parses")
 }
 
-fn compile_all(module: &Module, layouts: &[FrameLayout]) -> usize {
+/// Compile every function of `module` with `compiler` (reused, as the
+/// runtime reuses one); code bytes.
+fn compile_all(
+    compiler: &mut emit::Compiler<HostMasm>,
+    module: &Module,
+    layouts: &[FrameLayout],
+) -> usize {
     let helpers = HelperAddrs::native();
     (0..module.functions.len())
         .map(|f| {
-            emit::compile(HostMasm::new(), &helpers, module, layouts, f, false)
+            compiler
+                .compile(&helpers, module, layouts, f, false)
                 .expect("compiles")
                 .len()
         })
@@ -99,17 +106,18 @@ fn inputs() -> Vec<(String, Module)> {
 
 fn template_compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("template_compile");
+    let mut compiler = emit::Compiler::new(HostMasm::new());
     for (name, module) in &inputs() {
         let layouts: Vec<FrameLayout> = module.functions.iter().map(FrameLayout::of).collect();
         let ops = module.op_count();
-        let bytes = compile_all(module, &layouts);
+        let bytes = compile_all(&mut compiler, module, &layouts);
         println!(
             "{name}: {ops} ops, {bytes} bytes of code, {:.1} bytes/op",
             bytes as f64 / ops as f64
         );
         group.throughput(Throughput::Elements(ops as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), module, |b, m| {
-            b.iter(|| compile_all(black_box(m), &layouts))
+            b.iter(|| compile_all(&mut compiler, black_box(m), &layouts))
         });
     }
     group.finish();

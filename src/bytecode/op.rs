@@ -202,6 +202,18 @@ pub enum FloatUnOp {
     Floor,
 }
 
+/// Which of three fields is the jump target.
+const fn target_field_of(fields: [Operand; 3]) -> Option<usize> {
+    let mut i = 0;
+    while i < 3 {
+        if matches!(fields[i], Operand::Target) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 macro_rules! opcodes {
     ($( $(#[$doc:meta])* $name:ident = $mn:literal, [$a:expr, $b:expr, $c:expr], $flow:ident; )*) => {
         /// Every opcode of the instruction set.
@@ -227,6 +239,17 @@ macro_rules! opcodes {
                 #[allow(unused_imports)]
                 let _ = (I, F, R);
                 match self { $(Opcode::$name => [$a, $b, $c],)* }
+            }
+
+            /// The jump-target field of a branch or jump (0 = A, 1 = B,
+            /// 2 = C): a constant per opcode, looked up once per op by
+            /// every compiler's pre-pass.
+            pub fn target_field(self) -> Option<usize> {
+                use Operand::*;
+                use Bank::*;
+                #[allow(unused_imports)]
+                let _ = (I, F, R);
+                match self { $(Opcode::$name => const { target_field_of([$a, $b, $c]) },)* }
             }
 
             /// How the op continues.
@@ -543,11 +566,6 @@ impl Opcode {
             RMov | RetR => Some(Bank::R),
             _ => None,
         }
-    }
-
-    /// The jump-target field of a branch or jump (0 = A, 1 = B, 2 = C).
-    pub fn target_field(self) -> Option<usize> {
-        self.operands().iter().position(|o| *o == Operand::Target)
     }
 }
 

@@ -70,6 +70,8 @@ pub struct JitRuntime {
     /// thread).
     code: Arc<Module>,
     layouts: Arc<[FrameLayout]>,
+    /// The template compiler, its buffers reused from function to function.
+    template: emit::Compiler<HostMasm>,
     template_code: CodeMemory,
     /// The foreground Cranelift compiler (forced tier, `compile`, synchronous
     /// tier-up), made at first use.
@@ -185,6 +187,7 @@ impl JitRuntime {
         JitRuntime {
             code: module,
             layouts,
+            template: emit::Compiler::new(HostMasm::new()),
             template_code: CodeMemory::new(),
             cranelift: None,
             cranelift_settings: options.cranelift,
@@ -286,8 +289,7 @@ impl JitRuntime {
             }
             _ => {
                 let counters = self.tiering.is_some();
-                let code = emit::compile(
-                    HostMasm::new(),
+                let code = self.template.compile(
                     &HelperAddrs::native(),
                     module,
                     layouts,
@@ -296,7 +298,7 @@ impl JitRuntime {
                 )?;
                 let published = self
                     .template_code
-                    .publish(&code)
+                    .publish(code)
                     .map_err(|e| e.to_string())?;
                 let addr = published.ptr as usize;
                 entry

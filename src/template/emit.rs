@@ -68,17 +68,64 @@ enum Reg {
 /// A frame slot whose value is also in a register.
 type Cached = (Bank, u32, Reg);
 
-/// Compiles one function of a verified module.
-pub struct Emitter<'m, M: MacroAssembler> {
+/// Compiles function after function, reusing its assembler's buffers and
+/// its own: after the first few functions, compiling allocates nothing.
+pub struct Compiler<M: MacroAssembler> {
     masm: M,
+    op_labels: Vec<Option<M::Label>>,
+    stubs: Vec<Stub<M::Label>>,
+}
+
+impl<M: MacroAssembler> Compiler<M> {
+    /// A compiler emitting through `masm`.
+    pub fn new(masm: M) -> Self {
+        Compiler {
+            masm,
+            op_labels: Vec::new(),
+            stubs: Vec::new(),
+        }
+    }
+
+    /// Compile function `func` of a verified `module`, returning its
+    /// position-independent machine code (valid until the next compile).
+    /// Helper calls go to the addresses in `helpers` ([`HelperAddrs::native`]
+    /// for code that runs). With `counters`, the code counts its calls and
+    /// loop back-edges into the function table and calls the tiering hooks.
+    pub fn compile(
+        &mut self,
+        helpers: &HelperAddrs,
+        module: &Module,
+        layouts: &[FrameLayout],
+        func: usize,
+        counters: bool,
+    ) -> Result<&[u8], String> {
+        self.masm.clear();
+        let mut e = Emitter::new(
+            &mut self.masm,
+            &mut self.op_labels,
+            &mut self.stubs,
+            helpers,
+            module,
+            layouts,
+            func,
+        );
+        e.counters = counters;
+        e.function()?;
+        self.masm.finish()
+    }
+}
+
+/// Compiles one function of a verified module.
+struct Emitter<'m, M: MacroAssembler> {
+    masm: &'m mut M,
     helpers: &'m HelperAddrs,
     module: &'m Module,
     layouts: &'m [FrameLayout],
     func: u32,
     layout: FrameLayout,
     /// The label of each op that is a jump target.
-    op_labels: Vec<Option<M::Label>>,
-    stubs: Vec<Stub<M::Label>>,
+    op_labels: &'m mut Vec<Option<M::Label>>,
+    stubs: &'m mut Vec<Stub<M::Label>>,
     /// Status already in `T0`, trap record already filled by a callee.
     propagate: M::Label,
     /// Trap kind in `T0`, pc already stored: fill the rest and return.
@@ -96,11 +143,8 @@ pub struct Emitter<'m, M: MacroAssembler> {
     counters: bool,
 }
 
-/// Compile function `func` of a verified `module` with `masm`, returning its
-/// position-independent machine code.
-/// Helper calls go to the addresses in `helpers` ([`HelperAddrs::native`]
-/// for code that runs). With `counters`, the code counts its calls and loop
-/// back-edges into the function table and calls the tiering hooks.
+/// Compile function `func` of a verified `module` with a new `masm`, as
+/// [`Compiler::compile`] does.
 pub fn compile<M: MacroAssembler>(
     masm: M,
     helpers: &HelperAddrs,
@@ -109,10 +153,9 @@ pub fn compile<M: MacroAssembler>(
     func: usize,
     counters: bool,
 ) -> Result<Vec<u8>, String> {
-    let mut e = Emitter::new(masm, helpers, module, layouts, func);
-    e.counters = counters;
-    e.function()?;
-    e.masm.finish()
+    Compiler::new(masm)
+        .compile(helpers, module, layouts, func, counters)
+        .map(<[u8]>::to_vec)
 }
 
 // The lookups below are only called from the match arms of their own
@@ -165,7 +208,9 @@ fn imm(field: u16) -> i32 {
 
 impl<'m, M: MacroAssembler> Emitter<'m, M> {
     fn new(
-        mut masm: M,
+        masm: &'m mut M,
+        op_labels: &'m mut Vec<Option<M::Label>>,
+        stubs: &'m mut Vec<Stub<M::Label>>,
         helpers: &'m HelperAddrs,
         module: &'m Module,
         layouts: &'m [FrameLayout],
@@ -173,7 +218,9 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
     ) -> Self {
         // Pre-pass: labels only for the ops that are jump targets.
         let code = &module.functions[func].code;
-        let mut op_labels: Vec<Option<M::Label>> = vec![None; code.len()];
+        op_labels.clear();
+        op_labels.resize(code.len(), None);
+        stubs.clear();
         for op in code {
             if let Some(t) = op.target()
                 && let Some(slot) = op_labels.get_mut(t as usize)
@@ -193,7 +240,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             func: func as u32,
             layout: layouts[func],
             op_labels,
-            stubs: Vec::new(),
+            stubs,
             propagate,
             trap_exit,
             return_ok,
@@ -710,14 +757,14 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
 
     /// The shared exits and the out-of-line stubs.
     fn tail(&mut self) {
-        let stubs = std::mem::take(&mut self.stubs);
+        let mut stubs = std::mem::take(self.stubs);
         let m = &mut self.masm;
         m.bind(self.return_ok);
         m.load_imm(T0, 0);
         m.bind(self.propagate);
         m.epilogue(T0);
 
-        for stub in stubs {
+        for stub in stubs.drain(..) {
             let m = &mut self.masm;
             match stub {
                 Stub::Trap { label, pc, code } => {
@@ -791,6 +838,8 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 }
             }
         }
+        // Back, empty, for the next function.
+        *self.stubs = stubs;
 
         let m = &mut self.masm;
         m.bind(self.trap_exit);

@@ -331,6 +331,10 @@ pub trait MacroAssembler {
     /// in `T0`.
     fn call_helper(&mut self, addr: usize, args: &[HelperArg]);
 
-    /// Finish: resolve labels and return the position-independent code.
-    fn finish(self) -> Result<Vec<u8>, String>;
+    /// Forget everything emitted: start the next function, reusing the
+    /// buffers.
+    fn clear(&mut self);
+    /// Finish: resolve labels and return the position-independent code,
+    /// kept until [`MacroAssembler::clear`].
+    fn finish(&mut self) -> Result<&[u8], String>;
 }

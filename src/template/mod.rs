@@ -1,6 +1,7 @@
 //! The template tier: one emit function per op, single pass, no IR, machine
 //! code for x86-64 and aarch64 through one macro-assembler trait.
 
+pub mod code_buffer;
 pub mod code_memory;
 pub mod emit;
 pub mod golden;

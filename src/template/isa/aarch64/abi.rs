@@ -16,8 +16,10 @@
 // dynasm's expansion converts each dynamic register number with `.into()`.
 #![allow(clippy::useless_conversion)]
 
+use dynasmrt::DynasmApi;
 use dynasmrt::aarch64::Aarch64Relocation;
-use dynasmrt::{DynasmApi, VecAssembler};
+
+use crate::template::code_buffer::CodeBuffer;
 
 use super::regs::{CTX, F_BASE, I_BASE, R_BASE};
 
@@ -31,7 +33,7 @@ pub const FRAME_SIZE: u32 = 48;
 /// Emit the prologue: save x29/x30 and the pinned registers, then load the
 /// pinned registers from the native entry's arguments
 /// `(ctx, i_base, f_base, r_base)` in x0..x3.
-pub fn prologue(ops: &mut VecAssembler<Aarch64Relocation>) {
+pub fn prologue(ops: &mut CodeBuffer<Aarch64Relocation>) {
     a64!(ops
         ; stp x29, x30, [sp, #-48]!
         ; mov x29, sp
@@ -46,7 +48,7 @@ pub fn prologue(ops: &mut VecAssembler<Aarch64Relocation>) {
 
 /// Emit the epilogue: `w0 = status`, restore what the prologue saved,
 /// return.
-pub fn epilogue(ops: &mut VecAssembler<Aarch64Relocation>, status: u8) {
+pub fn epilogue(ops: &mut CodeBuffer<Aarch64Relocation>, status: u8) {
     a64!(ops
         ; mov w0, W(status)
         ; ldp x19, x20, [sp, #16]

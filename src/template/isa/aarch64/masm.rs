@@ -1,5 +1,5 @@
-//! [`A64Masm`]: the [`MacroAssembler`] for aarch64, over dynasm-rs's
-//! [`VecAssembler`]. See the module docs of [`super`] for the register
+//! [`A64Masm`]: the [`MacroAssembler`] for aarch64, over dynasm-rs,
+//! emitting into a [`CodeBuffer`]. See the module docs of [`super`] for the register
 //! assignment and the encoding decisions.
 
 // dynasm's expansion converts each dynamic register number with `.into()`.
@@ -8,7 +8,9 @@
 use dynasmrt::aarch64::{
     Aarch64Relocation, encode_floating_point_immediate, encode_logical_immediate_64bit,
 };
-use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
+
+use crate::template::code_buffer::CodeBuffer;
 
 use super::abi::{self, ARG_REGS, RET_REG};
 use super::regs::{CTX, F_BASE, I_BASE, R_BASE, TMP0, TMP1, ZR, bank_base, fpr, gpr};
@@ -151,7 +153,7 @@ impl Mem {
 /// The aarch64 macro-assembler. Code is position independent: labels are
 /// PC-relative and absolute addresses are materialised as constants.
 pub struct A64Masm {
-    ops: VecAssembler<Aarch64Relocation>,
+    ops: CodeBuffer<Aarch64Relocation>,
     /// The first misuse seen (e.g. too many helper arguments), reported by
     /// `finish` instead of panicking.
     error: Option<String>,
@@ -167,7 +169,7 @@ impl A64Masm {
     /// An empty assembler.
     pub fn new() -> A64Masm {
         A64Masm {
-            ops: VecAssembler::new(0),
+            ops: CodeBuffer::default(),
             error: None,
         }
     }
@@ -435,9 +437,9 @@ impl A64Masm {
     /// the inverse condition skips an unconditional `b` (±128 MiB).
     fn bcond(&mut self, cc: Cc, target: DynamicLabel) {
         let here = self.ops.offset().0 as i64;
-        let near = match self.ops.labels().resolve_dynamic(target) {
-            Ok(at) => (-(1 << 20)..(1 << 20)).contains(&(at.0 as i64 - here)),
-            Err(_) => false,
+        let near = match self.ops.label_offset(target) {
+            Some(at) => (-(1 << 20)..(1 << 20)).contains(&(at as i64 - here)),
+            None => false,
         };
         let ops = &mut self.ops;
         if near {
@@ -448,9 +450,10 @@ impl A64Masm {
             }
             for_cc!(cc, emit);
         } else {
+            let skip = ops.new_label();
             macro_rules! emit {
                 ($c:ident) => {
-                    a64!(ops ; b.$c >skip ; b =>target ; skip:)
+                    a64!(ops ; b.$c =>skip ; b =>target ; =>skip)
                 };
             }
             for_cc!(cc.invert(), emit);
@@ -462,7 +465,7 @@ impl MacroAssembler for A64Masm {
     type Label = DynamicLabel;
 
     fn new_label(&mut self) -> DynamicLabel {
-        self.ops.new_dynamic_label()
+        self.ops.new_label()
     }
 
     fn bind(&mut self, label: DynamicLabel) {
@@ -474,7 +477,7 @@ impl MacroAssembler for A64Masm {
     }
 
     fn reserve(&mut self, bytes: usize) {
-        self.ops.reserve_ops(bytes);
+        self.ops.reserve(bytes);
     }
 
     // ---- function structure ----
@@ -536,11 +539,12 @@ impl MacroAssembler for A64Masm {
             // x16 walks the slots two at a time, x17 counts the pairs.
             self.add_imm(TMP0, base, start, TMP0);
             self.load_imm_raw(TMP1, u64::from(pairs));
+            let zero_loop = self.ops.new_label();
             a64!(self.ops
-                ; zero_loop:
+                ; =>zero_loop
                 ; stp xzr, xzr, [x16], #16
                 ; subs x17, x17, #1
-                ; b.ne <zero_loop
+                ; b.ne =>zero_loop
             );
             if count % 2 == 1 {
                 a64!(self.ops ; str xzr, [x16]);
@@ -849,10 +853,15 @@ impl MacroAssembler for A64Masm {
         );
     }
 
-    fn finish(self) -> Result<Vec<u8>, String> {
-        if let Some(e) = self.error {
+    fn clear(&mut self) {
+        self.ops.clear();
+        self.error = None;
+    }
+
+    fn finish(&mut self) -> Result<&[u8], String> {
+        if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.ops.finalize().map_err(|e| format!("aarch64: {e}"))
+        self.ops.finish().map_err(|e| format!("aarch64: {e}"))
     }
 }

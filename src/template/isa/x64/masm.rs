@@ -1,7 +1,7 @@
 //! [`X64Masm`]: the [`MacroAssembler`] for x86-64, over dynasm-rs.
 
 use dynasmrt::x64::{Rq, Rx, X64Relocation};
-use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
 use super::abi::{ARG_REGS, RET, SAVED, sequence_moves};
 use super::regs::{
@@ -9,6 +9,7 @@ use super::regs::{
     gpr,
 };
 use crate::bytecode::{Bank, Cmp};
+use crate::template::code_buffer::CodeBuffer;
 use crate::template::masm::{
     AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
 };
@@ -174,7 +175,7 @@ fn host_has_sse41() -> bool {
 /// The x86-64 macro-assembler. See the [module docs](super) for the register
 /// assignment and the encodings chosen.
 pub struct X64Masm {
-    ops: VecAssembler<X64Relocation>,
+    ops: CodeBuffer<X64Relocation>,
     sse41: bool,
     /// The first misuse seen (too many helper arguments), reported by
     /// [`MacroAssembler::finish`].
@@ -198,7 +199,7 @@ impl X64Masm {
     /// else a call to a Rust function.
     pub fn with_sse41(sse41: bool) -> X64Masm {
         X64Masm {
-            ops: VecAssembler::new(0),
+            ops: CodeBuffer::default(),
             sse41,
             error: None,
         }
@@ -445,7 +446,7 @@ impl MacroAssembler for X64Masm {
     type Label = DynamicLabel;
 
     fn new_label(&mut self) -> DynamicLabel {
-        self.ops.new_dynamic_label()
+        self.ops.new_label()
     }
 
     fn bind(&mut self, label: DynamicLabel) {
@@ -458,7 +459,7 @@ impl MacroAssembler for X64Masm {
     }
 
     fn reserve(&mut self, bytes: usize) {
-        self.ops.reserve_ops(bytes);
+        self.ops.reserve(bytes);
     }
 
     // ---- function structure ----
@@ -531,15 +532,16 @@ impl MacroAssembler for X64Masm {
         } else {
             // r11 walks the slots, r10 counts them down.
             self.slot_addr_into(TMP, bank, first);
+            let zero_loop = self.ops.new_label();
             x64!(self.ops
                 ; mov Rd(TMP2), DWORD count as i32
-                ; zero_loop:
+                ; =>zero_loop
             );
             mem!(self.ops, TMP, 0, [mov QWORD], [, Rq(ACC)]);
             x64!(self.ops
                 ; add Rq(TMP), BYTE 8
                 ; sub Rq(TMP2), BYTE 1
-                ; jnz BYTE <zero_loop
+                ; jnz BYTE =>zero_loop
             );
         }
     }
@@ -744,7 +746,10 @@ impl MacroAssembler for X64Masm {
             Cmp::Gt | Cmp::Lt => x64!(self.ops ; ja =>target),
             Cmp::Ge | Cmp::Le => x64!(self.ops ; jae =>target),
             // Equal and ordered: skip on PF=1.
-            Cmp::Eq => x64!(self.ops ; jp BYTE >unordered ; je =>target ; unordered:),
+            Cmp::Eq => {
+                let unordered = self.ops.new_label();
+                x64!(self.ops ; jp BYTE =>unordered ; je =>target ; =>unordered)
+            }
             // Unequal or unordered.
             Cmp::Ne => x64!(self.ops ; jp =>target ; jne =>target),
         }
@@ -766,19 +771,20 @@ impl MacroAssembler for X64Masm {
             ; cvttsd2si Rq(d), Rx(s)
         );
         self.cmp_imm8(d, 1);
+        let (done, nan) = (self.ops.new_label(), self.ops.new_label());
         x64!(self.ops
-            ; jno BYTE >done
+            ; jno BYTE =>done
             ; xorps Rx(FTMP), Rx(FTMP)
             ; ucomisd Rx(s), Rx(FTMP)
-            ; jp BYTE >nan
-            ; jb BYTE >done
+            ; jp BYTE =>nan
+            ; jb BYTE =>done
             // Positive and too large: i64::MAX == !i64::MIN.
             ; not Rq(d)
-            ; jmp BYTE >done
-            ; nan:
+            ; jmp BYTE =>done
+            ; =>nan
         );
         self.zero(d);
-        x64!(self.ops ; done:);
+        x64!(self.ops ; =>done);
     }
 
     // ---- memory through a register ----
@@ -907,12 +913,17 @@ impl MacroAssembler for X64Masm {
         self.mov_rr(T0, RET);
     }
 
-    fn finish(self) -> Result<Vec<u8>, String> {
-        let X64Masm { ops, error, .. } = self;
-        if let Some(e) = error {
+    fn clear(&mut self) {
+        self.ops.clear();
+        self.error = None;
+    }
+
+    fn finish(&mut self) -> Result<&[u8], String> {
+        if let Some(e) = self.error.take() {
             return Err(e);
         }
-        ops.finalize()
+        self.ops
+            .finish()
             .map_err(|e| format!("x64 assembly failed: {e}"))
     }
 }

@@ -142,7 +142,7 @@ impl Listing {
         build(&mut m);
         let code = m.finish().expect("finish");
         writeln!(self.text, "; {title}").unwrap();
-        self.text.push_str(&disassemble(&code));
+        self.text.push_str(&disassemble(code));
     }
 
     fn check(self, name: &str) {
@@ -849,7 +849,7 @@ mod exec {
             m.prologue();
             body(&mut m);
             m.epilogue(Gpr::T0);
-            Jit::from_code(&m.finish().expect("finish"))
+            Jit::from_code(m.finish().expect("finish"))
         }
 
         fn addr(&self) -> usize {

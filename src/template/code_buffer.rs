@@ -1,0 +1,214 @@
+//! [`CodeBuffer`]: the buffer both macro-assemblers emit into through
+//! `dynasm!`, reused from one function to the next.
+//!
+//! dynasmrt's own `VecAssembler` hands its code out only by value or through
+//! a draining iterator, so every function would cost a fresh allocation (and
+//! page faults for the large ones) or a byte-by-byte copy. This buffer keeps
+//! its allocations, hands out a slice, and supports dynamic labels only:
+//! the templates use no named local or global labels, which `VecAssembler`
+//! looks up in hash maps.
+
+use dynasmrt::aarch64::Aarch64Relocation;
+use dynasmrt::components::{LabelRegistry, PatchLoc};
+use dynasmrt::relocations::{Relocation, RelocationKind};
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi};
+
+/// How an ISA's label references are patched.
+pub trait Patch: Relocation {
+    /// Write the relative displacement `value` into `field` (the bytes the
+    /// relocation covers); false if it does not fit.
+    fn write(&self, field: &mut [u8], value: isize) -> bool {
+        self.write_value(field, value).is_ok()
+    }
+}
+
+/// x86-64 displacements are plain little-endian integers: written here
+/// directly, without dynasmrt's three levels of dispatch per reference
+/// (measured: a fifth of the compile time of a large function).
+impl Patch for X64Relocation {
+    fn write(&self, field: &mut [u8], value: isize) -> bool {
+        match field {
+            [byte] => i8::try_from(value).map(|v| *byte = v as u8).is_ok(),
+            [_, _, _, _] => i32::try_from(value)
+                .map(|v| field.copy_from_slice(&v.to_le_bytes()))
+                .is_ok(),
+            _ => self.write_value(field, value).is_ok(),
+        }
+    }
+}
+
+/// aarch64 displacements are bit fields of the instruction: dynasmrt's
+/// encoders write them.
+impl Patch for Aarch64Relocation {}
+
+/// An assembling buffer with dynamic labels, cleared and reused per function.
+#[derive(Debug)]
+pub struct CodeBuffer<R: Patch> {
+    ops: Vec<u8>,
+    labels: LabelRegistry,
+    relocs: Vec<(PatchLoc<R>, DynamicLabel)>,
+    /// The first misuse seen (a label bound twice, a named label), reported
+    /// by [`CodeBuffer::finish`].
+    error: Option<String>,
+}
+
+impl<R: Patch> Default for CodeBuffer<R> {
+    fn default() -> Self {
+        CodeBuffer {
+            ops: Vec::new(),
+            labels: LabelRegistry::new(),
+            relocs: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl<R: Patch> CodeBuffer<R> {
+    /// Forget everything emitted, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.ops.clear();
+        self.labels.clear();
+        self.relocs.clear();
+        self.error = None;
+    }
+
+    /// A fresh, unbound label.
+    pub fn new_label(&mut self) -> DynamicLabel {
+        self.labels.new_dynamic_label()
+    }
+
+    /// Where `label` is bound, if it is yet.
+    pub fn label_offset(&self, label: DynamicLabel) -> Option<usize> {
+        self.labels.resolve_dynamic(label).ok().map(|at| at.0)
+    }
+
+    /// Expect about `bytes` more bytes.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.ops.reserve(bytes);
+    }
+
+    /// Patch every label reference and return the code. The buffer keeps it
+    /// until [`CodeBuffer::clear`].
+    pub fn finish(&mut self) -> Result<&[u8], String> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        for (loc, label) in self.relocs.drain(..) {
+            let target = self
+                .labels
+                .resolve_dynamic(label)
+                .map_err(|_| format!("label {} is never bound", label.get_id()))?;
+            let field = self
+                .ops
+                .get_mut(loc.range(0))
+                .ok_or_else(|| "a label reference lies outside the code".to_string())?;
+            // Position-independent: label references are relative, so the
+            // buffer's address does not matter.
+            let value = loc.value(target.0, 0);
+            let patched = match loc.relocation.kind() {
+                RelocationKind::Relative => loc.relocation.write(field, value),
+                _ => loc.patch(field, 0, target.0).is_ok(),
+            };
+            if !patched {
+                return Err(format!(
+                    "label {} is out of the branch's range",
+                    label.get_id()
+                ));
+            }
+        }
+        Ok(&self.ops)
+    }
+
+    fn fail(&mut self, msg: String) {
+        if self.error.is_none() {
+            self.error = Some(msg);
+        }
+    }
+}
+
+impl<R: Patch> Extend<u8> for CodeBuffer<R> {
+    fn extend<T: IntoIterator<Item = u8>>(&mut self, iter: T) {
+        self.ops.extend(iter)
+    }
+}
+
+impl<'a, R: Patch> Extend<&'a u8> for CodeBuffer<R> {
+    fn extend<T: IntoIterator<Item = &'a u8>>(&mut self, iter: T) {
+        self.ops.extend(iter)
+    }
+}
+
+impl<R: Patch> DynasmApi for CodeBuffer<R> {
+    fn offset(&self) -> AssemblyOffset {
+        AssemblyOffset(self.ops.len())
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.ops.push(byte);
+    }
+
+    fn align(&mut self, alignment: usize, with: u8) {
+        let misalign = self.ops.len() % alignment.max(1);
+        if misalign != 0 {
+            self.ops
+                .extend(std::iter::repeat_n(with, alignment - misalign));
+        }
+    }
+}
+
+impl<R: Patch> DynasmLabelApi for CodeBuffer<R> {
+    type Relocation = R;
+
+    fn local_label(&mut self, name: &'static str) {
+        self.fail(format!(
+            "named label {name}: only dynamic labels are supported"
+        ));
+    }
+
+    fn global_label(&mut self, name: &'static str) {
+        self.local_label(name);
+    }
+
+    fn dynamic_label(&mut self, id: DynamicLabel) {
+        let offset = self.offset();
+        if self.labels.define_dynamic(id, offset).is_err() {
+            self.fail(format!("label {} is bound twice", id.get_id()));
+        }
+    }
+
+    fn forward_relocation(&mut self, name: &'static str, _: isize, _: u8, _: u8, _: R) {
+        self.local_label(name);
+    }
+
+    fn backward_relocation(&mut self, name: &'static str, _: isize, _: u8, _: u8, _: R) {
+        self.local_label(name);
+    }
+
+    fn global_relocation(&mut self, name: &'static str, _: isize, _: u8, _: u8, _: R) {
+        self.local_label(name);
+    }
+
+    fn dynamic_relocation(
+        &mut self,
+        id: DynamicLabel,
+        target_offset: isize,
+        field_offset: u8,
+        ref_offset: u8,
+        kind: R,
+    ) {
+        let loc = PatchLoc::new(self.offset(), target_offset, field_offset, ref_offset, kind);
+        self.relocs.push((loc, id));
+    }
+
+    fn value_relocation(&mut self, value: usize, field_offset: u8, ref_offset: u8, kind: R) {
+        let loc = PatchLoc::new(self.offset(), 0, field_offset, ref_offset, kind);
+        let patched = match self.ops.get_mut(loc.range(0)) {
+            Some(field) => loc.patch(field, 0, value).is_ok(),
+            None => false,
+        };
+        if !patched {
+            self.fail(format!("value {value} does not fit its field"));
+        }
+    }
+}
