@@ -242,14 +242,18 @@ macro_rules! opcodes {
             }
 
             /// The jump-target field of a branch or jump (0 = A, 1 = B,
-            /// 2 = C): a constant per opcode, looked up once per op by
-            /// every compiler's pre-pass.
+            /// 2 = C): a table lookup, as every compiler's pre-pass asks
+            /// it of every op.
+            #[inline]
             pub fn target_field(self) -> Option<usize> {
-                use Operand::*;
-                use Bank::*;
-                #[allow(unused_imports)]
-                let _ = (I, F, R);
-                match self { $(Opcode::$name => const { target_field_of([$a, $b, $c]) },)* }
+                const TARGET_FIELDS: &[Option<usize>] = {
+                    use Operand::*;
+                    use Bank::*;
+                    #[allow(unused_imports)]
+                    let _ = (I, F, R);
+                    &[$(target_field_of([$a, $b, $c]),)*]
+                };
+                TARGET_FIELDS[self as usize]
             }
 
             /// How the op continues.
@@ -625,6 +629,7 @@ impl Op {
     }
 
     /// The jump target, for branches and jumps.
+    #[inline]
     pub fn target(&self) -> Option<u16> {
         self.opcode.target_field().map(|i| self.fields()[i])
     }
