@@ -16,7 +16,6 @@ use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSE
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
 
-use Fpr::{F0, F1};
 use Gpr::{T0, T1, T2};
 
 /// What an out-of-line trap stub does.
@@ -58,15 +57,66 @@ enum Stub<L> {
     },
 }
 
-/// A scratch register of either kind.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Reg {
-    G(Gpr),
-    F(Fpr),
+/// An i64 or reference slot whose value is also in a scratch register.
+type Cached = (Bank, u32, Gpr);
+
+/// Which f64 slots the scratch f64 registers hold. The copies are
+/// write-through (every op still stores its result to the frame, so the
+/// frame stays the truth and any op may end a run of cached values): later
+/// ops read the register instead of reloading a slot just stored, which
+/// would wait for store-to-load forwarding on every step of a chain.
+/// Emptied where paths join (labels) and by calls, which clobber the
+/// registers.
+#[derive(Clone, Copy, Default)]
+struct FpCache {
+    holds: [Option<u32>; Fpr::ALL.len()],
+    /// The register the next allocation evicts if none is free
+    /// (round-robin: the oldest allocation goes first).
+    next: usize,
 }
 
-/// A frame slot whose value is also in a register.
-type Cached = (Bank, u32, Reg);
+impl FpCache {
+    fn find(&self, slot: u32) -> Option<Fpr> {
+        let k = self.holds.iter().position(|&h| h == Some(slot))?;
+        Some(Fpr::ALL[k])
+    }
+
+    /// A register for a new value, none of `busy`: a free one if any,
+    /// else the round-robin victim.
+    fn pick(&mut self, busy: &[Fpr]) -> Fpr {
+        let n = Fpr::ALL.len();
+        let free = (0..n).find(|&k| self.holds[k].is_none() && !busy.contains(&Fpr::ALL[k]));
+        let k = free.unwrap_or_else(|| {
+            let mut k = self.next;
+            while busy.contains(&Fpr::ALL[k]) {
+                k = (k + 1) % n;
+            }
+            self.next = (k + 1) % n;
+            k
+        });
+        self.holds[k] = None;
+        Fpr::ALL[k]
+    }
+
+    /// `reg` now holds `slot`'s current value; any other copy is stale.
+    fn set(&mut self, reg: Fpr, slot: u32) {
+        self.forget_slot(slot);
+        self.holds[reg as usize] = Some(slot);
+    }
+
+    /// `slot` was written behind the cache's back.
+    fn forget_slot(&mut self, slot: u32) {
+        for h in &mut self.holds {
+            if *h == Some(slot) {
+                *h = None;
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.holds = [None; Fpr::ALL.len()];
+    }
+}
 
 /// Compiles function after function, reusing its assembler's buffers and
 /// its own: after the first few functions, compiling allocates nothing.
@@ -137,8 +187,10 @@ struct Emitter<'m, M: MacroAssembler> {
     /// reload would wait for store-to-load forwarding). Only valid when no
     /// label lies between the two ops.
     carried: Option<Cached>,
-    /// What the current op stored last (through `store_i`/`store_f`).
+    /// What the current op stored last (through `store_i`).
     stored: Option<Cached>,
+    /// The f64 slots still in scratch registers.
+    fp: FpCache,
     /// Count calls and back-edges for the tiering manager.
     counters: bool,
 }
@@ -180,6 +232,16 @@ fn alu_of(opcode: Opcode) -> AluOp {
 /// The comparison of a compare or compare-and-branch op.
 fn cmp_of(opcode: Opcode) -> Cmp {
     opcode.cmp().unwrap_or(Cmp::Eq)
+}
+
+/// Whether an op calls out (native code or a helper), which clobbers every
+/// scratch register.
+fn clobbers_scratch(opcode: Opcode) -> bool {
+    use Opcode::*;
+    matches!(
+        opcode,
+        Call | HostCall | NewI | NewF | NewR | PrintS | PrintI | PrintF
+    )
 }
 
 /// The operation of an f64 binary op.
@@ -246,6 +308,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             return_ok,
             carried: None,
             stored: None,
+            fp: FpCache::default(),
             counters: false,
         }
     }
@@ -273,9 +336,13 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             if let Some(label) = self.op_labels[pc] {
                 // Other paths join here: registers hold nothing known.
                 self.carried = None;
+                self.fp.clear();
                 self.masm.bind(label);
             }
             self.op(pc as u32, *op);
+            if clobbers_scratch(op.opcode) {
+                self.fp.clear();
+            }
         }
         self.tail();
         Ok(())
@@ -346,39 +413,60 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
     fn load_i(&mut self, dst: Gpr, slot: u16) {
         let slot = u32::from(slot);
         match self.carried {
-            Some((Bank::I, s, Reg::G(r))) if s == slot => {
+            Some((Bank::I, s, r)) if s == slot => {
                 if r != dst {
                     self.masm.mov(dst, r);
                 }
                 return;
             }
-            Some((_, _, r)) if r == Reg::G(dst) => self.carried = None,
+            Some((_, _, r)) if r == dst => self.carried = None,
             _ => {}
         }
         self.masm.load_slot(dst, Bank::I, slot);
     }
 
-    /// Load an f64 slot, reusing the previous op's register (see `load_i`).
-    fn load_f(&mut self, dst: Fpr, slot: u16) {
+    /// The register holding f64 slot `slot`, loaded into one that is none
+    /// of `busy` (this op's other operands) if no register holds it.
+    fn use_f(&mut self, slot: u16, busy: &[Fpr]) -> Fpr {
         let slot = u32::from(slot);
-        match self.carried {
-            Some((Bank::F, s, Reg::F(r))) if s == slot && r == dst => return,
-            Some((_, _, r)) if r == Reg::F(dst) => self.carried = None,
-            _ => {}
+        if let Some(r) = self.fp.find(slot) {
+            return r;
         }
-        self.masm.load_fslot(dst, slot);
+        let r = self.fp.pick(busy);
+        self.masm.load_fslot(r, slot);
+        self.fp.set(r, slot);
+        r
+    }
+
+    /// A register to compute the new value of f64 slot `dst` in, none of
+    /// the registers of the op's `operands` (slot, register). When the op overwrites an operand's own slot, that operand's
+    /// register: its old value is dead.
+    fn result_f(&mut self, dst: u16, operands: &[(u16, Fpr)]) -> Fpr {
+        // Only the first operand: x86's two-operand forms overwrite it.
+        if let Some(&(s, r)) = operands.first()
+            && s == dst
+        {
+            return r;
+        }
+        let mut busy = [Fpr::F0; 2];
+        let n = operands.len().min(2);
+        for (b, (_, r)) in busy.iter_mut().zip(operands) {
+            *b = *r;
+        }
+        self.fp.pick(&busy[..n])
     }
 
     /// Store an i64 slot as an op's last register-writing step.
     fn store_i(&mut self, slot: u16, src: Gpr) {
         self.masm.store_slot(Bank::I, slot.into(), src);
-        self.stored = Some((Bank::I, slot.into(), Reg::G(src)));
+        self.stored = Some((Bank::I, slot.into(), src));
     }
 
-    /// Store an f64 slot as an op's last register-writing step.
+    /// Store the new value of an f64 slot, computed in `src`, which keeps
+    /// it for later ops.
     fn store_f(&mut self, slot: u16, src: Fpr) {
         self.masm.store_fslot(slot.into(), src);
-        self.stored = Some((Bank::F, slot.into(), Reg::F(src)));
+        self.fp.set(src, slot.into());
     }
 
     fn op(&mut self, pc: u32, op: Op) {
@@ -397,9 +485,14 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             FConst => {
                 m.load_imm(T0, self.module.fconsts[op.b as usize] as i64);
                 m.store_slot(Bank::F, op.a.into(), T0);
+                self.fp.forget_slot(op.a.into());
             }
             RNull => m.zero_slots(Bank::R, op.a.into(), 1),
-            Mov | FMov | RMov => {
+            FMov => {
+                let x = self.use_f(op.b, &[]);
+                self.store_f(op.a, x);
+            }
+            Mov | RMov => {
                 let bank = op.opcode.transfer_bank().unwrap_or(Bank::I);
                 m.load_slot(T0, bank, op.b.into());
                 m.store_slot(bank, op.a.into(), T0);
@@ -460,39 +553,42 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             }
             FAdd | FSub | FMul | FDiv => {
                 let fop = fp_op(op.opcode);
-                self.load_f(F0, op.b);
-                self.load_f(F1, op.c);
-                self.masm.fp_op(fop, F0, F0, F1);
-                self.store_f(op.a, F0);
+                let l = self.use_f(op.b, &[]);
+                let r = self.use_f(op.c, &[l]);
+                let d = self.result_f(op.a, &[(op.b, l), (op.c, r)]);
+                self.masm.fp_op(fop, d, l, r);
+                self.store_f(op.a, d);
             }
             FNeg | FAbs | FSqrt | FFloor => {
                 let un = fp_unary(op.opcode);
-                self.load_f(F0, op.b);
-                self.masm.fp_unary(un, F0, F0);
-                self.store_f(op.a, F0);
+                let x = self.use_f(op.b, &[]);
+                let d = self.result_f(op.a, &[(op.b, x)]);
+                self.masm.fp_unary(un, d, x);
+                self.store_f(op.a, d);
             }
             FEq | FNe | FLt | FLe | FGt | FGe => {
                 let cmp = cmp_of(op.opcode);
-                self.load_f(F0, op.b);
-                self.load_f(F1, op.c);
-                self.masm.fp_set_cond(cmp, T0, F0, F1);
+                let l = self.use_f(op.b, &[]);
+                let r = self.use_f(op.c, &[l]);
+                self.masm.fp_set_cond(cmp, T0, l, r);
                 self.store_i(op.a, T0);
             }
             FJEq | FJNe | FJLt | FJLe | FJGt | FJGe => {
                 let cmp = cmp_of(op.opcode);
                 let to = self.branch_target(pc, op.c);
-                self.load_f(F0, op.a);
-                self.load_f(F1, op.b);
-                self.masm.fp_branch(cmp, F0, F1, to);
+                let l = self.use_f(op.a, &[]);
+                let r = self.use_f(op.b, &[l]);
+                self.masm.fp_branch(cmp, l, r, to);
             }
             I2F => {
                 self.load_i(T0, op.b);
-                self.masm.i2f(F0, T0);
-                self.store_f(op.a, F0);
+                let d = self.result_f(op.a, &[]);
+                self.masm.i2f(d, T0);
+                self.store_f(op.a, d);
             }
             F2I => {
-                self.load_f(F0, op.b);
-                self.masm.f2i(T0, F0);
+                let x = self.use_f(op.b, &[]);
+                self.masm.f2i(T0, x);
                 self.store_i(op.a, T0);
             }
             Jmp => {
@@ -565,9 +661,9 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                         self.store_i(op.a, T0);
                     }
                     Bank::F => {
-                        self.masm
-                            .load_findexed(F0, T0, T1, ARRAY_DATA_OFFSET as i32);
-                        self.store_f(op.a, F0);
+                        let d = self.result_f(op.a, &[]);
+                        self.masm.load_findexed(d, T0, T1, ARRAY_DATA_OFFSET as i32);
+                        self.store_f(op.a, d);
                     }
                     Bank::R => {
                         self.masm.load_indexed(T0, T0, T1, ARRAY_DATA_OFFSET as i32);
@@ -579,11 +675,10 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 let (bank, kind) = ElemKind::of_op(op.opcode);
                 self.element_address(pc, op.a, op.b, kind);
                 if bank == Bank::F {
-                    // F registers are untouched by the checks: the value
-                    // may still be in F0 from the previous op.
-                    self.load_f(F0, op.c);
+                    // The checks leave the f64 registers alone.
+                    let x = self.use_f(op.c, &[]);
                     self.masm
-                        .store_findexed(T0, T1, ARRAY_DATA_OFFSET as i32, F0);
+                        .store_findexed(T0, T1, ARRAY_DATA_OFFSET as i32, x);
                 } else {
                     self.masm.load_slot(T2, bank, op.c.into());
                     self.masm

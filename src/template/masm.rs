@@ -32,7 +32,8 @@ pub enum Gpr {
     T2,
 }
 
-/// A scratch floating-point register.
+/// A scratch floating-point register. There are more of them than of
+/// [`Gpr`]: the templates keep f64 slots in them from op to op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Fpr {
     /// Scratch 0.
@@ -41,6 +42,16 @@ pub enum Fpr {
     F1,
     /// Scratch 2.
     F2,
+    /// Scratch 3.
+    F3,
+    /// Scratch 4.
+    F4,
+    /// Scratch 5.
+    F5,
+    /// Scratch 6.
+    F6,
+    /// Scratch 7.
+    F7,
 }
 
 /// A condition on two integers: signed and unsigned orders.
@@ -152,8 +163,17 @@ impl Gpr {
 }
 
 impl Fpr {
-    /// Every value, for tests.
-    pub const ALL: [Fpr; 3] = [Fpr::F0, Fpr::F1, Fpr::F2];
+    /// Every value, in order.
+    pub const ALL: [Fpr; 8] = [
+        Fpr::F0,
+        Fpr::F1,
+        Fpr::F2,
+        Fpr::F3,
+        Fpr::F4,
+        Fpr::F5,
+        Fpr::F6,
+        Fpr::F7,
+    ];
 }
 
 impl AluOp {

@@ -40,12 +40,17 @@ pub fn gpr(g: Gpr) -> u8 {
     }
 }
 
-/// The machine register of a scratch f64 register: d0, d1, d2.
+/// The machine register of a scratch f64 register: d0..d7.
 pub fn fpr(f: Fpr) -> u8 {
     match f {
         Fpr::F0 => 0,
         Fpr::F1 => 1,
         Fpr::F2 => 2,
+        Fpr::F3 => 3,
+        Fpr::F4 => 4,
+        Fpr::F5 => 5,
+        Fpr::F6 => 6,
+        Fpr::F7 => 7,
     }
 }
 

@@ -22,7 +22,8 @@ use crate::template::masm::{
 };
 
 const GPRS: [Gpr; 3] = Gpr::ALL;
-const FPRS: [Fpr; 3] = Fpr::ALL;
+/// The f64 scratch registers the tests cover: the first three and the last.
+const FPRS: [Fpr; 4] = [Fpr::F0, Fpr::F1, Fpr::F2, Fpr::F7];
 const CONDS: [Cond; 10] = Cond::ALL;
 const CMPS: [Cmp; 6] = [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge];
 const ALU_OPS: [AluOp; 9] = AluOp::ALL;

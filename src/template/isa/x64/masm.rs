@@ -412,32 +412,32 @@ impl X64Masm {
     /// `dst = floor(src)` by a call to [`floor_bits`], saving every scratch
     /// register around it (the call clobbers them all).
     fn floor_call(&mut self, dst: Rx, src: Rx) {
-        let [g0, g1, g2] = SCRATCH_GPRS;
-        let [f0, f1, f2] = SCRATCH_FPRS;
+        /// Bytes saved: every scratch register, rounded up so the stack
+        /// stays 16-byte aligned for the call.
+        const SAVE: i32 = (8 * (SCRATCH_GPRS.len() + SCRATCH_FPRS.len()) as i32 + 15) & !15;
         let addr = floor_bits as extern "C" fn(u64) -> u64 as usize as i64;
-        // 48 bytes keep the stack 16-byte aligned for the call.
+        x64!(self.ops ; sub rsp, BYTE SAVE as i8);
+        for (k, &g) in SCRATCH_GPRS.iter().enumerate() {
+            x64!(self.ops ; mov [rsp + 8 * k as i32], Rq(g));
+        }
+        for (k, &f) in SCRATCH_FPRS.iter().enumerate() {
+            let at = 8 * (SCRATCH_GPRS.len() + k) as i32;
+            x64!(self.ops ; movsd QWORD [rsp + at], Rx(f));
+        }
         x64!(self.ops
-            ; sub rsp, BYTE 48
-            ; mov [rsp], Rq(g0)
-            ; mov [rsp + 8], Rq(g1)
-            ; mov [rsp + 16], Rq(g2)
-            ; movsd QWORD [rsp + 24], Rx(f0)
-            ; movsd QWORD [rsp + 32], Rx(f1)
-            ; movsd QWORD [rsp + 40], Rx(f2)
             ; movq Rq(ARG_REGS[0]), Rx(src)
             ; mov Rq(ACC), QWORD addr
         );
         self.call_reg(ACC);
-        x64!(self.ops
-            ; movq Rx(FTMP), Rq(RET)
-            ; mov Rq(g0), [rsp]
-            ; mov Rq(g1), [rsp + 8]
-            ; mov Rq(g2), [rsp + 16]
-            ; movsd Rx(f0), QWORD [rsp + 24]
-            ; movsd Rx(f1), QWORD [rsp + 32]
-            ; movsd Rx(f2), QWORD [rsp + 40]
-            ; add rsp, BYTE 48
-        );
+        x64!(self.ops ; movq Rx(FTMP), Rq(RET));
+        for (k, &g) in SCRATCH_GPRS.iter().enumerate() {
+            x64!(self.ops ; mov Rq(g), [rsp + 8 * k as i32]);
+        }
+        for (k, &f) in SCRATCH_FPRS.iter().enumerate() {
+            let at = 8 * (SCRATCH_GPRS.len() + k) as i32;
+            x64!(self.ops ; movsd Rx(f), QWORD [rsp + at]);
+        }
+        x64!(self.ops ; add rsp, BYTE SAVE as i8);
         self.movaps(dst, FTMP);
     }
 }

@@ -7,7 +7,7 @@
 //! | reference frame base         | r14                 | prologue (push) |
 //! | context                      | r15                 | prologue (push) |
 //! | scratch `T0`, `T1`, `T2`     | rsi, rdi, r8        | nobody (caller-saved) |
-//! | scratch `F0`, `F1`, `F2`     | xmm0, xmm1, xmm2    | nobody (caller-saved) |
+//! | scratch `F0`..`F7`           | xmm0..xmm7          | nobody (caller-saved) |
 //! | private temporaries          | rax, rcx, rdx, r10, r11, xmm14, xmm15 | nobody |
 //!
 //! The scratch registers avoid rax, rcx and rdx on purpose: `idiv` needs
@@ -77,13 +77,18 @@ pub const fn fpr(r: Fpr) -> Rx {
         Fpr::F0 => F0,
         Fpr::F1 => F1,
         Fpr::F2 => F2,
+        Fpr::F3 => Rx::XMM3,
+        Fpr::F4 => Rx::XMM4,
+        Fpr::F5 => Rx::XMM5,
+        Fpr::F6 => Rx::XMM6,
+        Fpr::F7 => Rx::XMM7,
     }
 }
 
 /// Every scratch integer register, in `Gpr` order.
 pub const SCRATCH_GPRS: [Rq; 3] = [T0, T1, T2];
 /// Every scratch f64 register, in `Fpr` order.
-pub const SCRATCH_FPRS: [Rx; 3] = [F0, F1, F2];
+pub const SCRATCH_FPRS: [Rx; 8] = [F0, F1, F2, Rx::XMM3, Rx::XMM4, Rx::XMM5, Rx::XMM6, Rx::XMM7];
 
 // The methods rely on these: the scratch registers are none of the private
 // temporaries (so `idiv`, shifts by cl, `setcc al` and r10/r11 never clobber
@@ -105,6 +110,10 @@ const _: () = {
             assert!(t != pinned[j] as u8);
             j += 1;
         }
+        i += 1;
+    }
+    let mut i = 0;
+    while i < SCRATCH_FPRS.len() {
         assert!(SCRATCH_FPRS[i] as u8 != FTMP as u8 && SCRATCH_FPRS[i] as u8 != FTMP2 as u8);
         i += 1;
     }

@@ -23,7 +23,9 @@ use crate::template::masm::{
 };
 
 const GPRS: [Gpr; 3] = Gpr::ALL;
-const FPRS: [Fpr; 3] = Fpr::ALL;
+/// The f64 scratch registers the tests cover: the three with static
+/// encoder arms and one that takes dynasm's dynamic form.
+const FPRS: [Fpr; 4] = [Fpr::F0, Fpr::F1, Fpr::F2, Fpr::F7];
 const CONDS: [Cond; 10] = Cond::ALL;
 const CMPS: [Cmp; 6] = [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge];
 const ALU_OPS: [AluOp; 9] = AluOp::ALL;
@@ -907,14 +909,14 @@ mod exec {
         g as usize
     }
     fn fi(f: Fpr) -> usize {
-        f as usize
+        FPRS.iter().position(|&x| x == f).unwrap_or(0)
     }
 
-    /// The register file the tests observe: `T0..T2` and `F0..F2` (bits).
+    /// The register file the tests observe: `T0..T2` and [`FPRS`] (bits).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     struct Regs {
         t: [i64; 3],
-        f: [u64; 3],
+        f: [u64; 4],
     }
 
     const SENTINELS: Regs = Regs {
@@ -927,21 +929,26 @@ mod exec {
             0x4009_21fb_5444_2d18,
             0xc05e_dd2f_1a9f_be77,
             0x7ff0_0000_0000_0000,
+            0x3ff8_0000_0000_0001,
         ],
     };
 
-    /// A kernel: load `T0..T2` from i slots 0..2 and `F0..F2` from f slots
-    /// 0..2, run `op`, store them back to slots 3..5.
+    /// A kernel: load `T0..T2` from i slots 0..2 and [`FPRS`] from f slots
+    /// 0..3, run `op`, store them back to i slots 3..5 and f slots 4..7.
     fn kernel_with(m: X64Masm, op: impl FnOnce(&mut X64Masm)) -> Jit {
         Jit::build_with(m, |m| {
-            for (k, (g, f)) in GPRS.into_iter().zip(FPRS).enumerate() {
+            for (k, g) in GPRS.into_iter().enumerate() {
                 m.load_slot(g, Bank::I, k as u32);
+            }
+            for (k, f) in FPRS.into_iter().enumerate() {
                 m.load_fslot(f, k as u32);
             }
             op(m);
-            for (k, (g, f)) in GPRS.into_iter().zip(FPRS).enumerate() {
+            for (k, g) in GPRS.into_iter().enumerate() {
                 m.store_slot(Bank::I, 3 + k as u32, g);
-                m.store_fslot(3 + k as u32, f);
+            }
+            for (k, f) in FPRS.into_iter().enumerate() {
+                m.store_fslot(4 + k as u32, f);
             }
         })
     }
@@ -952,14 +959,14 @@ mod exec {
 
     fn run(jit: &Jit, regs: Regs) -> Regs {
         let mut fr = Frame::new();
-        for k in 0..3 {
-            fr.i[k] = regs.t[k];
-            fr.f[k] = f64::from_bits(regs.f[k]);
+        fr.i[..3].copy_from_slice(&regs.t);
+        for (slot, bits) in fr.f.iter_mut().zip(regs.f) {
+            *slot = f64::from_bits(bits);
         }
         jit.call(&mut fr);
         Regs {
             t: [fr.i[3], fr.i[4], fr.i[5]],
-            f: [fr.f[3].to_bits(), fr.f[4].to_bits(), fr.f[5].to_bits()],
+            f: [4, 5, 6, 7].map(|k| fr.f[k].to_bits()),
         }
     }
 
@@ -1167,9 +1174,9 @@ mod exec {
     /// that the scratch registers were left alone.
     fn taken(jit: &Jit, regs: Regs) -> bool {
         let mut fr = Frame::new();
-        for k in 0..3 {
-            fr.i[k] = regs.t[k];
-            fr.f[k] = f64::from_bits(regs.f[k]);
+        fr.i[..3].copy_from_slice(&regs.t);
+        for (slot, bits) in fr.f.iter_mut().zip(regs.f) {
+            *slot = f64::from_bits(bits);
         }
         let status = jit.call(&mut fr);
         assert_eq!(
@@ -1618,21 +1625,22 @@ mod exec {
     #[test]
     fn zero_slots_zeroes_exactly_the_range() {
         for bank in Bank::ALL {
-            for (first, count) in [(0, 0), (0, 1), (3, 7), (1, 8), (2, 9), (5, 100), (0, 255)] {
-                let jit = kernel(|m| m.zero_slots(bank, first + 6, count));
+            for (first, count) in [(0, 0), (0, 1), (3, 7), (1, 8), (2, 9), (5, 100), (0, 248)] {
+                // Slots 0..8 are the kernel's own.
+                let jit = kernel(|m| m.zero_slots(bank, first + 8, count));
                 let mut fr = Frame::new();
                 fr.i = [-1; N];
                 fr.f = [-1.0; N];
                 fr.r = [u64::MAX; N];
                 let regs = SENTINELS;
-                for k in 0..3 {
-                    fr.i[k] = regs.t[k];
-                    fr.f[k] = f64::from_bits(regs.f[k]);
+                fr.i[..3].copy_from_slice(&regs.t);
+                for (slot, bits) in fr.f.iter_mut().zip(regs.f) {
+                    *slot = f64::from_bits(bits);
                 }
                 jit.call(&mut fr);
                 assert_eq!(fr.i[3..6], regs.t, "scratch registers kept");
-                let zeroed = (first as usize + 6)..(first as usize + 6 + count as usize);
-                for k in 6..N {
+                let zeroed = (first as usize + 8)..(first as usize + 8 + count as usize);
+                for k in 8..N {
                     let z = zeroed.contains(&k);
                     let (ib, fb, rb) = (fr.i[k] == 0, fr.f[k].to_bits() == 0, fr.r[k] == 0);
                     assert_eq!(
