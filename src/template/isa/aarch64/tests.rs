@@ -150,14 +150,14 @@ impl Listing {
 }
 
 /// Every (a, b) over the scratch registers.
-fn pairs<T: Copy>(regs: [T; 3]) -> Vec<(T, T)> {
+fn pairs<T: Copy, const N: usize>(regs: [T; N]) -> Vec<(T, T)> {
     regs.iter()
         .flat_map(|&a| regs.iter().map(move |&b| (a, b)))
         .collect()
 }
 
 /// Every (a, b, c) over the scratch registers.
-fn triples<T: Copy>(regs: [T; 3]) -> Vec<(T, T, T)> {
+fn triples<T: Copy, const N: usize>(regs: [T; N]) -> Vec<(T, T, T)> {
     pairs(regs)
         .into_iter()
         .flat_map(|(a, b)| regs.iter().map(move |&c| (a, b, c)))
