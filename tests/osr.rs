@@ -3,15 +3,12 @@
 //! Cranelift tier continues from the same frame. Result, f64 bits, output
 //! and traps must be what the interpreter alone gives.
 
+mod common;
 mod differential;
 
-use std::path::PathBuf;
+use common::programs::{load, op_programs, suite_program};
 use tierjit::cranelift_tier::loop_headers;
 use tierjit::{Config, Engine, Error, Instance, Module, SharedOutput, Tier, Value, bytecode};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Run `func` with the switch at `header` on its `nth` arrival.
 fn run_with_osr(
@@ -70,9 +67,7 @@ fn suite_programs_continue_in_cranelift_at_every_loop_header() {
         ("matmul", &[12]),
     ];
     for (name, args) in sizes {
-        let path = root().join(format!("programs/{name}.tj"));
-        let text = std::fs::read_to_string(&path).expect("program");
-        let module = bytecode::text::parse(&text).expect("parses");
+        let module = suite_program(name);
         let args: Vec<Value> = args.iter().map(|&v| Value::I(v)).collect();
         let switched = check_every_header(&module, "main", &args);
         assert!(switched > 0, "{name}: no run switched to Cranelift");
@@ -81,16 +76,8 @@ fn suite_programs_continue_in_cranelift_at_every_loop_header() {
 
 #[test]
 fn op_programs_continue_in_cranelift_at_every_loop_header() {
-    let dir = root().join("programs/ops");
-    let mut programs: Vec<_> = std::fs::read_dir(&dir)
-        .expect("programs/ops")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "tj"))
-        .collect();
-    programs.sort();
-    for path in programs {
-        let text = std::fs::read_to_string(&path).expect("program");
-        let module = bytecode::text::parse(&text).expect("parses");
+    for path in op_programs() {
+        let module = load(&path);
         check_every_header(&module, "main", &[]);
     }
 }

@@ -3,19 +3,11 @@
 //! the per-family programs of `programs/ops/` against their expected output,
 //! each through every engine.
 
+mod common;
 mod differential;
 
-use std::path::{Path, PathBuf};
-use tierjit::{Value, bytecode};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn load(path: &Path) -> bytecode::Module {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    bytecode::text::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use common::programs::{load, op_programs, root, suite_program};
+use tierjit::Value;
 
 #[test]
 fn suite_prints_what_the_c_versions_print() {
@@ -58,7 +50,7 @@ fn suite_defaults_match_the_peers() {
         ("matmul", &[600]),
     ];
     for (name, want) in defaults {
-        let module = load(&root().join(format!("programs/{name}.tj")));
+        let module = suite_program(name);
         let main = &module.functions[module.entry().expect("main")];
         let got: Vec<i64> = (0..main.sig.params.len())
             .map(|i| main.param_default(i).expect("default"))
@@ -71,11 +63,7 @@ fn suite_defaults_match_the_peers() {
 fn op_family_programs_print_their_expected_output() {
     let dir = root().join("programs/ops");
     let mut ran = 0;
-    for entry in std::fs::read_dir(&dir).expect("programs/ops") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|e| e != "tj") {
-            continue;
-        }
+    for path in op_programs() {
         let stem = path
             .file_stem()
             .expect("stem")

@@ -7,8 +7,8 @@ mod common;
 mod differential;
 
 use common::cli::tierjit;
+use common::programs::suite_source;
 
-use std::path::PathBuf;
 use tierjit::{Config, Engine, Instance, Module, SharedOutput, Tier, Value, bytecode};
 
 fn auto(hot_calls: u32, hot_loops: u32, background: bool) -> Config {
@@ -204,7 +204,6 @@ fn swaps_land_while_other_activations_of_the_function_are_live() {
 
 #[test]
 fn every_function_of_the_suite_swaps_mid_run_in_synchronous_mode() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     for (name, args) in [
         ("fib", vec![18]),
         ("sieve", vec![2000, 2]),
@@ -212,7 +211,7 @@ fn every_function_of_the_suite_swaps_mid_run_in_synchronous_mode() {
         ("spectralnorm", vec![30]),
         ("matmul", vec![10]),
     ] {
-        let text = std::fs::read_to_string(root.join(format!("programs/{name}.tj"))).unwrap();
+        let text = suite_source(name);
         let engine = Engine::new(auto(2, 3, false)).expect("engine");
         let module = Module::new(&engine, &text).expect("module");
         let mut inst = Instance::new(&module).expect("instance");
@@ -279,9 +278,8 @@ fn environment_thresholds_are_honoured_and_checked() {
 
 #[test]
 fn the_mixed_workload_agrees_on_every_engine() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("programs/mixed.tj")).expect("mixed.tj");
-    let module = bytecode::text::parse(&text).expect("parses");
+    let text = suite_source("mixed");
+    let module = tierjit::bytecode::text::parse(&text).expect("parses");
     assert!(module.functions.len() > 1000, "thousands of cold functions");
     let args = [Value::I(2), Value::I(5000)];
     let oracle = differential::run_on(

@@ -105,9 +105,8 @@ impl<R: Patch> CodeBuffer<R> {
                 .ok_or_else(|| "a label reference lies outside the code".to_string())?;
             // Position-independent: label references are relative, so the
             // buffer's address does not matter.
-            let value = loc.value(target.0, 0);
             let patched = match loc.relocation.kind() {
-                RelocationKind::Relative => loc.relocation.write(field, value),
+                RelocationKind::Relative => loc.relocation.write(field, loc.value(target.0, 0)),
                 _ => loc.patch(field, 0, target.0).is_ok(),
             };
             if !patched {

@@ -234,16 +234,6 @@ fn cmp_of(opcode: Opcode) -> Cmp {
     opcode.cmp().unwrap_or(Cmp::Eq)
 }
 
-/// Whether an op calls out (native code or a helper), which clobbers every
-/// scratch register.
-fn clobbers_scratch(opcode: Opcode) -> bool {
-    use Opcode::*;
-    matches!(
-        opcode,
-        Call | HostCall | NewI | NewF | NewR | PrintS | PrintI | PrintF
-    )
-}
-
 /// The operation of an f64 binary op.
 fn fp_op(opcode: Opcode) -> FpOp {
     match opcode.float_binop() {
@@ -340,12 +330,16 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.masm.bind(label);
             }
             self.op(pc as u32, *op);
-            if clobbers_scratch(op.opcode) {
-                self.fp.clear();
-            }
         }
         self.tail();
         Ok(())
+    }
+
+    /// Call helper `addr` in line. It clobbers every scratch register, so
+    /// no f64 slot is known to be in one afterwards.
+    fn call_helper(&mut self, addr: usize, args: &[HelperArg]) {
+        self.masm.call_helper(addr, args);
+        self.fp.clear();
     }
 
     /// A trap stub for `pc`, returning its label.
@@ -439,21 +433,14 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
     }
 
     /// A register to compute the new value of f64 slot `dst` in, none of
-    /// the registers of the op's `operands` (slot, register). When the op overwrites an operand's own slot, that operand's
-    /// register: its old value is dead.
-    fn result_f(&mut self, dst: u16, operands: &[(u16, Fpr)]) -> Fpr {
-        // Only the first operand: x86's two-operand forms overwrite it.
-        if let Some(&(s, r)) = operands.first()
-            && s == dst
-        {
-            return r;
+    /// `busy` (the op's operand registers). When `dst` is the first operand's
+    /// own slot, that operand's register: its old value is dead, and x86's
+    /// two-operand forms overwrite the first operand anyway.
+    fn result_f(&mut self, dst: u16, (first, first_reg): (u16, Fpr), busy: &[Fpr]) -> Fpr {
+        if first == dst {
+            return first_reg;
         }
-        let mut busy = [Fpr::F0; 2];
-        let n = operands.len().min(2);
-        for (b, (_, r)) in busy.iter_mut().zip(operands) {
-            *b = *r;
-        }
-        self.fp.pick(&busy[..n])
+        self.fp.pick(busy)
     }
 
     /// Store an i64 slot as an op's last register-writing step.
@@ -555,14 +542,14 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 let fop = fp_op(op.opcode);
                 let l = self.use_f(op.b, &[]);
                 let r = self.use_f(op.c, &[l]);
-                let d = self.result_f(op.a, &[(op.b, l), (op.c, r)]);
+                let d = self.result_f(op.a, (op.b, l), &[l, r]);
                 self.masm.fp_op(fop, d, l, r);
                 self.store_f(op.a, d);
             }
             FNeg | FAbs | FSqrt | FFloor => {
                 let un = fp_unary(op.opcode);
                 let x = self.use_f(op.b, &[]);
-                let d = self.result_f(op.a, &[(op.b, x)]);
+                let d = self.result_f(op.a, (op.b, x), &[x]);
                 self.masm.fp_unary(un, d, x);
                 self.store_f(op.a, d);
             }
@@ -582,7 +569,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             }
             I2F => {
                 self.load_i(T0, op.b);
-                let d = self.result_f(op.a, &[]);
+                let d = self.fp.pick(&[]);
                 self.masm.i2f(d, T0);
                 self.store_f(op.a, d);
             }
@@ -604,7 +591,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             Call => self.call(pc, op),
             HostCall => {
                 let packed = i64::from(op.b) | i64::from(op.c) << 16 | i64::from(op.a) << 32;
-                self.masm.call_helper(
+                self.call_helper(
                     self.helpers.host_call,
                     &[
                         HelperArg::Ctx,
@@ -629,7 +616,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 let (_, kind) = ElemKind::of_op(op.opcode);
                 self.load_i(T0, op.b);
                 let top = self.layout.regs[Bank::R.index()];
-                self.masm.call_helper(
+                self.call_helper(
                     self.helpers.new_array,
                     &[
                         HelperArg::Ctx,
@@ -661,7 +648,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                         self.store_i(op.a, T0);
                     }
                     Bank::F => {
-                        let d = self.result_f(op.a, &[]);
+                        let d = self.fp.pick(&[]);
                         self.masm.load_findexed(d, T0, T1, ARRAY_DATA_OFFSET as i32);
                         self.store_f(op.a, d);
                     }
@@ -686,21 +673,21 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 }
             }
             PrintS => {
-                m.call_helper(
+                self.call_helper(
                     self.helpers.print_str,
                     &[HelperArg::Ctx, HelperArg::Imm(op.a.into())],
                 );
             }
             PrintI => {
                 m.load_slot(T0, Bank::I, op.a.into());
-                m.call_helper(
+                self.call_helper(
                     self.helpers.print_i64,
                     &[HelperArg::Ctx, HelperArg::Reg(T0)],
                 );
             }
             PrintF => {
                 m.load_slot(T0, Bank::F, op.a.into());
-                m.call_helper(
+                self.call_helper(
                     self.helpers.print_f64,
                     &[
                         HelperArg::Ctx,
@@ -831,6 +818,9 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         m.branch_imm(Cond::Eq, T0, 0, lazy);
         m.bind(resume);
         m.call_native(T0, me.regs);
+        // The callee clobbered every scratch register.
+        self.fp.clear();
+        let m = &mut self.masm;
         m.load_ctx(T1, offsets::CALL_DEPTH);
         m.alu_imm(AluOp::Sub, T1, T1, 1);
         m.store_ctx(offsets::CALL_DEPTH, T1);

@@ -919,6 +919,17 @@ mod exec {
         f: [u64; 4],
     }
 
+    impl Regs {
+        /// Put the values where a kernel loads them from: i slots 0..3 and
+        /// f slots 0..4.
+        fn place(&self, fr: &mut Frame) {
+            fr.i[..3].copy_from_slice(&self.t);
+            for (slot, bits) in fr.f.iter_mut().zip(self.f) {
+                *slot = f64::from_bits(bits);
+            }
+        }
+    }
+
     const SENTINELS: Regs = Regs {
         t: [
             0x0123_4567_89ab_cdef,
@@ -959,10 +970,7 @@ mod exec {
 
     fn run(jit: &Jit, regs: Regs) -> Regs {
         let mut fr = Frame::new();
-        fr.i[..3].copy_from_slice(&regs.t);
-        for (slot, bits) in fr.f.iter_mut().zip(regs.f) {
-            *slot = f64::from_bits(bits);
-        }
+        regs.place(&mut fr);
         jit.call(&mut fr);
         Regs {
             t: [fr.i[3], fr.i[4], fr.i[5]],
@@ -1174,10 +1182,7 @@ mod exec {
     /// that the scratch registers were left alone.
     fn taken(jit: &Jit, regs: Regs) -> bool {
         let mut fr = Frame::new();
-        fr.i[..3].copy_from_slice(&regs.t);
-        for (slot, bits) in fr.f.iter_mut().zip(regs.f) {
-            *slot = f64::from_bits(bits);
-        }
+        regs.place(&mut fr);
         let status = jit.call(&mut fr);
         assert_eq!(
             [fr.i[6], fr.i[7], fr.i[8]],
@@ -1633,10 +1638,7 @@ mod exec {
                 fr.f = [-1.0; N];
                 fr.r = [u64::MAX; N];
                 let regs = SENTINELS;
-                fr.i[..3].copy_from_slice(&regs.t);
-                for (slot, bits) in fr.f.iter_mut().zip(regs.f) {
-                    *slot = f64::from_bits(bits);
-                }
+                regs.place(&mut fr);
                 jit.call(&mut fr);
                 assert_eq!(fr.i[3..6], regs.t, "scratch registers kept");
                 let zeroed = (first as usize + 8)..(first as usize + 8 + count as usize);
