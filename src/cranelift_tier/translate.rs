@@ -99,9 +99,10 @@ fn trusted() -> MemFlagsData {
     MemFlagsData::trusted()
 }
 
-/// Memory no op writes while a function runs (context limits, array
-/// headers read through a never-null address): loads of it are pure, so
-/// Cranelift may merge them and hoist them out of loops.
+/// Memory no op writes while a function runs (the addresses of the function
+/// table and the interrupt flag, array headers read through a never-null
+/// address): loads of it are pure, so Cranelift may merge them and hoist
+/// them out of loops.
 fn invariant() -> MemFlagsData {
     MemFlagsData::trusted().with_readonly().with_can_move()
 }
@@ -149,6 +150,8 @@ struct Translator<'a, 'f> {
     layout: FrameLayout,
     ctx: Value,
     bases: [Value; 3],
+    /// This activation's call depth, read from the context on entry.
+    depth: Value,
     vars: [Vec<Variable>; 3],
     op_blocks: Vec<Block>,
     /// Params (kind: i32, pc: i32): fill the trap record and return kind.
@@ -176,6 +179,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         b.switch_to_block(entry);
         let params = b.block_params(entry).to_vec();
         let (ctx, bases) = (params[0], [params[1], params[2], params[3]]);
+        let depth = b.ins().load(I64, trusted(), ctx, offsets::CALL_DEPTH);
         let vars = Bank::ALL.map(|bank| {
             (0..layout.regs[bank.index()])
                 .map(|_| b.declare_var(bank_type(bank)))
@@ -200,6 +204,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             layout,
             ctx,
             bases,
+            depth,
             vars,
             op_blocks,
             trap_block,
@@ -724,22 +729,26 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     /// A call through the function table, with the template tier's checks in
-    /// the same order: call depth, native stack, register stacks.
+    /// the same order: call depth, native stack, register stacks. The limits
+    /// are loaded at each call, not marked invariant: hoisted to the entry,
+    /// they outlived the registers across calls and were spilled (fib 8%
+    /// slower).
     fn call(&mut self, pc: u32, op: Op) {
         let callee = op.b as usize;
         let cl = self.layouts[callee];
         let me = self.layout;
 
-        let depth = self.load_ctx(I64, offsets::CALL_DEPTH, trusted());
-        let depth = self.b.ins().iadd_imm_s(depth, 1);
-        let max = self.load_ctx(I64, offsets::MAX_CALL_DEPTH, invariant());
+        // The callee's depth goes to the context, where its entry reads it;
+        // ours stays in `self.depth`, so nothing is restored after the call.
+        let depth = self.b.ins().iadd_imm_s(self.depth, 1);
+        let max = self.load_ctx(I64, offsets::MAX_CALL_DEPTH, trusted());
         let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThan, depth, max);
         self.trap_if(too_deep, pc, TrapKind::StackOverflow);
         self.b
             .ins()
             .store(trusted(), depth, self.ctx, offsets::CALL_DEPTH);
         let sp = self.b.ins().get_stack_pointer(I64);
-        let limit = self.load_ctx(I64, offsets::NATIVE_STACK_LIMIT, invariant());
+        let limit = self.load_ctx(I64, offsets::NATIVE_STACK_LIMIT, trusted());
         let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         self.trap_if(low, pc, TrapKind::StackOverflow);
         let mut callee_bases = [self.bases[0]; 3];
@@ -757,7 +766,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 .b
                 .ins()
                 .iadd_imm_s(base, Self::slot_offset(me.regs[b] + cl.regs[b]) as i64);
-            let stack_end = self.load_ctx(I64, offsets::STACK_END + 8 * b as i32, invariant());
+            let stack_end = self.load_ctx(I64, offsets::STACK_END + 8 * b as i32, trusted());
             let over = self
                 .b
                 .ins()
@@ -794,11 +803,6 @@ impl<'a, 'f> Translator<'a, 'f> {
         let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
         let call = self.b.ins().call_indirect(self.entry_sig, addr, &args);
         let status = self.b.inst_results(call)[0];
-        let depth = self.load_ctx(I64, offsets::CALL_DEPTH, trusted());
-        let depth = self.b.ins().iadd_imm_s(depth, -1);
-        self.b
-            .ins()
-            .store(trusted(), depth, self.ctx, offsets::CALL_DEPTH);
         let cont = self.b.create_block();
         self.b
             .ins()

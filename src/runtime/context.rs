@@ -83,7 +83,10 @@ impl Default for FuncEntry {
 pub struct VmContext {
     /// The function table: one [`FuncEntry`] per function.
     pub functions: *const FuncEntry,
-    /// Native frames of this call into the engine (the entry counts 1).
+    /// The call depth of the function being entered (the engine's entry
+    /// counts 1). Written by every caller just before a call and read by
+    /// the callee on entry; it is not restored on return (callers keep
+    /// their own depth in a register), so it is meaningful at entries only.
     pub call_depth: u64,
     /// A call that would make `call_depth` exceed this traps.
     pub max_call_depth: u64,

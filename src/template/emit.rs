@@ -307,7 +307,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         let code = &self.module.functions[self.func as usize].code;
         // About 30-60 bytes per op (see `benches/compile.rs`).
         self.masm.reserve(128 + 48 * code.len());
-        self.masm.prologue();
+        self.masm.prologue(offsets::CALL_DEPTH);
         if self.counters {
             let (hot, resume) = (self.masm.new_label(), self.masm.new_label());
             self.count_down(offsets::FUNC_ENTRY_CALL_BUDGET, hot);
@@ -397,7 +397,10 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
     fn continue_in_cranelift(&mut self, resume: M::Label) {
         let m = &mut self.masm;
         m.branch_imm(Cond::Eq, T0, 0, resume);
-        // The same activation: same frame, same call depth.
+        // The same activation: same frame, same call depth (which earlier
+        // calls left deeper in the context).
+        m.call_depth(T1, 0);
+        m.store_ctx(offsets::CALL_DEPTH, T1);
         m.call_native(T0, [0; 3]);
         m.jump(self.propagate);
     }
@@ -785,8 +788,9 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         let me = self.layout;
         let overflow = self.trap_kind(pc, TrapKind::StackOverflow);
         let m = &mut self.masm;
-        m.load_ctx(T0, offsets::CALL_DEPTH);
-        m.alu_imm(AluOp::Add, T0, T0, 1);
+        // The callee's depth goes to the context, where its prologue reads
+        // it; ours stays in the pinned register, so nothing is restored.
+        m.call_depth(T0, 1);
         m.load_ctx(T1, offsets::MAX_CALL_DEPTH);
         m.branch(Cond::Ugt, T0, T1, overflow);
         m.store_ctx(offsets::CALL_DEPTH, T0);
@@ -821,9 +825,6 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         // The callee clobbered every scratch register.
         self.fp.clear();
         let m = &mut self.masm;
-        m.load_ctx(T1, offsets::CALL_DEPTH);
-        m.alu_imm(AluOp::Sub, T1, T1, 1);
-        m.store_ctx(offsets::CALL_DEPTH, T1);
         let propagate = self.propagate;
         m.branch_imm(Cond::Ne, T0, 0, propagate);
         if op.a != NO_REG

@@ -3,10 +3,14 @@
 //! (`isa/x64`, `isa/aarch64`) implements it over dynasm-rs.
 //!
 //! Conventions every implementation keeps:
-//! - Four callee-saved registers are pinned for the whole function: the i64,
-//!   f64 and reference frame bases and the context (x86-64: r12, r13, r14,
-//!   r15; aarch64: x19, x20, x21, x22). [`MacroAssembler::prologue`] sets them
-//!   from the native entry's arguments `(ctx, i_base, f_base, r_base)`.
+//! - Five callee-saved registers are pinned for the whole function: the i64,
+//!   f64 and reference frame bases, the context (x86-64: r12, r13, r14, r15;
+//!   aarch64: x19, x20, x21, x22) and this activation's call depth (rbx;
+//!   x23). [`MacroAssembler::prologue`] sets them from the native entry's
+//!   arguments `(ctx, i_base, f_base, r_base)` and the context's call depth.
+//!   Keeping the depth in a register spares every call a read-modify-write
+//!   of the context, which chained each call to the previous one through
+//!   store-to-load forwarding.
 //! - [`Gpr`] and [`Fpr`] name scratch registers. They are caller-saved: a
 //!   helper call or a native call clobbers all of them. Templates keep no
 //!   value in them across ops (the frame slots are the truth between ops).
@@ -237,8 +241,9 @@ pub trait MacroAssembler {
 
     /// Save the callee-saved registers the function uses, keep the stack
     /// aligned for calls, and load the pinned registers from the native
-    /// entry's arguments `(ctx, i_base, f_base, r_base)`.
-    fn prologue(&mut self);
+    /// entry's arguments `(ctx, i_base, f_base, r_base)` and the call depth
+    /// from `ctx + call_depth`.
+    fn prologue(&mut self, call_depth: i32);
     /// Return `status` (as `u32`) to the caller, restoring what the prologue
     /// saved.
     fn epilogue(&mut self, status: Gpr);
@@ -263,6 +268,8 @@ pub trait MacroAssembler {
     fn load_fimm(&mut self, dst: Fpr, bits: u64);
     /// `dst = src`.
     fn mov(&mut self, dst: Gpr, src: Gpr);
+    /// `dst = call depth + delta` (the pinned depth register).
+    fn call_depth(&mut self, dst: Gpr, delta: i32);
 
     // ---- integer arithmetic ----
 

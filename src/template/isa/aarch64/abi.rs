@@ -2,10 +2,12 @@
 //! result in x0 (w0 for the `u32` status), x19..x28 and x29/x30 callee-saved,
 //! the stack 16-byte aligned at calls.
 //!
-//! Frame of a template function (48 bytes, so sp stays 16-byte aligned):
+//! Frame of a template function (64 bytes, so sp stays 16-byte aligned):
 //!
 //! ```text
-//! sp+40  x22   (caller's)
+//! sp+56  (unused: alignment)
+//! sp+48  x23   (caller's)
+//! sp+40  x22
 //! sp+32  x21
 //! sp+24  x20
 //! sp+16  x19
@@ -21,24 +23,25 @@ use dynasmrt::aarch64::Aarch64Relocation;
 
 use crate::template::code_buffer::CodeBuffer;
 
-use super::regs::{CTX, F_BASE, I_BASE, R_BASE};
+use super::regs::{CTX, DEPTH, F_BASE, I_BASE, R_BASE};
 
 /// The integer argument registers, in order.
 pub const ARG_REGS: [u8; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
 /// The integer return register.
 pub const RET_REG: u8 = 0;
 /// Bytes the prologue reserves below the caller's stack pointer.
-pub const FRAME_SIZE: u32 = 48;
+pub const FRAME_SIZE: u32 = 64;
 
 /// Emit the prologue: save x29/x30 and the pinned registers, then load the
 /// pinned registers from the native entry's arguments
-/// `(ctx, i_base, f_base, r_base)` in x0..x3.
+/// `(ctx, i_base, f_base, r_base)` in x0..x3 (the masm loads the depth).
 pub fn prologue(ops: &mut CodeBuffer<Aarch64Relocation>) {
     a64!(ops
-        ; stp x29, x30, [sp, #-48]!
+        ; stp x29, x30, [sp, #-64]!
         ; mov x29, sp
         ; stp x19, x20, [sp, #16]
         ; stp x21, x22, [sp, #32]
+        ; str X(DEPTH), [sp, #48]
         ; mov X(CTX), x0
         ; mov X(I_BASE), x1
         ; mov X(F_BASE), x2
@@ -53,7 +56,8 @@ pub fn epilogue(ops: &mut CodeBuffer<Aarch64Relocation>, status: u8) {
         ; mov w0, W(status)
         ; ldp x19, x20, [sp, #16]
         ; ldp x21, x22, [sp, #32]
-        ; ldp x29, x30, [sp], #48
+        ; ldr X(DEPTH), [sp, #48]
+        ; ldp x29, x30, [sp], #64
         ; ret
     );
 }

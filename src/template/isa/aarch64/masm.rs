@@ -13,7 +13,7 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 use crate::template::code_buffer::CodeBuffer;
 
 use super::abi::{self, ARG_REGS, RET_REG};
-use super::regs::{CTX, F_BASE, I_BASE, R_BASE, TMP0, TMP1, ZR, bank_base, fpr, gpr};
+use super::regs::{CTX, DEPTH, F_BASE, I_BASE, R_BASE, TMP0, TMP1, ZR, bank_base, fpr, gpr};
 use crate::bytecode::{Bank, Cmp};
 use crate::template::masm::{
     AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
@@ -482,8 +482,9 @@ impl MacroAssembler for A64Masm {
 
     // ---- function structure ----
 
-    fn prologue(&mut self) {
+    fn prologue(&mut self, call_depth: i32) {
         abi::prologue(&mut self.ops);
+        self.mem(Mem::LdrX, DEPTH, CTX, i64::from(call_depth), TMP0);
     }
 
     fn epilogue(&mut self, status: Gpr) {
@@ -580,6 +581,10 @@ impl MacroAssembler for A64Masm {
 
     fn mov(&mut self, dst: Gpr, src: Gpr) {
         self.mov_reg(gpr(dst), gpr(src));
+    }
+
+    fn call_depth(&mut self, dst: Gpr, delta: i32) {
+        self.add_imm(gpr(dst), DEPTH, i64::from(delta), TMP0);
     }
 
     // ---- integer arithmetic ----

@@ -12,6 +12,8 @@ pub const F_BASE: u8 = 20;
 pub const R_BASE: u8 = 21;
 /// Pinned: the context pointer.
 pub const CTX: u8 = 22;
+/// Pinned: this activation's call depth.
+pub const DEPTH: u8 = 23;
 
 /// Private integer temporary (IP0), used inside one method only.
 pub const TMP0: u8 = 16;

@@ -16,6 +16,7 @@ use yaxpeax_arm::armv8::a64::ARMv8;
 
 use super::A64Masm;
 use crate::bytecode::{Bank, Cmp};
+use crate::runtime::context::offsets::CALL_DEPTH;
 use crate::template::golden;
 use crate::template::masm::{
     AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
@@ -183,7 +184,17 @@ mod listings {
     }
 
     golden!(prologue, |l| {
-        l.case("prologue", |m| m.prologue());
+        l.case("prologue", |m| m.prologue(CALL_DEPTH));
+    });
+
+    golden!(call_depth, |l| {
+        for g in GPRS {
+            for delta in [0, 1, -1, i32::MIN, i32::MAX] {
+                l.case(format!("call_depth {g:?}, {delta}"), |m| {
+                    m.call_depth(g, delta)
+                });
+            }
+        }
     });
 
     golden!(epilogue, |l| {
@@ -865,12 +876,12 @@ fn too_many_helper_arguments_is_an_error() {
 fn offset_counts_bytes() {
     let mut m = A64Masm::new();
     assert_eq!(m.offset(), 0);
-    m.prologue();
-    assert_eq!(m.offset(), 32);
+    m.prologue(CALL_DEPTH);
+    assert_eq!(m.offset(), 40);
     m.load_imm(Gpr::T0, 0x1234_5678_9ABC_DEF0);
-    assert_eq!(m.offset(), 48);
+    assert_eq!(m.offset(), 56);
     let code = m.finish().expect("finish");
-    assert_eq!(code.len(), 48);
+    assert_eq!(code.len(), 56);
 }
 
 /// Every method with extreme arguments: no panic, and everything decodes.
@@ -878,7 +889,7 @@ fn offset_counts_bytes() {
 fn extreme_arguments_never_panic() {
     let code = assemble(|m| {
         let a = m.new_label();
-        m.prologue();
+        m.prologue(CALL_DEPTH);
         m.bind(a);
         for bank in Bank::ALL {
             for slot in [u32::MAX, u32::MAX - 1, 1 << 29] {
@@ -992,7 +1003,7 @@ mod exec {
     /// prologue → body → epilogue(T0).
     fn compile(body: impl FnOnce(&mut A64Masm)) -> Code {
         Code::new(&assemble(|m| {
-            m.prologue();
+            m.prologue(CALL_DEPTH);
             body(m);
             m.epilogue(Gpr::T0);
         }))
@@ -2089,10 +2100,26 @@ mod exec {
     }
 
     #[test]
+    fn prologue_loads_the_call_depth() {
+        for g in GPRS {
+            for delta in [0, 1, -1] {
+                let code = compile(|m| {
+                    m.call_depth(g, delta);
+                    m.mov(Gpr::T0, g);
+                });
+                let mut fr = Frame::new(1);
+                let at = CALL_DEPTH as usize;
+                fr.ctx[at..at + 8].copy_from_slice(&41u64.to_le_bytes());
+                assert_eq!(fr.call(&code), (41 + delta) as u32, "{g:?} {delta}");
+            }
+        }
+    }
+
+    #[test]
     fn epilogue_returns_low_32_bits() {
         for g in GPRS {
             let code = Code::new(&assemble(|m| {
-                m.prologue();
+                m.prologue(CALL_DEPTH);
                 m.load_imm(g, 0x7654_3210_8000_0005);
                 m.epilogue(g);
             }));

@@ -24,7 +24,7 @@ pub const RET: Rq = Rq::RAX;
 pub const CALLEE_SAVED: [Rq; 6] = [Rq::RBX, Rq::RBP, Rq::R12, Rq::R13, Rq::R14, Rq::R15];
 
 /// The registers the prologue pushes, in push order (the epilogue pops them
-/// in reverse). rbx is not otherwise used: it is pushed for alignment.
+/// in reverse): the pinned registers (rbx holds the call depth).
 pub const SAVED: [Rq; 5] = [Rq::RBX, Rq::R12, Rq::R13, Rq::R14, Rq::R15];
 
 /// The stack alignment required at a call.

@@ -5,8 +5,8 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
 use super::abi::{ARG_REGS, RET, SAVED, sequence_moves};
 use super::regs::{
-    ACC, CTX, F_BASE, FTMP, HIGH, I_BASE, R_BASE, SCRATCH_FPRS, SCRATCH_GPRS, T0, TMP, TMP2, fpr,
-    gpr,
+    ACC, CTX, DEPTH, F_BASE, FTMP, HIGH, I_BASE, R_BASE, SCRATCH_FPRS, SCRATCH_GPRS, T0, TMP, TMP2,
+    fpr, gpr,
 };
 use crate::bytecode::{Bank, Cmp};
 use crate::template::code_buffer::CodeBuffer;
@@ -464,7 +464,7 @@ impl MacroAssembler for X64Masm {
 
     // ---- function structure ----
 
-    fn prologue(&mut self) {
+    fn prologue(&mut self, call_depth: i32) {
         for r in SAVED {
             match r {
                 Rq::RBX => x64!(self.ops ; push rbx),
@@ -478,6 +478,7 @@ impl MacroAssembler for X64Masm {
             ; mov Rq(F_BASE), Rq(f)
             ; mov Rq(R_BASE), Rq(r)
         );
+        mem!(self.ops, CTX, call_depth, [mov Rq(DEPTH), QWORD], []);
     }
 
     fn epilogue(&mut self, status: Gpr) {
@@ -566,6 +567,15 @@ impl MacroAssembler for X64Masm {
 
     fn mov(&mut self, dst: Gpr, src: Gpr) {
         self.mov_rr(gpr(dst), gpr(src));
+    }
+
+    fn call_depth(&mut self, dst: Gpr, delta: i32) {
+        let d = gpr(dst);
+        if delta == 0 {
+            self.mov_rr(d, DEPTH);
+        } else {
+            mem!(self.ops, DEPTH, delta, [lea Rq(d),], []);
+        }
     }
 
     // ---- integer arithmetic ----

@@ -6,6 +6,7 @@
 //! | f64 frame base               | r13                 | prologue (push) |
 //! | reference frame base         | r14                 | prologue (push) |
 //! | context                      | r15                 | prologue (push) |
+//! | call depth of this activation | rbx                | prologue (push) |
 //! | scratch `T0`, `T1`, `T2`     | rsi, rdi, r8        | nobody (caller-saved) |
 //! | scratch `F0`..`F7`           | xmm0..xmm7          | nobody (caller-saved) |
 //! | private temporaries          | rax, rcx, rdx, r10, r11, xmm14, xmm15 | nobody |
@@ -31,6 +32,8 @@ pub const F_BASE: Rq = Rq::R13;
 pub const R_BASE: Rq = Rq::R14;
 /// The context pointer, pinned for the whole function.
 pub const CTX: Rq = Rq::R15;
+/// This activation's call depth, pinned for the whole function.
+pub const DEPTH: Rq = Rq::RBX;
 
 /// Scratch register `T0`.
 pub const T0: Rq = Rq::RSI;

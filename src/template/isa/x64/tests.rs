@@ -17,6 +17,7 @@ use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 use super::X64Masm;
 use super::abi::{ARG_REGS, sequence_moves};
 use crate::bytecode::{Bank, Cmp};
+use crate::runtime::context::offsets::CALL_DEPTH;
 use crate::template::golden;
 use crate::template::masm::{
     AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
@@ -155,8 +156,17 @@ impl Listing {
 #[test]
 fn golden_prologue_epilogue() {
     let mut l = Listing::new();
-    l.case("prologue()", |m| m.prologue());
+    l.case("prologue(CALL_DEPTH)", |m| m.prologue(CALL_DEPTH));
     l.check("prologue");
+    let mut l = Listing::new();
+    for g in GPRS {
+        for delta in [0, 1, -1, i32::MIN, i32::MAX] {
+            l.case(format_args!("call_depth({g:?}, {delta})"), |m| {
+                m.call_depth(g, delta)
+            });
+        }
+    }
+    l.check("call_depth");
     let mut l = Listing::new();
     for g in GPRS {
         l.case(format_args!("epilogue({g:?})"), |m| m.epilogue(g));
@@ -848,7 +858,7 @@ mod exec {
         }
 
         fn build_with(mut m: X64Masm, body: impl FnOnce(&mut X64Masm)) -> Jit {
-            m.prologue();
+            m.prologue(CALL_DEPTH);
             body(&mut m);
             m.epilogue(Gpr::T0);
             Jit::from_code(m.finish().expect("finish"))
@@ -2016,6 +2026,21 @@ mod exec {
     }
 
     #[test]
+    fn prologue_loads_the_call_depth() {
+        for g in GPRS {
+            for delta in [0, 1, -1] {
+                let jit = Jit::build(|m| {
+                    m.call_depth(g, delta);
+                    m.mov(Gpr::T0, g);
+                });
+                let mut fr = Frame::new();
+                fr.ctx[CALL_DEPTH as usize / 8] = 41;
+                assert_eq!(jit.call(&mut fr), (41 + delta) as u32, "{g:?} {delta}");
+            }
+        }
+    }
+
+    #[test]
     fn prologue_epilogue_preserve_callee_saved_registers() {
         let jit = Jit::build(|m| {
             m.load_imm(Gpr::T0, 0x1_0000_0005);
@@ -2029,14 +2054,24 @@ mod exec {
             fr.r.as_mut_ptr(),
         );
         let (mut a, mut b, mut c, mut d) = (0x1212u64, 0x1313u64, 0x1414u64, 0x1515u64);
+        let depth_reg: u64;
         let status: u64;
-        // SAFETY: calls generated code with the native entry signature; r12
-        // to r15 are declared so the compiler expects them back (and the
-        // test checks they came back unchanged).
+        // SAFETY: calls generated code with the native entry signature; rbx
+        // and r12 to r15 are declared so the compiler expects them back (and
+        // the test checks they came back unchanged). rbx cannot be an asm
+        // operand (nor may `entry` be allocated to it): it is saved on the
+        // stack (two slots, keeping the alignment), set, and read back into
+        // r9 after the call.
         unsafe {
             std::arch::asm!(
-                "call {entry}",
-                entry = in(reg) entry,
+                "push rbx",
+                "mov rbx, 0x1616",
+                "sub rsp, 8",
+                "call r10",
+                "add rsp, 8",
+                "mov r9, rbx",
+                "pop rbx",
+                in("r10") entry,
                 in("rdi") ctx,
                 in("rsi") i,
                 in("rdx") f,
@@ -2046,10 +2081,12 @@ mod exec {
                 inout("r14") c,
                 inout("r15") d,
                 lateout("rax") status,
+                lateout("r9") depth_reg,
                 clobber_abi("C"),
             );
         }
         assert_eq!((a, b, c, d), (0x1212, 0x1313, 0x1414, 0x1515));
+        assert_eq!(depth_reg, 0x1616, "rbx preserved");
         assert_eq!(status, 5, "status as u32 in eax");
         std::hint::black_box(&mut fr);
     }
