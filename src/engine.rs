@@ -269,6 +269,16 @@ impl Config {
         self
     }
 
+    /// Inline calls to leaf functions of at most `ops` ops in Cranelift
+    /// code (default [`crate::cranelift_tier::DEFAULT_INLINE_MAX_OPS`]; 0
+    /// inlines nothing). An inlined callee runs as Cranelift code inside its
+    /// caller whatever tier the callee itself is in, and its calls from
+    /// there are not counted toward its own tier-up.
+    pub fn cranelift_inline_max_ops(&mut self, ops: u32) -> &mut Config {
+        self.cranelift.inline_max_ops = ops;
+        self
+    }
+
     /// The Cranelift settings.
     pub fn get_cranelift(&self) -> CraneliftSettings {
         self.cranelift

@@ -45,6 +45,30 @@ fn run_prints_the_program_output() {
 }
 
 #[test]
+fn cranelift_inlining_can_be_turned_off() {
+    let spectral = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/spectralnorm.tj");
+    for ops in ["0", "32"] {
+        let o = tierjit(
+            &[
+                "run",
+                "--tier",
+                "cranelift",
+                "--cranelift-inline",
+                ops,
+                spectral,
+                "10",
+            ],
+            &[],
+        );
+        assert_eq!(stdout(&o), "1.271844019\n", "{}", stderr(&o));
+    }
+    // A bad value is a usage error from the argument parser.
+    let o = tierjit(&["run", "--cranelift-inline", "many", FIB, "5"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--cranelift-inline"), "{}", stderr(&o));
+}
+
+#[test]
 fn tier_flag_wins_over_the_environment() {
     let o = tierjit(
         &["run", "--tier", "interp", FIB, "5"],

@@ -462,6 +462,80 @@ fn deep_recursion_is_a_trap_not_a_crash() {
     assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 2));
 }
 
+/// Small leaves the Cranelift tier inlines: traps inside them name the
+/// callee and its op; the call-site checks still trap at the call.
+const LEAVES: &str = "
+func quot(i, i) -> i
+    div  i0, i0, i1
+    reti i0
+end
+
+func sum_down(i) -> i
+    iconst i1, 0
+top:
+    jlei i0, 0, done
+    add  i1, i1, i0
+    subi i0, i0, 1
+    jmp  top
+done:
+    reti i1
+end
+
+func elem(r, i) -> f
+    getf f0, r0, i0
+    retf f0
+end
+
+; main(a, b, k): a / b + (a + ... + 1) + (f64 array of 3 with [1] = 2.5)[k]
+func main(i, i, i) -> i
+    mov  i4, i0
+    mov  i5, i1
+    call i4, quot, 4
+    mov  i5, i0
+    call i5, sum_down, 5
+    add  i4, i4, i5
+    iconst i6, 3
+    newf r6, i6
+    iconst i7, 1
+    fconst f0, 2.5
+    setf r6, i7, f0
+    mov  i6, i2
+    call f6, elem, 6
+    f2i  i7, f6
+    add  i4, i4, i7
+    reti i4
+end
+";
+
+#[test]
+fn inlined_leaves_trap_like_real_calls() {
+    let module = tierjit::bytecode::text::parse(LEAVES).unwrap();
+    let args = |a: i64, b: i64, k: i64| [Value::I(a), Value::I(b), Value::I(k)];
+    let run = |a, b, k| differential::check_module(&module, "main", &args(a, b, k));
+    assert_eq!(run(7, 2, 1).int(), 3 + 28 + 2);
+    assert_eq!(run(-7, 2, 0).int(), -3);
+    assert_eq!(run(7, 0, 1).trap(), (TrapKind::DivisionByZero, "quot", 0));
+    assert_eq!(
+        run(i64::MIN, -1, 1).trap(),
+        (TrapKind::IntegerOverflow, "quot", 0)
+    );
+    assert_eq!(run(7, 2, 3).trap(), (TrapKind::IndexOutOfBounds, "elem", 0));
+    assert_eq!(
+        run(7, 2, -1).trap(),
+        (TrapKind::IndexOutOfBounds, "elem", 0)
+    );
+    // The engine's entry is depth 1: no call fits under a limit of 1.
+    let out = check_with(&module, "main", &args(7, 2, 1), |c| {
+        c.max_call_depth(1);
+    });
+    assert_eq!(out.trap(), (TrapKind::StackOverflow, "main", 2));
+    // main's 8 i64 registers fit, quot's 2 more do not.
+    let out = check_with(&module, "main", &args(7, 2, 1), |c| {
+        c.stack_slots(9, 16, 16);
+    });
+    assert_eq!(out.trap(), (TrapKind::StackOverflow, "main", 2));
+}
+
 #[test]
 fn instance_is_usable_after_a_trap() {
     let engine = tierjit::Engine::new(tierjit::Config::new()).unwrap();

@@ -77,6 +77,10 @@ pub(crate) struct CraneliftArgs {
     /// Cranelift's register allocator (default: backtracking).
     #[arg(long, value_enum)]
     cranelift_regalloc: Option<RegallocArg>,
+    /// Inline calls to leaf functions of at most this many ops in
+    /// Cranelift code (default: 32; 0 inlines nothing).
+    #[arg(long, value_name = "OPS")]
+    cranelift_inline: Option<u32>,
     /// Under auto, compile hot functions at once on the running thread
     /// instead of on the background compiler thread (deterministic).
     #[arg(long)]
@@ -101,6 +105,9 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
             OptArg::Speed => OptLevel::Speed,
             OptArg::SpeedAndSize => OptLevel::SpeedAndSize,
         });
+    }
+    if let Some(ops) = cranelift.cranelift_inline {
+        config.cranelift_inline_max_ops(ops);
     }
     if cranelift.sync_tier_up {
         config.background_compilation(false);

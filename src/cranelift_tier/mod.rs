@@ -50,6 +50,10 @@ pub enum RegallocAlgorithm {
     SinglePass,
 }
 
+/// The default of [`CraneliftSettings::inline_max_ops`]: enough for
+/// accessor-sized helpers, small enough to keep compiles short.
+pub const DEFAULT_INLINE_MAX_OPS: u32 = 32;
+
 /// Settings of the Cranelift tier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CraneliftSettings {
@@ -59,6 +63,9 @@ pub struct CraneliftSettings {
     pub regalloc: RegallocAlgorithm,
     /// Run Cranelift's IR verifier on every function (costly; for tests).
     pub verifier: bool,
+    /// Calls to leaf functions (no calls, allocations or printing) of at
+    /// most this many ops are translated in line; 0 inlines nothing.
+    pub inline_max_ops: u32,
 }
 
 impl Default for CraneliftSettings {
@@ -69,6 +76,7 @@ impl Default for CraneliftSettings {
             opt_level: OptLevel::Speed,
             regalloc: RegallocAlgorithm::Backtracking,
             verifier: cfg!(debug_assertions),
+            inline_max_ops: DEFAULT_INLINE_MAX_OPS,
         }
     }
 }
@@ -87,6 +95,7 @@ pub struct Compiled {
 /// Compiles batches of functions; owns every `JITModule` it made.
 pub struct Compiler {
     isa: OwnedTargetIsa,
+    inline_max_ops: u32,
     ctx: cranelift_codegen::Context,
     builder_ctx: FunctionBuilderContext,
     modules: Vec<JITModule>,
@@ -101,6 +110,7 @@ impl Compiler {
     pub fn new(settings: CraneliftSettings) -> Result<Compiler, String> {
         Ok(Compiler {
             isa: host_isa(settings)?,
+            inline_max_ops: settings.inline_max_ops,
             ctx: cranelift_codegen::Context::new(),
             builder_ctx: FunctionBuilderContext::new(),
             modules: Vec::new(),
@@ -194,6 +204,7 @@ impl Compiler {
                 module,
                 layouts,
                 helpers,
+                inline_max_ops: self.inline_max_ops,
             };
             self.translate(src, func, entry);
             jit.define_function(id, &mut self.ctx)
@@ -240,6 +251,7 @@ impl Compiler {
             module,
             layouts,
             helpers: &HelperAddrs::fake(),
+            inline_max_ops: self.inline_max_ops,
         };
         self.translate(src, func, entry);
         if !machine_code {
@@ -391,6 +403,30 @@ mod tests {
                 .is_err()
         );
         assert_eq!(compiler.modules.len(), 1, "a failed batch keeps no module");
+    }
+
+    #[test]
+    fn small_leaves_are_inlined_and_the_rest_called() {
+        let src = "func leaf(i) -> i\n  addi i0, i0, 1\n  reti i0\nend\n\
+                   func big(i) -> i\n  call i0, leaf, 0\n  reti i0\nend\n\
+                   func main(i) -> i\n  call i0, leaf, 0\n  call i0, big, 0\n  reti i0\nend\n";
+        let m = crate::bytecode::text::parse(src).expect("parses");
+        let layouts: Vec<_> = m.functions.iter().map(FrameLayout::of).collect();
+        // The function-table calls of `main`: one per call not inlined.
+        let calls = |inline_max_ops| {
+            let settings = CraneliftSettings {
+                inline_max_ops,
+                ..CraneliftSettings::default()
+            };
+            let mut compiler = Compiler::new(settings).expect("compiler");
+            let clif = compiler
+                .listing(&m, &layouts, 2, EntryPoint::Start, false)
+                .expect("clif");
+            clif.matches("call_indirect sig0").count()
+        };
+        assert_eq!(calls(DEFAULT_INLINE_MAX_OPS), 1, "only `big` is called");
+        assert_eq!(calls(1), 2, "a 2-op leaf is over a limit of 1");
+        assert_eq!(calls(0), 2);
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub(super) struct Source<'a> {
     pub module: &'a Module,
     pub layouts: &'a [FrameLayout],
     pub helpers: &'a HelperAddrs,
+    /// Calls to leaf functions of at most this many ops are inlined.
+    pub inline_max_ops: u32,
 }
 
 /// Translate function `func` into `out` (whose signature is already
@@ -83,7 +85,7 @@ pub(super) fn translate(
     let module = src.module;
     out.name = UserFuncName::user(0, func as u32);
     let b = FunctionBuilder::new(out, builder_ctx);
-    let mut t = Translator::new(b, src.module, src.layouts, src.helpers, func);
+    let mut t = Translator::new(b, src, func);
     t.entry(entry);
     let code = &module.functions[func].code;
     for (pc, op) in code.iter().enumerate() {
@@ -134,6 +136,15 @@ fn float_cc(cmp: Cmp) -> FloatCC {
     }
 }
 
+/// One Variable per register of a frame of `layout`.
+fn declare_vars(b: &mut FunctionBuilder<'_>, layout: FrameLayout) -> [Vec<Variable>; 3] {
+    Bank::ALL.map(|bank| {
+        (0..layout.regs[bank.index()])
+            .map(|_| b.declare_var(bank_type(bank)))
+            .collect()
+    })
+}
+
 fn bank_type(bank: Bank) -> Type {
     match bank {
         Bank::F => F64,
@@ -146,6 +157,9 @@ struct Translator<'a, 'f> {
     module: &'a Module,
     layouts: &'a [FrameLayout],
     helpers: &'a HelperAddrs,
+    inline_max_ops: u32,
+    /// The function whose ops are being translated: the compiled one, or a
+    /// callee inlined into it (as are `layout`, `vars` and `op_blocks`).
     func: u32,
     layout: FrameLayout,
     ctx: Value,
@@ -154,25 +168,30 @@ struct Translator<'a, 'f> {
     depth: Value,
     vars: [Vec<Variable>; 3],
     op_blocks: Vec<Block>,
-    /// Params (kind: i32, pc: i32): fill the trap record and return kind.
+    /// Params (kind: i32, pc: i32, func: i32): fill the trap record and
+    /// return kind.
     trap_block: Block,
+    /// In an inlined callee: where its returns go (with the result as the
+    /// block's parameter, if it has one).
+    inline_return: Option<Block>,
     /// Param (status: i32): a callee trapped; its record is filled.
     propagate_block: Block,
     entry_sig: SigRef,
-    /// Interrupt polls of back-edges, emitted at the end: (block, pc, target).
-    back_edges: Vec<(Block, u32, Block)>,
+    /// Interrupt polls of back-edges, emitted at the end: (block, func, pc,
+    /// target).
+    back_edges: Vec<(Block, u32, u32, Block)>,
     /// Helper signatures by argument count (all i64 -> i64).
     helper_sigs: Vec<Option<SigRef>>,
 }
 
 impl<'a, 'f> Translator<'a, 'f> {
-    fn new(
-        mut b: FunctionBuilder<'f>,
-        module: &'a Module,
-        layouts: &'a [FrameLayout],
-        helpers: &'a HelperAddrs,
-        func: usize,
-    ) -> Self {
+    fn new(mut b: FunctionBuilder<'f>, src: Source<'a>, func: usize) -> Self {
+        let Source {
+            module,
+            layouts,
+            helpers,
+            inline_max_ops,
+        } = src;
         let layout = layouts[func];
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -180,16 +199,13 @@ impl<'a, 'f> Translator<'a, 'f> {
         let params = b.block_params(entry).to_vec();
         let (ctx, bases) = (params[0], [params[1], params[2], params[3]]);
         let depth = b.ins().load(I64, trusted(), ctx, offsets::CALL_DEPTH);
-        let vars = Bank::ALL.map(|bank| {
-            (0..layout.regs[bank.index()])
-                .map(|_| b.declare_var(bank_type(bank)))
-                .collect::<Vec<_>>()
-        });
+        let vars = declare_vars(&mut b, layout);
         let code = &module.functions[func].code;
         let op_blocks = (0..code.len()).map(|_| b.create_block()).collect();
         let trap_block = b.create_block();
-        b.append_block_param(trap_block, I32);
-        b.append_block_param(trap_block, I32);
+        for _ in 0..3 {
+            b.append_block_param(trap_block, I32);
+        }
         b.set_cold_block(trap_block);
         let propagate_block = b.create_block();
         b.append_block_param(propagate_block, I32);
@@ -200,6 +216,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             module,
             layouts,
             helpers,
+            inline_max_ops,
             func: func as u32,
             layout,
             ctx,
@@ -208,6 +225,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             vars,
             op_blocks,
             trap_block,
+            inline_return: None,
             propagate_block,
             entry_sig,
             back_edges: Vec::new(),
@@ -288,18 +306,19 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.ins().iconst(I32, i64::from(kind.code()))
     }
 
-    /// End the current block with a trap of `kind` at `pc`.
-    fn jump_to_trap(&mut self, pc: u32, kind: TrapKind) {
-        let status = self.status(kind);
-        self.jump_to_trap_status(pc, status);
-    }
-
     /// End the current block in the trap block, with `status` at `pc`.
     fn jump_to_trap_status(&mut self, pc: u32, status: Value) {
+        self.jump_to_trap_in(self.func, pc, status);
+    }
+
+    /// End the current block in the trap block, with `status` at `pc` of
+    /// function `func`.
+    fn jump_to_trap_in(&mut self, func: u32, pc: u32, status: Value) {
         let pcv = self.b.ins().iconst(I32, i64::from(pc));
+        let funcv = self.b.ins().iconst(I32, i64::from(func));
         self.b
             .ins()
-            .jump(self.trap_block, &[status.into(), pcv.into()]);
+            .jump(self.trap_block, &[status.into(), pcv.into(), funcv.into()]);
     }
 
     /// The entry block. At the start, the parameters come from the frame
@@ -312,25 +331,18 @@ impl<'a, 'f> Translator<'a, 'f> {
             EntryPoint::Start => (0, self.layout.params),
             EntryPoint::LoopHeader(h) => (h as usize, self.layout.regs),
         };
-        for bank in Bank::ALL {
-            let b = bank.index();
-            for k in 0..self.layout.regs[b] {
-                let v = if k < from_frame[b] {
-                    self.load_slot(bank, k)
-                } else if bank == Bank::F {
-                    self.b.ins().f64const(0.0)
-                } else {
-                    self.b.ins().iconst(I64, 0)
-                };
-                self.set(bank, k as u16, v);
-            }
-        }
+        let values = Bank::ALL.map(|bank| {
+            (0..from_frame[bank.index()])
+                .map(|k| self.load_slot(bank, k))
+                .collect::<Vec<_>>()
+        });
+        self.define_registers(&values);
         self.b.ins().jump(self.op_blocks[target], &[]);
     }
 
     /// The shared exits, then seal everything.
     fn finish(mut self, frontend: TargetFrontendConfig) {
-        for (poll, pc, to) in std::mem::take(&mut self.back_edges) {
+        for (poll, func, pc, to) in std::mem::take(&mut self.back_edges) {
             self.b.switch_to_block(poll);
             let flag_ptr = self.load_ctx(I64, offsets::INTERRUPT, invariant());
             let flag = self.b.ins().load(I8, trusted(), flag_ptr, 0);
@@ -338,18 +350,18 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.b.ins().brif(flag, stop, &[], to, &[]);
             self.b.switch_to_block(stop);
             self.b.set_cold_block(stop);
-            self.jump_to_trap(pc, TrapKind::Interrupted);
+            let status = self.status(TrapKind::Interrupted);
+            self.jump_to_trap_in(func, pc, status);
         }
         self.b.switch_to_block(self.trap_block);
         let p = self.b.block_params(self.trap_block).to_vec();
-        let (kind, pc) = (p[0], p[1]);
+        let (kind, pc, func) = (p[0], p[1], p[2]);
         self.b
             .ins()
             .store(trusted(), kind, self.ctx, offsets::TRAP_KIND);
         self.b
             .ins()
             .store(trusted(), pc, self.ctx, offsets::TRAP_PC);
-        let func = self.b.ins().iconst(I32, i64::from(self.func));
         self.b
             .ins()
             .store(trusted(), func, self.ctx, offsets::TRAP_FUNC);
@@ -371,7 +383,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             return to;
         }
         let poll = self.b.create_block();
-        self.back_edges.push((poll, pc, to));
+        self.back_edges.push((poll, self.func, pc, to));
         poll
     }
 
@@ -541,15 +553,24 @@ impl<'a, 'f> Translator<'a, 'f> {
                 };
                 self.branch(pc, c, op.b);
             }
+            Call if self.inlinable(op.b.into()) => self.inline_call(pc, op),
             Call => self.call(pc, op),
             HostCall => self.host_call(pc, op),
             Ret | RetI | RetF | RetR => {
-                if let Some(bank) = op.opcode.transfer_bank() {
-                    let v = self.get(bank, op.a);
-                    self.store_slot(bank, 0, v);
+                let result = op
+                    .opcode
+                    .transfer_bank()
+                    .map(|bank| (bank, self.get(bank, op.a)));
+                if let Some(cont) = self.inline_return {
+                    let args: Vec<_> = result.iter().map(|&(_, v)| v.into()).collect();
+                    self.b.ins().jump(cont, &args);
+                } else {
+                    if let Some((bank, v)) = result {
+                        self.store_slot(bank, 0, v);
+                    }
+                    let ok = self.b.ins().iconst(I32, 0);
+                    self.b.ins().return_(&[ok]);
                 }
-                let ok = self.b.ins().iconst(I32, 0);
-                self.b.ins().return_(&[ok]);
             }
             NewI | NewF | NewR => {
                 let (_, kind) = ElemKind::of_op(op.opcode);
@@ -740,10 +761,7 @@ impl<'a, 'f> Translator<'a, 'f> {
 
         // The callee's depth goes to the context, where its entry reads it;
         // ours stays in `self.depth`, so nothing is restored after the call.
-        let depth = self.b.ins().iadd_imm_s(self.depth, 1);
-        let max = self.load_ctx(I64, offsets::MAX_CALL_DEPTH, trusted());
-        let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThan, depth, max);
-        self.trap_if(too_deep, pc, TrapKind::StackOverflow);
+        let depth = self.check_call_depth(pc);
         self.b
             .ins()
             .store(trusted(), depth, self.ctx, offsets::CALL_DEPTH);
@@ -751,28 +769,13 @@ impl<'a, 'f> Translator<'a, 'f> {
         let limit = self.load_ctx(I64, offsets::NATIVE_STACK_LIMIT, trusted());
         let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         self.trap_if(low, pc, TrapKind::StackOverflow);
-        let mut callee_bases = [self.bases[0]; 3];
-        for bank in Bank::ALL {
+        self.check_register_stacks(pc, cl);
+        let callee_bases = Bank::ALL.map(|bank| {
             let b = bank.index();
-            let base = self.bases[b];
-            callee_bases[b] = self
-                .b
+            self.b
                 .ins()
-                .iadd_imm_s(base, Self::slot_offset(me.regs[b]) as i64);
-            if cl.regs[b] == 0 {
-                continue;
-            }
-            let end = self
-                .b
-                .ins()
-                .iadd_imm_s(base, Self::slot_offset(me.regs[b] + cl.regs[b]) as i64);
-            let stack_end = self.load_ctx(I64, offsets::STACK_END + 8 * b as i32, trusted());
-            let over = self
-                .b
-                .ins()
-                .icmp(IntCC::UnsignedGreaterThan, end, stack_end);
-            self.trap_if(over, pc, TrapKind::StackOverflow);
-        }
+                .iadd_imm_s(self.bases[b], Self::slot_offset(me.regs[b]) as i64)
+        });
         self.flush_refs();
         let window = op.c;
         for bank in Bank::ALL {
@@ -813,6 +816,119 @@ impl<'a, 'f> Translator<'a, 'f> {
         {
             let v = self.load_slot(bank, me.regs[bank.index()]);
             self.set(bank, op.a, v);
+        }
+    }
+
+    /// The callee's call depth, after trapping at `pc` if it is beyond the
+    /// limit.
+    fn check_call_depth(&mut self, pc: u32) -> Value {
+        let depth = self.b.ins().iadd_imm_s(self.depth, 1);
+        let max = self.load_ctx(I64, offsets::MAX_CALL_DEPTH, trusted());
+        let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThan, depth, max);
+        self.trap_if(too_deep, pc, TrapKind::StackOverflow);
+        depth
+    }
+
+    /// Trap at `pc` unless a frame of layout `callee` fits on every register
+    /// stack above this one.
+    fn check_register_stacks(&mut self, pc: u32, callee: FrameLayout) {
+        let me = self.layout;
+        for bank in Bank::ALL {
+            let b = bank.index();
+            if callee.regs[b] == 0 {
+                continue;
+            }
+            let end = self.b.ins().iadd_imm_s(
+                self.bases[b],
+                Self::slot_offset(me.regs[b] + callee.regs[b]) as i64,
+            );
+            let stack_end = self.load_ctx(I64, offsets::STACK_END + 8 * b as i32, trusted());
+            let over = self
+                .b
+                .ins()
+                .icmp(IntCC::UnsignedGreaterThan, end, stack_end);
+            self.trap_if(over, pc, TrapKind::StackOverflow);
+        }
+    }
+
+    /// Whether a call of `callee` is translated in line: a small leaf (no
+    /// calls, allocations or printing, so nothing needs its frame or a
+    /// native frame), called from code that is not itself inlined.
+    fn inlinable(&self, callee: usize) -> bool {
+        use Opcode::*;
+        let code = &self.module.functions[callee].code;
+        self.inline_return.is_none()
+            && code.len() <= self.inline_max_ops as usize
+            && code.iter().all(|op| {
+                !matches!(
+                    op.opcode,
+                    Call | HostCall | NewI | NewF | NewR | PrintS | PrintI | PrintF
+                )
+            })
+    }
+
+    /// A call translated in line: the same checks and traps as a real call
+    /// (call depth, register stacks; a trap in the callee names the callee
+    /// and its op), the callee's registers as fresh Variables, its returns
+    /// as jumps to the op after the call. Its frame is never written: no op
+    /// of a leaf reads it. The native stack check goes, as the native frame
+    /// does.
+    fn inline_call(&mut self, pc: u32, op: Op) {
+        let callee = op.b as usize;
+        let cl = self.layouts[callee];
+        self.check_call_depth(pc);
+        self.check_register_stacks(pc, cl);
+        let args = Bank::ALL.map(|bank| {
+            (0..cl.params[bank.index()])
+                .map(|k| self.get(bank, op.c + k as u16))
+                .collect::<Vec<_>>()
+        });
+        let code = &self.module.functions[callee].code;
+        let cont = self.b.create_block();
+        if let Some(bank) = cl.result {
+            self.b.append_block_param(cont, bank_type(bank));
+        }
+        let vars = declare_vars(&mut self.b, cl);
+        let blocks: Vec<Block> = (0..code.len()).map(|_| self.b.create_block()).collect();
+        let first = blocks[0];
+        let caller = (
+            self.func,
+            self.layout,
+            std::mem::replace(&mut self.vars, vars),
+            std::mem::replace(&mut self.op_blocks, blocks),
+        );
+        (self.func, self.layout, self.inline_return) = (callee as u32, cl, Some(cont));
+        self.define_registers(&args);
+        self.b.ins().jump(first, &[]);
+        for (k, callee_op) in code.iter().enumerate() {
+            let block = self.op_blocks[k];
+            self.b.switch_to_block(block);
+            self.op(k as u32, *callee_op);
+        }
+        (self.func, self.layout, self.vars, self.op_blocks) = caller;
+        self.inline_return = None;
+        self.b.switch_to_block(cont);
+        if op.a != NO_REG
+            && let Some(bank) = cl.result
+        {
+            let v = self.b.block_params(cont)[0];
+            self.set(bank, op.a, v);
+        }
+    }
+
+    /// Define the registers of the current function: the first ones of
+    /// bank `b` as `values[b]`, the rest as 0, 0.0 and null.
+    fn define_registers(&mut self, values: &[Vec<Value>; 3]) {
+        for bank in Bank::ALL {
+            let b = bank.index();
+            for k in 0..self.layout.regs[b] {
+                let v = match values[b].get(k as usize) {
+                    Some(&v) => v,
+                    None if bank == Bank::F => self.b.ins().f64const(0.0),
+                    _ => self.b.ins().iconst(I64, 0),
+                };
+                self.set(bank, k as u16, v);
+            }
         }
     }
 
