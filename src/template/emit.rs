@@ -7,6 +7,7 @@
 //! Traps branch to out-of-line stubs that record the op index; loop
 //! back-edges branch through out-of-line stubs that poll the interrupt flag.
 
+use super::magic::Magic;
 use super::masm::{AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MacroAssembler};
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
 use crate::bytecode::{Bank, Cmp, Module, NO_REG, Op, Opcode};
@@ -750,16 +751,56 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.masm.load_imm(T0, 0);
                 self.store_i(dst, T0);
             }
+            1 if is_div => {
+                self.load_i(T0, src);
+                self.store_i(dst, T0);
+            }
+            1 => {
+                self.masm.load_imm(T0, 0);
+                self.store_i(dst, T0);
+            }
             d => {
                 self.load_i(T0, src);
-                self.masm.load_imm(T1, d.into());
-                if is_div {
-                    self.masm.sdiv(T0, T0, T1);
-                } else {
-                    self.masm.srem(T0, T0, T1);
+                match Magic::of(d.into()) {
+                    Some(magic) => self.divide_by_reciprocal(magic, is_div, d),
+                    // Unreachable (-1, 0 and 1 are handled above); a real
+                    // division stays correct regardless.
+                    None => {
+                        self.masm.load_imm(T1, d.into());
+                        if is_div {
+                            self.masm.sdiv(T0, T0, T1);
+                        } else {
+                            self.masm.srem(T0, T0, T1);
+                        }
+                    }
                 }
                 self.store_i(dst, T0);
             }
+        }
+    }
+
+    /// `T0 = T0 / d` or `T0 % d` by multiplying with `d`'s reciprocal
+    /// (see [`Magic`]).
+    fn divide_by_reciprocal(&mut self, magic: Magic, is_div: bool, d: i32) {
+        let m = &mut self.masm;
+        m.load_imm(T1, magic.multiplier);
+        m.mul_high(T1, T0, T1);
+        match magic.add {
+            1 => m.alu(AluOp::Add, T1, T1, T0),
+            -1 => m.alu(AluOp::Sub, T1, T1, T0),
+            _ => {}
+        }
+        if magic.shift > 0 {
+            m.alu_imm(AluOp::Sar, T1, T1, magic.shift as i32);
+        }
+        // Round toward zero: one more for a negative quotient.
+        m.alu_imm(AluOp::Shr, T2, T1, 63);
+        if is_div {
+            m.alu(AluOp::Add, T0, T1, T2);
+        } else {
+            m.alu(AluOp::Add, T1, T1, T2);
+            m.alu_imm(AluOp::Mul, T1, T1, d);
+            m.alu(AluOp::Sub, T0, T0, T1);
         }
     }
 

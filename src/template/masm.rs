@@ -286,6 +286,9 @@ pub trait MacroAssembler {
     fn sdiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr);
     /// `dst = lhs % rhs` (sign of `lhs`). Same guarantees as [`Self::sdiv`].
     fn srem(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr);
+    /// `dst` = the high 64 bits of the signed 128-bit product `lhs * rhs`
+    /// (division by a constant multiplies by its reciprocal).
+    fn mul_high(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr);
 
     // ---- integer compares and branches ----
 

@@ -6,6 +6,7 @@ pub mod code_memory;
 pub mod emit;
 pub mod golden;
 pub mod isa;
+pub mod magic;
 pub mod masm;
 
 #[cfg(test)]

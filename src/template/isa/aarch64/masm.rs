@@ -670,6 +670,10 @@ impl MacroAssembler for A64Masm {
         a64!(self.ops ; sdiv X(gpr(dst)), X(gpr(lhs)), X(gpr(rhs)));
     }
 
+    fn mul_high(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        a64!(self.ops ; smulh X(gpr(dst)), X(gpr(lhs)), X(gpr(rhs)));
+    }
+
     fn srem(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
         // The quotient goes to x16, so `dst` may alias either operand:
         // `msub` reads all its sources before writing.

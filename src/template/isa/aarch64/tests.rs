@@ -428,6 +428,14 @@ mod listings {
         }
     });
 
+    golden!(mul_high, |l| {
+        for (d, a, b) in triples(GPRS) {
+            l.case(format!("{d:?} = mulh({a:?}, {b:?})"), |m| {
+                m.mul_high(d, a, b)
+            });
+        }
+    });
+
     golden!(set_cond, |l| {
         for cond in CONDS {
             l.case(format!("{cond:?} T0 = T1, T2"), |m| {
@@ -1185,29 +1193,42 @@ mod exec {
     }
 
     #[test]
-    fn sdiv_srem_every_aliasing() {
+    fn sdiv_srem_mul_high_every_aliasing() {
         let mut fr = Frame::new(8);
         for (d, l, r) in triples(GPRS) {
             let code = compile(|m| {
                 m.load_slot(l, Bank::I, 0);
                 m.load_slot(r, Bank::I, 1);
+                m.mul_high(d, l, r);
+                m.store_slot(Bank::I, 4, d);
+                m.load_slot(l, Bank::I, 0);
+                m.load_slot(r, Bank::I, 1);
+                let skip = m.new_label();
+                // The template rules out a zero divisor and MIN / -1.
+                m.branch_imm(Cond::Eq, r, 0, skip);
+                m.branch_imm(Cond::Eq, r, -1, skip);
                 m.sdiv(d, l, r);
                 m.store_slot(Bank::I, 2, d);
                 m.load_slot(l, Bank::I, 0);
                 m.load_slot(r, Bank::I, 1);
                 m.srem(d, l, r);
                 m.store_slot(Bank::I, 3, d);
+                m.bind(skip);
                 m.load_imm(Gpr::T0, 0);
             });
             for a in INT_VALS {
                 for b in INT_VALS {
                     let (x, y) = operands(l, r, a, b);
-                    if y == 0 || (x == i64::MIN && y == -1) {
-                        continue;
-                    }
-                    fr.i[..4].copy_from_slice(&[a, b, 0, 0]);
+                    fr.i[..5].copy_from_slice(&[a, b, 0, 0, 0]);
                     assert_eq!(fr.call(&code), 0);
-                    assert_eq!(fr.i[2..4], [x / y, x % y], "{d:?}={l:?},{r:?} ({x}, {y})");
+                    let high = ((i128::from(x) * i128::from(y)) >> 64) as i64;
+                    assert_eq!(fr.i[4], high, "{d:?}={l:?},{r:?} ({x}, {y})");
+                    let (q, r) = if y == 0 || y == -1 {
+                        (0, 0)
+                    } else {
+                        (x / y, x % y)
+                    };
+                    assert_eq!(fr.i[2..4], [q, r], "{d:?}={l:?},{r:?} ({x}, {y})");
                 }
             }
         }

@@ -662,6 +662,15 @@ impl MacroAssembler for X64Masm {
         self.divide(gpr(dst), gpr(lhs), gpr(rhs), true);
     }
 
+    fn mul_high(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        // One-operand imul: rdx:rax = rax * rhs; rhs is never rax or rdx.
+        x64!(self.ops
+            ; mov Rq(ACC), Rq(gpr(lhs))
+            ; imul Rq(gpr(rhs))
+        );
+        self.mov_rr(gpr(dst), HIGH);
+    }
+
     // ---- integer compares and branches ----
 
     fn set_cond(&mut self, cond: Cond, dst: Gpr, lhs: Gpr, rhs: Gpr) {

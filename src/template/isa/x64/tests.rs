@@ -389,6 +389,14 @@ fn golden_integer_arithmetic() {
         });
     }
     l.check("srem");
+
+    let mut l = Listing::new();
+    for (d, a, b) in triples(&GPRS) {
+        l.case(format_args!("mul_high({d:?}, {a:?}, {b:?})"), |m| {
+            m.mul_high(d, a, b)
+        });
+    }
+    l.check("mul_high");
 }
 
 #[test]
@@ -1105,6 +1113,20 @@ mod exec {
                     want.t[gi(d)] = v;
                     assert_eq!(run(jit, regs), want, "{d:?} {a:?} {b:?} {x} {y}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn mul_high_matches_rust() {
+        for (d, a, b) in triples(&GPRS) {
+            let jit = kernel(|m| m.mul_high(d, a, b));
+            for (x, y) in pairs(&EDGE) {
+                let regs = with_operands(gi(a), x, gi(b), y);
+                let (x, y) = (regs.t[gi(a)], regs.t[gi(b)]);
+                let mut want = regs;
+                want.t[gi(d)] = ((i128::from(x) * i128::from(y)) >> 64) as i64;
+                assert_eq!(run(&jit, regs), want, "{d:?} {a:?} {b:?} {x} {y}");
             }
         }
     }
