@@ -64,7 +64,8 @@ pub struct CraneliftSettings {
     /// Run Cranelift's IR verifier on every function (costly; for tests).
     pub verifier: bool,
     /// Calls to leaf functions (no calls, allocations or printing) of at
-    /// most this many ops are translated in line; 0 inlines nothing.
+    /// most this many ops are translated in line, up to 8 times this many
+    /// ops per function in all; 0 inlines nothing.
     pub inline_max_ops: u32,
 }
 
@@ -427,6 +428,27 @@ mod tests {
         assert_eq!(calls(DEFAULT_INLINE_MAX_OPS), 1, "only `big` is called");
         assert_eq!(calls(1), 2, "a 2-op leaf is over a limit of 1");
         assert_eq!(calls(0), 2);
+    }
+
+    #[test]
+    fn inlining_stops_at_the_budget() {
+        let src = format!(
+            "func leaf(i) -> i\n  addi i0, i0, 1\n  reti i0\nend\n\
+             func main(i) -> i\n{}  reti i0\nend\n",
+            "  call i0, leaf, 0\n".repeat(10)
+        );
+        let m = crate::bytecode::text::parse(&src).expect("parses");
+        let layouts: Vec<_> = m.functions.iter().map(FrameLayout::of).collect();
+        let settings = CraneliftSettings {
+            inline_max_ops: 2,
+            ..CraneliftSettings::default()
+        };
+        let mut compiler = Compiler::new(settings).expect("compiler");
+        let clif = compiler
+            .listing(&m, &layouts, 1, EntryPoint::Start, false)
+            .expect("clif");
+        // A budget of 8 * 2 ops: 8 two-op calls inlined, 2 called.
+        assert_eq!(clif.matches("call_indirect sig0").count(), 2, "{clif}");
     }
 
     #[test]

@@ -136,6 +136,11 @@ fn float_cc(cmp: Cmp) -> FloatCC {
     }
 }
 
+/// A function inlines at most this many times `inline_max_ops` ops in all:
+/// a `main` calling 3,000 small leaves once each (programs/mixed.tj) took
+/// 6x longer to compile with every call inlined.
+const INLINE_BUDGET_FACTOR: u32 = 8;
+
 /// One Variable per register of a frame of `layout`.
 fn declare_vars(b: &mut FunctionBuilder<'_>, layout: FrameLayout) -> [Vec<Variable>; 3] {
     Bank::ALL.map(|bank| {
@@ -158,6 +163,9 @@ struct Translator<'a, 'f> {
     layouts: &'a [FrameLayout],
     helpers: &'a HelperAddrs,
     inline_max_ops: u32,
+    /// Ops that calls may still inline into this function: Cranelift's
+    /// compile time grows faster than linearly with a function's size.
+    inline_budget: u32,
     /// The function whose ops are being translated: the compiled one, or a
     /// callee inlined into it (as are `layout`, `vars` and `op_blocks`).
     func: u32,
@@ -217,6 +225,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             layouts,
             helpers,
             inline_max_ops,
+            inline_budget: inline_max_ops.saturating_mul(INLINE_BUDGET_FACTOR),
             func: func as u32,
             layout,
             ctx,
@@ -853,12 +862,13 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// Whether a call of `callee` is translated in line: a small leaf (no
     /// calls, allocations or printing, so nothing needs its frame or a
-    /// native frame), called from code that is not itself inlined.
+    /// native frame) within the remaining budget, called from code that is
+    /// not itself inlined.
     fn inlinable(&self, callee: usize) -> bool {
         use Opcode::*;
         let code = &self.module.functions[callee].code;
         self.inline_return.is_none()
-            && code.len() <= self.inline_max_ops as usize
+            && code.len() <= self.inline_max_ops.min(self.inline_budget) as usize
             && code.iter().all(|op| {
                 !matches!(
                     op.opcode,
@@ -884,6 +894,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 .collect::<Vec<_>>()
         });
         let code = &self.module.functions[callee].code;
+        self.inline_budget -= code.len() as u32;
         let cont = self.b.create_block();
         if let Some(bank) = cl.result {
             self.b.append_block_param(cont, bank_type(bank));
