@@ -862,13 +862,11 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// Whether a call of `callee` is translated in line: a small leaf (no
     /// calls, allocations or printing, so nothing needs its frame or a
-    /// native frame) within the remaining budget, called from code that is
-    /// not itself inlined.
+    /// native frame, and inlining never nests) within the remaining budget.
     fn inlinable(&self, callee: usize) -> bool {
         use Opcode::*;
         let code = &self.module.functions[callee].code;
-        self.inline_return.is_none()
-            && code.len() <= self.inline_max_ops.min(self.inline_budget) as usize
+        code.len() <= self.inline_max_ops.min(self.inline_budget) as usize
             && code.iter().all(|op| {
                 !matches!(
                     op.opcode,

@@ -58,8 +58,8 @@ enum Stub<L> {
     },
 }
 
-/// An i64 or reference slot whose value is also in a scratch register.
-type Cached = (Bank, u32, Gpr);
+/// An i64 slot whose value is also in a scratch register.
+type Cached = (u32, Gpr);
 
 /// Which f64 slots the scratch f64 registers hold. The copies are
 /// write-through (every op still stores its result to the frame, so the
@@ -411,13 +411,13 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
     fn load_i(&mut self, dst: Gpr, slot: u16) {
         let slot = u32::from(slot);
         match self.carried {
-            Some((Bank::I, s, r)) if s == slot => {
+            Some((s, r)) if s == slot => {
                 if r != dst {
                     self.masm.mov(dst, r);
                 }
                 return;
             }
-            Some((_, _, r)) if r == dst => self.carried = None,
+            Some((_, r)) if r == dst => self.carried = None,
             _ => {}
         }
         self.masm.load_slot(dst, Bank::I, slot);
@@ -450,7 +450,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
     /// Store an i64 slot as an op's last register-writing step.
     fn store_i(&mut self, slot: u16, src: Gpr) {
         self.masm.store_slot(Bank::I, slot.into(), src);
-        self.stored = Some((Bank::I, slot.into(), src));
+        self.stored = Some((slot.into(), src));
     }
 
     /// Store the new value of an f64 slot, computed in `src`, which keeps
@@ -732,14 +732,20 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         self.store_i(dst, T0);
     }
 
-    /// Division by a constant: the checks are decided now.
+    /// Division by a constant: the checks are decided now, and every
+    /// divisor but 0 and ±1 is a multiplication by its reciprocal.
     fn division_by_constant(&mut self, pc: u32, is_div: bool, dst: u16, src: u16, divisor: i32) {
-        match divisor {
-            0 => {
+        match (divisor, Magic::of(divisor.into())) {
+            (0, _) => {
                 let zero = self.trap_kind(pc, TrapKind::DivisionByZero);
                 self.masm.jump(zero);
             }
-            -1 if is_div => {
+            (_, Some(magic)) => {
+                self.load_i(T0, src);
+                self.divide_by_reciprocal(magic, is_div, divisor);
+                self.store_i(dst, T0);
+            }
+            (-1, None) if is_div => {
                 let overflow = self.trap_kind(pc, TrapKind::IntegerOverflow);
                 self.load_i(T0, src);
                 self.masm.load_imm(T2, i64::MIN);
@@ -747,33 +753,14 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.masm.neg(T0, T0);
                 self.store_i(dst, T0);
             }
-            -1 => {
-                self.masm.load_imm(T0, 0);
-                self.store_i(dst, T0);
-            }
-            1 if is_div => {
+            // x / 1.
+            (_, None) if is_div => {
                 self.load_i(T0, src);
                 self.store_i(dst, T0);
             }
-            1 => {
+            // x % 1 and x % -1.
+            (_, None) => {
                 self.masm.load_imm(T0, 0);
-                self.store_i(dst, T0);
-            }
-            d => {
-                self.load_i(T0, src);
-                match Magic::of(d.into()) {
-                    Some(magic) => self.divide_by_reciprocal(magic, is_div, d),
-                    // Unreachable (-1, 0 and 1 are handled above); a real
-                    // division stays correct regardless.
-                    None => {
-                        self.masm.load_imm(T1, d.into());
-                        if is_div {
-                            self.masm.sdiv(T0, T0, T1);
-                        } else {
-                            self.masm.srem(T0, T0, T1);
-                        }
-                    }
-                }
                 self.store_i(dst, T0);
             }
         }
@@ -785,10 +772,8 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         let m = &mut self.masm;
         m.load_imm(T1, magic.multiplier);
         m.mul_high(T1, T0, T1);
-        match magic.add {
-            1 => m.alu(AluOp::Add, T1, T1, T0),
-            -1 => m.alu(AluOp::Sub, T1, T1, T0),
-            _ => {}
+        if let Some(op) = magic.adjust {
+            m.alu(op, T1, T1, T0);
         }
         if magic.shift > 0 {
             m.alu_imm(AluOp::Sar, T1, T1, magic.shift as i32);

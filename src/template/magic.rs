@@ -2,15 +2,18 @@
 //! (Hacker's Delight, ch. 10): `idiv` takes 40 to 90 cycles on the machines
 //! we measure, a high multiply and a few shifts and adds about 6.
 
+use super::masm::AluOp;
+
 /// How to divide by a constant `d` (|d| >= 2): `q = mulhi(x, multiplier)`,
-/// then `q += x` (when [`Magic::add`] is 1) or `q -= x` (-1), then
+/// then `q = q op x` (with [`Magic::adjust`]'s op, if any), then
 /// `q >>= shift` (arithmetic), then `q += q >>> 63` (round toward zero).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Magic {
     /// The 64-bit reciprocal, scaled by `2^(64 + shift)`.
     pub multiplier: i64,
-    /// -1, 0 or 1: what to do with the dividend after the high multiply.
-    pub add: i8,
+    /// Add or subtract the dividend after the high multiply, when the
+    /// multiplier's sign differs from the divisor's.
+    pub adjust: Option<AluOp>,
     /// The arithmetic right shift after that.
     pub shift: u32,
 }
@@ -52,34 +55,38 @@ impl Magic {
         }
         let m = q2.wrapping_add(1) as i64;
         let multiplier = if d < 0 { m.wrapping_neg() } else { m };
-        let add = match (d > 0, multiplier < 0) {
-            (true, true) => 1,
-            (false, false) if multiplier > 0 => -1,
-            _ => 0,
+        let adjust = if d > 0 && multiplier < 0 {
+            Some(AluOp::Add)
+        } else if d < 0 && multiplier > 0 {
+            Some(AluOp::Sub)
+        } else {
+            None
         };
         Some(Magic {
             multiplier,
-            add,
+            adjust,
             shift: p - 64,
         })
-    }
-
-    /// `x / d` computed the way the templates emit it (a model for tests).
-    pub fn quotient(self, x: i64) -> i64 {
-        let mut q = ((i128::from(x) * i128::from(self.multiplier)) >> 64) as i64;
-        q = match self.add {
-            1 => q.wrapping_add(x),
-            -1 => q.wrapping_sub(x),
-            _ => q,
-        };
-        q >>= self.shift;
-        q.wrapping_add(((q as u64) >> 63) as i64)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Magic;
+    use super::{AluOp, Magic};
+
+    impl Magic {
+        /// `x / d` computed the way the templates emit it.
+        fn quotient(self, x: i64) -> i64 {
+            let mut q = ((i128::from(x) * i128::from(self.multiplier)) >> 64) as i64;
+            q = match self.adjust {
+                Some(AluOp::Add) => q.wrapping_add(x),
+                Some(_) => q.wrapping_sub(x),
+                None => q,
+            };
+            q >>= self.shift;
+            q.wrapping_add(((q as u64) >> 63) as i64)
+        }
+    }
 
     /// Every 16-bit divisor (the immediates `divi`/`remi` take) and some
     /// wider ones, against Rust's division, on dividends at the edges.

@@ -219,6 +219,15 @@ impl X64Masm {
         }
     }
 
+    /// `dst = src + imm` into another register: `mov`, or one `lea`.
+    fn add_into(&mut self, dst: Rq, src: Rq, imm: i32) {
+        if imm == 0 {
+            self.mov_rr(dst, src);
+        } else {
+            mem!(self.ops, src, imm, [lea Rq(dst),], []);
+        }
+    }
+
     /// `dst = 0` (`xor r32, r32`: writing a 32-bit register zero-extends).
     fn zero(&mut self, dst: Rq) {
         match dst {
@@ -570,12 +579,7 @@ impl MacroAssembler for X64Masm {
     }
 
     fn call_depth(&mut self, dst: Gpr, delta: i32) {
-        let d = gpr(dst);
-        if delta == 0 {
-            self.mov_rr(d, DEPTH);
-        } else {
-            mem!(self.ops, DEPTH, delta, [lea Rq(d),], []);
-        }
+        self.add_into(gpr(dst), DEPTH, delta);
     }
 
     // ---- integer arithmetic ----
@@ -631,7 +635,7 @@ impl MacroAssembler for X64Masm {
             AluOp::And if imm == 0 => self.zero(d),
             AluOp::And if imm == -1 => self.mov_rr(d, l),
             AluOp::Add | AluOp::Sub | AluOp::Or | AluOp::Xor if imm == 0 => self.mov_rr(d, l),
-            AluOp::Add if d != l => mem!(self.ops, l, imm, [lea Rq(d),], []),
+            AluOp::Add if d != l => self.add_into(d, l, imm),
             AluOp::Sub if d != l && imm != i32::MIN => {
                 mem!(self.ops, l, imm.wrapping_neg(), [lea Rq(d),], [])
             }
