@@ -42,6 +42,11 @@ impl Patch for X64Relocation {
 /// encoders write them.
 impl Patch for Aarch64Relocation {}
 
+/// A short forward jump waiting for its target: where its displacement
+/// counts from (the end of the instruction).
+#[must_use]
+pub struct ShortForward(usize);
+
 /// An assembling buffer with dynamic labels, cleared and reused per function.
 #[derive(Debug)]
 pub struct CodeBuffer<R: Patch> {
@@ -117,6 +122,23 @@ impl<R: Patch> CodeBuffer<R> {
             }
         }
         Ok(&self.ops)
+    }
+
+    /// Emit `bytes`, an instruction ending in an 8-bit displacement to be
+    /// filled in by [`CodeBuffer::land_short`]: a forward branch within a
+    /// template needs no label and no relocation (x86-64 `jcc rel8`).
+    pub fn short_forward(&mut self, bytes: [u8; 2]) -> ShortForward {
+        self.ops.extend(bytes);
+        ShortForward(self.ops.len())
+    }
+
+    /// Point `jump` here.
+    pub fn land_short(&mut self, jump: ShortForward) {
+        let distance = self.ops.len() - jump.0;
+        match i8::try_from(distance) {
+            Ok(d) => self.ops[jump.0 - 1] = d as u8,
+            Err(_) => self.fail(format!("a short jump of {distance} bytes")),
+        }
     }
 
     fn fail(&mut self, msg: String) {

@@ -706,29 +706,13 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
     /// `T0 / T1` or `T0 % T1` into slot `dst`, with the bytecode's traps.
     fn division(&mut self, pc: u32, is_div: bool, dst: u16) {
         let zero = self.trap_kind(pc, TrapKind::DivisionByZero);
-        // Only a quotient overflows (`i64::MIN % -1` is 0): no stub for rem.
-        let overflow = is_div.then(|| self.trap_kind(pc, TrapKind::IntegerOverflow));
-        let m = &mut self.masm;
-        let (general, done) = (m.new_label(), m.new_label());
-        m.branch_imm(Cond::Eq, T1, 0, zero);
-        m.branch_imm(Cond::Ne, T1, -1, general);
-        // Divisor -1: the hardware would fault (x86) or wrap (aarch64) on
-        // i64::MIN, so handle it here.
-        if let Some(overflow) = overflow {
-            m.load_imm(T2, i64::MIN);
-            m.branch(Cond::Eq, T0, T2, overflow);
-            m.neg(T0, T0);
-        } else {
-            m.load_imm(T0, 0);
-        }
-        m.jump(done);
-        m.bind(general);
+        self.masm.branch_imm(Cond::Eq, T1, 0, zero);
         if is_div {
-            m.sdiv(T0, T0, T1);
+            let overflow = self.trap_kind(pc, TrapKind::IntegerOverflow);
+            self.masm.sdiv(T0, T0, T1, overflow);
         } else {
-            m.srem(T0, T0, T1);
+            self.masm.srem(T0, T0, T1);
         }
-        m.bind(done);
         self.store_i(dst, T0);
     }
 

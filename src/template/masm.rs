@@ -281,10 +281,12 @@ pub trait MacroAssembler {
     fn neg(&mut self, dst: Gpr, src: Gpr);
     /// `dst = !src`.
     fn not(&mut self, dst: Gpr, src: Gpr);
-    /// `dst = lhs / rhs`, truncating. The template guarantees `rhs != 0`
-    /// and not `i64::MIN / -1`.
-    fn sdiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr);
-    /// `dst = lhs % rhs` (sign of `lhs`). Same guarantees as [`Self::sdiv`].
+    /// `dst = lhs / rhs`, truncating; `i64::MIN / -1` jumps to `overflow`
+    /// instead (x86 would fault, aarch64 wrap). The template guarantees
+    /// `rhs != 0`.
+    fn sdiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr, overflow: Self::Label);
+    /// `dst = lhs % rhs` (sign of `lhs`); `i64::MIN % -1` is 0. The
+    /// template guarantees `rhs != 0`.
     fn srem(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr);
     /// `dst` = the high 64 bits of the signed 128-bit product `lhs * rhs`
     /// (division by a constant multiplies by its reciprocal).

@@ -34,6 +34,9 @@ enum Cc {
     Lt,
     Gt,
     Le,
+    /// Signed overflow.
+    Vs,
+    Vc,
 }
 
 impl Cc {
@@ -52,6 +55,8 @@ impl Cc {
             Cc::Lt => Cc::Ge,
             Cc::Gt => Cc::Le,
             Cc::Le => Cc::Gt,
+            Cc::Vs => Cc::Vc,
+            Cc::Vc => Cc::Vs,
         }
     }
 
@@ -105,6 +110,8 @@ macro_rules! for_cc {
             Cc::Lt => $emit!(lt),
             Cc::Gt => $emit!(gt),
             Cc::Le => $emit!(le),
+            Cc::Vs => $emit!(vs),
+            Cc::Vc => $emit!(vc),
         }
     };
 }
@@ -666,8 +673,17 @@ impl MacroAssembler for A64Masm {
         a64!(self.ops ; mvn X(gpr(dst)), X(gpr(src)));
     }
 
-    fn sdiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
-        a64!(self.ops ; sdiv X(gpr(dst)), X(gpr(lhs)), X(gpr(rhs)));
+    fn sdiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr, overflow: DynamicLabel) {
+        // `sdiv` wraps i64::MIN / -1 to i64::MIN; the bytecode traps. With
+        // divisor -1, compare the dividend with 1: that overflows (V) only
+        // for i64::MIN. Any other divisor sets no flag.
+        let (d, l, r) = (gpr(dst), gpr(lhs), gpr(rhs));
+        a64!(self.ops
+            ; cmn XSP(r), 1
+            ; ccmp X(l), 1, 0, eq
+        );
+        self.bcond(Cc::Vs, overflow);
+        a64!(self.ops ; sdiv X(d), X(l), X(r));
     }
 
     fn mul_high(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
@@ -675,6 +691,8 @@ impl MacroAssembler for A64Masm {
     }
 
     fn srem(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        // i64::MIN % -1 needs no check: `sdiv` wraps the quotient to
+        // i64::MIN and `msub` gives i64::MIN - i64::MIN * -1 = 0.
         // The quotient goes to x16, so `dst` may alias either operand:
         // `msub` reads all its sources before writing.
         let (d, l, r) = (gpr(dst), gpr(lhs), gpr(rhs));

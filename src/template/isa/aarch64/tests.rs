@@ -418,7 +418,11 @@ mod listings {
 
     golden!(sdiv, |l| {
         for (d, a, b) in triples(GPRS) {
-            l.case(format!("{d:?} = {a:?} / {b:?}"), |m| m.sdiv(d, a, b));
+            l.case(format!("{d:?} = {a:?} / {b:?} (overflow: L); L:"), |m| {
+                let overflow = m.new_label();
+                m.sdiv(d, a, b, overflow);
+                m.bind(overflow);
+            });
         }
     });
 
@@ -1192,6 +1196,9 @@ mod exec {
         }
     }
 
+    /// What the overflow path of a tested `sdiv` leaves in its result.
+    const OVERFLOWED: i64 = 0x0BAD;
+
     #[test]
     fn sdiv_srem_mul_high_every_aliasing() {
         let mut fr = Frame::new(8);
@@ -1203,11 +1210,14 @@ mod exec {
                 m.store_slot(Bank::I, 4, d);
                 m.load_slot(l, Bank::I, 0);
                 m.load_slot(r, Bank::I, 1);
-                let skip = m.new_label();
-                // The template rules out a zero divisor and MIN / -1.
+                let (skip, overflow, divided) = (m.new_label(), m.new_label(), m.new_label());
+                // The template rules out a zero divisor.
                 m.branch_imm(Cond::Eq, r, 0, skip);
-                m.branch_imm(Cond::Eq, r, -1, skip);
-                m.sdiv(d, l, r);
+                m.sdiv(d, l, r, overflow);
+                m.jump(divided);
+                m.bind(overflow);
+                m.load_imm(d, OVERFLOWED);
+                m.bind(divided);
                 m.store_slot(Bank::I, 2, d);
                 m.load_slot(l, Bank::I, 0);
                 m.load_slot(r, Bank::I, 1);
@@ -1223,10 +1233,9 @@ mod exec {
                     assert_eq!(fr.call(&code), 0);
                     let high = ((i128::from(x) * i128::from(y)) >> 64) as i64;
                     assert_eq!(fr.i[4], high, "{d:?}={l:?},{r:?} ({x}, {y})");
-                    let (q, r) = if y == 0 || y == -1 {
-                        (0, 0)
-                    } else {
-                        (x / y, x % y)
+                    let (q, r) = match y {
+                        0 => (0, 0),
+                        _ => (x.checked_div(y).unwrap_or(OVERFLOWED), x.wrapping_rem(y)),
                     };
                     assert_eq!(fr.i[2..4], [q, r], "{d:?}={l:?},{r:?} ({x}, {y})");
                 }

@@ -172,6 +172,13 @@ fn host_has_sse41() -> bool {
     }
 }
 
+/// Opcodes of the short (rel8) jumps patched by [`CodeBuffer::land_short`].
+const JNO: u8 = 0x71;
+const JB: u8 = 0x72;
+const JNE: u8 = 0x75;
+const JP: u8 = 0x7A;
+const JMP8: u8 = 0xEB;
+
 /// The x86-64 macro-assembler. See the [module docs](super) for the register
 /// assignment and the encodings chosen.
 pub struct X64Masm {
@@ -410,8 +417,8 @@ impl X64Masm {
     fn divide(&mut self, dst: Rq, lhs: Rq, rhs: Rq, rem: bool) {
         // rhs is a scratch register, never rax or rdx (see `regs`), so it
         // survives the setup of the dividend.
+        self.mov_rr(ACC, lhs);
         x64!(self.ops
-            ; mov Rq(ACC), Rq(lhs)
             ; cqo
             ; idiv Rq(rhs)
         );
@@ -658,12 +665,28 @@ impl MacroAssembler for X64Masm {
         x64!(self.ops ; not Rq(d));
     }
 
-    fn sdiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
-        self.divide(gpr(dst), gpr(lhs), gpr(rhs), false);
+    fn sdiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr, overflow: DynamicLabel) {
+        // `idiv` faults on i64::MIN / -1: with divisor -1, a dividend whose
+        // `cmp 1` overflows (i64::MIN only) traps instead.
+        let (d, l, r) = (gpr(dst), gpr(lhs), gpr(rhs));
+        self.cmp_imm8(r, -1);
+        let general = self.ops.short_forward([JNE, 0]);
+        self.cmp_imm8(l, 1);
+        x64!(self.ops ; jo =>overflow);
+        self.ops.land_short(general);
+        self.divide(d, l, r, false);
     }
 
     fn srem(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
-        self.divide(gpr(dst), gpr(lhs), gpr(rhs), true);
+        // `idiv` faults on i64::MIN % -1, which is 0: with divisor -1 the
+        // dividend becomes 0, whose remainder is the same 0.
+        let (d, l, r) = (gpr(dst), gpr(lhs), gpr(rhs));
+        self.mov_rr(ACC, l);
+        self.cmp_imm8(r, -1);
+        let general = self.ops.short_forward([JNE, 0]);
+        self.zero(ACC);
+        self.ops.land_short(general);
+        self.divide(d, ACC, r, true);
     }
 
     fn mul_high(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
@@ -794,20 +817,22 @@ impl MacroAssembler for X64Masm {
             ; cvttsd2si Rq(d), Rx(s)
         );
         self.cmp_imm8(d, 1);
-        let (done, nan) = (self.ops.new_label(), self.ops.new_label());
+        // Short jumps patched in place: no labels for a sequence this common.
+        let no_overflow = self.ops.short_forward([JNO, 0]);
         x64!(self.ops
-            ; jno BYTE =>done
             ; xorps Rx(FTMP), Rx(FTMP)
             ; ucomisd Rx(s), Rx(FTMP)
-            ; jp BYTE =>nan
-            ; jb BYTE =>done
-            // Positive and too large: i64::MAX == !i64::MIN.
-            ; not Rq(d)
-            ; jmp BYTE =>done
-            ; =>nan
         );
+        let nan = self.ops.short_forward([JP, 0]);
+        let negative = self.ops.short_forward([JB, 0]);
+        // Positive and too large: i64::MAX == !i64::MIN.
+        x64!(self.ops ; not Rq(d));
+        let saturated = self.ops.short_forward([JMP8, 0]);
+        self.ops.land_short(nan);
         self.zero(d);
-        x64!(self.ops ; =>done);
+        for jump in [no_overflow, negative, saturated] {
+            self.ops.land_short(jump);
+        }
     }
 
     // ---- memory through a register ----

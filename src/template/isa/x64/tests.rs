@@ -376,8 +376,10 @@ fn golden_integer_arithmetic() {
 
     let mut l = Listing::new();
     for (d, a, b) in triples(&GPRS) {
-        l.case(format_args!("sdiv({d:?}, {a:?}, {b:?})"), |m| {
-            m.sdiv(d, a, b)
+        l.case(format_args!("sdiv({d:?}, {a:?}, {b:?}, L); bind(L)"), |m| {
+            let overflow = m.new_label();
+            m.sdiv(d, a, b, overflow);
+            m.bind(overflow);
         });
     }
     l.check("sdiv");
@@ -1097,18 +1099,30 @@ mod exec {
         }
     }
 
+    /// What the overflow path of a tested `sdiv` leaves in its result.
+    const OVERFLOWED: i64 = 0x0BAD;
+
     #[test]
     fn sdiv_srem_match_rust() {
         for (d, a, b) in triples(&GPRS) {
-            let div = kernel(|m| m.sdiv(d, a, b));
+            // An overflow leaves OVERFLOWED in `d`.
+            let div = kernel(|m| {
+                let (overflow, done) = (m.new_label(), m.new_label());
+                m.sdiv(d, a, b, overflow);
+                m.jump(done);
+                m.bind(overflow);
+                m.load_imm(d, OVERFLOWED);
+                m.bind(done);
+            });
             let rem = kernel(|m| m.srem(d, a, b));
             for (x, y) in pairs(&EDGE) {
                 let regs = with_operands(gi(a), x, gi(b), y);
                 let (x, y) = (regs.t[gi(a)], regs.t[gi(b)]);
-                if y == 0 || (x == i64::MIN && y == -1) {
-                    continue; // the template rules these out
+                if y == 0 {
+                    continue; // the template rules this out
                 }
-                for (jit, v) in [(&div, x / y), (&rem, x % y)] {
+                let quotient = x.checked_div(y).unwrap_or(OVERFLOWED);
+                for (jit, v) in [(&div, quotient), (&rem, x.wrapping_rem(y))] {
                     let mut want = regs;
                     want.t[gi(d)] = v;
                     assert_eq!(run(jit, regs), want, "{d:?} {a:?} {b:?} {x} {y}");
