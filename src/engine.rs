@@ -269,8 +269,9 @@ impl Config {
         self
     }
 
-    /// Inline calls to leaf functions of at most `ops` ops in Cranelift
-    /// code (default [`crate::cranelift_tier::DEFAULT_INLINE_MAX_OPS`]; 0
+    /// Inline calls to functions of at most `ops` ops (that neither
+    /// allocate, nor print, nor call the host) in Cranelift code, one level
+    /// deep (default [`crate::cranelift_tier::DEFAULT_INLINE_MAX_OPS`]; 0
     /// inlines nothing). An inlined callee runs as Cranelift code inside its
     /// caller whatever tier the callee itself is in, and its calls from
     /// there are not counted toward its own tier-up.

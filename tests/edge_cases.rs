@@ -536,6 +536,74 @@ fn inlined_leaves_trap_like_real_calls() {
     assert_eq!(out.trap(), (TrapKind::StackOverflow, "main", 2));
 }
 
+/// `wrap` is small enough for the Cranelift tier to inline, and calls
+/// `fresh`, which allocates: its calls stay real calls, made from a frame
+/// that exists only in memory. Main's `r1` (in no frame slot until the
+/// inlined body starts) and the array `wrap` holds across its second call
+/// must survive the collections those calls trigger.
+const INLINED_CALLERS: &str = "
+func fresh(i) -> r
+    newi r0, i0
+    retr r0
+end
+
+func wrap(r, i) -> i            ; r0 = main's array, i0 = a length
+    call r1, fresh, 0
+    iconst i4, 42
+    seti r1, i5, i4             ; r1[0] = 42 (i5 is 0)
+    call r2, fresh, 0
+    geti i1, r1, i5
+    len i2, r2
+    geti i3, r0, i5
+    add i0, i1, i2
+    add i0, i0, i3
+    reti i0
+end
+
+func main(i, i) -> i            ; i0 = rounds, i1 = length
+    call r1, fresh, 1
+    call r2, fresh, 1
+    rmov r3, r1                 ; swap r1 and r2: no slot holds r1's new
+    rmov r1, r2                 ; array in the Cranelift tier (the calls
+    rmov r2, r3                 ; wrote the slots before the swap)
+    rnull r3
+    iconst i4, 7
+    seti r1, i3, i4             ; r1[0] = 7 (i3 is 0)
+    seti r2, i3, i4             ; r2[0] = 7
+    mov i2, i1
+loop:
+    call i4, wrap, 2            ; wrap(r2, i2): r1 must survive its calls
+    add i5, i5, i4
+    geti i6, r1, i3
+    add i5, i5, i6
+    subi i0, i0, 1
+    jgti i0, 0, loop
+    reti i5
+end
+";
+
+#[test]
+fn inlined_callees_call_collect_and_recurse_like_real_calls() {
+    let module = tierjit::bytecode::text::parse(INLINED_CALLERS).unwrap();
+    let out = check_with(&module, "main", &[Value::I(2000), Value::I(100)], |c| {
+        c.heap_limit(64 << 10);
+    });
+    assert_eq!(out.int(), 2000 * (42 + 100 + 7 + 7));
+    // Recursion unrolled once by inlining meets the depth limit at the same
+    // call as real recursion, whatever the limit.
+    let module = tierjit::bytecode::text::parse(RECURSE).unwrap();
+    for limit in 1..=7 {
+        let out = check_with(&module, "down", &[Value::I(5)], |c| {
+            c.max_call_depth(limit);
+        });
+        if limit > 5 {
+            assert_eq!(out.int(), 5);
+        } else {
+            assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 2));
+        }
+    }
+}
+
 #[test]
 fn instance_is_usable_after_a_trap() {
     let engine = tierjit::Engine::new(tierjit::Config::new()).unwrap();

@@ -77,8 +77,8 @@ pub(crate) struct CraneliftArgs {
     /// Cranelift's register allocator (default: backtracking).
     #[arg(long, value_enum)]
     cranelift_regalloc: Option<RegallocArg>,
-    /// Inline calls to leaf functions of at most this many ops in
-    /// Cranelift code (default: 32; 0 inlines nothing).
+    /// Inline calls to functions of at most this many ops in Cranelift
+    /// code, one level deep (default: 32; 0 inlines nothing).
     #[arg(long, value_name = "OPS")]
     cranelift_inline: Option<u32>,
     /// Under auto, compile hot functions at once on the running thread

@@ -63,9 +63,10 @@ pub struct CraneliftSettings {
     pub regalloc: RegallocAlgorithm,
     /// Run Cranelift's IR verifier on every function (costly; for tests).
     pub verifier: bool,
-    /// Calls to leaf functions (no calls, allocations or printing) of at
-    /// most this many ops are translated in line, up to 8 times this many
-    /// ops per function in all; 0 inlines nothing.
+    /// Calls to functions of at most this many ops that neither allocate,
+    /// nor print, nor call the host are translated in line, one level deep
+    /// (the callee's calls stay calls), up to 8 times this many ops per
+    /// function in all; 0 inlines nothing.
     pub inline_max_ops: u32,
 }
 
@@ -407,27 +408,34 @@ mod tests {
     }
 
     #[test]
-    fn small_leaves_are_inlined_and_the_rest_called() {
+    fn small_callees_are_inlined_one_level_deep() {
         let src = "func leaf(i) -> i\n  addi i0, i0, 1\n  reti i0\nend\n\
-                   func big(i) -> i\n  call i0, leaf, 0\n  reti i0\nend\n\
-                   func main(i) -> i\n  call i0, leaf, 0\n  call i0, big, 0\n  reti i0\nend\n";
+                   func mid(i) -> i\n  call i0, leaf, 0\n  reti i0\nend\n\
+                   func main(i) -> i\n  call i0, leaf, 0\n  call i0, mid, 0\n  reti i0\nend\n\
+                   func fib(i) -> i\n  jlti i0, 2, small\n  subi i1, i0, 1\n  call i1, fib, 1\n\
+                     subi i2, i0, 2\n  call i2, fib, 2\n  add i0, i1, i2\n  reti i0\n\
+                   small:\n  reti i0\nend\n";
         let m = crate::bytecode::text::parse(src).expect("parses");
         let layouts: Vec<_> = m.functions.iter().map(FrameLayout::of).collect();
-        // The function-table calls of `main`: one per call not inlined.
-        let calls = |inline_max_ops| {
+        // The function-table calls of function `func`.
+        let calls = |func, inline_max_ops| {
             let settings = CraneliftSettings {
                 inline_max_ops,
                 ..CraneliftSettings::default()
             };
             let mut compiler = Compiler::new(settings).expect("compiler");
             let clif = compiler
-                .listing(&m, &layouts, 2, EntryPoint::Start, false)
+                .listing(&m, &layouts, func, EntryPoint::Start, false)
                 .expect("clif");
             clif.matches("call_indirect sig0").count()
         };
-        assert_eq!(calls(DEFAULT_INLINE_MAX_OPS), 1, "only `big` is called");
-        assert_eq!(calls(1), 2, "a 2-op leaf is over a limit of 1");
-        assert_eq!(calls(0), 2);
+        // `leaf` and `mid` inlined, `mid`'s call of `leaf` a real call.
+        assert_eq!(calls(2, DEFAULT_INLINE_MAX_OPS), 1);
+        assert_eq!(calls(2, 1), 2, "2-op callees are over a limit of 1");
+        assert_eq!(calls(2, 0), 2);
+        // Both recursive calls inlined once, each with its two real calls.
+        assert_eq!(calls(3, DEFAULT_INLINE_MAX_OPS), 4);
+        assert_eq!(calls(3, 0), 2);
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub(super) struct Source<'a> {
     pub module: &'a Module,
     pub layouts: &'a [FrameLayout],
     pub helpers: &'a HelperAddrs,
-    /// Calls to leaf functions of at most this many ops are inlined.
+    /// Calls to functions of at most this many ops may be inlined.
     pub inline_max_ops: u32,
 }
 
@@ -860,17 +860,20 @@ impl<'a, 'f> Translator<'a, 'f> {
         }
     }
 
-    /// Whether a call of `callee` is translated in line: a small leaf (no
-    /// calls, allocations or printing, so nothing needs its frame or a
-    /// native frame, and inlining never nests) within the remaining budget.
+    /// Whether a call of `callee` is translated in line: a small function
+    /// within the remaining budget that neither allocates, nor prints, nor
+    /// calls the host (so no helper needs its frame current), called from
+    /// the compiled function itself: inlining is one level deep, and the
+    /// callee's own calls stay real calls (so recursion unrolls once).
     fn inlinable(&self, callee: usize) -> bool {
         use Opcode::*;
         let code = &self.module.functions[callee].code;
-        code.len() <= self.inline_max_ops.min(self.inline_budget) as usize
+        self.inline_return.is_none()
+            && code.len() <= self.inline_max_ops.min(self.inline_budget) as usize
             && code.iter().all(|op| {
                 !matches!(
                     op.opcode,
-                    Call | HostCall | NewI | NewF | NewR | PrintS | PrintI | PrintF
+                    HostCall | NewI | NewF | NewR | PrintS | PrintI | PrintF
                 )
             })
     }
@@ -878,13 +881,15 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// A call translated in line: the same checks and traps as a real call
     /// (call depth, register stacks; a trap in the callee names the callee
     /// and its op), the callee's registers as fresh Variables, its returns
-    /// as jumps to the op after the call. Its frame is never written: no op
-    /// of a leaf reads it. The native stack check goes, as the native frame
-    /// does.
+    /// as jumps to the op after the call. The native stack check goes, as
+    /// the native frame does. The callee's frame lies where a real call
+    /// would put it and is written only as its own calls need: their
+    /// argument slots, and its references (and ours first) for the
+    /// collector, which scans the reference stack up to the newest frame.
     fn inline_call(&mut self, pc: u32, op: Op) {
         let callee = op.b as usize;
         let cl = self.layouts[callee];
-        self.check_call_depth(pc);
+        let depth = self.check_call_depth(pc);
         self.check_register_stacks(pc, cl);
         let args = Bank::ALL.map(|bank| {
             (0..cl.params[bank.index()])
@@ -892,6 +897,9 @@ impl<'a, 'f> Translator<'a, 'f> {
                 .collect::<Vec<_>>()
         });
         let code = &self.module.functions[callee].code;
+        if code.iter().any(|op| op.opcode == Opcode::Call) {
+            self.flush_refs();
+        }
         self.inline_budget -= code.len() as u32;
         let cont = self.b.create_block();
         if let Some(bank) = cl.result {
@@ -900,11 +908,20 @@ impl<'a, 'f> Translator<'a, 'f> {
         let vars = declare_vars(&mut self.b, cl);
         let blocks: Vec<Block> = (0..code.len()).map(|_| self.b.create_block()).collect();
         let first = blocks[0];
+        let me = self.layout;
+        let callee_bases = Bank::ALL.map(|bank| {
+            let b = bank.index();
+            self.b
+                .ins()
+                .iadd_imm_s(self.bases[b], Self::slot_offset(me.regs[b]) as i64)
+        });
         let caller = (
             self.func,
             self.layout,
             std::mem::replace(&mut self.vars, vars),
             std::mem::replace(&mut self.op_blocks, blocks),
+            std::mem::replace(&mut self.bases, callee_bases),
+            std::mem::replace(&mut self.depth, depth),
         );
         (self.func, self.layout, self.inline_return) = (callee as u32, cl, Some(cont));
         self.define_registers(&args);
@@ -914,7 +931,14 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.b.switch_to_block(block);
             self.op(k as u32, *callee_op);
         }
-        (self.func, self.layout, self.vars, self.op_blocks) = caller;
+        (
+            self.func,
+            self.layout,
+            self.vars,
+            self.op_blocks,
+            self.bases,
+            self.depth,
+        ) = caller;
         self.inline_return = None;
         self.b.switch_to_block(cont);
         if op.a != NO_REG
