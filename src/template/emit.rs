@@ -609,12 +609,18 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.masm.branch_imm(Cond::Ne, T0, 0, trap);
             }
             Ret | RetI | RetF | RetR => {
-                if let Some(bank) = op.opcode.transfer_bank() {
+                // The result goes to slot 0 of its bank, where it may be.
+                if let Some(bank) = op.opcode.transfer_bank()
+                    && op.a != 0
+                {
                     m.load_slot(T0, bank, op.a.into());
                     m.store_slot(bank, 0, T0);
                 }
-                let ret = self.return_ok;
-                self.masm.jump(ret);
+                // The shared exit follows the last op.
+                if pc as usize + 1 < self.module.functions[self.func as usize].code.len() {
+                    let ret = self.return_ok;
+                    self.masm.jump(ret);
+                }
             }
             NewI | NewF | NewR => {
                 let (_, kind) = ElemKind::of_op(op.opcode);
