@@ -779,12 +779,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         self.trap_if(low, pc, TrapKind::StackOverflow);
         self.check_register_stacks(pc, cl);
-        let callee_bases = Bank::ALL.map(|bank| {
-            let b = bank.index();
-            self.b
-                .ins()
-                .iadd_imm_s(self.bases[b], Self::slot_offset(me.regs[b]) as i64)
-        });
+        let callee_bases = self.callee_bases();
         self.flush_refs();
         let window = op.c;
         for bank in Bank::ALL {
@@ -826,6 +821,17 @@ impl<'a, 'f> Translator<'a, 'f> {
             let v = self.load_slot(bank, me.regs[bank.index()]);
             self.set(bank, op.a, v);
         }
+    }
+
+    /// Where a callee's frame starts in each bank: right after ours.
+    fn callee_bases(&mut self) -> [Value; 3] {
+        let me = self.layout;
+        Bank::ALL.map(|bank| {
+            let b = bank.index();
+            self.b
+                .ins()
+                .iadd_imm_s(self.bases[b], Self::slot_offset(me.regs[b]) as i64)
+        })
     }
 
     /// The callee's call depth, after trapping at `pc` if it is beyond the
@@ -908,13 +914,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let vars = declare_vars(&mut self.b, cl);
         let blocks: Vec<Block> = (0..code.len()).map(|_| self.b.create_block()).collect();
         let first = blocks[0];
-        let me = self.layout;
-        let callee_bases = Bank::ALL.map(|bank| {
-            let b = bank.index();
-            self.b
-                .ins()
-                .iadd_imm_s(self.bases[b], Self::slot_offset(me.regs[b]) as i64)
-        });
+        let callee_bases = self.callee_bases();
         let caller = (
             self.func,
             self.layout,

@@ -124,11 +124,12 @@ impl<R: Patch> CodeBuffer<R> {
         Ok(&self.ops)
     }
 
-    /// Emit `bytes`, an instruction ending in an 8-bit displacement to be
-    /// filled in by [`CodeBuffer::land_short`]: a forward branch within a
-    /// template needs no label and no relocation (x86-64 `jcc rel8`).
-    pub fn short_forward(&mut self, bytes: [u8; 2]) -> ShortForward {
-        self.ops.extend(bytes);
+    /// Emit the one-byte `opcode` of a jump with an 8-bit displacement
+    /// (x86-64 `jcc rel8`, `jmp rel8`), filled in by
+    /// [`CodeBuffer::land_short`]: a forward branch within a template needs
+    /// no label and no relocation.
+    pub fn short_forward(&mut self, opcode: u8) -> ShortForward {
+        self.ops.extend([opcode, 0]);
         ShortForward(self.ops.len())
     }
 

@@ -37,7 +37,7 @@ pub const FRAME_SIZE: u32 = 64;
 /// `(ctx, i_base, f_base, r_base)` in x0..x3 (the masm loads the depth).
 pub fn prologue(ops: &mut CodeBuffer<Aarch64Relocation>) {
     a64!(ops
-        ; stp x29, x30, [sp, #-64]!
+        ; stp x29, x30, [sp, -(FRAME_SIZE as i32)]!
         ; mov x29, sp
         ; stp x19, x20, [sp, #16]
         ; stp x21, x22, [sp, #32]
@@ -57,7 +57,7 @@ pub fn epilogue(ops: &mut CodeBuffer<Aarch64Relocation>, status: u8) {
         ; ldp x19, x20, [sp, #16]
         ; ldp x21, x22, [sp, #32]
         ; ldr X(DEPTH), [sp, #48]
-        ; ldp x29, x30, [sp], #64
+        ; ldp x29, x30, [sp], FRAME_SIZE as i32
         ; ret
     );
 }

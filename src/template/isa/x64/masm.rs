@@ -670,7 +670,7 @@ impl MacroAssembler for X64Masm {
         // `cmp 1` overflows (i64::MIN only) traps instead.
         let (d, l, r) = (gpr(dst), gpr(lhs), gpr(rhs));
         self.cmp_imm8(r, -1);
-        let general = self.ops.short_forward([JNE, 0]);
+        let general = self.ops.short_forward(JNE);
         self.cmp_imm8(l, 1);
         x64!(self.ops ; jo =>overflow);
         self.ops.land_short(general);
@@ -683,7 +683,7 @@ impl MacroAssembler for X64Masm {
         let (d, l, r) = (gpr(dst), gpr(lhs), gpr(rhs));
         self.mov_rr(ACC, l);
         self.cmp_imm8(r, -1);
-        let general = self.ops.short_forward([JNE, 0]);
+        let general = self.ops.short_forward(JNE);
         self.zero(ACC);
         self.ops.land_short(general);
         self.divide(d, ACC, r, true);
@@ -818,16 +818,16 @@ impl MacroAssembler for X64Masm {
         );
         self.cmp_imm8(d, 1);
         // Short jumps patched in place: no labels for a sequence this common.
-        let no_overflow = self.ops.short_forward([JNO, 0]);
+        let no_overflow = self.ops.short_forward(JNO);
         x64!(self.ops
             ; xorps Rx(FTMP), Rx(FTMP)
             ; ucomisd Rx(s), Rx(FTMP)
         );
-        let nan = self.ops.short_forward([JP, 0]);
-        let negative = self.ops.short_forward([JB, 0]);
+        let nan = self.ops.short_forward(JP);
+        let negative = self.ops.short_forward(JB);
         // Positive and too large: i64::MAX == !i64::MIN.
         x64!(self.ops ; not Rq(d));
-        let saturated = self.ops.short_forward([JMP8, 0]);
+        let saturated = self.ops.short_forward(JMP8);
         self.ops.land_short(nan);
         self.zero(d);
         for jump in [no_overflow, negative, saturated] {
