@@ -392,6 +392,205 @@ fn arrays_check_bounds_null_kind_and_length() {
     assert_eq!(huge.trap(), (TrapKind::OutOfMemory, "geti", 0));
 }
 
+/// i64 arrays start byte-packed and widen at the first store of a value
+/// outside 0..=255 (see `runtime::heap`): in every engine, in mid-loop,
+/// across tiers (the functions of `staged` alternate Cranelift and template
+/// in the mixed run), and at one `geti` that reads both forms in turn.
+const PACKED: &str = "
+func store_one(i, i, i) -> i    ; n, at, v: a[k] = k % 256, a[at] = v, sum a[k] * (k + 1)
+    newi r0, i0
+    iconst i3, 0
+    jlei i0, 0, stored
+fill:
+    andi i4, i3, 255
+    seti r0, i3, i4
+    addi i3, i3, 1
+    jlt  i3, i0, fill
+stored:
+    seti r0, i1, i2
+    iconst i3, 0
+    iconst i5, 0
+sum:
+    geti i4, r0, i3
+    addi i6, i3, 1
+    mul  i4, i4, i6
+    add  i5, i5, i4
+    addi i3, i3, 1
+    jlt  i3, i0, sum
+    reti i5
+end
+func ramp(i, i) -> i            ; n, m: a[k] = k * m in one loop, then sum a[k] * (k + 1)
+    newi r0, i0
+    iconst i2, 0
+fill:
+    mul  i3, i2, i1
+    seti r0, i2, i3
+    addi i2, i2, 1
+    jlt  i2, i0, fill
+    iconst i2, 0
+    iconst i4, 0
+sum:
+    geti i3, r0, i2
+    addi i5, i2, 1
+    mul  i3, i3, i5
+    add  i4, i4, i3
+    addi i2, i2, 1
+    jlt  i2, i0, sum
+    reti i4
+end
+func both(i) -> i               ; r0 stays packed, r1 widens; one geti reads both
+    newi r0, i0
+    newi r1, i0
+    iconst i1, 0
+    iconst i5, 1000
+fill:
+    andi i2, i1, 255
+    seti r0, i1, i2
+    add  i3, i1, i5
+    seti r1, i1, i3
+    addi i1, i1, 1
+    jlt  i1, i0, fill
+    iconst i1, 0
+    iconst i4, 0
+read:
+    andi i2, i1, 1
+    rmov r2, r0
+    jz   i2, pick
+    rmov r2, r1
+pick:
+    geti i3, r2, i1
+    muli i4, i4, 31
+    add  i4, i4, i3
+    addi i1, i1, 1
+    jlt  i1, i0, read
+    reti i4
+end
+func staged(i, i) -> i          ; n, v: store_one split over four functions
+    newi r0, i0
+    rmov r2, r0
+    mov  i2, i0
+    call -, fill, 2
+    rmov r2, r0
+    iconst i2, 7
+    mov  i3, i1
+    call -, put, 2
+    rmov r2, r0
+    mov  i2, i0
+    call i0, total, 2
+    reti i0
+end
+func fill(r, i) -> none
+    iconst i1, 0
+again:
+    andi i2, i1, 255
+    seti r0, i1, i2
+    addi i1, i1, 1
+    jlt  i1, i0, again
+    ret
+end
+func put(r, i, i) -> none
+    seti r0, i0, i1
+    ret
+end
+func total(r, i) -> i
+    iconst i1, 0
+    iconst i2, 0
+again:
+    geti i3, r0, i1
+    addi i4, i1, 1
+    mul  i3, i3, i4
+    add  i2, i2, i3
+    addi i1, i1, 1
+    jlt  i1, i0, again
+    reti i2
+end
+func bounds_first(i) -> i       ; a store that would widen, out of bounds
+    iconst i1, 3
+    newi r0, i1
+    iconst i2, 1000
+    seti r0, i0, i2
+    reti i2
+end
+func wrong_kind() -> i
+    iconst i0, 3
+    newf r0, i0
+    geti i0, r0, i0
+    reti i0
+end
+";
+
+#[test]
+fn byte_packed_i64_arrays_widen_alike_on_every_engine() {
+    let weighted = |a: &[i64]| -> i64 {
+        a.iter().enumerate().fold(0i64, |s, (k, &x)| {
+            s.wrapping_add(x.wrapping_mul(k as i64 + 1))
+        })
+    };
+    let n = 600i64;
+    for at in [0, 1, 299, n - 1] {
+        for v in [
+            0,
+            1,
+            7,
+            127,
+            128,
+            255,
+            256,
+            -1,
+            -256,
+            1 << 40,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let mut a: Vec<i64> = (0..n).map(|k| k & 255).collect();
+            a[at as usize] = v;
+            let args = [Value::I(n), Value::I(at), Value::I(v)];
+            assert_eq!(
+                check(PACKED, "store_one", &args).int(),
+                weighted(&a),
+                "at {at} v {v}"
+            );
+        }
+    }
+    for v in [0, 255, 256, -1, i64::MIN] {
+        let mut a: Vec<i64> = (0..n).map(|k| k & 255).collect();
+        a[7] = v;
+        let args = [Value::I(n), Value::I(v)];
+        assert_eq!(
+            check(PACKED, "staged", &args).int(),
+            weighted(&a),
+            "staged v {v}"
+        );
+    }
+    // m = 3 widens at k = 86; m = 0 and m = 1 (n <= 256) never do; m = -1
+    // widens at k = 1.
+    for (len, m) in [(200i64, 3i64), (200, 0), (256, 1), (300, 1), (200, -1)] {
+        let a: Vec<i64> = (0..len).map(|k| k * m).collect();
+        let args = [Value::I(len), Value::I(m)];
+        assert_eq!(
+            check(PACKED, "ramp", &args).int(),
+            weighted(&a),
+            "ramp {len} {m}"
+        );
+    }
+    let want = (0..n).fold(0i64, |s, k| {
+        let x = if k % 2 == 0 { k & 255 } else { k + 1000 };
+        s.wrapping_mul(31).wrapping_add(x)
+    });
+    assert_eq!(check(PACKED, "both", &[Value::I(n)]).int(), want);
+    for idx in [3, -1, i64::MIN] {
+        assert_eq!(
+            check(PACKED, "bounds_first", &[Value::I(idx)]).trap(),
+            (TrapKind::IndexOutOfBounds, "bounds_first", 3)
+        );
+    }
+    assert_eq!(check(PACKED, "bounds_first", &[Value::I(2)]).int(), 1000);
+    assert_eq!(
+        check(PACKED, "wrong_kind", &[]).trap(),
+        (TrapKind::ElementKind, "wrong_kind", 2)
+    );
+}
+
 #[test]
 fn heap_limit_traps_and_garbage_is_collected() {
     // 1000 arrays of 100 KB each under a 16 MB limit: only garbage

@@ -14,8 +14,8 @@ use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode};
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
 use crate::runtime::heap::{
-    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ArrayHeader, ElemKind,
-    NULL_ARRAY_HEADER,
+    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ArrayHeader, ElemKind, I64_BYTES_KIND,
+    I64_BYTES_MAX, NULL_ARRAY_HEADER,
 };
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
@@ -610,18 +610,77 @@ impl<'a, 'f> Translator<'a, 'f> {
                     .load(I64, invariant(), header, ARRAY_LEN_OFFSET as i32);
                 self.set(Bank::I, op.a, len);
             }
-            GetI | GetF | GetR => {
+            GetI => {
+                let v = self.i64_access(
+                    pc,
+                    op.b,
+                    op.c,
+                    |t, r, idx| {
+                        let addr = t.b.ins().iadd(r, idx);
+                        let v =
+                            t.b.ins()
+                                .uload8(I64, trusted(), addr, ARRAY_DATA_OFFSET as i32);
+                        Some(v)
+                    },
+                    |t, r, idx| {
+                        let addr = t.wide_element(r, idx);
+                        let v =
+                            t.b.ins()
+                                .load(I64, trusted(), addr, ARRAY_DATA_OFFSET as i32);
+                        Some(v)
+                    },
+                );
+                if let Some(v) = v {
+                    self.set(Bank::I, op.a, v);
+                }
+            }
+            SetI => {
+                let v = self.get(Bank::I, op.c);
+                self.i64_access(
+                    pc,
+                    op.a,
+                    op.b,
+                    |t, r, idx| {
+                        let (fits_block, widen_block) = (t.b.create_block(), t.b.create_block());
+                        let join = t.b.create_block();
+                        let fits =
+                            t.b.ins()
+                                .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, v, I64_BYTES_MAX);
+                        t.b.ins().brif(fits, fits_block, &[], widen_block, &[]);
+                        t.b.switch_to_block(fits_block);
+                        let addr = t.b.ins().iadd(r, idx);
+                        t.b.ins()
+                            .istore8(trusted(), v, addr, ARRAY_DATA_OFFSET as i32);
+                        t.b.ins().jump(join, &[]);
+                        t.b.switch_to_block(widen_block);
+                        t.b.set_cold_block(widen_block);
+                        t.call_helper(t.helpers.widen_set_i64, &[r, idx, v]);
+                        t.b.ins().jump(join, &[]);
+                        t.b.switch_to_block(join);
+                        None
+                    },
+                    |t, r, idx| {
+                        let addr = t.wide_element(r, idx);
+                        t.b.ins()
+                            .store(trusted(), v, addr, ARRAY_DATA_OFFSET as i32);
+                        None
+                    },
+                );
+            }
+            GetF | GetR => {
                 let (bank, kind) = ElemKind::of_op(op.opcode);
-                let addr = self.element_address(pc, op.b, op.c, kind);
+                let (r, idx) = self.element(pc, op.b, op.c, kind);
+                let addr = self.wide_element(r, idx);
                 let v =
                     self.b
                         .ins()
                         .load(bank_type(bank), trusted(), addr, ARRAY_DATA_OFFSET as i32);
                 self.set(bank, op.a, v);
             }
-            SetI | SetF | SetR => {
+            SetF | SetR => {
                 let (bank, kind) = ElemKind::of_op(op.opcode);
-                let addr = self.element_address(pc, op.a, op.b, kind);
+                let (r, idx) = self.element(pc, op.a, op.b, kind);
+                let addr = self.wide_element(r, idx);
                 let v = self.get(bank, op.c);
                 self.b
                     .ins()
@@ -714,9 +773,10 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     /// Array `r[array]`, and the address its header can always be read at
-    /// (the null header for null). Kind and length never change while an
-    /// array lives, so loads of them through that address are pure and
-    /// Cranelift may hoist them out of loops.
+    /// (the null header for null). The length never changes while an array
+    /// lives, so loads of it through that address are pure and Cranelift may
+    /// hoist them out of loops; the kind of an i64 array changes when it is
+    /// widened, so no kind load is.
     fn array_header(&mut self, array: u16) -> (Value, Value, Value) {
         let r = self.get(Bank::R, array);
         let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
@@ -726,23 +786,20 @@ impl<'a, 'f> Translator<'a, 'f> {
         (r, is_null, header)
     }
 
-    /// Check array `r[array]` and index `i[index]` (null, kind, bounds, in
-    /// the interpreter's order) and return the element's address minus
-    /// `ARRAY_DATA_OFFSET`.
-    fn element_address(&mut self, pc: u32, array: u16, index: u16, kind: ElemKind) -> Value {
-        let (r, is_null, header) = self.array_header(array);
-        let k = self
-            .b
-            .ins()
-            .load(I32, invariant(), header, ARRAY_KIND_OFFSET as i32);
-        // The null header's kind is 0: one compare catches null and a wrong
-        // kind; the cold path tells them apart.
-        let wrong = self.b.ins().icmp_imm_s(IntCC::NotEqual, k, kind as i64);
-        self.trap_if_with(wrong, pc, |t| {
+    /// Trap at `pc` unless `wrong_kind` is false; the null header's kind is
+    /// 0, so a null array lands here too, and the cold path tells them
+    /// apart.
+    fn trap_if_wrong_kind(&mut self, wrong_kind: Value, is_null: Value, pc: u32) {
+        self.trap_if_with(wrong_kind, pc, |t| {
             let null = t.status(TrapKind::NullReference);
             let wrong_kind = t.status(TrapKind::ElementKind);
             t.b.ins().select(is_null, null, wrong_kind)
         });
+    }
+
+    /// Index `i[index]`, checked against the length of the array whose
+    /// header is at `header`.
+    fn index_in_bounds(&mut self, pc: u32, header: Value, index: u16) -> Value {
         let idx = self.get(Bank::I, index);
         let len = self
             .b
@@ -754,6 +811,80 @@ impl<'a, 'f> Translator<'a, 'f> {
             .ins()
             .icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
         self.trap_if(out, pc, TrapKind::IndexOutOfBounds);
+        idx
+    }
+
+    /// Check f64 or reference array `r[array]` and index `i[index]` (null,
+    /// kind, bounds, in the interpreter's order): the array and the index.
+    fn element(&mut self, pc: u32, array: u16, index: u16, kind: ElemKind) -> (Value, Value) {
+        let (r, is_null, header) = self.array_header(array);
+        let k = self
+            .b
+            .ins()
+            .load(I32, trusted(), header, ARRAY_KIND_OFFSET as i32);
+        let wrong = self.b.ins().icmp_imm_s(IntCC::NotEqual, k, kind as i64);
+        self.trap_if_wrong_kind(wrong, is_null, pc);
+        let idx = self.index_in_bounds(pc, header, index);
+        (r, idx)
+    }
+
+    /// An access to i64 array `r[array]` at `i[index]`: the checks of
+    /// [`Self::element`] (null, kind, bounds, in the interpreter's order),
+    /// then `packed` or `wide` by the array's form (see
+    /// [`crate::runtime::heap`]), given the array and the index. Both give
+    /// a value (the result) or neither.
+    fn i64_access(
+        &mut self,
+        pc: u32,
+        array: u16,
+        index: u16,
+        packed: impl FnOnce(&mut Self, Value, Value) -> Option<Value>,
+        wide: impl FnOnce(&mut Self, Value, Value) -> Option<Value>,
+    ) -> Option<Value> {
+        let (r, is_null, header) = self.array_header(array);
+        let k = self
+            .b
+            .ins()
+            .load(I32, trusted(), header, ARRAY_KIND_OFFSET as i32);
+        let is_packed = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, k, i64::from(I64_BYTES_KIND));
+        let (packed_block, wide_block) = (self.b.create_block(), self.b.create_block());
+        let join = self.b.create_block();
+        self.b
+            .ins()
+            .brif(is_packed, packed_block, &[], wide_block, &[]);
+
+        self.b.switch_to_block(packed_block);
+        let idx = self.index_in_bounds(pc, header, index);
+        let v = packed(self, r, idx);
+        if let Some(v) = v {
+            self.b.append_block_param(join, I64);
+            self.b.ins().jump(join, &[v.into()]);
+        } else {
+            self.b.ins().jump(join, &[]);
+        }
+
+        self.b.switch_to_block(wide_block);
+        let wrong = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::NotEqual, k, ElemKind::I64 as i64);
+        self.trap_if_wrong_kind(wrong, is_null, pc);
+        let idx = self.index_in_bounds(pc, header, index);
+        match wide(self, r, idx) {
+            Some(v) => self.b.ins().jump(join, &[v.into()]),
+            None => self.b.ins().jump(join, &[]),
+        };
+
+        self.b.switch_to_block(join);
+        v.map(|_| self.b.block_params(join)[0])
+    }
+
+    /// The address of 8-byte element `idx` of array `r`, minus
+    /// `ARRAY_DATA_OFFSET`.
+    fn wide_element(&mut self, r: Value, idx: Value) -> Value {
         let scaled = self.b.ins().ishl_imm_u(idx, 3);
         self.b.ins().iadd(r, scaled)
     }

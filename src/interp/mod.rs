@@ -10,7 +10,7 @@
 use crate::bytecode::{Module, NO_REG, Opcode};
 use crate::runtime::Store;
 use crate::runtime::frame::FrameLayout;
-use crate::runtime::heap::{ElemKind, array_len, element_ptr};
+use crate::runtime::heap::{ElemKind, array_len, element_ptr, get_i64, set_i64};
 use crate::runtime::host::gather_args;
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::{Trap, TrapKind};
@@ -476,9 +476,7 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                     r!(op.a) = try_trap!(store.heap.alloc(kind, len, roots));
                 }
                 Opcode::Len => i!(op.a) = try_trap!(array_len(r!(op.b))),
-                Opcode::GetI => {
-                    i!(op.a) = *try_trap!(element_ptr(r!(op.b), ElemKind::I64, i!(op.c))) as i64
-                }
+                Opcode::GetI => i!(op.a) = try_trap!(get_i64(r!(op.b), i!(op.c))),
                 Opcode::GetF => {
                     f!(op.a) =
                         f64::from_bits(*try_trap!(element_ptr(r!(op.b), ElemKind::F64, i!(op.c))))
@@ -487,7 +485,7 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                     r!(op.a) = *try_trap!(element_ptr(r!(op.b), ElemKind::Ref, i!(op.c)))
                 }
                 Opcode::SetI => {
-                    *try_trap!(element_ptr(r!(op.a), ElemKind::I64, i!(op.b))) = i!(op.c) as u64
+                    try_trap!(set_i64(r!(op.a), i!(op.b), i!(op.c)))
                 }
                 Opcode::SetF => {
                     *try_trap!(element_ptr(r!(op.a), ElemKind::F64, i!(op.b))) = f!(op.c).to_bits()

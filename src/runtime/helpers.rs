@@ -5,7 +5,7 @@
 use super::jit::HelperState;
 use crate::bytecode::NO_REG;
 use crate::runtime::context::VmContext;
-use crate::runtime::heap::ElemKind;
+use crate::runtime::heap::{ARRAY_DATA_OFFSET, ElemKind, widen_i64_bytes};
 use crate::runtime::host::gather_args;
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::TrapKind;
@@ -33,6 +33,8 @@ pub struct HelperAddrs {
     pub hot_call: usize,
     /// [`hot_loop`].
     pub hot_loop: usize,
+    /// [`widen_set_i64`].
+    pub widen_set_i64: usize,
 }
 
 impl HelperAddrs {
@@ -47,6 +49,7 @@ impl HelperAddrs {
             compile: compile as *const () as usize,
             hot_call: hot_call as *const () as usize,
             hot_loop: hot_loop as *const () as usize,
+            widen_set_i64: widen_set_i64 as *const () as usize,
         }
     }
 
@@ -62,6 +65,7 @@ impl HelperAddrs {
             compile: a(6),
             hot_call: a(7),
             hot_loop: a(8),
+            widen_set_i64: a(9),
         }
     }
 }
@@ -126,6 +130,29 @@ pub unsafe extern "C" fn new_array(
             }
             Err(k) => k.code().into(),
         }
+    })
+}
+
+/// `array[idx] = value` where `array` is a byte-packed i64 array that
+/// cannot hold `value` (outside `0..=255`): widen it in place, then store.
+/// Compiled code has made the null, kind and bounds checks. Returns 0.
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call, a live
+/// byte-packed i64 array and an index in its bounds.
+pub unsafe extern "C" fn widen_set_i64(
+    ctx: *mut VmContext,
+    array: u64,
+    idx: u64,
+    value: i64,
+) -> u64 {
+    guarded(ctx, |_| {
+        // SAFETY: by the caller's contract.
+        unsafe {
+            widen_i64_bytes(array);
+            *((array as usize + ARRAY_DATA_OFFSET) as *mut i64).add(idx as usize) = value;
+        }
+        0
     })
 }
 

@@ -13,7 +13,9 @@ use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
 use crate::bytecode::{Bank, Cmp, Module, NO_REG, Op, Opcode};
 use crate::runtime::context::offsets;
 use crate::runtime::frame::FrameLayout;
-use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind};
+use crate::runtime::heap::{
+    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind, I64_BYTES_KIND, I64_BYTES_MAX,
+};
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
 
@@ -46,6 +48,12 @@ enum Stub<L> {
     /// The call budget ran out at entry: ask for a Cranelift version and
     /// run this call there if one is ready, else resume.
     HotCall {
+        label: L,
+        resume: L,
+    },
+    /// A store to a byte-packed i64 array of a value it cannot hold (array,
+    /// index and value in `T0`, `T1`, `T2`): widen it and store.
+    WidenSetI64 {
         label: L,
         resume: L,
     },
@@ -647,28 +655,23 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 m.load_mem(T0, T0, ARRAY_LEN_OFFSET as i32);
                 self.store_i(op.a, T0);
             }
-            GetI | GetF | GetR => {
+            GetI => self.get_i64(pc, op),
+            SetI => self.set_i64(pc, op),
+            GetF | GetR => {
                 let (bank, kind) = ElemKind::of_op(op.opcode);
                 self.element_address(pc, op.b, op.c, kind);
-                // i64 and f64 elements go through the register their bank
-                // computes in, so the next op can reuse it (see `carried`).
-                match bank {
-                    Bank::I => {
-                        self.masm.load_indexed(T0, T0, T1, ARRAY_DATA_OFFSET as i32);
-                        self.store_i(op.a, T0);
-                    }
-                    Bank::F => {
-                        let d = self.fp.pick(&[]);
-                        self.masm.load_findexed(d, T0, T1, ARRAY_DATA_OFFSET as i32);
-                        self.store_f(op.a, d);
-                    }
-                    Bank::R => {
-                        self.masm.load_indexed(T0, T0, T1, ARRAY_DATA_OFFSET as i32);
-                        self.masm.store_slot(bank, op.a.into(), T0);
-                    }
+                // f64 elements go through the register their bank computes
+                // in, so the next op can reuse it.
+                if bank == Bank::F {
+                    let d = self.fp.pick(&[]);
+                    self.masm.load_findexed(d, T0, T1, ARRAY_DATA_OFFSET as i32);
+                    self.store_f(op.a, d);
+                } else {
+                    self.masm.load_indexed(T0, T0, T1, ARRAY_DATA_OFFSET as i32);
+                    self.masm.store_slot(bank, op.a.into(), T0);
                 }
             }
-            SetI | SetF | SetR => {
+            SetF | SetR => {
                 let (bank, kind) = ElemKind::of_op(op.opcode);
                 self.element_address(pc, op.a, op.b, kind);
                 if bank == Bank::F {
@@ -779,8 +782,8 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         }
     }
 
-    /// Check array `r[array]` and index `i[index]`: leaves the array in `T0`
-    /// and the index in `T1`, or traps.
+    /// Check array `r[array]` and index `i[index]` for an f64 or reference
+    /// array: leaves the array in `T0` and the index in `T1`, or traps.
     fn element_address(&mut self, pc: u32, array: u16, index: u16, kind: ElemKind) {
         let null = self.trap_kind(pc, TrapKind::NullReference);
         let wrong_kind = self.trap_kind(pc, TrapKind::ElementKind);
@@ -790,10 +793,94 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         m.branch_imm(Cond::Eq, T0, 0, null);
         m.load_mem_u32(T1, T0, ARRAY_KIND_OFFSET as i32);
         m.branch_imm(Cond::Ne, T1, kind as i32, wrong_kind);
+        Self::index_in_bounds(m, index, bounds);
+    }
+
+    /// The bounds check of an access to array `T0` at `i[index]`: leaves
+    /// the index in `T1`, or jumps to `bounds`.
+    fn index_in_bounds(m: &mut M, index: u16, bounds: M::Label) {
         m.load_slot(T1, Bank::I, index.into());
         m.load_mem(T2, T0, ARRAY_LEN_OFFSET as i32);
         // Unsigned: a negative index is a huge one.
         m.branch(Cond::Uge, T1, T2, bounds);
+    }
+
+    /// The checks of an access to i64 array `r[array]` at `i[index]`, in
+    /// the interpreter's order (null, kind, bounds), for both forms of the
+    /// array (see [`crate::runtime::heap`]), then `packed` or `wide`. Each
+    /// finds the array in `T0` and the index in `T1`; `packed` ends with a
+    /// jump to the returned label, `wide` falls through to it.
+    fn i64_access(
+        &mut self,
+        pc: u32,
+        array: u16,
+        index: u16,
+        packed: impl FnOnce(&mut M, M::Label),
+        wide: impl FnOnce(&mut M),
+    ) -> M::Label {
+        let null = self.trap_kind(pc, TrapKind::NullReference);
+        let wrong_kind = self.trap_kind(pc, TrapKind::ElementKind);
+        let bounds = self.trap_kind(pc, TrapKind::IndexOutOfBounds);
+        let m = &mut self.masm;
+        let wide_form = m.new_label();
+        let done = m.new_label();
+        m.load_slot(T0, Bank::R, array.into());
+        m.branch_imm(Cond::Eq, T0, 0, null);
+        m.load_mem_u32(T1, T0, ARRAY_KIND_OFFSET as i32);
+        m.branch_imm(Cond::Ne, T1, I64_BYTES_KIND as i32, wide_form);
+        Self::index_in_bounds(m, index, bounds);
+        packed(m, done);
+        m.bind(wide_form);
+        m.branch_imm(Cond::Ne, T1, ElemKind::I64 as i32, wrong_kind);
+        Self::index_in_bounds(m, index, bounds);
+        wide(m);
+        m.bind(done);
+        done
+    }
+
+    /// `i[a] = r[b][i[c]]`.
+    fn get_i64(&mut self, pc: u32, op: Op) {
+        let data = ARRAY_DATA_OFFSET as i32;
+        self.i64_access(
+            pc,
+            op.b,
+            op.c,
+            |m, done| {
+                m.load_indexed_u8(T0, T0, T1, data);
+                m.jump(done);
+            },
+            |m| m.load_indexed(T0, T0, T1, data),
+        );
+        self.store_i(op.a, T0);
+    }
+
+    /// `r[a][i[b]] = i[c]`: a value outside `0..=255` widens a byte-packed
+    /// array, through a helper call in a stub.
+    fn set_i64(&mut self, pc: u32, op: Op) {
+        let data = ARRAY_DATA_OFFSET as i32;
+        let widen = self.masm.new_label();
+        let value = u32::from(op.c);
+        let done = self.i64_access(
+            pc,
+            op.a,
+            op.b,
+            |m, done| {
+                m.load_slot(T2, Bank::I, value);
+                m.branch_imm(Cond::Ugt, T2, I64_BYTES_MAX as i32, widen);
+                m.store_indexed_u8(T0, T1, data, T2);
+                m.jump(done);
+            },
+            |m| {
+                m.load_slot(T2, Bank::I, value);
+                m.store_indexed(T0, T1, data, T2);
+            },
+        );
+        self.stubs.push(Stub::WidenSetI64 {
+            label: widen,
+            resume: done,
+        });
+        // The stub's helper call clobbers the f64 scratch registers.
+        self.fp.clear();
     }
 
     /// A call through the function table: depth, native-stack and
@@ -911,6 +998,19 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                     } else {
                         m.jump(target);
                     }
+                }
+                Stub::WidenSetI64 { label, resume } => {
+                    m.bind(label);
+                    m.call_helper(
+                        self.helpers.widen_set_i64,
+                        &[
+                            HelperArg::Ctx,
+                            HelperArg::Reg(T0),
+                            HelperArg::Reg(T1),
+                            HelperArg::Reg(T2),
+                        ],
+                    );
+                    m.jump(resume);
                 }
                 Stub::HotCall { label, resume } => {
                     m.bind(label);

@@ -335,6 +335,10 @@ pub trait MacroAssembler {
     fn load_indexed(&mut self, dst: Gpr, base: Gpr, index: Gpr, offset: i32);
     /// `*(base + 8 * index + offset) = src`.
     fn store_indexed(&mut self, base: Gpr, index: Gpr, offset: i32, src: Gpr);
+    /// `dst = *(base + index + offset) as u8` (1 byte, zero-extended).
+    fn load_indexed_u8(&mut self, dst: Gpr, base: Gpr, index: Gpr, offset: i32);
+    /// `*(base + index + offset) = src as u8` (the low byte).
+    fn store_indexed_u8(&mut self, base: Gpr, index: Gpr, offset: i32, src: Gpr);
     /// `dst = *(base + 8 * index + offset)` as f64.
     fn load_findexed(&mut self, dst: Fpr, base: Gpr, index: Gpr, offset: i32);
     /// `*(base + 8 * index + offset) = src` (f64).

@@ -129,6 +129,8 @@ enum Mem {
     StrW,
     /// `ldrb Wt` (zero-extends).
     LdrB,
+    /// `strb Wt`.
+    StrB,
     /// `ldr Dt`.
     LdrD,
     /// `str Dt`.
@@ -141,7 +143,7 @@ impl Mem {
         match self {
             Mem::LdrX | Mem::StrX | Mem::LdrD | Mem::StrD => 8,
             Mem::LdrW | Mem::StrW => 4,
-            Mem::LdrB => 1,
+            Mem::LdrB | Mem::StrB => 1,
         }
     }
 
@@ -312,6 +314,7 @@ impl A64Masm {
             Mem::LdrW => a64!(ops ; ldr W(rt), [XSP(rn), offset]),
             Mem::StrW => a64!(ops ; str W(rt), [XSP(rn), offset]),
             Mem::LdrB => a64!(ops ; ldrb W(rt), [XSP(rn), offset]),
+            Mem::StrB => a64!(ops ; strb W(rt), [XSP(rn), offset]),
             Mem::LdrD => a64!(ops ; ldr D(rt), [XSP(rn), offset]),
             Mem::StrD => a64!(ops ; str D(rt), [XSP(rn), offset]),
         }
@@ -326,6 +329,7 @@ impl A64Masm {
             Mem::LdrW => a64!(ops ; ldur W(rt), [XSP(rn), offset]),
             Mem::StrW => a64!(ops ; stur W(rt), [XSP(rn), offset]),
             Mem::LdrB => a64!(ops ; ldurb W(rt), [XSP(rn), offset]),
+            Mem::StrB => a64!(ops ; sturb W(rt), [XSP(rn), offset]),
             Mem::LdrD => a64!(ops ; ldur D(rt), [XSP(rn), offset]),
             Mem::StrD => a64!(ops ; stur D(rt), [XSP(rn), offset]),
         }
@@ -340,6 +344,7 @@ impl A64Masm {
             Mem::LdrW => a64!(ops ; ldr W(rt), [XSP(rn), X(rm)]),
             Mem::StrW => a64!(ops ; str W(rt), [XSP(rn), X(rm)]),
             Mem::LdrB => a64!(ops ; ldrb W(rt), [XSP(rn), X(rm)]),
+            Mem::StrB => a64!(ops ; strb W(rt), [XSP(rn), X(rm)]),
             Mem::LdrD => a64!(ops ; ldr D(rt), [XSP(rn), X(rm)]),
             Mem::StrD => a64!(ops ; str D(rt), [XSP(rn), X(rm)]),
         }
@@ -384,7 +389,8 @@ impl A64Masm {
         self.mem(m, rt, bank_base(bank), i64::from(slot) * 8, TMP0);
     }
 
-    /// Access `[Xbase + 8 * Xindex + offset]`.
+    /// Access `[Xbase + size * Xindex + offset]`, `size` the access's (8 or
+    /// 1).
     fn indexed_mem(&mut self, m: Mem, rt: u8, base: u8, index: u8, offset: i32) {
         let ops = &mut self.ops;
         match (m, offset) {
@@ -392,8 +398,13 @@ impl A64Masm {
             (Mem::StrX, 0) => a64!(ops ; str X(rt), [XSP(base), X(index), lsl 3]),
             (Mem::LdrD, 0) => a64!(ops ; ldr D(rt), [XSP(base), X(index), lsl 3]),
             (Mem::StrD, 0) => a64!(ops ; str D(rt), [XSP(base), X(index), lsl 3]),
+            (Mem::LdrB | Mem::StrB, 0) => self.mem_reg(m, rt, base, index),
             _ => {
-                a64!(ops ; add X(TMP0), X(base), X(index), lsl 3);
+                if m.size() == 1 {
+                    a64!(ops ; add X(TMP0), X(base), X(index));
+                } else {
+                    a64!(ops ; add X(TMP0), X(base), X(index), lsl 3);
+                }
                 self.mem(m, rt, TMP0, i64::from(offset), TMP1);
             }
         }
@@ -795,6 +806,14 @@ impl MacroAssembler for A64Masm {
 
     fn store_indexed(&mut self, base: Gpr, index: Gpr, offset: i32, src: Gpr) {
         self.indexed_mem(Mem::StrX, gpr(src), gpr(base), gpr(index), offset);
+    }
+
+    fn load_indexed_u8(&mut self, dst: Gpr, base: Gpr, index: Gpr, offset: i32) {
+        self.indexed_mem(Mem::LdrB, gpr(dst), gpr(base), gpr(index), offset);
+    }
+
+    fn store_indexed_u8(&mut self, base: Gpr, index: Gpr, offset: i32, src: Gpr) {
+        self.indexed_mem(Mem::StrB, gpr(src), gpr(base), gpr(index), offset);
     }
 
     fn load_findexed(&mut self, dst: Fpr, base: Gpr, index: Gpr, offset: i32) {

@@ -595,28 +595,39 @@ mod listings {
 
     const INDEXED_OFFSETS: [i32; 8] = [0, 8, -8, 4, 4096, 40000, i32::MIN, i32::MAX];
 
-    fn indexed_cases(l: &mut Listing, f: impl Fn(&mut A64Masm, Gpr, Gpr, Gpr, i32)) {
+    /// Cases of an access to `[base + scale * index + offset]`.
+    fn indexed_cases(l: &mut Listing, scale: u8, f: impl Fn(&mut A64Masm, Gpr, Gpr, Gpr, i32)) {
         for off in INDEXED_OFFSETS {
-            l.case(format!("T0, [T1 + 8*T2 + {off}]"), |m| {
+            l.case(format!("T0, [T1 + {scale}*T2 + {off}]"), |m| {
                 f(m, Gpr::T0, Gpr::T1, Gpr::T2, off)
             });
         }
         for (r, b, i) in [(Gpr::T0, Gpr::T0, Gpr::T0), (Gpr::T2, Gpr::T1, Gpr::T2)] {
-            l.case(format!("{r:?}, [{b:?} + 8*{i:?} + 0]"), |m| {
+            l.case(format!("{r:?}, [{b:?} + {scale}*{i:?} + 0]"), |m| {
                 f(m, r, b, i, 0)
             });
-            l.case(format!("{r:?}, [{b:?} + 8*{i:?} + 16]"), |m| {
+            l.case(format!("{r:?}, [{b:?} + {scale}*{i:?} + 16]"), |m| {
                 f(m, r, b, i, 16)
             });
         }
     }
 
     golden!(load_indexed, |l| {
-        indexed_cases(&mut l, |m, r, b, i, off| m.load_indexed(r, b, i, off));
+        indexed_cases(&mut l, 8, |m, r, b, i, off| m.load_indexed(r, b, i, off));
     });
 
     golden!(store_indexed, |l| {
-        indexed_cases(&mut l, |m, r, b, i, off| m.store_indexed(b, i, off, r));
+        indexed_cases(&mut l, 8, |m, r, b, i, off| m.store_indexed(b, i, off, r));
+    });
+
+    golden!(load_indexed_u8, |l| {
+        indexed_cases(&mut l, 1, |m, r, b, i, off| m.load_indexed_u8(r, b, i, off));
+    });
+
+    golden!(store_indexed_u8, |l| {
+        indexed_cases(&mut l, 1, |m, r, b, i, off| {
+            m.store_indexed_u8(b, i, off, r)
+        });
     });
 
     fn findexed_cases(l: &mut Listing, f: impl Fn(&mut A64Masm, Fpr, Gpr, Gpr, i32)) {
@@ -933,6 +944,8 @@ fn extreme_arguments_never_panic() {
             m.load_mem_u8(Gpr::T0, Gpr::T1, imm);
             m.load_indexed(Gpr::T0, Gpr::T1, Gpr::T2, imm);
             m.store_indexed(Gpr::T0, Gpr::T1, imm, Gpr::T2);
+            m.load_indexed_u8(Gpr::T0, Gpr::T1, Gpr::T2, imm);
+            m.store_indexed_u8(Gpr::T0, Gpr::T1, imm, Gpr::T2);
             m.load_findexed(Fpr::F0, Gpr::T1, Gpr::T2, imm);
             m.store_findexed(Gpr::T0, Gpr::T1, imm, Fpr::F2);
             m.load_ctx(Gpr::T0, imm);
@@ -1854,6 +1867,53 @@ mod exec {
                     for (w, c) in want.iter_mut().zip(bytes.chunks(8)) {
                         *w = u64::from_le_bytes(c.try_into().unwrap());
                     }
+                }
+                let mut fr = Frame::new(16);
+                fr.i[0] = base;
+                fr.i[1] = idx;
+                assert_eq!(fr.call(&code), 0);
+                assert_eq!(
+                    fr.r[..want_r.len()],
+                    want_r[..],
+                    "{r:?} {b:?} {i:?} idx {idx}"
+                );
+                assert!(mem == want, "{r:?} {b:?} {i:?} idx {idx}: memory");
+            }
+        }
+    }
+
+    #[test]
+    fn byte_indexed_loads_and_stores() {
+        const LEN: usize = 1 << 16;
+        let offsets = [0, 16, -8, 1, 4095, 4096, 20000, -20000];
+        let indices = [0i64, 1, -1, 7, 300];
+        for (r, b, i) in triples(GPRS)
+            .into_iter()
+            .filter(|&(r, b, i)| b != i && r != b && r != i)
+        {
+            // r = [b + i + off] as u8; [b + i + off] = r + 255 (its low
+            // byte: r - 1), slot k gets the loaded value.
+            let code = compile(|m| {
+                for (k, &off) in offsets.iter().enumerate() {
+                    m.load_slot(b, Bank::I, 0);
+                    m.load_slot(i, Bank::I, 1);
+                    m.load_indexed_u8(r, b, i, off);
+                    m.store_slot(Bank::R, k as u32, r);
+                    m.alu_imm(AluOp::Add, r, r, 255);
+                    m.store_indexed_u8(b, i, off, r);
+                }
+                m.load_imm(Gpr::T0, 0);
+            });
+            for idx in indices {
+                let mut mem: Vec<u8> = (0..LEN).map(|k| (k * 7 + 3) as u8).collect();
+                let mut want = mem.clone();
+                let start = mem.as_mut_ptr() as i64;
+                let base = start + LEN as i64 / 2;
+                let mut want_r = Vec::new();
+                for &off in &offsets {
+                    let o = (base + idx + i64::from(off) - start) as usize;
+                    want_r.push(u64::from(want[o]));
+                    want[o] = want[o].wrapping_sub(1);
                 }
                 let mut fr = Frame::new(16);
                 fr.i[0] = base;

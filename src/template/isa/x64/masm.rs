@@ -74,6 +74,19 @@ macro_rules! mem_idx {
     }};
 }
 
+/// As [`mem!`] with the operand `[base + index + disp]`.
+macro_rules! mem_idx1 {
+    ($ops:expr, $base:expr, $index:expr, $disp:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
+        let base: Rq = $base;
+        let index: Rq = $index;
+        let disp: i32 = $disp;
+        match i8::try_from(disp) {
+            Ok(d8) => x64!($ops ; $($pre)* [BYTE Rq(base) + Rq(index) + d8] $($post)*),
+            Err(_) => x64!($ops ; $($pre)* [DWORD Rq(base) + Rq(index) + disp] $($post)*),
+        }
+    }};
+}
+
 /// `op dst, src` on two xmm registers, with optional trailing operands.
 /// dynasm emits a REX prefix for any dynamic register, a redundant byte
 /// when both are xmm0..xmm7; the scratch registers get static arms without
@@ -865,6 +878,16 @@ impl MacroAssembler for X64Masm {
     fn store_indexed(&mut self, base: Gpr, index: Gpr, offset: i32, src: Gpr) {
         let s = gpr(src);
         mem_idx!(self.ops, gpr(base), gpr(index), offset, [mov QWORD], [, Rq(s)]);
+    }
+
+    fn load_indexed_u8(&mut self, dst: Gpr, base: Gpr, index: Gpr, offset: i32) {
+        let d = gpr(dst);
+        mem_idx1!(self.ops, gpr(base), gpr(index), offset, [movzx Rd(d), BYTE], []);
+    }
+
+    fn store_indexed_u8(&mut self, base: Gpr, index: Gpr, offset: i32, src: Gpr) {
+        let s = gpr(src);
+        mem_idx1!(self.ops, gpr(base), gpr(index), offset, [mov BYTE], [, Rb(s)]);
     }
 
     fn load_findexed(&mut self, dst: Fpr, base: Gpr, index: Gpr, offset: i32) {

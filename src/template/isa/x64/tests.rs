@@ -609,6 +609,28 @@ fn golden_memory() {
     l.check("store_indexed");
 
     let mut l = Listing::new();
+    for (d, b, i) in triples(&GPRS) {
+        for off in offsets {
+            l.case(
+                format_args!("load_indexed_u8({d:?}, {b:?}, {i:?}, {off})"),
+                |m| m.load_indexed_u8(d, b, i, off),
+            );
+        }
+    }
+    l.check("load_indexed_u8");
+
+    let mut l = Listing::new();
+    for (b, i, s) in triples(&GPRS) {
+        for off in offsets {
+            l.case(
+                format_args!("store_indexed_u8({b:?}, {i:?}, {off}, {s:?})"),
+                |m| m.store_indexed_u8(b, i, off, s),
+            );
+        }
+    }
+    l.check("store_indexed_u8");
+
+    let mut l = Listing::new();
     for f in FPRS {
         for (b, i) in pairs(&GPRS) {
             for off in offsets {
@@ -1796,6 +1818,45 @@ mod exec {
                     let w = ((2048 + at) / 8) as usize;
                     buf[w] = before.0;
                     buf[w + 1] = before.1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn byte_indexed_loads_and_stores() {
+        let mut buf: Vec<u8> = (0..4096usize).map(|k| (k * 7 + 3) as u8).collect();
+        let base = buf.as_mut_ptr() as i64 + 2048;
+        for (b, i, s) in triples(&GPRS) {
+            if b == i || s == b || s == i {
+                continue; // base, index and value hold different things here
+            }
+            for off in [0, 16, -8, 127, 128, -129, 1000] {
+                for index in [0i64, 1, 5, -3, 300] {
+                    let at = (2048 + index + i64::from(off)) as usize;
+                    let jit = Jit::build(|m| {
+                        m.load_imm(b, base);
+                        m.load_imm(i, index);
+                        m.load_indexed_u8(s, b, i, off);
+                        m.store_slot(Bank::I, 0, s);
+                        // Only the low byte is stored.
+                        m.load_imm(s, 0x1122_3344_5566_77a9);
+                        m.store_indexed_u8(b, i, off, s);
+                    });
+                    let before = buf[at];
+                    let mut fr = Frame::new();
+                    fr.i = [-1; N];
+                    jit.call(&mut fr);
+                    let what =
+                        format!("base {b:?} index {i:?} value {s:?} off {off} index {index}");
+                    assert_eq!(fr.i[0], i64::from(before), "{what}");
+                    assert_eq!(buf[at], 0xa9, "{what}");
+                    assert_eq!(
+                        (buf[at - 1], buf[at + 1]),
+                        (((at - 1) * 7 + 3) as u8, ((at + 1) * 7 + 3) as u8),
+                        "{what}: neighbours"
+                    );
+                    buf[at] = before;
                 }
             }
         }
