@@ -1,11 +1,12 @@
 //! Random valid, terminating programs through every engine: results, traps
 //! (kind, function, op index) and output must agree with the interpreter.
-//! 10,000 programs per run; `PROPTEST_CASES` changes the count.
+//! 10,000 programs per run, and 2,500 more whose functions each run their
+//! second part in a loop; `PROPTEST_CASES` changes both counts.
 
 mod common;
 mod differential;
 
-use common::generate::{GenConfig, module};
+use common::generate::{GenConfig, module, wrap_in_loop};
 use proptest::prelude::*;
 use tierjit::Bank;
 use tierjit::bytecode::{Module, NO_REG, Opcode};
@@ -36,6 +37,26 @@ proptest! {
     fn random_programs_agree_on_every_engine(mut m in module(GenConfig::terminating())) {
         without_ref_host_results(&mut m);
         tierjit::bytecode::verify::verify(&m).expect("generated modules verify");
+        differential::check_with(&m, "main", &[], |c| {
+            c.heap_limit(64 << 20);
+        });
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_500)
+    ))]
+
+    #[test]
+    fn random_loops_agree_on_every_engine(
+        mut m in module(GenConfig::terminating()),
+        split in any::<proptest::sample::Index>(),
+        iterations in 1u16..4,
+    ) {
+        without_ref_host_results(&mut m);
+        wrap_in_loop(&mut m, split, iterations);
+        tierjit::bytecode::verify::verify(&m).expect("wrapped modules verify");
         differential::check_with(&m, "main", &[], |c| {
             c.heap_limit(64 << 20);
         });

@@ -10,7 +10,7 @@
 use super::magic::Magic;
 use super::masm::{AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MacroAssembler};
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
-use crate::bytecode::{Bank, Cmp, Module, NO_REG, Op, Opcode};
+use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand};
 use crate::runtime::context::offsets;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::{
@@ -44,6 +44,9 @@ enum Stub<L> {
         pc: u32,
         target: L,
         header: u32,
+        /// The header's f64 registers on entry, and those at the branch.
+        fp_on_entry: Option<FpHolds>,
+        fp_at_branch: FpHolds,
     },
     /// The call budget ran out at entry: ask for a Cranelift version and
     /// run this call there if one is ready, else resume.
@@ -69,6 +72,26 @@ enum Stub<L> {
 /// An i64 slot whose value is also in a scratch register.
 type Cached = (u32, Gpr);
 
+/// The f64 slot each scratch f64 register holds, if any.
+pub(super) type FpHolds = [Option<u32>; Fpr::ALL.len()];
+
+/// What the pre-pass learns of an op that is a jump target.
+#[derive(Clone, Copy)]
+struct Target<L> {
+    label: L,
+    /// A branch from an earlier op lands here.
+    forward_entry: bool,
+    /// The last op that branches back here (the end of a loop), if any.
+    loop_end: Option<u32>,
+    /// For a loop header entered only by falling in and by back-edges: the
+    /// f64 slots the scratch registers hold on entry. Falling in, they
+    /// hold them already; each back-edge's stub restores them (see
+    /// [`restore_fp`]). So values carried around the loop, such
+    /// as an accumulator, stay in registers instead of going through the
+    /// frame at every iteration.
+    fp_on_entry: Option<FpHolds>,
+}
+
 /// Which f64 slots the scratch f64 registers hold. The copies are
 /// write-through (every op still stores its result to the frame, so the
 /// frame stays the truth and any op may end a run of cached values): later
@@ -78,7 +101,7 @@ type Cached = (u32, Gpr);
 /// registers.
 #[derive(Clone, Copy, Default)]
 struct FpCache {
-    holds: [Option<u32>; Fpr::ALL.len()],
+    holds: FpHolds,
     /// The register the next allocation evicts if none is free
     /// (round-robin: the oldest allocation goes first).
     next: usize,
@@ -131,7 +154,7 @@ impl FpCache {
 /// its own: after the first few functions, compiling allocates nothing.
 pub struct Compiler<M: MacroAssembler> {
     masm: M,
-    op_labels: Vec<Option<M::Label>>,
+    op_labels: Vec<Option<Target<M::Label>>>,
     stubs: Vec<Stub<M::Label>>,
 }
 
@@ -182,8 +205,8 @@ struct Emitter<'m, M: MacroAssembler> {
     layouts: &'m [FrameLayout],
     func: u32,
     layout: FrameLayout,
-    /// The label of each op that is a jump target.
-    op_labels: &'m mut Vec<Option<M::Label>>,
+    /// Each op that is a jump target: its label and how it is entered.
+    op_labels: &'m mut Vec<Option<Target<M::Label>>>,
     stubs: &'m mut Vec<Stub<M::Label>>,
     /// Status already in `T0`, trap record already filled by a callee.
     propagate: M::Label,
@@ -270,24 +293,34 @@ fn imm(field: u16) -> i32 {
 impl<'m, M: MacroAssembler> Emitter<'m, M> {
     fn new(
         masm: &'m mut M,
-        op_labels: &'m mut Vec<Option<M::Label>>,
+        op_labels: &'m mut Vec<Option<Target<M::Label>>>,
         stubs: &'m mut Vec<Stub<M::Label>>,
         helpers: &'m HelperAddrs,
         module: &'m Module,
         layouts: &'m [FrameLayout],
         func: usize,
     ) -> Self {
-        // Pre-pass: labels only for the ops that are jump targets.
+        // Pre-pass: labels only for the ops that are jump targets, and how
+        // each is entered.
         let code = &module.functions[func].code;
         op_labels.clear();
         op_labels.resize(code.len(), None);
         stubs.clear();
-        for op in code {
+        for (pc, op) in code.iter().enumerate() {
             if let Some(t) = op.target()
                 && let Some(slot) = op_labels.get_mut(t as usize)
-                && slot.is_none()
             {
-                *slot = Some(masm.new_label());
+                let target = slot.get_or_insert_with(|| Target {
+                    label: masm.new_label(),
+                    forward_entry: false,
+                    loop_end: None,
+                    fp_on_entry: None,
+                });
+                if t as usize > pc {
+                    target.forward_entry = true;
+                } else {
+                    target.loop_end = Some(pc as u32);
+                }
             }
         }
         let propagate = masm.new_label();
@@ -332,11 +365,25 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         for (pc, op) in code.iter().enumerate() {
             let stored = self.stored.take();
             self.carried = stored;
-            if let Some(label) = self.op_labels[pc] {
-                // Other paths join here: registers hold nothing known.
+            if let Some(target) = self.op_labels[pc] {
+                // Other paths join here: registers hold nothing known,
+                // except at a loop header (see `Target::fp_on_entry`).
                 self.carried = None;
-                self.fp.clear();
-                self.masm.bind(label);
+                let falls_in =
+                    pc == 0 || matches!(code[pc - 1].opcode.flow(), Flow::Next | Flow::Branch);
+                match target.loop_end {
+                    Some(end) if falls_in && !target.forward_entry => {
+                        self.keep_loop_inputs(pc, end as usize);
+                        let holds = self.fp.holds;
+                        if let Some(t) = &mut self.op_labels[pc]
+                            && holds.iter().any(Option::is_some)
+                        {
+                            t.fp_on_entry = Some(holds);
+                        }
+                    }
+                    _ => self.fp.clear(),
+                }
+                self.masm.bind(target.label);
             }
             self.op(pc as u32, *op);
         }
@@ -363,16 +410,19 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
     }
 
     /// Where a branch to `target` from `pc` goes: straight to the op, or for
-    /// a back-edge through a stub that polls the interrupt flag.
+    /// a back-edge through a stub that polls the interrupt flag. Called
+    /// after the branch's operands are loaded: a back-edge's stub restores
+    /// the header's f64 registers from the state at the branch.
     fn branch_target(&mut self, pc: u32, target: u16) -> M::Label {
-        // The pre-pass made a label for every target.
-        let to = match self.op_labels[target as usize] {
-            Some(l) => l,
-            None => {
-                let l = self.masm.new_label();
-                self.op_labels[target as usize] = Some(l);
-                l
-            }
+        // The pre-pass made a target of every op a branch lands on.
+        let Some(Target {
+            label: to,
+            fp_on_entry,
+            ..
+        }) = self.op_labels[target as usize]
+        else {
+            // Unreachable for verified code; a label keeps it harmless.
+            return self.masm.new_label();
         };
         if u32::from(target) > pc {
             return to;
@@ -383,8 +433,65 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             pc,
             target: to,
             header: target.into(),
+            fp_on_entry,
+            fp_at_branch: self.fp.holds,
         });
         label
+    }
+
+    /// Falling into the header `pc` of a loop ending at `end`: keep the f64
+    /// registers that hold the loop's inputs (the slots it reads before it
+    /// writes them, scanning its ops in order), forget the others, and load
+    /// the inputs no register holds into free ones. Back-edges then restore
+    /// only those, and an input the loop updates in place (an accumulator)
+    /// needs nothing restored.
+    fn keep_loop_inputs(&mut self, pc: usize, end: usize) {
+        const N: usize = Fpr::ALL.len();
+        let code = &self.module.functions[self.func as usize].code;
+        // Up to N inputs in order of first read; written slots up to N.
+        let (mut inputs, mut n_inputs) = ([0u32; N], 0);
+        let (mut written, mut n_written) = ([0u32; N], 0);
+        'scan: for op in &code[pc..=end] {
+            let fields = [op.a, op.b, op.c].map(u32::from);
+            let kinds = op.opcode.operands();
+            for (&slot, kind) in fields.iter().zip(kinds) {
+                if kind == Operand::Read(Bank::F)
+                    && !inputs[..n_inputs].contains(&slot)
+                    && !written[..n_written].contains(&slot)
+                {
+                    if n_inputs == N {
+                        break 'scan;
+                    }
+                    inputs[n_inputs] = slot;
+                    n_inputs += 1;
+                }
+            }
+            for (&slot, kind) in fields.iter().zip(kinds) {
+                if kind == Operand::Write(Bank::F) && !written[..n_written].contains(&slot) {
+                    if n_written == N {
+                        break 'scan;
+                    }
+                    written[n_written] = slot;
+                    n_written += 1;
+                }
+            }
+        }
+        let inputs = &inputs[..n_inputs];
+        for h in &mut self.fp.holds {
+            if h.is_some_and(|s| !inputs.contains(&s)) {
+                *h = None;
+            }
+        }
+        for &slot in inputs {
+            if self.fp.find(slot).is_some() {
+                continue;
+            }
+            let Some(k) = self.fp.holds.iter().position(Option::is_none) else {
+                break;
+            };
+            self.masm.load_fslot(Fpr::ALL[k], slot);
+            self.fp.holds[k] = Some(slot);
+        }
     }
 
     /// Decrement this function's budget at `field` (a `FuncEntry` offset)
@@ -574,9 +681,9 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             }
             FJEq | FJNe | FJLt | FJLe | FJGt | FJGe => {
                 let cmp = cmp_of(op.opcode);
-                let to = self.branch_target(pc, op.c);
                 let l = self.use_f(op.a, &[]);
                 let r = self.use_f(op.b, &[l]);
+                let to = self.branch_target(pc, op.c);
                 self.masm.fp_branch(cmp, l, r, to);
             }
             I2F => {
@@ -970,6 +1077,8 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                     pc,
                     target,
                     header,
+                    fp_on_entry,
+                    fp_at_branch,
                 } => {
                     m.bind(label);
                     m.load_ctx(T0, offsets::INTERRUPT);
@@ -984,6 +1093,9 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                         let hot = m.new_label();
                         self.count_down(offsets::FUNC_ENTRY_LOOP_BUDGET, hot);
                         let m = &mut self.masm;
+                        if let Some(on_entry) = &fp_on_entry {
+                            restore_fp(&mut **m, on_entry, Some(&fp_at_branch));
+                        }
                         m.jump(target);
                         m.bind(hot);
                         m.call_helper(
@@ -994,8 +1106,22 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                                 HelperArg::Imm(header.into()),
                             ],
                         );
-                        self.continue_in_cranelift(target);
+                        // The helper call clobbered the f64 registers.
+                        match &fp_on_entry {
+                            Some(on_entry) => {
+                                let resume = self.masm.new_label();
+                                self.continue_in_cranelift(resume);
+                                let m = &mut self.masm;
+                                m.bind(resume);
+                                restore_fp(&mut **m, on_entry, None);
+                                m.jump(target);
+                            }
+                            None => self.continue_in_cranelift(target),
+                        }
                     } else {
+                        if let Some(on_entry) = &fp_on_entry {
+                            restore_fp(&mut **m, on_entry, Some(&fp_at_branch));
+                        }
                         m.jump(target);
                     }
                 }
@@ -1049,5 +1175,35 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         m.store_ctx_reg_u32(offsets::TRAP_KIND, T0);
         m.store_ctx_u32(offsets::TRAP_FUNC, self.func);
         m.epilogue(T0);
+    }
+}
+
+/// Before a jump to a loop header that expects the f64 registers
+/// `on_entry`: put each slot in its register, from the register that
+/// holds it in `now` (the state at the branch; `None` after a helper
+/// call) or else from the frame, which is the truth (the registers are
+/// write-through copies). A register is overwritten only when no other
+/// wants what it holds; a cycle of such wants is broken by a load.
+pub(super) fn restore_fp<M: MacroAssembler>(m: &mut M, on_entry: &FpHolds, now: Option<&FpHolds>) {
+    const N: usize = Fpr::ALL.len();
+    let mut cur = now.copied().unwrap_or([None; N]);
+    let mut pending: FpHolds = [None; N];
+    for k in 0..N {
+        if on_entry[k].is_some() && cur[k] != on_entry[k] {
+            pending[k] = on_entry[k];
+        }
+    }
+    while let Some(first) = pending.iter().position(Option::is_some) {
+        let free = (0..N).find(|&k| {
+            pending[k].is_some() && cur[k].is_none_or(|held| !pending.contains(&Some(held)))
+        });
+        let k = free.unwrap_or(first);
+        let Some(slot) = pending[k] else { break };
+        match cur.iter().position(|&h| h == Some(slot)) {
+            Some(from) if free.is_some() => m.fp_unary(FpUnary::Copy, Fpr::ALL[k], Fpr::ALL[from]),
+            _ => m.load_fslot(Fpr::ALL[k], slot),
+        }
+        cur[k] = Some(slot);
+        pending[k] = None;
     }
 }

@@ -159,6 +159,8 @@ pub enum FpUnary {
     Sqrt,
     /// Round toward negative infinity.
     Floor,
+    /// Copy the bits (a register move; none when `dst` is `src`).
+    Copy,
 }
 
 impl Gpr {
@@ -202,7 +204,13 @@ impl FpOp {
 
 impl FpUnary {
     /// Every value, for tests.
-    pub const ALL: [FpUnary; 4] = [FpUnary::Neg, FpUnary::Abs, FpUnary::Sqrt, FpUnary::Floor];
+    pub const ALL: [FpUnary; 5] = [
+        FpUnary::Neg,
+        FpUnary::Abs,
+        FpUnary::Sqrt,
+        FpUnary::Floor,
+        FpUnary::Copy,
+    ];
 }
 
 /// An argument of a helper call, in the platform's integer argument

@@ -4,6 +4,7 @@
 
 use super::emit;
 use super::isa::{aarch64::A64Masm, x64::X64Masm};
+use super::masm::MacroAssembler;
 use crate::bytecode::{Bank, Function, Import, Module, NO_REG, Op, Opcode, Operand, Signature};
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
@@ -161,6 +162,49 @@ fn tiering_counters_disassemble_as_expected() {
     }
 }
 
+/// f64 values carried around loops: `sum` (an accumulator updated in place)
+/// stays in its register, loaded once before the loop; `x` moves to another
+/// register in the body, so the back-edge's stub reloads it (and with
+/// counters, the path back from the tiering hook reloads both). The inner
+/// loop's header has a forward entry too and keeps nothing.
+fn fp_loops() -> Module {
+    crate::bytecode::text::parse(
+        "func f(f, i) -> f
+    fconst f1, 0.5
+top:
+    fadd f2, f2, f0
+    fmul f3, f0, f1
+    fmov f0, f3
+    subi i0, i0, 1
+    jgti i0, 0, top
+    jmp  check
+inner:
+    fadd f2, f2, f1
+    subi i0, i0, 1
+check:
+    jgti i0, 0, inner
+    retf f2
+end",
+    )
+    .expect("parses")
+}
+
+#[test]
+fn fp_loop_registers_disassemble_as_expected() {
+    let m = fp_loops();
+    for isa in ["x64", "aarch64"] {
+        for counters in [false, true] {
+            crate::template::golden::check(
+                &format!(
+                    "{isa}/fp_loop_registers{}",
+                    if counters { "_counters" } else { "" }
+                ),
+                &listing(isa, &m, 0, counters),
+            );
+        }
+    }
+}
+
 #[test]
 fn every_op_template_disassembles_as_expected_on_aarch64() {
     for &opcode in Opcode::ALL {
@@ -206,4 +250,57 @@ fn a_reused_compiler_matches_a_fresh_one_on_x64() {
 #[test]
 fn a_reused_compiler_matches_a_fresh_one_on_aarch64() {
     reuse_matches_fresh(A64Masm::new(), A64Masm::new);
+}
+
+/// The back-edge fix-ups of f64 registers: copies where a register holds
+/// the slot, loads where none does or where copies would chase each other
+/// in a cycle (slot k is at offset 8 * k of the f64 frame).
+#[test]
+fn fp_restores_disassemble_as_expected() {
+    type Holds = [Option<u32>; 8];
+    let cases: [(&str, Holds, Option<Holds>); 5] = [
+        (
+            "chain",
+            [Some(1), Some(2), Some(3), None, None, None, None, None],
+            Some([Some(2), Some(3), None, Some(1), None, None, None, None]),
+        ),
+        (
+            "swap",
+            [Some(1), Some(2), None, None, None, None, None, None],
+            Some([Some(2), Some(1), None, None, None, None, None, None]),
+        ),
+        (
+            "in place",
+            [Some(1), Some(2), None, None, None, None, None, None],
+            Some([Some(1), Some(2), Some(3), None, None, None, None, None]),
+        ),
+        (
+            "evicted",
+            [Some(1), None, Some(7), None, None, None, None, None],
+            Some([Some(4), Some(5), None, None, None, None, None, None]),
+        ),
+        (
+            "after a call",
+            [Some(1), Some(2), None, None, None, None, None, None],
+            None,
+        ),
+    ];
+    for isa in ["x64", "aarch64"] {
+        let mut out = String::new();
+        for (name, on_entry, now) in &cases {
+            let code = if isa == "x64" {
+                let mut m = X64Masm::with_sse41(true);
+                emit::restore_fp(&mut m, on_entry, now.as_ref());
+                disasm_x64(m.finish().expect("assembles"))
+            } else {
+                let mut m = A64Masm::new();
+                emit::restore_fp(&mut m, on_entry, now.as_ref());
+                disasm_a64(m.finish().expect("assembles"))
+            };
+            out.push_str(&format!(
+                "# {name}: want {on_entry:?}\n#   have {now:?}\n{code}\n"
+            ));
+        }
+        crate::template::golden::check(&format!("{isa}/fp_restores"), &out);
+    }
 }

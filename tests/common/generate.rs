@@ -510,3 +510,59 @@ pub fn garbage_module() -> impl Strategy<Value = Module> {
             strings,
         })
 }
+
+/// Turn every function of a terminating module (forward jumps only, ending
+/// with a return) into one with a loop that runs at most `iterations`
+/// times: the ops from the one `split` picks to the final return become the
+/// loop's body, after a header that counts down a new i64 register, and
+/// branch back to it before that return. Jumps into the body from before it
+/// stay forward (one to its first op lands on the header, so headers are
+/// entered both ways), returns inside it leave the loop, and the program
+/// still terminates. Template code keeps f64 registers live around such
+/// loops; here random code runs through them.
+pub fn wrap_in_loop(m: &mut Module, split: Index, iterations: u16) {
+    for f in &mut m.functions {
+        let n = f.code.len();
+        let Some(Op { opcode: ret, .. }) = f.code.last().copied() else {
+            continue;
+        };
+        if ret.flow() != Flow::Return {
+            continue;
+        }
+        let counter = f.regs[Bank::I.index()];
+        f.regs[Bank::I.index()] += 1;
+        let k = split.index(n);
+        let header = k as u16 + 1;
+        let moved = |t: u16| -> u16 {
+            match (t as usize).cmp(&k) {
+                std::cmp::Ordering::Less => t + 1,
+                std::cmp::Ordering::Equal => header,
+                std::cmp::Ordering::Greater => t + 2,
+            }
+        };
+        let mut code = Vec::with_capacity(n + 3);
+        code.push(Op::new(Opcode::IConst, counter, iterations, 0));
+        for (i, op) in f.code[..n - 1].iter().enumerate() {
+            if i == k {
+                code.push(Op::new(Opcode::SubI, counter, counter, 1));
+            }
+            let mut op = *op;
+            if let Some(field) = op.opcode.target_field() {
+                let t = moved(op.fields()[field]);
+                match field {
+                    0 => op.a = t,
+                    1 => op.b = t,
+                    _ => op.c = t,
+                }
+            }
+            code.push(op);
+        }
+        if k == n - 1 {
+            code.push(Op::new(Opcode::SubI, counter, counter, 1));
+        }
+        code.push(Op::new(Opcode::JGtI, counter, 0, header));
+        code.push(f.code[n - 1]);
+        f.code = code;
+        f.lines.clear();
+    }
+}

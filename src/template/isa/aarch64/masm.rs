@@ -760,6 +760,8 @@ impl MacroAssembler for A64Masm {
             FpUnary::Abs => a64!(ops ; fabs D(d), D(s)),
             FpUnary::Sqrt => a64!(ops ; fsqrt D(d), D(s)),
             FpUnary::Floor => a64!(ops ; frintm D(d), D(s)),
+            FpUnary::Copy if d == s => {}
+            FpUnary::Copy => a64!(ops ; fmov D(d), D(s)),
         }
     }
 

@@ -29,7 +29,7 @@ const CONDS: [Cond; 10] = Cond::ALL;
 const CMPS: [Cmp; 6] = [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge];
 const ALU_OPS: [AluOp; 9] = AluOp::ALL;
 const FP_OPS: [FpOp; 4] = FpOp::ALL;
-const FP_UNARY: [FpUnary; 4] = FpUnary::ALL;
+const FP_UNARY: [FpUnary; 5] = FpUnary::ALL;
 
 /// Immediates for the `*_imm` forms: the edges of every encoding choice
 /// (imm12, imm12 << 12, 24-bit split, logical bitmask or not, shifts).
@@ -1522,6 +1522,7 @@ mod exec {
                         FpUnary::Abs => assert_eq!(got.to_bits(), a.abs().to_bits(), "abs {a}"),
                         FpUnary::Sqrt => assert!(same_f64(got, a.sqrt()), "sqrt {a}"),
                         FpUnary::Floor => assert!(same_f64(got, a.floor()), "floor {a}"),
+                        FpUnary::Copy => assert_eq!(got.to_bits(), a.to_bits(), "copy {a}"),
                     }
                 }
             }

@@ -774,6 +774,7 @@ impl MacroAssembler for X64Masm {
             // Mode 9: toward negative infinity, inexact not signalled.
             FpUnary::Floor if self.sse41 => sse_rr!(self.ops, roundsd, d, s, BYTE 9),
             FpUnary::Floor => self.floor_call(d, s),
+            FpUnary::Copy => self.movaps(d, s),
         }
     }
 

@@ -31,7 +31,7 @@ const CONDS: [Cond; 10] = Cond::ALL;
 const CMPS: [Cmp; 6] = [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge];
 const ALU_OPS: [AluOp; 9] = AluOp::ALL;
 const FP_OPS: [FpOp; 4] = FpOp::ALL;
-const FP_UNARY: [FpUnary; 4] = FpUnary::ALL;
+const FP_UNARY: [FpUnary; 5] = FpUnary::ALL;
 
 /// Slot indices: 8- and 32-bit displacements and their edges, the largest
 /// slot the bytecode has, and ones beyond a 32-bit displacement.
@@ -1411,6 +1411,7 @@ mod exec {
         match op {
             FpUnary::Neg => b ^ (1 << 63),
             FpUnary::Abs => b & !(1 << 63),
+            FpUnary::Copy => b,
             FpUnary::Floor if !sse41 => std::hint::black_box(x).floor().to_bits(),
             _ if x.is_nan() => b | QUIET,
             FpUnary::Sqrt if x < 0.0 => DEFAULT_NAN,
