@@ -776,7 +776,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// (the null header for null). The length never changes while an array
     /// lives, so loads of it through that address are pure and Cranelift may
     /// hoist them out of loops; the kind of an i64 array changes when it is
-    /// widened, so no kind load is.
+    /// widened, so the kind loads of i64 accesses are not pure.
     fn array_header(&mut self, array: u16) -> (Value, Value, Value) {
         let r = self.get(Bank::R, array);
         let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
@@ -816,12 +816,15 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// Check f64 or reference array `r[array]` and index `i[index]` (null,
     /// kind, bounds, in the interpreter's order): the array and the index.
+    /// The kind load may be hoisted: only an i64 array's kind changes (from
+    /// byte-packed to 8-byte), and neither is `kind`, so the compare's
+    /// outcome never does.
     fn element(&mut self, pc: u32, array: u16, index: u16, kind: ElemKind) -> (Value, Value) {
         let (r, is_null, header) = self.array_header(array);
         let k = self
             .b
             .ins()
-            .load(I32, trusted(), header, ARRAY_KIND_OFFSET as i32);
+            .load(I32, invariant(), header, ARRAY_KIND_OFFSET as i32);
         let wrong = self.b.ins().icmp_imm_s(IntCC::NotEqual, k, kind as i64);
         self.trap_if_wrong_kind(wrong, is_null, pc);
         let idx = self.index_in_bounds(pc, header, index);
