@@ -233,12 +233,18 @@ macro_rules! opcodes {
             }
 
             /// What the fields A, B and C hold.
+            #[inline]
             pub fn operands(self) -> [Operand; 3] {
-                use Operand::*;
-                use Bank::*;
-                #[allow(unused_imports)]
-                let _ = (I, F, R);
-                match self { $(Opcode::$name => [$a, $b, $c],)* }
+                // A table lookup: the template compiler asks it of every op
+                // of every loop (see `template::emit`).
+                const OPERANDS: &[[Operand; 3]] = {
+                    use Operand::*;
+                    use Bank::*;
+                    #[allow(unused_imports)]
+                    let _ = (I, F, R);
+                    &[$([$a, $b, $c],)*]
+                };
+                OPERANDS[self as usize]
             }
 
             /// The jump-target field of a branch or jump (0 = A, 1 = B,

@@ -44,9 +44,9 @@ enum Stub<L> {
         pc: u32,
         target: L,
         header: u32,
-        /// The header's f64 registers on entry, and those at the branch.
-        fp_on_entry: Option<FpHolds>,
-        fp_at_branch: FpHolds,
+        /// The header's f64 registers on entry and those at the branch, as
+        /// indices into the emitter's `fp_states`.
+        fp_restore: Option<(u32, u32)>,
     },
     /// The call budget ran out at entry: ask for a Cranelift version and
     /// run this call there if one is ready, else resume.
@@ -75,6 +75,46 @@ type Cached = (u32, Gpr);
 /// The f64 slot each scratch f64 register holds, if any.
 pub(super) type FpHolds = [Option<u32>; Fpr::ALL.len()];
 
+/// Only loops of fewer ops keep f64 registers across their header (see
+/// [`Target::fp_on_entry`]). Inner loops, where it pays, are short; a long
+/// body evicts the inputs from the 8 registers anyway, and the scan for
+/// them, the preloads and the restores cost compile time in proportion to
+/// the loop (on the generated 10,000-op function of `benches/compile.rs`,
+/// 50-op loops, about 4 ns per op).
+const MAX_KEPT_LOOP_OPS: usize = 32;
+
+/// No jump lands on this op.
+const NO_TARGET: u32 = u32::MAX;
+
+/// The jump targets of a function: per op an index into `targets` (4 bytes
+/// per op, as the compiler clears this for every function), or
+/// [`NO_TARGET`].
+struct OpTargets<L> {
+    of_op: Vec<u32>,
+    targets: Vec<Target<L>>,
+}
+
+impl<L> Default for OpTargets<L> {
+    fn default() -> Self {
+        OpTargets {
+            of_op: Vec::new(),
+            targets: Vec::new(),
+        }
+    }
+}
+
+impl<L: Copy> OpTargets<L> {
+    fn get(&self, pc: usize) -> Option<Target<L>> {
+        let index = *self.of_op.get(pc)?;
+        self.targets.get(index as usize).copied()
+    }
+
+    fn get_mut(&mut self, pc: usize) -> Option<&mut Target<L>> {
+        let index = *self.of_op.get(pc)?;
+        self.targets.get_mut(index as usize)
+    }
+}
+
 /// What the pre-pass learns of an op that is a jump target.
 #[derive(Clone, Copy)]
 struct Target<L> {
@@ -84,12 +124,13 @@ struct Target<L> {
     /// The last op that branches back here (the end of a loop), if any.
     loop_end: Option<u32>,
     /// For a loop header entered only by falling in and by back-edges: the
-    /// f64 slots the scratch registers hold on entry. Falling in, they
-    /// hold them already; each back-edge's stub restores them (see
-    /// [`restore_fp`]). So values carried around the loop, such
-    /// as an accumulator, stay in registers instead of going through the
-    /// frame at every iteration.
-    fp_on_entry: Option<FpHolds>,
+    /// f64 slots the scratch registers hold on entry (an index into the
+    /// emitter's `fp_states`: kept out of line, as one `Target` is made per
+    /// op). Falling in, they hold them already; each back-edge's stub
+    /// restores them (see [`restore_fp`]). So values carried around the
+    /// loop, such as an accumulator, stay in registers instead of going
+    /// through the frame at every iteration.
+    fp_on_entry: Option<u32>,
 }
 
 /// Which f64 slots the scratch f64 registers hold. The copies are
@@ -154,8 +195,14 @@ impl FpCache {
 /// its own: after the first few functions, compiling allocates nothing.
 pub struct Compiler<M: MacroAssembler> {
     masm: M,
-    op_labels: Vec<Option<Target<M::Label>>>,
-    stubs: Vec<Stub<M::Label>>,
+    buffers: Buffers<M::Label>,
+}
+
+/// The per-function tables of [`Emitter`], kept from function to function.
+struct Buffers<L> {
+    op_targets: OpTargets<L>,
+    stubs: Vec<Stub<L>>,
+    fp_states: Vec<FpHolds>,
 }
 
 impl<M: MacroAssembler> Compiler<M> {
@@ -163,8 +210,11 @@ impl<M: MacroAssembler> Compiler<M> {
     pub fn new(masm: M) -> Self {
         Compiler {
             masm,
-            op_labels: Vec::new(),
-            stubs: Vec::new(),
+            buffers: Buffers {
+                op_targets: OpTargets::default(),
+                stubs: Vec::new(),
+                fp_states: Vec::new(),
+            },
         }
     }
 
@@ -184,8 +234,7 @@ impl<M: MacroAssembler> Compiler<M> {
         self.masm.clear();
         let mut e = Emitter::new(
             &mut self.masm,
-            &mut self.op_labels,
-            &mut self.stubs,
+            &mut self.buffers,
             helpers,
             module,
             layouts,
@@ -206,8 +255,10 @@ struct Emitter<'m, M: MacroAssembler> {
     func: u32,
     layout: FrameLayout,
     /// Each op that is a jump target: its label and how it is entered.
-    op_labels: &'m mut Vec<Option<Target<M::Label>>>,
+    op_targets: &'m mut OpTargets<M::Label>,
     stubs: &'m mut Vec<Stub<M::Label>>,
+    /// f64 register states of loop headers and back-edges.
+    fp_states: &'m mut Vec<FpHolds>,
     /// Status already in `T0`, trap record already filled by a callee.
     propagate: M::Label,
     /// Trap kind in `T0`, pc already stored: fill the rest and return.
@@ -293,29 +344,39 @@ fn imm(field: u16) -> i32 {
 impl<'m, M: MacroAssembler> Emitter<'m, M> {
     fn new(
         masm: &'m mut M,
-        op_labels: &'m mut Vec<Option<Target<M::Label>>>,
-        stubs: &'m mut Vec<Stub<M::Label>>,
+        buffers: &'m mut Buffers<M::Label>,
         helpers: &'m HelperAddrs,
         module: &'m Module,
         layouts: &'m [FrameLayout],
         func: usize,
     ) -> Self {
+        let Buffers {
+            op_targets,
+            stubs,
+            fp_states,
+        } = buffers;
         // Pre-pass: labels only for the ops that are jump targets, and how
         // each is entered.
         let code = &module.functions[func].code;
-        op_labels.clear();
-        op_labels.resize(code.len(), None);
+        op_targets.of_op.clear();
+        op_targets.of_op.resize(code.len(), NO_TARGET);
+        op_targets.targets.clear();
         stubs.clear();
+        fp_states.clear();
         for (pc, op) in code.iter().enumerate() {
             if let Some(t) = op.target()
-                && let Some(slot) = op_labels.get_mut(t as usize)
+                && let Some(index) = op_targets.of_op.get_mut(t as usize)
             {
-                let target = slot.get_or_insert_with(|| Target {
-                    label: masm.new_label(),
-                    forward_entry: false,
-                    loop_end: None,
-                    fp_on_entry: None,
-                });
+                if *index == NO_TARGET {
+                    *index = op_targets.targets.len() as u32;
+                    op_targets.targets.push(Target {
+                        label: masm.new_label(),
+                        forward_entry: false,
+                        loop_end: None,
+                        fp_on_entry: None,
+                    });
+                }
+                let target = &mut op_targets.targets[*index as usize];
                 if t as usize > pc {
                     target.forward_entry = true;
                 } else {
@@ -333,8 +394,9 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             layouts,
             func: func as u32,
             layout: layouts[func],
-            op_labels,
+            op_targets,
             stubs,
+            fp_states,
             propagate,
             trap_exit,
             return_ok,
@@ -365,20 +427,25 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         for (pc, op) in code.iter().enumerate() {
             let stored = self.stored.take();
             self.carried = stored;
-            if let Some(target) = self.op_labels[pc] {
+            if let Some(target) = self.op_targets.get(pc) {
                 // Other paths join here: registers hold nothing known,
                 // except at a loop header (see `Target::fp_on_entry`).
                 self.carried = None;
                 let falls_in =
                     pc == 0 || matches!(code[pc - 1].opcode.flow(), Flow::Next | Flow::Branch);
                 match target.loop_end {
-                    Some(end) if falls_in && !target.forward_entry => {
+                    Some(end)
+                        if falls_in
+                            && !target.forward_entry
+                            && end as usize - pc < MAX_KEPT_LOOP_OPS =>
+                    {
                         self.keep_loop_inputs(pc, end as usize);
                         let holds = self.fp.holds;
-                        if let Some(t) = &mut self.op_labels[pc]
+                        if let Some(t) = self.op_targets.get_mut(pc)
                             && holds.iter().any(Option::is_some)
                         {
-                            t.fp_on_entry = Some(holds);
+                            t.fp_on_entry = Some(self.fp_states.len() as u32);
+                            self.fp_states.push(holds);
                         }
                     }
                     _ => self.fp.clear(),
@@ -419,7 +486,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             label: to,
             fp_on_entry,
             ..
-        }) = self.op_labels[target as usize]
+        }) = self.op_targets.get(target as usize)
         else {
             // Unreachable for verified code; a label keeps it harmless.
             return self.masm.new_label();
@@ -428,13 +495,16 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             return to;
         }
         let label = self.masm.new_label();
+        let fp_restore = fp_on_entry.map(|on_entry| {
+            self.fp_states.push(self.fp.holds);
+            (on_entry, self.fp_states.len() as u32 - 1)
+        });
         self.stubs.push(Stub::BackEdge {
             label,
             pc,
             target: to,
             header: target.into(),
-            fp_on_entry,
-            fp_at_branch: self.fp.holds,
+            fp_restore,
         });
         label
     }
@@ -452,8 +522,14 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         let (mut inputs, mut n_inputs) = ([0u32; N], 0);
         let (mut written, mut n_written) = ([0u32; N], 0);
         'scan: for op in &code[pc..=end] {
-            let fields = [op.a, op.b, op.c].map(u32::from);
             let kinds = op.opcode.operands();
+            if !kinds
+                .iter()
+                .any(|&k| k == Operand::Read(Bank::F) || k == Operand::Write(Bank::F))
+            {
+                continue;
+            }
+            let fields = [op.a, op.b, op.c].map(u32::from);
             for (&slot, kind) in fields.iter().zip(kinds) {
                 if kind == Operand::Read(Bank::F)
                     && !inputs[..n_inputs].contains(&slot)
@@ -1077,9 +1153,14 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                     pc,
                     target,
                     header,
-                    fp_on_entry,
-                    fp_at_branch,
+                    fp_restore,
                 } => {
+                    let fp = fp_restore.map(|(on_entry, at_branch)| {
+                        (
+                            self.fp_states[on_entry as usize],
+                            self.fp_states[at_branch as usize],
+                        )
+                    });
                     m.bind(label);
                     m.load_ctx(T0, offsets::INTERRUPT);
                     m.load_mem_u8(T0, T0, 0);
@@ -1093,8 +1174,8 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                         let hot = m.new_label();
                         self.count_down(offsets::FUNC_ENTRY_LOOP_BUDGET, hot);
                         let m = &mut self.masm;
-                        if let Some(on_entry) = &fp_on_entry {
-                            restore_fp(&mut **m, on_entry, Some(&fp_at_branch));
+                        if let Some((on_entry, at_branch)) = &fp {
+                            restore_fp(&mut **m, on_entry, Some(at_branch));
                         }
                         m.jump(target);
                         m.bind(hot);
@@ -1107,8 +1188,8 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                             ],
                         );
                         // The helper call clobbered the f64 registers.
-                        match &fp_on_entry {
-                            Some(on_entry) => {
+                        match &fp {
+                            Some((on_entry, _)) => {
                                 let resume = self.masm.new_label();
                                 self.continue_in_cranelift(resume);
                                 let m = &mut self.masm;
@@ -1119,8 +1200,8 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                             None => self.continue_in_cranelift(target),
                         }
                     } else {
-                        if let Some(on_entry) = &fp_on_entry {
-                            restore_fp(&mut **m, on_entry, Some(&fp_at_branch));
+                        if let Some((on_entry, at_branch)) = &fp {
+                            restore_fp(&mut **m, on_entry, Some(at_branch));
                         }
                         m.jump(target);
                     }
