@@ -51,14 +51,17 @@ pub enum EntryPoint {
 /// The ops of `code` that a backward jump targets: where a loop can be
 /// entered from the frame (OSR).
 pub fn loop_headers(code: &[Op]) -> Vec<u32> {
-    let mut headers: Vec<u32> = code
-        .iter()
-        .enumerate()
-        .filter_map(|(pc, op)| op.target().map(u32::from).filter(|&t| t as usize <= pc))
-        .collect();
+    let mut headers: Vec<u32> = backward_targets(code).map(u32::from).collect();
     headers.sort_unstable();
     headers.dedup();
     headers
+}
+
+/// The targets of the backward jumps of `code`, once per jump.
+fn backward_targets(code: &[Op]) -> impl Iterator<Item = u16> + '_ {
+    code.iter()
+        .enumerate()
+        .filter_map(|(pc, op)| op.target().filter(|&t| usize::from(t) <= pc))
 }
 
 /// What a translation reads: a verified module, its frame layouts, and the
@@ -174,6 +177,12 @@ struct Translator<'a, 'f> {
     bases: [Value; 3],
     /// This activation's call depth, read from the context on entry.
     depth: Value,
+    /// Where the interrupt flag lives, read from the context on entry of a
+    /// function with loops: its back-edges' polls then load only the flag.
+    /// (As a pure load at each poll, Cranelift placed it inside the loops:
+    /// sieve 8% slower.) None without loops, where the load would stay
+    /// unused: an inlined callee's loops load the address at each poll.
+    interrupt_flag: Option<Value>,
     vars: [Vec<Variable>; 3],
     op_blocks: Vec<Block>,
     /// Params (kind: i32, pc: i32, func: i32): fill the trap record and
@@ -207,6 +216,11 @@ impl<'a, 'f> Translator<'a, 'f> {
         let params = b.block_params(entry).to_vec();
         let (ctx, bases) = (params[0], [params[1], params[2], params[3]]);
         let depth = b.ins().load(I64, trusted(), ctx, offsets::CALL_DEPTH);
+        let has_loops = backward_targets(&module.functions[func].code)
+            .next()
+            .is_some();
+        let interrupt_flag =
+            has_loops.then(|| b.ins().load(I64, trusted(), ctx, offsets::INTERRUPT));
         let vars = declare_vars(&mut b, layout);
         let code = &module.functions[func].code;
         let op_blocks = (0..code.len()).map(|_| b.create_block()).collect();
@@ -231,6 +245,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             ctx,
             bases,
             depth,
+            interrupt_flag,
             vars,
             op_blocks,
             trap_block,
@@ -353,7 +368,10 @@ impl<'a, 'f> Translator<'a, 'f> {
     fn finish(mut self, frontend: TargetFrontendConfig) {
         for (poll, func, pc, to) in std::mem::take(&mut self.back_edges) {
             self.b.switch_to_block(poll);
-            let flag_ptr = self.load_ctx(I64, offsets::INTERRUPT, invariant());
+            let flag_ptr = match self.interrupt_flag {
+                Some(ptr) => ptr,
+                None => self.load_ctx(I64, offsets::INTERRUPT, invariant()),
+            };
             let flag = self.b.ins().load(I8, trusted(), flag_ptr, 0);
             let stop = self.b.create_block();
             self.b.ins().brif(flag, stop, &[], to, &[]);
