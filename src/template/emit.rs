@@ -37,8 +37,9 @@ enum Stub<L> {
         pc: u32,
         code: TrapCode,
     },
-    /// Back-edge: poll the interrupt flag (and with counters, count down
-    /// the loop budget), then continue at the loop header.
+    /// Back-edge with counters or f64 registers to restore: poll the
+    /// interrupt flag, count down the loop budget (with counters), restore
+    /// the registers, then continue at the loop header.
     BackEdge {
         label: L,
         pc: u32,
@@ -477,10 +478,13 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
     }
 
     /// Where a branch to `target` from `pc` goes: straight to the op, or for
-    /// a back-edge through a stub that polls the interrupt flag. Called
-    /// after the branch's operands are loaded: a back-edge's stub restores
-    /// the header's f64 registers from the state at the branch.
-    fn branch_target(&mut self, pc: u32, target: u16) -> M::Label {
+    /// a back-edge after a poll of the interrupt flag and a restore of the
+    /// f64 registers the loop header keeps. Both go in line (emitted here,
+    /// before the branch's i64 operands are loaded: they use no scratch
+    /// register), unless the code counts (the stub counts down the loop
+    /// budget) or the branch compares f64 registers (`fp_operands`: already
+    /// loaded, a restore could overwrite them), which take a stub.
+    fn branch_target(&mut self, pc: u32, target: u16, fp_operands: bool) -> M::Label {
         // The pre-pass made a target of every op a branch lands on.
         let Some(Target {
             label: to,
@@ -492,6 +496,30 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             return self.masm.new_label();
         };
         if u32::from(target) > pc {
+            return to;
+        }
+        let restore = fp_on_entry
+            .map(|on_entry| self.fp_states[on_entry as usize])
+            .filter(|on_entry| {
+                let now = &self.fp.holds;
+                on_entry.iter().zip(now).any(|(e, n)| e.is_some() && e != n)
+            });
+        // In line, the branch goes straight to the header: one taken branch
+        // per iteration instead of two. A restore before the compare also
+        // runs when the loop exits, once; the registers then hold the
+        // header's slots (memory is always current, so both paths agree).
+        let needs_stub = self.counters || (fp_operands && restore.is_some());
+        if !needs_stub {
+            let interrupted = self.trap_kind(pc, TrapKind::Interrupted);
+            self.masm.branch_flag_set(offsets::INTERRUPT, interrupted);
+            if let Some(on_entry) = restore {
+                restore_fp(&mut *self.masm, &on_entry, Some(&self.fp.holds));
+                for (&held, reg) in on_entry.iter().zip(Fpr::ALL) {
+                    if let Some(slot) = held {
+                        self.fp.set(reg, slot);
+                    }
+                }
+            }
             return to;
         }
         let label = self.masm.new_label();
@@ -635,7 +663,18 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         if first == dst {
             return first_reg;
         }
-        self.fp.pick(busy)
+        self.dst_f(dst, busy)
+    }
+
+    /// A register for the new value of f64 slot `dst`, none of `busy`: the
+    /// one holding `dst`'s old value, which is dead now (so a loop's updates
+    /// stay in the registers its header keeps, and its back-edges restore
+    /// nothing), else a new one.
+    fn dst_f(&mut self, dst: u16, busy: &[Fpr]) -> Fpr {
+        match self.fp.find(dst.into()) {
+            Some(r) if !busy.contains(&r) => r,
+            _ => self.fp.pick(busy),
+        }
     }
 
     /// Store an i64 slot as an op's last register-writing step.
@@ -722,14 +761,14 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             }
             JEq | JNe | JLt | JLe | JGt | JGe => {
                 let cond = Cond::signed(cmp_of(op.opcode));
-                let to = self.branch_target(pc, op.c);
+                let to = self.branch_target(pc, op.c, false);
                 self.load_i(T0, op.a);
                 self.load_i(T1, op.b);
                 self.masm.branch(cond, T0, T1, to);
             }
             JEqI | JNeI | JLtI | JLeI | JGtI | JGeI => {
                 let cond = Cond::signed(cmp_of(op.opcode));
-                let to = self.branch_target(pc, op.c);
+                let to = self.branch_target(pc, op.c, false);
                 self.load_i(T0, op.a);
                 self.masm.branch_imm(cond, T0, imm(op.b), to);
             }
@@ -759,12 +798,12 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 let cmp = cmp_of(op.opcode);
                 let l = self.use_f(op.a, &[]);
                 let r = self.use_f(op.b, &[l]);
-                let to = self.branch_target(pc, op.c);
+                let to = self.branch_target(pc, op.c, true);
                 self.masm.fp_branch(cmp, l, r, to);
             }
             I2F => {
                 self.load_i(T0, op.b);
-                let d = self.fp.pick(&[]);
+                let d = self.dst_f(op.a, &[]);
                 self.masm.i2f(d, T0);
                 self.store_f(op.a, d);
             }
@@ -774,12 +813,12 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.store_i(op.a, T0);
             }
             Jmp => {
-                let to = self.branch_target(pc, op.a);
+                let to = self.branch_target(pc, op.a, false);
                 self.masm.jump(to);
             }
             Jz | Jnz => {
                 let cond = if op.opcode == Jz { Cond::Eq } else { Cond::Ne };
-                let to = self.branch_target(pc, op.b);
+                let to = self.branch_target(pc, op.b, false);
                 self.load_i(T0, op.a);
                 self.masm.branch_imm(cond, T0, 0, to);
             }
@@ -846,7 +885,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 // f64 elements go through the register their bank computes
                 // in, so the next op can reuse it.
                 if bank == Bank::F {
-                    let d = self.fp.pick(&[]);
+                    let d = self.dst_f(op.a, &[]);
                     self.masm.load_findexed(d, T0, T1, ARRAY_DATA_OFFSET as i32);
                     self.store_f(op.a, d);
                 } else {
@@ -1162,14 +1201,10 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                         )
                     });
                     m.bind(label);
-                    m.load_ctx(T0, offsets::INTERRUPT);
-                    m.load_mem_u8(T0, T0, 0);
-                    let cont = m.new_label();
-                    m.branch_imm(Cond::Eq, T0, 0, cont);
-                    m.store_ctx_u32(offsets::TRAP_PC, pc);
-                    m.load_imm(T0, TrapKind::Interrupted.code().into());
-                    m.jump(self.trap_exit);
-                    m.bind(cont);
+                    // The poll falls through (no taken branch but the one
+                    // back to the header); its trap goes last.
+                    let interrupted = m.new_label();
+                    m.branch_flag_set(offsets::INTERRUPT, interrupted);
                     if self.counters {
                         let hot = m.new_label();
                         self.count_down(offsets::FUNC_ENTRY_LOOP_BUDGET, hot);
@@ -1205,6 +1240,11 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                         }
                         m.jump(target);
                     }
+                    let m = &mut self.masm;
+                    m.bind(interrupted);
+                    m.store_ctx_u32(offsets::TRAP_PC, pc);
+                    m.load_imm(T0, TrapKind::Interrupted.code().into());
+                    m.jump(self.trap_exit);
                 }
                 Stub::WidenSetI64 { label, resume } => {
                     m.bind(label);

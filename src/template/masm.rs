@@ -363,6 +363,9 @@ pub trait MacroAssembler {
     /// Jump to `target` if the native stack pointer is below the address
     /// stored at `ctx + offset`.
     fn branch_stack_below(&mut self, offset: i32, target: Self::Label);
+    /// Jump to `target` if the byte at the address stored at `ctx + offset`
+    /// is not 0 (the interrupt flag), using no scratch register.
+    fn branch_flag_set(&mut self, offset: i32, target: Self::Label);
 
     // ---- calls ----
 

@@ -855,6 +855,13 @@ impl MacroAssembler for A64Masm {
         self.bcond(Cc::Lo, target);
     }
 
+    fn branch_flag_set(&mut self, offset: i32, target: DynamicLabel) {
+        self.mem(Mem::LdrX, TMP0, CTX, i64::from(offset), TMP0);
+        self.mem(Mem::LdrB, TMP0, TMP0, 0, TMP0);
+        self.cmp_imm(TMP0, 0);
+        self.bcond(Cc::Ne, target);
+    }
+
     // ---- calls ----
 
     fn call_native(&mut self, entry: Gpr, frame: [u32; 3]) {

@@ -718,6 +718,21 @@ mod listings {
         });
     });
 
+    golden!(branch_flag_set, |l| {
+        for off in [0, 8, 32760, 32768, -8, i32::MAX] {
+            l.case(format!("ctx[{off}], forward"), |m| {
+                let a = m.new_label();
+                m.branch_flag_set(off, a);
+                m.bind(a);
+            });
+        }
+        l.case("ctx[72], backward", |m| {
+            let a = m.new_label();
+            m.bind(a);
+            m.branch_flag_set(72, a);
+        });
+    });
+
     golden!(call_native, |l| {
         for g in GPRS {
             l.case(format!("entry {g:?}, frame [1, 2, 3]"), |m| {
@@ -953,6 +968,7 @@ fn extreme_arguments_never_panic() {
             m.store_ctx_u32(imm, u32::MAX);
             m.store_ctx_reg_u32(imm, Gpr::T0);
             m.branch_stack_below(imm, a);
+            m.branch_flag_set(imm, a);
         }
         m.call_native(Gpr::T2, [u32::MAX; 3]);
         m.epilogue(Gpr::T2);
@@ -2022,6 +2038,24 @@ mod exec {
                     let o = off as usize;
                     fr.ctx[o..o + 8].copy_from_slice(&limit.to_le_bytes());
                     assert_eq!(fr.call(code), want, "limit {limit:#x} at {off}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn branch_flag_set_tests_the_byte_behind_the_pointer() {
+        for off in [8i32, 4096, 40000] {
+            let codes = branch_shapes(|m, t| m.branch_flag_set(off, t));
+            for (flag, want) in [(0u8, 0), (1, 1), (0x80, 1), (0xff, 1)] {
+                // The bytes around the flag must not matter.
+                let bytes = [0xffu8, flag, 0xff];
+                let ptr = &bytes[1] as *const u8 as u64;
+                for code in &codes {
+                    let mut fr = Frame::new(4);
+                    let o = off as usize;
+                    fr.ctx[o..o + 8].copy_from_slice(&ptr.to_le_bytes());
+                    assert_eq!(fr.call(code), want, "flag {flag:#x} at {off}");
                 }
             }
         }

@@ -926,6 +926,12 @@ impl MacroAssembler for X64Masm {
         self.jcc(Cc::B, target);
     }
 
+    fn branch_flag_set(&mut self, offset: i32, target: DynamicLabel) {
+        mem!(self.ops, CTX, offset, [mov Rq(TMP), QWORD], []);
+        mem!(self.ops, TMP, 0, [cmp BYTE], [, 0]);
+        self.jcc(Cc::Ne, target);
+    }
+
     // ---- calls ----
 
     fn call_native(&mut self, entry: Gpr, frame: [u32; 3]) {

@@ -708,6 +708,16 @@ fn golden_context() {
         });
     }
     l.check("branch_stack_below");
+
+    let mut l = Listing::new();
+    for off in OFFSETS {
+        l.case(format_args!("branch_flag_set({off}, L); bind(L)"), |m| {
+            let fwd = m.new_label();
+            m.branch_flag_set(off, fwd);
+            m.bind(fwd);
+        });
+    }
+    l.check("branch_flag_set");
 }
 
 #[test]
@@ -1909,6 +1919,21 @@ mod exec {
             assert_eq!(status == 1, below, "limit {limit:#x}");
         }
         std::hint::black_box(&local);
+    }
+
+    #[test]
+    fn branch_flag_set_tests_the_byte_behind_the_pointer() {
+        let jit = branch_kernel(|m, l| m.branch_flag_set(48, l));
+        for (flag, set) in [(0u8, false), (1, true), (0x80, true), (0xff, true)] {
+            // The bytes around the flag must not matter.
+            let bytes = [0xffu8, flag, 0xff];
+            let mut fr = Frame::new();
+            fr.ctx[6] = &bytes[1] as *const u8 as u64;
+            fr.i[..3].copy_from_slice(&SENTINELS.t);
+            let status = jit.call(&mut fr);
+            assert_eq!(status == 1, set, "flag {flag:#x}");
+            assert_eq!([fr.i[6], fr.i[7], fr.i[8]], SENTINELS.t, "scratch changed");
+        }
     }
 
     // ---- calls ----
