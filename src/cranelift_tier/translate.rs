@@ -178,10 +178,10 @@ struct Translator<'a, 'f> {
     /// This activation's call depth, read from the context on entry.
     depth: Value,
     /// Where the interrupt flag lives, read from the context on entry of a
-    /// function with loops: its back-edges' polls then load only the flag.
+    /// function with loops or calls: its polls then load only the flag.
     /// (As a pure load at each poll, Cranelift placed it inside the loops:
-    /// sieve 8% slower.) None without loops, where the load would stay
-    /// unused: an inlined callee's loops load the address at each poll.
+    /// sieve 8% slower.) None in a function with neither, where the load
+    /// would stay unused: an inlined callee's polls load the address.
     interrupt_flag: Option<Value>,
     vars: [Vec<Variable>; 3],
     op_blocks: Vec<Block>,
@@ -216,13 +216,11 @@ impl<'a, 'f> Translator<'a, 'f> {
         let params = b.block_params(entry).to_vec();
         let (ctx, bases) = (params[0], [params[1], params[2], params[3]]);
         let depth = b.ins().load(I64, trusted(), ctx, offsets::CALL_DEPTH);
-        let has_loops = backward_targets(&module.functions[func].code)
-            .next()
-            .is_some();
-        let interrupt_flag =
-            has_loops.then(|| b.ins().load(I64, trusted(), ctx, offsets::INTERRUPT));
-        let vars = declare_vars(&mut b, layout);
         let code = &module.functions[func].code;
+        let polls = backward_targets(code).next().is_some()
+            || code.iter().any(|op| op.opcode == Opcode::Call);
+        let interrupt_flag = polls.then(|| b.ins().load(I64, trusted(), ctx, offsets::INTERRUPT));
+        let vars = declare_vars(&mut b, layout);
         let op_blocks = (0..code.len()).map(|_| b.create_block()).collect();
         let trap_block = b.create_block();
         for _ in 0..3 {
@@ -364,15 +362,20 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.ins().jump(self.op_blocks[target], &[]);
     }
 
+    /// The interrupt flag's current value (an i8).
+    fn interrupt_flag(&mut self) -> Value {
+        let flag_ptr = match self.interrupt_flag {
+            Some(ptr) => ptr,
+            None => self.load_ctx(I64, offsets::INTERRUPT, invariant()),
+        };
+        self.b.ins().load(I8, trusted(), flag_ptr, 0)
+    }
+
     /// The shared exits, then seal everything.
     fn finish(mut self, frontend: TargetFrontendConfig) {
         for (poll, func, pc, to) in std::mem::take(&mut self.back_edges) {
             self.b.switch_to_block(poll);
-            let flag_ptr = match self.interrupt_flag {
-                Some(ptr) => ptr,
-                None => self.load_ctx(I64, offsets::INTERRUPT, invariant()),
-            };
-            let flag = self.b.ins().load(I8, trusted(), flag_ptr, 0);
+            let flag = self.interrupt_flag();
             let stop = self.b.create_block();
             self.b.ins().brif(flag, stop, &[], to, &[]);
             self.b.switch_to_block(stop);
@@ -923,6 +926,11 @@ impl<'a, 'f> Translator<'a, 'f> {
         // The callee's depth goes to the context, where its entry reads it;
         // ours stays in `self.depth`, so nothing is restored after the call.
         let depth = self.check_call_depth(pc);
+        // Calls poll the interrupt flag, as in the interpreter: recursion
+        // without loops stops too. (An inlined call does not: it adds no
+        // native frame, and the next real call or back-edge polls.)
+        let flag = self.interrupt_flag();
+        self.trap_if(flag, pc, TrapKind::Interrupted);
         self.b
             .ins()
             .store(trusted(), depth, self.ctx, offsets::CALL_DEPTH);

@@ -5,7 +5,7 @@
 //! computes, and stores the result back: between ops the frame is the truth,
 //! exactly as in the interpreter, so a function can change tier at any call.
 //! Traps branch to out-of-line stubs that record the op index; loop
-//! back-edges branch through out-of-line stubs that poll the interrupt flag.
+//! back-edges and calls poll the interrupt flag.
 
 use super::magic::Magic;
 use super::masm::{AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MacroAssembler};
@@ -1113,12 +1113,16 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         let cl = self.layouts[callee];
         let me = self.layout;
         let overflow = self.trap_kind(pc, TrapKind::StackOverflow);
+        let interrupted = self.trap_kind(pc, TrapKind::Interrupted);
         let m = &mut self.masm;
         // The callee's depth goes to the context, where its prologue reads
         // it; ours stays in the pinned register, so nothing is restored.
         m.call_depth(T0, 1);
         m.load_ctx(T1, offsets::MAX_CALL_DEPTH);
         m.branch(Cond::Ugt, T0, T1, overflow);
+        // Calls poll the interrupt flag, as in the interpreter: recursion
+        // without loops stops too.
+        m.branch_flag_set(offsets::INTERRUPT, interrupted);
         m.store_ctx(offsets::CALL_DEPTH, T0);
         m.branch_stack_below(offsets::NATIVE_STACK_LIMIT, overflow);
         for bank in Bank::ALL {
