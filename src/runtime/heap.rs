@@ -273,19 +273,19 @@ pub unsafe fn element_ptr(r: u64, kind: ElemKind, idx: i64) -> Result<*mut u64, 
     Ok((r as usize + ARRAY_DATA_OFFSET + idx as usize * ELEM_SIZE) as *mut u64)
 }
 
-/// The i64 array `r` checked for an access at `idx`: its header and whether
-/// it is byte-packed.
+/// The i64 array `r` checked for an access at `idx`: whether it is
+/// byte-packed.
 ///
 /// # Safety
 /// `r` must be null or a live object of an instance's heap.
 #[inline(always)]
-unsafe fn i64_access<'a>(r: u64, idx: i64) -> Result<(&'a ArrayHeader, bool), TrapKind> {
+unsafe fn i64_access(r: u64, idx: i64) -> Result<bool, TrapKind> {
     // SAFETY: by the caller's contract.
     let h = unsafe { array_header(r, ElemKind::I64)? };
     if (idx as u64) >= h.len {
         return Err(TrapKind::IndexOutOfBounds);
     }
-    Ok((h, h.kind == I64_BYTES_KIND))
+    Ok(h.kind == I64_BYTES_KIND)
 }
 
 /// Element `idx` of i64 array `r`, either form, after the null, kind and
@@ -297,7 +297,7 @@ unsafe fn i64_access<'a>(r: u64, idx: i64) -> Result<(&'a ArrayHeader, bool), Tr
 pub unsafe fn get_i64(r: u64, idx: i64) -> Result<i64, TrapKind> {
     // SAFETY: by the caller's contract; the index is in bounds.
     unsafe {
-        let (_, packed) = i64_access(r, idx)?;
+        let packed = i64_access(r, idx)?;
         let data = (r as usize + ARRAY_DATA_OFFSET) as *const u8;
         Ok(if packed {
             i64::from(*data.add(idx as usize))
@@ -317,7 +317,7 @@ pub unsafe fn get_i64(r: u64, idx: i64) -> Result<i64, TrapKind> {
 pub unsafe fn set_i64(r: u64, idx: i64, value: i64) -> Result<(), TrapKind> {
     // SAFETY: by the caller's contract; the index is in bounds.
     unsafe {
-        let (_, packed) = i64_access(r, idx)?;
+        let packed = i64_access(r, idx)?;
         let data = (r as usize + ARRAY_DATA_OFFSET) as *mut u8;
         if packed && (0..=I64_BYTES_MAX).contains(&value) {
             *data.add(idx as usize) = value as u8;

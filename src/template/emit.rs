@@ -42,7 +42,8 @@ enum Stub<L> {
     /// the registers, then continue at the loop header.
     BackEdge {
         label: L,
-        pc: u32,
+        /// The `Trap` stub of the interrupt.
+        interrupted: L,
         target: L,
         header: u32,
         /// The header's f64 registers on entry and those at the branch, as
@@ -522,17 +523,23 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             }
             return to;
         }
-        let label = self.masm.new_label();
+        let (label, interrupted) = (self.masm.new_label(), self.masm.new_label());
         let fp_restore = fp_on_entry.map(|on_entry| {
             self.fp_states.push(self.fp.holds);
             (on_entry, self.fp_states.len() as u32 - 1)
         });
         self.stubs.push(Stub::BackEdge {
             label,
-            pc,
+            interrupted,
             target: to,
             header: target.into(),
             fp_restore,
+        });
+        // Right after the stub, as its last part.
+        self.stubs.push(Stub::Trap {
+            label: interrupted,
+            pc,
+            code: TrapCode::Kind(TrapKind::Interrupted),
         });
         label
     }
@@ -1193,7 +1200,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 }
                 Stub::BackEdge {
                     label,
-                    pc,
+                    interrupted,
                     target,
                     header,
                     fp_restore,
@@ -1205,9 +1212,8 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                         )
                     });
                     m.bind(label);
-                    // The poll falls through (no taken branch but the one
-                    // back to the header); its trap goes last.
-                    let interrupted = m.new_label();
+                    // The poll falls through: no taken branch but the one
+                    // back to the header.
                     m.branch_flag_set(offsets::INTERRUPT, interrupted);
                     if self.counters {
                         let hot = m.new_label();
@@ -1244,11 +1250,6 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                         }
                         m.jump(target);
                     }
-                    let m = &mut self.masm;
-                    m.bind(interrupted);
-                    m.store_ctx_u32(offsets::TRAP_PC, pc);
-                    m.load_imm(T0, TrapKind::Interrupted.code().into());
-                    m.jump(self.trap_exit);
                 }
                 Stub::WidenSetI64 { label, resume } => {
                     m.bind(label);

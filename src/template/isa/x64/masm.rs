@@ -61,28 +61,16 @@ macro_rules! mem {
     }};
 }
 
-/// As [`mem!`] with the operand `[base + 8 * index + disp]`.
+/// As [`mem!`] with the operand `[base + scale * index + disp]`, `scale` a
+/// literal (1 or 8, the element size).
 macro_rules! mem_idx {
-    ($ops:expr, $base:expr, $index:expr, $disp:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
+    ($ops:expr, $base:expr, $index:expr, $scale:tt, $disp:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
         let base: Rq = $base;
         let index: Rq = $index;
         let disp: i32 = $disp;
         match i8::try_from(disp) {
-            Ok(d8) => x64!($ops ; $($pre)* [BYTE Rq(base) + Rq(index) * 8 + d8] $($post)*),
-            Err(_) => x64!($ops ; $($pre)* [DWORD Rq(base) + Rq(index) * 8 + disp] $($post)*),
-        }
-    }};
-}
-
-/// As [`mem!`] with the operand `[base + index + disp]`.
-macro_rules! mem_idx1 {
-    ($ops:expr, $base:expr, $index:expr, $disp:expr, [$($pre:tt)*], [$($post:tt)*]) => {{
-        let base: Rq = $base;
-        let index: Rq = $index;
-        let disp: i32 = $disp;
-        match i8::try_from(disp) {
-            Ok(d8) => x64!($ops ; $($pre)* [BYTE Rq(base) + Rq(index) + d8] $($post)*),
-            Err(_) => x64!($ops ; $($pre)* [DWORD Rq(base) + Rq(index) + disp] $($post)*),
+            Ok(d8) => x64!($ops ; $($pre)* [BYTE Rq(base) + Rq(index) * $scale + d8] $($post)*),
+            Err(_) => x64!($ops ; $($pre)* [DWORD Rq(base) + Rq(index) * $scale + disp] $($post)*),
         }
     }};
 }
@@ -873,32 +861,32 @@ impl MacroAssembler for X64Masm {
 
     fn load_indexed(&mut self, dst: Gpr, base: Gpr, index: Gpr, offset: i32) {
         let d = gpr(dst);
-        mem_idx!(self.ops, gpr(base), gpr(index), offset, [mov Rq(d), QWORD], []);
+        mem_idx!(self.ops, gpr(base), gpr(index), 8, offset, [mov Rq(d), QWORD], []);
     }
 
     fn store_indexed(&mut self, base: Gpr, index: Gpr, offset: i32, src: Gpr) {
         let s = gpr(src);
-        mem_idx!(self.ops, gpr(base), gpr(index), offset, [mov QWORD], [, Rq(s)]);
+        mem_idx!(self.ops, gpr(base), gpr(index), 8, offset, [mov QWORD], [, Rq(s)]);
     }
 
     fn load_indexed_u8(&mut self, dst: Gpr, base: Gpr, index: Gpr, offset: i32) {
         let d = gpr(dst);
-        mem_idx1!(self.ops, gpr(base), gpr(index), offset, [movzx Rd(d), BYTE], []);
+        mem_idx!(self.ops, gpr(base), gpr(index), 1, offset, [movzx Rd(d), BYTE], []);
     }
 
     fn store_indexed_u8(&mut self, base: Gpr, index: Gpr, offset: i32, src: Gpr) {
         let s = gpr(src);
-        mem_idx1!(self.ops, gpr(base), gpr(index), offset, [mov BYTE], [, Rb(s)]);
+        mem_idx!(self.ops, gpr(base), gpr(index), 1, offset, [mov BYTE], [, Rb(s)]);
     }
 
     fn load_findexed(&mut self, dst: Fpr, base: Gpr, index: Gpr, offset: i32) {
         let d = fpr(dst);
-        mem_idx!(self.ops, gpr(base), gpr(index), offset, [movsd Rx(d), QWORD], []);
+        mem_idx!(self.ops, gpr(base), gpr(index), 8, offset, [movsd Rx(d), QWORD], []);
     }
 
     fn store_findexed(&mut self, base: Gpr, index: Gpr, offset: i32, src: Fpr) {
         let s = fpr(src);
-        mem_idx!(self.ops, gpr(base), gpr(index), offset, [movsd QWORD], [, Rx(s)]);
+        mem_idx!(self.ops, gpr(base), gpr(index), 8, offset, [movsd QWORD], [, Rx(s)]);
     }
 
     fn load_ctx(&mut self, dst: Gpr, offset: i32) {
