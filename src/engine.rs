@@ -270,13 +270,22 @@ impl Config {
     }
 
     /// Inline calls to functions of at most `ops` ops (that neither
-    /// allocate, nor print, nor call the host) in Cranelift code, one level
-    /// deep (default [`crate::cranelift_tier::DEFAULT_INLINE_MAX_OPS`]; 0
-    /// inlines nothing). An inlined callee runs as Cranelift code inside its
+    /// allocate, nor print, nor call the host) in Cranelift code (default
+    /// [`crate::cranelift_tier::DEFAULT_INLINE_MAX_OPS`]; 0 inlines
+    /// nothing). An inlined callee runs as Cranelift code inside its
     /// caller whatever tier the callee itself is in, and its calls from
     /// there are not counted toward its own tier-up.
     pub fn cranelift_inline_max_ops(&mut self, ops: u32) -> &mut Config {
         self.cranelift.inline_max_ops = ops;
+        self
+    }
+
+    /// Inline calls in Cranelift code at most `levels` deep: a callee's
+    /// calls are inlined too, down to that depth (default
+    /// [`crate::cranelift_tier::DEFAULT_INLINE_MAX_DEPTH`]; 0 inlines
+    /// nothing). Recursion unrolls that many levels.
+    pub fn cranelift_inline_max_depth(&mut self, levels: u32) -> &mut Config {
+        self.cranelift.inline_max_depth = levels;
         self
     }
 

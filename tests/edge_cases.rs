@@ -392,6 +392,56 @@ fn arrays_check_bounds_null_kind_and_length() {
     assert_eq!(huge.trap(), (TrapKind::OutOfMemory, "geti", 0));
 }
 
+/// Every element access traps in the interpreter's order, null, then the
+/// element kind (whatever the index), then bounds, on every engine: the
+/// Cranelift tier checks all three with one compare and sorts them out on
+/// the cold path.
+#[test]
+fn element_accesses_trap_null_then_kind_then_bounds() {
+    // (access op, the op making an array of its kind, one of another kind)
+    let accesses = [
+        ("geti i2, r0, i1", "newi", "newf"),
+        ("seti r0, i1, i2", "newi", "newr"),
+        ("getf f0, r0, i1", "newf", "newi"),
+        ("setf r0, i1, f0", "newf", "newr"),
+        ("getr r1, r0, i1", "newr", "newf"),
+        ("setr r0, i1, r1", "newr", "newi"),
+    ];
+    for (access, right, wrong) in accesses {
+        // access(case, index): case 0 = null, 1 = wrong kind, else the
+        // right kind; arrays of length 3.
+        let src = format!(
+            "func access(i, i) -> i\n    iconst i3, 3\n    jz i0, go\n    \
+             jeqi i0, 1, other\n    {right} r0, i3\n    jmp go\n\
+             other:\n    {wrong} r0, i3\n\
+             go:\n    {access}\n    reti i0\nend\n"
+        );
+        let at = 6; // the access op
+        for idx in [0, 2, 3, -1, i64::MIN, i64::MAX] {
+            let run = |case| check(&src, "access", &[Value::I(case), Value::I(idx)]);
+            assert_eq!(
+                run(0).trap(),
+                (TrapKind::NullReference, "access", at),
+                "{access} null [{idx}]"
+            );
+            assert_eq!(
+                run(1).trap(),
+                (TrapKind::ElementKind, "access", at),
+                "{access} {wrong} [{idx}]"
+            );
+            if (0..3).contains(&idx) {
+                assert_eq!(run(2).int(), 2, "{access} [{idx}]");
+            } else {
+                assert_eq!(
+                    run(2).trap(),
+                    (TrapKind::IndexOutOfBounds, "access", at),
+                    "{access} [{idx}]"
+                );
+            }
+        }
+    }
+}
+
 /// i64 arrays start byte-packed and widen at the first store of a value
 /// outside 0..=255 (see `runtime::heap`): in every engine, in mid-loop,
 /// across tiers (the functions of `staged` alternate Cranelift and template

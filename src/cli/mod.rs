@@ -78,9 +78,13 @@ pub(crate) struct CraneliftArgs {
     #[arg(long, value_enum)]
     cranelift_regalloc: Option<RegallocArg>,
     /// Inline calls to functions of at most this many ops in Cranelift
-    /// code, one level deep (default: 32; 0 inlines nothing).
+    /// code (default: 32; 0 inlines nothing).
     #[arg(long, value_name = "OPS")]
     cranelift_inline: Option<u32>,
+    /// Inline calls in Cranelift code at most this many levels deep
+    /// (default: 4; 0 inlines nothing).
+    #[arg(long, value_name = "LEVELS")]
+    cranelift_inline_depth: Option<u32>,
     /// Under auto, compile hot functions at once on the running thread
     /// instead of on the background compiler thread (deterministic).
     #[arg(long)]
@@ -108,6 +112,9 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
     }
     if let Some(ops) = cranelift.cranelift_inline {
         config.cranelift_inline_max_ops(ops);
+    }
+    if let Some(levels) = cranelift.cranelift_inline_depth {
+        config.cranelift_inline_max_depth(levels);
     }
     if cranelift.sync_tier_up {
         config.background_compilation(false);

@@ -73,6 +73,8 @@ pub(super) struct Source<'a> {
     pub helpers: &'a HelperAddrs,
     /// Calls to functions of at most this many ops may be inlined.
     pub inline_max_ops: u32,
+    /// Inlined callees nest at most this deep.
+    pub inline_max_depth: u32,
 }
 
 /// Translate function `func` into `out` (whose signature is already
@@ -166,6 +168,9 @@ struct Translator<'a, 'f> {
     layouts: &'a [FrameLayout],
     helpers: &'a HelperAddrs,
     inline_max_ops: u32,
+    inline_max_depth: u32,
+    /// How many inlined callees enclose the op being translated.
+    inline_depth: u32,
     /// Ops that calls may still inline into this function: Cranelift's
     /// compile time grows faster than linearly with a function's size.
     inline_budget: u32,
@@ -194,9 +199,6 @@ struct Translator<'a, 'f> {
     /// Param (status: i32): a callee trapped; its record is filled.
     propagate_block: Block,
     entry_sig: SigRef,
-    /// Interrupt polls of back-edges, emitted at the end: (block, func, pc,
-    /// target).
-    back_edges: Vec<(Block, u32, u32, Block)>,
     /// Helper signatures by argument count (all i64 -> i64).
     helper_sigs: Vec<Option<SigRef>>,
 }
@@ -208,6 +210,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             layouts,
             helpers,
             inline_max_ops,
+            inline_max_depth,
         } = src;
         let layout = layouts[func];
         let entry = b.create_block();
@@ -237,6 +240,8 @@ impl<'a, 'f> Translator<'a, 'f> {
             layouts,
             helpers,
             inline_max_ops,
+            inline_max_depth,
+            inline_depth: 0,
             inline_budget: inline_max_ops.saturating_mul(INLINE_BUDGET_FACTOR),
             func: func as u32,
             layout,
@@ -250,7 +255,6 @@ impl<'a, 'f> Translator<'a, 'f> {
             inline_return: None,
             propagate_block,
             entry_sig,
-            back_edges: Vec::new(),
             helper_sigs: Vec::new(),
         }
     }
@@ -373,16 +377,6 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// The shared exits, then seal everything.
     fn finish(mut self, frontend: TargetFrontendConfig) {
-        for (poll, func, pc, to) in std::mem::take(&mut self.back_edges) {
-            self.b.switch_to_block(poll);
-            let flag = self.interrupt_flag();
-            let stop = self.b.create_block();
-            self.b.ins().brif(flag, stop, &[], to, &[]);
-            self.b.switch_to_block(stop);
-            self.b.set_cold_block(stop);
-            let status = self.status(TrapKind::Interrupted);
-            self.jump_to_trap_in(func, pc, status);
-        }
         self.b.switch_to_block(self.trap_block);
         let p = self.b.block_params(self.trap_block).to_vec();
         let (kind, pc, func) = (p[0], p[1], p[2]);
@@ -405,16 +399,17 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.finalize(frontend);
     }
 
-    /// Where a branch from `pc` to `target` goes: the op's block, or for a
-    /// back-edge a block that polls the interrupt flag first.
-    fn branch_target(&mut self, pc: u32, target: u16) -> Block {
-        let to = self.op_blocks[target as usize];
-        if u32::from(target) > pc {
-            return to;
+    /// A back-edge polls the interrupt flag before its op computes the
+    /// branch condition, so the compare stays fused with the branch and
+    /// the branch goes straight to the loop header: a poll in a block of its
+    /// own between them cost a taken jump per iteration. The poll also runs
+    /// when the loop exits; an interrupt is asynchronous, so trapping there
+    /// is as right as trapping at the next back-edge or call.
+    fn poll_at_back_edge(&mut self, pc: u32, op: Op) {
+        if op.target().is_some_and(|t| u32::from(t) <= pc) {
+            let flag = self.interrupt_flag();
+            self.trap_if(flag, pc, TrapKind::Interrupted);
         }
-        let poll = self.b.create_block();
-        self.back_edges.push((poll, self.func, pc, to));
-        poll
     }
 
     fn next_block(&self, pc: u32) -> Block {
@@ -455,6 +450,7 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     fn op(&mut self, pc: u32, op: Op) {
         use Opcode::*;
+        self.poll_at_back_edge(pc, op);
         match op.opcode {
             Nop => {}
             IConst => {
@@ -571,7 +567,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.set(Bank::I, op.a, v);
             }
             Jmp => {
-                let to = self.branch_target(pc, op.a);
+                let to = self.op_blocks[op.a as usize];
                 self.b.ins().jump(to, &[]);
             }
             Jz | Jnz => {
@@ -733,7 +729,7 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// A conditional branch to `target`, else the next op.
     fn branch(&mut self, pc: u32, cond: Value, target: u16) {
-        let to = self.branch_target(pc, target);
+        let to = self.op_blocks[target as usize];
         let next = self.next_block(pc);
         self.b.ins().brif(cond, to, &[], next, &[]);
     }
@@ -837,18 +833,38 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// Check f64 or reference array `r[array]` and index `i[index]` (null,
     /// kind, bounds, in the interpreter's order): the array and the index.
-    /// The kind load may be hoisted: only an i64 array's kind changes (from
-    /// byte-packed to 8-byte), and neither is `kind`, so the compare's
-    /// outcome never does.
+    /// The hot path is one compare, of the index against the length if the
+    /// kind is right and 0 otherwise: that length is pure (only an i64
+    /// array's kind changes, from byte-packed to 8-byte, and neither is
+    /// `kind`), so Cranelift hoists it out of loops, and a loop keeps one
+    /// value per array instead of a kind and a length (matmul, nbody). The
+    /// cold path tells the three traps apart.
     fn element(&mut self, pc: u32, array: u16, index: u16, kind: ElemKind) -> (Value, Value) {
         let (r, is_null, header) = self.array_header(array);
         let k = self
             .b
             .ins()
             .load(I32, invariant(), header, ARRAY_KIND_OFFSET as i32);
-        let wrong = self.b.ins().icmp_imm_s(IntCC::NotEqual, k, kind as i64);
-        self.trap_if_wrong_kind(wrong, is_null, pc);
-        let idx = self.index_in_bounds(pc, header, index);
+        let right_kind = self.b.ins().icmp_imm_s(IntCC::Equal, k, kind as i64);
+        let len = self
+            .b
+            .ins()
+            .load(I64, invariant(), header, ARRAY_LEN_OFFSET as i32);
+        let zero = self.b.ins().iconst(I64, 0);
+        let len = self.b.ins().select(right_kind, len, zero);
+        let idx = self.get(Bank::I, index);
+        // Unsigned: a negative index is a huge one.
+        let out = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
+        self.trap_if_with(out, pc, |t| {
+            let null = t.status(TrapKind::NullReference);
+            let wrong_kind = t.status(TrapKind::ElementKind);
+            let out_of_bounds = t.status(TrapKind::IndexOutOfBounds);
+            let not_null = t.b.ins().select(right_kind, out_of_bounds, wrong_kind);
+            t.b.ins().select(is_null, null, not_null)
+        });
         (r, idx)
     }
 
@@ -1028,20 +1044,48 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// Whether a call of `callee` is translated in line: a small function
     /// within the remaining budget that neither allocates, nor prints, nor
-    /// calls the host (so no helper needs its frame current), called from
-    /// the compiled function itself: inlining is one level deep, and the
-    /// callee's own calls stay real calls (so recursion unrolls once).
+    /// calls the host (so no helper needs its frame current), at most
+    /// `inline_max_depth` inlined calls deep, so recursion unrolls that many
+    /// levels and the calls below stay real calls.
     fn inlinable(&self, callee: usize) -> bool {
+        self.inline_depth < self.inline_max_depth
+            && self.small_leafish(callee, self.inline_budget)
+            && self.loop_calls_inline(callee, self.inline_max_depth - self.inline_depth - 1)
+    }
+
+    /// Whether `func` is small enough to inline (within `budget` too) and
+    /// does nothing that needs its frame current.
+    fn small_leafish(&self, func: usize, budget: u32) -> bool {
         use Opcode::*;
-        let code = &self.module.functions[callee].code;
-        self.inline_return.is_none()
-            && code.len() <= self.inline_max_ops.min(self.inline_budget) as usize
+        let code = &self.module.functions[func].code;
+        code.len() <= self.inline_max_ops.min(budget) as usize
             && code.iter().all(|op| {
                 !matches!(
                     op.opcode,
                     HostCall | NewI | NewF | NewR | PrintS | PrintI | PrintF
                 )
             })
+    }
+
+    /// Whether every call inside a loop of `func` would be inlined too, with
+    /// `levels` more levels of inlining left. Inlining a function whose
+    /// loop calls stay real calls loses: compiled on its own, that function
+    /// would inline them (spectralnorm, with 2 levels, ran 8x slower when
+    /// `main` inlined the loop of `mul_av` but not its call of `eval_a`).
+    fn loop_calls_inline(&self, func: usize, levels: u32) -> bool {
+        let code = &self.module.functions[func].code;
+        let mut loops = code.iter().enumerate().filter_map(|(end, op)| {
+            let start = usize::from(op.target()?);
+            (start <= end).then_some(start..=end)
+        });
+        loops.all(|ops| {
+            code[ops].iter().all(|op| {
+                op.opcode != Opcode::Call
+                    || levels > 0
+                        && self.small_leafish(op.b.into(), u32::MAX)
+                        && self.loop_calls_inline(op.b.into(), levels - 1)
+            })
+        })
     }
 
     /// A call translated in line: the same checks and traps as a real call
@@ -1082,8 +1126,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             std::mem::replace(&mut self.op_blocks, blocks),
             std::mem::replace(&mut self.bases, callee_bases),
             std::mem::replace(&mut self.depth, depth),
+            self.inline_return.replace(cont),
         );
-        (self.func, self.layout, self.inline_return) = (callee as u32, cl, Some(cont));
+        (self.func, self.layout) = (callee as u32, cl);
+        self.inline_depth += 1;
         self.define_registers(&args);
         self.b.ins().jump(first, &[]);
         for (k, callee_op) in code.iter().enumerate() {
@@ -1098,8 +1144,9 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.op_blocks,
             self.bases,
             self.depth,
+            self.inline_return,
         ) = caller;
-        self.inline_return = None;
+        self.inline_depth -= 1;
         self.b.switch_to_block(cont);
         if op.a != NO_REG
             && let Some(bank) = cl.result
