@@ -785,6 +785,117 @@ fn inlined_leaves_trap_like_real_calls() {
     assert_eq!(out.trap(), (TrapKind::StackOverflow, "main", 2));
 }
 
+/// Recursion through every bank, unrolled by the Cranelift tier's nested
+/// inlining: whichever limit binds (call depth, or one of the three
+/// register stacks), every engine traps at the same call, whether that call
+/// is a real one or one inlined a few levels down. The recursion cycles
+/// through five functions, so the trap's function tells the depth.
+const DOWN: &str = "
+func d0(i, f, r) -> i          ; recurse i0 deep through d0, d1, ...
+    jlei i0, 0, done
+    subi i1, i0, 1
+    fmov f1, f0
+    rmov r1, r0
+    call i1, d1, 1
+    reti i1
+done:
+    reti i0
+end
+
+func d1(i, f, r) -> i          ; recurse i0 deep through d1, d2, ...
+    jlei i0, 0, done
+    subi i1, i0, 1
+    fmov f1, f0
+    rmov r1, r0
+    call i1, d2, 1
+    reti i1
+done:
+    reti i0
+end
+
+func d2(i, f, r) -> i          ; recurse i0 deep through d2, d3, ...
+    jlei i0, 0, done
+    subi i1, i0, 1
+    fmov f1, f0
+    rmov r1, r0
+    call i1, d3, 1
+    reti i1
+done:
+    reti i0
+end
+
+func d3(i, f, r) -> i          ; recurse i0 deep through d3, d4, ...
+    jlei i0, 0, done
+    subi i1, i0, 1
+    fmov f1, f0
+    rmov r1, r0
+    call i1, d4, 1
+    reti i1
+done:
+    reti i0
+end
+
+func d4(i, f, r) -> i          ; recurse i0 deep through d4, d0, ...
+    jlei i0, 0, done
+    subi i1, i0, 1
+    fmov f1, f0
+    rmov r1, r0
+    call i1, d0, 1
+    reti i1
+done:
+    reti i0
+end
+
+func main(i) -> i
+    fconst f0, 1.5
+    call i0, d0, 0
+    reti i0
+end
+";
+
+#[test]
+fn nested_inlined_calls_trap_at_every_limit_like_real_calls() {
+    let module = tierjit::bytecode::text::parse(DOWN).unwrap();
+    let n = 40;
+    let name = |k: usize| format!("d{}", k % 5);
+    // main is depth 1; the call past depth `limit` is made at depth
+    // `limit`, by d(limit - 2).
+    for limit in 2..14usize {
+        let out = check_with(&module, "main", &[Value::I(n)], |c| {
+            c.max_call_depth(limit as u32);
+        });
+        let (kind, func, pc) = out.trap();
+        assert_eq!(
+            (kind, func, pc),
+            (TrapKind::StackOverflow, &*name(limit - 2), 4),
+            "depth {limit}"
+        );
+    }
+    // main has 1 slot per bank (its call reads i0, f0 and r0); the frame
+    // of the k-th call down (k = 0 for d0) ends 2 (k + 1) slots above, so
+    // the first that does not fit is k = (slots - 1) / 2, called by
+    // d(k - 1).
+    for slots in 3..20usize {
+        for bank in 0..3 {
+            let mut stacks = [1024usize; 3];
+            stacks[bank] = slots;
+            let out = check_with(&module, "main", &[Value::I(n)], |c| {
+                c.stack_slots(stacks[0], stacks[1], stacks[2]);
+            });
+            let (kind, func, pc) = out.trap();
+            assert_eq!(
+                (kind, func, pc),
+                (TrapKind::StackOverflow, &*name((slots - 1) / 2 + 4), 4),
+                "bank {bank}, {slots} slots"
+            );
+        }
+    }
+    let out = check_with(&module, "main", &[Value::I(n)], |c| {
+        c.max_call_depth(n as u32 + 2);
+    });
+    assert_eq!(out.int(), 0);
+}
+
 /// `wrap` is small enough for the Cranelift tier to inline, and calls
 /// `fresh`, which allocates: its calls stay real calls, made from a frame
 /// that exists only in memory. Main's `r1` (in no frame slot until the

@@ -1020,20 +1020,57 @@ impl<'a, 'f> Translator<'a, 'f> {
         depth
     }
 
+    /// The checks of [`Self::check_call_depth`] and
+    /// [`Self::check_register_stacks`] for an inlined call, as one compare:
+    /// with no interrupt poll between them, both trap alike at `pc`. The
+    /// limits never change while code runs, so they are loaded as invariant:
+    /// in a loop the whole condition is pure and Cranelift hoists it, leaving
+    /// one branch per inlined call (a real call's limits are reloaded, see
+    /// [`Self::call`]). The callee's depth.
+    fn check_inlined_frame(&mut self, pc: u32, callee: FrameLayout) -> Value {
+        let depth = self.b.ins().iadd_imm_s(self.depth, 1);
+        let max = self.load_ctx(I64, offsets::MAX_CALL_DEPTH, invariant());
+        let mut over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, depth, max);
+        for (bank, end) in self.frame_ends(callee) {
+            let stack_end = self.load_ctx(
+                I64,
+                offsets::STACK_END + 8 * bank.index() as i32,
+                invariant(),
+            );
+            let past = self
+                .b
+                .ins()
+                .icmp(IntCC::UnsignedGreaterThan, end, stack_end);
+            over = self.b.ins().bor(over, past);
+        }
+        self.trap_if(over, pc, TrapKind::StackOverflow);
+        depth
+    }
+
+    /// Where a frame of layout `callee` above this one ends, in each bank
+    /// it has registers in.
+    fn frame_ends(&mut self, callee: FrameLayout) -> Vec<(Bank, Value)> {
+        let me = self.layout;
+        Bank::ALL
+            .into_iter()
+            .filter(|bank| callee.regs[bank.index()] != 0)
+            .map(|bank| {
+                let b = bank.index();
+                let end = self.b.ins().iadd_imm_s(
+                    self.bases[b],
+                    Self::slot_offset(me.regs[b] + callee.regs[b]) as i64,
+                );
+                (bank, end)
+            })
+            .collect()
+    }
+
     /// Trap at `pc` unless a frame of layout `callee` fits on every register
     /// stack above this one.
     fn check_register_stacks(&mut self, pc: u32, callee: FrameLayout) {
-        let me = self.layout;
-        for bank in Bank::ALL {
-            let b = bank.index();
-            if callee.regs[b] == 0 {
-                continue;
-            }
-            let end = self.b.ins().iadd_imm_s(
-                self.bases[b],
-                Self::slot_offset(me.regs[b] + callee.regs[b]) as i64,
-            );
-            let stack_end = self.load_ctx(I64, offsets::STACK_END + 8 * b as i32, trusted());
+        for (bank, end) in self.frame_ends(callee) {
+            let stack_end =
+                self.load_ctx(I64, offsets::STACK_END + 8 * bank.index() as i32, trusted());
             let over = self
                 .b
                 .ins()
@@ -1099,8 +1136,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     fn inline_call(&mut self, pc: u32, op: Op) {
         let callee = op.b as usize;
         let cl = self.layouts[callee];
-        let depth = self.check_call_depth(pc);
-        self.check_register_stacks(pc, cl);
+        let depth = self.check_inlined_frame(pc, cl);
         let args = Bank::ALL.map(|bank| {
             (0..cl.params[bank.index()])
                 .map(|k| self.get(bank, op.c + k as u16))
