@@ -219,6 +219,7 @@ impl Compiler {
                 helpers,
                 inline_max_ops: self.inline_max_ops,
                 inline_max_depth: self.inline_max_depth,
+                self_id: (entry == EntryPoint::Start).then_some(id),
             };
             self.translate(src, func, entry);
             jit.define_function(id, &mut self.ctx)
@@ -267,6 +268,8 @@ impl Compiler {
             helpers: &HelperAddrs::fake(),
             inline_max_ops: self.inline_max_ops,
             inline_max_depth: self.inline_max_depth,
+            // Any id: the listing is not linked.
+            self_id: (entry == EntryPoint::Start).then_some(cranelift_module::FuncId::from_u32(0)),
         };
         self.translate(src, func, entry);
         if !machine_code {
@@ -420,7 +423,7 @@ mod tests {
         assert_eq!(compiler.modules.len(), 1, "a failed batch keeps no module");
     }
 
-    /// The function-table calls in the IR of function `func` of `src`.
+    /// The real calls in the IR of function `func` of `src`.
     fn real_calls(src: &str, func: usize, inline_max_ops: u32, inline_max_depth: u32) -> usize {
         let m = crate::bytecode::text::parse(src).expect("parses");
         let layouts: Vec<_> = m.functions.iter().map(FrameLayout::of).collect();
@@ -433,7 +436,8 @@ mod tests {
         let clif = compiler
             .listing(&m, &layouts, func, EntryPoint::Start, false)
             .expect("clif");
-        clif.matches("call_indirect sig0").count()
+        // Through the table, or straight to the function itself.
+        clif.matches("call_indirect sig0").count() + clif.matches(" = call fn0(").count()
     }
 
     #[test]
@@ -460,6 +464,38 @@ mod tests {
         assert_eq!(real_calls(src, 3, ops, 1), 4);
         assert_eq!(real_calls(src, 3, ops, 2), 8);
         assert_eq!(real_calls(src, 3, ops, 3), 16);
+    }
+
+    #[test]
+    fn recursive_calls_go_straight_to_the_function_compiled_from_its_start() {
+        let src = "func fib(i) -> i\n  jlti i0, 2, small\n  subi i1, i0, 1\n  call i1, fib, 1\n\
+                     subi i2, i0, 2\n  call i2, fib, 2\n  add i0, i1, i2\n  reti i0\n\
+                   small:\n  reti i0\nend\n\
+                   func count(i) -> i\ntop:\n  call i1, fib, 0\n  call i1, count, 1\n\
+                     subi i0, i0, 1\n  jgti i0, 0, top\n  reti i0\nend\n";
+        let m = crate::bytecode::text::parse(src).expect("parses");
+        let layouts: Vec<_> = m.functions.iter().map(FrameLayout::of).collect();
+        let settings = CraneliftSettings {
+            inline_max_depth: 1,
+            ..CraneliftSettings::default()
+        };
+        let mut compiler = Compiler::new(settings).expect("compiler");
+        let mut calls = |func, entry| {
+            let clif = compiler
+                .listing(&m, &layouts, func, entry, false)
+                .expect("clif");
+            (
+                clif.matches(" = call fn0(").count(),
+                clif.matches("call_indirect sig0").count(),
+            )
+        };
+        // fib's four real calls (below its inlined ones) are all direct.
+        assert_eq!(calls(0, EntryPoint::Start), (4, 0));
+        // count inlines fib's calls of fib through the table (fib is not the
+        // function compiled), and calls itself directly...
+        assert_eq!(calls(1, EntryPoint::Start), (1, 2));
+        // ...unless entered at its loop header: that code is not its start.
+        assert_eq!(calls(1, EntryPoint::LoopHeader(0)), (0, 3));
     }
 
     #[test]

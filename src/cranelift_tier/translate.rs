@@ -23,11 +23,12 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::types::{F64, I8, I32, I64};
 use cranelift_codegen::ir::{
-    AbiParam, Block, Function, InstBuilder, MemFlagsData, SigRef, Signature, Type, UserFuncName,
-    Value,
+    AbiParam, Block, ExtFuncData, ExternalName, FuncRef, Function, InstBuilder, MemFlagsData,
+    SigRef, Signature, Type, UserExternalName, UserFuncName, Value,
 };
 use cranelift_codegen::isa::{TargetFrontendConfig, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_module::FuncId;
 
 /// `(ctx, i_base, f_base, r_base) -> status` in the ISA's default
 /// convention: the same native entry as the template tier.
@@ -75,6 +76,9 @@ pub(super) struct Source<'a> {
     pub inline_max_ops: u32,
     /// Inlined callees nest at most this deep.
     pub inline_max_depth: u32,
+    /// The module's id of the function being compiled, when it is compiled
+    /// from its start: its calls of itself then go straight to it.
+    pub self_id: Option<FuncId>,
 }
 
 /// Translate function `func` into `out` (whose signature is already
@@ -199,6 +203,9 @@ struct Translator<'a, 'f> {
     /// Param (status: i32): a callee trapped; its record is filled.
     propagate_block: Block,
     entry_sig: SigRef,
+    /// The compiled function (its index, and its reference when compiled
+    /// from its start), for direct recursive calls.
+    self_ref: (u32, Option<FuncRef>),
     /// Helper signatures by argument count (all i64 -> i64).
     helper_sigs: Vec<Option<SigRef>>,
 }
@@ -211,6 +218,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             helpers,
             inline_max_ops,
             inline_max_depth,
+            self_id,
         } = src;
         let layout = layouts[func];
         let entry = b.create_block();
@@ -234,6 +242,17 @@ impl<'a, 'f> Translator<'a, 'f> {
         b.append_block_param(propagate_block, I32);
         b.set_cold_block(propagate_block);
         let entry_sig = b.import_signature(b.func.signature.clone());
+        let self_ref = self_id.map(|id| {
+            let name = b
+                .func
+                .declare_imported_user_function(UserExternalName::new(0, id.as_u32()));
+            b.import_function(ExtFuncData {
+                name: ExternalName::user(name),
+                signature: entry_sig,
+                colocated: true,
+                patchable: false,
+            })
+        });
         Translator {
             b,
             module,
@@ -255,6 +274,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             inline_return: None,
             propagate_block,
             entry_sig,
+            self_ref: (func as u32, self_ref),
             helper_sigs: Vec::new(),
         }
     }
@@ -965,6 +985,33 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.store_slot(bank, me.regs[b] + k, v);
             }
         }
+        let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
+        let status = match self.self_ref {
+            // A call of the compiled function (from its own code or from a
+            // callee inlined into it) goes straight to it, not through the
+            // table: it is compiled, and it computes what any tier would.
+            (me, Some(me_ref)) if callee == me as usize => {
+                let call = self.b.ins().call(me_ref, &args);
+                self.b.inst_results(call)[0]
+            }
+            _ => self.call_through_table(pc, callee, &args),
+        };
+        let cont = self.b.create_block();
+        self.b
+            .ins()
+            .brif(status, self.propagate_block, &[status.into()], cont, &[]);
+        self.b.switch_to_block(cont);
+        if op.a != NO_REG
+            && let Some(bank) = cl.result
+        {
+            let v = self.load_slot(bank, me.regs[bank.index()]);
+            self.set(bank, op.a, v);
+        }
+    }
+
+    /// Call function `callee` through its function-table entry, compiling
+    /// it first if it has no code yet: the status it returns.
+    fn call_through_table(&mut self, pc: u32, callee: usize, args: &[Value; 4]) -> Value {
         let table = self.load_ctx(I64, offsets::FUNCTIONS, invariant());
         let entry_offset = callee as i32 * offsets::FUNC_ENTRY_SIZE + offsets::FUNC_ENTRY_CODE;
         let code = self.b.ins().load(I64, trusted(), table, entry_offset);
@@ -983,20 +1030,8 @@ impl<'a, 'f> Translator<'a, 'f> {
 
         self.b.switch_to_block(do_call);
         let addr = self.b.block_params(do_call)[0];
-        let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
-        let call = self.b.ins().call_indirect(self.entry_sig, addr, &args);
-        let status = self.b.inst_results(call)[0];
-        let cont = self.b.create_block();
-        self.b
-            .ins()
-            .brif(status, self.propagate_block, &[status.into()], cont, &[]);
-        self.b.switch_to_block(cont);
-        if op.a != NO_REG
-            && let Some(bank) = cl.result
-        {
-            let v = self.load_slot(bank, me.regs[bank.index()]);
-            self.set(bank, op.a, v);
-        }
+        let call = self.b.ins().call_indirect(self.entry_sig, addr, args);
+        self.b.inst_results(call)[0]
     }
 
     /// Where a callee's frame starts in each bank: right after ours.
