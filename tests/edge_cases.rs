@@ -641,6 +641,86 @@ fn byte_packed_i64_arrays_widen_alike_on_every_engine() {
     );
 }
 
+/// An array widens through one reference while a loop reads it through
+/// another: in line, in a real call (the callee allocates, so it is not
+/// inlined), or in an inlined callee. Iteration k reads a[k / 2] through
+/// r0, then stores k * m at a[k] through r8 (the same array, or with `split`
+/// another one), so the store of the first k * m outside 0..=255 widens
+/// whichever array r8 holds, and the reads after it must see the 8-byte
+/// form.
+const WIDEN_ELSEWHERE: &str = "
+func put(r, i, i) -> none       ; a[k] = v, then a fresh array (a real call)
+    seti r0, i0, i1
+    iconst i2, 1
+    newi r1, i2
+    ret
+end
+func put_inline(r, i, i) -> none ; a[k] = v (inlined)
+    seti r0, i0, i1
+    ret
+end
+; main(n, m, how, split): how 0 = in line, 1 = real call, 2 = inlined call;
+; the sum of a[k / 2] * (k + 1) as read before each store, plus the sum of
+; the array read through r0 at the end
+func main(i, i, i, i) -> i
+    newi r0, i0
+    rmov r8, r0
+    jz   i3, same
+    newi r8, i0
+same:
+    iconst i4, 0                ; k
+    iconst i5, 0                ; the sum
+loop:
+    divi i10, i4, 2
+    geti i6, r0, i10
+    addi i7, i4, 1
+    mul  i6, i6, i7
+    add  i5, i5, i6
+    mov  i8, i4                 ; the window of put: r8, i8 = k, i9 = k * m
+    mul  i9, i4, i1
+    jeqi i2, 1, real
+    jeqi i2, 2, inlined
+    seti r8, i8, i9
+    jmp  next
+real:
+    call -, put, 8
+    jmp  next
+inlined:
+    call -, put_inline, 8
+next:
+    addi i4, i4, 1
+    jlt  i4, i0, loop
+    iconst i4, 0
+again:
+    geti i6, r0, i4
+    add  i5, i5, i6
+    addi i4, i4, 1
+    jlt  i4, i0, again
+    reti i5
+end
+";
+
+#[test]
+fn widening_through_another_reference_is_seen_on_every_engine() {
+    let module = tierjit::bytecode::text::parse(WIDEN_ELSEWHERE).unwrap();
+    let n = 300i64;
+    for m in [0i64, 1, 3, 300, -1] {
+        for split in [0, 1] {
+            // r0's a[j] holds j * m once iteration j has run, if r8 is
+            // r0's array; iteration k reads j = k / 2, which has run unless
+            // k = 0 (where j * m = 0 anyway).
+            let stored = |j: i64| if split == 0 { j * m } else { 0 };
+            let before: i64 = (0..n).map(|k| stored(k / 2) * (k + 1)).sum();
+            let after: i64 = (0..n).map(stored).sum();
+            for how in 0..3 {
+                let args = [Value::I(n), Value::I(m), Value::I(how), Value::I(split)];
+                let got = differential::check_module(&module, "main", &args).int();
+                assert_eq!(got, before + after, "m {m} how {how} split {split}");
+            }
+        }
+    }
+}
+
 #[test]
 fn heap_limit_traps_and_garbage_is_collected() {
     // 1000 arrays of 100 KB each under a 16 MB limit: only garbage
