@@ -189,6 +189,9 @@ struct FrameRoom {
     /// and per bank the furthest frame end past this frame's base (bytes).
     depth_need: Inst,
     end_need: [Inst; 3],
+    /// Per bank, the compare of the furthest frame end with the stack's:
+    /// true by itself when no call site's frame has registers in that bank.
+    end_fits: [Inst; 3],
     /// The largest needs seen so far.
     max_depth: i64,
     max_end: [i64; 3],
@@ -212,12 +215,14 @@ impl FrameRoom {
             );
             let ok = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, stack_end);
             fits = b.ins().band(fits, ok);
-            need
+            (need, ok)
         });
+        let inst = |v: Value| b.func.dfg.value_def(v).unwrap_inst();
         FrameRoom {
             fits,
-            depth_need: b.func.dfg.value_def(depth_need).unwrap_inst(),
-            end_need: end_need.map(|v| b.func.dfg.value_def(v).unwrap_inst()),
+            depth_need: inst(depth_need),
+            end_need: end_need.map(|(need, _)| inst(need)),
+            end_fits: end_need.map(|(_, ok)| inst(ok)),
             max_depth: 0,
             max_end: [0; 3],
         }
@@ -226,8 +231,11 @@ impl FrameRoom {
     /// Write the largest needs into the check's constants.
     fn finish(&self, func: &mut Function) {
         func.replace(self.depth_need).iconst(I64, self.max_depth);
-        for (inst, need) in self.end_need.iter().zip(self.max_end) {
-            func.replace(*inst).iconst(I64, need);
+        for b in 0..3 {
+            func.replace(self.end_need[b]).iconst(I64, self.max_end[b]);
+            if self.max_end[b] == 0 {
+                func.replace(self.end_fits[b]).iconst(I8, 1);
+            }
         }
     }
 }
