@@ -283,7 +283,8 @@ impl Config {
     /// Inline calls in Cranelift code at most `levels` deep: a callee's
     /// calls are inlined too, down to that depth (default
     /// [`crate::cranelift_tier::DEFAULT_INLINE_MAX_DEPTH`]; 0 inlines
-    /// nothing). Recursion unrolls that many levels.
+    /// nothing; more than [`crate::cranelift_tier::MAX_INLINE_DEPTH`] counts
+    /// as that). Recursion unrolls that many levels.
     pub fn cranelift_inline_max_depth(&mut self, levels: u32) -> &mut Config {
         self.cranelift.inline_max_depth = levels;
         self

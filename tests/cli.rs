@@ -69,6 +69,33 @@ fn cranelift_inlining_can_be_turned_off() {
 }
 
 #[test]
+fn cranelift_inlining_depth_is_a_flag() {
+    // Any depth runs the same program (past 16 it counts as 16).
+    for levels in ["0", "1", "4", "4000000000"] {
+        let o = tierjit(
+            &[
+                "run",
+                "--tier",
+                "cranelift",
+                "--cranelift-inline-depth",
+                levels,
+                FIB,
+                "20",
+            ],
+            &[],
+        );
+        assert_eq!(stdout(&o), "fib(20) = 6765\n", "{levels}: {}", stderr(&o));
+    }
+    let o = tierjit(&["run", "--cranelift-inline-depth", "deep", FIB, "5"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--cranelift-inline-depth"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn tier_flag_wins_over_the_environment() {
     let o = tierjit(
         &["run", "--tier", "interp", FIB, "5"],

@@ -82,7 +82,7 @@ pub(crate) struct CraneliftArgs {
     #[arg(long, value_name = "OPS")]
     cranelift_inline: Option<u32>,
     /// Inline calls in Cranelift code at most this many levels deep
-    /// (default: 4; 0 inlines nothing).
+    /// (default: 4, at most 16; 0 inlines nothing).
     #[arg(long, value_name = "LEVELS")]
     cranelift_inline_depth: Option<u32>,
     /// Under auto, compile hot functions at once on the running thread

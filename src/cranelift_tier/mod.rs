@@ -60,6 +60,10 @@ pub const DEFAULT_INLINE_MAX_OPS: u32 = 32;
 /// 8 x 32 ops).
 pub const DEFAULT_INLINE_MAX_DEPTH: u32 = 4;
 
+/// The largest [`CraneliftSettings::inline_max_depth`]; larger settings
+/// are clamped to it (the translator recurses once per level).
+pub const MAX_INLINE_DEPTH: u32 = 16;
+
 /// Settings of the Cranelift tier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CraneliftSettings {
@@ -75,7 +79,8 @@ pub struct CraneliftSettings {
     /// times this many ops per function in all; 0 inlines nothing.
     pub inline_max_ops: u32,
     /// Inlined callees nest at most this deep (a callee's calls are
-    /// inlined too, up to this depth); 0 inlines nothing.
+    /// inlined too, up to this depth; at most [`MAX_INLINE_DEPTH`]); 0
+    /// inlines nothing.
     pub inline_max_depth: u32,
 }
 
@@ -124,7 +129,7 @@ impl Compiler {
         Ok(Compiler {
             isa: host_isa(settings)?,
             inline_max_ops: settings.inline_max_ops,
-            inline_max_depth: settings.inline_max_depth,
+            inline_max_depth: settings.inline_max_depth.min(MAX_INLINE_DEPTH),
             ctx: cranelift_codegen::Context::new(),
             builder_ctx: FunctionBuilderContext::new(),
             modules: Vec::new(),
@@ -497,6 +502,19 @@ mod tests {
         assert_eq!(calls(1, EntryPoint::Start), (1, 2));
         // ...unless entered at its loop header: that code is not its start.
         assert_eq!(calls(1, EntryPoint::LoopHeader(0)), (0, 3));
+    }
+
+    #[test]
+    fn inlining_decisions_stay_cheap_for_any_setting() {
+        // Ten calls of itself in a loop: deciding whether to inline it 16
+        // levels deep looks at a bounded number of ops, not 10^15.
+        let src = format!(
+            "func f(i) -> i\ntop:\n{}  subi i0, i0, 1\n  jgti i0, 0, top\n  reti i0\nend\n",
+            "  call i1, f, 1\n".repeat(10)
+        );
+        let ops = 14;
+        assert_eq!(real_calls(&src, 0, ops, 1_000_000), 10);
+        assert_eq!(real_calls(&src, 0, u32::MAX, MAX_INLINE_DEPTH), 10);
     }
 
     #[test]

@@ -159,6 +159,12 @@ fn float_cc(cmp: Cmp) -> FloatCC {
 /// 6x longer to compile with every call inlined.
 const INLINE_BUDGET_FACTOR: u32 = 8;
 
+/// Whatever the settings, a function inlines at most this many ops in all,
+/// so that no setting makes a compile run for minutes: with every limit
+/// raised, fib compiled for over 10 minutes with a cap of 65,536 ops, and
+/// takes about a second with this one (16 times the default budget).
+const MAX_INLINE_BUDGET: u32 = 1 << 12;
+
 /// One Variable per register of a frame of `layout`.
 fn declare_vars(b: &mut FunctionBuilder<'_>, layout: FrameLayout) -> [Vec<Variable>; 3] {
     Bank::ALL.map(|bank| {
@@ -344,7 +350,9 @@ impl<'a, 'f> Translator<'a, 'f> {
             inline_max_depth,
             inline_depth: 0,
             inlined_in_loop: false,
-            inline_budget: inline_max_ops.saturating_mul(INLINE_BUDGET_FACTOR),
+            inline_budget: inline_max_ops
+                .saturating_mul(INLINE_BUDGET_FACTOR)
+                .min(MAX_INLINE_BUDGET),
             func: func as u32,
             layout,
             ctx,
@@ -1035,11 +1043,12 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.ins().iadd(r, scaled)
     }
 
-    /// A call through the function table, with the template tier's checks in
-    /// the same order: call depth, native stack, register stacks. The limits
-    /// are loaded at each call, not marked invariant: hoisted to the entry,
-    /// they outlived the registers across calls and were spilled (fib 8%
-    /// slower).
+    /// A real call, through the function table (or straight to the
+    /// compiled function itself), with the template tier's checks in the
+    /// same order: call depth, interrupt, native stack, register stacks.
+    /// The exact checks load their limits at each call, not as invariant:
+    /// hoisted to the entry, they outlived the registers across calls and
+    /// were spilled (fib 8% slower).
     fn call(&mut self, pc: u32, op: Op) {
         let callee = op.b as usize;
         let cl = self.layouts[callee];
@@ -1281,15 +1290,31 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// would inline them (spectralnorm, with 2 levels, ran 8x slower when
     /// `main` inlined the loop of `mul_av` but not its call of `eval_a`).
     fn loop_calls_inline(&self, func: usize, levels: u32) -> bool {
+        // The walk may look at as many ops as inlining may still add: a
+        // function calling itself in a loop many times would otherwise make
+        // it exponential in `levels`. Past that, the answer is no.
+        let mut ops_left = self.inline_budget;
+        self.loop_calls_inline_within(func, levels, &mut ops_left)
+    }
+
+    fn loop_calls_inline_within(&self, func: usize, levels: u32, ops_left: &mut u32) -> bool {
         let code = &self.module.functions[func].code;
-        loops(code).all(|ops| {
-            code[ops].iter().all(|op| {
-                op.opcode != Opcode::Call
-                    || levels > 0
+        let Some(left) = ops_left.checked_sub(code.len() as u32) else {
+            return false;
+        };
+        *ops_left = left;
+        for ops in loops(code) {
+            for op in &code[ops] {
+                if op.opcode == Opcode::Call
+                    && !(levels > 0
                         && self.small_leafish(op.b.into(), u32::MAX)
-                        && self.loop_calls_inline(op.b.into(), levels - 1)
-            })
-        })
+                        && self.loop_calls_inline_within(op.b.into(), levels - 1, ops_left))
+                {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// A call translated in line: the same checks and traps as a real call
