@@ -1189,10 +1189,11 @@ impl<'a, 'f> Translator<'a, 'f> {
         room.fits
     }
 
-    /// A real call's checks of its depth and of
-    /// [`Self::check_register_stacks`] for an inlined call, as one compare
-    /// (with no interrupt poll between them, both trap alike at `pc`), run
-    /// only when the [`FrameRoom`] check fails. The callee's depth.
+    /// For an inlined call, a real call's checks of the call depth and the
+    /// register stacks ([`Self::check_register_stacks`]) as one compare:
+    /// with no interrupt poll between them, both trap alike at `pc`.
+    /// Outside loops it runs only when the [`FrameRoom`] check fails. The
+    /// callee's depth.
     fn check_inlined_frame(&mut self, pc: u32, callee: FrameLayout) -> Value {
         let depth = self.b.ins().iadd_imm_s(self.depth, 1);
         // In a loop, the exact check's condition is pure, and Cranelift
