@@ -52,17 +52,10 @@ pub enum EntryPoint {
 /// The ops of `code` that a backward jump targets: where a loop can be
 /// entered from the frame (OSR).
 pub fn loop_headers(code: &[Op]) -> Vec<u32> {
-    let mut headers: Vec<u32> = backward_targets(code).map(u32::from).collect();
+    let mut headers: Vec<u32> = loops(code).map(|ops| *ops.start() as u32).collect();
     headers.sort_unstable();
     headers.dedup();
     headers
-}
-
-/// The targets of the backward jumps of `code`, once per jump.
-fn backward_targets(code: &[Op]) -> impl Iterator<Item = u16> + '_ {
-    code.iter()
-        .enumerate()
-        .filter_map(|(pc, op)| op.target().filter(|&t| usize::from(t) <= pc))
 }
 
 /// The ops of each loop of `code`: from a backward jump's target to the
@@ -316,8 +309,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let depth = b.ins().load(I64, trusted(), ctx, offsets::CALL_DEPTH);
         let room = FrameRoom::new(&mut b, ctx, bases, depth);
         let code = &module.functions[func].code;
-        let polls = backward_targets(code).next().is_some()
-            || code.iter().any(|op| op.opcode == Opcode::Call);
+        let polls = loops(code).next().is_some() || code.iter().any(|op| op.opcode == Opcode::Call);
         let interrupt_flag = polls.then(|| b.ins().load(I64, trusted(), ctx, offsets::INTERRUPT));
         let vars = declare_vars(&mut b, layout);
         let op_blocks = (0..code.len()).map(|_| b.create_block()).collect();
@@ -1211,15 +1203,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let max = self.load_ctx(I64, offsets::MAX_CALL_DEPTH, invariant());
         let mut over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, depth, max);
         for (bank, end) in self.frame_ends(callee) {
-            let stack_end = self.load_ctx(
-                I64,
-                offsets::STACK_END + 8 * bank.index() as i32,
-                invariant(),
-            );
-            let past = self
-                .b
-                .ins()
-                .icmp(IntCC::UnsignedGreaterThan, end, stack_end);
+            let past = self.past_stack_end(bank, end, invariant());
             over = self.b.ins().bor(over, past);
         }
         self.trap_if(over, pc, TrapKind::StackOverflow);
@@ -1250,14 +1234,18 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// stack above this one.
     fn check_register_stacks(&mut self, pc: u32, callee: FrameLayout) {
         for (bank, end) in self.frame_ends(callee) {
-            let stack_end =
-                self.load_ctx(I64, offsets::STACK_END + 8 * bank.index() as i32, trusted());
-            let over = self
-                .b
-                .ins()
-                .icmp(IntCC::UnsignedGreaterThan, end, stack_end);
+            let over = self.past_stack_end(bank, end, trusted());
             self.trap_if(over, pc, TrapKind::StackOverflow);
         }
+    }
+
+    /// Whether frame end `end` lies past the end of `bank`'s register
+    /// stack, whose end is loaded with `flags`.
+    fn past_stack_end(&mut self, bank: Bank, end: Value, flags: MemFlagsData) -> Value {
+        let stack_end = self.load_ctx(I64, offsets::STACK_END + 8 * bank.index() as i32, flags);
+        self.b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThan, end, stack_end)
     }
 
     /// Whether a call of `callee` is translated in line: a small function
