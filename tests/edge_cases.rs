@@ -569,13 +569,15 @@ func wrong_kind() -> i
 end
 ";
 
+/// The sum of `a[k] * (k + 1)`, wrapping: what the array programs return.
+fn weighted(a: &[i64]) -> i64 {
+    a.iter().enumerate().fold(0i64, |s, (k, &x)| {
+        s.wrapping_add(x.wrapping_mul(k as i64 + 1))
+    })
+}
+
 #[test]
 fn byte_packed_i64_arrays_widen_alike_on_every_engine() {
-    let weighted = |a: &[i64]| -> i64 {
-        a.iter().enumerate().fold(0i64, |s, (k, &x)| {
-            s.wrapping_add(x.wrapping_mul(k as i64 + 1))
-        })
-    };
     let n = 600i64;
     for at in [0, 1, 299, n - 1] {
         for v in [
@@ -638,6 +640,220 @@ fn byte_packed_i64_arrays_widen_alike_on_every_engine() {
     assert_eq!(
         check(PACKED, "wrong_kind", &[]).trap(),
         (TrapKind::ElementKind, "wrong_kind", 2)
+    );
+}
+
+/// Loops that get a copy for byte-packed arrays in the Cranelift tier (see
+/// `cranelift_tier::packed_loop`), a fill among them, and branches over
+/// one op (a select there).
+const PACKED_LOOPS: &str = "
+; fill(n, from, to, v): a = new [n] of k % 7, then for (i = from; ; i++)
+; { a[i] = v; if (i + 1 > to) break }: the weighted sum of a, plus the
+; final i times 1000003
+func fill(i, i, i, i) -> i
+    newi r0, i0
+    iconst i4, 0
+    jlei i0, 0, init_done
+init:
+    remi i5, i4, 7
+    seti r0, i4, i5
+    addi i4, i4, 1
+    jlt  i4, i0, init
+init_done:
+    mov  i4, i1
+store:
+    seti r0, i4, i3
+    addi i4, i4, 1
+    jle  i4, i2, store
+    muli i6, i4, 1000
+    muli i6, i6, 1000
+    add  i6, i6, i4
+    add  i6, i6, i4
+    add  i6, i6, i4
+    iconst i5, 0
+    jlei i0, 0, done
+sum:
+    geti i7, r0, i5
+    addi i8, i5, 1
+    mul  i7, i7, i8
+    add  i6, i6, i7
+    addi i5, i5, 1
+    jlt  i5, i0, sum
+done:
+    reti i6
+end
+; fill_below(n, from, v): a[i] = v for i = from up to 99 (jlti), then the
+; sum of a[k] * (k + 1), plus the final i times 1000
+func fill_below(i, i, i) -> i
+    newi r0, i0
+    mov  i3, i1
+store:
+    seti r0, i3, i2
+    addi i3, i3, 1
+    jlti i3, 100, store
+    muli i6, i3, 1000
+    iconst i5, 0
+sum:
+    geti i7, r0, i5
+    addi i8, i5, 1
+    mul  i7, i7, i8
+    add  i6, i6, i7
+    addi i5, i5, 1
+    jlt  i5, i0, sum
+    reti i6
+end
+; stride(n, step, v, alias): through r1 (r0's array, or with alias 0 a
+; fresh one), a[j] = v for j = 0, step, ... < n, and each time read back
+; a[j / 2] through r0 into a sum; v outside 0..=255 widens mid-loop
+func stride(i, i, i, i) -> i
+    newi r0, i0
+    rmov r1, r0
+    jnz  i3, same
+    newi r1, i0
+same:
+    iconst i4, 0
+    iconst i6, 0
+loop:
+    seti r1, i4, i2
+    divi i5, i4, 2
+    geti i5, r0, i5
+    add  i6, i6, i5
+    muli i6, i6, 3
+    add  i4, i4, i1
+    jlt  i4, i0, loop
+    reti i6
+end
+; count_zeros(n, m, limit): a[k] = k % m for k < n, then count the zeros
+; of a[0..limit] (a trap past n) and add a[k] + 7 where a[k] > 2: branches
+; over one op, one of them a loop exit
+func count_zeros(i, i, i) -> i
+    newi r0, i0
+    iconst i3, 0
+init:
+    rem  i4, i3, i1
+    seti r0, i3, i4
+    addi i3, i3, 1
+    jlt  i3, i0, init
+    iconst i3, 0
+    iconst i5, 0
+    iconst i6, 0
+count:
+    geti i4, r0, i3
+    jnz  i4, nonzero
+    addi i5, i5, 1
+nonzero:
+    jlei i4, 2, small
+    add  i6, i6, i4
+small:
+    jgti i4, 2, big
+    addi i6, i6, 7
+big:
+    addi i3, i3, 1
+    jlt  i3, i2, count
+    muli i5, i5, 1000
+    muli i5, i5, 1000
+    add  i5, i5, i6
+    reti i5
+end
+; null_loop(n): a loop over a null array
+func null_loop(i) -> i
+    iconst i1, 0
+loop:
+    geti i2, r0, i1
+    addi i1, i1, 1
+    jlt  i1, i0, loop
+    reti i1
+end
+";
+
+#[test]
+fn packed_loop_copies_fills_and_selects_agree_on_every_engine() {
+    let n = 300i64;
+    for (from, to) in [
+        (0, n - 1),
+        (5, 200),
+        (7, 7),
+        (9, 3),
+        (n - 1, 0),
+        (-1, 5),
+        (250, n),
+        (0, i64::MAX),
+    ] {
+        for v in [0, 1, 255, 256, -1, i64::MIN] {
+            let args = [Value::I(n), Value::I(from), Value::I(to), Value::I(v)];
+            let got = check(PACKED_LOOPS, "fill", &args);
+            let last = to.max(from);
+            if from < 0 || last >= n {
+                assert_eq!(
+                    got.trap(),
+                    (TrapKind::IndexOutOfBounds, "fill", 8),
+                    "{from} {to} {v}"
+                );
+                continue;
+            }
+            let mut a: Vec<i64> = (0..n).map(|k| k % 7).collect();
+            for k in from..=last {
+                a[k as usize] = v;
+            }
+            let want = weighted(&a).wrapping_add((last + 1) * 1_000_003);
+            assert_eq!(got.int(), want, "fill {from} {to} {v}");
+        }
+    }
+    for from in [0, 50, 99, 100, 150, -3] {
+        for v in [3, 256] {
+            let args = [Value::I(n), Value::I(from), Value::I(v)];
+            let got = check(PACKED_LOOPS, "fill_below", &args);
+            if from < 0 {
+                assert_eq!(got.trap(), (TrapKind::IndexOutOfBounds, "fill_below", 2));
+                continue;
+            }
+            let mut a = vec![0i64; n as usize];
+            let last = from.max(99);
+            for k in from..=last {
+                a[k as usize] = v;
+            }
+            assert_eq!(
+                got.int(),
+                weighted(&a) + (last + 1) * 1000,
+                "fill_below {from} {v}"
+            );
+        }
+    }
+    for step in [1, 3, 64] {
+        for v in [0, 9, 255, 256, -7] {
+            for alias in [0, 1] {
+                let args = [Value::I(n), Value::I(step), Value::I(v), Value::I(alias)];
+                let mut a = vec![0i64; n as usize];
+                let mut sum = 0i64;
+                let mut j = 0;
+                while j < n {
+                    if alias == 1 {
+                        a[j as usize] = v;
+                    }
+                    sum = sum.wrapping_add(a[(j / 2) as usize]).wrapping_mul(3);
+                    j += step;
+                }
+                let got = check(PACKED_LOOPS, "stride", &args).int();
+                assert_eq!(got, sum, "stride {step} {v} {alias}");
+            }
+        }
+    }
+    for m in [1, 2, 5, 300, 1000] {
+        let a: Vec<i64> = (0..n).map(|k| k % m).collect();
+        let zeros = a.iter().filter(|&&x| x == 0).count() as i64;
+        let rest: i64 = a.iter().map(|&x| if x > 2 { x } else { 7 }).sum();
+        let args = [Value::I(n), Value::I(m), Value::I(n)];
+        let got = check(PACKED_LOOPS, "count_zeros", &args).int();
+        assert_eq!(got, zeros * 1_000_000 + rest, "count_zeros {m}");
+        let args = [Value::I(n), Value::I(m), Value::I(n + 1)];
+        assert_eq!(
+            check(PACKED_LOOPS, "count_zeros", &args).trap(),
+            (TrapKind::IndexOutOfBounds, "count_zeros", 9)
+        );
+    }
+    assert_eq!(
+        check(PACKED_LOOPS, "null_loop", &[Value::I(5)]).trap(),
+        (TrapKind::NullReference, "null_loop", 1)
     );
 }
 

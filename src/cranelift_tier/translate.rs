@@ -9,6 +9,7 @@
 //! the other registers start at 0; code compiled for entry at a loop header
 //! (OSR) takes every register from the frame.
 
+use super::packed_loop::{Bound, Fill, PackedLoop, packed_loops};
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
 use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode};
 use crate::runtime::context::offsets;
@@ -67,6 +68,61 @@ fn loops(code: &[Op]) -> impl Iterator<Item = std::ops::RangeInclusive<usize>> +
     })
 }
 
+/// Whether `op` only computes an i64 register from i64 registers and
+/// immediates: no trap, no memory, so it may run whether or not it should.
+fn computes_int(op: Op) -> bool {
+    use Opcode::*;
+    matches!(
+        op.opcode,
+        IConst
+            | IConstK
+            | Mov
+            | Add
+            | Sub
+            | Mul
+            | And
+            | Or
+            | Xor
+            | Shl
+            | Shr
+            | Ushr
+            | AddI
+            | SubI
+            | MulI
+            | AndI
+            | OrI
+            | XorI
+            | ShlI
+            | ShrI
+            | UshrI
+            | Neg
+            | Not
+            | Eq
+            | Ne
+            | Lt
+            | Le
+            | Gt
+            | Ge
+            | EqI
+            | NeI
+            | LtI
+            | LeI
+            | GtI
+            | GeI
+    )
+}
+
+/// Which ops of `code` a jump targets.
+fn jump_targets(code: &[Op]) -> Vec<bool> {
+    let mut targeted = vec![false; code.len()];
+    for op in code {
+        if let Some(t) = op.target() {
+            targeted[usize::from(t)] = true;
+        }
+    }
+    targeted
+}
+
 /// What a translation reads: a verified module, its frame layouts, and the
 /// helper addresses calls go to.
 #[derive(Clone, Copy)]
@@ -104,6 +160,7 @@ pub(super) fn translate(
         t.b.switch_to_block(block);
         t.op(pc as u32, *op);
     }
+    t.packed_copies();
     t.finish(frontend);
 }
 
@@ -239,6 +296,33 @@ impl FrameRoom {
     }
 }
 
+/// A loop's copy for byte-packed arrays (see [`super::packed_loop`]).
+struct PackedCopy {
+    plan: PackedLoop,
+    /// Where the loop is entered from outside: it tests the arrays' kinds,
+    /// then goes to the copy or the ordinary loop.
+    guard: Block,
+    /// The copy's op blocks, from the loop's header on.
+    blocks: Vec<Block>,
+    /// The lengths of `plan.arrays`, loaded in the guard.
+    lens: Vec<Value>,
+}
+
+impl PackedCopy {
+    /// The packed copies of `code`'s loops, with their blocks.
+    fn plan(b: &mut FunctionBuilder<'_>, code: &[Op]) -> Vec<PackedCopy> {
+        packed_loops(code)
+            .into_iter()
+            .map(|plan| PackedCopy {
+                guard: b.create_block(),
+                blocks: plan.ops.clone().map(|_| b.create_block()).collect(),
+                lens: Vec::new(),
+                plan,
+            })
+            .collect()
+    }
+}
+
 struct Translator<'a, 'f> {
     b: FunctionBuilder<'f>,
     module: &'a Module,
@@ -274,6 +358,13 @@ struct Translator<'a, 'f> {
     interrupt_flag: Option<Value>,
     vars: [Vec<Variable>; 3],
     op_blocks: Vec<Block>,
+    /// Which ops a jump targets.
+    targeted: Vec<bool>,
+    /// The loops of the function being translated (compiled or inlined)
+    /// that have a packed copy.
+    packed: Vec<PackedCopy>,
+    /// Which of them is being translated, if any.
+    in_copy: Option<usize>,
     /// Params (kind: i32, pc: i32, func: i32): fill the trap record and
     /// return kind.
     trap_block: Block,
@@ -313,6 +404,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let interrupt_flag = polls.then(|| b.ins().load(I64, trusted(), ctx, offsets::INTERRUPT));
         let vars = declare_vars(&mut b, layout);
         let op_blocks = (0..code.len()).map(|_| b.create_block()).collect();
+        let packed = PackedCopy::plan(&mut b, code);
         let trap_block = b.create_block();
         for _ in 0..3 {
             b.append_block_param(trap_block, I32);
@@ -355,6 +447,9 @@ impl<'a, 'f> Translator<'a, 'f> {
             interrupt_flag,
             vars,
             op_blocks,
+            targeted: jump_targets(code),
+            packed,
+            in_copy: None,
             trap_block,
             inline_return: None,
             propagate_block,
@@ -468,7 +563,192 @@ impl<'a, 'f> Translator<'a, 'f> {
                 .collect::<Vec<_>>()
         });
         self.define_registers(&values);
-        self.b.ins().jump(self.op_blocks[target], &[]);
+        let to = self.target_block(None, target);
+        self.b.ins().jump(to, &[]);
+    }
+
+    /// The block a jump from op `from` (None: from the entry) to op `to`
+    /// goes to: in a packed copy, the copy's op if it is in the loop; from
+    /// outside a loop with a packed copy to its header, the guard that
+    /// picks a copy; else the op's block.
+    fn target_block(&self, from: Option<usize>, to: usize) -> Block {
+        for (k, copy) in self.packed.iter().enumerate() {
+            let ops = &copy.plan.ops;
+            if self.in_copy == Some(k) && ops.contains(&to) {
+                return copy.blocks[to - ops.start()];
+            }
+            if to == *ops.start() && !from.is_some_and(|pc| ops.contains(&pc)) {
+                return copy.guard;
+            }
+        }
+        self.op_blocks[to]
+    }
+
+    /// Each loop's guard and packed copy: the guard goes to the copy (or
+    /// first the fill) when every array the copy assumes byte-packed is,
+    /// else to the ordinary loop. (Null has the null header's kind, 0.)
+    fn packed_copies(&mut self) {
+        let code = &self.module.functions[self.func as usize].code;
+        for k in 0..self.packed.len() {
+            let (guard, first) = (self.packed[k].guard, self.packed[k].blocks[0]);
+            let ops = self.packed[k].plan.ops.clone();
+            let ordinary = self.op_blocks[*ops.start()];
+            self.b.switch_to_block(guard);
+            let mut all_packed = None;
+            let mut lens = Vec::new();
+            for a in self.packed[k].plan.arrays.clone() {
+                let (_, _, header) = self.array_header(a);
+                let kind = self
+                    .b
+                    .ins()
+                    .load(I32, trusted(), header, ARRAY_KIND_OFFSET as i32);
+                let packed = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::Equal, kind, i64::from(I64_BYTES_KIND));
+                all_packed = Some(match all_packed {
+                    Some(all) => self.b.ins().band(all, packed),
+                    None => packed,
+                });
+                let len = self
+                    .b
+                    .ins()
+                    .load(I64, invariant(), header, ARRAY_LEN_OFFSET as i32);
+                lens.push(len);
+            }
+            let Some(all_packed) = all_packed else {
+                continue;
+            };
+            self.packed[k].lens = lens;
+            let start = match self.packed[k].plan.fill {
+                Some(fill) => {
+                    let exit = self.target_block(Some(*ops.end()), ops.end() + 1);
+                    let fill_block = self.b.create_block();
+                    let len = self.packed_len(k, fill.array);
+                    self.b.switch_to_block(fill_block);
+                    self.fill(fill, len, exit, first);
+                    fill_block
+                }
+                None => first,
+            };
+            self.b.switch_to_block(guard);
+            self.b.ins().brif(all_packed, start, &[], ordinary, &[]);
+            self.in_copy = Some(k);
+            for pc in ops {
+                let block = self.target_block(Some(pc), pc);
+                self.b.switch_to_block(block);
+                self.op(pc as u32, code[pc]);
+            }
+            self.in_copy = None;
+        }
+    }
+
+    /// The length of array register `array` in packed copy `k` (one of
+    /// the copy's arrays).
+    fn packed_len(&self, k: usize, array: u16) -> Value {
+        let copy = &self.packed[k];
+        let at = copy.plan.arrays.iter().position(|&a| a == array);
+        copy.lens[at.unwrap_or(0)]
+    }
+
+    /// In a packed copy, the length of the array an i64 access goes
+    /// through, when the copy assumes that array byte-packed.
+    fn packed_access_len(&self, op: Op) -> Option<Value> {
+        let k = self.in_copy?;
+        let array = if op.opcode == Opcode::GetI {
+            op.b
+        } else {
+            op.a
+        };
+        self.packed[k]
+            .plan
+            .arrays
+            .contains(&array)
+            .then(|| self.packed_len(k, array))
+    }
+
+    /// An i64 access in a packed copy, to an array known to be byte-packed
+    /// and of length `len`: an index in bounds (and for a store, a value
+    /// that fits a byte) takes one compare; anything else goes to the same
+    /// op in the ordinary loop, which traps or widens.
+    fn packed_access(&mut self, pc: u32, op: Op, len: Value) {
+        let store = op.opcode == Opcode::SetI;
+        let (array, index) = if store { (op.a, op.b) } else { (op.b, op.c) };
+        let idx = self.get(Bank::I, index);
+        let mut slow = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
+        let value = store.then(|| self.get(Bank::I, op.c));
+        if let Some(v) = value {
+            let wide = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedGreaterThan, v, I64_BYTES_MAX);
+            slow = self.b.ins().bor(slow, wide);
+        }
+        let cont = self.b.create_block();
+        let ordinary = self.op_blocks[pc as usize];
+        self.b.ins().brif(slow, ordinary, &[], cont, &[]);
+        self.b.switch_to_block(cont);
+        let r = self.get(Bank::R, array);
+        let addr = self.b.ins().iadd(r, idx);
+        let offset = ARRAY_DATA_OFFSET as i32;
+        match value {
+            Some(v) => {
+                self.b.ins().istore8(trusted(), v, addr, offset);
+            }
+            None => {
+                let v = self.b.ins().uload8(I64, trusted(), addr, offset);
+                self.set(Bank::I, op.a, v);
+            }
+        }
+    }
+
+    /// A fill loop (see [`Fill`]) at once, when it stays in bounds (it
+    /// stores from its index up to the bound, at least once) and its value
+    /// fits a byte: one `memset`, and the index left where the loop leaves
+    /// it; then on to `exit`. Otherwise on to the copy's loop at `copy`.
+    /// A fill is bounded by the array's length, so it polls no interrupt.
+    fn fill(&mut self, fill: Fill, len: Value, exit: Block, copy: Block) {
+        let first = self.get(Bank::I, fill.index);
+        let last = match fill.bound {
+            Bound::Reg(n) => {
+                let n = self.get(Bank::I, n);
+                if fill.inclusive {
+                    n
+                } else {
+                    // Wraps for i64::MIN, which then fails `last < len`.
+                    self.b.ins().iadd_imm_s(n, -1)
+                }
+            }
+            Bound::Imm(n) => self.b.ins().iconst(I64, n - i64::from(!fill.inclusive)),
+        };
+        let v = self.get(Bank::I, fill.value);
+        let b = &mut self.b;
+        let from_zero = b
+            .ins()
+            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, first, 0);
+        let ordered = b.ins().icmp(IntCC::SignedLessThanOrEqual, first, last);
+        let in_bounds = b.ins().icmp(IntCC::SignedLessThan, last, len);
+        let fits = b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, v, I64_BYTES_MAX);
+        let ok = [ordered, in_bounds, fits]
+            .into_iter()
+            .fold(from_zero, |ok, c| b.ins().band(ok, c));
+        let do_fill = self.b.create_block();
+        self.b.ins().brif(ok, do_fill, &[], copy, &[]);
+        self.b.switch_to_block(do_fill);
+        let r = self.get(Bank::R, fill.array);
+        let start = self.b.ins().iadd(r, first);
+        let start = self.b.ins().iadd_imm_s(start, ARRAY_DATA_OFFSET as i64);
+        let count = self.b.ins().isub(last, first);
+        let count = self.b.ins().iadd_imm_s(count, 1);
+        self.call_helper(self.helpers.fill_bytes, &[start, v, count]);
+        let next = self.b.ins().iadd_imm_s(last, 1);
+        self.set(Bank::I, fill.index, next);
+        self.b.ins().jump(exit, &[]);
     }
 
     /// The interrupt flag's current value (an i8).
@@ -519,7 +799,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     fn next_block(&self, pc: u32) -> Block {
-        self.op_blocks[pc as usize + 1]
+        self.target_block(Some(pc as usize), pc as usize + 1)
     }
 
     /// A helper call: `(ctx, args...) -> u64` at an absolute address.
@@ -555,8 +835,17 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     fn op(&mut self, pc: u32, op: Op) {
-        use Opcode::*;
         self.poll_at_back_edge(pc, op);
+        self.op_effect(pc, op);
+        if matches!(op.opcode.flow(), Flow::Next) {
+            let next = self.next_block(pc);
+            self.b.ins().jump(next, &[]);
+        }
+    }
+
+    /// What op `pc` does, short of going on to the next op.
+    fn op_effect(&mut self, pc: u32, op: Op) {
+        use Opcode::*;
         match op.opcode {
             Nop => {}
             IConst => {
@@ -673,7 +962,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.set(Bank::I, op.a, v);
             }
             Jmp => {
-                let to = self.op_blocks[op.a as usize];
+                let to = self.target_block(Some(pc as usize), op.a.into());
                 self.b.ins().jump(to, &[]);
             }
             Jz | Jnz => {
@@ -732,6 +1021,9 @@ impl<'a, 'f> Translator<'a, 'f> {
                     .ins()
                     .load(I64, invariant(), header, ARRAY_LEN_OFFSET as i32);
                 self.set(Bank::I, op.a, len);
+            }
+            GetI | SetI if let Some(len) = self.packed_access_len(op) => {
+                self.packed_access(pc, op, len);
             }
             GetI => {
                 let v = self.i64_access(
@@ -824,19 +1116,27 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.call_helper(self.helpers.print_f64, &[bits, digits]);
             }
         }
-        match op.opcode.flow() {
-            Flow::Next => {
-                let next = self.next_block(pc);
-                self.b.ins().jump(next, &[]);
-            }
-            Flow::Branch | Flow::Jump | Flow::Return => {}
-        }
     }
 
-    /// A conditional branch to `target`, else the next op.
+    /// A conditional branch to `target`, else the next op. A branch over
+    /// one op that only computes an i64 register from others (and that
+    /// nothing else jumps to) becomes a select: prime counting's `if
+    /// (!composite[i]) count++` mispredicted on every prime.
     fn branch(&mut self, pc: u32, cond: Value, target: u16) {
-        let to = self.op_blocks[target as usize];
-        let next = self.next_block(pc);
+        let (pc, target) = (pc as usize, usize::from(target));
+        let to = self.target_block(Some(pc), target);
+        let code = &self.module.functions[self.func as usize].code;
+        let skipped = code[pc + 1];
+        if target == pc + 2 && computes_int(skipped) && !self.targeted[pc + 1] {
+            let before = self.get(Bank::I, skipped.a);
+            self.op_effect(pc as u32 + 1, skipped);
+            let computed = self.get(Bank::I, skipped.a);
+            let v = self.b.ins().select(cond, before, computed);
+            self.set(Bank::I, skipped.a, v);
+            self.b.ins().jump(to, &[]);
+            return;
+        }
+        let next = self.next_block(pc as u32);
         self.b.ins().brif(cond, to, &[], next, &[]);
     }
 
@@ -1344,10 +1644,12 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.layout,
             std::mem::replace(&mut self.vars, vars),
             std::mem::replace(&mut self.op_blocks, blocks),
+            std::mem::replace(&mut self.targeted, jump_targets(code)),
             std::mem::replace(&mut self.bases, callee_bases),
             std::mem::replace(&mut self.base_offsets, callee_offsets),
             std::mem::replace(&mut self.depth, depth),
             self.inline_return.replace(cont),
+            std::mem::replace(&mut self.packed, PackedCopy::plan(&mut self.b, code)),
         );
         let call_in_loop = self.in_loop(pc);
         let in_loop = std::mem::replace(&mut self.inlined_in_loop, call_in_loop);
@@ -1360,15 +1662,18 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.b.switch_to_block(block);
             self.op(k as u32, *callee_op);
         }
+        self.packed_copies();
         (
             self.func,
             self.layout,
             self.vars,
             self.op_blocks,
+            self.targeted,
             self.bases,
             self.base_offsets,
             self.depth,
             self.inline_return,
+            self.packed,
         ) = caller;
         self.inline_depth -= 1;
         self.inlined_in_loop = in_loop;

@@ -35,6 +35,8 @@ pub struct HelperAddrs {
     pub hot_loop: usize,
     /// [`widen_set_i64`].
     pub widen_set_i64: usize,
+    /// [`fill_bytes`].
+    pub fill_bytes: usize,
 }
 
 impl HelperAddrs {
@@ -50,6 +52,7 @@ impl HelperAddrs {
             hot_call: hot_call as *const () as usize,
             hot_loop: hot_loop as *const () as usize,
             widen_set_i64: widen_set_i64 as *const () as usize,
+            fill_bytes: fill_bytes as *const () as usize,
         }
     }
 
@@ -66,6 +69,7 @@ impl HelperAddrs {
             hot_call: a(7),
             hot_loop: a(8),
             widen_set_i64: a(9),
+            fill_bytes: a(10),
         }
     }
 }
@@ -152,6 +156,24 @@ pub unsafe extern "C" fn widen_set_i64(
         debug_assert_eq!(stored, Ok(()));
         0
     })
+}
+
+/// Set `count` bytes from `addr` to `byte`: a loop storing one value into
+/// a range of a byte-packed i64 array (see `cranelift_tier::packed_loop`).
+/// Compiled code has checked that the range lies in the array and that the
+/// value fits a byte. Returns 0.
+///
+/// # Safety
+/// Called only by compiled code, with `count` writable bytes at `addr`.
+pub unsafe extern "C" fn fill_bytes(
+    _ctx: *mut VmContext,
+    addr: *mut u8,
+    byte: u64,
+    count: u64,
+) -> u64 {
+    // SAFETY: by the caller's contract.
+    unsafe { std::ptr::write_bytes(addr, byte as u8, count as usize) };
+    0
 }
 
 /// Host call: `packed` holds the import index (bits 0..16), the argument
