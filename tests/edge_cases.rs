@@ -3,7 +3,7 @@
 
 mod differential;
 
-use differential::{check, check_with};
+use differential::{check, check_module, check_with};
 use tierjit::{TrapKind, Value};
 
 const EDGE_INTS: &[i64] = &[
@@ -1005,6 +1005,98 @@ fn deep_recursion_is_a_trap_not_a_crash() {
         c.max_call_depth(50);
     });
     assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 2));
+}
+
+/// Functions that return at once when a test of their arguments holds:
+/// the Cranelift tier runs that test at a call it does not inline and
+/// calls only when the function would not return at once.
+const EARLY_EXITS: &str = "
+; halves(n, x): 0.0 for n <= 0 (an uninitialised register), else
+; x + halves(n - 1, x / 2)
+func halves(i, f) -> f
+    jgti i0, 0, work
+    retf f1
+work:
+    subi i0, i0, 1
+    fconst f2, 0.5
+    fmul f3, f0, f2
+    fmov f1, f0
+    fmov f0, f3
+    call f4, halves, 0
+    fadd f1, f1, f4
+    retf f1
+end
+; steps(a, b): 0 when a >= b, else 1 + steps(a + 1, b)
+func steps(i, i) -> i
+    jge  i0, i1, same
+    addi i0, i0, 1
+    call i0, steps, 0
+    addi i0, i0, 1
+    reti i0
+same:
+    reti i2
+end
+; zeros(n): n for n == 0, else zeros(n - 1), computed twice
+func zeros(i) -> i
+    jz   i0, done
+    subi i1, i0, 1
+    call i2, zeros, 1
+    subi i1, i0, 1
+    call i1, zeros, 1
+    reti i1
+done:
+    reti i0
+end
+func main(i) -> i
+    mov  i1, i0
+    i2f  f1, i0
+    call f1, halves, 1
+    f2i  i2, f1
+    iconst i3, 0
+    mov  i4, i0
+    call i3, steps, 3
+    mov  i4, i0
+    call i4, zeros, 4
+    muli i2, i2, 1000
+    add  i2, i2, i3
+    add  i2, i2, i4
+    reti i2
+end
+";
+
+#[test]
+fn early_exits_check_the_frame_like_real_calls() {
+    let module = tierjit::bytecode::text::parse(EARLY_EXITS).unwrap();
+    for n in [0i64, 1, 2, 9] {
+        let halves: f64 = (0..n).map(|k| n as f64 / f64::powi(2.0, k as i32)).sum();
+        let want = (halves as i64) * 1000 + n;
+        assert_eq!(
+            check_module(&module, "main", &[Value::I(n)]).int(),
+            want,
+            "main({n})"
+        );
+    }
+    // At every depth limit and register-stack size around what recursion
+    // to 0 needs, the call that returns at once traps like a real one.
+    for n in [3i64, 7] {
+        for depth in 1..(n as u32 + 4) {
+            check_with(&module, "main", &[Value::I(n)], |c| {
+                c.max_call_depth(depth);
+            });
+            let recurse = tierjit::bytecode::text::parse(RECURSE).unwrap();
+            check_with(&recurse, "down", &[Value::I(n)], |c| {
+                c.max_call_depth(depth);
+            });
+        }
+        for slots in 2..(3 * n as usize + 8) {
+            check_with(&module, "main", &[Value::I(n)], |c| {
+                c.stack_slots(slots, 64, 64);
+            });
+            check_with(&module, "main", &[Value::I(n)], |c| {
+                c.stack_slots(64, slots, 64);
+            });
+        }
+    }
 }
 
 /// Small leaves the Cranelift tier inlines: traps inside them name the

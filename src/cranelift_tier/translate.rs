@@ -11,7 +11,7 @@
 
 use super::packed_loop::{Bound, Fill, PackedLoop, packed_loops};
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
-use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode};
+use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand};
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
 use crate::runtime::heap::{
@@ -110,6 +110,41 @@ fn computes_int(op: Op) -> bool {
             | GtI
             | GeI
     )
+}
+
+/// A function that starts by returning at once when a test of its
+/// arguments holds: `j<cmp>[i] a, b, L` (or `jz`/`jnz`) with a `ret` at
+/// either `L` or the next op.
+#[derive(Clone, Copy)]
+struct EarlyExit {
+    /// The test, op 0.
+    test: Op,
+    /// Whether the function returns when the test's branch is taken (else
+    /// when it is not).
+    when_taken: bool,
+    /// The `ret` it then runs.
+    ret: Op,
+}
+
+fn early_exit(code: &[Op]) -> Option<EarlyExit> {
+    use Opcode::*;
+    let test = *code.first()?;
+    let reads_ints = matches!(
+        test.opcode,
+        JEq | JNe | JLt | JLe | JGt | JGe | JEqI | JNeI | JLtI | JLeI | JGtI | JGeI | Jz | Jnz
+    );
+    let is_ret = |op: &Op| matches!(op.opcode, Ret | RetI | RetF | RetR);
+    let taken = code.get(usize::from(test.target()?))?;
+    let (when_taken, ret) = match code.get(1) {
+        _ if is_ret(taken) => (true, *taken),
+        Some(next) if is_ret(next) => (false, *next),
+        _ => return None,
+    };
+    reads_ints.then_some(EarlyExit {
+        test,
+        when_taken,
+        ret,
+    })
 }
 
 /// Which ops of `code` a jump targets.
@@ -975,7 +1010,10 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.branch(pc, c, op.b);
             }
             Call if self.inlinable(op.b.into()) => self.inline_call(pc, op),
-            Call => self.call(pc, op),
+            Call => match early_exit(&self.module.functions[op.b as usize].code) {
+                Some(exit) => self.call_with_early_exit(pc, op, exit),
+                None => self.call(pc, op),
+            },
             HostCall => self.host_call(pc, op),
             Ret | RetI | RetF | RetR => {
                 let result = op
@@ -1401,6 +1439,61 @@ impl<'a, 'f> Translator<'a, 'f> {
             let v = self.load_slot(bank, me.regs[bank.index()]);
             self.set(bank, op.a, v);
         }
+    }
+
+    /// A real call of a function that may return at once (see
+    /// [`EarlyExit`]): the test runs here, on the arguments, and only when
+    /// the function would not return at once is it called. Returning at
+    /// once, it is an inlined call: the same depth and register-stack
+    /// checks, and its result. (fib: half the calls below the inlined
+    /// levels are of fib(0) or fib(1).)
+    fn call_with_early_exit(&mut self, pc: u32, op: Op, exit: EarlyExit) {
+        use Opcode::*;
+        let cl = self.layouts[op.b as usize];
+        // A register of the callee on entry: an argument, or 0.
+        let entry_value = |t: &mut Self, bank: Bank, reg: u16| {
+            if u32::from(reg) < cl.params[bank.index()] {
+                t.get(bank, op.c + reg)
+            } else if bank == Bank::F {
+                t.b.ins().f64const(0.0)
+            } else {
+                t.b.ins().iconst(I64, 0)
+            }
+        };
+        let test = exit.test;
+        let x = entry_value(self, Bank::I, test.a);
+        let taken = match test.opcode {
+            Jz => self.b.ins().icmp_imm_s(IntCC::Equal, x, 0),
+            Jnz => self.b.ins().icmp_imm_s(IntCC::NotEqual, x, 0),
+            _ => {
+                let y = match test.opcode.operands()[1] {
+                    Operand::Imm => self.b.ins().iconst(I64, imm(test.b)),
+                    _ => entry_value(self, Bank::I, test.b),
+                };
+                let cc = int_cc(test.opcode.cmp().unwrap_or(Cmp::Eq));
+                self.b.ins().icmp(cc, x, y)
+            }
+        };
+        let (returns, calls) = (self.b.create_block(), self.b.create_block());
+        let join = self.b.create_block();
+        if exit.when_taken {
+            self.b.ins().brif(taken, returns, &[], calls, &[]);
+        } else {
+            self.b.ins().brif(taken, calls, &[], returns, &[]);
+        }
+        self.b.switch_to_block(returns);
+        self.check_inlined_frame(pc, cl);
+        if op.a != NO_REG
+            && let Some(bank) = exit.ret.opcode.transfer_bank()
+        {
+            let v = entry_value(self, bank, exit.ret.a);
+            self.set(bank, op.a, v);
+        }
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(calls);
+        self.call(pc, op);
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(join);
     }
 
     /// Call function `callee` through its function-table entry, compiling
