@@ -129,6 +129,118 @@ fn int_register_immediate_ops() {
     }
 }
 
+/// Division and multiplication by a register that holds a constant (the
+/// Cranelift tier multiplies by reciprocals and shifts then), and by one
+/// that holds it only from some point on, or not always.
+#[test]
+fn int_ops_by_constant_registers() {
+    let at_op_1 = |out: &differential::Outcome, want: Result<i64, TrapKind>, what: &str| match want
+    {
+        Ok(v) => assert_eq!(out.int(), v, "{what}"),
+        Err(k) => assert_eq!(out.trap(), (k, "t", 1), "{what}"),
+    };
+    let divisors =
+        EDGE_INTS
+            .iter()
+            .copied()
+            .chain([3, 5, 9, -3, 1_000_003, 1_000_000_007, 1 << 40]);
+    for op in ["div", "rem", "mul"] {
+        for d in divisors.clone() {
+            let src = format!("func t(i) -> i\n iconst i1, {d}\n {op} i0, i0, i1\n reti i0\nend\n");
+            let module = tierjit::bytecode::text::parse(&src).unwrap();
+            for &x in EDGE_INTS {
+                let out = differential::check_module(&module, "t", &[Value::I(x)]);
+                at_op_1(
+                    &out,
+                    int_model(op, x, d),
+                    &format!("{op} {x} by constant {d}"),
+                );
+            }
+        }
+    }
+    for imm in [3, 5, 7, 9, -3, -7] {
+        for op in ["div", "rem", "mul"] {
+            let src = format!("func t(i) -> i\n {op}i i0, i0, {imm}\n reti i0\nend\n");
+            let module = tierjit::bytecode::text::parse(&src).unwrap();
+            for &x in EDGE_INTS {
+                let out = differential::check_module(&module, "t", &[Value::I(x)]);
+                expect_int(&out, int_model(op, x, imm), &format!("{op}i {x} {imm}"));
+            }
+        }
+    }
+    // A parameter read before a constant overwrites it: x / d + x / 5.
+    let overwritten = "
+func t(i, i) -> i
+    div  i2, i0, i1
+    iconst i1, 5
+    div  i3, i0, i1
+    add  i2, i2, i3
+    reti i2
+end";
+    assert_eq!(
+        check(overwritten, "t", &[Value::I(100), Value::I(4)]).int(),
+        45
+    );
+    // Written twice: 7, or 3 when x is odd.
+    let twice = "
+func t(i) -> i
+    iconst i1, 7
+    andi i2, i0, 1
+    jz   i2, even
+    iconst i1, 3
+even:
+    rem  i0, i0, i1
+    reti i0
+end";
+    for x in [10, 11, -10, -11] {
+        let d = if x % 2 == 0 { 7 } else { 3 };
+        assert_eq!(check(twice, "t", &[Value::I(x)]).int(), x % d, "{x}");
+    }
+    // Written once, in a loop, after a read: x / d + x / 5.
+    let looped = "
+func t(i, i) -> i
+    iconst i2, 2
+again:
+    div  i3, i0, i1
+    add  i4, i4, i3
+    iconst i1, 5
+    subi i2, i2, 1
+    jgti i2, 0, again
+    reti i4
+end";
+    assert_eq!(check(looped, "t", &[Value::I(100), Value::I(2)]).int(), 70);
+    // Written once, after a jump over it that later reads come back from:
+    // x / d, then x / 5.
+    let jumped = "
+func t(i, i) -> i
+    iconst i2, 2
+    jmp  mid
+top:
+    iconst i1, 5
+mid:
+    div  i3, i0, i1
+    add  i4, i4, i3
+    subi i2, i2, 1
+    jgti i2, 0, top
+    reti i4
+end";
+    assert_eq!(check(jumped, "t", &[Value::I(100), Value::I(4)]).int(), 45);
+    // Written once, after a branch that may skip it: 100 / d or 100 / 5.
+    let skipped = "
+func t(i, i) -> i
+    jz   i0, skip
+    iconst i1, 5
+skip:
+    iconst i3, 100
+    div  i3, i3, i1
+    reti i3
+end";
+    for (flag, want) in [(0, 25), (1, 20)] {
+        let out = check(skipped, "t", &[Value::I(flag), Value::I(4)]);
+        assert_eq!(out.int(), want, "flag {flag}");
+    }
+}
+
 #[test]
 fn int_unary_and_constants() {
     for &x in EDGE_INTS {

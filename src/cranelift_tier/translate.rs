@@ -20,6 +20,8 @@ use crate::runtime::heap::{
 };
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
+use crate::template::magic::Magic;
+use crate::template::masm::AluOp;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::types::{F64, I8, I32, I64};
@@ -147,15 +149,65 @@ fn early_exit(code: &[Op]) -> Option<EarlyExit> {
     })
 }
 
-/// Which ops of `code` a jump targets.
-fn jump_targets(code: &[Op]) -> Vec<bool> {
-    let mut targeted = vec![false; code.len()];
-    for op in code {
-        if let Some(t) = op.target() {
-            targeted[usize::from(t)] = true;
+/// What the translation of a function's ops asks about the function as a
+/// whole.
+struct FuncFacts {
+    /// Which ops a jump targets.
+    targeted: Vec<bool>,
+    /// Per i64 register, the constant it holds after its only write, an
+    /// `iconst` at that op, when that op runs before any branch or jump
+    /// target: once past it, control never comes back before it, so every
+    /// later read sees the constant (loop.tj's divisors).
+    constants: Vec<Option<(u32, i64)>>,
+}
+
+impl FuncFacts {
+    fn of(module: &Module, code: &[Op], int_regs: u32) -> FuncFacts {
+        let mut targeted = vec![false; code.len()];
+        for op in code {
+            if let Some(t) = op.target() {
+                targeted[usize::from(t)] = true;
+            }
+        }
+        let mut writes = vec![0u32; int_regs as usize];
+        let mut constants = vec![None; int_regs as usize];
+        let mut straight = true;
+        for (pc, op) in code.iter().enumerate() {
+            straight &= !targeted[pc];
+            let fields = op.fields();
+            for (kind, reg) in op.opcode.operands().iter().zip(fields) {
+                if matches!(kind, Operand::Write(Bank::I) | Operand::CallDst)
+                    && let Some(w) = writes.get_mut(usize::from(reg))
+                {
+                    *w += 1;
+                }
+            }
+            let value = match op.opcode {
+                Opcode::IConst => Some(imm(op.b)),
+                Opcode::IConstK => Some(module.iconsts[usize::from(op.b)]),
+                _ => None,
+            };
+            if let Some(v) = value.filter(|_| straight) {
+                constants[usize::from(op.a)] = Some((pc as u32, v));
+            }
+            straight &= op.target().is_none();
+        }
+        for (c, w) in constants.iter_mut().zip(writes) {
+            if w != 1 {
+                *c = None;
+            }
+        }
+        FuncFacts {
+            targeted,
+            constants,
         }
     }
-    targeted
+
+    /// The constant i64 register `reg` holds when op `pc` reads it.
+    fn constant_at(&self, pc: u32, reg: u16) -> Option<i64> {
+        let (at, v) = self.constants.get(usize::from(reg)).copied().flatten()?;
+        (pc > at).then_some(v)
+    }
 }
 
 /// What a translation reads: a verified module, its frame layouts, and the
@@ -393,8 +445,8 @@ struct Translator<'a, 'f> {
     interrupt_flag: Option<Value>,
     vars: [Vec<Variable>; 3],
     op_blocks: Vec<Block>,
-    /// Which ops a jump targets.
-    targeted: Vec<bool>,
+    /// About the function whose ops are being translated.
+    facts: FuncFacts,
     /// The loops of the function being translated (compiled or inlined)
     /// that have a packed copy.
     packed: Vec<PackedCopy>,
@@ -482,7 +534,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             interrupt_flag,
             vars,
             op_blocks,
-            targeted: jump_targets(code),
+            facts: FuncFacts::of(module, code, layout.regs[Bank::I.index()]),
             packed,
             in_copy: None,
             trap_block,
@@ -909,18 +961,27 @@ impl<'a, 'f> Translator<'a, 'f> {
                 let y = self.get(Bank::I, op.c);
                 self.int_binop(op, y);
             }
+            // x * 3, 5 or 9 as x + (x << k): one `lea` on x86-64 (1 cycle
+            // where `imul` takes 3; loop.tj's accumulator chain).
+            MulI if matches!(imm(op.c), 3 | 5 | 9) => {
+                let x = self.get(Bank::I, op.b);
+                let k = i64::from((imm(op.c) - 1).trailing_zeros());
+                let shifted = self.b.ins().ishl_imm_u(x, k);
+                let v = self.b.ins().iadd(x, shifted);
+                self.set(Bank::I, op.a, v);
+            }
             AddI | SubI | MulI | AndI | OrI | XorI | ShlI | ShrI | UshrI => {
                 let y = self.b.ins().iconst(I64, imm(op.c));
                 self.int_binop(op, y);
             }
-            Div | Rem => {
-                let y = self.get(Bank::I, op.c);
-                self.division(pc, op, y);
-            }
-            DivI | RemI => {
-                let y = self.b.ins().iconst(I64, imm(op.c));
-                self.division(pc, op, y);
-            }
+            Div | Rem => match self.facts.constant_at(pc, op.c) {
+                Some(d) => self.division_by_constant(pc, op, d),
+                None => {
+                    let y = self.get(Bank::I, op.c);
+                    self.division(pc, op, y);
+                }
+            },
+            DivI | RemI => self.division_by_constant(pc, op, imm(op.c)),
             Neg => {
                 let x = self.get(Bank::I, op.b);
                 let v = self.b.ins().ineg(x);
@@ -1165,7 +1226,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let to = self.target_block(Some(pc), target);
         let code = &self.module.functions[self.func as usize].code;
         let skipped = code[pc + 1];
-        if target == pc + 2 && computes_int(skipped) && !self.targeted[pc + 1] {
+        if target == pc + 2 && computes_int(skipped) && !self.facts.targeted[pc + 1] {
             let before = self.get(Bank::I, skipped.a);
             self.op_effect(pc as u32 + 1, skipped);
             let computed = self.get(Bank::I, skipped.a);
@@ -1209,6 +1270,42 @@ impl<'a, 'f> Translator<'a, 'f> {
             Some(IntBinOp::Shr) => ins.sshr(x, y),
             Some(IntBinOp::Ushr) => ins.ushr(x, y),
             _ => ins.iadd(x, y),
+        };
+        self.set(Bank::I, op.a, v);
+    }
+
+    /// `b / d` or `b % d` into `a` for a constant `d`: for `d > 1` a
+    /// multiplication by its reciprocal, with the sign correction taken
+    /// from the dividend rather than from the quotient (gcc's form), which
+    /// keeps it off the dependency chain: Cranelift's own sequence has two
+    /// more ops on it (loop.tj). Others as any division.
+    fn division_by_constant(&mut self, pc: u32, op: Op, d: i64) {
+        let magic = Magic::of(d).filter(|_| d > 1);
+        let Some(magic) = magic else {
+            let y = self.b.ins().iconst(I64, d);
+            return self.division(pc, op, y);
+        };
+        let x = self.get(Bank::I, op.b);
+        let b = &mut self.b;
+        let m = b.ins().iconst(I64, magic.multiplier);
+        let mut q = b.ins().smulhi(x, m);
+        q = match magic.adjust {
+            Some(AluOp::Sub) => b.ins().isub(q, x),
+            Some(_) => b.ins().iadd(q, x),
+            None => q,
+        };
+        if magic.shift > 0 {
+            q = b.ins().sshr_imm_u(q, i64::from(magic.shift));
+        }
+        // Round toward zero: one more when the dividend is negative (the
+        // quotient so far then is too, as d > 0).
+        let sign = b.ins().sshr_imm_u(x, 63);
+        q = b.ins().isub(q, sign);
+        let v = if matches!(op.opcode, Opcode::Div | Opcode::DivI) {
+            q
+        } else {
+            let qd = b.ins().imul_imm_s(q, d);
+            b.ins().isub(x, qd)
         };
         self.set(Bank::I, op.a, v);
     }
@@ -1737,7 +1834,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.layout,
             std::mem::replace(&mut self.vars, vars),
             std::mem::replace(&mut self.op_blocks, blocks),
-            std::mem::replace(&mut self.targeted, jump_targets(code)),
+            std::mem::replace(
+                &mut self.facts,
+                FuncFacts::of(self.module, code, cl.regs[Bank::I.index()]),
+            ),
             std::mem::replace(&mut self.bases, callee_bases),
             std::mem::replace(&mut self.base_offsets, callee_offsets),
             std::mem::replace(&mut self.depth, depth),
@@ -1761,7 +1861,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.layout,
             self.vars,
             self.op_blocks,
-            self.targeted,
+            self.facts,
             self.bases,
             self.base_offsets,
             self.depth,
