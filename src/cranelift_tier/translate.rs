@@ -1274,13 +1274,14 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.set(Bank::I, op.a, v);
     }
 
-    /// `b / d` or `b % d` into `a` for a constant `d`: for `d > 1` a
-    /// multiplication by its reciprocal, with the sign correction taken
+    /// `b / d` or `b % d` into `a` for a constant `d`: for `d > 1` other
+    /// than a power of two, a multiplication by its reciprocal, with the sign correction taken
     /// from the dividend rather than from the quotient (gcc's form), which
     /// keeps it off the dependency chain: Cranelift's own sequence has two
     /// more ops on it (loop.tj). Others as any division.
     fn division_by_constant(&mut self, pc: u32, op: Op, d: i64) {
-        let magic = Magic::of(d).filter(|_| d > 1);
+        // Powers of two Cranelift does with shifts alone.
+        let magic = Magic::of(d).filter(|_| d > 1 && d.count_ones() > 1);
         let Some(magic) = magic else {
             let y = self.b.ins().iconst(I64, d);
             return self.division(pc, op, y);
