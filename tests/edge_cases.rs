@@ -1119,6 +1119,87 @@ fn deep_recursion_is_a_trap_not_a_crash() {
     assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 2));
 }
 
+/// The Cranelift tier checks an f64 or reference access once per straight
+/// run of ops, until its array or index register is written: an inlined
+/// callee's registers are its own, and writes between the accesses make
+/// them check again.
+const RECHECKS: &str = "
+func peek(r, i) -> f
+    getf f0, r0, i0
+    retf f0
+end
+; recheck(k, n, m, p): a = f64[n], b = f64[m], c = f64[p]; a[k] = 1.5;
+; a[k] + b[k] (b's read by an inlined callee, in its r0 and i0) stored back
+; to a[k]; plus c[k] (read through r0), plus a[k] again, plus a[k + 1]
+func recheck(i, i, i, i) -> f
+    newf r0, i1
+    newf r1, i2
+    newf r3, i3
+    fconst f3, 1.5
+    setf r0, i0, f3
+    getf f0, r0, i0
+    rmov r5, r1
+    mov  i5, i0
+    call f1, peek, 5
+    fadd f0, f0, f1
+    setf r0, i0, f0
+    rmov r2, r0
+    rmov r0, r3
+    getf f1, r0, i0
+    fadd f0, f0, f1
+    rmov r0, r2
+    getf f1, r0, i0
+    fadd f0, f0, f1
+    addi i0, i0, 1
+    getf f2, r0, i0
+    fadd f0, f0, f2
+    retf f0
+end
+; merge(k, n, flag): a = f64[n]; a[k] read only when flag is set, then
+; at a jump target (where it must be checked again) in any case
+func merge(i, i, i) -> f
+    newf r0, i1
+    jz   i2, skip
+    getf f0, r0, i0
+skip:
+    getf f1, r0, i0
+    retf f1
+end
+";
+
+#[test]
+fn repeated_accesses_check_again_after_any_change() {
+    let module = tierjit::bytecode::text::parse(RECHECKS).unwrap();
+    let run = |k: i64, n: i64, m: i64, p: i64| {
+        let args = [Value::I(k), Value::I(n), Value::I(m), Value::I(p)];
+        check_module(&module, "recheck", &args)
+    };
+    assert_eq!(run(0, 4, 1, 1).float(), 3.0);
+    assert_eq!(
+        run(2, 4, 1, 4).trap(),
+        (TrapKind::IndexOutOfBounds, "peek", 0)
+    );
+    assert_eq!(
+        run(2, 4, 3, 1).trap(),
+        (TrapKind::IndexOutOfBounds, "recheck", 13)
+    );
+    assert_eq!(
+        run(0, 1, 1, 1).trap(),
+        (TrapKind::IndexOutOfBounds, "recheck", 19)
+    );
+    assert_eq!(run(2, 4, 3, 3).float(), 3.0);
+    let merge = |k: i64, flag: i64| {
+        check_module(
+            &module,
+            "merge",
+            &[Value::I(k), Value::I(3), Value::I(flag)],
+        )
+    };
+    assert_eq!(merge(5, 0).trap(), (TrapKind::IndexOutOfBounds, "merge", 3));
+    assert_eq!(merge(5, 1).trap(), (TrapKind::IndexOutOfBounds, "merge", 2));
+    assert_eq!(merge(2, 0).float(), 0.0);
+}
+
 /// Functions that return at once when a test of their arguments holds:
 /// the Cranelift tier runs that test at a call it does not inline and
 /// calls only when the function would not return at once.

@@ -302,6 +302,11 @@ const INLINE_BUDGET_FACTOR: u32 = 8;
 /// takes about a second with this one (16 times the default budget).
 const MAX_INLINE_BUDGET: u32 = 1 << 12;
 
+/// How many checked accesses the translator remembers (see
+/// `Translator::checked`): a straight run of ops is short, and a long one
+/// would make each access's lookup long.
+const MAX_CHECKED: usize = 16;
+
 /// One Variable per register of a frame of `layout`.
 fn declare_vars(b: &mut FunctionBuilder<'_>, layout: FrameLayout) -> [Vec<Variable>; 3] {
     Bank::ALL.map(|bank| {
@@ -452,6 +457,13 @@ struct Translator<'a, 'f> {
     packed: Vec<PackedCopy>,
     /// Which of them is being translated, if any.
     in_copy: Option<usize>,
+    /// The f64 and reference accesses (array, index, kind) that every path
+    /// to the op being translated has checked since the last jump target,
+    /// with neither register written since: the same access again needs
+    /// no check, as no such array changes its kind or length (nbody's
+    /// `vx[j] += ...` reads and writes one element). At most
+    /// [`MAX_CHECKED`], the latest.
+    checked: Vec<(u16, u16, ElemKind)>,
     /// Params (kind: i32, pc: i32, func: i32): fill the trap record and
     /// return kind.
     trap_block: Block,
@@ -537,6 +549,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             facts: FuncFacts::of(module, code, layout.regs[Bank::I.index()]),
             packed,
             in_copy: None,
+            checked: Vec::new(),
             trap_block,
             inline_return: None,
             propagate_block,
@@ -922,8 +935,12 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     fn op(&mut self, pc: u32, op: Op) {
+        if self.facts.targeted[pc as usize] {
+            self.checked.clear();
+        }
         self.poll_at_back_edge(pc, op);
         self.op_effect(pc, op);
+        self.forget_checks_of_written(op);
         if matches!(op.opcode.flow(), Flow::Next) {
             let next = self.next_block(pc);
             self.b.ins().jump(next, &[]);
@@ -1217,6 +1234,21 @@ impl<'a, 'f> Translator<'a, 'f> {
         }
     }
 
+    /// Drop the checked accesses whose array or index register `op`
+    /// writes.
+    fn forget_checks_of_written(&mut self, op: Op) {
+        for (kind, reg) in op.opcode.operands().iter().zip(op.fields()) {
+            let (array, index) = match kind {
+                Operand::Write(Bank::R) => (true, false),
+                Operand::Write(Bank::I) => (false, true),
+                Operand::CallDst => (true, true),
+                _ => continue,
+            };
+            self.checked
+                .retain(|&(a, i, _)| !(array && a == reg || index && i == reg));
+        }
+    }
+
     /// A conditional branch to `target`, else the next op. A branch over
     /// one op that only computes an i64 register from others (and that
     /// nothing else jumps to) becomes a select: prime counting's `if
@@ -1382,6 +1414,14 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// value per array instead of a kind and a length (matmul, nbody). The
     /// cold path tells the three traps apart.
     fn element(&mut self, pc: u32, array: u16, index: u16, kind: ElemKind) -> (Value, Value) {
+        if self.checked.contains(&(array, index, kind)) {
+            let r = self.get(Bank::R, array);
+            return (r, self.get(Bank::I, index));
+        }
+        if self.checked.len() == MAX_CHECKED {
+            self.checked.remove(0);
+        }
+        self.checked.push((array, index, kind));
         let (r, is_null, header) = self.array_header(array);
         let k = self
             .b
@@ -1844,6 +1884,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             std::mem::replace(&mut self.depth, depth),
             self.inline_return.replace(cont),
             std::mem::replace(&mut self.packed, PackedCopy::plan(&mut self.b, code)),
+            std::mem::take(&mut self.checked),
         );
         let call_in_loop = self.in_loop(pc);
         let in_loop = std::mem::replace(&mut self.inlined_in_loop, call_in_loop);
@@ -1868,6 +1909,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.depth,
             self.inline_return,
             self.packed,
+            self.checked,
         ) = caller;
         self.inline_depth -= 1;
         self.inlined_in_loop = in_loop;
