@@ -222,3 +222,28 @@ fn check_dis_and_bench() {
         "{out}"
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_output_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    if std::env::var("TIERJIT_TEST_RUNNER").is_ok_and(|r| !r.is_empty()) {
+        return; // qemu-user's own handling of the signal is not ours to test
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tierjit"))
+        .args(["dis", "--clif", "programs/nbody.tj"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tierjit runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("; function 0"), "{first}");
+    // The pipe's reader is gone now.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -264,6 +264,13 @@ fn dis(file: &Path, clif: bool, cranelift_asm: bool) -> Result<(), String> {
 }
 
 pub fn main() -> ExitCode {
+    // A reader that stops early (`tierjit dis f.tj | head`) ends us as it
+    // ends other Unix tools, by SIGPIPE: Rust ignores the signal, and
+    // `println!` then panics on the broken pipe.
+    // SAFETY: restoring a signal's default action, before any thread runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
