@@ -694,7 +694,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             let ops = self.packed[k].plan.ops.clone();
             let ordinary = self.op_blocks[*ops.start()];
             self.b.switch_to_block(guard);
-            let mut all_packed = None;
+            let mut all_packed = self.b.ins().iconst(I8, 1);
             let mut lens = Vec::new();
             for a in self.packed[k].plan.arrays.clone() {
                 let (_, _, header) = self.array_header(a);
@@ -706,33 +706,26 @@ impl<'a, 'f> Translator<'a, 'f> {
                     .b
                     .ins()
                     .icmp_imm_s(IntCC::Equal, kind, i64::from(I64_BYTES_KIND));
-                all_packed = Some(match all_packed {
-                    Some(all) => self.b.ins().band(all, packed),
-                    None => packed,
-                });
+                all_packed = self.b.ins().band(all_packed, packed);
                 let len = self
                     .b
                     .ins()
                     .load(I64, invariant(), header, ARRAY_LEN_OFFSET as i32);
                 lens.push(len);
             }
-            let Some(all_packed) = all_packed else {
-                continue;
-            };
             self.packed[k].lens = lens;
-            let start = match self.packed[k].plan.fill {
-                Some(fill) => {
-                    let exit = self.target_block(Some(*ops.end()), ops.end() + 1);
-                    let fill_block = self.b.create_block();
-                    let len = self.packed_len(k, fill.array);
-                    self.b.switch_to_block(fill_block);
-                    self.fill(fill, len, exit, first);
-                    fill_block
-                }
-                None => first,
-            };
-            self.b.switch_to_block(guard);
+            let fill = self.packed[k].plan.fill;
+            let fill_block = fill.map(|_| self.b.create_block());
+            let start = fill_block.unwrap_or(first);
             self.b.ins().brif(all_packed, start, &[], ordinary, &[]);
+            if let (Some(fill), Some(block)) = (fill, fill_block) {
+                // The loop clears the checked accesses at its header, so
+                // the op after it expects none, and this path has made none.
+                let exit = self.target_block(Some(*ops.end()), ops.end() + 1);
+                let len = self.packed_len(k, fill.array);
+                self.b.switch_to_block(block);
+                self.fill(fill, len, exit, first);
+            }
             self.in_copy = Some(k);
             for pc in ops {
                 let block = self.target_block(Some(pc), pc);
