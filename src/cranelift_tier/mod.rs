@@ -12,7 +12,6 @@
 //! separate version with the same native entry signature, in which the code
 //! before the header is unreachable (see [`EntryPoint`]).
 
-mod packed_loop;
 mod translate;
 
 use crate::bytecode::Module;

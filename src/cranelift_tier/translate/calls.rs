@@ -1,0 +1,569 @@
+//! Calls: real ones through the function table (or straight to the
+//! function itself), inlined ones, ones that run the callee's early exit in
+//! line, and host calls; with the call-depth and register-stack checks of
+//! each, and the frame check on entry that lets most calls skip them.
+
+use super::*;
+
+/// A function that starts by returning at once when a test of its
+/// arguments holds: `j<cmp>[i] a, b, L` (or `jz`/`jnz`) with a `ret` at
+/// either `L` or the next op.
+#[derive(Clone, Copy)]
+pub(super) struct EarlyExit {
+    /// The test, op 0.
+    test: Op,
+    /// Whether the function returns when the test's branch is taken (else
+    /// when it is not).
+    when_taken: bool,
+    /// The `ret` it then runs.
+    ret: Op,
+}
+
+pub(super) fn early_exit(code: &[Op]) -> Option<EarlyExit> {
+    use Opcode::*;
+    let test = *code.first()?;
+    let reads_ints = matches!(
+        test.opcode,
+        JEq | JNe | JLt | JLe | JGt | JGe | JEqI | JNeI | JLtI | JLeI | JGtI | JGeI | Jz | Jnz
+    );
+    let is_ret = |op: &Op| matches!(op.opcode, Ret | RetI | RetF | RetR);
+    let taken = code.get(usize::from(test.target()?))?;
+    let (when_taken, ret) = match code.get(1) {
+        _ if is_ret(taken) => (true, *taken),
+        Some(next) if is_ret(next) => (false, *next),
+        _ => return None,
+    };
+    reads_ints.then_some(EarlyExit {
+        test,
+        when_taken,
+        ret,
+    })
+}
+
+/// A function inlines at most this many times `inline_max_ops` ops in all:
+/// a `main` calling 3,000 small leaves once each (programs/mixed.tj) took
+/// 6x longer to compile with every call inlined.
+pub(super) const INLINE_BUDGET_FACTOR: u32 = 8;
+
+/// Whatever the settings, a function inlines at most this many ops in all,
+/// so that no setting makes a compile run for minutes: with every limit
+/// raised, fib compiled for over 10 minutes with a cap of 65,536 ops, and
+/// takes about a second with this one (16 times the default budget).
+pub(super) const MAX_INLINE_BUDGET: u32 = 1 << 12;
+
+/// Whether every frame that this function's calls make fits, computed once
+/// on entry against the largest need of any call site (call depth, and the
+/// frame's end in each register stack): then a call skips its own depth and
+/// register-stack checks, and only when it does not fit does a call site
+/// run them, on a cold path, to trap exactly where the interpreter does.
+/// The largest need is known only when translation ends, so it is written
+/// into placeholder constants then.
+pub(super) struct FrameRoom {
+    /// True when the largest need fits.
+    fits: Value,
+    /// The constants: the deepest callee's depth above this activation,
+    /// and per bank the furthest frame end past this frame's base (bytes).
+    depth_need: Inst,
+    end_need: [Inst; 3],
+    /// Per bank, the compare of the furthest frame end with the stack's:
+    /// true by itself when no call site's frame has registers in that bank.
+    end_fits: [Inst; 3],
+    /// The largest needs seen so far.
+    max_depth: i64,
+    max_end: [i64; 3],
+}
+
+impl FrameRoom {
+    /// The check, in the entry block, with needs of 0 for now.
+    pub(super) fn new(
+        b: &mut FunctionBuilder<'_>,
+        ctx: Value,
+        bases: [Value; 3],
+        depth: Value,
+    ) -> FrameRoom {
+        let depth_need = b.ins().iconst(I64, 0);
+        let deepest = b.ins().iadd(depth, depth_need);
+        let max = b.ins().load(I64, invariant(), ctx, offsets::MAX_CALL_DEPTH);
+        let mut fits = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, deepest, max);
+        let end_need = Bank::ALL.map(|bank| {
+            let need = b.ins().iconst(I64, 0);
+            let end = b.ins().iadd(bases[bank.index()], need);
+            let stack_end = b.ins().load(
+                I64,
+                invariant(),
+                ctx,
+                offsets::STACK_END + 8 * bank.index() as i32,
+            );
+            let ok = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, stack_end);
+            fits = b.ins().band(fits, ok);
+            (need, ok)
+        });
+        let inst = |v: Value| b.func.dfg.value_def(v).unwrap_inst();
+        FrameRoom {
+            fits,
+            depth_need: inst(depth_need),
+            end_need: end_need.map(|(need, _)| inst(need)),
+            end_fits: end_need.map(|(_, ok)| inst(ok)),
+            max_depth: 0,
+            max_end: [0; 3],
+        }
+    }
+
+    /// Write the largest needs into the check's constants.
+    pub(super) fn finish(&self, func: &mut Function) {
+        func.replace(self.depth_need).iconst(I64, self.max_depth);
+        for b in 0..3 {
+            func.replace(self.end_need[b]).iconst(I64, self.max_end[b]);
+            if self.max_end[b] == 0 {
+                func.replace(self.end_fits[b]).iconst(I8, 1);
+            }
+        }
+    }
+}
+
+impl Translator<'_, '_> {
+    /// A real call, through the function table (or straight to the
+    /// compiled function itself), with the template tier's checks in the
+    /// same order: call depth, interrupt, native stack, register stacks.
+    /// The exact checks load their limits at each call, not as invariant:
+    /// hoisted to the entry, they outlived the registers across calls and
+    /// were spilled (fib 8% slower).
+    pub(super) fn call(&mut self, pc: u32, op: Op) {
+        let callee = op.b as usize;
+        let cl = self.layouts[callee];
+        let me = self.layout;
+
+        let depth = self.b.ins().iadd_imm_s(self.depth, 1);
+        // Outside loops, when the function's [`FrameRoom`] check holds, the
+        // call depth and register stacks need no check of their own.
+        // (In a loop, branching on it cost more than it saved, see
+        // `check_inlined_frame`.)
+        let checked = self.b.create_block();
+        if !self.in_loop(pc) {
+            let fits = self.frame_fits(cl);
+            let (fast, exact) = (self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(fits, fast, &[], exact, &[]);
+            self.b.switch_to_block(fast);
+            self.enter_callee(pc, depth);
+            self.b.ins().jump(checked, &[]);
+            self.b.switch_to_block(exact);
+            self.b.set_cold_block(exact);
+        }
+        let max = self.load_ctx(I64, offsets::MAX_CALL_DEPTH, trusted());
+        let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThan, depth, max);
+        self.trap_if(too_deep, pc, TrapKind::StackOverflow);
+        self.enter_callee(pc, depth);
+        self.check_register_stacks(pc, cl);
+        self.b.ins().jump(checked, &[]);
+        self.b.switch_to_block(checked);
+        let callee_bases = self.callee_bases();
+        self.flush_refs();
+        let window = op.c;
+        for bank in Bank::ALL {
+            let b = bank.index();
+            for k in 0..cl.params[b] {
+                let v = self.get(bank, window + k as u16);
+                self.store_slot(bank, me.regs[b] + k, v);
+            }
+        }
+        let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
+        let status = match self.self_ref {
+            // A call of the compiled function (from its own code or from a
+            // callee inlined into it) goes straight to it, not through the
+            // table: it is compiled, and it computes what any tier would.
+            (me, Some(me_ref)) if callee == me as usize => {
+                let call = self.b.ins().call(me_ref, &args);
+                self.b.inst_results(call)[0]
+            }
+            _ => self.call_through_table(pc, callee, &args),
+        };
+        let cont = self.b.create_block();
+        self.b
+            .ins()
+            .brif(status, self.propagate_block, &[status.into()], cont, &[]);
+        self.b.switch_to_block(cont);
+        if op.a != NO_REG
+            && let Some(bank) = cl.result
+        {
+            let v = self.load_slot(bank, me.regs[bank.index()]);
+            self.set(bank, op.a, v);
+        }
+    }
+
+    /// A real call of a function that may return at once (see
+    /// [`EarlyExit`]): the test runs here, on the arguments, and only when
+    /// the function would not return at once is it called. Returning at
+    /// once, it is an inlined call: the same depth and register-stack
+    /// checks, and its result. (fib: half the calls below the inlined
+    /// levels are of fib(0) or fib(1).)
+    pub(super) fn call_with_early_exit(&mut self, pc: u32, op: Op, exit: EarlyExit) {
+        use Opcode::*;
+        let cl = self.layouts[op.b as usize];
+        // A register of the callee on entry: an argument, or 0.
+        let entry_value = |t: &mut Self, bank: Bank, reg: u16| {
+            if u32::from(reg) < cl.params[bank.index()] {
+                t.get(bank, op.c + reg)
+            } else if bank == Bank::F {
+                t.b.ins().f64const(0.0)
+            } else {
+                t.b.ins().iconst(I64, 0)
+            }
+        };
+        let test = exit.test;
+        let x = entry_value(self, Bank::I, test.a);
+        let taken = match test.opcode {
+            Jz => self.b.ins().icmp_imm_s(IntCC::Equal, x, 0),
+            Jnz => self.b.ins().icmp_imm_s(IntCC::NotEqual, x, 0),
+            _ => {
+                let y = match test.opcode.operands()[1] {
+                    Operand::Imm => self.b.ins().iconst(I64, imm(test.b)),
+                    _ => entry_value(self, Bank::I, test.b),
+                };
+                let cc = int_cc(test.opcode.cmp().unwrap_or(Cmp::Eq));
+                self.b.ins().icmp(cc, x, y)
+            }
+        };
+        let (returns, calls) = (self.b.create_block(), self.b.create_block());
+        let join = self.b.create_block();
+        if exit.when_taken {
+            self.b.ins().brif(taken, returns, &[], calls, &[]);
+        } else {
+            self.b.ins().brif(taken, calls, &[], returns, &[]);
+        }
+        self.b.switch_to_block(returns);
+        self.check_inlined_frame(pc, cl);
+        if op.a != NO_REG
+            && let Some(bank) = exit.ret.opcode.transfer_bank()
+        {
+            let v = entry_value(self, bank, exit.ret.a);
+            self.set(bank, op.a, v);
+        }
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(calls);
+        self.call(pc, op);
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(join);
+    }
+
+    /// Call function `callee` through its function-table entry, compiling
+    /// it first if it has no code yet: the status it returns.
+    pub(super) fn call_through_table(
+        &mut self,
+        pc: u32,
+        callee: usize,
+        args: &[Value; 4],
+    ) -> Value {
+        let table = self.load_ctx(I64, offsets::FUNCTIONS, invariant());
+        let entry_offset = callee as i32 * offsets::FUNC_ENTRY_SIZE + offsets::FUNC_ENTRY_CODE;
+        let code = self.b.ins().load(I64, trusted(), table, entry_offset);
+        let (lazy, do_call) = (self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(do_call, I64);
+        self.b.ins().brif(code, do_call, &[code.into()], lazy, &[]);
+
+        // First call of a callee not compiled yet: compile it.
+        self.b.switch_to_block(lazy);
+        self.b.set_cold_block(lazy);
+        let idx = self.b.ins().iconst(I64, callee as i64);
+        let addr = self.call_helper(self.helpers.compile, &[idx]);
+        let failed = self.b.ins().icmp_imm_s(IntCC::Equal, addr, 0);
+        self.trap_if(failed, pc, TrapKind::OutOfMemory);
+        self.b.ins().jump(do_call, &[addr.into()]);
+
+        self.b.switch_to_block(do_call);
+        let addr = self.b.block_params(do_call)[0];
+        let call = self.b.ins().call_indirect(self.entry_sig, addr, args);
+        self.b.inst_results(call)[0]
+    }
+
+    /// Where a callee's frame starts in each bank: right after ours.
+    pub(super) fn callee_bases(&mut self) -> [Value; 3] {
+        let me = self.layout;
+        Bank::ALL.map(|bank| {
+            let b = bank.index();
+            self.b
+                .ins()
+                .iadd_imm_s(self.bases[b], Self::slot_offset(me.regs[b]) as i64)
+        })
+    }
+
+    /// The checks of a real call between its depth check and its register
+    /// stacks' (the template tier's order): poll the interrupt flag (as the
+    /// interpreter's calls do, so recursion without loops stops too; an
+    /// inlined call adds no native frame and does not poll), store the
+    /// callee's depth in the context, where its entry reads it (ours stays
+    /// in `self.depth`, so nothing is restored after the call), and check
+    /// the native stack.
+    pub(super) fn enter_callee(&mut self, pc: u32, depth: Value) {
+        let flag = self.interrupt_flag();
+        self.trap_if(flag, pc, TrapKind::Interrupted);
+        self.b
+            .ins()
+            .store(trusted(), depth, self.ctx, offsets::CALL_DEPTH);
+        let sp = self.b.ins().get_stack_pointer(I64);
+        let limit = self.load_ctx(I64, offsets::NATIVE_STACK_LIMIT, trusted());
+        let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
+        self.trap_if(low, pc, TrapKind::StackOverflow);
+    }
+
+    /// Whether op `pc` of the current function runs in a loop, of its own
+    /// or around the call that inlined it.
+    pub(super) fn in_loop(&self, pc: u32) -> bool {
+        let code = &self.module.functions[self.func as usize].code;
+        self.inlined_in_loop || loops(code).any(|ops| ops.contains(&(pc as usize)))
+    }
+
+    /// Whether the frame of a call of `callee` from here fits, by the
+    /// function's [`FrameRoom`] check (which takes in this call's need).
+    pub(super) fn frame_fits(&mut self, callee: FrameLayout) -> Value {
+        let me = self.layout;
+        let room = &mut self.room;
+        room.max_depth = room.max_depth.max(i64::from(self.inline_depth) + 1);
+        for b in 0..3 {
+            if callee.regs[b] != 0 {
+                let end = self.base_offsets[b]
+                    + i64::from(Self::slot_offset(me.regs[b] + callee.regs[b]));
+                room.max_end[b] = room.max_end[b].max(end);
+            }
+        }
+        room.fits
+    }
+
+    /// For an inlined call, a real call's checks of the call depth and the
+    /// register stacks ([`Self::check_register_stacks`]) as one compare:
+    /// with no interrupt poll between them, both trap alike at `pc`.
+    /// Outside loops it runs only when the [`FrameRoom`] check fails. The
+    /// callee's depth.
+    pub(super) fn check_inlined_frame(&mut self, pc: u32, callee: FrameLayout) -> Value {
+        let depth = self.b.ins().iadd_imm_s(self.depth, 1);
+        // In a loop, the exact check's condition is pure, and Cranelift
+        // hoists it out of the loop by itself. (Branching first on the
+        // entry's check there kept Cranelift from hoisting other invariants
+        // of the loop: spectralnorm 0.22 -> 0.29 s.)
+        let checked = self.b.create_block();
+        if !self.in_loop(pc) {
+            let fits = self.frame_fits(callee);
+            let exact = self.b.create_block();
+            self.b.ins().brif(fits, checked, &[], exact, &[]);
+            self.b.switch_to_block(exact);
+            self.b.set_cold_block(exact);
+        }
+        let max = self.load_ctx(I64, offsets::MAX_CALL_DEPTH, invariant());
+        let mut over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, depth, max);
+        for (bank, end) in self.frame_ends(callee) {
+            let past = self.past_stack_end(bank, end, invariant());
+            over = self.b.ins().bor(over, past);
+        }
+        self.trap_if(over, pc, TrapKind::StackOverflow);
+        self.b.ins().jump(checked, &[]);
+        self.b.switch_to_block(checked);
+        depth
+    }
+
+    /// Where a frame of layout `callee` above this one ends, in each bank
+    /// it has registers in.
+    pub(super) fn frame_ends(&mut self, callee: FrameLayout) -> Vec<(Bank, Value)> {
+        let me = self.layout;
+        Bank::ALL
+            .into_iter()
+            .filter(|bank| callee.regs[bank.index()] != 0)
+            .map(|bank| {
+                let b = bank.index();
+                let end = self.b.ins().iadd_imm_s(
+                    self.bases[b],
+                    Self::slot_offset(me.regs[b] + callee.regs[b]) as i64,
+                );
+                (bank, end)
+            })
+            .collect()
+    }
+
+    /// Trap at `pc` unless a frame of layout `callee` fits on every register
+    /// stack above this one.
+    pub(super) fn check_register_stacks(&mut self, pc: u32, callee: FrameLayout) {
+        for (bank, end) in self.frame_ends(callee) {
+            let over = self.past_stack_end(bank, end, trusted());
+            self.trap_if(over, pc, TrapKind::StackOverflow);
+        }
+    }
+
+    /// Whether frame end `end` lies past the end of `bank`'s register
+    /// stack, whose end is loaded with `flags`.
+    pub(super) fn past_stack_end(&mut self, bank: Bank, end: Value, flags: MemFlagsData) -> Value {
+        let stack_end = self.load_ctx(I64, offsets::STACK_END + 8 * bank.index() as i32, flags);
+        self.b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThan, end, stack_end)
+    }
+
+    /// Whether a call of `callee` is translated in line: a small function
+    /// within the remaining budget that neither allocates, nor prints, nor
+    /// calls the host (so no helper needs its frame current), at most
+    /// `inline_max_depth` inlined calls deep, so recursion unrolls that many
+    /// levels and the calls below stay real calls.
+    pub(super) fn inlinable(&self, callee: usize) -> bool {
+        self.inline_depth < self.inline_max_depth
+            && self.small_leafish(callee, self.inline_budget)
+            && self.loop_calls_inline(callee, self.inline_max_depth - self.inline_depth - 1)
+    }
+
+    /// Whether `func` is small enough to inline (within `budget` too) and
+    /// does nothing that needs its frame current.
+    pub(super) fn small_leafish(&self, func: usize, budget: u32) -> bool {
+        use Opcode::*;
+        let code = &self.module.functions[func].code;
+        code.len() <= self.inline_max_ops.min(budget) as usize
+            && code.iter().all(|op| {
+                !matches!(
+                    op.opcode,
+                    HostCall | NewI | NewF | NewR | PrintS | PrintI | PrintF
+                )
+            })
+    }
+
+    /// Whether every call inside a loop of `func` would be inlined too, with
+    /// `levels` more levels of inlining left. Inlining a function whose
+    /// loop calls stay real calls loses: compiled on its own, that function
+    /// would inline them (spectralnorm, with 2 levels, ran 8x slower when
+    /// `main` inlined the loop of `mul_av` but not its call of `eval_a`).
+    pub(super) fn loop_calls_inline(&self, func: usize, levels: u32) -> bool {
+        // The walk may look at as many ops as inlining may still add: a
+        // function calling itself in a loop many times would otherwise make
+        // it exponential in `levels`. Past that, the answer is no.
+        let mut ops_left = self.inline_budget;
+        self.loop_calls_inline_within(func, levels, &mut ops_left)
+    }
+
+    pub(super) fn loop_calls_inline_within(
+        &self,
+        func: usize,
+        levels: u32,
+        ops_left: &mut u32,
+    ) -> bool {
+        let code = &self.module.functions[func].code;
+        let Some(left) = ops_left.checked_sub(code.len() as u32) else {
+            return false;
+        };
+        *ops_left = left;
+        for ops in loops(code) {
+            for op in &code[ops] {
+                if op.opcode == Opcode::Call
+                    && !(levels > 0
+                        && self.small_leafish(op.b.into(), u32::MAX)
+                        && self.loop_calls_inline_within(op.b.into(), levels - 1, ops_left))
+                {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// A call translated in line: the same checks and traps as a real call
+    /// (call depth, register stacks; a trap in the callee names the callee
+    /// and its op), the callee's registers as fresh Variables, its returns
+    /// as jumps to the op after the call. The native stack check goes, as
+    /// the native frame does. The callee's frame lies where a real call
+    /// would put it and is written only as its own calls need: their
+    /// argument slots, and its references (and ours first) for the
+    /// collector, which scans the reference stack up to the newest frame.
+    pub(super) fn inline_call(&mut self, pc: u32, op: Op) {
+        let callee = op.b as usize;
+        let cl = self.layouts[callee];
+        let depth = self.check_inlined_frame(pc, cl);
+        let args = Bank::ALL.map(|bank| {
+            (0..cl.params[bank.index()])
+                .map(|k| self.get(bank, op.c + k as u16))
+                .collect::<Vec<_>>()
+        });
+        let code = &self.module.functions[callee].code;
+        if code.iter().any(|op| op.opcode == Opcode::Call) {
+            self.flush_refs();
+        }
+        self.inline_budget -= code.len() as u32;
+        let cont = self.b.create_block();
+        if let Some(bank) = cl.result {
+            self.b.append_block_param(cont, bank_type(bank));
+        }
+        let vars = declare_vars(&mut self.b, cl);
+        let blocks: Vec<Block> = (0..code.len()).map(|_| self.b.create_block()).collect();
+        let first = blocks[0];
+        let callee_bases = self.callee_bases();
+        let callee_offsets = std::array::from_fn(|b| {
+            self.base_offsets[b] + i64::from(Self::slot_offset(self.layout.regs[b]))
+        });
+        let caller = (
+            self.func,
+            self.layout,
+            std::mem::replace(&mut self.vars, vars),
+            std::mem::replace(&mut self.op_blocks, blocks),
+            std::mem::replace(
+                &mut self.facts,
+                FuncFacts::of(self.module, code, cl.regs[Bank::I.index()]),
+            ),
+            std::mem::replace(&mut self.bases, callee_bases),
+            std::mem::replace(&mut self.base_offsets, callee_offsets),
+            std::mem::replace(&mut self.depth, depth),
+            self.inline_return.replace(cont),
+            std::mem::replace(&mut self.packed, PackedCopy::plan(&mut self.b, code)),
+            std::mem::take(&mut self.checked),
+        );
+        let call_in_loop = self.in_loop(pc);
+        let in_loop = std::mem::replace(&mut self.inlined_in_loop, call_in_loop);
+        (self.func, self.layout) = (callee as u32, cl);
+        self.inline_depth += 1;
+        self.define_registers(&args);
+        self.b.ins().jump(first, &[]);
+        for (k, callee_op) in code.iter().enumerate() {
+            let block = self.op_blocks[k];
+            self.b.switch_to_block(block);
+            self.op(k as u32, *callee_op);
+        }
+        self.packed_copies();
+        (
+            self.func,
+            self.layout,
+            self.vars,
+            self.op_blocks,
+            self.facts,
+            self.bases,
+            self.base_offsets,
+            self.depth,
+            self.inline_return,
+            self.packed,
+            self.checked,
+        ) = caller;
+        self.inline_depth -= 1;
+        self.inlined_in_loop = in_loop;
+        self.b.switch_to_block(cont);
+        if op.a != NO_REG
+            && let Some(bank) = cl.result
+        {
+            let v = self.b.block_params(cont)[0];
+            self.set(bank, op.a, v);
+        }
+    }
+
+    /// A host call: its arguments into their frame slots, the helper, its
+    /// result back from the frame.
+    pub(super) fn host_call(&mut self, pc: u32, op: Op) {
+        let sig = &self.module.imports[op.b as usize].sig;
+        let mut next = [0u16; 3];
+        for &bank in &sig.params {
+            let k = op.c + next[bank.index()];
+            next[bank.index()] += 1;
+            self.flush(bank, k);
+        }
+        let result = sig.result;
+        let packed = i64::from(op.b) | i64::from(op.c) << 16 | i64::from(op.a) << 32;
+        let packed = self.b.ins().iconst(I64, packed);
+        let [ib, fb, rb] = self.bases;
+        let status = self.call_helper(self.helpers.host_call, &[packed, ib, fb, rb]);
+        self.check_status(status, pc);
+        if op.a != NO_REG
+            && let Some(bank) = result
+        {
+            let v = self.load_slot(bank, op.a.into());
+            self.set(bank, op.a, v);
+        }
+    }
+}
