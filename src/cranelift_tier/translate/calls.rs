@@ -197,7 +197,6 @@ impl Translator<'_, '_> {
     /// checks, and its result. (fib: half the calls below the inlined
     /// levels are of fib(0) or fib(1).)
     pub(super) fn call_with_early_exit(&mut self, pc: u32, op: Op, exit: EarlyExit) {
-        use Opcode::*;
         let cl = self.layouts[op.b as usize];
         // A register of the callee on entry: an argument, or 0.
         let entry_value = |t: &mut Self, bank: Bank, reg: u16| {
@@ -209,20 +208,8 @@ impl Translator<'_, '_> {
                 t.b.ins().iconst(I64, 0)
             }
         };
-        let test = exit.test;
-        let x = entry_value(self, Bank::I, test.a);
-        let taken = match test.opcode {
-            Jz => self.b.ins().icmp_imm_s(IntCC::Equal, x, 0),
-            Jnz => self.b.ins().icmp_imm_s(IntCC::NotEqual, x, 0),
-            _ => {
-                let y = match test.opcode.operands()[1] {
-                    Operand::Imm => self.b.ins().iconst(I64, imm(test.b)),
-                    _ => entry_value(self, Bank::I, test.b),
-                };
-                let cc = int_cc(test.opcode.cmp().unwrap_or(Cmp::Eq));
-                self.b.ins().icmp(cc, x, y)
-            }
-        };
+        let (taken, _) =
+            self.int_branch_condition(exit.test, |t, reg| entry_value(t, Bank::I, reg));
         let (returns, calls) = (self.b.create_block(), self.b.create_block());
         let join = self.b.create_block();
         if exit.when_taken {

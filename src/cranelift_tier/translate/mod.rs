@@ -702,13 +702,10 @@ impl<'a, 'f> Translator<'a, 'f> {
                 let y = self.b.ins().iconst(I64, imm(op.c));
                 self.compare(op, y);
             }
-            JEq | JNe | JLt | JLe | JGt | JGe => {
-                let y = self.get(Bank::I, op.b);
-                self.compare_and_branch(pc, op, y);
-            }
-            JEqI | JNeI | JLtI | JLeI | JGtI | JGeI => {
-                let y = self.b.ins().iconst(I64, imm(op.b));
-                self.compare_and_branch(pc, op, y);
+            JEq | JNe | JLt | JLe | JGt | JGe | JEqI | JNeI | JLtI | JLeI | JGtI | JGeI | Jz
+            | Jnz => {
+                let (c, target) = self.int_branch_condition(op, |t, reg| t.get(Bank::I, reg));
+                self.branch(pc, c, target);
             }
             FAdd | FSub | FMul | FDiv => {
                 let x = self.get(Bank::F, op.b);
@@ -762,15 +759,6 @@ impl<'a, 'f> Translator<'a, 'f> {
             Jmp => {
                 let to = self.target_block(Some(pc as usize), op.a.into());
                 self.b.ins().jump(to, &[]);
-            }
-            Jz | Jnz => {
-                let x = self.get(Bank::I, op.a);
-                let c = if op.opcode == Jz {
-                    self.b.ins().icmp_imm_s(IntCC::Equal, x, 0)
-                } else {
-                    self.b.ins().icmp_imm_s(IntCC::NotEqual, x, 0)
-                };
-                self.branch(pc, c, op.b);
             }
             Call if self.inlinable(op.b.into()) => self.inline_call(pc, op),
             Call => match early_exit(&self.module.functions[op.b as usize].code) {
@@ -831,13 +819,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                     pc,
                     op.b,
                     op.c,
-                    |t, r, idx| {
-                        let addr = t.b.ins().iadd(r, idx);
-                        let v =
-                            t.b.ins()
-                                .uload8(I64, trusted(), addr, ARRAY_DATA_OFFSET as i32);
-                        Some(v)
-                    },
+                    |t, r, idx| Some(t.load_packed(r, idx)),
                     |t, r, idx| {
                         let addr = t.wide_element(r, idx);
                         let v =
@@ -864,9 +846,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                                 .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, v, I64_BYTES_MAX);
                         t.b.ins().brif(fits, fits_block, &[], widen_block, &[]);
                         t.b.switch_to_block(fits_block);
-                        let addr = t.b.ins().iadd(r, idx);
-                        t.b.ins()
-                            .istore8(trusted(), v, addr, ARRAY_DATA_OFFSET as i32);
+                        t.store_packed(r, idx, v);
                         t.b.ins().jump(join, &[]);
                         t.b.switch_to_block(widen_block);
                         t.b.set_cold_block(widen_block);
@@ -965,12 +945,29 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.set(Bank::I, op.a, v);
     }
 
-    /// Branch to `c` when `a cmp y`.
-    fn compare_and_branch(&mut self, pc: u32, op: Op, y: Value) {
+    /// The condition of integer branch `op` (`j<cmp>`, `j<cmp>i`, `jz`,
+    /// `jnz`), its registers' values given by `reg`; and its target.
+    fn int_branch_condition(
+        &mut self,
+        op: Op,
+        mut reg: impl FnMut(&mut Self, u16) -> Value,
+    ) -> (Value, u16) {
+        if let Opcode::Jz | Opcode::Jnz = op.opcode {
+            let x = reg(self, op.a);
+            let cc = if op.opcode == Opcode::Jz {
+                IntCC::Equal
+            } else {
+                IntCC::NotEqual
+            };
+            return (self.b.ins().icmp_imm_s(cc, x, 0), op.b);
+        }
+        let y = match op.opcode.operands()[1] {
+            Operand::Imm => self.b.ins().iconst(I64, imm(op.b)),
+            _ => reg(self, op.b),
+        };
+        let x = reg(self, op.a);
         let cc = int_cc(op.opcode.cmp().unwrap_or(Cmp::Eq));
-        let x = self.get(Bank::I, op.a);
-        let c = self.b.ins().icmp(cc, x, y);
-        self.branch(pc, c, op.c);
+        (self.b.ins().icmp(cc, x, y), op.c)
     }
 
     fn int_binop(&mut self, op: Op, y: Value) {
@@ -1149,14 +1146,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         wide: impl FnOnce(&mut Self, Value, Value) -> Option<Value>,
     ) -> Option<Value> {
         let (r, is_null, header) = self.array_header(array);
-        let k = self
-            .b
-            .ins()
-            .load(I32, trusted(), header, ARRAY_KIND_OFFSET as i32);
-        let is_packed = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::Equal, k, i64::from(I64_BYTES_KIND));
+        let (k, is_packed) = self.i64_kind(header);
         let (packed_block, wide_block) = (self.b.create_block(), self.b.create_block());
         let join = self.b.create_block();
         self.b
@@ -1187,6 +1177,37 @@ impl<'a, 'f> Translator<'a, 'f> {
 
         self.b.switch_to_block(join);
         v.map(|_| self.b.block_params(join)[0])
+    }
+
+    /// The kind of the array whose header is at `header` (loaded at each
+    /// use: an i64 array's changes when it widens), and whether it is a
+    /// byte-packed i64 array.
+    fn i64_kind(&mut self, header: Value) -> (Value, Value) {
+        let k = self
+            .b
+            .ins()
+            .load(I32, trusted(), header, ARRAY_KIND_OFFSET as i32);
+        let is_packed = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, k, i64::from(I64_BYTES_KIND));
+        (k, is_packed)
+    }
+
+    /// Element `idx` of byte-packed array `r`.
+    fn load_packed(&mut self, r: Value, idx: Value) -> Value {
+        let addr = self.b.ins().iadd(r, idx);
+        self.b
+            .ins()
+            .uload8(I64, trusted(), addr, ARRAY_DATA_OFFSET as i32)
+    }
+
+    /// `r[idx] = v` in byte-packed array `r`, `v` fitting a byte.
+    fn store_packed(&mut self, r: Value, idx: Value, v: Value) {
+        let addr = self.b.ins().iadd(r, idx);
+        self.b
+            .ins()
+            .istore8(trusted(), v, addr, ARRAY_DATA_OFFSET as i32);
     }
 
     /// The address of 8-byte element `idx` of array `r`, minus

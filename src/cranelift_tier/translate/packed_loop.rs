@@ -157,8 +157,8 @@ pub(super) struct PackedCopy {
     guard: Block,
     /// The copy's op blocks, from the loop's header on.
     blocks: Vec<Block>,
-    /// The lengths of `plan.arrays`, loaded in the guard.
-    lens: Vec<Value>,
+    /// Each of `plan.arrays` with its length, loaded in the guard.
+    lens: Vec<(u16, Value)>,
 }
 
 impl PackedCopy {
@@ -208,31 +208,27 @@ impl Translator<'_, '_> {
             let mut lens = Vec::new();
             for a in self.packed[k].plan.arrays.clone() {
                 let (_, _, header) = self.array_header(a);
-                let kind = self
-                    .b
-                    .ins()
-                    .load(I32, trusted(), header, ARRAY_KIND_OFFSET as i32);
-                let packed = self
-                    .b
-                    .ins()
-                    .icmp_imm_s(IntCC::Equal, kind, i64::from(I64_BYTES_KIND));
+                let (_, packed) = self.i64_kind(header);
                 all_packed = self.b.ins().band(all_packed, packed);
                 let len = self
                     .b
                     .ins()
                     .load(I64, invariant(), header, ARRAY_LEN_OFFSET as i32);
-                lens.push(len);
+                lens.push((a, len));
             }
             self.packed[k].lens = lens;
-            let fill = self.packed[k].plan.fill;
+            // The fill's array is one of the copy's: the loop stores to it.
+            let fill = self.packed[k]
+                .plan
+                .fill
+                .and_then(|f| Some((f, self.packed_len(k, f.array)?)));
             let fill_block = fill.map(|_| self.b.create_block());
             let start = fill_block.unwrap_or(first);
             self.b.ins().brif(all_packed, start, &[], ordinary, &[]);
-            if let (Some(fill), Some(block)) = (fill, fill_block) {
+            if let (Some((fill, len)), Some(block)) = (fill, fill_block) {
                 // The loop clears the checked accesses at its header, so
                 // the op after it expects none, and this path has made none.
                 let exit = self.target_block(Some(*ops.end()), ops.end() + 1);
-                let len = self.packed_len(k, fill.array);
                 self.b.switch_to_block(block);
                 self.fill(fill, len, exit, first);
             }
@@ -246,28 +242,22 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// The length of array register `array` in packed copy `k` (one of
-    /// the copy's arrays).
-    pub(super) fn packed_len(&self, k: usize, array: u16) -> Value {
-        let copy = &self.packed[k];
-        let at = copy.plan.arrays.iter().position(|&a| a == array);
-        copy.lens[at.unwrap_or(0)]
+    /// The length of array register `array` in packed copy `k`, if the
+    /// copy assumes that array byte-packed.
+    pub(super) fn packed_len(&self, k: usize, array: u16) -> Option<Value> {
+        let lens = &self.packed[k].lens;
+        lens.iter().find(|&&(a, _)| a == array).map(|&(_, len)| len)
     }
 
     /// In a packed copy, the length of the array an i64 access goes
     /// through, when the copy assumes that array byte-packed.
     pub(super) fn packed_access_len(&self, op: Op) -> Option<Value> {
-        let k = self.in_copy?;
         let array = if op.opcode == Opcode::GetI {
             op.b
         } else {
             op.a
         };
-        self.packed[k]
-            .plan
-            .arrays
-            .contains(&array)
-            .then(|| self.packed_len(k, array))
+        self.packed_len(self.in_copy?, array)
     }
 
     /// An i64 access in a packed copy, to an array known to be byte-packed
@@ -295,14 +285,10 @@ impl Translator<'_, '_> {
         self.b.ins().brif(slow, ordinary, &[], cont, &[]);
         self.b.switch_to_block(cont);
         let r = self.get(Bank::R, array);
-        let addr = self.b.ins().iadd(r, idx);
-        let offset = ARRAY_DATA_OFFSET as i32;
         match value {
-            Some(v) => {
-                self.b.ins().istore8(trusted(), v, addr, offset);
-            }
+            Some(v) => self.store_packed(r, idx, v),
             None => {
-                let v = self.b.ins().uload8(I64, trusted(), addr, offset);
+                let v = self.load_packed(r, idx);
                 self.set(Bank::I, op.a, v);
             }
         }
