@@ -28,12 +28,12 @@ use crate::runtime::context::FuncTier;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::Heap;
 use crate::runtime::host::HostFunc;
-pub use crate::runtime::jit::{CompileStats, TierStats};
-use crate::runtime::jit::{JitOptions, JitRuntime};
 use crate::runtime::stacks::RegisterStacks;
 use crate::runtime::trap::TrapKind;
 use crate::runtime::value::Value;
 pub use crate::tiering::TieringPolicy;
+pub use crate::tiering::{CompileStats, TierStats};
+use crate::tiering::{JitOptions, JitRuntime};
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
@@ -658,9 +658,8 @@ impl Instance {
                 "this instance runs the interpreter: it compiles nothing".into(),
             ));
         };
-        rt.compile(idx, func_tier)
-            .map(|_| ())
-            .map_err(|msg| Error::Call(format!("compiling `{name}`: {msg}")))
+        rt.compile(idx, func_tier).map(|_| ())?;
+        Ok(())
     }
 
     /// Move function `name` to the Cranelift tier now (with loop-header
@@ -674,8 +673,8 @@ impl Instance {
                 "this instance runs the interpreter: it compiles nothing".into(),
             ));
         };
-        rt.tier_up(idx)
-            .map_err(|msg| Error::Call(format!("tier-up of `{name}`: {msg}")))
+        rt.tier_up(idx)?;
+        Ok(())
     }
 
     /// What is known of function `name`: its tier, calls counted in the
@@ -741,8 +740,8 @@ impl Instance {
         let code = self.module.bytecode();
         let layouts = &self.module.inner.layouts;
         let result = match &mut self.jit {
-            Some(rt) => rt.run(&mut self.store, idx),
-            None => interp::run(code, layouts, &mut self.store, idx),
+            Some(rt) => rt.run(&mut self.store, idx).map_err(Error::from),
+            None => interp::run(code, layouts, &mut self.store, idx).map_err(Error::from),
         };
         self.leave(idx, result)
     }
@@ -769,7 +768,7 @@ impl Instance {
         }
         let module = self.module.clone();
         let code = module.bytecode();
-        if !crate::cranelift_tier::loop_headers(&code.functions[idx].code).contains(&header) {
+        if !crate::bytecode::loop_headers(&code.functions[idx].code).contains(&header) {
             return Err(Error::Call(format!(
                 "op {header} of `{name}` is not a loop header"
             )));
@@ -779,8 +778,12 @@ impl Instance {
         let paused =
             interp::run_until_loop_header(code, layouts, &mut self.store, idx, header, nth);
         let (result, switched) = match (paused, &mut self.jit) {
-            (Ok(true), Some(rt)) => (rt.run_at_loop_header(&mut self.store, idx, header), true),
-            (other, _) => (other.map(|_| ()), false),
+            (Ok(true), Some(rt)) => (
+                rt.run_at_loop_header(&mut self.store, idx, header)
+                    .map_err(Error::from),
+                true,
+            ),
+            (other, _) => (other.map(|_| ()).map_err(Error::from), false),
         };
         Ok((self.leave(idx, result)?, switched))
     }
@@ -852,17 +855,13 @@ impl Instance {
     }
 
     /// Flush the output and turn a finished call into its result.
-    fn leave(
-        &mut self,
-        idx: usize,
-        result: std::result::Result<(), crate::Trap>,
-    ) -> Result<Option<Value>> {
+    fn leave(&mut self, idx: usize, result: Result<()>) -> Result<Option<Value>> {
         let func = &self.module.bytecode().functions[idx];
         let _ = self.store.out.flush();
-        if let Err(trap) = result {
+        if let Err(e) = result {
             // The instance stays usable: nothing of the dead call is live.
             self.store.interrupt.store(false, Ordering::Relaxed);
-            return Err(trap.into());
+            return Err(e);
         }
         Ok(func.sig.result.map(|b| match b {
             Bank::I => Value::I(self.store.stacks.i[0]),

@@ -1,6 +1,8 @@
 //! Error types of the public API.
 
+use crate::runtime::compile_error::CompileError;
 use crate::runtime::trap::Trap;
+use crate::tiering::RunError;
 use std::fmt;
 
 /// A text-format error, with its place.
@@ -72,6 +74,10 @@ pub enum Error {
     /// A runtime trap ended a call.
     #[error("{0}")]
     Trap(#[from] Trap),
+    /// A function could not be compiled (by [`crate::Instance::compile_function`],
+    /// [`crate::Instance::tier_up`], or when a call first reached it).
+    #[error("{0}")]
+    Compile(#[from] CompileError),
     /// A host import that is not bound, or bound with another signature.
     #[error("link error: {0}")]
     Link(String),
@@ -87,6 +93,15 @@ pub enum Error {
     /// Reading or writing a file or stream failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<RunError> for Error {
+    fn from(e: RunError) -> Error {
+        match e {
+            RunError::Trap(t) => Error::Trap(t),
+            RunError::Compile(c) => Error::Compile(c),
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -36,6 +36,7 @@ pub mod cranelift_tier;
 pub mod engine;
 pub mod error;
 pub mod interp;
+pub mod lowering;
 pub mod runtime;
 pub mod template;
 pub mod tiering;

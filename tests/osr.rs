@@ -7,7 +7,7 @@ mod common;
 mod differential;
 
 use common::programs::{load, op_programs, suite_program};
-use tierjit::cranelift_tier::loop_headers;
+use tierjit::bytecode::loop_headers;
 use tierjit::{Config, Engine, Error, Instance, Module, SharedOutput, Tier, Value, bytecode};
 
 /// Run `func` with the switch at `header` on its `nth` arrival.

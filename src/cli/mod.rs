@@ -253,11 +253,14 @@ fn dis(file: &Path, clif: bool, cranelift_asm: bool) -> Result<(), String> {
         );
         return Ok(());
     }
-    let mut compiler = tierjit::cranelift_tier::Compiler::new(config.get_cranelift())?;
+    let mut compiler = tierjit::cranelift_tier::Compiler::new(config.get_cranelift())
+        .map_err(|e| e.to_string())?;
     let code = module.bytecode();
     for (idx, f) in code.functions.iter().enumerate() {
         let start = tierjit::cranelift_tier::EntryPoint::Start;
-        let text = compiler.listing(code, module.layouts(), idx, start, cranelift_asm)?;
+        let text = compiler
+            .listing(code, module.layouts(), idx, start, cranelift_asm)
+            .map_err(|e| e.to_string())?;
         println!("; function {idx}: {}\n{text}", f.name);
     }
     Ok(())

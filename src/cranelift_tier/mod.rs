@@ -15,9 +15,10 @@
 mod translate;
 
 use crate::bytecode::Module;
+use crate::runtime::code_memory::{sync_instruction_cache, sync_other_cores};
+use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
-use crate::template::code_memory::{sync_instruction_cache, sync_other_cores};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
@@ -25,7 +26,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module as _, default_libcall_names};
 use std::sync::Mutex;
 
-pub use translate::{EntryPoint, loop_headers};
+pub use translate::EntryPoint;
 
 /// Whether this build can run Cranelift code.
 pub const AVAILABLE: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
@@ -125,7 +126,7 @@ unsafe impl Send for Compiler {}
 
 impl Compiler {
     /// A compiler for the host machine.
-    pub fn new(settings: CraneliftSettings) -> Result<Compiler, String> {
+    pub fn new(settings: CraneliftSettings) -> Result<Compiler, CompileFailure> {
         Ok(Compiler {
             isa: host_isa(settings)?,
             inline_max_ops: settings.inline_max_ops,
@@ -143,7 +144,7 @@ impl Compiler {
         layouts: &[FrameLayout],
         helpers: &HelperAddrs,
         funcs: &[(usize, EntryPoint)],
-    ) -> Result<Vec<Compiled>, String> {
+    ) -> Result<Vec<Compiled>, CompileFailure> {
         let mut jit = JITModule::new(JITBuilder::with_isa(
             self.isa.clone(),
             default_libcall_names(),
@@ -154,7 +155,7 @@ impl Compiler {
                 if let Err(e) = jit.finalize_definitions() {
                     // SAFETY: nothing of this module was handed out.
                     unsafe { jit.free_memory() };
-                    return Err(format!("cranelift finalize: {e}"));
+                    return Err(CompileFailure::Cranelift(format!("finalize: {e}")));
                 }
                 // Keep the module before anything can fail: its code is
                 // freed with the compiler, never while it might run.
@@ -172,9 +173,9 @@ impl Compiler {
                 // fetch on every core ourselves (nothing on x86-64).
                 for c in &compiled {
                     sync_instruction_cache(c.addr, c.code_bytes)
-                        .map_err(|e| format!("cranelift code: {e}"))?;
+                        .map_err(|e| CompileFailure::CodeMemory(e.to_string()))?;
                 }
-                sync_other_cores().map_err(|e| format!("cranelift code: {e}"))?;
+                sync_other_cores().map_err(|e| CompileFailure::CodeMemory(e.to_string()))?;
                 Ok(compiled)
             }
             Err(e) => {
@@ -193,12 +194,12 @@ impl Compiler {
         layouts: &[FrameLayout],
         func: usize,
         entry: EntryPoint,
-    ) -> Result<Compiled, String> {
+    ) -> Result<Compiled, CompileFailure> {
         let compiled = self.compile(module, layouts, &HelperAddrs::native(), &[(func, entry)])?;
         compiled
             .first()
             .copied()
-            .ok_or_else(|| "cranelift compiled nothing".to_string())
+            .ok_or_else(|| CompileFailure::Cranelift("the batch compiled nothing".into()))
     }
 
     fn compile_into(
@@ -208,17 +209,17 @@ impl Compiler {
         layouts: &[FrameLayout],
         helpers: &HelperAddrs,
         funcs: &[(usize, EntryPoint)],
-    ) -> Result<Vec<(usize, cranelift_module::FuncId, usize)>, String> {
+    ) -> Result<Vec<(usize, cranelift_module::FuncId, usize)>, CompileFailure> {
         let sig = translate::native_entry_signature(&*self.isa);
         let mut ids = Vec::with_capacity(funcs.len());
         for (k, &(func, entry)) in funcs.iter().enumerate() {
             let f = module
                 .functions
                 .get(func)
-                .ok_or_else(|| format!("no function {func}"))?;
+                .ok_or(CompileFailure::NoSuchFunction(func))?;
             let id = jit
                 .declare_function(&format!("f{func}_{k}"), Linkage::Local, &sig)
-                .map_err(|e| format!("cranelift declare `{}`: {e}", f.name))?;
+                .map_err(|e| CompileFailure::Cranelift(format!("declare `{}`: {e}", f.name)))?;
             let src = translate::Source {
                 module,
                 layouts,
@@ -229,7 +230,7 @@ impl Compiler {
             };
             self.translate(src, func, entry);
             jit.define_function(id, &mut self.ctx)
-                .map_err(|e| format!("cranelift compile `{}`: {e:?}", f.name))?;
+                .map_err(|e| CompileFailure::Cranelift(format!("`{}`: {e:?}", f.name)))?;
             let code_bytes = self
                 .ctx
                 .compiled_code()
@@ -263,9 +264,9 @@ impl Compiler {
         func: usize,
         entry: EntryPoint,
         machine_code: bool,
-    ) -> Result<String, String> {
+    ) -> Result<String, CompileFailure> {
         if func >= module.functions.len() {
-            return Err(format!("no function {func}"));
+            return Err(CompileFailure::NoSuchFunction(func));
         }
         self.ctx.clear();
         let src = translate::Source {
@@ -288,7 +289,7 @@ impl Compiler {
             .ctx
             .compile(&*self.isa, &mut Default::default())
             .map(|c| c.vcode.clone().unwrap_or_default())
-            .map_err(|e| format!("cranelift compile: {:?}", e.inner));
+            .map_err(|e| CompileFailure::Cranelift(format!("{:?}", e.inner)));
         self.ctx.set_disasm(false);
         self.ctx.clear();
         result
@@ -297,17 +298,17 @@ impl Compiler {
 
 /// The host ISA for `settings`, made once per process: detecting the CPU and
 /// building the ISA costs ~60 µs, more than compiling a small function.
-fn host_isa(settings: CraneliftSettings) -> Result<OwnedTargetIsa, String> {
+fn host_isa(settings: CraneliftSettings) -> Result<OwnedTargetIsa, CompileFailure> {
     static ISAS: Mutex<Vec<(CraneliftSettings, OwnedTargetIsa)>> = Mutex::new(Vec::new());
     let mut isas = ISAS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, isa)) = isas.iter().find(|(s, _)| *s == settings) {
         return Ok(isa.clone());
     }
     if !AVAILABLE {
-        return Err(format!(
+        return Err(CompileFailure::HostIsa(format!(
             "the Cranelift tier does not support {}",
             target_lexicon::HOST.architecture
-        ));
+        )));
     }
     let mut flags = settings::builder();
     let opt = match settings.opt_level {
@@ -332,12 +333,12 @@ fn host_isa(settings: CraneliftSettings) -> Result<OwnedTargetIsa, String> {
     ] {
         flags
             .set(name, value)
-            .map_err(|e| format!("cranelift setting {name}={value}: {e}"))?;
+            .map_err(|e| CompileFailure::HostIsa(format!("setting {name}={value}: {e}")))?;
     }
     let isa = cranelift_native::builder()
-        .map_err(|e| format!("cranelift host ISA: {e}"))?
+        .map_err(|e| CompileFailure::HostIsa(e.to_string()))?
         .finish(settings::Flags::new(flags))
-        .map_err(|e| format!("cranelift host ISA: {e}"))?;
+        .map_err(|e| CompileFailure::HostIsa(e.to_string()))?;
     isas.push((settings, isa.clone()));
     Ok(isa)
 }
@@ -355,7 +356,7 @@ impl Drop for Compiler {
 #[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod tests {
     use super::*;
-    use crate::template::code_memory::tests::{assert_no_wx, lock, maps, while_watching_for_wx};
+    use crate::runtime::wx_watch::{assert_no_wx, lock, maps, while_watching_for_wx};
 
     fn starts(funcs: &[usize]) -> Vec<(usize, EntryPoint)> {
         funcs.iter().map(|&f| (f, EntryPoint::Start)).collect()

@@ -11,9 +11,9 @@ use crate::bytecode::{Module, NO_REG, Opcode};
 use crate::runtime::Store;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::{ElemKind, array_len, element_ptr, get_i64, set_i64};
-use crate::runtime::host::gather_args;
+use crate::runtime::host::{call_host, gather_args};
 use crate::runtime::print::{write_f64, write_i64};
-use crate::runtime::trap::{Trap, TrapKind};
+use crate::runtime::trap::{RawTrap, Trap, TrapKind};
 use crate::runtime::value::Value;
 use std::sync::atomic::Ordering;
 
@@ -24,18 +24,6 @@ struct Frame {
     pc: u32,
     /// Base offsets (in slots) into the three register stacks.
     bases: [usize; 3],
-}
-
-/// A trap raised at `pc` of the running function, before it has a name.
-pub(crate) struct RawTrap {
-    pub(crate) kind: TrapKind,
-    pub(crate) detail: Option<String>,
-}
-
-impl From<TrapKind> for RawTrap {
-    fn from(kind: TrapKind) -> RawTrap {
-        RawTrap { kind, detail: None }
-    }
 }
 
 /// Check that a frame with these bases fits the register stacks, and clear
@@ -568,34 +556,5 @@ pub fn int_rem(x: i64, y: i64) -> Result<i64, TrapKind> {
         Err(TrapKind::DivisionByZero)
     } else {
         Ok(x.wrapping_rem(y))
-    }
-}
-
-/// Call a host function, turning an error or a panic into a trap and
-/// checking the result's bank.
-pub(crate) fn call_host(
-    hf: &mut crate::runtime::host::HostFunc,
-    args: &[Value],
-) -> Result<Option<Value>, RawTrap> {
-    let f = &mut hf.func;
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(args)));
-    let host_err = |d: String| RawTrap {
-        kind: TrapKind::HostError,
-        detail: Some(d),
-    };
-    match res {
-        Err(_) => Err(host_err("host function panicked".into())),
-        Ok(Err(msg)) => Err(host_err(msg)),
-        Ok(Ok(v)) => {
-            let got = v.map(|v| v.bank());
-            if got != hf.sig.result {
-                return Err(host_err(format!(
-                    "host function returned {} but its signature says {}",
-                    got.map_or("none".to_string(), |b| b.to_string()),
-                    hf.sig.result.map_or("none".to_string(), |b| b.to_string())
-                )));
-            }
-            Ok(v)
-        }
     }
 }

@@ -24,6 +24,16 @@ pub enum FuncTier {
     Cranelift = 2,
 }
 
+impl std::fmt::Display for FuncTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FuncTier::None => "none",
+            FuncTier::Template => "template",
+            FuncTier::Cranelift => "Cranelift",
+        })
+    }
+}
+
 /// One function's entry in the function table. Compiled code calls through
 /// `code`, so storing a new address swaps the function at its next call.
 #[repr(C)]

@@ -1,12 +1,17 @@
 //! Slow paths called from compiled code with the platform C ABI: allocation,
 //! host calls, printing and lazy compilation. Each returns a status (0 or a
 //! trap code) or a value, and never lets a panic unwind into machine code.
+//!
+//! Compilation and tier-up are decided above the runtime, by the
+//! orchestrator (`crate::tiering`): helpers reach it only through the
+//! [`CodeHooks`] trait object it installs in [`HelperState`] for a call.
 
-use super::jit::HelperState;
-use crate::bytecode::NO_REG;
+use crate::bytecode::{Module, NO_REG};
+use crate::runtime::Store;
+use crate::runtime::compile_error::CompileError;
 use crate::runtime::context::VmContext;
 use crate::runtime::heap::{ElemKind, set_i64};
-use crate::runtime::host::gather_args;
+use crate::runtime::host::{call_host, gather_args};
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::TrapKind;
 use crate::runtime::value::Value;
@@ -74,23 +79,58 @@ impl HelperAddrs {
     }
 }
 
+/// What compiled code asks of the orchestrator that runs it: compilation on
+/// first call and the tiering hooks. Implemented above the runtime.
+pub trait CodeHooks {
+    /// Compile `func` if needed and return its entry address.
+    fn compile(&mut self, func: usize) -> Result<usize, CompileError>;
+    /// `func` is hot at its entry: the address of a Cranelift version to run
+    /// this call in, or 0 to go on in template code.
+    fn hot_call(&mut self, func: usize) -> usize;
+    /// A loop of `func` is hot at the back-edge to `header`: the address of
+    /// code to continue in at that header, or 0.
+    fn hot_loop(&mut self, func: usize, header: u32) -> usize;
+}
+
+/// What the helpers reach through `VmContext::host` during one call into
+/// compiled code. The caller builds it on its stack, points the context at
+/// it for the duration of the call and reads `detail` and `compile_error`
+/// afterwards.
+pub struct HelperState<'a> {
+    /// The instance's store (stacks, heap, output, host functions).
+    pub store: *mut Store,
+    /// The module running.
+    pub module: &'a Module,
+    /// The orchestrator's hooks.
+    pub hooks: &'a mut dyn CodeHooks,
+    /// The message of a host error.
+    pub detail: Option<String>,
+    /// Why a lazy compile failed (the call then ends with a trap status, and
+    /// the caller reports this instead).
+    pub compile_error: Option<CompileError>,
+}
+
 /// The helper state behind a context.
 ///
 /// # Safety
-/// `ctx` is the context of a call running in [`super::jit::JitRuntime::run`], which
-/// points `host` at a live `HelperState` for the duration of the call.
-unsafe fn state<'a>(ctx: *mut VmContext) -> &'a mut HelperState {
+/// `ctx` is the context of a call running compiled code, which points
+/// `host` at a live `HelperState` for the duration of the call.
+unsafe fn state<'a>(ctx: *mut VmContext) -> &'a mut HelperState<'a> {
     // SAFETY: by the caller's contract.
     unsafe { &mut *((*ctx).host as *mut HelperState) }
 }
 
 /// Run `f`, turning a panic into a host-error status with a message.
-fn guarded(ctx: *mut VmContext, f: impl FnOnce(&mut HelperState) -> u64) -> u64 {
+fn guarded(ctx: *mut VmContext, f: impl FnOnce(&mut HelperState<'_>) -> u64) -> u64 {
     guarded_or(ctx, TrapKind::HostError.code().into(), f)
 }
 
 /// Run `f`, turning a panic into `on_panic` (with a message).
-fn guarded_or(ctx: *mut VmContext, on_panic: u64, f: impl FnOnce(&mut HelperState) -> u64) -> u64 {
+fn guarded_or(
+    ctx: *mut VmContext,
+    on_panic: u64,
+    f: impl FnOnce(&mut HelperState<'_>) -> u64,
+) -> u64 {
     // SAFETY: helpers are only called from compiled code run by `run`.
     let st = unsafe { state(ctx) };
     match catch_unwind(AssertUnwindSafe(|| f(&mut *st))) {
@@ -201,7 +241,7 @@ pub unsafe extern "C" fn host_call(
         };
         // SAFETY: the verifier bounds the window by the caller's registers.
         let args = unsafe { gather_args(&hf.sig, window, ib, fb, rb) };
-        match crate::interp::call_host(hf, &args) {
+        match call_host(hf, &args) {
             Ok(v) => {
                 if dst != NO_REG {
                     // SAFETY: the verifier bounds `dst` by the caller's registers.
@@ -230,11 +270,9 @@ pub unsafe extern "C" fn host_call(
 /// pointers into its frame.
 pub unsafe extern "C" fn print_str(ctx: *mut VmContext, idx: u64) -> u64 {
     guarded(ctx, |st| {
-        // SAFETY: store and module outlive the call.
-        let module = st.module();
         // SAFETY: the store outlives the call.
         let store = unsafe { &mut *st.store };
-        if let Some(s) = module.strings.get(idx as usize) {
+        if let Some(s) = st.module.strings.get(idx as usize) {
             let _ = store.out.write_all(s.as_bytes());
         }
         0
@@ -278,10 +316,10 @@ pub unsafe extern "C" fn print_f64(ctx: *mut VmContext, bits: u64, digits: u64) 
 /// Called only by compiled code, with the context of a running call and
 /// pointers into its frame.
 pub unsafe extern "C" fn compile(ctx: *mut VmContext, func: u64) -> u64 {
-    guarded(ctx, |st| match st.compile(func as usize) {
+    guarded(ctx, |st| match st.hooks.compile(func as usize) {
         Ok(addr) => addr as u64,
-        Err(msg) => {
-            st.detail = Some(msg);
+        Err(e) => {
+            st.compile_error = Some(e);
             0
         }
     })
@@ -295,7 +333,7 @@ pub unsafe extern "C" fn compile(ctx: *mut VmContext, func: u64) -> u64 {
 /// Called only by compiled code, with the context of a running call.
 pub unsafe extern "C" fn hot_call(ctx: *mut VmContext, func: u64) -> u64 {
     // A panic means: no Cranelift code, go on in the template tier.
-    guarded_or(ctx, 0, |st| st.hot_call(func as usize) as u64)
+    guarded_or(ctx, 0, |st| st.hooks.hot_call(func as usize) as u64)
 }
 
 /// Template code with counters found a loop of `func` hot at the back-edge
@@ -307,7 +345,7 @@ pub unsafe extern "C" fn hot_call(ctx: *mut VmContext, func: u64) -> u64 {
 /// Called only by compiled code, with the context of a running call.
 pub unsafe extern "C" fn hot_loop(ctx: *mut VmContext, func: u64, header: u64) -> u64 {
     guarded_or(ctx, 0, |st| {
-        st.hot_loop(func as usize, header as u32) as u64
+        st.hooks.hot_loop(func as usize, header as u32) as u64
     })
 }
 

@@ -1,5 +1,6 @@
 //! Host functions: Rust code that bytecode calls through `hcall`.
 
+use super::trap::{RawTrap, TrapKind};
 use super::value::{Ref, Value};
 use crate::bytecode::Bank;
 use crate::bytecode::Signature;
@@ -69,4 +70,30 @@ pub(crate) unsafe fn gather_args(
             }
         })
         .collect()
+}
+
+/// Call a host function, turning an error or a panic into a trap and
+/// checking the result's bank.
+pub(crate) fn call_host(hf: &mut HostFunc, args: &[Value]) -> Result<Option<Value>, RawTrap> {
+    let f = &mut hf.func;
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(args)));
+    let host_err = |d: String| RawTrap {
+        kind: TrapKind::HostError,
+        detail: Some(d),
+    };
+    match res {
+        Err(_) => Err(host_err("host function panicked".into())),
+        Ok(Err(msg)) => Err(host_err(msg)),
+        Ok(Ok(v)) => {
+            let got = v.map(|v| v.bank());
+            if got != hf.sig.result {
+                return Err(host_err(format!(
+                    "host function returned {} but its signature says {}",
+                    got.map_or("none".to_string(), |b| b.to_string()),
+                    hf.sig.result.map_or("none".to_string(), |b| b.to_string())
+                )));
+            }
+            Ok(v)
+        }
+    }
 }

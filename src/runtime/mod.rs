@@ -2,17 +2,20 @@
 //! traps, host functions, printing, and the state compiled code of either
 //! tier runs on.
 
+pub mod code_memory;
+pub mod compile_error;
 pub mod context;
 pub mod frame;
 pub mod heap;
 pub mod helpers;
 pub mod host;
-pub mod jit;
 pub mod native_stack;
 pub mod print;
 pub mod stacks;
 pub mod trap;
 pub mod value;
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub(crate) mod wx_watch;
 
 use std::io::Write;
 use std::sync::Arc;

@@ -107,3 +107,15 @@ impl fmt::Display for Trap {
 }
 
 impl std::error::Error for Trap {}
+
+/// A trap raised at `pc` of the running function, before it has a name.
+pub(crate) struct RawTrap {
+    pub(crate) kind: TrapKind,
+    pub(crate) detail: Option<String>,
+}
+
+impl From<TrapKind> for RawTrap {
+    fn from(kind: TrapKind) -> RawTrap {
+        RawTrap { kind, detail: None }
+    }
+}

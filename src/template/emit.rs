@@ -7,10 +7,11 @@
 //! Traps branch to out-of-line stubs that record the op index; loop
 //! back-edges and calls poll the interrupt flag.
 
-use super::magic::Magic;
 use super::masm::{AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MacroAssembler};
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
 use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand};
+use crate::lowering::Magic;
+use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::context::offsets;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::{
@@ -232,7 +233,7 @@ impl<M: MacroAssembler> Compiler<M> {
         layouts: &[FrameLayout],
         func: usize,
         counters: bool,
-    ) -> Result<&[u8], String> {
+    ) -> Result<&[u8], CompileFailure> {
         self.masm.clear();
         let mut e = Emitter::new(
             &mut self.masm,
@@ -243,8 +244,8 @@ impl<M: MacroAssembler> Compiler<M> {
             func,
         );
         e.counters = counters;
-        e.function()?;
-        self.masm.finish()
+        e.function().map_err(CompileFailure::Assembly)?;
+        self.masm.finish().map_err(CompileFailure::Assembly)
     }
 }
 
@@ -289,7 +290,7 @@ pub fn compile<M: MacroAssembler>(
     layouts: &[FrameLayout],
     func: usize,
     counters: bool,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, CompileFailure> {
     Compiler::new(masm)
         .compile(helpers, module, layouts, func, counters)
         .map(<[u8]>::to_vec)

@@ -24,6 +24,7 @@
 //! - No method panics, whatever its arguments.
 
 use crate::bytecode::{Bank, Cmp};
+pub use crate::lowering::AluOp;
 
 /// A scratch integer register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -111,30 +112,6 @@ impl Cond {
     }
 }
 
-/// A two-operand integer operation. Shift counts are taken modulo 64 (both
-/// ISAs' 64-bit shifts do so, matching the bytecode).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AluOp {
-    /// Wrapping addition.
-    Add,
-    /// Wrapping subtraction.
-    Sub,
-    /// Wrapping multiplication.
-    Mul,
-    /// Bitwise and.
-    And,
-    /// Bitwise or.
-    Or,
-    /// Bitwise exclusive or.
-    Xor,
-    /// Shift left.
-    Shl,
-    /// Arithmetic shift right.
-    Sar,
-    /// Logical shift right.
-    Shr,
-}
-
 /// A two-operand f64 operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FpOp {
@@ -179,21 +156,6 @@ impl Fpr {
         Fpr::F5,
         Fpr::F6,
         Fpr::F7,
-    ];
-}
-
-impl AluOp {
-    /// Every value, for tests.
-    pub const ALL: [AluOp; 9] = [
-        AluOp::Add,
-        AluOp::Sub,
-        AluOp::Mul,
-        AluOp::And,
-        AluOp::Or,
-        AluOp::Xor,
-        AluOp::Shl,
-        AluOp::Sar,
-        AluOp::Shr,
     ];
 }
 

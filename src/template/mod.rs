@@ -2,11 +2,9 @@
 //! code for x86-64 and aarch64 through one macro-assembler trait.
 
 pub mod code_buffer;
-pub mod code_memory;
 pub mod emit;
 pub mod golden;
 pub mod isa;
-pub mod magic;
 pub mod masm;
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ mod calls;
 mod packed_loop;
 
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
-use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand};
+use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand, loops};
+use crate::lowering::AluOp;
+use crate::lowering::Magic;
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
 use crate::runtime::heap::{
@@ -25,8 +27,6 @@ use crate::runtime::heap::{
 };
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
-use crate::template::magic::Magic;
-use crate::template::masm::AluOp;
 use calls::{FrameRoom, INLINE_BUDGET_FACTOR, MAX_INLINE_BUDGET, early_exit};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
@@ -55,26 +55,8 @@ pub enum EntryPoint {
     /// At op 0, as every call does.
     Start,
     /// At this loop header, with every register taken from the frame
-    /// (on-stack replacement). The header must be one of [`loop_headers`].
+    /// (on-stack replacement). The header must be one of [`crate::bytecode::loop_headers`].
     LoopHeader(u32),
-}
-
-/// The ops of `code` that a backward jump targets: where a loop can be
-/// entered from the frame (OSR).
-pub fn loop_headers(code: &[Op]) -> Vec<u32> {
-    let mut headers: Vec<u32> = loops(code).map(|ops| *ops.start() as u32).collect();
-    headers.sort_unstable();
-    headers.dedup();
-    headers
-}
-
-/// The ops of each loop of `code`: from a backward jump's target to the
-/// jump.
-fn loops(code: &[Op]) -> impl Iterator<Item = std::ops::RangeInclusive<usize>> + '_ {
-    code.iter().enumerate().filter_map(|(end, op)| {
-        let start = usize::from(op.target()?);
-        (start <= end).then_some(start..=end)
-    })
 }
 
 /// Whether `op` only computes an i64 register from i64 registers and

@@ -2,7 +2,7 @@
 //! (Hacker's Delight, ch. 10): `idiv` takes 40 to 90 cycles on the machines
 //! we measure, a high multiply and a few shifts and adds about 6.
 
-use super::masm::AluOp;
+use super::alu::AluOp;
 
 /// How to divide by a constant `d` (|d| >= 2): `q = mulhi(x, multiplier)`,
 /// then `q = q op x` (with [`Magic::adjust`]'s op, if any), then
