@@ -63,7 +63,7 @@ use super::op::{
     Bank, Cmp, FloatBinOp, FloatUnOp, Flow, IntBinOp, MAX_PRINTF_DIGITS, NO_REG, Op, Opcode,
 };
 use super::verify::{MAX_FUNCTIONS, MAX_IMPORTS, MAX_OPS, verify};
-use crate::error::VerifyError;
+use crate::bytecode::error::VerifyError;
 
 /// The most registers of one bank a function may have.
 const MAX_REGS: u32 = u16::MAX as u32;

@@ -1,6 +1,7 @@
 //! The bytecode: ops, modules, the builder, the verifier and the text format.
 
 pub mod builder;
+pub mod error;
 pub mod loops;
 pub mod module;
 pub mod op;
@@ -11,6 +12,7 @@ pub use builder::{
     AnyReg, BuildError, FReg, FuncRef, FunctionBuilder, HostRef, IReg, Label, ModuleBuilder, RReg,
     Reg,
 };
+pub use error::{ParseError, VerifyError};
 pub use loops::{loop_headers, loops};
 pub use module::{ENTRY_NAME, Function, Import, Module, Signature};
 pub use op::{Bank, Cmp, Flow, NO_REG, Op, Opcode, Operand};

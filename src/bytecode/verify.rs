@@ -34,7 +34,7 @@ use std::collections::HashSet;
 
 use super::module::{Function, Module, Signature};
 use super::op::{Bank, Flow, MAX_PRINTF_DIGITS, NO_REG, Op, Operand};
-use crate::error::VerifyError;
+use crate::bytecode::error::VerifyError;
 
 /// The most functions a module may have (indices fit an op field).
 pub const MAX_FUNCTIONS: usize = u16::MAX as usize;

@@ -6,9 +6,9 @@
 //! the function (labels) or the file (functions, imports) ends.
 
 use super::lexer::{TokKind, Token, lex_line};
+use crate::bytecode::error::ParseError;
 use crate::bytecode::module::{Function, Import, Module, Signature};
 use crate::bytecode::op::{Bank, NO_REG, Op, Opcode, Operand};
-use crate::error::ParseError;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 

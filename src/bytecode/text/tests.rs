@@ -2,9 +2,9 @@
 //! error kind (checking line and column).
 
 use super::{parse, print, print_annotated};
+use crate::bytecode::error::ParseError;
 use crate::bytecode::module::{Function, Import, Module, Signature};
 use crate::bytecode::op::{Bank, NO_REG, Op, Opcode};
-use crate::error::ParseError;
 use std::collections::HashSet;
 
 const FIB: &str = r#"; fib.tj: naive Fibonacci

@@ -1,0 +1,264 @@
+//! Engine settings: the tier, the tiering thresholds, the register-stack
+//! capacities, the limits and Cranelift's settings, from code or from the
+//! environment.
+
+use crate::cranelift_tier::{CraneliftSettings, OptLevel, RegallocAlgorithm};
+use crate::error::{Error, Result};
+use crate::tiering::TieringPolicy;
+use std::fmt;
+use std::str::FromStr;
+
+/// Which engine runs the code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Tier {
+    /// Let tierjit choose (today: the interpreter; with the JIT tiers:
+    /// template first, Cranelift when hot).
+    #[default]
+    Auto,
+    /// The single-pass template JIT for every function.
+    Template,
+    /// The Cranelift JIT for every function.
+    Cranelift,
+    /// The reference interpreter.
+    Interp,
+}
+
+impl Tier {
+    /// Every tier, in the order of `TIERJIT_TIER` values.
+    pub const ALL: [Tier; 4] = [Tier::Auto, Tier::Template, Tier::Cranelift, Tier::Interp];
+
+    /// The name used by `TIERJIT_TIER` and `--tier`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Auto => "auto",
+            Tier::Template => "template",
+            Tier::Cranelift => "cranelift",
+            Tier::Interp => "interp",
+        }
+    }
+
+    /// Whether this build can run the tier.
+    pub fn is_available(self) -> bool {
+        match self {
+            Tier::Interp => true,
+            Tier::Auto => crate::template::AVAILABLE && crate::cranelift_tier::AVAILABLE,
+            Tier::Template => crate::template::AVAILABLE,
+            Tier::Cranelift => crate::cranelift_tier::AVAILABLE,
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Tier {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Tier> {
+        Tier::ALL
+            .iter()
+            .copied()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "unknown tier `{s}` (expected one of: auto, template, cranelift, interp)"
+                ))
+            })
+    }
+}
+
+/// The environment variable that forces a tier.
+pub const TIER_ENV: &str = "TIERJIT_TIER";
+/// The environment variable that sets [`Config::hot_calls`].
+pub const HOT_CALLS_ENV: &str = "TIERJIT_HOT_CALLS";
+/// The environment variable that sets [`Config::hot_loops`].
+pub const HOT_LOOPS_ENV: &str = "TIERJIT_HOT_LOOPS";
+
+/// An environment variable, `None` when unset.
+fn env_var(name: &str) -> Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Error::Config(format!("{name} is not valid UTF-8")))
+        }
+    }
+}
+
+/// A tiering threshold: a whole number from 1.
+fn parse_threshold(name: &str, v: &str) -> Result<u32> {
+    match v.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(Error::Config(format!(
+            "{name} must be a whole number from 1 to {}, got `{v}`",
+            u32::MAX
+        ))),
+    }
+}
+
+/// Engine settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub(super) tier: Tier,
+    pub(super) stack_slots: [usize; 3],
+    pub(super) max_call_depth: u32,
+    pub(super) heap_limit: usize,
+    pub(super) count_ops: bool,
+    pub(super) cranelift: CraneliftSettings,
+    pub(super) tiering: TieringPolicy,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            tier: Tier::Auto,
+            stack_slots: [1 << 22; 3],
+            max_call_depth: 200_000,
+            heap_limit: 4 << 30,
+            count_ops: false,
+            cranelift: CraneliftSettings::default(),
+            tiering: TieringPolicy {
+                hot_calls: 1000,
+                hot_loops: 10_000,
+                background: true,
+            },
+        }
+    }
+}
+
+impl Config {
+    /// The defaults: tier auto, 4 Mi registers per bank, call depth 200,000,
+    /// heap limit 4 GiB.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// The defaults, with the tier taken from `TIERJIT_TIER` and the
+    /// tiering thresholds from `TIERJIT_HOT_CALLS` and `TIERJIT_HOT_LOOPS`
+    /// when they are set. A value that does not parse is an error.
+    pub fn from_env() -> Result<Config> {
+        let mut c = Config::new();
+        if let Some(v) = env_var(TIER_ENV)? {
+            c.tier = v.trim().parse()?;
+        }
+        if let Some(v) = env_var(HOT_CALLS_ENV)? {
+            c.tiering.hot_calls = parse_threshold(HOT_CALLS_ENV, &v)?;
+        }
+        if let Some(v) = env_var(HOT_LOOPS_ENV)? {
+            c.tiering.hot_loops = parse_threshold(HOT_LOOPS_ENV, &v)?;
+        }
+        Ok(c)
+    }
+
+    /// Under `auto`, a function moves to Cranelift at its `calls`-th call
+    /// (default 1000, at least 1).
+    pub fn hot_calls(&mut self, calls: u32) -> &mut Config {
+        self.tiering.hot_calls = calls.max(1);
+        self
+    }
+
+    /// Under `auto`, a function's loops move to Cranelift (on-stack
+    /// replacement) at its `back_edges`-th loop back-edge, counted over all
+    /// its activations (default 10,000, at least 1).
+    pub fn hot_loops(&mut self, back_edges: u32) -> &mut Config {
+        self.tiering.hot_loops = back_edges.max(1);
+        self
+    }
+
+    /// Under `auto`, compile hot functions on a background thread (the
+    /// default: the program never waits for Cranelift), or at once on the
+    /// thread that found them hot (deterministic tier-up points, for tests).
+    pub fn background_compilation(&mut self, on: bool) -> &mut Config {
+        self.tiering.background = on;
+        self
+    }
+
+    /// The tiering thresholds and mode.
+    pub fn get_tiering(&self) -> TieringPolicy {
+        self.tiering
+    }
+
+    /// Choose the engine.
+    pub fn tier(&mut self, tier: Tier) -> &mut Config {
+        self.tier = tier;
+        self
+    }
+
+    /// The chosen engine.
+    pub fn get_tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// Capacity of the i64, f64 and reference register stacks, in registers.
+    pub fn stack_slots(&mut self, i: usize, f: usize, r: usize) -> &mut Config {
+        self.stack_slots = [i, f, r];
+        self
+    }
+
+    /// Calls nested deeper than this trap with a stack overflow.
+    pub fn max_call_depth(&mut self, depth: u32) -> &mut Config {
+        self.max_call_depth = depth;
+        self
+    }
+
+    /// Count the ops the interpreter executes ([`Instance::executed_ops`]).
+    /// Costs time; for measurements only.
+    pub fn count_ops(&mut self, on: bool) -> &mut Config {
+        self.count_ops = on;
+        self
+    }
+
+    /// Allocation past this many heap bytes traps with out-of-memory.
+    pub fn heap_limit(&mut self, bytes: usize) -> &mut Config {
+        self.heap_limit = bytes;
+        self
+    }
+
+    /// Cranelift's optimisation level (default [`OptLevel::Speed`]).
+    pub fn cranelift_opt_level(&mut self, level: OptLevel) -> &mut Config {
+        self.cranelift.opt_level = level;
+        self
+    }
+
+    /// Cranelift's register allocator (default
+    /// [`RegallocAlgorithm::Backtracking`]).
+    pub fn cranelift_regalloc(&mut self, algorithm: RegallocAlgorithm) -> &mut Config {
+        self.cranelift.regalloc = algorithm;
+        self
+    }
+
+    /// Run Cranelift's IR verifier on every function it compiles (default:
+    /// on in debug builds, off in release builds).
+    pub fn cranelift_verifier(&mut self, on: bool) -> &mut Config {
+        self.cranelift.verifier = on;
+        self
+    }
+
+    /// Inline calls to functions of at most `ops` ops (that neither
+    /// allocate, nor print, nor call the host) in Cranelift code (default
+    /// [`crate::cranelift_tier::DEFAULT_INLINE_MAX_OPS`]; 0 inlines
+    /// nothing). An inlined callee runs as Cranelift code inside its
+    /// caller whatever tier the callee itself is in, and its calls from
+    /// there are not counted toward its own tier-up.
+    pub fn cranelift_inline_max_ops(&mut self, ops: u32) -> &mut Config {
+        self.cranelift.inline_max_ops = ops;
+        self
+    }
+
+    /// Inline calls in Cranelift code at most `levels` deep: a callee's
+    /// calls are inlined too, down to that depth (default
+    /// [`crate::cranelift_tier::DEFAULT_INLINE_MAX_DEPTH`]; 0 inlines
+    /// nothing; more than [`crate::cranelift_tier::MAX_INLINE_DEPTH`] counts
+    /// as that). Recursion unrolls that many levels.
+    pub fn cranelift_inline_max_depth(&mut self, levels: u32) -> &mut Config {
+        self.cranelift.inline_max_depth = levels;
+        self
+    }
+
+    /// The Cranelift settings.
+    pub fn get_cranelift(&self) -> CraneliftSettings {
+        self.cranelift
+    }
+}

@@ -1,0 +1,394 @@
+//! An instance: a module with its own register stacks, heap, host
+//! functions and compiled code; calls into it, tier control and statistics.
+
+use super::{InterruptHandle, Linker, Module, Params, Results, Tier, TypedFunc};
+use crate::bytecode::{Bank, Signature};
+use crate::error::{Error, Result};
+use crate::interp;
+use crate::runtime::Store;
+use crate::runtime::context::FuncTier;
+use crate::runtime::heap::Heap;
+use crate::runtime::host::HostFunc;
+use crate::runtime::stacks::RegisterStacks;
+use crate::runtime::trap::TrapKind;
+use crate::runtime::value::Value;
+use crate::tiering::TierStats;
+use crate::tiering::{JitOptions, JitRuntime};
+use std::fmt;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What is known of one function of an instance (see
+/// [`Instance::function_stats`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FunctionStats {
+    /// Its name.
+    pub name: String,
+    /// The tier it runs in now (`None`: not compiled yet).
+    pub tier: Option<Tier>,
+    /// Calls counted by its template code (under `auto` only).
+    pub template_calls: Option<u64>,
+    /// Template compile time and machine-code bytes.
+    pub template: Option<(std::time::Duration, usize)>,
+    /// Cranelift compile time and machine-code bytes (latest version).
+    pub cranelift: Option<(std::time::Duration, usize)>,
+    /// When its Cranelift version was installed, since the instance was made.
+    pub tiered_up_at: Option<std::time::Duration>,
+    /// Cranelift compile time and machine-code bytes of its versions entered
+    /// at a loop header (on-stack replacement), summed.
+    pub osr_compiles: Option<(std::time::Duration, usize)>,
+    /// Times a running template activation continued in Cranelift code at a
+    /// loop header.
+    pub osr_entries: u64,
+}
+
+/// A module with its own register stacks, heap and host functions.
+/// A trap ends the call that raised it; the instance stays usable.
+pub struct Instance {
+    pub(super) module: Module,
+    pub(super) store: Store,
+    /// The compiled tiers' state, unless the interpreter runs this instance.
+    pub(super) jit: Option<JitRuntime>,
+}
+
+impl fmt::Debug for Instance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instance")
+            .field("module", &self.module)
+            .finish()
+    }
+}
+
+impl Instance {
+    /// Instantiate a module that imports nothing (use [`Linker`] otherwise).
+    pub fn new(module: &Module) -> Result<Instance> {
+        Linker::new().instantiate(module)
+    }
+
+    pub(super) fn with_hosts(module: &Module, hosts: Vec<HostFunc>) -> Result<Instance> {
+        let config = module.engine().config();
+        let store = Store {
+            stacks: RegisterStacks::new(config.stack_slots),
+            heap: Heap::new(config.heap_limit),
+            out: Box::new(std::io::stdout()),
+            hosts,
+            max_call_depth: config.max_call_depth,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            count_ops: config.count_ops,
+            executed_ops: 0,
+        };
+        let (first_tier, tiering) = match module.engine().effective_tier() {
+            Tier::Template => (Some(FuncTier::Template), None),
+            Tier::Cranelift => (Some(FuncTier::Cranelift), None),
+            Tier::Auto => (Some(FuncTier::Template), Some(config.tiering)),
+            Tier::Interp => (None, None),
+        };
+        let inner = &module.inner;
+        let jit = first_tier.map(|first_tier| {
+            let options = JitOptions {
+                first_tier,
+                cranelift: config.cranelift,
+                tiering,
+            };
+            JitRuntime::new(inner.code.clone(), inner.layouts.clone(), options)
+        });
+        Ok(Instance {
+            module: module.clone(),
+            store,
+            jit,
+        })
+    }
+
+    /// Send what the program prints to `out` instead of standard output.
+    pub fn set_output(&mut self, out: impl Write + Send + 'static) {
+        self.store.out = Box::new(out);
+    }
+
+    /// A handle to interrupt running calls from another thread.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle(self.store.interrupt.clone())
+    }
+
+    /// The module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Ops executed by the interpreter so far (0 unless
+    /// [`Config::count_ops`] is on).
+    pub fn executed_ops(&self) -> u64 {
+        self.store.executed_ops
+    }
+
+    /// What the JIT tiers compiled so far for this instance, per tier (zero
+    /// under the interpreter).
+    pub fn compile_stats(&self) -> TierStats {
+        self.jit.as_ref().map(JitRuntime::stats).unwrap_or_default()
+    }
+
+    /// The tier function `name` runs in now: [`Tier::Interp`] under the
+    /// interpreter, `None` when it has not been compiled yet.
+    pub fn tier_of(&self, name: &str) -> Result<Option<Tier>> {
+        let idx = self.func_index(name)?;
+        Ok(self.tier_at(idx))
+    }
+
+    /// [`Instance::tier_of`] by index.
+    fn tier_at(&self, idx: usize) -> Option<Tier> {
+        match self.jit.as_ref().map(|rt| rt.tier_of(idx)) {
+            None => Some(Tier::Interp),
+            Some(Some(FuncTier::Template)) => Some(Tier::Template),
+            Some(Some(FuncTier::Cranelift)) => Some(Tier::Cranelift),
+            Some(_) => None,
+        }
+    }
+
+    /// Compile function `name` in `tier` (template or Cranelift) now, so
+    /// that its next call runs there, whatever tier the engine starts
+    /// functions in. Calls between tiers go through the function table.
+    /// Fails under the interpreter.
+    pub fn compile_function(&mut self, name: &str, tier: Tier) -> Result<()> {
+        let idx = self.func_index(name)?;
+        let func_tier = match tier {
+            Tier::Template => FuncTier::Template,
+            Tier::Cranelift => FuncTier::Cranelift,
+            _ => {
+                return Err(Error::Call(format!(
+                    "functions can be compiled in the template or cranelift tier, not `{tier}`"
+                )));
+            }
+        };
+        let Some(rt) = &mut self.jit else {
+            return Err(Error::Call(
+                "this instance runs the interpreter: it compiles nothing".into(),
+            ));
+        };
+        rt.compile(idx, func_tier).map(|_| ())?;
+        Ok(())
+    }
+
+    /// Move function `name` to the Cranelift tier now (with loop-header
+    /// entries, so running template activations can continue in it), and
+    /// return once it is installed: its next call runs there. Fails under
+    /// the interpreter.
+    pub fn tier_up(&mut self, name: &str) -> Result<()> {
+        let idx = self.func_index(name)?;
+        let Some(rt) = &mut self.jit else {
+            return Err(Error::Call(
+                "this instance runs the interpreter: it compiles nothing".into(),
+            ));
+        };
+        rt.tier_up(idx)?;
+        Ok(())
+    }
+
+    /// What is known of function `name`: its tier, calls counted in the
+    /// template tier, compile times and code sizes per tier, when it tiered
+    /// up, and how often a running loop moved to Cranelift.
+    pub fn function_stats(&self, name: &str) -> Result<FunctionStats> {
+        let idx = self.func_index(name)?;
+        Ok(self.function_stats_at(idx))
+    }
+
+    /// [`Instance::function_stats`] of every function, in module order.
+    pub fn all_function_stats(&self) -> Vec<FunctionStats> {
+        (0..self.module.bytecode().functions.len())
+            .map(|idx| self.function_stats_at(idx))
+            .collect()
+    }
+
+    fn function_stats_at(&self, idx: usize) -> FunctionStats {
+        let name = self.module.bytecode().functions[idx].name.clone();
+        let Some(rt) = &self.jit else {
+            return FunctionStats {
+                name,
+                tier: Some(Tier::Interp),
+                ..FunctionStats::default()
+            };
+        };
+        let rec = rt.record(idx).unwrap_or_default();
+        FunctionStats {
+            name,
+            tier: self.tier_at(idx),
+            template_calls: rt.counted_calls(idx),
+            template: rec.template,
+            cranelift: rec.cranelift,
+            tiered_up_at: rec.tiered_up_at,
+            osr_compiles: rec.osr_compiles,
+            osr_entries: rec.osr_entries,
+        }
+    }
+
+    /// Bytes the heap holds now.
+    pub fn heap_bytes(&self) -> usize {
+        self.store.heap.bytes()
+    }
+
+    /// Call function `name`. Missing trailing i64 arguments take the
+    /// parameters' declared defaults.
+    pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Option<Value>> {
+        let idx = self.func_index(name)?;
+        self.call_index(idx, args)
+    }
+
+    /// The index of function `name`.
+    pub fn func_index(&self, name: &str) -> Result<usize> {
+        self.module
+            .bytecode()
+            .function_index(name)
+            .ok_or_else(|| Error::Call(format!("no function named `{name}`")))
+    }
+
+    /// Call function number `idx`.
+    pub fn call_index(&mut self, idx: usize, args: &[Value]) -> Result<Option<Value>> {
+        self.enter(idx, args)?;
+        let code = self.module.bytecode();
+        let layouts = &self.module.inner.layouts;
+        let result = match &mut self.jit {
+            Some(rt) => rt.run(&mut self.store, idx).map_err(Error::from),
+            None => interp::run(code, layouts, &mut self.store, idx).map_err(Error::from),
+        };
+        self.leave(idx, result)
+    }
+
+    /// Call `name` in the interpreter until its own activation jumps back to
+    /// loop header `header` for the `nth` time, then continue from that
+    /// frame in the Cranelift tier, entered at the header with every
+    /// register taken from the frame (on-stack replacement; nothing is
+    /// translated). Returns the result and whether the switch happened
+    /// (`false` when the call returned first). For tests and experiments;
+    /// fails under the interpreter.
+    pub fn call_with_osr(
+        &mut self,
+        name: &str,
+        args: &[Value],
+        header: u32,
+        nth: u64,
+    ) -> Result<(Option<Value>, bool)> {
+        let idx = self.func_index(name)?;
+        if self.jit.is_none() {
+            return Err(Error::Call(
+                "this instance runs the interpreter: it has no Cranelift tier".into(),
+            ));
+        }
+        let module = self.module.clone();
+        let code = module.bytecode();
+        if !crate::bytecode::loop_headers(&code.functions[idx].code).contains(&header) {
+            return Err(Error::Call(format!(
+                "op {header} of `{name}` is not a loop header"
+            )));
+        }
+        self.enter(idx, args)?;
+        let layouts = module.layouts();
+        let paused =
+            interp::run_until_loop_header(code, layouts, &mut self.store, idx, header, nth);
+        let (result, switched) = match (paused, &mut self.jit) {
+            (Ok(true), Some(rt)) => (
+                rt.run_at_loop_header(&mut self.store, idx, header)
+                    .map_err(Error::from),
+                true,
+            ),
+            (other, _) => (other.map(|_| ()).map_err(Error::from), false),
+        };
+        Ok((self.leave(idx, result)?, switched))
+    }
+
+    /// Check a call's arguments and put them into the entry frame.
+    fn enter(&mut self, idx: usize, args: &[Value]) -> Result<()> {
+        let code = self.module.bytecode();
+        let func = code
+            .functions
+            .get(idx)
+            .ok_or_else(|| Error::Call(format!("no function with index {idx}")))?;
+        let layout = self.module.inner.layouts[idx];
+        if args.len() > func.sig.params.len() {
+            return Err(Error::Call(format!(
+                "`{}` takes {} arguments, got {}",
+                func.name,
+                func.sig.params.len(),
+                args.len()
+            )));
+        }
+        let cap = self.store.stacks.capacity();
+        if (0..3).any(|b| layout.regs[b] as usize > cap[b]) {
+            return Err(Error::Trap(crate::runtime::trap::Trap {
+                kind: TrapKind::StackOverflow,
+                func: idx as u32,
+                func_name: func.name.clone(),
+                pc: 0,
+                detail: None,
+            }));
+        }
+        let mut next = [0usize; 3];
+        for (j, &bank) in func.sig.params.iter().enumerate() {
+            let v = match args.get(j) {
+                Some(v) => *v,
+                None => match func.param_default(j) {
+                    Some(d) => Value::I(d),
+                    None => {
+                        return Err(Error::Call(format!(
+                            "`{}` takes {} arguments, got {} (parameter {j} has no default)",
+                            func.name,
+                            func.sig.params.len(),
+                            args.len()
+                        )));
+                    }
+                },
+            };
+            if v.bank() != bank {
+                return Err(Error::Call(format!(
+                    "argument {j} of `{}` must be of bank {bank}, got {v}",
+                    func.name
+                )));
+            }
+            if let Value::R(r) = v
+                && !r.is_null()
+            {
+                return Err(Error::Call(
+                    "only null references can be passed into a call".into(),
+                ));
+            }
+            let k = next[bank.index()];
+            next[bank.index()] += 1;
+            match v {
+                Value::I(x) => self.store.stacks.i[k] = x,
+                Value::F(x) => self.store.stacks.f[k] = x,
+                Value::R(r) => self.store.stacks.r[k] = r.0,
+            }
+        }
+        Ok(())
+    }
+
+    /// Flush the output and turn a finished call into its result.
+    fn leave(&mut self, idx: usize, result: Result<()>) -> Result<Option<Value>> {
+        let func = &self.module.bytecode().functions[idx];
+        let _ = self.store.out.flush();
+        if let Err(e) = result {
+            // The instance stays usable: nothing of the dead call is live.
+            self.store.interrupt.store(false, Ordering::Relaxed);
+            return Err(e);
+        }
+        Ok(func.sig.result.map(|b| match b {
+            Bank::I => Value::I(self.store.stacks.i[0]),
+            Bank::F => Value::F(self.store.stacks.f[0]),
+            Bank::R => Value::R(crate::runtime::value::Ref(self.store.stacks.r[0])),
+        }))
+    }
+
+    /// A typed handle to function `name`, checked against `P` and `R`.
+    pub fn typed_func<P: Params, R: Results>(&self, name: &str) -> Result<TypedFunc<P, R>> {
+        let idx = self.func_index(name)?;
+        let sig = &self.module.bytecode().functions[idx].sig;
+        if sig.params != P::banks() || sig.result != R::bank() {
+            return Err(Error::Call(format!(
+                "`{name}` has signature {sig}, not {}",
+                Signature::new(P::banks(), R::bank())
+            )));
+        }
+        Ok(TypedFunc {
+            idx,
+            _marker: std::marker::PhantomData,
+        })
+    }
+}
