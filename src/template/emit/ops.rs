@@ -1,0 +1,306 @@
+//! Every op's template, once, dispatched by opcode.
+
+use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
+use crate::bytecode::{Bank, Cmp, Op, Opcode};
+use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_LEN_OFFSET, ElemKind};
+use crate::runtime::trap::TrapKind;
+use crate::template::masm::{AluOp, Cond, FpOp, FpUnary, Gpr, HelperArg, MacroAssembler};
+
+use Gpr::{T0, T1, T2};
+
+use super::Emitter;
+use super::stubs::TrapCode;
+
+// The lookups below are only called from the match arms of their own
+// opcodes, for which the op table always has an answer; the fallbacks are
+// unreachable.
+
+/// The ALU operation of an i64 op other than div/rem, in either form.
+pub(super) fn alu_of(opcode: Opcode) -> AluOp {
+    match opcode.int_binop() {
+        Some(IntBinOp::Sub) => AluOp::Sub,
+        Some(IntBinOp::Mul) => AluOp::Mul,
+        Some(IntBinOp::And) => AluOp::And,
+        Some(IntBinOp::Or) => AluOp::Or,
+        Some(IntBinOp::Xor) => AluOp::Xor,
+        Some(IntBinOp::Shl) => AluOp::Shl,
+        Some(IntBinOp::Shr) => AluOp::Sar,
+        Some(IntBinOp::Ushr) => AluOp::Shr,
+        _ => AluOp::Add,
+    }
+}
+
+/// The comparison of a compare or compare-and-branch op.
+pub(super) fn cmp_of(opcode: Opcode) -> Cmp {
+    opcode.cmp().unwrap_or(Cmp::Eq)
+}
+
+/// The operation of an f64 binary op.
+pub(super) fn fp_op(opcode: Opcode) -> FpOp {
+    match opcode.float_binop() {
+        Some(FloatBinOp::Sub) => FpOp::Sub,
+        Some(FloatBinOp::Mul) => FpOp::Mul,
+        Some(FloatBinOp::Div) => FpOp::Div,
+        _ => FpOp::Add,
+    }
+}
+
+/// The operation of an f64 unary op.
+pub(super) fn fp_unary(opcode: Opcode) -> FpUnary {
+    match opcode.float_unop() {
+        Some(FloatUnOp::Abs) => FpUnary::Abs,
+        Some(FloatUnOp::Sqrt) => FpUnary::Sqrt,
+        Some(FloatUnOp::Floor) => FpUnary::Floor,
+        _ => FpUnary::Neg,
+    }
+}
+
+pub(super) fn imm(field: u16) -> i32 {
+    field as i16 as i32
+}
+
+impl<'m, M: MacroAssembler> Emitter<'m, M> {
+    pub(super) fn op(&mut self, pc: u32, op: Op) {
+        use Opcode::*;
+        let m = &mut self.masm;
+        match op.opcode {
+            Nop => {}
+            IConst => {
+                m.load_imm(T0, imm(op.b).into());
+                self.store_i(op.a, T0);
+            }
+            IConstK => {
+                m.load_imm(T0, self.module.iconsts[op.b as usize]);
+                self.store_i(op.a, T0);
+            }
+            FConst => {
+                m.load_imm(T0, self.module.fconsts[op.b as usize] as i64);
+                m.store_slot(Bank::F, op.a.into(), T0);
+                self.fp.forget_slot(op.a.into());
+            }
+            RNull => m.zero_slots(Bank::R, op.a.into(), 1),
+            FMov => {
+                let x = self.use_f(op.b, &[]);
+                self.store_f(op.a, x);
+            }
+            Mov | RMov => {
+                let bank = op.opcode.transfer_bank().unwrap_or(Bank::I);
+                m.load_slot(T0, bank, op.b.into());
+                m.store_slot(bank, op.a.into(), T0);
+            }
+            Add | Sub | Mul | And | Or | Xor | Shl | Shr | Ushr => {
+                let alu = alu_of(op.opcode);
+                self.load_i(T0, op.b);
+                self.load_i(T1, op.c);
+                self.masm.alu(alu, T0, T0, T1);
+                self.store_i(op.a, T0);
+            }
+            AddI | SubI | MulI | AndI | OrI | XorI | ShlI | ShrI | UshrI => {
+                let alu = alu_of(op.opcode);
+                self.load_i(T0, op.b);
+                self.masm.alu_imm(alu, T0, T0, imm(op.c));
+                self.store_i(op.a, T0);
+            }
+            Div | Rem => {
+                self.load_i(T0, op.b);
+                self.load_i(T1, op.c);
+                self.division(pc, op.opcode == Div, op.a);
+            }
+            DivI | RemI => self.division_by_constant(pc, op.opcode == DivI, op.a, op.b, imm(op.c)),
+            Neg | Not => {
+                self.load_i(T0, op.b);
+                if op.opcode == Neg {
+                    self.masm.neg(T0, T0);
+                } else {
+                    self.masm.not(T0, T0);
+                }
+                self.store_i(op.a, T0);
+            }
+            Eq | Ne | Lt | Le | Gt | Ge => {
+                let cond = Cond::signed(cmp_of(op.opcode));
+                self.load_i(T0, op.b);
+                self.load_i(T1, op.c);
+                self.masm.set_cond(cond, T0, T0, T1);
+                self.store_i(op.a, T0);
+            }
+            EqI | NeI | LtI | LeI | GtI | GeI => {
+                let cond = Cond::signed(cmp_of(op.opcode));
+                self.load_i(T0, op.b);
+                self.masm.set_cond_imm(cond, T0, T0, imm(op.c));
+                self.store_i(op.a, T0);
+            }
+            JEq | JNe | JLt | JLe | JGt | JGe => {
+                let cond = Cond::signed(cmp_of(op.opcode));
+                let to = self.branch_target(pc, op.c, false);
+                self.load_i(T0, op.a);
+                self.load_i(T1, op.b);
+                self.masm.branch(cond, T0, T1, to);
+            }
+            JEqI | JNeI | JLtI | JLeI | JGtI | JGeI => {
+                let cond = Cond::signed(cmp_of(op.opcode));
+                let to = self.branch_target(pc, op.c, false);
+                self.load_i(T0, op.a);
+                self.masm.branch_imm(cond, T0, imm(op.b), to);
+            }
+            FAdd | FSub | FMul | FDiv => {
+                let fop = fp_op(op.opcode);
+                let l = self.use_f(op.b, &[]);
+                let r = self.use_f(op.c, &[l]);
+                let d = self.result_f(op.a, (op.b, l), &[l, r]);
+                self.masm.fp_op(fop, d, l, r);
+                self.store_f(op.a, d);
+            }
+            FNeg | FAbs | FSqrt | FFloor => {
+                let un = fp_unary(op.opcode);
+                let x = self.use_f(op.b, &[]);
+                let d = self.result_f(op.a, (op.b, x), &[x]);
+                self.masm.fp_unary(un, d, x);
+                self.store_f(op.a, d);
+            }
+            FEq | FNe | FLt | FLe | FGt | FGe => {
+                let cmp = cmp_of(op.opcode);
+                let l = self.use_f(op.b, &[]);
+                let r = self.use_f(op.c, &[l]);
+                self.masm.fp_set_cond(cmp, T0, l, r);
+                self.store_i(op.a, T0);
+            }
+            FJEq | FJNe | FJLt | FJLe | FJGt | FJGe => {
+                let cmp = cmp_of(op.opcode);
+                let l = self.use_f(op.a, &[]);
+                let r = self.use_f(op.b, &[l]);
+                let to = self.branch_target(pc, op.c, true);
+                self.masm.fp_branch(cmp, l, r, to);
+            }
+            I2F => {
+                self.load_i(T0, op.b);
+                let d = self.dst_f(op.a, &[]);
+                self.masm.i2f(d, T0);
+                self.store_f(op.a, d);
+            }
+            F2I => {
+                let x = self.use_f(op.b, &[]);
+                self.masm.f2i(T0, x);
+                self.store_i(op.a, T0);
+            }
+            Jmp => {
+                let to = self.branch_target(pc, op.a, false);
+                self.masm.jump(to);
+            }
+            Jz | Jnz => {
+                let cond = if op.opcode == Jz { Cond::Eq } else { Cond::Ne };
+                let to = self.branch_target(pc, op.b, false);
+                self.load_i(T0, op.a);
+                self.masm.branch_imm(cond, T0, 0, to);
+            }
+            Call => self.call(pc, op),
+            HostCall => {
+                let packed = i64::from(op.b) | i64::from(op.c) << 16 | i64::from(op.a) << 32;
+                self.call_helper(
+                    self.helpers.host_call,
+                    &[
+                        HelperArg::Ctx,
+                        HelperArg::Imm(packed),
+                        HelperArg::SlotAddr(Bank::I, 0),
+                        HelperArg::SlotAddr(Bank::F, 0),
+                        HelperArg::SlotAddr(Bank::R, 0),
+                    ],
+                );
+                let trap = self.trap(pc, TrapCode::Dynamic);
+                self.masm.branch_imm(Cond::Ne, T0, 0, trap);
+            }
+            Ret | RetI | RetF | RetR => {
+                // The result goes to slot 0 of its bank, where it may be.
+                if let Some(bank) = op.opcode.transfer_bank()
+                    && op.a != 0
+                {
+                    m.load_slot(T0, bank, op.a.into());
+                    m.store_slot(bank, 0, T0);
+                }
+                // The shared exit follows the last op.
+                if pc as usize + 1 < self.module.functions[self.func as usize].code.len() {
+                    let ret = self.return_ok;
+                    self.masm.jump(ret);
+                }
+            }
+            NewI | NewF | NewR => {
+                let (_, kind) = ElemKind::of_op(op.opcode);
+                self.load_i(T0, op.b);
+                let top = self.layout.regs[Bank::R.index()];
+                self.call_helper(
+                    self.helpers.new_array,
+                    &[
+                        HelperArg::Ctx,
+                        HelperArg::Imm(kind as i64),
+                        HelperArg::Reg(T0),
+                        HelperArg::SlotAddr(Bank::R, op.a.into()),
+                        HelperArg::SlotAddr(Bank::R, top),
+                    ],
+                );
+                let trap = self.trap(pc, TrapCode::Dynamic);
+                self.masm.branch_imm(Cond::Ne, T0, 0, trap);
+            }
+            Len => {
+                let null = self.trap_kind(pc, TrapKind::NullReference);
+                let m = &mut self.masm;
+                m.load_slot(T0, Bank::R, op.b.into());
+                m.branch_imm(Cond::Eq, T0, 0, null);
+                m.load_mem(T0, T0, ARRAY_LEN_OFFSET as i32);
+                self.store_i(op.a, T0);
+            }
+            GetI => self.get_i64(pc, op),
+            SetI => self.set_i64(pc, op),
+            GetF | GetR => {
+                let (bank, kind) = ElemKind::of_op(op.opcode);
+                self.element_address(pc, op.b, op.c, kind);
+                // f64 elements go through the register their bank computes
+                // in, so the next op can reuse it.
+                if bank == Bank::F {
+                    let d = self.dst_f(op.a, &[]);
+                    self.masm.load_findexed(d, T0, T1, ARRAY_DATA_OFFSET as i32);
+                    self.store_f(op.a, d);
+                } else {
+                    self.masm.load_indexed(T0, T0, T1, ARRAY_DATA_OFFSET as i32);
+                    self.masm.store_slot(bank, op.a.into(), T0);
+                }
+            }
+            SetF | SetR => {
+                let (bank, kind) = ElemKind::of_op(op.opcode);
+                self.element_address(pc, op.a, op.b, kind);
+                if bank == Bank::F {
+                    // The checks leave the f64 registers alone.
+                    let x = self.use_f(op.c, &[]);
+                    self.masm
+                        .store_findexed(T0, T1, ARRAY_DATA_OFFSET as i32, x);
+                } else {
+                    self.masm.load_slot(T2, bank, op.c.into());
+                    self.masm
+                        .store_indexed(T0, T1, ARRAY_DATA_OFFSET as i32, T2);
+                }
+            }
+            PrintS => {
+                self.call_helper(
+                    self.helpers.print_str,
+                    &[HelperArg::Ctx, HelperArg::Imm(op.a.into())],
+                );
+            }
+            PrintI => {
+                m.load_slot(T0, Bank::I, op.a.into());
+                self.call_helper(
+                    self.helpers.print_i64,
+                    &[HelperArg::Ctx, HelperArg::Reg(T0)],
+                );
+            }
+            PrintF => {
+                m.load_slot(T0, Bank::F, op.a.into());
+                self.call_helper(
+                    self.helpers.print_f64,
+                    &[
+                        HelperArg::Ctx,
+                        HelperArg::Reg(T0),
+                        HelperArg::Imm(op.b.into()),
+                    ],
+                );
+            }
+        }
+    }
+}
