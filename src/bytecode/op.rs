@@ -577,6 +577,25 @@ impl Opcode {
             _ => None,
         }
     }
+
+    /// The bank of the elements an array op (`new*`, `get*`, `set*`)
+    /// creates or moves: the array's element kind follows from it.
+    pub fn element_bank(self) -> Option<Bank> {
+        use Opcode::*;
+        match self {
+            NewI | GetI | SetI => Some(Bank::I),
+            NewF | GetF | SetF => Some(Bank::F),
+            NewR | GetR | SetR => Some(Bank::R),
+            _ => None,
+        }
+    }
+}
+
+/// The value of a field holding an [`Operand::Imm`]: its 16 bits as `i16`,
+/// sign-extended. The one decoding every engine uses.
+#[inline]
+pub const fn imm16(field: u16) -> i64 {
+    field as i16 as i64
 }
 
 impl fmt::Display for Opcode {

@@ -7,6 +7,7 @@
 //! `Vec`, so a deep bytecode recursion ends in a stack-overflow trap at the
 //! configured depth, never in a crashed process.
 
+use crate::bytecode::op::imm16;
 use crate::bytecode::{Module, NO_REG, Opcode};
 use crate::runtime::Store;
 use crate::runtime::frame::FrameLayout;
@@ -223,12 +224,6 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
             }
         };
     }
-    // A 16-bit immediate field, sign-extended.
-    macro_rules! imm {
-        ($field:expr) => {
-            $field as i16 as i64
-        };
-    }
     // The live part of the reference stack: the collector's roots.
     macro_rules! roots {
         () => {
@@ -246,7 +241,7 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
             }
             match op.opcode {
                 Opcode::Nop => {}
-                Opcode::IConst => i!(op.a) = imm!(op.b),
+                Opcode::IConst => i!(op.a) = imm16(op.b),
                 Opcode::IConstK => i!(op.a) = *module.iconsts.get_unchecked(op.b as usize),
                 Opcode::FConst => {
                     f!(op.a) = f64::from_bits(*module.fconsts.get_unchecked(op.b as usize))
@@ -268,18 +263,18 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                 Opcode::Shr => i!(op.a) = i!(op.b).wrapping_shr(i!(op.c) as u32),
                 Opcode::Ushr => i!(op.a) = (i!(op.b) as u64).wrapping_shr(i!(op.c) as u32) as i64,
 
-                Opcode::AddI => i!(op.a) = i!(op.b).wrapping_add(imm!(op.c)),
-                Opcode::SubI => i!(op.a) = i!(op.b).wrapping_sub(imm!(op.c)),
-                Opcode::MulI => i!(op.a) = i!(op.b).wrapping_mul(imm!(op.c)),
-                Opcode::DivI => i!(op.a) = try_trap!(int_div(i!(op.b), imm!(op.c))),
-                Opcode::RemI => i!(op.a) = try_trap!(int_rem(i!(op.b), imm!(op.c))),
-                Opcode::AndI => i!(op.a) = i!(op.b) & (imm!(op.c)),
-                Opcode::OrI => i!(op.a) = i!(op.b) | (imm!(op.c)),
-                Opcode::XorI => i!(op.a) = i!(op.b) ^ (imm!(op.c)),
-                Opcode::ShlI => i!(op.a) = i!(op.b).wrapping_shl(op.c as i16 as u32),
-                Opcode::ShrI => i!(op.a) = i!(op.b).wrapping_shr(op.c as i16 as u32),
+                Opcode::AddI => i!(op.a) = i!(op.b).wrapping_add(imm16(op.c)),
+                Opcode::SubI => i!(op.a) = i!(op.b).wrapping_sub(imm16(op.c)),
+                Opcode::MulI => i!(op.a) = i!(op.b).wrapping_mul(imm16(op.c)),
+                Opcode::DivI => i!(op.a) = try_trap!(int_div(i!(op.b), imm16(op.c))),
+                Opcode::RemI => i!(op.a) = try_trap!(int_rem(i!(op.b), imm16(op.c))),
+                Opcode::AndI => i!(op.a) = i!(op.b) & imm16(op.c),
+                Opcode::OrI => i!(op.a) = i!(op.b) | imm16(op.c),
+                Opcode::XorI => i!(op.a) = i!(op.b) ^ imm16(op.c),
+                Opcode::ShlI => i!(op.a) = i!(op.b).wrapping_shl(imm16(op.c) as u32),
+                Opcode::ShrI => i!(op.a) = i!(op.b).wrapping_shr(imm16(op.c) as u32),
                 Opcode::UshrI => {
-                    i!(op.a) = (i!(op.b) as u64).wrapping_shr(op.c as i16 as u32) as i64
+                    i!(op.a) = (i!(op.b) as u64).wrapping_shr(imm16(op.c) as u32) as i64
                 }
 
                 Opcode::Neg => i!(op.a) = i!(op.b).wrapping_neg(),
@@ -291,12 +286,12 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                 Opcode::Le => i!(op.a) = (i!(op.b) <= i!(op.c)) as i64,
                 Opcode::Gt => i!(op.a) = (i!(op.b) > i!(op.c)) as i64,
                 Opcode::Ge => i!(op.a) = (i!(op.b) >= i!(op.c)) as i64,
-                Opcode::EqI => i!(op.a) = (i!(op.b) == imm!(op.c)) as i64,
-                Opcode::NeI => i!(op.a) = (i!(op.b) != imm!(op.c)) as i64,
-                Opcode::LtI => i!(op.a) = (i!(op.b) < imm!(op.c)) as i64,
-                Opcode::LeI => i!(op.a) = (i!(op.b) <= imm!(op.c)) as i64,
-                Opcode::GtI => i!(op.a) = (i!(op.b) > imm!(op.c)) as i64,
-                Opcode::GeI => i!(op.a) = (i!(op.b) >= imm!(op.c)) as i64,
+                Opcode::EqI => i!(op.a) = (i!(op.b) == imm16(op.c)) as i64,
+                Opcode::NeI => i!(op.a) = (i!(op.b) != imm16(op.c)) as i64,
+                Opcode::LtI => i!(op.a) = (i!(op.b) < imm16(op.c)) as i64,
+                Opcode::LeI => i!(op.a) = (i!(op.b) <= imm16(op.c)) as i64,
+                Opcode::GtI => i!(op.a) = (i!(op.b) > imm16(op.c)) as i64,
+                Opcode::GeI => i!(op.a) = (i!(op.b) >= imm16(op.c)) as i64,
 
                 Opcode::JEq => br!(i!(op.a) == i!(op.b), op.c),
                 Opcode::JNe => br!(i!(op.a) != i!(op.b), op.c),
@@ -304,12 +299,12 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                 Opcode::JLe => br!(i!(op.a) <= i!(op.b), op.c),
                 Opcode::JGt => br!(i!(op.a) > i!(op.b), op.c),
                 Opcode::JGe => br!(i!(op.a) >= i!(op.b), op.c),
-                Opcode::JEqI => br!(i!(op.a) == imm!(op.b), op.c),
-                Opcode::JNeI => br!(i!(op.a) != imm!(op.b), op.c),
-                Opcode::JLtI => br!(i!(op.a) < imm!(op.b), op.c),
-                Opcode::JLeI => br!(i!(op.a) <= imm!(op.b), op.c),
-                Opcode::JGtI => br!(i!(op.a) > imm!(op.b), op.c),
-                Opcode::JGeI => br!(i!(op.a) >= imm!(op.b), op.c),
+                Opcode::JEqI => br!(i!(op.a) == imm16(op.b), op.c),
+                Opcode::JNeI => br!(i!(op.a) != imm16(op.b), op.c),
+                Opcode::JLtI => br!(i!(op.a) < imm16(op.b), op.c),
+                Opcode::JLeI => br!(i!(op.a) <= imm16(op.b), op.c),
+                Opcode::JGtI => br!(i!(op.a) > imm16(op.b), op.c),
+                Opcode::JGeI => br!(i!(op.a) >= imm16(op.b), op.c),
 
                 Opcode::FAdd => f!(op.a) = f!(op.b) + f!(op.c),
                 Opcode::FSub => f!(op.a) = f!(op.b) - f!(op.c),

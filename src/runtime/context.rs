@@ -153,8 +153,13 @@ pub mod offsets {
     pub const MAX_CALL_DEPTH: i32 = offset_of!(VmContext, max_call_depth) as i32;
     /// [`VmContext::native_stack_limit`].
     pub const NATIVE_STACK_LIMIT: i32 = offset_of!(VmContext, native_stack_limit) as i32;
-    /// [`VmContext::stack_end`]; bank `b` at `+ 8 * b`.
+    /// [`VmContext::stack_end`]: bank `b`'s entry is at [`stack_end`]`(b)`.
     pub const STACK_END: i32 = offset_of!(VmContext, stack_end) as i32;
+
+    /// The offset of bank `bank`'s entry of [`VmContext::stack_end`].
+    pub const fn stack_end(bank: usize) -> i32 {
+        STACK_END + (bank * size_of::<usize>()) as i32
+    }
     /// [`VmContext::trap_kind`].
     pub const TRAP_KIND: i32 = offset_of!(VmContext, trap_kind) as i32;
     /// [`VmContext::trap_func`].

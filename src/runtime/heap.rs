@@ -36,15 +36,22 @@ pub enum ElemKind {
 }
 
 impl ElemKind {
-    /// The element kind an array op (`new*`, `get*`, `set*`) works on, and
-    /// the bank its elements move through.
-    pub fn of_op(opcode: Opcode) -> (Bank, ElemKind) {
-        use Opcode::*;
-        match opcode {
-            NewI | GetI | SetI => (Bank::I, ElemKind::I64),
-            NewF | GetF | SetF => (Bank::F, ElemKind::F64),
-            _ => (Bank::R, ElemKind::Ref),
+    /// The kind of an array whose elements are of `bank`.
+    pub fn of_bank(bank: Bank) -> ElemKind {
+        match bank {
+            Bank::I => ElemKind::I64,
+            Bank::F => ElemKind::F64,
+            Bank::R => ElemKind::Ref,
         }
+    }
+
+    /// The element kind an array op (`new*`, `get*`, `set*`) works on, and
+    /// the bank its elements move through, from the op table
+    /// ([`Opcode::element_bank`]); only called for array ops (any other op
+    /// reads as a reference array).
+    pub fn of_op(opcode: Opcode) -> (Bank, ElemKind) {
+        let bank = opcode.element_bank().unwrap_or(Bank::R);
+        (bank, ElemKind::of_bank(bank))
     }
 }
 

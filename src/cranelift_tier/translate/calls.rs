@@ -88,12 +88,9 @@ impl FrameRoom {
         let end_need = Bank::ALL.map(|bank| {
             let need = b.ins().iconst(I64, 0);
             let end = b.ins().iadd(bases[bank.index()], need);
-            let stack_end = b.ins().load(
-                I64,
-                invariant(),
-                ctx,
-                offsets::STACK_END + 8 * bank.index() as i32,
-            );
+            let stack_end = b
+                .ins()
+                .load(I64, invariant(), ctx, offsets::stack_end(bank.index()));
             let ok = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, stack_end);
             fits = b.ins().band(fits, ok);
             (need, ok)
@@ -376,7 +373,7 @@ impl Translator<'_, '_> {
     /// Whether frame end `end` lies past the end of `bank`'s register
     /// stack, whose end is loaded with `flags`.
     pub(super) fn past_stack_end(&mut self, bank: Bank, end: Value, flags: MemFlagsData) -> Value {
-        let stack_end = self.load_ctx(I64, offsets::STACK_END + 8 * bank.index() as i32, flags);
+        let stack_end = self.load_ctx(I64, offsets::stack_end(bank.index()), flags);
         self.b
             .ins()
             .icmp(IntCC::UnsignedGreaterThan, end, stack_end)

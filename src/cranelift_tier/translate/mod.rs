@@ -15,7 +15,7 @@
 mod calls;
 mod packed_loop;
 
-use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
+use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp, imm16};
 use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand, loops};
 use crate::lowering::AluOp;
 use crate::lowering::Magic;
@@ -137,7 +137,7 @@ impl FuncFacts {
                 }
             }
             let value = match op.opcode {
-                Opcode::IConst => Some(imm(op.b)),
+                Opcode::IConst => Some(imm16(op.b)),
                 Opcode::IConstK => Some(module.iconsts[usize::from(op.b)]),
                 _ => None,
             };
@@ -216,10 +216,6 @@ fn trusted() -> MemFlagsData {
 /// them out of loops.
 fn invariant() -> MemFlagsData {
     MemFlagsData::trusted().with_readonly().with_can_move()
-}
-
-fn imm(field: u16) -> i64 {
-    field as i16 as i64
 }
 
 fn int_cc(cmp: Cmp) -> IntCC {
@@ -620,7 +616,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         match op.opcode {
             Nop => {}
             IConst => {
-                let v = self.b.ins().iconst(I64, imm(op.b));
+                let v = self.b.ins().iconst(I64, imm16(op.b));
                 self.set(Bank::I, op.a, v);
             }
             IConstK => {
@@ -647,15 +643,15 @@ impl<'a, 'f> Translator<'a, 'f> {
             }
             // x * 3, 5 or 9 as x + (x << k): one `lea` on x86-64 (1 cycle
             // where `imul` takes 3; loop.tj's accumulator chain).
-            MulI if matches!(imm(op.c), 3 | 5 | 9) => {
+            MulI if matches!(imm16(op.c), 3 | 5 | 9) => {
                 let x = self.get(Bank::I, op.b);
-                let k = i64::from((imm(op.c) - 1).trailing_zeros());
+                let k = i64::from((imm16(op.c) - 1).trailing_zeros());
                 let shifted = self.b.ins().ishl_imm_u(x, k);
                 let v = self.b.ins().iadd(x, shifted);
                 self.set(Bank::I, op.a, v);
             }
             AddI | SubI | MulI | AndI | OrI | XorI | ShlI | ShrI | UshrI => {
-                let y = self.b.ins().iconst(I64, imm(op.c));
+                let y = self.b.ins().iconst(I64, imm16(op.c));
                 self.int_binop(op, y);
             }
             Div | Rem => match self.facts.constant_at(pc, op.c) {
@@ -665,7 +661,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                     self.division(pc, op, y);
                 }
             },
-            DivI | RemI => self.division_by_constant(pc, op, imm(op.c)),
+            DivI | RemI => self.division_by_constant(pc, op, imm16(op.c)),
             Neg => {
                 let x = self.get(Bank::I, op.b);
                 let v = self.b.ins().ineg(x);
@@ -681,7 +677,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.compare(op, y);
             }
             EqI | NeI | LtI | LeI | GtI | GeI => {
-                let y = self.b.ins().iconst(I64, imm(op.c));
+                let y = self.b.ins().iconst(I64, imm16(op.c));
                 self.compare(op, y);
             }
             JEq | JNe | JLt | JLe | JGt | JGe | JEqI | JNeI | JLtI | JLeI | JGtI | JGeI | Jz
@@ -944,7 +940,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             return (self.b.ins().icmp_imm_s(cc, x, 0), op.b);
         }
         let y = match op.opcode.operands()[1] {
-            Operand::Imm => self.b.ins().iconst(I64, imm(op.b)),
+            Operand::Imm => self.b.ins().iconst(I64, imm16(op.b)),
             _ => reg(self, op.b),
         };
         let x = reg(self, op.a);

@@ -129,8 +129,8 @@ fn fill(body: &[Op], header: usize) -> Option<Fill> {
     let (bound, inclusive) = match branch.opcode {
         Opcode::JLe => (Bound::Reg(branch.b), true),
         Opcode::JLt => (Bound::Reg(branch.b), false),
-        Opcode::JLeI => (Bound::Imm(i64::from(branch.b as i16)), true),
-        Opcode::JLtI => (Bound::Imm(i64::from(branch.b as i16)), false),
+        Opcode::JLeI => (Bound::Imm(imm16(branch.b)), true),
+        Opcode::JLtI => (Bound::Imm(imm16(branch.b)), false),
         _ => return None,
     };
     let fill = store.opcode == Opcode::SetI

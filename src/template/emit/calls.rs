@@ -38,7 +38,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 continue;
             }
             m.slot_addr(T0, bank, me.regs[b] + cl.regs[b]);
-            m.load_ctx(T1, offsets::STACK_END + 8 * b as i32);
+            m.load_ctx(T1, offsets::stack_end(b));
             m.branch(Cond::Ugt, T0, T1, overflow);
         }
         let window = u32::from(op.c);

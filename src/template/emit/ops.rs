@@ -1,6 +1,6 @@
 //! Every op's template, once, dispatched by opcode.
 
-use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
+use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp, imm16};
 use crate::bytecode::{Bank, Cmp, Op, Opcode};
 use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_LEN_OFFSET, ElemKind};
 use crate::runtime::trap::TrapKind;
@@ -55,8 +55,10 @@ pub(super) fn fp_unary(opcode: Opcode) -> FpUnary {
     }
 }
 
+/// An immediate field as the `i32` the macro-assembler takes (16 bits
+/// always fit).
 pub(super) fn imm(field: u16) -> i32 {
-    field as i16 as i32
+    imm16(field) as i32
 }
 
 impl<'m, M: MacroAssembler> Emitter<'m, M> {
