@@ -9,6 +9,9 @@
 //! identifiers, up to [`Import::line`](crate::bytecode::Import::line) (the
 //! parser sets it; printed imports are on lines 1, 2, ...). The syntax is
 //! specified in `docs/text-format.md`.
+//!
+//! [`parse_int_literal()`] reads one integer with the format's literal
+//! rules, for integers given elsewhere (command-line arguments).
 
 mod lexer;
 mod parser;
@@ -17,5 +20,5 @@ mod printer;
 #[cfg(test)]
 mod tests;
 
-pub use parser::parse;
+pub use parser::{parse, parse_int_literal};
 pub use printer::{print, print_annotated};

@@ -189,12 +189,24 @@ impl<'t, 'a> Cursor<'t, 'a> {
 }
 
 /// Why a numeric literal was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NumErr {
     Invalid,
     Range,
 }
 
+/// Whether an integer literal is written as unsigned hex (`0x...`).
+fn is_unsigned_hex(text: &str) -> bool {
+    text.starts_with("0x") || text.starts_with("0X")
+}
+
 /// An integer literal: decimal or `0x` hex, optionally negative.
+///
+/// A decimal literal is a value and must lie in `i64`'s range. An unsigned
+/// hex literal is a 64-bit pattern: anything up to `0xffffffffffffffff` is
+/// accepted and read as two's complement (`0xffffffffffffffff` is -1). A
+/// negative hex literal `-0xN` is the value -N and must be at least
+/// `-0x8000000000000000`.
 fn parse_int(text: &str) -> Result<i64, NumErr> {
     let (neg, body) = match text.strip_prefix('-') {
         Some(b) => (true, b),
@@ -212,13 +224,61 @@ fn parse_int(text: &str) -> Result<i64, NumErr> {
         if mag > 1u64 << 63 {
             return Err(NumErr::Range);
         }
-        Ok((mag as i64).wrapping_neg())
+        Ok(i64::from_ne_bytes(mag.to_ne_bytes()).wrapping_neg())
+    } else if radix == 16 {
+        Ok(i64::from_ne_bytes(mag.to_ne_bytes()))
     } else {
         i64::try_from(mag).map_err(|_| NumErr::Range)
     }
 }
 
-/// A number token where an f64 is expected: an integer (its value) or
+/// The message for an integer literal `text` rejected with `e`.
+fn int_error(text: &str, e: NumErr) -> String {
+    let shown = text.escape_debug();
+    match e {
+        NumErr::Invalid => {
+            format!("`{shown}` is not an integer literal (decimal like `-12`, or hex like `0xff`)")
+        }
+        NumErr::Range => {
+            let why = if text.strip_prefix('-').is_some_and(is_unsigned_hex) {
+                "a negative hex literal is at least -0x8000000000000000"
+            } else if is_unsigned_hex(text) {
+                "a hex literal has at most 16 significant digits"
+            } else {
+                "a decimal literal is in -9223372036854775808..=9223372036854775807; \
+                 write a 64-bit pattern in hex"
+            };
+            format!("integer `{shown}` does not fit 64 bits ({why})")
+        }
+    }
+}
+
+/// Parses one integer with exactly the literal rules of the text format
+/// (for example a command-line argument): decimal in `i64`'s range, or
+/// `0x` hex up to 64 bits taken as a two's-complement bit pattern
+/// (`0xffffffffffffffff` is -1), optionally negative (`-0x8000000000000000`
+/// is `i64::MIN`). No sign `+`, no surrounding spaces, no `_`. The error
+/// says what is wrong, without a place.
+pub fn parse_int_literal(s: &str) -> Result<i64, String> {
+    parse_int(s).map_err(|e| int_error(s, e))
+}
+
+/// The bits of a 16-bit immediate field from an integer literal `text` of
+/// value `v`: a value in `-32768..=32767`, or an unsigned hex literal up
+/// to `0xffff`, taken as its 16-bit pattern (`0xffff` is -1 once the op
+/// sign-extends it).
+fn imm16(text: &str, v: i64) -> Option<u16> {
+    if let Ok(x) = i16::try_from(v) {
+        return Some(x as u16);
+    }
+    if is_unsigned_hex(text) {
+        return u16::try_from(v).ok();
+    }
+    None
+}
+
+/// A number token where an f64 is expected: an integer literal (the value
+/// of the i64 it denotes, so `0xffffffffffffffff` is -1.0) or
 /// anything `f64::from_str` takes that contains `.`, `e` or `E`.
 fn number_to_f64(text: &str) -> Option<f64> {
     let body = text.strip_prefix('-').unwrap_or(text);
@@ -764,16 +824,7 @@ impl<'s, 'a> Parser<'s, 'a> {
                 info.regs.push((b, idx));
                 Ok(idx)
             }
-            Operand::Imm => {
-                let col = cur.col();
-                let (v, _) = int_literal(cur)?;
-                i16::try_from(v).map(|v| v as u16).or_else(|_| {
-                    lerr(
-                        col,
-                        format!("immediate {v} is out of the 16-bit range -32768..=32767"),
-                    )
-                })
-            }
+            Operand::Imm => imm_literal(cur),
             Operand::ConstI => {
                 let (v, col) = int_literal(cur)?;
                 self.iconst(v, col)
@@ -991,9 +1042,29 @@ fn int_literal(cur: &mut Cursor<'_, '_>) -> LResult<(i64, u32)> {
             cur.pos += 1;
             Ok((v, *col))
         }
-        Err(NumErr::Range) => lerr(*col, format!("integer `{text}` does not fit 64 bits")),
+        Err(NumErr::Range) => lerr(*col, int_error(text, NumErr::Range)),
         Err(NumErr::Invalid) => cur.expected("an integer"),
     }
+}
+
+/// A 16-bit immediate (see [`imm16`]).
+fn imm_literal(cur: &mut Cursor<'_, '_>) -> LResult<u16> {
+    let text = match cur.peek() {
+        Some(Token {
+            kind: TokKind::Number(text),
+            ..
+        }) => *text,
+        _ => "",
+    };
+    let (v, col) = int_literal(cur)?;
+    imm16(text, v).ok_or_else(|| LocalErr {
+        line: None,
+        col,
+        msg: format!(
+            "immediate `{text}` is out of the 16-bit range \
+             (-32768..=32767, or 0x8000..=0xffff in hex as a bit pattern)"
+        ),
+    })
 }
 
 /// An integer literal in `0..=65535`.
@@ -1009,7 +1080,7 @@ fn u16_literal(cur: &mut Cursor<'_, '_>, what: &str) -> LResult<u16> {
     match parse_int(text) {
         Ok(v) => {
             let v = u16::try_from(v)
-                .or_else(|_| lerr(*col, format!("{what} must be in 0..=65535, found {v}")))?;
+                .or_else(|_| lerr(*col, format!("{what} must be in 0..=65535, found `{text}`")))?;
             cur.pos += 1;
             Ok(v)
         }

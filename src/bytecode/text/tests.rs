@@ -1,7 +1,7 @@
 //! Unit tests of the text format: samples, round trips and one test per
 //! error kind (checking line and column).
 
-use super::{parse, print, print_annotated};
+use super::{parse, parse_int_literal, print, print_annotated};
 use crate::bytecode::module::{Function, Import, Module, Signature};
 use crate::bytecode::op::{Bank, NO_REG, Op, Opcode};
 use crate::error::ParseError;
@@ -914,5 +914,237 @@ fn import_signature_and_line() {
     assert_eq!(
         print(&m),
         "import put(i, f, r) -> none\nimport get() -> f\n"
+    );
+}
+
+// ---- integer literals ----
+
+/// The ops of `main` parsed from `body` (one op per line).
+#[track_caller]
+fn ops_of(body: &str) -> (Vec<Op>, Module) {
+    let m = round_trip(&format!("func main() -> none\n{body}\nL: ret\nend\n"));
+    let mut code = m.functions[0].code.clone();
+    code.pop();
+    (code, m)
+}
+
+#[test]
+fn hex_literals_are_64_bit_patterns() {
+    let (code, m) = ops_of(
+        "  iconst i0, 0x9E3779B97F4A7C15\n\
+         \x20 iconst i0, 0xffffffffffffffff\n\
+         \x20 iconst i0, 0x8000000000000000\n\
+         \x20 iconst i0, -0x8000000000000000\n\
+         \x20 iconst i0, 0X7FFFFFFFFFFFFFFF\n\
+         \x20 iconst i0, 0x00000000000000000000ff\n\
+         \x20 iconst i0, 0xffff\n\
+         \x20 iconst i0, -0x7fff",
+    );
+    assert_eq!(
+        m.iconsts,
+        vec![0x9E37_79B9_7F4A_7C15_u64 as i64, i64::MIN, i64::MAX, 0xffff]
+    );
+    assert_eq!(
+        code,
+        vec![
+            Op::new(Opcode::IConstK, 0, 0, 0),
+            Op::new(Opcode::IConst, 0, 0xffff, 0), // -1 fits inline
+            Op::new(Opcode::IConstK, 0, 1, 0),
+            Op::new(Opcode::IConstK, 0, 1, 0),
+            Op::new(Opcode::IConstK, 0, 2, 0),
+            Op::new(Opcode::IConst, 0, 0xff, 0),
+            Op::new(Opcode::IConstK, 0, 3, 0), // the 64-bit rule: 65535
+            Op::new(Opcode::IConst, 0, (-0x7fff_i16) as u16, 0),
+        ]
+    );
+    assert_eq!(m.iconsts[0], -7046029254386353131);
+    // Defaults of `i` parameters take the same rule.
+    let m = round_trip("func main(i=0xffffffffffffffff, i=-0x8000000000000000) -> none\nend");
+    assert_eq!(
+        m.functions[0].param_defaults,
+        vec![Some(-1), Some(i64::MIN)]
+    );
+}
+
+#[test]
+fn integer_literals_that_do_not_fit_64_bits() {
+    for (lit, why) in [
+        ("-0x8000000000000001", "negative hex"),
+        ("0x10000000000000000", "16 significant digits"),
+        ("0x1ffffffffffffffff", "16 significant digits"),
+        ("18446744073709551615", "decimal"),
+        ("9223372036854775808", "decimal"),
+        ("-9223372036854775809", "decimal"),
+    ] {
+        let src = format!("func main() -> none\n  iconst i0, {lit}\nend");
+        assert_err(&src, 2, 14, "does not fit 64 bits");
+        assert_err(&src, 2, 14, why);
+        let src = format!("func main() -> none\n  addi i0, i0, {lit}\nend");
+        assert_err(&src, 2, 16, "does not fit 64 bits");
+        let src = format!("func main(i, i={lit}) -> none\nend");
+        assert_err(&src, 1, 16, "does not fit 64 bits");
+    }
+}
+
+#[test]
+fn hex_immediates_are_16_bit_patterns() {
+    let (code, m) = ops_of(
+        "  andi i0, i0, 0xffff\n\
+         \x20 ori i0, i0, 0x8000\n\
+         \x20 xori i0, i0, 0x7fff\n\
+         \x20 addi i0, i0, -0x8000\n\
+         \x20 subi i0, i0, 0xffffffffffffffff\n\
+         \x20 muli i0, i0, 0XFFFE\n\
+         \x20 jlti i0, 0xfffe, L\n\
+         \x20 gei i1, i0, 0x0000ffff\n\
+         \x20 divi i1, i0, -32768",
+    );
+    let imm = |op: &Op| match op.opcode {
+        Opcode::JLtI => op.b,
+        _ => op.c,
+    };
+    assert_eq!(
+        code.iter().map(imm).collect::<Vec<u16>>(),
+        vec![
+            0xffff, 0x8000, 0x7fff, 0x8000, 0xffff, 0xfffe, 0xfffe, 0xffff, 0x8000
+        ]
+    );
+    assert!(m.iconsts.is_empty(), "immediates are never pooled");
+    // The printer writes what the op sees, in decimal; it parses back to
+    // the same bits (checked by `round_trip` in `ops_of`).
+    let text = print(&m);
+    assert!(text.contains("andi i0, i0, -1\n"), "{text}");
+    assert!(text.contains("ori i0, i0, -32768\n"), "{text}");
+    assert!(text.contains("jlti i0, -2, L"), "{text}");
+}
+
+#[test]
+fn immediates_that_do_not_fit_16_bits() {
+    for lit in [
+        "32768",
+        "-32769",
+        "65535",
+        "0x10000",
+        "-0x8001",
+        "-0xffff",
+        "0xFFFF8000",
+        "0x7fffffffffffffff",
+        "0x8000000000000000",
+    ] {
+        let src = format!("func main() -> none\n  andi i0, i0, {lit}\nend");
+        assert_err(&src, 2, 16, "out of the 16-bit range");
+        assert_err(&src, 2, 16, &format!("`{lit}`"));
+        let src = format!("func main() -> none\n  jgei i0, {lit}, l\nl: ret\nend");
+        assert_err(&src, 2, 12, "out of the 16-bit range");
+    }
+}
+
+#[test]
+fn hex_counts_and_windows() {
+    let m = parse(
+        "func main() -> none regs i=0x10 f=0xffff r=0\n  printf f0, 0x9\n  call -, main, 0xf\nend",
+    )
+    .unwrap();
+    assert_eq!(m.functions[0].regs, [16, 0xffff, 0]);
+    assert_eq!(m.functions[0].code[0], Op::new(Opcode::PrintF, 0, 9, 0));
+    assert_eq!(m.functions[0].code[1], Op::new(Opcode::Call, NO_REG, 0, 15));
+    // 0xffffffffffffffff is -1, which is no count.
+    assert_err(
+        "func main() -> none\n  printf f0, 0xffffffffffffffff\nend",
+        2,
+        14,
+        "must be in 0..=65535, found `0xffffffffffffffff`",
+    );
+    assert_err(
+        "func main() -> none regs i=0x10000\nend",
+        1,
+        28,
+        "0..=65535",
+    );
+}
+
+#[test]
+fn integer_literals_as_floats_take_the_i64_value() {
+    let (_, m) = ops_of(
+        "  fconst f0, 0xff\n  fconst f0, 0xffffffffffffffff\n  fconst f0, -0x8000000000000000",
+    );
+    assert_eq!(
+        m.fconsts,
+        vec![
+            255f64.to_bits(),
+            (-1f64).to_bits(),
+            (i64::MIN as f64).to_bits()
+        ]
+    );
+    assert_err(
+        "func main() -> none\n  fconst f0, 0x10000000000000000\nend",
+        2,
+        14,
+        "expected a float",
+    );
+}
+
+#[test]
+fn parse_int_literal_follows_the_text_rules() {
+    for (s, v) in [
+        ("0", 0),
+        ("-0", 0),
+        ("42", 42),
+        ("-42", -42),
+        ("0x2a", 42),
+        ("0X2A", 42),
+        ("-0x2a", -42),
+        ("9223372036854775807", i64::MAX),
+        ("-9223372036854775808", i64::MIN),
+        ("0x9E3779B97F4A7C15", -7046029254386353131),
+        ("0xffffffffffffffff", -1),
+        ("0x8000000000000000", i64::MIN),
+        ("-0x8000000000000000", i64::MIN),
+        ("000000000000000000000000000007", 7),
+    ] {
+        assert_eq!(parse_int_literal(s), Ok(v), "{s}");
+        // The same value in a file, as an `iconst` and as a default.
+        let m = parse(&format!("func main(i={s}) -> none\n  iconst i0, {s}\nend")).unwrap();
+        assert_eq!(m.functions[0].param_defaults, vec![Some(v)], "{s}");
+        let op = m.functions[0].code[0];
+        let got = match op.opcode {
+            Opcode::IConst => i64::from(op.b as i16),
+            _ => m.iconsts[usize::from(op.b)],
+        };
+        assert_eq!(got, v, "{s}");
+    }
+    for (s, needle) in [
+        ("", "not an integer literal"),
+        ("+5", "not an integer literal"),
+        (" 5", "not an integer literal"),
+        ("5 ", "not an integer literal"),
+        ("1_000", "not an integer literal"),
+        ("0x", "not an integer literal"),
+        ("-", "not an integer literal"),
+        ("--5", "not an integer literal"),
+        ("0b101", "not an integer literal"),
+        ("1.5", "not an integer literal"),
+        ("1e3", "not an integer literal"),
+        ("0xg", "not an integer literal"),
+        ("five", "not an integer literal"),
+        ("\u{663}", "not an integer literal"), // an Arabic-Indic digit
+        ("9223372036854775808", "does not fit 64 bits"),
+        ("-9223372036854775809", "does not fit 64 bits"),
+        ("0x10000000000000000", "does not fit 64 bits"),
+        ("-0x8000000000000001", "does not fit 64 bits"),
+    ] {
+        let e = parse_int_literal(s).unwrap_err();
+        assert!(e.contains(needle), "{s:?}: {e}");
+        // What the function rejects, a file rejects too (spaces around a
+        // literal only separate tokens in a file).
+        assert!(
+            s.trim() != s || parse(&format!("func main() -> none\n  iconst i0, {s}\nend")).is_err(),
+            "{s:?}"
+        );
+    }
+    assert_eq!(
+        parse_int_literal("0x10000000000000000").unwrap_err(),
+        "integer `0x10000000000000000` does not fit 64 bits \
+         (a hex literal has at most 16 significant digits)"
     );
 }
