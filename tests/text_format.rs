@@ -1,6 +1,6 @@
 //! Text format: round trips of the programs under `programs/`, of random
 //! modules, "the parser never panics" properties, the integer literal
-//! rules, and the documented examples run on every tier.
+//! rules, `parse_bytes`, and the documented examples run on every tier.
 
 mod common;
 
@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use std::path::{Path, PathBuf};
 use tierjit::bytecode::Module;
-use tierjit::bytecode::text::{parse, parse_int_literal, print};
+use tierjit::bytecode::text::{parse, parse_bytes, parse_int_literal, print};
 use tierjit::bytecode::{Op, Opcode};
 use tierjit::{Config, Engine, Error, Instance, SharedOutput, Tier, TrapKind, Value};
 
@@ -301,8 +301,50 @@ fn huge_and_degenerate_inputs() {
     }
 }
 
+/// The line and column, as the text format counts them, of the character
+/// after `prefix`: lines split at `\n`, columns in characters from 1.
+fn place_after(prefix: &str) -> (u32, u32) {
+    let line = prefix.split('\n').count();
+    let col = prefix.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line as u32, col as u32)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn parse_bytes_never_panics_and_agrees_with_parse(
+        bytes in prop::collection::vec(any::<u8>(), 0..512)
+    ) {
+        let got = parse_bytes(&bytes);
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => prop_assert_eq!(got, parse(text)),
+            Err(e) => {
+                let e8 = e;
+                let err = got.expect_err("not UTF-8");
+                let prefix = std::str::from_utf8(&bytes[..e8.valid_up_to()]).unwrap();
+                prop_assert_eq!((err.line, err.column), place_after(prefix));
+                let expected = format!("invalid UTF-8 byte {:#04x}", bytes[e8.valid_up_to()]);
+                prop_assert!(err.message.starts_with(&expected), "{}", err);
+                let _ = err.to_string();
+            }
+        }
+    }
+
+    #[test]
+    fn parse_bytes_places_a_bad_byte_after_any_text(
+        prefix in any::<String>(),
+        bad in prop::sample::select(vec![0x80u8, 0xbf, 0xc0, 0xc1, 0xf5, 0xfe, 0xff]),
+        rest in prop::collection::vec(any::<u8>(), 0..16),
+    ) {
+        let mut bytes = prefix.clone().into_bytes();
+        bytes.push(bad);
+        bytes.extend(rest);
+        let err = parse_bytes(&bytes).expect_err("not UTF-8");
+        prop_assert_eq!((err.line, err.column), place_after(&prefix));
+        let expected = format!("invalid UTF-8 byte {bad:#04x}");
+        prop_assert!(err.message.starts_with(&expected), "{}", err);
+    }
 
     #[test]
     fn every_i64_is_written_in_decimal_and_hex(v in any::<i64>()) {

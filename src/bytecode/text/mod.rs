@@ -1,6 +1,8 @@
 //! The text format (`.tj`): an assembly language for the bytecode.
 //!
-//! [`parse()`] turns text into an unverified [`Module`](crate::bytecode::Module);
+//! [`parse()`] turns text into an unverified [`Module`](crate::bytecode::Module)
+//! ([`parse_bytes()`] does the same from the bytes of a file, checking that
+//! they are UTF-8);
 //! [`print()`] turns a module back into text. `parse(&print(&m)) == Ok(m)` for
 //! every module whose constant pools and strings are deduplicated and in
 //! order of first use, whose i64 constants are pooled exactly when they do
@@ -20,5 +22,5 @@ mod printer;
 #[cfg(test)]
 mod tests;
 
-pub use parser::{parse, parse_int_literal};
+pub use parser::{parse, parse_bytes, parse_int_literal};
 pub use printer::{print, print_annotated};

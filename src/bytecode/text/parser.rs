@@ -86,6 +86,51 @@ pub fn parse(src: &str) -> Result<Module, ParseError> {
     Parser::new(&lines).run()
 }
 
+/// Parses a module from the bytes of a `.tj` file: as [`parse`] when they
+/// are UTF-8; otherwise an error at the first byte that is not, its line
+/// and column counted as [`parse`] counts them (lines split at `\n`,
+/// columns in characters from 1).
+pub fn parse_bytes(bytes: &[u8]) -> Result<Module, ParseError> {
+    match std::str::from_utf8(bytes) {
+        Ok(src) => parse(src),
+        Err(e) => Err(utf8_error(bytes, &e)),
+    }
+}
+
+/// The error for bytes that are valid UTF-8 up to `e.valid_up_to()` only.
+fn utf8_error(bytes: &[u8], e: &std::str::Utf8Error) -> ParseError {
+    let bad = e.valid_up_to();
+    let (before, after) = bytes.split_at(bad.min(bytes.len()));
+    // `before` is valid UTF-8 (from_utf8 says so).
+    let before = std::str::from_utf8(before).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let prefix = before.get(line_start..).unwrap_or_default();
+    let line = line_no(before.matches('\n').count());
+    let column = u32::try_from(prefix.chars().count())
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    let rest = after.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut source_line = String::from(prefix);
+    source_line.push_str(&String::from_utf8_lossy(rest));
+    if source_line.ends_with('\r') {
+        source_line.pop();
+    }
+    let byte = after.first().copied().unwrap_or(0);
+    let message = match e.error_len() {
+        None => format!(
+            "invalid UTF-8 byte {byte:#04x}: the file ends inside a character \
+             (.tj files are UTF-8 text)"
+        ),
+        Some(_) => format!("invalid UTF-8 byte {byte:#04x} (.tj files are UTF-8 text)"),
+    };
+    ParseError {
+        line,
+        column,
+        message,
+        source_line,
+    }
+}
+
 /// An error inside the current line (or, with `line`, another one).
 struct LocalErr {
     line: Option<u32>,

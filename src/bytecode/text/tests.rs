@@ -1,7 +1,7 @@
 //! Unit tests of the text format: samples, round trips and one test per
 //! error kind (checking line and column).
 
-use super::{parse, parse_int_literal, print, print_annotated};
+use super::{parse, parse_bytes, parse_int_literal, print, print_annotated};
 use crate::bytecode::module::{Function, Import, Module, Signature};
 use crate::bytecode::op::{Bank, NO_REG, Op, Opcode};
 use crate::error::ParseError;
@@ -1147,4 +1147,85 @@ fn parse_int_literal_follows_the_text_rules() {
         "integer `0x10000000000000000` does not fit 64 bits \
          (a hex literal has at most 16 significant digits)"
     );
+}
+
+// ---- parse_bytes ----
+
+#[test]
+fn parse_bytes_parses_utf8_like_parse() {
+    for src in [FIB, EVERY_OP, "", "\u{feff}func main() -> none\r\nend\r\n"] {
+        assert_eq!(parse_bytes(src.as_bytes()), parse(src));
+    }
+    let bad = "func main() -> none\n  frob\nend";
+    assert_eq!(parse_bytes(bad.as_bytes()), parse(bad));
+}
+
+/// The error of `parse_bytes(bytes)`.
+#[track_caller]
+fn bytes_err(bytes: &[u8]) -> ParseError {
+    match parse_bytes(bytes) {
+        Ok(m) => panic!("expected an error, got {m:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn parse_bytes_reports_the_first_invalid_byte() {
+    // Line 3; before the bad byte: 2 spaces, `prints "`, `é`, an emoji:
+    // 12 characters (15 bytes), so the bad byte is in column 13.
+    let mut src = b"func main() -> none\r\n; \xc3\xa9\n  prints \"".to_vec();
+    src.extend("é\u{1F600}".as_bytes());
+    src.push(0xff);
+    src.extend(b"\"\r\n\xfe end\n");
+    let e = bytes_err(&src);
+    assert_eq!((e.line, e.column), (3, 13), "{e}");
+    assert_eq!(
+        e.message,
+        "invalid UTF-8 byte 0xff (.tj files are UTF-8 text)"
+    );
+    assert_eq!(e.source_line, "  prints \"é\u{1F600}\u{FFFD}\"");
+    assert_eq!(
+        e.to_string(),
+        "3:13: invalid UTF-8 byte 0xff (.tj files are UTF-8 text)\n\
+         \x20 |   prints \"é\u{1F600}\u{FFFD}\"\n\
+         \x20 |             ^"
+    );
+
+    // The first byte of the file; a BOM counts as a column, as in `parse`.
+    let e = bytes_err(b"\x80func");
+    assert_eq!((e.line, e.column), (1, 1));
+    assert!(e.message.contains("byte 0x80"), "{e}");
+    let e = bytes_err(b"\xef\xbb\xbf\xc0\x80");
+    assert_eq!((e.line, e.column), (1, 2));
+    assert!(e.message.contains("byte 0xc0"), "{e}");
+    // A lead byte without its continuation bytes: the lead byte.
+    let e = bytes_err(b"\n\nab\xe2\x82x");
+    assert_eq!((e.line, e.column), (3, 3));
+    assert!(e.message.contains("byte 0xe2"), "{e}");
+    // A surrogate encoded in UTF-8 is not UTF-8.
+    let e = bytes_err(b"x\xed\xa0\x80");
+    assert_eq!((e.line, e.column), (1, 2));
+    assert!(e.message.contains("byte 0xed"), "{e}");
+    // The file ends inside a character.
+    let e = bytes_err(b"func main() -> none\nend\n\xf0\x9f\x98");
+    assert_eq!((e.line, e.column), (3, 1));
+    assert!(e.message.contains("byte 0xf0"), "{e}");
+    assert!(e.message.contains("ends inside a character"), "{e}");
+    // A bad byte right after a `\r` in the line counts the `\r`.
+    let e = bytes_err(b"a\rb\xff");
+    assert_eq!((e.line, e.column), (1, 4));
+}
+
+#[test]
+fn parse_bytes_columns_agree_with_parse() {
+    // `#` outside a string is a lex error at its column; put a bad byte in
+    // the same place and the column is the same.
+    let prefix = "func main() -> none\n\t\u{feff}prints \"é€\u{1F600}\", ";
+    let e1 = perr(&format!("{prefix}#\nend"));
+    let mut bytes = prefix.as_bytes().to_vec();
+    bytes.push(0xfe);
+    bytes.extend(b"\nend");
+    let e2 = bytes_err(&bytes);
+    assert_eq!((e1.line, e1.column), (e2.line, e2.column));
+    assert_eq!((e2.line, e2.column), (2, 17));
 }
