@@ -7,7 +7,7 @@
 
 use super::lexer::{TokKind, Token, lex_line};
 use crate::bytecode::module::{Function, Import, Module, Signature};
-use crate::bytecode::op::{Bank, NO_REG, Op, Opcode, Operand};
+use crate::bytecode::op::{Bank, Flow, NO_REG, Op, Opcode, Operand};
 use crate::error::ParseError;
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -772,19 +772,37 @@ impl<'s, 'a> Parser<'s, 'a> {
             if found > 0 {
                 cur.expect(&TokKind::Comma, "`,`")?;
             }
+            let at = cur.pos;
             let value = match entry.pooled {
                 Some((pfield, pooled)) if pfield == field => {
-                    let (v, col) = int_literal(cur)?;
-                    match i16::try_from(v) {
-                        Ok(imm) => imm as u16,
+                    int_literal(cur).and_then(|(v, col)| match i16::try_from(v) {
+                        Ok(imm) => Ok(imm as u16),
                         Err(_) => {
                             opcode = pooled;
-                            self.iconst(v, col)?
+                            self.iconst(v, col)
                         }
-                    }
+                    })
                 }
-                _ => self.operand(kind, field, cur, &mut info)?,
+                _ => self.operand(kind, field, cur, &mut info),
             };
+            let value = value.map_err(|mut e| {
+                let text = self.lines.get((line as usize).saturating_sub(1));
+                let hint = Hint {
+                    op: entry.op,
+                    mnemonic: m,
+                    mnemonic_col: mcol,
+                    field,
+                    toks: cur.toks,
+                    at,
+                    line_text: text.copied().unwrap_or_default(),
+                };
+                if e.line.is_none()
+                    && let Some(h) = hint.message()
+                {
+                    e.msg = format!("{}; {h}", e.msg);
+                }
+                e
+            })?;
             fields[field] = value;
             found += 1;
         }
@@ -1022,6 +1040,165 @@ impl<'s, 'a> Parser<'s, 'a> {
                 *r = e.unwrap_or_else(|| u16::try_from(n).unwrap_or(u16::MAX));
             }
         }
+    }
+}
+
+/// Whether `y` is the other form of `x` that takes, in field `field`, a
+/// constant where `x` reads a register, or a register where `x` takes a
+/// constant; everything else alike. The pairs come from the op table: a
+/// register-register op and its immediate form (mnemonic + `i`, same
+/// operation, same flow: `add`/`addi`, `jlt`/`jlti`), and a move and the
+/// load of a constant into the same bank (`mov`/`iconst`, `fmov`/`fconst`).
+pub(crate) fn counterpart(x: Opcode, y: Opcode, field: usize) -> bool {
+    let (kx, ky) = (x.operands(), y.operands());
+    let others_alike = kx
+        .iter()
+        .zip(ky.iter())
+        .enumerate()
+        .all(|(i, (a, b))| i == field || a == b);
+    let (Some(&fx), Some(&fy)) = (kx.get(field), ky.get(field)) else {
+        return false;
+    };
+    if !others_alike || x == y {
+        return false;
+    }
+    let immediate_form = |reg: Opcode, imm: Opcode| {
+        imm.mnemonic().strip_suffix('i') == Some(reg.mnemonic())
+            && reg.int_binop() == imm.int_binop()
+            && reg.cmp() == imm.cmp()
+            && reg.flow() == imm.flow()
+    };
+    let load_of = |mov: Opcode, bank: Bank, konst: Operand| {
+        mov.transfer_bank() == Some(bank)
+            && mov.flow() == Flow::Next
+            && match konst {
+                Operand::Imm | Operand::ConstI => bank == Bank::I,
+                Operand::ConstF => bank == Bank::F,
+                _ => false,
+            }
+    };
+    match (fx, fy) {
+        (Operand::Read(Bank::I), Operand::Imm) if immediate_form(x, y) => true,
+        (Operand::Imm, Operand::Read(Bank::I)) if immediate_form(y, x) => true,
+        (Operand::Read(b), k) => load_of(x, b, k),
+        (k, Operand::Read(b)) => load_of(y, b, k),
+        _ => false,
+    }
+}
+
+/// What an operand that did not parse stands in, to suggest the form of
+/// the op that takes what was written there.
+struct Hint<'t, 'a> {
+    /// The op as the mnemonic names it (its inline form).
+    op: Opcode,
+    mnemonic: &'a str,
+    mnemonic_col: u32,
+    field: usize,
+    /// The line's tokens, and the index of the operand's first one.
+    toks: &'t [Token<'a>],
+    at: usize,
+    line_text: &'a str,
+}
+
+impl Hint<'_, '_> {
+    /// The hint, if there is one.
+    fn message(&self) -> Option<String> {
+        let kind = *self.op.operands().get(self.field)?;
+        let tok = self.toks.get(self.at)?;
+        let int = match &tok.kind {
+            TokKind::Number(text) => parse_int(text).ok().map(|v| (*text, v)),
+            _ => None,
+        };
+        let pooled_at = |op: Opcode| {
+            MNEMONICS
+                .get(op.mnemonic())
+                .is_some_and(|e| e.pooled.is_some_and(|(f, _)| f == self.field))
+        };
+        // An immediate out of range (where no pool takes over): the
+        // register form.
+        if kind == Operand::Imm
+            && !pooled_at(self.op)
+            && let Some((text, v)) = int
+            && imm16(text, v).is_none()
+        {
+            let reg_form = Opcode::ALL
+                .iter()
+                .find(|&&y| counterpart(self.op, y, self.field))
+                .map_or(String::new(), |y| {
+                    format!(" and use the register form `{y}`")
+                });
+            return Some(format!(
+                "load it into a free `i` register with `iconst`{reg_form}"
+            ));
+        }
+        for &y in Opcode::ALL {
+            if !counterpart(self.op, y, self.field) {
+                continue;
+            }
+            let Some(&wants) = y.operands().get(self.field) else {
+                continue;
+            };
+            let fits = match wants {
+                Operand::Imm => {
+                    int.is_some_and(|(text, v)| imm16(text, v).is_some() || pooled_at(y))
+                }
+                Operand::ConstI => int.is_some(),
+                Operand::ConstF => {
+                    let mut c = Cursor {
+                        toks: self.toks,
+                        pos: self.at,
+                    };
+                    float_literal(&mut c).is_ok()
+                }
+                Operand::Read(bank) => matches!(
+                    &tok.kind,
+                    TokKind::Ident(s) if split_register(s).is_some_and(|(b, _)| b == bank)
+                ),
+                _ => false,
+            };
+            if !fits {
+                if wants == Operand::Imm
+                    && let Some((text, _)) = int
+                {
+                    return Some(format!(
+                        "`{m}` takes a register there, and `{text}` does not fit \
+                         the 16-bit immediate of `{y}`: load it into a free `i` \
+                         register with `iconst`",
+                        m = self.mnemonic
+                    ));
+                }
+                continue;
+            }
+            let m = self.mnemonic;
+            let suggestion = format!("`{y} {}`", self.operands_text());
+            let reads_register = matches!(kind, Operand::Read(_));
+            return Some(match (reads_register, y.transfer_bank().is_some()) {
+                (true, false) if self.op.transfer_bank().is_some() => {
+                    format!("`{m}` copies a register: to load a constant use {suggestion}")
+                }
+                (true, _) => {
+                    format!("`{m}` takes a register there: for an immediate use {suggestion}")
+                }
+                (false, true) => {
+                    format!("`{m}` loads a constant: to copy a register use {suggestion}")
+                }
+                (false, false) => {
+                    format!("`{m}` takes an immediate there: for a register use {suggestion}")
+                }
+            });
+        }
+        None
+    }
+
+    /// The source text of the op's operands, as written.
+    fn operands_text(&self) -> String {
+        let len = u32::try_from(self.mnemonic.chars().count()).unwrap_or(u32::MAX);
+        let from = self.mnemonic_col.saturating_add(len);
+        let to = self.toks.last().map_or(from, |t| t.end);
+        let skip = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
+        let take = usize::try_from(to.saturating_sub(from)).unwrap_or(0);
+        let text: String = self.line_text.chars().skip(skip).take(take).collect();
+        text.trim().to_string()
     }
 }
 

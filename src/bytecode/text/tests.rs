@@ -3,7 +3,7 @@
 
 use super::{parse, parse_bytes, parse_int_literal, print, print_annotated};
 use crate::bytecode::module::{Function, Import, Module, Signature};
-use crate::bytecode::op::{Bank, NO_REG, Op, Opcode};
+use crate::bytecode::op::{Bank, Cmp, IntBinOp, NO_REG, Op, Opcode};
 use crate::error::ParseError;
 use std::collections::HashSet;
 
@@ -1228,4 +1228,147 @@ fn parse_bytes_columns_agree_with_parse() {
     let e2 = bytes_err(&bytes);
     assert_eq!((e1.line, e1.column), (e2.line, e2.column));
     assert_eq!((e2.line, e2.column), (2, 17));
+}
+
+// ---- hints for operands of the wrong kind ----
+
+/// The message of the error `body` (one op in `main`) gives at line 2, `col`.
+#[track_caller]
+fn op_err(body: &str, col: u32) -> String {
+    let src = format!("func main() -> none\n{body}\nL: ret\nend");
+    let e = perr(&src);
+    assert_eq!((e.line, e.column), (2, col), "{e}");
+    e.message
+}
+
+#[test]
+fn hint_a_constant_load_for_a_move_of_a_constant() {
+    assert_eq!(
+        op_err("  mov i0, 5", 11),
+        "expected an `i` register, found `5`; `mov` copies a register: \
+         to load a constant use `iconst i0, 5`"
+    );
+    // Any i64: iconst pools what does not fit 16 bits.
+    assert!(
+        op_err("  mov i3, 0x9E3779B97F4A7C15", 11).ends_with("use `iconst i3, 0x9E3779B97F4A7C15`")
+    );
+    assert!(op_err("  fmov f1, 2.5", 12).ends_with("to load a constant use `fconst f1, 2.5`"));
+    assert!(op_err("  fmov f1, -inf", 12).ends_with("use `fconst f1, -inf`"));
+    assert!(op_err("  fmov f1, 7", 12).ends_with("use `fconst f1, 7`"));
+    // And the other way round.
+    assert!(
+        op_err("  iconst i0, i1", 14)
+            .ends_with("`iconst` loads a constant: to copy a register use `mov i0, i1`")
+    );
+    assert!(op_err("  fconst f0, f1", 14).ends_with("to copy a register use `fmov f0, f1`"));
+    // No hint where the other form would not take it.
+    for (body, col) in [
+        ("  mov i0, 1.5", 11),
+        ("  fmov f0, i1", 12),
+        ("  iconst i0, f1", 14),
+        ("  rmov r0, 0", 12),
+        ("  neg i0, 5", 11),
+        ("  fneg f0, 2.5", 12),
+        ("  i2f f0, 5", 11),
+        ("  printi 5", 10),
+    ] {
+        let msg = op_err(body, col);
+        assert!(!msg.contains("; "), "{body}: unexpected hint in {msg:?}");
+    }
+}
+
+#[test]
+fn hint_the_immediate_form() {
+    assert_eq!(
+        op_err("  jlt i0, 5, L", 11),
+        "expected an `i` register, found `5`; `jlt` takes a register there: \
+         for an immediate use `jlti i0, 5, L`"
+    );
+    assert!(op_err("  add i0, i1, -5", 15).ends_with("for an immediate use `addi i0, i1, -5`"));
+    assert!(op_err("  ushr i0, i1, 0x3f", 16).ends_with("use `ushri i0, i1, 0x3f`"));
+    assert!(op_err("  ge i0, i1, 0xffff", 14).ends_with("use `gei i0, i1, 0xffff`"));
+    // Written as typed, labels before the op left out.
+    assert!(op_err("x: y: add   i0,i1 ,  7 ; c", 22).ends_with("use `addi i0,i1 ,  7`"));
+    // The other way round.
+    assert!(
+        op_err("  jnei i0, i1, L", 12)
+            .ends_with("`jnei` takes an immediate there: for a register use `jne i0, i1, L`")
+    );
+    assert!(op_err("  muli i0, i1, i2", 16).ends_with("for a register use `mul i0, i1, i2`"));
+    // A literal too wide for the immediate form: load it.
+    assert_eq!(
+        op_err("  add i0, i1, 100000", 15),
+        "expected an `i` register, found `100000`; `add` takes a register there, \
+         and `100000` does not fit the 16-bit immediate of `addi`: load it into \
+         a free `i` register with `iconst`"
+    );
+    // No immediate form: no hint (fused branches take the immediate second).
+    for (body, col) in [
+        ("  jlt 5, i0, L", 7),
+        ("  add i0, 5, i1", 11),
+        ("  fadd f0, f1, 2.0", 16),
+        ("  add i0, i1, f2", 15),
+        ("  jz 0, L", 6),
+        ("  addi i0, i1, f2", 16),
+    ] {
+        let msg = op_err(body, col);
+        assert!(!msg.contains("; "), "{body}: unexpected hint in {msg:?}");
+    }
+}
+
+#[test]
+fn hint_iconst_for_an_immediate_out_of_range() {
+    assert_eq!(
+        op_err("  addi i0, i0, 100000", 16),
+        "immediate `100000` is out of the 16-bit range (-32768..=32767, or \
+         0x8000..=0xffff in hex as a bit pattern); load it into a free `i` \
+         register with `iconst` and use the register form `add`"
+    );
+    assert!(op_err("  jgti i0, -40000, L", 12).ends_with("use the register form `jgt`"));
+    assert!(op_err("  shli i0, i0, 0x10000", 16).ends_with("use the register form `shl`"));
+    assert!(op_err("  nei i0, i0, 32768", 15).ends_with("use the register form `ne`"));
+}
+
+#[test]
+fn counterparts_come_from_the_op_table() {
+    // Every pair the hints use, found from the table, against the pairs
+    // the op module's constructors name.
+    let mut found = HashSet::new();
+    for &x in Opcode::ALL {
+        for &y in Opcode::ALL {
+            for field in 0..3 {
+                if super::parser::counterpart(x, y, field) {
+                    found.insert((x, y, field));
+                }
+            }
+        }
+    }
+    let mut expected = HashSet::new();
+    let mut pair = |x: Opcode, y: Opcode, field: usize| {
+        expected.insert((x, y, field));
+        expected.insert((y, x, field));
+    };
+    for op in [
+        IntBinOp::Add,
+        IntBinOp::Sub,
+        IntBinOp::Mul,
+        IntBinOp::Div,
+        IntBinOp::Rem,
+        IntBinOp::And,
+        IntBinOp::Or,
+        IntBinOp::Xor,
+        IntBinOp::Shl,
+        IntBinOp::Shr,
+        IntBinOp::Ushr,
+    ] {
+        pair(Opcode::int_rr(op), Opcode::int_ri(op), 2);
+    }
+    for cmp in [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge] {
+        pair(Opcode::cmp_rr(cmp), Opcode::cmp_ri(cmp), 2);
+        pair(Opcode::branch_rr(cmp), Opcode::branch_ri(cmp), 1);
+    }
+    pair(Opcode::Mov, Opcode::IConst, 1);
+    pair(Opcode::Mov, Opcode::IConstK, 1);
+    pair(Opcode::FMov, Opcode::FConst, 1);
+    assert_eq!(found, expected);
 }
