@@ -456,3 +456,72 @@ end
         );
     }
 }
+
+#[test]
+fn argument_windows_and_labels_run_as_documented() {
+    // The example of docs/text-format.md, section Calls, with several
+    // labels on one op.
+    let src = r#"
+func g(i, f, i) -> i
+    printi i0
+    prints " "
+    printf f0, 1
+    prints " "
+    printi i1
+    prints "\n"
+    reti i1
+end
+
+func main() -> none
+    iconst i0, 10
+    iconst i1, 11
+    iconst i2, 12
+    fconst f0, 0.5
+    fconst f1, 1.5
+    call i0, g, 1
+    printi i0
+    prints "\n"
+    jmp b
+a:
+b: c:
+d: prints "labels\n"
+    ret
+end
+"#;
+    let m = parse(src).unwrap();
+    assert_eq!(m.functions[1].regs, [3, 2, 0]);
+    for tier in tiers() {
+        assert_eq!(
+            run(tier, src, &[]),
+            (Ok(None), "11 1.5 12\n12\nlabels\n".to_string()),
+            "{tier:?}"
+        );
+    }
+}
+
+#[test]
+fn default_call_depth_is_200_000_activations() {
+    // `main` is depth 1: it can nest 199,999 calls below it, not 200,000.
+    let src = r#"
+func down(i) -> none
+    jeqi i0, 0, out
+    subi i0, i0, 1
+    call -, down, 0
+out:
+    ret
+end
+
+func main(i) -> none
+    call -, down, 0
+    ret
+end
+"#;
+    for tier in tiers() {
+        assert_eq!(run(tier, src, &[Value::I(199_998)]).0, Ok(None), "{tier:?}");
+        assert_eq!(
+            run(tier, src, &[Value::I(199_999)]).0,
+            Err(TrapKind::StackOverflow),
+            "{tier:?}"
+        );
+    }
+}
