@@ -1,5 +1,6 @@
 //! Text format: round trips of the programs under `programs/`, of random
-//! modules, and "the parser never panics" properties.
+//! modules, "the parser never panics" properties, the integer literal
+//! rules, `parse_bytes`, and the documented examples run on every tier.
 
 mod common;
 
@@ -8,7 +9,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use std::path::{Path, PathBuf};
 use tierjit::bytecode::Module;
-use tierjit::bytecode::text::{parse, print};
+use tierjit::bytecode::text::{parse, parse_bytes, parse_int_literal, print};
+use tierjit::bytecode::{Op, Opcode};
+use tierjit::{Config, Engine, Error, Instance, SharedOutput, Tier, TrapKind, Value};
 
 /// `m` with every `Import::line` cleared (imports compare their line).
 fn no_import_lines(mut m: Module) -> Module {
@@ -118,6 +121,16 @@ fn token() -> impl Strategy<Value = String> {
         "bits:",
         "0x",
         "-0x8000000000000000",
+        "0xffff",
+        "0x8000",
+        "0x9E3779B97F4A7C15",
+        "100000",
+        "mov",
+        "fmov",
+        "addi",
+        "add",
+        "jlt",
+        "jlti",
         "99999999999999999999999999",
         "1e400",
         "-inf",
@@ -292,5 +305,223 @@ fn huge_and_degenerate_inputs() {
         "\u{feff}func main() -> none\nend".to_string(),
     ] {
         let _ = parse(&src);
+    }
+}
+
+/// The line and column, as the text format counts them, of the character
+/// after `prefix`: lines split at `\n`, columns in characters from 1.
+fn place_after(prefix: &str) -> (u32, u32) {
+    let line = prefix.split('\n').count();
+    let col = prefix.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line as u32, col as u32)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn parse_bytes_never_panics_and_agrees_with_parse(
+        bytes in prop::collection::vec(any::<u8>(), 0..512)
+    ) {
+        let got = parse_bytes(&bytes);
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => prop_assert_eq!(got, parse(text)),
+            Err(e) => {
+                let e8 = e;
+                let err = got.expect_err("not UTF-8");
+                let prefix = std::str::from_utf8(&bytes[..e8.valid_up_to()]).unwrap();
+                prop_assert_eq!((err.line, err.column), place_after(prefix));
+                let expected = format!("invalid UTF-8 byte {:#04x}", bytes[e8.valid_up_to()]);
+                prop_assert!(err.message.starts_with(&expected), "{}", err);
+                let _ = err.to_string();
+            }
+        }
+    }
+
+    #[test]
+    fn parse_bytes_places_a_bad_byte_after_any_text(
+        prefix in any::<String>(),
+        bad in prop::sample::select(vec![0x80u8, 0xbf, 0xc0, 0xc1, 0xf5, 0xfe, 0xff]),
+        rest in prop::collection::vec(any::<u8>(), 0..16),
+    ) {
+        let mut bytes = prefix.clone().into_bytes();
+        bytes.push(bad);
+        bytes.extend(rest);
+        let err = parse_bytes(&bytes).expect_err("not UTF-8");
+        prop_assert_eq!((err.line, err.column), place_after(&prefix));
+        let expected = format!("invalid UTF-8 byte {bad:#04x}");
+        prop_assert!(err.message.starts_with(&expected), "{}", err);
+    }
+
+    #[test]
+    fn every_i64_is_written_in_decimal_and_hex(v in any::<i64>()) {
+        let bits = v as u64;
+        for text in [
+            v.to_string(),
+            format!("{bits:#x}"),
+            format!("{bits:#X}"),
+            format!("{bits:#018x}"),
+        ] {
+            prop_assert_eq!(parse_int_literal(&text), Ok(v), "{}", text);
+        }
+        // `-0xN` is the value -N.
+        let mag = v.unsigned_abs();
+        prop_assert_eq!(
+            parse_int_literal(&format!("-{mag:#x}")),
+            Ok((mag as i64).wrapping_neg())
+        );
+        // 65 bits, and decimal past i64, do not fit.
+        let e = parse_int_literal(&format!("0x1{bits:016x}")).unwrap_err();
+        prop_assert!(e.contains("does not fit 64 bits"), "{}", e);
+        let past = i128::from(v) + (1i128 << 64);
+        let e = parse_int_literal(&past.to_string()).unwrap_err();
+        prop_assert!(e.contains("does not fit 64 bits"), "{}", e);
+        let e = parse_int_literal(&(-past).to_string()).unwrap_err();
+        prop_assert!(e.contains("does not fit 64 bits"), "{}", e);
+    }
+
+    #[test]
+    fn every_16_bit_pattern_is_an_immediate_in_hex(bits in any::<u16>()) {
+        let src = format!(
+            "func main() -> none\n  andi i0, i0, {bits:#x}\n  jgei i0, {bits:#06x}, l\nl: ret\nend\n"
+        );
+        let m = parse(&src).unwrap();
+        let code = &m.functions[0].code;
+        prop_assert_eq!(code[0], Op::new(Opcode::AndI, 0, 0, bits));
+        prop_assert_eq!(code[1], Op::new(Opcode::JGeI, 0, bits, 2));
+        // Decimal takes the value the op sees.
+        let dec = src
+            .replace(&format!("{bits:#x}"), &(bits as i16).to_string())
+            .replace(&format!("{bits:#06x}"), &(bits as i16).to_string());
+        prop_assert_eq!(parse(&dec), Ok(m.clone()));
+        prop_assert_eq!(parse(&print(&m)).map(no_import_lines), Ok(no_import_lines(m)));
+    }
+}
+
+/// Runs `main` of `src` on `tier`: its result (or trap kind) and output.
+fn run(tier: Tier, src: &str, args: &[Value]) -> (Result<Option<Value>, TrapKind>, String) {
+    let mut config = Config::new();
+    config.tier(tier).background_compilation(false);
+    let engine = Engine::new(config).expect("engine");
+    let module = tierjit::Module::new(&engine, src).unwrap_or_else(|e| panic!("{e}"));
+    let mut instance = Instance::new(&module).expect("instance");
+    let out = SharedOutput::new();
+    instance.set_output(out.clone());
+    let result = match instance.call("main", args) {
+        Ok(v) => Ok(v),
+        Err(Error::Trap(t)) => Err(t.kind),
+        Err(e) => panic!("{tier:?}: {e}"),
+    };
+    (result, out.take_string())
+}
+
+fn tiers() -> impl Iterator<Item = Tier> {
+    Tier::ALL.into_iter().filter(|t| t.is_available())
+}
+
+#[test]
+fn literals_run_as_documented() {
+    let src = r#"
+func main(i=0xffffffffffffffff) -> none
+    printi i0                      ; -1
+    prints " "
+    iconst i1, 0x9E3779B97F4A7C15
+    printi i1
+    prints " "
+    iconst i1, -0x8000000000000000
+    printi i1
+    prints " "
+    iconst i2, 0x123456789
+    andi i3, i2, 0xffff            ; and with -1: all 64 bits
+    printi i3
+    prints " "
+    iconst i4, 0xffff              ; 65535
+    and i3, i2, i4                 ; the low 16 bits
+    printi i3
+    prints " "
+    addi i3, i4, 0x8000            ; 65535 - 32768
+    printi i3
+    prints "\n"
+    ret
+end
+"#;
+    for tier in tiers() {
+        assert_eq!(
+            run(tier, src, &[]),
+            (
+                Ok(None),
+                "-1 -7046029254386353131 -9223372036854775808 4886718345 26505 32767\n".to_string()
+            ),
+            "{tier:?}"
+        );
+    }
+}
+
+#[test]
+fn argument_windows_and_labels_run_as_documented() {
+    // The example of docs/text-format.md, section Calls, with several
+    // labels on one op.
+    let src = r#"
+func g(i, f, i) -> i
+    printi i0
+    prints " "
+    printf f0, 1
+    prints " "
+    printi i1
+    prints "\n"
+    reti i1
+end
+
+func main() -> none
+    iconst i0, 10
+    iconst i1, 11
+    iconst i2, 12
+    fconst f0, 0.5
+    fconst f1, 1.5
+    call i0, g, 1
+    printi i0
+    prints "\n"
+    jmp b
+a:
+b: c:
+d: prints "labels\n"
+    ret
+end
+"#;
+    let m = parse(src).unwrap();
+    assert_eq!(m.functions[1].regs, [3, 2, 0]);
+    for tier in tiers() {
+        assert_eq!(
+            run(tier, src, &[]),
+            (Ok(None), "11 1.5 12\n12\nlabels\n".to_string()),
+            "{tier:?}"
+        );
+    }
+}
+
+#[test]
+fn default_call_depth_is_200_000_activations() {
+    // `main` is depth 1: it can nest 199,999 calls below it, not 200,000.
+    let src = r#"
+func down(i) -> none
+    jeqi i0, 0, out
+    subi i0, i0, 1
+    call -, down, 0
+out:
+    ret
+end
+
+func main(i) -> none
+    call -, down, 0
+    ret
+end
+"#;
+    for tier in tiers() {
+        assert_eq!(run(tier, src, &[Value::I(199_998)]).0, Ok(None), "{tier:?}");
+        assert_eq!(
+            run(tier, src, &[Value::I(199_999)]).0,
+            Err(TrapKind::StackOverflow),
+            "{tier:?}"
+        );
     }
 }

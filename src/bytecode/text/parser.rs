@@ -8,7 +8,7 @@
 use super::lexer::{TokKind, Token, lex_line};
 use crate::bytecode::error::ParseError;
 use crate::bytecode::module::{Function, Import, Module, Signature};
-use crate::bytecode::op::{Bank, NO_REG, Op, Opcode, Operand};
+use crate::bytecode::op::{Bank, Flow, NO_REG, Op, Opcode, Operand};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -84,6 +84,51 @@ pub fn parse(src: &str) -> Result<Module, ParseError> {
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
     Parser::new(&lines).run()
+}
+
+/// Parses a module from the bytes of a `.tj` file: as [`parse`] when they
+/// are UTF-8; otherwise an error at the first byte that is not, its line
+/// and column counted as [`parse`] counts them (lines split at `\n`,
+/// columns in characters from 1).
+pub fn parse_bytes(bytes: &[u8]) -> Result<Module, ParseError> {
+    match std::str::from_utf8(bytes) {
+        Ok(src) => parse(src),
+        Err(e) => Err(utf8_error(bytes, &e)),
+    }
+}
+
+/// The error for bytes that are valid UTF-8 up to `e.valid_up_to()` only.
+fn utf8_error(bytes: &[u8], e: &std::str::Utf8Error) -> ParseError {
+    let bad = e.valid_up_to();
+    let (before, after) = bytes.split_at(bad.min(bytes.len()));
+    // `before` is valid UTF-8 (from_utf8 says so).
+    let before = std::str::from_utf8(before).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let prefix = before.get(line_start..).unwrap_or_default();
+    let line = line_no(before.matches('\n').count());
+    let column = u32::try_from(prefix.chars().count())
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    let rest = after.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut source_line = String::from(prefix);
+    source_line.push_str(&String::from_utf8_lossy(rest));
+    if source_line.ends_with('\r') {
+        source_line.pop();
+    }
+    let byte = after.first().copied().unwrap_or(0);
+    let message = match e.error_len() {
+        None => format!(
+            "invalid UTF-8 byte {byte:#04x}: the file ends inside a character \
+             (.tj files are UTF-8 text)"
+        ),
+        Some(_) => format!("invalid UTF-8 byte {byte:#04x} (.tj files are UTF-8 text)"),
+    };
+    ParseError {
+        line,
+        column,
+        message,
+        source_line,
+    }
 }
 
 /// An error inside the current line (or, with `line`, another one).
@@ -189,12 +234,24 @@ impl<'t, 'a> Cursor<'t, 'a> {
 }
 
 /// Why a numeric literal was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NumErr {
     Invalid,
     Range,
 }
 
+/// Whether an integer literal is written as unsigned hex (`0x...`).
+fn is_unsigned_hex(text: &str) -> bool {
+    text.starts_with("0x") || text.starts_with("0X")
+}
+
 /// An integer literal: decimal or `0x` hex, optionally negative.
+///
+/// A decimal literal is a value and must lie in `i64`'s range. An unsigned
+/// hex literal is a 64-bit pattern: anything up to `0xffffffffffffffff` is
+/// accepted and read as two's complement (`0xffffffffffffffff` is -1). A
+/// negative hex literal `-0xN` is the value -N and must be at least
+/// `-0x8000000000000000`.
 fn parse_int(text: &str) -> Result<i64, NumErr> {
     let (neg, body) = match text.strip_prefix('-') {
         Some(b) => (true, b),
@@ -212,13 +269,61 @@ fn parse_int(text: &str) -> Result<i64, NumErr> {
         if mag > 1u64 << 63 {
             return Err(NumErr::Range);
         }
-        Ok((mag as i64).wrapping_neg())
+        Ok(i64::from_ne_bytes(mag.to_ne_bytes()).wrapping_neg())
+    } else if radix == 16 {
+        Ok(i64::from_ne_bytes(mag.to_ne_bytes()))
     } else {
         i64::try_from(mag).map_err(|_| NumErr::Range)
     }
 }
 
-/// A number token where an f64 is expected: an integer (its value) or
+/// The message for an integer literal `text` rejected with `e`.
+fn int_error(text: &str, e: NumErr) -> String {
+    let shown = text.escape_debug();
+    match e {
+        NumErr::Invalid => {
+            format!("`{shown}` is not an integer literal (decimal like `-12`, or hex like `0xff`)")
+        }
+        NumErr::Range => {
+            let why = if text.strip_prefix('-').is_some_and(is_unsigned_hex) {
+                "a negative hex literal is at least -0x8000000000000000"
+            } else if is_unsigned_hex(text) {
+                "a hex literal has at most 16 significant digits"
+            } else {
+                "a decimal literal is in -9223372036854775808..=9223372036854775807; \
+                 write a 64-bit pattern in hex"
+            };
+            format!("integer `{shown}` does not fit 64 bits ({why})")
+        }
+    }
+}
+
+/// Parses one integer with exactly the literal rules of the text format
+/// (for example a command-line argument): decimal in `i64`'s range, or
+/// `0x` hex up to 64 bits taken as a two's-complement bit pattern
+/// (`0xffffffffffffffff` is -1), optionally negative (`-0x8000000000000000`
+/// is `i64::MIN`). No sign `+`, no surrounding spaces, no `_`. The error
+/// says what is wrong, without a place.
+pub fn parse_int_literal(s: &str) -> Result<i64, String> {
+    parse_int(s).map_err(|e| int_error(s, e))
+}
+
+/// The bits of a 16-bit immediate field from an integer literal `text` of
+/// value `v`: a value in `-32768..=32767`, or an unsigned hex literal up
+/// to `0xffff`, taken as its 16-bit pattern (`0xffff` is -1 once the op
+/// sign-extends it).
+fn imm16(text: &str, v: i64) -> Option<u16> {
+    if let Ok(x) = i16::try_from(v) {
+        return Some(x as u16);
+    }
+    if is_unsigned_hex(text) {
+        return u16::try_from(v).ok();
+    }
+    None
+}
+
+/// A number token where an f64 is expected: an integer literal (the value
+/// of the i64 it denotes, so `0xffffffffffffffff` is -1.0) or
 /// anything `f64::from_str` takes that contains `.`, `e` or `E`.
 fn number_to_f64(text: &str) -> Option<f64> {
     let body = text.strip_prefix('-').unwrap_or(text);
@@ -667,19 +772,37 @@ impl<'s, 'a> Parser<'s, 'a> {
             if found > 0 {
                 cur.expect(&TokKind::Comma, "`,`")?;
             }
+            let at = cur.pos;
             let value = match entry.pooled {
                 Some((pfield, pooled)) if pfield == field => {
-                    let (v, col) = int_literal(cur)?;
-                    match i16::try_from(v) {
-                        Ok(imm) => imm as u16,
+                    int_literal(cur).and_then(|(v, col)| match i16::try_from(v) {
+                        Ok(imm) => Ok(imm as u16),
                         Err(_) => {
                             opcode = pooled;
-                            self.iconst(v, col)?
+                            self.iconst(v, col)
                         }
-                    }
+                    })
                 }
-                _ => self.operand(kind, field, cur, &mut info)?,
+                _ => self.operand(kind, field, cur, &mut info),
             };
+            let value = value.map_err(|mut e| {
+                let text = self.lines.get((line as usize).saturating_sub(1));
+                let hint = Hint {
+                    op: entry.op,
+                    mnemonic: m,
+                    mnemonic_col: mcol,
+                    field,
+                    toks: cur.toks,
+                    at,
+                    line_text: text.copied().unwrap_or_default(),
+                };
+                if e.line.is_none()
+                    && let Some(h) = hint.message()
+                {
+                    e.msg = format!("{}; {h}", e.msg);
+                }
+                e
+            })?;
             fields[field] = value;
             found += 1;
         }
@@ -764,16 +887,7 @@ impl<'s, 'a> Parser<'s, 'a> {
                 info.regs.push((b, idx));
                 Ok(idx)
             }
-            Operand::Imm => {
-                let col = cur.col();
-                let (v, _) = int_literal(cur)?;
-                i16::try_from(v).map(|v| v as u16).or_else(|_| {
-                    lerr(
-                        col,
-                        format!("immediate {v} is out of the 16-bit range -32768..=32767"),
-                    )
-                })
-            }
+            Operand::Imm => imm_literal(cur),
             Operand::ConstI => {
                 let (v, col) = int_literal(cur)?;
                 self.iconst(v, col)
@@ -929,6 +1043,165 @@ impl<'s, 'a> Parser<'s, 'a> {
     }
 }
 
+/// Whether `y` is the other form of `x` that takes, in field `field`, a
+/// constant where `x` reads a register, or a register where `x` takes a
+/// constant; everything else alike. The pairs come from the op table: a
+/// register-register op and its immediate form (mnemonic + `i`, same
+/// operation, same flow: `add`/`addi`, `jlt`/`jlti`), and a move and the
+/// load of a constant into the same bank (`mov`/`iconst`, `fmov`/`fconst`).
+pub(crate) fn counterpart(x: Opcode, y: Opcode, field: usize) -> bool {
+    let (kx, ky) = (x.operands(), y.operands());
+    let others_alike = kx
+        .iter()
+        .zip(ky.iter())
+        .enumerate()
+        .all(|(i, (a, b))| i == field || a == b);
+    let (Some(&fx), Some(&fy)) = (kx.get(field), ky.get(field)) else {
+        return false;
+    };
+    if !others_alike || x == y {
+        return false;
+    }
+    let immediate_form = |reg: Opcode, imm: Opcode| {
+        imm.mnemonic().strip_suffix('i') == Some(reg.mnemonic())
+            && reg.int_binop() == imm.int_binop()
+            && reg.cmp() == imm.cmp()
+            && reg.flow() == imm.flow()
+    };
+    let load_of = |mov: Opcode, bank: Bank, konst: Operand| {
+        mov.transfer_bank() == Some(bank)
+            && mov.flow() == Flow::Next
+            && match konst {
+                Operand::Imm | Operand::ConstI => bank == Bank::I,
+                Operand::ConstF => bank == Bank::F,
+                _ => false,
+            }
+    };
+    match (fx, fy) {
+        (Operand::Read(Bank::I), Operand::Imm) if immediate_form(x, y) => true,
+        (Operand::Imm, Operand::Read(Bank::I)) if immediate_form(y, x) => true,
+        (Operand::Read(b), k) => load_of(x, b, k),
+        (k, Operand::Read(b)) => load_of(y, b, k),
+        _ => false,
+    }
+}
+
+/// What an operand that did not parse stands in, to suggest the form of
+/// the op that takes what was written there.
+struct Hint<'t, 'a> {
+    /// The op as the mnemonic names it (its inline form).
+    op: Opcode,
+    mnemonic: &'a str,
+    mnemonic_col: u32,
+    field: usize,
+    /// The line's tokens, and the index of the operand's first one.
+    toks: &'t [Token<'a>],
+    at: usize,
+    line_text: &'a str,
+}
+
+impl Hint<'_, '_> {
+    /// The hint, if there is one.
+    fn message(&self) -> Option<String> {
+        let kind = *self.op.operands().get(self.field)?;
+        let tok = self.toks.get(self.at)?;
+        let int = match &tok.kind {
+            TokKind::Number(text) => parse_int(text).ok().map(|v| (*text, v)),
+            _ => None,
+        };
+        let pooled_at = |op: Opcode| {
+            MNEMONICS
+                .get(op.mnemonic())
+                .is_some_and(|e| e.pooled.is_some_and(|(f, _)| f == self.field))
+        };
+        // An immediate out of range (where no pool takes over): the
+        // register form.
+        if kind == Operand::Imm
+            && !pooled_at(self.op)
+            && let Some((text, v)) = int
+            && imm16(text, v).is_none()
+        {
+            let reg_form = Opcode::ALL
+                .iter()
+                .find(|&&y| counterpart(self.op, y, self.field))
+                .map_or(String::new(), |y| {
+                    format!(" and use the register form `{y}`")
+                });
+            return Some(format!(
+                "load it into a free `i` register with `iconst`{reg_form}"
+            ));
+        }
+        for &y in Opcode::ALL {
+            if !counterpart(self.op, y, self.field) {
+                continue;
+            }
+            let Some(&wants) = y.operands().get(self.field) else {
+                continue;
+            };
+            let fits = match wants {
+                Operand::Imm => {
+                    int.is_some_and(|(text, v)| imm16(text, v).is_some() || pooled_at(y))
+                }
+                Operand::ConstI => int.is_some(),
+                Operand::ConstF => {
+                    let mut c = Cursor {
+                        toks: self.toks,
+                        pos: self.at,
+                    };
+                    float_literal(&mut c).is_ok()
+                }
+                Operand::Read(bank) => matches!(
+                    &tok.kind,
+                    TokKind::Ident(s) if split_register(s).is_some_and(|(b, _)| b == bank)
+                ),
+                _ => false,
+            };
+            if !fits {
+                if wants == Operand::Imm
+                    && let Some((text, _)) = int
+                {
+                    return Some(format!(
+                        "`{m}` takes a register there, and `{text}` does not fit \
+                         the 16-bit immediate of `{y}`: load it into a free `i` \
+                         register with `iconst`",
+                        m = self.mnemonic
+                    ));
+                }
+                continue;
+            }
+            let m = self.mnemonic;
+            let suggestion = format!("`{y} {}`", self.operands_text());
+            let reads_register = matches!(kind, Operand::Read(_));
+            return Some(match (reads_register, y.transfer_bank().is_some()) {
+                (true, false) if self.op.transfer_bank().is_some() => {
+                    format!("`{m}` copies a register: to load a constant use {suggestion}")
+                }
+                (true, _) => {
+                    format!("`{m}` takes a register there: for an immediate use {suggestion}")
+                }
+                (false, true) => {
+                    format!("`{m}` loads a constant: to copy a register use {suggestion}")
+                }
+                (false, false) => {
+                    format!("`{m}` takes an immediate there: for a register use {suggestion}")
+                }
+            });
+        }
+        None
+    }
+
+    /// The source text of the op's operands, as written.
+    fn operands_text(&self) -> String {
+        let len = u32::try_from(self.mnemonic.chars().count()).unwrap_or(u32::MAX);
+        let from = self.mnemonic_col.saturating_add(len);
+        let to = self.toks.last().map_or(from, |t| t.end);
+        let skip = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
+        let take = usize::try_from(to.saturating_sub(from)).unwrap_or(0);
+        let text: String = self.line_text.chars().skip(skip).take(take).collect();
+        text.trim().to_string()
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -991,9 +1264,29 @@ fn int_literal(cur: &mut Cursor<'_, '_>) -> LResult<(i64, u32)> {
             cur.pos += 1;
             Ok((v, *col))
         }
-        Err(NumErr::Range) => lerr(*col, format!("integer `{text}` does not fit 64 bits")),
+        Err(NumErr::Range) => lerr(*col, int_error(text, NumErr::Range)),
         Err(NumErr::Invalid) => cur.expected("an integer"),
     }
+}
+
+/// A 16-bit immediate (see [`imm16`]).
+fn imm_literal(cur: &mut Cursor<'_, '_>) -> LResult<u16> {
+    let text = match cur.peek() {
+        Some(Token {
+            kind: TokKind::Number(text),
+            ..
+        }) => *text,
+        _ => "",
+    };
+    let (v, col) = int_literal(cur)?;
+    imm16(text, v).ok_or_else(|| LocalErr {
+        line: None,
+        col,
+        msg: format!(
+            "immediate `{text}` is out of the 16-bit range \
+             (-32768..=32767, or 0x8000..=0xffff in hex as a bit pattern)"
+        ),
+    })
 }
 
 /// An integer literal in `0..=65535`.
@@ -1009,7 +1302,7 @@ fn u16_literal(cur: &mut Cursor<'_, '_>, what: &str) -> LResult<u16> {
     match parse_int(text) {
         Ok(v) => {
             let v = u16::try_from(v)
-                .or_else(|_| lerr(*col, format!("{what} must be in 0..=65535, found {v}")))?;
+                .or_else(|_| lerr(*col, format!("{what} must be in 0..=65535, found `{text}`")))?;
             cur.pos += 1;
             Ok(v)
         }

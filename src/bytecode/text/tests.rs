@@ -1,10 +1,10 @@
 //! Unit tests of the text format: samples, round trips and one test per
 //! error kind (checking line and column).
 
-use super::{parse, print, print_annotated};
+use super::{parse, parse_bytes, parse_int_literal, print, print_annotated};
 use crate::bytecode::error::ParseError;
 use crate::bytecode::module::{Function, Import, Module, Signature};
-use crate::bytecode::op::{Bank, NO_REG, Op, Opcode};
+use crate::bytecode::op::{Bank, Cmp, IntBinOp, NO_REG, Op, Opcode};
 use std::collections::HashSet;
 
 const FIB: &str = r#"; fib.tj: naive Fibonacci
@@ -915,4 +915,460 @@ fn import_signature_and_line() {
         print(&m),
         "import put(i, f, r) -> none\nimport get() -> f\n"
     );
+}
+
+// ---- integer literals ----
+
+/// The ops of `main` parsed from `body` (one op per line).
+#[track_caller]
+fn ops_of(body: &str) -> (Vec<Op>, Module) {
+    let m = round_trip(&format!("func main() -> none\n{body}\nL: ret\nend\n"));
+    let mut code = m.functions[0].code.clone();
+    code.pop();
+    (code, m)
+}
+
+#[test]
+fn hex_literals_are_64_bit_patterns() {
+    let (code, m) = ops_of(
+        "  iconst i0, 0x9E3779B97F4A7C15\n\
+         \x20 iconst i0, 0xffffffffffffffff\n\
+         \x20 iconst i0, 0x8000000000000000\n\
+         \x20 iconst i0, -0x8000000000000000\n\
+         \x20 iconst i0, 0X7FFFFFFFFFFFFFFF\n\
+         \x20 iconst i0, 0x00000000000000000000ff\n\
+         \x20 iconst i0, 0xffff\n\
+         \x20 iconst i0, -0x7fff",
+    );
+    assert_eq!(
+        m.iconsts,
+        vec![0x9E37_79B9_7F4A_7C15_u64 as i64, i64::MIN, i64::MAX, 0xffff]
+    );
+    assert_eq!(
+        code,
+        vec![
+            Op::new(Opcode::IConstK, 0, 0, 0),
+            Op::new(Opcode::IConst, 0, 0xffff, 0), // -1 fits inline
+            Op::new(Opcode::IConstK, 0, 1, 0),
+            Op::new(Opcode::IConstK, 0, 1, 0),
+            Op::new(Opcode::IConstK, 0, 2, 0),
+            Op::new(Opcode::IConst, 0, 0xff, 0),
+            Op::new(Opcode::IConstK, 0, 3, 0), // the 64-bit rule: 65535
+            Op::new(Opcode::IConst, 0, (-0x7fff_i16) as u16, 0),
+        ]
+    );
+    assert_eq!(m.iconsts[0], -7046029254386353131);
+    // Defaults of `i` parameters take the same rule.
+    let m = round_trip("func main(i=0xffffffffffffffff, i=-0x8000000000000000) -> none\nend");
+    assert_eq!(
+        m.functions[0].param_defaults,
+        vec![Some(-1), Some(i64::MIN)]
+    );
+}
+
+#[test]
+fn integer_literals_that_do_not_fit_64_bits() {
+    for (lit, why) in [
+        ("-0x8000000000000001", "negative hex"),
+        ("0x10000000000000000", "16 significant digits"),
+        ("0x1ffffffffffffffff", "16 significant digits"),
+        ("18446744073709551615", "decimal"),
+        ("9223372036854775808", "decimal"),
+        ("-9223372036854775809", "decimal"),
+    ] {
+        let src = format!("func main() -> none\n  iconst i0, {lit}\nend");
+        assert_err(&src, 2, 14, "does not fit 64 bits");
+        assert_err(&src, 2, 14, why);
+        let src = format!("func main() -> none\n  addi i0, i0, {lit}\nend");
+        assert_err(&src, 2, 16, "does not fit 64 bits");
+        let src = format!("func main(i, i={lit}) -> none\nend");
+        assert_err(&src, 1, 16, "does not fit 64 bits");
+    }
+}
+
+#[test]
+fn hex_immediates_are_16_bit_patterns() {
+    let (code, m) = ops_of(
+        "  andi i0, i0, 0xffff\n\
+         \x20 ori i0, i0, 0x8000\n\
+         \x20 xori i0, i0, 0x7fff\n\
+         \x20 addi i0, i0, -0x8000\n\
+         \x20 subi i0, i0, 0xffffffffffffffff\n\
+         \x20 muli i0, i0, 0XFFFE\n\
+         \x20 jlti i0, 0xfffe, L\n\
+         \x20 gei i1, i0, 0x0000ffff\n\
+         \x20 divi i1, i0, -32768",
+    );
+    let imm = |op: &Op| match op.opcode {
+        Opcode::JLtI => op.b,
+        _ => op.c,
+    };
+    assert_eq!(
+        code.iter().map(imm).collect::<Vec<u16>>(),
+        vec![
+            0xffff, 0x8000, 0x7fff, 0x8000, 0xffff, 0xfffe, 0xfffe, 0xffff, 0x8000
+        ]
+    );
+    assert!(m.iconsts.is_empty(), "immediates are never pooled");
+    // The printer writes what the op sees, in decimal; it parses back to
+    // the same bits (checked by `round_trip` in `ops_of`).
+    let text = print(&m);
+    assert!(text.contains("andi i0, i0, -1\n"), "{text}");
+    assert!(text.contains("ori i0, i0, -32768\n"), "{text}");
+    assert!(text.contains("jlti i0, -2, L"), "{text}");
+}
+
+#[test]
+fn immediates_that_do_not_fit_16_bits() {
+    for lit in [
+        "32768",
+        "-32769",
+        "65535",
+        "0x10000",
+        "-0x8001",
+        "-0xffff",
+        "0xFFFF8000",
+        "0x7fffffffffffffff",
+        "0x8000000000000000",
+    ] {
+        let src = format!("func main() -> none\n  andi i0, i0, {lit}\nend");
+        assert_err(&src, 2, 16, "out of the 16-bit range");
+        assert_err(&src, 2, 16, &format!("`{lit}`"));
+        let src = format!("func main() -> none\n  jgei i0, {lit}, l\nl: ret\nend");
+        assert_err(&src, 2, 12, "out of the 16-bit range");
+    }
+}
+
+#[test]
+fn hex_counts_and_windows() {
+    let m = parse(
+        "func main() -> none regs i=0x10 f=0xffff r=0\n  printf f0, 0x9\n  call -, main, 0xf\nend",
+    )
+    .unwrap();
+    assert_eq!(m.functions[0].regs, [16, 0xffff, 0]);
+    assert_eq!(m.functions[0].code[0], Op::new(Opcode::PrintF, 0, 9, 0));
+    assert_eq!(m.functions[0].code[1], Op::new(Opcode::Call, NO_REG, 0, 15));
+    // 0xffffffffffffffff is -1, which is no count.
+    assert_err(
+        "func main() -> none\n  printf f0, 0xffffffffffffffff\nend",
+        2,
+        14,
+        "must be in 0..=65535, found `0xffffffffffffffff`",
+    );
+    assert_err(
+        "func main() -> none regs i=0x10000\nend",
+        1,
+        28,
+        "0..=65535",
+    );
+}
+
+#[test]
+fn integer_literals_as_floats_take_the_i64_value() {
+    let (_, m) = ops_of(
+        "  fconst f0, 0xff\n  fconst f0, 0xffffffffffffffff\n  fconst f0, -0x8000000000000000",
+    );
+    assert_eq!(
+        m.fconsts,
+        vec![
+            255f64.to_bits(),
+            (-1f64).to_bits(),
+            (i64::MIN as f64).to_bits()
+        ]
+    );
+    assert_err(
+        "func main() -> none\n  fconst f0, 0x10000000000000000\nend",
+        2,
+        14,
+        "expected a float",
+    );
+}
+
+#[test]
+fn parse_int_literal_follows_the_text_rules() {
+    for (s, v) in [
+        ("0", 0),
+        ("-0", 0),
+        ("42", 42),
+        ("-42", -42),
+        ("0x2a", 42),
+        ("0X2A", 42),
+        ("-0x2a", -42),
+        ("9223372036854775807", i64::MAX),
+        ("-9223372036854775808", i64::MIN),
+        ("0x9E3779B97F4A7C15", -7046029254386353131),
+        ("0xffffffffffffffff", -1),
+        ("0x8000000000000000", i64::MIN),
+        ("-0x8000000000000000", i64::MIN),
+        ("000000000000000000000000000007", 7),
+    ] {
+        assert_eq!(parse_int_literal(s), Ok(v), "{s}");
+        // The same value in a file, as an `iconst` and as a default.
+        let m = parse(&format!("func main(i={s}) -> none\n  iconst i0, {s}\nend")).unwrap();
+        assert_eq!(m.functions[0].param_defaults, vec![Some(v)], "{s}");
+        let op = m.functions[0].code[0];
+        let got = match op.opcode {
+            Opcode::IConst => i64::from(op.b as i16),
+            _ => m.iconsts[usize::from(op.b)],
+        };
+        assert_eq!(got, v, "{s}");
+    }
+    for (s, needle) in [
+        ("", "not an integer literal"),
+        ("+5", "not an integer literal"),
+        (" 5", "not an integer literal"),
+        ("5 ", "not an integer literal"),
+        ("1_000", "not an integer literal"),
+        ("0x", "not an integer literal"),
+        ("-", "not an integer literal"),
+        ("--5", "not an integer literal"),
+        ("0b101", "not an integer literal"),
+        ("1.5", "not an integer literal"),
+        ("1e3", "not an integer literal"),
+        ("0xg", "not an integer literal"),
+        ("five", "not an integer literal"),
+        ("\u{663}", "not an integer literal"), // an Arabic-Indic digit
+        ("9223372036854775808", "does not fit 64 bits"),
+        ("-9223372036854775809", "does not fit 64 bits"),
+        ("0x10000000000000000", "does not fit 64 bits"),
+        ("-0x8000000000000001", "does not fit 64 bits"),
+    ] {
+        let e = parse_int_literal(s).unwrap_err();
+        assert!(e.contains(needle), "{s:?}: {e}");
+        // What the function rejects, a file rejects too (spaces around a
+        // literal only separate tokens in a file).
+        assert!(
+            s.trim() != s || parse(&format!("func main() -> none\n  iconst i0, {s}\nend")).is_err(),
+            "{s:?}"
+        );
+    }
+    assert_eq!(
+        parse_int_literal("0x10000000000000000").unwrap_err(),
+        "integer `0x10000000000000000` does not fit 64 bits \
+         (a hex literal has at most 16 significant digits)"
+    );
+}
+
+// ---- parse_bytes ----
+
+#[test]
+fn parse_bytes_parses_utf8_like_parse() {
+    for src in [FIB, EVERY_OP, "", "\u{feff}func main() -> none\r\nend\r\n"] {
+        assert_eq!(parse_bytes(src.as_bytes()), parse(src));
+    }
+    let bad = "func main() -> none\n  frob\nend";
+    assert_eq!(parse_bytes(bad.as_bytes()), parse(bad));
+}
+
+/// The error of `parse_bytes(bytes)`.
+#[track_caller]
+fn bytes_err(bytes: &[u8]) -> ParseError {
+    match parse_bytes(bytes) {
+        Ok(m) => panic!("expected an error, got {m:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn parse_bytes_reports_the_first_invalid_byte() {
+    // Line 3; before the bad byte: 2 spaces, `prints "`, `é`, an emoji:
+    // 12 characters (15 bytes), so the bad byte is in column 13.
+    let mut src = b"func main() -> none\r\n; \xc3\xa9\n  prints \"".to_vec();
+    src.extend("é\u{1F600}".as_bytes());
+    src.push(0xff);
+    src.extend(b"\"\r\n\xfe end\n");
+    let e = bytes_err(&src);
+    assert_eq!((e.line, e.column), (3, 13), "{e}");
+    assert_eq!(
+        e.message,
+        "invalid UTF-8 byte 0xff (.tj files are UTF-8 text)"
+    );
+    assert_eq!(e.source_line, "  prints \"é\u{1F600}\u{FFFD}\"");
+    assert_eq!(
+        e.to_string(),
+        "3:13: invalid UTF-8 byte 0xff (.tj files are UTF-8 text)\n\
+         \x20 |   prints \"é\u{1F600}\u{FFFD}\"\n\
+         \x20 |             ^"
+    );
+
+    // The first byte of the file; a BOM counts as a column, as in `parse`.
+    let e = bytes_err(b"\x80func");
+    assert_eq!((e.line, e.column), (1, 1));
+    assert!(e.message.contains("byte 0x80"), "{e}");
+    let e = bytes_err(b"\xef\xbb\xbf\xc0\x80");
+    assert_eq!((e.line, e.column), (1, 2));
+    assert!(e.message.contains("byte 0xc0"), "{e}");
+    // A lead byte without its continuation bytes: the lead byte.
+    let e = bytes_err(b"\n\nab\xe2\x82x");
+    assert_eq!((e.line, e.column), (3, 3));
+    assert!(e.message.contains("byte 0xe2"), "{e}");
+    // A surrogate encoded in UTF-8 is not UTF-8.
+    let e = bytes_err(b"x\xed\xa0\x80");
+    assert_eq!((e.line, e.column), (1, 2));
+    assert!(e.message.contains("byte 0xed"), "{e}");
+    // The file ends inside a character.
+    let e = bytes_err(b"func main() -> none\nend\n\xf0\x9f\x98");
+    assert_eq!((e.line, e.column), (3, 1));
+    assert!(e.message.contains("byte 0xf0"), "{e}");
+    assert!(e.message.contains("ends inside a character"), "{e}");
+    // A bad byte right after a `\r` in the line counts the `\r`.
+    let e = bytes_err(b"a\rb\xff");
+    assert_eq!((e.line, e.column), (1, 4));
+}
+
+#[test]
+fn parse_bytes_columns_agree_with_parse() {
+    // `#` outside a string is a lex error at its column; put a bad byte in
+    // the same place and the column is the same.
+    let prefix = "func main() -> none\n\t\u{feff}prints \"é€\u{1F600}\", ";
+    let e1 = perr(&format!("{prefix}#\nend"));
+    let mut bytes = prefix.as_bytes().to_vec();
+    bytes.push(0xfe);
+    bytes.extend(b"\nend");
+    let e2 = bytes_err(&bytes);
+    assert_eq!((e1.line, e1.column), (e2.line, e2.column));
+    assert_eq!((e2.line, e2.column), (2, 17));
+}
+
+// ---- hints for operands of the wrong kind ----
+
+/// The message of the error `body` (one op in `main`) gives at line 2, `col`.
+#[track_caller]
+fn op_err(body: &str, col: u32) -> String {
+    let src = format!("func main() -> none\n{body}\nL: ret\nend");
+    let e = perr(&src);
+    assert_eq!((e.line, e.column), (2, col), "{e}");
+    e.message
+}
+
+#[test]
+fn hint_a_constant_load_for_a_move_of_a_constant() {
+    assert_eq!(
+        op_err("  mov i0, 5", 11),
+        "expected an `i` register, found `5`; `mov` copies a register: \
+         to load a constant use `iconst i0, 5`"
+    );
+    // Any i64: iconst pools what does not fit 16 bits.
+    assert!(
+        op_err("  mov i3, 0x9E3779B97F4A7C15", 11).ends_with("use `iconst i3, 0x9E3779B97F4A7C15`")
+    );
+    assert!(op_err("  fmov f1, 2.5", 12).ends_with("to load a constant use `fconst f1, 2.5`"));
+    assert!(op_err("  fmov f1, -inf", 12).ends_with("use `fconst f1, -inf`"));
+    assert!(op_err("  fmov f1, 7", 12).ends_with("use `fconst f1, 7`"));
+    // And the other way round.
+    assert!(
+        op_err("  iconst i0, i1", 14)
+            .ends_with("`iconst` loads a constant: to copy a register use `mov i0, i1`")
+    );
+    assert!(op_err("  fconst f0, f1", 14).ends_with("to copy a register use `fmov f0, f1`"));
+    // No hint where the other form would not take it.
+    for (body, col) in [
+        ("  mov i0, 1.5", 11),
+        ("  fmov f0, i1", 12),
+        ("  iconst i0, f1", 14),
+        ("  rmov r0, 0", 12),
+        ("  neg i0, 5", 11),
+        ("  fneg f0, 2.5", 12),
+        ("  i2f f0, 5", 11),
+        ("  printi 5", 10),
+    ] {
+        let msg = op_err(body, col);
+        assert!(!msg.contains("; "), "{body}: unexpected hint in {msg:?}");
+    }
+}
+
+#[test]
+fn hint_the_immediate_form() {
+    assert_eq!(
+        op_err("  jlt i0, 5, L", 11),
+        "expected an `i` register, found `5`; `jlt` takes a register there: \
+         for an immediate use `jlti i0, 5, L`"
+    );
+    assert!(op_err("  add i0, i1, -5", 15).ends_with("for an immediate use `addi i0, i1, -5`"));
+    assert!(op_err("  ushr i0, i1, 0x3f", 16).ends_with("use `ushri i0, i1, 0x3f`"));
+    assert!(op_err("  ge i0, i1, 0xffff", 14).ends_with("use `gei i0, i1, 0xffff`"));
+    // Written as typed, labels before the op left out.
+    assert!(op_err("x: y: add   i0,i1 ,  7 ; c", 22).ends_with("use `addi i0,i1 ,  7`"));
+    // The other way round.
+    assert!(
+        op_err("  jnei i0, i1, L", 12)
+            .ends_with("`jnei` takes an immediate there: for a register use `jne i0, i1, L`")
+    );
+    assert!(op_err("  muli i0, i1, i2", 16).ends_with("for a register use `mul i0, i1, i2`"));
+    // A literal too wide for the immediate form: load it.
+    assert_eq!(
+        op_err("  add i0, i1, 100000", 15),
+        "expected an `i` register, found `100000`; `add` takes a register there, \
+         and `100000` does not fit the 16-bit immediate of `addi`: load it into \
+         a free `i` register with `iconst`"
+    );
+    // No immediate form: no hint (fused branches take the immediate second).
+    for (body, col) in [
+        ("  jlt 5, i0, L", 7),
+        ("  add i0, 5, i1", 11),
+        ("  fadd f0, f1, 2.0", 16),
+        ("  add i0, i1, f2", 15),
+        ("  jz 0, L", 6),
+        ("  addi i0, i1, f2", 16),
+    ] {
+        let msg = op_err(body, col);
+        assert!(!msg.contains("; "), "{body}: unexpected hint in {msg:?}");
+    }
+}
+
+#[test]
+fn hint_iconst_for_an_immediate_out_of_range() {
+    assert_eq!(
+        op_err("  addi i0, i0, 100000", 16),
+        "immediate `100000` is out of the 16-bit range (-32768..=32767, or \
+         0x8000..=0xffff in hex as a bit pattern); load it into a free `i` \
+         register with `iconst` and use the register form `add`"
+    );
+    assert!(op_err("  jgti i0, -40000, L", 12).ends_with("use the register form `jgt`"));
+    assert!(op_err("  shli i0, i0, 0x10000", 16).ends_with("use the register form `shl`"));
+    assert!(op_err("  nei i0, i0, 32768", 15).ends_with("use the register form `ne`"));
+}
+
+#[test]
+fn counterparts_come_from_the_op_table() {
+    // Every pair the hints use, found from the table, against the pairs
+    // the op module's constructors name.
+    let mut found = HashSet::new();
+    for &x in Opcode::ALL {
+        for &y in Opcode::ALL {
+            for field in 0..3 {
+                if super::parser::counterpart(x, y, field) {
+                    found.insert((x, y, field));
+                }
+            }
+        }
+    }
+    let mut expected = HashSet::new();
+    let mut pair = |x: Opcode, y: Opcode, field: usize| {
+        expected.insert((x, y, field));
+        expected.insert((y, x, field));
+    };
+    for op in [
+        IntBinOp::Add,
+        IntBinOp::Sub,
+        IntBinOp::Mul,
+        IntBinOp::Div,
+        IntBinOp::Rem,
+        IntBinOp::And,
+        IntBinOp::Or,
+        IntBinOp::Xor,
+        IntBinOp::Shl,
+        IntBinOp::Shr,
+        IntBinOp::Ushr,
+    ] {
+        pair(Opcode::int_rr(op), Opcode::int_ri(op), 2);
+    }
+    for cmp in [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge] {
+        pair(Opcode::cmp_rr(cmp), Opcode::cmp_ri(cmp), 2);
+        pair(Opcode::branch_rr(cmp), Opcode::branch_ri(cmp), 1);
+    }
+    pair(Opcode::Mov, Opcode::IConst, 1);
+    pair(Opcode::Mov, Opcode::IConstK, 1);
+    pair(Opcode::FMov, Opcode::FConst, 1);
+    assert_eq!(found, expected);
 }
