@@ -32,3 +32,8 @@ impl FrameLayout {
 
 /// Size in bytes of one register slot, in every bank.
 pub const SLOT_SIZE: usize = 8;
+
+/// The byte offset of register `slot` from its bank's frame base.
+pub const fn slot_offset(slot: i64) -> i64 {
+    slot * SLOT_SIZE as i64
+}

@@ -11,7 +11,7 @@ use crate::runtime::Store;
 use crate::runtime::compile_error::CompileError;
 use crate::runtime::context::VmContext;
 use crate::runtime::heap::{ElemKind, set_i64};
-use crate::runtime::host::{call_host, gather_args};
+use crate::runtime::host::{HostCallSite, call_host, gather_args};
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::TrapKind;
 use crate::runtime::value::Value;
@@ -216,9 +216,8 @@ pub unsafe extern "C" fn fill_bytes(
     0
 }
 
-/// Host call: `packed` holds the import index (bits 0..16), the argument
-/// window (16..32) and the result register (32..48, `NO_REG` for none);
-/// the three pointers are the caller's frame bases.
+/// Host call: `packed` is a [`HostCallSite`]; the three pointers are the
+/// caller's frame bases.
 ///
 /// # Safety
 /// Called only by compiled code, with the context of a running call and
@@ -231,9 +230,12 @@ pub unsafe extern "C" fn host_call(
     rb: *mut u64,
 ) -> u64 {
     guarded(ctx, |st| {
-        let host = (packed & 0xffff) as usize;
-        let window = ((packed >> 16) & 0xffff) as usize;
-        let dst = ((packed >> 32) & 0xffff) as u16;
+        let site = HostCallSite::unpack(packed);
+        let (host, window, dst) = (
+            usize::from(site.import),
+            usize::from(site.window),
+            site.result,
+        );
         // SAFETY: the store outlives the call.
         let store = unsafe { &mut *st.store };
         let Some(hf) = store.hosts.get_mut(host) else {

@@ -40,6 +40,46 @@ impl std::fmt::Debug for HostFunc {
     }
 }
 
+/// What a host-call site tells the `host_call` helper, packed into one
+/// 64-bit argument by both JIT tiers and unpacked by the helper: the import
+/// index (bits 0..16), the argument window (16..32) and the result register
+/// (32..48, [`crate::bytecode::NO_REG`] for none): the fields B, C and A of
+/// the `hcall` op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostCallSite {
+    /// The import called.
+    pub import: u16,
+    /// The first register of the argument window, in every bank.
+    pub window: u16,
+    /// The register of the result, or `NO_REG`.
+    pub result: u16,
+}
+
+impl HostCallSite {
+    /// The site of an `hcall` op.
+    pub fn of_op(op: crate::bytecode::Op) -> HostCallSite {
+        HostCallSite {
+            import: op.b,
+            window: op.c,
+            result: op.a,
+        }
+    }
+
+    /// The helper's packed argument.
+    pub fn pack(self) -> i64 {
+        i64::from(self.import) | i64::from(self.window) << 16 | i64::from(self.result) << 32
+    }
+
+    /// The site a packed argument describes.
+    pub fn unpack(packed: u64) -> HostCallSite {
+        HostCallSite {
+            import: packed as u16,
+            window: (packed >> 16) as u16,
+            result: (packed >> 32) as u16,
+        }
+    }
+}
+
 /// The arguments of a host call, read from the caller's frame: parameter
 /// `j` of bank X comes from register `window + n` of bank X, where `n`
 /// counts the earlier parameters of X.

@@ -4,6 +4,7 @@
 //! each, and the frame check on entry that lets most calls skip them.
 
 use super::*;
+use crate::runtime::host::HostCallSite;
 
 /// A function that starts by returning at once when a test of its
 /// arguments holds: `j<cmp>[i] a, b, L` (or `jz`/`jnz`) with a `ret` at
@@ -538,8 +539,7 @@ impl Translator<'_, '_> {
             self.flush(bank, k);
         }
         let result = sig.result;
-        let packed = i64::from(op.b) | i64::from(op.c) << 16 | i64::from(op.a) << 32;
-        let packed = self.b.ins().iconst(I64, packed);
+        let packed = self.b.ins().iconst(I64, HostCallSite::of_op(op).pack());
         let [ib, fb, rb] = self.bases;
         let status = self.call_helper(self.helpers.host_call, &[packed, ib, fb, rb]);
         self.check_status(status, pc);

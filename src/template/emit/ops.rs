@@ -3,6 +3,7 @@
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp, imm16};
 use crate::bytecode::{Bank, Cmp, Op, Opcode};
 use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_LEN_OFFSET, ElemKind};
+use crate::runtime::host::HostCallSite;
 use crate::runtime::trap::TrapKind;
 use crate::template::masm::{AluOp, Cond, FpOp, FpUnary, Gpr, HelperArg, MacroAssembler};
 
@@ -196,7 +197,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             }
             Call => self.call(pc, op),
             HostCall => {
-                let packed = i64::from(op.b) | i64::from(op.c) << 16 | i64::from(op.a) << 32;
+                let packed = HostCallSite::of_op(op).pack();
                 self.call_helper(
                     self.helpers.host_call,
                     &[

@@ -15,6 +15,7 @@ use crate::template::code_buffer::CodeBuffer;
 use super::abi::{self, ARG_REGS, RET_REG};
 use super::regs::{CTX, DEPTH, F_BASE, I_BASE, R_BASE, TMP0, TMP1, ZR, bank_base, fpr, gpr};
 use crate::bytecode::{Bank, Cmp};
+use crate::runtime::frame::slot_offset;
 use crate::template::masm::{
     AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
 };
@@ -386,7 +387,7 @@ impl A64Masm {
 
     /// Access frame slot `slot` of `bank`.
     fn slot_mem(&mut self, m: Mem, rt: u8, bank: Bank, slot: u32) {
-        self.mem(m, rt, bank_base(bank), i64::from(slot) * 8, TMP0);
+        self.mem(m, rt, bank_base(bank), slot_offset(slot.into()), TMP0);
     }
 
     /// Access `[Xbase + size * Xindex + offset]`, `size` the access's (8 or
@@ -532,8 +533,8 @@ impl MacroAssembler for A64Masm {
             return;
         }
         let base = bank_base(bank);
-        let start = i64::from(first) * 8;
-        let end = start + i64::from(count) * 8;
+        let start = slot_offset(first.into());
+        let end = start + slot_offset(count.into());
         let pairs = count / 2;
         if count == 1 {
             self.mem(Mem::StrX, ZR, base, start, TMP0);
@@ -573,7 +574,7 @@ impl MacroAssembler for A64Masm {
 
     fn slot_addr(&mut self, dst: Gpr, bank: Bank, slot: u32) {
         let d = gpr(dst);
-        self.add_imm(d, bank_base(bank), i64::from(slot) * 8, d);
+        self.add_imm(d, bank_base(bank), slot_offset(slot.into()), d);
     }
 
     fn load_imm(&mut self, dst: Gpr, value: i64) {
@@ -872,7 +873,7 @@ impl MacroAssembler for A64Masm {
         self.mov_reg(ARG_REGS[0], CTX);
         for (k, base) in [I_BASE, F_BASE, R_BASE].into_iter().enumerate() {
             let rd = ARG_REGS[k + 1];
-            self.add_imm(rd, base, i64::from(frame[k]) * 8, rd);
+            self.add_imm(rd, base, slot_offset(frame[k].into()), rd);
         }
         a64!(self.ops
             ; blr x16
@@ -897,7 +898,7 @@ impl MacroAssembler for A64Masm {
                 HelperArg::Reg(g) => self.mov_reg(rd, gpr(g)),
                 HelperArg::Imm(v) => self.load_imm_raw(rd, v as u64),
                 HelperArg::SlotAddr(bank, slot) => {
-                    self.add_imm(rd, bank_base(bank), i64::from(slot) * 8, rd)
+                    self.add_imm(rd, bank_base(bank), slot_offset(slot.into()), rd)
                 }
             }
         }

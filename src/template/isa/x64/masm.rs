@@ -9,6 +9,7 @@ use super::regs::{
     fpr, gpr,
 };
 use crate::bytecode::{Bank, Cmp};
+use crate::runtime::frame::{SLOT_SIZE, slot_offset};
 use crate::template::code_buffer::CodeBuffer;
 use crate::template::masm::{
     AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
@@ -278,7 +279,7 @@ impl X64Masm {
 
     /// The memory operand of a frame slot: `(base, disp)`.
     fn slot_mem(&mut self, bank: Bank, slot: u32) -> (Rq, i32) {
-        self.bank_mem(bank, i64::from(slot) * 8)
+        self.bank_mem(bank, slot_offset(slot.into()))
     }
 
     /// The memory operand `base_bank + disp`: `(base, disp)`. A displacement
@@ -297,7 +298,7 @@ impl X64Masm {
     /// `dst = base_bank + 8 * slot`, using no other register.
     fn slot_addr_into(&mut self, dst: Rq, bank: Bank, slot: u32) {
         let base = bank_base(bank);
-        let disp = i64::from(slot) * 8;
+        let disp = slot_offset(slot.into());
         match i32::try_from(disp) {
             Ok(0) => self.mov_rr(dst, base),
             Ok(d) => mem!(self.ops, base, d, [lea Rq(dst),], []),
@@ -544,7 +545,8 @@ impl MacroAssembler for X64Masm {
         self.zero(ACC);
         if count <= UNROLL {
             for k in 0..count {
-                let (base, disp) = self.bank_mem(bank, (i64::from(first) + i64::from(k)) * 8);
+                let (base, disp) =
+                    self.bank_mem(bank, slot_offset(i64::from(first) + i64::from(k)));
                 mem!(self.ops, base, disp, [mov QWORD], [, Rq(ACC)]);
             }
         } else {
@@ -557,7 +559,7 @@ impl MacroAssembler for X64Masm {
             );
             mem!(self.ops, TMP, 0, [mov QWORD], [, Rq(ACC)]);
             x64!(self.ops
-                ; add Rq(TMP), BYTE 8
+                ; add Rq(TMP), BYTE SLOT_SIZE as i8
                 ; sub Rq(TMP2), BYTE 1
                 ; jnz BYTE =>zero_loop
             );
