@@ -1,14 +1,14 @@
 //! The test plan of the macro-assemblers, written once over the
 //! [`MacroAssembler`] trait and run on both ISAs.
 //!
-//! - Golden listings ([`golden`], every host): one listing per trait method,
+//! - Golden listings (`golden`, every host): one listing per trait method,
 //!   `tests/golden/<isa>/<method>.txt`, each case assembled on its own and
 //!   disassembled by an independent decoder. The plan fixes which listings
 //!   exist and how they are written and checked; the ISA chooses each
 //!   listing's cases (the edges of its encodings) and their titles.
-//! - Structure ([`structure`], every host): errors reported by `finish`
+//! - Structure (`structure`, every host): errors reported by `finish`
 //!   instead of panics, extreme arguments, byte counts.
-//! - Execution ([`exec`], on the ISA the host runs): the code runs through
+//! - Execution (`exec`, on the ISA the host runs): the code runs through
 //!   the native entry signature and is checked against Rust's semantics
 //!   (those of the interpreter) over edge values and scratch registers.
 //!

@@ -7,7 +7,7 @@ use memmap2::{Mmap, MmapMut};
 use super::{FPRS, GPRS, TestIsa, assemble};
 use crate::bytecode::Bank;
 use crate::runtime::context::offsets::CALL_DEPTH;
-use crate::template::masm::{Gpr, MacroAssembler};
+use crate::template::masm::{Fpr, Gpr, MacroAssembler};
 
 mod calls;
 mod fp;
@@ -131,11 +131,11 @@ impl Frame {
     }
 }
 
-pub fn gi(g: crate::template::masm::Gpr) -> usize {
+pub fn gi(g: Gpr) -> usize {
     g as usize
 }
 
-pub fn fi(f: crate::template::masm::Fpr) -> usize {
+pub fn fi(f: Fpr) -> usize {
     FPRS.iter().position(|&x| x == f).unwrap_or(0)
 }
 
