@@ -4,3 +4,6 @@
 
 pub mod aarch64;
 pub mod x64;
+
+#[cfg(test)]
+mod test_plan;
