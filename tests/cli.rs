@@ -143,7 +143,7 @@ fn bad_input_gets_one_clear_error() {
     let o = tierjit(&["run", p.to_str().unwrap()], &[]);
     assert_clean_failure(
         &o,
-        "trap: integer division by zero in function `main` at op 1",
+        "trap: integer division by zero in function `main` at op 1 (line 3, column 5)",
     );
 
     assert_clean_failure(

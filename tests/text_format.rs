@@ -525,3 +525,46 @@ end
         );
     }
 }
+
+/// A trap names the source line and column of the trapping op on every
+/// engine, in `Trap` and in its message; a module built without text has
+/// no position.
+#[test]
+fn traps_name_the_source_line_and_column() {
+    let src = "func helper(i) -> i\n    iconst i1, 7\n  divi i0, i0, 1\n\t rem i0, i1, i0\n    reti i0\nend\nfunc main(i) -> i\n    call i0, helper, 0\n    reti i0\nend\n";
+    for tier in [Tier::Interp, Tier::Template, Tier::Cranelift, Tier::Auto] {
+        let mut config = Config::new();
+        config.tier(tier);
+        let engine = Engine::new(config).unwrap();
+        let module = tierjit::Module::new(&engine, src).unwrap();
+        let mut instance = Instance::new(&module).unwrap();
+        let Err(Error::Trap(trap)) = instance.call("main", &[Value::I(0)]) else {
+            panic!("{tier}: expected a trap");
+        };
+        assert_eq!(trap.kind, TrapKind::DivisionByZero, "{tier}");
+        assert_eq!((trap.func_name.as_str(), trap.pc), ("helper", 2), "{tier}");
+        assert_eq!(trap.position, Some((4, 3)), "{tier}: a tab is one column");
+        assert!(
+            trap.to_string().ends_with("at op 2 (line 4, column 3)"),
+            "{tier}: {trap}"
+        );
+        // The instance stays usable.
+        assert_eq!(
+            instance.call("main", &[Value::I(7)]).unwrap(),
+            Some(Value::I(0))
+        );
+    }
+    let mut m = parse(src).unwrap();
+    for f in &mut m.functions {
+        f.lines.clear();
+        f.columns.clear();
+    }
+    let engine = Engine::new(Config::new()).unwrap();
+    let module = tierjit::Module::from_bytecode(&engine, m).unwrap();
+    let mut instance = Instance::new(&module).unwrap();
+    let Err(Error::Trap(trap)) = instance.call("main", &[Value::I(0)]) else {
+        panic!("expected a trap");
+    };
+    assert_eq!(trap.position, None);
+    assert!(trap.to_string().ends_with("at op 2"), "{trap}");
+}

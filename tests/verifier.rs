@@ -28,6 +28,7 @@ fn func(
         regs,
         code,
         lines: Vec::new(),
+        columns: Vec::new(),
     }
 }
 
@@ -757,6 +758,7 @@ fn arb_function() -> impl Strategy<Value = Function> {
             param_defaults,
             regs,
             code,
+            columns: lines.iter().map(|l| l.rotate_left(7)).collect(),
             lines,
         })
 }

@@ -1254,6 +1254,7 @@ impl FunctionBuilder<'_> {
             regs,
             code: self.code,
             lines: Vec::new(),
+            columns: Vec::new(),
         };
         if let Some(s) = self.module.functions.get_mut(slot) {
             s.def = Some(def);

@@ -70,6 +70,9 @@ pub struct Function {
     /// Source line (1-based) of each op, when the function came from text;
     /// empty otherwise. Not part of equality.
     pub lines: Vec<u32>,
+    /// Source column (1-based, in characters) of each op's mnemonic, when
+    /// the function came from text; empty otherwise. Not part of equality.
+    pub columns: Vec<u32>,
 }
 
 impl PartialEq for Function {
@@ -86,6 +89,11 @@ impl Function {
     /// The source line of op `pc`, when known.
     pub fn line_of(&self, pc: usize) -> Option<u32> {
         self.lines.get(pc).copied()
+    }
+
+    /// The source line and column of op `pc`, when known.
+    pub fn position_of(&self, pc: usize) -> Option<(u32, u32)> {
+        Some((*self.lines.get(pc)?, *self.columns.get(pc)?))
     }
 
     /// The default of parameter `i`, if one was declared.

@@ -10,7 +10,7 @@ use crate::runtime::context::FuncTier;
 use crate::runtime::heap::Heap;
 use crate::runtime::host::HostFunc;
 use crate::runtime::stacks::RegisterStacks;
-use crate::runtime::trap::TrapKind;
+use crate::runtime::trap::{Trap, TrapKind};
 use crate::runtime::value::Value;
 use crate::tiering::TierStats;
 use crate::tiering::{JitOptions, JitRuntime};
@@ -312,13 +312,13 @@ impl Instance {
         }
         let cap = self.store.stacks.capacity();
         if (0..3).any(|b| layout.regs[b] as usize > cap[b]) {
-            return Err(Error::Trap(crate::runtime::trap::Trap {
-                kind: TrapKind::StackOverflow,
-                func: idx as u32,
-                func_name: func.name.clone(),
-                pc: 0,
-                detail: None,
-            }));
+            return Err(Error::Trap(Trap::at(
+                code,
+                idx as u32,
+                0,
+                TrapKind::StackOverflow,
+                None,
+            )));
         }
         let mut next = [0usize; 3];
         for (j, &bank) in func.sig.params.iter().enumerate() {

@@ -112,13 +112,7 @@ fn run_with(
         (None, false) => execute::<false, false>(module, layouts, store, st, None),
     };
     store.executed_ops += ops;
-    result.map_err(|t| Trap {
-        kind: t.kind,
-        func: func as u32,
-        func_name: module.functions[func].name.clone(),
-        pc: pc as u32,
-        detail: t.detail,
-    })
+    result.map_err(|t| Trap::at(module, func as u32, pc as u32, t.kind, t.detail))
 }
 
 /// Where a run is, for the caller to report traps.

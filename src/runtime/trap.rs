@@ -1,5 +1,6 @@
 //! Runtime traps: what went wrong, in which function, at which op.
 
+use crate::bytecode::Module;
 use std::fmt;
 
 /// The kind of a runtime trap. The discriminants are the status codes that
@@ -88,8 +89,27 @@ pub struct Trap {
     pub func_name: String,
     /// The index of the trapping op in that function.
     pub pc: u32,
+    /// The source line and column of that op, when the module came from
+    /// text.
+    pub position: Option<(u32, u32)>,
     /// For host errors: the host's message.
     pub detail: Option<String>,
+}
+
+impl Trap {
+    /// A trap of `kind` at op `pc` of function `func` of `module`, with its
+    /// name and source position (an index out of range gives neither).
+    pub fn at(module: &Module, func: u32, pc: u32, kind: TrapKind, detail: Option<String>) -> Trap {
+        let f = module.functions.get(func as usize);
+        Trap {
+            kind,
+            func,
+            func_name: f.map(|f| f.name.clone()).unwrap_or_default(),
+            pc,
+            position: f.and_then(|f| f.position_of(pc as usize)),
+            detail,
+        }
+    }
 }
 
 impl fmt::Display for Trap {
@@ -99,6 +119,9 @@ impl fmt::Display for Trap {
             "trap: {} in function `{}` at op {}",
             self.kind, self.func_name, self.pc
         )?;
+        if let Some((line, column)) = self.position {
+            write!(f, " (line {line}, column {column})")?;
+        }
         if let Some(d) = &self.detail {
             write!(f, ": {d}")?;
         }

@@ -57,13 +57,14 @@ impl JitRuntime {
         let stack = match self.stack.take() {
             Some(stack) => stack,
             None => NativeStack::new(store.max_call_depth.into()).map_err(|e| {
-                RunError::Trap(Trap {
-                    kind: TrapKind::OutOfMemory,
-                    func: func as u32,
-                    func_name: self.code.functions[func].name.clone(),
-                    pc: 0,
-                    detail: Some(format!("native stack: {e}")),
-                })
+                let detail = Some(format!("native stack: {e}"));
+                RunError::Trap(Trap::at(
+                    &self.code,
+                    func as u32,
+                    0,
+                    TrapKind::OutOfMemory,
+                    detail,
+                ))
             })?,
         };
         let module = Arc::clone(&self.code);
@@ -116,16 +117,12 @@ impl JitRuntime {
         }
         let kind = TrapKind::from_code(status).unwrap_or(TrapKind::HostError);
         let c = &*self.ctx;
-        Err(RunError::Trap(Trap {
+        Err(RunError::Trap(Trap::at(
+            &module,
+            c.trap_func,
+            c.trap_pc,
             kind,
-            func: c.trap_func,
-            func_name: module
-                .functions
-                .get(c.trap_func as usize)
-                .map(|f| f.name.clone())
-                .unwrap_or_default(),
-            pc: c.trap_pc,
             detail,
-        }))
+        )))
     }
 }

@@ -430,6 +430,7 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
             regs,
             code,
             lines: Vec::new(),
+            columns: Vec::new(),
         });
     }
     let mut m = p.module;
@@ -485,6 +486,7 @@ pub fn garbage_module() -> impl Strategy<Value = Module> {
                 param_defaults,
                 regs,
                 code,
+                columns: lines.iter().map(|l| l.rotate_left(7)).collect(),
                 lines,
             },
         );
@@ -564,5 +566,6 @@ pub fn wrap_in_loop(m: &mut Module, split: Index, iterations: u16) {
         code.push(f.code[n - 1]);
         f.code = code;
         f.lines.clear();
+        f.columns.clear();
     }
 }

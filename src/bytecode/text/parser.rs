@@ -700,6 +700,7 @@ impl<'s, 'a> Parser<'s, 'a> {
                 regs: [0; 3],
                 code: Vec::new(),
                 lines: Vec::new(),
+                columns: Vec::new(),
             },
             line,
             col: kw_col,
@@ -826,6 +827,7 @@ impl<'s, 'a> Parser<'s, 'a> {
         let [a, b, c] = fields;
         open.func.code.push(Op::new(opcode, a, b, c));
         open.func.lines.push(line);
+        open.func.columns.push(mcol);
         for (bank, idx) in info.regs {
             let n = &mut open.need[bank.index()];
             *n = (*n).max(u32::from(idx) + 1);

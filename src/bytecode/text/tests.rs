@@ -471,6 +471,7 @@ fn printer_survives_bad_modules() {
             Op::new(Opcode::Call, 4, 0, 0),
         ],
         lines: vec![],
+        columns: vec![],
     };
     let m = Module {
         functions: vec![f],
