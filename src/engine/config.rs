@@ -11,8 +11,9 @@ use std::str::FromStr;
 /// Which engine runs the code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Tier {
-    /// Let tierjit choose (today: the interpreter; with the JIT tiers:
-    /// template first, Cranelift when hot).
+    /// The default: every function starts in the template tier, and the
+    /// tiering manager moves hot functions and loops to Cranelift while the
+    /// program runs. Needs both JIT tiers in the build.
     #[default]
     Auto,
     /// The single-pass template JIT for every function.

@@ -1,21 +1,23 @@
 //! The macro-assembler: the small, ISA-neutral instruction set that the
-//! per-op templates (`emit.rs`) are written against, once. Each ISA
-//! (`isa/x64`, `isa/aarch64`) implements it over dynasm-rs.
+//! per-op templates (`emit/`) are written against, once. Each ISA
+//! (`isa/x64`, `isa/aarch64`) implements it over dynasm-rs; which machine
+//! register plays which role is in each ISA's `regs.rs`, the frame in its
+//! `abi.rs`.
 //!
 //! Conventions every implementation keeps:
 //! - Five callee-saved registers are pinned for the whole function: the i64,
-//!   f64 and reference frame bases, the context (x86-64: r12, r13, r14, r15;
-//!   aarch64: x19, x20, x21, x22) and this activation's call depth (rbx;
-//!   x23). [`MacroAssembler::prologue`] sets them from the native entry's
+//!   f64 and reference frame bases, the context and this activation's call
+//!   depth. [`MacroAssembler::prologue`] sets them from the native entry's
 //!   arguments `(ctx, i_base, f_base, r_base)` and the context's call depth.
 //!   Keeping the depth in a register spares every call a read-modify-write
 //!   of the context, which chained each call to the previous one through
 //!   store-to-load forwarding.
 //! - [`Gpr`] and [`Fpr`] name scratch registers. They are caller-saved: a
-//!   helper call or a native call clobbers all of them. Templates keep no
-//!   value in them across ops (the frame slots are the truth between ops).
-//! - Implementations may use further private temporaries (x86-64: rax, rcx,
-//!   rdx, r10, r11, xmm14, xmm15; aarch64: x16/x17 and d16/d17) inside one
+//!   helper call or a native call clobbers all of them. The templates may
+//!   keep a value in one from op to op, but only as a write-through copy of
+//!   a frame slot (the slots stay the truth between ops; see `emit/`'s f64
+//!   cache and carried i64 result).
+//! - Implementations may use further private temporaries inside one
 //!   method, never across methods.
 //! - Immediates (`i32`) are sign-extended to 64 bits before any comparison,
 //!   the unsigned ones included.

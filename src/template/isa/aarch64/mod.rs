@@ -1,13 +1,8 @@
 //! The aarch64 macro-assembler, over dynasm-rs.
 //!
-//! - Registers ([`regs`]): the frame bases and the context are pinned in the
-//!   callee-saved x19 (i64 bank), x20 (f64 bank), x21 (reference bank) and
-//!   x22 (context). The scratch registers `T0..T2` are x9..x11 and `F0..F2`
-//!   are d0..d2, all caller-saved. x16/x17 (IP0/IP1) and d16/d17 are private
-//!   temporaries inside one method.
-//! - ABI ([`abi`]): AAPCS64. The prologue saves x29/x30 and x19..x22 in a
-//!   48-byte frame (the stack stays 16-byte aligned for calls); the epilogue
-//!   returns the status in w0.
+//! - Registers: the table of pinned, scratch and private registers is in
+//!   [`regs`], with compile-time checks that the sets do not overlap.
+//! - ABI and frame: [`abi`] (AAPCS64; the frame the prologue builds).
 //! - Immediates, slot indices and offsets of any size are accepted: forms
 //!   that do not fit an instruction's immediate field are synthesised with
 //!   `movz`/`movn`/`movk` or `add ..., lsl #12` into a private temporary.

@@ -1,5 +1,16 @@
-//! Register assignment: register numbers as dynasm's dynamic registers take
-//! them (`X(n)`, `W(n)`, `D(n)`).
+//! The aarch64 register assignment of template code, as register numbers
+//! the way dynasm's dynamic registers take them (`X(n)`, `W(n)`, `D(n)`).
+//!
+//! | role                          | register   | saved by          |
+//! |-------------------------------|------------|-------------------|
+//! | i64 frame base                | x19        | prologue          |
+//! | f64 frame base                | x20        | prologue          |
+//! | reference frame base          | x21        | prologue          |
+//! | context                       | x22        | prologue          |
+//! | call depth of this activation | x23        | prologue          |
+//! | scratch `T0`, `T1`, `T2`      | x9..x11    | nobody (caller-saved) |
+//! | scratch `F0`..`F7`            | d0..d7     | nobody (caller-saved) |
+//! | private temporaries           | x16, x17 (IP0, IP1), d16, d17 | nobody |
 
 use crate::bytecode::Bank;
 use crate::template::masm::{Fpr, Gpr};
@@ -34,7 +45,7 @@ pub const LR: u8 = 30;
 pub const ZR: u8 = 31;
 
 /// The machine register of a scratch integer register: x9, x10, x11.
-pub fn gpr(g: Gpr) -> u8 {
+pub const fn gpr(g: Gpr) -> u8 {
     match g {
         Gpr::T0 => 9,
         Gpr::T1 => 10,
@@ -43,7 +54,7 @@ pub fn gpr(g: Gpr) -> u8 {
 }
 
 /// The machine register of a scratch f64 register: d0..d7.
-pub fn fpr(f: Fpr) -> u8 {
+pub const fn fpr(f: Fpr) -> u8 {
     match f {
         Fpr::F0 => 0,
         Fpr::F1 => 1,
@@ -64,3 +75,36 @@ pub fn bank_base(bank: Bank) -> u8 {
         Bank::R => R_BASE,
     }
 }
+
+// The methods rely on these: the pinned registers are callee-saved (x19 to
+// x28) and distinct; the scratch registers are caller-saved, none of the
+// pinned registers, the private temporaries, x18 (the platform register),
+// the frame pointer or the link register; the f64 temporaries are no
+// scratch register.
+const _: () = {
+    let pinned = [I_BASE, F_BASE, R_BASE, CTX, DEPTH];
+    let mut i = 0;
+    while i < pinned.len() {
+        assert!(pinned[i] >= 19 && pinned[i] <= 28);
+        let mut j = i + 1;
+        while j < pinned.len() {
+            assert!(pinned[i] != pinned[j]);
+            j += 1;
+        }
+        i += 1;
+    }
+    let scratch = [gpr(Gpr::T0), gpr(Gpr::T1), gpr(Gpr::T2)];
+    let mut i = 0;
+    while i < scratch.len() {
+        let t = scratch[i];
+        assert!(t <= 15 && t != TMP0 && t != TMP1);
+        i += 1;
+    }
+    let mut k = 0;
+    while k < Fpr::ALL.len() {
+        let f = fpr(Fpr::ALL[k]);
+        // d8..d15 are callee-saved (low halves): scratch must not use them.
+        assert!(f < 8 && f != FTMP0 && f != FTMP1);
+        k += 1;
+    }
+};
