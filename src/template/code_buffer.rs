@@ -14,6 +14,8 @@ use dynasmrt::relocations::{Relocation, RelocationKind};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi};
 
+use crate::template::masm::AsmError;
+
 /// How an ISA's label references are patched.
 pub trait Patch: Relocation {
     /// Write the relative displacement `value` into `field` (the bytes the
@@ -55,7 +57,7 @@ pub struct CodeBuffer<R: Patch> {
     relocs: Vec<(PatchLoc<R>, DynamicLabel)>,
     /// The first misuse seen (a label bound twice, a named label), reported
     /// by [`CodeBuffer::finish`].
-    error: Option<String>,
+    error: Option<AsmError>,
 }
 
 impl<R: Patch> Default for CodeBuffer<R> {
@@ -95,7 +97,7 @@ impl<R: Patch> CodeBuffer<R> {
 
     /// Patch every label reference and return the code. The buffer keeps it
     /// until [`CodeBuffer::clear`].
-    pub fn finish(&mut self) -> Result<&[u8], String> {
+    pub fn finish(&mut self) -> Result<&[u8], AsmError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
@@ -103,11 +105,11 @@ impl<R: Patch> CodeBuffer<R> {
             let target = self
                 .labels
                 .resolve_dynamic(label)
-                .map_err(|_| format!("label {} is never bound", label.get_id()))?;
+                .map_err(|_| AsmError::UnboundLabel(label.get_id()))?;
             let field = self
                 .ops
                 .get_mut(loc.range(0))
-                .ok_or_else(|| "a label reference lies outside the code".to_string())?;
+                .ok_or(AsmError::ReferenceOutsideCode)?;
             // Position-independent: label references are relative, so the
             // buffer's address does not matter.
             let patched = match loc.relocation.kind() {
@@ -115,10 +117,7 @@ impl<R: Patch> CodeBuffer<R> {
                 _ => loc.patch(field, 0, target.0).is_ok(),
             };
             if !patched {
-                return Err(format!(
-                    "label {} is out of the branch's range",
-                    label.get_id()
-                ));
+                return Err(AsmError::OutOfRange(label.get_id()));
             }
         }
         Ok(&self.ops)
@@ -138,13 +137,13 @@ impl<R: Patch> CodeBuffer<R> {
         let distance = self.ops.len() - jump.0;
         match i8::try_from(distance) {
             Ok(d) => self.ops[jump.0 - 1] = d as u8,
-            Err(_) => self.fail(format!("a short jump of {distance} bytes")),
+            Err(_) => self.fail(AsmError::ShortJumpTooFar(distance)),
         }
     }
 
-    fn fail(&mut self, msg: String) {
+    fn fail(&mut self, e: AsmError) {
         if self.error.is_none() {
-            self.error = Some(msg);
+            self.error = Some(e);
         }
     }
 }
@@ -183,9 +182,7 @@ impl<R: Patch> DynasmLabelApi for CodeBuffer<R> {
     type Relocation = R;
 
     fn local_label(&mut self, name: &'static str) {
-        self.fail(format!(
-            "named label {name}: only dynamic labels are supported"
-        ));
+        self.fail(AsmError::NamedLabel(name));
     }
 
     fn global_label(&mut self, name: &'static str) {
@@ -195,7 +192,7 @@ impl<R: Patch> DynasmLabelApi for CodeBuffer<R> {
     fn dynamic_label(&mut self, id: DynamicLabel) {
         let offset = self.offset();
         if self.labels.define_dynamic(id, offset).is_err() {
-            self.fail(format!("label {} is bound twice", id.get_id()));
+            self.fail(AsmError::LabelBoundTwice(id.get_id()));
         }
     }
 
@@ -230,7 +227,7 @@ impl<R: Patch> DynasmLabelApi for CodeBuffer<R> {
             None => false,
         };
         if !patched {
-            self.fail(format!("value {value} does not fit its field"));
+            self.fail(AsmError::ValueTooLarge(value));
         }
     }
 }

@@ -194,6 +194,41 @@ pub enum HelperArg {
 /// At most this many arguments to a helper.
 pub const MAX_HELPER_ARGS: usize = 6;
 
+/// Why a macro-assembler could not finish its code. A method that cannot
+/// emit what it is asked records the first such error and emits nothing
+/// more of its own; [`MacroAssembler::finish`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AsmError {
+    /// A label was branched to but never bound.
+    #[error("label {0} is never bound")]
+    UnboundLabel(usize),
+    /// A label was bound at two places.
+    #[error("label {0} is bound twice")]
+    LabelBoundTwice(usize),
+    /// A branch cannot reach its label.
+    #[error("label {0} is out of the branch's range")]
+    OutOfRange(usize),
+    /// A label reference points outside the code (a label of another
+    /// assembler).
+    #[error("a label reference lies outside the code")]
+    ReferenceOutsideCode,
+    /// A short forward jump inside one method is longer than its field.
+    #[error("a short jump of {0} bytes")]
+    ShortJumpTooFar(usize),
+    /// A value relocation does not fit its field.
+    #[error("value {0} does not fit its field")]
+    ValueTooLarge(usize),
+    /// A named (not dynamic) label, which the assemblers do not use.
+    #[error("named label {0}: only dynamic labels are supported")]
+    NamedLabel(&'static str),
+    /// A helper call with more arguments than [`MAX_HELPER_ARGS`].
+    #[error("call_helper with {0} arguments (at most {MAX_HELPER_ARGS})")]
+    TooManyHelperArguments(usize),
+    /// A helper call's argument moves need more temporaries than exist.
+    #[error("call_helper: argument moves need too many temporaries")]
+    HelperArgumentMoves,
+}
+
 /// The macro-assembler. See the module docs for the conventions.
 pub trait MacroAssembler {
     /// A position in the code, bound once, referenced any number of times
@@ -347,5 +382,5 @@ pub trait MacroAssembler {
     fn clear(&mut self);
     /// Finish: resolve labels and return the position-independent code,
     /// kept until [`MacroAssembler::clear`].
-    fn finish(&mut self) -> Result<&[u8], String>;
+    fn finish(&mut self) -> Result<&[u8], AsmError>;
 }

@@ -298,3 +298,56 @@ impl JitRuntime {
         self.compile(func, FuncTier::Cranelift).map(|_| ())
     }
 }
+
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::tiering::RunError;
+
+    fn runtime(src: &str) -> JitRuntime {
+        let module = crate::bytecode::text::parse(src).expect("parses");
+        crate::bytecode::verify::verify(&module).expect("verifies");
+        let layouts: Arc<[FrameLayout]> = module.functions.iter().map(FrameLayout::of).collect();
+        let options = JitOptions {
+            first_tier: FuncTier::Template,
+            cranelift: CraneliftSettings::default(),
+            tiering: None,
+        };
+        JitRuntime::new(Arc::new(module), layouts, options)
+    }
+
+    #[test]
+    fn failed_compiles_say_which_function_tier_and_why() {
+        let mut rt =
+            runtime("func f(i) -> i\ntop:\n  subi i0, i0, 1\n  jgti i0, 0, top\n  reti i0\nend\n");
+        let e = rt
+            .compile_loop_entry(0, 2)
+            .expect_err("op 2 is no loop header");
+        assert_eq!(e.failure, CompileFailure::NotLoopHeader(2));
+        assert_eq!(
+            (e.func, e.func_name.as_str(), e.tier),
+            (0, "f", FuncTier::Cranelift)
+        );
+        assert_eq!(
+            e.to_string(),
+            "cannot compile function `f` in the Cranelift tier: op 2 is not a loop header"
+        );
+        let e = rt
+            .compile(7, FuncTier::Template)
+            .expect_err("no function 7");
+        assert_eq!(e.failure, CompileFailure::NoSuchFunction(7));
+        assert_eq!(e.func_name, "");
+        // The API reports it as a compile error, not as a trap.
+        assert!(matches!(
+            Error::from(RunError::Compile(e)),
+            Error::Compile(_)
+        ));
+        // And the real header compiles.
+        assert!(rt.compile_loop_entry(0, 0).is_ok());
+        assert!(
+            !rt.is_compiled(0),
+            "an OSR version is not the function's entry"
+        );
+    }
+}

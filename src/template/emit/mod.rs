@@ -81,8 +81,10 @@ impl<M: MacroAssembler> Compiler<M> {
             func,
         );
         e.counters = counters;
-        e.function().map_err(CompileFailure::Assembly)?;
-        self.masm.finish().map_err(CompileFailure::Assembly)
+        e.function();
+        self.masm
+            .finish()
+            .map_err(|e| CompileFailure::Assembly(e.to_string()))
     }
 }
 
@@ -199,7 +201,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         }
     }
 
-    fn function(&mut self) -> Result<(), String> {
+    fn function(&mut self) {
         let code = &self.module.functions[self.func as usize].code;
         // About 30-60 bytes per op (see `benches/compile.rs`).
         self.masm.reserve(128 + 48 * code.len());
@@ -247,7 +249,6 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             self.op(pc as u32, *op);
         }
         self.tail();
-        Ok(())
     }
 
     /// Call helper `addr` in line. It clobbers every scratch register, so

@@ -17,7 +17,7 @@ use super::regs::{CTX, DEPTH, F_BASE, I_BASE, R_BASE, TMP0, TMP1, ZR, bank_base,
 use crate::bytecode::{Bank, Cmp};
 use crate::runtime::frame::slot_offset;
 use crate::template::masm::{
-    AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
+    AluOp, AsmError, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
 };
 
 /// A machine condition code (the subset the templates need).
@@ -166,7 +166,7 @@ pub struct A64Masm {
     ops: CodeBuffer<Aarch64Relocation>,
     /// The first misuse seen (e.g. too many helper arguments), reported by
     /// `finish` instead of panicking.
-    error: Option<String>,
+    error: Option<AsmError>,
 }
 
 impl Default for A64Masm {
@@ -192,9 +192,9 @@ impl A64Masm {
     }
 
     /// Record the first misuse; `finish` reports it.
-    fn fail(&mut self, msg: String) {
+    fn fail(&mut self, e: AsmError) {
         if self.error.is_none() {
-            self.error = Some(msg);
+            self.error = Some(e);
         }
     }
 
@@ -883,10 +883,7 @@ impl MacroAssembler for A64Masm {
 
     fn call_helper(&mut self, addr: usize, args: &[HelperArg]) {
         if args.len() > MAX_HELPER_ARGS {
-            self.fail(format!(
-                "aarch64: call_helper with {} arguments (at most {MAX_HELPER_ARGS})",
-                args.len()
-            ));
+            self.fail(AsmError::TooManyHelperArguments(args.len()));
             return;
         }
         // The sources (x9..x11, x19..x22, constants) are never argument
@@ -914,10 +911,10 @@ impl MacroAssembler for A64Masm {
         self.error = None;
     }
 
-    fn finish(&mut self) -> Result<&[u8], String> {
+    fn finish(&mut self) -> Result<&[u8], AsmError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.ops.finish().map_err(|e| format!("aarch64: {e}"))
+        self.ops.finish()
     }
 }

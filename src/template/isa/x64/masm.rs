@@ -12,7 +12,7 @@ use crate::bytecode::{Bank, Cmp};
 use crate::runtime::frame::{SLOT_SIZE, slot_offset};
 use crate::template::code_buffer::CodeBuffer;
 use crate::template::masm::{
-    AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
+    AluOp, AsmError, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
 };
 
 /// `dynasm!` for x86-64.
@@ -188,7 +188,7 @@ pub struct X64Masm {
     sse41: bool,
     /// The first misuse seen (too many helper arguments), reported by
     /// [`MacroAssembler::finish`].
-    error: Option<String>,
+    error: Option<AsmError>,
 }
 
 impl Default for X64Masm {
@@ -214,9 +214,9 @@ impl X64Masm {
         }
     }
 
-    fn fail(&mut self, msg: String) {
+    fn fail(&mut self, e: AsmError) {
         if self.error.is_none() {
-            self.error = Some(msg);
+            self.error = Some(e);
         }
     }
 
@@ -940,10 +940,7 @@ impl MacroAssembler for X64Masm {
 
     fn call_helper(&mut self, addr: usize, args: &[HelperArg]) {
         if args.len() > MAX_HELPER_ARGS {
-            self.fail(format!(
-                "call_helper with {} arguments (at most {MAX_HELPER_ARGS})",
-                args.len()
-            ));
+            self.fail(AsmError::TooManyHelperArguments(args.len()));
             return;
         }
         // First the register arguments, as one parallel move (a scratch
@@ -963,7 +960,7 @@ impl MacroAssembler for X64Masm {
                 }
             }
             None => {
-                self.fail("call_helper: argument moves need too many temporaries".to_string());
+                self.fail(AsmError::HelperArgumentMoves);
                 return;
             }
         }
@@ -986,12 +983,10 @@ impl MacroAssembler for X64Masm {
         self.error = None;
     }
 
-    fn finish(&mut self) -> Result<&[u8], String> {
+    fn finish(&mut self) -> Result<&[u8], AsmError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.ops
-            .finish()
-            .map_err(|e| format!("x64 assembly failed: {e}"))
+        self.ops.finish()
     }
 }
