@@ -25,6 +25,42 @@ fn assert_clean_failure(o: &Output, what: &str) {
     assert!(!err.contains("panicked"), "stderr: {err}");
 }
 
+/// Run `tierjit` as [`tierjit`] does, with `input` on its standard input.
+fn tierjit_stdin(args: &[&str], env: &[(&str, &str)], input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let runner = std::env::var("TIERJIT_TEST_RUNNER").unwrap_or_default();
+    let mut argv = runner.split_whitespace();
+    let mut cmd = match argv.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(argv).arg(env!("CARGO_BIN_EXE_tierjit"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_tierjit")),
+    };
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("TIERJIT_TIER")
+        .env_remove("TIERJIT_HOT_CALLS")
+        .env_remove("TIERJIT_HOT_LOOPS")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("tierjit runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    // Written from another thread: a large input must not block on a full
+    // pipe while tierjit's output fills the other one.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("tierjit ends");
+    writer.join().expect("writer");
+    out
+}
+
 fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tierjit-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -148,7 +184,7 @@ fn bad_input_gets_one_clear_error() {
 
     assert_clean_failure(
         &tierjit(&["run", FIB, "ten"], &[]),
-        "`ten` is not a 64-bit integer",
+        "argument 1 of `main`: `ten` is not an integer literal",
     );
     assert_clean_failure(
         &tierjit(&["run", FIB, "1", "2"], &[]),
@@ -246,4 +282,169 @@ fn a_reader_that_stops_early_ends_output_quietly() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_dash_reads_the_program_from_standard_input() {
+    let fib = std::fs::read(FIB).expect("fib.tj");
+    let o = tierjit_stdin(&["run", "-", "10"], &[], &fib);
+    assert_eq!(stdout(&o), "fib(10) = 55\n", "{}", stderr(&o));
+    let o = tierjit_stdin(
+        &["run", "--tier", "interp", "-"],
+        &[],
+        b"func main() -> i\n iconst i0, 7\n reti i0\nend\n",
+    );
+    assert_eq!(stdout(&o), "7\n", "{}", stderr(&o));
+
+    let o = tierjit_stdin(&["check", "-"], &[], &fib);
+    assert_eq!(
+        stdout(&o),
+        "<stdin>: ok (2 functions, 15 ops, 0 imports)\n",
+        "{}",
+        stderr(&o)
+    );
+
+    // `dis -` prints what `dis FILE` prints.
+    let from_file = tierjit(&["dis", FIB], &[]);
+    let o = tierjit_stdin(&["dis", "-"], &[], &fib);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&from_file));
+    let o = tierjit_stdin(&["dis", "--clif", "-"], &[], &fib);
+    assert!(stdout(&o).contains("; function 1: main"), "{}", stderr(&o));
+
+    // Read once, used by every engine and by every `-` spec (`-@ARGS`
+    // after `--`, or it would be an option).
+    let fib15 = String::from_utf8(fib.clone())
+        .unwrap()
+        .replace("func main(i=40)", "func main(i=15)");
+    let o = tierjit_stdin(
+        &[
+            "bench",
+            "--runs",
+            "1",
+            "--tiers",
+            "interp,template",
+            "-",
+            "--",
+            "-@12",
+            "-@0x0d",
+        ],
+        &[],
+        fib15.as_bytes(),
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains("| stdin |  |")
+            && out.contains("| stdin | 12 |")
+            && out.contains("| stdin | 0x0d |"),
+        "{out}{}",
+        stderr(&o)
+    );
+
+    // Errors name `<stdin>`: parse, verification, trap, empty input.
+    let o = tierjit_stdin(
+        &["run", "-"],
+        &[],
+        b"func main() -> none\n    bogus i0\nend\n",
+    );
+    assert_clean_failure(&o, "<stdin>: ");
+    assert!(stderr(&o).contains("2:5"), "{}", stderr(&o));
+    let o = tierjit_stdin(
+        &["check", "-"],
+        &[],
+        b"func main() -> none\n    iconst i0, 1\n    reti i0\nend\n",
+    );
+    assert_clean_failure(&o, "<stdin>: ");
+    assert!(
+        stderr(&o).contains("`main` at op 1 (line 3)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = tierjit_stdin(
+        &["run", "-"],
+        &[],
+        b"func main(i=0) -> none\n    iconst i1, 5\n    div i1, i1, i0\n    ret\nend\n",
+    );
+    assert_clean_failure(&o, "<stdin>: trap: integer division by zero");
+    let o = tierjit_stdin(&["run", "-"], &[], b"");
+    assert_clean_failure(&o, "<stdin>: ");
+    assert!(
+        stderr(&o).contains("no function named `main`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn invalid_utf8_is_an_error_at_its_line_and_column() {
+    let p = temp_file(
+        "latin1.tj",
+        b"func main() -> none\n    prints \"caf\xe9\"\n    ret\nend\n",
+    );
+    let path = p.to_str().unwrap();
+    for cmd in ["run", "check", "dis"] {
+        let o = tierjit(&[cmd, path], &[]);
+        assert_clean_failure(&o, &format!("{path}: "));
+        assert!(stderr(&o).contains("2:16"), "{cmd}: {}", stderr(&o));
+        assert!(stderr(&o).contains("UTF-8"), "{cmd}: {}", stderr(&o));
+    }
+    let o = tierjit_stdin(&["run", "-"], &[], b"func main() -> none\n\xff");
+    assert_clean_failure(&o, "<stdin>: ");
+    assert!(stderr(&o).contains("2:1"), "{}", stderr(&o));
+}
+
+#[test]
+fn main_arguments_are_integer_literals_of_the_text_format() {
+    for (arg, n) in [
+        ("0x9E3779B97F4A7C15", "-7046029254386353131"),
+        ("0xffffffffffffffff", "-1"),
+        ("-0x8000000000000000", "-9223372036854775808"),
+        ("-9223372036854775808", "-9223372036854775808"),
+        ("0X0a", "10"),
+        ("-3", "-3"),
+    ] {
+        let o = tierjit(&["run", "--tier", "interp", FIB, arg], &[]);
+        let expected = if n == "10" {
+            "fib(10) = 55\n".to_string()
+        } else {
+            format!("fib({n}) = {n}\n")
+        };
+        assert_eq!(stdout(&o), expected, "{arg}: {}", stderr(&o));
+    }
+    let two = temp_file(
+        "two.tj",
+        b"func main(i, i) -> i\n    add i0, i0, i1\n    reti i0\nend\n",
+    );
+    let two = two.to_str().unwrap();
+    let o = tierjit(&["run", two, "0x10", "-0x1"], &[]);
+    assert_eq!(stdout(&o), "15\n", "{}", stderr(&o));
+    for (args, what) in [
+        (
+            ["1", "+2"],
+            "argument 2 of `main`: `+2` is not an integer literal",
+        ),
+        (
+            ["1_000", "2"],
+            "argument 1 of `main`: `1_000` is not an integer literal",
+        ),
+        (
+            [" 1", "2"],
+            "argument 1 of `main`: ` 1` is not an integer literal",
+        ),
+        (
+            ["1", "0x"],
+            "argument 2 of `main`: `0x` is not an integer literal",
+        ),
+        (
+            ["9223372036854775808", "0"],
+            "argument 1 of `main`: integer `9223372036854775808` does not fit 64 bits",
+        ),
+        (
+            ["0", "0x1ffffffffffffffff"],
+            "argument 2 of `main`: integer `0x1ffffffffffffffff` does not fit 64 bits (a hex literal has at most 16 significant digits)",
+        ),
+    ] {
+        let o = tierjit(&["run", two, args[0], args[1]], &[]);
+        assert_clean_failure(&o, what);
+    }
 }

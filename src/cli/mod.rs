@@ -1,12 +1,14 @@
 //! Command-line parsing and the `run`, `check` and `dis` commands.
 
 mod bench;
+mod source;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use source::Source;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tierjit::{Config, Engine, Error, Instance, Module, OptLevel, RegallocAlgorithm, Tier, Value};
+use tierjit::{Config, Engine, Error, Instance, OptLevel, RegallocAlgorithm, Tier, Value};
 
 #[derive(Parser)]
 #[command(
@@ -31,16 +33,23 @@ enum Command {
         /// Print per-function tiering statistics to standard error.
         #[arg(long)]
         stats: bool,
+        /// The program (`-`: standard input).
         file: PathBuf,
-        /// Arguments of `main` (i64); missing ones take main's defaults.
+        /// Arguments of `main` (i64), as the text format writes integers
+        /// (`-12`, `0xff`, 64-bit hex patterns); missing ones take main's
+        /// defaults.
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Parse and verify a .tj file.
-    Check { file: PathBuf },
+    Check {
+        /// The program (`-`: standard input).
+        file: PathBuf,
+    },
     /// Print a .tj file in canonical form, with op indices; or what the
     /// Cranelift tier makes of each function.
     Dis {
+        /// The program (`-`: standard input).
         file: PathBuf,
         /// Print each function's Cranelift IR instead.
         #[arg(long, conflicts_with = "cranelift_asm")]
@@ -128,18 +137,16 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
     Ok(config)
 }
 
-pub(crate) fn load(engine: &Engine, file: &Path) -> Result<Module, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    Module::new(engine, &text).map_err(|e| format!("{}: {e}", file.display()))
-}
-
-/// Parse `main`'s arguments as i64s.
+/// Parse `main`'s arguments as i64s, with the text format's integer
+/// literal rules (`-12`, `0xff`, 64-bit hex patterns); an error names the
+/// argument (from 1) and says what is wrong.
 pub(crate) fn parse_args(args: &[String]) -> Result<Vec<Value>, String> {
     args.iter()
-        .map(|a| {
-            a.parse::<i64>()
+        .enumerate()
+        .map(|(k, a)| {
+            tierjit::bytecode::text::parse_int_literal(a)
                 .map(Value::I)
-                .map_err(|_| format!("argument `{a}` is not a 64-bit integer"))
+                .map_err(|why| format!("argument {} of `main`: {why}", k + 1))
         })
         .collect()
 }
@@ -153,7 +160,8 @@ fn run(
 ) -> Result<(), String> {
     let config = config_for(tier, cranelift).map_err(|e| e.to_string())?;
     let engine = Engine::new(config).map_err(|e| e.to_string())?;
-    let module = load(&engine, file)?;
+    let source = Source::read(file)?;
+    let module = source.module(&engine)?;
     let args = parse_args(args)?;
     let mut instance = Instance::new(&module).map_err(|e| e.to_string())?;
     instance.set_output(std::io::BufWriter::new(std::io::stdout()));
@@ -167,7 +175,7 @@ fn run(
             Ok(())
         }
         Ok(None) => Ok(()),
-        Err(e) => Err(format!("{}: {e}", file.display())),
+        Err(e) => Err(source.error(e)),
     }
 }
 
@@ -230,11 +238,12 @@ fn print_stats(instance: &Instance) {
 
 fn check(file: &Path) -> Result<(), String> {
     let engine = Engine::new(Config::new()).map_err(|e| e.to_string())?;
-    let module = load(&engine, file)?;
+    let source = Source::read(file)?;
+    let module = source.module(&engine)?;
     let code = module.bytecode();
     println!(
         "{}: ok ({} functions, {} ops, {} imports)",
-        file.display(),
+        source.name,
         code.functions.len(),
         code.op_count(),
         code.imports.len()
@@ -245,7 +254,7 @@ fn check(file: &Path) -> Result<(), String> {
 fn dis(file: &Path, clif: bool, cranelift_asm: bool) -> Result<(), String> {
     let config = Config::new();
     let engine = Engine::new(config.clone()).map_err(|e| e.to_string())?;
-    let module = load(&engine, file)?;
+    let module = Source::read(file)?.module(&engine)?;
     if !clif && !cranelift_asm {
         print!(
             "{}",
