@@ -448,3 +448,167 @@ fn main_arguments_are_integer_literals_of_the_text_format() {
         assert_clean_failure(&o, what);
     }
 }
+
+/// The `tier` and `osr` columns of function `name` in `--stats` output.
+fn stats_of(err: &str, name: &str) -> (String, String) {
+    let line = err
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no stats line for {name}: {err}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    (cols[1].to_string(), cols[cols.len() - 1].to_string())
+}
+
+#[test]
+fn environment_thresholds_hold_whatever_chooses_the_tier() {
+    let loop_tj = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/loop.tj");
+    // By flag, by TIERJIT_TIER, by default; and a flag over a bad
+    // TIERJIT_TIER keeps the thresholds too.
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    let ways: [(&[&str], Env); 4] = [
+        (&["--tier", "auto"], &[]),
+        (&[], &[("TIERJIT_TIER", "auto")]),
+        (&[], &[]),
+        (&["--tier", "auto"], &[("TIERJIT_TIER", "bogus")]),
+    ];
+    for (flags, tier_env) in ways {
+        let run = |program: &str, arg: &str, env: &[(&str, &str)]| {
+            let mut args = vec!["run"];
+            args.extend_from_slice(flags);
+            args.extend_from_slice(&["--sync-tier-up", "--stats", program, arg]);
+            let env: Vec<(&str, &str)> = tier_env.iter().chain(env).copied().collect();
+            let o = tierjit(&args, &env);
+            assert!(o.status.success(), "{args:?} {env:?}: {}", stderr(&o));
+            o
+        };
+        // main is called once: the default threshold (1000 calls) keeps it
+        // in the template tier; a threshold of 1 moves it at that call.
+        let o = run(FIB, "5", &[]);
+        assert_eq!(stdout(&o), "fib(5) = 5\n");
+        assert_eq!(stats_of(&stderr(&o), "main").0, "template", "{flags:?}");
+        let o = run(FIB, "5", &[("TIERJIT_HOT_CALLS", "1")]);
+        assert_eq!(stdout(&o), "fib(5) = 5\n");
+        assert_eq!(
+            stats_of(&stderr(&o), "main").0,
+            "cranelift",
+            "{flags:?} {tier_env:?}: {}",
+            stderr(&o)
+        );
+        // 1000 back-edges: under the default (10,000) no loop entry; at 10,
+        // one.
+        let o = run(loop_tj, "1000", &[]);
+        assert_eq!(stats_of(&stderr(&o), "main").1, "0", "{}", stderr(&o));
+        let o = run(loop_tj, "1000", &[("TIERJIT_HOT_LOOPS", "10")]);
+        assert_eq!(stdout(&o), "loop(1000) = 972634684\n");
+        assert_eq!(
+            stats_of(&stderr(&o), "main").1,
+            "1",
+            "{flags:?} {tier_env:?}: {}",
+            stderr(&o)
+        );
+        // A bad threshold is an error whatever chooses the tier.
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[FIB, "5"]);
+        let env: Vec<(&str, &str)> = tier_env
+            .iter()
+            .copied()
+            .chain([("TIERJIT_HOT_LOOPS", "0")])
+            .collect();
+        assert_clean_failure(
+            &tierjit(&args, &env),
+            "TIERJIT_HOT_LOOPS must be a whole number from 1",
+        );
+    }
+}
+
+/// The environment variables the crate's sources read: the names passed
+/// to `env::var`/`env::var_os` as literals and the `*_ENV` constants.
+fn environment_variables_read() -> Vec<String> {
+    fn walk(dir: &std::path::Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs" || e == "sh") {
+                files.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src", "tests", "benches", "scripts"] {
+        walk(&root.join(dir), &mut files);
+    }
+    let mut names = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for marker in ["env::var(\"", "env::var_os(\"", "_ENV: &str = \"", "${"] {
+            for (at, _) in text.match_indices(marker) {
+                let rest = &text[at + marker.len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                // In the scripts, a variable with a default (`:-`) comes from outside.
+                let from_outside = marker != "${" || rest[name.len()..].starts_with(":-");
+                if name.len() > 1 && from_outside {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn every_environment_variable_is_documented() {
+    let names = environment_variables_read();
+    for expected in [
+        "TIERJIT_TIER",
+        "TIERJIT_HOT_CALLS",
+        "TIERJIT_HOT_LOOPS",
+        "TIERJIT_BLESS",
+        "TIERJIT_TEST_RUNNER",
+        "TIERJIT_PEERS",
+        "PATH",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} not found in {names:?}"
+        );
+    }
+    assert_eq!(tierjit::TIER_ENV, "TIERJIT_TIER");
+    assert_eq!(tierjit::engine::HOT_CALLS_ENV, "TIERJIT_HOT_CALLS");
+    assert_eq!(tierjit::engine::HOT_LOOPS_ENV, "TIERJIT_HOT_LOOPS");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let environment = readme
+        .split("### Environment")
+        .nth(1)
+        .expect("the README has an Environment section");
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["bench", "--help"],
+        &["dis", "--help"],
+    ] {
+        let o = tierjit(args, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let help = stdout(&o);
+        for name in &names {
+            assert!(
+                help.contains(&format!("  {name}")),
+                "{args:?} omits {name}:\n{help}"
+            );
+        }
+    }
+    for name in &names {
+        assert!(
+            environment.contains(&format!("`{name}")),
+            "the README omits {name}"
+        );
+    }
+}

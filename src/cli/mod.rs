@@ -8,13 +8,49 @@ use source::Source;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tierjit::{Config, Engine, Error, Instance, OptLevel, RegallocAlgorithm, Tier, Value};
+use tierjit::engine::{HOT_CALLS_ENV, HOT_LOOPS_ENV};
+use tierjit::{
+    Config, Engine, Error, Instance, OptLevel, RegallocAlgorithm, TIER_ENV, Tier, Value,
+};
+
+/// Every environment variable the crate reads, for `--help` (the README's
+/// list says the same).
+const ENVIRONMENT: &str = "\
+Environment:
+  TIERJIT_TIER=auto|template|cranelift|interp
+          The engine (default: auto). --tier wins over it; an unknown value
+          is an error.
+  TIERJIT_HOT_CALLS=N
+          Under auto, a function moves to Cranelift at its N-th call
+          (default: 1000; from 1). Holds whatever chooses the tier.
+  TIERJIT_HOT_LOOPS=N
+          Under auto, a function's loops move to Cranelift, entered at their
+          header, at its N-th loop back-edge (default: 10000; from 1). Holds
+          whatever chooses the tier.
+  PATH    bench --peers looks for lua5.4 and luajit there.
+
+Read by the tests and scripts, not by tierjit:
+  TIERJIT_BLESS=1
+          cargo test rewrites the golden disassembly listings
+          (tests/golden/) instead of comparing with them.
+  TIERJIT_TEST_RUNNER=COMMAND
+          The CLI tests run tierjit through COMMAND (qemu-aarch64 under
+          scripts/test-aarch64.sh, which sets it).
+  PROPTEST_CASES=N
+          Cases of the random-program tests.
+  TIERJIT_PEERS=DIR
+          scripts/bench-suite.sh: where the peers are (default:
+          ../shared/peers).
+  PEERS=DIR
+          scripts/gen-suite-expected.sh: where the peers' C programs are
+          (DIR/c; default: ../shared/peers).";
 
 #[derive(Parser)]
 #[command(
     name = "tierjit",
     version,
-    about = "A two-tier JIT for a typed register bytecode"
+    about = "A two-tier JIT for a typed register bytecode",
+    after_help = ENVIRONMENT
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,6 +60,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run `main` of a .tj file with i64 arguments and print what it prints.
+    #[command(after_help = ENVIRONMENT)]
     Run {
         /// Engine: auto, template, cranelift or interp (overrides TIERJIT_TIER).
         #[arg(long)]
@@ -48,6 +85,7 @@ enum Command {
     },
     /// Print a .tj file in canonical form, with op indices; or what the
     /// Cranelift tier makes of each function.
+    #[command(after_help = ENVIRONMENT)]
     Dis {
         /// The program (`-`: standard input).
         file: PathBuf,
@@ -59,6 +97,7 @@ enum Command {
         cranelift_asm: bool,
     },
     /// Time programs under several engines, side by side.
+    #[command(after_help = ENVIRONMENT)]
     Bench(bench::BenchArgs),
 }
 
@@ -100,14 +139,15 @@ pub(crate) struct CraneliftArgs {
     sync_tier_up: bool,
 }
 
-/// The configuration from `TIERJIT_TIER`, overridden by `--tier`, with the
-/// Cranelift settings given.
+/// The configuration of the environment (every setting
+/// [`Config::from_env`] reads: the tier and the tiering thresholds), with the
+/// tier from `--tier` when given, and the Cranelift settings given.
 pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result<Config, Error> {
     let mut config = match tier {
-        // The flag wins: a bad TIERJIT_TIER does not matter then.
         Some(t) => {
-            let mut config = Config::new();
-            config.tier(t.parse::<Tier>()?);
+            let tier = t.parse::<Tier>()?;
+            let mut config = env_config_but_tier()?;
+            config.tier(tier);
             config
         }
         None => Config::from_env()?,
@@ -135,6 +175,54 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
         });
     }
     Ok(config)
+}
+
+/// [`Config::from_env`] for a run whose tier a flag chooses: the flag wins
+/// over `TIERJIT_TIER`, so a bad value there does not matter; every other
+/// setting of the environment holds (and a bad one is an error).
+fn env_config_but_tier() -> Result<Config, Error> {
+    match Config::from_env() {
+        Ok(config) => Ok(config),
+        Err(e) => {
+            let tier_is_bad = match std::env::var(TIER_ENV) {
+                Ok(v) => v.trim().parse::<Tier>().is_err(),
+                Err(std::env::VarError::NotUnicode(_)) => true,
+                Err(std::env::VarError::NotPresent) => false,
+            };
+            if !tier_is_bad {
+                return Err(e);
+            }
+            // `from_env` stopped at the tier: read what follows it as it
+            // does (a whole number from 1 to u32::MAX, spaces trimmed).
+            let mut config = Config::new();
+            for (name, set) in [
+                (
+                    HOT_CALLS_ENV,
+                    Config::hot_calls as fn(&mut Config, u32) -> &mut Config,
+                ),
+                (HOT_LOOPS_ENV, Config::hot_loops),
+            ] {
+                let Some(v) = std::env::var_os(name) else {
+                    continue;
+                };
+                let v = v
+                    .into_string()
+                    .map_err(|_| Error::Config(format!("{name} is not valid UTF-8")))?;
+                match v.trim().parse::<u32>() {
+                    Ok(n) if n >= 1 => {
+                        set(&mut config, n);
+                    }
+                    _ => {
+                        return Err(Error::Config(format!(
+                            "{name} must be a whole number from 1 to {}, got `{v}`",
+                            u32::MAX
+                        )));
+                    }
+                }
+            }
+            Ok(config)
+        }
+    }
 }
 
 /// Parse `main`'s arguments as i64s, with the text format's integer

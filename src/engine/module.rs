@@ -85,7 +85,11 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let engine = Engine::new(Config::new()).expect("engine");
         let good = dir.join("good.tj");
-        std::fs::write(&good, "func main() -> i\n  iconst i0, 0x10\n  reti i0\nend\n").unwrap();
+        std::fs::write(
+            &good,
+            "func main() -> i\n  iconst i0, 0x10\n  reti i0\nend\n",
+        )
+        .unwrap();
         let m = Module::from_file(&engine, &good).expect("loads");
         assert_eq!(m.bytecode().functions[0].name, "main");
         let bad = dir.join("bad.tj");
