@@ -612,3 +612,187 @@ fn every_environment_variable_is_documented() {
         );
     }
 }
+
+/// The versions `dis --asm` lists: each `; function` header (without that
+/// prefix) and the lines under it.
+#[cfg(feature = "disasm")]
+fn asm_versions(listing: &str) -> Vec<(String, Vec<String>)> {
+    let mut versions: Vec<(String, Vec<String>)> = Vec::new();
+    for line in listing.lines() {
+        if let Some(header) = line.strip_prefix("; function ") {
+            versions.push((header.to_string(), Vec::new()));
+        } else if let Some((_, lines)) = versions.last_mut()
+            && !line.is_empty()
+        {
+            lines.push(line.to_string());
+        }
+    }
+    versions
+}
+
+/// The mnemonic of a listing line (`  1c: 48 8b 7e 08    mov rdi, [rsi+8]`
+/// on x86-64, `   1c: f9400fe0  ldr x0, [sp, #0x18]` on aarch64).
+#[cfg(feature = "disasm")]
+fn mnemonic(line: &str) -> Option<String> {
+    let (_, rest) = line.split_once(": ")?;
+    let text = if cfg!(target_arch = "x86_64") {
+        rest.get(33..)?
+    } else {
+        rest.get(10..)?
+    };
+    text.split_whitespace().next().map(str::to_string)
+}
+
+#[cfg(feature = "disasm")]
+#[test]
+fn dis_asm_shows_every_version_of_every_function() {
+    let o = tierjit(&["dis", "--asm", FIB], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let isa = if cfg!(target_arch = "x86_64") {
+        "x86-64"
+    } else {
+        "aarch64"
+    };
+    assert!(
+        out.starts_with(&format!("; machine code for {isa}\n; tier auto runs ")),
+        "{out}"
+    );
+    assert!(
+        out.contains("hot_call 0x7f0000001700"),
+        "the fake helper addresses are named"
+    );
+    let versions = asm_versions(&out);
+    let headers: Vec<&str> = versions
+        .iter()
+        .map(|(h, _)| h.split(',').next().unwrap_or_default())
+        .collect();
+    // fib has no loop: template and Cranelift code for each function.
+    assert_eq!(
+        headers,
+        [
+            "0: fib: template code",
+            "0: fib: Cranelift code",
+            "1: main: template code",
+            "1: main: Cranelift code",
+        ],
+        "{out}"
+    );
+    assert!(
+        versions[0].0.contains("with tier-up counters"),
+        "{}",
+        versions[0].0
+    );
+    let (ret, call) = if cfg!(target_arch = "x86_64") {
+        ("ret", "call")
+    } else {
+        ("ret", "bl")
+    };
+    for (header, lines) in &versions {
+        let bytes: usize = header
+            .rsplit(", ")
+            .next()
+            .and_then(|b| b.strip_suffix(" bytes"))
+            .and_then(|b| b.parse().ok())
+            .unwrap_or_else(|| panic!("no size in {header}"));
+        assert!(bytes > 0 && !lines.is_empty(), "{header}");
+        let mnemonics: Vec<String> = lines.iter().filter_map(|l| mnemonic(l)).collect();
+        assert!(mnemonics.iter().any(|m| m == ret), "{header}: no {ret}");
+        assert!(!mnemonics.iter().any(|m| m == "(bad)"), "{header}");
+    }
+    // fib's Cranelift code calls itself: linked to its start.
+    let fib_cranelift = &versions[1].1;
+    let self_call = if cfg!(target_arch = "x86_64") {
+        "call 0"
+    } else {
+        "bl $-"
+    };
+    assert!(
+        fib_cranelift.iter().any(|l| l.contains(self_call)) || cfg!(target_arch = "aarch64"),
+        "{fib_cranelift:?}"
+    );
+    assert!(
+        versions[0]
+            .1
+            .iter()
+            .any(|l| mnemonic(l).as_deref() == Some(call)),
+        "template fib calls"
+    );
+    // The same from one run to the next: helper addresses are fake.
+    assert!(
+        stdout(&tierjit(&["dis", "--asm", FIB], &[])) == out,
+        "two listings differ"
+    );
+
+    // A loop: one version entered at each loop header.
+    let loop_tj = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/loop.tj");
+    let o = tierjit(&["dis", "--asm", loop_tj], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let versions = asm_versions(&stdout(&o));
+    let headers: Vec<&str> = versions.iter().map(|(h, _)| h.as_str()).collect();
+    assert_eq!(headers.len(), 3, "{headers:?}");
+    assert!(headers[0].starts_with("0: main: template code, with tier-up counters, "));
+    assert!(headers[1].starts_with("0: main: Cranelift code, "));
+    assert!(
+        headers[2]
+            .starts_with("0: main: Cranelift code entered at the loop header at op 3 (OSR), "),
+        "{headers:?}"
+    );
+    let mnemonics: Vec<String> = versions[2].1.iter().filter_map(|l| mnemonic(l)).collect();
+    let multiply = if cfg!(target_arch = "x86_64") {
+        "imul"
+    } else {
+        "mul"
+    };
+    assert!(mnemonics.iter().any(|m| m == multiply), "{mnemonics:?}");
+
+    // Under another tier, template code without counters; smaller.
+    let o = tierjit(&["dis", "--asm", "--tier", "template", loop_tj], &[]);
+    let plain = asm_versions(&stdout(&o));
+    assert!(stdout(&o).contains("; tier template runs the template code only"));
+    assert!(
+        plain[0]
+            .0
+            .starts_with("0: main: template code, without tier-up counters, ")
+    );
+    assert!(plain[0].1.len() < versions[0].1.len());
+    let o = tierjit(&["dis", "--asm", loop_tj], &[("TIERJIT_TIER", "cranelift")]);
+    assert!(
+        asm_versions(&stdout(&o))[0]
+            .0
+            .contains("without tier-up counters")
+    );
+    assert_eq!(
+        asm_versions(&stdout(&o)).len(),
+        3,
+        "every version still listed"
+    );
+
+    // From standard input too; errors name the file.
+    let fib = std::fs::read(FIB).expect("fib.tj");
+    let o = tierjit_stdin(&["dis", "--asm", "-"], &[], &fib);
+    assert!(stdout(&o) == out, "the listing from stdin differs");
+    let o = tierjit_stdin(
+        &["dis", "--asm", "-"],
+        &[],
+        b"func main() -> none\n  bogus\nend\n",
+    );
+    assert_clean_failure(&o, "<stdin>: parse error at 2:3");
+    // --asm is one view among the others.
+    let o = tierjit(&["dis", "--asm", "--clif", FIB], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = tierjit(&["dis", "--tier", "auto", FIB], &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--tier goes with --asm: {}",
+        stderr(&o)
+    );
+}
+
+#[cfg(not(feature = "disasm"))]
+#[test]
+fn dis_asm_needs_the_disasm_feature() {
+    let o = tierjit(&["dis", "--asm", FIB], &[]);
+    assert_clean_failure(&o, "dis --asm needs the `disasm` feature");
+}

@@ -84,17 +84,28 @@ enum Command {
         file: PathBuf,
     },
     /// Print a .tj file in canonical form, with op indices; or what the
-    /// Cranelift tier makes of each function.
+    /// JIT tiers make of each function.
     #[command(after_help = ENVIRONMENT)]
     Dis {
         /// The program (`-`: standard input).
         file: PathBuf,
         /// Print each function's Cranelift IR instead.
-        #[arg(long, conflicts_with = "cranelift_asm")]
+        #[arg(long, conflicts_with_all = ["cranelift_asm", "asm"])]
         clif: bool,
-        /// Print each function's Cranelift machine code instead.
-        #[arg(long)]
+        /// Print each function's Cranelift machine code instead, as
+        /// Cranelift lists it.
+        #[arg(long, conflicts_with = "asm")]
         cranelift_asm: bool,
+        /// Print the machine code of every version of every function a run
+        /// can use instead, disassembled: its template code (with tier-up
+        /// counters under auto), its Cranelift code, and its Cranelift
+        /// code entered at each loop header. Helper addresses are fake.
+        #[arg(long)]
+        asm: bool,
+        /// With --asm: the tier whose template code to show, with or
+        /// without counters (overrides TIERJIT_TIER; default auto).
+        #[arg(long, requires = "asm")]
+        tier: Option<String>,
     },
     /// Time programs under several engines, side by side.
     #[command(after_help = ENVIRONMENT)]
@@ -339,6 +350,28 @@ fn check(file: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `dis --asm`: the machine code of every version of every function.
+#[cfg(feature = "disasm")]
+fn dis_asm(file: &Path, tier: Option<&str>) -> Result<(), String> {
+    let config = config_for(tier, CraneliftArgs::default()).map_err(|e| e.to_string())?;
+    let engine = Engine::new(config).map_err(|e| e.to_string())?;
+    let source = Source::read(file)?;
+    let module = source.module(&engine)?;
+    let text = tierjit::disasm::listing(&module).map_err(|e| source.error(e))?;
+    print!("{text}");
+    Ok(())
+}
+
+/// `dis --asm` in a build without the disassemblers.
+#[cfg(not(feature = "disasm"))]
+fn dis_asm(_file: &Path, _tier: Option<&str>) -> Result<(), String> {
+    Err(
+        "dis --asm needs the `disasm` feature, and this tierjit was built without it \
+         (it is on by default: build without --no-default-features, or with --features disasm)"
+            .into(),
+    )
+}
+
 fn dis(file: &Path, clif: bool, cranelift_asm: bool) -> Result<(), String> {
     let config = Config::new();
     let engine = Engine::new(config.clone()).map_err(|e| e.to_string())?;
@@ -393,8 +426,15 @@ pub fn main() -> ExitCode {
         Command::Check { file } => check(file),
         Command::Dis {
             file,
+            asm: true,
+            tier,
+            ..
+        } => dis_asm(file, tier.as_deref()),
+        Command::Dis {
+            file,
             clif,
             cranelift_asm,
+            ..
         } => dis(file, *clif, *cranelift_asm),
         Command::Bench(args) => bench::bench(args),
     };

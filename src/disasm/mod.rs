@@ -1,7 +1,8 @@
 //! Machine code as text: one function per ISA (iced-x86 for x86-64,
 //! yaxpeax-arm for aarch64) and one for the host, in the format of the
-//! template tier's golden listings; and [`module`], the listing of every
-//! version of every function of a module (what `tierjit dis --asm` prints).
+//! template tier's golden listings; and [`code_versions`] and [`listing`],
+//! the machine code of every version of every function of a module and its
+//! listing (what `tierjit dis --asm` prints).
 //!
 //! Only with the `disasm` feature (on by default).
 //!
@@ -14,6 +15,10 @@
 //! assert_eq!(text, "    0: aa0103e0  mov x0, x1\n    4: d65f03c0  ret\n");
 //! ```
 
+mod versions;
+
+pub use versions::{CodeVersion, VersionKind, code_versions, listing};
+
 use std::fmt::Write as _;
 
 /// x86-64 machine code `code`, placed at address `base`: one instruction
@@ -21,9 +26,14 @@ use std::fmt::Write as _;
 /// addresses (offsets from the start when `base` is 0). A byte that
 /// starts no instruction (or a truncated one) is shown as `(bad)`, and
 /// decoding goes on at the next byte.
+///
+/// Data after the code is shown as data, not decoded: from the first
+/// address past its instruction that a `rip`-relative operand reads (the
+/// constants Cranelift pools at the end of a function), 8 bytes a line as
+/// `.quad` (`.byte` for a shorter tail), and the zeros that align it as
+/// `.byte`; an instruction that would run into the data is `(bad)`.
 pub fn x64(code: &[u8], base: u64) -> String {
-    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
-    let mut decoder = Decoder::with_ip(64, code, base, DecoderOptions::NONE);
+    use iced_x86::{Formatter, IntelFormatter};
     let mut fmt = IntelFormatter::new();
     let o = fmt.options_mut();
     o.set_hex_prefix("0x");
@@ -32,40 +42,97 @@ pub fn x64(code: &[u8], base: u64) -> String {
     o.set_space_after_operand_separator(true);
     o.set_branch_leading_zeros(false);
     o.set_show_useless_prefixes(true);
+    let data = x64_data_start(code, base);
+    let mut insns = Vec::new();
+    let mut at = 0usize;
+    while at < data {
+        let (ins, len) = x64_decode(code, base, at);
+        insns.push((at, ins, len.min(data - at)));
+        at += len;
+    }
+    // Before data, the zeros that align it: `00 00` decodes as `add [rax],
+    // al`, which ends no function.
+    let mut padding = data;
+    if data < code.len() {
+        while let Some(&(at, _, len)) = insns.last()
+            && code[at..at + len].iter().all(|&b| b == 0)
+        {
+            padding = at;
+            insns.pop();
+        }
+    }
+    let line = |out: &mut String, at: usize, bytes: &[u8], text: &str| {
+        let addr = base.wrapping_add(at as u64);
+        let hex = hex_bytes(bytes);
+        let _ = writeln!(out, "{addr:4x}: {hex:<32} {text}");
+    };
     let mut out = String::new();
     let mut text = String::new();
-    let mut at = 0usize;
-    while at < code.len() {
-        decoder.set_ip(base.wrapping_add(at as u64));
-        if decoder.set_position(at).is_err() {
-            break;
-        }
-        let ins = decoder.decode();
-        // Past a byte that starts no instruction, decoding resumes at the
-        // next byte (as objdump does).
-        let len = if ins.is_invalid() {
-            1
-        } else {
-            ins.len().clamp(1, code.len() - at)
-        };
-        let hex = hex_bytes(&code[at..at + len]);
+    for (at, ins, len) in insns {
         text.clear();
-        if ins.is_invalid() {
+        if ins.is_invalid() || at + len > padding || len < ins.len() {
             text.push_str("(bad)");
         } else {
             fmt.format(&ins, &mut text);
         }
-        let addr = base.wrapping_add(at as u64);
-        let _ = writeln!(out, "{addr:4x}: {hex:<32} {text}");
-        at += len;
+        line(&mut out, at, &code[at..at + len], &text);
+    }
+    if padding < data {
+        line(&mut out, padding, &code[padding..data], ".byte");
+    }
+    for (k, chunk) in code[data..].chunks(8).enumerate() {
+        let text = match <[u8; 8]>::try_from(chunk) {
+            Ok(q) => format!(".quad {:#018x}", u64::from_le_bytes(q)),
+            Err(_) => ".byte".to_string(),
+        };
+        line(&mut out, data + 8 * k, chunk, &text);
     }
     out
+}
+
+/// The instruction at offset `at` of `code` and the bytes it takes: past a
+/// byte that starts no instruction, decoding resumes at the next byte (as
+/// objdump does).
+fn x64_decode(code: &[u8], base: u64, at: usize) -> (iced_x86::Instruction, usize) {
+    use iced_x86::{Decoder, DecoderOptions};
+    let ip = base.wrapping_add(at as u64);
+    let ins = Decoder::with_ip(64, &code[at..], ip, DecoderOptions::NONE).decode();
+    let len = if ins.is_invalid() {
+        1
+    } else {
+        ins.len().clamp(1, code.len() - at)
+    };
+    (ins, len)
+}
+
+/// Where the data after the code of `code` starts (its length if none):
+/// the lowest address inside it, past the instruction, that a
+/// `rip`-relative operand of the code before it reads.
+fn x64_data_start(code: &[u8], base: u64) -> usize {
+    let mut data = code.len();
+    let mut at = 0usize;
+    while at < data {
+        let (ins, len) = x64_decode(code, base, at);
+        if !ins.is_invalid() && ins.is_ip_rel_memory_operand() {
+            let target = ins.ip_rel_memory_address().wrapping_sub(base);
+            if let Ok(target) = usize::try_from(target)
+                && target >= at + len
+                && target < data
+            {
+                data = target;
+            }
+        }
+        at += len;
+    }
+    data
 }
 
 /// aarch64 machine code `code`, placed at address `base`: one word per
 /// line, address, word and disassembly (branch targets relative, `$+0x..`).
 /// A word that is no instruction is shown as `.word` with the decoder's
-/// reason; a tail shorter than a word as `.byte`.
+/// reason; a tail shorter than a word as `.byte`. The words a PC-relative
+/// `ldr` (literal) reads (the constants Cranelift places in the code) are
+/// shown as `.word`, not decoded.
 pub fn aarch64(code: &[u8], base: u64) -> String {
     use yaxpeax_arch::{Arch, Decoder, U8Reader};
     use yaxpeax_arm::armv8::a64::ARMv8;
@@ -73,13 +140,26 @@ pub fn aarch64(code: &[u8], base: u64) -> String {
     let mut out = String::new();
     let words = code.chunks_exact(4);
     let tail = words.remainder();
+    let nwords = code.len() / 4;
+    let mut is_data = vec![false; nwords];
     for (k, chunk) in words.enumerate() {
         let addr = base.wrapping_add(4 * k as u64);
         let word = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        let mut reader = U8Reader::new(chunk);
-        let text = match decoder.decode(&mut reader) {
-            Ok(inst) => inst.to_string(),
-            Err(e) => format!(".word 0x{word:08x} ; {e}"),
+        let text = if is_data[k] {
+            format!(".word 0x{word:08x}")
+        } else {
+            if let Some((target, bytes)) = a64_literal(word, 4 * k) {
+                for w in target / 4..(target + bytes).div_ceil(4) {
+                    if let Some(d) = is_data.get_mut(w) {
+                        *d = true;
+                    }
+                }
+            }
+            let mut reader = U8Reader::new(chunk);
+            match decoder.decode(&mut reader) {
+                Ok(inst) => inst.to_string(),
+                Err(e) => format!(".word 0x{word:08x} ; {e}"),
+            }
         };
         let _ = writeln!(out, "{addr:5x}: {word:08x}  {text}");
     }
@@ -88,6 +168,27 @@ pub fn aarch64(code: &[u8], base: u64) -> String {
         let _ = writeln!(out, "{addr:5x}: {:<8}  .byte {}", "", hex_bytes(tail));
     }
     out
+}
+
+/// For a PC-relative `ldr` (literal) at offset `at`: the offset it reads
+/// and how many bytes, when that lies ahead of it.
+fn a64_literal(word: u32, at: usize) -> Option<(usize, usize)> {
+    // LDR (literal): opc(2) 011 V 00 imm19 Rt.
+    if (word >> 24) & 0x3b != 0x18 {
+        return None;
+    }
+    let (opc, vector) = (word >> 30, (word >> 26) & 1 == 1);
+    let bytes = match (vector, opc) {
+        (false, 0) | (false, 2) | (true, 0) => 4,
+        (false, 1) | (true, 1) => 8,
+        (true, 2) => 16,
+        _ => return None, // PRFM, or unallocated
+    };
+    // imm19, sign-extended, in words.
+    let offset = (((word >> 5) & 0x7_ffff) as i32) << 13 >> 13;
+    let target = (at as i64).checked_add(i64::from(offset) * 4)?;
+    let target = usize::try_from(target).ok()?;
+    (target > at).then_some((target, bytes))
 }
 
 /// Machine code of the host's ISA as text: [`x64`] on x86-64, [`aarch64`]
@@ -158,6 +259,54 @@ mod tests {
         assert!(lines[2].starts_with("   48: 00000000  "), "{text}");
         assert_eq!(lines[3], "   4c:           .byte aa bb");
         assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn x64_data_after_the_code_is_not_decoded() {
+        // movsd xmm0, [rip+8] (the constant at 0x10); ret; 7 bytes of
+        // alignment; the constant 1.0; a 4-byte tail.
+        let mut code = vec![0xf2, 0x0f, 0x10, 0x05, 0x08, 0, 0, 0, 0xc3];
+        code.extend_from_slice(&[0; 7]);
+        code.extend_from_slice(&1.0f64.to_bits().to_le_bytes());
+        code.extend_from_slice(&[1, 2, 3, 4]);
+        let text = x64(&code, 0);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                format!("   0: {:<32} movsd xmm0, [0x10]", "f2 0f 10 05 08 00 00 00"),
+                format!("   8: {:<32} ret", "c3"),
+                format!("   9: {:<32} .byte", "00 00 00 00 00 00 00"),
+                format!(
+                    "  10: {:<32} .quad 0x3ff0000000000000",
+                    "00 00 00 00 00 00 f0 3f"
+                ),
+                format!("  18: {:<32} .byte", "01 02 03 04"),
+            ],
+            "{text}"
+        );
+        // Code that ends in zeros keeps them when no data follows.
+        let text = x64(&[0xb8, 0, 0, 0, 0], 0);
+        assert!(text.ends_with("mov eax, 0\n"), "{text}");
+    }
+
+    #[test]
+    fn aarch64_literals_are_data() {
+        // ldr d0, #8 (the literal at 8); b #12 (over it); the 8-byte
+        // literal 1.0, whose high word would decode as an instruction; ret.
+        let mut code = Vec::new();
+        for w in [0x5c00_0040u32, 0x1400_0003] {
+            code.extend_from_slice(&w.to_le_bytes());
+        }
+        code.extend_from_slice(&1.0f64.to_bits().to_le_bytes());
+        code.extend_from_slice(&0xd65f_03c0u32.to_le_bytes());
+        let text = aarch64(&code, 0);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("    0: 5c000040  ldr d0, "), "{text}");
+        assert!(lines[1].starts_with("    4: 14000003  b "), "{text}");
+        assert_eq!(lines[2], "    8: 00000000  .word 0x00000000");
+        assert_eq!(lines[3], "    c: 3ff00000  .word 0x3ff00000");
+        assert_eq!(lines[4], "   10: d65f03c0  ret");
     }
 
     #[test]
