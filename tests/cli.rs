@@ -662,6 +662,12 @@ fn dis_asm_shows_every_version_of_every_function() {
         out.contains("hot_call 0x7f0000001700"),
         "the fake helper addresses are named"
     );
+    // Only programs with arrays (in reference registers) embed a real
+    // address, the null array's header; their header says so.
+    assert!(!out.contains("null array"));
+    let sieve = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/sieve.tj");
+    let o = tierjit(&["dis", "--asm", sieve], &[]);
+    assert!(stdout(&o).contains("the real address of the null array's header"));
     let versions = asm_versions(&out);
     let headers: Vec<&str> = versions
         .iter()
