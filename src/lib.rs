@@ -33,6 +33,8 @@
 
 pub mod bytecode;
 pub mod cranelift_tier;
+#[cfg(feature = "disasm")]
+pub mod disasm;
 pub mod engine;
 pub mod error;
 pub mod interp;

@@ -2,7 +2,8 @@
 //! in one run, with the peers of `../shared/peers` (Lua, LuaJIT, gcc) when
 //! asked.
 
-use super::{CraneliftArgs, config_for, load, parse_args};
+use super::source::{STDIN_ARG, Source};
+use super::{CraneliftArgs, config_for, parse_args};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,7 +31,9 @@ pub struct BenchArgs {
     ns_per_op: bool,
     #[command(flatten)]
     cranelift: CraneliftArgs,
-    /// Programs: `FILE.tj`, or `FILE.tj@ARG,ARG` to pass `main` arguments.
+    /// Programs: `FILE.tj`, or `FILE.tj@ARG,ARG` to pass `main` arguments
+    /// (`-`: the program on standard input, read once; `-- -@ARG,ARG`
+    /// with arguments).
     #[arg(required = true)]
     files: Vec<String>,
 }
@@ -69,14 +72,14 @@ fn median(v: &mut [Duration]) -> Duration {
 fn time_tier(
     tier: Tier,
     cranelift: CraneliftArgs,
-    file: &Path,
+    source: &Source,
     args: &[String],
 ) -> Result<Timing, String> {
     let mut config = config_for(None, cranelift).map_err(|e| e.to_string())?;
     config.tier(tier);
     let engine = Engine::new(config).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
-    let module = load(&engine, file)?;
+    let module = source.module(&engine)?;
     let compile = t0.elapsed();
     let mut instance = Instance::new(&module).map_err(|e| e.to_string())?;
     let out = SharedOutput::new();
@@ -85,7 +88,7 @@ fn time_tier(
     let t1 = Instant::now();
     instance
         .call(tierjit::bytecode::ENTRY_NAME, &args)
-        .map_err(|e| format!("{}: {e}", file.display()))?;
+        .map_err(|e| source.error(e))?;
     let run = t1.elapsed();
     // JIT tiers compile lazily, inside the run: that time is reported as
     // compile time too (the run time stays end to end).
@@ -197,6 +200,8 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
     // Columns follow the first program's contenders; a later program
     // without some peer shows `-` there.
     let mut columns: Option<Vec<String>> = None;
+    // Standard input is read once, at its first `-`.
+    let mut stdin: Option<Source> = None;
     for spec in &a.files {
         let (file, args) = match spec.split_once('@') {
             Some((f, a)) => (
@@ -209,10 +214,18 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
             None => (spec.as_str(), Vec::new()),
         };
         let file = Path::new(file);
-        let name = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let source = match (&stdin, file.as_os_str() == STDIN_ARG) {
+            (Some(s), true) => s.clone(),
+            (None, true) => stdin.insert(Source::read(file)?).clone(),
+            (_, false) => Source::read(file)?,
+        };
+        let name = if file.as_os_str() == STDIN_ARG {
+            "stdin".to_string()
+        } else {
+            file.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         let mut contenders: Vec<Contender> = tiers.iter().map(|&t| Contender::Tier(t)).collect();
         if let Some(dir) = &a.peers {
             contenders.extend(peers_for(dir, a.peer_bin.as_deref(), &name, &args));
@@ -242,7 +255,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
         for _ in 0..runs {
             for (k, c) in contenders.iter().enumerate() {
                 let t = match c {
-                    Contender::Tier(tier) => time_tier(*tier, a.cranelift, file, &args)?,
+                    Contender::Tier(tier) => time_tier(*tier, a.cranelift, &source, &args)?,
                     Contender::Peer { argv, .. } => time_peer(argv)?,
                 };
                 match &reference_output {
@@ -250,7 +263,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
                     Some((who, out)) if *out != t.output => {
                         return Err(format!(
                             "{}: output of {} differs from {who}:\n{}\nvs\n{out}",
-                            file.display(),
+                            source.name,
                             c.name(),
                             t.output
                         ));
@@ -275,7 +288,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
             }
         }
         if a.ns_per_op {
-            let ops = count_ops(file, &args)?;
+            let ops = count_ops(&source, &args)?;
             let interp = contenders
                 .iter()
                 .position(|c| matches!(c, Contender::Tier(Tier::Interp)))
@@ -293,15 +306,15 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
 }
 
 /// Executed ops of one interpreter run (a separate, counting run).
-fn count_ops(file: &Path, args: &[String]) -> Result<u64, String> {
+fn count_ops(source: &Source, args: &[String]) -> Result<u64, String> {
     let mut config = config_for(None, CraneliftArgs::default()).map_err(|e| e.to_string())?;
     config.tier(Tier::Interp).count_ops(true);
     let engine = Engine::new(config).map_err(|e| e.to_string())?;
-    let module = load(&engine, file)?;
+    let module = source.module(&engine)?;
     let mut instance = Instance::new(&module).map_err(|e| e.to_string())?;
     instance.set_output(std::io::sink());
     instance
         .call(tierjit::bytecode::ENTRY_NAME, &parse_args(args)?)
-        .map_err(|e| format!("{}: {e}", file.display()))?;
+        .map_err(|e| source.error(e))?;
     Ok(instance.executed_ops())
 }

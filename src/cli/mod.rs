@@ -1,18 +1,56 @@
 //! Command-line parsing and the `run`, `check` and `dis` commands.
 
 mod bench;
+mod source;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use source::Source;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tierjit::{Config, Engine, Error, Instance, Module, OptLevel, RegallocAlgorithm, Tier, Value};
+use tierjit::engine::{HOT_CALLS_ENV, HOT_LOOPS_ENV};
+use tierjit::{
+    Config, Engine, Error, Instance, OptLevel, RegallocAlgorithm, TIER_ENV, Tier, Value,
+};
+
+/// Every environment variable the crate reads, for `--help` (the README's
+/// list says the same).
+const ENVIRONMENT: &str = "\
+Environment:
+  TIERJIT_TIER=auto|template|cranelift|interp
+          The engine (default: auto). --tier wins over it; an unknown value
+          is an error.
+  TIERJIT_HOT_CALLS=N
+          Under auto, a function moves to Cranelift at its N-th call
+          (default: 1000; from 1). Holds whatever chooses the tier.
+  TIERJIT_HOT_LOOPS=N
+          Under auto, a function's loops move to Cranelift, entered at their
+          header, at its N-th loop back-edge (default: 10000; from 1). Holds
+          whatever chooses the tier.
+  PATH    bench --peers looks for lua5.4 and luajit there.
+
+Read by the tests and scripts, not by tierjit:
+  TIERJIT_BLESS=1
+          cargo test rewrites the golden disassembly listings
+          (tests/golden/) instead of comparing with them.
+  TIERJIT_TEST_RUNNER=COMMAND
+          The CLI tests run tierjit through COMMAND (qemu-aarch64 under
+          scripts/test-aarch64.sh, which sets it).
+  PROPTEST_CASES=N
+          Cases of the random-program tests.
+  TIERJIT_PEERS=DIR
+          scripts/bench-suite.sh: where the peers are (default:
+          ../shared/peers).
+  PEERS=DIR
+          scripts/gen-suite-expected.sh: where the peers' C programs are
+          (DIR/c; default: ../shared/peers).";
 
 #[derive(Parser)]
 #[command(
     name = "tierjit",
     version,
-    about = "A two-tier JIT for a typed register bytecode"
+    about = "A two-tier JIT for a typed register bytecode",
+    after_help = ENVIRONMENT
 )]
 struct Cli {
     #[command(subcommand)]
@@ -22,6 +60,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run `main` of a .tj file with i64 arguments and print what it prints.
+    #[command(after_help = ENVIRONMENT)]
     Run {
         /// Engine: auto, template, cranelift or interp (overrides TIERJIT_TIER).
         #[arg(long)]
@@ -31,25 +70,45 @@ enum Command {
         /// Print per-function tiering statistics to standard error.
         #[arg(long)]
         stats: bool,
+        /// The program (`-`: standard input).
         file: PathBuf,
-        /// Arguments of `main` (i64); missing ones take main's defaults.
+        /// Arguments of `main` (i64), as the text format writes integers
+        /// (`-12`, `0xff`, 64-bit hex patterns); missing ones take main's
+        /// defaults.
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Parse and verify a .tj file.
-    Check { file: PathBuf },
+    Check {
+        /// The program (`-`: standard input).
+        file: PathBuf,
+    },
     /// Print a .tj file in canonical form, with op indices; or what the
-    /// Cranelift tier makes of each function.
+    /// JIT tiers make of each function.
+    #[command(after_help = ENVIRONMENT)]
     Dis {
+        /// The program (`-`: standard input).
         file: PathBuf,
         /// Print each function's Cranelift IR instead.
-        #[arg(long, conflicts_with = "cranelift_asm")]
+        #[arg(long, conflicts_with_all = ["cranelift_asm", "asm"])]
         clif: bool,
-        /// Print each function's Cranelift machine code instead.
-        #[arg(long)]
+        /// Print each function's Cranelift machine code instead, as
+        /// Cranelift lists it.
+        #[arg(long, conflicts_with = "asm")]
         cranelift_asm: bool,
+        /// Print the machine code of every version of every function a run
+        /// can use instead, disassembled: its template code (with tier-up
+        /// counters under auto), its Cranelift code, and its Cranelift
+        /// code entered at each loop header. Helper addresses are fake.
+        #[arg(long)]
+        asm: bool,
+        /// With --asm: the tier whose template code to show, with or
+        /// without counters (overrides TIERJIT_TIER; default auto).
+        #[arg(long, requires = "asm")]
+        tier: Option<String>,
     },
     /// Time programs under several engines, side by side.
+    #[command(after_help = ENVIRONMENT)]
     Bench(bench::BenchArgs),
 }
 
@@ -91,14 +150,15 @@ pub(crate) struct CraneliftArgs {
     sync_tier_up: bool,
 }
 
-/// The configuration from `TIERJIT_TIER`, overridden by `--tier`, with the
-/// Cranelift settings given.
+/// The configuration of the environment (every setting
+/// [`Config::from_env`] reads: the tier and the tiering thresholds), with the
+/// tier from `--tier` when given, and the Cranelift settings given.
 pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result<Config, Error> {
     let mut config = match tier {
-        // The flag wins: a bad TIERJIT_TIER does not matter then.
         Some(t) => {
-            let mut config = Config::new();
-            config.tier(t.parse::<Tier>()?);
+            let tier = t.parse::<Tier>()?;
+            let mut config = env_config_but_tier()?;
+            config.tier(tier);
             config
         }
         None => Config::from_env()?,
@@ -128,18 +188,64 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
     Ok(config)
 }
 
-pub(crate) fn load(engine: &Engine, file: &Path) -> Result<Module, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    Module::new(engine, &text).map_err(|e| format!("{}: {e}", file.display()))
+/// [`Config::from_env`] for a run whose tier a flag chooses: the flag wins
+/// over `TIERJIT_TIER`, so a bad value there does not matter; every other
+/// setting of the environment holds (and a bad one is an error).
+fn env_config_but_tier() -> Result<Config, Error> {
+    match Config::from_env() {
+        Ok(config) => Ok(config),
+        Err(e) => {
+            let tier_is_bad = match std::env::var(TIER_ENV) {
+                Ok(v) => v.trim().parse::<Tier>().is_err(),
+                Err(std::env::VarError::NotUnicode(_)) => true,
+                Err(std::env::VarError::NotPresent) => false,
+            };
+            if !tier_is_bad {
+                return Err(e);
+            }
+            // `from_env` stopped at the tier: read what follows it as it
+            // does (a whole number from 1 to u32::MAX, spaces trimmed).
+            let mut config = Config::new();
+            for (name, set) in [
+                (
+                    HOT_CALLS_ENV,
+                    Config::hot_calls as fn(&mut Config, u32) -> &mut Config,
+                ),
+                (HOT_LOOPS_ENV, Config::hot_loops),
+            ] {
+                let Some(v) = std::env::var_os(name) else {
+                    continue;
+                };
+                let v = v
+                    .into_string()
+                    .map_err(|_| Error::Config(format!("{name} is not valid UTF-8")))?;
+                match v.trim().parse::<u32>() {
+                    Ok(n) if n >= 1 => {
+                        set(&mut config, n);
+                    }
+                    _ => {
+                        return Err(Error::Config(format!(
+                            "{name} must be a whole number from 1 to {}, got `{v}`",
+                            u32::MAX
+                        )));
+                    }
+                }
+            }
+            Ok(config)
+        }
+    }
 }
 
-/// Parse `main`'s arguments as i64s.
+/// Parse `main`'s arguments as i64s, with the text format's integer
+/// literal rules (`-12`, `0xff`, 64-bit hex patterns); an error names the
+/// argument (from 1) and says what is wrong.
 pub(crate) fn parse_args(args: &[String]) -> Result<Vec<Value>, String> {
     args.iter()
-        .map(|a| {
-            a.parse::<i64>()
+        .enumerate()
+        .map(|(k, a)| {
+            tierjit::bytecode::text::parse_int_literal(a)
                 .map(Value::I)
-                .map_err(|_| format!("argument `{a}` is not a 64-bit integer"))
+                .map_err(|why| format!("argument {} of `main`: {why}", k + 1))
         })
         .collect()
 }
@@ -153,7 +259,8 @@ fn run(
 ) -> Result<(), String> {
     let config = config_for(tier, cranelift).map_err(|e| e.to_string())?;
     let engine = Engine::new(config).map_err(|e| e.to_string())?;
-    let module = load(&engine, file)?;
+    let source = Source::read(file)?;
+    let module = source.module(&engine)?;
     let args = parse_args(args)?;
     let mut instance = Instance::new(&module).map_err(|e| e.to_string())?;
     instance.set_output(std::io::BufWriter::new(std::io::stdout()));
@@ -167,7 +274,7 @@ fn run(
             Ok(())
         }
         Ok(None) => Ok(()),
-        Err(e) => Err(format!("{}: {e}", file.display())),
+        Err(e) => Err(source.error(e)),
     }
 }
 
@@ -230,11 +337,12 @@ fn print_stats(instance: &Instance) {
 
 fn check(file: &Path) -> Result<(), String> {
     let engine = Engine::new(Config::new()).map_err(|e| e.to_string())?;
-    let module = load(&engine, file)?;
+    let source = Source::read(file)?;
+    let module = source.module(&engine)?;
     let code = module.bytecode();
     println!(
         "{}: ok ({} functions, {} ops, {} imports)",
-        file.display(),
+        source.name,
         code.functions.len(),
         code.op_count(),
         code.imports.len()
@@ -242,10 +350,32 @@ fn check(file: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `dis --asm`: the machine code of every version of every function.
+#[cfg(feature = "disasm")]
+fn dis_asm(file: &Path, tier: Option<&str>) -> Result<(), String> {
+    let config = config_for(tier, CraneliftArgs::default()).map_err(|e| e.to_string())?;
+    let engine = Engine::new(config).map_err(|e| e.to_string())?;
+    let source = Source::read(file)?;
+    let module = source.module(&engine)?;
+    let text = tierjit::disasm::listing(&module).map_err(|e| source.error(e))?;
+    print!("{text}");
+    Ok(())
+}
+
+/// `dis --asm` in a build without the disassemblers.
+#[cfg(not(feature = "disasm"))]
+fn dis_asm(_file: &Path, _tier: Option<&str>) -> Result<(), String> {
+    Err(
+        "dis --asm needs the `disasm` feature, and this tierjit was built without it \
+         (it is on by default: build without --no-default-features, or with --features disasm)"
+            .into(),
+    )
+}
+
 fn dis(file: &Path, clif: bool, cranelift_asm: bool) -> Result<(), String> {
     let config = Config::new();
     let engine = Engine::new(config.clone()).map_err(|e| e.to_string())?;
-    let module = load(&engine, file)?;
+    let module = Source::read(file)?.module(&engine)?;
     if !clif && !cranelift_asm {
         print!(
             "{}",
@@ -296,8 +426,15 @@ pub fn main() -> ExitCode {
         Command::Check { file } => check(file),
         Command::Dis {
             file,
+            asm: true,
+            tier,
+            ..
+        } => dis_asm(file, tier.as_deref()),
+        Command::Dis {
+            file,
             clif,
             cranelift_asm,
+            ..
         } => dis(file, *clif, *cranelift_asm),
         Command::Bench(args) => bench::bench(args),
     };

@@ -254,17 +254,15 @@ impl Compiler {
         );
     }
 
-    /// Function `func` as Cranelift IR (`clif`) before optimisation, or
-    /// with `machine_code` as the compiled listing; helper addresses are
-    /// fake ones, as in the template tier's golden listings.
-    pub fn listing(
+    /// Translate `func` for a listing (not linked, fake helper addresses)
+    /// into the cleared context.
+    fn translate_unlinked(
         &mut self,
         module: &Module,
         layouts: &[FrameLayout],
         func: usize,
         entry: EntryPoint,
-        machine_code: bool,
-    ) -> Result<String, CompileFailure> {
+    ) -> Result<(), CompileFailure> {
         if func >= module.functions.len() {
             return Err(CompileFailure::NoSuchFunction(func));
         }
@@ -279,6 +277,21 @@ impl Compiler {
             self_id: (entry == EntryPoint::Start).then_some(cranelift_module::FuncId::from_u32(0)),
         };
         self.translate(src, func, entry);
+        Ok(())
+    }
+
+    /// Function `func` as Cranelift IR (`clif`) before optimisation, or
+    /// with `machine_code` as the compiled listing; helper addresses are
+    /// fake ones, as in the template tier's golden listings.
+    pub fn listing(
+        &mut self,
+        module: &Module,
+        layouts: &[FrameLayout],
+        func: usize,
+        entry: EntryPoint,
+        machine_code: bool,
+    ) -> Result<String, CompileFailure> {
+        self.translate_unlinked(module, layouts, func, entry)?;
         if !machine_code {
             let text = self.ctx.func.display().to_string();
             self.ctx.clear();
@@ -293,6 +306,62 @@ impl Compiler {
         self.ctx.set_disasm(false);
         self.ctx.clear();
         result
+    }
+
+    /// The machine code of function `func` entered at `entry`, as
+    /// [`Compiler::compile`] makes it, placed at address 0: helper
+    /// addresses are fake ones (as in [`Compiler::listing`]); direct calls
+    /// of the function itself (recursion, in [`EntryPoint::Start`] code)
+    /// are linked to its start, as in the installed code. Constants
+    /// Cranelift pools follow the code.
+    pub fn machine_code(
+        &mut self,
+        module: &Module,
+        layouts: &[FrameLayout],
+        func: usize,
+        entry: EntryPoint,
+    ) -> Result<Vec<u8>, CompileFailure> {
+        self.translate_unlinked(module, layouts, func, entry)?;
+        let result = self
+            .ctx
+            .compile(&*self.isa, &mut Default::default())
+            .map(|c| {
+                let mut code = c.code_buffer().to_vec();
+                link_self_calls(&mut code, c.buffer.relocs());
+                code
+            })
+            .map_err(|e| CompileFailure::Cranelift(format!("{:?}", e.inner)));
+        self.ctx.clear();
+        result
+    }
+}
+
+/// Patch the PC-relative calls of `relocs` to the one function a listing
+/// declares, itself, to its start (offset 0), as cranelift-jit links them.
+fn link_self_calls(code: &mut [u8], relocs: &[cranelift_codegen::FinalizedMachReloc]) {
+    use cranelift_codegen::FinalizedRelocTarget;
+    use cranelift_codegen::binemit::Reloc;
+    use cranelift_codegen::ir::ExternalName;
+    for r in relocs {
+        if !matches!(
+            r.target,
+            FinalizedRelocTarget::ExternalName(ExternalName::User(_))
+        ) {
+            continue;
+        }
+        let at = r.offset as usize;
+        let Some(field) = code.get_mut(at..at + 4) else {
+            continue;
+        };
+        let word = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
+        let delta = r.addend.wrapping_sub(at as i64);
+        let patched = match r.kind {
+            Reloc::X86PCRel4 | Reloc::X86CallPCRel4 => delta as i32 as u32,
+            // `bl`: the offset in words in the low 26 bits.
+            Reloc::Arm64Call => (word & 0xfc00_0000) | ((delta >> 2) as u32 & 0x03ff_ffff),
+            _ => continue,
+        };
+        field.copy_from_slice(&patched.to_le_bytes());
     }
 }
 
@@ -575,5 +644,68 @@ mod tests {
                 .listing(&m, &layouts, 3, EntryPoint::Start, true)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn machine_code_is_what_the_jit_installs() {
+        let (m, layouts) = module(2);
+        let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+        for entry in [EntryPoint::Start, EntryPoint::LoopHeader(1)] {
+            let code = compiler
+                .machine_code(&m, &layouts, 1, entry)
+                .expect("compiles");
+            // Same size as the version compiled for running (this function
+            // calls no helper and relocates nothing)...
+            let compiled = compiler
+                .compile(&m, &layouts, &HelperAddrs::native(), &[(1, entry)])
+                .expect("compiles");
+            assert_eq!(code.len(), compiled[0].code_bytes, "{entry:?}");
+            // ...and the same bytes.
+            // SAFETY: the code is finalized and lives as long as `compiler`.
+            let installed =
+                unsafe { std::slice::from_raw_parts(compiled[0].addr as *const u8, code.len()) };
+            assert_eq!(code, installed, "{entry:?}");
+            // Deterministic.
+            assert_eq!(
+                code,
+                compiler
+                    .machine_code(&m, &layouts, 1, entry)
+                    .expect("again")
+            );
+        }
+        assert!(
+            compiler
+                .machine_code(&m, &layouts, 2, EntryPoint::Start)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn machine_code_links_calls_of_the_function_itself_to_its_start() {
+        // Recursion without inlining: real direct calls of itself.
+        let src = "func fib(i) -> i\n  jlti i0, 2, small\n  subi i1, i0, 1\n  call i1, fib, 1\n\
+                     subi i2, i0, 2\n  call i2, fib, 2\n  add i0, i1, i2\n  reti i0\n\
+                   small:\n  reti i0\nend\n";
+        let m = crate::bytecode::text::parse(src).expect("parses");
+        let layouts: Vec<_> = m.functions.iter().map(FrameLayout::of).collect();
+        let settings = CraneliftSettings {
+            inline_max_depth: 0,
+            ..CraneliftSettings::default()
+        };
+        let mut compiler = Compiler::new(settings).expect("compiler");
+        let code = compiler
+            .machine_code(&m, &layouts, 0, EntryPoint::Start)
+            .expect("compiles");
+        // PC-relative calls of itself read the same wherever the code is:
+        // the installed version, linked by cranelift-jit, has the same
+        // bytes (it calls no helper, so no address differs).
+        let compiled = compiler
+            .compile(&m, &layouts, &HelperAddrs::native(), &starts(&[0]))
+            .expect("compiles");
+        assert_eq!(code.len(), compiled[0].code_bytes);
+        // SAFETY: the code is finalized and lives as long as `compiler`.
+        let installed =
+            unsafe { std::slice::from_raw_parts(compiled[0].addr as *const u8, code.len()) };
+        assert_eq!(code, installed);
     }
 }

@@ -37,10 +37,12 @@ impl Module {
         Module::from_bytecode(engine, code)
     }
 
-    /// Read, parse and verify a `.tj` file.
+    /// Read, parse and verify a `.tj` file. Its bytes must be UTF-8: the
+    /// error for one that is not names its line and column
+    /// ([`bytecode::text::parse_bytes`]).
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
-        let text = std::fs::read_to_string(path)?;
-        Module::new(engine, &text)
+        let bytes = std::fs::read(path)?;
+        Module::from_bytecode(engine, bytecode::text::parse_bytes(&bytes)?)
     }
 
     /// The frame layout of every function, by index.
@@ -69,5 +71,39 @@ impl Module {
     /// The engine it was loaded into.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Error};
+
+    #[test]
+    fn files_are_read_as_bytes_and_bad_utf8_is_placed() {
+        let dir = std::env::temp_dir().join(format!("tierjit-module-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let engine = Engine::new(Config::new()).expect("engine");
+        let good = dir.join("good.tj");
+        std::fs::write(
+            &good,
+            "func main() -> i\n  iconst i0, 0x10\n  reti i0\nend\n",
+        )
+        .unwrap();
+        let m = Module::from_file(&engine, &good).expect("loads");
+        assert_eq!(m.bytecode().functions[0].name, "main");
+        let bad = dir.join("bad.tj");
+        std::fs::write(&bad, b"func main() -> none\n  ret \xff\nend\n").unwrap();
+        match Module::from_file(&engine, &bad) {
+            Err(Error::Parse(e)) => {
+                assert_eq!((e.line, e.column), (2, 7), "{e}");
+                assert!(e.to_string().starts_with("2:7: "), "{e}");
+            }
+            other => panic!("expected a parse error, got {other:?}"),
+        }
+        assert!(matches!(
+            Module::from_file(&engine, dir.join("missing.tj")),
+            Err(Error::Io(_))
+        ));
     }
 }

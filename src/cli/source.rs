@@ -1,0 +1,52 @@
+//! Where a program comes from: a file, or standard input for `-`.
+
+use std::io::Read;
+use std::path::Path;
+use tierjit::{Engine, Module};
+
+/// The name that stands for standard input, as in other Unix tools.
+pub(crate) const STDIN_ARG: &str = "-";
+
+/// The name error messages give standard input.
+pub(crate) const STDIN_NAME: &str = "<stdin>";
+
+/// A program's bytes and the name messages give it.
+#[derive(Clone)]
+pub(crate) struct Source {
+    pub(crate) name: String,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl Source {
+    /// The bytes of `file`, or of standard input when `file` is `-`.
+    pub(crate) fn read(file: &Path) -> Result<Source, String> {
+        if file.as_os_str() == STDIN_ARG {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("{STDIN_NAME}: {e}"))?;
+            return Ok(Source {
+                name: STDIN_NAME.to_string(),
+                bytes,
+            });
+        }
+        let name = file.display().to_string();
+        let bytes = std::fs::read(file).map_err(|e| format!("{name}: {e}"))?;
+        Ok(Source { name, bytes })
+    }
+
+    /// Parse (the bytes must be UTF-8; an error names the place of the
+    /// first that is not) and verify the program.
+    pub(crate) fn module(&self, engine: &Engine) -> Result<Module, String> {
+        tierjit::bytecode::text::parse_bytes(&self.bytes)
+            .map_err(tierjit::Error::from)
+            .and_then(|code| Module::from_bytecode(engine, code))
+            .map_err(|e| self.error(e))
+    }
+
+    /// `e` prefixed with the program's name.
+    pub(crate) fn error(&self, e: impl std::fmt::Display) -> String {
+        format!("{}: {e}", self.name)
+    }
+}
