@@ -49,3 +49,26 @@ impl From<RunError> for Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::compile_error::CompileFailure;
+    use crate::runtime::context::FuncTier;
+
+    #[test]
+    fn a_failed_compile_is_a_compile_error_not_a_trap() {
+        let e = CompileError {
+            func: 3,
+            func_name: "f".into(),
+            tier: FuncTier::Cranelift,
+            failure: CompileFailure::Cranelift("verifier errors".into()),
+        };
+        let err = Error::from(RunError::Compile(e.clone()));
+        assert!(matches!(&err, Error::Compile(c) if *c == e));
+        assert_eq!(
+            err.to_string(),
+            "cannot compile function `f` in the Cranelift tier: Cranelift: verifier errors"
+        );
+    }
+}

@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["tiering"],
     &["error"],
     &["engine"],
+    &["disasm"],
     &["lib"],
 ];
 

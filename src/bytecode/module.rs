@@ -1,7 +1,7 @@
 //! A bytecode module: functions, constant pools, host imports, strings.
 //!
 //! This is the raw, unverified form that the text parser and the builder
-//! produce. [`crate::verify`] checks it; engines only ever see verified ones.
+//! produce. [`crate::bytecode::verify`] checks it; engines only ever see verified ones.
 
 use super::op::{Bank, Op};
 

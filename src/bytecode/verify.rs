@@ -4,7 +4,7 @@
 //! bytecode again: the interpreter and both JIT tiers index register files,
 //! constant pools, function tables and code with the fields of an op as they
 //! are. Everything an engine relies on is therefore checked here, driven by
-//! the operand table [`Opcode::operands`] and the flow table [`Opcode::flow`]:
+//! the operand table [`Opcode::operands`](super::Opcode::operands) and the flow table [`Opcode::flow`](super::Opcode::flow):
 //!
 //! - module: at most [`MAX_FUNCTIONS`] functions and [`MAX_IMPORTS`] imports;
 //!   function names non-empty and unique; import names non-empty and unique;

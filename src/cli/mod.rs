@@ -8,10 +8,7 @@ use source::Source;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tierjit::engine::{HOT_CALLS_ENV, HOT_LOOPS_ENV};
-use tierjit::{
-    Config, Engine, Error, Instance, OptLevel, RegallocAlgorithm, TIER_ENV, Tier, Value,
-};
+use tierjit::{Config, Engine, Error, Instance, OptLevel, RegallocAlgorithm, Tier, Value};
 
 /// Every environment variable the crate reads, for `--help` (the README's
 /// list says the same).
@@ -154,15 +151,8 @@ pub(crate) struct CraneliftArgs {
 /// [`Config::from_env`] reads: the tier and the tiering thresholds), with the
 /// tier from `--tier` when given, and the Cranelift settings given.
 pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result<Config, Error> {
-    let mut config = match tier {
-        Some(t) => {
-            let tier = t.parse::<Tier>()?;
-            let mut config = env_config_but_tier()?;
-            config.tier(tier);
-            config
-        }
-        None => Config::from_env()?,
-    };
+    let tier = tier.map(str::parse::<Tier>).transpose()?;
+    let mut config = Config::from_env_with_tier(tier)?;
     if let Some(opt) = cranelift.cranelift_opt {
         config.cranelift_opt_level(match opt {
             OptArg::None => OptLevel::None,
@@ -186,54 +176,6 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
         });
     }
     Ok(config)
-}
-
-/// [`Config::from_env`] for a run whose tier a flag chooses: the flag wins
-/// over `TIERJIT_TIER`, so a bad value there does not matter; every other
-/// setting of the environment holds (and a bad one is an error).
-fn env_config_but_tier() -> Result<Config, Error> {
-    match Config::from_env() {
-        Ok(config) => Ok(config),
-        Err(e) => {
-            let tier_is_bad = match std::env::var(TIER_ENV) {
-                Ok(v) => v.trim().parse::<Tier>().is_err(),
-                Err(std::env::VarError::NotUnicode(_)) => true,
-                Err(std::env::VarError::NotPresent) => false,
-            };
-            if !tier_is_bad {
-                return Err(e);
-            }
-            // `from_env` stopped at the tier: read what follows it as it
-            // does (a whole number from 1 to u32::MAX, spaces trimmed).
-            let mut config = Config::new();
-            for (name, set) in [
-                (
-                    HOT_CALLS_ENV,
-                    Config::hot_calls as fn(&mut Config, u32) -> &mut Config,
-                ),
-                (HOT_LOOPS_ENV, Config::hot_loops),
-            ] {
-                let Some(v) = std::env::var_os(name) else {
-                    continue;
-                };
-                let v = v
-                    .into_string()
-                    .map_err(|_| Error::Config(format!("{name} is not valid UTF-8")))?;
-                match v.trim().parse::<u32>() {
-                    Ok(n) if n >= 1 => {
-                        set(&mut config, n);
-                    }
-                    _ => {
-                        return Err(Error::Config(format!(
-                            "{name} must be a whole number from 1 to {}, got `{v}`",
-                            u32::MAX
-                        )));
-                    }
-                }
-            }
-            Ok(config)
-        }
-    }
 }
 
 /// Parse `main`'s arguments as i64s, with the text format's integer

@@ -86,8 +86,9 @@ pub struct CraneliftSettings {
 }
 
 impl Default for CraneliftSettings {
-    /// `speed` and the backtracking allocator, chosen by measurement (see
-    /// `docs/architecture.md`); the verifier only in debug builds.
+    /// `speed` and the backtracking allocator (Cranelift's own defaults for
+    /// generated code), inlining as the constants above say; the verifier
+    /// only in debug builds.
     fn default() -> CraneliftSettings {
         CraneliftSettings {
             opt_level: OptLevel::Speed,

@@ -148,6 +148,7 @@ pub fn listing(module: &Module) -> Result<String> {
         hot_loop,
         widen_set_i64,
         fill_bytes,
+        null_array_header,
     } = HelperAddrs::fake();
     let _ = write!(out, "; helpers at fake addresses:");
     for (name, addr) in [
@@ -161,17 +162,11 @@ pub fn listing(module: &Module) -> Result<String> {
         ("hot_loop", hot_loop),
         ("widen_set_i64", widen_set_i64),
         ("fill_bytes", fill_bytes),
+        ("null_array_header", null_array_header),
     ] {
         let _ = write!(out, " {name} {addr:#x}");
     }
     out.push('\n');
-    // Arrays live in reference registers.
-    if module.bytecode().functions.iter().any(|f| f.regs[2] > 0) {
-        out.push_str(
-            "; Cranelift code that reads arrays embeds the real address of the null array's \
-             header (runtime::heap::NULL_ARRAY_HEADER), which changes from run to run\n",
-        );
-    }
     for v in &versions {
         let _ = writeln!(
             out,

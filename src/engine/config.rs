@@ -140,9 +140,22 @@ impl Config {
     /// tiering thresholds from `TIERJIT_HOT_CALLS` and `TIERJIT_HOT_LOOPS`
     /// when they are set. A value that does not parse is an error.
     pub fn from_env() -> Result<Config> {
+        Config::from_env_with_tier(None)
+    }
+
+    /// [`Config::from_env`] for a caller that chooses the tier itself (a
+    /// command-line flag, say): `tier`, when given, wins over
+    /// `TIERJIT_TIER`, which is then not read at all (a bad value there does
+    /// not matter); every other setting of the environment holds.
+    pub fn from_env_with_tier(tier: Option<Tier>) -> Result<Config> {
         let mut c = Config::new();
-        if let Some(v) = env_var(TIER_ENV)? {
-            c.tier = v.trim().parse()?;
+        match tier {
+            Some(t) => c.tier = t,
+            None => {
+                if let Some(v) = env_var(TIER_ENV)? {
+                    c.tier = v.trim().parse()?;
+                }
+            }
         }
         if let Some(v) = env_var(HOT_CALLS_ENV)? {
             c.tiering.hot_calls = parse_threshold(HOT_CALLS_ENV, &v)?;
@@ -204,7 +217,7 @@ impl Config {
         self
     }
 
-    /// Count the ops the interpreter executes ([`Instance::executed_ops`]).
+    /// Count the ops the interpreter executes ([`Instance::executed_ops`](super::Instance::executed_ops)).
     /// Costs time; for measurements only.
     pub fn count_ops(&mut self, on: bool) -> &mut Config {
         self.count_ops = on;

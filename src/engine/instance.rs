@@ -116,7 +116,7 @@ impl Instance {
     }
 
     /// Ops executed by the interpreter so far (0 unless
-    /// [`Config::count_ops`] is on).
+    /// [`Config::count_ops`](super::Config::count_ops) is on).
     pub fn executed_ops(&self) -> u64 {
         self.store.executed_ops
     }
@@ -168,10 +168,10 @@ impl Instance {
         Ok(())
     }
 
-    /// Move function `name` to the Cranelift tier now (with loop-header
-    /// entries, so running template activations can continue in it), and
-    /// return once it is installed: its next call runs there. Fails under
-    /// the interpreter.
+    /// Move function `name` to the Cranelift tier now and return once it is
+    /// installed: its next call runs there (activations already running
+    /// finish where they are; under `auto` a hot loop of one moves through
+    /// its own loop-header version). Fails under the interpreter.
     pub fn tier_up(&mut self, name: &str) -> Result<()> {
         let idx = self.func_index(name)?;
         let Some(rt) = &mut self.jit else {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A handle that stops a running call from another thread: the call traps
-/// with [`TrapKind::Interrupted`] at its next loop back-edge or call.
+/// with [`TrapKind::Interrupted`](crate::TrapKind::Interrupted) at its next loop back-edge or call.
 #[derive(Clone, Debug)]
 pub struct InterruptHandle(pub(super) Arc<AtomicBool>);
 

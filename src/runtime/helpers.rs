@@ -10,7 +10,7 @@ use crate::bytecode::{Module, NO_REG};
 use crate::runtime::Store;
 use crate::runtime::compile_error::CompileError;
 use crate::runtime::context::VmContext;
-use crate::runtime::heap::{ElemKind, set_i64};
+use crate::runtime::heap::{ArrayHeader, ElemKind, NULL_ARRAY_HEADER, set_i64};
 use crate::runtime::host::{HostCallSite, call_host, gather_args};
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::TrapKind;
@@ -42,6 +42,9 @@ pub struct HelperAddrs {
     pub widen_set_i64: usize,
     /// [`fill_bytes`].
     pub fill_bytes: usize,
+    /// [`NULL_ARRAY_HEADER`]: not a helper, but an address compiled code
+    /// embeds, so listings take a fake one too.
+    pub null_array_header: usize,
 }
 
 impl HelperAddrs {
@@ -58,6 +61,7 @@ impl HelperAddrs {
             hot_loop: hot_loop as *const () as usize,
             widen_set_i64: widen_set_i64 as *const () as usize,
             fill_bytes: fill_bytes as *const () as usize,
+            null_array_header: &NULL_ARRAY_HEADER as *const ArrayHeader as usize,
         }
     }
 
@@ -75,6 +79,7 @@ impl HelperAddrs {
             hot_loop: a(8),
             widen_set_i64: a(9),
             fill_bytes: a(10),
+            null_array_header: a(11),
         }
     }
 }

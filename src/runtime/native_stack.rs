@@ -18,7 +18,8 @@ use memmap2::{MmapMut, MmapOptions};
 use std::sync::Mutex;
 
 /// Bytes of native stack budgeted per bytecode call: template frames take
-/// 48, Cranelift frames a few hundred at most.
+/// 48 (x86-64) or 64 (aarch64) bytes, Cranelift frames a few hundred at
+/// most.
 pub const BYTES_PER_FRAME: usize = 512;
 
 /// Bytes kept free below the limit for the Rust helpers (allocation,

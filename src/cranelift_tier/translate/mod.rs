@@ -22,8 +22,7 @@ use crate::lowering::Magic;
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
 use crate::runtime::heap::{
-    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ArrayHeader, ElemKind, I64_BYTES_KIND,
-    I64_BYTES_MAX, NULL_ARRAY_HEADER,
+    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind, I64_BYTES_KIND, I64_BYTES_MAX,
 };
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
@@ -1031,7 +1030,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     fn array_header(&mut self, array: u16) -> (Value, Value, Value) {
         let r = self.get(Bank::R, array);
         let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
-        let null_header = &NULL_ARRAY_HEADER as *const ArrayHeader as i64;
+        let null_header = self.helpers.null_array_header as i64;
         let null_header = self.b.ins().iconst(I64, null_header);
         let header = self.b.ins().select(is_null, null_header, r);
         (r, is_null, header)

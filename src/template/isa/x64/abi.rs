@@ -9,8 +9,10 @@
 //! - The stack pointer is 16-byte aligned at every `call`
 //!   ([`STACK_ALIGN`]). On entry it is 8 modulo 16 (the return address); the
 //!   prologue pushes five registers ([`SAVED`]), which makes it aligned
-//!   again, and template code never pushes, so every call site inside the
-//!   function is aligned without further adjustment.
+//!   again. Template code moves the stack pointer only by multiples of 16
+//!   (the `floor` fallback without SSE4.1 saves the scratch registers in a
+//!   16-byte-rounded area), so every call site inside the function is
+//!   aligned without further adjustment.
 
 use dynasmrt::x64::Rq;
 
