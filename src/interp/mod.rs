@@ -124,6 +124,12 @@ struct State<'a> {
     ops: &'a mut u64,
 }
 
+// Not inlined: each instantiation is then a function of its own, whose
+// register allocation does not depend on its caller. Inlined into
+// `run_with`, the three shared one function, and an unrelated change there
+// made the dispatch loop spill `pc` (mandelbrot and nbody 1.4-1.9x slower
+// under the interpreter, with the same instruction count).
+#[inline(never)]
 fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
     module: &Module,
     layouts: &[FrameLayout],
