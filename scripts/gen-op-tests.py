@@ -4,7 +4,8 @@ int_arith,int_compare,float,float_compare,convert,print,branches}.tj and
 their expected output programs/ops/expected/NAME.txt. The expected output is
 computed by a scratch Rust program (built in a temporary directory) that
 evaluates every case with Rust's own operators, independently of any tierjit
-engine. (calls.tj and arrays.tj and their expected output are hand-written.)
+engine. (calls.tj, arrays.tj and traps.tj and their expected output are
+hand-written.)
 
 Usage: python3 scripts/gen-op-tests.py     (from anywhere; needs cargo)
 """

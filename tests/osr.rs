@@ -25,13 +25,14 @@ fn run_with_osr(
         .expect("instance");
     let out = SharedOutput::new();
     instance.set_output(out.clone());
-    let (result, switched) = match instance.call_with_osr(func, args, header, nth) {
-        Ok((v, switched)) => (Ok(v), switched),
-        Err(Error::Trap(t)) => (Err((t.kind, t.func_name, t.pc)), true),
+    let (result, trap, switched) = match instance.call_with_osr(func, args, header, nth) {
+        Ok((v, switched)) => (Ok(v), None, switched),
+        Err(Error::Trap(t)) => (Err((t.kind, t.func_name.clone(), t.pc)), Some(t), true),
         Err(e) => panic!("call failed outside a trap: {e}"),
     };
     let outcome = differential::Outcome {
         result,
+        trap,
         output: out.take_string(),
     };
     (outcome, switched)

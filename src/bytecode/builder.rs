@@ -1086,6 +1086,21 @@ impl FunctionBuilder<'_> {
         self.emit_ret(Some(Bank::R), Opcode::RetR, a);
     }
 
+    // ---- user traps ----
+
+    /// Trap with the user code in `code` (a language's `panic`): the call
+    /// into the engine ends with a [`TrapKind::User`](crate::TrapKind::User)
+    /// trap carrying the code.
+    pub fn trap(&mut self, code: IReg) {
+        let a = self.r(code);
+        self.emit(Opcode::Trap, [a, 0, 0]);
+    }
+
+    /// Trap with the constant user code `code`.
+    pub fn trap_imm(&mut self, code: i16) {
+        self.emit(Opcode::TrapI, [code as u16, 0, 0]);
+    }
+
     // ---- arrays ----
 
     /// `dst = new array of elem kind` with `len` elements (0, 0.0 or null).
@@ -1203,7 +1218,7 @@ impl FunctionBuilder<'_> {
                 count: len,
             });
         }
-        if !matches!(last.opcode.flow(), Flow::Jump | Flow::Return) {
+        if !matches!(last.opcode.flow(), Flow::Jump | Flow::Return | Flow::Trap) {
             return Err(BuildError::FallsOffEnd {
                 function,
                 op: last.opcode,

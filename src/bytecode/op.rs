@@ -101,6 +101,8 @@ pub enum Flow {
     Jump,
     /// Leaves the function.
     Return,
+    /// Ends the whole call into the engine with a trap: never continues.
+    Trap,
 }
 
 /// A comparison, shared by the compare ops and the fused compare-and-branch ops.
@@ -499,6 +501,14 @@ opcodes! {
     PrintI = "printi", [Read(I), None, None], Next;
     /// Print `f[a]` with `b` digits after the point, as C's `%.<b>f`.
     PrintF = "printf", [Read(F), Count, None], Next;
+
+    // ---- user traps ----
+    /// Trap with user code `i[a]` (a language's `panic` or `error`): a
+    /// `TrapKind::User` trap, reported with the code, the function, the op
+    /// and its source line like every other trap.
+    Trap = "trap", [Read(I), None, None], Trap;
+    /// Trap with user code `a as i16 as i64`.
+    TrapI = "trapi", [Imm, None, None], Trap;
 }
 
 /// The largest digit count of `printf` (C's printf allows more, but nobody needs it).

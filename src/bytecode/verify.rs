@@ -121,7 +121,7 @@ pub fn verify(module: &Module) -> Result<(), VerifyError> {
         }
         let last_pc = func.code.len() - 1;
         if let Some(last) = func.code.last()
-            && !matches!(last.opcode.flow(), Flow::Jump | Flow::Return)
+            && !matches!(last.opcode.flow(), Flow::Jump | Flow::Return | Flow::Trap)
         {
             return Err(op_error(
                 func,

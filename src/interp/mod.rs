@@ -112,7 +112,9 @@ fn run_with(
         (None, false) => execute::<false, false>(module, layouts, store, st, None),
     };
     store.executed_ops += ops;
-    result.map_err(|t| Trap::at(module, func as u32, pc as u32, t.kind, t.detail))
+    result.map_err(|t| {
+        Trap::at(module, func as u32, pc as u32, t.kind, t.detail).with_user_code(t.user_code)
+    })
 }
 
 /// Where a run is, for the caller to report traps.
@@ -489,6 +491,19 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                 }
                 Opcode::PrintF => {
                     let _ = write_f64(&mut *store.out, f!(op.a), op.b as usize);
+                }
+                Opcode::Trap | Opcode::TrapI => {
+                    let code = if op.opcode == Opcode::Trap {
+                        i!(op.a)
+                    } else {
+                        imm16(op.a)
+                    };
+                    *pc_out = pc;
+                    return Err(RawTrap {
+                        kind: TrapKind::User,
+                        detail: None,
+                        user_code: Some(code),
+                    });
                 }
             }
             pc += 1;

@@ -118,6 +118,9 @@ pub struct VmContext {
     pub interrupt: *const AtomicBool,
     /// Rust-side state for the slow-path helpers; opaque to machine code.
     pub host: *mut c_void,
+    /// Trap record: the user code of a [`crate::TrapKind::User`] trap.
+    /// (Last, so adding it moved no other field.)
+    pub trap_user_code: i64,
 }
 
 impl VmContext {
@@ -136,6 +139,7 @@ impl VmContext {
             _pad: 0,
             interrupt: std::ptr::null(),
             host: std::ptr::null_mut(),
+            trap_user_code: 0,
         }
     }
 }
@@ -168,6 +172,8 @@ pub mod offsets {
     pub const TRAP_PC: i32 = offset_of!(VmContext, trap_pc) as i32;
     /// [`VmContext::interrupt`].
     pub const INTERRUPT: i32 = offset_of!(VmContext, interrupt) as i32;
+    /// [`VmContext::trap_user_code`].
+    pub const TRAP_USER_CODE: i32 = offset_of!(VmContext, trap_user_code) as i32;
 
     /// Size of one [`FuncEntry`].
     pub const FUNC_ENTRY_SIZE: i32 = size_of::<FuncEntry>() as i32;
@@ -193,6 +199,7 @@ mod tests {
             NATIVE_STACK_LIMIT,
             STACK_END,
             INTERRUPT,
+            TRAP_USER_CODE,
         ] {
             assert_eq!(off % 8, 0, "8-byte fields are 8-byte aligned");
         }

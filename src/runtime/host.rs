@@ -120,6 +120,7 @@ pub(crate) fn call_host(hf: &mut HostFunc, args: &[Value]) -> Result<Option<Valu
     let host_err = |d: String| RawTrap {
         kind: TrapKind::HostError,
         detail: Some(d),
+        user_code: None,
     };
     match res {
         Err(_) => Err(host_err("host function panicked".into())),

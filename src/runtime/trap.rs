@@ -28,11 +28,14 @@ pub enum TrapKind {
     HostError = 9,
     /// The embedder set the interrupt flag.
     Interrupted = 10,
+    /// The program trapped on purpose (`trap`, `trapi`), with a user code
+    /// ([`Trap::user_code`]).
+    User = 11,
 }
 
 impl TrapKind {
     /// Every kind, for tests.
-    pub const ALL: [TrapKind; 10] = [
+    pub const ALL: [TrapKind; 11] = [
         TrapKind::DivisionByZero,
         TrapKind::IntegerOverflow,
         TrapKind::IndexOutOfBounds,
@@ -43,6 +46,7 @@ impl TrapKind {
         TrapKind::OutOfMemory,
         TrapKind::HostError,
         TrapKind::Interrupted,
+        TrapKind::User,
     ];
 
     /// The status code compiled code returns for this trap.
@@ -68,6 +72,7 @@ impl TrapKind {
             TrapKind::OutOfMemory => "out of memory",
             TrapKind::HostError => "host function failed",
             TrapKind::Interrupted => "interrupted",
+            TrapKind::User => "user trap",
         }
     }
 }
@@ -92,6 +97,8 @@ pub struct Trap {
     /// The source line and column of that op, when the module came from
     /// text.
     pub position: Option<(u32, u32)>,
+    /// For a [`TrapKind::User`] trap: the code the program gave.
+    pub user_code: Option<i64>,
     /// For host errors: the host's message.
     pub detail: Option<String>,
 }
@@ -107,18 +114,25 @@ impl Trap {
             func_name: f.map(|f| f.name.clone()).unwrap_or_default(),
             pc,
             position: f.and_then(|f| f.position_of(pc as usize)),
+            user_code: None,
             detail,
         }
+    }
+
+    /// This trap with user code `code`.
+    pub fn with_user_code(mut self, code: Option<i64>) -> Trap {
+        self.user_code = code;
+        self
     }
 }
 
 impl fmt::Display for Trap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "trap: {} in function `{}` at op {}",
-            self.kind, self.func_name, self.pc
-        )?;
+        write!(f, "trap: {}", self.kind)?;
+        if let Some(code) = self.user_code {
+            write!(f, " {code}")?;
+        }
+        write!(f, " in function `{}` at op {}", self.func_name, self.pc)?;
         if let Some((line, column)) = self.position {
             write!(f, " (line {line}, column {column})")?;
         }
@@ -135,10 +149,16 @@ impl std::error::Error for Trap {}
 pub(crate) struct RawTrap {
     pub(crate) kind: TrapKind,
     pub(crate) detail: Option<String>,
+    /// For a [`TrapKind::User`] trap: the program's code.
+    pub(crate) user_code: Option<i64>,
 }
 
 impl From<TrapKind> for RawTrap {
     fn from(kind: TrapKind) -> RawTrap {
-        RawTrap { kind, detail: None }
+        RawTrap {
+            kind,
+            detail: None,
+            user_code: None,
+        }
     }
 }

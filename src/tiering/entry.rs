@@ -117,12 +117,8 @@ impl JitRuntime {
         }
         let kind = TrapKind::from_code(status).unwrap_or(TrapKind::HostError);
         let c = &*self.ctx;
-        Err(RunError::Trap(Trap::at(
-            &module,
-            c.trap_func,
-            c.trap_pc,
-            kind,
-            detail,
-        )))
+        let user_code = (kind == TrapKind::User).then_some(c.trap_user_code);
+        let trap = Trap::at(&module, c.trap_func, c.trap_pc, kind, detail);
+        Err(RunError::Trap(trap.with_user_code(user_code)))
     }
 }

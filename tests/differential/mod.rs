@@ -14,6 +14,9 @@ pub const ENGINES: &[Tier] = &[Tier::Interp, Tier::Template, Tier::Cranelift, Ti
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub result: Result<Option<Value>, (tierjit::TrapKind, String, u32)>,
+    /// The whole trap, when there was one: its user code, source position
+    /// and detail must agree too.
+    pub trap: Option<tierjit::Trap>,
     pub output: String,
 }
 
@@ -25,7 +28,7 @@ impl Outcome {
             (Err(a), Err(b)) => a == b,
             _ => false,
         };
-        results && self.output == other.output
+        results && self.trap == other.trap && self.output == other.output
     }
 
     /// The value returned, or a panic naming the trap.
@@ -101,13 +104,14 @@ pub fn run_mixed(
     }
     let out = SharedOutput::new();
     instance.set_output(out.clone());
-    let result = match instance.call(func, args) {
-        Ok(v) => Ok(v),
-        Err(Error::Trap(t)) => Err((t.kind, t.func_name, t.pc)),
+    let (result, trap) = match instance.call(func, args) {
+        Ok(v) => (Ok(v), None),
+        Err(Error::Trap(t)) => (Err((t.kind, t.func_name.clone(), t.pc)), Some(t)),
         Err(e) => panic!("call failed outside a trap: {e}"),
     };
     Outcome {
         result,
+        trap,
         output: out.take_string(),
     }
 }

@@ -11,6 +11,7 @@ mod float_ops;
 mod int_ops;
 mod output;
 mod packed_arrays;
+mod user_traps;
 
 const EDGE_INTS: &[i64] = &[
     0,

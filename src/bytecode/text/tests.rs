@@ -167,6 +167,13 @@ end
 func getr_ret() -> r
     retr r0
 end
+
+func panics(i) -> i
+    jz i0, fixed
+    trap i0
+fixed:
+    trapi -32768
+end
 "#;
 
 fn perr(src: &str) -> ParseError {
@@ -1371,5 +1378,6 @@ fn counterparts_come_from_the_op_table() {
     pair(Opcode::Mov, Opcode::IConst, 1);
     pair(Opcode::Mov, Opcode::IConstK, 1);
     pair(Opcode::FMov, Opcode::FConst, 1);
+    pair(Opcode::Trap, Opcode::TrapI, 0);
     assert_eq!(found, expected);
 }

@@ -873,6 +873,18 @@ impl<'a, 'f> Translator<'a, 'f> {
                 let digits = self.b.ins().iconst(I64, i64::from(op.b));
                 self.call_helper(self.helpers.print_f64, &[bits, digits]);
             }
+            Trap | TrapI => {
+                let code = if op.opcode == Trap {
+                    self.get(Bank::I, op.a)
+                } else {
+                    self.b.ins().iconst(I64, imm16(op.a))
+                };
+                self.b
+                    .ins()
+                    .store(trusted(), code, self.ctx, offsets::TRAP_USER_CODE);
+                let status = self.status(TrapKind::User);
+                self.jump_to_trap_status(pc, status);
+            }
         }
     }
 

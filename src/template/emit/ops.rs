@@ -2,6 +2,7 @@
 
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp, imm16};
 use crate::bytecode::{Bank, Cmp, Op, Opcode};
+use crate::runtime::context::offsets;
 use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_LEN_OFFSET, ElemKind};
 use crate::runtime::host::HostCallSite;
 use crate::runtime::trap::TrapKind;
@@ -303,6 +304,16 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                         HelperArg::Imm(op.b.into()),
                     ],
                 );
+            }
+            Trap | TrapI => {
+                if op.opcode == Trap {
+                    self.load_i(T0, op.a);
+                } else {
+                    self.masm.load_imm(T0, imm16(op.a));
+                }
+                self.masm.store_ctx(offsets::TRAP_USER_CODE, T0);
+                let user = self.trap_kind(pc, TrapKind::User);
+                self.masm.jump(user);
             }
         }
     }
