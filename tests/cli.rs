@@ -695,10 +695,11 @@ fn dis_asm_shows_every_version_of_every_function() {
         "{}",
         versions[0].0
     );
+    // Template calls go through the function table: an indirect call.
     let (ret, call) = if cfg!(target_arch = "x86_64") {
         ("ret", "call")
     } else {
-        ("ret", "bl")
+        ("ret", "blr")
     };
     for (header, lines) in &versions {
         let bytes: usize = header
