@@ -728,3 +728,44 @@ fn built_programs_run() {
     let r = instance.call("main", &[Value::I(10)]).unwrap();
     assert!(matches!(r, Some(Value::F(v)) if v == 24.5), "{r:?}");
 }
+
+#[test]
+fn user_traps_end_a_function_and_carry_their_code() {
+    let mut mb = ModuleBuilder::new();
+    let main = mb.declare_function("main", sig(&[Bank::I], Some(Bank::I)));
+    let mut f = mb.function(main);
+    let n = f.param_i(0);
+    let (negative, zero) = (f.new_label(), f.new_label());
+    f.branch_imm(Cmp::Lt, n, 0, negative);
+    f.branch_imm(Cmp::Eq, n, 0, zero);
+    f.ret_i(n);
+    f.bind(negative);
+    f.trap(n);
+    f.bind(zero);
+    // The last op: a trap ends a function as `ret` does.
+    f.trap_imm(-9);
+    f.finish().unwrap();
+    let m = mb.finish().unwrap();
+    verify(&m).unwrap();
+    assert_eq!(m.functions[0].code[3], Op::new(Opcode::Trap, 0, 0, 0));
+    assert_eq!(
+        m.functions[0].code[4],
+        Op::new(Opcode::TrapI, -9i16 as u16, 0, 0)
+    );
+    let engine = tierjit::Engine::new(tierjit::Config::new()).unwrap();
+    let module = tierjit::Module::from_bytecode(&engine, m).unwrap();
+    let mut instance = tierjit::Instance::new(&module).unwrap();
+    for (arg, code) in [(-5, -5), (0, -9)] {
+        match instance.call("main", &[tierjit::Value::I(arg)]) {
+            Err(tierjit::Error::Trap(t)) => {
+                assert_eq!((t.kind, t.user_code), (tierjit::TrapKind::User, Some(code)));
+                assert_eq!(t.position, None, "built, not parsed: no source place");
+            }
+            other => panic!("expected a user trap, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        instance.call("main", &[tierjit::Value::I(4)]).unwrap(),
+        Some(tierjit::Value::I(4))
+    );
+}
