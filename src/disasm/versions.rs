@@ -79,7 +79,11 @@ pub fn code_versions(module: &Module) -> Result<Vec<CodeVersion>> {
     let helpers = HelperAddrs::fake();
     let failed = |func: usize, tier: FuncTier, failure: CompileFailure| CompileError {
         func,
-        func_name: code.functions[func].name.clone(),
+        func_name: code
+            .functions
+            .get(func)
+            .map(|f| f.name.clone())
+            .unwrap_or_default(),
         tier,
         failure,
     };
