@@ -794,7 +794,9 @@ fn engine_invariants_hold(m: &Module) -> bool {
             && !f.code.is_empty()
             && matches!(
                 f.code.last().unwrap().opcode.flow(),
-                tierjit::bytecode::Flow::Jump | tierjit::bytecode::Flow::Return
+                tierjit::bytecode::Flow::Jump
+                    | tierjit::bytecode::Flow::Return
+                    | tierjit::bytecode::Flow::Trap
             )
             && f.code.iter().all(|op| {
                 op.flags == 0
