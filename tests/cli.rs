@@ -28,24 +28,9 @@ fn assert_clean_failure(o: &Output, what: &str) {
 /// Run `tierjit` as [`tierjit`] does, with `input` on its standard input.
 fn tierjit_stdin(args: &[&str], env: &[(&str, &str)], input: &[u8]) -> Output {
     use std::io::Write;
-    use std::process::{Command, Stdio};
-    let runner = std::env::var("TIERJIT_TEST_RUNNER").unwrap_or_default();
-    let mut argv = runner.split_whitespace();
-    let mut cmd = match argv.next() {
-        Some(program) => {
-            let mut c = Command::new(program);
-            c.args(argv).arg(env!("CARGO_BIN_EXE_tierjit"));
-            c
-        }
-        None => Command::new(env!("CARGO_BIN_EXE_tierjit")),
-    };
-    cmd.args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("TIERJIT_TIER")
-        .env_remove("TIERJIT_HOT_CALLS")
-        .env_remove("TIERJIT_HOT_LOOPS")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
+    use std::process::Stdio;
+    let mut cmd = common::cli::command(args, env);
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("tierjit runs");

@@ -77,15 +77,8 @@ pub fn code_versions(module: &Module) -> Result<Vec<CodeVersion>> {
     let counters = config.get_tier() == Tier::Auto;
     let (code, layouts) = (module.bytecode(), module.layouts());
     let helpers = HelperAddrs::fake();
-    let failed = |func: usize, tier: FuncTier, failure: CompileFailure| CompileError {
-        func,
-        func_name: code
-            .functions
-            .get(func)
-            .map(|f| f.name.clone())
-            .unwrap_or_default(),
-        tier,
-        failure,
+    let failed = |func: usize, tier: FuncTier, failure: CompileFailure| {
+        CompileError::in_module(code, func, tier, failure)
     };
     let mut template = emit::Compiler::new(HostMasm::new());
     let mut cranelift = cranelift_tier::Compiler::new(config.get_cranelift())

@@ -1,6 +1,7 @@
 //! Why a function could not be compiled, in either JIT tier.
 
 use super::context::FuncTier;
+use crate::bytecode::Module;
 use thiserror::Error;
 
 /// What went wrong in a compilation, without naming the function.
@@ -41,4 +42,26 @@ pub struct CompileError {
     pub tier: FuncTier,
     /// What went wrong.
     pub failure: CompileFailure,
+}
+
+impl CompileError {
+    /// A failure to compile function `func` of `module` in `tier`, with the
+    /// function's name (empty when the index names no function).
+    pub fn in_module(
+        module: &Module,
+        func: usize,
+        tier: FuncTier,
+        failure: CompileFailure,
+    ) -> CompileError {
+        CompileError {
+            func,
+            func_name: module
+                .functions
+                .get(func)
+                .map(|f| f.name.clone())
+                .unwrap_or_default(),
+            tier,
+            failure,
+        }
+    }
 }

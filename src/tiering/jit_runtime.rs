@@ -158,17 +158,7 @@ impl JitRuntime {
         tier: FuncTier,
         failure: CompileFailure,
     ) -> CompileError {
-        CompileError {
-            func,
-            func_name: self
-                .code
-                .functions
-                .get(func)
-                .map(|f| f.name.clone())
-                .unwrap_or_default(),
-            tier,
-            failure,
-        }
+        CompileError::in_module(&self.code, func, tier, failure)
     }
 
     /// The entry address of `func`, compiling it first if needed.

@@ -2,10 +2,11 @@
 
 use std::process::{Command, Output};
 
-/// Run `tierjit` with `args` in the crate's folder, with `env` on top of an
-/// environment cleared of the variables that choose tiers. Under qemu-user
-/// (scripts/test-aarch64.sh) the binary runs through `TIERJIT_TEST_RUNNER`.
-pub fn tierjit(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// The `tierjit` command with `args`, in the crate's folder, with `env` on
+/// top of an environment cleared of the variables that choose tiers. Under
+/// qemu-user (scripts/test-aarch64.sh) the binary runs through
+/// `TIERJIT_TEST_RUNNER`.
+pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let runner = std::env::var("TIERJIT_TEST_RUNNER").unwrap_or_default();
     let mut argv = runner.split_whitespace();
     let mut cmd = match argv.next() {
@@ -20,9 +21,12 @@ pub fn tierjit(args: &[&str], env: &[(&str, &str)]) -> Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("TIERJIT_TIER")
         .env_remove("TIERJIT_HOT_CALLS")
-        .env_remove("TIERJIT_HOT_LOOPS");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("tierjit runs")
+        .env_remove("TIERJIT_HOT_LOOPS")
+        .envs(env.iter().copied());
+    cmd
+}
+
+/// Run [`command`] to completion.
+pub fn tierjit(args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(args, env).output().expect("tierjit runs")
 }
