@@ -62,7 +62,7 @@ use super::module::{Function, Import, Module, Signature};
 use super::op::{
     Bank, Cmp, FloatBinOp, FloatUnOp, Flow, IntBinOp, MAX_PRINTF_DIGITS, NO_REG, Op, Opcode,
 };
-use super::verify::{MAX_FUNCTIONS, MAX_IMPORTS, MAX_OPS, verify};
+use super::verify::{MAX_FUNCTIONS, MAX_IMPORTS, MAX_OPS, MAX_TYPES, verify};
 use crate::bytecode::error::VerifyError;
 
 /// The most registers of one bank a function may have.
@@ -188,6 +188,21 @@ pub struct FuncRef {
 
 impl FuncRef {
     /// The function's index in the module.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+}
+
+/// A function type declared in a [`ModuleBuilder`]: what an indirect call
+/// expects of the reference it calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TypeRef {
+    module: u32,
+    index: u32,
+}
+
+impl TypeRef {
+    /// The type's index in the module's type table.
     pub fn index(self) -> u32 {
         self.index
     }
@@ -353,6 +368,7 @@ pub struct ModuleBuilder {
     fconst_index: HashMap<u64, u16>,
     strings: Vec<String>,
     string_index: HashMap<String, u16>,
+    types: Vec<Signature>,
     error: Option<BuildError>,
 }
 
@@ -377,6 +393,7 @@ impl ModuleBuilder {
             fconst_index: HashMap::new(),
             strings: Vec::new(),
             string_index: HashMap::new(),
+            types: Vec::new(),
             error: None,
         }
     }
@@ -439,6 +456,27 @@ impl ModuleBuilder {
         HostRef {
             module: self.id,
             index,
+        }
+    }
+
+    /// Declare a function type for indirect calls ([`FunctionBuilder::call_indirect`]).
+    /// Declaring the same signature twice gives the same type.
+    pub fn declare_type(&mut self, sig: Signature) -> TypeRef {
+        let index = match self.types.iter().position(|t| *t == sig) {
+            Some(i) => i,
+            None => {
+                if self.types.len() >= MAX_TYPES {
+                    self.fail(BuildError::Module(format!(
+                        "too many types (at most {MAX_TYPES})"
+                    )));
+                }
+                self.types.push(sig);
+                self.types.len() - 1
+            }
+        };
+        TypeRef {
+            module: self.id,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
         }
     }
 
@@ -507,6 +545,7 @@ impl ModuleBuilder {
             iconsts: self.iconsts,
             fconsts: self.fconsts,
             strings: self.strings,
+            types: self.types,
         };
         verify(&module)?;
         Ok(module)
@@ -966,8 +1005,21 @@ impl FunctionBuilder<'_> {
             return;
         }
         let dst = self.call_dst(&callee, &sig, dst);
-        // Move the arguments into the window, which `finish` places above
-        // every register of the function.
+        let placed = self.place_args(args);
+        if placed {
+            self.windows.push(WindowFixup {
+                pc: self.code.len(),
+                field: 2,
+                offset: 0,
+            });
+        }
+        let opcode = if host { Opcode::HostCall } else { Opcode::Call };
+        self.emit(opcode, [dst, index as u16, 0]);
+    }
+
+    /// Move `args` into the argument window, which `finish` places above
+    /// every register of the function; whether there were any.
+    fn place_args(&mut self, args: &[AnyReg]) -> bool {
         let mut offsets = [0u32; 3];
         for &arg in args {
             let bank = arg.bank();
@@ -984,15 +1036,47 @@ impl FunctionBuilder<'_> {
             let need = &mut self.window_need[bank.index()];
             *need = (*need).max(offsets[bank.index()]);
         }
-        if !args.is_empty() {
-            self.windows.push(WindowFixup {
-                pc: self.code.len(),
-                field: 2,
-                offset: 0,
-            });
+        !args.is_empty()
+    }
+
+    /// Whether `args` pass `sig`'s parameters; records the misuse if not.
+    fn args_match(&mut self, what: &str, sig: &Signature, args: &[AnyReg]) -> bool {
+        let banks: Vec<Bank> = args.iter().map(|a| a.bank()).collect();
+        if banks != sig.params {
+            let got: Vec<String> = banks.iter().map(Bank::to_string).collect();
+            self.invalid(format!(
+                "{what} takes {sig} but the call passes ({})",
+                got.join(", ")
+            ));
+            return false;
         }
-        let opcode = if host { Opcode::HostCall } else { Opcode::Call };
-        self.emit(opcode, [dst, index as u16, 0]);
+        true
+    }
+
+    /// The signature of type `ty`, if it belongs to this module builder.
+    fn type_sig(&mut self, ty: TypeRef) -> Option<Signature> {
+        let found = (ty.module == self.module.id)
+            .then(|| self.module.types.get(ty.index as usize).cloned())
+            .flatten();
+        if found.is_none() {
+            self.invalid("type reference from another module builder".to_owned());
+        }
+        found
+    }
+
+    /// Whether a tail call to something returning `result` may end this
+    /// function; records the misuse if not.
+    fn tail_result_matches(&mut self, callee: &str, result: Option<Bank>) -> bool {
+        if result != self.sig.result {
+            let name = |b: Option<Bank>| b.map_or("none".to_owned(), |b| b.to_string());
+            self.invalid(format!(
+                "tail call to {callee} returning {} in a function returning {}",
+                name(result),
+                name(self.sig.result)
+            ));
+            return false;
+        }
+        true
     }
 
     fn emit_call_window(
@@ -1006,16 +1090,7 @@ impl FunctionBuilder<'_> {
         let Some((callee, sig)) = self.callee(host, module, index) else {
             return;
         };
-        for bank in Bank::ALL {
-            let n = sig.params.iter().filter(|&&b| b == bank).count() as u64;
-            let have = u64::from(self.regs[bank.index()]);
-            if n > 0 && u64::from(window) + n > have {
-                self.invalid(format!(
-                    "call to `{callee}` needs {bank} registers {window}..{} but only {have} are allocated",
-                    u64::from(window) + n
-                ));
-            }
-        }
+        self.check_window(&format!("call to `{callee}`"), &sig, window);
         let dst = self.call_dst(&callee, &sig, dst);
         let opcode = if host { Opcode::HostCall } else { Opcode::Call };
         self.emit(opcode, [dst, index as u16, window]);
@@ -1050,6 +1125,185 @@ impl FunctionBuilder<'_> {
     /// [`call_window`](FunctionBuilder::call_window).
     pub fn host_call_window(&mut self, h: HostRef, window: u16, dst: impl Into<Option<AnyReg>>) {
         self.emit_call_window(true, h.module, h.index, window, dst.into());
+    }
+
+    // ---- functions as values ----
+
+    /// `dst =` the reference to function `f` (no environment; the same
+    /// object every time). Its type is `f`'s signature: declare it with
+    /// [`ModuleBuilder::declare_type`] to call it indirectly.
+    pub fn func_ref(&mut self, dst: RReg, f: FuncRef) {
+        if self.callee(false, f.module, f.index).is_none() {
+            return;
+        }
+        let a = self.r(dst);
+        self.emit(Opcode::FRef, [a, f.index as u16, 0]);
+    }
+
+    /// `dst =` a new closure of `f` over `env`. `f` takes the environment
+    /// as its last `r` parameter; the closure's type is `f`'s signature
+    /// without it.
+    pub fn closure(&mut self, dst: RReg, f: FuncRef, env: RReg) {
+        let Some((name, sig)) = self.callee(false, f.module, f.index) else {
+            return;
+        };
+        if !sig.params.contains(&Bank::R) {
+            self.invalid(format!(
+                "`closure` of `{name}`, which has no `r` parameter for its environment"
+            ));
+            return;
+        }
+        let (a, c) = (self.r(dst), self.r(env));
+        self.emit(Opcode::Closure, [a, f.index as u16, c]);
+    }
+
+    /// Call the function reference `callee`, which must have type `ty`,
+    /// with `args`; the result into `dst` (`None` when `ty` returns nothing,
+    /// or to discard it). A null reference traps with `NullReference`, a
+    /// reference of another type with `SignatureMismatch`.
+    pub fn call_indirect(
+        &mut self,
+        ty: TypeRef,
+        callee: RReg,
+        args: &[AnyReg],
+        dst: impl Into<Option<AnyReg>>,
+    ) {
+        let Some(sig) = self.type_sig(ty) else {
+            return;
+        };
+        if !self.args_match("the indirect call's type", &sig, args) {
+            return;
+        }
+        let dst = dst.into();
+        if let Err(m) = check_result(&sig, dst) {
+            self.invalid(format!("indirect call: {m}"));
+            return;
+        }
+        let c = self.r(callee);
+        self.place_args(args);
+        // The result arrives in the window's first register of its bank.
+        if let Some(bank) = sig.result {
+            let need = &mut self.window_need[bank.index()];
+            *need = (*need).max(1);
+        }
+        self.windows.push(WindowFixup {
+            pc: self.code.len(),
+            field: 2,
+            offset: 0,
+        });
+        self.emit(Opcode::CallI, [ty.index as u16, c, 0]);
+        if let (Some(d), Some(bank)) = (dst, sig.result) {
+            let d = self.r(d);
+            self.windows.push(WindowFixup {
+                pc: self.code.len(),
+                field: 1,
+                offset: 0,
+            });
+            self.emit(mov_opcode(bank), [d, 0, 0]);
+        }
+    }
+
+    /// Call the reference `callee` of type `ty` with arguments already in
+    /// place from `window` (the raw `calli`); the result, if any, arrives in
+    /// register `window` of the result bank.
+    pub fn call_indirect_window(&mut self, ty: TypeRef, callee: RReg, window: u16) {
+        let Some(sig) = self.type_sig(ty) else {
+            return;
+        };
+        self.check_window("indirect call", &sig, window);
+        if let Some(bank) = sig.result
+            && u32::from(window) >= self.regs[bank.index()]
+        {
+            self.invalid(format!(
+                "indirect call puts its result in {bank}{window}, which is not allocated"
+            ));
+        }
+        let c = self.r(callee);
+        self.emit(Opcode::CallI, [ty.index as u16, c, window]);
+    }
+
+    /// Tail call of `f` with `args`: `f` replaces this activation and its
+    /// result is this function's result (so it must return what this
+    /// function returns). Ends the function like a return.
+    pub fn tail_call(&mut self, f: FuncRef, args: &[AnyReg]) {
+        let Some((name, sig)) = self.callee(false, f.module, f.index) else {
+            return;
+        };
+        if !self.args_match(&format!("`{name}`"), &sig, args)
+            || !self.tail_result_matches(&format!("`{name}`"), sig.result)
+        {
+            return;
+        }
+        if self.place_args(args) {
+            self.windows.push(WindowFixup {
+                pc: self.code.len(),
+                field: 1,
+                offset: 0,
+            });
+        }
+        self.emit(Opcode::TCall, [f.index as u16, 0, 0]);
+    }
+
+    /// Tail call of `f` with arguments already in place from `window`.
+    pub fn tail_call_window(&mut self, f: FuncRef, window: u16) {
+        let Some((name, sig)) = self.callee(false, f.module, f.index) else {
+            return;
+        };
+        self.check_window(&format!("tail call to `{name}`"), &sig, window);
+        if self.tail_result_matches(&format!("`{name}`"), sig.result) {
+            self.emit(Opcode::TCall, [f.index as u16, window, 0]);
+        }
+    }
+
+    /// Tail call through the reference `callee` of type `ty` with `args`:
+    /// [`call_indirect`](FunctionBuilder::call_indirect)'s checks,
+    /// [`tail_call`](FunctionBuilder::tail_call)'s frame reuse.
+    pub fn tail_call_indirect(&mut self, ty: TypeRef, callee: RReg, args: &[AnyReg]) {
+        let Some(sig) = self.type_sig(ty) else {
+            return;
+        };
+        if !self.args_match("the indirect call's type", &sig, args)
+            || !self.tail_result_matches("a reference", sig.result)
+        {
+            return;
+        }
+        let c = self.r(callee);
+        if self.place_args(args) {
+            self.windows.push(WindowFixup {
+                pc: self.code.len(),
+                field: 2,
+                offset: 0,
+            });
+        }
+        self.emit(Opcode::TCallI, [ty.index as u16, c, 0]);
+    }
+
+    /// Tail call through `callee` of type `ty` with arguments already in
+    /// place from `window`.
+    pub fn tail_call_indirect_window(&mut self, ty: TypeRef, callee: RReg, window: u16) {
+        let Some(sig) = self.type_sig(ty) else {
+            return;
+        };
+        self.check_window("indirect tail call", &sig, window);
+        if self.tail_result_matches("a reference", sig.result) {
+            let c = self.r(callee);
+            self.emit(Opcode::TCallI, [ty.index as u16, c, window]);
+        }
+    }
+
+    /// Records a misuse when `sig`'s parameters from `window` are not all
+    /// allocated.
+    fn check_window(&mut self, what: &str, sig: &Signature, window: u16) {
+        for bank in Bank::ALL {
+            let n = sig.params.iter().filter(|&&b| b == bank).count() as u64;
+            let have = u64::from(self.regs[bank.index()]);
+            if n > 0 && u64::from(window) + n > have {
+                self.invalid(format!(
+                    "{what} needs {bank} registers {window}..{} but only {have} are allocated",
+                    u64::from(window) + n
+                ));
+            }
+        }
     }
 
     fn emit_ret(&mut self, bank: Option<Bank>, opcode: Opcode, a: u16) {
@@ -1275,6 +1529,17 @@ impl FunctionBuilder<'_> {
             s.def = Some(def);
         }
         Ok(())
+    }
+}
+
+/// Whether `dst` can take the result of a call of signature `sig`.
+fn check_result(sig: &Signature, dst: Option<AnyReg>) -> Result<(), String> {
+    match (sig.result, dst) {
+        (None, Some(d)) => Err(format!("returns none but has result register {d}")),
+        (Some(bank), Some(d)) if d.bank() != bank => {
+            Err(format!("returns {bank} but has result register {d}"))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -10,9 +10,9 @@ pub mod verify;
 
 pub use builder::{
     AnyReg, BuildError, FReg, FuncRef, FunctionBuilder, HostRef, IReg, Label, ModuleBuilder, RReg,
-    Reg,
+    Reg, TypeRef,
 };
 pub use error::{ParseError, VerifyError};
 pub use loops::{loop_headers, loops};
 pub use module::{ENTRY_NAME, Function, Import, Module, Signature};
-pub use op::{Bank, Cmp, Flow, NO_REG, Op, Opcode, Operand};
+pub use op::{Bank, Cmp, Flow, NO_REG, NO_TYPE, Op, Opcode, Operand};

@@ -32,6 +32,19 @@ impl Signature {
         }
         n
     }
+
+    /// The type of a closure of a function with this signature: the
+    /// signature without its last `r` parameter (the environment), or
+    /// `None` when it has no `r` parameter.
+    pub fn closure_view(&self) -> Option<Signature> {
+        let env = self.params.iter().rposition(|&b| b == Bank::R)?;
+        let mut params = self.params.clone();
+        params.remove(env);
+        Some(Signature {
+            params,
+            result: self.result,
+        })
+    }
 }
 
 impl std::fmt::Display for Signature {
@@ -134,6 +147,10 @@ pub struct Module {
     pub fconsts: Vec<u64>,
     /// String constants (for `prints`).
     pub strings: Vec<String>,
+    /// Function types, distinct: the signatures that indirect calls
+    /// (`calli`, `tcalli`) expect, by index. A function reference's type is
+    /// the index of its signature here.
+    pub types: Vec<Signature>,
 }
 
 /// The name of the entry function.
@@ -174,6 +191,36 @@ impl Module {
                 self.strings.len() - 1
             }
         }
+    }
+
+    /// The index of function type `sig`, adding it if new.
+    pub fn intern_type(&mut self, sig: &Signature) -> usize {
+        match self.types.iter().position(|t| t == sig) {
+            Some(i) => i,
+            None => {
+                self.types.push(sig.clone());
+                self.types.len() - 1
+            }
+        }
+    }
+
+    /// The type of a function reference with signature `sig`: its index in
+    /// [`Module::types`], or [`NO_TYPE`](super::NO_TYPE) when no indirect call
+    /// can expect it.
+    pub fn type_id(&self, sig: &Signature) -> u32 {
+        self.types
+            .iter()
+            .position(|t| t == sig)
+            .map_or(super::NO_TYPE, |i| i as u32)
+    }
+
+    /// The type of `fref f` and of `closure f, env`: `(reference, closure)`.
+    pub fn ref_types(&self, f: &Function) -> (u32, u32) {
+        let closure = f
+            .sig
+            .closure_view()
+            .map_or(super::NO_TYPE, |v| self.type_id(&v));
+        (self.type_id(&f.sig), closure)
     }
 
     /// Total number of ops over all functions.

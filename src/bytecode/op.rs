@@ -85,6 +85,10 @@ pub enum Operand {
     ArgWindow,
     /// A small unsigned number (the digits of `printf`).
     Count,
+    /// An index into the module's table of function types
+    /// ([`Module::types`](super::Module::types)): the signature an indirect
+    /// call expects of its callee.
+    Type,
 }
 
 /// The `CallDst` value of a call whose callee returns nothing.
@@ -509,7 +513,33 @@ opcodes! {
     Trap = "trap", [Read(I), None, None], Trap;
     /// Trap with user code `a as i16 as i64`.
     TrapI = "trapi", [Imm, None, None], Trap;
+
+    // ---- functions as values ----
+    /// `r[a] =` the reference to function `b`: the same immutable object
+    /// every time in one instance, with no environment. Its type is `b`'s
+    /// signature.
+    FRef = "fref", [Write(R), Func, None], Next;
+    /// `r[a] =` a new closure of function `b` over the environment `r[c]`.
+    /// `b` takes the environment as its last `r` parameter; the closure's
+    /// type is `b`'s signature without it.
+    Closure = "closure", [Write(R), Func, Read(R)], Next;
+    /// Call the function reference `r[b]`, which must have type `a`, with
+    /// arguments from window `c` (as `call`; a closure's environment goes to
+    /// the callee's `r` register after the visible `r` parameters). The
+    /// result goes to register `c` of the result bank.
+    CallI = "calli", [Type, Read(R), ArgWindow], Next;
+    /// Tail call of function `a` with arguments from window `b`: the callee
+    /// replaces this activation (same frame, same depth) and its result is
+    /// this function's result.
+    TCall = "tcall", [Func, ArgWindow, None], Return;
+    /// Tail call through the function reference `r[b]` of type `a`, with
+    /// arguments from window `c`: `calli`'s checks, `tcall`'s frame reuse.
+    TCallI = "tcalli", [Type, Read(R), ArgWindow], Return;
 }
+
+/// The type of a function reference whose signature is not in the module's
+/// type table: no indirect call can match it.
+pub const NO_TYPE: u32 = u32::MAX;
 
 /// The largest digit count of `printf` (C's printf allows more, but nobody needs it).
 pub const MAX_PRINTF_DIGITS: u16 = 40;
@@ -586,6 +616,18 @@ impl Opcode {
             RMov | RetR => Some(Bank::R),
             _ => None,
         }
+    }
+
+    /// Whether the op is a tail call (`tcall`, `tcalli`): it ends the
+    /// function like a return, the callee's result being its result.
+    pub fn is_tail_call(self) -> bool {
+        matches!(self, Opcode::TCall | Opcode::TCallI)
+    }
+
+    /// Whether the op calls through a function reference (`calli`,
+    /// `tcalli`).
+    pub fn is_indirect_call(self) -> bool {
+        matches!(self, Opcode::CallI | Opcode::TCallI)
     }
 
     /// The bank of the elements an array op (`new*`, `get*`, `set*`)

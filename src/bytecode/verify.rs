@@ -22,7 +22,14 @@
 //!   register is [`NO_REG`] when the callee returns nothing, else a register
 //!   of the callee's result bank below the caller's `regs`;
 //! - return: `ret` only in a function returning nothing, `reti`/`retf`/`retr`
-//!   only in a function returning that bank;
+//!   only in a function returning that bank; a tail call (`tcall`,
+//!   `tcalli`) only to a callee returning what the function returns;
+//! - types: at most [`MAX_TYPES`], distinct, each with at most 65535
+//!   parameters of a bank; an indirect call's window fits its type's
+//!   parameters as a call's fits its callee's, and when the type returns a
+//!   bank, register `window` of that bank exists (it receives the result);
+//! - closures: `closure` names a function with at least one `r` parameter
+//!   (its environment);
 //! - control: the last op always jumps or returns, so no path runs past the
 //!   end of the code.
 //!
@@ -33,7 +40,7 @@
 use std::collections::HashSet;
 
 use super::module::{Function, Module, Signature};
-use super::op::{Bank, Flow, MAX_PRINTF_DIGITS, NO_REG, Op, Operand};
+use super::op::{Bank, Flow, MAX_PRINTF_DIGITS, NO_REG, Op, Opcode, Operand};
 use crate::bytecode::error::VerifyError;
 
 /// The most functions a module may have (indices fit an op field).
@@ -42,6 +49,8 @@ pub const MAX_FUNCTIONS: usize = u16::MAX as usize;
 pub const MAX_IMPORTS: usize = u16::MAX as usize;
 /// The most ops a function may have (targets fit an op field).
 pub const MAX_OPS: usize = u16::MAX as usize;
+/// The most function types a module may have (indices fit an op field).
+pub const MAX_TYPES: usize = u16::MAX as usize;
 /// The most parameters of one bank a signature may have.
 pub const MAX_PARAMS_PER_BANK: usize = u16::MAX as usize;
 
@@ -64,6 +73,30 @@ pub fn verify(module: &Module) -> Result<(), VerifyError> {
             "module has {} imports (at most {MAX_IMPORTS})",
             module.imports.len()
         )));
+    }
+
+    if module.types.len() > MAX_TYPES {
+        return Err(module_error(format!(
+            "module has {} types (at most {MAX_TYPES})",
+            module.types.len()
+        )));
+    }
+    for (k, t) in module.types.iter().enumerate() {
+        if let Some(first) = module.types[..k].iter().position(|u| u == t) {
+            return Err(module_error(format!(
+                "type {k} `{t}` repeats type {first} (types are distinct)"
+            )));
+        }
+        let counts = param_counts(t);
+        if let Some(bank) = Bank::ALL
+            .into_iter()
+            .find(|b| counts[b.index()] > MAX_PARAMS_PER_BANK)
+        {
+            return Err(module_error(format!(
+                "type {k} has {} {bank} parameters (at most {MAX_PARAMS_PER_BANK})",
+                counts[bank.index()]
+            )));
+        }
     }
 
     let mut import_names = HashSet::new();
@@ -227,6 +260,19 @@ fn check_op(module: &Module, func: &Function, op: &Op) -> Result<(), String> {
                     sig: &f.sig,
                 });
             }
+            Operand::Type => {
+                let t = module.types.get(usize::from(v)).ok_or_else(|| {
+                    format!(
+                        "type index {v} out of range (module has {} types)",
+                        module.types.len()
+                    )
+                })?;
+                callee = Some(Callee {
+                    what: "indirect call",
+                    name: "its reference",
+                    sig: t,
+                });
+            }
             Operand::Host => {
                 let h = module.imports.get(usize::from(v)).ok_or_else(|| {
                     format!(
@@ -256,7 +302,7 @@ fn check_op(module: &Module, func: &Function, op: &Op) -> Result<(), String> {
                 }
             }
             Operand::Read(bank) | Operand::Write(bank) => check_reg(func, bank, v)?,
-            Operand::Imm | Operand::Func | Operand::Host => {}
+            Operand::Imm | Operand::Func | Operand::Host | Operand::Type => {}
             Operand::ConstI => check_index(v, module.iconsts.len(), "i64 constant")?,
             Operand::ConstF => check_index(v, module.fconsts.len(), "f64 constant")?,
             Operand::Str => check_index(v, module.strings.len(), "string")?,
@@ -317,7 +363,37 @@ fn check_op(module: &Module, func: &Function, op: &Op) -> Result<(), String> {
         }
     }
 
-    if op.opcode.flow() == Flow::Return {
+    if op.opcode == Opcode::Closure
+        && let Some(f) = module.functions.get(usize::from(op.b))
+        && !f.sig.params.contains(&Bank::R)
+    {
+        return Err(format!(
+            "`closure` of `{}`, which has no `r` parameter for its environment",
+            f.name
+        ));
+    }
+    if op.opcode == Opcode::CallI
+        && let Some(c) = &callee
+        && let Some(bank) = c.sig.result
+    {
+        check_reg(func, bank, op.c)
+            .map_err(|e| format!("the result of an indirect call goes to its window: {e}"))?;
+    }
+    if op.opcode.is_tail_call() {
+        let c = callee.as_ref().ok_or_else(|| no_callee(op))?;
+        if c.sig.result != func.sig.result {
+            return Err(format!(
+                "tail call to {} returning {} in a function returning {}",
+                if op.opcode == Opcode::TCall {
+                    format!("`{}`", c.name)
+                } else {
+                    "a reference".to_owned()
+                },
+                bank_name(c.sig.result),
+                bank_name(func.sig.result)
+            ));
+        }
+    } else if op.opcode.flow() == Flow::Return {
         let returns = match kinds[0] {
             Operand::Read(bank) => Some(bank),
             _ => None,

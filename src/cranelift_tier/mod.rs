@@ -440,7 +440,7 @@ mod tests {
             );
         }
         let m = crate::bytecode::text::parse(&src).expect("parses");
-        let layouts = m.functions.iter().map(FrameLayout::of).collect();
+        let layouts = FrameLayout::all(&m).into();
         (m, layouts)
     }
 
@@ -503,7 +503,7 @@ mod tests {
     /// The real calls in the IR of function `func` of `src`.
     fn real_calls(src: &str, func: usize, inline_max_ops: u32, inline_max_depth: u32) -> usize {
         let m = crate::bytecode::text::parse(src).expect("parses");
-        let layouts: Vec<_> = m.functions.iter().map(FrameLayout::of).collect();
+        let layouts: Vec<_> = FrameLayout::all(&m);
         let settings = CraneliftSettings {
             inline_max_ops,
             inline_max_depth,
@@ -551,7 +551,7 @@ mod tests {
                    func count(i) -> i\ntop:\n  call i1, fib, 0\n  call i1, count, 1\n\
                      subi i0, i0, 1\n  jgti i0, 0, top\n  reti i0\nend\n";
         let m = crate::bytecode::text::parse(src).expect("parses");
-        let layouts: Vec<_> = m.functions.iter().map(FrameLayout::of).collect();
+        let layouts: Vec<_> = FrameLayout::all(&m);
         let settings = CraneliftSettings {
             inline_max_depth: 1,
             ..CraneliftSettings::default()
@@ -612,7 +612,7 @@ mod tests {
             "  call i0, leaf, 0\n".repeat(10)
         );
         let m = crate::bytecode::text::parse(&src).expect("parses");
-        let layouts: Vec<_> = m.functions.iter().map(FrameLayout::of).collect();
+        let layouts: Vec<_> = FrameLayout::all(&m);
         let settings = CraneliftSettings {
             inline_max_ops: 2,
             ..CraneliftSettings::default()
@@ -688,7 +688,7 @@ mod tests {
                      subi i2, i0, 2\n  call i2, fib, 2\n  add i0, i1, i2\n  reti i0\n\
                    small:\n  reti i0\nend\n";
         let m = crate::bytecode::text::parse(src).expect("parses");
-        let layouts: Vec<_> = m.functions.iter().map(FrameLayout::of).collect();
+        let layouts: Vec<_> = FrameLayout::all(&m);
         let settings = CraneliftSettings {
             inline_max_depth: 0,
             ..CraneliftSettings::default()

@@ -146,6 +146,8 @@ pub fn listing(module: &Module) -> Result<String> {
         widen_set_i64,
         fill_bytes,
         null_array_header,
+        new_closure,
+        tail_call_dispatch,
     } = HelperAddrs::fake();
     let _ = write!(out, "; helpers at fake addresses:");
     for (name, addr) in [
@@ -160,6 +162,8 @@ pub fn listing(module: &Module) -> Result<String> {
         ("widen_set_i64", widen_set_i64),
         ("fill_bytes", fill_bytes),
         ("null_array_header", null_array_header),
+        ("new_closure", new_closure),
+        ("tail_call_dispatch", tail_call_dispatch),
     ] {
         let _ = write!(out, " {name} {addr:#x}");
     }

@@ -77,6 +77,7 @@ impl Instance {
             interrupt: Arc::new(AtomicBool::new(false)),
             count_ops: config.count_ops,
             executed_ops: 0,
+            func_refs: Store::func_ref_table(&module.inner.layouts),
         };
         let (first_tier, tiering) = match module.engine().effective_tier() {
             Tier::Template => (Some(FuncTier::Template), None),

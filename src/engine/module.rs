@@ -53,7 +53,7 @@ impl Module {
     /// Verify a module built with the builder (or by hand).
     pub fn from_bytecode(engine: &Engine, code: bytecode::Module) -> Result<Module> {
         bytecode::verify::verify(&code)?;
-        let layouts = code.functions.iter().map(FrameLayout::of).collect();
+        let layouts = FrameLayout::all(&code).into();
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),

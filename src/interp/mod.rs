@@ -11,7 +11,7 @@ use crate::bytecode::op::imm16;
 use crate::bytecode::{Module, NO_REG, Opcode};
 use crate::runtime::Store;
 use crate::runtime::frame::FrameLayout;
-use crate::runtime::heap::{ElemKind, array_len, element_ptr, get_i64, set_i64};
+use crate::runtime::heap::{ElemKind, array_len, element_ptr, func_ref, get_i64, set_i64};
 use crate::runtime::host::{call_host, gather_args};
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::{RawTrap, Trap, TrapKind};
@@ -337,9 +337,18 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                 Opcode::Jz => br!(i!(op.a) == 0, op.b),
                 Opcode::Jnz => br!(i!(op.a) != 0, op.b),
 
-                Opcode::Call => {
-                    let callee = op.b as usize;
-                    let cl = *layouts.get_unchecked(callee);
+                Opcode::Call | Opcode::CallI => {
+                    // `calli`: the reference's checks, then the callee's
+                    // indirect-call frame; its environment goes after the
+                    // type's `r` parameters.
+                    let (callee, cl, room, w, env) = if op.opcode == Opcode::Call {
+                        let cl = *layouts.get_unchecked(op.b as usize);
+                        (op.b as usize, cl, cl.regs, op.c as usize, None)
+                    } else {
+                        let f = try_trap!(func_ref(r!(op.b), u32::from(op.a)));
+                        let cl = *layouts.get_unchecked(f.func as usize);
+                        (f.func as usize, cl, cl.indirect_regs(), op.c as usize, Some(f.env))
+                    };
                     // Depth counts the running frame: the entry is depth 1.
                     if frames.len() + 2 > max_depth {
                         trap!(TrapKind::StackOverflow);
@@ -358,11 +367,10 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                         nrp.offset_from(r0) as usize,
                     ];
                     let cap = store.stacks.capacity();
-                    if (0..3).any(|b| new_bases[b] + cl.regs[b] as usize > cap[b]) {
+                    if (0..3).any(|b| new_bases[b] + room[b] as usize > cap[b]) {
                         trap!(TrapKind::StackOverflow);
                     }
                     // Arguments from the window; the rest of the frame cleared.
-                    let w = op.c as usize;
                     // The verifier bounds the window only in banks where the
                     // callee has parameters: form the others without `add`.
                     copy_slots(
@@ -385,6 +393,10 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                         cl.regs[1] - cl.params[1],
                     );
                     clear_slots(nrp.add(cl.params[2] as usize), cl.regs[2] - cl.params[2]);
+                    if let Some(env) = env {
+                        let ty = module.types.get_unchecked(op.a as usize);
+                        *nrp.add(ty.param_counts()[2] as usize) = env;
+                    }
                     frames.push(Frame {
                         func: *func as u32,
                         pc: pc as u32,
@@ -444,14 +456,77 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                     );
                     pc = caller.pc as usize;
                     let call = *code.get_unchecked(pc);
-                    if call.a != NO_REG {
+                    // `call` names its result register; `calli` puts the
+                    // result in its window's first register.
+                    let dst = if call.opcode == Opcode::CallI {
+                        call.c
+                    } else {
+                        call.a
+                    };
+                    if dst != NO_REG {
                         match op.opcode {
-                            Opcode::RetI => i!(call.a) = *cip,
-                            Opcode::RetF => f!(call.a) = *cfp,
-                            Opcode::RetR => r!(call.a) = *crp,
+                            Opcode::RetI => i!(dst) = *cip,
+                            Opcode::RetF => f!(dst) = *cfp,
+                            Opcode::RetR => r!(dst) = *crp,
                             _ => {}
                         }
                     }
+                }
+                Opcode::TCall | Opcode::TCallI => {
+                    // The callee replaces this activation: same bases, same
+                    // depth; its return is this function's.
+                    let (callee, cl, room, w, env) = if op.opcode == Opcode::TCall {
+                        let cl = *layouts.get_unchecked(op.a as usize);
+                        (op.a as usize, cl, cl.regs, op.b as usize, None)
+                    } else {
+                        let f = try_trap!(func_ref(r!(op.b), u32::from(op.a)));
+                        let cl = *layouts.get_unchecked(f.func as usize);
+                        (f.func as usize, cl, cl.indirect_regs(), op.c as usize, Some(f.env))
+                    };
+                    if interrupt.load(Ordering::Relaxed) {
+                        trap!(TrapKind::Interrupted);
+                    }
+                    let here = [
+                        ip.offset_from(i0) as usize,
+                        fp.offset_from(f0) as usize,
+                        rp.offset_from(r0) as usize,
+                    ];
+                    let cap = store.stacks.capacity();
+                    if (0..3).any(|b| here[b] + room[b] as usize > cap[b]) {
+                        trap!(TrapKind::StackOverflow);
+                    }
+                    // Forward copies: slot `w + k` goes to slot `k <= w + k`,
+                    // so no argument is overwritten before it is read.
+                    for (base, bank) in [(ip as *mut u64, 0), (fp as *mut u64, 1), (rp, 2)] {
+                        for k in 0..cl.params[bank] as usize {
+                            *base.add(k) = *base.add(w + k);
+                        }
+                    }
+                    clear_slots(
+                        ip.add(cl.params[0] as usize) as *mut u64,
+                        cl.regs[0] - cl.params[0],
+                    );
+                    clear_slots(
+                        fp.add(cl.params[1] as usize) as *mut u64,
+                        cl.regs[1] - cl.params[1],
+                    );
+                    clear_slots(rp.add(cl.params[2] as usize), cl.regs[2] - cl.params[2]);
+                    if let Some(env) = env {
+                        let ty = module.types.get_unchecked(op.a as usize);
+                        *rp.add(ty.param_counts()[2] as usize) = env;
+                    }
+                    *func = callee;
+                    code = module.functions.get_unchecked(callee).code.as_slice();
+                    layout = cl;
+                    pc = 0;
+                    continue;
+                }
+                Opcode::FRef => r!(op.a) = store.func_ref(op.b as usize),
+                Opcode::Closure => {
+                    let proto = store.func_refs.get_unchecked(op.b as usize);
+                    let env = r!(op.c);
+                    let roots = roots!();
+                    r!(op.a) = try_trap!(store.heap.alloc_closure(proto, env, roots));
                 }
 
                 Opcode::NewI | Opcode::NewF | Opcode::NewR => {

@@ -119,9 +119,20 @@ pub struct VmContext {
     /// Rust-side state for the slow-path helpers; opaque to machine code.
     pub host: *mut c_void,
     /// Trap record: the user code of a [`crate::TrapKind::User`] trap.
-    /// (Last, so adding it moved no other field.)
+    /// (New fields go last, so that adding one moves no other.)
     pub trap_user_code: i64,
+    /// The store's table of `fref` function references
+    /// ([`crate::runtime::heap::FuncRefObject`], one per function).
+    pub func_refs: *const u8,
+    /// The function a tail call asks for: set with the status
+    /// [`TAIL_CALL_STATUS`], the arguments being in the frame.
+    pub tail_func: u64,
 }
+
+/// The status a function returns to have its caller's call site call
+/// function `VmContext::tail_func` on the same frame (a tail call whose
+/// caller cannot jump to the callee): not a trap code.
+pub const TAIL_CALL_STATUS: u32 = 0x40;
 
 impl VmContext {
     /// A context with no function table and empty limits; the engine fills it
@@ -140,6 +151,8 @@ impl VmContext {
             interrupt: std::ptr::null(),
             host: std::ptr::null_mut(),
             trap_user_code: 0,
+            func_refs: std::ptr::null(),
+            tail_func: 0,
         }
     }
 }
@@ -174,6 +187,10 @@ pub mod offsets {
     pub const INTERRUPT: i32 = offset_of!(VmContext, interrupt) as i32;
     /// [`VmContext::trap_user_code`].
     pub const TRAP_USER_CODE: i32 = offset_of!(VmContext, trap_user_code) as i32;
+    /// [`VmContext::func_refs`].
+    pub const FUNC_REFS: i32 = offset_of!(VmContext, func_refs) as i32;
+    /// [`VmContext::tail_func`].
+    pub const TAIL_FUNC: i32 = offset_of!(VmContext, tail_func) as i32;
 
     /// Size of one [`FuncEntry`].
     pub const FUNC_ENTRY_SIZE: i32 = size_of::<FuncEntry>() as i32;
@@ -200,6 +217,8 @@ mod tests {
             STACK_END,
             INTERRUPT,
             TRAP_USER_CODE,
+            FUNC_REFS,
+            TAIL_FUNC,
         ] {
             assert_eq!(off % 8, 0, "8-byte fields are 8-byte aligned");
         }

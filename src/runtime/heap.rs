@@ -18,6 +18,7 @@
 //! forms; only the kind in the header, never the program, can tell them
 //! apart.
 
+use super::frame::FrameLayout;
 use super::trap::TrapKind;
 use crate::bytecode::{Bank, Opcode};
 use std::alloc::{Layout, alloc_zeroed, dealloc};
@@ -57,6 +58,7 @@ impl ElemKind {
 
 /// The header in front of every array's elements.
 #[repr(C)]
+#[derive(Debug)]
 pub struct ArrayHeader {
     /// An [`ElemKind`] as `u32`.
     pub kind: u32,
@@ -69,6 +71,101 @@ pub struct ArrayHeader {
 /// The header kind of a byte-packed i64 array (see the module docs): not an
 /// [`ElemKind`], since the ops see an i64 array.
 pub const I64_BYTES_KIND: u32 = 4;
+
+/// The header kind of a function reference ([`FuncRefObject`]): not an
+/// array, so element ops trap on it with `ElementKind` and `len` reads 0.
+pub const FUNC_REF_KIND: u32 = 5;
+
+/// A function reference: what `fref` and `closure` make and `calli` and
+/// `tcalli` call through. Immutable once made. `fref`'s are one per function
+/// and instance (a table the store owns, permanently marked so that the
+/// collector never writes them); `closure`'s are heap objects whose
+/// environment the collector traces.
+#[repr(C)]
+#[derive(Debug)]
+pub struct FuncRefObject {
+    /// `kind` [`FUNC_REF_KIND`], `len` 0.
+    pub header: ArrayHeader,
+    /// The environment reference (null for `fref`): passed to the callee in
+    /// its `r` register after the call's `r` arguments.
+    pub env: u64,
+    /// The function's index.
+    pub func: u32,
+    /// The reference's type: an index into the module's type table, or
+    /// `NO_TYPE`.
+    pub type_id: u32,
+    /// Bytes per bank an indirect call must find free on the register
+    /// stacks above the caller's frame (`FrameLayout::indirect_regs`, in
+    /// bytes).
+    pub frame_bytes: [u32; 3],
+    /// The type of a closure of `func` (what `closure` gives its closures).
+    pub closure_type: u32,
+}
+
+impl FuncRefObject {
+    /// A function reference to a function of layout `layout`, of type
+    /// `type_id` (`layout.ref_type` or `layout.closure_type`), with
+    /// environment `env`; `marked` set for the store's permanent table.
+    pub fn new(
+        func: u32,
+        layout: &FrameLayout,
+        type_id: u32,
+        env: u64,
+        marked: bool,
+    ) -> FuncRefObject {
+        FuncRefObject {
+            header: ArrayHeader {
+                kind: FUNC_REF_KIND,
+                marked: u32::from(marked),
+                len: 0,
+            },
+            env,
+            func,
+            type_id,
+            frame_bytes: layout
+                .indirect_regs()
+                .map(|n| n.saturating_mul(ELEM_SIZE as u32)),
+            closure_type: layout.closure_type,
+        }
+    }
+}
+
+/// Offset of [`FuncRefObject::env`].
+pub const FUNC_REF_ENV_OFFSET: usize = std::mem::offset_of!(FuncRefObject, env);
+/// Offset of [`FuncRefObject::func`].
+pub const FUNC_REF_FUNC_OFFSET: usize = std::mem::offset_of!(FuncRefObject, func);
+/// Offset of [`FuncRefObject::type_id`].
+pub const FUNC_REF_TYPE_OFFSET: usize = std::mem::offset_of!(FuncRefObject, type_id);
+/// Offset of bank `bank`'s entry of [`FuncRefObject::frame_bytes`].
+pub const fn func_ref_frame_offset(bank: usize) -> usize {
+    std::mem::offset_of!(FuncRefObject, frame_bytes) + 4 * bank
+}
+/// Size of a [`FuncRefObject`] (the stride of the store's table).
+pub const FUNC_REF_SIZE: usize = std::mem::size_of::<FuncRefObject>();
+
+/// The checks of an indirect call through `r` expecting type `type_id`:
+/// the function reference, or the trap.
+///
+/// # Safety
+/// `r` must be null or a live object of an instance (heap or table).
+#[inline(always)]
+pub unsafe fn func_ref<'a>(r: u64, type_id: u32) -> Result<&'a FuncRefObject, TrapKind> {
+    if r == 0 {
+        return Err(TrapKind::NullReference);
+    }
+    // SAFETY: by the caller's contract; the kind is read first, so a
+    // shorter array is never read past its header.
+    unsafe {
+        if (*(r as *const ArrayHeader)).kind != FUNC_REF_KIND {
+            return Err(TrapKind::SignatureMismatch);
+        }
+        let f = &*(r as *const FuncRefObject);
+        if f.type_id != type_id {
+            return Err(TrapKind::SignatureMismatch);
+        }
+        Ok(f)
+    }
+}
 
 /// The largest value a byte-packed i64 array stores without widening.
 pub const I64_BYTES_MAX: i64 = u8::MAX as i64;
@@ -116,6 +213,18 @@ pub struct Heap {
 // outside calls that borrow the instance mutably.
 unsafe impl Send for Heap {}
 
+/// The allocation of a heap object: a function reference, or an array.
+///
+/// # Safety
+/// `h` is a live object of a heap.
+unsafe fn object_layout(h: *const ArrayHeader) -> Option<Layout> {
+    // SAFETY: by the caller's contract.
+    if unsafe { (*h).kind } == FUNC_REF_KIND {
+        return Layout::from_size_align(FUNC_REF_SIZE, 8).ok();
+    }
+    layout_for(unsafe { (*h).len })
+}
+
 fn layout_for(len: u64) -> Option<Layout> {
     if len > MAX_ARRAY_LEN {
         return None;
@@ -160,17 +269,7 @@ impl Heap {
         }
         let layout = layout_for(len as u64).ok_or(TrapKind::OutOfMemory)?;
         let size = layout.size();
-        if self.bytes.saturating_add(size) > self.next_gc
-            || self.bytes.saturating_add(size) > self.limit
-        {
-            self.collect(roots);
-            self.next_gc = (self.bytes.saturating_add(size))
-                .saturating_mul(2)
-                .max(MIN_GC_THRESHOLD);
-        }
-        if self.bytes.saturating_add(size) > self.limit {
-            return Err(TrapKind::OutOfMemory);
-        }
+        self.make_room(size, roots)?;
         // SAFETY: layout has non-zero size (the header).
         let ptr = unsafe { alloc_zeroed(layout) } as *mut ArrayHeader;
         let ptr = NonNull::new(ptr).ok_or(TrapKind::OutOfMemory)?;
@@ -188,6 +287,56 @@ impl Heap {
         Ok(ptr.as_ptr() as u64)
     }
 
+    /// Allocate a closure over `env` of the function `proto` (its entry in
+    /// the store's `fref` table) refers to: `proto` with its environment,
+    /// of type `proto.closure_type`. `roots` as for [`Heap::alloc`] (which
+    /// must include `env`).
+    pub fn alloc_closure(
+        &mut self,
+        proto: &FuncRefObject,
+        env: u64,
+        roots: &[u64],
+    ) -> Result<u64, TrapKind> {
+        let layout = Layout::from_size_align(FUNC_REF_SIZE, 8).map_err(|_| TrapKind::OutOfMemory)?;
+        self.make_room(layout.size(), roots)?;
+        // SAFETY: layout has non-zero size.
+        let ptr = unsafe { alloc_zeroed(layout) } as *mut FuncRefObject;
+        let ptr = NonNull::new(ptr).ok_or(TrapKind::OutOfMemory)?;
+        // SAFETY: freshly allocated, properly sized and aligned.
+        unsafe {
+            ptr.as_ptr().write(FuncRefObject {
+                header: ArrayHeader {
+                    kind: FUNC_REF_KIND,
+                    marked: 0,
+                    len: 0,
+                },
+                env,
+                type_id: proto.closure_type,
+                ..*proto
+            })
+        };
+        self.objects.push(ptr.cast());
+        self.bytes += layout.size();
+        Ok(ptr.as_ptr() as u64)
+    }
+
+    /// Collect first if allocating `size` bytes would pass the next
+    /// collection's threshold; the trap when it would pass the limit.
+    fn make_room(&mut self, size: usize, roots: &[u64]) -> Result<(), TrapKind> {
+        if self.bytes.saturating_add(size) > self.next_gc
+            || self.bytes.saturating_add(size) > self.limit
+        {
+            self.collect(roots);
+            self.next_gc = (self.bytes.saturating_add(size))
+                .saturating_mul(2)
+                .max(MIN_GC_THRESHOLD);
+        }
+        if self.bytes.saturating_add(size) > self.limit {
+            return Err(TrapKind::OutOfMemory);
+        }
+        Ok(())
+    }
+
     /// Mark from `roots` and free everything unmarked.
     pub fn collect(&mut self, roots: &[u64]) {
         self.collections += 1;
@@ -202,7 +351,12 @@ impl Heap {
                     continue;
                 }
                 (*h).marked = 1;
-                if (*h).kind == ElemKind::Ref as u32 {
+                if (*h).kind == FUNC_REF_KIND {
+                    let env = (*(h as *const FuncRefObject)).env;
+                    if env != 0 {
+                        stack.push(env);
+                    }
+                } else if (*h).kind == ElemKind::Ref as u32 {
                     let data = (h as *const u8).add(ARRAY_DATA_OFFSET) as *const u64;
                     for i in 0..(*h).len as usize {
                         let e = *data.add(i);
@@ -222,7 +376,7 @@ impl Heap {
                     (*h).marked = 0;
                     true
                 } else {
-                    let layout = layout_for((*h).len).expect("allocated with a valid layout");
+                    let layout = object_layout(h).expect("allocated with a valid layout");
                     freed += layout.size();
                     dealloc(h as *mut u8, layout);
                     false

@@ -9,7 +9,8 @@
 use crate::bytecode::{Module, NO_REG};
 use crate::runtime::Store;
 use crate::runtime::compile_error::CompileError;
-use crate::runtime::context::VmContext;
+use crate::runtime::context::{NativeEntry, TAIL_CALL_STATUS, VmContext};
+use std::sync::atomic::Ordering;
 use crate::runtime::heap::{ArrayHeader, ElemKind, NULL_ARRAY_HEADER, set_i64};
 use crate::runtime::host::{HostCallSite, call_host, gather_args};
 use crate::runtime::print::{write_f64, write_i64};
@@ -42,6 +43,11 @@ pub struct HelperAddrs {
     pub widen_set_i64: usize,
     /// [`fill_bytes`].
     pub fill_bytes: usize,
+    /// [`new_closure`].
+    pub new_closure: usize,
+    /// [`tail_call_dispatch`]: of the [`NativeEntry`] signature, called
+    /// like a compiled function.
+    pub tail_call_dispatch: usize,
     /// [`NULL_ARRAY_HEADER`]: not a helper, but an address compiled code
     /// embeds, so listings take a fake one too.
     pub null_array_header: usize,
@@ -61,6 +67,8 @@ impl HelperAddrs {
             hot_loop: hot_loop as *const () as usize,
             widen_set_i64: widen_set_i64 as *const () as usize,
             fill_bytes: fill_bytes as *const () as usize,
+            new_closure: new_closure as *const () as usize,
+            tail_call_dispatch: tail_call_dispatch as *const () as usize,
             null_array_header: &NULL_ARRAY_HEADER as *const ArrayHeader as usize,
         }
     }
@@ -80,6 +88,8 @@ impl HelperAddrs {
             widen_set_i64: a(9),
             fill_bytes: a(10),
             null_array_header: a(11),
+            new_closure: a(12),
+            tail_call_dispatch: a(13),
         }
     }
 }
@@ -180,6 +190,86 @@ pub unsafe extern "C" fn new_array(
             Err(k) => k.code().into(),
         }
     })
+}
+
+/// `r[out] = closure of func over env` (the `closure` op); `top` as for
+/// [`new_array`].
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call and
+/// pointers into its frame; `func` is a function of the module.
+pub unsafe extern "C" fn new_closure(
+    ctx: *mut VmContext,
+    func: u64,
+    env: u64,
+    out: *mut u64,
+    top: *const u64,
+) -> u64 {
+    guarded(ctx, |st| {
+        // SAFETY: the store outlives the call; `top` lies in its reference
+        // stack, at or above its start.
+        let store = unsafe { &mut *st.store };
+        let r0 = store.stacks.r.as_ptr();
+        let roots = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
+        let Some(proto) = store.func_refs.get(func as usize) else {
+            return TrapKind::HostError.code().into();
+        };
+        match store.heap.alloc_closure(proto, env, roots) {
+            Ok(r) => {
+                // SAFETY: `out` is a slot of the running frame.
+                unsafe { *out = r };
+                0
+            }
+            Err(k) => k.code().into(),
+        }
+    })
+}
+
+/// Finish tail calls: called like a compiled function (the
+/// [`NativeEntry`] signature, `ctx.call_depth` set by the caller) by a call
+/// site whose callee returned [`TAIL_CALL_STATUS`], it calls function
+/// `ctx.tail_func` on the same frame, compiling it first if needed, until
+/// one returns another status, which it returns.
+///
+/// # Safety
+/// Called only by compiled code (or the entry), with the context of a
+/// running call and the frame of the function that asked for the tail call.
+pub unsafe extern "C" fn tail_call_dispatch(
+    ctx: *mut VmContext,
+    ib: *mut i64,
+    fb: *mut f64,
+    rb: *mut u64,
+) -> u32 {
+    // SAFETY: by the caller's contract.
+    let depth = unsafe { (*ctx).call_depth };
+    loop {
+        // SAFETY: as above; the function table has an entry per function
+        // and `tail_func` was set by code of this module.
+        let (func, code) = unsafe {
+            let func = (*ctx).tail_func as usize;
+            let entry = &*(*ctx).functions.add(func);
+            (func, entry.code.load(Ordering::Acquire))
+        };
+        let code = if code != 0 {
+            code
+        } else {
+            let addr = unsafe { compile(ctx, func as u64) };
+            if addr == 0 {
+                return TrapKind::OutOfMemory.code();
+            }
+            addr as usize
+        };
+        // SAFETY: `code` is compiled code of the native entry signature;
+        // the frame's fit was checked by the tail call.
+        let status = unsafe {
+            (*ctx).call_depth = depth;
+            let entry = std::mem::transmute::<usize, NativeEntry>(code);
+            entry(ctx, ib, fb, rb)
+        };
+        if status != TAIL_CALL_STATUS {
+            return status;
+        }
+    }
 }
 
 /// `array[idx] = value` where `array` is a byte-packed i64 array that

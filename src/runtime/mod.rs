@@ -39,4 +39,26 @@ pub struct Store {
     pub count_ops: bool,
     /// Ops executed so far, when counting.
     pub executed_ops: u64,
+    /// The function references `fref` returns, one per function (see
+    /// [`heap::FuncRefObject`]); never moved while the store lives.
+    pub func_refs: Box<[heap::FuncRefObject]>,
+}
+
+impl Store {
+    /// The table of `fref`'s function references for functions of these
+    /// layouts.
+    pub fn func_ref_table(layouts: &[frame::FrameLayout]) -> Box<[heap::FuncRefObject]> {
+        layouts
+            .iter()
+            .enumerate()
+            .map(|(f, l)| {
+                heap::FuncRefObject::new(f as u32, l, l.ref_type, 0, true)
+            })
+            .collect()
+    }
+
+    /// The reference `fref` makes to function `func`.
+    pub fn func_ref(&self, func: usize) -> u64 {
+        self.func_refs.as_ptr().wrapping_add(func) as u64
+    }
 }

@@ -31,11 +31,14 @@ pub enum TrapKind {
     /// The program trapped on purpose (`trap`, `trapi`), with a user code
     /// ([`Trap::user_code`]).
     User = 11,
+    /// An indirect call (`calli`, `tcalli`) through a reference that is not
+    /// a function reference or whose type is not the one the call expects.
+    SignatureMismatch = 12,
 }
 
 impl TrapKind {
     /// Every kind, for tests.
-    pub const ALL: [TrapKind; 11] = [
+    pub const ALL: [TrapKind; 12] = [
         TrapKind::DivisionByZero,
         TrapKind::IntegerOverflow,
         TrapKind::IndexOutOfBounds,
@@ -47,6 +50,7 @@ impl TrapKind {
         TrapKind::HostError,
         TrapKind::Interrupted,
         TrapKind::User,
+        TrapKind::SignatureMismatch,
     ];
 
     /// The status code compiled code returns for this trap.
@@ -73,6 +77,7 @@ impl TrapKind {
             TrapKind::HostError => "host function failed",
             TrapKind::Interrupted => "interrupted",
             TrapKind::User => "user trap",
+            TrapKind::SignatureMismatch => "indirect call signature mismatch",
         }
     }
 }

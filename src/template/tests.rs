@@ -62,6 +62,7 @@ fn sample(opcode: Opcode) -> Module {
         iconsts: vec![1 << 40],
         fconsts: vec![2.5f64.to_bits()],
         strings: vec!["s".into()],
+        types: Vec::new(),
     };
     if let Err(e) = crate::bytecode::verify::verify(&m) {
         panic!("sample for {opcode:?} does not verify: {e}");
@@ -113,7 +114,7 @@ pub(crate) fn disasm_a64(code: &[u8]) -> String {
 }
 
 fn layouts(m: &Module) -> Vec<FrameLayout> {
-    m.functions.iter().map(FrameLayout::of).collect()
+    FrameLayout::all(m)
 }
 
 /// The listing of function `func` of `m` on `isa` ("x64" or "aarch64"),

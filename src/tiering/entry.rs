@@ -4,9 +4,9 @@
 use super::jit_runtime::JitRuntime;
 use crate::runtime::Store;
 use crate::runtime::compile_error::CompileError;
-use crate::runtime::context::{NativeEntry, VmContext};
+use crate::runtime::context::{NativeEntry, TAIL_CALL_STATUS, VmContext};
 use crate::runtime::frame::SLOT_SIZE;
-use crate::runtime::helpers::HelperState;
+use crate::runtime::helpers::{HelperState, tail_call_dispatch};
 use crate::runtime::native_stack::{NativeStack, call_on_stack};
 use crate::runtime::trap::{Trap, TrapKind};
 use std::ffi::c_void;
@@ -102,8 +102,15 @@ impl JitRuntime {
             (*ctx).interrupt = interrupt;
             (*ctx).host = &mut state as *mut HelperState<'_> as *mut c_void;
             (*ctx).trap_kind = 0;
+            (*ctx).func_refs = store.func_refs.as_ptr() as *const u8;
             let entry: NativeEntry = std::mem::transmute::<usize, NativeEntry>(addr);
-            let status = call_on_stack(&stack, entry, ctx, i0, f0, r0);
+            let mut status = call_on_stack(&stack, entry, ctx, i0, f0, r0);
+            if status == TAIL_CALL_STATUS {
+                // The entry function ended in a tail call: finish it on
+                // the same frame, as a call site would.
+                (*ctx).call_depth = 1;
+                status = call_on_stack(&stack, tail_call_dispatch, ctx, i0, f0, r0);
+            }
             (*ctx).host = std::ptr::null_mut();
             status
         };

@@ -296,7 +296,7 @@ mod tests {
     fn runtime(src: &str) -> JitRuntime {
         let module = crate::bytecode::text::parse(src).expect("parses");
         crate::bytecode::verify::verify(&module).expect("verifies");
-        let layouts: Arc<[FrameLayout]> = module.functions.iter().map(FrameLayout::of).collect();
+        let layouts: Arc<[FrameLayout]> = FrameLayout::all(&module).into();
         let options = JitOptions {
             first_tier: FuncTier::Template,
             cranelift: CraneliftSettings::default(),

@@ -367,6 +367,16 @@ struct CallRef<'a> {
     window: Option<u16>,
 }
 
+/// An indirect call's (or `tcalli`'s) type name, resolved when the file
+/// ends.
+struct TypeRef<'a> {
+    func: usize,
+    target: NameRef<'a>,
+    /// The argument window, whose register `window` of the result bank
+    /// receives the result.
+    window: Option<u16>,
+}
+
 /// The function being parsed.
 struct Open<'a> {
     func: Function,
@@ -387,6 +397,7 @@ struct OpInfo<'a> {
     regs: Vec<(Bank, u16)>,
     label: Option<(usize, &'a str, u32)>,
     callee: Option<(usize, bool, &'a str, u32)>,
+    ty: Option<(usize, &'a str, u32)>,
     dst: Option<(Bank, u32)>,
     window: Option<u16>,
 }
@@ -399,10 +410,12 @@ struct Parser<'s, 'a> {
     strings: HashMap<String, u16>,
     func_names: HashMap<&'a str, (u16, u32)>,
     import_names: HashMap<&'a str, (u16, u32)>,
+    type_names: HashMap<&'a str, (u16, u32)>,
     /// Per finished function: explicit `regs` and registers needed.
     explicit: Vec<[Option<u16>; 3]>,
     need: Vec<[u32; 3]>,
     calls: Vec<CallRef<'a>>,
+    type_refs: Vec<TypeRef<'a>>,
     cur: Option<Open<'a>>,
 }
 
@@ -439,9 +452,11 @@ impl<'s, 'a> Parser<'s, 'a> {
             strings: HashMap::new(),
             func_names: HashMap::new(),
             import_names: HashMap::new(),
+            type_names: HashMap::new(),
             explicit: Vec::new(),
             need: Vec::new(),
             calls: Vec::new(),
+            type_refs: Vec::new(),
             cur: None,
         }
     }
@@ -476,6 +491,8 @@ impl<'s, 'a> Parser<'s, 'a> {
             ));
         }
         self.resolve_calls()
+            .map_err(|e| self.err(e.line.unwrap_or(0), e.col, e.msg))?;
+        self.resolve_types()
             .map_err(|e| self.err(e.line.unwrap_or(0), e.col, e.msg))?;
         self.finish_regs();
         Ok(self.module)
@@ -512,6 +529,10 @@ impl<'s, 'a> Parser<'s, 'a> {
                 cur.pos += 1;
                 self.import(&mut cur, line, col)
             }
+            TokKind::Ident("type") if self.cur.is_none() => {
+                cur.pos += 1;
+                self.type_decl(&mut cur, line, col)
+            }
             TokKind::Ident("end") => {
                 cur.pos += 1;
                 cur.end_of_line()?;
@@ -521,7 +542,7 @@ impl<'s, 'a> Parser<'s, 'a> {
                 cur.pos += 1;
                 self.op(&mut cur, m, line, col)
             }
-            _ => cur.expected("an op, a label, `func`, `import` or `end`"),
+            _ => cur.expected("an op, a label, `func`, `import`, `type` or `end`"),
         }
     }
 
@@ -630,6 +651,36 @@ impl<'s, 'a> Parser<'s, 'a> {
             sig: Signature { params, result },
             line: Some(line),
         });
+        Ok(())
+    }
+
+    /// `type NAME = (BANKS) -> BANK|none`: a function type for indirect
+    /// calls. Equal signatures share one entry of the type table.
+    fn type_decl(&mut self, cur: &mut Cursor<'_, 'a>, line: u32, kw_col: u32) -> LResult<()> {
+        let (name, ncol) = cur.ident("a type name")?;
+        if let Some(&(_, first)) = self.type_names.get(name) {
+            return lerr(
+                ncol,
+                format!("duplicate type `{name}` (first declared on line {first})"),
+            );
+        }
+        cur.expect(&TokKind::Equals, "`=`")?;
+        let (params, _) = self.params(cur, false)?;
+        let result = Self::result(cur)?;
+        cur.end_of_line()?;
+        let sig = Signature { params, result };
+        let index = match self.module.types.iter().position(|t| *t == sig) {
+            Some(i) => i,
+            None => {
+                if self.module.types.len() >= MAX_ENTRIES {
+                    return lerr(kw_col, format!("more than {MAX_ENTRIES} types"));
+                }
+                self.module.types.push(sig);
+                self.module.types.len() - 1
+            }
+        };
+        self.type_names
+            .insert(name, (u16::try_from(index).unwrap_or(u16::MAX), line));
         Ok(())
     }
 
@@ -841,6 +892,20 @@ impl<'s, 'a> Parser<'s, 'a> {
                 col,
             });
         }
+        if let Some((field, name, col)) = info.ty {
+            let func = self.module.functions.len();
+            self.type_refs.push(TypeRef {
+                func,
+                target: NameRef {
+                    pc,
+                    field,
+                    name,
+                    line,
+                    col,
+                },
+                window: info.window,
+            });
+        }
         if let Some((field, host, name, col)) = info.callee {
             let func = self.module.functions.len();
             self.calls.push(CallRef {
@@ -971,7 +1036,50 @@ impl<'s, 'a> Parser<'s, 'a> {
                 Ok(w)
             }
             Operand::Count => u16_literal(cur, "a count"),
+            Operand::Type => {
+                let (name, col) = cur.ident("a type name")?;
+                info.ty = Some((field, name, col));
+                Ok(0)
+            }
         }
+    }
+
+    /// Patches type indices and widens the inferred register counts by the
+    /// argument windows and result registers of indirect calls.
+    fn resolve_types(&mut self) -> LResult<()> {
+        for r in &self.type_refs {
+            let t = &r.target;
+            let Some(&(index, _)) = self.type_names.get(t.name) else {
+                return Err(LocalErr {
+                    line: Some(t.line),
+                    col: t.col,
+                    msg: format!("unknown type `{}`", t.name),
+                });
+            };
+            let Some(sig) = self.module.types.get(usize::from(index)) else {
+                continue;
+            };
+            if let (Some(window), Some(need)) = (r.window, self.need.get_mut(r.func)) {
+                for (n, count) in need.iter_mut().zip(sig.param_counts()) {
+                    if count > 0 {
+                        *n = (*n).max(u32::from(window) + u32::from(count));
+                    }
+                }
+                if let Some(result) = sig.result {
+                    let n = &mut need[result.index()];
+                    *n = (*n).max(u32::from(window) + 1);
+                }
+            }
+            if let Some(op) = self
+                .module
+                .functions
+                .get_mut(r.func)
+                .and_then(|f| f.code.get_mut(t.pc))
+            {
+                op.set_field(t.field, index);
+            }
+        }
+        Ok(())
     }
 
     /// Patches callee indices, checks named result banks and widens the

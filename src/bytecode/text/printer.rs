@@ -11,8 +11,9 @@ use crate::bytecode::module::{Function, Module};
 use crate::bytecode::op::{Bank, NO_REG, Op, Operand};
 use std::fmt::Write;
 
-/// Prints a module in the text format: imports first (import `k` on line
-/// `k + 1`), then the functions in order, each with an explicit `regs` and
+/// Prints a module in the text format: the function types first (type `k`
+/// as `type t<k> = ...` on line `k + 1`), then the imports, then the
+/// functions in order, each with an explicit `regs` and
 /// a label `L<op index>` before every jump target.
 pub fn print(module: &Module) -> String {
     print_with(module, false)
@@ -27,6 +28,9 @@ pub fn print_annotated(module: &Module) -> String {
 
 fn print_with(module: &Module, annotate: bool) -> String {
     let mut out = String::new();
+    for (k, t) in module.types.iter().enumerate() {
+        let _ = writeln!(out, "type t{k} = {t}");
+    }
     for imp in &module.imports {
         let _ = writeln!(out, "import {}{}", imp.name, imp.sig);
     }
@@ -169,6 +173,8 @@ fn print_op(out: &mut String, module: &Module, n: usize, op: &Op) {
                 write!(out, "{b}{v}")
             }
             Operand::ArgWindow | Operand::Count => write!(out, "{v}"),
+            Operand::Type if k < module.types.len() => write!(out, "t{v}"),
+            Operand::Type => write!(out, "?t{v}"),
         };
     }
     out.push('\n');

@@ -613,6 +613,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     fn op_effect(&mut self, pc: u32, op: Op) {
         use Opcode::*;
         match op.opcode {
+            FRef | Closure | CallI | TCall | TCallI => todo!("issue 17: Cranelift tier"),
             Nop => {}
             IConst => {
                 let v = self.b.ins().iconst(I64, imm16(op.b));

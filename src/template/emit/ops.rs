@@ -68,6 +68,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         use Opcode::*;
         let m = &mut self.masm;
         match op.opcode {
+            FRef | Closure | CallI | TCall | TCallI => todo!("issue 17: template tier"),
             Nop => {}
             IConst => {
                 m.load_imm(T0, imm(op.b).into());
