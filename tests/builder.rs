@@ -769,3 +769,91 @@ fn user_traps_end_a_function_and_carry_their_code() {
         Some(tierjit::Value::I(4))
     );
 }
+
+/// Closures, indirect and tail calls through the builder: a closure adding
+/// its environment's element, called with arguments placed by the builder;
+/// a tail call and an indirect tail call; misuse is an error.
+#[test]
+fn functions_as_values() {
+    use tierjit::bytecode::RReg;
+    let mut mb = ModuleBuilder::new();
+    let unary = mb.declare_type(sig(&[Bank::I], Some(Bank::I)));
+    assert_eq!(mb.declare_type(sig(&[Bank::I], Some(Bank::I))), unary);
+    let add_env = mb.declare_function("add_env", sig(&[Bank::I, Bank::R], Some(Bank::I)));
+    let twice = mb.declare_function("twice", sig(&[Bank::R, Bank::I], Some(Bank::I)));
+    let main = mb.declare_function("main", sig(&[Bank::I], Some(Bank::I)));
+    {
+        let mut f = mb.function(add_env);
+        let (x, env) = (f.param_i(0), f.param_r(0));
+        let (zero, v) = (f.new_i(), f.new_i());
+        f.iconst(zero, 0);
+        f.get_i(v, env, zero);
+        f.int_op(IntBinOp::Add, x, x, v);
+        f.ret_i(x);
+        f.finish().unwrap();
+    }
+    {
+        // twice(g, x) = g(g(x)), the second call in tail position
+        let mut f = mb.function(twice);
+        let (g, x) = (f.param_r(0), f.param_i(0));
+        let y = f.new_i();
+        f.call_indirect(unary, g, &[x.into()], AnyReg::I(y));
+        f.tail_call_indirect(unary, g, &[y.into()]);
+        f.finish().unwrap();
+    }
+    {
+        let mut f = mb.function(main);
+        let x = f.param_i(0);
+        let (one, zero, k) = (f.new_i(), f.new_i(), f.new_i());
+        let (env, clo): (RReg, RReg) = (f.new_r(), f.new_r());
+        f.iconst(one, 1);
+        f.iconst(zero, 0);
+        f.iconst(k, 20);
+        f.new_array(Bank::I, env, one);
+        f.set_i(env, zero, k);
+        f.closure(clo, add_env, env);
+        f.tail_call(twice, &[clo.into(), x.into()]);
+        f.finish().unwrap();
+    }
+    let m = mb.finish().expect("valid");
+    verify(&m).unwrap();
+    let ops: Vec<Opcode> = m.functions[1].code.iter().map(|op| op.opcode).collect();
+    assert!(ops.contains(&Opcode::CallI) && ops.contains(&Opcode::TCallI));
+    let engine = tierjit::Engine::new({
+        let mut c = tierjit::Config::new();
+        c.tier(tierjit::Tier::Interp);
+        c
+    })
+    .unwrap();
+    let module = tierjit::Module::from_bytecode(&engine, m).unwrap();
+    let mut inst = tierjit::Instance::new(&module).unwrap();
+    assert_eq!(
+        inst.call("main", &[tierjit::Value::I(2)]).unwrap(),
+        Some(tierjit::Value::I(42))
+    );
+
+    // Misuse: a closure of a function without an r parameter, a tail call
+    // returning another bank, arguments of the wrong banks.
+    let mut mb = ModuleBuilder::new();
+    let ty = mb.declare_type(sig(&[Bank::I], Some(Bank::I)));
+    let plain = mb.declare_function("plain", sig(&[Bank::I], Some(Bank::I)));
+    let none = mb.declare_function("none", sig(&[], None));
+    let mut f = mb.function(none);
+    let r = f.new_r();
+    f.closure(r, plain, r);
+    assert!(
+        matches!(f.finish(), Err(BuildError::Invalid { message, .. }) if message.contains("no `r` parameter"))
+    );
+    let mut f = mb.function(none);
+    let x = f.new_i();
+    f.tail_call(plain, &[x.into()]);
+    assert!(
+        matches!(f.finish(), Err(BuildError::Invalid { message, .. }) if message.contains("returning i in a function returning none"))
+    );
+    let mut f = mb.function(none);
+    let r = f.new_r();
+    f.call_indirect(ty, r, &[r.into()], None);
+    assert!(
+        matches!(f.finish(), Err(BuildError::Invalid { message, .. }) if message.contains("takes (i) -> i"))
+    );
+}

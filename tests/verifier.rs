@@ -80,6 +80,7 @@ fn fib_module() -> Module {
         iconsts: Vec::new(),
         fconsts: Vec::new(),
         strings: vec!["fib(".into(), ") = ".into(), "\n".into()],
+        types: Vec::new(),
     }
 }
 
@@ -105,6 +106,7 @@ fn every_opcode_module() -> Module {
                 Operand::CallDst => 2,
                 Operand::ArgWindow => 3,
                 Operand::Count => MAX_PRINTF_DIGITS,
+                Operand::Type => 0,
             };
         }
         code.push(op(opc, fields[0], fields[1], fields[2]));
@@ -126,6 +128,7 @@ fn every_opcode_module() -> Module {
         iconsts: vec![1 << 40],
         fconsts: vec![1.5f64.to_bits()],
         strings: vec!["s".into()],
+        types: vec![Signature::new([I, F, R], Some(I))],
     }
 }
 
@@ -774,14 +777,18 @@ fn arb_module() -> impl Strategy<Value = Module> {
         prop::collection::vec(any::<i64>(), 0..3),
         prop::collection::vec(any::<u64>(), 0..3),
         prop::collection::vec(".{0,3}", 0..3),
+        prop::collection::vec(arb_sig(), 0..3),
     )
-        .prop_map(|(functions, imports, iconsts, fconsts, strings)| Module {
-            functions,
-            imports,
-            iconsts,
-            fconsts,
-            strings,
-        })
+        .prop_map(
+            |(functions, imports, iconsts, fconsts, strings, types)| Module {
+                functions,
+                imports,
+                iconsts,
+                fconsts,
+                strings,
+                types,
+            },
+        )
 }
 
 /// The invariants engines rely on, checked independently of the verifier.
@@ -813,11 +820,45 @@ fn engine_invariants_hold(m: &Module) -> bool {
                             Operand::ConstI => (v as usize) < m.iconsts.len(),
                             Operand::ConstF => (v as usize) < m.fconsts.len(),
                             Operand::Str => (v as usize) < m.strings.len(),
+                            Operand::Type => (v as usize) < m.types.len(),
                             Operand::None => v == 0,
                             _ => true,
                         })
+                    && indirect_call_fits(m, f, op)
             })
     })
+}
+
+/// A `calli`'s window holds its type's parameters and its result register
+/// exists; a tail call returns what its function returns; a `closure`'s
+/// function has an environment parameter.
+fn indirect_call_fits(m: &Module, f: &Function, op: &Op) -> bool {
+    let fits = |sig: &Signature, window: u16| {
+        let counts = sig.param_counts();
+        Bank::ALL.iter().all(|b| {
+            let n = counts[b.index()];
+            n == 0 || u32::from(window) + u32::from(n) <= u32::from(f.regs[b.index()])
+        })
+    };
+    match op.opcode {
+        CallI => m
+            .types
+            .get(usize::from(op.a))
+            .is_some_and(|t| fits(t, op.c) && t.result.is_none_or(|b| op.c < f.regs[b.index()])),
+        TCallI => m
+            .types
+            .get(usize::from(op.a))
+            .is_some_and(|t| fits(t, op.c) && t.result == f.sig.result),
+        TCall => m
+            .functions
+            .get(usize::from(op.a))
+            .is_some_and(|g| fits(&g.sig, op.b) && g.sig.result == f.sig.result),
+        Closure => m
+            .functions
+            .get(usize::from(op.b))
+            .is_some_and(|g| g.sig.params.contains(&R)),
+        _ => true,
+    }
 }
 
 proptest! {
@@ -848,4 +889,64 @@ proptest! {
             prop_assert!(engine_invariants_hold(&m));
         }
     }
+}
+
+/// The rules of functions as values: types distinct and in range, an
+/// indirect call's result register inside its window's bank, tail calls
+/// that return what their function returns, closures of functions with an
+/// environment parameter.
+#[test]
+fn indirect_and_tail_calls_are_checked() {
+    let unary = Signature::new([I], Some(I));
+    let with = |types: Vec<Signature>, f: Function, g: Function| Module {
+        functions: vec![f, g],
+        types,
+        ..Module::default()
+    };
+    let g = || func("g", &[I], Some(I), [1, 0, 0], vec![op(RetI, 0, 0, 0)]);
+    let ok = with(
+        vec![unary.clone()],
+        func(
+            "f",
+            &[I],
+            Some(I),
+            [2, 0, 1],
+            vec![op(FRef, 0, 1, 0), op(CallI, 0, 0, 1), op(TCallI, 0, 0, 0)],
+        ),
+        g(),
+    );
+    verify(&ok).expect("valid");
+
+    let dup = with(vec![unary.clone(), unary.clone()], g(), g());
+    expect_err(&dup, None, None, "repeats type 0");
+
+    let mut m = ok.clone();
+    m.functions[0].code[1] = op(CallI, 1, 0, 1);
+    expect_err(&m, Some("f"), Some(1), "type index 1 out of range");
+
+    // The result goes to register `window` of the result bank.
+    let mut m = ok.clone();
+    m.functions[0].code[1] = op(CallI, 0, 0, 2);
+    expect_err(&m, Some("f"), Some(1), "i registers 2..3");
+    let mut m = ok.clone();
+    m.types = vec![Signature::new([], Some(F))];
+    m.functions[0].code[1] = op(CallI, 0, 0, 1);
+    expect_err(&m, Some("f"), Some(1), "result of an indirect call");
+
+    // A tail call returns what its function returns.
+    let mut m = ok.clone();
+    m.functions[0].sig.result = Some(F);
+    m.functions[0].code[2] = op(TCall, 1, 0, 0);
+    m.functions[0].regs[1] = 1;
+    expect_err(
+        &m,
+        Some("f"),
+        Some(2),
+        "returning i in a function returning f",
+    );
+
+    // A closure's function takes its environment as an r parameter.
+    let mut m = ok.clone();
+    m.functions[0].code[0] = op(Closure, 0, 1, 0);
+    expect_err(&m, Some("f"), Some(0), "no `r` parameter");
 }

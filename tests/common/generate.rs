@@ -317,6 +317,16 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
         cfg.opcodes.clone()
     };
     let nf = funcs.len();
+    // The types: every function's signature and closure view, so that
+    // references made by `fref` and `closure` can be called.
+    let mut types: Vec<Signature> = Vec::new();
+    for (_, s) in &sigs {
+        for t in [Some(s.clone()), s.closure_view()].into_iter().flatten() {
+            if !types.contains(&t) {
+                types.push(t);
+            }
+        }
+    }
     let mut p = Pools::default();
     let mut functions = Vec::new();
     for (k, (f, (name, sig))) in funcs.into_iter().zip(sigs.iter().cloned()).enumerate() {
@@ -338,11 +348,16 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
         let mut code = Vec::with_capacity(len);
         for (pc, r) in f.ops.iter().enumerate() {
             let mut opcode = allowed[r.opcode.index(allowed.len())];
-            if opcode.flow() == Flow::Return {
+            if opcode.flow() == Flow::Return && !opcode.is_tail_call() {
                 opcode = return_op(sig.result);
             }
+            let names_func = opcode.operands().contains(&Operand::Func);
+            // A tail call through a reference could close a cycle that
+            // never ends (it does not grow the stack): only when recursion
+            // is allowed anyway.
             if (opcode == Opcode::HostCall && imports.is_empty())
-                || (opcode == Opcode::Call && cfg.acyclic_calls && k + 1 >= nf)
+                || (names_func && cfg.acyclic_calls && k + 1 >= nf)
+                || (opcode == Opcode::TCallI && cfg.acyclic_calls)
             {
                 opcode = Opcode::Nop;
             }
@@ -380,14 +395,27 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
                     Operand::Func => pick.index(nf) as u16,
                     Operand::Host => pick.index(imports.len()) as u16,
                     Operand::Count => pick.index(usize::from(MAX_PRINTF_DIGITS) + 1) as u16,
+                    Operand::Type => pick.index(types.len()) as u16,
                 };
             }
             let callee: Option<&Signature> =
                 kinds.iter().zip(fields).find_map(|(kind, v)| match kind {
                     Operand::Func => sigs.get(usize::from(v)).map(|(_, s)| s),
                     Operand::Host => imports.get(usize::from(v)).map(|i| &i.sig),
+                    Operand::Type => types.get(usize::from(v)),
                     _ => None,
                 });
+            // Ops the callee does not fit: a closure of a function without
+            // an `r` parameter, a tail call to one returning another bank.
+            let misfit = match opcode {
+                Opcode::Closure => callee.is_none_or(|c| !c.params.contains(&Bank::R)),
+                o if o.is_tail_call() => callee.is_none_or(|c| c.result != sig.result),
+                _ => false,
+            };
+            if misfit {
+                code.push(Op::new(Opcode::Nop, 0, 0, 0));
+                continue;
+            }
             if let Some(callee) = callee {
                 for (i, kind) in kinds.iter().enumerate() {
                     let pick = picks[i];
@@ -400,9 +428,16 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
                         }
                         Operand::ArgWindow => {
                             let cc = callee.param_counts();
+                            // `calli` also writes its result to register
+                            // `window` of the result bank.
+                            let result_room = match (opcode, callee.result) {
+                                (Opcode::CallI, Some(b)) => Some(regs[b.index()] - 1),
+                                _ => None,
+                            };
                             let limit = (0..3)
                                 .filter(|&b| cc[b] > 0 || cc == [0; 3])
                                 .map(|b| regs[b] - cc[b])
+                                .chain(result_room)
                                 .min()
                                 .unwrap_or(0);
                             fields[i] = pick.index(usize::from(limit) + 1) as u16;
@@ -433,10 +468,39 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
             columns: Vec::new(),
         });
     }
+    if cfg.acyclic_calls {
+        only_leaves_by_reference(&mut functions);
+    }
     let mut m = p.module;
     m.functions = functions;
     m.imports = imports;
+    m.types = types;
     m
+}
+
+/// In programs that must end, references only reach functions that call
+/// nothing: a reference can be passed anywhere, so one to a calling
+/// function could close a cycle of calls. `fref` and `closure` of another
+/// function become `rnull` of their register.
+fn only_leaves_by_reference(functions: &mut [Function]) {
+    let calls = |f: &Function| {
+        f.code.iter().any(|op| {
+            matches!(
+                op.opcode,
+                Opcode::Call | Opcode::CallI | Opcode::TCall | Opcode::TCallI
+            )
+        })
+    };
+    let leaf: Vec<bool> = functions.iter().map(|f| !calls(f)).collect();
+    for f in functions.iter_mut() {
+        for op in &mut f.code {
+            if matches!(op.opcode, Opcode::FRef | Opcode::Closure)
+                && !leaf.get(usize::from(op.b)).copied().unwrap_or(false)
+            {
+                *op = Op::new(Opcode::RNull, op.a, 0, 0);
+            }
+        }
+    }
 }
 
 /// A register below `regs` for the final return, derived from the recipe.
@@ -503,14 +567,21 @@ pub fn garbage_module() -> impl Strategy<Value = Module> {
         prop::collection::vec(any::<i64>(), 0..4),
         prop::collection::vec(any::<u64>(), 0..4),
         prop::collection::vec(any::<String>(), 0..4),
+        prop::collection::vec(sig(), 0..3),
     )
-        .prop_map(|(functions, imports, iconsts, fconsts, strings)| Module {
-            functions,
-            imports,
-            iconsts,
-            fconsts,
-            strings,
-        })
+        .prop_map(
+            |(functions, imports, iconsts, fconsts, strings, types)| Module {
+                functions,
+                imports,
+                iconsts,
+                fconsts,
+                strings,
+                types: types
+                    .into_iter()
+                    .map(|(params, result)| Signature::new(params, result))
+                    .collect(),
+            },
+        )
 }
 
 /// Turn every function of a terminating module (forward jumps only, ending

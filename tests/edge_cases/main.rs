@@ -8,6 +8,7 @@ mod differential;
 mod arrays;
 mod calls_and_limits;
 mod float_ops;
+mod functions;
 mod int_ops;
 mod output;
 mod packed_arrays;

@@ -33,6 +33,8 @@ end
 
 /// Uses every mnemonic (and both forms of `iconst`).
 const EVERY_OP: &str = r#"
+type unary = (i) -> i
+type nullary = () -> i
 import host.print(i, f) -> none
 import $clock() -> f
 import mkarr(i) -> r
@@ -174,7 +176,46 @@ func panics(i) -> i
 fixed:
     trapi -32768
 end
+
+func with_env(i, r) -> i
+    reti i0
+end
+
+func functions_as_values(i) -> i
+    fref r0, panics
+    closure r1, with_env, r0
+    calli unary, r0, 0
+    calli nullary, r1, 2
+    jz i0, tail
+    tcalli unary, r1, 0
+tail:
+    tcall panics, 1
+end
 "#;
+
+#[test]
+fn types_are_named_declared_anywhere_and_shared() {
+    let m = round_trip(
+        "func main() -> i\n  fref r0, f\n  calli u, r0, 0\n  reti i0\nend\n\
+         type u = (i) -> i\ntype same = (i) -> i\nfunc f(i) -> i\n  tcall f, 0\nend\n",
+    );
+    assert_eq!(m.types, vec![Signature::new([Bank::I], Some(Bank::I))]);
+    // The window holds the argument and receives the result.
+    assert_eq!(m.functions[0].regs, [1, 0, 1]);
+    assert_err(
+        "func main() -> none\n  calli nope, r0, 0\n  ret\nend\n",
+        2,
+        9,
+        "unknown type `nope`",
+    );
+    assert_err(
+        "type a = () -> none\ntype a = (i) -> none\n",
+        2,
+        6,
+        "duplicate type `a`",
+    );
+    assert_err("type a = (i) -> q\n", 1, 17, "result bank");
+}
 
 fn perr(src: &str) -> ParseError {
     match parse(src) {
@@ -277,6 +318,13 @@ fn every_opcode_round_trips() {
     );
     assert_eq!(m.strings.len(), 2);
     assert_eq!(m.strings[0], "hello, \"world\"\n\t\\\r\0\u{1F600}\u{7}");
+    assert_eq!(
+        m.types,
+        vec![
+            Signature::new([Bank::I], Some(Bank::I)),
+            Signature::new([], Some(Bank::I))
+        ]
+    );
     let main = &m.functions[0];
     assert_eq!(main.param_defaults, vec![Some(-7), None, None, None]);
     assert_eq!(main.regs, [8, 6, 5]);
