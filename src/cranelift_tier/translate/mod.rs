@@ -22,7 +22,8 @@ use crate::lowering::Magic;
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
 use crate::runtime::heap::{
-    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind, I64_BYTES_KIND, I64_BYTES_MAX,
+    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind, FUNC_REF_SIZE, I64_BYTES_KIND,
+    I64_BYTES_MAX,
 };
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
@@ -134,6 +135,13 @@ impl FuncFacts {
                 {
                     *w += 1;
                 }
+            }
+            // `calli` writes its result to its window's first register.
+            if op.opcode == Opcode::CallI
+                && module.types[usize::from(op.a)].result == Some(Bank::I)
+                && let Some(w) = writes.get_mut(usize::from(op.c))
+            {
+                *w += 1;
             }
             let value = match op.opcode {
                 Opcode::IConst => Some(imm16(op.b)),
@@ -345,7 +353,13 @@ impl<'a, 'f> Translator<'a, 'f> {
         let depth = b.ins().load(I64, trusted(), ctx, offsets::CALL_DEPTH);
         let room = FrameRoom::new(&mut b, ctx, bases, depth);
         let code = &module.functions[func].code;
-        let polls = loops(code).next().is_some() || code.iter().any(|op| op.opcode == Opcode::Call);
+        let polls = loops(code).next().is_some()
+            || code.iter().any(|op| {
+                matches!(
+                    op.opcode,
+                    Opcode::Call | Opcode::CallI | Opcode::TCall | Opcode::TCallI
+                )
+            });
         let interrupt_flag = polls.then(|| b.ins().load(I64, trusted(), ctx, offsets::INTERRUPT));
         let vars = declare_vars(&mut b, layout);
         let op_blocks = (0..code.len()).map(|_| b.create_block()).collect();
@@ -613,7 +627,26 @@ impl<'a, 'f> Translator<'a, 'f> {
     fn op_effect(&mut self, pc: u32, op: Op) {
         use Opcode::*;
         match op.opcode {
-            FRef | Closure | CallI | TCall | TCallI => todo!("issue 17: Cranelift tier"),
+            FRef => {
+                let table = self.load_ctx(I64, offsets::FUNC_REFS, invariant());
+                let v = self
+                    .b
+                    .ins()
+                    .iadd_imm_s(table, i64::from(op.b) * FUNC_REF_SIZE as i64);
+                self.set(Bank::R, op.a, v);
+            }
+            Closure => {
+                self.flush_refs();
+                let func = self.b.ins().iconst(I64, i64::from(op.b));
+                let env = self.get(Bank::R, op.c);
+                let (out, top) = self.alloc_out_top(op.a);
+                let status = self.call_helper(self.helpers.new_closure, &[func, env, out, top]);
+                self.check_status(status, pc);
+                let v = self.load_slot(Bank::R, op.a.into());
+                self.set(Bank::R, op.a, v);
+            }
+            CallI => self.indirect_call(pc, op),
+            TCall | TCallI => self.tail_call(pc, op),
             Nop => {}
             IConst => {
                 let v = self.b.ins().iconst(I64, imm16(op.b));
@@ -765,16 +798,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.flush_refs();
                 let len = self.get(Bank::I, op.b);
                 let kind = self.b.ins().iconst(I64, kind as i64);
-                let rb = self.bases[Bank::R.index()];
-                let out = self
-                    .b
-                    .ins()
-                    .iadd_imm_s(rb, Self::slot_offset(op.a.into()) as i64);
-                let top_slot = self.layout.regs[Bank::R.index()];
-                let top = self
-                    .b
-                    .ins()
-                    .iadd_imm_s(rb, Self::slot_offset(top_slot) as i64);
+                let (out, top) = self.alloc_out_top(op.a);
                 let status = self.call_helper(self.helpers.new_array, &[kind, len, out, top]);
                 self.check_status(status, pc);
                 let v = self.load_slot(Bank::R, op.a.into());
@@ -889,9 +913,30 @@ impl<'a, 'f> Translator<'a, 'f> {
         }
     }
 
+    /// For an allocation into `r[a]`: the address of its slot, and of the
+    /// slot past this frame's last reference register (the collector's
+    /// roots end there).
+    fn alloc_out_top(&mut self, a: u16) -> (Value, Value) {
+        let rb = self.bases[Bank::R.index()];
+        let out = self
+            .b
+            .ins()
+            .iadd_imm_s(rb, Self::slot_offset(a.into()) as i64);
+        let top_slot = self.layout.regs[Bank::R.index()];
+        let top = self
+            .b
+            .ins()
+            .iadd_imm_s(rb, Self::slot_offset(top_slot) as i64);
+        (out, top)
+    }
+
     /// Drop the checked accesses whose array or index register `op`
     /// writes.
     fn forget_checks_of_written(&mut self, op: Op) {
+        if op.opcode == Opcode::CallI {
+            // Its result goes to its window's first register.
+            self.checked.retain(|&(a, i, _)| a != op.c && i != op.c);
+        }
         for (kind, reg) in op.opcode.operands().iter().zip(op.fields()) {
             let (array, index) = match kind {
                 Operand::Write(Bank::R) => (true, false),

@@ -81,11 +81,20 @@ fn plan(code: &[Op], ops: RangeInclusive<usize>) -> Option<PackedLoop> {
         })
     });
     let body = &code[ops.clone()];
-    // Anything that runs other code or allocates could widen an array.
+    // Anything that runs other code or allocates could widen an array
+    // (a tail call runs other code, or this function's start anew).
     let self_contained = body.iter().all(|op| {
         !matches!(
             op.opcode,
-            Opcode::Call | Opcode::HostCall | Opcode::NewI | Opcode::NewF | Opcode::NewR
+            Opcode::Call
+                | Opcode::HostCall
+                | Opcode::NewI
+                | Opcode::NewF
+                | Opcode::NewR
+                | Opcode::Closure
+                | Opcode::CallI
+                | Opcode::TCall
+                | Opcode::TCallI
         )
     });
     if !single_entry || !self_contained {
