@@ -709,4 +709,83 @@ mod tests {
             unsafe { std::slice::from_raw_parts(compiled[0].addr as *const u8, code.len()) };
         assert_eq!(code, installed);
     }
+
+    /// Functions as values and tail calls (`fref`, `closure`, `calli`,
+    /// `tcall`, `tcalli`), with loops around them and a function that
+    /// calls itself in tail position in a loop.
+    const FUNCTION_VALUES: &str = "type unary = (i) -> i\n\
+        func add_k(i, r) -> i\n  iconst i1, 0\n  geti i2, r0, i1\n  add i0, i0, i2\n  reti i0\nend\n\
+        func sum(i, i) -> i\ntop:\n  jeqi i0, 0, out\n  add i1, i1, i0\n  subi i0, i0, 1\n\
+          jgti i1, 1000, far\n  tcall sum, 0\nfar:\n  jmp top\nout:\n  reti i1\nend\n\
+        func even(i) -> i\n  jeqi i0, 0, yes\n  subi i0, i0, 1\n  tcall odd, 0\nyes:\n  iconst i0, 1\n  reti i0\nend\n\
+        func odd(i, r) -> i\n  fref r0, even\n  jeqi i0, 0, no\n  subi i0, i0, 1\n  tcalli unary, r0, 0\n\
+        no:\n  iconst i0, 0\n  reti i0\nend\n\
+        func main(i) -> i\n  newi r0, i0\n  closure r1, add_k, r0\nloop:\n  mov i10, i0\n\
+          calli unary, r1, 10\n  call i11, even, 10\n  call i12, sum, 10\n  subi i0, i0, 1\n\
+          jgti i0, 0, loop\n  reti i10\nend\n";
+
+    #[test]
+    fn function_values_and_tail_calls_pass_the_verifier_at_every_entry() {
+        let m = crate::bytecode::text::parse(FUNCTION_VALUES).expect("parses");
+        crate::bytecode::verify::verify(&m).expect("verifies");
+        let layouts: Vec<_> = FrameLayout::all(&m);
+        let settings = CraneliftSettings {
+            verifier: true,
+            ..CraneliftSettings::default()
+        };
+        let mut compiler = Compiler::new(settings).expect("compiler");
+        for (f, func) in m.functions.iter().enumerate() {
+            let headers = crate::bytecode::loop_headers(&func.code);
+            let entries = std::iter::once(EntryPoint::Start)
+                .chain(headers.into_iter().map(EntryPoint::LoopHeader));
+            for entry in entries {
+                compiler
+                    .compile(&m, &layouts, &HelperAddrs::native(), &[(f, entry)])
+                    .unwrap_or_else(|e| panic!("{} at {entry:?}: {e:?}", func.name));
+            }
+        }
+    }
+
+    #[test]
+    fn a_tail_call_of_the_function_itself_is_a_jump_and_others_return_the_status() {
+        let m = crate::bytecode::text::parse(FUNCTION_VALUES).expect("parses");
+        let layouts: Vec<_> = FrameLayout::all(&m);
+        let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+        let mut clif = |f| {
+            compiler
+                .listing(&m, &layouts, f, EntryPoint::Start, false)
+                .expect("clif")
+        };
+        let tail_status = format!("iconst.i32 {}", crate::runtime::context::TAIL_CALL_STATUS);
+        let sum = clif(1);
+        assert!(
+            !sum.contains(&tail_status) && !sum.contains("call"),
+            "{sum}"
+        );
+        let (even, odd) = (clif(2), clif(3));
+        assert!(even.contains(&tail_status), "{even}");
+        assert!(odd.contains(&tail_status), "{odd}");
+    }
+
+    #[test]
+    fn callees_with_closures_or_indirect_or_tail_calls_are_not_inlined() {
+        let callee = |body: &str| {
+            format!(
+                "type unary = (i) -> i\n\
+                 func leaf(i) -> i\n  reti i0\nend\n\
+                 func f(i, r) -> i\n{body}\n  reti i0\nend\n\
+                 func main(i) -> i\n  call i0, f, 0\n  reti i0\nend\n"
+            )
+        };
+        let ops = DEFAULT_INLINE_MAX_OPS;
+        assert_eq!(real_calls(&callee("  fref r0, leaf"), 2, ops, 2), 0);
+        for body in [
+            "  closure r0, f, r0",
+            "  fref r0, leaf\n  calli unary, r0, 0",
+            "  tcall leaf, 0",
+            "  fref r0, leaf\n  tcalli unary, r0, 0",
+        ] {
+            assert_eq!(real_calls(&callee(body), 2, ops, 2), 1, "{body}");
+        }
+    }
 }

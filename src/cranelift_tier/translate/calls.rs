@@ -180,7 +180,13 @@ impl Translator<'_, '_> {
             }
             _ => self.call_through_table(pc, callee, &args),
         };
-        self.returned(status, depth, callee_bases);
+        // Only a function with a tail call of its own returns the tail
+        // call status (its callers' sites run its tail calls to the end).
+        let may_tail = self.module.functions[callee]
+            .code
+            .iter()
+            .any(|op| op.opcode.is_tail_call());
+        self.returned(status, depth, callee_bases, may_tail);
         if op.a != NO_REG
             && let Some(bank) = cl.result
         {
@@ -194,8 +200,23 @@ impl Translator<'_, '_> {
     /// is [`TAIL_CALL_STATUS`] (the callee ended in a tail call it left to
     /// its caller), run `tail_call_dispatch` on the callee's frame, as if
     /// calling the callee again, and go on or propagate by its status; any
-    /// other status propagates. Both off the hot path.
-    pub(super) fn returned(&mut self, status: Value, depth: Value, callee_bases: [Value; 3]) {
+    /// other status propagates. Both off the hot path. Without `may_tail`
+    /// (the callee has no tail call), any non-zero status propagates.
+    pub(super) fn returned(
+        &mut self,
+        status: Value,
+        depth: Value,
+        callee_bases: [Value; 3],
+        may_tail: bool,
+    ) {
+        if !may_tail {
+            let cont = self.b.create_block();
+            self.b
+                .ins()
+                .brif(status, self.propagate_block, &[status.into()], cont, &[]);
+            self.b.switch_to_block(cont);
+            return;
+        }
         let (not_ok, dispatch, cont) = (
             self.b.create_block(),
             self.b.create_block(),
@@ -221,7 +242,13 @@ impl Translator<'_, '_> {
             .ins()
             .iconst(I64, self.helpers.tail_call_dispatch as i64);
         let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
-        let call = self.b.ins().call_indirect(self.entry_sig, addr, &args);
+        // The native entry's signature, imported anew: a helper call, not
+        // one of the function's calls of bytecode functions.
+        let sig = self.b.func.signature.clone();
+        let sig = *self
+            .dispatch_sig
+            .get_or_insert_with(|| self.b.import_signature(sig));
+        let call = self.b.ins().call_indirect(sig, addr, &args);
         let status = self.b.inst_results(call)[0];
         self.b
             .ins()
@@ -345,7 +372,7 @@ impl Translator<'_, '_> {
         let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
         let call = self.b.ins().call_indirect(self.entry_sig, code, &args);
         let status = self.b.inst_results(call)[0];
-        self.returned(status, depth, callee_bases);
+        self.returned(status, depth, callee_bases, true);
         if let Some(bank) = result {
             let v = self.load_slot(bank, me.regs[bank.index()]);
             self.set(bank, op.c, v);
@@ -395,10 +422,10 @@ impl Translator<'_, '_> {
                     if cl.regs[b] == 0 {
                         continue;
                     }
-                    let end = self.b.ins().iadd_imm_s(
-                        self.bases[b],
-                        Self::slot_offset(cl.regs[b]) as i64,
-                    );
+                    let end = self
+                        .b
+                        .ins()
+                        .iadd_imm_s(self.bases[b], Self::slot_offset(cl.regs[b]) as i64);
                     let over = self.past_stack_end(bank, end, trusted());
                     self.trap_if(over, pc, TrapKind::StackOverflow);
                 }

@@ -22,8 +22,8 @@ use crate::lowering::Magic;
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
 use crate::runtime::heap::{
-    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind, FUNC_REF_SIZE, I64_BYTES_KIND,
-    I64_BYTES_MAX,
+    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind, FUNC_REF_SIZE,
+    I64_BYTES_KIND, I64_BYTES_MAX,
 };
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
@@ -332,6 +332,8 @@ struct Translator<'a, 'f> {
     self_ref: (u32, Option<FuncRef>),
     /// Helper signatures by argument count (all i64 -> i64).
     helper_sigs: Vec<Option<SigRef>>,
+    /// The signature of `tail_call_dispatch` calls, once imported.
+    dispatch_sig: Option<SigRef>,
 }
 
 impl<'a, 'f> Translator<'a, 'f> {
@@ -416,6 +418,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             entry_sig,
             self_ref: (func as u32, self_ref),
             helper_sigs: Vec::new(),
+            dispatch_sig: None,
         }
     }
 
