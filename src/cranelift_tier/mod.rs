@@ -788,4 +788,30 @@ mod tests {
             assert_eq!(real_calls(&callee(body), 2, ops, 2), 1, "{body}");
         }
     }
+
+    #[test]
+    fn an_indirect_call_through_a_known_fref_is_a_call_of_its_function() {
+        let src = "type unary = (i) -> i\ntype binary = (i, i) -> i\n\
+                   func sq(i) -> i\n  mul i0, i0, i0\n  reti i0\nend\n\
+                   func known(i) -> i\n  fref r0, sq\n  calli unary, r0, 0\n  reti i0\nend\n\
+                   func wrong_type(i) -> i\n  fref r0, sq\n  calli binary, r0, 0\n  reti i0\nend\n\
+                   func written_twice(i) -> i\n  fref r0, sq\n  jz i0, on\n  rnull r0\non:\n\
+                     calli unary, r0, 0\n  reti i0\nend\n";
+        let m = crate::bytecode::text::parse(src).expect("parses");
+        let layouts: Vec<_> = FrameLayout::all(&m);
+        let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+        let mismatch = format!(
+            "iconst.i32 {}",
+            crate::runtime::trap::TrapKind::SignatureMismatch.code()
+        );
+        let mut checks = |f| {
+            let clif = compiler
+                .listing(&m, &layouts, f, EntryPoint::Start, false)
+                .expect("clif");
+            clif.matches(&mismatch).count()
+        };
+        assert_eq!(checks(1), 0, "no reference checks");
+        assert_eq!(checks(2), 2, "kind and type, as the call traps");
+        assert_eq!(checks(3), 2, "not known");
+    }
 }

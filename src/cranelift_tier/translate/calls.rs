@@ -133,7 +133,28 @@ impl Translator<'_, '_> {
     /// were spilled (fib 8% slower).
     pub(super) fn call(&mut self, pc: u32, op: Op) {
         let callee = op.b as usize;
-        let cl = self.layouts[callee];
+        self.call_with_frame(pc, op, self.layouts[callee], None);
+    }
+
+    /// `calli T, r[b], w` through a register known to hold `fref f`, `f`
+    /// of type `T`: a call of `f` with the arguments, checks and result of
+    /// `calli` (the frame it checks is the one an indirect call needs, and
+    /// the environment slot gets null), without the reference's checks.
+    pub(super) fn known_indirect_call(&mut self, pc: u32, op: Op, f: u16) {
+        let mut cl = self.layouts[usize::from(f)];
+        cl.regs = cl.indirect_regs();
+        let dst = if cl.result.is_some() { op.c } else { NO_REG };
+        let env_slot = cl.params[Bank::R.index()];
+        let call = Op::new(Opcode::Call, dst, f, op.c);
+        self.call_with_frame(pc, call, cl, Some(env_slot));
+    }
+
+    /// [`Self::call`] of a callee whose frame, as this call checks it, is
+    /// `cl` (its own layout, or for an indirect call the registers it makes
+    /// room for); with `env_slot`, a null environment goes to that slot of
+    /// the callee's `r` registers.
+    fn call_with_frame(&mut self, pc: u32, op: Op, cl: FrameLayout, env_slot: Option<u32>) {
+        let callee = op.b as usize;
         let me = self.layout;
 
         let depth = self.b.ins().iadd_imm_s(self.depth, 1);
@@ -168,6 +189,10 @@ impl Translator<'_, '_> {
                 let v = self.get(bank, window + k as u16);
                 self.store_slot(bank, me.regs[b] + k, v);
             }
+        }
+        if let Some(slot) = env_slot {
+            let null = self.b.ins().iconst(I64, 0);
+            self.store_slot(Bank::R, me.regs[Bank::R.index()] + slot, null);
         }
         let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
         let status = match self.self_ref {
@@ -759,10 +784,7 @@ impl Translator<'_, '_> {
             self.layout,
             std::mem::replace(&mut self.vars, vars),
             std::mem::replace(&mut self.op_blocks, blocks),
-            std::mem::replace(
-                &mut self.facts,
-                FuncFacts::of(self.module, code, cl.regs[Bank::I.index()]),
-            ),
+            std::mem::replace(&mut self.facts, FuncFacts::of(self.module, code, cl.regs)),
             std::mem::replace(&mut self.bases, callee_bases),
             std::mem::replace(&mut self.base_offsets, callee_offsets),
             std::mem::replace(&mut self.depth, depth),

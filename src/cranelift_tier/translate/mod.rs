@@ -113,10 +113,15 @@ struct FuncFacts {
     /// target: once past it, control never comes back before it, so every
     /// later read sees the constant (loop.tj's divisors).
     constants: Vec<Option<(u32, i64)>>,
+    /// Per reference register, the function it refers to after its only
+    /// write, an `fref` at that op, under the same conditions as
+    /// `constants`: an indirect call through it calls that function.
+    frefs: Vec<Option<(u32, u16)>>,
 }
 
 impl FuncFacts {
-    fn of(module: &Module, code: &[Op], int_regs: u32) -> FuncFacts {
+    fn of(module: &Module, code: &[Op], regs: [u32; 3]) -> FuncFacts {
+        let (int_regs, ref_regs) = (regs[Bank::I.index()], regs[Bank::R.index()]);
         let mut targeted = vec![false; code.len()];
         for op in code {
             if let Some(t) = op.target() {
@@ -125,6 +130,8 @@ impl FuncFacts {
         }
         let mut writes = vec![0u32; int_regs as usize];
         let mut constants = vec![None; int_regs as usize];
+        let mut ref_writes = vec![0u32; ref_regs as usize];
+        let mut frefs = vec![None; ref_regs as usize];
         let mut straight = true;
         for (pc, op) in code.iter().enumerate() {
             straight &= !targeted[pc];
@@ -135,13 +142,26 @@ impl FuncFacts {
                 {
                     *w += 1;
                 }
+                if matches!(kind, Operand::Write(Bank::R) | Operand::CallDst)
+                    && let Some(w) = ref_writes.get_mut(usize::from(reg))
+                {
+                    *w += 1;
+                }
             }
             // `calli` writes its result to its window's first register.
-            if op.opcode == Opcode::CallI
-                && module.types[usize::from(op.a)].result == Some(Bank::I)
-                && let Some(w) = writes.get_mut(usize::from(op.c))
-            {
-                *w += 1;
+            if op.opcode == Opcode::CallI {
+                let result = module.types[usize::from(op.a)].result;
+                let w = match result {
+                    Some(Bank::I) => writes.get_mut(usize::from(op.c)),
+                    Some(Bank::R) => ref_writes.get_mut(usize::from(op.c)),
+                    _ => None,
+                };
+                if let Some(w) = w {
+                    *w += 1;
+                }
+            }
+            if op.opcode == Opcode::FRef && straight {
+                frefs[usize::from(op.a)] = Some((pc as u32, op.b));
             }
             let value = match op.opcode {
                 Opcode::IConst => Some(imm16(op.b)),
@@ -158,10 +178,23 @@ impl FuncFacts {
                 *c = None;
             }
         }
+        for (f, w) in frefs.iter_mut().zip(ref_writes) {
+            if w != 1 {
+                *f = None;
+            }
+        }
         FuncFacts {
             targeted,
             constants,
+            frefs,
         }
+    }
+
+    /// The function reference register `reg` refers to when op `pc` reads
+    /// it, when only one `fref` can have set it.
+    fn fref_at(&self, pc: u32, reg: u16) -> Option<u16> {
+        let (at, f) = self.frefs.get(usize::from(reg)).copied().flatten()?;
+        (pc > at).then_some(f)
     }
 
     /// The constant i64 register `reg` holds when op `pc` reads it.
@@ -408,7 +441,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             interrupt_flag,
             vars,
             op_blocks,
-            facts: FuncFacts::of(module, code, layout.regs[Bank::I.index()]),
+            facts: FuncFacts::of(module, code, layout.regs),
             packed,
             in_copy: None,
             checked: Vec::new(),
@@ -647,6 +680,14 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.check_status(status, pc);
                 let v = self.load_slot(Bank::R, op.a.into());
                 self.set(Bank::R, op.a, v);
+            }
+            // Through a register that holds `fref f` (of the type the call
+            // expects: else it traps, the general way): a call of `f`.
+            CallI
+                if let Some(f) = self.facts.fref_at(pc, op.b)
+                    && self.layouts[usize::from(f)].ref_type == u32::from(op.a) =>
+            {
+                self.known_indirect_call(pc, op, f)
             }
             CallI => self.indirect_call(pc, op),
             TCall | TCallI => self.tail_call(pc, op),
