@@ -709,4 +709,146 @@ mod tests {
             unsafe { std::slice::from_raw_parts(compiled[0].addr as *const u8, code.len()) };
         assert_eq!(code, installed);
     }
+
+    /// Functions as values and tail calls (`fref`, `closure`, `calli`,
+    /// `tcall`, `tcalli`), with loops around them and a function that
+    /// calls itself in tail position in a loop.
+    const FUNCTION_VALUES: &str = "type unary = (i) -> i\n\
+        func add_k(i, r) -> i\n  iconst i1, 0\n  geti i2, r0, i1\n  add i0, i0, i2\n  reti i0\nend\n\
+        func sum(i, i) -> i\ntop:\n  jeqi i0, 0, out\n  add i1, i1, i0\n  subi i0, i0, 1\n\
+          jgti i1, 1000, far\n  tcall sum, 0\nfar:\n  jmp top\nout:\n  reti i1\nend\n\
+        func even(i) -> i\n  jeqi i0, 0, yes\n  subi i0, i0, 1\n  tcall odd, 0\nyes:\n  iconst i0, 1\n  reti i0\nend\n\
+        func odd(i, r) -> i\n  fref r0, even\n  jeqi i0, 0, no\n  subi i0, i0, 1\n  tcalli unary, r0, 0\n\
+        no:\n  iconst i0, 0\n  reti i0\nend\n\
+        func main(i) -> i\n  newi r0, i0\n  closure r1, add_k, r0\nloop:\n  mov i10, i0\n\
+          calli unary, r1, 10\n  call i11, even, 10\n  call i12, sum, 10\n  subi i0, i0, 1\n\
+          jgti i0, 0, loop\n  reti i10\nend\n";
+
+    #[test]
+    fn function_values_and_tail_calls_pass_the_verifier_at_every_entry() {
+        let m = crate::bytecode::text::parse(FUNCTION_VALUES).expect("parses");
+        crate::bytecode::verify::verify(&m).expect("verifies");
+        let layouts: Vec<_> = FrameLayout::all(&m);
+        let settings = CraneliftSettings {
+            verifier: true,
+            ..CraneliftSettings::default()
+        };
+        let mut compiler = Compiler::new(settings).expect("compiler");
+        for (f, func) in m.functions.iter().enumerate() {
+            let headers = crate::bytecode::loop_headers(&func.code);
+            let entries = std::iter::once(EntryPoint::Start)
+                .chain(headers.into_iter().map(EntryPoint::LoopHeader));
+            for entry in entries {
+                compiler
+                    .compile(&m, &layouts, &HelperAddrs::native(), &[(f, entry)])
+                    .unwrap_or_else(|e| panic!("{} at {entry:?}: {e:?}", func.name));
+            }
+        }
+    }
+
+    #[test]
+    fn a_tail_call_of_the_function_itself_is_a_jump_and_others_return_the_status() {
+        let m = crate::bytecode::text::parse(FUNCTION_VALUES).expect("parses");
+        let layouts: Vec<_> = FrameLayout::all(&m);
+        let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+        let mut clif = |f| {
+            compiler
+                .listing(&m, &layouts, f, EntryPoint::Start, false)
+                .expect("clif")
+        };
+        let tail_status = format!("iconst.i32 {}", crate::runtime::context::TAIL_CALL_STATUS);
+        let sum = clif(1);
+        assert!(
+            !sum.contains(&tail_status) && !sum.contains("call"),
+            "{sum}"
+        );
+        let (even, odd) = (clif(2), clif(3));
+        assert!(even.contains(&tail_status), "{even}");
+        assert!(odd.contains(&tail_status), "{odd}");
+    }
+
+    #[test]
+    fn callees_with_closures_or_indirect_or_tail_calls_are_not_inlined() {
+        let callee = |body: &str| {
+            format!(
+                "type unary = (i) -> i\n\
+                 func leaf(i) -> i\n  reti i0\nend\n\
+                 func f(i, r) -> i\n{body}\n  reti i0\nend\n\
+                 func main(i) -> i\n  call i0, f, 0\n  reti i0\nend\n"
+            )
+        };
+        let ops = DEFAULT_INLINE_MAX_OPS;
+        assert_eq!(real_calls(&callee("  fref r0, leaf"), 2, ops, 2), 0);
+        for body in [
+            "  closure r0, f, r0",
+            "  fref r0, leaf\n  calli unary, r0, 0",
+            "  tcall leaf, 0",
+            "  fref r0, leaf\n  tcalli unary, r0, 0",
+        ] {
+            assert_eq!(real_calls(&callee(body), 2, ops, 2), 1, "{body}");
+        }
+    }
+
+    #[test]
+    fn an_indirect_call_through_a_known_fref_is_a_call_of_its_function() {
+        let src = "type unary = (i) -> i\ntype binary = (i, i) -> i\n\
+                   func sq(i) -> i\n  mul i0, i0, i0\n  reti i0\nend\n\
+                   func known(i) -> i\n  fref r0, sq\n  calli unary, r0, 0\n  reti i0\nend\n\
+                   func wrong_type(i) -> i\n  fref r0, sq\n  calli binary, r0, 0\n  reti i0\nend\n\
+                   func written_twice(i) -> i\n  fref r0, sq\n  jz i0, on\n  rnull r0\non:\n\
+                     calli unary, r0, 0\n  reti i0\nend\n";
+        let m = crate::bytecode::text::parse(src).expect("parses");
+        let layouts: Vec<_> = FrameLayout::all(&m);
+        let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+        let mismatch = format!(
+            "iconst.i32 {}",
+            crate::runtime::trap::TrapKind::SignatureMismatch.code()
+        );
+        let mut checks = |f| {
+            let clif = compiler
+                .listing(&m, &layouts, f, EntryPoint::Start, false)
+                .expect("clif");
+            clif.matches(&mismatch).count()
+        };
+        assert_eq!(checks(1), 0, "no reference checks");
+        assert_eq!(checks(2), 2, "kind and type, as the call traps");
+        assert_eq!(checks(3), 2, "not known");
+    }
+
+    #[test]
+    fn tail_calls_poll_the_interrupt_flag() {
+        use crate::engine::{Config, Engine, Instance, Module as EngineModule, Tier};
+        use crate::{Error, TrapKind, Value};
+        let src = "type t = (i, r) -> i\n\
+                   func spin(i) -> i\n  addi i0, i0, 1\n  tcall spin, 0\nend\n\
+                   func ping(i) -> i\n  addi i0, i0, 1\n  tcall pong, 0\nend\n\
+                   func pong(i) -> i\n  tcall ping, 0\nend\n\
+                   func viaref(i, r) -> i\n  tcalli t, r0, 0\nend\n\
+                   func refs(i) -> i\n  fref r0, viaref\n  tcall viaref, 0\nend\n";
+        let mut config = Config::new();
+        config.tier(Tier::Cranelift);
+        let engine = Engine::new(config).expect("engine");
+        let module = EngineModule::new(&engine, src).expect("module");
+        let mut inst = Instance::new(&module).expect("instance");
+        // Each tail call polls: any of them may see the request.
+        for (func, at) in [
+            ("spin", &[("spin", 1)][..]),
+            ("ping", &[("ping", 1), ("pong", 0)]),
+            ("refs", &[("viaref", 0)]),
+        ] {
+            let handle = inst.interrupt_handle();
+            let interrupter = std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                handle.interrupt();
+            });
+            match inst.call(func, &[Value::I(0)]) {
+                Err(Error::Trap(t)) => {
+                    assert_eq!(t.kind, TrapKind::Interrupted, "{func}");
+                    assert!(at.contains(&(t.func_name.as_str(), t.pc)), "{func}: {t:?}");
+                }
+                other => panic!("{func}: {other:?}"),
+            }
+            interrupter.join().expect("interrupter");
+        }
+    }
 }

@@ -4,6 +4,11 @@
 //! each, and the frame check on entry that lets most calls skip them.
 
 use super::*;
+use crate::runtime::context::TAIL_CALL_STATUS;
+use crate::runtime::heap::{
+    FUNC_REF_ENV_OFFSET, FUNC_REF_FUNC_OFFSET, FUNC_REF_KIND, FUNC_REF_TYPE_OFFSET,
+    func_ref_frame_offset,
+};
 use crate::runtime::host::HostCallSite;
 
 /// A function that starts by returning at once when a test of its
@@ -128,7 +133,28 @@ impl Translator<'_, '_> {
     /// were spilled (fib 8% slower).
     pub(super) fn call(&mut self, pc: u32, op: Op) {
         let callee = op.b as usize;
-        let cl = self.layouts[callee];
+        self.call_with_frame(pc, op, self.layouts[callee], None);
+    }
+
+    /// `calli T, r[b], w` through a register known to hold `fref f`, `f`
+    /// of type `T`: a call of `f` with the arguments, checks and result of
+    /// `calli` (the frame it checks is the one an indirect call needs, and
+    /// the environment slot gets null), without the reference's checks.
+    pub(super) fn known_indirect_call(&mut self, pc: u32, op: Op, f: u16) {
+        let mut cl = self.layouts[usize::from(f)];
+        cl.regs = cl.indirect_regs();
+        let dst = if cl.result.is_some() { op.c } else { NO_REG };
+        let env_slot = cl.params[Bank::R.index()];
+        let call = Op::new(Opcode::Call, dst, f, op.c);
+        self.call_with_frame(pc, call, cl, Some(env_slot));
+    }
+
+    /// [`Self::call`] of a callee whose frame, as this call checks it, is
+    /// `cl` (its own layout, or for an indirect call the registers it makes
+    /// room for); with `env_slot`, a null environment goes to that slot of
+    /// the callee's `r` registers.
+    fn call_with_frame(&mut self, pc: u32, op: Op, cl: FrameLayout, env_slot: Option<u32>) {
+        let callee = op.b as usize;
         let me = self.layout;
 
         let depth = self.b.ins().iadd_imm_s(self.depth, 1);
@@ -164,6 +190,10 @@ impl Translator<'_, '_> {
                 self.store_slot(bank, me.regs[b] + k, v);
             }
         }
+        if let Some(slot) = env_slot {
+            let null = self.b.ins().iconst(I64, 0);
+            self.store_slot(Bank::R, me.regs[Bank::R.index()] + slot, null);
+        }
         let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
         let status = match self.self_ref {
             // A call of the compiled function (from its own code or from a
@@ -175,17 +205,280 @@ impl Translator<'_, '_> {
             }
             _ => self.call_through_table(pc, callee, &args),
         };
-        let cont = self.b.create_block();
-        self.b
-            .ins()
-            .brif(status, self.propagate_block, &[status.into()], cont, &[]);
-        self.b.switch_to_block(cont);
+        // Only a function with a tail call of its own returns the tail
+        // call status (its callers' sites run its tail calls to the end).
+        let may_tail = self.module.functions[callee]
+            .code
+            .iter()
+            .any(|op| op.opcode.is_tail_call());
+        self.returned(status, depth, callee_bases, may_tail);
         if op.a != NO_REG
             && let Some(bank) = cl.result
         {
             let v = self.load_slot(bank, me.regs[bank.index()]);
             self.set(bank, op.a, v);
         }
+    }
+
+    /// After a real call whose callee, of depth `depth` and with frame
+    /// bases `callee_bases`, returned `status`: go on when it is 0; when it
+    /// is [`TAIL_CALL_STATUS`] (the callee ended in a tail call it left to
+    /// its caller), run `tail_call_dispatch` on the callee's frame, as if
+    /// calling the callee again, and go on or propagate by its status; any
+    /// other status propagates. Both off the hot path. Without `may_tail`
+    /// (the callee has no tail call), any non-zero status propagates.
+    pub(super) fn returned(
+        &mut self,
+        status: Value,
+        depth: Value,
+        callee_bases: [Value; 3],
+        may_tail: bool,
+    ) {
+        if !may_tail {
+            let cont = self.b.create_block();
+            self.b
+                .ins()
+                .brif(status, self.propagate_block, &[status.into()], cont, &[]);
+            self.b.switch_to_block(cont);
+            return;
+        }
+        let (not_ok, dispatch, cont) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().brif(status, not_ok, &[], cont, &[]);
+        self.b.switch_to_block(not_ok);
+        self.b.set_cold_block(not_ok);
+        let tail = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, status, i64::from(TAIL_CALL_STATUS));
+        self.b
+            .ins()
+            .brif(tail, dispatch, &[], self.propagate_block, &[status.into()]);
+        self.b.switch_to_block(dispatch);
+        self.b.set_cold_block(dispatch);
+        self.b
+            .ins()
+            .store(trusted(), depth, self.ctx, offsets::CALL_DEPTH);
+        let addr = self
+            .b
+            .ins()
+            .iconst(I64, self.helpers.tail_call_dispatch as i64);
+        let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
+        // The native entry's signature, imported anew: a helper call, not
+        // one of the function's calls of bytecode functions.
+        let sig = self.b.func.signature.clone();
+        let sig = *self
+            .dispatch_sig
+            .get_or_insert_with(|| self.b.import_signature(sig));
+        let call = self.b.ins().call_indirect(sig, addr, &args);
+        let status = self.b.inst_results(call)[0];
+        self.b
+            .ins()
+            .brif(status, self.propagate_block, &[status.into()], cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// The checks of an indirect call (`calli`, `tcalli`) at `pc` through
+    /// `r[reg]`, expecting type `ty`, in the interpreter's order: null, not
+    /// a function reference, another type. The reference.
+    pub(super) fn checked_func_ref(&mut self, pc: u32, reg: u16, ty: u16) -> Value {
+        let r = self.get(Bank::R, reg);
+        let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
+        self.trap_if(is_null, pc, TrapKind::NullReference);
+        // The kind first: an array with no elements has nothing at the
+        // type's offset.
+        let kind = self
+            .b
+            .ins()
+            .load(I32, trusted(), r, ARRAY_KIND_OFFSET as i32);
+        let not_ref = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::NotEqual, kind, i64::from(FUNC_REF_KIND));
+        self.trap_if(not_ref, pc, TrapKind::SignatureMismatch);
+        let type_id = self
+            .b
+            .ins()
+            .load(I32, trusted(), r, FUNC_REF_TYPE_OFFSET as i32);
+        let wrong = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::NotEqual, type_id, i64::from(ty));
+        self.trap_if(wrong, pc, TrapKind::SignatureMismatch);
+        r
+    }
+
+    /// Trap at `pc` with a stack overflow unless the register need of the
+    /// function reference `r` (its `frame_bytes`) fits on every register
+    /// stack from `offsets` slots past this frame's bases.
+    pub(super) fn check_ref_frame(&mut self, pc: u32, r: Value, offsets: [u32; 3]) {
+        for bank in Bank::ALL {
+            let b = bank.index();
+            let bytes = self
+                .b
+                .ins()
+                .uload32(trusted(), r, func_ref_frame_offset(b) as i32);
+            let from = self
+                .b
+                .ins()
+                .iadd_imm_s(self.bases[b], Self::slot_offset(offsets[b]) as i64);
+            let end = self.b.ins().iadd(from, bytes);
+            let over = self.past_stack_end(bank, end, trusted());
+            self.trap_if(over, pc, TrapKind::StackOverflow);
+        }
+    }
+
+    /// The code address of function `func` (an i64 value) from the
+    /// function table, compiling it first if it has none (failing: an
+    /// out-of-memory trap at `pc`).
+    pub(super) fn code_of(&mut self, pc: u32, func: Value) -> Value {
+        let table = self.load_ctx(I64, offsets::FUNCTIONS, invariant());
+        let offset = self
+            .b
+            .ins()
+            .imul_imm_s(func, i64::from(offsets::FUNC_ENTRY_SIZE));
+        let entry = self.b.ins().iadd(table, offset);
+        let code = self
+            .b
+            .ins()
+            .load(I64, trusted(), entry, offsets::FUNC_ENTRY_CODE);
+        let (lazy, have) = (self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(have, I64);
+        self.b.ins().brif(code, have, &[code.into()], lazy, &[]);
+        self.b.switch_to_block(lazy);
+        self.b.set_cold_block(lazy);
+        let addr = self.call_helper(self.helpers.compile, &[func]);
+        let failed = self.b.ins().icmp_imm_s(IntCC::Equal, addr, 0);
+        self.trap_if(failed, pc, TrapKind::OutOfMemory);
+        self.b.ins().jump(have, &[addr.into()]);
+        self.b.switch_to_block(have);
+        self.b.block_params(have)[0]
+    }
+
+    /// `calli T, r[b], w`: the reference's checks, then `call`'s checks
+    /// in its order with the register stacks checked against the
+    /// reference's frame need, the arguments (by the type), the
+    /// environment after the type's `r` parameters, the call through the
+    /// table, the result into register `w` of its bank.
+    pub(super) fn indirect_call(&mut self, pc: u32, op: Op) {
+        let ty = &self.module.types[usize::from(op.a)];
+        let (params, result) = (ty.param_counts().map(u32::from), ty.result);
+        let me = self.layout;
+        let r = self.checked_func_ref(pc, op.b, op.a);
+        let depth = self.b.ins().iadd_imm_s(self.depth, 1);
+        let max = self.load_ctx(I64, offsets::MAX_CALL_DEPTH, trusted());
+        let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThan, depth, max);
+        self.trap_if(too_deep, pc, TrapKind::StackOverflow);
+        self.enter_callee(pc, depth);
+        self.check_ref_frame(pc, r, me.regs);
+        let callee_bases = self.callee_bases();
+        self.flush_refs();
+        let window = op.c;
+        for bank in Bank::ALL {
+            let b = bank.index();
+            for k in 0..params[b] {
+                let v = self.get(bank, window + k as u16);
+                self.store_slot(bank, me.regs[b] + k, v);
+            }
+        }
+        let env = self
+            .b
+            .ins()
+            .load(I64, trusted(), r, FUNC_REF_ENV_OFFSET as i32);
+        self.store_slot(Bank::R, me.regs[Bank::R.index()] + params[2], env);
+        let func = self
+            .b
+            .ins()
+            .uload32(trusted(), r, FUNC_REF_FUNC_OFFSET as i32);
+        let code = self.code_of(pc, func);
+        let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
+        let call = self.b.ins().call_indirect(self.entry_sig, code, &args);
+        let status = self.b.inst_results(call)[0];
+        self.returned(status, depth, callee_bases, true);
+        if let Some(bank) = result {
+            let v = self.load_slot(bank, me.regs[bank.index()]);
+            self.set(bank, op.c, v);
+        }
+    }
+
+    /// `tcall f, w` and `tcalli T, r[b], w`: the checks (`tcalli`: the
+    /// reference's first), the interrupt poll, the callee's frame measured
+    /// from this one's bases; the arguments into this frame's first slots,
+    /// then (`tcall` of the function itself, compiled as a whole) a jump to
+    /// its start with the registers defined anew, or else the callee in
+    /// `ctx.tail_func` and [`TAIL_CALL_STATUS`], for the caller's call
+    /// site to call it on this frame.
+    pub(super) fn tail_call(&mut self, pc: u32, op: Op) {
+        let indirect = op.opcode == Opcode::TCallI;
+        let (r, params, window) = if indirect {
+            let ty = &self.module.types[usize::from(op.a)];
+            let params = ty.param_counts().map(u32::from);
+            (Some(self.checked_func_ref(pc, op.b, op.a)), params, op.c)
+        } else {
+            (None, self.layouts[usize::from(op.a)].params, op.b)
+        };
+        let flag = self.interrupt_flag();
+        self.trap_if(flag, pc, TrapKind::Interrupted);
+        let args = Bank::ALL.map(|bank| {
+            (0..params[bank.index()])
+                .map(|k| self.get(bank, window + k as u16))
+                .collect::<Vec<_>>()
+        });
+        let to_itself = !indirect && u32::from(op.a) == self.func && self.inline_depth == 0;
+        if to_itself {
+            // The frame is this one's: it fits. The function's start, from
+            // outside any loop (through a packed loop's guard); no loop
+            // with a tail call has a packed copy.
+            debug_assert!(self.in_copy.is_none());
+            self.define_registers(&args);
+            let start = self.target_block(None, 0);
+            self.b.ins().jump(start, &[]);
+            return;
+        }
+        match r {
+            Some(r) => self.check_ref_frame(pc, r, [0; 3]),
+            None => {
+                let cl = self.layouts[usize::from(op.a)];
+                for bank in Bank::ALL {
+                    let b = bank.index();
+                    if cl.regs[b] == 0 {
+                        continue;
+                    }
+                    let end = self
+                        .b
+                        .ins()
+                        .iadd_imm_s(self.bases[b], Self::slot_offset(cl.regs[b]) as i64);
+                    let over = self.past_stack_end(bank, end, trusted());
+                    self.trap_if(over, pc, TrapKind::StackOverflow);
+                }
+            }
+        }
+        for bank in Bank::ALL {
+            for (k, &v) in args[bank.index()].iter().enumerate() {
+                self.store_slot(bank, k as u32, v);
+            }
+        }
+        let func = match r {
+            Some(r) => {
+                let env = self
+                    .b
+                    .ins()
+                    .load(I64, trusted(), r, FUNC_REF_ENV_OFFSET as i32);
+                self.store_slot(Bank::R, params[2], env);
+                self.b
+                    .ins()
+                    .uload32(trusted(), r, FUNC_REF_FUNC_OFFSET as i32)
+            }
+            None => self.b.ins().iconst(I64, i64::from(op.a)),
+        };
+        self.b
+            .ins()
+            .store(trusted(), func, self.ctx, offsets::TAIL_FUNC);
+        let tail = self.b.ins().iconst(I32, i64::from(TAIL_CALL_STATUS));
+        self.b.ins().return_(&[tail]);
     }
 
     /// A real call of a function that may return at once (see
@@ -400,7 +693,17 @@ impl Translator<'_, '_> {
             && code.iter().all(|op| {
                 !matches!(
                     op.opcode,
-                    HostCall | NewI | NewF | NewR | PrintS | PrintI | PrintF
+                    HostCall
+                        | NewI
+                        | NewF
+                        | NewR
+                        | PrintS
+                        | PrintI
+                        | PrintF
+                        | Closure
+                        | CallI
+                        | TCall
+                        | TCallI
                 )
             })
     }
@@ -481,10 +784,7 @@ impl Translator<'_, '_> {
             self.layout,
             std::mem::replace(&mut self.vars, vars),
             std::mem::replace(&mut self.op_blocks, blocks),
-            std::mem::replace(
-                &mut self.facts,
-                FuncFacts::of(self.module, code, cl.regs[Bank::I.index()]),
-            ),
+            std::mem::replace(&mut self.facts, FuncFacts::of(self.module, code, cl.regs)),
             std::mem::replace(&mut self.bases, callee_bases),
             std::mem::replace(&mut self.base_offsets, callee_offsets),
             std::mem::replace(&mut self.depth, depth),

@@ -22,7 +22,8 @@ use crate::lowering::Magic;
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
 use crate::runtime::heap::{
-    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind, I64_BYTES_KIND, I64_BYTES_MAX,
+    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind, FUNC_REF_SIZE,
+    I64_BYTES_KIND, I64_BYTES_MAX,
 };
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
@@ -112,10 +113,15 @@ struct FuncFacts {
     /// target: once past it, control never comes back before it, so every
     /// later read sees the constant (loop.tj's divisors).
     constants: Vec<Option<(u32, i64)>>,
+    /// Per reference register, the function it refers to after its only
+    /// write, an `fref` at that op, under the same conditions as
+    /// `constants`: an indirect call through it calls that function.
+    frefs: Vec<Option<(u32, u16)>>,
 }
 
 impl FuncFacts {
-    fn of(module: &Module, code: &[Op], int_regs: u32) -> FuncFacts {
+    fn of(module: &Module, code: &[Op], regs: [u32; 3]) -> FuncFacts {
+        let (int_regs, ref_regs) = (regs[Bank::I.index()], regs[Bank::R.index()]);
         let mut targeted = vec![false; code.len()];
         for op in code {
             if let Some(t) = op.target() {
@@ -124,6 +130,8 @@ impl FuncFacts {
         }
         let mut writes = vec![0u32; int_regs as usize];
         let mut constants = vec![None; int_regs as usize];
+        let mut ref_writes = vec![0u32; ref_regs as usize];
+        let mut frefs = vec![None; ref_regs as usize];
         let mut straight = true;
         for (pc, op) in code.iter().enumerate() {
             straight &= !targeted[pc];
@@ -134,6 +142,26 @@ impl FuncFacts {
                 {
                     *w += 1;
                 }
+                if matches!(kind, Operand::Write(Bank::R) | Operand::CallDst)
+                    && let Some(w) = ref_writes.get_mut(usize::from(reg))
+                {
+                    *w += 1;
+                }
+            }
+            // `calli` writes its result to its window's first register.
+            if op.opcode == Opcode::CallI {
+                let result = module.types[usize::from(op.a)].result;
+                let w = match result {
+                    Some(Bank::I) => writes.get_mut(usize::from(op.c)),
+                    Some(Bank::R) => ref_writes.get_mut(usize::from(op.c)),
+                    _ => None,
+                };
+                if let Some(w) = w {
+                    *w += 1;
+                }
+            }
+            if op.opcode == Opcode::FRef && straight {
+                frefs[usize::from(op.a)] = Some((pc as u32, op.b));
             }
             let value = match op.opcode {
                 Opcode::IConst => Some(imm16(op.b)),
@@ -150,10 +178,23 @@ impl FuncFacts {
                 *c = None;
             }
         }
+        for (f, w) in frefs.iter_mut().zip(ref_writes) {
+            if w != 1 {
+                *f = None;
+            }
+        }
         FuncFacts {
             targeted,
             constants,
+            frefs,
         }
+    }
+
+    /// The function reference register `reg` refers to when op `pc` reads
+    /// it, when only one `fref` can have set it.
+    fn fref_at(&self, pc: u32, reg: u16) -> Option<u16> {
+        let (at, f) = self.frefs.get(usize::from(reg)).copied().flatten()?;
+        (pc > at).then_some(f)
     }
 
     /// The constant i64 register `reg` holds when op `pc` reads it.
@@ -324,6 +365,8 @@ struct Translator<'a, 'f> {
     self_ref: (u32, Option<FuncRef>),
     /// Helper signatures by argument count (all i64 -> i64).
     helper_sigs: Vec<Option<SigRef>>,
+    /// The signature of `tail_call_dispatch` calls, once imported.
+    dispatch_sig: Option<SigRef>,
 }
 
 impl<'a, 'f> Translator<'a, 'f> {
@@ -345,7 +388,13 @@ impl<'a, 'f> Translator<'a, 'f> {
         let depth = b.ins().load(I64, trusted(), ctx, offsets::CALL_DEPTH);
         let room = FrameRoom::new(&mut b, ctx, bases, depth);
         let code = &module.functions[func].code;
-        let polls = loops(code).next().is_some() || code.iter().any(|op| op.opcode == Opcode::Call);
+        let polls = loops(code).next().is_some()
+            || code.iter().any(|op| {
+                matches!(
+                    op.opcode,
+                    Opcode::Call | Opcode::CallI | Opcode::TCall | Opcode::TCallI
+                )
+            });
         let interrupt_flag = polls.then(|| b.ins().load(I64, trusted(), ctx, offsets::INTERRUPT));
         let vars = declare_vars(&mut b, layout);
         let op_blocks = (0..code.len()).map(|_| b.create_block()).collect();
@@ -392,7 +441,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             interrupt_flag,
             vars,
             op_blocks,
-            facts: FuncFacts::of(module, code, layout.regs[Bank::I.index()]),
+            facts: FuncFacts::of(module, code, layout.regs),
             packed,
             in_copy: None,
             checked: Vec::new(),
@@ -402,6 +451,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             entry_sig,
             self_ref: (func as u32, self_ref),
             helper_sigs: Vec::new(),
+            dispatch_sig: None,
         }
     }
 
@@ -613,7 +663,34 @@ impl<'a, 'f> Translator<'a, 'f> {
     fn op_effect(&mut self, pc: u32, op: Op) {
         use Opcode::*;
         match op.opcode {
-            FRef | Closure | CallI | TCall | TCallI => todo!("issue 17: Cranelift tier"),
+            FRef => {
+                let table = self.load_ctx(I64, offsets::FUNC_REFS, invariant());
+                let v = self
+                    .b
+                    .ins()
+                    .iadd_imm_s(table, i64::from(op.b) * FUNC_REF_SIZE as i64);
+                self.set(Bank::R, op.a, v);
+            }
+            Closure => {
+                self.flush_refs();
+                let func = self.b.ins().iconst(I64, i64::from(op.b));
+                let env = self.get(Bank::R, op.c);
+                let (out, top) = self.alloc_out_top(op.a);
+                let status = self.call_helper(self.helpers.new_closure, &[func, env, out, top]);
+                self.check_status(status, pc);
+                let v = self.load_slot(Bank::R, op.a.into());
+                self.set(Bank::R, op.a, v);
+            }
+            // Through a register that holds `fref f` (of the type the call
+            // expects: else it traps, the general way): a call of `f`.
+            CallI
+                if let Some(f) = self.facts.fref_at(pc, op.b)
+                    && self.layouts[usize::from(f)].ref_type == u32::from(op.a) =>
+            {
+                self.known_indirect_call(pc, op, f)
+            }
+            CallI => self.indirect_call(pc, op),
+            TCall | TCallI => self.tail_call(pc, op),
             Nop => {}
             IConst => {
                 let v = self.b.ins().iconst(I64, imm16(op.b));
@@ -765,16 +842,7 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.flush_refs();
                 let len = self.get(Bank::I, op.b);
                 let kind = self.b.ins().iconst(I64, kind as i64);
-                let rb = self.bases[Bank::R.index()];
-                let out = self
-                    .b
-                    .ins()
-                    .iadd_imm_s(rb, Self::slot_offset(op.a.into()) as i64);
-                let top_slot = self.layout.regs[Bank::R.index()];
-                let top = self
-                    .b
-                    .ins()
-                    .iadd_imm_s(rb, Self::slot_offset(top_slot) as i64);
+                let (out, top) = self.alloc_out_top(op.a);
                 let status = self.call_helper(self.helpers.new_array, &[kind, len, out, top]);
                 self.check_status(status, pc);
                 let v = self.load_slot(Bank::R, op.a.into());
@@ -889,9 +957,30 @@ impl<'a, 'f> Translator<'a, 'f> {
         }
     }
 
+    /// For an allocation into `r[a]`: the address of its slot, and of the
+    /// slot past this frame's last reference register (the collector's
+    /// roots end there).
+    fn alloc_out_top(&mut self, a: u16) -> (Value, Value) {
+        let rb = self.bases[Bank::R.index()];
+        let out = self
+            .b
+            .ins()
+            .iadd_imm_s(rb, Self::slot_offset(a.into()) as i64);
+        let top_slot = self.layout.regs[Bank::R.index()];
+        let top = self
+            .b
+            .ins()
+            .iadd_imm_s(rb, Self::slot_offset(top_slot) as i64);
+        (out, top)
+    }
+
     /// Drop the checked accesses whose array or index register `op`
     /// writes.
     fn forget_checks_of_written(&mut self, op: Op) {
+        if op.opcode == Opcode::CallI {
+            // Its result goes to its window's first register.
+            self.checked.retain(|&(a, i, _)| a != op.c && i != op.c);
+        }
         for (kind, reg) in op.opcode.operands().iter().zip(op.fields()) {
             let (array, index) = match kind {
                 Operand::Write(Bank::R) => (true, false),

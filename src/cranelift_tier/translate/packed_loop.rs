@@ -81,11 +81,20 @@ fn plan(code: &[Op], ops: RangeInclusive<usize>) -> Option<PackedLoop> {
         })
     });
     let body = &code[ops.clone()];
-    // Anything that runs other code or allocates could widen an array.
+    // Anything that runs other code or allocates could widen an array
+    // (a tail call runs other code, or this function's start anew).
     let self_contained = body.iter().all(|op| {
         !matches!(
             op.opcode,
-            Opcode::Call | Opcode::HostCall | Opcode::NewI | Opcode::NewF | Opcode::NewR
+            Opcode::Call
+                | Opcode::HostCall
+                | Opcode::NewI
+                | Opcode::NewF
+                | Opcode::NewR
+                | Opcode::Closure
+                | Opcode::CallI
+                | Opcode::TCall
+                | Opcode::TCallI
         )
     });
     if !single_entry || !self_contained {
@@ -378,10 +387,12 @@ mod tests {
             )
         };
         for body in [
-            "call -, f, 0",                 // a call may widen anything
-            "newi r2, i0",                  // so may the collector's run
-            "rmov r0, r1\nseti r0, i1, i1", // a store through a changed register
-            "addi i2, i2, 1",               // no array at all
+            "call -, f, 0",                                // a call may widen anything
+            "newi r2, i0",                                 // so may the collector's run
+            "rmov r0, r1\nseti r0, i1, i1",                // a store through a changed register
+            "addi i2, i2, 1",                              // no array at all
+            "geti i2, r1, i1\nclosure r2, f, r1",          // allocates
+            "geti i2, r1, i1\njz i2, on\ntcall f, 0\non:", // runs other code
         ] {
             assert_eq!(plans(&loop_with(body)), [], "{body}");
         }
