@@ -51,9 +51,7 @@ impl Store {
         layouts
             .iter()
             .enumerate()
-            .map(|(f, l)| {
-                heap::FuncRefObject::new(f as u32, l, l.ref_type, 0, true)
-            })
+            .map(|(f, l)| heap::FuncRefObject::new(f as u32, l, l.ref_type, 0, true))
             .collect()
     }
 

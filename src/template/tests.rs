@@ -220,6 +220,43 @@ fn fp_loop_registers_disassemble_as_expected() {
     }
 }
 
+/// Tail calls: of the function itself (without counters a jump back to
+/// the start of the body, which clears the other registers; with counters
+/// a return asking the caller for the call) and of a function with a larger
+/// frame (checked against the register stacks).
+fn tail_calls() -> Module {
+    crate::bytecode::text::parse(
+        "func other(i) -> i regs i=9 f=0 r=0
+    reti i0
+end
+func f(i, i) -> i
+    jeqi i0, 0, out
+    add i1, i1, i0
+    subi i0, i0, 1
+    tcall f, 0
+out:
+    tcall other, 1
+end",
+    )
+    .expect("parses")
+}
+
+#[test]
+fn tail_calls_disassemble_as_expected() {
+    let m = tail_calls();
+    for isa in ["x64", "aarch64"] {
+        for counters in [false, true] {
+            crate::template::golden::check(
+                &format!(
+                    "{isa}/tail_calls{}",
+                    if counters { "_counters" } else { "" }
+                ),
+                &listing(isa, &m, 1, counters),
+            );
+        }
+    }
+}
+
 #[test]
 fn every_op_template_disassembles_as_expected_on_aarch64() {
     for &opcode in Opcode::ALL {

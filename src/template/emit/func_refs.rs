@@ -170,8 +170,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         self.ref_frame_checks([0; 3], overflow);
         self.copy_args(op.c.into(), [0; 3], params);
         self.store_env(params[Bank::R.index()]);
-        self.masm
-            .load_mem_u32(T0, T2, FUNC_REF_FUNC_OFFSET as i32);
+        self.masm.load_mem_u32(T0, T2, FUNC_REF_FUNC_OFFSET as i32);
         self.return_tail_call();
     }
 
