@@ -347,13 +347,7 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                     } else {
                         let f = try_trap!(func_ref(r!(op.b), u32::from(op.a)));
                         let cl = *layouts.get_unchecked(f.func as usize);
-                        (
-                            f.func as usize,
-                            cl,
-                            cl.indirect_regs(),
-                            op.c as usize,
-                            Some(f.env),
-                        )
+                        (f.func as usize, cl, cl.indirect_regs(), op.c as usize, Some(f.env))
                     };
                     // Depth counts the running frame: the entry is depth 1.
                     if frames.len() + 2 > max_depth {
@@ -487,13 +481,7 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                     } else {
                         let f = try_trap!(func_ref(r!(op.b), u32::from(op.a)));
                         let cl = *layouts.get_unchecked(f.func as usize);
-                        (
-                            f.func as usize,
-                            cl,
-                            cl.indirect_regs(),
-                            op.c as usize,
-                            Some(f.env),
-                        )
+                        (f.func as usize, cl, cl.indirect_regs(), op.c as usize, Some(f.env))
                     };
                     if interrupt.load(Ordering::Relaxed) {
                         trap!(TrapKind::Interrupted);

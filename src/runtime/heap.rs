@@ -297,8 +297,7 @@ impl Heap {
         env: u64,
         roots: &[u64],
     ) -> Result<u64, TrapKind> {
-        let layout =
-            Layout::from_size_align(FUNC_REF_SIZE, 8).map_err(|_| TrapKind::OutOfMemory)?;
+        let layout = Layout::from_size_align(FUNC_REF_SIZE, 8).map_err(|_| TrapKind::OutOfMemory)?;
         self.make_room(layout.size(), roots)?;
         // SAFETY: layout has non-zero size.
         let ptr = unsafe { alloc_zeroed(layout) } as *mut FuncRefObject;

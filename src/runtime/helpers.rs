@@ -10,13 +10,13 @@ use crate::bytecode::{Module, NO_REG};
 use crate::runtime::Store;
 use crate::runtime::compile_error::CompileError;
 use crate::runtime::context::{NativeEntry, TAIL_CALL_STATUS, VmContext};
+use std::sync::atomic::Ordering;
 use crate::runtime::heap::{ArrayHeader, ElemKind, NULL_ARRAY_HEADER, set_i64};
 use crate::runtime::host::{HostCallSite, call_host, gather_args};
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::TrapKind;
 use crate::runtime::value::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering;
 
 /// Addresses of the helpers that compiled code calls. Code that runs uses
 /// [`HelperAddrs::native`]; golden tests use fixed fake addresses so that

@@ -51,7 +51,9 @@ impl Store {
         layouts
             .iter()
             .enumerate()
-            .map(|(f, l)| heap::FuncRefObject::new(f as u32, l, l.ref_type, 0, true))
+            .map(|(f, l)| {
+                heap::FuncRefObject::new(f as u32, l, l.ref_type, 0, true)
+            })
             .collect()
     }
 
