@@ -10,9 +10,12 @@ use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
 
 /// A module whose function 0 holds `opcode` once (with representative
-/// operands) followed by a return; function 1 and import 0 are call targets.
+/// operands) followed by a return; function 1 and import 0 are call targets,
+/// type 0 is their signature (the type of `fref` of function 1 and of
+/// `closure` of function 2, whose last parameter is its environment).
 fn sample(opcode: Opcode) -> Module {
     let callee_sig = Signature::new([Bank::I, Bank::F], Some(Bank::I));
+    let env_callee_sig = Signature::new([Bank::I, Bank::F, Bank::R], Some(Bank::I));
     let mut fields = [0u16; 3];
     for (k, operand) in opcode.operands().iter().enumerate() {
         fields[k] = match operand {
@@ -21,7 +24,9 @@ fn sample(opcode: Opcode) -> Module {
             Operand::Imm => (-7i16) as u16,
             Operand::ConstI | Operand::ConstF | Operand::Str | Operand::Host => 0,
             Operand::Target => 1,
+            Operand::Func if opcode == Opcode::Closure => 2,
             Operand::Func => 1,
+            Operand::Type => 0,
             Operand::CallDst => 1,
             Operand::ArgWindow => 2,
             Operand::Count => 9,
@@ -32,6 +37,8 @@ fn sample(opcode: Opcode) -> Module {
         Opcode::RetI => Some(Bank::I),
         Opcode::RetF => Some(Bank::F),
         Opcode::RetR => Some(Bank::R),
+        // A tail call returns what its callee returns.
+        Opcode::TCall | Opcode::TCallI => Some(Bank::I),
         _ => None,
     };
     let mut code = vec![op];
@@ -52,17 +59,24 @@ fn sample(opcode: Opcode) -> Module {
         code: vec![Op::new(Opcode::RetI, 0, 0, 0)],
         ..Function::default()
     };
+    let env_callee = Function {
+        name: "env_callee".into(),
+        sig: env_callee_sig,
+        regs: [1, 1, 1],
+        code: vec![Op::new(Opcode::RetI, 0, 0, 0)],
+        ..Function::default()
+    };
     let m = Module {
-        functions: vec![f, callee],
+        functions: vec![f, callee, env_callee],
         imports: vec![Import {
             name: "host".into(),
-            sig: callee_sig,
+            sig: callee_sig.clone(),
             line: None,
         }],
         iconsts: vec![1 << 40],
         fconsts: vec![2.5f64.to_bits()],
         strings: vec!["s".into()],
-        types: Vec::new(),
+        types: vec![callee_sig],
     };
     if let Err(e) = crate::bytecode::verify::verify(&m) {
         panic!("sample for {opcode:?} does not verify: {e}");
@@ -201,6 +215,43 @@ fn fp_loop_registers_disassemble_as_expected() {
                     if counters { "_counters" } else { "" }
                 ),
                 &listing(isa, &m, 0, counters),
+            );
+        }
+    }
+}
+
+/// Tail calls: of the function itself (without counters a jump back to
+/// the start of the body, which clears the other registers; with counters
+/// a return asking the caller for the call) and of a function with a larger
+/// frame (checked against the register stacks).
+fn tail_calls() -> Module {
+    crate::bytecode::text::parse(
+        "func other(i) -> i regs i=9 f=0 r=0
+    reti i0
+end
+func f(i, i) -> i
+    jeqi i0, 0, out
+    add i1, i1, i0
+    subi i0, i0, 1
+    tcall f, 0
+out:
+    tcall other, 1
+end",
+    )
+    .expect("parses")
+}
+
+#[test]
+fn tail_calls_disassemble_as_expected() {
+    let m = tail_calls();
+    for isa in ["x64", "aarch64"] {
+        for counters in [false, true] {
+            crate::template::golden::check(
+                &format!(
+                    "{isa}/tail_calls{}",
+                    if counters { "_counters" } else { "" }
+                ),
+                &listing(isa, &m, 1, counters),
             );
         }
     }

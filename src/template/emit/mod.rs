@@ -18,6 +18,7 @@ mod arith;
 mod arrays;
 mod calls;
 mod fp_cache;
+mod func_refs;
 mod ops;
 mod stubs;
 mod targets;
@@ -107,6 +108,10 @@ struct Emitter<'m, M: MacroAssembler> {
     trap_exit: M::Label,
     /// Return status 0.
     return_ok: M::Label,
+    /// The start of the body, after the prologue (and the call budget's
+    /// count-down), where the non-parameter registers are cleared: a tail
+    /// call of the function itself jumps here.
+    body: M::Label,
     /// The slot the previous op stored last, still in its register: the
     /// current op's first loads may reuse it instead of reloading (the
     /// reload would wait for store-to-load forwarding). Only valid when no
@@ -181,6 +186,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         let propagate = masm.new_label();
         let trap_exit = masm.new_label();
         let return_ok = masm.new_label();
+        let body = masm.new_label();
         Emitter {
             masm,
             helpers,
@@ -194,6 +200,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             propagate,
             trap_exit,
             return_ok,
+            body,
             carried: None,
             stored: None,
             fp: FpCache::default(),
@@ -213,6 +220,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             self.stubs.push(Stub::HotCall { label: hot, resume });
         }
         // Every engine starts non-parameter registers at 0, 0.0 and null.
+        self.masm.bind(self.body);
         for bank in Bank::ALL {
             let b = bank.index();
             let (p, r) = (self.layout.params[b], self.layout.regs[b]);

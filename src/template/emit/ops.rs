@@ -68,7 +68,6 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         use Opcode::*;
         let m = &mut self.masm;
         match op.opcode {
-            FRef | Closure | CallI | TCall | TCallI => todo!("issue 17: template tier"),
             Nop => {}
             IConst => {
                 m.load_imm(T0, imm(op.b).into());
@@ -198,6 +197,11 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.masm.branch_imm(cond, T0, 0, to);
             }
             Call => self.call(pc, op),
+            CallI => self.call_indirect(pc, op),
+            TCall => self.tail_call(pc, op),
+            TCallI => self.tail_call_indirect(pc, op),
+            FRef => self.fref(op),
+            Closure => self.closure(pc, op),
             HostCall => {
                 let packed = HostCallSite::of_op(op).pack();
                 self.call_helper(

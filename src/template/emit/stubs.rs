@@ -1,7 +1,9 @@
 //! Out-of-line code after the function body: trap stubs, back-edge stubs
-//! with counters, the tiering hooks, lazy compilation, and the shared exits.
+//! with counters, the tiering hooks, lazy compilation, tail calls a callee
+//! asks for, and the shared exits.
 
-use crate::runtime::context::offsets;
+use crate::runtime::context::{TAIL_CALL_STATUS, offsets};
+use crate::runtime::heap::FUNC_REF_FUNC_OFFSET;
 use crate::runtime::trap::TrapKind;
 use crate::template::masm::{AluOp, Cond, Gpr, HelperArg, MacroAssembler};
 
@@ -51,13 +53,30 @@ pub(super) enum Stub<L> {
         label: L,
         resume: L,
     },
-    /// First call of a callee not compiled yet: compile it, then resume.
+    /// First call of a callee not compiled yet: compile it, then resume
+    /// with its address in `T0`.
     LazyCompile {
         label: L,
         resume: L,
         pc: u32,
-        callee: u32,
+        callee: LazyCallee,
     },
+    /// A call's callee returned a non-zero status (in `T0`): finish the
+    /// tail call it asked for ([`TAIL_CALL_STATUS`]) on the same frame and
+    /// resume, or propagate any other status.
+    CallStatus {
+        label: L,
+        resume: L,
+    },
+}
+
+/// Which function a [`Stub::LazyCompile`] compiles.
+#[derive(Clone, Copy)]
+pub(super) enum LazyCallee {
+    /// A function known when compiling (`call`).
+    Func(u32),
+    /// The function of the function reference in `T2` (`calli`).
+    RefInT2,
 }
 
 impl<'m, M: MacroAssembler> Emitter<'m, M> {
@@ -200,10 +219,14 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                     callee,
                 } => {
                     m.bind(label);
-                    m.call_helper(
-                        self.helpers.compile,
-                        &[HelperArg::Ctx, HelperArg::Imm(callee.into())],
-                    );
+                    let func = match callee {
+                        LazyCallee::Func(f) => HelperArg::Imm(f.into()),
+                        LazyCallee::RefInT2 => {
+                            m.load_mem_u32(T1, T2, FUNC_REF_FUNC_OFFSET as i32);
+                            HelperArg::Reg(T1)
+                        }
+                    };
+                    m.call_helper(self.helpers.compile, &[HelperArg::Ctx, func]);
                     let failed = m.new_label();
                     m.branch_imm(Cond::Eq, T0, 0, failed);
                     m.jump(resume);
@@ -211,6 +234,19 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                     m.store_ctx_u32(offsets::TRAP_PC, pc);
                     m.load_imm(T0, TrapKind::OutOfMemory.code().into());
                     m.jump(self.trap_exit);
+                }
+                Stub::CallStatus { label, resume } => {
+                    m.bind(label);
+                    m.branch_imm(Cond::Ne, T0, TAIL_CALL_STATUS as i32, self.propagate);
+                    // The callee asked for a tail call: the dispatcher
+                    // runs it (and any it asks for) on the callee's frame,
+                    // at the callee's depth, as a compiled callee.
+                    m.call_depth(T1, 1);
+                    m.store_ctx(offsets::CALL_DEPTH, T1);
+                    m.load_imm(T0, self.helpers.tail_call_dispatch as i64);
+                    m.call_native(T0, self.layout.regs);
+                    m.branch_imm(Cond::Ne, T0, 0, self.propagate);
+                    m.jump(resume);
                 }
             }
         }

@@ -199,11 +199,13 @@ pub fn check_listing<I: TestIsa>(name: &str) {
 
 /// The listings of `tests/golden/<isa>/` that template/tests.rs checks (whole
 /// templates rather than one method).
-const TEMPLATE_LISTINGS: [&str; 4] = [
+const TEMPLATE_LISTINGS: [&str; 6] = [
     "tiering_counters",
     "fp_loop_registers",
     "fp_loop_registers_counters",
     "fp_restores",
+    "tail_calls",
+    "tail_calls_counters",
 ];
 
 /// Every golden file of `I` (outside `ops/`) is one of the plan's listings
