@@ -58,11 +58,13 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::module::{Function, Import, Module, Signature};
+use super::module::{Function, Global, Import, Module, Signature, SwitchTable};
 use super::op::{
-    Bank, Cmp, FloatBinOp, FloatUnOp, Flow, IntBinOp, MAX_PRINTF_DIGITS, NO_REG, Op, Opcode,
+    Bank, Cmp, FloatBinOp, FloatUnOp, IntBinOp, MAX_PRINTF_DIGITS, NO_REG, Op, Opcode,
 };
-use super::verify::{MAX_FUNCTIONS, MAX_IMPORTS, MAX_OPS, MAX_TYPES, verify};
+use super::verify::{
+    MAX_FUNCTIONS, MAX_GLOBALS_PER_BANK, MAX_IMPORTS, MAX_OPS, MAX_TYPES, verify,
+};
 use crate::bytecode::error::VerifyError;
 
 /// The most registers of one bank a function may have.
@@ -203,6 +205,26 @@ pub struct TypeRef {
 
 impl TypeRef {
     /// The type's index in the module's type table.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+}
+
+/// A global declared in a [`ModuleBuilder`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GlobalRef {
+    module: u32,
+    bank: Bank,
+    index: u32,
+}
+
+impl GlobalRef {
+    /// The global's bank.
+    pub fn bank(self) -> Bank {
+        self.bank
+    }
+
+    /// Its index among the globals of its bank.
     pub fn index(self) -> u32 {
         self.index
     }
@@ -369,6 +391,7 @@ pub struct ModuleBuilder {
     strings: Vec<String>,
     string_index: HashMap<String, u16>,
     types: Vec<Signature>,
+    globals: Vec<Global>,
     error: Option<BuildError>,
 }
 
@@ -394,6 +417,7 @@ impl ModuleBuilder {
             strings: Vec::new(),
             string_index: HashMap::new(),
             types: Vec::new(),
+            globals: Vec::new(),
             error: None,
         }
     }
@@ -480,6 +504,46 @@ impl ModuleBuilder {
         }
     }
 
+    /// Declare a global of `bank` with initial bits `init` (an i64, an
+    /// f64's bits, 0 for a reference: see the typed forms).
+    fn declare_global(&mut self, name: String, bank: Bank, init: u64) -> GlobalRef {
+        if name.is_empty() {
+            self.fail(BuildError::Module("global with an empty name".to_owned()));
+        } else if self.globals.iter().any(|g| g.name == name) {
+            self.fail(BuildError::DuplicateName {
+                kind: "global",
+                name: name.clone(),
+            });
+        }
+        let index = self.globals.iter().filter(|g| g.bank == bank).count();
+        if index >= MAX_GLOBALS_PER_BANK {
+            self.fail(BuildError::Module(format!(
+                "too many {bank} globals (at most {MAX_GLOBALS_PER_BANK})"
+            )));
+        }
+        self.globals.push(Global { name, bank, init });
+        GlobalRef {
+            module: self.id,
+            bank,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Declare an i64 global starting at `init`.
+    pub fn declare_global_i(&mut self, name: impl Into<String>, init: i64) -> GlobalRef {
+        self.declare_global(name.into(), Bank::I, init as u64)
+    }
+
+    /// Declare an f64 global starting at `init`.
+    pub fn declare_global_f(&mut self, name: impl Into<String>, init: f64) -> GlobalRef {
+        self.declare_global(name.into(), Bank::F, init.to_bits())
+    }
+
+    /// Declare a reference global, starting null.
+    pub fn declare_global_r(&mut self, name: impl Into<String>) -> GlobalRef {
+        self.declare_global(name.into(), Bank::R, 0)
+    }
+
     /// Start defining function `f`. The definition takes effect when
     /// [`FunctionBuilder::finish`] succeeds.
     pub fn function(&mut self, f: FuncRef) -> FunctionBuilder<'_> {
@@ -510,6 +574,8 @@ impl ModuleBuilder {
             labels: Vec::new(),
             fixups: Vec::new(),
             windows: Vec::new(),
+            switch_tables: Vec::new(),
+            table_fixups: Vec::new(),
             window_need: [0; 3],
             error: None,
         };
@@ -546,6 +612,7 @@ impl ModuleBuilder {
             fconsts: self.fconsts,
             strings: self.strings,
             types: self.types,
+            globals: self.globals,
         };
         verify(&module)?;
         Ok(module)
@@ -621,6 +688,10 @@ pub struct FunctionBuilder<'m> {
     /// Target fields to fill in: (op, field, label).
     fixups: Vec<(usize, usize, u32)>,
     windows: Vec<WindowFixup>,
+    /// Switch tables, and their entries to fill in: (table, case or
+    /// `None` for the default, label).
+    switch_tables: Vec<SwitchTable>,
+    table_fixups: Vec<(usize, Option<usize>, u32)>,
     /// Per bank, the most parameters of any callee whose window is placed by
     /// `finish`.
     window_need: [u32; 3],
@@ -779,6 +850,62 @@ impl FunctionBuilder<'_> {
             self.fixups.push((self.code.len(), field, label.index));
         }
         self.emit(opcode, fields);
+    }
+
+    // ---- globals and switch ----
+
+    /// `dst = ` global `g` (of `dst`'s bank).
+    pub fn global_get(&mut self, dst: impl Into<AnyReg>, g: GlobalRef) {
+        let dst = dst.into();
+        if let Some(index) = self.own_global(g, dst.bank()) {
+            let a = self.r(dst);
+            let opcode = [Opcode::GGetI, Opcode::GGetF, Opcode::GGetR][g.bank.index()];
+            self.emit(opcode, [a, index, 0]);
+        }
+    }
+
+    /// Global `g = src` (of `src`'s bank).
+    pub fn global_set(&mut self, g: GlobalRef, src: impl Into<AnyReg>) {
+        let src = src.into();
+        if let Some(index) = self.own_global(g, src.bank()) {
+            let b = self.r(src);
+            let opcode = [Opcode::GSetI, Opcode::GSetF, Opcode::GSetR][g.bank.index()];
+            self.emit(opcode, [index, b, 0]);
+        }
+    }
+
+    /// `g`'s index if it is a global of this module builder of `bank`.
+    fn own_global(&mut self, g: GlobalRef, bank: Bank) -> Option<u16> {
+        if g.module != self.module.id {
+            self.invalid("global reference from another module builder".to_owned());
+            return None;
+        }
+        if g.bank != bank {
+            self.invalid(format!(
+                "global {} of bank {} used with a register of bank {bank}",
+                g.index, g.bank
+            ));
+            return None;
+        }
+        Some(g.index as u16)
+    }
+
+    /// Jump to `cases[value]` when `0 <= value < cases.len()`, else to
+    /// `default`: a jump table. Every label must be bound after this op.
+    pub fn switch(&mut self, value: IReg, cases: &[Label], default: Label) {
+        let a = self.r(value);
+        let table = self.switch_tables.len();
+        for (k, &label) in cases.iter().chain(std::iter::once(&default)).enumerate() {
+            if self.own_label(label) {
+                let entry = (k < cases.len()).then_some(k);
+                self.table_fixups.push((table, entry, label.index));
+            }
+        }
+        self.switch_tables.push(SwitchTable {
+            targets: vec![0; cases.len()],
+            default: 0,
+        });
+        self.emit(Opcode::Switch, [a, table as u16, 0]);
     }
 
     fn emit(&mut self, opcode: Opcode, [a, b, c]: [u16; 3]) {
@@ -1472,7 +1599,7 @@ impl FunctionBuilder<'_> {
                 count: len,
             });
         }
-        if !matches!(last.opcode.flow(), Flow::Jump | Flow::Return | Flow::Trap) {
+        if last.opcode.flow().falls_through() {
             return Err(BuildError::FallsOffEnd {
                 function,
                 op: last.opcode,
@@ -1489,6 +1616,21 @@ impl FunctionBuilder<'_> {
             }
             if let Some(op) = self.code.get_mut(pc) {
                 op.set_field(field, target as u16);
+            }
+        }
+        for &(table, entry, label) in &self.table_fixups {
+            let target = match self.labels.get(label as usize).copied().flatten() {
+                Some(t) => t,
+                None => return Err(BuildError::UnboundLabel { function, label }),
+            };
+            if target as usize >= len {
+                return Err(BuildError::LabelAtEnd { function, label });
+            }
+            if let Some(t) = self.switch_tables.get_mut(table) {
+                match entry {
+                    Some(k) => t.targets[k] = target as u16,
+                    None => t.default = target as u16,
+                }
             }
         }
 
@@ -1524,6 +1666,7 @@ impl FunctionBuilder<'_> {
             code: self.code,
             lines: Vec::new(),
             columns: Vec::new(),
+            switch_tables: self.switch_tables,
         };
         if let Some(s) = self.module.functions.get_mut(slot) {
             s.def = Some(def);

@@ -10,9 +10,9 @@ pub mod verify;
 
 pub use builder::{
     AnyReg, BuildError, FReg, FuncRef, FunctionBuilder, HostRef, IReg, Label, ModuleBuilder, RReg,
-    Reg, TypeRef,
+    Reg, TypeRef, GlobalRef,
 };
 pub use error::{ParseError, VerifyError};
 pub use loops::{loop_headers, loops};
-pub use module::{ENTRY_NAME, Function, Import, Module, Signature};
+pub use module::{ENTRY_NAME, Function, Global, Import, Module, Signature, SwitchTable};
 pub use op::{Bank, Cmp, Flow, NO_REG, NO_TYPE, Op, Opcode, Operand};

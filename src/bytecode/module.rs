@@ -3,7 +3,7 @@
 //! This is the raw, unverified form that the text parser and the builder
 //! produce. [`crate::bytecode::verify`] checks it; engines only ever see verified ones.
 
-use super::op::{Bank, Op};
+use super::op::{Bank, Flow, Op};
 
 /// The banks of a function's parameters and its result.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
@@ -64,6 +64,46 @@ impl std::fmt::Display for Signature {
     }
 }
 
+/// The targets of a `switch`: case `k` jumps to `targets[k]`, any other
+/// value to `default`. Op indices of the function, all after the switch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SwitchTable {
+    /// One target per case, from case 0.
+    pub targets: Vec<u16>,
+    /// Where values outside `0..targets.len()` go.
+    pub default: u16,
+}
+
+impl SwitchTable {
+    /// Every target, the cases' then the default.
+    pub fn all_targets(&self) -> impl Iterator<Item = u16> + '_ {
+        self.targets.iter().copied().chain(std::iter::once(self.default))
+    }
+
+    /// Where value `v` goes.
+    #[inline]
+    pub fn target_of(&self, v: i64) -> u16 {
+        match usize::try_from(v).ok().and_then(|k| self.targets.get(k)) {
+            Some(&t) => t,
+            None => self.default,
+        }
+    }
+}
+
+/// A module-level variable: one per instance, read and written by the
+/// `gget*`/`gset*` ops of its bank, a root of the collector when it holds
+/// a reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    /// Its name, unique among the module's globals.
+    pub name: String,
+    /// Its bank: which ops reach it, and its index space.
+    pub bank: Bank,
+    /// Its initial value's bits: an i64, an f64's bits, or 0 (null) for a
+    /// reference.
+    pub init: u64,
+}
+
 /// One function.
 #[derive(Clone, Debug, Default)]
 pub struct Function {
@@ -86,6 +126,8 @@ pub struct Function {
     /// Source column (1-based, in characters) of each op's mnemonic, when
     /// the function came from text; empty otherwise. Not part of equality.
     pub columns: Vec<u32>,
+    /// The tables of its `switch` ops, by index.
+    pub switch_tables: Vec<SwitchTable>,
 }
 
 impl PartialEq for Function {
@@ -95,6 +137,7 @@ impl PartialEq for Function {
             && self.param_defaults == other.param_defaults
             && self.regs == other.regs
             && self.code == other.code
+            && self.switch_tables == other.switch_tables
     }
 }
 
@@ -107,6 +150,18 @@ impl Function {
     /// The source line and column of op `pc`, when known.
     pub fn position_of(&self, pc: usize) -> Option<(u32, u32)> {
         Some((*self.lines.get(pc)?, *self.columns.get(pc)?))
+    }
+
+    /// Every op index op `op` may jump to: its target, or its switch
+    /// table's targets (an index past the tables gives none).
+    pub fn targets_of<'a>(&'a self, op: &Op) -> impl Iterator<Item = u16> + 'a {
+        let table = match op.opcode.flow() {
+            Flow::Switch => self.switch_tables.get(usize::from(op.b)),
+            _ => None,
+        };
+        op.target()
+            .into_iter()
+            .chain(table.into_iter().flat_map(SwitchTable::all_targets))
     }
 
     /// The default of parameter `i`, if one was declared.
@@ -151,6 +206,8 @@ pub struct Module {
     /// (`calli`, `tcalli`) expect, by index. A function reference's type is
     /// the index of its signature here.
     pub types: Vec<Signature>,
+    /// The globals, in declaration order; each bank numbers its own.
+    pub globals: Vec<Global>,
 }
 
 /// The name of the entry function.
@@ -191,6 +248,29 @@ impl Module {
                 self.strings.len() - 1
             }
         }
+    }
+
+    /// Global `k` of `bank` (the `k`-th global of that bank).
+    pub fn global(&self, bank: Bank, k: usize) -> Option<&Global> {
+        self.globals.iter().filter(|g| g.bank == bank).nth(k)
+    }
+
+    /// How many globals each bank has.
+    pub fn global_counts(&self) -> [usize; 3] {
+        let mut n = [0; 3];
+        for g in &self.globals {
+            n[g.bank.index()] += 1;
+        }
+        n
+    }
+
+    /// The initial values of each bank's globals, in order (bits).
+    pub fn global_inits(&self) -> [Vec<u64>; 3] {
+        let mut v: [Vec<u64>; 3] = Default::default();
+        for g in &self.globals {
+            v[g.bank.index()].push(g.init);
+        }
+        v
     }
 
     /// The index of function type `sig`, adding it if new.

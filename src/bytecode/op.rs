@@ -89,6 +89,12 @@ pub enum Operand {
     /// ([`Module::types`](super::Module::types)): the signature an indirect
     /// call expects of its callee.
     Type,
+    /// A global of this bank: an index among the module's globals of the
+    /// bank ([`Module::global`](super::Module::global)).
+    Global(Bank),
+    /// A switch table of the function
+    /// ([`Function::switch_tables`](super::Function::switch_tables)).
+    Table,
 }
 
 /// The `CallDst` value of a call whose callee returns nothing.
@@ -107,6 +113,16 @@ pub enum Flow {
     Return,
     /// Ends the whole call into the engine with a trap: never continues.
     Trap,
+    /// Jumps to one of the targets of its switch table (all forward):
+    /// never falls through.
+    Switch,
+}
+
+impl Flow {
+    /// Whether the op may continue with the next op.
+    pub fn falls_through(self) -> bool {
+        matches!(self, Flow::Next | Flow::Branch)
+    }
 }
 
 /// A comparison, shared by the compare ops and the fused compare-and-branch ops.
@@ -535,6 +551,26 @@ opcodes! {
     /// Tail call through the function reference `r[b]` of type `a`, with
     /// arguments from window `c`: `calli`'s checks, `tcall`'s frame reuse.
     TCallI = "tcalli", [Type, Read(R), ArgWindow], Return;
+
+    // ---- globals: per instance, one index space per bank ----
+    /// `i[a] = ` i64 global `b`.
+    GGetI = "ggeti", [Write(I), Global(I), None], Next;
+    /// `f[a] = ` f64 global `b`.
+    GGetF = "ggetf", [Write(F), Global(F), None], Next;
+    /// `r[a] = ` reference global `b`.
+    GGetR = "ggetr", [Write(R), Global(R), None], Next;
+    /// i64 global `a = i[b]`.
+    GSetI = "gseti", [Global(I), Read(I), None], Next;
+    /// f64 global `a = f[b]`.
+    GSetF = "gsetf", [Global(F), Read(F), None], Next;
+    /// Reference global `a = r[b]`.
+    GSetR = "gsetr", [Global(R), Read(R), None], Next;
+
+    // ---- multi-way branch ----
+    /// Jump to case `i[a]` of switch table `b` of the function when
+    /// `0 <= i[a] < ` its length, else to its default. Every target lies
+    /// after the op.
+    Switch = "switch", [Read(I), Table, None], Switch;
 }
 
 /// The type of a function reference whose signature is not in the module's
@@ -628,6 +664,17 @@ impl Opcode {
     /// `tcalli`).
     pub fn is_indirect_call(self) -> bool {
         matches!(self, Opcode::CallI | Opcode::TCallI)
+    }
+
+    /// The bank of the global a `gget*` or `gset*` op reads or writes.
+    pub fn global_bank(self) -> Option<Bank> {
+        use Opcode::*;
+        match self {
+            GGetI | GSetI => Some(Bank::I),
+            GGetF | GSetF => Some(Bank::F),
+            GGetR | GSetR => Some(Bank::R),
+            _ => None,
+        }
     }
 
     /// The bank of the elements an array op (`new*`, `get*`, `set*`)

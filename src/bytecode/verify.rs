@@ -30,6 +30,11 @@
 //!   bank, register `window` of that bank exists (it receives the result);
 //! - closures: `closure` names a function with at least one `r` parameter
 //!   (its environment);
+//! - globals: names non-empty and unique, a reference global starts null,
+//!   at most [`MAX_GLOBALS_PER_BANK`] per bank, ops name globals of their
+//!   bank in range;
+//! - switch: the table exists and every target is an op after the switch
+//!   (so switches make no loops: loops come from backward jumps only);
 //! - control: the last op always jumps or returns, so no path runs past the
 //!   end of the code.
 //!
@@ -49,6 +54,8 @@ pub const MAX_FUNCTIONS: usize = u16::MAX as usize;
 pub const MAX_IMPORTS: usize = u16::MAX as usize;
 /// The most ops a function may have (targets fit an op field).
 pub const MAX_OPS: usize = u16::MAX as usize;
+/// The most globals of one bank a module may have (indices fit an op field).
+pub const MAX_GLOBALS_PER_BANK: usize = u16::MAX as usize;
 /// The most function types a module may have (indices fit an op field).
 pub const MAX_TYPES: usize = u16::MAX as usize;
 /// The most parameters of one bank a signature may have.
@@ -97,6 +104,32 @@ pub fn verify(module: &Module) -> Result<(), VerifyError> {
                 counts[bank.index()]
             )));
         }
+    }
+
+    let mut global_names = HashSet::new();
+    for g in &module.globals {
+        if g.name.is_empty() {
+            return Err(module_error("global with an empty name".to_owned()));
+        }
+        if !global_names.insert(g.name.as_str()) {
+            return Err(module_error(format!("duplicate global name `{}`", g.name)));
+        }
+        if g.bank == Bank::R && g.init != 0 {
+            return Err(module_error(format!(
+                "reference global `{}` starts at {:#x}; reference globals start null",
+                g.name, g.init
+            )));
+        }
+    }
+    let global_counts = module.global_counts();
+    if let Some(bank) = Bank::ALL
+        .into_iter()
+        .find(|b| global_counts[b.index()] > MAX_GLOBALS_PER_BANK)
+    {
+        return Err(module_error(format!(
+            "module has {} {bank} globals (at most {MAX_GLOBALS_PER_BANK})",
+            global_counts[bank.index()]
+        )));
     }
 
     let mut import_names = HashSet::new();
@@ -150,11 +183,11 @@ pub fn verify(module: &Module) -> Result<(), VerifyError> {
             )));
         }
         for (pc, op) in func.code.iter().enumerate() {
-            check_op(module, func, op).map_err(|reason| op_error(func, pc, reason))?;
+            check_op(module, func, pc, op).map_err(|reason| op_error(func, pc, reason))?;
         }
         let last_pc = func.code.len() - 1;
         if let Some(last) = func.code.last()
-            && !matches!(last.opcode.flow(), Flow::Jump | Flow::Return | Flow::Trap)
+            && last.opcode.flow().falls_through()
         {
             return Err(op_error(
                 func,
@@ -233,7 +266,7 @@ struct Callee<'m> {
     sig: &'m Signature,
 }
 
-fn check_op(module: &Module, func: &Function, op: &Op) -> Result<(), String> {
+fn check_op(module: &Module, func: &Function, pc: usize, op: &Op) -> Result<(), String> {
     if op.flags != 0 {
         return Err(format!(
             "`{}` has flags {:#04x} (must be 0)",
@@ -303,6 +336,35 @@ fn check_op(module: &Module, func: &Function, op: &Op) -> Result<(), String> {
             }
             Operand::Read(bank) | Operand::Write(bank) => check_reg(func, bank, v)?,
             Operand::Imm | Operand::Func | Operand::Host | Operand::Type => {}
+            Operand::Global(bank) => {
+                let have = module.global_counts()[bank.index()];
+                if usize::from(v) >= have {
+                    return Err(format!(
+                        "{bank} global {v} out of range (module has {have} {bank} globals)"
+                    ));
+                }
+            }
+            Operand::Table => {
+                let t = func.switch_tables.get(usize::from(v)).ok_or_else(|| {
+                    format!(
+                        "switch table {v} out of range (function has {} tables)",
+                        func.switch_tables.len()
+                    )
+                })?;
+                for target in t.all_targets() {
+                    if usize::from(target) >= func.code.len() {
+                        return Err(format!(
+                            "switch target {target} out of range (function has {} ops)",
+                            func.code.len()
+                        ));
+                    }
+                    if usize::from(target) <= pc {
+                        return Err(format!(
+                            "switch target {target} is not after the switch (loops go through backward jumps)"
+                        ));
+                    }
+                }
+            }
             Operand::ConstI => check_index(v, module.iconsts.len(), "i64 constant")?,
             Operand::ConstF => check_index(v, module.fconsts.len(), "f64 constant")?,
             Operand::Str => check_index(v, module.strings.len(), "string")?,

@@ -11,7 +11,7 @@ use crate::runtime::heap::Heap;
 use crate::runtime::host::HostFunc;
 use crate::runtime::stacks::RegisterStacks;
 use crate::runtime::trap::{Trap, TrapKind};
-use crate::runtime::value::Value;
+use crate::runtime::value::{Ref, Value};
 use crate::tiering::TierStats;
 use crate::tiering::{JitOptions, JitRuntime};
 use std::fmt;
@@ -78,6 +78,7 @@ impl Instance {
             count_ops: config.count_ops,
             executed_ops: 0,
             func_refs: Store::func_ref_table(&module.inner.layouts),
+            globals: module.bytecode().global_inits().map(Vec::into_boxed_slice),
         };
         let (first_tier, tiering) = match module.engine().effective_tier() {
             Tier::Template => (Some(FuncTier::Template), None),
@@ -231,6 +232,53 @@ impl Instance {
     pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Option<Value>> {
         let idx = self.func_index(name)?;
         self.call_index(idx, args)
+    }
+
+    /// The value of global `name` now (a reference as [`Value::R`], valid
+    /// until the next call).
+    pub fn global(&self, name: &str) -> Result<Value> {
+        let (bank, k) = self.global_slot(name)?;
+        let bits = self.store.globals[bank.index()][k];
+        Ok(match bank {
+            Bank::I => Value::I(bits as i64),
+            Bank::F => Value::F(f64::from_bits(bits)),
+            Bank::R => Value::R(Ref(bits)),
+        })
+    }
+
+    /// Set global `name` to `value`, of the global's bank. A reference
+    /// global can only be set to null from outside: the embedder cannot
+    /// make references.
+    pub fn set_global(&mut self, name: &str, value: Value) -> Result<()> {
+        let (bank, k) = self.global_slot(name)?;
+        let bits = match (bank, value) {
+            (Bank::I, Value::I(v)) => v as u64,
+            (Bank::F, Value::F(v)) => v.to_bits(),
+            (Bank::R, Value::R(r)) if r.is_null() => 0,
+            (Bank::R, Value::R(_)) => {
+                return Err(Error::Call(format!(
+                    "global `{name}`: only null can be stored from outside"
+                )));
+            }
+            (bank, v) => {
+                return Err(Error::Call(format!(
+                    "global `{name}` is of bank {bank}, the value {v} is not"
+                )));
+            }
+        };
+        self.store.globals[bank.index()][k] = bits;
+        Ok(())
+    }
+
+    /// The bank of global `name` and its index in the bank.
+    fn global_slot(&self, name: &str) -> Result<(Bank, usize)> {
+        let globals = &self.module.bytecode().globals;
+        let g = globals
+            .iter()
+            .position(|g| g.name == name)
+            .ok_or_else(|| Error::Call(format!("no global named `{name}`")))?;
+        let bank = globals[g].bank;
+        Ok((bank, globals[..g].iter().filter(|x| x.bank == bank).count()))
     }
 
     /// The index of function `name`.

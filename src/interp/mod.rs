@@ -534,18 +534,38 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                     continue;
                 }
                 Opcode::FRef => r!(op.a) = store.func_ref(op.b as usize),
+                Opcode::GGetI => i!(op.a) = *store.globals[0].get_unchecked(op.b as usize) as i64,
+                Opcode::GGetF => {
+                    f!(op.a) = f64::from_bits(*store.globals[1].get_unchecked(op.b as usize))
+                }
+                Opcode::GGetR => r!(op.a) = *store.globals[2].get_unchecked(op.b as usize),
+                Opcode::GSetI => *store.globals[0].get_unchecked_mut(op.a as usize) = i!(op.b) as u64,
+                Opcode::GSetF => {
+                    *store.globals[1].get_unchecked_mut(op.a as usize) = f!(op.b).to_bits()
+                }
+                Opcode::GSetR => *store.globals[2].get_unchecked_mut(op.a as usize) = r!(op.b),
+                Opcode::Switch => {
+                    // Every target is forward: no interrupt poll.
+                    let table = module
+                        .functions
+                        .get_unchecked(*func)
+                        .switch_tables
+                        .get_unchecked(op.b as usize);
+                    pc = table.target_of(i!(op.a)) as usize;
+                    continue;
+                }
                 Opcode::Closure => {
                     let proto = store.func_refs.get_unchecked(op.b as usize);
                     let env = r!(op.c);
-                    let roots = roots!();
-                    r!(op.a) = try_trap!(store.heap.alloc_closure(proto, env, roots));
+                    let roots = [roots!(), &store.globals[2][..]];
+                    r!(op.a) = try_trap!(store.heap.alloc_closure(proto, env, &roots));
                 }
 
                 Opcode::NewI | Opcode::NewF | Opcode::NewR => {
                     let (_, kind) = ElemKind::of_op(op.opcode);
                     let len = i!(op.b);
-                    let roots = roots!();
-                    r!(op.a) = try_trap!(store.heap.alloc(kind, len, roots));
+                    let roots = [roots!(), &store.globals[2][..]];
+                    r!(op.a) = try_trap!(store.heap.alloc(kind, len, &roots));
                 }
                 Opcode::Len => i!(op.a) = try_trap!(array_len(r!(op.b))),
                 Opcode::GetI => i!(op.a) = try_trap!(get_i64(r!(op.b), i!(op.c))),

@@ -127,6 +127,8 @@ pub struct VmContext {
     /// The function a tail call asks for: set with the status
     /// [`TAIL_CALL_STATUS`], the arguments being in the frame.
     pub tail_func: u64,
+    /// The store's globals, per bank (bits, 8 bytes each).
+    pub globals: [*mut u64; 3],
 }
 
 /// The status a function returns to have its caller's call site call
@@ -153,6 +155,7 @@ impl VmContext {
             trap_user_code: 0,
             func_refs: std::ptr::null(),
             tail_func: 0,
+            globals: [std::ptr::null_mut(); 3],
         }
     }
 }
@@ -191,6 +194,13 @@ pub mod offsets {
     pub const FUNC_REFS: i32 = offset_of!(VmContext, func_refs) as i32;
     /// [`VmContext::tail_func`].
     pub const TAIL_FUNC: i32 = offset_of!(VmContext, tail_func) as i32;
+    /// [`VmContext::globals`]: bank `b`'s entry is at [`globals`]`(b)`.
+    pub const GLOBALS: i32 = offset_of!(VmContext, globals) as i32;
+
+    /// The offset of bank `bank`'s entry of [`VmContext::globals`].
+    pub const fn globals(bank: usize) -> i32 {
+        GLOBALS + (bank * size_of::<usize>()) as i32
+    }
 
     /// Size of one [`FuncEntry`].
     pub const FUNC_ENTRY_SIZE: i32 = size_of::<FuncEntry>() as i32;
@@ -219,6 +229,7 @@ mod tests {
             TRAP_USER_CODE,
             FUNC_REFS,
             TAIL_FUNC,
+            GLOBALS,
         ] {
             assert_eq!(off % 8, 0, "8-byte fields are 8-byte aligned");
         }

@@ -261,9 +261,10 @@ impl Heap {
     }
 
     /// Allocate a zero-filled array (0, 0.0 or null) of `len` elements.
-    /// `roots` is the live part of the reference stack: when the heap is
-    /// full it is collected first.
-    pub fn alloc(&mut self, kind: ElemKind, len: i64, roots: &[u64]) -> Result<u64, TrapKind> {
+    /// `roots` are every reference the program can still reach (the live
+    /// part of the reference stack, the reference globals): when the heap
+    /// is full it is collected first.
+    pub fn alloc(&mut self, kind: ElemKind, len: i64, roots: &[&[u64]]) -> Result<u64, TrapKind> {
         if len < 0 {
             return Err(TrapKind::NegativeLength);
         }
@@ -295,7 +296,7 @@ impl Heap {
         &mut self,
         proto: &FuncRefObject,
         env: u64,
-        roots: &[u64],
+        roots: &[&[u64]],
     ) -> Result<u64, TrapKind> {
         let layout =
             Layout::from_size_align(FUNC_REF_SIZE, 8).map_err(|_| TrapKind::OutOfMemory)?;
@@ -323,7 +324,7 @@ impl Heap {
 
     /// Collect first if allocating `size` bytes would pass the next
     /// collection's threshold; the trap when it would pass the limit.
-    fn make_room(&mut self, size: usize, roots: &[u64]) -> Result<(), TrapKind> {
+    fn make_room(&mut self, size: usize, roots: &[&[u64]]) -> Result<(), TrapKind> {
         if self.bytes.saturating_add(size) > self.next_gc
             || self.bytes.saturating_add(size) > self.limit
         {
@@ -339,9 +340,13 @@ impl Heap {
     }
 
     /// Mark from `roots` and free everything unmarked.
-    pub fn collect(&mut self, roots: &[u64]) {
+    pub fn collect(&mut self, roots: &[&[u64]]) {
         self.collections += 1;
-        let mut stack: Vec<u64> = roots.iter().copied().filter(|&r| r != 0).collect();
+        let mut stack: Vec<u64> = roots
+            .iter()
+            .flat_map(|r| r.iter().copied())
+            .filter(|&r| r != 0)
+            .collect();
         while let Some(r) = stack.pop() {
             let h = r as *mut ArrayHeader;
             // SAFETY: every non-null reference reachable from the roots is a
@@ -552,7 +557,7 @@ mod tests {
             );
             assert_eq!(array_len(a), Ok(10));
         }
-        heap.collect(&[b]);
+        heap.collect(&[&[b]]);
         assert_eq!(heap.object_count(), 2, "a is reachable through b");
         heap.collect(&[]);
         assert_eq!(heap.object_count(), 0);

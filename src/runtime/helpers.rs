@@ -180,8 +180,8 @@ pub unsafe extern "C" fn new_array(
         // stack, at or above its start.
         let store = unsafe { &mut *st.store };
         let r0 = store.stacks.r.as_ptr();
-        let roots = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
-        match store.heap.alloc(kind, len, roots) {
+        let stack = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
+        match store.heap.alloc(kind, len, &[stack, &store.globals[2]]) {
             Ok(r) => {
                 // SAFETY: `out` is a slot of the running frame.
                 unsafe { *out = r };
@@ -210,11 +210,11 @@ pub unsafe extern "C" fn new_closure(
         // stack, at or above its start.
         let store = unsafe { &mut *st.store };
         let r0 = store.stacks.r.as_ptr();
-        let roots = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
+        let stack = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
         let Some(proto) = store.func_refs.get(func as usize) else {
             return TrapKind::HostError.code().into();
         };
-        match store.heap.alloc_closure(proto, env, roots) {
+        match store.heap.alloc_closure(proto, env, &[stack, &store.globals[2]]) {
             Ok(r) => {
                 // SAFETY: `out` is a slot of the running frame.
                 unsafe { *out = r };

@@ -42,6 +42,9 @@ pub struct Store {
     /// The function references `fref` returns, one per function (see
     /// [`heap::FuncRefObject`]); never moved while the store lives.
     pub func_refs: Box<[heap::FuncRefObject]>,
+    /// The globals' values (bits), per bank; the reference globals are
+    /// roots of the collector.
+    pub globals: [Box<[u64]>; 3],
 }
 
 impl Store {

@@ -103,6 +103,7 @@ impl JitRuntime {
             (*ctx).host = &mut state as *mut HelperState<'_> as *mut c_void;
             (*ctx).trap_kind = 0;
             (*ctx).func_refs = store.func_refs.as_ptr() as *const u8;
+            (*ctx).globals = [0, 1, 2].map(|b| store.globals[b].as_mut_ptr());
             let entry: NativeEntry = std::mem::transmute::<usize, NativeEntry>(addr);
             let mut status = call_on_stack(&stack, entry, ctx, i0, f0, r0);
             if status == TAIL_CALL_STATUS {

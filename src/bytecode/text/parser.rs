@@ -7,7 +7,7 @@
 
 use super::lexer::{TokKind, Token, lex_line};
 use crate::bytecode::error::ParseError;
-use crate::bytecode::module::{Function, Import, Module, Signature};
+use crate::bytecode::module::{Function, Global, Import, Module, Signature, SwitchTable};
 use crate::bytecode::op::{Bank, Flow, NO_REG, Op, Opcode, Operand};
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -377,6 +377,23 @@ struct TypeRef<'a> {
     window: Option<u16>,
 }
 
+/// A global named by an op, resolved when the file ends.
+struct GlobalUse<'a> {
+    func: usize,
+    target: NameRef<'a>,
+    bank: Bank,
+}
+
+/// An entry of a switch table naming a label: the table, the case (`None`
+/// for the default), the label and where it is written.
+struct TableLabel<'a> {
+    table: usize,
+    case: Option<usize>,
+    name: &'a str,
+    line: u32,
+    col: u32,
+}
+
 /// The function being parsed.
 struct Open<'a> {
     func: Function,
@@ -385,6 +402,7 @@ struct Open<'a> {
     col: u32,
     labels: HashMap<&'a str, (u16, u32)>,
     label_refs: Vec<NameRef<'a>>,
+    table_labels: Vec<TableLabel<'a>>,
     /// `regs` given in the header, per bank.
     explicit: [Option<u16>; 3],
     /// Registers needed per bank for what the function names.
@@ -398,6 +416,8 @@ struct OpInfo<'a> {
     label: Option<(usize, &'a str, u32)>,
     callee: Option<(usize, bool, &'a str, u32)>,
     ty: Option<(usize, &'a str, u32)>,
+    global: Option<(usize, Bank, &'a str, u32)>,
+    table: Vec<(Option<usize>, &'a str, u32)>,
     dst: Option<(Bank, u32)>,
     window: Option<u16>,
 }
@@ -411,6 +431,9 @@ struct Parser<'s, 'a> {
     func_names: HashMap<&'a str, (u16, u32)>,
     import_names: HashMap<&'a str, (u16, u32)>,
     type_names: HashMap<&'a str, (u16, u32)>,
+    /// Per global name: its bank, index in the bank, declaration line.
+    global_names: HashMap<&'a str, (Bank, u16, u32)>,
+    global_uses: Vec<GlobalUse<'a>>,
     /// Per finished function: explicit `regs` and registers needed.
     explicit: Vec<[Option<u16>; 3]>,
     need: Vec<[u32; 3]>,
@@ -453,6 +476,8 @@ impl<'s, 'a> Parser<'s, 'a> {
             func_names: HashMap::new(),
             import_names: HashMap::new(),
             type_names: HashMap::new(),
+            global_names: HashMap::new(),
+            global_uses: Vec::new(),
             explicit: Vec::new(),
             need: Vec::new(),
             calls: Vec::new(),
@@ -494,6 +519,8 @@ impl<'s, 'a> Parser<'s, 'a> {
             .map_err(|e| self.err(e.line.unwrap_or(0), e.col, e.msg))?;
         self.resolve_types()
             .map_err(|e| self.err(e.line.unwrap_or(0), e.col, e.msg))?;
+        self.resolve_globals()
+            .map_err(|e| self.err(e.line.unwrap_or(0), e.col, e.msg))?;
         self.finish_regs();
         Ok(self.module)
     }
@@ -533,6 +560,10 @@ impl<'s, 'a> Parser<'s, 'a> {
                 cur.pos += 1;
                 self.type_decl(&mut cur, line, col)
             }
+            TokKind::Ident("global") if self.cur.is_none() => {
+                cur.pos += 1;
+                self.global_decl(&mut cur, line, col)
+            }
             TokKind::Ident("end") => {
                 cur.pos += 1;
                 cur.end_of_line()?;
@@ -542,7 +573,7 @@ impl<'s, 'a> Parser<'s, 'a> {
                 cur.pos += 1;
                 self.op(&mut cur, m, line, col)
             }
-            _ => cur.expected("an op, a label, `func`, `import`, `type` or `end`"),
+            _ => cur.expected("an op, a label, `func`, `import`, `type`, `global` or `end`"),
         }
     }
 
@@ -684,6 +715,48 @@ impl<'s, 'a> Parser<'s, 'a> {
         Ok(())
     }
 
+    /// `global BANK NAME [= VALUE]`: an i64 or f64 global with an initial
+    /// value (0 when omitted), or a reference global (always null).
+    fn global_decl(&mut self, cur: &mut Cursor<'_, 'a>, line: u32, kw_col: u32) -> LResult<()> {
+        let (b, bcol) = cur.ident("a bank `i`, `f` or `r`")?;
+        let bank = single_bank(b).ok_or_else(|| LocalErr {
+            line: None,
+            col: bcol,
+            msg: format!("expected a bank `i`, `f` or `r`, found `{b}`"),
+        })?;
+        let (name, ncol) = cur.ident("a global name")?;
+        if let Some(&(_, _, first)) = self.global_names.get(name) {
+            return lerr(
+                ncol,
+                format!("duplicate global `{name}` (first declared on line {first})"),
+            );
+        }
+        let mut init = 0u64;
+        if let Some(eq) = cur.peek().filter(|t| t.kind == TokKind::Equals) {
+            if bank == Bank::R {
+                return lerr(eq.col, "a reference global starts null: no initial value");
+            }
+            cur.pos += 1;
+            init = match bank {
+                Bank::I => int_literal(cur)?.0 as u64,
+                _ => float_literal(cur)?,
+            };
+        }
+        cur.end_of_line()?;
+        let index = self.module.globals.iter().filter(|g| g.bank == bank).count();
+        if index >= MAX_ENTRIES - 1 {
+            return lerr(kw_col, format!("more than {} {bank} globals", MAX_ENTRIES - 1));
+        }
+        self.global_names
+            .insert(name, (bank, u16::try_from(index).unwrap_or(u16::MAX), line));
+        self.module.globals.push(Global {
+            name: name.to_string(),
+            bank,
+            init,
+        });
+        Ok(())
+    }
+
     fn func_header(&mut self, cur: &mut Cursor<'_, 'a>, line: u32, kw_col: u32) -> LResult<()> {
         if let Some(open) = &self.cur {
             return lerr(
@@ -752,11 +825,13 @@ impl<'s, 'a> Parser<'s, 'a> {
                 code: Vec::new(),
                 lines: Vec::new(),
                 columns: Vec::new(),
+                switch_tables: Vec::new(),
             },
             line,
             col: kw_col,
             labels: HashMap::new(),
             label_refs: Vec::new(),
+            table_labels: Vec::new(),
             explicit,
             need: counts.map(u32::from),
         });
@@ -777,6 +852,21 @@ impl<'s, 'a> Parser<'s, 'a> {
             };
             if let Some(op) = open.func.code.get_mut(r.pc) {
                 op.set_field(r.field, pc);
+            }
+        }
+        for t in &open.table_labels {
+            let Some(&(pc, _)) = open.labels.get(t.name) else {
+                return Err(LocalErr {
+                    line: Some(t.line),
+                    col: t.col,
+                    msg: format!("unknown label `{}`", t.name),
+                });
+            };
+            if let Some(table) = open.func.switch_tables.get_mut(t.table) {
+                match t.case {
+                    Some(k) => table.targets[k] = pc,
+                    None => table.default = pc,
+                }
             }
         }
         self.explicit.push(open.explicit);
@@ -890,6 +980,40 @@ impl<'s, 'a> Parser<'s, 'a> {
                 name,
                 line,
                 col,
+            });
+        }
+        if !info.table.is_empty() {
+            let table = open.func.switch_tables.len();
+            let cases = info.table.iter().filter(|(case, _, _)| case.is_some()).count();
+            open.func.switch_tables.push(SwitchTable {
+                targets: vec![0; cases],
+                default: 0,
+            });
+            for (case, name, col) in info.table {
+                open.table_labels.push(TableLabel {
+                    table,
+                    case,
+                    name,
+                    line,
+                    col,
+                });
+            }
+            if let Some(op) = open.func.code.last_mut() {
+                op.b = u16::try_from(table).unwrap_or(u16::MAX);
+            }
+        }
+        if let Some((field, bank, name, col)) = info.global {
+            let func = self.module.functions.len();
+            self.global_uses.push(GlobalUse {
+                func,
+                target: NameRef {
+                    pc,
+                    field,
+                    name,
+                    line,
+                    col,
+                },
+                bank,
             });
         }
         if let Some((field, name, col)) = info.ty {
@@ -1041,7 +1165,74 @@ impl<'s, 'a> Parser<'s, 'a> {
                 info.ty = Some((field, name, col));
                 Ok(0)
             }
+            Operand::Global(bank) => {
+                let (name, col) = cur.ident("a global name")?;
+                info.global = Some((field, bank, name, col));
+                Ok(0)
+            }
+            Operand::Table => {
+                // `(L0, L1, ...), Ldefault`
+                cur.expect(&TokKind::LParen, "`(` and the case labels")?;
+                let mut case = 0;
+                if cur.peek().is_some_and(|t| t.kind == TokKind::RParen) {
+                    cur.pos += 1;
+                } else {
+                    loop {
+                        if case + 1 >= MAX_OPS {
+                            return lerr(cur.col(), format!("more than {MAX_OPS} cases"));
+                        }
+                        let (name, col) = cur.ident("a case label")?;
+                        info.table.push((Some(case), name, col));
+                        case += 1;
+                        match cur.peek().map(|t| &t.kind) {
+                            Some(TokKind::Comma) => cur.pos += 1,
+                            Some(TokKind::RParen) => {
+                                cur.pos += 1;
+                                break;
+                            }
+                            _ => return cur.expected("`,` or `)`"),
+                        }
+                    }
+                }
+                cur.expect(&TokKind::Comma, "`,` and the default label")?;
+                let (name, col) = cur.ident("the default label")?;
+                info.table.push((None, name, col));
+                Ok(0)
+            }
         }
+    }
+
+    /// Patches global indices, checking each global's bank.
+    fn resolve_globals(&mut self) -> LResult<()> {
+        for u in &self.global_uses {
+            let t = &u.target;
+            let Some(&(bank, index, _)) = self.global_names.get(t.name) else {
+                return Err(LocalErr {
+                    line: Some(t.line),
+                    col: t.col,
+                    msg: format!("unknown global `{}`", t.name),
+                });
+            };
+            if bank != u.bank {
+                return Err(LocalErr {
+                    line: Some(t.line),
+                    col: t.col,
+                    msg: format!(
+                        "global `{}` is of bank `{bank}`, the op needs bank `{}`",
+                        t.name, u.bank
+                    ),
+                });
+            }
+            if let Some(op) = self
+                .module
+                .functions
+                .get_mut(u.func)
+                .and_then(|f| f.code.get_mut(t.pc))
+            {
+                op.set_field(t.field, index);
+            }
+        }
+        Ok(())
     }
 
     /// Patches type indices and widens the inferred register counts by the

@@ -34,6 +34,13 @@ fn print_with(module: &Module, annotate: bool) -> String {
     for imp in &module.imports {
         let _ = writeln!(out, "import {}{}", imp.name, imp.sig);
     }
+    for g in &module.globals {
+        let _ = match g.bank {
+            Bank::I => writeln!(out, "global i {} = {}", g.name, g.init as i64),
+            Bank::F => writeln!(out, "global f {} = {}", g.name, format_f64(g.init)),
+            Bank::R => writeln!(out, "global r {}", g.name),
+        };
+    }
     for f in &module.functions {
         if !out.is_empty() {
             out.push('\n');
@@ -64,8 +71,10 @@ fn print_function(out: &mut String, module: &Module, f: &Function, annotate: boo
     let n = f.code.len();
     let mut labeled = vec![false; n + 1];
     for op in &f.code {
-        if let Some(slot) = op.target().and_then(|t| labeled.get_mut(usize::from(t))) {
-            *slot = true;
+        for t in f.targets_of(op) {
+            if let Some(slot) = labeled.get_mut(usize::from(t)) {
+                *slot = true;
+            }
         }
     }
     for (pc, is_target) in labeled.iter().enumerate() {
@@ -74,7 +83,7 @@ fn print_function(out: &mut String, module: &Module, f: &Function, annotate: boo
         }
         if let Some(op) = f.code.get(pc) {
             let start = out.len();
-            print_op(out, module, n, op);
+            print_op(out, module, f, op);
             if annotate {
                 annotate_op(out, start, pc, f.line_of(pc));
             }
@@ -121,8 +130,16 @@ fn callee_result(module: &Module, op: &Op) -> Option<Bank> {
         })?
 }
 
-/// Prints one op; `n` is the number of ops of its function.
-fn print_op(out: &mut String, module: &Module, n: usize, op: &Op) {
+/// Prints one op of function `f`.
+fn print_op(out: &mut String, module: &Module, f: &Function, op: &Op) {
+    let n = f.code.len();
+    let label = |t: u16| {
+        if usize::from(t) <= n {
+            format!("L{t}")
+        } else {
+            format!("?L{t}")
+        }
+    };
     out.push_str("    ");
     out.push_str(op.opcode.mnemonic());
     let mut first = true;
@@ -175,6 +192,17 @@ fn print_op(out: &mut String, module: &Module, n: usize, op: &Op) {
             Operand::ArgWindow | Operand::Count => write!(out, "{v}"),
             Operand::Type if k < module.types.len() => write!(out, "t{v}"),
             Operand::Type => write!(out, "?t{v}"),
+            Operand::Global(bank) => match module.global(*bank, k) {
+                Some(g) => write!(out, "{}", g.name),
+                None => write!(out, "?g{bank}{v}"),
+            },
+            Operand::Table => match f.switch_tables.get(k) {
+                Some(t) => {
+                    let cases: Vec<String> = t.targets.iter().map(|&c| label(c)).collect();
+                    write!(out, "({}), {}", cases.join(", "), label(t.default))
+                }
+                None => write!(out, "?table{v}"),
+            },
         };
     }
     out.push('\n');

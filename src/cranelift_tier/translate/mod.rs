@@ -691,6 +691,9 @@ impl<'a, 'f> Translator<'a, 'f> {
             }
             CallI => self.indirect_call(pc, op),
             TCall | TCallI => self.tail_call(pc, op),
+            GGetI | GGetF | GGetR | GSetI | GSetF | GSetR | Switch => {
+                todo!("issue 17: Cranelift tier")
+            }
             Nop => {}
             IConst => {
                 let v = self.b.ins().iconst(I64, imm16(op.b));

@@ -68,6 +68,9 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         use Opcode::*;
         let m = &mut self.masm;
         match op.opcode {
+            GGetI | GGetF | GGetR | GSetI | GSetF | GSetR | Switch => {
+                todo!("issue 17: template tier")
+            }
             Nop => {}
             IConst => {
                 m.load_imm(T0, imm(op.b).into());
