@@ -857,3 +857,75 @@ fn functions_as_values() {
         matches!(f.finish(), Err(BuildError::Invalid { message, .. }) if message.contains("takes (i) -> i"))
     );
 }
+
+/// Globals and `switch` through the builder; misuse is an error.
+#[test]
+fn globals_and_switch() {
+    let mut mb = ModuleBuilder::new();
+    let total = mb.declare_global_i("total", 100);
+    let scale = mb.declare_global_f("scale", 0.5);
+    let last = mb.declare_global_r("last");
+    let main = mb.declare_function("main", sig(&[Bank::I], Some(Bank::I)));
+    let mut f = mb.function(main);
+    let x = f.param_i(0);
+    let (t, k) = (f.new_i(), f.new_i());
+    let s = f.new_f();
+    let r = f.new_r();
+    let (zero, one, other, done) = (f.new_label(), f.new_label(), f.new_label(), f.new_label());
+    f.global_get(t, total);
+    f.global_get(s, scale);
+    f.global_get(r, last);
+    f.global_set(last, r);
+    f.switch(x, &[zero, one], other);
+    f.bind(zero);
+    f.iconst(k, 10);
+    f.jump(done);
+    f.bind(one);
+    f.iconst(k, 20);
+    f.jump(done);
+    f.bind(other);
+    f.iconst(k, 30);
+    f.bind(done);
+    f.int_op(IntBinOp::Add, t, t, k);
+    f.global_set(total, t);
+    f.ret_i(t);
+    f.finish().unwrap();
+    let m = mb.finish().expect("valid");
+    assert_eq!(m.globals.len(), 3);
+    assert_eq!(m.functions[0].switch_tables[0].targets, vec![5, 7]);
+    assert_eq!(m.functions[0].switch_tables[0].default, 9);
+    let engine = tierjit::Engine::new({
+        let mut c = tierjit::Config::new();
+        c.tier(tierjit::Tier::Interp);
+        c
+    })
+    .unwrap();
+    let module = tierjit::Module::from_bytecode(&engine, m).unwrap();
+    let mut inst = tierjit::Instance::new(&module).unwrap();
+    let call = |inst: &mut tierjit::Instance, v| inst.call("main", &[tierjit::Value::I(v)]);
+    assert_eq!(call(&mut inst, 1).unwrap(), Some(tierjit::Value::I(120)));
+    assert_eq!(call(&mut inst, -4).unwrap(), Some(tierjit::Value::I(150)));
+    assert_eq!(inst.global("total").unwrap(), tierjit::Value::I(150));
+    inst.set_global("total", tierjit::Value::I(0)).unwrap();
+    assert_eq!(call(&mut inst, 0).unwrap(), Some(tierjit::Value::I(10)));
+    assert!(inst.set_global("total", tierjit::Value::F(1.0)).is_err());
+    assert!(inst.global("nope").is_err());
+
+    // Misuse: a global with a register of another bank, a switch target
+    // before the switch.
+    let mut mb = ModuleBuilder::new();
+    let g = mb.declare_global_i("g", 0);
+    let h = mb.declare_function("h", sig(&[], None));
+    let mut f = mb.function(h);
+    let s = f.new_f();
+    f.global_get(s, g);
+    assert!(
+        matches!(f.finish(), Err(BuildError::Invalid { message, .. }) if message.contains("bank i used with a register of bank f"))
+    );
+    let mut f = mb.function(h);
+    let (x, back) = (f.new_i(), f.new_label());
+    f.bind(back);
+    f.switch(x, &[back], back);
+    let e = f.finish().and_then(|_| mb.finish().map(|_| ()));
+    assert!(matches!(e, Err(BuildError::Verify(_))), "{e:?}");
+}

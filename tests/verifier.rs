@@ -1,11 +1,16 @@
 //! The verifier, on modules built directly as structs: one test per rule,
 //! valid modules, and a property test that it never panics.
 
+mod common;
+
+use common::generate::{garbage_globals, garbage_tables};
 use proptest::prelude::*;
 use tierjit::VerifyError;
 use tierjit::bytecode::op::MAX_PRINTF_DIGITS;
 use tierjit::bytecode::verify::verify;
-use tierjit::bytecode::{Bank, Function, Import, Module, NO_REG, Op, Opcode, Operand, Signature};
+use tierjit::bytecode::{
+    Bank, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand, Signature, SwitchTable,
+};
 
 use Bank::{F, I, R};
 use Opcode::*;
@@ -29,6 +34,7 @@ fn func(
         code,
         lines: Vec::new(),
         columns: Vec::new(),
+        switch_tables: Vec::new(),
     }
 }
 
@@ -81,6 +87,7 @@ fn fib_module() -> Module {
         fconsts: Vec::new(),
         strings: vec!["fib(".into(), ") = ".into(), "\n".into()],
         types: Vec::new(),
+        globals: Vec::new(),
     }
 }
 
@@ -106,13 +113,18 @@ fn every_opcode_module() -> Module {
                 Operand::CallDst => 2,
                 Operand::ArgWindow => 3,
                 Operand::Count => MAX_PRINTF_DIGITS,
-                Operand::Type => 0,
+                Operand::Type | Operand::Global(_) | Operand::Table => 0,
             };
         }
         code.push(op(opc, fields[0], fields[1], fields[2]));
     }
     code.push(op(Ret, 0, 0, 0));
-    let all = func("all", &[I, F, R], None, regs, code);
+    let ret = (code.len() - 1) as u16;
+    let mut all = func("all", &[I, F, R], None, regs, code);
+    all.switch_tables = vec![SwitchTable {
+        targets: vec![ret, ret],
+        default: ret,
+    }];
     let callee = func(
         "callee",
         &[I, F, R],
@@ -129,6 +141,23 @@ fn every_opcode_module() -> Module {
         fconsts: vec![1.5f64.to_bits()],
         strings: vec!["s".into()],
         types: vec![Signature::new([I, F, R], Some(I))],
+        globals: vec![
+            Global {
+                name: "gi".into(),
+                bank: I,
+                init: 5,
+            },
+            Global {
+                name: "gf".into(),
+                bank: F,
+                init: 0,
+            },
+            Global {
+                name: "gr".into(),
+                bank: R,
+                init: 0,
+            },
+        ],
     }
 }
 
@@ -762,6 +791,7 @@ fn arb_function() -> impl Strategy<Value = Function> {
             regs,
             code,
             columns: lines.iter().map(|l| l.rotate_left(7)).collect(),
+            switch_tables: garbage_tables(&lines),
             lines,
         })
 }
@@ -785,6 +815,7 @@ fn arb_module() -> impl Strategy<Value = Module> {
                 imports,
                 iconsts,
                 fconsts,
+                globals: garbage_globals(&strings),
                 strings,
                 types,
             },
@@ -805,7 +836,7 @@ fn engine_invariants_hold(m: &Module) -> bool {
                     | tierjit::bytecode::Flow::Return
                     | tierjit::bytecode::Flow::Trap
             )
-            && f.code.iter().all(|op| {
+            && f.code.iter().enumerate().all(|(pc, op)| {
                 op.flags == 0
                     && op
                         .opcode
@@ -821,6 +852,11 @@ fn engine_invariants_hold(m: &Module) -> bool {
                             Operand::ConstF => (v as usize) < m.fconsts.len(),
                             Operand::Str => (v as usize) < m.strings.len(),
                             Operand::Type => (v as usize) < m.types.len(),
+                            Operand::Global(b) => (v as usize) < m.global_counts()[b.index()],
+                            Operand::Table => f.switch_tables.get(v as usize).is_some_and(|t| {
+                                t.all_targets()
+                                    .all(|x| (x as usize) < f.code.len() && x as usize > pc)
+                            }),
                             Operand::None => v == 0,
                             _ => true,
                         })
@@ -949,4 +985,60 @@ fn indirect_and_tail_calls_are_checked() {
     let mut m = ok.clone();
     m.functions[0].code[0] = op(Closure, 0, 1, 0);
     expect_err(&m, Some("f"), Some(0), "no `r` parameter");
+}
+
+/// Globals: unique non-empty names, reference globals start null, ops name
+/// globals of their bank in range. Switch tables: in range, forward.
+#[test]
+fn globals_and_switch_tables_are_checked() {
+    let g = |name: &str, bank: Bank, init: u64| Global {
+        name: name.into(),
+        bank,
+        init,
+    };
+    let code = vec![
+        op(GGetI, 0, 1, 0),
+        op(GSetF, 0, 0, 0),
+        op(Switch, 0, 0, 0),
+        op(Ret, 0, 0, 0),
+        op(Ret, 0, 0, 0),
+    ];
+    let mut ok = one([1, 1, 0], code);
+    ok.globals = vec![g("a", I, 1), g("b", F, 0), g("c", I, 7)];
+    ok.functions[0].switch_tables = vec![SwitchTable {
+        targets: vec![3, 4, 3],
+        default: 4,
+    }];
+    verify(&ok).expect("valid");
+
+    let mut m = ok.clone();
+    m.globals.push(g("a", R, 0));
+    expect_err(&m, None, None, "duplicate global name `a`");
+    let mut m = ok.clone();
+    m.globals.push(g("r", R, 8));
+    expect_err(&m, None, None, "reference globals start null");
+    let mut m = ok.clone();
+    m.functions[0].code[0] = op(GGetI, 0, 2, 0);
+    expect_err(&m, Some("f"), Some(0), "i global 2 out of range");
+    let mut m = ok.clone();
+    m.functions[0].code[1] = op(GSetF, 1, 0, 0);
+    expect_err(&m, Some("f"), Some(1), "f global 1 out of range");
+
+    let mut m = ok.clone();
+    m.functions[0].code[2] = op(Switch, 0, 1, 0);
+    expect_err(&m, Some("f"), Some(2), "switch table 1 out of range");
+    let mut m = ok.clone();
+    m.functions[0].switch_tables[0].targets[1] = 2;
+    expect_err(&m, Some("f"), Some(2), "not after the switch");
+    let mut m = ok.clone();
+    m.functions[0].switch_tables[0].default = 5;
+    expect_err(&m, Some("f"), Some(2), "switch target 5 out of range");
+    // A switch ends a function (it never falls through).
+    let mut m = ok.clone();
+    m.functions[0].code.truncate(3);
+    m.functions[0].switch_tables[0] = SwitchTable {
+        targets: vec![],
+        default: 3,
+    };
+    expect_err(&m, Some("f"), Some(2), "switch target 3 out of range");
 }

@@ -62,9 +62,7 @@ use super::module::{Function, Global, Import, Module, Signature, SwitchTable};
 use super::op::{
     Bank, Cmp, FloatBinOp, FloatUnOp, IntBinOp, MAX_PRINTF_DIGITS, NO_REG, Op, Opcode,
 };
-use super::verify::{
-    MAX_FUNCTIONS, MAX_GLOBALS_PER_BANK, MAX_IMPORTS, MAX_OPS, MAX_TYPES, verify,
-};
+use super::verify::{MAX_FUNCTIONS, MAX_GLOBALS_PER_BANK, MAX_IMPORTS, MAX_OPS, MAX_TYPES, verify};
 use crate::bytecode::error::VerifyError;
 
 /// The most registers of one bank a function may have.

@@ -9,8 +9,8 @@ pub mod text;
 pub mod verify;
 
 pub use builder::{
-    AnyReg, BuildError, FReg, FuncRef, FunctionBuilder, HostRef, IReg, Label, ModuleBuilder, RReg,
-    Reg, TypeRef, GlobalRef,
+    AnyReg, BuildError, FReg, FuncRef, FunctionBuilder, GlobalRef, HostRef, IReg, Label,
+    ModuleBuilder, RReg, Reg, TypeRef,
 };
 pub use error::{ParseError, VerifyError};
 pub use loops::{loop_headers, loops};

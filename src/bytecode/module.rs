@@ -77,7 +77,10 @@ pub struct SwitchTable {
 impl SwitchTable {
     /// Every target, the cases' then the default.
     pub fn all_targets(&self) -> impl Iterator<Item = u16> + '_ {
-        self.targets.iter().copied().chain(std::iter::once(self.default))
+        self.targets
+            .iter()
+            .copied()
+            .chain(std::iter::once(self.default))
     }
 
     /// Where value `v` goes.

@@ -539,7 +539,9 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                     f!(op.a) = f64::from_bits(*store.globals[1].get_unchecked(op.b as usize))
                 }
                 Opcode::GGetR => r!(op.a) = *store.globals[2].get_unchecked(op.b as usize),
-                Opcode::GSetI => *store.globals[0].get_unchecked_mut(op.a as usize) = i!(op.b) as u64,
+                Opcode::GSetI => {
+                    *store.globals[0].get_unchecked_mut(op.a as usize) = i!(op.b) as u64
+                }
                 Opcode::GSetF => {
                     *store.globals[1].get_unchecked_mut(op.a as usize) = f!(op.b).to_bits()
                 }

@@ -214,7 +214,10 @@ pub unsafe extern "C" fn new_closure(
         let Some(proto) = store.func_refs.get(func as usize) else {
             return TrapKind::HostError.code().into();
         };
-        match store.heap.alloc_closure(proto, env, &[stack, &store.globals[2]]) {
+        match store
+            .heap
+            .alloc_closure(proto, env, &[stack, &store.globals[2]])
+        {
             Ok(r) => {
                 // SAFETY: `out` is a slot of the running frame.
                 unsafe { *out = r };

@@ -30,6 +30,7 @@ fn sample(opcode: Opcode) -> Module {
             Operand::CallDst => 1,
             Operand::ArgWindow => 2,
             Operand::Count => 9,
+            Operand::Type | Operand::Global(_) | Operand::Table => 0,
         };
     }
     let op = Op::new(opcode, fields[0], fields[1], fields[2]);
@@ -77,6 +78,7 @@ fn sample(opcode: Opcode) -> Module {
         fconsts: vec![2.5f64.to_bits()],
         strings: vec!["s".into()],
         types: vec![callee_sig],
+        globals: Vec::new(),
     };
     if let Err(e) = crate::bytecode::verify::verify(&m) {
         panic!("sample for {opcode:?} does not verify: {e}");

@@ -19,7 +19,8 @@ use proptest::sample::Index;
 use std::collections::{HashMap, HashSet};
 use tierjit::bytecode::op::MAX_PRINTF_DIGITS;
 use tierjit::bytecode::{
-    Bank, Flow, Function, Import, Module, NO_REG, Op, Opcode, Operand, Signature,
+    Bank, Flow, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand, Signature,
+    SwitchTable,
 };
 
 /// What [`module`] generates.
@@ -233,7 +234,24 @@ fn func_recipe(cfg: &GenConfig) -> impl Strategy<Value = FuncRecipe> + use<> {
 pub fn module(cfg: GenConfig) -> impl Strategy<Value = Module> {
     let imports = prop::collection::vec(sig_recipe(cfg.max_params), 0..=cfg.max_imports);
     let functions = prop::collection::vec(func_recipe(&cfg), 1..=cfg.max_functions.max(1));
-    (imports, functions).prop_map(move |(i, f)| build(&cfg, i, f))
+    let globals = prop::collection::vec((bank(), big_i64(), f64_bits()), 0..5);
+    (imports, functions, globals).prop_map(move |(i, f, g)| {
+        let mut m = build(&cfg, i, f, &g);
+        m.globals = g
+            .iter()
+            .enumerate()
+            .map(|(k, &(bank, int, bits))| Global {
+                name: format!("g{k}"),
+                bank,
+                init: match bank {
+                    Bank::I => int as u64,
+                    Bank::F => bits,
+                    Bank::R => 0,
+                },
+            })
+            .collect();
+        m
+    })
 }
 
 /// Pools deduplicated in order of first use.
@@ -267,7 +285,16 @@ pub fn return_op(result: Option<Bank>) -> Opcode {
     }
 }
 
-fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Module {
+fn build(
+    cfg: &GenConfig,
+    imports: Vec<SigRecipe>,
+    funcs: Vec<FuncRecipe>,
+    globals: &[(Bank, i64, u64)],
+) -> Module {
+    let mut global_counts = [0usize; 3];
+    for (bank, _, _) in globals {
+        global_counts[bank.index()] += 1;
+    }
     let mut used = HashSet::new();
     if cfg.main_first {
         used.insert("main".to_string());
@@ -346,6 +373,7 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
         };
         let len = f.ops.len() + usize::from(cfg.end_with_return);
         let mut code = Vec::with_capacity(len);
+        let mut switch_tables = Vec::new();
         for (pc, r) in f.ops.iter().enumerate() {
             let mut opcode = allowed[r.opcode.index(allowed.len())];
             if opcode.flow() == Flow::Return && !opcode.is_tail_call() {
@@ -358,6 +386,11 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
             if (opcode == Opcode::HostCall && imports.is_empty())
                 || (names_func && cfg.acyclic_calls && k + 1 >= nf)
                 || (opcode == Opcode::TCallI && cfg.acyclic_calls)
+                || opcode
+                    .global_bank()
+                    .is_some_and(|b| global_counts[b.index()] == 0)
+                // A switch jumps forward only.
+                || (opcode == Opcode::Switch && pc + 1 >= len)
             {
                 opcode = Opcode::Nop;
             }
@@ -396,6 +429,20 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
                     Operand::Host => pick.index(imports.len()) as u16,
                     Operand::Count => pick.index(usize::from(MAX_PRINTF_DIGITS) + 1) as u16,
                     Operand::Type => pick.index(types.len()) as u16,
+                    Operand::Global(b) => pick.index(global_counts[b.index()]) as u16,
+                    Operand::Table => {
+                        let ahead = (len - pc - 1) as u64;
+                        let forward = |bits: u64| (pc as u64 + 1 + bits % ahead) as u16;
+                        let cases = usize::from(r.imm as u16 % 6);
+                        let targets = (0..cases)
+                            .map(|j| forward((r.big as u64).rotate_left(7 * j as u32)))
+                            .collect();
+                        switch_tables.push(SwitchTable {
+                            targets,
+                            default: forward(r.fbits),
+                        });
+                        (switch_tables.len() - 1) as u16
+                    }
                 };
             }
             let callee: Option<&Signature> =
@@ -466,6 +513,7 @@ fn build(cfg: &GenConfig, imports: Vec<SigRecipe>, funcs: Vec<FuncRecipe>) -> Mo
             code,
             lines: Vec::new(),
             columns: Vec::new(),
+            switch_tables,
         });
     }
     if cfg.acyclic_calls {
@@ -551,6 +599,7 @@ pub fn garbage_module() -> impl Strategy<Value = Module> {
                 regs,
                 code,
                 columns: lines.iter().map(|l| l.rotate_left(7)).collect(),
+                switch_tables: garbage_tables(&lines),
                 lines,
             },
         );
@@ -575,13 +624,38 @@ pub fn garbage_module() -> impl Strategy<Value = Module> {
                 imports,
                 iconsts,
                 fconsts,
-                strings,
                 types: types
                     .into_iter()
                     .map(|(params, result)| Signature::new(params, result))
                     .collect(),
+                globals: garbage_globals(&strings),
+                strings,
             },
         )
+}
+
+/// Switch tables with any targets, from garbage numbers.
+pub fn garbage_tables(numbers: &[u32]) -> Vec<SwitchTable> {
+    numbers
+        .chunks(2)
+        .map(|c| SwitchTable {
+            targets: c.iter().map(|&x| (x % 24) as u16).collect(),
+            default: (c[0] % 20) as u16,
+        })
+        .collect()
+}
+
+/// Globals of any bank, names and initial values (reference globals
+/// starting non-null too), from garbage strings.
+pub fn garbage_globals(names: &[String]) -> Vec<Global> {
+    names
+        .iter()
+        .map(|n| Global {
+            name: n.clone(),
+            bank: Bank::ALL[n.len() % 3],
+            init: (n.len() / 3) as u64,
+        })
+        .collect()
 }
 
 /// Turn every function of a terminating module (forward jumps only, ending
@@ -636,6 +710,12 @@ pub fn wrap_in_loop(m: &mut Module, split: Index, iterations: u16) {
         code.push(Op::new(Opcode::JGtI, counter, 0, header));
         code.push(f.code[n - 1]);
         f.code = code;
+        for t in &mut f.switch_tables {
+            t.default = moved(t.default);
+            for target in &mut t.targets {
+                *target = moved(*target);
+            }
+        }
         f.lines.clear();
         f.columns.clear();
     }

@@ -127,7 +127,7 @@ func main() -> i
 end";
     assert_eq!(
         check(src, "main", &[]).trap(),
-        (TrapKind::ElementKind, "main", 14)
+        (TrapKind::ElementKind, "main", 10)
     );
 }
 
@@ -293,7 +293,7 @@ end";
         c.stack_slots(1 << 20, 1 << 10, 1 << 20);
     };
     let out = check_with(&module, "main", &[Value::I(1_000_000)], big);
-    assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 4));
+    assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 3));
     assert_eq!(
         check_with(&module, "main", &[Value::I(1000)], big).int(),
         1000

@@ -9,6 +9,7 @@ mod arrays;
 mod calls_and_limits;
 mod float_ops;
 mod functions;
+mod globals_and_switch;
 mod int_ops;
 mod output;
 mod packed_arrays;

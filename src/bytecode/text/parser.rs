@@ -743,9 +743,17 @@ impl<'s, 'a> Parser<'s, 'a> {
             };
         }
         cur.end_of_line()?;
-        let index = self.module.globals.iter().filter(|g| g.bank == bank).count();
+        let index = self
+            .module
+            .globals
+            .iter()
+            .filter(|g| g.bank == bank)
+            .count();
         if index >= MAX_ENTRIES - 1 {
-            return lerr(kw_col, format!("more than {} {bank} globals", MAX_ENTRIES - 1));
+            return lerr(
+                kw_col,
+                format!("more than {} {bank} globals", MAX_ENTRIES - 1),
+            );
         }
         self.global_names
             .insert(name, (bank, u16::try_from(index).unwrap_or(u16::MAX), line));
@@ -984,7 +992,11 @@ impl<'s, 'a> Parser<'s, 'a> {
         }
         if !info.table.is_empty() {
             let table = open.func.switch_tables.len();
-            let cases = info.table.iter().filter(|(case, _, _)| case.is_some()).count();
+            let cases = info
+                .table
+                .iter()
+                .filter(|(case, _, _)| case.is_some())
+                .count();
             open.func.switch_tables.push(SwitchTable {
                 targets: vec![0; cases],
                 default: 0,

@@ -35,6 +35,9 @@ end
 const EVERY_OP: &str = r#"
 type unary = (i) -> i
 type nullary = () -> i
+global i count = -3
+global f scale = bits:0x7ff8000000000001
+global r cache
 import host.print(i, f) -> none
 import $clock() -> f
 import mkarr(i) -> r
@@ -191,6 +194,19 @@ func functions_as_values(i) -> i
 tail:
     tcall panics, 1
 end
+
+func globals_and_switch(i) -> i
+    ggeti i1, count
+    ggetf f0, scale
+    ggetr r0, cache
+    gseti count, i1
+    gsetf scale, f0
+    gsetr cache, r0
+    switch i0, (a, b, a), c
+a:  reti i0
+b:  switch i1, (), c
+c:  reti i1
+end
 "#;
 
 #[test]
@@ -329,7 +345,7 @@ fn every_opcode_round_trips() {
     assert_eq!(main.param_defaults, vec![Some(-7), None, None, None]);
     assert_eq!(main.regs, [8, 6, 5]);
     assert_eq!(main.code.len(), main.lines.len());
-    assert_eq!(main.lines[0], 8);
+    assert_eq!(main.lines[0], 13);
     let imports: Vec<_> = m
         .imports
         .iter()
@@ -338,9 +354,9 @@ fn every_opcode_round_trips() {
     assert_eq!(
         imports,
         vec![
-            ("host.print", Some(2)),
-            ("$clock", Some(3)),
-            ("mkarr", Some(4))
+            ("host.print", Some(7)),
+            ("$clock", Some(8)),
+            ("mkarr", Some(9))
         ]
     );
     let calls: Vec<Op> = main
@@ -509,6 +525,14 @@ fn call_result_register_bank() {
     );
 }
 
+/// A switch table with a target past the code.
+fn tierjit_table() -> crate::bytecode::SwitchTable {
+    crate::bytecode::SwitchTable {
+        targets: vec![1, 4000],
+        default: 0,
+    }
+}
+
 #[test]
 fn printer_survives_bad_modules() {
     let f = Function {
@@ -524,9 +548,14 @@ fn printer_survives_bad_modules() {
             Op::new(Opcode::Call, 4, 77, 0),
             Op::new(Opcode::HostCall, 4, 77, 0),
             Op::new(Opcode::Call, 4, 0, 0),
+            Op::new(Opcode::CallI, 5, 0, 0),
+            Op::new(Opcode::GGetI, 0, 3, 0),
+            Op::new(Opcode::Switch, 0, 8, 0),
+            Op::new(Opcode::Switch, 0, 0, 0),
         ],
         lines: vec![],
         columns: vec![],
+        switch_tables: vec![tierjit_table()],
     };
     let m = Module {
         functions: vec![f],
@@ -541,6 +570,10 @@ fn printer_survives_bad_modules() {
         "?fn77",
         "?imp77",
         "call i4, main, 0",
+        "?t5",
+        "?gi3",
+        "?table8",
+        "(L1, ?L4000), L0",
     ] {
         assert!(text.contains(needle), "{needle} not in\n{text}");
     }
