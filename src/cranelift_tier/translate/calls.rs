@@ -784,7 +784,7 @@ impl Translator<'_, '_> {
             self.layout,
             std::mem::replace(&mut self.vars, vars),
             std::mem::replace(&mut self.op_blocks, blocks),
-            std::mem::replace(&mut self.facts, FuncFacts::of(self.module, code, cl.regs)),
+            std::mem::replace(&mut self.facts, FuncFacts::of(self.module, callee, cl.regs)),
             std::mem::replace(&mut self.bases, callee_bases),
             std::mem::replace(&mut self.base_offsets, callee_offsets),
             std::mem::replace(&mut self.depth, depth),

@@ -32,8 +32,8 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::types::{F64, I8, I32, I64};
 use cranelift_codegen::ir::{
-    AbiParam, Block, ExtFuncData, ExternalName, FuncRef, Function, Inst, InstBuilder, MemFlagsData,
-    SigRef, Signature, Type, UserExternalName, UserFuncName, Value,
+    AbiParam, Block, BlockCall, ExtFuncData, ExternalName, FuncRef, Function, Inst, InstBuilder,
+    JumpTableData, MemFlagsData, SigRef, Signature, Type, UserExternalName, UserFuncName, Value,
 };
 use cranelift_codegen::isa::{TargetFrontendConfig, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -120,11 +120,13 @@ struct FuncFacts {
 }
 
 impl FuncFacts {
-    fn of(module: &Module, code: &[Op], regs: [u32; 3]) -> FuncFacts {
+    fn of(module: &Module, func: usize, regs: [u32; 3]) -> FuncFacts {
+        let function = &module.functions[func];
+        let code = &function.code;
         let (int_regs, ref_regs) = (regs[Bank::I.index()], regs[Bank::R.index()]);
         let mut targeted = vec![false; code.len()];
         for op in code {
-            if let Some(t) = op.target() {
+            for t in function.targets_of(op) {
                 targeted[usize::from(t)] = true;
             }
         }
@@ -171,7 +173,7 @@ impl FuncFacts {
             if let Some(v) = value.filter(|_| straight) {
                 constants[usize::from(op.a)] = Some((pc as u32, v));
             }
-            straight &= op.target().is_none();
+            straight &= op.opcode.flow().falls_through() && op.target().is_none();
         }
         for (c, w) in constants.iter_mut().zip(writes) {
             if w != 1 {
@@ -302,6 +304,28 @@ fn bank_type(bank: Bank) -> Type {
     }
 }
 
+/// Per bank and global, whether no op writes it while function `func`
+/// runs: the function makes no call (nothing else runs, nothing is
+/// inlined) and does not write it. Loads of such a global may then be
+/// merged and hoisted out of loops.
+fn readonly_globals(module: &Module, func: usize) -> [Vec<bool>; 3] {
+    let code = &module.functions[func].code;
+    let calls = code
+        .iter()
+        .any(|op| matches!(op.opcode, Opcode::Call | Opcode::CallI | Opcode::HostCall));
+    let mut readonly = module.global_counts().map(|n| vec![!calls; n]);
+    for op in code {
+        let written = matches!(op.opcode, Opcode::GSetI | Opcode::GSetF | Opcode::GSetR);
+        if written
+            && let Some(bank) = op.opcode.global_bank()
+            && let Some(slot) = readonly[bank.index()].get_mut(usize::from(op.a))
+        {
+            *slot = false;
+        }
+    }
+    readonly
+}
+
 struct Translator<'a, 'f> {
     b: FunctionBuilder<'f>,
     module: &'a Module,
@@ -339,6 +363,9 @@ struct Translator<'a, 'f> {
     op_blocks: Vec<Block>,
     /// About the function whose ops are being translated.
     facts: FuncFacts,
+    /// Per bank and global of the compiled function, whether its loads
+    /// may be hoisted ([`readonly_globals`]).
+    readonly_globals: [Vec<bool>; 3],
     /// The loops of the function being translated (compiled or inlined)
     /// that have a packed copy.
     packed: Vec<PackedCopy>,
@@ -441,7 +468,8 @@ impl<'a, 'f> Translator<'a, 'f> {
             interrupt_flag,
             vars,
             op_blocks,
-            facts: FuncFacts::of(module, code, layout.regs),
+            facts: FuncFacts::of(module, func, layout.regs),
+            readonly_globals: readonly_globals(module, func),
             packed,
             in_copy: None,
             checked: Vec::new(),
@@ -572,6 +600,36 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.ins().load(I8, trusted(), flag_ptr, 0)
     }
 
+    /// `switch`: a `br_table` on the value clamped to the table's length
+    /// (past it: the default). Each target is reached through a block of
+    /// its own, so the SSA builder can pass values on plain jumps.
+    fn switch(&mut self, pc: u32, op: Op) {
+        let table =
+            self.module.functions[self.func as usize].switch_tables[usize::from(op.b)].clone();
+        let v = self.get(Bank::I, op.a);
+        let n = self.b.ins().iconst(I64, table.targets.len() as i64);
+        let in_range = self.b.ins().icmp(IntCC::UnsignedLessThan, v, n);
+        let index = self.b.ins().select(in_range, v, n);
+        let index = self.b.ins().ireduce(I32, index);
+        let targets: Vec<u16> = std::iter::once(table.default)
+            .chain(table.targets.iter().copied())
+            .collect();
+        let vias: Vec<Block> = targets.iter().map(|_| self.b.create_block()).collect();
+        let calls: Vec<BlockCall> = vias
+            .iter()
+            .map(|&via| self.b.func.dfg.block_call(via, &[]))
+            .collect();
+        let jt = self
+            .b
+            .create_jump_table(JumpTableData::new(calls[0], &calls[1..]));
+        self.b.ins().br_table(index, jt);
+        for (via, target) in vias.into_iter().zip(targets) {
+            let block = self.target_block(Some(pc as usize), target.into());
+            self.b.switch_to_block(via);
+            self.b.ins().jump(block, &[]);
+        }
+    }
+
     /// The shared exits, then seal everything.
     fn finish(mut self, frontend: TargetFrontendConfig) {
         self.b.switch_to_block(self.trap_block);
@@ -691,9 +749,29 @@ impl<'a, 'f> Translator<'a, 'f> {
             }
             CallI => self.indirect_call(pc, op),
             TCall | TCallI => self.tail_call(pc, op),
-            GGetI | GGetF | GGetR | GSetI | GSetF | GSetR | Switch => {
-                todo!("issue 17: Cranelift tier")
+            GGetI | GGetF | GGetR => {
+                let bank = op.opcode.global_bank().unwrap_or(Bank::I);
+                let base = self.load_ctx(I64, offsets::globals(bank.index()), invariant());
+                let flags = if self.readonly_globals[bank.index()][usize::from(op.b)] {
+                    invariant()
+                } else {
+                    trusted()
+                };
+                let v =
+                    self.b
+                        .ins()
+                        .load(bank_type(bank), flags, base, Self::slot_offset(op.b.into()));
+                self.set(bank, op.a, v);
             }
+            GSetI | GSetF | GSetR => {
+                let bank = op.opcode.global_bank().unwrap_or(Bank::I);
+                let base = self.load_ctx(I64, offsets::globals(bank.index()), invariant());
+                let v = self.get(bank, op.b);
+                self.b
+                    .ins()
+                    .store(trusted(), v, base, Self::slot_offset(op.a.into()));
+            }
+            Switch => self.switch(pc, op),
             Nop => {}
             IConst => {
                 let v = self.b.ins().iconst(I64, imm16(op.b));

@@ -54,6 +54,11 @@ pub(super) enum Bound {
 
 /// The loops of `code` that get a packed copy, by header.
 pub(super) fn packed_loops(code: &[Op]) -> Vec<PackedLoop> {
+    // A switch could enter a loop anywhere: the single-entry test below
+    // reads jump targets only.
+    if code.iter().any(|op| op.opcode == Opcode::Switch) {
+        return Vec::new();
+    }
     let mut last_back_edge = BTreeMap::new();
     for (pc, op) in code.iter().enumerate() {
         if let Some(target) = op.target().map(usize::from)
