@@ -30,7 +30,7 @@ fn sample(opcode: Opcode) -> Module {
             Operand::CallDst => 1,
             Operand::ArgWindow => 2,
             Operand::Count => 9,
-            Operand::Type | Operand::Global(_) | Operand::Table => 0,
+            Operand::Global(_) | Operand::Table => 0,
         };
     }
     let op = Op::new(opcode, fields[0], fields[1], fields[2]);
