@@ -136,24 +136,43 @@ impl Translator<'_, '_> {
         self.call_with_frame(pc, op, self.layouts[callee], None);
     }
 
-    /// `calli T, r[b], w` through a register known to hold `fref f`, `f`
-    /// of type `T`: a call of `f` with the arguments, checks and result of
-    /// `calli` (the frame it checks is the one an indirect call needs, and
-    /// the environment slot gets null), without the reference's checks.
-    pub(super) fn known_indirect_call(&mut self, pc: u32, op: Op, f: u16) {
+    /// `calli T, r[b], w` through a register known to hold what `fref f`
+    /// or `closure f` made, of type `T`: a call of `f` with the arguments,
+    /// checks and result of `calli` (the frame it checks is the one an
+    /// indirect call needs; the environment slot gets the closure's
+    /// environment, or null), without the reference's checks; inlined when
+    /// `f` is small, as a direct call is.
+    pub(super) fn known_indirect_call(&mut self, pc: u32, op: Op, known: KnownRef) {
+        let f = known.func;
         let mut cl = self.layouts[usize::from(f)];
         cl.regs = cl.indirect_regs();
         let dst = if cl.result.is_some() { op.c } else { NO_REG };
-        let env_slot = cl.params[Bank::R.index()];
+        // The type's `r` parameters come first; the environment follows.
+        let visible_refs = self.module.types[usize::from(op.a)].param_counts()[Bank::R.index()];
+        let env = if known.closure {
+            // A closure is immutable and this one is not null: the load may
+            // leave loops.
+            let obj = self.get(Bank::R, op.b);
+            self.b
+                .ins()
+                .load(I64, invariant(), obj, FUNC_REF_ENV_OFFSET as i32)
+        } else {
+            self.b.ins().iconst(I64, 0)
+        };
+        let env = (u32::from(visible_refs), env);
         let call = Op::new(Opcode::Call, dst, f, op.c);
-        self.call_with_frame(pc, call, cl, Some(env_slot));
+        if self.inlinable(usize::from(f)) {
+            self.inline_callee(pc, call, cl, Some(env));
+        } else {
+            self.call_with_frame(pc, call, cl, Some(env));
+        }
     }
 
     /// [`Self::call`] of a callee whose frame, as this call checks it, is
     /// `cl` (its own layout, or for an indirect call the registers it makes
-    /// room for); with `env_slot`, a null environment goes to that slot of
-    /// the callee's `r` registers.
-    fn call_with_frame(&mut self, pc: u32, op: Op, cl: FrameLayout, env_slot: Option<u32>) {
+    /// room for); with `env`, that value (an environment, or null) goes to
+    /// that slot of the callee's `r` registers.
+    fn call_with_frame(&mut self, pc: u32, op: Op, cl: FrameLayout, env: Option<(u32, Value)>) {
         let callee = op.b as usize;
         let me = self.layout;
 
@@ -190,9 +209,8 @@ impl Translator<'_, '_> {
                 self.store_slot(bank, me.regs[b] + k, v);
             }
         }
-        if let Some(slot) = env_slot {
-            let null = self.b.ins().iconst(I64, 0);
-            self.store_slot(Bank::R, me.regs[Bank::R.index()] + slot, null);
+        if let Some((slot, env)) = env {
+            self.store_slot(Bank::R, me.regs[Bank::R.index()] + slot, env);
         }
         let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
         let status = match self.self_ref {
@@ -755,12 +773,23 @@ impl Translator<'_, '_> {
     /// argument slots, and its references (and ours first) for the
     /// collector, which scans the reference stack up to the newest frame.
     pub(super) fn inline_call(&mut self, pc: u32, op: Op) {
+        let cl = self.layouts[op.b as usize];
+        self.inline_callee(pc, op, cl, None);
+    }
+
+    /// Inline `call` (a `call` op: result register, callee, window) of a
+    /// callee whose frame, as the call checks it, is `cl`; with `env`, the
+    /// callee's `r` register of that index gets that value instead of a
+    /// window register (a closure's environment).
+    fn inline_callee(&mut self, pc: u32, op: Op, cl: FrameLayout, env: Option<(u32, Value)>) {
         let callee = op.b as usize;
-        let cl = self.layouts[callee];
         let depth = self.check_inlined_frame(pc, cl);
         let args = Bank::ALL.map(|bank| {
             (0..cl.params[bank.index()])
-                .map(|k| self.get(bank, op.c + k as u16))
+                .map(|k| match env {
+                    Some((slot, v)) if bank == Bank::R && k == slot => v,
+                    _ => self.get(bank, op.c + k as u16),
+                })
                 .collect::<Vec<_>>()
         });
         let code = &self.module.functions[callee].code;

@@ -103,6 +103,29 @@ fn computes_int(op: Op) -> bool {
     )
 }
 
+/// A function reference known at compile time: what `fref` or `closure`
+/// made.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct KnownRef {
+    /// The function it calls.
+    pub func: u16,
+    /// Whether it is a closure (its environment passed to `func`), not a
+    /// plain `fref`.
+    pub closure: bool,
+}
+
+impl KnownRef {
+    /// Its type, as an indirect call expects it.
+    fn type_id(self, layouts: &[FrameLayout]) -> u32 {
+        let l = layouts[usize::from(self.func)];
+        if self.closure {
+            l.closure_type
+        } else {
+            l.ref_type
+        }
+    }
+}
+
 /// What the translation of a function's ops asks about the function as a
 /// whole.
 struct FuncFacts {
@@ -113,10 +136,11 @@ struct FuncFacts {
     /// target: once past it, control never comes back before it, so every
     /// later read sees the constant (loop.tj's divisors).
     constants: Vec<Option<(u32, i64)>>,
-    /// Per reference register, the function it refers to after its only
-    /// write, an `fref` at that op, under the same conditions as
-    /// `constants`: an indirect call through it calls that function.
-    frefs: Vec<Option<(u32, u16)>>,
+    /// Per reference register, the function reference it holds after its
+    /// only write, an `fref` or a `closure` at that op, under the same
+    /// conditions as `constants`: an indirect call through it calls that
+    /// function.
+    frefs: Vec<Option<(u32, KnownRef)>>,
 }
 
 impl FuncFacts {
@@ -162,8 +186,12 @@ impl FuncFacts {
                     *w += 1;
                 }
             }
-            if op.opcode == Opcode::FRef && straight {
-                frefs[usize::from(op.a)] = Some((pc as u32, op.b));
+            if matches!(op.opcode, Opcode::FRef | Opcode::Closure) && straight {
+                let known = KnownRef {
+                    func: op.b,
+                    closure: op.opcode == Opcode::Closure,
+                };
+                frefs[usize::from(op.a)] = Some((pc as u32, known));
             }
             let value = match op.opcode {
                 Opcode::IConst => Some(imm16(op.b)),
@@ -194,7 +222,7 @@ impl FuncFacts {
 
     /// The function reference register `reg` refers to when op `pc` reads
     /// it, when only one `fref` can have set it.
-    fn fref_at(&self, pc: u32, reg: u16) -> Option<u16> {
+    fn fref_at(&self, pc: u32, reg: u16) -> Option<KnownRef> {
         let (at, f) = self.frefs.get(usize::from(reg)).copied().flatten()?;
         (pc > at).then_some(f)
     }
@@ -739,13 +767,14 @@ impl<'a, 'f> Translator<'a, 'f> {
                 let v = self.load_slot(Bank::R, op.a.into());
                 self.set(Bank::R, op.a, v);
             }
-            // Through a register that holds `fref f` (of the type the call
-            // expects: else it traps, the general way): a call of `f`.
+            // Through a register that holds what `fref f` or `closure f`
+            // made (of the type the call expects: else it traps, the
+            // general way): a call of `f`, inlined when small.
             CallI
-                if let Some(f) = self.facts.fref_at(pc, op.b)
-                    && self.layouts[usize::from(f)].ref_type == u32::from(op.a) =>
+                if let Some(known) = self.facts.fref_at(pc, op.b)
+                    && known.type_id(self.layouts) == u32::from(op.a) =>
             {
-                self.known_indirect_call(pc, op, f)
+                self.known_indirect_call(pc, op, known)
             }
             CallI => self.indirect_call(pc, op),
             TCall | TCallI => self.tail_call(pc, op),
