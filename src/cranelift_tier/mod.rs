@@ -15,6 +15,7 @@
 mod translate;
 
 use crate::bytecode::Module;
+use crate::runtime::call_profile::CallProfiles;
 use crate::runtime::code_memory::{sync_instruction_cache, sync_other_cores};
 use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::frame::FrameLayout;
@@ -24,7 +25,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module as _, default_libcall_names};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub use translate::EntryPoint;
 
@@ -119,6 +120,9 @@ pub struct Compiler {
     ctx: cranelift_codegen::Context,
     builder_ctx: FunctionBuilderContext,
     modules: Vec<JITModule>,
+    /// What indirect call sites have called, when template code recorded
+    /// it: a site with one callee calls it behind a guard.
+    profiles: Option<Arc<CallProfiles>>,
 }
 
 // SAFETY: the modules hold raw pointers to their own code memory only; the
@@ -135,7 +139,13 @@ impl Compiler {
             ctx: cranelift_codegen::Context::new(),
             builder_ctx: FunctionBuilderContext::new(),
             modules: Vec::new(),
+            profiles: None,
         })
+    }
+
+    /// Read indirect call sites' callees from `profiles` in later compiles.
+    pub fn set_call_profiles(&mut self, profiles: Arc<CallProfiles>) {
+        self.profiles = Some(profiles);
     }
     /// Compile `funcs` of a verified `module` as one batch (one
     /// `JITModule`), each with its entry point.
@@ -221,6 +231,7 @@ impl Compiler {
             let id = jit
                 .declare_function(&format!("f{func}_{k}"), Linkage::Local, &sig)
                 .map_err(|e| CompileFailure::Cranelift(format!("declare `{}`: {e}", f.name)))?;
+            let profiles = self.profiles.clone();
             let src = translate::Source {
                 module,
                 layouts,
@@ -228,6 +239,7 @@ impl Compiler {
                 inline_max_ops: self.inline_max_ops,
                 inline_max_depth: self.inline_max_depth,
                 self_id: (entry == EntryPoint::Start).then_some(id),
+                profiles: profiles.as_deref(),
             };
             self.translate(src, func, entry);
             jit.define_function(id, &mut self.ctx)
@@ -268,6 +280,7 @@ impl Compiler {
             return Err(CompileFailure::NoSuchFunction(func));
         }
         self.ctx.clear();
+        let profiles = self.profiles.clone();
         let src = translate::Source {
             module,
             layouts,
@@ -276,6 +289,7 @@ impl Compiler {
             inline_max_depth: self.inline_max_depth,
             // Any id: the listing is not linked.
             self_id: (entry == EntryPoint::Start).then_some(cranelift_module::FuncId::from_u32(0)),
+            profiles: profiles.as_deref(),
         };
         self.translate(src, func, entry);
         Ok(())

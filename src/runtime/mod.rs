@@ -2,6 +2,7 @@
 //! traps, host functions, printing, and the state compiled code of either
 //! tier runs on.
 
+pub mod call_profile;
 pub mod code_memory;
 pub mod compile_error;
 pub mod context;

@@ -6,6 +6,7 @@ use super::ledger::{Compilation, Records, record};
 use super::osr::{OsrTable, lock_osr};
 use crate::bytecode::Module;
 use crate::cranelift_tier::{self, CraneliftSettings, EntryPoint};
+use crate::runtime::call_profile::CallProfiles;
 use crate::runtime::context::{FuncEntry, FuncTier};
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
@@ -30,6 +31,8 @@ pub struct Source {
     pub code: Arc<Module>,
     /// Its frame layouts.
     pub layouts: Arc<[FrameLayout]>,
+    /// What its indirect call sites have called (template code records).
+    pub profiles: Option<Arc<CallProfiles>>,
 }
 
 /// The background compiler of one instance: a thread with its own
@@ -61,6 +64,9 @@ impl CompilerThread {
                     // Functions stay in the template tier.
                     return;
                 };
+                if let Some(p) = &source.profiles {
+                    compiler.set_call_profiles(p.clone());
+                }
                 let helpers = HelperAddrs::native();
                 for request in receiver {
                     let (func, entry) = match request {

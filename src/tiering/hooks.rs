@@ -108,6 +108,7 @@ impl JitRuntime {
             let source = Source {
                 code: self.code.clone(),
                 layouts: self.layouts.clone(),
+                profiles: self.profiles.clone(),
             };
             match CompilerThread::spawn(
                 source,

@@ -9,6 +9,7 @@ use super::osr::{OsrTable, lock_osr};
 use super::policy::{SPENT_BUDGET, TieringPolicy};
 use crate::bytecode::{Module, loop_headers};
 use crate::cranelift_tier::{self, CraneliftSettings, EntryPoint};
+use crate::runtime::call_profile::CallProfiles;
 use crate::runtime::code_memory::CodeMemory;
 use crate::runtime::compile_error::{CompileError, CompileFailure};
 use crate::runtime::context::{FuncEntry, FuncTier, VmContext};
@@ -47,6 +48,9 @@ pub struct JitRuntime {
     pub(super) records: Records,
     /// When the runtime was made: tier-up times are relative to it.
     pub(super) started: Instant,
+    /// What indirect call sites have called, under tiering: template code
+    /// records it, Cranelift reads it.
+    pub(super) profiles: Option<Arc<CallProfiles>>,
 }
 
 /// The tiering manager's part of a runtime.
@@ -95,7 +99,6 @@ impl JitRuntime {
             totals: TierStats::default(),
         }));
         JitRuntime {
-            code: module,
             layouts,
             template: emit::Compiler::new(HostMasm::new()),
             template_code: CodeMemory::new(),
@@ -112,6 +115,11 @@ impl JitRuntime {
             stack: None,
             records,
             started: Instant::now(),
+            profiles: options
+                .tiering
+                .is_some()
+                .then(|| Arc::new(CallProfiles::new(&module))),
+            code: module,
         }
     }
 
@@ -278,7 +286,13 @@ impl JitRuntime {
     fn foreground_compiler(&mut self) -> Result<&mut cranelift_tier::Compiler, CompileFailure> {
         match &mut self.cranelift {
             Some(c) => Ok(c),
-            slot @ None => Ok(slot.insert(cranelift_tier::Compiler::new(self.cranelift_settings)?)),
+            slot @ None => {
+                let mut compiler = cranelift_tier::Compiler::new(self.cranelift_settings)?;
+                if let Some(p) = &self.profiles {
+                    compiler.set_call_profiles(p.clone());
+                }
+                Ok(slot.insert(compiler))
+            }
         }
     }
 

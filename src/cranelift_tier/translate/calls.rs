@@ -143,6 +143,79 @@ impl Translator<'_, '_> {
     /// environment, or null), without the reference's checks; inlined when
     /// `f` is small, as a direct call is.
     pub(super) fn known_indirect_call(&mut self, pc: u32, op: Op, known: KnownRef) {
+        self.call_known_ref(pc, op, known, invariant());
+    }
+
+    /// The one function the `calli` at `pc` of the function being
+    /// translated has called (in template code with counters), as a
+    /// reference of the call's type.
+    pub(super) fn profiled_target(&self, pc: u32, op: Op) -> Option<KnownRef> {
+        let code = &self.module.functions[self.func as usize].code;
+        let f = self
+            .profiles?
+            .target(self.func as usize, site_of(code, pc as usize))?;
+        let layout = self.layouts.get(usize::from(f))?;
+        let ty = u32::from(op.a);
+        (layout.ref_type == ty || layout.closure_type == ty).then_some(KnownRef {
+            func: f,
+            closure: layout.closure_type == ty,
+        })
+    }
+
+    /// `calli` at a site whose profile names `known`: when the reference
+    /// is not null, is a function reference, and refers to `known.func`
+    /// with the call's type, a call of that function as for a known
+    /// reference; else the general indirect call.
+    pub(super) fn guarded_indirect_call(&mut self, pc: u32, op: Op, known: KnownRef) {
+        let obj = self.get(Bank::R, op.b);
+        let (kind_check, target_check) = (self.b.create_block(), self.b.create_block());
+        let (fast, general, done) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().brif(obj, kind_check, &[], general, &[]);
+        self.b.switch_to_block(kind_check);
+        let kind = self
+            .b
+            .ins()
+            .uload32(trusted(), obj, ARRAY_KIND_OFFSET as i32);
+        let is_ref = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, kind, i64::from(FUNC_REF_KIND));
+        self.b.ins().brif(is_ref, target_check, &[], general, &[]);
+        // The kind is known: the object is long enough for these loads.
+        self.b.switch_to_block(target_check);
+        let func = self
+            .b
+            .ins()
+            .uload32(trusted(), obj, FUNC_REF_FUNC_OFFSET as i32);
+        let ty = self
+            .b
+            .ins()
+            .uload32(trusted(), obj, FUNC_REF_TYPE_OFFSET as i32);
+        let same_func = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, func, i64::from(known.func));
+        let same_type = self.b.ins().icmp_imm_s(IntCC::Equal, ty, i64::from(op.a));
+        let hit = self.b.ins().band(same_func, same_type);
+        self.b.ins().brif(hit, fast, &[], general, &[]);
+        self.b.switch_to_block(fast);
+        // Behind the guard only: the environment's load must not move.
+        self.call_known_ref(pc, op, known, trusted());
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(general);
+        self.b.set_cold_block(general);
+        self.indirect_call(pc, op);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+    }
+
+    /// A call of the function `known` refers to, for `calli`; the closure's
+    /// environment loaded with `env_flags`.
+    fn call_known_ref(&mut self, pc: u32, op: Op, known: KnownRef, env_flags: MemFlagsData) {
         let f = known.func;
         let mut cl = self.layouts[usize::from(f)];
         cl.regs = cl.indirect_regs();
@@ -150,12 +223,10 @@ impl Translator<'_, '_> {
         // The type's `r` parameters come first; the environment follows.
         let visible_refs = self.module.types[usize::from(op.a)].param_counts()[Bank::R.index()];
         let env = if known.closure {
-            // A closure is immutable and this one is not null: the load may
-            // leave loops.
             let obj = self.get(Bank::R, op.b);
             self.b
                 .ins()
-                .load(I64, invariant(), obj, FUNC_REF_ENV_OFFSET as i32)
+                .load(I64, env_flags, obj, FUNC_REF_ENV_OFFSET as i32)
         } else {
             self.b.ins().iconst(I64, 0)
         };

@@ -19,6 +19,7 @@ use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp, imm16};
 use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand, loops};
 use crate::lowering::AluOp;
 use crate::lowering::Magic;
+use crate::runtime::call_profile::{CallProfiles, site_of};
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
 use crate::runtime::heap::{
@@ -248,6 +249,8 @@ pub(super) struct Source<'a> {
     /// The module's id of the function being compiled, when it is compiled
     /// from its start: its calls of itself then go straight to it.
     pub self_id: Option<FuncId>,
+    /// The callees indirect call sites have had.
+    pub profiles: Option<&'a CallProfiles>,
 }
 
 /// Translate function `func` into `out` (whose signature is already
@@ -391,6 +394,7 @@ struct Translator<'a, 'f> {
     op_blocks: Vec<Block>,
     /// About the function whose ops are being translated.
     facts: FuncFacts,
+    profiles: Option<&'a CallProfiles>,
     /// Per bank and global of the compiled function, whether its loads
     /// may be hoisted ([`readonly_globals`]).
     readonly_globals: [Vec<bool>; 3],
@@ -433,6 +437,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             inline_max_ops,
             inline_max_depth,
             self_id,
+            profiles,
         } = src;
         let layout = layouts[func];
         let entry = b.create_block();
@@ -498,6 +503,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             op_blocks,
             facts: FuncFacts::of(module, func, layout.regs),
             readonly_globals: readonly_globals(module, func),
+            profiles,
             packed,
             in_copy: None,
             checked: Vec::new(),
@@ -775,6 +781,11 @@ impl<'a, 'f> Translator<'a, 'f> {
                     && known.type_id(self.layouts) == u32::from(op.a) =>
             {
                 self.known_indirect_call(pc, op, known)
+            }
+            // A site that has called one function (the profile template
+            // code kept) calls it behind a guard, inlined when small.
+            CallI if let Some(known) = self.profiled_target(pc, op) => {
+                self.guarded_indirect_call(pc, op, known)
             }
             CallI => self.indirect_call(pc, op),
             TCall | TCallI => self.tail_call(pc, op),
