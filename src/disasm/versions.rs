@@ -148,6 +148,7 @@ pub fn listing(module: &Module) -> Result<String> {
         null_array_header,
         new_closure,
         tail_call_dispatch,
+        record_call_target,
     } = HelperAddrs::fake();
     let _ = write!(out, "; helpers at fake addresses:");
     for (name, addr) in [
@@ -164,6 +165,7 @@ pub fn listing(module: &Module) -> Result<String> {
         ("null_array_header", null_array_header),
         ("new_closure", new_closure),
         ("tail_call_dispatch", tail_call_dispatch),
+        ("record_call_target", record_call_target),
     ] {
         let _ = write!(out, " {name} {addr:#x}");
     }

@@ -8,6 +8,7 @@
 
 use crate::bytecode::{Module, NO_REG};
 use crate::runtime::Store;
+use crate::runtime::call_profile::{SITE_POLYMORPHIC, SITE_UNSEEN};
 use crate::runtime::compile_error::CompileError;
 use crate::runtime::context::{NativeEntry, TAIL_CALL_STATUS, VmContext};
 use crate::runtime::heap::{ArrayHeader, ElemKind, NULL_ARRAY_HEADER, set_i64};
@@ -16,7 +17,7 @@ use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::TrapKind;
 use crate::runtime::value::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Addresses of the helpers that compiled code calls. Code that runs uses
 /// [`HelperAddrs::native`]; golden tests use fixed fake addresses so that
@@ -48,6 +49,8 @@ pub struct HelperAddrs {
     /// [`tail_call_dispatch`]: of the [`NativeEntry`] signature, called
     /// like a compiled function.
     pub tail_call_dispatch: usize,
+    /// [`record_call_target`].
+    pub record_call_target: usize,
     /// [`NULL_ARRAY_HEADER`]: not a helper, but an address compiled code
     /// embeds, so listings take a fake one too.
     pub null_array_header: usize,
@@ -69,6 +72,7 @@ impl HelperAddrs {
             fill_bytes: fill_bytes as *const () as usize,
             new_closure: new_closure as *const () as usize,
             tail_call_dispatch: tail_call_dispatch as *const () as usize,
+            record_call_target: record_call_target as *const () as usize,
             null_array_header: &NULL_ARRAY_HEADER as *const ArrayHeader as usize,
         }
     }
@@ -90,6 +94,7 @@ impl HelperAddrs {
             null_array_header: a(11),
             new_closure: a(12),
             tail_call_dispatch: a(13),
+            record_call_target: a(14),
         }
     }
 }
@@ -273,6 +278,23 @@ pub unsafe extern "C" fn tail_call_dispatch(
             return status;
         }
     }
+}
+
+/// An indirect call site whose profile cell `cell` does not say "only
+/// `func`" has called `func`: an unseen site now says so, any other becomes
+/// polymorphic (see `runtime::call_profile`). Returns 0.
+///
+/// # Safety
+/// Called only by template code, with the address of a live profile cell.
+pub unsafe extern "C" fn record_call_target(_ctx: *mut VmContext, cell: u64, func: u64) -> u64 {
+    // SAFETY: by the caller's contract.
+    let cell = unsafe { &*(cell as *const AtomicU64) };
+    let seen = func + 1;
+    let _ = cell.compare_exchange(SITE_UNSEEN, seen, Ordering::Relaxed, Ordering::Relaxed);
+    if cell.load(Ordering::Relaxed) != seen {
+        cell.store(SITE_POLYMORPHIC, Ordering::Relaxed);
+    }
+    0
 }
 
 /// `array[idx] = value` where `array` is a byte-packed i64 array that
