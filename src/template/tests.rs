@@ -97,16 +97,20 @@ fn sample(opcode: Opcode) -> Module {
         fconsts: vec![2.5f64.to_bits()],
         strings: vec!["s".into()],
         types: vec![callee_sig],
-        globals: [("gi", Bank::I, 5), ("gf", Bank::F, 2.5f64.to_bits()), ("gr", Bank::R, 0)]
-            .into_iter()
-            .flat_map(|(name, bank, init)| {
-                (0..2).map(move |k| Global {
-                    name: format!("{name}{k}"),
-                    bank,
-                    init,
-                })
+        globals: [
+            ("gi", Bank::I, 5),
+            ("gf", Bank::F, 2.5f64.to_bits()),
+            ("gr", Bank::R, 0),
+        ]
+        .into_iter()
+        .flat_map(|(name, bank, init)| {
+            (0..2).map(move |k| Global {
+                name: format!("{name}{k}"),
+                bank,
+                init,
             })
-            .collect(),
+        })
+        .collect(),
     };
     if let Err(e) = crate::bytecode::verify::verify(&m) {
         panic!("sample for {opcode:?} does not verify: {e}");
@@ -169,8 +173,12 @@ pub(crate) fn disasm_x64(code: &[u8], data: &[Range<usize>]) -> String {
             }
             continue;
         }
-        let mut decoder =
-            Decoder::with_ip(64, &code[range.clone()], range.start as u64, DecoderOptions::NONE);
+        let mut decoder = Decoder::with_ip(
+            64,
+            &code[range.clone()],
+            range.start as u64,
+            DecoderOptions::NONE,
+        );
         while decoder.can_decode() {
             let insn = decoder.decode();
             assert!(
@@ -221,11 +229,17 @@ fn listing(isa: &str, m: &Module, func: usize, counters: bool) -> String {
     let (helpers, layouts) = (HelperAddrs::fake(), layouts(m));
     if isa == "x64" {
         let mut c = emit::Compiler::new(X64Masm::with_sse41(true));
-        let code = c.compile(&helpers, m, &layouts, func, counters).expect("compiles").to_vec();
+        let code = c
+            .compile(&helpers, m, &layouts, func, counters)
+            .expect("compiles")
+            .to_vec();
         disasm_x64(&code, c.masm().data())
     } else {
         let mut c = emit::Compiler::new(A64Masm::new());
-        let code = c.compile(&helpers, m, &layouts, func, counters).expect("compiles").to_vec();
+        let code = c
+            .compile(&helpers, m, &layouts, func, counters)
+            .expect("compiles")
+            .to_vec();
         disasm_a64(&code, c.masm().data())
     }
 }

@@ -363,12 +363,15 @@ impl TestIsa for A64 {
                     );
                 }
                 for n in [0, 1, 2, 127, 128] {
-                    l.case(format_args!("jump_table(T1, [L; {n}], D); bind(L); bind(D)"), |m| {
-                        let (lab, d) = (m.new_label(), m.new_label());
-                        m.jump_table(Gpr::T1, &vec![lab; n], d);
-                        m.bind(lab);
-                        m.bind(d);
-                    });
+                    l.case(
+                        format_args!("jump_table(T1, [L; {n}], D); bind(L); bind(D)"),
+                        |m| {
+                            let (lab, d) = (m.new_label(), m.new_label());
+                            m.jump_table(Gpr::T1, &vec![lab; n], d);
+                            m.bind(lab);
+                            m.bind(d);
+                        },
+                    );
                 }
             }
             "branch_imm" => {
