@@ -8,6 +8,8 @@
 //! the templates use no named local or global labels, which `VecAssembler`
 //! looks up in hash maps.
 
+use std::ops::Range;
+
 use dynasmrt::aarch64::Aarch64Relocation;
 use dynasmrt::components::{LabelRegistry, PatchLoc};
 use dynasmrt::relocations::{Relocation, RelocationKind};
@@ -18,6 +20,9 @@ use crate::template::masm::AsmError;
 
 /// How an ISA's label references are patched.
 pub trait Patch: Relocation {
+    /// The byte that aligns data after code (never executed).
+    const PAD: u8;
+
     /// Write the relative displacement `value` into `field` (the bytes the
     /// relocation covers); false if it does not fit.
     fn write(&self, field: &mut [u8], value: isize) -> bool {
@@ -29,6 +34,9 @@ pub trait Patch: Relocation {
 /// directly, without dynasmrt's three levels of dispatch per reference
 /// (measured: a fifth of the compile time of a large function).
 impl Patch for X64Relocation {
+    /// `int3`.
+    const PAD: u8 = 0xCC;
+
     fn write(&self, field: &mut [u8], value: isize) -> bool {
         match field {
             [byte] => i8::try_from(value).map(|v| *byte = v as u8).is_ok(),
@@ -42,7 +50,10 @@ impl Patch for X64Relocation {
 
 /// aarch64 displacements are bit fields of the instruction: dynasmrt's
 /// encoders write them.
-impl Patch for Aarch64Relocation {}
+impl Patch for Aarch64Relocation {
+    /// Unused: aarch64 code is whole words.
+    const PAD: u8 = 0;
+}
 
 /// A short forward jump waiting for its target: where its displacement
 /// counts from (the end of the instruction).
@@ -55,6 +66,15 @@ pub struct CodeBuffer<R: Patch> {
     ops: Vec<u8>,
     labels: LabelRegistry,
     relocs: Vec<(PatchLoc<R>, DynamicLabel)>,
+    /// Data entries: `(field, base, label)`, patched to the 32-bit
+    /// `label - base` (little-endian, as both ISAs are).
+    data_relocs: Vec<(usize, usize, DynamicLabel)>,
+    /// The byte ranges that hold data (jump tables), not instructions.
+    data: Vec<Range<usize>>,
+    /// Tables to emit after the code: their label, and their entries'
+    /// labels (a range of `deferred_labels`).
+    deferred: Vec<(DynamicLabel, Range<usize>)>,
+    deferred_labels: Vec<DynamicLabel>,
     /// The first misuse seen (a label bound twice, a named label), reported
     /// by [`CodeBuffer::finish`].
     error: Option<AsmError>,
@@ -66,6 +86,10 @@ impl<R: Patch> Default for CodeBuffer<R> {
             ops: Vec::new(),
             labels: LabelRegistry::new(),
             relocs: Vec::new(),
+            data_relocs: Vec::new(),
+            data: Vec::new(),
+            deferred: Vec::new(),
+            deferred_labels: Vec::new(),
             error: None,
         }
     }
@@ -77,7 +101,39 @@ impl<R: Patch> CodeBuffer<R> {
         self.ops.clear();
         self.labels.clear();
         self.relocs.clear();
+        self.data_relocs.clear();
+        self.data.clear();
+        self.deferred.clear();
+        self.deferred_labels.clear();
         self.error = None;
+    }
+
+    /// As [`CodeBuffer::label_offsets`] from the table's own start, but
+    /// emitted after the code, 4-byte aligned, by [`CodeBuffer::finish`]:
+    /// `table` is bound there.
+    pub fn defer_label_offsets(&mut self, table: DynamicLabel, labels: &[DynamicLabel]) {
+        let start = self.deferred_labels.len();
+        self.deferred_labels.extend_from_slice(labels);
+        self.deferred
+            .push((table, start..self.deferred_labels.len()));
+    }
+
+    /// Emit a table of one 32-bit entry per label, each `label - base`
+    /// (`base` an offset of this code, typically the table's own start),
+    /// filled in by [`CodeBuffer::finish`], and record it as data.
+    pub fn label_offsets(&mut self, base: usize, labels: &[DynamicLabel]) {
+        let start = self.ops.len();
+        for &label in labels {
+            self.data_relocs.push((self.ops.len(), base, label));
+            self.ops.extend([0; 4]);
+        }
+        self.data.push(start..self.ops.len());
+    }
+
+    /// The byte ranges of the code that hold data, not instructions, in
+    /// order.
+    pub fn data(&self) -> &[Range<usize>] {
+        &self.data
     }
 
     /// A fresh, unbound label.
@@ -101,6 +157,21 @@ impl<R: Patch> CodeBuffer<R> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
+        let mut deferred = std::mem::take(&mut self.deferred);
+        let labels = std::mem::take(&mut self.deferred_labels);
+        for (table, entries) in deferred.drain(..) {
+            self.align(4, R::PAD);
+            self.dynamic_label(table);
+            let base = self.ops.len();
+            self.label_offsets(base, &labels[entries]);
+        }
+        // Keep the allocations.
+        self.deferred = deferred;
+        self.deferred_labels = labels;
+        self.deferred_labels.clear();
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
         for (loc, label) in self.relocs.drain(..) {
             let target = self
                 .labels
@@ -119,6 +190,18 @@ impl<R: Patch> CodeBuffer<R> {
             if !patched {
                 return Err(AsmError::OutOfRange(label.get_id()));
             }
+        }
+        for (field, base, label) in self.data_relocs.drain(..) {
+            let target = self
+                .labels
+                .resolve_dynamic(label)
+                .map_err(|_| AsmError::UnboundLabel(label.get_id()))?;
+            let value = i32::try_from(target.0 as i64 - base as i64)
+                .map_err(|_| AsmError::OutOfRange(label.get_id()))?;
+            self.ops
+                .get_mut(field..field + 4)
+                .ok_or(AsmError::ReferenceOutsideCode)?
+                .copy_from_slice(&value.to_le_bytes());
         }
         Ok(&self.ops)
     }

@@ -311,6 +311,14 @@ pub trait MacroAssembler {
     fn branch_imm(&mut self, cond: Cond, lhs: Gpr, imm: i32, target: Self::Label);
     /// Jump to `target`.
     fn jump(&mut self, target: Self::Label);
+    /// Jump to `targets[index]` if `index` (as `u64`) is below
+    /// `targets.len()`, else to `default`: a bounds check, then an indirect
+    /// jump through a table of 32-bit offsets (little-endian, each from the
+    /// table's start to its label) in the code: right after the jump, or
+    /// after all the code (emitted by [`MacroAssembler::finish`]), as the
+    /// ISA prefers; [`MacroAssembler::data`] lists it. `index` is left as
+    /// it was.
+    fn jump_table(&mut self, index: Gpr, targets: &[Self::Label], default: Self::Label);
 
     // ---- f64 ----
 
@@ -376,6 +384,11 @@ pub trait MacroAssembler {
     /// [`MAX_HELPER_ARGS`] integer arguments; its 64-bit result comes back
     /// in `T0`.
     fn call_helper(&mut self, addr: usize, args: &[HelperArg]);
+
+    /// The byte ranges of the code that hold data (the tables of
+    /// [`MacroAssembler::jump_table`]), not instructions, in order: for
+    /// disassemblers, complete after [`MacroAssembler::finish`].
+    fn data(&self) -> &[std::ops::Range<usize>];
 
     /// Forget everything emitted: start the next function, reusing the
     /// buffers.

@@ -2,17 +2,23 @@
 //! dynasm-rs encodes for either), decoded by independent disassemblers
 //! (iced-x86, yaxpeax-arm). `TIERJIT_BLESS=1` re-blesses.
 
+use std::ops::Range;
+
 use super::emit;
 use super::isa::{aarch64::A64Masm, x64::X64Masm};
 use super::masm::MacroAssembler;
-use crate::bytecode::{Bank, Function, Import, Module, NO_REG, Op, Opcode, Operand, Signature};
+use crate::bytecode::{
+    Bank, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand, Signature, SwitchTable,
+};
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
 
 /// A module whose function 0 holds `opcode` once (with representative
 /// operands) followed by a return; function 1 and import 0 are call targets,
 /// type 0 is their signature (the type of `fref` of function 1 and of
-/// `closure` of function 2, whose last parameter is its environment).
+/// `closure` of function 2, whose last parameter is its environment). The
+/// module has two globals of each bank (the ops name the second); a
+/// `switch` has three cases and a default, each setting `i2`.
 fn sample(opcode: Opcode) -> Module {
     let callee_sig = Signature::new([Bank::I, Bank::F], Some(Bank::I));
     let env_callee_sig = Signature::new([Bank::I, Bank::F, Bank::R], Some(Bank::I));
@@ -30,7 +36,8 @@ fn sample(opcode: Opcode) -> Module {
             Operand::CallDst => 1,
             Operand::ArgWindow => 2,
             Operand::Count => 9,
-            Operand::Global(_) | Operand::Table => 0,
+            Operand::Global(_) => 1,
+            Operand::Table => 0,
         };
     }
     let op = Op::new(opcode, fields[0], fields[1], fields[2]);
@@ -43,6 +50,17 @@ fn sample(opcode: Opcode) -> Module {
         _ => None,
     };
     let mut code = vec![op];
+    let mut switch_tables = Vec::new();
+    if opcode == Opcode::Switch {
+        // switch i1: 1, 2, 3, else 4.
+        switch_tables.push(SwitchTable {
+            targets: vec![1, 2, 3],
+            default: 4,
+        });
+        for k in 1..=4 {
+            code.push(Op::new(Opcode::IConst, 2, k, 0));
+        }
+    }
     if opcode.flow() != crate::bytecode::Flow::Return {
         code.push(Op::new(Opcode::Ret, 0, 0, 0));
     }
@@ -51,6 +69,7 @@ fn sample(opcode: Opcode) -> Module {
         sig: Signature::new([Bank::I], result),
         regs: [5, 4, 4],
         code,
+        switch_tables,
         ..Function::default()
     };
     let callee = Function {
@@ -78,7 +97,20 @@ fn sample(opcode: Opcode) -> Module {
         fconsts: vec![2.5f64.to_bits()],
         strings: vec!["s".into()],
         types: vec![callee_sig],
-        globals: Vec::new(),
+        globals: [
+            ("gi", Bank::I, 5),
+            ("gf", Bank::F, 2.5f64.to_bits()),
+            ("gr", Bank::R, 0),
+        ]
+        .into_iter()
+        .flat_map(|(name, bank, init)| {
+            (0..2).map(move |k| Global {
+                name: format!("{name}{k}"),
+                bank,
+                init,
+            })
+        })
+        .collect(),
     };
     if let Err(e) = crate::bytecode::verify::verify(&m) {
         panic!("sample for {opcode:?} does not verify: {e}");
@@ -93,38 +125,96 @@ fn file_name(opcode: Opcode) -> String {
     }
 }
 
-pub(crate) fn disasm_x64(code: &[u8]) -> String {
-    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
-    let mut decoder = Decoder::with_ip(64, code, 0, DecoderOptions::NONE);
-    let mut formatter = IntelFormatter::new();
-    let mut out = String::new();
-    let mut text = String::new();
-    while decoder.can_decode() {
-        let insn = decoder.decode();
-        assert!(
-            !insn.is_invalid(),
-            "invalid x86-64 instruction at {:#x}",
-            insn.ip()
-        );
-        text.clear();
-        formatter.format(&insn, &mut text);
-        out += &format!("{:5x}: {}\n", insn.ip(), text);
+/// The code split into runs of instructions (`false`) and of data
+/// (`true`, the ranges in `data`, in order).
+pub(crate) fn segments(len: usize, data: &[Range<usize>]) -> Vec<(Range<usize>, bool)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for r in data {
+        if r.start > at {
+            out.push((at..r.start, false));
+        }
+        out.push((r.clone(), true));
+        at = r.end;
+    }
+    if at < len {
+        out.push((at..len, false));
     }
     out
 }
 
-pub(crate) fn disasm_a64(code: &[u8]) -> String {
+/// The listing lines of a jump table's entries in `range`: offset, entry
+/// and the target it names (the entries count from the table's start).
+/// No column of bytes: the lines are no instructions to decode.
+pub(crate) fn data_lines(code: &[u8], range: &Range<usize>) -> Vec<(usize, String)> {
+    code[range.clone()]
+        .chunks(4)
+        .enumerate()
+        .map(|(k, word)| {
+            let at = range.start + 4 * k;
+            let mut bytes = [0u8; 4];
+            bytes[..word.len()].copy_from_slice(word);
+            let v = i32::from_le_bytes(bytes);
+            let target = range.start as i64 + i64::from(v);
+            (at, format!(".long {:#010x} ; -> {target:#x}", v as u32))
+        })
+        .collect()
+}
+
+pub(crate) fn disasm_x64(code: &[u8], data: &[Range<usize>]) -> String {
+    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
+    let mut formatter = IntelFormatter::new();
+    let mut out = String::new();
+    let mut text = String::new();
+    for (range, is_data) in segments(code.len(), data) {
+        if is_data {
+            for (at, line) in data_lines(code, &range) {
+                out += &format!("{at:5x}: {line}\n");
+            }
+            continue;
+        }
+        let mut decoder = Decoder::with_ip(
+            64,
+            &code[range.clone()],
+            range.start as u64,
+            DecoderOptions::NONE,
+        );
+        while decoder.can_decode() {
+            let insn = decoder.decode();
+            assert!(
+                !insn.is_invalid(),
+                "invalid x86-64 instruction at {:#x}",
+                insn.ip()
+            );
+            text.clear();
+            formatter.format(&insn, &mut text);
+            out += &format!("{:5x}: {}\n", insn.ip(), text);
+        }
+    }
+    out
+}
+
+pub(crate) fn disasm_a64(code: &[u8], data: &[Range<usize>]) -> String {
     use yaxpeax_arch::{Decoder, U8Reader};
     use yaxpeax_arm::armv8::a64::InstDecoder;
     assert_eq!(code.len() % 4, 0);
     let decoder = InstDecoder::default();
     let mut out = String::new();
-    for (i, word) in code.chunks(4).enumerate() {
-        let mut reader = U8Reader::new(word);
-        let insn = decoder
-            .decode(&mut reader)
-            .unwrap_or_else(|e| panic!("invalid aarch64 word at {:#x}: {e}", i * 4));
-        out += &format!("{:5x}: {}\n", i * 4, insn);
+    for (range, is_data) in segments(code.len(), data) {
+        if is_data {
+            for (at, line) in data_lines(code, &range) {
+                out += &format!("{at:5x}: {line}\n");
+            }
+            continue;
+        }
+        for (i, word) in code[range.clone()].chunks(4).enumerate() {
+            let at = range.start + i * 4;
+            let mut reader = U8Reader::new(word);
+            let insn = decoder
+                .decode(&mut reader)
+                .unwrap_or_else(|e| panic!("invalid aarch64 word at {at:#x}: {e}"));
+            out += &format!("{at:5x}: {insn}\n");
+        }
     }
     out
 }
@@ -138,13 +228,19 @@ fn layouts(m: &Module) -> Vec<FrameLayout> {
 fn listing(isa: &str, m: &Module, func: usize, counters: bool) -> String {
     let (helpers, layouts) = (HelperAddrs::fake(), layouts(m));
     if isa == "x64" {
-        let masm = X64Masm::with_sse41(true);
-        let code = emit::compile(masm, &helpers, m, &layouts, func, counters).expect("compiles");
-        disasm_x64(&code)
+        let mut c = emit::Compiler::new(X64Masm::with_sse41(true));
+        let code = c
+            .compile(&helpers, m, &layouts, func, counters)
+            .expect("compiles")
+            .to_vec();
+        disasm_x64(&code, c.masm().data())
     } else {
-        let masm = A64Masm::new();
-        let code = emit::compile(masm, &helpers, m, &layouts, func, counters).expect("compiles");
-        disasm_a64(&code)
+        let mut c = emit::Compiler::new(A64Masm::new());
+        let code = c
+            .compile(&helpers, m, &layouts, func, counters)
+            .expect("compiles")
+            .to_vec();
+        disasm_a64(&code, c.masm().data())
     }
 }
 
@@ -345,11 +441,11 @@ fn fp_restores_disassemble_as_expected() {
             let code = if isa == "x64" {
                 let mut m = X64Masm::with_sse41(true);
                 emit::restore_fp(&mut m, on_entry, now.as_ref());
-                disasm_x64(m.finish().expect("assembles"))
+                disasm_x64(m.finish().expect("assembles"), &[])
             } else {
                 let mut m = A64Masm::new();
                 emit::restore_fp(&mut m, on_entry, now.as_ref());
-                disasm_a64(m.finish().expect("assembles"))
+                disasm_a64(m.finish().expect("assembles"), &[])
             };
             out.push_str(&format!(
                 "# {name}: want {on_entry:?}\n#   have {now:?}\n{code}\n"

@@ -44,6 +44,7 @@ struct Buffers<L> {
     op_targets: OpTargets<L>,
     stubs: Vec<Stub<L>>,
     fp_states: Vec<FpHolds>,
+    switch_labels: Vec<L>,
 }
 
 impl<M: MacroAssembler> Compiler<M> {
@@ -55,8 +56,16 @@ impl<M: MacroAssembler> Compiler<M> {
                 op_targets: OpTargets::default(),
                 stubs: Vec::new(),
                 fp_states: Vec::new(),
+                switch_labels: Vec::new(),
             },
         }
+    }
+
+    /// The assembler, holding the last function compiled (its
+    /// [`MacroAssembler::data`], for disassemblers).
+    #[cfg(test)]
+    pub(crate) fn masm(&self) -> &M {
+        &self.masm
     }
 
     /// Compile function `func` of a verified `module`, returning its
@@ -102,6 +111,8 @@ struct Emitter<'m, M: MacroAssembler> {
     stubs: &'m mut Vec<Stub<M::Label>>,
     /// f64 register states of loop headers and back-edges.
     fp_states: &'m mut Vec<FpHolds>,
+    /// The labels of a `switch`'s cases (reused from switch to switch).
+    switch_labels: &'m mut Vec<M::Label>,
     /// Status already in `T0`, trap record already filled by a callee.
     propagate: M::Label,
     /// Trap kind in `T0`, pc already stored: fill the rest and return.
@@ -153,19 +164,22 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             op_targets,
             stubs,
             fp_states,
+            switch_labels,
         } = buffers;
-        // Pre-pass: labels only for the ops that are jump targets, and how
-        // each is entered.
-        let code = &module.functions[func].code;
+        // Pre-pass: labels only for the ops that are jump targets (of
+        // branches and of switch tables), and how each is entered.
+        let function = &module.functions[func];
+        let code = &function.code;
         op_targets.of_op.clear();
         op_targets.of_op.resize(code.len(), NO_TARGET);
         op_targets.targets.clear();
         stubs.clear();
         fp_states.clear();
         for (pc, op) in code.iter().enumerate() {
-            if let Some(t) = op.target()
-                && let Some(index) = op_targets.of_op.get_mut(t as usize)
-            {
+            for t in function.targets_of(op) {
+                let Some(index) = op_targets.of_op.get_mut(t as usize) else {
+                    continue;
+                };
                 if *index == NO_TARGET {
                     *index = op_targets.targets.len() as u32;
                     op_targets.targets.push(Target {
@@ -197,6 +211,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             op_targets,
             stubs,
             fp_states,
+            switch_labels,
             propagate,
             trap_exit,
             return_ok,

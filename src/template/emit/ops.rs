@@ -64,13 +64,78 @@ pub(super) fn imm(field: u16) -> i32 {
 }
 
 impl<'m, M: MacroAssembler> Emitter<'m, M> {
+    /// `gget*` and `gset*`: bank `b`'s globals are an array of 8-byte
+    /// values at `ctx.globals[b]`. f64 values go through the registers of
+    /// the f64 cache, as array elements do.
+    fn global(&mut self, op: Op) {
+        let bank = op.opcode.global_bank().unwrap_or(Bank::I);
+        let base = offsets::globals(bank.index());
+        let get = matches!(op.opcode, Opcode::GGetI | Opcode::GGetF | Opcode::GGetR);
+        let (global, reg) = if get { (op.b, op.a) } else { (op.a, op.b) };
+        let offset = i32::from(global) * 8;
+        match (bank, get) {
+            (Bank::F, true) => {
+                self.masm.load_ctx(T0, base);
+                self.masm.load_imm(T1, global.into());
+                let d = self.dst_f(reg, &[]);
+                self.masm.load_findexed(d, T0, T1, 0);
+                self.store_f(reg, d);
+            }
+            (Bank::F, false) => {
+                let x = self.use_f(reg, &[]);
+                self.masm.load_ctx(T0, base);
+                self.masm.load_imm(T1, global.into());
+                self.masm.store_findexed(T0, T1, 0, x);
+            }
+            (Bank::I, true) => {
+                self.masm.load_ctx(T0, base);
+                self.masm.load_mem(T0, T0, offset);
+                self.store_i(reg, T0);
+            }
+            (Bank::R, true) => {
+                self.masm.load_ctx(T0, base);
+                self.masm.load_mem(T0, T0, offset);
+                self.masm.store_slot(Bank::R, reg.into(), T0);
+            }
+            (_, false) => {
+                // The first load may reuse the previous op's result.
+                if bank == Bank::I {
+                    self.load_i(T1, reg);
+                } else {
+                    self.masm.load_slot(T1, bank, reg.into());
+                }
+                self.masm.load_ctx(T0, base);
+                self.masm.store_mem(T0, offset, T1);
+            }
+        }
+    }
+
+    /// `switch`: a jump table over the case targets, the default for any
+    /// value outside them. Every target is forward (no poll, no restore);
+    /// the next op is reached only as a target, with nothing in registers.
+    fn switch(&mut self, pc: u32, op: Op) {
+        let function = &self.module.functions[self.func as usize];
+        let Some(table) = function.switch_tables.get(usize::from(op.b)) else {
+            // Unreachable for verified code.
+            return;
+        };
+        self.switch_labels.clear();
+        for &t in &table.targets {
+            let label = self.branch_target(pc, t, false);
+            self.switch_labels.push(label);
+        }
+        let default = self.branch_target(pc, table.default, false);
+        self.load_i(T0, op.a);
+        self.masm.jump_table(T0, self.switch_labels, default);
+        self.fp.clear();
+    }
+
     pub(super) fn op(&mut self, pc: u32, op: Op) {
         use Opcode::*;
         let m = &mut self.masm;
         match op.opcode {
-            GGetI | GGetF | GGetR | GSetI | GSetF | GSetR | Switch => {
-                todo!("issue 17: template tier")
-            }
+            GGetI | GGetF | GGetR | GSetI | GSetF | GSetR => self.global(op),
+            Switch => self.switch(pc, op),
             Nop => {}
             IConst => {
                 m.load_imm(T0, imm(op.b).into());

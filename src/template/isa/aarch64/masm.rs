@@ -740,6 +740,34 @@ impl MacroAssembler for A64Masm {
         a64!(self.ops ; b =>target);
     }
 
+    fn jump_table(&mut self, index: Gpr, targets: &[DynamicLabel], default: DynamicLabel) {
+        let i = gpr(index);
+        if targets.is_empty() {
+            self.jump(default);
+            return;
+        }
+        // Unsigned: a negative index is a huge one.
+        match i32::try_from(targets.len()) {
+            Ok(n) => self.cmp_imm(i, n),
+            Err(_) => {
+                self.load_imm_raw(TMP0, targets.len() as u64);
+                a64!(self.ops ; cmp X(i), X(TMP0));
+            }
+        }
+        self.bcond(Cc::Hs, default);
+        // Entries are offsets from the table, which follows the jump.
+        let table = self.ops.new_label();
+        a64!(self.ops
+            ; adr X(TMP0), =>table
+            ; ldrsw X(TMP1), [XSP(TMP0), X(i), lsl 2]
+            ; add X(TMP0), X(TMP0), X(TMP1)
+            ; br X(TMP0)
+            ; =>table
+        );
+        let base = self.ops.offset().0;
+        self.ops.label_offsets(base, targets);
+    }
+
     // ---- f64 ----
 
     fn fp_op(&mut self, op: FpOp, dst: Fpr, lhs: Fpr, rhs: Fpr) {
@@ -904,6 +932,10 @@ impl MacroAssembler for A64Masm {
             ; blr x16
             ; mov X(gpr(Gpr::T0)), X(RET_REG)
         );
+    }
+
+    fn data(&self) -> &[std::ops::Range<usize>] {
+        self.ops.data()
     }
 
     fn clear(&mut self) {

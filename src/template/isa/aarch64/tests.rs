@@ -12,7 +12,9 @@
 //!   results are checked as "some NaN" (only sign operations are exact).
 
 use crate::template::masm::AsmError;
+use crate::template::tests::{data_lines, segments};
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use yaxpeax_arch::{Arch, Decoder, U8Reader};
 use yaxpeax_arm::armv8::a64::ARMv8;
@@ -44,8 +46,8 @@ impl TestIsa for A64 {
         A64Masm::new()
     }
 
-    fn disassemble(code: &[u8]) -> String {
-        disasm(code)
+    fn disassemble(code: &[u8], data: &[Range<usize>]) -> String {
+        disasm(code, data)
     }
 
     fn write_case(out: &mut String, title: &str, disassembly: &str) {
@@ -339,6 +341,37 @@ impl TestIsa for A64 {
                         m.bind(a);
                         m.branch(cond, Gpr::T0, Gpr::T0, a);
                     });
+                }
+            }
+            "jump_table" => {
+                for g in GPRS {
+                    l.case(
+                        format_args!(
+                            "bind(B); jump_table({g:?}, [L, B, M, L], D); bind(L); mov(T0, T1); bind(M); mov(T1, T2); bind(D)"
+                        ),
+                        |m| {
+                            let (b, lab, mid, d) =
+                                (m.new_label(), m.new_label(), m.new_label(), m.new_label());
+                            m.bind(b);
+                            m.jump_table(g, &[lab, b, mid, lab], d);
+                            m.bind(lab);
+                            m.mov(Gpr::T0, Gpr::T1);
+                            m.bind(mid);
+                            m.mov(Gpr::T1, Gpr::T2);
+                            m.bind(d);
+                        },
+                    );
+                }
+                for n in [0, 1, 2, 127, 128] {
+                    l.case(
+                        format_args!("jump_table(T1, [L; {n}], D); bind(L); bind(D)"),
+                        |m| {
+                            let (lab, d) = (m.new_label(), m.new_label());
+                            m.jump_table(Gpr::T1, &vec![lab; n], d);
+                            m.bind(lab);
+                            m.bind(d);
+                        },
+                    );
                 }
             }
             "branch_imm" => {
@@ -738,12 +771,21 @@ fn decode(word: u32, at: usize) -> String {
 }
 
 /// One instruction per line: offset, word, disassembly.
-fn disasm(code: &[u8]) -> String {
+fn disasm(code: &[u8], data: &[Range<usize>]) -> String {
     assert_eq!(code.len() % 4, 0, "code is whole words");
     let mut out = String::new();
-    for (k, chunk) in code.chunks(4).enumerate() {
-        let word = u32::from_le_bytes(chunk.try_into().expect("4 bytes"));
-        writeln!(out, "{:5x}: {word:08x}  {}", k * 4, decode(word, k * 4)).expect("write");
+    for (range, is_data) in segments(code.len(), data) {
+        if is_data {
+            for (at, line) in data_lines(code, &range) {
+                writeln!(out, "{at:5x}: {line}").expect("write");
+            }
+            continue;
+        }
+        for (k, chunk) in code[range.clone()].chunks(4).enumerate() {
+            let at = range.start + 4 * k;
+            let word = u32::from_le_bytes(chunk.try_into().expect("4 bytes"));
+            writeln!(out, "{at:5x}: {word:08x}  {}", decode(word, at)).expect("write");
+        }
     }
     out
 }

@@ -115,9 +115,10 @@ pub trait TestIsa: Sized + 'static {
     /// An assembler for golden listings (fixed features).
     fn golden_masm() -> Self::Masm;
 
-    /// One instruction per line; panics unless every byte decodes to a
-    /// valid instruction.
-    fn disassemble(code: &[u8]) -> String;
+    /// One instruction per line, and one line per 32-bit entry of the
+    /// `data` ranges (jump tables); panics unless every other byte decodes
+    /// to a valid instruction.
+    fn disassemble(code: &[u8], data: &[std::ops::Range<usize>]) -> String;
     /// Append one titled case of a listing.
     fn write_case(out: &mut String, title: &str, disassembly: &str);
     /// The cases of golden listing `name` (a trait method, or
@@ -179,10 +180,10 @@ impl<I: TestIsa> Listing<I> {
         build: impl FnOnce(&mut I::Masm),
     ) {
         build(&mut m);
-        let code = m.finish().expect("finish");
+        let code = m.finish().expect("finish").to_vec();
         let mut t = String::new();
         write!(t, "{title}").expect("write");
-        I::write_case(&mut self.text, &t, &I::disassemble(code));
+        I::write_case(&mut self.text, &t, &I::disassemble(&code, m.data()));
     }
 }
 
@@ -273,7 +274,7 @@ macro_rules! plan_tests {
                 slots: [load_slot, store_slot, load_fslot, store_fslot, slot_addr, zero_slots],
                 constants_and_moves: [load_imm, load_fimm, mov],
                 integer_arithmetic: [alu, alu_imm, neg, not, sdiv, srem, mul_high],
-                compares_and_branches: [set_cond, set_cond_imm, branch, branch_imm],
+                compares_and_branches: [set_cond, set_cond_imm, branch, branch_imm, jump_table],
                 fp: [fp_op, fp_unary, fp_set_cond, fp_branch, i2f, f2i],
                 memory: [
                     load_mem,
@@ -339,6 +340,7 @@ macro_rules! plan_tests {
                 set_cond_imm_matches_rust,
                 branch_matches_rust,
                 branch_imm_matches_rust,
+                jump_table_matches_rust,
                 backward_branches_loop,
                 far_branches_execute,
                 // f64.

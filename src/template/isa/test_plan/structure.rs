@@ -1,7 +1,7 @@
 //! Assembly without execution (every host): errors that `finish` reports
 //! instead of panicking, byte counts, extreme arguments.
 
-use super::{ALU_OPS, CONDS, TestIsa, assemble};
+use super::{ALU_OPS, CONDS, TestIsa};
 use crate::bytecode::Bank;
 use crate::runtime::context::offsets::CALL_DEPTH;
 use crate::template::masm::{AsmError, Cond, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler};
@@ -40,6 +40,18 @@ pub fn finish_reports_errors_instead_of_panicking<I: TestIsa>() {
     let err = m.finish().expect_err("too many helper arguments");
     assert!(matches!(err, AsmError::TooManyHelperArguments(_)), "{err}");
 
+    let mut m = I::masm();
+    let (a, b) = (m.new_label(), m.new_label());
+    m.bind(a);
+    m.jump_table(Gpr::T0, &[a, b], a);
+    assert!(m.finish().is_err(), "unbound label (jump table entry)");
+
+    let mut m = I::masm();
+    let (a, b) = (m.new_label(), m.new_label());
+    m.bind(a);
+    m.jump_table(Gpr::T0, &[a], b);
+    assert!(m.finish().is_err(), "unbound label (jump table default)");
+
     let mut m = I::Masm::default();
     m.call_helper(0, &[HelperArg::Ctx; MAX_HELPER_ARGS]);
     assert!(m.finish().is_ok());
@@ -76,7 +88,9 @@ pub fn offset_counts_bytes<I: TestIsa>() {
 
 /// Every method with extreme arguments: no panic, and everything decodes.
 pub fn extreme_arguments_never_panic<I: TestIsa>() {
-    let code = assemble::<I>(|m| {
+    let mut m = I::masm();
+    {
+        let m = &mut m;
         let a = m.new_label();
         m.prologue(CALL_DEPTH);
         m.bind(a);
@@ -122,7 +136,13 @@ pub fn extreme_arguments_never_panic<I: TestIsa>() {
             m.branch_flag_set(imm, a);
         }
         m.call_native(Gpr::T2, [u32::MAX; 3]);
+        for g in Gpr::ALL {
+            m.jump_table(g, &[], a);
+            m.jump_table(g, &[a; 4096], a);
+            m.jump_table(g, &[a; 4097], a);
+        }
         m.epilogue(Gpr::T2);
-    });
-    I::disassemble(&code);
+    }
+    let code = m.finish().expect("finish").to_vec();
+    I::disassemble(&code, m.data());
 }

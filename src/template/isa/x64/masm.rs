@@ -729,6 +729,38 @@ impl MacroAssembler for X64Masm {
         x64!(self.ops ; jmp =>target);
     }
 
+    fn jump_table(&mut self, index: Gpr, targets: &[DynamicLabel], default: DynamicLabel) {
+        let i = gpr(index);
+        if targets.is_empty() {
+            self.jump(default);
+            return;
+        }
+        // Unsigned: a negative index is a huge one.
+        match i32::try_from(targets.len()) {
+            Ok(n) => self.cmp_imm(i, n),
+            Err(_) => {
+                self.load_imm_into(ACC, targets.len() as i64);
+                x64!(self.ops ; cmp Rq(i), Rq(ACC));
+            }
+        }
+        self.jcc(Cc::Ae, default);
+        // Entries are offsets from the table, which `finish` places after
+        // the code: a variable-length decoder that reads the code in order
+        // never meets it, and `rip`-relative data at the end is where
+        // disassemblers look for it.
+        // TMP (r11) and ACC (rax) are written statically: with a dynamic
+        // base dynasm adds a zero displacement.
+        const _: () = assert!(TMP as u8 == Rq::R11 as u8 && ACC as u8 == Rq::RAX as u8);
+        let table = self.ops.new_label();
+        x64!(self.ops
+            ; lea r11, [=>table]
+            ; movsxd rax, DWORD [r11 + Rq(i) * 4]
+            ; add rax, r11
+            ; jmp rax
+        );
+        self.ops.defer_label_offsets(table, targets);
+    }
+
     // ---- f64 ----
 
     fn fp_op(&mut self, op: FpOp, dst: Fpr, lhs: Fpr, rhs: Fpr) {
@@ -976,6 +1008,10 @@ impl MacroAssembler for X64Masm {
         self.load_imm_into(ACC, addr as i64);
         self.call_reg(ACC);
         self.mov_rr(T0, RET);
+    }
+
+    fn data(&self) -> &[std::ops::Range<usize>] {
+        self.ops.data()
     }
 
     fn clear(&mut self) {

@@ -14,6 +14,7 @@
 //! - The parallel move of helper arguments, by simulation.
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use dynasmrt::x64::Rq;
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
@@ -27,6 +28,7 @@ use crate::template::isa::test_plan::{
     check_listing, pairs, plan_tests, triples,
 };
 use crate::template::masm::{Cond, FpOp, FpUnary, Gpr, HelperArg, MacroAssembler};
+use crate::template::tests::{data_lines, segments};
 
 /// The x86-64 adapter.
 pub struct X64;
@@ -51,8 +53,8 @@ impl TestIsa for X64 {
         X64Masm::with_sse41(true)
     }
 
-    fn disassemble(code: &[u8]) -> String {
-        disassemble(code)
+    fn disassemble(code: &[u8], data: &[Range<usize>]) -> String {
+        disassemble_with_data(code, data)
     }
 
     fn write_case(out: &mut String, title: &str, disassembly: &str) {
@@ -358,6 +360,37 @@ impl TestIsa for X64 {
                             m.branch(c, Gpr::T0, Gpr::T1, back);
                             m.branch(c, Gpr::T2, Gpr::T0, fwd);
                             m.bind(fwd);
+                        },
+                    );
+                }
+            }
+            "jump_table" => {
+                for g in GPRS {
+                    l.case(
+                        format_args!(
+                            "bind(B); jump_table({g:?}, [L, B, M, L], D); bind(L); mov(T0, T1); bind(M); mov(T1, T2); bind(D)"
+                        ),
+                        |m| {
+                            let (b, lab, mid, d) =
+                                (m.new_label(), m.new_label(), m.new_label(), m.new_label());
+                            m.bind(b);
+                            m.jump_table(g, &[lab, b, mid, lab], d);
+                            m.bind(lab);
+                            m.mov(Gpr::T0, Gpr::T1);
+                            m.bind(mid);
+                            m.mov(Gpr::T1, Gpr::T2);
+                            m.bind(d);
+                        },
+                    );
+                }
+                for n in [0, 1, 2, 127, 128] {
+                    l.case(
+                        format_args!("jump_table(T1, [L; {n}], D); bind(L); bind(D)"),
+                        |m| {
+                            let (lab, d) = (m.new_label(), m.new_label());
+                            m.jump_table(Gpr::T1, &vec![lab; n], d);
+                            m.bind(lab);
+                            m.bind(d);
                         },
                     );
                 }
@@ -705,11 +738,16 @@ const OFFSETS: [i32; 9] = [0, 8, -8, 127, 128, -128, -129, i32::MIN, i32::MAX];
 /// Offsets of the indexed accesses.
 const INDEXED_OFFSETS: [i32; 8] = [0, 8, -8, 127, 128, -129, i32::MIN, i32::MAX];
 
-/// One instruction per line: offset, bytes, Intel syntax. Branch targets are
-/// offsets from the start of the code. Panics unless every byte decodes to a
-/// valid instruction.
-fn disassemble(code: &[u8]) -> String {
-    let mut decoder = Decoder::with_ip(64, code, 0, DecoderOptions::NONE);
+/// One instruction per line of the bytes `range` of `code`: offset, bytes,
+/// Intel syntax. Branch targets are offsets from the start of the code.
+/// Panics unless every byte decodes to a valid instruction.
+fn disassemble_at(code: &[u8], range: Range<usize>) -> String {
+    let mut decoder = Decoder::with_ip(
+        64,
+        &code[range.clone()],
+        range.start as u64,
+        DecoderOptions::NONE,
+    );
     let mut fmt = IntelFormatter::new();
     let o = fmt.options_mut();
     o.set_hex_prefix("0x");
@@ -719,7 +757,7 @@ fn disassemble(code: &[u8]) -> String {
     o.set_branch_leading_zeros(false);
     o.set_show_useless_prefixes(true);
     let mut out = String::new();
-    let mut decoded = 0;
+    let mut decoded = range.start;
     for ins in &mut decoder {
         let at = ins.ip() as usize;
         assert!(
@@ -738,7 +776,26 @@ fn disassemble(code: &[u8]) -> String {
         writeln!(out, "{at:4x}: {hex:<32} {text}").unwrap();
         decoded += ins.len();
     }
-    assert_eq!(decoded, code.len(), "not every byte decoded");
+    assert_eq!(decoded, range.end, "not every byte decoded");
+    out
+}
+
+/// As [`disassemble_at`] over the whole code, with the jump tables in
+/// `data` listed as entries.
+fn disassemble_with_data(code: &[u8], data: &[Range<usize>]) -> String {
+    let mut out = String::new();
+    for (range, is_data) in segments(code.len(), data) {
+        if is_data {
+            for (at, line) in data_lines(code, &range) {
+                writeln!(out, "{at:4x}: {line}").unwrap();
+            }
+            continue;
+        }
+        // Decoded from the start of the code, so that branch targets are
+        // offsets of the whole code.
+        let text = disassemble_at(code, range.clone());
+        out.push_str(&text);
+    }
     out
 }
 

@@ -237,6 +237,64 @@ pub fn branch_imm_matches_rust<I: TestIsa>() {
     }
 }
 
+/// `jump_table` over cases before and after it, a label named twice, and
+/// the default: each path returns its own status and keeps the index
+/// register as it was.
+pub fn jump_table_matches_rust<I: TestIsa>() {
+    let mut fr = Frame::new();
+    // Case k of a table of `n`: which status it returns (1: default).
+    let cases: [&[i64]; 5] = [&[], &[10], &[10, 11, 10, 12], &[11; 70], &[12; 4097]];
+    for statuses in cases {
+        for g in GPRS {
+            let jit = Jit::build::<I>(|m| {
+                let (start, back, end, default) =
+                    (m.new_label(), m.new_label(), m.new_label(), m.new_label());
+                let (case0, case2) = (m.new_label(), m.new_label());
+                let path = |m: &mut I::Masm, label, status| {
+                    m.bind(label);
+                    m.store_slot(Bank::I, 6, g);
+                    m.load_imm(Gpr::T0, status);
+                    m.jump(end);
+                };
+                m.jump(start);
+                path(m, back, 11);
+                m.bind(start);
+                m.load_slot(g, Bank::I, 0);
+                let targets: Vec<_> = statuses
+                    .iter()
+                    .map(|s| match s {
+                        10 => case0,
+                        11 => back,
+                        _ => case2,
+                    })
+                    .collect();
+                m.jump_table(g, &targets, default);
+                path(m, case0, 10);
+                path(m, default, 1);
+                path(m, case2, 12);
+                m.bind(end);
+            });
+            let mut values: Vec<i64> = (-2..75).chain(4094..4100).collect();
+            values.extend(EDGE);
+            for v in values {
+                fr.i[0] = v;
+                let want = usize::try_from(v)
+                    .ok()
+                    .and_then(|k| statuses.get(k))
+                    .copied()
+                    .unwrap_or(1);
+                assert_eq!(
+                    i64::from(jit.call(&mut fr)),
+                    want,
+                    "jump_table({g:?}, {} cases) {v}",
+                    statuses.len()
+                );
+                assert_eq!(fr.i[6], v, "jump_table changed its index register");
+            }
+        }
+    }
+}
+
 pub fn backward_branches_loop<I: TestIsa>() {
     // T0 = 0; T1 = 10; loop: T0 += T1; T1 -= 1; if T1 != 0 goto loop.
     for g in [Gpr::T1, Gpr::T2] {
