@@ -108,7 +108,7 @@ fn template_compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("template_compile");
     let mut compiler = emit::Compiler::new(HostMasm::new());
     for (name, module) in &inputs() {
-        let layouts: Vec<FrameLayout> = FrameLayout::all(&module);
+        let layouts: Vec<FrameLayout> = FrameLayout::all(module);
         let ops = module.op_count();
         let bytes = compile_all(&mut compiler, module, &layouts);
         println!(
@@ -135,7 +135,7 @@ fn cranelift_compile(c: &mut Criterion) {
     };
     let mut compiler = Compiler::new(settings).expect("cranelift");
     for (name, module) in &inputs() {
-        let layouts: Vec<FrameLayout> = FrameLayout::all(&module);
+        let layouts: Vec<FrameLayout> = FrameLayout::all(module);
         let ops = module.op_count();
         let bytes = cranelift_compile_all(&mut compiler, module, &layouts);
         println!(

@@ -454,7 +454,7 @@ mod tests {
             );
         }
         let m = crate::bytecode::text::parse(&src).expect("parses");
-        let layouts = FrameLayout::all(&m).into();
+        let layouts = FrameLayout::all(&m);
         (m, layouts)
     }
 
