@@ -149,3 +149,45 @@ fn an_interrupt_stops_every_kind_of_loop_on_every_engine() {
     }
     done.store(true, Ordering::Relaxed);
 }
+
+#[test]
+/// Self, mutual and indirect tail-call loops (no loop, no call that
+/// returns) stop too: each tail call polls.
+fn tail_calls_poll_the_interrupt_flag() {
+    let src = "type t = (i, r) -> i\n\
+               func spin(i) -> i\n  addi i0, i0, 1\n  tcall spin, 0\nend\n\
+               func ping(i) -> i\n  addi i0, i0, 1\n  tcall pong, 0\nend\n\
+               func pong(i) -> i\n  tcall ping, 0\nend\n\
+               func viaref(i, r) -> i\n  tcalli t, r0, 0\nend\n\
+               func refs(i) -> i\n  fref r0, viaref\n  tcall viaref, 0\nend\n";
+    for tier in differential::ENGINES {
+        let mut config = tierjit::Config::new();
+        config.tier(*tier).hot_calls(2).hot_loops(2);
+        let engine = Engine::new(config).expect("engine");
+        let module = Module::new(&engine, src).expect("module");
+        let mut inst = Instance::new(&module).expect("instance");
+        // Each tail call polls: any of them may see the request.
+        for (func, at) in [
+            ("spin", &[("spin", 1)][..]),
+            ("ping", &[("ping", 1), ("pong", 0)]),
+            ("refs", &[("viaref", 0)]),
+        ] {
+            let handle = inst.interrupt_handle();
+            let interrupter = std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                handle.interrupt();
+            });
+            match inst.call(func, &[Value::I(0)]) {
+                Err(Error::Trap(t)) => {
+                    assert_eq!(t.kind, TrapKind::Interrupted, "{tier} {func}");
+                    assert!(
+                        at.contains(&(t.func_name.as_str(), t.pc)),
+                        "{tier} {func}: {t:?}"
+                    );
+                }
+                other => panic!("{tier} {func}: {other:?}"),
+            }
+            interrupter.join().expect("interrupter");
+        }
+    }
+}

@@ -828,41 +828,4 @@ mod tests {
         assert_eq!(checks(2), 2, "kind and type, as the call traps");
         assert_eq!(checks(3), 2, "not known");
     }
-
-    #[test]
-    fn tail_calls_poll_the_interrupt_flag() {
-        use crate::engine::{Config, Engine, Instance, Module as EngineModule, Tier};
-        use crate::{Error, TrapKind, Value};
-        let src = "type t = (i, r) -> i\n\
-                   func spin(i) -> i\n  addi i0, i0, 1\n  tcall spin, 0\nend\n\
-                   func ping(i) -> i\n  addi i0, i0, 1\n  tcall pong, 0\nend\n\
-                   func pong(i) -> i\n  tcall ping, 0\nend\n\
-                   func viaref(i, r) -> i\n  tcalli t, r0, 0\nend\n\
-                   func refs(i) -> i\n  fref r0, viaref\n  tcall viaref, 0\nend\n";
-        let mut config = Config::new();
-        config.tier(Tier::Cranelift);
-        let engine = Engine::new(config).expect("engine");
-        let module = EngineModule::new(&engine, src).expect("module");
-        let mut inst = Instance::new(&module).expect("instance");
-        // Each tail call polls: any of them may see the request.
-        for (func, at) in [
-            ("spin", &[("spin", 1)][..]),
-            ("ping", &[("ping", 1), ("pong", 0)]),
-            ("refs", &[("viaref", 0)]),
-        ] {
-            let handle = inst.interrupt_handle();
-            let interrupter = std::thread::spawn(move || {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                handle.interrupt();
-            });
-            match inst.call(func, &[Value::I(0)]) {
-                Err(Error::Trap(t)) => {
-                    assert_eq!(t.kind, TrapKind::Interrupted, "{func}");
-                    assert!(at.contains(&(t.func_name.as_str(), t.pc)), "{func}: {t:?}");
-                }
-                other => panic!("{func}: {other:?}"),
-            }
-            interrupter.join().expect("interrupter");
-        }
-    }
 }
