@@ -98,9 +98,17 @@ impl JitRuntime {
             funcs: vec![FuncRecord::default(); functions],
             totals: TierStats::default(),
         }));
+        // Template code with counters records indirect call sites'
+        // callees; Cranelift reads them.
+        let profiles = options
+            .tiering
+            .is_some()
+            .then(|| Arc::new(CallProfiles::new(&module)));
+        let mut template = emit::Compiler::new(HostMasm::new());
+        template.set_call_profiles(profiles.clone());
         JitRuntime {
             layouts,
-            template: emit::Compiler::new(HostMasm::new()),
+            template,
             template_code: CodeMemory::new(),
             cranelift: None,
             cranelift_settings: options.cranelift,
@@ -115,10 +123,7 @@ impl JitRuntime {
             stack: None,
             records,
             started: Instant::now(),
-            profiles: options
-                .tiering
-                .is_some()
-                .then(|| Arc::new(CallProfiles::new(&module))),
+            profiles,
             code: module,
         }
     }

@@ -19,7 +19,9 @@ use crate::template::masm::{AluOp, Cond, Gpr, HelperArg, MacroAssembler};
 use Gpr::{T0, T1, T2};
 
 use super::Emitter;
-use super::stubs::{LazyCallee, TrapCode};
+use super::stubs::{LazyCallee, Stub, TrapCode};
+use crate::runtime::call_profile::site_of;
+use std::sync::atomic::AtomicU64;
 
 /// `log2(FUNC_ENTRY_SIZE / 8)`: a function index shifted left by this is
 /// the index of its entry's first word in 8-byte units.
@@ -105,6 +107,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         let (params, result) = (ty.param_counts().map(u32::from), ty.result);
         let me = self.layout;
         self.func_ref_checks(pc, op.a, op.b);
+        self.profile_call(pc, op.b);
         let overflow = self.call_site_checks(pc);
         self.ref_frame_checks(me.regs, overflow);
         self.copy_args(op.c.into(), me.regs, params);
@@ -120,6 +123,36 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             m.load_slot(T0, bank, me.regs[bank.index()]);
             m.store_slot(bank, op.c.into(), T0);
         }
+    }
+
+    /// With counters, record which function the `calli` at `pc` calls
+    /// through the reference in `T2` (`r[reg]`): its site's profile cell
+    /// (`runtime::call_profile`) is compared with it, and a cold stub
+    /// records a change. Clobbers `T0` and `T1`.
+    fn profile_call(&mut self, pc: u32, reg: u16) {
+        let Some(cells) = self.call_profile else {
+            return;
+        };
+        let code = &self.module.functions[self.func as usize].code;
+        let Some(cell) = cells.get(site_of(code, pc as usize)) else {
+            return;
+        };
+        let cell = cell as *const AtomicU64 as usize;
+        let m = &mut self.masm;
+        let (label, resume) = (m.new_label(), m.new_label());
+        m.load_mem_u32(T1, T2, FUNC_REF_FUNC_OFFSET as i32);
+        m.load_imm(T0, cell as i64);
+        m.load_mem(T0, T0, 0);
+        // The cell holds the function plus one: 0 stays "unseen".
+        m.alu_imm(AluOp::Sub, T0, T0, 1);
+        m.branch(Cond::Ne, T0, T1, label);
+        m.bind(resume);
+        self.stubs.push(Stub::CallProfile {
+            label,
+            resume,
+            cell,
+            reg,
+        });
     }
 
     /// `tcall a, b`: function `a` replaces this activation, with arguments

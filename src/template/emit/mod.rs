@@ -9,10 +9,13 @@
 
 use super::masm::{Fpr, Gpr, HelperArg, MacroAssembler};
 use crate::bytecode::{Bank, Flow, Module};
+use crate::runtime::call_profile::CallProfiles;
 use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::context::offsets;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 mod arith;
 mod arrays;
@@ -37,6 +40,8 @@ type Cached = (u32, Gpr);
 pub struct Compiler<M: MacroAssembler> {
     masm: M,
     buffers: Buffers<M::Label>,
+    /// Where code with counters records its indirect calls' callees.
+    call_profiles: Option<Arc<CallProfiles>>,
 }
 
 /// The per-function tables of [`Emitter`], kept from function to function.
@@ -58,6 +63,7 @@ impl<M: MacroAssembler> Compiler<M> {
                 fp_states: Vec::new(),
                 switch_labels: Vec::new(),
             },
+            call_profiles: None,
         }
     }
 
@@ -66,6 +72,12 @@ impl<M: MacroAssembler> Compiler<M> {
     #[cfg(test)]
     pub(crate) fn masm(&self) -> &M {
         &self.masm
+    }
+
+    /// Code compiled with counters from now on records its indirect call
+    /// sites' callees in `profiles`.
+    pub fn set_call_profiles(&mut self, profiles: Option<Arc<CallProfiles>>) {
+        self.call_profiles = profiles;
     }
 
     /// Compile function `func` of a verified `module`, returning its
@@ -91,6 +103,9 @@ impl<M: MacroAssembler> Compiler<M> {
             func,
         );
         e.counters = counters;
+        if counters {
+            e.call_profile = self.call_profiles.as_deref().map(|p| p.cells(func));
+        }
         e.function();
         self.masm
             .finish()
@@ -134,6 +149,9 @@ struct Emitter<'m, M: MacroAssembler> {
     fp: FpCache,
     /// Count calls and back-edges for the tiering manager.
     counters: bool,
+    /// With counters, the profile cells of this function's `calli` sites,
+    /// which its code keeps up to date.
+    call_profile: Option<&'m [AtomicU64]>,
 }
 
 /// Compile function `func` of a verified `module` with a new `masm`, as
@@ -220,6 +238,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             stored: None,
             fp: FpCache::default(),
             counters: false,
+            call_profile: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! with counters, the tiering hooks, lazy compilation, tail calls a callee
 //! asks for, and the shared exits.
 
+use crate::bytecode::Bank;
 use crate::runtime::context::{TAIL_CALL_STATUS, offsets};
 use crate::runtime::heap::FUNC_REF_FUNC_OFFSET;
 use crate::runtime::trap::TrapKind;
@@ -67,6 +68,15 @@ pub(super) enum Stub<L> {
     CallStatus {
         label: L,
         resume: L,
+    },
+    /// An indirect call site's profile cell (at `cell`) does not say "only
+    /// the function in `T1`": unless it says "polymorphic", record the
+    /// call, then resume with the reference (`r[reg]`) back in `T2`.
+    CallProfile {
+        label: L,
+        resume: L,
+        cell: usize,
+        reg: u16,
     },
 }
 
@@ -246,6 +256,29 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                     m.load_imm(T0, self.helpers.tail_call_dispatch as i64);
                     m.call_native(T0, self.layout.regs);
                     m.branch_imm(Cond::Ne, T0, 0, self.propagate);
+                    m.jump(resume);
+                }
+                Stub::CallProfile {
+                    label,
+                    resume,
+                    cell,
+                    reg,
+                } => {
+                    m.bind(label);
+                    m.load_imm(T0, cell as i64);
+                    m.load_mem(T0, T0, 0);
+                    m.branch_imm(Cond::Eq, T0, -1, resume);
+                    m.call_helper(
+                        self.helpers.record_call_target,
+                        &[
+                            HelperArg::Ctx,
+                            HelperArg::Imm(cell as i64),
+                            HelperArg::Reg(T1),
+                        ],
+                    );
+                    // The helper clobbered the scratch registers; nothing
+                    // between here and the call reads an f64 register.
+                    m.load_slot(T2, Bank::R, reg.into());
                     m.jump(resume);
                 }
             }
