@@ -170,15 +170,31 @@ pub unsafe fn func_ref<'a>(r: u64, type_id: u32) -> Result<&'a FuncRefObject, Tr
 /// The largest value a byte-packed i64 array stores without widening.
 pub const I64_BYTES_MAX: i64 = u8::MAX as i64;
 
-/// A header no array has (kind 0, length 0), standing in for null where
-/// compiled code reads a header speculatively: the Cranelift tier loads
-/// `kind` and `len` through `if r == 0 { &NULL_ARRAY_HEADER } else { r }`,
-/// so those loads never fault (and the length's may be hoisted out of loops).
-pub static NULL_ARRAY_HEADER: ArrayHeader = ArrayHeader {
-    kind: 0,
-    marked: 0,
-    len: 0,
+/// An object no reference is (kind 0, length 0, every field 0), standing
+/// in for null where compiled code reads an object speculatively: the
+/// Cranelift tier loads an array's `kind` and `len`, and a function
+/// reference's fields, through `if r == 0 { &NULL_ARRAY_HEADER } else { r
+/// }`, so those loads never fault (and may be hoisted out of loops). It is
+/// as large as a function reference, as is every heap object
+/// ([`MIN_OBJECT_SIZE`]), so a function reference's fields can be read from
+/// any reference, null included, before its kind is known.
+pub static NULL_ARRAY_HEADER: FuncRefObject = FuncRefObject {
+    header: ArrayHeader {
+        kind: 0,
+        marked: 0,
+        len: 0,
+    },
+    env: 0,
+    func: 0,
+    type_id: 0,
+    frame_bytes: [0; 3],
+    closure_type: 0,
 };
+
+/// The fewest bytes any heap object takes: a function reference's size,
+/// so that its fields can be read speculatively from any object (see
+/// [`NULL_ARRAY_HEADER`]).
+pub const MIN_OBJECT_SIZE: usize = FUNC_REF_SIZE;
 
 /// Offset of [`ArrayHeader::kind`].
 pub const ARRAY_KIND_OFFSET: usize = std::mem::offset_of!(ArrayHeader, kind);
@@ -229,7 +245,7 @@ fn layout_for(len: u64) -> Option<Layout> {
     if len > MAX_ARRAY_LEN {
         return None;
     }
-    let size = ARRAY_DATA_OFFSET + len as usize * ELEM_SIZE;
+    let size = (ARRAY_DATA_OFFSET + len as usize * ELEM_SIZE).max(MIN_OBJECT_SIZE);
     Layout::from_size_align(size, 8).ok()
 }
 

@@ -11,7 +11,7 @@ use crate::runtime::Store;
 use crate::runtime::call_profile::{SITE_POLYMORPHIC, SITE_UNSEEN};
 use crate::runtime::compile_error::CompileError;
 use crate::runtime::context::{NativeEntry, TAIL_CALL_STATUS, VmContext};
-use crate::runtime::heap::{ArrayHeader, ElemKind, NULL_ARRAY_HEADER, set_i64};
+use crate::runtime::heap::{ElemKind, FuncRefObject, NULL_ARRAY_HEADER, set_i64};
 use crate::runtime::host::{HostCallSite, call_host, gather_args};
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::TrapKind;
@@ -73,7 +73,7 @@ impl HelperAddrs {
             new_closure: new_closure as *const () as usize,
             tail_call_dispatch: tail_call_dispatch as *const () as usize,
             record_call_target: record_call_target as *const () as usize,
-            null_array_header: &NULL_ARRAY_HEADER as *const ArrayHeader as usize,
+            null_array_header: &NULL_ARRAY_HEADER as *const FuncRefObject as usize,
         }
     }
 

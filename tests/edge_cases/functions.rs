@@ -354,3 +354,53 @@ end";
         .sum();
     assert_eq!(check(src, "main", &[]).int(), want);
 }
+
+#[test]
+fn a_call_site_that_saw_one_callee_still_calls_others() {
+    // Under `auto`, template code records that the site called `inc` only;
+    // the Cranelift version (here a loop-header version) calls `inc`
+    // behind a guard, inlined. Then the site gets `dbl`, a closure of
+    // another function, a null reference and an array: the guard fails and
+    // the general path calls or traps as everywhere.
+    let src = "
+type unary = (i) -> i
+func inc(i) -> i
+    addi i0, i0, 1
+    reti i0
+end
+func dbl(i, r) -> i
+    add i0, i0, i0
+    reti i0
+end
+func main(i, i) -> i
+    fref r1, inc
+    iconst i2, 0
+    iconst i3, 0
+loop:
+    jne i2, i0, same
+    jeqi i1, 0, other
+    jeqi i1, 1, null
+    iconst i4, 1
+    newi r1, i4
+    jmp same
+null:
+    rnull r1
+    jmp same
+other:
+    closure r1, dbl, r1
+same:
+    mov i10, i3
+    calli unary, r1, 10
+    mov i3, i10
+    addi i2, i2, 1
+    jlti i2, 50, loop
+    reti i3
+end";
+    // 20 increments, then 30 doublings (wrapping).
+    let want = (0..30).fold(20i64, |x, _| x.wrapping_add(x));
+    assert_eq!(check(src, "main", &[Value::I(20), Value::I(0)]).int(), want);
+    let out = check(src, "main", &[Value::I(20), Value::I(1)]);
+    assert_eq!(out.trap(), (TrapKind::NullReference, "main", 13));
+    let out = check(src, "main", &[Value::I(20), Value::I(2)]);
+    assert_eq!(out.trap(), (TrapKind::SignatureMismatch, "main", 13));
+}

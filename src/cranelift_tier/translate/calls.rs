@@ -143,7 +143,9 @@ impl Translator<'_, '_> {
     /// environment, or null), without the reference's checks; inlined when
     /// `f` is small, as a direct call is.
     pub(super) fn known_indirect_call(&mut self, pc: u32, op: Op, known: KnownRef) {
-        self.call_known_ref(pc, op, known, invariant());
+        // A closure never changes, and this one is not null.
+        let obj = self.get(Bank::R, op.b);
+        self.call_known_ref(pc, op, known, obj);
     }
 
     /// The one function the `calli` at `pc` of the function being
@@ -167,44 +169,38 @@ impl Translator<'_, '_> {
     /// with the call's type, a call of that function as for a known
     /// reference; else the general indirect call.
     pub(super) fn guarded_indirect_call(&mut self, pc: u32, op: Op, known: KnownRef) {
-        let obj = self.get(Bank::R, op.b);
-        let (kind_check, target_check) = (self.b.create_block(), self.b.create_block());
-        let (fast, general, done) = (
-            self.b.create_block(),
-            self.b.create_block(),
-            self.b.create_block(),
+        // Read through the null object for null, from an object at least
+        // as large as a function reference otherwise: no load faults, so
+        // all may leave loops (a function reference never changes, and no
+        // other object's kind becomes or stops being its kind).
+        let (_, _, obj) = self.array_header(op.b);
+        // (Cranelift hoists plain `load`s only, not `uload32`.)
+        let load =
+            |t: &mut Self, offset: usize| t.b.ins().load(I32, invariant(), obj, offset as i32);
+        let (kind, func, ty) = (
+            load(self, ARRAY_KIND_OFFSET),
+            load(self, FUNC_REF_FUNC_OFFSET),
+            load(self, FUNC_REF_TYPE_OFFSET),
         );
-        self.b.ins().brif(obj, kind_check, &[], general, &[]);
-        self.b.switch_to_block(kind_check);
-        let kind = self
-            .b
-            .ins()
-            .uload32(trusted(), obj, ARRAY_KIND_OFFSET as i32);
         let is_ref = self
             .b
             .ins()
             .icmp_imm_s(IntCC::Equal, kind, i64::from(FUNC_REF_KIND));
-        self.b.ins().brif(is_ref, target_check, &[], general, &[]);
-        // The kind is known: the object is long enough for these loads.
-        self.b.switch_to_block(target_check);
-        let func = self
-            .b
-            .ins()
-            .uload32(trusted(), obj, FUNC_REF_FUNC_OFFSET as i32);
-        let ty = self
-            .b
-            .ins()
-            .uload32(trusted(), obj, FUNC_REF_TYPE_OFFSET as i32);
         let same_func = self
             .b
             .ins()
             .icmp_imm_s(IntCC::Equal, func, i64::from(known.func));
         let same_type = self.b.ins().icmp_imm_s(IntCC::Equal, ty, i64::from(op.a));
-        let hit = self.b.ins().band(same_func, same_type);
+        let hit = self.b.ins().band(is_ref, same_func);
+        let hit = self.b.ins().band(hit, same_type);
+        let (fast, general, done) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
         self.b.ins().brif(hit, fast, &[], general, &[]);
         self.b.switch_to_block(fast);
-        // Behind the guard only: the environment's load must not move.
-        self.call_known_ref(pc, op, known, trusted());
+        self.call_known_ref(pc, op, known, obj);
         self.b.ins().jump(done, &[]);
         self.b.switch_to_block(general);
         self.b.set_cold_block(general);
@@ -213,9 +209,10 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(done);
     }
 
-    /// A call of the function `known` refers to, for `calli`; the closure's
-    /// environment loaded with `env_flags`.
-    fn call_known_ref(&mut self, pc: u32, op: Op, known: KnownRef, env_flags: MemFlagsData) {
+    /// A call of the function `known` refers to, for `calli`; a closure's
+    /// environment is loaded from the reference at `obj`, which never
+    /// faults (the reference itself, or the null object for null).
+    fn call_known_ref(&mut self, pc: u32, op: Op, known: KnownRef, obj: Value) {
         let f = known.func;
         let mut cl = self.layouts[usize::from(f)];
         cl.regs = cl.indirect_regs();
@@ -223,10 +220,9 @@ impl Translator<'_, '_> {
         // The type's `r` parameters come first; the environment follows.
         let visible_refs = self.module.types[usize::from(op.a)].param_counts()[Bank::R.index()];
         let env = if known.closure {
-            let obj = self.get(Bank::R, op.b);
             self.b
                 .ins()
-                .load(I64, env_flags, obj, FUNC_REF_ENV_OFFSET as i32)
+                .load(I64, invariant(), obj, FUNC_REF_ENV_OFFSET as i32)
         } else {
             self.b.ins().iconst(I64, 0)
         };

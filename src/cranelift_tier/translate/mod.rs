@@ -34,7 +34,8 @@ use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::types::{F64, I8, I32, I64};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockCall, ExtFuncData, ExternalName, FuncRef, Function, Inst, InstBuilder,
-    JumpTableData, MemFlagsData, SigRef, Signature, Type, UserExternalName, UserFuncName, Value,
+    JumpTableData, MemFlagsData, SigRef, Signature, TrapCode, Type, UserExternalName, UserFuncName,
+    Value,
 };
 use cranelift_codegen::isa::{TargetFrontendConfig, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -267,15 +268,52 @@ pub(super) fn translate(
     out.name = UserFuncName::user(0, func as u32);
     let b = FunctionBuilder::new(out, builder_ctx);
     let mut t = Translator::new(b, src, func);
+    // Ops the entry cannot reach get no code, only a trap (their blocks may
+    // still be named, by packed copies): a loop-header version's prefix
+    // would otherwise flow into the header, whose registers would then
+    // have two definitions there, and no longer be invariant in the loop
+    // (nor its loads hoistable).
+    let reachable = reachable_ops(&module.functions[func], entry);
+    t.packed.retain(|p| reachable[p.header()]);
     t.entry(entry);
     let code = &module.functions[func].code;
     for (pc, op) in code.iter().enumerate() {
         let block = t.op_blocks[pc];
         t.b.switch_to_block(block);
-        t.op(pc as u32, *op);
+        if reachable[pc] {
+            t.op(pc as u32, *op);
+        } else {
+            t.b.ins().trap(TrapCode::unwrap_user(1));
+        }
     }
     t.packed_copies();
     t.finish(frontend);
+}
+
+/// Which ops of `function` run when it is entered at `entry`: the entry op
+/// and every op reached from it by falling through or jumping.
+fn reachable_ops(function: &crate::bytecode::Function, entry: EntryPoint) -> Vec<bool> {
+    let code = &function.code;
+    let mut reachable = vec![false; code.len()];
+    let start = match entry {
+        EntryPoint::Start => 0,
+        EntryPoint::LoopHeader(h) => h as usize,
+    };
+    let mut work = vec![start];
+    while let Some(pc) = work.pop() {
+        let Some(seen) = reachable.get_mut(pc) else {
+            continue;
+        };
+        if std::mem::replace(seen, true) {
+            continue;
+        }
+        let op = &code[pc];
+        if op.opcode.flow().falls_through() {
+            work.push(pc + 1);
+        }
+        work.extend(function.targets_of(op).map(usize::from));
+    }
+    reachable
 }
 
 /// Frame slots and context fields: plain, aligned, never faulting.

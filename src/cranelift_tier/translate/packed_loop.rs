@@ -176,6 +176,11 @@ pub(super) struct PackedCopy {
 }
 
 impl PackedCopy {
+    /// The first op of the loop it copies.
+    pub(super) fn header(&self) -> usize {
+        *self.plan.ops.start()
+    }
+
     /// The packed copies of `code`'s loops, with their blocks.
     pub(super) fn plan(b: &mut FunctionBuilder<'_>, code: &[Op]) -> Vec<PackedCopy> {
         packed_loops(code)
