@@ -1,7 +1,8 @@
 //! The suite (`programs/*.tj`) at small sizes against the outputs of the C
 //! versions (`tests/expected/`, made with gcc from `../shared/peers/c`), and
 //! the per-family programs of `programs/ops/` against their expected output,
-//! each through every engine.
+//! each through every engine, and the benchmark pairs of `benches/programs/`
+//! against each other.
 
 mod common;
 mod differential;
@@ -77,4 +78,29 @@ fn op_family_programs_print_their_expected_output() {
         ran += 1;
     }
     assert!(ran >= 8, "one program per op family (ran {ran})");
+}
+
+/// The benchmark pairs of `benches/programs/` (a loop with an indirect
+/// call, a switch or a tail call, and the same loop written the plain way:
+/// the goals of `tierjit bench` compare their times) print the same, on
+/// every engine, at a small size.
+#[test]
+fn benchmark_pairs_compute_the_same() {
+    let dir = root().join("benches/programs");
+    for (a, b) in [
+        ("indirect", "direct"),
+        ("indirect_param", "direct_param"),
+        ("tailsum", "loopsum"),
+        ("switch64", "chain64"),
+    ] {
+        let run = |name: &str| {
+            let module = load(&dir.join(format!("{name}.tj")));
+            let out = differential::check_module(&module, "main", &[Value::I(1000)]);
+            assert!(out.result.is_ok(), "{name}: {:?}", out.result);
+            out.output
+        };
+        let (x, y) = (run(a), run(b));
+        assert!(!x.is_empty(), "{a} prints its result");
+        assert_eq!(x, y, "{a} and {b}");
+    }
 }
