@@ -226,6 +226,22 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
             }
         };
     }
+    // The callee of call op `op`: function `func` when `direct`; else the
+    // function of the reference `r[op.b]` of type `op.a`, after its checks.
+    // With its layout, the registers its frame needs (an indirect call's
+    // room) and the environment an indirect call passes.
+    macro_rules! callee {
+        ($op:expr, $direct:expr, $func:expr) => {
+            if $direct {
+                let cl = *layouts.get_unchecked($func as usize);
+                ($func as usize, cl, cl.regs, None)
+            } else {
+                let f = try_trap!(func_ref(r!($op.b), u32::from($op.a)));
+                let cl = *layouts.get_unchecked(f.func as usize);
+                (f.func as usize, cl, cl.indirect_regs(), Some(f.env))
+            }
+        };
+    }
     // The live part of the reference stack: the collector's roots.
     macro_rules! roots {
         () => {
@@ -341,20 +357,8 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                     // `calli`: the reference's checks, then the callee's
                     // indirect-call frame; its environment goes after the
                     // type's `r` parameters.
-                    let (callee, cl, room, w, env) = if op.opcode == Opcode::Call {
-                        let cl = *layouts.get_unchecked(op.b as usize);
-                        (op.b as usize, cl, cl.regs, op.c as usize, None)
-                    } else {
-                        let f = try_trap!(func_ref(r!(op.b), u32::from(op.a)));
-                        let cl = *layouts.get_unchecked(f.func as usize);
-                        (
-                            f.func as usize,
-                            cl,
-                            cl.indirect_regs(),
-                            op.c as usize,
-                            Some(f.env),
-                        )
-                    };
+                    let (callee, cl, room, env) = callee!(op, op.opcode == Opcode::Call, op.b);
+                    let w = op.c as usize;
                     // Depth counts the running frame: the entry is depth 1.
                     if frames.len() + 2 > max_depth {
                         trap!(TrapKind::StackOverflow);
@@ -481,20 +485,9 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                 Opcode::TCall | Opcode::TCallI => {
                     // The callee replaces this activation: same bases, same
                     // depth; its return is this function's.
-                    let (callee, cl, room, w, env) = if op.opcode == Opcode::TCall {
-                        let cl = *layouts.get_unchecked(op.a as usize);
-                        (op.a as usize, cl, cl.regs, op.b as usize, None)
-                    } else {
-                        let f = try_trap!(func_ref(r!(op.b), u32::from(op.a)));
-                        let cl = *layouts.get_unchecked(f.func as usize);
-                        (
-                            f.func as usize,
-                            cl,
-                            cl.indirect_regs(),
-                            op.c as usize,
-                            Some(f.env),
-                        )
-                    };
+                    let direct = op.opcode == Opcode::TCall;
+                    let (callee, cl, room, env) = callee!(op, direct, op.a);
+                    let w = if direct { op.b } else { op.c } as usize;
                     if interrupt.load(Ordering::Relaxed) {
                         trap!(TrapKind::Interrupted);
                     }

@@ -367,6 +367,18 @@ struct CallRef<'a> {
     window: Option<u16>,
 }
 
+/// Sets the field `name` names, in op `name.pc` of function `func`, to
+/// `value` (what the name resolved to).
+fn patch(module: &mut Module, func: usize, name: &NameRef<'_>, value: u16) {
+    if let Some(op) = module
+        .functions
+        .get_mut(func)
+        .and_then(|f| f.code.get_mut(name.pc))
+    {
+        op.set_field(name.field, value);
+    }
+}
+
 /// An indirect call's (or `tcalli`'s) type name, resolved when the file
 /// ends.
 struct TypeRef<'a> {
@@ -1235,14 +1247,7 @@ impl<'s, 'a> Parser<'s, 'a> {
                     ),
                 });
             }
-            if let Some(op) = self
-                .module
-                .functions
-                .get_mut(u.func)
-                .and_then(|f| f.code.get_mut(t.pc))
-            {
-                op.set_field(t.field, index);
-            }
+            patch(&mut self.module, u.func, t, index);
         }
         Ok(())
     }
@@ -1273,14 +1278,7 @@ impl<'s, 'a> Parser<'s, 'a> {
                     *n = (*n).max(u32::from(window) + 1);
                 }
             }
-            if let Some(op) = self
-                .module
-                .functions
-                .get_mut(r.func)
-                .and_then(|f| f.code.get_mut(t.pc))
-            {
-                op.set_field(t.field, index);
-            }
+            patch(&mut self.module, r.func, t, index);
         }
         Ok(())
     }
@@ -1332,14 +1330,7 @@ impl<'s, 'a> Parser<'s, 'a> {
                     }
                 }
             }
-            if let Some(op) = self
-                .module
-                .functions
-                .get_mut(call.func)
-                .and_then(|f| f.code.get_mut(r.pc))
-            {
-                op.set_field(r.field, index);
-            }
+            patch(&mut self.module, call.func, r, index);
         }
         Ok(())
     }
