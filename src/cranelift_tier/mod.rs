@@ -804,6 +804,50 @@ mod tests {
     }
 
     #[test]
+    fn globals_are_loaded_once_in_functions_that_neither_call_nor_write_them() {
+        // `sum` reads `g` in its loop and writes `h`; `calls` also calls.
+        let src = "global i g = 3\nglobal i h\n\
+                   func leaf() -> none\n  ret\nend\n\
+                   func sum(i) -> i\n  iconst i1, 0\ntop:\n  ggeti i2, g\n  add i1, i1, i2\n  \
+                   ggeti i3, h\n  gseti h, i1\n  subi i0, i0, 1\n  jgti i0, 0, top\n  reti i1\nend\n\
+                   func calls(i) -> i\n  iconst i1, 0\ntop:\n  ggeti i2, g\n  add i1, i1, i2\n  \
+                   call -, leaf, 0\n  subi i0, i0, 1\n  jgti i0, 0, top\n  reti i1\nend\n";
+        let m = crate::bytecode::text::parse(src).expect("parses");
+        let layouts = FrameLayout::all(&m);
+        let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+        // The flags of the loads of `g` (offset 0) and `h` (offset 8) from
+        // the globals' base, itself loaded from the context.
+        let mut flags_of_global_loads = |f| {
+            let clif = compiler
+                .listing(&m, &layouts, f, EntryPoint::Start, false)
+                .expect("clif");
+            let base_load = format!("v0+{}", crate::runtime::context::offsets::globals(0));
+            // Each op loads the base anew.
+            let bases: Vec<&str> = clif
+                .lines()
+                .filter(|l| l.contains("load.i64") && l.trim_end().ends_with(&base_load))
+                .filter_map(|l| l.split_whitespace().next())
+                .collect();
+            let flags = |offset: &str| {
+                clif.lines()
+                    .filter(|l| {
+                        l.contains("= load.i64")
+                            && bases
+                                .iter()
+                                .any(|b| l.trim_end().ends_with(&format!(" {b}{offset}")))
+                    })
+                    .map(|l| l.contains("readonly can_move"))
+                    .collect::<Vec<bool>>()
+            };
+            (flags(""), flags("+8"))
+        };
+        // In `sum`, `g`'s load may leave the loop; `h`'s may not (`sum`
+        // writes `h`). In `calls`, the callee could write `g`.
+        assert_eq!(flags_of_global_loads(1), (vec![true], vec![false]));
+        assert_eq!(flags_of_global_loads(2).0, vec![false]);
+    }
+
+    #[test]
     fn an_indirect_call_through_a_known_fref_is_a_call_of_its_function() {
         let src = "type unary = (i) -> i\ntype binary = (i, i) -> i\n\
                    func sq(i) -> i\n  mul i0, i0, i0\n  reti i0\nend\n\
