@@ -370,15 +370,16 @@ impl Translator<'_, '_> {
     /// `r[reg]`, expecting type `ty`, in the interpreter's order: null, not
     /// a function reference, another type. The reference.
     pub(super) fn checked_func_ref(&mut self, pc: u32, reg: u16, ty: u16) -> Value {
-        let r = self.get(Bank::R, reg);
-        let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
+        // Through the null object for null: every object is as large as a
+        // function reference, so no load of its fields faults, and as a
+        // function reference never changes, they may all leave loops.
+        let (_, is_null, r) = self.array_header(reg);
         self.trap_if(is_null, pc, TrapKind::NullReference);
-        // The kind first: an array with no elements has nothing at the
-        // type's offset.
+        // The kind first: the fields of another object mean nothing.
         let kind = self
             .b
             .ins()
-            .load(I32, trusted(), r, ARRAY_KIND_OFFSET as i32);
+            .load(I32, invariant(), r, ARRAY_KIND_OFFSET as i32);
         let not_ref = self
             .b
             .ins()
@@ -387,7 +388,7 @@ impl Translator<'_, '_> {
         let type_id = self
             .b
             .ins()
-            .load(I32, trusted(), r, FUNC_REF_TYPE_OFFSET as i32);
+            .load(I32, invariant(), r, FUNC_REF_TYPE_OFFSET as i32);
         let wrong = self
             .b
             .ins()
@@ -402,10 +403,7 @@ impl Translator<'_, '_> {
     pub(super) fn check_ref_frame(&mut self, pc: u32, r: Value, offsets: [u32; 3]) {
         for bank in Bank::ALL {
             let b = bank.index();
-            let bytes = self
-                .b
-                .ins()
-                .uload32(trusted(), r, func_ref_frame_offset(b) as i32);
+            let bytes = self.func_ref_u32(r, func_ref_frame_offset(b));
             let from = self
                 .b
                 .ins()
@@ -414,6 +412,13 @@ impl Translator<'_, '_> {
             let over = self.past_stack_end(bank, end, trusted());
             self.trap_if(over, pc, TrapKind::StackOverflow);
         }
+    }
+
+    /// A `u32` field of the checked function reference at `r`, as an i64
+    /// (a plain load: Cranelift hoists no `uload32`).
+    fn func_ref_u32(&mut self, r: Value, offset: usize) -> Value {
+        let v = self.b.ins().load(I32, invariant(), r, offset as i32);
+        self.b.ins().uextend(I64, v)
     }
 
     /// The code address of function `func` (an i64 value) from the
@@ -472,12 +477,9 @@ impl Translator<'_, '_> {
         let env = self
             .b
             .ins()
-            .load(I64, trusted(), r, FUNC_REF_ENV_OFFSET as i32);
+            .load(I64, invariant(), r, FUNC_REF_ENV_OFFSET as i32);
         self.store_slot(Bank::R, me.regs[Bank::R.index()] + params[2], env);
-        let func = self
-            .b
-            .ins()
-            .uload32(trusted(), r, FUNC_REF_FUNC_OFFSET as i32);
+        let func = self.func_ref_u32(r, FUNC_REF_FUNC_OFFSET);
         let code = self.code_of(pc, func);
         let args = [self.ctx, callee_bases[0], callee_bases[1], callee_bases[2]];
         let call = self.b.ins().call_indirect(self.entry_sig, code, &args);
@@ -551,11 +553,9 @@ impl Translator<'_, '_> {
                 let env = self
                     .b
                     .ins()
-                    .load(I64, trusted(), r, FUNC_REF_ENV_OFFSET as i32);
+                    .load(I64, invariant(), r, FUNC_REF_ENV_OFFSET as i32);
                 self.store_slot(Bank::R, params[2], env);
-                self.b
-                    .ins()
-                    .uload32(trusted(), r, FUNC_REF_FUNC_OFFSET as i32)
+                self.func_ref_u32(r, FUNC_REF_FUNC_OFFSET)
             }
             None => self.b.ins().iconst(I64, i64::from(op.a)),
         };
