@@ -819,14 +819,7 @@ fn functions_as_values() {
     verify(&m).unwrap();
     let ops: Vec<Opcode> = m.functions[1].code.iter().map(|op| op.opcode).collect();
     assert!(ops.contains(&Opcode::CallI) && ops.contains(&Opcode::TCallI));
-    let engine = tierjit::Engine::new({
-        let mut c = tierjit::Config::new();
-        c.tier(tierjit::Tier::Interp);
-        c
-    })
-    .unwrap();
-    let module = tierjit::Module::from_bytecode(&engine, m).unwrap();
-    let mut inst = tierjit::Instance::new(&module).unwrap();
+    let mut inst = interp_instance(m);
     assert_eq!(
         inst.call("main", &[tierjit::Value::I(2)]).unwrap(),
         Some(tierjit::Value::I(42))
@@ -894,14 +887,7 @@ fn globals_and_switch() {
     assert_eq!(m.globals.len(), 3);
     assert_eq!(m.functions[0].switch_tables[0].targets, vec![5, 7]);
     assert_eq!(m.functions[0].switch_tables[0].default, 9);
-    let engine = tierjit::Engine::new({
-        let mut c = tierjit::Config::new();
-        c.tier(tierjit::Tier::Interp);
-        c
-    })
-    .unwrap();
-    let module = tierjit::Module::from_bytecode(&engine, m).unwrap();
-    let mut inst = tierjit::Instance::new(&module).unwrap();
+    let mut inst = interp_instance(m);
     let call = |inst: &mut tierjit::Instance, v| inst.call("main", &[tierjit::Value::I(v)]);
     assert_eq!(call(&mut inst, 1).unwrap(), Some(tierjit::Value::I(120)));
     assert_eq!(call(&mut inst, -4).unwrap(), Some(tierjit::Value::I(150)));
@@ -928,4 +914,13 @@ fn globals_and_switch() {
     f.switch(x, &[back], back);
     let e = f.finish().and_then(|_| mb.finish().map(|_| ()));
     assert!(matches!(e, Err(BuildError::Verify(_))), "{e:?}");
+}
+
+/// An instance of `m` on the interpreter.
+fn interp_instance(m: Module) -> tierjit::Instance {
+    let mut config = tierjit::Config::new();
+    config.tier(tierjit::Tier::Interp);
+    let engine = tierjit::Engine::new(config).unwrap();
+    let module = tierjit::Module::from_bytecode(&engine, m).unwrap();
+    tierjit::Instance::new(&module).unwrap()
 }

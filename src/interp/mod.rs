@@ -229,7 +229,9 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
     // The callee of call op `op`: function `func` when `direct`; else the
     // function of the reference `r[op.b]` of type `op.a`, after its checks.
     // With its layout, the registers its frame needs (an indirect call's
-    // room) and the environment an indirect call passes.
+    // room) and a closure's environment. (Compiled code also writes an
+    // `fref`'s null one, to a slot the callee clears or past its frame:
+    // nothing can tell.)
     macro_rules! callee {
         ($op:expr, $direct:expr, $func:expr) => {
             if $direct {
@@ -238,7 +240,8 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
             } else {
                 let f = try_trap!(func_ref(r!($op.b), u32::from($op.a)));
                 let cl = *layouts.get_unchecked(f.func as usize);
-                (f.func as usize, cl, cl.indirect_regs(), Some(f.env))
+                let env = (f.type_id == cl.closure_type).then_some(f.env);
+                (f.func as usize, cl, cl.indirect_regs(), env)
             }
         };
     }
@@ -394,19 +397,7 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                         cl.params[1],
                     );
                     copy_slots(rp.wrapping_add(w), nrp, cl.params[2]);
-                    clear_slots(
-                        nip.add(cl.params[0] as usize) as *mut u64,
-                        cl.regs[0] - cl.params[0],
-                    );
-                    clear_slots(
-                        nfp.add(cl.params[1] as usize) as *mut u64,
-                        cl.regs[1] - cl.params[1],
-                    );
-                    clear_slots(nrp.add(cl.params[2] as usize), cl.regs[2] - cl.params[2]);
-                    if let Some(env) = env {
-                        let ty = module.types.get_unchecked(op.a as usize);
-                        *nrp.add(ty.param_counts()[2] as usize) = env;
-                    }
+                    start_frame([nip as *mut u64, nfp as *mut u64, nrp], &cl, env);
                     frames.push(Frame {
                         func: *func as u32,
                         pc: pc as u32,
@@ -507,19 +498,7 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                             *base.add(k) = *base.add(w + k);
                         }
                     }
-                    clear_slots(
-                        ip.add(cl.params[0] as usize) as *mut u64,
-                        cl.regs[0] - cl.params[0],
-                    );
-                    clear_slots(
-                        fp.add(cl.params[1] as usize) as *mut u64,
-                        cl.regs[1] - cl.params[1],
-                    );
-                    clear_slots(rp.add(cl.params[2] as usize), cl.regs[2] - cl.params[2]);
-                    if let Some(env) = env {
-                        let ty = module.types.get_unchecked(op.a as usize);
-                        *rp.add(ty.param_counts()[2] as usize) = env;
-                    }
+                    start_frame([ip as *mut u64, fp as *mut u64, rp], &cl, env);
                     *func = callee;
                     code = module.functions.get_unchecked(callee).code.as_slice();
                     layout = cl;
@@ -628,6 +607,24 @@ unsafe fn copy_slots(src: *const u64, dst: *mut u64, n: u32) {
     for k in 0..n as usize {
         // SAFETY: by the caller's contract.
         unsafe { std::ptr::write_volatile(dst.add(k), *src.add(k)) };
+    }
+}
+
+/// Start a callee's frame at `bases`, its parameters in place: clear its
+/// other registers, then put a closure's environment `env` in its last `r`
+/// parameter.
+///
+/// # Safety
+/// The frame of `cl` at `bases` is valid.
+#[inline(always)]
+unsafe fn start_frame(bases: [*mut u64; 3], cl: &FrameLayout, env: Option<u64>) {
+    for ((base, params), regs) in bases.iter().zip(cl.params).zip(cl.regs) {
+        // SAFETY: by the caller's contract.
+        unsafe { clear_slots(base.add(params as usize), regs - params) };
+    }
+    if let Some(env) = env {
+        // SAFETY: a closure's function has an `r` parameter (verified).
+        unsafe { *bases[2].add(cl.params[2] as usize - 1) = env };
     }
 }
 

@@ -985,6 +985,14 @@ impl<'s, 'a> Parser<'s, 'a> {
         let Some(open) = self.cur.as_mut() else {
             return lerr(mcol, format!("`{m}` outside a function"));
         };
+        // Where an op names something resolved later.
+        let name_ref = |field, name, col| NameRef {
+            pc,
+            field,
+            name,
+            line,
+            col,
+        };
         let [a, b, c] = fields;
         open.func.code.push(Op::new(opcode, a, b, c));
         open.func.lines.push(line);
@@ -994,13 +1002,7 @@ impl<'s, 'a> Parser<'s, 'a> {
             *n = (*n).max(u32::from(idx) + 1);
         }
         if let Some((field, name, col)) = info.label {
-            open.label_refs.push(NameRef {
-                pc,
-                field,
-                name,
-                line,
-                col,
-            });
+            open.label_refs.push(name_ref(field, name, col));
         }
         if !info.table.is_empty() {
             let table = open.func.switch_tables.len();
@@ -1030,13 +1032,7 @@ impl<'s, 'a> Parser<'s, 'a> {
             let func = self.module.functions.len();
             self.global_uses.push(GlobalUse {
                 func,
-                target: NameRef {
-                    pc,
-                    field,
-                    name,
-                    line,
-                    col,
-                },
+                target: name_ref(field, name, col),
                 bank,
             });
         }
@@ -1044,13 +1040,7 @@ impl<'s, 'a> Parser<'s, 'a> {
             let func = self.module.functions.len();
             self.type_refs.push(TypeRef {
                 func,
-                target: NameRef {
-                    pc,
-                    field,
-                    name,
-                    line,
-                    col,
-                },
+                target: name_ref(field, name, col),
                 window: info.window,
             });
         }
@@ -1058,13 +1048,7 @@ impl<'s, 'a> Parser<'s, 'a> {
             let func = self.module.functions.len();
             self.calls.push(CallRef {
                 func,
-                target: NameRef {
-                    pc,
-                    field,
-                    name,
-                    line,
-                    col,
-                },
+                target: name_ref(field, name, col),
                 host,
                 dst: info.dst,
                 window: info.window,

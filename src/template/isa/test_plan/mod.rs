@@ -380,3 +380,38 @@ macro_rules! plan_tests {
 }
 
 pub(crate) use plan_tests;
+
+/// The listing cases of `jump_table`, alike on every ISA: every index
+/// register, a label used twice and one bound before the jump, and tables
+/// of 0 to 128 entries.
+pub fn jump_table_cases<I: TestIsa>(l: &mut Listing<I>) {
+    for g in GPRS {
+        l.case(
+                format_args!(
+                    "bind(B); jump_table({g:?}, [L, B, M, L], D); bind(L); mov(T0, T1); bind(M); mov(T1, T2); bind(D)"
+                ),
+                |m| {
+                    let (b, lab, mid, d) =
+                        (m.new_label(), m.new_label(), m.new_label(), m.new_label());
+                    m.bind(b);
+                    m.jump_table(g, &[lab, b, mid, lab], d);
+                    m.bind(lab);
+                    m.mov(Gpr::T0, Gpr::T1);
+                    m.bind(mid);
+                    m.mov(Gpr::T1, Gpr::T2);
+                    m.bind(d);
+                },
+            );
+    }
+    for n in [0, 1, 2, 127, 128] {
+        l.case(
+            format_args!("jump_table(T1, [L; {n}], D); bind(L); bind(D)"),
+            |m| {
+                let (lab, d) = (m.new_label(), m.new_label());
+                m.jump_table(Gpr::T1, &vec![lab; n], d);
+                m.bind(lab);
+                m.bind(d);
+            },
+        );
+    }
+}

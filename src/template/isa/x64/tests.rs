@@ -25,7 +25,7 @@ use crate::bytecode::Bank;
 use crate::runtime::context::offsets::CALL_DEPTH;
 use crate::template::isa::test_plan::{
     ALU_OPS, CMPS, CONDS, FP_OPS, FP_UNARY, FPRS, FpWant, GPRS, IMM64S, Listing, TestIsa,
-    check_listing, pairs, plan_tests, triples,
+    check_listing, jump_table_cases, pairs, plan_tests, triples,
 };
 use crate::template::masm::{Cond, FpOp, FpUnary, Gpr, HelperArg, MacroAssembler};
 use crate::template::tests::{data_lines, segments};
@@ -364,37 +364,7 @@ impl TestIsa for X64 {
                     );
                 }
             }
-            "jump_table" => {
-                for g in GPRS {
-                    l.case(
-                        format_args!(
-                            "bind(B); jump_table({g:?}, [L, B, M, L], D); bind(L); mov(T0, T1); bind(M); mov(T1, T2); bind(D)"
-                        ),
-                        |m| {
-                            let (b, lab, mid, d) =
-                                (m.new_label(), m.new_label(), m.new_label(), m.new_label());
-                            m.bind(b);
-                            m.jump_table(g, &[lab, b, mid, lab], d);
-                            m.bind(lab);
-                            m.mov(Gpr::T0, Gpr::T1);
-                            m.bind(mid);
-                            m.mov(Gpr::T1, Gpr::T2);
-                            m.bind(d);
-                        },
-                    );
-                }
-                for n in [0, 1, 2, 127, 128] {
-                    l.case(
-                        format_args!("jump_table(T1, [L; {n}], D); bind(L); bind(D)"),
-                        |m| {
-                            let (lab, d) = (m.new_label(), m.new_label());
-                            m.jump_table(Gpr::T1, &vec![lab; n], d);
-                            m.bind(lab);
-                            m.bind(d);
-                        },
-                    );
-                }
-            }
+            "jump_table" => jump_table_cases(l),
             "branch_imm" => {
                 for c in CONDS {
                     for imm in [0, -1, 127, 128, i32::MIN] {
