@@ -27,6 +27,10 @@ pub enum Error {
     /// A call from the embedder that does not fit the callee.
     #[error("call error: {0}")]
     Call(String),
+    /// An access to the program's objects from Rust failed (a stale or
+    /// foreign handle, a wrong kind, an index out of bounds).
+    #[error("object access: {0}")]
+    Object(#[from] crate::runtime::objects::ObjectError),
     /// A bad configuration value (for example `TIERJIT_TIER`).
     #[error("configuration error: {0}")]
     Config(String),

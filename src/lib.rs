@@ -50,7 +50,9 @@ pub use engine::{
     TypedFunc, ValType,
 };
 pub use error::{Error, ParseError, Result, VerifyError};
-pub use runtime::host::HostFunc;
+pub use runtime::handles::HandleError;
+pub use runtime::host::{Caller, HostFunc};
+pub use runtime::objects::{ObjectError, ObjectKind, Objects};
 pub use runtime::trap::{Trap, TrapKind};
 pub use runtime::value::{Ref, Value};
 

@@ -9,9 +9,10 @@ use crate::runtime::Store;
 use crate::runtime::context::FuncTier;
 use crate::runtime::heap::Heap;
 use crate::runtime::host::HostFunc;
+use crate::runtime::objects::Objects;
 use crate::runtime::stacks::RegisterStacks;
 use crate::runtime::trap::{Trap, TrapKind};
-use crate::runtime::value::{Ref, Value};
+use crate::runtime::value::Value;
 use crate::tiering::TierStats;
 use crate::tiering::{JitOptions, JitRuntime};
 use std::fmt;
@@ -227,39 +228,66 @@ impl Instance {
         self.store.heap.bytes()
     }
 
+    /// Access to this instance's objects: make arrays, strings, structs and
+    /// host objects to pass to [`Instance::call`], read results. Handles made
+    /// here (and reference results of calls) keep their objects alive until
+    /// [`Objects::release`]d, or until the [`Instance::scope`] that made them
+    /// ends.
+    pub fn objects(&mut self) -> Objects<'_> {
+        // Outside a call no frame is live: the roots are the reference
+        // globals and the handles.
+        Objects::new(
+            &mut self.store.heap,
+            &[],
+            &self.store.globals[2],
+            self.module.inner.code.as_ref(),
+        )
+    }
+
+    /// Run `f` and then release every handle made during it (by
+    /// [`Instance::objects`], call results, [`Instance::global`]) that it
+    /// did not [`persist`](Objects::persist): for embedders that call in a
+    /// loop.
+    pub fn scope<T>(&mut self, f: impl FnOnce(&mut Instance) -> T) -> T {
+        self.store.heap.handles.open_scope();
+        let out = f(self);
+        self.store.heap.handles.close_scope();
+        out
+    }
+
     /// Call function `name`. Missing trailing i64 arguments take the
-    /// parameters' declared defaults.
+    /// parameters' declared defaults. A reference result is a handle that
+    /// keeps its object alive until released (see [`Instance::objects`]).
     pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Option<Value>> {
         let idx = self.func_index(name)?;
         self.call_index(idx, args)
     }
 
-    /// The value of global `name` now (a reference as [`Value::R`], valid
-    /// until the next call).
-    pub fn global(&self, name: &str) -> Result<Value> {
+    /// The value of global `name` now (a reference as a handle that keeps
+    /// its object alive until released: see [`Instance::objects`]).
+    pub fn global(&mut self, name: &str) -> Result<Value> {
         let (bank, k) = self.global_slot(name)?;
         let bits = self.store.globals[bank.index()][k];
         Ok(match bank {
             Bank::I => Value::I(bits as i64),
             Bank::F => Value::F(f64::from_bits(bits)),
-            Bank::R => Value::R(Ref(bits)),
+            Bank::R => Value::R(self.store.heap.handles.make(bits)),
         })
     }
 
-    /// Set global `name` to `value`, of the global's bank. A reference
-    /// global can only be set to null from outside: the embedder cannot
-    /// make references.
+    /// Set global `name` to `value`, of the global's bank (a reference must
+    /// be a live handle of this instance).
     pub fn set_global(&mut self, name: &str, value: Value) -> Result<()> {
         let (bank, k) = self.global_slot(name)?;
         let bits = match (bank, value) {
             (Bank::I, Value::I(v)) => v as u64,
             (Bank::F, Value::F(v)) => v.to_bits(),
-            (Bank::R, Value::R(r)) if r.is_null() => 0,
-            (Bank::R, Value::R(_)) => {
-                return Err(Error::Call(format!(
-                    "global `{name}`: only null can be stored from outside"
-                )));
-            }
+            (Bank::R, Value::R(r)) => self
+                .store
+                .heap
+                .handles
+                .get(r)
+                .map_err(|e| Error::Call(format!("global `{name}`: {e}")))?,
             (bank, v) => {
                 return Err(Error::Call(format!(
                     "global `{name}` is of bank {bank}, the value {v} is not"
@@ -391,19 +419,17 @@ impl Instance {
                     func.name
                 )));
             }
-            if let Value::R(r) = v
-                && !r.is_null()
-            {
-                return Err(Error::Call(
-                    "only null references can be passed into a call".into(),
-                ));
-            }
             let k = next[bank.index()];
             next[bank.index()] += 1;
             match v {
                 Value::I(x) => self.store.stacks.i[k] = x,
                 Value::F(x) => self.store.stacks.f[k] = x,
-                Value::R(r) => self.store.stacks.r[k] = r.0,
+                Value::R(r) => {
+                    self.store.stacks.r[k] =
+                        self.store.heap.handles.get(r).map_err(|e| {
+                            Error::Call(format!("argument {j} of `{}`: {e}", func.name))
+                        })?
+                }
             }
         }
         Ok(())
@@ -421,7 +447,7 @@ impl Instance {
         Ok(func.sig.result.map(|b| match b {
             Bank::I => Value::I(self.store.stacks.i[0]),
             Bank::F => Value::F(self.store.stacks.f[0]),
-            Bank::R => Value::R(crate::runtime::value::Ref(self.store.stacks.r[0])),
+            Bank::R => Value::R(self.store.heap.handles.make(self.store.stacks.r[0])),
         }))
     }
 

@@ -4,7 +4,7 @@
 use super::Instance;
 use crate::bytecode::Bank;
 use crate::error::{Error, Result};
-use crate::runtime::value::Value;
+use crate::runtime::value::{Ref, Value};
 
 /// A function handle whose parameter and result types were checked once.
 pub struct TypedFunc<P, R> {
@@ -47,6 +47,16 @@ impl ValType for f64 {
     }
     fn from_value(v: Value) -> Option<f64> {
         if let Value::F(x) = v { Some(x) } else { None }
+    }
+}
+
+impl ValType for Ref {
+    const BANK: Bank = Bank::R;
+    fn into_value(self) -> Value {
+        Value::R(self)
+    }
+    fn from_value(v: Value) -> Option<Ref> {
+        if let Value::R(x) = v { Some(x) } else { None }
     }
 }
 

@@ -12,10 +12,9 @@ use crate::bytecode::{Module, NO_REG, Opcode};
 use crate::runtime::Store;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::{ElemKind, array_len, element_ptr, func_ref, get_i64, set_i64};
-use crate::runtime::host::{call_host, gather_args};
+use crate::runtime::host::{HostFrame, run_host, store_result};
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::{RawTrap, Trap, TrapKind};
-use crate::runtime::value::Value;
 use std::sync::atomic::Ordering;
 
 /// A suspended caller.
@@ -415,23 +414,20 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                     continue;
                 }
                 Opcode::HostCall => {
-                    let host = op.b as usize;
-                    let w = op.c as usize;
-                    let hf = store.hosts.get_unchecked_mut(host);
-                    let args = gather_args(&hf.sig, w, ip, fp, rp);
-                    let result = match call_host(hf, &args) {
-                        Ok(v) => v,
+                    let frame = HostFrame {
+                        window: op.c as usize,
+                        ib: ip,
+                        fb: fp,
+                        rb: rp,
+                    };
+                    let hf = store.hosts.get_unchecked_mut(op.b as usize);
+                    let globals = &store.globals[2][..];
+                    match run_host(hf, &mut store.heap, module, roots!(), globals, &frame) {
+                        Ok(v) if op.a != NO_REG => store_result(&frame, op.a.into(), v),
+                        Ok(_) => {}
                         Err(e) => {
                             *pc_out = pc;
                             return Err(e);
-                        }
-                    };
-                    if op.a != NO_REG {
-                        match result {
-                            Some(Value::I(v)) => i!(op.a) = v,
-                            Some(Value::F(v)) => f!(op.a) = v,
-                            // Link-time checks keep refs out of host results.
-                            _ => {}
                         }
                     }
                 }

@@ -19,9 +19,11 @@
 //! apart.
 
 use super::frame::FrameLayout;
+use super::handles::HandleTable;
 use super::trap::TrapKind;
 use crate::bytecode::{Bank, Opcode};
 use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
 
 /// The element kind of an array.
@@ -212,9 +214,50 @@ pub const MAX_ARRAY_LEN: u64 = ((isize::MAX as usize - ARRAY_DATA_OFFSET) / ELEM
 /// The smallest heap size at which the collector first runs.
 const MIN_GC_THRESHOLD: usize = 1 << 20;
 
-/// Every array of an instance.
+/// The header kind of a host object ([`HostObject`]): opaque to the
+/// program (element and field ops trap on it, `len` reads 0).
+pub const HOST_OBJECT_KIND: u32 = 8;
+
+/// A value of the embedder's that the program holds by reference but never
+/// reads into (like wasm's `externref`): a map, a file, a regex. The
+/// collector drops it when no reference reaches it, running its finalizer.
+#[repr(C)]
+pub struct HostObject {
+    /// `kind` [`HOST_OBJECT_KIND`], `len` 0.
+    pub header: ArrayHeader,
+    /// The value and its finalizer, owned by the object.
+    pub payload: *mut HostPayload,
+}
+
+/// A host object's finalizer: gets the value when the object is freed.
+pub type Finalizer = Box<dyn FnOnce(Box<dyn std::any::Any + Send>) + Send>;
+
+/// What a [`HostObject`] owns.
+pub struct HostPayload {
+    /// The embedder's value.
+    pub value: Box<dyn std::any::Any + Send>,
+    /// Called with the value when the collector frees the object (or the
+    /// instance is dropped); without one the value is just dropped.
+    pub finalizer: Option<Finalizer>,
+}
+
+impl HostPayload {
+    /// Run the finalizer (or drop the value); a panic in it is contained.
+    fn finalize(self) {
+        let HostPayload { value, finalizer } = self;
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(move || match finalizer {
+            Some(f) => f(value),
+            None => drop(value),
+        }));
+    }
+}
+
+/// Every object of an instance.
 pub struct Heap {
     objects: Vec<NonNull<ArrayHeader>>,
+    /// The embedder's and host functions' handles: roots of every
+    /// collection.
+    pub handles: HandleTable,
     /// Bytes allocated and not yet freed.
     bytes: usize,
     /// Allocation fails with a trap past this many bytes.
@@ -235,8 +278,9 @@ unsafe impl Send for Heap {}
 /// `h` is a live object of a heap.
 unsafe fn object_layout(h: *const ArrayHeader) -> Option<Layout> {
     // SAFETY: by the caller's contract.
-    if unsafe { (*h).kind } == FUNC_REF_KIND {
-        return Layout::from_size_align(FUNC_REF_SIZE, 8).ok();
+    let kind = unsafe { (*h).kind };
+    if kind == FUNC_REF_KIND || kind == HOST_OBJECT_KIND {
+        return Layout::from_size_align(MIN_OBJECT_SIZE, 8).ok();
     }
     layout_for(unsafe { (*h).len })
 }
@@ -254,6 +298,7 @@ impl Heap {
     pub fn new(limit: usize) -> Heap {
         Heap {
             objects: Vec::new(),
+            handles: HandleTable::new(),
             bytes: 0,
             limit,
             next_gc: MIN_GC_THRESHOLD,
@@ -338,6 +383,31 @@ impl Heap {
         Ok(ptr.as_ptr() as u64)
     }
 
+    /// Allocate a host object owning `payload`. `roots` as for
+    /// [`Heap::alloc`].
+    pub fn alloc_host(&mut self, payload: HostPayload, roots: &[&[u64]]) -> Result<u64, TrapKind> {
+        let layout =
+            Layout::from_size_align(MIN_OBJECT_SIZE, 8).map_err(|_| TrapKind::OutOfMemory)?;
+        self.make_room(layout.size(), roots)?;
+        // SAFETY: layout has non-zero size.
+        let ptr = unsafe { alloc_zeroed(layout) } as *mut HostObject;
+        let ptr = NonNull::new(ptr).ok_or(TrapKind::OutOfMemory)?;
+        // SAFETY: freshly allocated, large enough and aligned.
+        unsafe {
+            ptr.as_ptr().write(HostObject {
+                header: ArrayHeader {
+                    kind: HOST_OBJECT_KIND,
+                    marked: 0,
+                    len: 0,
+                },
+                payload: Box::into_raw(Box::new(payload)),
+            })
+        };
+        self.objects.push(ptr.cast());
+        self.bytes += layout.size();
+        Ok(ptr.as_ptr() as u64)
+    }
+
     /// Collect first if allocating `size` bytes would pass the next
     /// collection's threshold; the trap when it would pass the limit.
     fn make_room(&mut self, size: usize, roots: &[&[u64]]) -> Result<(), TrapKind> {
@@ -355,11 +425,14 @@ impl Heap {
         Ok(())
     }
 
-    /// Mark from `roots` and free everything unmarked.
+    /// Mark from `roots` and the live handles, and free everything
+    /// unmarked.
     pub fn collect(&mut self, roots: &[&[u64]]) {
         self.collections += 1;
         let mut stack: Vec<u64> = roots
             .iter()
+            .copied()
+            .chain([self.handles.roots()])
             .flat_map(|r| r.iter().copied())
             .filter(|&r| r != 0)
             .collect();
@@ -390,6 +463,7 @@ impl Heap {
             }
         }
         let mut freed = 0usize;
+        let mut finalize = Vec::new();
         self.objects.retain(|&p| {
             // SAFETY: p is an object of this heap.
             unsafe {
@@ -399,6 +473,9 @@ impl Heap {
                     true
                 } else {
                     let layout = object_layout(h).expect("allocated with a valid layout");
+                    if (*h).kind == HOST_OBJECT_KIND {
+                        finalize.push(Box::from_raw((*(h as *mut HostObject)).payload));
+                    }
                     freed += layout.size();
                     dealloc(h as *mut u8, layout);
                     false
@@ -406,10 +483,15 @@ impl Heap {
             }
         });
         self.bytes -= freed;
+        // After the sweep: a finalizer sees a consistent heap.
+        for payload in finalize {
+            payload.finalize();
+        }
     }
 
-    /// Free every object.
+    /// Free every object, handles or not (the instance is going away).
     pub fn clear(&mut self) {
+        self.handles = HandleTable::new();
         self.collect(&[]);
     }
 }

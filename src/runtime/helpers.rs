@@ -12,10 +12,9 @@ use crate::runtime::call_profile::{SITE_POLYMORPHIC, SITE_UNSEEN};
 use crate::runtime::compile_error::CompileError;
 use crate::runtime::context::{NativeEntry, TAIL_CALL_STATUS, VmContext};
 use crate::runtime::heap::{ElemKind, FuncRefObject, NULL_ARRAY_HEADER, set_i64};
-use crate::runtime::host::{HostCallSite, call_host, gather_args};
+use crate::runtime::host::{HostCallSite, HostFrame, run_host, store_result};
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::TrapKind;
-use crate::runtime::value::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -351,29 +350,39 @@ pub unsafe extern "C" fn host_call(
 ) -> u64 {
     guarded(ctx, |st| {
         let site = HostCallSite::unpack(packed);
-        let (host, window, dst) = (
-            usize::from(site.import),
-            usize::from(site.window),
-            site.result,
-        );
         // SAFETY: the store outlives the call.
         let store = unsafe { &mut *st.store };
-        let Some(hf) = store.hosts.get_mut(host) else {
+        let Some(hf) = store.hosts.get_mut(usize::from(site.import)) else {
             return TrapKind::HostError.code().into();
         };
-        // SAFETY: the verifier bounds the window by the caller's registers.
-        let args = unsafe { gather_args(&hf.sig, window, ib, fb, rb) };
-        match call_host(hf, &args) {
+        // SAFETY: `rb` is the caller's frame base in the reference stack,
+        // and its `frame_refs` registers are the last live ones.
+        let stack = unsafe {
+            let r0 = store.stacks.r.as_ptr();
+            let top = rb.add(site.frame_refs.into()) as *const u64;
+            std::slice::from_raw_parts(r0, top.offset_from(r0) as usize)
+        };
+        let frame = HostFrame {
+            window: site.window.into(),
+            ib,
+            fb,
+            rb,
+        };
+        // SAFETY: the verifier bounds the window and the result register by
+        // the caller's registers.
+        match unsafe {
+            run_host(
+                hf,
+                &mut store.heap,
+                st.module,
+                stack,
+                &store.globals[2],
+                &frame,
+            )
+        } {
             Ok(v) => {
-                if dst != NO_REG {
-                    // SAFETY: the verifier bounds `dst` by the caller's registers.
-                    unsafe {
-                        match v {
-                            Some(Value::I(x)) => *ib.add(dst.into()) = x,
-                            Some(Value::F(x)) => *fb.add(dst.into()) = x,
-                            _ => {}
-                        }
-                    }
+                if site.result != NO_REG {
+                    unsafe { store_result(&frame, site.result.into(), v) };
                 }
                 0
             }

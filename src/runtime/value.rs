@@ -3,18 +3,31 @@
 use crate::bytecode::Bank;
 use std::fmt;
 
-/// A reference as the embedder sees it: opaque, valid until the next call
-/// into the instance (the collector may free it after that).
+/// A reference as the embedder and host functions see it: a handle, not an
+/// address (see [`crate::runtime::handles`]). It keeps its object alive until
+/// it is released, and every use checks it, so a stale or made-up handle is
+/// an error, never a wild pointer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct Ref(pub(crate) u64);
+pub struct Ref {
+    /// The id of the heap whose handle table holds it (0 for null).
+    pub(crate) heap: u32,
+    /// Its slot in that table.
+    pub(crate) slot: u32,
+    /// The slot's generation when the handle was made.
+    pub(crate) generation: u32,
+}
 
 impl Ref {
     /// The null reference.
-    pub const NULL: Ref = Ref(0);
+    pub const NULL: Ref = Ref {
+        heap: 0,
+        slot: 0,
+        generation: 0,
+    };
 
     /// Whether this is null.
     pub fn is_null(self) -> bool {
-        self.0 == 0
+        self.heap == 0
     }
 }
 
@@ -39,27 +52,23 @@ impl Value {
         }
     }
 
-    /// The raw 8 bytes stored in a register slot.
+    /// The 8 bytes of an `i` or `f` value; a reference has no bits the
+    /// embedder may see (0).
     pub fn to_bits(self) -> u64 {
         match self {
             Value::I(v) => v as u64,
             Value::F(v) => v.to_bits(),
-            Value::R(r) => r.0,
+            Value::R(_) => 0,
         }
     }
 
-    /// A value of `bank` from a register slot's raw bits.
-    pub fn from_bits(bank: Bank, bits: u64) -> Value {
-        match bank {
-            Bank::I => Value::I(bits as i64),
-            Bank::F => Value::F(f64::from_bits(bits)),
-            Bank::R => Value::R(Ref(bits)),
-        }
-    }
-
-    /// Equality that compares f64 by bits (NaN == NaN with the same payload).
+    /// Equality that compares f64 by bits (NaN == NaN with the same payload)
+    /// and references by handle.
     pub fn bits_eq(&self, other: &Value) -> bool {
-        self.bank() == other.bank() && self.to_bits() == other.to_bits()
+        match (self, other) {
+            (Value::R(a), Value::R(b)) => a == b,
+            _ => self.bank() == other.bank() && self.to_bits() == other.to_bits(),
+        }
     }
 }
 
@@ -69,7 +78,7 @@ impl fmt::Display for Value {
             Value::I(v) => write!(f, "{v}"),
             Value::F(v) => write!(f, "{v:?}"),
             Value::R(r) if r.is_null() => f.write_str("null"),
-            Value::R(r) => write!(f, "ref@{:#x}", r.0),
+            Value::R(r) => write!(f, "ref#{}.{}", r.slot, r.generation),
         }
     }
 }

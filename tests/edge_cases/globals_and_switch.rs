@@ -133,7 +133,7 @@ fn globals_belong_to_the_instance_and_keep_their_bits() {
         config.tier(tier).hot_calls(1).hot_loops(1);
         let engine = Engine::new(config).unwrap();
         let module = Module::new(&engine, GLOBALS).unwrap();
-        let (mut a, b) = (
+        let (mut a, mut b) = (
             Instance::new(&module).unwrap(),
             Instance::new(&module).unwrap(),
         );

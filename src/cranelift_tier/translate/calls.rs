@@ -924,8 +924,9 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// A host call: its arguments into their frame slots, the helper, its
-    /// result back from the frame.
+    /// A host call: its arguments into their frame slots (and every
+    /// reference register, which the collector scans if the host function
+    /// allocates), the helper, its result back from the frame.
     pub(super) fn host_call(&mut self, pc: u32, op: Op) {
         let sig = &self.module.imports[op.b as usize].sig;
         let mut next = [0u16; 3];
@@ -934,8 +935,11 @@ impl Translator<'_, '_> {
             next[bank.index()] += 1;
             self.flush(bank, k);
         }
+        self.flush_refs();
         let result = sig.result;
-        let packed = self.b.ins().iconst(I64, HostCallSite::of_op(op).pack());
+        let frame_refs = self.layout.regs[Bank::R.index()] as u16;
+        let site = HostCallSite::of_op(op, frame_refs);
+        let packed = self.b.ins().iconst(I64, site.pack());
         let [ib, fb, rb] = self.bases;
         let status = self.call_helper(self.helpers.host_call, &[packed, ib, fb, rb]);
         self.check_status(status, pc);

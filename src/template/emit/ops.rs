@@ -271,7 +271,8 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             FRef => self.fref(op),
             Closure => self.closure(pc, op),
             HostCall => {
-                let packed = HostCallSite::of_op(op).pack();
+                let frame_refs = self.layout.regs[Bank::R.index()] as u16;
+                let packed = HostCallSite::of_op(op, frame_refs).pack();
                 self.call_helper(
                     self.helpers.host_call,
                     &[
