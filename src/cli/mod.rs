@@ -255,6 +255,12 @@ fn print_stats(instance: &Instance) {
             s.osr_entries
         );
     }
+    let heap = instance.heap_stats();
+    let _ = writeln!(
+        err,
+        "heap: {} bytes now, {} at most, {} objects, {} collections",
+        heap.bytes, heap.peak_bytes, heap.objects, heap.collections
+    );
     let totals = instance.compile_stats();
     let _ = writeln!(
         err,

@@ -44,6 +44,19 @@ pub struct FunctionStats {
     pub osr_entries: u64,
 }
 
+/// What [`Instance::heap_stats`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapStats {
+    /// Bytes held now (live data and garbage not yet collected).
+    pub bytes: usize,
+    /// The most bytes ever held.
+    pub peak_bytes: usize,
+    /// Objects held now.
+    pub objects: usize,
+    /// Collections run so far.
+    pub collections: u64,
+}
+
 /// A module with its own register stacks, heap and host functions.
 /// A trap ends the call that raised it; the instance stays usable.
 pub struct Instance {
@@ -226,6 +239,17 @@ impl Instance {
     /// Bytes the heap holds now.
     pub fn heap_bytes(&self) -> usize {
         self.store.heap.bytes()
+    }
+
+    /// The heap's figures: bytes now and at most, objects, collections.
+    pub fn heap_stats(&self) -> HeapStats {
+        let heap = &self.store.heap;
+        HeapStats {
+            bytes: heap.bytes(),
+            peak_bytes: heap.peak_bytes(),
+            objects: heap.object_count(),
+            collections: heap.collections(),
+        }
     }
 
     /// Access to this instance's objects: make arrays, strings, structs and

@@ -32,7 +32,7 @@ pub use crate::cranelift_tier::{CraneliftSettings, OptLevel, RegallocAlgorithm};
 pub use crate::tiering::{CompileStats, TierStats, TieringPolicy};
 pub use config::{Config, HOT_CALLS_ENV, HOT_LOOPS_ENV, TIER_ENV, Tier};
 pub use engine::Engine;
-pub use instance::{FunctionStats, Instance};
+pub use instance::{FunctionStats, HeapStats, Instance};
 pub use linker::Linker;
 pub use module::Module;
 pub use output::{InterruptHandle, SharedOutput};

@@ -260,6 +260,8 @@ pub struct Heap {
     pub handles: HandleTable,
     /// Bytes allocated and not yet freed.
     bytes: usize,
+    /// The most `bytes` ever was.
+    peak_bytes: usize,
     /// Allocation fails with a trap past this many bytes.
     limit: usize,
     /// Collect when `bytes` would pass this.
@@ -300,6 +302,7 @@ impl Heap {
             objects: Vec::new(),
             handles: HandleTable::new(),
             bytes: 0,
+            peak_bytes: 0,
             limit,
             next_gc: MIN_GC_THRESHOLD,
             collections: 0,
@@ -309,6 +312,12 @@ impl Heap {
     /// Bytes currently allocated.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// The most bytes the heap ever held (live data and garbage not yet
+    /// collected).
+    pub fn peak_bytes(&self) -> usize {
+        self.peak_bytes
     }
 
     /// Live-or-unreclaimed object count.
@@ -422,6 +431,7 @@ impl Heap {
         if self.bytes.saturating_add(size) > self.limit {
             return Err(TrapKind::OutOfMemory);
         }
+        self.peak_bytes = self.peak_bytes.max(self.bytes + size);
         Ok(())
     }
 
