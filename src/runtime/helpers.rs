@@ -737,3 +737,53 @@ pub unsafe extern "C" fn hot_loop(ctx: *mut VmContext, func: u64, header: u64) -
 }
 
 use std::io::Write as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::heap::{Heap, StringTable, get_byte, get_i64};
+
+    fn kind(r: u64) -> u32 {
+        unsafe { (*(r as *const ArrayHeader)).kind }
+    }
+
+    #[test]
+    fn a_trapping_copy_or_fill_writes_nothing() {
+        let mut heap = Heap::new(1 << 20);
+        let strings = StringTable::new(&["xyz"]);
+        let (b, s) = (heap.alloc(ElemKind::Bytes, 4, &[]).unwrap(), strings.get(0));
+        let (packed, wide) = (
+            heap.alloc(ElemKind::I64, 4, &[]).unwrap(),
+            heap.alloc(ElemKind::I64, 4, &[]).unwrap(),
+        );
+        unsafe {
+            for k in 0..4 {
+                set_i64(wide, k, 1000 + k).unwrap();
+            }
+            // The source fits, the destination does not: nothing copied,
+            // and a packed destination stays packed (no widening).
+            assert_eq!(
+                copy_array(packed, wide, 1, 0, 4),
+                Err(TrapKind::IndexOutOfBounds)
+            );
+            assert_eq!(kind(packed), I64_BYTES_KIND);
+            assert_eq!(
+                fill_array(Bank::I, packed, 2, 3, 1000),
+                Err(TrapKind::IndexOutOfBounds)
+            );
+            assert_eq!(kind(packed), I64_BYTES_KIND);
+            assert_eq!(fill_array(Bank::I, s, 0, 1, 65), Err(TrapKind::Immutable));
+            assert_eq!(copy_array(s, b, 0, 0, 1), Err(TrapKind::Immutable));
+            assert_eq!(get_byte(s, 0), Ok(i64::from(b'x')));
+            assert_eq!(copy_array(b, s, 2, 0, 3), Err(TrapKind::IndexOutOfBounds));
+            assert_eq!(copy_array(b, s, 0, 0, 3), Ok(()));
+            assert_eq!(get_byte(b, 2), Ok(i64::from(b'z')));
+            assert_eq!(get_byte(b, 3), Ok(0));
+            // A wide source of large values widens a packed destination.
+            assert_eq!(copy_array(packed, wide, 1, 2, 2), Ok(()));
+            assert_eq!(kind(packed), ElemKind::I64 as u32);
+            let got: Vec<_> = (0..4).map(|k| get_i64(packed, k).unwrap()).collect();
+            assert_eq!(got, [0, 1002, 1003, 0]);
+        }
+    }
+}
