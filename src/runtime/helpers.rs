@@ -499,11 +499,12 @@ pub unsafe fn fill_array(
     }
     // SAFETY: by the caller's contract.
     let (h, class) = unsafe { classify(array) };
-    let fits = match (bank, class) {
-        (Bank::I, Some(ElemClass::I64 | ElemClass::Bytes)) => true,
-        (Bank::F, Some(ElemClass::F64)) | (Bank::R, Some(ElemClass::Ref)) => true,
-        _ => false,
-    };
+    let fits = matches!(
+        (bank, class),
+        (Bank::I, Some(ElemClass::I64 | ElemClass::Bytes))
+            | (Bank::F, Some(ElemClass::F64))
+            | (Bank::R, Some(ElemClass::Ref))
+    );
     if !fits {
         return Err(TrapKind::ElementKind);
     }
