@@ -924,3 +924,54 @@ fn interp_instance(m: Module) -> tierjit::Instance {
     let module = tierjit::Module::from_bytecode(&engine, m).unwrap();
     tierjit::Instance::new(&module).unwrap()
 }
+
+#[test]
+fn byte_arrays_strings_and_bulk_ops_build() {
+    let mut mb = ModuleBuilder::new();
+    let main = mb.declare_function("main", sig(&[], None));
+    let mut f = mb.function(main);
+    let (s, b, fl, rs) = (f.new_r(), f.new_r(), f.new_r(), f.new_r());
+    let (n, k, v) = (f.new_i(), f.new_i(), f.new_i());
+    let run = f.new_i_run(3);
+    let x = f.new_f();
+    f.sconst(s, "abc");
+    f.len(n, s);
+    f.new_bytes(b, n);
+    f.copy(b, s, run);
+    f.fill_i(b, run, v);
+    f.get_b(k, b, k);
+    f.set_b(b, k, v);
+    f.printb(b);
+    f.new_array(Bank::F, fl, n);
+    f.fill_f(fl, run, x);
+    f.new_array(Bank::R, rs, n);
+    f.fill_r(rs, run, b);
+    f.ret();
+    f.finish().unwrap();
+    let m = mb.finish().unwrap();
+    let code = &m.functions[0].code;
+    assert_eq!(code[0], Op::new(Opcode::SConst, 0, 0, 0));
+    assert_eq!(m.strings, ["abc"]);
+    // The run is i3, i4, i5: its first register is the field.
+    assert_eq!(code[3], Op::new(Opcode::Copy, 1, 0, 3));
+    assert_eq!(code[4], Op::new(Opcode::FillI, 1, 3, 2));
+    assert_eq!(m.functions[0].regs, [6, 1, 4]);
+}
+
+#[test]
+fn a_register_run_must_be_allocated() {
+    let e = try_main(|f| {
+        let (a, first) = (f.new_r(), f.new_i());
+        f.new_i();
+        f.copy(a, a, first); // i0, i1 allocated, i2 not
+        f.ret();
+    })
+    .unwrap_err();
+    assert_eq!(
+        e,
+        BuildError::UnallocatedRegister {
+            function: "main".into(),
+            reg: AnyReg::I(IReg(2))
+        }
+    );
+}

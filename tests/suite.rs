@@ -104,3 +104,19 @@ fn benchmark_pairs_compute_the_same() {
         assert_eq!(x, y, "{a} and {b}");
     }
 }
+
+/// `copy64.tj` (bulk copy against C's `memmove`) prints what its C peer
+/// (`benches/peers/c/copy64.c`) prints, on every engine, at small sizes:
+/// the lines below are that program's output.
+#[test]
+fn copy_benchmark_matches_its_c_peer() {
+    let module = load(&root().join("benches/programs/copy64.tj"));
+    for (n, reps, want) in [
+        (1000, 7, "copy64(1000, 7) = 184792\n"),
+        (10, 3, "copy64(10, 3) = 4418\n"),
+    ] {
+        let out = differential::check_module(&module, "main", &[Value::I(n), Value::I(reps)]);
+        assert!(out.result.is_ok(), "{:?}", out.result);
+        assert_eq!(out.output, want);
+    }
+}

@@ -105,6 +105,7 @@ fn every_opcode_module() -> Module {
             fields[k] = match kind {
                 Operand::None => 0,
                 Operand::Read(_) | Operand::Write(_) => 3,
+                Operand::ReadRun(..) => 1,
                 Operand::Imm => 0xffff,
                 Operand::ConstI | Operand::ConstF | Operand::Str => 0,
                 Operand::Target => 0,
@@ -448,6 +449,35 @@ fn string_index_out_of_range() {
         Some("main"),
         Some(5),
         "string 2 out of range (module has 2",
+    );
+}
+
+#[test]
+fn register_run_out_of_range() {
+    // `copy` reads i[c], i[c+1], i[c+2]: the whole run must exist.
+    let ok = one([3, 0, 2], vec![op(Copy, 0, 1, 0), op(Ret, 0, 0, 0)]);
+    verify(&ok).expect("i0..i2 exist");
+    let m = one([3, 0, 2], vec![op(Copy, 0, 1, 1), op(Ret, 0, 0, 0)]);
+    expect_err(
+        &m,
+        Some("f"),
+        Some(0),
+        "`copy` reads i registers 1..4 but function has 3",
+    );
+    // The last register of a run past the largest index: no overflow.
+    let m = one([3, 0, 1], vec![op(FillI, 0, u16::MAX, 0), op(Ret, 0, 0, 0)]);
+    expect_err(
+        &m,
+        Some("f"),
+        Some(0),
+        "`filli` reads i registers 65535..65537 but function has 3",
+    );
+    let m = one([2, 1, 1], vec![op(FillF, 0, 1, 0), op(Ret, 0, 0, 0)]);
+    expect_err(
+        &m,
+        Some("f"),
+        Some(0),
+        "`fillf` reads i registers 1..3 but function has 2",
     );
 }
 
@@ -845,6 +875,9 @@ fn engine_invariants_hold(m: &Module) -> bool {
                         .zip(op.fields())
                         .all(|(k, v)| match k {
                             Operand::Read(b) | Operand::Write(b) => v < f.regs[b.index()],
+                            Operand::ReadRun(b, n) => {
+                                u32::from(v) + u32::from(*n) <= u32::from(f.regs[b.index()])
+                            }
                             Operand::Target => (v as usize) < f.code.len(),
                             Operand::Func => (v as usize) < m.functions.len(),
                             Operand::Host => (v as usize) < m.imports.len(),

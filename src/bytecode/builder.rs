@@ -780,6 +780,16 @@ impl FunctionBuilder<'_> {
         IReg(self.alloc(Bank::I))
     }
 
+    /// `n` fresh consecutive `i` registers (each starts as 0), the first
+    /// returned: the run a bulk operation (`copy`, `fill_*`) reads.
+    pub fn new_i_run(&mut self, n: u16) -> IReg {
+        let first = self.new_i();
+        for _ in 1..n {
+            self.new_i();
+        }
+        first
+    }
+
     /// A fresh `f` register (starts as 0.0).
     pub fn new_f(&mut self) -> FReg {
         FReg(self.alloc(Bank::F))
@@ -1533,6 +1543,79 @@ impl FunctionBuilder<'_> {
     pub fn set_r(&mut self, array: RReg, index: IReg, v: RReg) {
         let f = [self.r(array), self.r(index), self.r(v)];
         self.emit(Opcode::SetR, f);
+    }
+
+    // ---- byte arrays, strings, bulk operations ----
+
+    /// The registers `first, first+1, .., first+n-1` of a run, checked to
+    /// be allocated: the first's index.
+    fn run(&mut self, first: IReg, n: u16) -> u16 {
+        for k in 1..n {
+            self.r(IReg(first.0.saturating_add(k)));
+        }
+        self.r(first)
+    }
+
+    /// `dst = new byte array` of `len` bytes, zero-filled.
+    pub fn new_bytes(&mut self, dst: RReg, len: IReg) {
+        let f = [self.r(dst), self.r(len), 0];
+        self.emit(Opcode::NewB, f);
+    }
+
+    /// `dst = array[index]` of a byte array or string, zero-extended.
+    pub fn get_b(&mut self, dst: IReg, array: RReg, index: IReg) {
+        let f = [self.r(dst), self.r(array), self.r(index)];
+        self.emit(Opcode::GetB, f);
+    }
+
+    /// `array[index] = v & 0xff` of a byte array.
+    pub fn set_b(&mut self, array: RReg, index: IReg, v: IReg) {
+        let f = [self.r(array), self.r(index), self.r(v)];
+        self.emit(Opcode::SetB, f);
+    }
+
+    /// `dst =` the immutable byte string of `s` (its UTF-8 bytes): the
+    /// same object every time in one instance.
+    pub fn sconst(&mut self, dst: RReg, s: &str) {
+        let a = self.r(dst);
+        let k = self.module.intern_string(s);
+        let k = self.pooled(k, "strings");
+        self.emit(Opcode::SConst, [a, k, 0]);
+    }
+
+    /// Print the bytes of byte array or string `v` as they are.
+    pub fn printb(&mut self, v: RReg) {
+        let a = self.r(v);
+        self.emit(Opcode::PrintB, [a, 0, 0]);
+    }
+
+    /// Copy `range+2` elements of `src` from index `range+1` to `dst` from
+    /// index `range` (`memmove`): `range` is the first of three `i`
+    /// registers (see [`FunctionBuilder::new_i_run`]).
+    pub fn copy(&mut self, dst: RReg, src: RReg, range: IReg) {
+        let f = [self.r(dst), self.r(src), self.run(range, 3)];
+        self.emit(Opcode::Copy, f);
+    }
+
+    /// Store `v` into the `range+1` elements of `array` (an i64 array, or a
+    /// byte array: the low 8 bits) from index `range`.
+    pub fn fill_i(&mut self, array: RReg, range: IReg, v: IReg) {
+        let f = [self.r(array), self.run(range, 2), self.r(v)];
+        self.emit(Opcode::FillI, f);
+    }
+
+    /// Store `v` into the `range+1` elements of f64 array `array` from
+    /// index `range`.
+    pub fn fill_f(&mut self, array: RReg, range: IReg, v: FReg) {
+        let f = [self.r(array), self.run(range, 2), self.r(v)];
+        self.emit(Opcode::FillF, f);
+    }
+
+    /// Store `v` into the `range+1` elements of reference array `array`
+    /// from index `range`.
+    pub fn fill_r(&mut self, array: RReg, range: IReg, v: RReg) {
+        let f = [self.r(array), self.run(range, 2), self.r(v)];
+        self.emit(Opcode::FillR, f);
     }
 
     // ---- output ----

@@ -95,6 +95,10 @@ pub enum Operand {
     /// A switch table of the function
     /// ([`Function::switch_tables`](super::Function::switch_tables)).
     Table,
+    /// A run of `n` registers of a bank that the op reads: the field holds
+    /// the first, `c`, and the op reads `c, c+1, .., c+n-1` (the verifier
+    /// checks the whole run; the text format writes the first register).
+    ReadRun(Bank, u8),
 }
 
 /// The `CallDst` value of a call whose callee returns nothing.
@@ -571,6 +575,35 @@ opcodes! {
     /// `0 <= i[a] < ` its length, else to its default. Every target lies
     /// after the op.
     Switch = "switch", [Read(I), Table, None], Switch;
+
+    // ---- byte arrays, strings, bulk operations ----
+    /// `r[a] = new byte array of length i[b]`, zero-filled (one byte per
+    /// element).
+    NewB = "newb", [Write(R), Read(I), None], Next;
+    /// `i[a] = r[b][i[c]]`: a byte of a byte array or string, zero-extended.
+    GetB = "getb", [Write(I), Read(R), Read(I)], Next;
+    /// `r[a][i[b]] = i[c] & 0xff` in a byte array (a string traps: immutable).
+    SetB = "setb", [Read(R), Read(I), Read(I)], Next;
+    /// `r[a] =` the immutable byte string of string constant `b`: the same
+    /// object every time in one instance, without allocating.
+    SConst = "sconst", [Write(R), Str, None], Next;
+    /// Write the bytes of byte array or string `r[a]` to the output as they
+    /// are.
+    PrintB = "printb", [Read(R), None, None], Next;
+    /// Copy `i[c+2]` elements of `r[b]` from index `i[c+1]` to `r[a]` from
+    /// index `i[c]` (overlapping ranges as `memmove`). Both arrays of one
+    /// element kind (i64 in either form, f64, references, or bytes, whose
+    /// source may be a string); nothing is written when it traps.
+    Copy = "copy", [Read(R), Read(R), ReadRun(I, 3)], Next;
+    /// Store `i[c]` into the `i[b+1]` elements of `r[a]` from index `i[b]`:
+    /// an i64 array, or a byte array (the low 8 bits).
+    FillI = "filli", [Read(R), ReadRun(I, 2), Read(I)], Next;
+    /// Store `f[c]` into the `i[b+1]` elements of f64 array `r[a]` from
+    /// index `i[b]`.
+    FillF = "fillf", [Read(R), ReadRun(I, 2), Read(F)], Next;
+    /// Store `r[c]` into the `i[b+1]` elements of reference array `r[a]`
+    /// from index `i[b]`.
+    FillR = "fillr", [Read(R), ReadRun(I, 2), Read(R)], Next;
 }
 
 /// The type of a function reference whose signature is not in the module's

@@ -335,6 +335,16 @@ fn check_op(module: &Module, func: &Function, pc: usize, op: &Op) -> Result<(), 
                 }
             }
             Operand::Read(bank) | Operand::Write(bank) => check_reg(func, bank, v)?,
+            Operand::ReadRun(bank, n) => {
+                let have = u32::from(func.regs[bank.index()]);
+                let end = u32::from(v) + u32::from(n);
+                if end > have {
+                    return Err(format!(
+                        "`{}` reads {bank} registers {v}..{end} but function has {have}",
+                        op.opcode
+                    ));
+                }
+            }
             Operand::Imm | Operand::Func | Operand::Host | Operand::Type => {}
             Operand::Global(bank) => {
                 let have = module.global_counts()[bank.index()];

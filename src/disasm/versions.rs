@@ -149,6 +149,9 @@ pub fn listing(module: &Module) -> Result<String> {
         new_closure,
         tail_call_dispatch,
         record_call_target,
+        copy_elements,
+        fill_elements,
+        print_bytes,
     } = HelperAddrs::fake();
     let _ = write!(out, "; helpers at fake addresses:");
     for (name, addr) in [
@@ -166,6 +169,9 @@ pub fn listing(module: &Module) -> Result<String> {
         ("new_closure", new_closure),
         ("tail_call_dispatch", tail_call_dispatch),
         ("record_call_target", record_call_target),
+        ("copy_elements", copy_elements),
+        ("fill_elements", fill_elements),
+        ("print_bytes", print_bytes),
     ] {
         let _ = write!(out, " {name} {addr:#x}");
     }

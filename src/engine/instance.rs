@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::interp;
 use crate::runtime::Store;
 use crate::runtime::context::FuncTier;
-use crate::runtime::heap::Heap;
+use crate::runtime::heap::{Heap, StringTable};
 use crate::runtime::host::HostFunc;
 use crate::runtime::objects::Objects;
 use crate::runtime::stacks::RegisterStacks;
@@ -93,6 +93,7 @@ impl Instance {
             executed_ops: 0,
             func_refs: Store::func_ref_table(&module.inner.layouts),
             globals: module.bytecode().global_inits().map(Vec::into_boxed_slice),
+            strings: StringTable::new(&module.bytecode().strings),
         };
         let (first_tier, tiering) = match module.engine().effective_tier() {
             Tier::Template => (Some(FuncTier::Template), None),

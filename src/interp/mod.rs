@@ -8,10 +8,13 @@
 //! configured depth, never in a crashed process.
 
 use crate::bytecode::op::imm16;
-use crate::bytecode::{Module, NO_REG, Opcode};
+use crate::bytecode::{Bank, Module, NO_REG, Opcode};
 use crate::runtime::Store;
 use crate::runtime::frame::FrameLayout;
-use crate::runtime::heap::{ElemKind, array_len, element_ptr, func_ref, get_i64, set_i64};
+use crate::runtime::heap::{
+    ElemKind, array_len, bytes_of, element_ptr, func_ref, get_byte, get_i64, set_byte, set_i64,
+};
+use crate::runtime::helpers::{copy_array, fill_array};
 use crate::runtime::host::{HostFrame, run_host, store_result};
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::{RawTrap, Trap, TrapKind};
@@ -568,6 +571,31 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                 }
                 Opcode::PrintF => {
                     let _ = write_f64(&mut *store.out, f!(op.a), op.b as usize);
+                }
+                Opcode::NewB => {
+                    let len = i!(op.b);
+                    let roots = [roots!(), &store.globals[2][..]];
+                    r!(op.a) = try_trap!(store.heap.alloc(ElemKind::Bytes, len, &roots));
+                }
+                Opcode::GetB => i!(op.a) = try_trap!(get_byte(r!(op.b), i!(op.c))),
+                Opcode::SetB => try_trap!(set_byte(r!(op.a), i!(op.b), i!(op.c))),
+                Opcode::SConst => r!(op.a) = store.strings.get(op.b as usize),
+                Opcode::PrintB => {
+                    let bytes = try_trap!(bytes_of(r!(op.a)));
+                    let _ = store.out.write_all(bytes);
+                }
+                Opcode::Copy => {
+                    let c = op.c as usize;
+                    try_trap!(copy_array(r!(op.a), r!(op.b), i!(c), i!(c + 1), i!(c + 2)))
+                }
+                Opcode::FillI | Opcode::FillF | Opcode::FillR => {
+                    let (bank, value) = match op.opcode {
+                        Opcode::FillI => (Bank::I, i!(op.c) as u64),
+                        Opcode::FillF => (Bank::F, f!(op.c).to_bits()),
+                        _ => (Bank::R, r!(op.c)),
+                    };
+                    let b = op.b as usize;
+                    try_trap!(fill_array(bank, r!(op.a), i!(b), i!(b + 1), value))
                 }
                 Opcode::Trap | Opcode::TrapI => {
                     let code = if op.opcode == Opcode::Trap {

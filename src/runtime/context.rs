@@ -129,6 +129,9 @@ pub struct VmContext {
     pub tail_func: u64,
     /// The store's globals, per bank (bits, 8 bytes each).
     pub globals: [*mut u64; 3],
+    /// The store's string constants' objects: reference `i` (8 bytes) is
+    /// string constant `i`'s ([`crate::runtime::heap::StringTable`]).
+    pub strings: *const u64,
 }
 
 /// The status a function returns to have its caller's call site call
@@ -156,6 +159,7 @@ impl VmContext {
             func_refs: std::ptr::null(),
             tail_func: 0,
             globals: [std::ptr::null_mut(); 3],
+            strings: std::ptr::null(),
         }
     }
 }
@@ -202,6 +206,9 @@ pub mod offsets {
         GLOBALS + (bank * size_of::<usize>()) as i32
     }
 
+    /// [`VmContext::strings`].
+    pub const STRINGS: i32 = offset_of!(VmContext, strings) as i32;
+
     /// Size of one [`FuncEntry`].
     pub const FUNC_ENTRY_SIZE: i32 = size_of::<FuncEntry>() as i32;
     /// [`FuncEntry::code`].
@@ -230,6 +237,7 @@ mod tests {
             FUNC_REFS,
             TAIL_FUNC,
             GLOBALS,
+            STRINGS,
         ] {
             assert_eq!(off % 8, 0, "8-byte fields are 8-byte aligned");
         }

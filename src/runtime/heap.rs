@@ -17,6 +17,17 @@
 //! that room are not touched until then. Every engine reads and writes both
 //! forms; only the kind in the header, never the program, can tell them
 //! apart.
+//!
+//! **Byte arrays and strings.** `newb` makes a byte array (kind
+//! [`ElemKind::Bytes`]), one byte per element. A string constant is an
+//! immutable byte string (kind [`STRING_KIND`]): one object per constant and
+//! instance, made when the instance is ([`StringTable`]), never allocated by
+//! the program, never freed by the collector (permanently marked, like the
+//! `fref` table). Reads (`getb`, `len`, `printb`, a copy's source) take
+//! both; writes (`setb`, `filli`, a copy's destination) trap with
+//! `Immutable` on a string, so constants stay constant while every
+//! instance shares one object per constant. To change a string, copy it
+//! into a `newb` array.
 
 use super::frame::FrameLayout;
 use super::handles::HandleTable;
@@ -36,6 +47,8 @@ pub enum ElemKind {
     F64 = 2,
     /// Reference elements (`newr`), traced by the collector.
     Ref = 3,
+    /// Bytes (`newb`): one byte per element, values `0..=255`.
+    Bytes = 6,
 }
 
 impl ElemKind {
@@ -77,6 +90,20 @@ pub const I64_BYTES_KIND: u32 = 4;
 /// The header kind of a function reference ([`FuncRefObject`]): not an
 /// array, so element ops trap on it with `ElementKind` and `len` reads 0.
 pub const FUNC_REF_KIND: u32 = 5;
+
+/// The header kind of a byte array ([`ElemKind::Bytes`]).
+pub const BYTES_KIND: u32 = ElemKind::Bytes as u32;
+
+/// The header kind of an immutable byte string (a string constant's
+/// object, see [`StringTable`]): read like a byte array, never written.
+pub const STRING_KIND: u32 = 7;
+
+/// Whether an object of header kind `kind` is a byte array or a string:
+/// what byte reads accept.
+#[inline(always)]
+pub const fn is_byte_kind(kind: u32) -> bool {
+    kind == BYTES_KIND || kind == STRING_KIND
+}
 
 /// A function reference: what `fref` and `closure` make and `calli` and
 /// `tcalli` call through. Immutable once made. `fref`'s are one per function
@@ -211,6 +238,22 @@ pub const ELEM_SIZE: usize = 8;
 /// The largest length an array can have: its size must fit `isize`.
 pub const MAX_ARRAY_LEN: u64 = ((isize::MAX as usize - ARRAY_DATA_OFFSET) / ELEM_SIZE) as u64;
 
+/// The largest length a byte array or string can have: its size, rounded
+/// up to 8 bytes, must fit `isize`.
+pub const MAX_BYTES_LEN: u64 = (isize::MAX as usize - ARRAY_DATA_OFFSET - 7) as u64;
+
+/// The size of a byte array or string of `len` bytes (at most
+/// [`MAX_BYTES_LEN`]): the header, the bytes rounded up to 8, at least
+/// [`MIN_OBJECT_SIZE`].
+pub const fn bytes_object_size(len: usize) -> usize {
+    let size = (ARRAY_DATA_OFFSET + len + 7) & !7;
+    if size < MIN_OBJECT_SIZE {
+        MIN_OBJECT_SIZE
+    } else {
+        size
+    }
+}
+
 /// The smallest heap size at which the collector first runs.
 const MIN_GC_THRESHOLD: usize = 1 << 20;
 
@@ -280,18 +323,28 @@ unsafe impl Send for Heap {}
 /// `h` is a live object of a heap.
 unsafe fn object_layout(h: *const ArrayHeader) -> Option<Layout> {
     // SAFETY: by the caller's contract.
-    let kind = unsafe { (*h).kind };
+    let (kind, len) = unsafe { ((*h).kind, (*h).len) };
     if kind == FUNC_REF_KIND || kind == HOST_OBJECT_KIND {
         return Layout::from_size_align(MIN_OBJECT_SIZE, 8).ok();
     }
-    layout_for(unsafe { (*h).len })
+    layout_for(kind == BYTES_KIND, len)
 }
 
-fn layout_for(len: u64) -> Option<Layout> {
-    if len > MAX_ARRAY_LEN {
-        return None;
-    }
-    let size = (ARRAY_DATA_OFFSET + len as usize * ELEM_SIZE).max(MIN_OBJECT_SIZE);
+/// The allocation of an array of `len` elements: 8 bytes each (also for
+/// byte-packed i64 arrays, which keep room to widen), or one for a byte
+/// array.
+fn layout_for(bytes: bool, len: u64) -> Option<Layout> {
+    let size = if bytes {
+        if len > MAX_BYTES_LEN {
+            return None;
+        }
+        bytes_object_size(len as usize)
+    } else {
+        if len > MAX_ARRAY_LEN {
+            return None;
+        }
+        (ARRAY_DATA_OFFSET + len as usize * ELEM_SIZE).max(MIN_OBJECT_SIZE)
+    };
     Layout::from_size_align(size, 8).ok()
 }
 
@@ -338,7 +391,8 @@ impl Heap {
         if len < 0 {
             return Err(TrapKind::NegativeLength);
         }
-        let layout = layout_for(len as u64).ok_or(TrapKind::OutOfMemory)?;
+        let layout =
+            layout_for(kind == ElemKind::Bytes, len as u64).ok_or(TrapKind::OutOfMemory)?;
         let size = layout.size();
         self.make_room(size, roots)?;
         // SAFETY: layout has non-zero size (the header).
@@ -643,6 +697,154 @@ pub unsafe fn array_len(r: u64) -> Result<i64, TrapKind> {
     }
     // SAFETY: by the caller's contract.
     Ok(unsafe { (*(r as *const ArrayHeader)).len } as i64)
+}
+
+/// Checked access to byte array or string `r` for a read (`getb`,
+/// `printb`, a copy's source): its header, or the trap.
+///
+/// # Safety
+/// `r` must be null or a live object of an instance.
+#[inline(always)]
+pub unsafe fn bytes_header<'a>(r: u64) -> Result<&'a ArrayHeader, TrapKind> {
+    if r == 0 {
+        return Err(TrapKind::NullReference);
+    }
+    // SAFETY: by the caller's contract.
+    let h = unsafe { &*(r as *const ArrayHeader) };
+    if !is_byte_kind(h.kind) {
+        return Err(TrapKind::ElementKind);
+    }
+    Ok(h)
+}
+
+/// Checked access to byte array `r` for a write (`setb`, `filli`, a copy's
+/// destination): its header, or the trap (`Immutable` for a string).
+///
+/// # Safety
+/// `r` must be null or a live object of an instance.
+#[inline(always)]
+pub unsafe fn bytes_header_mut<'a>(r: u64) -> Result<&'a ArrayHeader, TrapKind> {
+    // SAFETY: by the caller's contract.
+    let h = unsafe { bytes_header(r)? };
+    if h.kind == STRING_KIND {
+        return Err(TrapKind::Immutable);
+    }
+    Ok(h)
+}
+
+/// The bytes of byte array or string `r`, after the null and kind checks.
+///
+/// # Safety
+/// `r` must be null or a live object of an instance; the slice must not
+/// outlive it nor overlap a write to it.
+pub unsafe fn bytes_of<'a>(r: u64) -> Result<&'a [u8], TrapKind> {
+    // SAFETY: by the caller's contract; the object holds `len` bytes.
+    unsafe {
+        let h = bytes_header(r)?;
+        let data = (r as usize + ARRAY_DATA_OFFSET) as *const u8;
+        Ok(std::slice::from_raw_parts(data, h.len as usize))
+    }
+}
+
+/// Byte `idx` of byte array or string `r`, zero-extended, after the null,
+/// kind and bounds checks (`getb`).
+///
+/// # Safety
+/// `r` must be null or a live object of an instance.
+#[inline(always)]
+pub unsafe fn get_byte(r: u64, idx: i64) -> Result<i64, TrapKind> {
+    // SAFETY: by the caller's contract; the index is in bounds.
+    unsafe {
+        let h = bytes_header(r)?;
+        if (idx as u64) >= h.len {
+            return Err(TrapKind::IndexOutOfBounds);
+        }
+        Ok(i64::from(
+            *((r as usize + ARRAY_DATA_OFFSET) as *const u8).add(idx as usize),
+        ))
+    }
+}
+
+/// Store the low 8 bits of `value` at byte `idx` of byte array `r`, after
+/// the null, kind (a string is immutable) and bounds checks (`setb`).
+///
+/// # Safety
+/// `r` must be null or a live object of an instance.
+#[inline(always)]
+pub unsafe fn set_byte(r: u64, idx: i64, value: i64) -> Result<(), TrapKind> {
+    // SAFETY: by the caller's contract; the index is in bounds.
+    unsafe {
+        let h = bytes_header_mut(r)?;
+        if (idx as u64) >= h.len {
+            return Err(TrapKind::IndexOutOfBounds);
+        }
+        *((r as usize + ARRAY_DATA_OFFSET) as *mut u8).add(idx as usize) = value as u8;
+    }
+    Ok(())
+}
+
+/// The immutable byte strings of an instance's string constants, one
+/// object each (kind [`STRING_KIND`], permanently marked so that the
+/// collector neither frees nor writes them), and the table of their
+/// references that `sconst` reads (through `VmContext::strings` in
+/// compiled code).
+pub struct StringTable {
+    /// The objects' memory, 8-byte words; never moved while the table
+    /// lives.
+    objects: Box<[Box<[u64]>]>,
+    /// Reference `i` is string constant `i`'s object.
+    refs: Box<[u64]>,
+}
+
+impl StringTable {
+    /// The objects of these string constants.
+    pub fn new<S: AsRef<[u8]>>(strings: &[S]) -> StringTable {
+        let objects: Box<[Box<[u64]>]> = strings
+            .iter()
+            .map(|s| {
+                let bytes = s.as_ref();
+                let words = bytes_object_size(bytes.len()) / 8;
+                let mut object = vec![0u64; words].into_boxed_slice();
+                let p = object.as_mut_ptr();
+                // SAFETY: the words hold the header and the bytes.
+                unsafe {
+                    p.cast::<ArrayHeader>().write(ArrayHeader {
+                        kind: STRING_KIND,
+                        marked: 1,
+                        len: bytes.len() as u64,
+                    });
+                    std::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        p.cast::<u8>().add(ARRAY_DATA_OFFSET),
+                        bytes.len(),
+                    );
+                }
+                object
+            })
+            .collect();
+        let refs = objects.iter().map(|o| o.as_ptr() as u64).collect();
+        StringTable { objects, refs }
+    }
+
+    /// The reference to string constant `index`'s object (`sconst`).
+    pub fn get(&self, index: usize) -> u64 {
+        self.refs[index]
+    }
+
+    /// The table of references, for compiled code.
+    pub fn refs(&self) -> *const u64 {
+        self.refs.as_ptr()
+    }
+
+    /// How many strings it holds.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Whether it holds no string.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
 }
 
 #[cfg(test)]

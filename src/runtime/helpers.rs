@@ -6,12 +6,15 @@
 //! orchestrator (`crate::tiering`): helpers reach it only through the
 //! [`CodeHooks`] trait object it installs in [`HelperState`] for a call.
 
-use crate::bytecode::{Module, NO_REG};
+use crate::bytecode::{Bank, Module, NO_REG};
 use crate::runtime::Store;
 use crate::runtime::call_profile::{SITE_POLYMORPHIC, SITE_UNSEEN};
 use crate::runtime::compile_error::CompileError;
 use crate::runtime::context::{NativeEntry, TAIL_CALL_STATUS, VmContext};
-use crate::runtime::heap::{ElemKind, FuncRefObject, NULL_ARRAY_HEADER, set_i64};
+use crate::runtime::heap::{
+    ARRAY_DATA_OFFSET, ArrayHeader, BYTES_KIND, ElemKind, FuncRefObject, I64_BYTES_KIND,
+    I64_BYTES_MAX, NULL_ARRAY_HEADER, STRING_KIND, bytes_of, set_i64, widen_i64_bytes,
+};
 use crate::runtime::host::{HostCallSite, HostFrame, run_host, store_result};
 use crate::runtime::print::{write_f64, write_i64};
 use crate::runtime::trap::TrapKind;
@@ -50,6 +53,12 @@ pub struct HelperAddrs {
     pub tail_call_dispatch: usize,
     /// [`record_call_target`].
     pub record_call_target: usize,
+    /// [`copy_elements`].
+    pub copy_elements: usize,
+    /// [`fill_elements`].
+    pub fill_elements: usize,
+    /// [`print_bytes`].
+    pub print_bytes: usize,
     /// [`NULL_ARRAY_HEADER`]: not a helper, but an address compiled code
     /// embeds, so listings take a fake one too.
     pub null_array_header: usize,
@@ -72,6 +81,9 @@ impl HelperAddrs {
             new_closure: new_closure as *const () as usize,
             tail_call_dispatch: tail_call_dispatch as *const () as usize,
             record_call_target: record_call_target as *const () as usize,
+            copy_elements: copy_elements as *const () as usize,
+            fill_elements: fill_elements as *const () as usize,
+            print_bytes: print_bytes as *const () as usize,
             null_array_header: &NULL_ARRAY_HEADER as *const FuncRefObject as usize,
         }
     }
@@ -94,6 +106,9 @@ impl HelperAddrs {
             new_closure: a(12),
             tail_call_dispatch: a(13),
             record_call_target: a(14),
+            copy_elements: a(15),
+            fill_elements: a(16),
+            print_bytes: a(17),
         }
     }
 }
@@ -178,6 +193,7 @@ pub unsafe extern "C" fn new_array(
         let kind = match kind {
             1 => ElemKind::I64,
             2 => ElemKind::F64,
+            6 => ElemKind::Bytes,
             _ => ElemKind::Ref,
         };
         // SAFETY: the store outlives the call; `top` lies in its reference
@@ -335,6 +351,256 @@ pub unsafe extern "C" fn fill_bytes(
     0
 }
 
+/// The class of elements a bulk operation moves: arrays whose kinds have
+/// one class may be copied into each other.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ElemClass {
+    /// i64, either form.
+    I64,
+    /// f64, 8 bytes.
+    F64,
+    /// References, 8 bytes.
+    Ref,
+    /// Byte arrays and strings.
+    Bytes,
+}
+
+/// The header of non-null object `r` and its element class (`None`: not an
+/// array).
+///
+/// # Safety
+/// `r` is a live object of an instance.
+unsafe fn classify<'a>(r: u64) -> (&'a ArrayHeader, Option<ElemClass>) {
+    // SAFETY: by the caller's contract.
+    let h = unsafe { &*(r as *const ArrayHeader) };
+    let class = match h.kind {
+        k if k == ElemKind::I64 as u32 || k == I64_BYTES_KIND => Some(ElemClass::I64),
+        k if k == ElemKind::F64 as u32 => Some(ElemClass::F64),
+        k if k == ElemKind::Ref as u32 => Some(ElemClass::Ref),
+        BYTES_KIND | STRING_KIND => Some(ElemClass::Bytes),
+        _ => None,
+    };
+    (h, class)
+}
+
+/// Whether `start .. start + count` lies in `0..=len`: all three
+/// non-negative, and the end (which fits `u64`, as both do `i64`) at most
+/// `len`.
+fn range_in(start: i64, count: i64, len: u64) -> bool {
+    start >= 0 && count >= 0 && (start as u64) + (count as u64) <= len
+}
+
+/// The address of element 0 of array `r`.
+fn data(r: u64) -> *mut u8 {
+    (r as usize + ARRAY_DATA_OFFSET) as *mut u8
+}
+
+/// `copy`: copy `count` elements of array `src` from index `src_off` to
+/// array `dst` from index `dst_off`, as `memmove` (overlapping ranges of
+/// one array copy as if through a buffer). Checks, in order, before
+/// anything is written: null (`dst`, then `src`), element kinds (one class:
+/// i64 in either form, f64, references, or bytes, where a string is a
+/// byte source), `dst` immutable (a string), then both ranges (each
+/// offset and the count non-negative, the end within the length).
+///
+/// # Safety
+/// `dst` and `src` are null or live objects of an instance.
+#[inline(never)]
+pub unsafe fn copy_array(
+    dst: u64,
+    src: u64,
+    dst_off: i64,
+    src_off: i64,
+    count: i64,
+) -> Result<(), TrapKind> {
+    if dst == 0 || src == 0 {
+        return Err(TrapKind::NullReference);
+    }
+    // SAFETY: by the caller's contract.
+    let ((dh, dc), (sh, sc)) = unsafe { (classify(dst), classify(src)) };
+    let Some(class) = dc.filter(|&c| Some(c) == sc) else {
+        return Err(TrapKind::ElementKind);
+    };
+    if dh.kind == STRING_KIND {
+        return Err(TrapKind::Immutable);
+    }
+    if !range_in(dst_off, count, dh.len) || !range_in(src_off, count, sh.len) {
+        return Err(TrapKind::IndexOutOfBounds);
+    }
+    let (n, d, s) = (count as usize, dst_off as usize, src_off as usize);
+    let (dp, sp) = (data(dst), data(src));
+    // SAFETY: both ranges lie in their arrays (checked); `ptr::copy` is
+    // `memmove`, right for overlapping ranges of one array.
+    unsafe {
+        match class {
+            ElemClass::Bytes => std::ptr::copy(sp.add(s), dp.add(d), n),
+            ElemClass::F64 | ElemClass::Ref => {
+                std::ptr::copy((sp as *const u64).add(s), (dp as *mut u64).add(d), n)
+            }
+            ElemClass::I64 => {
+                let (dst_packed, src_packed) =
+                    (dh.kind == I64_BYTES_KIND, sh.kind == I64_BYTES_KIND);
+                match (dst_packed, src_packed) {
+                    (true, true) => std::ptr::copy(sp.add(s), dp.add(d), n),
+                    (false, false) => {
+                        std::ptr::copy((sp as *const i64).add(s), (dp as *mut i64).add(d), n)
+                    }
+                    // Different forms: different arrays, no overlap.
+                    (false, true) => {
+                        let from = std::slice::from_raw_parts(sp.add(s), n);
+                        let to = std::slice::from_raw_parts_mut((dp as *mut i64).add(d), n);
+                        for (t, &f) in to.iter_mut().zip(from) {
+                            *t = i64::from(f);
+                        }
+                    }
+                    (true, false) => {
+                        let from = std::slice::from_raw_parts((sp as *const i64).add(s), n);
+                        if from.iter().all(|v| (0..=I64_BYTES_MAX).contains(v)) {
+                            let to = std::slice::from_raw_parts_mut(dp.add(d), n);
+                            for (t, &f) in to.iter_mut().zip(from) {
+                                *t = f as u8;
+                            }
+                        } else {
+                            widen_i64_bytes(dst);
+                            std::ptr::copy_nonoverlapping(
+                                from.as_ptr(),
+                                (dp as *mut i64).add(d),
+                                n,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `filli`, `fillf`, `fillr`: store `value` (bits of an element of bank
+/// `bank`) into the `count` elements of `array` from index `start`. An i64
+/// value goes into an i64 array (a byte-packed one widens unless it fits a
+/// byte) or, its low 8 bits, into a byte array; f64 and reference values
+/// into arrays of their kind. Checks, in order, before anything is
+/// written: null, kind, immutable (a string), range (as [`copy_array`]'s).
+///
+/// # Safety
+/// `array` is null or a live object of an instance.
+#[inline(never)]
+pub unsafe fn fill_array(
+    bank: Bank,
+    array: u64,
+    start: i64,
+    count: i64,
+    value: u64,
+) -> Result<(), TrapKind> {
+    if array == 0 {
+        return Err(TrapKind::NullReference);
+    }
+    // SAFETY: by the caller's contract.
+    let (h, class) = unsafe { classify(array) };
+    let fits = matches!(
+        (bank, class),
+        (Bank::I, Some(ElemClass::I64 | ElemClass::Bytes))
+            | (Bank::F, Some(ElemClass::F64))
+            | (Bank::R, Some(ElemClass::Ref))
+    );
+    if !fits {
+        return Err(TrapKind::ElementKind);
+    }
+    if h.kind == STRING_KIND {
+        return Err(TrapKind::Immutable);
+    }
+    if !range_in(start, count, h.len) {
+        return Err(TrapKind::IndexOutOfBounds);
+    }
+    let (n, s, p) = (count as usize, start as usize, data(array));
+    let byte = h.kind == BYTES_KIND
+        || (h.kind == I64_BYTES_KIND && (0..=I64_BYTES_MAX).contains(&(value as i64)));
+    // SAFETY: the range lies in the array (checked).
+    unsafe {
+        if byte {
+            std::ptr::write_bytes(p.add(s), value as u8, n);
+        } else {
+            if h.kind == I64_BYTES_KIND && n > 0 {
+                widen_i64_bytes(array);
+            }
+            std::slice::from_raw_parts_mut((p as *mut u64).add(s), n).fill(value);
+        }
+    }
+    Ok(())
+}
+
+/// [`copy_array`] for compiled code: `range` points to the op's three i64
+/// registers (destination offset, source offset, count). Returns 0 or the
+/// trap's code. It allocates nothing (never collects) and reads no store.
+///
+/// # Safety
+/// Called only by compiled code, with live objects (or null) and `range`
+/// valid for three reads.
+pub unsafe extern "C" fn copy_elements(
+    _ctx: *mut VmContext,
+    dst: u64,
+    src: u64,
+    range: *const i64,
+) -> u64 {
+    // SAFETY: by the caller's contract.
+    unsafe {
+        let [d, s, n] = [*range, *range.add(1), *range.add(2)];
+        match copy_array(dst, src, d, s, n) {
+            Ok(()) => 0,
+            Err(k) => k.code().into(),
+        }
+    }
+}
+
+/// [`fill_array`] for compiled code: `bank` is the value's bank index,
+/// `range` points to the op's two i64 registers (start, count). Returns 0
+/// or the trap's code. It allocates nothing and reads no store.
+///
+/// # Safety
+/// Called only by compiled code, with a live object (or null) and `range`
+/// valid for two reads.
+pub unsafe extern "C" fn fill_elements(
+    _ctx: *mut VmContext,
+    bank: u64,
+    array: u64,
+    range: *const i64,
+    value: u64,
+) -> u64 {
+    let bank = match bank {
+        0 => Bank::I,
+        1 => Bank::F,
+        _ => Bank::R,
+    };
+    // SAFETY: by the caller's contract.
+    unsafe {
+        let [start, count] = [*range, *range.add(1)];
+        match fill_array(bank, array, start, count, value) {
+            Ok(()) => 0,
+            Err(k) => k.code().into(),
+        }
+    }
+}
+
+/// `printb`: write the bytes of byte array or string `r` to the output.
+/// Returns 0, or the trap's code for null or another kind.
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call and a
+/// live object (or null).
+pub unsafe extern "C" fn print_bytes(ctx: *mut VmContext, r: u64) -> u64 {
+    guarded(ctx, |st| {
+        // SAFETY: by the caller's contract; the store outlives the call.
+        match unsafe { bytes_of(r) } {
+            Ok(bytes) => {
+                let _ = unsafe { &mut *st.store }.out.write_all(bytes);
+                0
+            }
+            Err(k) => k.code().into(),
+        }
+    })
+}
+
 /// Host call: `packed` is a [`HostCallSite`]; the three pointers are the
 /// caller's frame bases.
 ///
@@ -481,3 +747,53 @@ pub unsafe extern "C" fn hot_loop(ctx: *mut VmContext, func: u64, header: u64) -
 }
 
 use std::io::Write as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::heap::{Heap, StringTable, get_byte, get_i64};
+
+    fn kind(r: u64) -> u32 {
+        unsafe { (*(r as *const ArrayHeader)).kind }
+    }
+
+    #[test]
+    fn a_trapping_copy_or_fill_writes_nothing() {
+        let mut heap = Heap::new(1 << 20);
+        let strings = StringTable::new(&["xyz"]);
+        let (b, s) = (heap.alloc(ElemKind::Bytes, 4, &[]).unwrap(), strings.get(0));
+        let (packed, wide) = (
+            heap.alloc(ElemKind::I64, 4, &[]).unwrap(),
+            heap.alloc(ElemKind::I64, 4, &[]).unwrap(),
+        );
+        unsafe {
+            for k in 0..4 {
+                set_i64(wide, k, 1000 + k).unwrap();
+            }
+            // The source fits, the destination does not: nothing copied,
+            // and a packed destination stays packed (no widening).
+            assert_eq!(
+                copy_array(packed, wide, 1, 0, 4),
+                Err(TrapKind::IndexOutOfBounds)
+            );
+            assert_eq!(kind(packed), I64_BYTES_KIND);
+            assert_eq!(
+                fill_array(Bank::I, packed, 2, 3, 1000),
+                Err(TrapKind::IndexOutOfBounds)
+            );
+            assert_eq!(kind(packed), I64_BYTES_KIND);
+            assert_eq!(fill_array(Bank::I, s, 0, 1, 65), Err(TrapKind::Immutable));
+            assert_eq!(copy_array(s, b, 0, 0, 1), Err(TrapKind::Immutable));
+            assert_eq!(get_byte(s, 0), Ok(i64::from(b'x')));
+            assert_eq!(copy_array(b, s, 2, 0, 3), Err(TrapKind::IndexOutOfBounds));
+            assert_eq!(copy_array(b, s, 0, 0, 3), Ok(()));
+            assert_eq!(get_byte(b, 2), Ok(i64::from(b'z')));
+            assert_eq!(get_byte(b, 3), Ok(0));
+            // A wide source of large values widens a packed destination.
+            assert_eq!(copy_array(packed, wide, 1, 2, 2), Ok(()));
+            assert_eq!(kind(packed), ElemKind::I64 as u32);
+            let got: Vec<_> = (0..4).map(|k| get_i64(packed, k).unwrap()).collect();
+            assert_eq!(got, [0, 1002, 1003, 0]);
+        }
+    }
+}

@@ -48,6 +48,8 @@ pub struct Store {
     /// The globals' values (bits), per bank; the reference globals are
     /// roots of the collector.
     pub globals: [Box<[u64]>; 3],
+    /// The immutable objects `sconst` returns, one per string constant.
+    pub strings: heap::StringTable,
 }
 
 impl Store {

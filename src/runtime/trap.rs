@@ -34,11 +34,14 @@ pub enum TrapKind {
     /// An indirect call (`calli`, `tcalli`) through a reference that is not
     /// a function reference or whose type is not the one the call expects.
     SignatureMismatch = 12,
+    /// A write (`setb`, `filli`, a copy's destination) to an immutable
+    /// object: a string constant.
+    Immutable = 14,
 }
 
 impl TrapKind {
     /// Every kind, for tests.
-    pub const ALL: [TrapKind; 12] = [
+    pub const ALL: [TrapKind; 13] = [
         TrapKind::DivisionByZero,
         TrapKind::IntegerOverflow,
         TrapKind::IndexOutOfBounds,
@@ -51,6 +54,7 @@ impl TrapKind {
         TrapKind::Interrupted,
         TrapKind::User,
         TrapKind::SignatureMismatch,
+        TrapKind::Immutable,
     ];
 
     /// The status code compiled code returns for this trap.
@@ -78,6 +82,7 @@ impl TrapKind {
             TrapKind::Interrupted => "interrupted",
             TrapKind::User => "user trap",
             TrapKind::SignatureMismatch => "indirect call signature mismatch",
+            TrapKind::Immutable => "write to an immutable object",
         }
     }
 }

@@ -27,6 +27,7 @@ fn sample(opcode: Opcode) -> Module {
         fields[k] = match operand {
             Operand::None => 0,
             Operand::Read(_) | Operand::Write(_) => k as u16 + 1,
+            Operand::ReadRun(..) => 1,
             Operand::Imm => (-7i16) as u16,
             Operand::ConstI | Operand::ConstF | Operand::Str | Operand::Host => 0,
             Operand::Target => 1,

@@ -104,6 +104,7 @@ impl JitRuntime {
             (*ctx).trap_kind = 0;
             (*ctx).func_refs = store.func_refs.as_ptr() as *const u8;
             (*ctx).globals = [0, 1, 2].map(|b| store.globals[b].as_mut_ptr());
+            (*ctx).strings = store.strings.refs();
             let entry: NativeEntry = std::mem::transmute::<usize, NativeEntry>(addr);
             let mut status = call_on_stack(&stack, entry, ctx, i0, f0, r0);
             if status == TAIL_CALL_STATUS {

@@ -391,6 +391,10 @@ fn build(
                     .is_some_and(|b| global_counts[b.index()] == 0)
                 // A switch jumps forward only.
                 || (opcode == Opcode::Switch && pc + 1 >= len)
+                // A register run must fit the bank.
+                || opcode.operands().iter().any(|k| {
+                    matches!(*k, Operand::ReadRun(b, n) if regs[b.index()] < u16::from(n))
+                })
             {
                 opcode = Opcode::Nop;
             }
@@ -404,6 +408,9 @@ fn build(
                     Operand::None | Operand::CallDst | Operand::ArgWindow => 0,
                     Operand::Read(b) | Operand::Write(b) => {
                         pick.index(usize::from(regs[b.index()])) as u16
+                    }
+                    Operand::ReadRun(b, n) => {
+                        pick.index(usize::from(regs[b.index()] - u16::from(n) + 1)) as u16
                     }
                     Operand::Imm => r.imm as u16,
                     Operand::ConstI => intern(&mut p.iconsts, &mut p.module.iconsts, r.big, r.big),

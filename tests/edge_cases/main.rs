@@ -6,6 +6,7 @@
 mod differential;
 
 mod arrays;
+mod bytes;
 mod calls_and_limits;
 mod float_ops;
 mod functions;

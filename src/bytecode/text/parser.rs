@@ -1086,6 +1086,14 @@ impl<'s, 'a> Parser<'s, 'a> {
                 info.regs.push((b, idx));
                 Ok(idx)
             }
+            Operand::ReadRun(bank, n) => {
+                // The first register; the run needs the registers after it.
+                let (b, idx, _) = register(cur, Some(bank))?;
+                info.regs.push((b, idx));
+                info.regs
+                    .push((b, idx.saturating_add(u16::from(n).saturating_sub(1))));
+                Ok(idx)
+            }
             Operand::Imm => imm_literal(cur),
             Operand::ConstI => {
                 let (v, col) = int_literal(cur)?;

@@ -207,6 +207,19 @@ a:  reti i0
 b:  switch i1, (), c
 c:  reti i1
 end
+
+func bytes_and_bulk() -> none
+    newb r0, i0
+    getb i1, r0, i2
+    setb r0, i2, i1
+    sconst r1, "abc\u{e9}\0"
+    printb r1
+    copy r0, r1, i3
+    filli r0, i3, i1
+    fillf r2, i4, f0
+    fillr r3, i4, r1
+    ret
+end
 "#;
 
 #[test]
@@ -332,8 +345,13 @@ fn every_opcode_round_trips() {
             f(3.0)
         ]
     );
-    assert_eq!(m.strings.len(), 2);
+    assert_eq!(m.strings.len(), 3);
     assert_eq!(m.strings[0], "hello, \"world\"\n\t\\\r\0\u{1F600}\u{7}");
+    assert_eq!(m.strings[2], "abc\u{e9}\0");
+    // A register run needs every register of the run: `copy .., i3` reads
+    // i3..i5.
+    let bulk = m.functions.iter().find(|f| f.name == "bytes_and_bulk");
+    assert_eq!(bulk.map(|f| f.regs), Some([6, 1, 4]));
     assert_eq!(
         m.types,
         vec![

@@ -782,6 +782,8 @@ impl Translator<'_, '_> {
                         | NewI
                         | NewF
                         | NewR
+                        | NewB
+                        | PrintB
                         | PrintS
                         | PrintI
                         | PrintF

@@ -23,8 +23,8 @@ use crate::runtime::call_profile::{CallProfiles, site_of};
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
 use crate::runtime::heap::{
-    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind, FUNC_REF_SIZE,
-    I64_BYTES_KIND, I64_BYTES_MAX,
+    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, BYTES_KIND, ElemKind, FUNC_REF_SIZE,
+    I64_BYTES_KIND, I64_BYTES_MAX, STRING_KIND,
 };
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::trap::TrapKind;
@@ -34,8 +34,8 @@ use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::types::{F64, I8, I32, I64};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockCall, ExtFuncData, ExternalName, FuncRef, Function, Inst, InstBuilder,
-    JumpTableData, MemFlagsData, SigRef, Signature, TrapCode, Type, UserExternalName, UserFuncName,
-    Value,
+    JumpTableData, MemFlagsData, SigRef, Signature, StackSlot, StackSlotData, StackSlotKind,
+    TrapCode, Type, UserExternalName, UserFuncName, Value,
 };
 use cranelift_codegen::isa::{TargetFrontendConfig, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -464,6 +464,10 @@ struct Translator<'a, 'f> {
     helper_sigs: Vec<Option<SigRef>>,
     /// The signature of `tail_call_dispatch` calls, once imported.
     dispatch_sig: Option<SigRef>,
+    /// Where a bulk operation (`copy`, `fill*`) puts its run of i64
+    /// registers for its helper, which reads them through a pointer; made
+    /// at the first such op.
+    bulk_args: Option<StackSlot>,
 }
 
 impl<'a, 'f> Translator<'a, 'f> {
@@ -552,6 +556,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             self_ref: (func as u32, self_ref),
             helper_sigs: Vec::new(),
             dispatch_sig: None,
+            bulk_args: None,
         }
     }
 
@@ -996,8 +1001,11 @@ impl<'a, 'f> Translator<'a, 'f> {
                     self.b.ins().return_(&[ok]);
                 }
             }
-            NewI | NewF | NewR => {
-                let (_, kind) = ElemKind::of_op(op.opcode);
+            NewI | NewF | NewR | NewB => {
+                let kind = match op.opcode {
+                    NewB => ElemKind::Bytes,
+                    _ => ElemKind::of_op(op.opcode).1,
+                };
                 self.flush_refs();
                 let len = self.get(Bank::I, op.b);
                 let kind = self.b.ins().iconst(I64, kind as i64);
@@ -1086,6 +1094,54 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.b
                     .ins()
                     .store(trusted(), v, addr, ARRAY_DATA_OFFSET as i32);
+            }
+            GetB => {
+                let (r, idx) = self.byte_element(pc, op.b, op.c, false);
+                let v = self.load_packed(r, idx);
+                self.set(Bank::I, op.a, v);
+            }
+            SetB => {
+                let (r, idx) = self.byte_element(pc, op.a, op.b, true);
+                let v = self.get(Bank::I, op.c);
+                self.store_packed(r, idx, v);
+            }
+            SConst => {
+                // The table and its entries never change while code runs.
+                let table = self.load_ctx(I64, offsets::STRINGS, invariant());
+                let v = self
+                    .b
+                    .ins()
+                    .load(I64, invariant(), table, i32::from(op.b) * 8);
+                self.set(Bank::R, op.a, v);
+            }
+            PrintB => {
+                let r = self.get(Bank::R, op.a);
+                let status = self.call_helper(self.helpers.print_bytes, &[r]);
+                self.check_status(status, pc);
+            }
+            Copy => {
+                let dst = self.get(Bank::R, op.a);
+                let src = self.get(Bank::R, op.b);
+                let range = self.bulk_range(op.c, 3);
+                let status = self.call_helper(self.helpers.copy_elements, &[dst, src, range]);
+                self.check_status(status, pc);
+            }
+            FillI | FillF | FillR => {
+                let bank = match op.opcode {
+                    FillF => Bank::F,
+                    FillR => Bank::R,
+                    _ => Bank::I,
+                };
+                let array = self.get(Bank::R, op.a);
+                let range = self.bulk_range(op.b, 2);
+                let mut value = self.get(bank, op.c);
+                if bank == Bank::F {
+                    value = self.b.ins().bitcast(I64, MemFlagsData::new(), value);
+                }
+                let bank = self.b.ins().iconst(I64, bank.index() as i64);
+                let status =
+                    self.call_helper(self.helpers.fill_elements, &[bank, array, range, value]);
+                self.check_status(status, pc);
             }
             PrintS => {
                 let idx = self.b.ins().iconst(I64, i64::from(op.a));
@@ -1368,6 +1424,90 @@ impl<'a, 'f> Translator<'a, 'f> {
             t.b.ins().select(is_null, null, not_null)
         });
         (r, idx)
+    }
+
+    /// Check byte array `r[array]` and index `i[index]` for a read (a
+    /// string too) or a write (a string traps: immutable), in the
+    /// interpreter's order (null, kind, bounds): the array and the index.
+    /// As in [`Self::element`], the hot path is one compare, of the index
+    /// against the length if the kind is right and 0 otherwise (a byte
+    /// array's kind and length never change: both loads are pure).
+    fn byte_element(&mut self, pc: u32, array: u16, index: u16, write: bool) -> (Value, Value) {
+        // A write's check covers reads too, and only writes are recorded.
+        if self.checked.contains(&(array, index, ElemKind::Bytes)) {
+            let r = self.get(Bank::R, array);
+            return (r, self.get(Bank::I, index));
+        }
+        if write {
+            if self.checked.len() == MAX_CHECKED {
+                self.checked.remove(0);
+            }
+            self.checked.push((array, index, ElemKind::Bytes));
+        }
+        let (r, is_null, header) = self.array_header(array);
+        let k = self
+            .b
+            .ins()
+            .load(I32, invariant(), header, ARRAY_KIND_OFFSET as i32);
+        let right_kind = if write {
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::Equal, k, i64::from(BYTES_KIND))
+        } else {
+            // The two byte kinds are adjacent: kind - BYTES_KIND <= 1.
+            const _: () = assert!(STRING_KIND == BYTES_KIND + 1);
+            let off = self.b.ins().iadd_imm_s(k, -i64::from(BYTES_KIND));
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, off, 1)
+        };
+        let len = self
+            .b
+            .ins()
+            .load(I64, invariant(), header, ARRAY_LEN_OFFSET as i32);
+        let zero = self.b.ins().iconst(I64, 0);
+        let len = self.b.ins().select(right_kind, len, zero);
+        let idx = self.get(Bank::I, index);
+        // Unsigned: a negative index is a huge one.
+        let out = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
+        self.trap_if_with(out, pc, |t| {
+            let null = t.status(TrapKind::NullReference);
+            let wrong_kind = t.status(TrapKind::ElementKind);
+            let out_of_bounds = t.status(TrapKind::IndexOutOfBounds);
+            let mut not_null = t.b.ins().select(right_kind, out_of_bounds, wrong_kind);
+            if write {
+                let immutable = t.status(TrapKind::Immutable);
+                let is_string =
+                    t.b.ins()
+                        .icmp_imm_s(IntCC::Equal, k, i64::from(STRING_KIND));
+                not_null = t.b.ins().select(is_string, immutable, not_null);
+            }
+            t.b.ins().select(is_null, null, not_null)
+        });
+        (r, idx)
+    }
+
+    /// The address of `n` consecutive i64 values, registers `first..` of
+    /// this function, for a bulk operation's helper: a stack slot of this
+    /// function's frame (the register frame stays untouched).
+    fn bulk_range(&mut self, first: u16, n: u16) -> Value {
+        let slot = match self.bulk_args {
+            Some(slot) => slot,
+            None => {
+                let data = StackSlotData::new(StackSlotKind::ExplicitSlot, 24, 3);
+                let slot = self.b.create_sized_stack_slot(data);
+                self.bulk_args = Some(slot);
+                slot
+            }
+        };
+        for k in 0..n {
+            let v = self.get(Bank::I, first + k);
+            self.b.ins().stack_store(I64, v, slot, i32::from(k) * 8);
+        }
+        self.b.ins().stack_addr(I64, slot, 0)
     }
 
     /// An access to i64 array `r[array]` at `i[index]`: the checks of

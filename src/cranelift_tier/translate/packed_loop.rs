@@ -87,7 +87,8 @@ fn plan(code: &[Op], ops: RangeInclusive<usize>) -> Option<PackedLoop> {
     });
     let body = &code[ops.clone()];
     // Anything that runs other code or allocates could widen an array
-    // (a tail call runs other code, or this function's start anew).
+    // (a tail call runs other code, or this function's start anew), as
+    // can a bulk op storing i64 values (`copy`, `filli`).
     let self_contained = body.iter().all(|op| {
         !matches!(
             op.opcode,
@@ -96,6 +97,9 @@ fn plan(code: &[Op], ops: RangeInclusive<usize>) -> Option<PackedLoop> {
                 | Opcode::NewI
                 | Opcode::NewF
                 | Opcode::NewR
+                | Opcode::NewB
+                | Opcode::Copy
+                | Opcode::FillI
                 | Opcode::Closure
                 | Opcode::CallI
                 | Opcode::TCall

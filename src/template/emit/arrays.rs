@@ -1,17 +1,19 @@
 //! Array element access: null, kind and bounds checks, byte-packed i64
 //! arrays and their widening.
 
-use crate::bytecode::{Bank, Op};
+use crate::bytecode::{Bank, Op, Opcode};
+use crate::runtime::context::offsets;
 use crate::runtime::heap::{
-    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, ElemKind, I64_BYTES_KIND, I64_BYTES_MAX,
+    ARRAY_DATA_OFFSET, ARRAY_KIND_OFFSET, ARRAY_LEN_OFFSET, BYTES_KIND, ElemKind, I64_BYTES_KIND,
+    I64_BYTES_MAX, STRING_KIND,
 };
 use crate::runtime::trap::TrapKind;
-use crate::template::masm::{Cond, Gpr, MacroAssembler};
+use crate::template::masm::{AluOp, Cond, Gpr, HelperArg, MacroAssembler};
 
 use Gpr::{T0, T1, T2};
 
 use super::Emitter;
-use super::stubs::Stub;
+use super::stubs::{Stub, TrapCode};
 
 impl<'m, M: MacroAssembler> Emitter<'m, M> {
     /// Check array `r[array]` and index `i[index]` for an f64 or reference
@@ -113,5 +115,98 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         });
         // The stub's helper call clobbers the f64 scratch registers.
         self.fp.clear();
+    }
+
+    /// `i[a] = r[b][i[c]]` of a byte array or string: null, kind (6 or 7,
+    /// one unsigned compare), bounds, then a zero-extending byte load.
+    pub(super) fn get_byte(&mut self, pc: u32, op: Op) {
+        let null = self.trap_kind(pc, TrapKind::NullReference);
+        let wrong_kind = self.trap_kind(pc, TrapKind::ElementKind);
+        let bounds = self.trap_kind(pc, TrapKind::IndexOutOfBounds);
+        let m = &mut self.masm;
+        m.load_slot(T0, Bank::R, op.b.into());
+        m.branch_imm(Cond::Eq, T0, 0, null);
+        m.load_mem_u32(T1, T0, ARRAY_KIND_OFFSET as i32);
+        // The two byte kinds are adjacent: kind - BYTES_KIND <= 1, unsigned.
+        const _: () = assert!(STRING_KIND == BYTES_KIND + 1);
+        m.alu_imm(AluOp::Sub, T1, T1, BYTES_KIND as i32);
+        m.branch_imm(Cond::Ugt, T1, 1, wrong_kind);
+        Self::index_in_bounds(m, op.c, bounds);
+        m.load_indexed_u8(T0, T0, T1, ARRAY_DATA_OFFSET as i32);
+        self.store_i(op.a, T0);
+    }
+
+    /// `r[a][i[b]] = i[c]` (its low byte) of a byte array: null, kind (a
+    /// string is immutable), bounds, then a byte store.
+    pub(super) fn set_byte(&mut self, pc: u32, op: Op) {
+        let null = self.trap_kind(pc, TrapKind::NullReference);
+        let immutable = self.trap_kind(pc, TrapKind::Immutable);
+        let wrong_kind = self.trap_kind(pc, TrapKind::ElementKind);
+        let bounds = self.trap_kind(pc, TrapKind::IndexOutOfBounds);
+        let m = &mut self.masm;
+        m.load_slot(T0, Bank::R, op.a.into());
+        m.branch_imm(Cond::Eq, T0, 0, null);
+        m.load_mem_u32(T1, T0, ARRAY_KIND_OFFSET as i32);
+        m.branch_imm(Cond::Eq, T1, STRING_KIND as i32, immutable);
+        m.branch_imm(Cond::Ne, T1, BYTES_KIND as i32, wrong_kind);
+        Self::index_in_bounds(m, op.b, bounds);
+        m.load_slot(T2, Bank::I, op.c.into());
+        m.store_indexed_u8(T0, T1, ARRAY_DATA_OFFSET as i32, T2);
+    }
+
+    /// `r[a] =` string constant `b`'s object, from the store's table.
+    pub(super) fn string_const(&mut self, op: Op) {
+        let m = &mut self.masm;
+        m.load_ctx(T0, offsets::STRINGS);
+        m.load_mem(T0, T0, i32::from(op.b) * 8);
+        m.store_slot(Bank::R, op.a.into(), T0);
+    }
+
+    /// `printb`, `copy`, `filli`, `fillf`, `fillr`: a call of their shared
+    /// helper, which checks and does the whole operation (`memmove`,
+    /// `memset`), and a trap on the status it returns.
+    pub(super) fn bulk(&mut self, pc: u32, op: Op) {
+        let m = &mut self.masm;
+        m.load_slot(T0, Bank::R, op.a.into());
+        match op.opcode {
+            Opcode::PrintB => self.call_helper(
+                self.helpers.print_bytes,
+                &[HelperArg::Ctx, HelperArg::Reg(T0)],
+            ),
+            Opcode::Copy => {
+                m.load_slot(T1, Bank::R, op.b.into());
+                self.call_helper(
+                    self.helpers.copy_elements,
+                    &[
+                        HelperArg::Ctx,
+                        HelperArg::Reg(T0),
+                        HelperArg::Reg(T1),
+                        HelperArg::SlotAddr(Bank::I, op.c.into()),
+                    ],
+                );
+            }
+            _ => {
+                let bank = match op.opcode {
+                    Opcode::FillF => Bank::F,
+                    Opcode::FillR => Bank::R,
+                    _ => Bank::I,
+                };
+                // The frame is current (write-through): the value's bits
+                // come from its slot.
+                m.load_slot(T1, bank, op.c.into());
+                self.call_helper(
+                    self.helpers.fill_elements,
+                    &[
+                        HelperArg::Ctx,
+                        HelperArg::Imm(bank.index() as i64),
+                        HelperArg::Reg(T0),
+                        HelperArg::SlotAddr(Bank::I, op.b.into()),
+                        HelperArg::Reg(T1),
+                    ],
+                );
+            }
+        }
+        let trap = self.trap(pc, TrapCode::Dynamic);
+        self.masm.branch_imm(Cond::Ne, T0, 0, trap);
     }
 }

@@ -300,8 +300,11 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                     self.masm.jump(ret);
                 }
             }
-            NewI | NewF | NewR => {
-                let (_, kind) = ElemKind::of_op(op.opcode);
+            NewI | NewF | NewR | NewB => {
+                let kind = match op.opcode {
+                    NewB => ElemKind::Bytes,
+                    _ => ElemKind::of_op(op.opcode).1,
+                };
                 self.load_i(T0, op.b);
                 let top = self.layout.regs[Bank::R.index()];
                 self.call_helper(
@@ -326,6 +329,10 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.store_i(op.a, T0);
             }
             GetI => self.get_i64(pc, op),
+            GetB => self.get_byte(pc, op),
+            SetB => self.set_byte(pc, op),
+            SConst => self.string_const(op),
+            PrintB | Copy | FillI | FillF | FillR => self.bulk(pc, op),
             SetI => self.set_i64(pc, op),
             GetF | GetR => {
                 let (bank, kind) = ElemKind::of_op(op.opcode);
