@@ -527,3 +527,84 @@ end
         assert!(inst.set_global("saved", Value::R(a)).is_err(), "{tier}");
     }
 }
+
+/// Strings both ways: the program hands the host a string constant and a
+/// byte array it built; the host reads both and returns a new byte string
+/// that the program changes and prints; the embedder reads a result.
+#[test]
+fn strings_cross_both_ways() {
+    const SRC: &str = r#"
+import join(r, r) -> r
+func main() -> i
+    sconst r0, "tier"
+    iconst i0, 3
+    newb r1, i0
+    iconst i1, 0
+    iconst i2, 106
+    setb r1, i1, i2
+    iconst i1, 1
+    iconst i2, 105
+    setb r1, i1, i2
+    iconst i1, 2
+    iconst i2, 116
+    setb r1, i1, i2
+    hcall r2, join, 0
+    iconst i1, 0
+    iconst i2, 84
+    setb r2, i1, i2
+    printb r2
+    len i0, r2
+    reti i0
+end
+func greeting() -> r
+    sconst r0, "hello"
+    retr r0
+end
+func shout(r) -> r
+    iconst i0, 0
+    iconst i1, 72
+    setb r0, i0, i1
+    retr r0
+end
+"#;
+    for (tier, engine) in engines() {
+        let module = Module::new(&engine, SRC).unwrap();
+        let mut linker = Linker::new();
+        linker
+            .func_with_caller(
+                "join",
+                sig(&[Bank::R, Bank::R], Some(Bank::R)),
+                |c, args| {
+                    let (Value::R(a), Value::R(b)) = (args[0], args[1]) else {
+                        unreachable!()
+                    };
+                    assert_eq!(c.kind(a)?, Some(ObjectKind::String));
+                    assert_eq!(c.kind(b)?, Some(ObjectKind::Bytes));
+                    let text = format!("{}{}", c.string(a)?, c.string(b)?);
+                    // A string constant is immutable from Rust too.
+                    assert!(c.set(a, 0, Value::I(0)).is_err());
+                    Ok(Some(Value::R(c.new_string(&text)?)))
+                },
+            )
+            .unwrap();
+        let mut inst = linker.instantiate(&module).unwrap();
+        let out = tierjit::SharedOutput::new();
+        inst.set_output(out.clone());
+        assert_eq!(inst.call("main", &[]).unwrap(), Some(Value::I(7)), "{tier}");
+        assert_eq!(out.take_string(), "Tierjit", "{tier}");
+        let Some(Value::R(g)) = inst.call("greeting", &[]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(inst.objects().bytes(g).unwrap(), b"hello", "{tier}");
+        let mine = inst.objects().new_bytes(b"hi\xff").unwrap();
+        let Some(Value::R(s)) = inst.call("shout", &[Value::R(mine)]).unwrap() else {
+            panic!()
+        };
+        assert!(inst.objects().same(s, mine).unwrap());
+        assert_eq!(inst.objects().bytes(mine).unwrap(), b"Hi\xff", "{tier}");
+        assert_eq!(inst.objects().get(mine, 2).unwrap(), Value::I(255));
+        // The program cannot write a string constant either.
+        let err = inst.call("shout", &[Value::R(g)]).unwrap_err();
+        assert_eq!(trap_of(err).0, TrapKind::Immutable, "{tier}");
+    }
+}

@@ -21,6 +21,44 @@ pub type HostFn = dyn FnMut(&mut Caller<'_>, &[Value]) -> Result<Option<Value>, 
 /// What a host function can reach of the instance that called it: its
 /// objects (read, write, allocate, through [`Objects`], which `Caller`
 /// dereferences to). It cannot call back into the program.
+///
+/// A host function that formats an f64 into a new byte string, which the
+/// program prints:
+///
+/// ```
+/// use tierjit::{Bank, Config, Engine, Linker, Module, SharedOutput, Signature, Value};
+///
+/// let mut linker = Linker::new();
+/// linker.func_with_caller(
+///     "format_f64",
+///     Signature::new(vec![Bank::F], Some(Bank::R)),
+///     |caller, args| {
+///         let [Value::F(x)] = args else {
+///             return Err("format_f64 takes one f64".into());
+///         };
+///         // A new byte array, owned by the program once returned.
+///         let text = caller.new_string(&format!("{x:e}"))?;
+///         Ok(Some(Value::R(text)))
+///     },
+/// )?;
+/// let engine = Engine::new(Config::new())?;
+/// let module = Module::new(&engine, "
+///     import format_f64(f) -> r
+///     func main() -> i
+///         fconst f0, 1234.5
+///         hcall r0, format_f64, 0
+///         printb r0
+///         len i0, r0
+///         reti i0
+///     end
+/// ")?;
+/// let mut instance = linker.instantiate(&module)?;
+/// let out = SharedOutput::new();
+/// instance.set_output(out.clone());
+/// assert_eq!(instance.call("main", &[])?, Some(Value::I(8)));
+/// assert_eq!(out.take_string(), "1.2345e3");
+/// # Ok::<(), tierjit::Error>(())
+/// ```
 pub struct Caller<'a> {
     objects: Objects<'a>,
 }

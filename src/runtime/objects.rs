@@ -6,8 +6,8 @@
 
 use super::handles::HandleError;
 use super::heap::{
-    self, ArrayHeader, ElemKind, FUNC_REF_KIND, HOST_OBJECT_KIND, Heap, HostObject, HostPayload,
-    I64_BYTES_KIND,
+    self, ARRAY_DATA_OFFSET, ArrayHeader, BYTES_KIND, ElemKind, FUNC_REF_KIND, HOST_OBJECT_KIND,
+    Heap, HostObject, HostPayload, I64_BYTES_KIND, STRING_KIND,
 };
 use super::trap::TrapKind;
 use super::value::{Ref, Value};
@@ -78,6 +78,10 @@ pub enum ObjectKind {
     F64Array,
     /// An array of references (`newr`).
     RefArray,
+    /// A byte array (`newb`, or made by Rust from bytes or a string).
+    Bytes,
+    /// An immutable byte string (a string constant's object, `sconst`).
+    String,
     /// A function reference or closure (`fref`, `closure`).
     FuncRef,
     /// A host object (only Rust reads into it).
@@ -91,6 +95,8 @@ impl ObjectKind {
             k if k == ElemKind::I64 as u32 || k == I64_BYTES_KIND => ObjectKind::I64Array,
             k if k == ElemKind::F64 as u32 => ObjectKind::F64Array,
             k if k == ElemKind::Ref as u32 => ObjectKind::RefArray,
+            BYTES_KIND => ObjectKind::Bytes,
+            STRING_KIND => ObjectKind::String,
             FUNC_REF_KIND => ObjectKind::FuncRef,
             HOST_OBJECT_KIND => ObjectKind::HostObject,
             _ => return None,
@@ -102,6 +108,8 @@ impl ObjectKind {
             ObjectKind::I64Array => "an i64 array",
             ObjectKind::F64Array => "an f64 array",
             ObjectKind::RefArray => "a reference array",
+            ObjectKind::Bytes => "a byte array",
+            ObjectKind::String => "a string",
             ObjectKind::FuncRef => "a function reference",
             ObjectKind::HostObject => "a host object",
         }
@@ -230,7 +238,42 @@ impl<'a> Objects<'a> {
         Ok(self.handle(obj))
     }
 
-    /// Element `index` of array `r` (an `i`, `f` or `r` value by its kind).
+    /// A new byte array holding `bytes`.
+    pub fn new_bytes(&mut self, bytes: &[u8]) -> Result<Ref, ObjectError> {
+        let obj = self.alloc(ElemKind::Bytes, bytes.len())?;
+        // SAFETY: a fresh byte array of this length.
+        unsafe {
+            let data = (obj as usize + ARRAY_DATA_OFFSET) as *mut u8;
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len());
+        }
+        Ok(self.handle(obj))
+    }
+
+    /// A new byte array holding the UTF-8 bytes of `text` (what the
+    /// program's byte ops and `printb` work on).
+    pub fn new_string(&mut self, text: &str) -> Result<Ref, ObjectError> {
+        self.new_bytes(text.as_bytes())
+    }
+
+    /// The bytes of byte array or string `r`, borrowed while `self` is.
+    pub fn bytes(&self, r: Ref) -> Result<&[u8], ObjectError> {
+        let obj = self.object(r)?;
+        // SAFETY: a live object; `bytes_of` checks its kind. The borrow of
+        // `self` keeps the heap from changing while the slice lives.
+        unsafe { heap::bytes_of(obj) }.map_err(|_| ObjectError::WrongKind {
+            expected: "a byte array or string",
+            found: Self::found(obj),
+        })
+    }
+
+    /// The bytes of byte array or string `r` as text (invalid UTF-8 is
+    /// replaced, as `String::from_utf8_lossy` does).
+    pub fn string(&self, r: Ref) -> Result<String, ObjectError> {
+        Ok(String::from_utf8_lossy(self.bytes(r)?).into_owned())
+    }
+
+    /// Element `index` of array `r` (an `i`, `f` or `r` value by its kind;
+    /// a byte of a byte array or string is an `i`).
     pub fn get(&mut self, r: Ref, index: i64) -> Result<Value, ObjectError> {
         let obj = self.object(r)?;
         let out_of_bounds = |len| ObjectError::OutOfBounds { index, len };
@@ -249,6 +292,9 @@ impl<'a> Objects<'a> {
                         .map_err(|_| out_of_bounds(len))?;
                     Ok(Value::R(self.handle(e)))
                 }
+                Some(ObjectKind::Bytes | ObjectKind::String) => heap::get_byte(obj, index)
+                    .map(Value::I)
+                    .map_err(|_| out_of_bounds(len)),
                 _ => Err(ObjectError::WrongKind {
                     expected: "an array",
                     found: Self::found(obj),
@@ -257,13 +303,14 @@ impl<'a> Objects<'a> {
         }
     }
 
-    /// Store `value` at element `index` of array `r`.
+    /// Store `value` at element `index` of array `r` (the low 8 bits of an
+    /// `i` value into a byte array; a string is immutable).
     pub fn set(&mut self, r: Ref, index: i64, value: Value) -> Result<(), ObjectError> {
         let obj = self.object(r)?;
         let len = self.len(r)?;
         let out_of_bounds = ObjectError::OutOfBounds { index, len };
         let want = match ObjectKind::of_header(Self::header_kind(obj)) {
-            Some(ObjectKind::I64Array) => Bank::I,
+            Some(ObjectKind::I64Array | ObjectKind::Bytes) => Bank::I,
             Some(ObjectKind::F64Array) => Bank::F,
             Some(ObjectKind::RefArray) => Bank::R,
             _ => {
@@ -282,6 +329,9 @@ impl<'a> Objects<'a> {
         // SAFETY: a live array of the value's kind; the helpers check the index.
         unsafe {
             match value {
+                Value::I(v) if Self::header_kind(obj) == BYTES_KIND => {
+                    heap::set_byte(obj, index, v).map_err(|_| out_of_bounds)
+                }
                 Value::I(v) => heap::set_i64(obj, index, v).map_err(|_| out_of_bounds),
                 Value::F(v) => heap::element_ptr(obj, ElemKind::F64, index)
                     .map(|p| *p = v.to_bits())
