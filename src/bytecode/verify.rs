@@ -334,7 +334,9 @@ fn check_op(module: &Module, func: &Function, pc: usize, op: &Op) -> Result<(), 
                     ));
                 }
             }
-            Operand::Read(bank) | Operand::Write(bank) => check_reg(func, bank, v)?,
+            Operand::Read(bank) | Operand::Write(bank) | Operand::Update(bank) => {
+                check_reg(func, bank, v)?
+            }
             Operand::Imm | Operand::Func | Operand::Host | Operand::Type => {}
             Operand::Global(bank) => {
                 let have = module.global_counts()[bank.index()];

@@ -402,7 +402,7 @@ fn build(
                 let pick = picks[i];
                 fields[i] = match *kind {
                     Operand::None | Operand::CallDst | Operand::ArgWindow => 0,
-                    Operand::Read(b) | Operand::Write(b) => {
+                    Operand::Read(b) | Operand::Write(b) | Operand::Update(b) => {
                         pick.index(usize::from(regs[b.index()])) as u16
                     }
                     Operand::Imm => r.imm as u16,
