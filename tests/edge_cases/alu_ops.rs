@@ -282,6 +282,34 @@ end",
             assert_eq!(refs.trap(), (TrapKind::NullReference, "t", 10), "rsel {c}");
         }
     }
+    // In a loop whose f64 registers stay across the header: the running
+    // maximum of 0.5 * k mod 7 by compare and select, and a sum beside it.
+    let src = "
+func t(i) -> f
+    fconst f2, 0.5
+    iconst i3, 7
+again:
+    rem i4, i1, i3
+    i2f f1, i4
+    fmul f1, f1, f2
+    fadd f3, f3, f1
+    fgt i2, f1, f0
+    fsel f0, f1, i2
+    addi i1, i1, 1
+    jlt i1, i0, again
+    fadd f0, f0, f3
+    retf f0
+end";
+    let (mut best, mut sum) = (0.0f64, 0.0f64);
+    for k in 0..100i64 {
+        let v = (k % 7) as f64 * 0.5;
+        sum += v;
+        if v > best {
+            best = v;
+        }
+    }
+    let got = check(src, "t", &[Value::I(100)]).float();
+    assert_eq!(got.to_bits(), (best + sum).to_bits());
     // A select skipped by a branch, and one that is its own source.
     let src = "
 func t(i, i) -> i
