@@ -1423,9 +1423,8 @@ impl<'a, 'f> Translator<'a, 'f> {
         let b = self.get(Bank::F, op.b);
         let c = self.get(Bank::F, op.c);
         let v = if op.opcode == Opcode::Fma {
-            // The NaN case on a cold path: a select would put the unfused
-            // sum and the compare on every accumulation's dependency chain
-            // (a dot product ran 17% slower than `fmul` + `fadd`).
+            // The NaN case on a cold path: with a select, every `fma`
+            // would also compute the unfused sum and wait for the compare.
             let a = self.get(Bank::F, op.a);
             let fused = self.b.ins().fma(b, c, a);
             let is_nan = self.b.ins().fcmp(FloatCC::Unordered, fused, fused);
