@@ -1,7 +1,7 @@
 //! The typed builder: valid programs verify, misuse is an error (never a
 //! panic), pools are deduplicated.
 
-use tierjit::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
+use tierjit::bytecode::op::{BitCount, Extension, FloatBinOp, FloatUnOp, IntBinOp};
 use tierjit::bytecode::verify::verify;
 use tierjit::bytecode::{
     AnyReg, Bank, BuildError, Cmp, FuncRef, IReg, Module, ModuleBuilder, NO_REG, Op, Opcode,
@@ -180,6 +180,99 @@ fn every_op_family() {
     assert_eq!(*calls[0], Op::new(Opcode::HostCall, 1, 0, 3));
     assert_eq!(*calls[1], Op::new(Opcode::HostCall, 2, 0, 3));
     assert_eq!(*calls[2], Op::new(Opcode::Call, NO_REG, 0, 3));
+}
+
+/// The helper ALU's methods build the ops the text format names.
+#[test]
+fn alu_ops_build_what_the_text_parses() {
+    let mut mb = ModuleBuilder::new();
+    let main = mb.declare_function("main", sig(&[], None));
+    let mut f = mb.function(main);
+    let (i0, i1, i2) = (f.new_i(), f.new_i(), f.new_i());
+    let (f0, f1, f2) = (f.new_f(), f.new_f(), f.new_f());
+    let (r0, r1) = (f.new_r(), f.new_r());
+    let end = f.new_label();
+    f.udiv(i0, i1, i2);
+    f.urem(i0, i1, i2);
+    for cmp in [Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge, Cmp::Eq] {
+        f.ucmp(cmp, i0, i1, i2);
+    }
+    for cmp in [Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge, Cmp::Ne] {
+        f.ubranch(cmp, i0, i1, end);
+    }
+    for op in [BitCount::Popcnt, BitCount::Clz, BitCount::Ctz] {
+        f.bit_count(op, i0, i1);
+    }
+    f.rotl(i0, i1, i2);
+    f.rotr(i0, i1, i2);
+    f.rotl_imm(i0, i1, -4);
+    f.min(i0, i1, i2);
+    f.max(i0, i1, i2);
+    f.select(i0, i1, i2);
+    f.select(f0, f1, i2);
+    f.select(r0, r1, i2);
+    for ext in Extension::ALL {
+        f.extend(ext, i0, i1);
+    }
+    f.fma(f0, f1, f2);
+    f.fmin(f0, f1, f2);
+    f.fmax(f0, f1, f2);
+    for op in [FloatUnOp::Ceil, FloatUnOp::Trunc, FloatUnOp::Round] {
+        f.float_unop(op, f0, f1);
+    }
+    f.fcopysign(f0, f1, f2);
+    f.fbits(i0, f1);
+    f.bitsf(f0, i1);
+    f.bind(end);
+    f.ret();
+    f.finish().unwrap();
+    let built = mb.finish().unwrap();
+    let text = tierjit::bytecode::text::parse(
+        "func main() -> none
+    udiv i0, i1, i2
+    urem i0, i1, i2
+    ult i0, i1, i2
+    ule i0, i1, i2
+    ugt i0, i1, i2
+    uge i0, i1, i2
+    eq i0, i1, i2
+    jult i0, i1, end
+    jule i0, i1, end
+    jugt i0, i1, end
+    juge i0, i1, end
+    jne i0, i1, end
+    popcnt i0, i1
+    clz i0, i1
+    ctz i0, i1
+    rotl i0, i1, i2
+    rotr i0, i1, i2
+    rotli i0, i1, -4
+    min i0, i1, i2
+    max i0, i1, i2
+    sel i0, i1, i2
+    fsel f0, f1, i2
+    rsel r0, r1, i2
+    sext8 i0, i1
+    sext16 i0, i1
+    sext32 i0, i1
+    zext8 i0, i1
+    zext16 i0, i1
+    zext32 i0, i1
+    fma f0, f1, f2
+    fmin f0, f1, f2
+    fmax f0, f1, f2
+    fceil f0, f1
+    ftrunc f0, f1
+    fround f0, f1
+    fcopysign f0, f1, f2
+    fbits i0, f1
+    bitsf f0, i1
+end:
+    ret
+end",
+    )
+    .unwrap();
+    assert_eq!(built.functions[0].code, text.functions[0].code);
 }
 
 #[test]

@@ -104,7 +104,7 @@ fn every_opcode_module() -> Module {
         for (k, kind) in opc.operands().iter().enumerate() {
             fields[k] = match kind {
                 Operand::None => 0,
-                Operand::Read(_) | Operand::Write(_) => 3,
+                Operand::Read(_) | Operand::Write(_) | Operand::Update(_) => 3,
                 Operand::ReadRun(..) => 1,
                 Operand::Imm => 0xffff,
                 Operand::ConstI | Operand::ConstF | Operand::Str => 0,
@@ -874,7 +874,9 @@ fn engine_invariants_hold(m: &Module) -> bool {
                         .iter()
                         .zip(op.fields())
                         .all(|(k, v)| match k {
-                            Operand::Read(b) | Operand::Write(b) => v < f.regs[b.index()],
+                            Operand::Read(b) | Operand::Write(b) | Operand::Update(b) => {
+                                v < f.regs[b.index()]
+                            }
                             Operand::ReadRun(b, n) => {
                                 u32::from(v) + u32::from(*n) <= u32::from(f.regs[b.index()])
                             }

@@ -60,7 +60,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::module::{Function, Global, Import, Module, Signature, SwitchTable};
 use super::op::{
-    Bank, Cmp, FloatBinOp, FloatUnOp, IntBinOp, MAX_PRINTF_DIGITS, NO_REG, Op, Opcode,
+    Bank, BitCount, Cmp, Extension, FloatBinOp, FloatUnOp, IntBinOp, MAX_PRINTF_DIGITS, NO_REG, Op,
+    Opcode,
 };
 use super::verify::{MAX_FUNCTIONS, MAX_GLOBALS_PER_BANK, MAX_IMPORTS, MAX_OPS, MAX_TYPES, verify};
 use crate::bytecode::error::VerifyError;
@@ -1022,7 +1023,136 @@ impl FunctionBuilder<'_> {
         self.emit_jump(Opcode::branch_ri(cmp), f, 2, target);
     }
 
+    /// `dst = a / b` as `u64` (`udiv`; traps on a zero divisor).
+    pub fn udiv(&mut self, dst: IReg, a: IReg, b: IReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::UDiv, f);
+    }
+
+    /// `dst = a % b` as `u64` (`urem`; traps on a zero divisor).
+    pub fn urem(&mut self, dst: IReg, a: IReg, b: IReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::URem, f);
+    }
+
+    /// `dst = (a cmp b) as 0/1`, comparing as `u64` (`ult`, ...; `Eq` and
+    /// `Ne`, alike signed or not, emit `eq` and `ne`).
+    pub fn ucmp(&mut self, cmp: Cmp, dst: IReg, a: IReg, b: IReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::ucmp_rr(cmp).unwrap_or(Opcode::cmp_rr(cmp)), f);
+    }
+
+    /// `if a cmp b goto target`, comparing as `u64` (`jult`, ...; `Eq` and
+    /// `Ne` emit `jeq` and `jne`).
+    pub fn ubranch(&mut self, cmp: Cmp, a: IReg, b: IReg, target: Label) {
+        let f = [self.r(a), self.r(b), 0];
+        let opcode = Opcode::ubranch_rr(cmp).unwrap_or(Opcode::branch_rr(cmp));
+        self.emit_jump(opcode, f, 2, target);
+    }
+
+    /// `dst = op(src)`: `popcnt`, `clz` or `ctz`.
+    pub fn bit_count(&mut self, op: BitCount, dst: IReg, src: IReg) {
+        let opcode = match op {
+            BitCount::Popcnt => Opcode::Popcnt,
+            BitCount::Clz => Opcode::Clz,
+            BitCount::Ctz => Opcode::Ctz,
+        };
+        let f = [self.r(dst), self.r(src), 0];
+        self.emit(opcode, f);
+    }
+
+    /// `dst = a` rotated left by `b mod 64` (`rotl`).
+    pub fn rotl(&mut self, dst: IReg, a: IReg, b: IReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::Rotl, f);
+    }
+
+    /// `dst = a` rotated right by `b mod 64` (`rotr`).
+    pub fn rotr(&mut self, dst: IReg, a: IReg, b: IReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::Rotr, f);
+    }
+
+    /// `dst = a` rotated left by `imm mod 64` (`rotli`).
+    pub fn rotl_imm(&mut self, dst: IReg, a: IReg, imm: i16) {
+        let f = [self.r(dst), self.r(a), imm as u16];
+        self.emit(Opcode::RotlI, f);
+    }
+
+    /// `dst = min(a, b)`, signed.
+    pub fn min(&mut self, dst: IReg, a: IReg, b: IReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::Min, f);
+    }
+
+    /// `dst = max(a, b)`, signed.
+    pub fn max(&mut self, dst: IReg, a: IReg, b: IReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::Max, f);
+    }
+
+    /// `if cond != 0 { dst = src }` in any bank (`sel`, `fsel`, `rsel`).
+    pub fn select<R: Reg>(&mut self, dst: R, src: R, cond: IReg) {
+        let opcode = match R::BANK {
+            Bank::I => Opcode::Sel,
+            Bank::F => Opcode::FSel,
+            Bank::R => Opcode::RSel,
+        };
+        let f = [self.r(dst), self.r(src), self.r(cond)];
+        self.emit(opcode, f);
+    }
+
+    /// `dst` = the low bits of `src`, extended (`sext8` ... `zext32`).
+    pub fn extend(&mut self, ext: Extension, dst: IReg, src: IReg) {
+        let opcode = match ext {
+            Extension::S8 => Opcode::Sext8,
+            Extension::S16 => Opcode::Sext16,
+            Extension::S32 => Opcode::Sext32,
+            Extension::U8 => Opcode::Zext8,
+            Extension::U16 => Opcode::Zext16,
+            Extension::U32 => Opcode::Zext32,
+        };
+        let f = [self.r(dst), self.r(src), 0];
+        self.emit(opcode, f);
+    }
+
     // ---- f64 ----
+
+    /// `acc = a * b + acc` rounded once (`fma`).
+    pub fn fma(&mut self, acc: FReg, a: FReg, b: FReg) {
+        let f = [self.r(acc), self.r(a), self.r(b)];
+        self.emit(Opcode::Fma, f);
+    }
+
+    /// `dst = minimum(a, b)` (IEEE 754-2019: -0.0 < +0.0, NaNs spread).
+    pub fn fmin(&mut self, dst: FReg, a: FReg, b: FReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::FMin, f);
+    }
+
+    /// `dst = maximum(a, b)` (IEEE 754-2019: -0.0 < +0.0, NaNs spread).
+    pub fn fmax(&mut self, dst: FReg, a: FReg, b: FReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::FMax, f);
+    }
+
+    /// `dst` = the magnitude of `a` with the sign of `b` (`fcopysign`).
+    pub fn fcopysign(&mut self, dst: FReg, a: FReg, b: FReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::FCopysign, f);
+    }
+
+    /// `dst` = the bits of `src` (`fbits`).
+    pub fn fbits(&mut self, dst: IReg, src: FReg) {
+        let f = [self.r(dst), self.r(src), 0];
+        self.emit(Opcode::FBits, f);
+    }
+
+    /// `dst` = the f64 with the bits of `src` (`bitsf`).
+    pub fn bitsf(&mut self, dst: FReg, src: IReg) {
+        let f = [self.r(dst), self.r(src), 0];
+        self.emit(Opcode::BitsF, f);
+    }
 
     /// `dst = a op b`.
     pub fn float_op(&mut self, op: FloatBinOp, dst: FReg, a: FReg, b: FReg) {

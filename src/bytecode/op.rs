@@ -62,6 +62,9 @@ pub enum Operand {
     Read(Bank),
     /// A register of the bank that the op writes.
     Write(Bank),
+    /// A register of the bank that the op both reads and writes
+    /// (read-modify-write: `sel`, `fma`).
+    Update(Bank),
     /// A signed 16-bit immediate (the field's bits as `i16`).
     Imm,
     /// An index into the module's i64 constant pool.
@@ -160,6 +163,12 @@ impl Cmp {
         }
     }
 
+    /// Unsigned integer comparison (of the two's-complement bits).
+    #[inline(always)]
+    pub fn uint(self, x: i64, y: i64) -> bool {
+        self.int((x as u64 ^ (1 << 63)) as i64, (y as u64 ^ (1 << 63)) as i64)
+    }
+
     /// IEEE comparison: ordered compares with a NaN are false, `Ne` is true.
     #[inline(always)]
     pub fn float(self, x: f64, y: f64) -> bool {
@@ -226,6 +235,94 @@ pub enum FloatUnOp {
     Sqrt,
     /// Round toward negative infinity.
     Floor,
+    /// Round toward positive infinity.
+    Ceil,
+    /// Round toward zero.
+    Trunc,
+    /// Round to the nearest integer, ties to even.
+    Round,
+}
+
+/// A bit-counting i64 operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BitCount {
+    /// The number of one bits.
+    Popcnt,
+    /// The number of leading zero bits (64 for 0).
+    Clz,
+    /// The number of trailing zero bits (64 for 0).
+    Ctz,
+}
+
+impl BitCount {
+    /// Every value, for tests.
+    pub const ALL: [BitCount; 3] = [BitCount::Popcnt, BitCount::Clz, BitCount::Ctz];
+
+    /// The count of `x`.
+    #[inline(always)]
+    pub fn apply(self, x: i64) -> i64 {
+        i64::from(match self {
+            BitCount::Popcnt => x.count_ones(),
+            BitCount::Clz => x.leading_zeros(),
+            BitCount::Ctz => x.trailing_zeros(),
+        })
+    }
+}
+
+/// A sign or zero extension of the low 8, 16 or 32 bits of an i64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Extension {
+    /// Sign-extend the low 8 bits.
+    S8,
+    /// Sign-extend the low 16 bits.
+    S16,
+    /// Sign-extend the low 32 bits.
+    S32,
+    /// Zero-extend the low 8 bits.
+    U8,
+    /// Zero-extend the low 16 bits.
+    U16,
+    /// Zero-extend the low 32 bits.
+    U32,
+}
+
+impl Extension {
+    /// Every value, for tests.
+    pub const ALL: [Extension; 6] = [
+        Extension::S8,
+        Extension::S16,
+        Extension::S32,
+        Extension::U8,
+        Extension::U16,
+        Extension::U32,
+    ];
+
+    /// The number of low bits kept (8, 16 or 32).
+    pub fn bits(self) -> u32 {
+        match self {
+            Extension::S8 | Extension::U8 => 8,
+            Extension::S16 | Extension::U16 => 16,
+            Extension::S32 | Extension::U32 => 32,
+        }
+    }
+
+    /// Whether the extension copies the sign bit (else it fills zeros).
+    pub fn signed(self) -> bool {
+        matches!(self, Extension::S8 | Extension::S16 | Extension::S32)
+    }
+
+    /// `x` extended.
+    #[inline(always)]
+    pub fn apply(self, x: i64) -> i64 {
+        match self {
+            Extension::S8 => x as i8 as i64,
+            Extension::S16 => x as i16 as i64,
+            Extension::S32 => x as i32 as i64,
+            Extension::U8 => x as u8 as i64,
+            Extension::U16 => x as u16 as i64,
+            Extension::U32 => x as u32 as i64,
+        }
+    }
 }
 
 /// Which of three fields is the jump target.
@@ -604,6 +701,94 @@ opcodes! {
     /// Store `r[c]` into the `i[b+1]` elements of reference array `r[a]`
     /// from index `i[b]`.
     FillR = "fillr", [Read(R), ReadRun(I, 2), Read(R)], Next;
+
+    // ---- unsigned and bit ops ----
+    /// `i[a] = (i[b] as u64 / i[c] as u64) as i64`; traps on a zero divisor
+    /// as `div` does.
+    UDiv = "udiv", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = (i[b] as u64 % i[c] as u64) as i64`; traps on a zero divisor
+    /// as `rem` does.
+    URem = "urem", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = (i[b] as u64 < i[c] as u64) as i64`.
+    ULt = "ult", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = (i[b] as u64 <= i[c] as u64) as i64`.
+    ULe = "ule", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = (i[b] as u64 > i[c] as u64) as i64`.
+    UGt = "ugt", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = (i[b] as u64 >= i[c] as u64) as i64`.
+    UGe = "uge", [Write(I), Read(I), Read(I)], Next;
+    /// `if i[a] as u64 < i[b] as u64 goto c`.
+    JULt = "jult", [Read(I), Read(I), Target], Branch;
+    /// `if i[a] as u64 <= i[b] as u64 goto c`.
+    JULe = "jule", [Read(I), Read(I), Target], Branch;
+    /// `if i[a] as u64 > i[b] as u64 goto c`.
+    JUGt = "jugt", [Read(I), Read(I), Target], Branch;
+    /// `if i[a] as u64 >= i[b] as u64 goto c`.
+    JUGe = "juge", [Read(I), Read(I), Target], Branch;
+    /// `i[a] =` the number of one bits of `i[b]`.
+    Popcnt = "popcnt", [Write(I), Read(I), None], Next;
+    /// `i[a] =` the number of leading zero bits of `i[b]` (64 for 0).
+    Clz = "clz", [Write(I), Read(I), None], Next;
+    /// `i[a] =` the number of trailing zero bits of `i[b]` (64 for 0).
+    Ctz = "ctz", [Write(I), Read(I), None], Next;
+    /// `i[a] = i[b]` rotated left by `i[c] mod 64`.
+    Rotl = "rotl", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = i[b]` rotated right by `i[c] mod 64`.
+    Rotr = "rotr", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = i[b]` rotated left by `imm(c) mod 64` (right by k is left
+    /// by 64 - k).
+    RotlI = "rotli", [Write(I), Read(I), Imm], Next;
+    /// `i[a] = min(i[b], i[c])`, signed.
+    Min = "min", [Write(I), Read(I), Read(I)], Next;
+    /// `i[a] = max(i[b], i[c])`, signed.
+    Max = "max", [Write(I), Read(I), Read(I)], Next;
+
+    // ---- select: conditional moves, branch-free in compiled code ----
+    /// `if i[c] != 0 { i[a] = i[b] }`.
+    Sel = "sel", [Update(I), Read(I), Read(I)], Next;
+    /// `if i[c] != 0 { f[a] = f[b] }` (the bits, NaNs unchanged).
+    FSel = "fsel", [Update(F), Read(F), Read(I)], Next;
+    /// `if i[c] != 0 { r[a] = r[b] }`.
+    RSel = "rsel", [Update(R), Read(R), Read(I)], Next;
+
+    // ---- extensions: i[a] = the low bits of i[b], extended ----
+    /// `i[a] = i[b] as i8 as i64`.
+    Sext8 = "sext8", [Write(I), Read(I), None], Next;
+    /// `i[a] = i[b] as i16 as i64`.
+    Sext16 = "sext16", [Write(I), Read(I), None], Next;
+    /// `i[a] = i[b] as i32 as i64`.
+    Sext32 = "sext32", [Write(I), Read(I), None], Next;
+    /// `i[a] = i[b] as u8 as i64`.
+    Zext8 = "zext8", [Write(I), Read(I), None], Next;
+    /// `i[a] = i[b] as u16 as i64`.
+    Zext16 = "zext16", [Write(I), Read(I), None], Next;
+    /// `i[a] = i[b] as u32 as i64`.
+    Zext32 = "zext32", [Write(I), Read(I), None], Next;
+
+    // ---- float ops ----
+    /// `f[a] = f[b] * f[c] + f[a]` with one rounding (`f64::mul_add`); a
+    /// NaN result is the NaN of `f[b] * f[c] + f[a]` rounded twice (see
+    /// `runtime::float::fma`).
+    Fma = "fma", [Update(F), Read(F), Read(F)], Next;
+    /// `f[a] =` IEEE 754-2019 `minimum(f[b], f[c])`: -0.0 < +0.0; a NaN
+    /// operand gives the NaN of `f[b] + f[c]`.
+    FMin = "fmin", [Write(F), Read(F), Read(F)], Next;
+    /// `f[a] =` IEEE 754-2019 `maximum(f[b], f[c])`: -0.0 < +0.0; a NaN
+    /// operand gives the NaN of `f[b] + f[c]`.
+    FMax = "fmax", [Write(F), Read(F), Read(F)], Next;
+    /// `f[a] = ceil(f[b])`.
+    FCeil = "fceil", [Write(F), Read(F), None], Next;
+    /// `f[a] = trunc(f[b])` (toward zero).
+    FTrunc = "ftrunc", [Write(F), Read(F), None], Next;
+    /// `f[a] =` `f[b]` rounded to the nearest integer, ties to even.
+    FRound = "fround", [Write(F), Read(F), None], Next;
+    /// `f[a] =` the magnitude of `f[b]` with the sign of `f[c]` (bits: a
+    /// NaN keeps its payload).
+    FCopysign = "fcopysign", [Write(F), Read(F), Read(F)], Next;
+    /// `i[a] =` the bits of `f[b]`.
+    FBits = "fbits", [Write(I), Read(F), None], Next;
+    /// `f[a] =` the f64 whose bits are `i[b]`.
+    BitsF = "bitsf", [Write(F), Read(I), None], Next;
 }
 
 /// The type of a function reference whose signature is not in the module's
@@ -631,6 +816,56 @@ impl Opcode {
             Ge | GeI | JGe | JGeI | FGe | FJGe => Cmp::Ge,
             _ => return Option::None,
         })
+    }
+
+    /// The comparison of an unsigned compare or fused compare-and-branch
+    /// op (`ult`, `jult`, ...): compare as `u64`, with [`Cmp::uint`].
+    /// The signed ops answer [`Opcode::cmp`] instead.
+    pub fn unsigned_cmp(self) -> Option<Cmp> {
+        use Opcode::*;
+        Some(match self {
+            ULt | JULt => Cmp::Lt,
+            ULe | JULe => Cmp::Le,
+            UGt | JUGt => Cmp::Gt,
+            UGe | JUGe => Cmp::Ge,
+            _ => return Option::None,
+        })
+    }
+
+    /// The operation of a bit-counting op (`popcnt`, `clz`, `ctz`).
+    pub fn bit_count(self) -> Option<BitCount> {
+        use Opcode::*;
+        Some(match self {
+            Popcnt => BitCount::Popcnt,
+            Clz => BitCount::Clz,
+            Ctz => BitCount::Ctz,
+            _ => return Option::None,
+        })
+    }
+
+    /// The extension of a `sext*` or `zext*` op.
+    pub fn extension(self) -> Option<Extension> {
+        use Opcode::*;
+        Some(match self {
+            Sext8 => Extension::S8,
+            Sext16 => Extension::S16,
+            Sext32 => Extension::S32,
+            Zext8 => Extension::U8,
+            Zext16 => Extension::U16,
+            Zext32 => Extension::U32,
+            _ => return Option::None,
+        })
+    }
+
+    /// The bank of a select op (`sel`, `fsel`, `rsel`).
+    pub fn select_bank(self) -> Option<Bank> {
+        use Opcode::*;
+        match self {
+            Sel => Some(Bank::I),
+            FSel => Some(Bank::F),
+            RSel => Some(Bank::R),
+            _ => None,
+        }
     }
 
     /// The operation of an i64 binary op, in either form.
@@ -672,6 +907,9 @@ impl Opcode {
             FAbs => FloatUnOp::Abs,
             FSqrt => FloatUnOp::Sqrt,
             FFloor => FloatUnOp::Floor,
+            FCeil => FloatUnOp::Ceil,
+            FTrunc => FloatUnOp::Trunc,
+            FRound => FloatUnOp::Round,
             _ => return Option::None,
         })
     }
@@ -898,6 +1136,30 @@ impl Opcode {
         }
     }
 
+    /// The unsigned i64 compare `i[a] = i[b] cmp i[c]` (`ult`, ...), for
+    /// the orders (`Eq` and `Ne` have no unsigned form: `None`).
+    pub fn ucmp_rr(cmp: Cmp) -> Option<Opcode> {
+        match cmp {
+            Cmp::Lt => Some(Opcode::ULt),
+            Cmp::Le => Some(Opcode::ULe),
+            Cmp::Gt => Some(Opcode::UGt),
+            Cmp::Ge => Some(Opcode::UGe),
+            Cmp::Eq | Cmp::Ne => None,
+        }
+    }
+
+    /// The fused unsigned branch `if i[a] cmp i[b] goto c` (`jult`, ...),
+    /// for the orders (`Eq` and `Ne`: `None`).
+    pub fn ubranch_rr(cmp: Cmp) -> Option<Opcode> {
+        match cmp {
+            Cmp::Lt => Some(Opcode::JULt),
+            Cmp::Le => Some(Opcode::JULe),
+            Cmp::Gt => Some(Opcode::JUGt),
+            Cmp::Ge => Some(Opcode::JUGe),
+            Cmp::Eq | Cmp::Ne => None,
+        }
+    }
+
     /// The f64 compare: `i[a] = f[b] cmp f[c]`.
     pub fn fcmp_rr(cmp: Cmp) -> Opcode {
         match cmp {
@@ -939,6 +1201,9 @@ impl Opcode {
             FloatUnOp::Abs => Opcode::FAbs,
             FloatUnOp::Sqrt => Opcode::FSqrt,
             FloatUnOp::Floor => Opcode::FFloor,
+            FloatUnOp::Ceil => Opcode::FCeil,
+            FloatUnOp::Trunc => Opcode::FTrunc,
+            FloatUnOp::Round => Opcode::FRound,
         }
     }
 }

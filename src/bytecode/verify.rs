@@ -334,7 +334,9 @@ fn check_op(module: &Module, func: &Function, pc: usize, op: &Op) -> Result<(), 
                     ));
                 }
             }
-            Operand::Read(bank) | Operand::Write(bank) => check_reg(func, bank, v)?,
+            Operand::Read(bank) | Operand::Write(bank) | Operand::Update(bank) => {
+                check_reg(func, bank, v)?
+            }
             Operand::ReadRun(bank, n) => {
                 let have = u32::from(func.regs[bank.index()]);
                 let end = u32::from(v) + u32::from(n);

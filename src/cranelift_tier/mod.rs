@@ -18,6 +18,7 @@ use crate::bytecode::Module;
 use crate::runtime::call_profile::CallProfiles;
 use crate::runtime::code_memory::{sync_instruction_cache, sync_other_cores};
 use crate::runtime::compile_error::CompileFailure;
+use crate::runtime::float;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
 use cranelift_codegen::isa::OwnedTargetIsa;
@@ -156,10 +157,7 @@ impl Compiler {
         helpers: &HelperAddrs,
         funcs: &[(usize, EntryPoint)],
     ) -> Result<Vec<Compiled>, CompileFailure> {
-        let mut jit = JITModule::new(JITBuilder::with_isa(
-            self.isa.clone(),
-            default_libcall_names(),
-        ));
+        let mut jit = JITModule::new(jit_builder(self.isa.clone()));
         let result = self.compile_into(&mut jit, module, layouts, helpers, funcs);
         match result {
             Ok(ids) => {
@@ -380,6 +378,50 @@ fn link_self_calls(code: &mut [u8], relocs: &[cranelift_codegen::FinalizedMachRe
     }
 }
 
+/// A builder of the `JITModule` of one batch. Cranelift lowers a few f64
+/// operations to calls of C library functions when the CPU lacks the
+/// instruction (x86-64: `fma` without FMA3, the roundings without
+/// SSE4.1), linked by name; cranelift-jit would look them up with
+/// `dlsym`, which does not find them in every process (it panics then).
+/// They are bound here to Rust functions of the same semantics instead.
+fn jit_builder(isa: OwnedTargetIsa) -> JITBuilder {
+    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+    let libcalls: [(&str, *const u8); 5] = [
+        ("fma", libcall_fma as *const u8),
+        ("floor", libcall_floor as *const u8),
+        ("ceil", libcall_ceil as *const u8),
+        ("trunc", libcall_trunc as *const u8),
+        ("nearbyint", libcall_nearbyint as *const u8),
+    ];
+    builder.symbols(libcalls);
+    builder
+}
+
+/// C's `fma`: `x * y + z` rounded once.
+extern "C" fn libcall_fma(x: f64, y: f64, z: f64) -> f64 {
+    x.mul_add(y, z)
+}
+
+/// C's `floor`, as the interpreter's `ffloor`.
+extern "C" fn libcall_floor(x: f64) -> f64 {
+    x.floor()
+}
+
+/// C's `ceil` (a NaN comes back quieted, as from `roundsd`).
+extern "C" fn libcall_ceil(x: f64) -> f64 {
+    float::ceil(x)
+}
+
+/// C's `trunc`.
+extern "C" fn libcall_trunc(x: f64) -> f64 {
+    float::trunc(x)
+}
+
+/// C's `nearbyint` in the default rounding mode: ties to even.
+extern "C" fn libcall_nearbyint(x: f64) -> f64 {
+    float::round_ties_even(x)
+}
+
 /// The host ISA for `settings`, made once per process: detecting the CPU and
 /// building the ISA costs ~60 µs, more than compiling a small function.
 fn host_isa(settings: CraneliftSettings) -> Result<OwnedTargetIsa, CompileFailure> {
@@ -394,6 +436,16 @@ fn host_isa(settings: CraneliftSettings) -> Result<OwnedTargetIsa, CompileFailur
             target_lexicon::HOST.architecture
         )));
     }
+    let isa = cranelift_native::builder()
+        .map_err(|e| CompileFailure::HostIsa(e.to_string()))?
+        .finish(isa_flags(settings)?)
+        .map_err(|e| CompileFailure::HostIsa(e.to_string()))?;
+    isas.push((settings, isa.clone()));
+    Ok(isa)
+}
+
+/// The shared (not ISA-specific) Cranelift flags for `settings`.
+fn isa_flags(settings: CraneliftSettings) -> Result<settings::Flags, CompileFailure> {
     let mut flags = settings::builder();
     let opt = match settings.opt_level {
         OptLevel::None => "none",
@@ -419,12 +471,7 @@ fn host_isa(settings: CraneliftSettings) -> Result<OwnedTargetIsa, CompileFailur
             .set(name, value)
             .map_err(|e| CompileFailure::HostIsa(format!("setting {name}={value}: {e}")))?;
     }
-    let isa = cranelift_native::builder()
-        .map_err(|e| CompileFailure::HostIsa(e.to_string()))?
-        .finish(settings::Flags::new(flags))
-        .map_err(|e| CompileFailure::HostIsa(e.to_string()))?;
-    isas.push((settings, isa.clone()));
-    Ok(isa)
+    Ok(settings::Flags::new(flags))
 }
 
 impl Drop for Compiler {
@@ -512,6 +559,68 @@ mod tests {
                 .is_err()
         );
         assert_eq!(compiler.modules.len(), 1, "a failed batch keeps no module");
+    }
+
+    /// Without FMA3 (or SSE4.1) Cranelift lowers `fma` (and the roundings)
+    /// to libcalls of the C library's `fma` (`ceil`, ...), linked by name:
+    /// with the host's flags but those features off, they resolve in a
+    /// `JITModule` made as `Compiler::compile` makes it, and compute the
+    /// same as Rust (the `fma` op's NaN fix-up is in the IR, around it).
+    #[test]
+    fn fma_and_rounding_libcalls_resolve_without_the_cpu_features() {
+        use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, types::F64};
+        let mut isa = cranelift_native::builder().expect("host isa");
+        if cfg!(target_arch = "x86_64") {
+            for flag in ["has_fma", "has_avx", "has_sse41", "has_sse42", "has_avx2"] {
+                isa.set(flag, "false").expect(flag);
+            }
+        }
+        let isa = isa
+            .finish(isa_flags(CraneliftSettings::default()).expect("flags"))
+            .expect("isa");
+        let mut jit = JITModule::new(jit_builder(isa.clone()));
+        let mut ctx = jit.make_context();
+        let mut sig = Signature::new(isa.default_call_conv());
+        sig.params.extend([AbiParam::new(F64); 3]);
+        sig.returns.push(AbiParam::new(F64));
+        ctx.func.signature = sig.clone();
+        let mut fctx = FunctionBuilderContext::new();
+        {
+            let mut b = cranelift_frontend::FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let block = b.create_block();
+            b.append_block_params_for_function_params(block);
+            b.switch_to_block(block);
+            let [x, y, z] = [0, 1, 2].map(|k| b.block_params(block)[k]);
+            // fma(x, y, z) + ceil(z) + trunc(z) + nearest(z)
+            let f = b.ins().fma(x, y, z);
+            let c = b.ins().ceil(z);
+            let t = b.ins().trunc(z);
+            let n = b.ins().nearest(z);
+            let s = b.ins().fadd(f, c);
+            let s = b.ins().fadd(s, t);
+            let s = b.ins().fadd(s, n);
+            b.ins().return_(&[s]);
+            b.seal_all_blocks();
+            b.finalize(isa.frontend_config());
+        }
+        let id = jit
+            .declare_function("t", Linkage::Local, &sig)
+            .expect("declare");
+        jit.define_function(id, &mut ctx).expect("define");
+        jit.finalize_definitions().expect("libcalls resolve");
+        let code = jit.get_finalized_function(id);
+        // SAFETY: compiled for this signature just above.
+        let f: extern "C" fn(f64, f64, f64) -> f64 = unsafe { std::mem::transmute(code) };
+        for (x, y, z) in [
+            (0.1f64, 10.0, -1.0f64),
+            (1.5, -2.0, 2.5),
+            (1e300, 1e10, -0.5),
+        ] {
+            let want = x.mul_add(y, z) + z.ceil() + z.trunc() + z.round_ties_even();
+            assert_eq!(f(x, y, z).to_bits(), want.to_bits(), "{x} {y} {z}");
+        }
+        // SAFETY: the function is not used after this.
+        unsafe { jit.free_memory() };
     }
 
     /// The real calls in the IR of function `func` of `src`.

@@ -10,6 +10,7 @@
 use crate::bytecode::op::imm16;
 use crate::bytecode::{Bank, Module, NO_REG, Opcode};
 use crate::runtime::Store;
+use crate::runtime::float;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::heap::{
     ElemKind, array_len, bytes_of, element_ptr, func_ref, get_byte, get_i64, set_byte, set_i64,
@@ -351,6 +352,57 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                 Opcode::FJGt => br!(f!(op.a) > f!(op.b), op.c),
                 Opcode::FJGe => br!(f!(op.a) >= f!(op.b), op.c),
 
+                Opcode::UDiv => i!(op.a) = try_trap!(uint_div(i!(op.b), i!(op.c))),
+                Opcode::URem => i!(op.a) = try_trap!(uint_rem(i!(op.b), i!(op.c))),
+                Opcode::ULt => i!(op.a) = ((i!(op.b) as u64) < (i!(op.c) as u64)) as i64,
+                Opcode::ULe => i!(op.a) = ((i!(op.b) as u64) <= (i!(op.c) as u64)) as i64,
+                Opcode::UGt => i!(op.a) = ((i!(op.b) as u64) > (i!(op.c) as u64)) as i64,
+                Opcode::UGe => i!(op.a) = ((i!(op.b) as u64) >= (i!(op.c) as u64)) as i64,
+                Opcode::JULt => br!((i!(op.a) as u64) < (i!(op.b) as u64), op.c),
+                Opcode::JULe => br!((i!(op.a) as u64) <= (i!(op.b) as u64), op.c),
+                Opcode::JUGt => br!((i!(op.a) as u64) > (i!(op.b) as u64), op.c),
+                Opcode::JUGe => br!((i!(op.a) as u64) >= (i!(op.b) as u64), op.c),
+                Opcode::Popcnt => i!(op.a) = i64::from(i!(op.b).count_ones()),
+                Opcode::Clz => i!(op.a) = i64::from(i!(op.b).leading_zeros()),
+                Opcode::Ctz => i!(op.a) = i64::from(i!(op.b).trailing_zeros()),
+                Opcode::Rotl => i!(op.a) = i!(op.b).rotate_left((i!(op.c) & 63) as u32),
+                Opcode::Rotr => i!(op.a) = i!(op.b).rotate_right((i!(op.c) & 63) as u32),
+                Opcode::RotlI => i!(op.a) = i!(op.b).rotate_left((imm16(op.c) & 63) as u32),
+                Opcode::Min => i!(op.a) = i!(op.b).min(i!(op.c)),
+                Opcode::Max => i!(op.a) = i!(op.b).max(i!(op.c)),
+                Opcode::Sel => {
+                    if i!(op.c) != 0 {
+                        i!(op.a) = i!(op.b)
+                    }
+                }
+                Opcode::FSel => {
+                    if i!(op.c) != 0 {
+                        f!(op.a) = f!(op.b)
+                    }
+                }
+                Opcode::RSel => {
+                    if i!(op.c) != 0 {
+                        r!(op.a) = r!(op.b)
+                    }
+                }
+                Opcode::Sext8 => i!(op.a) = i!(op.b) as i8 as i64,
+                Opcode::Sext16 => i!(op.a) = i!(op.b) as i16 as i64,
+                Opcode::Sext32 => i!(op.a) = i!(op.b) as i32 as i64,
+                Opcode::Zext8 => i!(op.a) = i!(op.b) as u8 as i64,
+                Opcode::Zext16 => i!(op.a) = i!(op.b) as u16 as i64,
+                Opcode::Zext32 => i!(op.a) = i!(op.b) as u32 as i64,
+                Opcode::Fma => f!(op.a) = float::fma(f!(op.a), f!(op.b), f!(op.c)),
+                Opcode::FMin => f!(op.a) = float::minimum(f!(op.b), f!(op.c)),
+                Opcode::FMax => f!(op.a) = float::maximum(f!(op.b), f!(op.c)),
+                Opcode::FCeil => f!(op.a) = float::ceil(f!(op.b)),
+                Opcode::FTrunc => f!(op.a) = float::trunc(f!(op.b)),
+                Opcode::FRound => f!(op.a) = float::round_ties_even(f!(op.b)),
+                Opcode::FCopysign => f!(op.a) = float::copysign(f!(op.b), f!(op.c)),
+                // Through the slots' bits: moving a signalling NaN through
+                // an f64 value could quiet it on some ABIs.
+                Opcode::FBits => *ip.add(op.a as usize) = *(fp.add(op.b as usize) as *const i64),
+                Opcode::BitsF => *(fp.add(op.a as usize) as *mut i64) = *ip.add(op.b as usize),
+
                 Opcode::I2F => f!(op.a) = i!(op.b) as f64,
                 Opcode::F2I => i!(op.a) = f!(op.b) as i64,
 
@@ -679,6 +731,24 @@ pub fn int_div(x: i64, y: i64) -> Result<i64, TrapKind> {
         Err(TrapKind::IntegerOverflow)
     } else {
         Ok(x / y)
+    }
+}
+
+/// `x / y` as `u64`, with the bytecode's trap on a zero divisor.
+#[inline(always)]
+pub fn uint_div(x: i64, y: i64) -> Result<i64, TrapKind> {
+    match (x as u64).checked_div(y as u64) {
+        Some(q) => Ok(q as i64),
+        None => Err(TrapKind::DivisionByZero),
+    }
+}
+
+/// `x % y` as `u64`, with the bytecode's trap on a zero divisor.
+#[inline(always)]
+pub fn uint_rem(x: i64, y: i64) -> Result<i64, TrapKind> {
+    match (x as u64).checked_rem(y as u64) {
+        Some(r) => Ok(r as i64),
+        None => Err(TrapKind::DivisionByZero),
     }
 }
 

@@ -22,11 +22,15 @@ pub enum AluOp {
     Sar,
     /// Logical shift right.
     Shr,
+    /// Rotate left (count modulo 64).
+    Rotl,
+    /// Rotate right (count modulo 64).
+    Rotr,
 }
 
 impl AluOp {
     /// Every value, for tests.
-    pub const ALL: [AluOp; 9] = [
+    pub const ALL: [AluOp; 11] = [
         AluOp::Add,
         AluOp::Sub,
         AluOp::Mul,
@@ -36,5 +40,7 @@ impl AluOp {
         AluOp::Shl,
         AluOp::Sar,
         AluOp::Shr,
+        AluOp::Rotl,
+        AluOp::Rotr,
     ];
 }

@@ -6,6 +6,7 @@ pub mod call_profile;
 pub mod code_memory;
 pub mod compile_error;
 pub mod context;
+pub mod float;
 pub mod frame;
 pub mod handles;
 pub mod heap;

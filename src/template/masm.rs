@@ -25,6 +25,7 @@
 //!   forms that do not fit an instruction's immediate are synthesised.
 //! - No method panics, whatever its arguments.
 
+pub use crate::bytecode::op::{BitCount, Extension};
 use crate::bytecode::{Bank, Cmp};
 pub use crate::lowering::AluOp;
 
@@ -112,6 +113,19 @@ impl Cond {
             Cmp::Ge => Cond::Ge,
         }
     }
+
+    /// The unsigned condition of a bytecode comparison (`Eq` and `Ne` are
+    /// the same either way).
+    pub fn unsigned(cmp: Cmp) -> Cond {
+        match cmp {
+            Cmp::Eq => Cond::Eq,
+            Cmp::Ne => Cond::Ne,
+            Cmp::Lt => Cond::Ult,
+            Cmp::Le => Cond::Ule,
+            Cmp::Gt => Cond::Ugt,
+            Cmp::Ge => Cond::Uge,
+        }
+    }
 }
 
 /// A two-operand f64 operation.
@@ -138,6 +152,12 @@ pub enum FpUnary {
     Sqrt,
     /// Round toward negative infinity.
     Floor,
+    /// Round toward positive infinity.
+    Ceil,
+    /// Round toward zero.
+    Trunc,
+    /// Round to nearest, ties to even.
+    Round,
     /// Copy the bits (a register move; none when `dst` is `src`).
     Copy,
 }
@@ -168,13 +188,24 @@ impl FpOp {
 
 impl FpUnary {
     /// Every value, for tests.
-    pub const ALL: [FpUnary; 5] = [
+    pub const ALL: [FpUnary; 8] = [
         FpUnary::Neg,
         FpUnary::Abs,
         FpUnary::Sqrt,
         FpUnary::Floor,
         FpUnary::Copy,
+        FpUnary::Ceil,
+        FpUnary::Trunc,
+        FpUnary::Round,
     ];
+
+    /// Whether it rounds to an integral value (x86-64: `roundsd`, SSE4.1).
+    pub fn is_rounding(self) -> bool {
+        matches!(
+            self,
+            FpUnary::Floor | FpUnary::Ceil | FpUnary::Trunc | FpUnary::Round
+        )
+    }
 }
 
 /// An argument of a helper call, in the platform's integer argument
@@ -298,6 +329,20 @@ pub trait MacroAssembler {
     /// `dst` = the high 64 bits of the signed 128-bit product `lhs * rhs`
     /// (division by a constant multiplies by its reciprocal).
     fn mul_high(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr);
+    /// `dst = lhs / rhs` as `u64`. The template guarantees `rhs != 0`.
+    fn udiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr);
+    /// `dst = lhs % rhs` as `u64`. The template guarantees `rhs != 0`.
+    fn urem(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr);
+    /// `dst = op(src)`: population count, leading or trailing zeros (64
+    /// for 0), whatever the CPU's features.
+    fn bit_count(&mut self, op: BitCount, dst: Gpr, src: Gpr);
+    /// `dst` = the low 8, 16 or 32 bits of `src`, sign- or zero-extended.
+    fn extend(&mut self, ext: Extension, dst: Gpr, src: Gpr);
+    /// `dst = if lhs cond rhs { lhs } else { rhs }`, without a branch
+    /// (signed `Lt`: the minimum).
+    fn select(&mut self, cond: Cond, dst: Gpr, lhs: Gpr, rhs: Gpr);
+    /// `if test != 0 { dst = src }`, without a branch.
+    fn move_if_nonzero(&mut self, dst: Gpr, src: Gpr, test: Gpr);
 
     // ---- integer compares and branches ----
 
@@ -326,6 +371,16 @@ pub trait MacroAssembler {
     fn fp_op(&mut self, op: FpOp, dst: Fpr, lhs: Fpr, rhs: Fpr);
     /// `dst = op src`.
     fn fp_unary(&mut self, op: FpUnary, dst: Fpr, src: Fpr);
+    /// `dst = lhs * rhs + acc` rounded once; a NaN result is replaced by
+    /// the NaN of `lhs * rhs + acc` rounded twice (`runtime::float::fma`).
+    /// Any of the four may be equal.
+    fn fp_fma(&mut self, dst: Fpr, acc: Fpr, lhs: Fpr, rhs: Fpr);
+    /// `dst` = IEEE 754-2019 `maximum(lhs, rhs)` if `max`, else `minimum`
+    /// (-0.0 below +0.0); with a NaN operand, the NaN of `lhs + rhs`
+    /// (`runtime::float::{minimum, maximum}`).
+    fn fp_min_max(&mut self, max: bool, dst: Fpr, lhs: Fpr, rhs: Fpr);
+    /// `dst` = the magnitude of `mag` with the sign of `sign` (bits).
+    fn fp_copysign(&mut self, dst: Fpr, mag: Fpr, sign: Fpr);
     /// `dst = (lhs cmp rhs) as i64`: ordered compares with a NaN are false,
     /// `Ne` with a NaN is true.
     fn fp_set_cond(&mut self, cmp: Cmp, dst: Gpr, lhs: Fpr, rhs: Fpr);

@@ -5,7 +5,10 @@
 use std::ops::Range;
 
 use super::emit;
-use super::isa::{aarch64::A64Masm, x64::X64Masm};
+use super::isa::{
+    aarch64::A64Masm,
+    x64::{X64Features, X64Masm},
+};
 use super::masm::MacroAssembler;
 use crate::bytecode::{
     Bank, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand, Signature, SwitchTable,
@@ -26,7 +29,7 @@ fn sample(opcode: Opcode) -> Module {
     for (k, operand) in opcode.operands().iter().enumerate() {
         fields[k] = match operand {
             Operand::None => 0,
-            Operand::Read(_) | Operand::Write(_) => k as u16 + 1,
+            Operand::Read(_) | Operand::Write(_) | Operand::Update(_) => k as u16 + 1,
             Operand::ReadRun(..) => 1,
             Operand::Imm => (-7i16) as u16,
             Operand::ConstI | Operand::ConstF | Operand::Str | Operand::Host => 0,
@@ -229,7 +232,7 @@ fn layouts(m: &Module) -> Vec<FrameLayout> {
 fn listing(isa: &str, m: &Module, func: usize, counters: bool) -> String {
     let (helpers, layouts) = (HelperAddrs::fake(), layouts(m));
     if isa == "x64" {
-        let mut c = emit::Compiler::new(X64Masm::with_sse41(true));
+        let mut c = emit::Compiler::new(X64Masm::with_features(X64Features::ALL));
         let code = c
             .compile(&helpers, m, &layouts, func, counters)
             .expect("compiles")
@@ -395,7 +398,9 @@ fn reuse_matches_fresh<M: super::masm::MacroAssembler>(reused: M, fresh: impl Fn
 
 #[test]
 fn a_reused_compiler_matches_a_fresh_one_on_x64() {
-    reuse_matches_fresh(X64Masm::with_sse41(true), || X64Masm::with_sse41(true));
+    reuse_matches_fresh(X64Masm::with_features(X64Features::ALL), || {
+        X64Masm::with_features(X64Features::ALL)
+    });
 }
 
 #[test]
@@ -440,7 +445,7 @@ fn fp_restores_disassemble_as_expected() {
         let mut out = String::new();
         for (name, on_entry, now) in &cases {
             let code = if isa == "x64" {
-                let mut m = X64Masm::with_sse41(true);
+                let mut m = X64Masm::with_features(X64Features::ALL);
                 emit::restore_fp(&mut m, on_entry, now.as_ref());
                 disasm_x64(m.finish().expect("assembles"), &[])
             } else {

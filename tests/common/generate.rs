@@ -406,7 +406,7 @@ fn build(
                 let pick = picks[i];
                 fields[i] = match *kind {
                     Operand::None | Operand::CallDst | Operand::ArgWindow => 0,
-                    Operand::Read(b) | Operand::Write(b) => {
+                    Operand::Read(b) | Operand::Write(b) | Operand::Update(b) => {
                         pick.index(usize::from(regs[b.index()])) as u16
                     }
                     Operand::ReadRun(b, n) => {

@@ -5,6 +5,7 @@
 #[path = "../differential/mod.rs"]
 mod differential;
 
+mod alu_ops;
 mod arrays;
 mod bytes;
 mod calls_and_limits;

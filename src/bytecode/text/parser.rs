@@ -1081,7 +1081,7 @@ impl<'s, 'a> Parser<'s, 'a> {
     ) -> LResult<u16> {
         match kind {
             Operand::None => Ok(0),
-            Operand::Read(bank) | Operand::Write(bank) => {
+            Operand::Read(bank) | Operand::Write(bank) | Operand::Update(bank) => {
                 let (b, idx, _) = register(cur, Some(bank))?;
                 info.regs.push((b, idx));
                 Ok(idx)

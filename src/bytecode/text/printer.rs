@@ -152,7 +152,9 @@ fn print_op(out: &mut String, module: &Module, f: &Function, op: &Op) {
         let k = usize::from(v);
         let _ = match kind {
             Operand::None => Ok(()),
-            Operand::Read(b) | Operand::Write(b) | Operand::ReadRun(b, _) => write!(out, "{b}{v}"),
+            Operand::Read(b) | Operand::Write(b) | Operand::Update(b) | Operand::ReadRun(b, _) => {
+                write!(out, "{b}{v}")
+            }
             Operand::Imm => write!(out, "{}", v as i16),
             Operand::ConstI => match module.iconsts.get(k) {
                 Some(x) => write!(out, "{x}"),

@@ -132,6 +132,42 @@ start:
     fjle f1, f2, fwd
     fjgt f1, f2, start
     fjge f1, f2, fwd
+    udiv i1, i2, i3
+    urem i1, i2, i3
+    ult i1, i2, i3
+    ule i1, i2, i3
+    ugt i1, i2, i3
+    uge i1, i2, i3
+    jult i1, i2, start
+    jule i1, i2, fwd
+    jugt i1, i2, start
+    juge i1, i2, fwd
+    popcnt i1, i2
+    clz i1, i2
+    ctz i1, i2
+    rotl i1, i2, i3
+    rotr i1, i2, i3
+    rotli i1, i2, -1
+    min i1, i2, i3
+    max i1, i2, i3
+    sel i1, i2, i3
+    fsel f1, f2, i3
+    rsel r1, r2, i3
+    sext8 i1, i2
+    sext16 i1, i2
+    sext32 i1, i2
+    zext8 i1, i2
+    zext16 i1, i2
+    zext32 i1, i2
+    fma f1, f2, f3
+    fmin f1, f2, f3
+    fmax f1, f2, f3
+    fceil f1, f2
+    ftrunc f1, f2
+    fround f1, f2
+    fcopysign f1, f2, f3
+    fbits i1, f2
+    bitsf f1, i2
 fwd: i2f f1, i1
     f2i i1, f1
     jmp done
@@ -1478,5 +1514,6 @@ fn counterparts_come_from_the_op_table() {
     pair(Opcode::Mov, Opcode::IConstK, 1);
     pair(Opcode::FMov, Opcode::FConst, 1);
     pair(Opcode::Trap, Opcode::TrapI, 0);
+    pair(Opcode::Rotl, Opcode::RotlI, 2);
     assert_eq!(found, expected);
 }

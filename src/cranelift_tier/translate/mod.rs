@@ -15,7 +15,7 @@
 mod calls;
 mod packed_loop;
 
-use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp, imm16};
+use crate::bytecode::op::{BitCount, FloatBinOp, FloatUnOp, IntBinOp, imm16};
 use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand, loops};
 use crate::lowering::AluOp;
 use crate::lowering::Magic;
@@ -31,7 +31,7 @@ use crate::runtime::trap::TrapKind;
 use calls::{FrameRoom, INLINE_BUDGET_FACTOR, MAX_INLINE_BUDGET, early_exit};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
-use cranelift_codegen::ir::types::{F64, I8, I32, I64};
+use cranelift_codegen::ir::types::{F64, I8, I16, I32, I64};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockCall, ExtFuncData, ExternalName, FuncRef, Function, Inst, InstBuilder,
     JumpTableData, MemFlagsData, SigRef, Signature, StackSlot, StackSlotData, StackSlotKind,
@@ -102,6 +102,25 @@ fn computes_int(op: Op) -> bool {
             | LeI
             | GtI
             | GeI
+            | ULt
+            | ULe
+            | UGt
+            | UGe
+            | Popcnt
+            | Clz
+            | Ctz
+            | Rotl
+            | Rotr
+            | RotlI
+            | Min
+            | Max
+            | Sel
+            | Sext8
+            | Sext16
+            | Sext32
+            | Zext8
+            | Zext16
+            | Zext32
     )
 }
 
@@ -165,13 +184,17 @@ impl FuncFacts {
             straight &= !targeted[pc];
             let fields = op.fields();
             for (kind, reg) in op.opcode.operands().iter().zip(fields) {
-                if matches!(kind, Operand::Write(Bank::I) | Operand::CallDst)
-                    && let Some(w) = writes.get_mut(usize::from(reg))
+                if matches!(
+                    kind,
+                    Operand::Write(Bank::I) | Operand::Update(Bank::I) | Operand::CallDst
+                ) && let Some(w) = writes.get_mut(usize::from(reg))
                 {
                     *w += 1;
                 }
-                if matches!(kind, Operand::Write(Bank::R) | Operand::CallDst)
-                    && let Some(w) = ref_writes.get_mut(usize::from(reg))
+                if matches!(
+                    kind,
+                    Operand::Write(Bank::R) | Operand::Update(Bank::R) | Operand::CallDst
+                ) && let Some(w) = ref_writes.get_mut(usize::from(reg))
                 {
                     *w += 1;
                 }
@@ -337,6 +360,18 @@ fn int_cc(cmp: Cmp) -> IntCC {
         Cmp::Le => IntCC::SignedLessThanOrEqual,
         Cmp::Gt => IntCC::SignedGreaterThan,
         Cmp::Ge => IntCC::SignedGreaterThanOrEqual,
+    }
+}
+
+/// The condition of an integer compare or compare-and-branch opcode:
+/// unsigned for `ult`, `jult`, ..., signed for the others.
+fn int_cc_of(opcode: Opcode) -> IntCC {
+    match opcode.unsigned_cmp() {
+        Some(Cmp::Lt) => IntCC::UnsignedLessThan,
+        Some(Cmp::Le) => IntCC::UnsignedLessThanOrEqual,
+        Some(Cmp::Gt) => IntCC::UnsignedGreaterThan,
+        Some(Cmp::Ge) => IntCC::UnsignedGreaterThanOrEqual,
+        _ => int_cc(opcode.cmp().unwrap_or(Cmp::Eq)),
     }
 }
 
@@ -938,13 +973,16 @@ impl<'a, 'f> Translator<'a, 'f> {
                 };
                 self.set(Bank::F, op.a, v);
             }
-            FNeg | FAbs | FSqrt | FFloor => {
+            FNeg | FAbs | FSqrt | FFloor | FCeil | FTrunc | FRound => {
                 let x = self.get(Bank::F, op.b);
                 let ins = self.b.ins();
                 let v = match op.opcode.float_unop() {
                     Some(FloatUnOp::Abs) => ins.fabs(x),
                     Some(FloatUnOp::Sqrt) => ins.sqrt(x),
                     Some(FloatUnOp::Floor) => ins.floor(x),
+                    Some(FloatUnOp::Ceil) => ins.ceil(x),
+                    Some(FloatUnOp::Trunc) => ins.trunc(x),
+                    Some(FloatUnOp::Round) => ins.nearest(x),
                     _ => ins.fneg(x),
                 };
                 self.set(Bank::F, op.a, v);
@@ -963,6 +1001,62 @@ impl<'a, 'f> Translator<'a, 'f> {
                 let y = self.get(Bank::F, op.b);
                 let c = self.b.ins().fcmp(cc, x, y);
                 self.branch(pc, c, op.c);
+            }
+            UDiv | URem => self.unsigned_division(pc, op),
+            ULt | ULe | UGt | UGe => {
+                let y = self.get(Bank::I, op.c);
+                self.compare(op, y);
+            }
+            JULt | JULe | JUGt | JUGe => {
+                let (c, target) = self.int_branch_condition(op, |t, reg| t.get(Bank::I, reg));
+                self.branch(pc, c, target);
+            }
+            Popcnt | Clz | Ctz | Sext8 | Sext16 | Sext32 | Zext8 | Zext16 | Zext32 => {
+                let x = self.get(Bank::I, op.b);
+                let v = self.int_unary(op.opcode, x);
+                self.set(Bank::I, op.a, v);
+            }
+            Rotl | Rotr | RotlI | Min | Max => {
+                let x = self.get(Bank::I, op.b);
+                let y = if op.opcode == RotlI {
+                    self.b.ins().iconst(I64, imm16(op.c))
+                } else {
+                    self.get(Bank::I, op.c)
+                };
+                let ins = self.b.ins();
+                // Cranelift takes rotate counts modulo 64, as we do.
+                let v = match op.opcode {
+                    Rotr => ins.rotr(x, y),
+                    Min => ins.smin(x, y),
+                    Max => ins.smax(x, y),
+                    _ => ins.rotl(x, y),
+                };
+                self.set(Bank::I, op.a, v);
+            }
+            Sel | FSel | RSel => {
+                let bank = op.opcode.select_bank().unwrap_or(Bank::I);
+                let cond = self.get(Bank::I, op.c);
+                let new = self.get(bank, op.b);
+                let old = self.get(bank, op.a);
+                let v = self.b.ins().select(cond, new, old);
+                self.set(bank, op.a, v);
+            }
+            Fma | FMin | FMax => self.float_special(op),
+            FCopysign => {
+                let x = self.get(Bank::F, op.b);
+                let y = self.get(Bank::F, op.c);
+                let v = self.b.ins().fcopysign(x, y);
+                self.set(Bank::F, op.a, v);
+            }
+            FBits => {
+                let x = self.get(Bank::F, op.b);
+                let v = self.b.ins().bitcast(I64, MemFlagsData::new(), x);
+                self.set(Bank::I, op.a, v);
+            }
+            BitsF => {
+                let x = self.get(Bank::I, op.b);
+                let v = self.b.ins().bitcast(F64, MemFlagsData::new(), x);
+                self.set(Bank::F, op.a, v);
             }
             I2F => {
                 let x = self.get(Bank::I, op.b);
@@ -1198,8 +1292,8 @@ impl<'a, 'f> Translator<'a, 'f> {
         }
         for (kind, reg) in op.opcode.operands().iter().zip(op.fields()) {
             let (array, index) = match kind {
-                Operand::Write(Bank::R) => (true, false),
-                Operand::Write(Bank::I) => (false, true),
+                Operand::Write(Bank::R) | Operand::Update(Bank::R) => (true, false),
+                Operand::Write(Bank::I) | Operand::Update(Bank::I) => (false, true),
                 Operand::CallDst => (true, true),
                 _ => continue,
             };
@@ -1232,7 +1326,7 @@ impl<'a, 'f> Translator<'a, 'f> {
 
     /// `a = (b cmp y) as i64`.
     fn compare(&mut self, op: Op, y: Value) {
-        let cc = int_cc(op.opcode.cmp().unwrap_or(Cmp::Eq));
+        let cc = int_cc_of(op.opcode);
         let x = self.get(Bank::I, op.b);
         let c = self.b.ins().icmp(cc, x, y);
         let v = self.b.ins().uextend(I64, c);
@@ -1260,8 +1354,32 @@ impl<'a, 'f> Translator<'a, 'f> {
             _ => reg(self, op.b),
         };
         let x = reg(self, op.a);
-        let cc = int_cc(op.opcode.cmp().unwrap_or(Cmp::Eq));
+        let cc = int_cc_of(op.opcode);
         (self.b.ins().icmp(cc, x, y), op.c)
+    }
+
+    /// A bit count or an extension of `x`.
+    fn int_unary(&mut self, opcode: Opcode, x: Value) -> Value {
+        let ins = self.b.ins();
+        match (opcode.bit_count(), opcode.extension()) {
+            (Some(BitCount::Popcnt), _) => ins.popcnt(x),
+            (Some(BitCount::Clz), _) => ins.clz(x),
+            (Some(BitCount::Ctz), _) => ins.ctz(x),
+            (None, Some(ext)) => {
+                let narrow = match ext.bits() {
+                    8 => I8,
+                    16 => I16,
+                    _ => I32,
+                };
+                let low = self.b.ins().ireduce(narrow, x);
+                if ext.signed() {
+                    self.b.ins().sextend(I64, low)
+                } else {
+                    self.b.ins().uextend(I64, low)
+                }
+            }
+            (None, None) => x,
+        }
     }
 
     fn int_binop(&mut self, op: Op, y: Value) {
@@ -1337,6 +1455,56 @@ impl<'a, 'f> Translator<'a, 'f> {
             self.b.ins().srem(x, y)
         };
         self.set(Bank::I, op.a, v);
+    }
+
+    /// `udiv` and `urem`: a zero divisor traps as `div`'s does.
+    fn unsigned_division(&mut self, pc: u32, op: Op) {
+        let x = self.get(Bank::I, op.b);
+        let y = self.get(Bank::I, op.c);
+        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+        self.trap_if(zero, pc, TrapKind::DivisionByZero);
+        let v = if op.opcode == Opcode::UDiv {
+            self.b.ins().udiv(x, y)
+        } else {
+            self.b.ins().urem(x, y)
+        };
+        self.set(Bank::I, op.a, v);
+    }
+
+    /// `fma`, `fmin`, `fmax`: the fused or IEEE-minimum result, but where
+    /// the result (`fma`) or an operand (`fmin`, `fmax`) is a NaN, the NaN
+    /// of the ISA's `+` (after `*` for `fma`), as `runtime::float` defines
+    /// them: Cranelift's own NaN choice there is not specified.
+    fn float_special(&mut self, op: Op) {
+        let b = self.get(Bank::F, op.b);
+        let c = self.get(Bank::F, op.c);
+        let v = if op.opcode == Opcode::Fma {
+            // The NaN case on a cold path: with a select, every `fma`
+            // would also compute the unfused sum and wait for the compare.
+            let a = self.get(Bank::F, op.a);
+            let fused = self.b.ins().fma(b, c, a);
+            let is_nan = self.b.ins().fcmp(FloatCC::Unordered, fused, fused);
+            let (nan, join) = (self.b.create_block(), self.b.create_block());
+            let result = self.b.append_block_param(join, F64);
+            self.b.ins().brif(is_nan, nan, &[], join, &[fused.into()]);
+            self.b.switch_to_block(nan);
+            self.b.set_cold_block(nan);
+            let product = self.b.ins().fmul(b, c);
+            let unfused = self.b.ins().fadd(product, a);
+            self.b.ins().jump(join, &[unfused.into()]);
+            self.b.switch_to_block(join);
+            result
+        } else {
+            let m = if op.opcode == Opcode::FMin {
+                self.b.ins().fmin(b, c)
+            } else {
+                self.b.ins().fmax(b, c)
+            };
+            let is_nan = self.b.ins().fcmp(FloatCC::Unordered, b, c);
+            let sum = self.b.ins().fadd(b, c);
+            self.b.ins().select(is_nan, sum, m)
+        };
+        self.set(Bank::F, op.a, v);
     }
 
     /// Array `r[array]`, and the address its header can always be read at

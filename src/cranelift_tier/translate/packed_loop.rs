@@ -115,7 +115,10 @@ fn plan(code: &[Op], ops: RangeInclusive<usize>) -> Option<PackedLoop> {
                 .operands()
                 .iter()
                 .zip(op.fields())
-                .any(|(kind, field)| *kind == Operand::Write(Bank::R) && field == reg)
+                .any(|(kind, field)| {
+                    matches!(kind, Operand::Write(Bank::R) | Operand::Update(Bank::R))
+                        && field == reg
+                })
         })
     };
     let mut arrays = Vec::new();

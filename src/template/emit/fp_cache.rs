@@ -90,15 +90,18 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         let (mut written, mut n_written) = ([0u32; N], 0);
         'scan: for op in &code[pc..=end] {
             let kinds = op.opcode.operands();
-            if !kinds
-                .iter()
-                .any(|&k| k == Operand::Read(Bank::F) || k == Operand::Write(Bank::F))
-            {
+            if !kinds.iter().any(|&k| {
+                matches!(
+                    k,
+                    Operand::Read(Bank::F) | Operand::Write(Bank::F) | Operand::Update(Bank::F)
+                )
+            }) {
                 continue;
             }
             let fields = [op.a, op.b, op.c].map(u32::from);
             for (&slot, kind) in fields.iter().zip(kinds) {
-                if kind == Operand::Read(Bank::F)
+                // An updated slot (`fma`, `fsel`) is read before it is written.
+                if matches!(kind, Operand::Read(Bank::F) | Operand::Update(Bank::F))
                     && !inputs[..n_inputs].contains(&slot)
                     && !written[..n_written].contains(&slot)
                 {
@@ -110,7 +113,9 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 }
             }
             for (&slot, kind) in fields.iter().zip(kinds) {
-                if kind == Operand::Write(Bank::F) && !written[..n_written].contains(&slot) {
+                if matches!(kind, Operand::Write(Bank::F) | Operand::Update(Bank::F))
+                    && !written[..n_written].contains(&slot)
+                {
                     if n_written == N {
                         break 'scan;
                     }

@@ -1,6 +1,6 @@
 //! Every op's template, once, dispatched by opcode.
 
-use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp, imm16};
+use crate::bytecode::op::{BitCount, Extension, FloatBinOp, FloatUnOp, IntBinOp, imm16};
 use crate::bytecode::{Bank, Cmp, Op, Opcode};
 use crate::runtime::context::offsets;
 use crate::runtime::heap::{ARRAY_DATA_OFFSET, ARRAY_LEN_OFFSET, ElemKind};
@@ -53,6 +53,9 @@ pub(super) fn fp_unary(opcode: Opcode) -> FpUnary {
         Some(FloatUnOp::Abs) => FpUnary::Abs,
         Some(FloatUnOp::Sqrt) => FpUnary::Sqrt,
         Some(FloatUnOp::Floor) => FpUnary::Floor,
+        Some(FloatUnOp::Ceil) => FpUnary::Ceil,
+        Some(FloatUnOp::Trunc) => FpUnary::Trunc,
+        Some(FloatUnOp::Round) => FpUnary::Round,
         _ => FpUnary::Neg,
     }
 }
@@ -222,7 +225,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 self.masm.fp_op(fop, d, l, r);
                 self.store_f(op.a, d);
             }
-            FNeg | FAbs | FSqrt | FFloor => {
+            FNeg | FAbs | FSqrt | FFloor | FCeil | FTrunc | FRound => {
                 let un = fp_unary(op.opcode);
                 let x = self.use_f(op.b, &[]);
                 let d = self.result_f(op.a, (op.b, x), &[x]);
@@ -242,6 +245,110 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 let r = self.use_f(op.b, &[l]);
                 let to = self.branch_target(pc, op.c, true);
                 self.masm.fp_branch(cmp, l, r, to);
+            }
+            UDiv | URem => {
+                self.load_i(T0, op.b);
+                self.load_i(T1, op.c);
+                let zero = self.trap_kind(pc, TrapKind::DivisionByZero);
+                self.masm.branch_imm(Cond::Eq, T1, 0, zero);
+                if op.opcode == UDiv {
+                    self.masm.udiv(T0, T0, T1);
+                } else {
+                    self.masm.urem(T0, T0, T1);
+                }
+                self.store_i(op.a, T0);
+            }
+            ULt | ULe | UGt | UGe => {
+                let cond = Cond::unsigned(op.opcode.unsigned_cmp().unwrap_or(Cmp::Eq));
+                self.load_i(T0, op.b);
+                self.load_i(T1, op.c);
+                self.masm.set_cond(cond, T0, T0, T1);
+                self.store_i(op.a, T0);
+            }
+            JULt | JULe | JUGt | JUGe => {
+                let cond = Cond::unsigned(op.opcode.unsigned_cmp().unwrap_or(Cmp::Eq));
+                let to = self.branch_target(pc, op.c, false);
+                self.load_i(T0, op.a);
+                self.load_i(T1, op.b);
+                self.masm.branch(cond, T0, T1, to);
+            }
+            Popcnt | Clz | Ctz => {
+                let count = op.opcode.bit_count().unwrap_or(BitCount::Popcnt);
+                self.load_i(T0, op.b);
+                self.masm.bit_count(count, T0, T0);
+                self.store_i(op.a, T0);
+            }
+            Sext8 | Sext16 | Sext32 | Zext8 | Zext16 | Zext32 => {
+                let ext = op.opcode.extension().unwrap_or(Extension::U32);
+                self.load_i(T0, op.b);
+                self.masm.extend(ext, T0, T0);
+                self.store_i(op.a, T0);
+            }
+            Rotl | Rotr | Min | Max => {
+                self.load_i(T0, op.b);
+                self.load_i(T1, op.c);
+                match op.opcode {
+                    Rotl => self.masm.alu(AluOp::Rotl, T0, T0, T1),
+                    Rotr => self.masm.alu(AluOp::Rotr, T0, T0, T1),
+                    Min => self.masm.select(Cond::Lt, T0, T0, T1),
+                    _ => self.masm.select(Cond::Gt, T0, T0, T1),
+                }
+                self.store_i(op.a, T0);
+            }
+            RotlI => {
+                self.load_i(T0, op.b);
+                self.masm.alu_imm(AluOp::Rotl, T0, T0, imm(op.c));
+                self.store_i(op.a, T0);
+            }
+            Sel => {
+                self.load_i(T0, op.a);
+                self.load_i(T1, op.b);
+                self.load_i(T2, op.c);
+                self.masm.move_if_nonzero(T0, T1, T2);
+                self.store_i(op.a, T0);
+            }
+            FSel | RSel => {
+                // On the slots' bits, in integer registers (f64 slots are
+                // current: every op writes its result through); the
+                // condition first, as it may be the previous op's result.
+                let bank = op.opcode.select_bank().unwrap_or(Bank::R);
+                self.load_i(T2, op.c);
+                self.masm.load_slot(T0, bank, op.a.into());
+                self.masm.load_slot(T1, bank, op.b.into());
+                self.masm.move_if_nonzero(T0, T1, T2);
+                self.masm.store_slot(bank, op.a.into(), T0);
+                if bank == Bank::F {
+                    self.fp.forget_slot(op.a.into());
+                }
+            }
+            Fma => {
+                let acc = self.use_f(op.a, &[]);
+                let l = self.use_f(op.b, &[acc]);
+                let r = self.use_f(op.c, &[acc, l]);
+                // The accumulator's register, where it stays for the next
+                // `fma` of a loop.
+                let d = self.dst_f(op.a, &[l, r]);
+                self.masm.fp_fma(d, acc, l, r);
+                self.store_f(op.a, d);
+            }
+            FMin | FMax | FCopysign => {
+                let l = self.use_f(op.b, &[]);
+                let r = self.use_f(op.c, &[l]);
+                let d = self.result_f(op.a, (op.b, l), &[l, r]);
+                match op.opcode {
+                    FCopysign => self.masm.fp_copysign(d, l, r),
+                    _ => self.masm.fp_min_max(op.opcode == FMax, d, l, r),
+                }
+                self.store_f(op.a, d);
+            }
+            FBits => {
+                self.masm.load_slot(T0, Bank::F, op.b.into());
+                self.store_i(op.a, T0);
+            }
+            BitsF => {
+                self.load_i(T0, op.b);
+                self.masm.store_slot(Bank::F, op.a.into(), T0);
+                self.fp.forget_slot(op.a.into());
             }
             I2F => {
                 self.load_i(T0, op.b);

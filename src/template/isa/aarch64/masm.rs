@@ -13,11 +13,14 @@ use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 use crate::template::code_buffer::CodeBuffer;
 
 use super::abi::{self, ARG_REGS, RET_REG};
-use super::regs::{CTX, DEPTH, F_BASE, I_BASE, R_BASE, TMP0, TMP1, ZR, bank_base, fpr, gpr};
+use super::regs::{
+    CTX, DEPTH, F_BASE, FTMP0, FTMP1, I_BASE, R_BASE, TMP0, TMP1, ZR, bank_base, fpr, gpr,
+};
 use crate::bytecode::{Bank, Cmp};
 use crate::runtime::frame::slot_offset;
 use crate::template::masm::{
-    AluOp, AsmError, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
+    AluOp, AsmError, BitCount, Cond, Extension, FpOp, FpUnary, Fpr, Gpr, HelperArg,
+    MAX_HELPER_ARGS, MacroAssembler,
 };
 
 /// A machine condition code (the subset the templates need).
@@ -622,6 +625,12 @@ impl MacroAssembler for A64Masm {
             AluOp::Shl => a64!(ops ; lsl X(d), X(l), X(r)),
             AluOp::Sar => a64!(ops ; asr X(d), X(l), X(r)),
             AluOp::Shr => a64!(ops ; lsr X(d), X(l), X(r)),
+            // `ror` takes the count modulo 64; left by n is right by -n.
+            AluOp::Rotr => a64!(ops ; ror X(d), X(l), X(r)),
+            AluOp::Rotl => a64!(ops
+                ; neg X(TMP0), X(r)
+                ; ror X(d), X(l), X(TMP0)
+            ),
         }
     }
 
@@ -659,6 +668,15 @@ impl MacroAssembler for A64Masm {
                             _ => a64!(ops ; eor X(d), X(l), X(TMP0)),
                         }
                     }
+                }
+            }
+            AluOp::Rotl | AluOp::Rotr => {
+                let n = (imm & 63) as u32;
+                let right = if op == AluOp::Rotr { n } else { (64 - n) & 63 };
+                if right == 0 {
+                    self.mov_reg(d, l);
+                } else {
+                    a64!(self.ops ; ror X(d), X(l), right);
                 }
             }
             AluOp::Shl | AluOp::Sar | AluOp::Shr => {
@@ -711,6 +729,71 @@ impl MacroAssembler for A64Masm {
         a64!(self.ops
             ; sdiv X(TMP0), X(l), X(r)
             ; msub X(d), X(TMP0), X(r), X(l)
+        );
+    }
+
+    fn udiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        a64!(self.ops ; udiv X(gpr(dst)), X(gpr(lhs)), X(gpr(rhs)));
+    }
+
+    fn urem(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        // As `srem`: the quotient in x16, so `dst` may alias an operand.
+        let (d, l, r) = (gpr(dst), gpr(lhs), gpr(rhs));
+        a64!(self.ops
+            ; udiv X(TMP0), X(l), X(r)
+            ; msub X(d), X(TMP0), X(r), X(l)
+        );
+    }
+
+    fn bit_count(&mut self, op: BitCount, dst: Gpr, src: Gpr) {
+        let (d, s) = (gpr(dst), gpr(src));
+        match op {
+            // No scalar popcount before FEAT_CSSC: count the bits of each
+            // byte in a vector register and add the bytes.
+            BitCount::Popcnt => a64!(self.ops
+                ; fmov D(FTMP0), X(s)
+                ; cnt V(FTMP0).B8, V(FTMP0).B8
+                ; addv B(FTMP0), V(FTMP0).B8
+                ; fmov X(d), D(FTMP0)
+            ),
+            BitCount::Clz => a64!(self.ops ; clz X(d), X(s)),
+            BitCount::Ctz => a64!(self.ops
+                ; rbit X(d), X(s)
+                ; clz X(d), X(d)
+            ),
+        }
+    }
+
+    fn extend(&mut self, ext: Extension, dst: Gpr, src: Gpr) {
+        let (d, s) = (gpr(dst), gpr(src));
+        match ext {
+            Extension::S8 => a64!(self.ops ; sxtb X(d), W(s)),
+            Extension::S16 => a64!(self.ops ; sxth X(d), W(s)),
+            Extension::S32 => a64!(self.ops ; sxtw X(d), W(s)),
+            Extension::U8 => a64!(self.ops ; uxtb W(d), W(s)),
+            Extension::U16 => a64!(self.ops ; uxth W(d), W(s)),
+            // A 32-bit move clears the upper half, even onto itself.
+            Extension::U32 => a64!(self.ops ; mov W(d), W(s)),
+        }
+    }
+
+    fn select(&mut self, cond: Cond, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        let (d, l, r) = (gpr(dst), gpr(lhs), gpr(rhs));
+        a64!(self.ops ; cmp X(l), X(r));
+        let ops = &mut self.ops;
+        macro_rules! emit {
+            ($c:ident) => {
+                a64!(ops ; csel X(d), X(l), X(r), $c)
+            };
+        }
+        for_cc!(Cc::int(cond), emit);
+    }
+
+    fn move_if_nonzero(&mut self, dst: Gpr, src: Gpr, test: Gpr) {
+        let (d, s, t) = (gpr(dst), gpr(src), gpr(test));
+        a64!(self.ops
+            ; cmp XSP(t), 0
+            ; csel X(d), X(s), X(d), ne
         );
     }
 
@@ -789,9 +872,47 @@ impl MacroAssembler for A64Masm {
             FpUnary::Abs => a64!(ops ; fabs D(d), D(s)),
             FpUnary::Sqrt => a64!(ops ; fsqrt D(d), D(s)),
             FpUnary::Floor => a64!(ops ; frintm D(d), D(s)),
+            FpUnary::Ceil => a64!(ops ; frintp D(d), D(s)),
+            FpUnary::Trunc => a64!(ops ; frintz D(d), D(s)),
+            FpUnary::Round => a64!(ops ; frintn D(d), D(s)),
             FpUnary::Copy if d == s => {}
             FpUnary::Copy => a64!(ops ; fmov D(d), D(s)),
         }
+    }
+
+    fn fp_fma(&mut self, dst: Fpr, acc: Fpr, lhs: Fpr, rhs: Fpr) {
+        let (d, a, l, r) = (fpr(dst), fpr(acc), fpr(lhs), fpr(rhs));
+        // Both forms, then the unfused one if the fused one is a NaN
+        // (unordered with itself: V set), without a branch.
+        a64!(self.ops
+            ; fmadd D(FTMP0), D(l), D(r), D(a)
+            ; fmul D(FTMP1), D(l), D(r)
+            ; fadd D(FTMP1), D(FTMP1), D(a)
+            ; fcmp D(FTMP0), D(FTMP0)
+            ; fcsel D(d), D(FTMP1), D(FTMP0), vs
+        );
+    }
+
+    fn fp_min_max(&mut self, max: bool, dst: Fpr, lhs: Fpr, rhs: Fpr) {
+        // IEEE 754-2019 minimum and maximum, -0.0 below +0.0; a NaN
+        // operand gives what `fadd` gives (both process NaNs alike).
+        let (d, l, r) = (fpr(dst), fpr(lhs), fpr(rhs));
+        if max {
+            a64!(self.ops ; fmax D(d), D(l), D(r));
+        } else {
+            a64!(self.ops ; fmin D(d), D(l), D(r));
+        }
+    }
+
+    fn fp_copysign(&mut self, dst: Fpr, mag: Fpr, sign: Fpr) {
+        let (d, m, s) = (fpr(dst), fpr(mag), fpr(sign));
+        a64!(self.ops
+            ; fmov X(TMP0), D(m)
+            ; fmov X(TMP1), D(s)
+            ; lsr X(TMP1), X(TMP1), 63
+            ; bfi X(TMP0), X(TMP1), 63, 1
+            ; fmov D(d), X(TMP0)
+        );
     }
 
     fn fp_set_cond(&mut self, cmp: Cmp, dst: Gpr, lhs: Fpr, rhs: Fpr) {

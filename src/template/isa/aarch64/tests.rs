@@ -22,9 +22,10 @@ use yaxpeax_arm::armv8::a64::ARMv8;
 use super::A64Masm;
 use crate::bytecode::{Bank, Cmp};
 use crate::runtime::context::offsets::CALL_DEPTH;
+use crate::runtime::float;
 use crate::template::isa::test_plan::{
     ALU_OPS, CMPS, CONDS, FP_OPS, FP_UNARY, FPRS, FpWant, GPRS, Listing, TestIsa, assemble,
-    jump_table_cases, pairs, plan_tests, triples,
+    jump_table_cases, pairs, plan_tests, shared_cases, triples,
 };
 use crate::template::masm::{Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MacroAssembler};
 
@@ -78,8 +79,8 @@ impl TestIsa for A64 {
         })
     }
 
-    /// Sign-bit operations are exact on NaNs too; `sqrt` and `floor` give
-    /// Rust's result, or some NaN.
+    /// Sign-bit operations and ceil, trunc and round are exact on NaNs
+    /// too; `sqrt` and `floor` give Rust's result, or some NaN.
     fn fp_unary_model(op: FpUnary, x: f64, _variant: &str) -> FpWant {
         match op {
             FpUnary::Neg => FpWant::Bits((-x).to_bits()),
@@ -87,6 +88,10 @@ impl TestIsa for A64 {
             FpUnary::Copy => FpWant::Bits(x.to_bits()),
             FpUnary::Sqrt => FpWant::value(x.sqrt()),
             FpUnary::Floor => FpWant::value(x.floor()),
+            // Exact, NaNs too: quieted with their payload.
+            FpUnary::Ceil => FpWant::Bits(float::ceil(x).to_bits()),
+            FpUnary::Trunc => FpWant::Bits(float::trunc(x).to_bits()),
+            FpUnary::Round => FpWant::Bits(float::round_ties_even(x).to_bits()),
         }
     }
 
@@ -571,6 +576,7 @@ impl TestIsa for A64 {
                 l.case("address 0", |m| m.call_helper(0, &[]));
                 l.case("address usize::MAX", |m| m.call_helper(usize::MAX, &[]));
             }
+            _ if shared_cases(name, l) => {}
             _ => panic!("no aarch64 listing {name}"),
         }
     }

@@ -22,7 +22,9 @@ use std::marker::PhantomData;
 
 use crate::bytecode::Cmp;
 use crate::template::golden;
-use crate::template::masm::{AluOp, Cond, FpOp, FpUnary, Fpr, Gpr, MacroAssembler};
+use crate::template::masm::{
+    AluOp, BitCount, Cond, Extension, FpOp, FpUnary, Fpr, Gpr, MacroAssembler,
+};
 
 pub mod exec;
 pub mod structure;
@@ -34,9 +36,9 @@ pub const GPRS: [Gpr; 3] = Gpr::ALL;
 pub const FPRS: [Fpr; 4] = [Fpr::F0, Fpr::F1, Fpr::F2, Fpr::F7];
 pub const CONDS: [Cond; 10] = Cond::ALL;
 pub const CMPS: [Cmp; 6] = [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge];
-pub const ALU_OPS: [AluOp; 9] = AluOp::ALL;
+pub const ALU_OPS: [AluOp; 11] = AluOp::ALL;
 pub const FP_OPS: [FpOp; 4] = FpOp::ALL;
-pub const FP_UNARY: [FpUnary; 5] = FpUnary::ALL;
+pub const FP_UNARY: [FpUnary; 8] = FpUnary::ALL;
 
 /// 64-bit constants: every encoding boundary of x86-64
 /// (imm32 sign- or zero-extended, imm64).
@@ -137,8 +139,9 @@ pub trait TestIsa: Sized + 'static {
     fn stack_probe() -> &'static [u8];
     /// The result of `fp_op` on `x` and `y` (NaN propagation is the ISA's).
     fn fp_op_model(op: FpOp, x: f64, y: f64) -> FpWant;
-    /// The assembler variants `fp_unary` runs under (CPU features), named.
-    fn fp_unary_variants() -> Vec<(&'static str, Self::Masm)> {
+    /// The assembler variants the methods with optional instructions
+    /// (`fp_unary`, `bit_count`, `fp_fma`) run under (CPU features), named.
+    fn feature_variants() -> Vec<(&'static str, Self::Masm)> {
         vec![("", Self::masm())]
     }
     /// The result of `fp_unary` on `x` under the variant named `variant`.
@@ -273,9 +276,33 @@ macro_rules! plan_tests {
                 prologue_epilogue: [prologue, call_depth, epilogue],
                 slots: [load_slot, store_slot, load_fslot, store_fslot, slot_addr, zero_slots],
                 constants_and_moves: [load_imm, load_fimm, mov],
-                integer_arithmetic: [alu, alu_imm, neg, not, sdiv, srem, mul_high],
+                integer_arithmetic: [
+                    alu,
+                    alu_imm,
+                    neg,
+                    not,
+                    sdiv,
+                    srem,
+                    mul_high,
+                    udiv,
+                    urem,
+                    bit_count,
+                    extend,
+                    select,
+                    move_if_nonzero,
+                ],
                 compares_and_branches: [set_cond, set_cond_imm, branch, branch_imm, jump_table],
-                fp: [fp_op, fp_unary, fp_set_cond, fp_branch, i2f, f2i],
+                fp: [
+                    fp_op,
+                    fp_unary,
+                    fp_set_cond,
+                    fp_branch,
+                    i2f,
+                    f2i,
+                    fp_fma,
+                    fp_min_max,
+                    fp_copysign,
+                ],
                 memory: [
                     load_mem,
                     store_mem,
@@ -336,6 +363,11 @@ macro_rules! plan_tests {
                 neg_not_mov_match_rust,
                 sdiv_srem_match_rust,
                 mul_high_matches_rust,
+                udiv_urem_match_rust,
+                bit_count_matches_rust,
+                extend_matches_rust,
+                select_matches_rust,
+                move_if_nonzero_matches_rust,
                 set_cond_matches_rust,
                 set_cond_imm_matches_rust,
                 branch_matches_rust,
@@ -350,6 +382,9 @@ macro_rules! plan_tests {
                 fp_branch_matches_rust,
                 i2f_matches_rust,
                 f2i_matches_rust,
+                fp_fma_matches_rust,
+                fp_min_max_matches_rust,
+                fp_copysign_matches_rust,
                 repeated_internal_labels_resolve_to_their_own_method,
                 // Constants and slots.
                 load_imm_and_fimm,
@@ -414,4 +449,90 @@ pub fn jump_table_cases<I: TestIsa>(l: &mut Listing<I>) {
             },
         );
     }
+}
+
+/// The listing cases of the methods whose cases are alike on every ISA
+/// (every register combination, every operation): the unsigned division,
+/// bit counts, extensions, selects and the f64 `fma`, `min`/`max` and
+/// `copysign`. Whether `name` is one of them.
+pub fn shared_cases<I: TestIsa>(name: &str, l: &mut Listing<I>) -> bool {
+    match name {
+        "udiv" | "urem" => {
+            for (d, a, b) in triples(&GPRS) {
+                l.case(format_args!("{name}({d:?}, {a:?}, {b:?})"), |m| {
+                    if name == "udiv" {
+                        m.udiv(d, a, b)
+                    } else {
+                        m.urem(d, a, b)
+                    }
+                });
+            }
+        }
+        "bit_count" => {
+            for op in BitCount::ALL {
+                for (d, s) in pairs(&GPRS) {
+                    l.case(format_args!("bit_count({op:?}, {d:?}, {s:?})"), |m| {
+                        m.bit_count(op, d, s)
+                    });
+                }
+            }
+        }
+        "extend" => {
+            for ext in Extension::ALL {
+                for (d, s) in pairs(&GPRS) {
+                    l.case(format_args!("extend({ext:?}, {d:?}, {s:?})"), |m| {
+                        m.extend(ext, d, s)
+                    });
+                }
+            }
+        }
+        "select" => {
+            for c in CONDS {
+                l.case(format_args!("select({c:?}, T0, T1, T2)"), |m| {
+                    m.select(c, Gpr::T0, Gpr::T1, Gpr::T2)
+                });
+            }
+            for (d, a, b) in triples(&GPRS) {
+                l.case(format_args!("select(Lt, {d:?}, {a:?}, {b:?})"), |m| {
+                    m.select(Cond::Lt, d, a, b)
+                });
+            }
+        }
+        "move_if_nonzero" => {
+            for (d, s, t) in triples(&GPRS) {
+                l.case(format_args!("move_if_nonzero({d:?}, {s:?}, {t:?})"), |m| {
+                    m.move_if_nonzero(d, s, t)
+                });
+            }
+        }
+        "fp_fma" => {
+            for (d, a, b) in triples(&FPRS) {
+                l.case(format_args!("fp_fma({d:?}, {d:?}, {a:?}, {b:?})"), |m| {
+                    m.fp_fma(d, d, a, b)
+                });
+            }
+            l.case("fp_fma(F0, F1, F2, F7)", |m| {
+                m.fp_fma(Fpr::F0, Fpr::F1, Fpr::F2, Fpr::F7)
+            });
+        }
+        "fp_min_max" => {
+            for max in [false, true] {
+                for (d, a, b) in triples(&FPRS) {
+                    l.case(
+                        format_args!("fp_min_max({max}, {d:?}, {a:?}, {b:?})"),
+                        |m| m.fp_min_max(max, d, a, b),
+                    );
+                }
+            }
+        }
+        "fp_copysign" => {
+            for (d, a, b) in triples(&FPRS) {
+                l.case(format_args!("fp_copysign({d:?}, {a:?}, {b:?})"), |m| {
+                    m.fp_copysign(d, a, b)
+                });
+            }
+        }
+        _ => return false,
+    }
+    true
 }

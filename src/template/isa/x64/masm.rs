@@ -9,10 +9,12 @@ use super::regs::{
     fpr, gpr,
 };
 use crate::bytecode::{Bank, Cmp};
+use crate::runtime::float;
 use crate::runtime::frame::{SLOT_SIZE, slot_offset};
 use crate::template::code_buffer::CodeBuffer;
 use crate::template::masm::{
-    AluOp, AsmError, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MAX_HELPER_ARGS, MacroAssembler,
+    AluOp, AsmError, BitCount, Cond, Extension, FpOp, FpUnary, Fpr, Gpr, HelperArg,
+    MAX_HELPER_ARGS, MacroAssembler,
 };
 
 /// `dynasm!` for x86-64.
@@ -161,16 +163,85 @@ extern "C" fn floor_bits(bits: u64) -> u64 {
     f64::from_bits(bits).floor().to_bits()
 }
 
-/// Whether the host has SSE4.1 (`roundsd`). Assumed on other hosts (the code
-/// is never run there).
-fn host_has_sse41() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("sse4.1")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        true
+/// `ceil` for CPUs without SSE4.1 `roundsd`, on the bits of an f64.
+extern "C" fn ceil_bits(bits: u64) -> u64 {
+    float::ceil(f64::from_bits(bits)).to_bits()
+}
+
+/// `trunc` for CPUs without SSE4.1 `roundsd`, on the bits of an f64.
+extern "C" fn trunc_bits(bits: u64) -> u64 {
+    float::trunc(f64::from_bits(bits)).to_bits()
+}
+
+/// Round-to-nearest-even for CPUs without SSE4.1 `roundsd`, on the bits of
+/// an f64.
+extern "C" fn round_bits(bits: u64) -> u64 {
+    float::round_ties_even(f64::from_bits(bits)).to_bits()
+}
+
+/// `fma` for CPUs without FMA3, on the bits of f64s: `lhs * rhs + acc`.
+extern "C" fn fma_bits(acc: u64, lhs: u64, rhs: u64) -> u64 {
+    float::fma(
+        f64::from_bits(acc),
+        f64::from_bits(lhs),
+        f64::from_bits(rhs),
+    )
+    .to_bits()
+}
+
+/// The optional x86-64 instructions the assembler may use. Code for the
+/// host uses what the host has ([`X64Features::host`]); listings use a
+/// fixed set, so that they do not depend on the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct X64Features {
+    /// SSE4.1 `roundsd` for floor, ceil, trunc and round (else a call).
+    pub sse41: bool,
+    /// `popcnt` (else a bit-twiddling sequence).
+    pub popcnt: bool,
+    /// `lzcnt` (ABM; else `bsr` and a fix-up for 0).
+    pub lzcnt: bool,
+    /// BMI1 `tzcnt` (else `bsf` and a fix-up for 0).
+    pub bmi1: bool,
+    /// FMA3 `vfmadd231sd` (else a call).
+    pub fma: bool,
+}
+
+impl X64Features {
+    /// Every optional instruction: the golden listings' set.
+    pub const ALL: X64Features = X64Features {
+        sse41: true,
+        popcnt: true,
+        lzcnt: true,
+        bmi1: true,
+        fma: true,
+    };
+
+    /// None of them: x86-64's baseline (SSE2).
+    pub const BASELINE: X64Features = X64Features {
+        sse41: false,
+        popcnt: false,
+        lzcnt: false,
+        bmi1: false,
+        fma: false,
+    };
+
+    /// What the host has. Everything is assumed on other hosts (the code
+    /// is never run there).
+    pub fn host() -> X64Features {
+        #[cfg(target_arch = "x86_64")]
+        {
+            X64Features {
+                sse41: std::arch::is_x86_feature_detected!("sse4.1"),
+                popcnt: std::arch::is_x86_feature_detected!("popcnt"),
+                lzcnt: std::arch::is_x86_feature_detected!("lzcnt"),
+                bmi1: std::arch::is_x86_feature_detected!("bmi1"),
+                fma: std::arch::is_x86_feature_detected!("fma"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            X64Features::ALL
+        }
     }
 }
 
@@ -179,13 +250,14 @@ const JNO: u8 = 0x71;
 const JB: u8 = 0x72;
 const JNE: u8 = 0x75;
 const JP: u8 = 0x7A;
+const JNP: u8 = 0x7B;
 const JMP8: u8 = 0xEB;
 
 /// The x86-64 macro-assembler. See the [module docs](super) for the register
 /// assignment and the encodings chosen.
 pub struct X64Masm {
     ops: CodeBuffer<X64Relocation>,
-    sse41: bool,
+    features: X64Features,
     /// The first misuse seen (too many helper arguments), reported by
     /// [`MacroAssembler::finish`].
     error: Option<AsmError>,
@@ -198,18 +270,18 @@ impl Default for X64Masm {
 }
 
 impl X64Masm {
-    /// A new assembler for the host's CPU: `floor` uses SSE4.1 `roundsd`
-    /// when the host has it (when the host is not x86-64, it is assumed).
+    /// A new assembler for the host's CPU: it uses the optional
+    /// instructions the host has (when the host is not x86-64, all).
     pub fn new() -> X64Masm {
-        X64Masm::with_sse41(host_has_sse41())
+        X64Masm::with_features(X64Features::host())
     }
 
-    /// A new assembler that uses SSE4.1 `roundsd` for `floor` if `sse41`,
-    /// else a call to a Rust function.
-    pub fn with_sse41(sse41: bool) -> X64Masm {
+    /// A new assembler that uses the optional instructions of `features`
+    /// and replaces the others.
+    pub fn with_features(features: X64Features) -> X64Masm {
         X64Masm {
             ops: CodeBuffer::default(),
-            sse41,
+            features,
             error: None,
         }
     }
@@ -363,6 +435,43 @@ impl X64Masm {
             .extend([0x48 | (r >> 3), 0x83, 0xF8 | (r & 7), imm as u8]);
     }
 
+    /// `dst = lhs / rhs` or `lhs % rhs` as `u64` (`div`: rdx:rax by
+    /// rhs, which is never rax or rdx).
+    fn unsigned_divide(&mut self, dst: Rq, lhs: Rq, rhs: Rq, rem: bool) {
+        self.mov_rr(ACC, lhs);
+        self.zero(HIGH);
+        x64!(self.ops ; div Rq(rhs));
+        self.mov_rr(dst, if rem { HIGH } else { ACC });
+    }
+
+    /// `dst = popcount(src)` without the `popcnt` instruction: the
+    /// classic SWAR sum of bit pairs, nibbles and bytes.
+    fn popcnt_baseline(&mut self, dst: Rq, src: Rq) {
+        x64!(self.ops
+            ; mov Rq(ACC), Rq(src)
+            ; mov rcx, rax
+            ; shr rcx, 1
+            ; mov rdx, QWORD 0x5555_5555_5555_5555
+            ; and rcx, rdx
+            ; sub rax, rcx
+            ; mov rdx, QWORD 0x3333_3333_3333_3333
+            ; mov rcx, rax
+            ; and rax, rdx
+            ; shr rcx, 2
+            ; and rcx, rdx
+            ; add rax, rcx
+            ; mov rcx, rax
+            ; shr rcx, 4
+            ; add rax, rcx
+            ; mov rdx, QWORD 0x0f0f_0f0f_0f0f_0f0f
+            ; and rax, rdx
+            ; mov rdx, QWORD 0x0101_0101_0101_0101
+            ; imul rax, rdx
+            ; shr rax, 56
+        );
+        self.mov_rr(dst, ACC);
+    }
+
     /// `dst op= src` for the two-operand ALU forms (not the shifts).
     fn alu_rr(&mut self, op: AluOp, dst: Rq, src: Rq) {
         match op {
@@ -372,8 +481,8 @@ impl X64Masm {
             AluOp::And => x64!(self.ops ; and Rq(dst), Rq(src)),
             AluOp::Or => x64!(self.ops ; or Rq(dst), Rq(src)),
             AluOp::Xor => x64!(self.ops ; xor Rq(dst), Rq(src)),
-            AluOp::Shl | AluOp::Sar | AluOp::Shr => {
-                // Shifts take their count in cl.
+            AluOp::Shl | AluOp::Sar | AluOp::Shr | AluOp::Rotl | AluOp::Rotr => {
+                // Shifts and rotates take their count in cl.
                 r32!(self.ops, src, [mov ecx,], []);
                 self.shift_cl(op, dst);
             }
@@ -385,6 +494,8 @@ impl X64Masm {
         match op {
             AluOp::Shl => x64!(self.ops ; shl Rq(dst), cl),
             AluOp::Sar => x64!(self.ops ; sar Rq(dst), cl),
+            AluOp::Rotl => x64!(self.ops ; rol Rq(dst), cl),
+            AluOp::Rotr => x64!(self.ops ; ror Rq(dst), cl),
             _ => x64!(self.ops ; shr Rq(dst), cl),
         }
     }
@@ -427,13 +538,15 @@ impl X64Masm {
         self.mov_rr(dst, if rem { HIGH } else { ACC });
     }
 
-    /// `dst = floor(src)` by a call to [`floor_bits`], saving every scratch
-    /// register around it (the call clobbers them all).
-    fn floor_call(&mut self, dst: Rx, src: Rx) {
+    /// `dst = f(srcs)` by a call to the Rust function `f` at `addr`, an
+    /// `extern "C" fn(u64, ...) -> u64` on f64 bits ([`floor_bits`] and
+    /// the like), saving every scratch register around it (the call
+    /// clobbers them all).
+    fn fp_call(&mut self, addr: usize, dst: Rx, srcs: &[Rx]) {
         /// Bytes saved: every scratch register, rounded up so the stack
         /// stays 16-byte aligned for the call.
         const SAVE: i32 = (8 * (SCRATCH_GPRS.len() + SCRATCH_FPRS.len()) as i32 + 15) & !15;
-        let addr = floor_bits as extern "C" fn(u64) -> u64 as usize as i64;
+        let addr = addr as i64;
         x64!(self.ops ; sub rsp, BYTE SAVE as i8);
         for (k, &g) in SCRATCH_GPRS.iter().enumerate() {
             x64!(self.ops ; mov [rsp + 8 * k as i32], Rq(g));
@@ -442,10 +555,11 @@ impl X64Masm {
             let at = 8 * (SCRATCH_GPRS.len() + k) as i32;
             x64!(self.ops ; movsd QWORD [rsp + at], Rx(f));
         }
-        x64!(self.ops
-            ; movq Rq(ARG_REGS[0]), Rx(src)
-            ; mov Rq(ACC), QWORD addr
-        );
+        // The sources are f64 registers: no integer move clobbers them.
+        for (&arg, &src) in ARG_REGS.iter().zip(srcs) {
+            x64!(self.ops ; movq Rq(arg), Rx(src));
+        }
+        x64!(self.ops ; mov Rq(ACC), QWORD addr);
         self.call_reg(ACC);
         x64!(self.ops ; movq Rx(FTMP), Rq(RET));
         for (k, &g) in SCRATCH_GPRS.iter().enumerate() {
@@ -597,7 +711,7 @@ impl MacroAssembler for X64Masm {
     fn alu(&mut self, op: AluOp, dst: Gpr, lhs: Gpr, rhs: Gpr) {
         let (d, l, r) = (gpr(dst), gpr(lhs), gpr(rhs));
         match op {
-            AluOp::Shl | AluOp::Sar | AluOp::Shr => {
+            AluOp::Shl | AluOp::Sar | AluOp::Shr | AluOp::Rotl | AluOp::Rotr => {
                 // The count goes to cl (rcx is no scratch register) before
                 // dst, which may be rhs, is written.
                 r32!(self.ops, r, [mov ecx,], []);
@@ -624,13 +738,15 @@ impl MacroAssembler for X64Masm {
     fn alu_imm(&mut self, op: AluOp, dst: Gpr, lhs: Gpr, imm: i32) {
         let (d, l) = (gpr(dst), gpr(lhs));
         match op {
-            AluOp::Shl | AluOp::Sar | AluOp::Shr => {
+            AluOp::Shl | AluOp::Sar | AluOp::Shr | AluOp::Rotl | AluOp::Rotr => {
                 let n = (imm & 63) as i8;
                 self.mov_rr(d, l);
                 match op {
                     _ if n == 0 => {}
                     AluOp::Shl => x64!(self.ops ; shl Rq(d), BYTE n),
                     AluOp::Sar => x64!(self.ops ; sar Rq(d), BYTE n),
+                    AluOp::Rotl => x64!(self.ops ; rol Rq(d), BYTE n),
+                    AluOp::Rotr => x64!(self.ops ; ror Rq(d), BYTE n),
                     _ => x64!(self.ops ; shr Rq(d), BYTE n),
                 }
             }
@@ -699,6 +815,85 @@ impl MacroAssembler for X64Masm {
             ; imul Rq(gpr(rhs))
         );
         self.mov_rr(gpr(dst), HIGH);
+    }
+
+    fn udiv(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        self.unsigned_divide(gpr(dst), gpr(lhs), gpr(rhs), false);
+    }
+
+    fn urem(&mut self, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        self.unsigned_divide(gpr(dst), gpr(lhs), gpr(rhs), true);
+    }
+
+    fn bit_count(&mut self, op: BitCount, dst: Gpr, src: Gpr) {
+        let (d, s) = (gpr(dst), gpr(src));
+        let f = self.features;
+        match op {
+            BitCount::Popcnt if f.popcnt => x64!(self.ops ; popcnt Rq(d), Rq(s)),
+            BitCount::Clz if f.lzcnt => x64!(self.ops ; lzcnt Rq(d), Rq(s)),
+            BitCount::Ctz if f.bmi1 => x64!(self.ops ; tzcnt Rq(d), Rq(s)),
+            BitCount::Popcnt => self.popcnt_baseline(d, s),
+            // bsr gives the index of the highest one bit, 63 - clz, and
+            // sets ZF for 0 (leaving its destination undefined): 127 then,
+            // and 127 ^ 63 = 64.
+            BitCount::Clz => x64!(self.ops
+                ; mov ecx, 127
+                ; bsr Rq(ACC), Rq(s)
+                ; cmovz Rq(ACC), rcx
+                ; xor Rq(ACC), BYTE 63
+                ; mov Rq(d), Rq(ACC)
+            ),
+            // bsf gives the index of the lowest one bit; 64 for 0.
+            BitCount::Ctz => x64!(self.ops
+                ; mov ecx, 64
+                ; bsf Rq(ACC), Rq(s)
+                ; cmovz Rq(ACC), rcx
+                ; mov Rq(d), Rq(ACC)
+            ),
+        }
+    }
+
+    fn extend(&mut self, ext: Extension, dst: Gpr, src: Gpr) {
+        let (d, s) = (gpr(dst), gpr(src));
+        match ext {
+            Extension::S8 => x64!(self.ops ; movsx Rq(d), Rb(s)),
+            Extension::S16 => x64!(self.ops ; movsx Rq(d), Rw(s)),
+            Extension::S32 => x64!(self.ops ; movsxd Rq(d), Rd(s)),
+            Extension::U8 => x64!(self.ops ; movzx Rd(d), Rb(s)),
+            Extension::U16 => x64!(self.ops ; movzx Rd(d), Rw(s)),
+            // A 32-bit move clears the upper half, even onto itself.
+            Extension::U32 => x64!(self.ops ; mov Rd(d), Rd(s)),
+        }
+    }
+
+    fn select(&mut self, cond: Cond, dst: Gpr, lhs: Gpr, rhs: Gpr) {
+        let (d, l, r) = (gpr(dst), gpr(lhs), gpr(rhs));
+        // Through rax: dst may be either operand.
+        x64!(self.ops
+            ; mov Rq(ACC), Rq(r)
+            ; cmp Rq(l), Rq(r)
+        );
+        match Cc::of(cond) {
+            Cc::B => x64!(self.ops ; cmovb Rq(ACC), Rq(l)),
+            Cc::Ae => x64!(self.ops ; cmovae Rq(ACC), Rq(l)),
+            Cc::E => x64!(self.ops ; cmove Rq(ACC), Rq(l)),
+            Cc::Ne => x64!(self.ops ; cmovne Rq(ACC), Rq(l)),
+            Cc::Be => x64!(self.ops ; cmovbe Rq(ACC), Rq(l)),
+            Cc::A => x64!(self.ops ; cmova Rq(ACC), Rq(l)),
+            Cc::L => x64!(self.ops ; cmovl Rq(ACC), Rq(l)),
+            Cc::Ge => x64!(self.ops ; cmovge Rq(ACC), Rq(l)),
+            Cc::Le => x64!(self.ops ; cmovle Rq(ACC), Rq(l)),
+            Cc::G => x64!(self.ops ; cmovg Rq(ACC), Rq(l)),
+        }
+        self.mov_rr(d, ACC);
+    }
+
+    fn move_if_nonzero(&mut self, dst: Gpr, src: Gpr, test: Gpr) {
+        let (d, s, t) = (gpr(dst), gpr(src), gpr(test));
+        x64!(self.ops
+            ; test Rq(t), Rq(t)
+            ; cmovne Rq(d), Rq(s)
+        );
     }
 
     // ---- integer compares and branches ----
@@ -794,10 +989,82 @@ impl MacroAssembler for X64Masm {
             ),
             FpUnary::Sqrt => sse_rr!(self.ops, sqrtsd, d, s),
             // Mode 9: toward negative infinity, inexact not signalled.
-            FpUnary::Floor if self.sse41 => sse_rr!(self.ops, roundsd, d, s, BYTE 9),
-            FpUnary::Floor => self.floor_call(d, s),
+            // Modes: 0 nearest even, 1 down, 2 up, 3 toward zero; bit 3:
+            // inexact not signalled.
+            FpUnary::Floor if self.features.sse41 => sse_rr!(self.ops, roundsd, d, s, BYTE 9),
+            FpUnary::Ceil if self.features.sse41 => sse_rr!(self.ops, roundsd, d, s, BYTE 10),
+            FpUnary::Trunc if self.features.sse41 => sse_rr!(self.ops, roundsd, d, s, BYTE 11),
+            FpUnary::Round if self.features.sse41 => sse_rr!(self.ops, roundsd, d, s, BYTE 8),
+            FpUnary::Floor => self.fp_call(floor_bits as *const () as usize, d, &[s]),
+            FpUnary::Ceil => self.fp_call(ceil_bits as *const () as usize, d, &[s]),
+            FpUnary::Trunc => self.fp_call(trunc_bits as *const () as usize, d, &[s]),
+            FpUnary::Round => self.fp_call(round_bits as *const () as usize, d, &[s]),
             FpUnary::Copy => self.movaps(d, s),
         }
+    }
+
+    fn fp_fma(&mut self, dst: Fpr, acc: Fpr, lhs: Fpr, rhs: Fpr) {
+        let (d, a, l, r) = (fpr(dst), fpr(acc), fpr(lhs), fpr(rhs));
+        if !self.features.fma {
+            self.fp_call(fma_bits as *const () as usize, d, &[a, l, r]);
+            return;
+        }
+        // In FTMP: any of the four may be the same register.
+        self.movaps(FTMP, a);
+        x64!(self.ops
+            ; vfmadd231sd Rx(FTMP), Rx(l), Rx(r)
+            ; ucomisd Rx(FTMP), Rx(FTMP)
+        );
+        // A NaN: the NaN of the unfused `lhs * rhs + acc`.
+        let ordered = self.ops.short_forward(JNP);
+        self.movaps(FTMP, l);
+        sse_rr!(self.ops, mulsd, FTMP, r);
+        sse_rr!(self.ops, addsd, FTMP, a);
+        self.ops.land_short(ordered);
+        self.movaps(d, FTMP);
+    }
+
+    fn fp_min_max(&mut self, max: bool, dst: Fpr, lhs: Fpr, rhs: Fpr) {
+        let (d, l, r) = (fpr(dst), fpr(lhs), fpr(rhs));
+        // minsd/maxsd return the second operand for equal operands (so
+        // for zeros of either sign) and for NaNs: only unequal ordered
+        // operands go to them. Equal ones differ in the sign of zeros at
+        // most: their `or` is the minimum, their `and` the maximum.
+        self.movaps(FTMP, l);
+        sse_rr!(self.ops, ucomisd, l, r);
+        let unordered = self.ops.short_forward(JP);
+        let unequal = self.ops.short_forward(JNE);
+        if max {
+            sse_rr!(self.ops, andpd, FTMP, r);
+        } else {
+            sse_rr!(self.ops, orpd, FTMP, r);
+        }
+        let equal_done = self.ops.short_forward(JMP8);
+        self.ops.land_short(unequal);
+        if max {
+            sse_rr!(self.ops, maxsd, FTMP, r);
+        } else {
+            sse_rr!(self.ops, minsd, FTMP, r);
+        }
+        let unequal_done = self.ops.short_forward(JMP8);
+        self.ops.land_short(unordered);
+        sse_rr!(self.ops, addsd, FTMP, r);
+        self.ops.land_short(equal_done);
+        self.ops.land_short(unequal_done);
+        self.movaps(d, FTMP);
+    }
+
+    fn fp_copysign(&mut self, dst: Fpr, mag: Fpr, sign: Fpr) {
+        let (d, m, s) = (fpr(dst), fpr(mag), fpr(sign));
+        x64!(self.ops
+            ; movq Rq(ACC), Rx(m)
+            ; movq rcx, Rx(s)
+            ; btr Rq(ACC), BYTE 63
+            ; shr rcx, BYTE 63
+            ; shl rcx, BYTE 63
+            ; or Rq(ACC), rcx
+            ; movq Rx(d), Rq(ACC)
+        );
     }
 
     fn fp_set_cond(&mut self, cmp: Cmp, dst: Gpr, lhs: Fpr, rhs: Fpr) {

@@ -23,7 +23,7 @@ pub mod abi;
 mod masm;
 pub mod regs;
 
-pub use masm::X64Masm;
+pub use masm::{X64Features, X64Masm};
 
 #[cfg(test)]
 mod tests;

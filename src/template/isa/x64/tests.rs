@@ -19,15 +19,16 @@ use std::ops::Range;
 use dynasmrt::x64::Rq;
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 
-use super::X64Masm;
 use super::abi::{ARG_REGS, sequence_moves};
+use super::{X64Features, X64Masm};
 use crate::bytecode::Bank;
 use crate::runtime::context::offsets::CALL_DEPTH;
+use crate::runtime::float;
 use crate::template::isa::test_plan::{
     ALU_OPS, CMPS, CONDS, FP_OPS, FP_UNARY, FPRS, FpWant, GPRS, IMM64S, Listing, TestIsa,
-    check_listing, jump_table_cases, pairs, plan_tests, triples,
+    check_listing, jump_table_cases, pairs, plan_tests, shared_cases, triples,
 };
-use crate::template::masm::{Cond, FpOp, FpUnary, Gpr, HelperArg, MacroAssembler};
+use crate::template::masm::{BitCount, Cond, FpOp, FpUnary, Fpr, Gpr, HelperArg, MacroAssembler};
 use crate::template::tests::{data_lines, segments};
 
 /// The x86-64 adapter.
@@ -43,14 +44,14 @@ impl TestIsa for X64 {
 
     const NAME: &'static str = "x64";
     const LABELS_LISTING: &'static str = "jump";
-    const EXTRA_LISTINGS: &'static [&'static str] = &["fp_floor_call"];
+    const EXTRA_LISTINGS: &'static [&'static str] = &["fp_floor_call", "baseline_fallbacks"];
 
     fn masm() -> X64Masm {
         X64Masm::new()
     }
 
     fn golden_masm() -> X64Masm {
-        X64Masm::with_sse41(true)
+        X64Masm::with_features(X64Features::ALL)
     }
 
     fn disassemble(code: &[u8], data: &[Range<usize>]) -> String {
@@ -64,7 +65,7 @@ impl TestIsa for X64 {
 
     /// Without SSE4.1 the call's target is a host address: masked.
     fn postprocess(name: &str, text: String) -> String {
-        if name == "fp_floor_call" {
+        if name == "fp_floor_call" || name == "baseline_fallbacks" {
             mask_addresses(&text)
         } else {
             text
@@ -95,11 +96,11 @@ impl TestIsa for X64 {
         FpWant::Bits(if r.is_nan() { DEFAULT_NAN } else { r.to_bits() })
     }
 
-    /// Without SSE4.1 always; with it when the host has it.
-    fn fp_unary_variants() -> Vec<(&'static str, X64Masm)> {
-        let mut variants = vec![("sse41=false", X64Masm::with_sse41(false))];
-        if host_sse41() {
-            variants.push(("sse41=true", X64Masm::with_sse41(true)));
+    /// The baseline always; the host's features when it has some.
+    fn feature_variants() -> Vec<(&'static str, X64Masm)> {
+        let mut variants = vec![("baseline", X64Masm::with_features(X64Features::BASELINE))];
+        if X64Features::host() != X64Features::BASELINE {
+            variants.push(("host", X64Masm::with_features(X64Features::host())));
         }
         variants
     }
@@ -108,13 +109,17 @@ impl TestIsa for X64 {
     /// a call to Rust's `floor` (which may return it as it is; only the
     /// sign of a NaN is observable to programs, through printing).
     fn fp_unary_model(op: FpUnary, x: f64, variant: &str) -> FpWant {
-        let sse41 = variant == "sse41=true";
+        let sse41 = variant == "host" && X64Features::host().sse41;
         let b = x.to_bits();
         FpWant::Bits(match op {
             FpUnary::Neg => b ^ (1 << 63),
             FpUnary::Abs => b & !(1 << 63),
             FpUnary::Copy => b,
             FpUnary::Floor if !sse41 => std::hint::black_box(x).floor().to_bits(),
+            // roundsd and the calls alike: NaNs quieted with their payload.
+            FpUnary::Ceil => float::ceil(x).to_bits(),
+            FpUnary::Trunc => float::trunc(x).to_bits(),
+            FpUnary::Round => float::round_ties_even(x).to_bits(),
             _ if x.is_nan() => b | QUIET,
             FpUnary::Sqrt if x < 0.0 => DEFAULT_NAN,
             FpUnary::Sqrt => std::hint::black_box(x).sqrt().to_bits(),
@@ -407,9 +412,35 @@ impl TestIsa for X64 {
             "fp_floor_call" => {
                 for (d, s) in pairs(&FPRS) {
                     l.case_with(
-                        X64Masm::with_sse41(false),
+                        X64Masm::with_features(X64Features::BASELINE),
                         format_args!("fp_unary(Floor, {d:?}, {s:?}) without SSE4.1"),
                         |m| m.fp_unary(FpUnary::Floor, d, s),
+                    );
+                }
+            }
+            "baseline_fallbacks" => {
+                let baseline = || X64Masm::with_features(X64Features::BASELINE);
+                for op in BitCount::ALL {
+                    for (d, s) in pairs(&GPRS) {
+                        l.case_with(
+                            baseline(),
+                            format_args!("bit_count({op:?}, {d:?}, {s:?}) baseline"),
+                            |m| m.bit_count(op, d, s),
+                        );
+                    }
+                }
+                for op in [FpUnary::Ceil, FpUnary::Trunc, FpUnary::Round] {
+                    l.case_with(
+                        baseline(),
+                        format_args!("fp_unary({op:?}, F1, F2) without SSE4.1"),
+                        |m| m.fp_unary(op, Fpr::F1, Fpr::F2),
+                    );
+                }
+                for (d, a, b) in [(Fpr::F0, Fpr::F1, Fpr::F2), (Fpr::F7, Fpr::F7, Fpr::F0)] {
+                    l.case_with(
+                        baseline(),
+                        format_args!("fp_fma({d:?}, {d:?}, {a:?}, {b:?}) without FMA3"),
+                        |m| m.fp_fma(d, d, a, b),
                     );
                 }
             }
@@ -653,19 +684,9 @@ impl TestIsa for X64 {
                     });
                 }
             }
+            _ if shared_cases(name, l) => {}
             _ => panic!("no x64 listing {name}"),
         }
-    }
-}
-
-fn host_sse41() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("sse4.1")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
@@ -788,6 +809,11 @@ plan_tests!(X64, target_arch = "x86_64");
 #[test]
 fn golden_fp_floor_call() {
     check_listing::<X64>("fp_floor_call");
+}
+
+#[test]
+fn golden_baseline_fallbacks() {
+    check_listing::<X64>("baseline_fallbacks");
 }
 
 // ---------------------------------------------------------------------------

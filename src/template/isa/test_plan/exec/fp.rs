@@ -1,10 +1,11 @@
 //! f64 arithmetic, compares, branches and conversions.
 
 use super::{
-    EDGE, Frame, Jit, branch_kernels, fi, gi, kernel, kernel_with, run, taken, with_foperands,
-    with_operands,
+    EDGE, Frame, Jit, SENTINELS, branch_kernels, fi, gi, kernel, kernel_with, run, taken,
+    variant_masm, with_foperands, with_operands,
 };
 use crate::bytecode::{Bank, Cmp};
+use crate::runtime::float;
 use crate::template::isa::test_plan::{
     CMPS, FP_OPS, FP_UNARY, FPRS, GPRS, TestIsa, pairs, triples,
 };
@@ -87,14 +88,9 @@ pub fn fp_unary_matches_rust<I: TestIsa>() {
         4503599627370497.0,
     ]);
     for op in FP_UNARY {
-        for (variant, _) in I::fp_unary_variants() {
+        for (variant, _) in I::feature_variants() {
             for (d, s) in pairs(&FPRS) {
-                let masm = I::fp_unary_variants()
-                    .into_iter()
-                    .find(|v| v.0 == variant)
-                    .expect("variant")
-                    .1;
-                let jit = kernel_with::<I>(masm, |m| m.fp_unary(op, d, s));
+                let jit = kernel_with::<I>(variant_masm::<I>(variant), |m| m.fp_unary(op, d, s));
                 for &x in &vals {
                     let regs = with_foperands(fi(s), x, fi(s), x);
                     let got = run(&jit, &mut fr, regs);
@@ -239,4 +235,119 @@ pub fn repeated_internal_labels_resolve_to_their_own_method<I: TestIsa>() {
     assert_eq!(fr.i[10..13], [0, -1, -1], "NaN != NaN falls through once");
     assert!(fr.r[..20].iter().all(|&x| x == 0));
     assert_eq!(fr.r[20], 1);
+}
+
+/// f64 values for the three-operand tests: fewer than [`fedge`], with the
+/// zeros, infinities, NaNs (quiet, signalling, both signs) and values whose
+/// fused and unfused products differ.
+fn fsome() -> Vec<f64> {
+    let e = 2f64.powi(-30);
+    let mut v = vec![
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.1,
+        10.0,
+        1.0 + e,
+        1.0 - e,
+        f64::MAX,
+        5e-324,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    v.extend(
+        [
+            0x7ff8_0000_0000_0000,
+            0xfff8_0000_0000_0123,
+            0x7ff4_0000_0000_0001,
+        ]
+        .map(f64::from_bits),
+    );
+    v
+}
+
+pub fn fp_fma_matches_rust<I: TestIsa>() {
+    let mut fr = Frame::new();
+    let vals = fsome();
+    // dst = acc (as the template uses it) over every register triple, and
+    // a distinct dst.
+    let mut regs4: Vec<(Fpr, Fpr, Fpr, Fpr)> = triples(&FPRS)
+        .into_iter()
+        .map(|(a, l, r)| (a, a, l, r))
+        .collect();
+    regs4.push((Fpr::F7, Fpr::F0, Fpr::F1, Fpr::F2));
+    for (variant, _) in I::feature_variants() {
+        for &(d, a, l, r) in &regs4 {
+            let jit = kernel_with::<I>(variant_masm::<I>(variant), |m| m.fp_fma(d, a, l, r));
+            for (x, y, z) in triples(&vals) {
+                let mut regs = SENTINELS;
+                regs.f[fi(a)] = x.to_bits();
+                regs.f[fi(l)] = y.to_bits();
+                regs.f[fi(r)] = z.to_bits();
+                let [x, y, z] = [a, l, r].map(|k| f64::from_bits(regs.f[fi(k)]));
+                let got = run(&jit, &mut fr, regs);
+                let want = float::fma(x, y, z).to_bits();
+                assert_eq!(
+                    got.f[fi(d)],
+                    want,
+                    "fp_fma({d:?}, {a:?}, {l:?}, {r:?}) {variant} {x} {y} {z}: {:#x} vs {want:#x}",
+                    got.f[fi(d)]
+                );
+                let mut others = got;
+                others.f[fi(d)] = regs.f[fi(d)];
+                assert_eq!(others, regs, "fp_fma({d:?}, {a:?}, {l:?}, {r:?}) others");
+            }
+        }
+    }
+}
+
+pub fn fp_min_max_matches_rust<I: TestIsa>() {
+    let mut fr = Frame::new();
+    let vals = fedge();
+    for max in [false, true] {
+        for (d, a, b) in triples(&FPRS) {
+            let jit = kernel::<I>(|m| m.fp_min_max(max, d, a, b));
+            for (x, y) in pairs(&vals) {
+                let regs = with_foperands(fi(a), x, fi(b), y);
+                let (x, y) = (f64::from_bits(regs.f[fi(a)]), f64::from_bits(regs.f[fi(b)]));
+                let got = run(&jit, &mut fr, regs);
+                let want = if max {
+                    float::maximum(x, y)
+                } else {
+                    float::minimum(x, y)
+                };
+                assert_eq!(
+                    got.f[fi(d)],
+                    want.to_bits(),
+                    "fp_min_max({max}, {d:?}, {a:?}, {b:?}) {x} {y}"
+                );
+                let mut others = got;
+                others.f[fi(d)] = regs.f[fi(d)];
+                assert_eq!(
+                    others, regs,
+                    "fp_min_max({max}, {d:?}, {a:?}, {b:?}) others"
+                );
+            }
+        }
+    }
+}
+
+pub fn fp_copysign_matches_rust<I: TestIsa>() {
+    let mut fr = Frame::new();
+    let vals = fedge();
+    for (d, a, b) in triples(&FPRS) {
+        let jit = kernel::<I>(|m| m.fp_copysign(d, a, b));
+        for (x, y) in pairs(&vals) {
+            let regs = with_foperands(fi(a), x, fi(b), y);
+            let (x, y) = (f64::from_bits(regs.f[fi(a)]), f64::from_bits(regs.f[fi(b)]));
+            let mut want = regs;
+            want.f[fi(d)] = float::copysign(x, y).to_bits();
+            assert_eq!(
+                run(&jit, &mut fr, regs),
+                want,
+                "fp_copysign({d:?}, {a:?}, {b:?}) {x} {y}"
+            );
+        }
+    }
 }

@@ -1,9 +1,12 @@
 //! Integer arithmetic, compares and branches.
 
-use super::{EDGE, Frame, IMMS, Jit, branch_kernels, gi, kernel, run, taken, with_operands};
+use super::{
+    EDGE, Frame, IMMS, Jit, branch_kernels, gi, kernel, kernel_with, run, taken, variant_masm,
+    with_operands,
+};
 use crate::bytecode::Bank;
 use crate::template::isa::test_plan::{ALU_OPS, CONDS, GPRS, TestIsa, pairs, triples};
-use crate::template::masm::{AluOp, Cond, Gpr, MacroAssembler};
+use crate::template::masm::{AluOp, BitCount, Cond, Extension, Gpr, MacroAssembler};
 
 pub fn alu_model(op: AluOp, x: i64, y: i64) -> i64 {
     match op {
@@ -16,6 +19,8 @@ pub fn alu_model(op: AluOp, x: i64, y: i64) -> i64 {
         AluOp::Shl => x.wrapping_shl(y as u32),
         AluOp::Sar => x.wrapping_shr(y as u32),
         AluOp::Shr => (x as u64).wrapping_shr(y as u32) as i64,
+        AluOp::Rotl => x.rotate_left((y & 63) as u32),
+        AluOp::Rotr => x.rotate_right((y & 63) as u32),
     }
 }
 
@@ -350,6 +355,126 @@ pub fn far_branches_execute<I: TestIsa>() {
         for (a, want) in [(9, 1), (10, 0), (-5, 1), (i64::MAX, 0)] {
             fr.i[0] = a;
             assert_eq!(jit.call(&mut fr), want, "{a}");
+        }
+    }
+}
+
+pub fn udiv_urem_match_rust<I: TestIsa>() {
+    let mut fr = Frame::new();
+    for (d, a, b) in triples(&GPRS) {
+        let div = kernel::<I>(|m| m.udiv(d, a, b));
+        let rem = kernel::<I>(|m| m.urem(d, a, b));
+        for (x, y) in pairs(&EDGE) {
+            let regs = with_operands(gi(a), x, gi(b), y);
+            let (x, y) = (regs.t[gi(a)] as u64, regs.t[gi(b)] as u64);
+            if y == 0 {
+                continue;
+            }
+            for (jit, v) in [(&div, x / y), (&rem, x % y)] {
+                let mut want = regs;
+                want.t[gi(d)] = v as i64;
+                assert_eq!(run(jit, &mut fr, regs), want, "{d:?} {a:?} {b:?} {x} {y}");
+            }
+        }
+    }
+}
+
+pub fn bit_count_matches_rust<I: TestIsa>() {
+    let mut fr = Frame::new();
+    let vals: Vec<i64> = EDGE
+        .into_iter()
+        .chain((0..64).map(|k| 1i64 << k))
+        .chain((0..64).map(|k| -1i64 << k))
+        .collect();
+    for (variant, _) in I::feature_variants() {
+        for op in BitCount::ALL {
+            for (d, s) in pairs(&GPRS) {
+                let jit = kernel_with::<I>(variant_masm::<I>(variant), |m| m.bit_count(op, d, s));
+                for &x in &vals {
+                    let regs = with_operands(gi(s), x, gi(s), x);
+                    let mut want = regs;
+                    want.t[gi(d)] = op.apply(x);
+                    assert_eq!(
+                        run(&jit, &mut fr, regs),
+                        want,
+                        "bit_count({op:?}, {d:?}, {s:?}) {variant} {x:#x}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+pub fn extend_matches_rust<I: TestIsa>() {
+    let mut fr = Frame::new();
+    let vals: Vec<i64> = EDGE
+        .into_iter()
+        .chain([
+            0x80,
+            0xff,
+            0x7f,
+            0x8000,
+            0xffff,
+            0x7fff,
+            0x8000_0000,
+            0xffff_ffff,
+        ])
+        .chain([0x7fff_ffff, -0x81, -0x8001, -0x8000_0001])
+        .collect();
+    for ext in Extension::ALL {
+        for (d, s) in pairs(&GPRS) {
+            let jit = kernel::<I>(|m| m.extend(ext, d, s));
+            for &x in &vals {
+                let regs = with_operands(gi(s), x, gi(s), x);
+                let mut want = regs;
+                want.t[gi(d)] = ext.apply(x);
+                assert_eq!(
+                    run(&jit, &mut fr, regs),
+                    want,
+                    "extend({ext:?}, {d:?}, {s:?}) {x}"
+                );
+            }
+        }
+    }
+}
+
+pub fn select_matches_rust<I: TestIsa>() {
+    let mut fr = Frame::new();
+    for c in CONDS {
+        for (d, a, b) in triples(&GPRS) {
+            let jit = kernel::<I>(|m| m.select(c, d, a, b));
+            for (x, y) in pairs(&EDGE) {
+                let regs = with_operands(gi(a), x, gi(b), y);
+                let (x, y) = (regs.t[gi(a)], regs.t[gi(b)]);
+                let mut want = regs;
+                want.t[gi(d)] = if cond_model(c, x, y) { x } else { y };
+                assert_eq!(
+                    run(&jit, &mut fr, regs),
+                    want,
+                    "select({c:?}, {d:?}, {a:?}, {b:?}) {x} {y}"
+                );
+            }
+        }
+    }
+}
+
+pub fn move_if_nonzero_matches_rust<I: TestIsa>() {
+    let mut fr = Frame::new();
+    for (d, s, t) in triples(&GPRS) {
+        let jit = kernel::<I>(|m| m.move_if_nonzero(d, s, t));
+        for x in EDGE {
+            for test in [0, 1, -1, i64::MIN, 1 << 32] {
+                let regs = with_operands(gi(s), x, gi(t), test);
+                let mut want = regs;
+                if regs.t[gi(t)] != 0 {
+                    want.t[gi(d)] = regs.t[gi(s)];
+                }
+                assert_eq!(
+                    run(&jit, &mut fr, regs),
+                    want,
+                    "move_if_nonzero({d:?}, {s:?}, {t:?}) {x} {test}"
+                );
+            }
         }
     }
 }

@@ -191,6 +191,16 @@ pub fn kernel_with<I: TestIsa>(m: I::Masm, op: impl FnOnce(&mut I::Masm)) -> Jit
     })
 }
 
+/// A fresh assembler of the feature variant named `name`
+/// ([`TestIsa::feature_variants`]).
+pub fn variant_masm<I: TestIsa>(name: &str) -> I::Masm {
+    I::feature_variants()
+        .into_iter()
+        .find(|v| v.0 == name)
+        .expect("variant")
+        .1
+}
+
 pub fn kernel<I: TestIsa>(op: impl FnOnce(&mut I::Masm)) -> Jit {
     kernel_with::<I>(I::masm(), op)
 }
