@@ -3,13 +3,14 @@
 
 mod common;
 
-use common::generate::{garbage_globals, garbage_tables};
+use common::generate::{garbage_globals, garbage_structs, garbage_tables};
 use proptest::prelude::*;
 use tierjit::VerifyError;
 use tierjit::bytecode::op::MAX_PRINTF_DIGITS;
 use tierjit::bytecode::verify::verify;
 use tierjit::bytecode::{
-    Bank, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand, Signature, SwitchTable,
+    Bank, FieldDecl, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand, Signature,
+    StructDecl, SwitchTable,
 };
 
 use Bank::{F, I, R};
@@ -88,6 +89,7 @@ fn fib_module() -> Module {
         strings: vec!["fib(".into(), ") = ".into(), "\n".into()],
         types: Vec::new(),
         globals: Vec::new(),
+        structs: Vec::new(),
     }
 }
 
@@ -113,7 +115,9 @@ fn every_opcode_module() -> Module {
                 Operand::CallDst => 2,
                 Operand::ArgWindow => 3,
                 Operand::Count => MAX_PRINTF_DIGITS,
-                Operand::Type | Operand::Global(_) | Operand::Table => 0,
+                Operand::Type | Operand::Global(_) | Operand::Table | Operand::Struct => 0,
+                // `P`'s fields: i, f, r.
+                Operand::Field(b) => b.index() as u16,
             };
         }
         code.push(op(opc, fields[0], fields[1], fields[2]));
@@ -158,6 +162,18 @@ fn every_opcode_module() -> Module {
                 init: 0,
             },
         ],
+        structs: vec![StructDecl {
+            name: "P".into(),
+            parent: None,
+            fields: [I, F, R]
+                .iter()
+                .enumerate()
+                .map(|(j, &bank)| FieldDecl {
+                    name: format!("x{j}"),
+                    bank,
+                })
+                .collect(),
+        }],
     }
 }
 
@@ -816,6 +832,7 @@ fn arb_module() -> impl Strategy<Value = Module> {
                 iconsts,
                 fconsts,
                 globals: garbage_globals(&strings),
+                structs: garbage_structs(&strings),
                 strings,
                 types,
             },
@@ -853,6 +870,13 @@ fn engine_invariants_hold(m: &Module) -> bool {
                             Operand::Str => (v as usize) < m.strings.len(),
                             Operand::Type => (v as usize) < m.types.len(),
                             Operand::Global(b) => (v as usize) < m.global_counts()[b.index()],
+                            Operand::Struct => (v as usize) < m.structs.len(),
+                            Operand::Field(b) => m.field(v as usize).is_some_and(|x| {
+                                x.decl.bank == *b
+                                    && m.structs[x.owner]
+                                        .parent
+                                        .is_none_or(|p| usize::from(p) < x.owner)
+                            }),
                             Operand::Table => f.switch_tables.get(v as usize).is_some_and(|t| {
                                 t.all_targets()
                                     .all(|x| (x as usize) < f.code.len() && x as usize > pc)

@@ -149,6 +149,7 @@ pub fn listing(module: &Module) -> Result<String> {
         new_closure,
         tail_call_dispatch,
         record_call_target,
+        new_struct,
     } = HelperAddrs::fake();
     let _ = write!(out, "; helpers at fake addresses:");
     for (name, addr) in [
@@ -166,6 +167,7 @@ pub fn listing(module: &Module) -> Result<String> {
         ("new_closure", new_closure),
         ("tail_call_dispatch", tail_call_dispatch),
         ("record_call_target", record_call_target),
+        ("new_struct", new_struct),
     ] {
         let _ = write!(out, " {name} {addr:#x}");
     }

@@ -70,7 +70,7 @@ impl Instance {
         let config = module.engine().config();
         let store = Store {
             stacks: RegisterStacks::new(config.stack_slots),
-            heap: Heap::new(config.heap_limit),
+            heap: Heap::with_structs(config.heap_limit, module.inner.structs.clone()),
             out: Box::new(std::io::stdout()),
             hosts,
             max_call_depth: config.max_call_depth,

@@ -19,10 +19,12 @@
 //! apart.
 
 use super::frame::FrameLayout;
+use super::structs::StructLayouts;
 use super::trap::TrapKind;
 use crate::bytecode::{Bank, Opcode};
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 /// The element kind of an array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,23 +225,13 @@ pub struct Heap {
     next_gc: usize,
     /// Collections run so far.
     collections: u64,
+    /// The module's struct types: sizes and reference slots by kind.
+    structs: Arc<StructLayouts>,
 }
 
 // SAFETY: the heap owns its objects exclusively; nothing else aliases them
 // outside calls that borrow the instance mutably.
 unsafe impl Send for Heap {}
-
-/// The allocation of a heap object: a function reference, or an array.
-///
-/// # Safety
-/// `h` is a live object of a heap.
-unsafe fn object_layout(h: *const ArrayHeader) -> Option<Layout> {
-    // SAFETY: by the caller's contract.
-    if unsafe { (*h).kind } == FUNC_REF_KIND {
-        return Layout::from_size_align(FUNC_REF_SIZE, 8).ok();
-    }
-    layout_for(unsafe { (*h).len })
-}
 
 fn layout_for(len: u64) -> Option<Layout> {
     if len > MAX_ARRAY_LEN {
@@ -250,15 +242,63 @@ fn layout_for(len: u64) -> Option<Layout> {
 }
 
 impl Heap {
-    /// An empty heap that holds at most `limit` bytes.
+    /// An empty heap that holds at most `limit` bytes, for a module
+    /// without struct types.
     pub fn new(limit: usize) -> Heap {
+        Heap::with_structs(limit, Arc::default())
+    }
+
+    /// An empty heap that holds at most `limit` bytes, for a module whose
+    /// struct types are `structs`.
+    pub fn with_structs(limit: usize, structs: Arc<StructLayouts>) -> Heap {
         Heap {
             objects: Vec::new(),
             bytes: 0,
             limit,
             next_gc: MIN_GC_THRESHOLD,
             collections: 0,
+            structs,
         }
+    }
+
+    /// The struct types of the module whose objects it holds.
+    pub fn structs(&self) -> &Arc<StructLayouts> {
+        &self.structs
+    }
+
+    /// The allocation of a heap object: a function reference, a struct or
+    /// an array.
+    ///
+    /// # Safety
+    /// `h` is a live object of this heap.
+    unsafe fn object_layout(&self, h: *const ArrayHeader) -> Option<Layout> {
+        // SAFETY: by the caller's contract.
+        let kind = unsafe { (*h).kind };
+        if kind == FUNC_REF_KIND {
+            return Layout::from_size_align(FUNC_REF_SIZE, 8).ok();
+        }
+        if let Some(size) = self.structs.size_of_kind(kind) {
+            return Layout::from_size_align(size, 8).ok();
+        }
+        layout_for(unsafe { (*h).len })
+    }
+
+    /// Allocate a struct of type `s` (an index of the module's structs),
+    /// every field 0, 0.0 or null. `roots` as for [`Heap::alloc`].
+    pub fn alloc_struct(&mut self, s: usize, roots: &[&[u64]]) -> Result<u64, TrapKind> {
+        let ty = self.structs.ty(s);
+        let size = super::structs::object_size(ty.slots);
+        let layout = Layout::from_size_align(size, 8).map_err(|_| TrapKind::OutOfMemory)?;
+        self.make_room(size, roots)?;
+        // SAFETY: layout has non-zero size (the header).
+        let ptr = unsafe { alloc_zeroed(layout) } as *mut ArrayHeader;
+        let ptr = NonNull::new(ptr).ok_or(TrapKind::OutOfMemory)?;
+        // SAFETY: freshly allocated, properly sized and aligned; `len`
+        // stays 0.
+        unsafe { (*ptr.as_ptr()).kind = ty.kind };
+        self.objects.push(ptr);
+        self.bytes += size;
+        Ok(ptr.as_ptr() as u64)
     }
 
     /// Bytes currently allocated.
@@ -373,10 +413,20 @@ impl Heap {
                     continue;
                 }
                 (*h).marked = 1;
-                if (*h).kind == FUNC_REF_KIND {
+                let kind = (*h).kind;
+                if kind == FUNC_REF_KIND {
                     let env = (*(h as *const FuncRefObject)).env;
                     if env != 0 {
                         stack.push(env);
+                    }
+                } else if kind >= super::structs::STRUCT_KIND_BASE {
+                    // Exactly the reference slots: the others hold bits.
+                    for &slot in self.structs.ref_slots_of_kind(kind) {
+                        let e = *((h as *const u8).add(super::structs::struct_slot_offset(slot))
+                            as *const u64);
+                        if e != 0 {
+                            stack.push(e);
+                        }
                     }
                 } else if (*h).kind == ElemKind::Ref as u32 {
                     let data = (h as *const u8).add(ARRAY_DATA_OFFSET) as *const u64;
@@ -390,7 +440,8 @@ impl Heap {
             }
         }
         let mut freed = 0usize;
-        self.objects.retain(|&p| {
+        let mut objects = std::mem::take(&mut self.objects);
+        objects.retain(|&p| {
             // SAFETY: p is an object of this heap.
             unsafe {
                 let h = p.as_ptr();
@@ -398,13 +449,16 @@ impl Heap {
                     (*h).marked = 0;
                     true
                 } else {
-                    let layout = object_layout(h).expect("allocated with a valid layout");
+                    let layout = self
+                        .object_layout(h)
+                        .expect("allocated with a valid layout");
                     freed += layout.size();
                     dealloc(h as *mut u8, layout);
                     false
                 }
             }
         });
+        self.objects = objects;
         self.bytes -= freed;
     }
 

@@ -51,6 +51,8 @@ pub struct HelperAddrs {
     pub tail_call_dispatch: usize,
     /// [`record_call_target`].
     pub record_call_target: usize,
+    /// [`new_struct`].
+    pub new_struct: usize,
     /// [`NULL_ARRAY_HEADER`]: not a helper, but an address compiled code
     /// embeds, so listings take a fake one too.
     pub null_array_header: usize,
@@ -73,6 +75,7 @@ impl HelperAddrs {
             new_closure: new_closure as *const () as usize,
             tail_call_dispatch: tail_call_dispatch as *const () as usize,
             record_call_target: record_call_target as *const () as usize,
+            new_struct: new_struct as *const () as usize,
             null_array_header: &NULL_ARRAY_HEADER as *const FuncRefObject as usize,
         }
     }
@@ -95,6 +98,7 @@ impl HelperAddrs {
             new_closure: a(12),
             tail_call_dispatch: a(13),
             record_call_target: a(14),
+            new_struct: a(15),
         }
     }
 }
@@ -222,6 +226,41 @@ pub unsafe extern "C" fn new_closure(
         match store
             .heap
             .alloc_closure(proto, env, &[stack, &store.globals[2]])
+        {
+            Ok(r) => {
+                // SAFETY: `out` is a slot of the running frame.
+                unsafe { *out = r };
+                0
+            }
+            Err(k) => k.code().into(),
+        }
+    })
+}
+
+/// `r[out] = new struct of type s` (the `snew` op); `top` as for
+/// [`new_array`].
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call and
+/// pointers into its frame; `s` is a struct type of the module.
+pub unsafe extern "C" fn new_struct(
+    ctx: *mut VmContext,
+    s: u64,
+    out: *mut u64,
+    top: *const u64,
+) -> u64 {
+    guarded(ctx, |st| {
+        // SAFETY: the store outlives the call; `top` lies in its reference
+        // stack, at or above its start.
+        let store = unsafe { &mut *st.store };
+        let r0 = store.stacks.r.as_ptr();
+        let stack = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
+        if s as usize >= store.heap.structs().len() {
+            return TrapKind::HostError.code().into();
+        }
+        match store
+            .heap
+            .alloc_struct(s as usize, &[stack, &store.globals[2]])
         {
             Ok(r) => {
                 // SAFETY: `out` is a slot of the running frame.

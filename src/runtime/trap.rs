@@ -34,11 +34,15 @@ pub enum TrapKind {
     /// An indirect call (`calli`, `tcalli`) through a reference that is not
     /// a function reference or whose type is not the one the call expects.
     SignatureMismatch = 12,
+    /// A struct field access (`sget*`, `sset*`) on a reference that is not
+    /// a struct of the field's type or a descendant of it (an array, a
+    /// function reference, a struct of another type).
+    WrongType = 13,
 }
 
 impl TrapKind {
     /// Every kind, for tests.
-    pub const ALL: [TrapKind; 12] = [
+    pub const ALL: [TrapKind; 13] = [
         TrapKind::DivisionByZero,
         TrapKind::IntegerOverflow,
         TrapKind::IndexOutOfBounds,
@@ -51,6 +55,7 @@ impl TrapKind {
         TrapKind::Interrupted,
         TrapKind::User,
         TrapKind::SignatureMismatch,
+        TrapKind::WrongType,
     ];
 
     /// The status code compiled code returns for this trap.
@@ -78,6 +83,7 @@ impl TrapKind {
             TrapKind::Interrupted => "interrupted",
             TrapKind::User => "user trap",
             TrapKind::SignatureMismatch => "indirect call signature mismatch",
+            TrapKind::WrongType => "struct type mismatch",
         }
     }
 }

@@ -207,6 +207,28 @@ a:  reti i0
 b:  switch i1, (), c
 c:  reti i1
 end
+
+func structs(r) -> i
+    snew r1, Point3
+    sseti r1, Point3.x, i0
+    sgeti i1, r1, Point.y
+    ssetf r1, Point3.z, f0
+    sgetf f1, r1, Point3.z
+    ssetr r1, Point3.next, r0
+    sgetr r2, r1, Point3.next
+    isa i2, r1, Point
+    isnull i3, r0
+    req i4, r0, r1
+    jnull r0, done
+    jnnull r2, done
+    snew r3, Empty
+done:
+    reti i4
+end
+
+struct Point { i x, i y }
+struct Point3 : Point { f z, r next }
+struct Empty {}
 "#;
 
 #[test]

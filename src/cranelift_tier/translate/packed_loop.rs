@@ -97,6 +97,7 @@ fn plan(code: &[Op], ops: RangeInclusive<usize>) -> Option<PackedLoop> {
                 | Opcode::NewF
                 | Opcode::NewR
                 | Opcode::Closure
+                | Opcode::SNew
                 | Opcode::CallI
                 | Opcode::TCall
                 | Opcode::TCallI
