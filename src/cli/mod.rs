@@ -255,6 +255,11 @@ fn print_stats(instance: &Instance) {
             s.osr_entries
         );
     }
+    let (peak, live, collections) = instance.heap_stats();
+    let _ = writeln!(
+        err,
+        "heap: peak {peak} bytes, largest live {live} bytes, {collections} collections"
+    );
     let totals = instance.compile_stats();
     let _ = writeln!(
         err,

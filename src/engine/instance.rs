@@ -227,6 +227,13 @@ impl Instance {
         self.store.heap.bytes()
     }
 
+    /// The heap's history: `(peak bytes, largest live bytes a collection
+    /// found, collections)`.
+    pub fn heap_stats(&self) -> (usize, usize, u64) {
+        let h = &self.store.heap;
+        (h.peak_bytes(), h.max_live_bytes(), h.collections())
+    }
+
     /// Call function `name`. Missing trailing i64 arguments take the
     /// parameters' declared defaults.
     pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Option<Value>> {

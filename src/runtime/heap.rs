@@ -225,6 +225,10 @@ pub struct Heap {
     next_gc: usize,
     /// Collections run so far.
     collections: u64,
+    /// The most bytes it ever held.
+    peak: usize,
+    /// The most bytes a collection ever left: the largest live data seen.
+    max_live: usize,
     /// The module's struct types: sizes and reference slots by kind.
     structs: Arc<StructLayouts>,
 }
@@ -257,6 +261,8 @@ impl Heap {
             limit,
             next_gc: MIN_GC_THRESHOLD,
             collections: 0,
+            peak: 0,
+            max_live: 0,
             structs,
         }
     }
@@ -298,6 +304,7 @@ impl Heap {
         unsafe { (*ptr.as_ptr()).kind = ty.kind };
         self.objects.push(ptr);
         self.bytes += size;
+        self.peak = self.peak.max(self.bytes);
         Ok(ptr.as_ptr() as u64)
     }
 
@@ -314,6 +321,17 @@ impl Heap {
     /// Collections run so far.
     pub fn collections(&self) -> u64 {
         self.collections
+    }
+
+    /// The most bytes it ever held.
+    pub fn peak_bytes(&self) -> usize {
+        self.peak
+    }
+
+    /// The most bytes a collection ever left (the largest live data a
+    /// collection found).
+    pub fn max_live_bytes(&self) -> usize {
+        self.max_live
     }
 
     /// Allocate a zero-filled array (0, 0.0 or null) of `len` elements.
@@ -341,6 +359,7 @@ impl Heap {
         }
         self.objects.push(ptr);
         self.bytes += size;
+        self.peak = self.peak.max(self.bytes);
         Ok(ptr.as_ptr() as u64)
     }
 
@@ -375,6 +394,7 @@ impl Heap {
         };
         self.objects.push(ptr.cast());
         self.bytes += layout.size();
+        self.peak = self.peak.max(self.bytes);
         Ok(ptr.as_ptr() as u64)
     }
 
@@ -460,6 +480,7 @@ impl Heap {
         });
         self.objects = objects;
         self.bytes -= freed;
+        self.max_live = self.max_live.max(self.bytes);
     }
 
     /// Free every object.
