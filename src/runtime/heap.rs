@@ -214,9 +214,81 @@ pub const MAX_ARRAY_LEN: u64 = ((isize::MAX as usize - ARRAY_DATA_OFFSET) / ELEM
 /// The smallest heap size at which the collector first runs.
 const MIN_GC_THRESHOLD: usize = 1 << 20;
 
+/// Objects of at most this many bytes come from the size-class pools.
+const POOL_MAX_SIZE: usize = 256;
+/// Bytes a pool takes from the system at a time.
+const SLAB_SIZE: usize = 256 << 10;
+
+/// Size-class pools for small objects (every size is a multiple of 8):
+/// slabs carved in order, with no per-object header (a list node takes its
+/// 48 bytes, not malloc's 64), and the objects the collector frees kept
+/// per class for reuse. Slabs go back to the system when the heap drops.
+#[derive(Default)]
+struct Pools {
+    /// Per size class (size / 8): freed objects, reused first.
+    free: Vec<Vec<NonNull<u8>>>,
+    /// Per size class: the rest of its current slab, `(next, end)`.
+    carve: Vec<(usize, usize)>,
+    slabs: Vec<NonNull<u8>>,
+}
+
+impl Pools {
+    fn slab_layout() -> Layout {
+        // A constant size and alignment: always valid.
+        Layout::from_size_align(SLAB_SIZE, 16).unwrap_or(Layout::new::<u128>())
+    }
+
+    /// A zeroed object of `size` bytes (a multiple of 8, at most
+    /// [`POOL_MAX_SIZE`]).
+    fn alloc(&mut self, size: usize) -> Option<NonNull<u8>> {
+        let class = size / 8;
+        if self.free.len() <= class {
+            self.free.resize_with(POOL_MAX_SIZE / 8 + 1, Vec::new);
+            self.carve.resize(POOL_MAX_SIZE / 8 + 1, (0, 0));
+        }
+        if let Some(p) = self.free[class].pop() {
+            // SAFETY: a freed object of this class: `size` bytes, ours.
+            unsafe { std::ptr::write_bytes(p.as_ptr(), 0, size) };
+            return Some(p);
+        }
+        let (next, end) = self.carve[class];
+        if end - next < size {
+            // SAFETY: a non-zero size. Fresh memory is zero.
+            let slab = NonNull::new(unsafe { alloc_zeroed(Self::slab_layout()) })?;
+            self.slabs.push(slab);
+            let start = slab.as_ptr() as usize;
+            self.carve[class] = (start, start + SLAB_SIZE);
+        }
+        let (next, end) = self.carve[class];
+        self.carve[class] = (next + size, end);
+        NonNull::new(next as *mut u8)
+    }
+
+    /// Take back object `p` of `size` bytes.
+    fn free(&mut self, p: NonNull<u8>, size: usize) {
+        self.free[size / 8].push(p);
+    }
+}
+
+/// Whether objects of `size` bytes come from the pools.
+fn pooled(size: usize) -> bool {
+    size <= POOL_MAX_SIZE && size.is_multiple_of(8)
+}
+
+impl Drop for Pools {
+    fn drop(&mut self) {
+        for slab in self.slabs.drain(..) {
+            // SAFETY: allocated by `alloc` with this layout.
+            unsafe { dealloc(slab.as_ptr(), Self::slab_layout()) };
+        }
+    }
+}
+
 /// Every array of an instance.
 pub struct Heap {
     objects: Vec<NonNull<ArrayHeader>>,
+    /// Where objects up to [`POOL_MAX_SIZE`] bytes come from.
+    pools: Pools,
     /// Bytes allocated and not yet freed.
     bytes: usize,
     /// Allocation fails with a trap past this many bytes.
@@ -257,6 +329,7 @@ impl Heap {
     pub fn with_structs(limit: usize, structs: Arc<StructLayouts>) -> Heap {
         Heap {
             objects: Vec::new(),
+            pools: Pools::default(),
             bytes: 0,
             limit,
             next_gc: MIN_GC_THRESHOLD,
@@ -289,6 +362,30 @@ impl Heap {
         layout_for(unsafe { (*h).len })
     }
 
+    /// Zeroed memory for an object of `layout`: from a pool when small.
+    fn raw_alloc(&mut self, layout: Layout) -> Result<NonNull<u8>, TrapKind> {
+        let p = if pooled(layout.size()) {
+            self.pools.alloc(layout.size())
+        } else {
+            // SAFETY: every object has a non-zero size (its header).
+            NonNull::new(unsafe { alloc_zeroed(layout) })
+        };
+        p.ok_or(TrapKind::OutOfMemory)
+    }
+
+    /// Give back the memory of an object of `layout`.
+    ///
+    /// # Safety
+    /// `p` came from [`Heap::raw_alloc`] with `layout` and is dead.
+    unsafe fn raw_free(&mut self, p: NonNull<u8>, layout: Layout) {
+        if pooled(layout.size()) {
+            self.pools.free(p, layout.size());
+        } else {
+            // SAFETY: by the caller's contract.
+            unsafe { dealloc(p.as_ptr(), layout) };
+        }
+    }
+
     /// Allocate a struct of type `s` (an index of the module's structs),
     /// every field 0, 0.0 or null. `roots` as for [`Heap::alloc`].
     pub fn alloc_struct(&mut self, s: usize, roots: &[&[u64]]) -> Result<u64, TrapKind> {
@@ -296,9 +393,7 @@ impl Heap {
         let size = super::structs::object_size(ty.slots);
         let layout = Layout::from_size_align(size, 8).map_err(|_| TrapKind::OutOfMemory)?;
         self.make_room(size, roots)?;
-        // SAFETY: layout has non-zero size (the header).
-        let ptr = unsafe { alloc_zeroed(layout) } as *mut ArrayHeader;
-        let ptr = NonNull::new(ptr).ok_or(TrapKind::OutOfMemory)?;
+        let ptr = self.raw_alloc(layout)?.cast::<ArrayHeader>();
         // SAFETY: freshly allocated, properly sized and aligned; `len`
         // stays 0.
         unsafe { (*ptr.as_ptr()).kind = ty.kind };
@@ -345,9 +440,7 @@ impl Heap {
         let layout = layout_for(len as u64).ok_or(TrapKind::OutOfMemory)?;
         let size = layout.size();
         self.make_room(size, roots)?;
-        // SAFETY: layout has non-zero size (the header).
-        let ptr = unsafe { alloc_zeroed(layout) } as *mut ArrayHeader;
-        let ptr = NonNull::new(ptr).ok_or(TrapKind::OutOfMemory)?;
+        let ptr = self.raw_alloc(layout)?.cast::<ArrayHeader>();
         let header_kind = match kind {
             ElemKind::I64 => I64_BYTES_KIND,
             k => k as u32,
@@ -376,9 +469,7 @@ impl Heap {
         let layout =
             Layout::from_size_align(FUNC_REF_SIZE, 8).map_err(|_| TrapKind::OutOfMemory)?;
         self.make_room(layout.size(), roots)?;
-        // SAFETY: layout has non-zero size.
-        let ptr = unsafe { alloc_zeroed(layout) } as *mut FuncRefObject;
-        let ptr = NonNull::new(ptr).ok_or(TrapKind::OutOfMemory)?;
+        let ptr = self.raw_alloc(layout)?.cast::<FuncRefObject>();
         // SAFETY: freshly allocated, properly sized and aligned.
         unsafe {
             ptr.as_ptr().write(FuncRefObject {
@@ -473,7 +564,7 @@ impl Heap {
                         .object_layout(h)
                         .expect("allocated with a valid layout");
                     freed += layout.size();
-                    dealloc(h as *mut u8, layout);
+                    self.raw_free(p.cast(), layout);
                     false
                 }
             }
@@ -694,6 +785,26 @@ mod tests {
             );
             assert_eq!(element_ptr(b, ElemKind::F64, 0), Err(TrapKind::ElementKind));
         }
+    }
+
+    /// Small objects come from the pools: a freed one is reused, zeroed;
+    /// large ones from the system.
+    #[test]
+    fn pooled_objects_are_reused_zeroed() {
+        let mut heap = Heap::new(1 << 30);
+        let a = heap.alloc(ElemKind::F64, 4, &[]).unwrap();
+        unsafe { *element_ptr(a, ElemKind::F64, 3).unwrap() = 7 };
+        heap.collect(&[]);
+        let b = heap.alloc(ElemKind::F64, 4, &[]).unwrap();
+        assert_eq!(a, b, "the freed object of the same size");
+        assert_eq!(unsafe { *element_ptr(b, ElemKind::F64, 3).unwrap() }, 0);
+        // Objects of one class lie one after the other, without headers.
+        let c = heap.alloc(ElemKind::F64, 4, &[]).unwrap();
+        assert_eq!(c - b, (ARRAY_DATA_OFFSET + 32) as u64);
+        let big = heap.alloc(ElemKind::Ref, 1000, &[]).unwrap();
+        assert_eq!(unsafe { *element_ptr(big, ElemKind::Ref, 999).unwrap() }, 0);
+        heap.collect(&[&[big]]);
+        assert_eq!(heap.object_count(), 1);
     }
 
     #[test]

@@ -346,6 +346,7 @@ mod tests {
         assert_eq!((heap.object_count(), heap.bytes()), (0, 0));
         // A struct is not an array: the element and length checks.
         let s = heap.alloc_struct(1, &[]).unwrap();
+        let arr = heap.alloc(ElemKind::Ref, 1, &[]).unwrap();
         unsafe {
             assert_eq!(element_ptr(s, ElemKind::Ref, 0), Err(TrapKind::ElementKind));
             assert_eq!(crate::runtime::heap::array_len(s), Ok(0));
