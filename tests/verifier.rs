@@ -1119,6 +1119,9 @@ fn struct_declarations_and_field_operands_are_checked() {
     let mut m = ok.clone();
     m.structs[0].fields[0].name = String::new();
     expect_err(&m, None, None, "field 0 of struct `A` has an empty name");
+    let mut m = ok.clone();
+    m.structs[0].fields[0].name = "a.b".into();
+    expect_err(&m, None, None, "has a `.` in its name");
 
     let mut m = ok.clone();
     m.functions[0].code[0] = op(SNew, 0, 3, 0);

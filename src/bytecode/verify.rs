@@ -35,8 +35,8 @@
 //!   bank in range;
 //! - structs: at most [`MAX_STRUCTS`] and [`MAX_FIELDS`] fields in all;
 //!   names non-empty and unique; a parent comes before its child (so no
-//!   cycles); field names non-empty and unique among a struct's own and
-//!   inherited fields; ops name structs in range and fields in range of
+//!   cycles); field names non-empty, without `.`, and unique among a
+//!   struct's own and inherited fields; ops name structs in range and fields in range of
 //!   their op's bank;
 //! - switch: the table exists and every target is an op after the switch
 //!   (so switches make no loops: loops come from backward jumps only);
@@ -313,6 +313,13 @@ fn check_structs(module: &Module) -> Result<(), String> {
                 return Err(format!(
                     "field {j} of struct `{}` has an empty name",
                     s.name
+                ));
+            }
+            // The text names a field `Struct.field`, split at the last `.`.
+            if f.name.contains('.') {
+                return Err(format!(
+                    "field `{}` of struct `{}` has a `.` in its name",
+                    f.name, s.name
                 ));
             }
             if s.fields[..j].iter().any(|g| g.name == f.name) {
