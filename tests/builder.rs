@@ -1068,3 +1068,84 @@ fn a_register_run_must_be_allocated() {
         }
     );
 }
+
+/// Structs through the builder: a parent and a child, inherited fields by
+/// name, every struct op; misuse is an error.
+#[test]
+fn structs_and_reference_tests() {
+    let mut mb = ModuleBuilder::new();
+    let node = mb.declare_struct("Node", None, &[(Bank::I, "val"), (Bank::R, "next")]);
+    let weighted = mb.declare_struct("Weighted", Some(node), &[(Bank::F, "w")]);
+    let val = mb.field(weighted, "val");
+    let next = mb.field(node, "next");
+    let w = mb.field(weighted, "w");
+    assert_eq!((val.index(), val.bank()), (0, Bank::I));
+    assert_eq!((w.index(), w.bank()), (2, Bank::F));
+    let main = mb.declare_function("main", sig(&[Bank::I], Some(Bank::I)));
+    let mut f = mb.function(main);
+    let x = f.param_i(0);
+    let (a, b, t) = (f.new_r(), f.new_r(), f.new_r());
+    let (k, y) = (f.new_i(), f.new_i());
+    let fw = f.new_f();
+    let (skip, done) = (f.new_label(), f.new_label());
+    f.new_struct(a, weighted);
+    f.field_set(a, val, x);
+    f.new_struct(b, node);
+    f.field_set(b, next, a);
+    f.field_get(t, b, next);
+    f.ref_eq(k, t, a); // 1
+    f.field_get(y, t, val);
+    f.int_op(IntBinOp::Add, k, k, y); // 1 + x
+    f.isa(y, b, weighted); // 0
+    f.int_op(IntBinOp::Add, k, k, y);
+    f.isa(y, a, node); // 1
+    f.int_op(IntBinOp::Add, k, k, y);
+    f.field_get(fw, a, w);
+    f.field_get(t, a, next); // null
+    f.is_null(y, t);
+    f.int_op(IntBinOp::Add, k, k, y); // 3 + x
+    f.jnull(t, skip);
+    f.iconst(k, -1);
+    f.bind(skip);
+    f.jnnull(a, done);
+    f.iconst(k, -2);
+    f.bind(done);
+    f.ret_i(k);
+    f.finish().unwrap();
+    let m = mb.finish().expect("valid");
+    assert_eq!(m.structs.len(), 2);
+    let mut inst = interp_instance(m);
+    let got = inst.call("main", &[tierjit::Value::I(39)]).unwrap();
+    assert_eq!(got, Some(tierjit::Value::I(42)));
+
+    // Misuse: an unknown field, a field with a register of another bank,
+    // an inherited name declared again.
+    let mut mb = ModuleBuilder::new();
+    let s = mb.declare_struct("S", None, &[(Bank::I, "x")]);
+    let _ = mb.field(s, "nope");
+    assert!(matches!(mb.finish(), Err(BuildError::Module(m)) if m.contains("no field `nope`")));
+    let mut mb = ModuleBuilder::new();
+    let s = mb.declare_struct("S", None, &[(Bank::I, "x")]);
+    let x = mb.field(s, "x");
+    let main = mb.declare_function("main", sig(&[], None));
+    let mut f = mb.function(main);
+    let (r, v) = (f.new_r(), f.new_f());
+    f.field_get(v, r, x);
+    f.ret();
+    assert!(
+        matches!(f.finish(), Err(BuildError::Invalid { message, .. }) if message.contains("of bank i used with a register of bank f"))
+    );
+    let mut mb = ModuleBuilder::new();
+    let s = mb.declare_struct("S", None, &[(Bank::I, "x")]);
+    mb.declare_struct("T", Some(s), &[(Bank::F, "x")]);
+    let main = mb.declare_function("main", sig(&[], None));
+    let mut f = mb.function(main);
+    f.ret();
+    f.finish().unwrap();
+    let e = mb.finish().unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("repeats a field of its ancestor `S`"),
+        "{e}"
+    );
+}

@@ -120,3 +120,38 @@ fn copy_benchmark_matches_its_c_peer() {
         assert_eq!(out.output, want);
     }
 }
+
+/// The struct benchmarks (`listsum`, `binarytrees`; peers in
+/// `benches/peers/`) print the same on every engine at a small size, what
+/// their C and Lua peers print.
+#[test]
+fn struct_benchmarks_compute_their_checksums() {
+    let dir = root().join("benches/programs");
+    let run = |name: &str, args: &[Value]| {
+        let module = load(&dir.join(format!("{name}.tj")));
+        let out = differential::check_module(&module, "main", args);
+        assert!(out.result.is_ok(), "{name}: {:?}", out.result);
+        out.output
+    };
+    assert_eq!(
+        run("listsum", &[Value::I(1000), Value::I(3)]),
+        "listsum(1000, 3) = 1498500\n"
+    );
+    // A tree of depth d has 2^(d+1) - 1 nodes.
+    let nodes = |d: u32| (1i64 << (d + 1)) - 1;
+    let n = 8;
+    let mut want = format!(
+        "stretch tree of depth {}\t check: {}\n",
+        n + 1,
+        nodes(n + 1)
+    );
+    for d in (4..=n).step_by(2) {
+        let iters = 1i64 << (n - d + 4);
+        want += &format!(
+            "{iters}\t trees of depth {d}\t check: {}\n",
+            iters * nodes(d)
+        );
+    }
+    want += &format!("long lived tree of depth {n}\t check: {}\n", nodes(n));
+    assert_eq!(run("binarytrees", &[Value::I(i64::from(n))]), want);
+}

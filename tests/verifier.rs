@@ -3,13 +3,14 @@
 
 mod common;
 
-use common::generate::{garbage_globals, garbage_tables};
+use common::generate::{garbage_globals, garbage_structs, garbage_tables};
 use proptest::prelude::*;
 use tierjit::VerifyError;
 use tierjit::bytecode::op::MAX_PRINTF_DIGITS;
 use tierjit::bytecode::verify::verify;
 use tierjit::bytecode::{
-    Bank, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand, Signature, SwitchTable,
+    Bank, FieldDecl, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand, Signature,
+    StructDecl, SwitchTable,
 };
 
 use Bank::{F, I, R};
@@ -88,6 +89,7 @@ fn fib_module() -> Module {
         strings: vec!["fib(".into(), ") = ".into(), "\n".into()],
         types: Vec::new(),
         globals: Vec::new(),
+        structs: Vec::new(),
     }
 }
 
@@ -114,7 +116,9 @@ fn every_opcode_module() -> Module {
                 Operand::CallDst => 2,
                 Operand::ArgWindow => 3,
                 Operand::Count => MAX_PRINTF_DIGITS,
-                Operand::Type | Operand::Global(_) | Operand::Table => 0,
+                Operand::Type | Operand::Global(_) | Operand::Table | Operand::Struct => 0,
+                // `P`'s fields: i, f, r.
+                Operand::Field(b) => b.index() as u16,
             };
         }
         code.push(op(opc, fields[0], fields[1], fields[2]));
@@ -159,6 +163,18 @@ fn every_opcode_module() -> Module {
                 init: 0,
             },
         ],
+        structs: vec![StructDecl {
+            name: "P".into(),
+            parent: None,
+            fields: [I, F, R]
+                .iter()
+                .enumerate()
+                .map(|(j, &bank)| FieldDecl {
+                    name: format!("x{j}"),
+                    bank,
+                })
+                .collect(),
+        }],
     }
 }
 
@@ -846,6 +862,7 @@ fn arb_module() -> impl Strategy<Value = Module> {
                 iconsts,
                 fconsts,
                 globals: garbage_globals(&strings),
+                structs: garbage_structs(&strings),
                 strings,
                 types,
             },
@@ -888,6 +905,13 @@ fn engine_invariants_hold(m: &Module) -> bool {
                             Operand::Str => (v as usize) < m.strings.len(),
                             Operand::Type => (v as usize) < m.types.len(),
                             Operand::Global(b) => (v as usize) < m.global_counts()[b.index()],
+                            Operand::Struct => (v as usize) < m.structs.len(),
+                            Operand::Field(b) => m.field(v as usize).is_some_and(|x| {
+                                x.decl.bank == *b
+                                    && m.structs[x.owner]
+                                        .parent
+                                        .is_none_or(|p| usize::from(p) < x.owner)
+                            }),
                             Operand::Table => f.switch_tables.get(v as usize).is_some_and(|t| {
                                 t.all_targets()
                                     .all(|x| (x as usize) < f.code.len() && x as usize > pc)
@@ -1076,4 +1100,85 @@ fn globals_and_switch_tables_are_checked() {
         default: 3,
     };
     expect_err(&m, Some("f"), Some(2), "switch target 3 out of range");
+}
+
+/// Structs: unique non-empty names, parents declared first, field names
+/// unique within a struct and its ancestors; ops name structs in range and
+/// fields in range of their bank.
+#[test]
+fn struct_declarations_and_field_operands_are_checked() {
+    let field = |name: &str, bank: Bank| FieldDecl {
+        name: name.into(),
+        bank,
+    };
+    let st = |name: &str, parent: Option<u16>, fields: Vec<FieldDecl>| StructDecl {
+        name: name.into(),
+        parent,
+        fields,
+    };
+    // Fields: 0 A.x (i), 1 A.next (r), 2 B.w (f), 3 C.x (i).
+    let code = vec![
+        op(SNew, 0, 1, 0),
+        op(SGetI, 0, 0, 0),
+        op(SSetF, 0, 2, 0),
+        op(Isa, 0, 0, 2),
+        op(SGetR, 0, 0, 1),
+        op(Ret, 0, 0, 0),
+    ];
+    let mut ok = one([1, 1, 1], code);
+    ok.structs = vec![
+        st("A", None, vec![field("x", I), field("next", R)]),
+        st("B", Some(0), vec![field("w", F)]),
+        st("C", None, vec![field("x", I)]),
+    ];
+    verify(&ok).expect("valid");
+
+    let mut m = ok.clone();
+    m.structs[2].name = "A".into();
+    expect_err(&m, None, None, "duplicate struct name `A`");
+    let mut m = ok.clone();
+    m.structs[1].name = String::new();
+    expect_err(&m, None, None, "struct 1 has an empty name");
+    // A parent after its child, itself, or nowhere: no cycles possible.
+    for p in [1, 2, 9] {
+        let mut m = ok.clone();
+        m.structs[1].parent = Some(p);
+        expect_err(&m, None, None, "a parent must be declared before");
+    }
+    let mut m = ok.clone();
+    m.structs[1].fields.push(field("w", I));
+    expect_err(&m, None, None, "duplicate field `w` in struct `B`");
+    let mut m = ok.clone();
+    m.structs[1].fields.push(field("next", R));
+    expect_err(&m, None, None, "repeats a field of its ancestor `A`");
+    let mut m = ok.clone();
+    m.structs[0].fields[0].name = String::new();
+    expect_err(&m, None, None, "field 0 of struct `A` has an empty name");
+    let mut m = ok.clone();
+    m.structs[0].fields[0].name = "a.b".into();
+    expect_err(&m, None, None, "has a `.` in its name");
+
+    let mut m = ok.clone();
+    m.functions[0].code[0] = op(SNew, 0, 3, 0);
+    expect_err(&m, Some("f"), Some(0), "struct 3 out of range");
+    let mut m = ok.clone();
+    m.functions[0].code[3] = op(Isa, 0, 0, 3);
+    expect_err(&m, Some("f"), Some(3), "struct 3 out of range");
+    let mut m = ok.clone();
+    m.functions[0].code[1] = op(SGetI, 0, 0, 4);
+    expect_err(&m, Some("f"), Some(1), "field 4 out of range");
+    // A field of another bank than the op's.
+    let mut m = ok.clone();
+    m.functions[0].code[1] = op(SGetI, 0, 0, 2);
+    expect_err(&m, Some("f"), Some(1), "needs a field of bank i");
+    let mut m = ok.clone();
+    m.functions[0].code[2] = op(SSetF, 0, 1, 0);
+    expect_err(&m, Some("f"), Some(2), "needs a field of bank f");
+    let mut m = ok.clone();
+    m.functions[0].code[4] = op(SGetR, 0, 0, 3);
+    expect_err(&m, Some("f"), Some(4), "needs a field of bank r");
+    // Registers of the op's banks.
+    let mut m = ok.clone();
+    m.functions[0].code[1] = op(SGetI, 0, 1, 0);
+    expect_err(&m, Some("f"), Some(1), "register r1 out of range");
 }

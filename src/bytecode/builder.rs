@@ -58,12 +58,16 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::module::{Function, Global, Import, Module, Signature, SwitchTable};
+use super::module::{
+    FieldDecl, Function, Global, Import, Module, Signature, StructDecl, SwitchTable, find_field,
+};
 use super::op::{
     Bank, BitCount, Cmp, Extension, FloatBinOp, FloatUnOp, IntBinOp, MAX_PRINTF_DIGITS, NO_REG, Op,
     Opcode,
 };
-use super::verify::{MAX_FUNCTIONS, MAX_GLOBALS_PER_BANK, MAX_IMPORTS, MAX_OPS, MAX_TYPES, verify};
+use super::verify::{
+    MAX_FUNCTIONS, MAX_GLOBALS_PER_BANK, MAX_IMPORTS, MAX_OPS, MAX_STRUCTS, MAX_TYPES, verify,
+};
 use crate::bytecode::error::VerifyError;
 
 /// The most registers of one bank a function may have.
@@ -224,6 +228,42 @@ impl GlobalRef {
     }
 
     /// Its index among the globals of its bank.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+}
+
+/// A struct type declared in a [`ModuleBuilder`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StructRef {
+    module: u32,
+    index: u32,
+}
+
+impl StructRef {
+    /// The struct's index in the module.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+}
+
+/// A struct field (own or inherited) of a [`ModuleBuilder`]'s struct:
+/// [`ModuleBuilder::field`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FieldRef {
+    module: u32,
+    bank: Bank,
+    index: u32,
+}
+
+impl FieldRef {
+    /// The bank of the field's values.
+    pub fn bank(self) -> Bank {
+        self.bank
+    }
+
+    /// The field's module-wide index (every struct's own fields in
+    /// declaration order).
     pub fn index(self) -> u32 {
         self.index
     }
@@ -391,6 +431,7 @@ pub struct ModuleBuilder {
     string_index: HashMap<String, u16>,
     types: Vec<Signature>,
     globals: Vec<Global>,
+    structs: Vec<StructDecl>,
     error: Option<BuildError>,
 }
 
@@ -417,6 +458,7 @@ impl ModuleBuilder {
             string_index: HashMap::new(),
             types: Vec::new(),
             globals: Vec::new(),
+            structs: Vec::new(),
             error: None,
         }
     }
@@ -543,6 +585,86 @@ impl ModuleBuilder {
         self.declare_global(name.into(), Bank::R, 0)
     }
 
+    /// Declare a struct type with `fields` (bank, name) after those of
+    /// `parent`, if any (declared before it). Field names must not repeat
+    /// within the struct and its ancestors.
+    pub fn declare_struct(
+        &mut self,
+        name: impl Into<String>,
+        parent: Option<StructRef>,
+        fields: &[(Bank, &str)],
+    ) -> StructRef {
+        let name = name.into();
+        if name.is_empty() {
+            self.fail(BuildError::Module("struct with an empty name".to_owned()));
+        } else if self.structs.iter().any(|s| s.name == name) {
+            self.fail(BuildError::DuplicateName {
+                kind: "struct",
+                name: name.clone(),
+            });
+        }
+        let parent = match parent {
+            Some(p) if p.module != self.id || p.index as usize >= self.structs.len() => {
+                self.fail(BuildError::Module(format!(
+                    "parent of struct `{name}` from another module builder"
+                )));
+                None
+            }
+            Some(p) => u16::try_from(p.index).ok(),
+            None => None,
+        };
+        if self.structs.len() >= MAX_STRUCTS {
+            self.fail(BuildError::Module(format!(
+                "too many structs (at most {MAX_STRUCTS})"
+            )));
+        }
+        // Duplicate and inherited field names: the verifier reports them
+        // at `finish`.
+        self.structs.push(StructDecl {
+            name,
+            parent,
+            fields: fields
+                .iter()
+                .map(|&(bank, n)| FieldDecl {
+                    name: n.to_owned(),
+                    bank,
+                })
+                .collect(),
+        });
+        StructRef {
+            module: self.id,
+            index: u32::try_from(self.structs.len() - 1).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The field `name` of struct `s`: its own, or the nearest ancestor's.
+    /// An unknown name is remembered as an error (returned by
+    /// [`ModuleBuilder::finish`]); the handle it gives then names field 0.
+    pub fn field(&mut self, s: StructRef, name: &str) -> FieldRef {
+        let found = (s.module == self.id)
+            .then(|| find_field(&self.structs, s.index as usize, name))
+            .flatten()
+            .map(|(k, f)| (k, f.bank));
+        match found {
+            Some((k, bank)) => FieldRef {
+                module: self.id,
+                bank,
+                index: u32::try_from(k).unwrap_or(u32::MAX),
+            },
+            None => {
+                self.fail(BuildError::Module(format!(
+                    "struct {} has no field `{name}`",
+                    s.index
+                )));
+                FieldRef {
+                    module: self.id,
+                    bank: Bank::I,
+                    index: 0,
+                }
+            }
+        }
+    }
+
     /// Start defining function `f`. The definition takes effect when
     /// [`FunctionBuilder::finish`] succeeds.
     pub fn function(&mut self, f: FuncRef) -> FunctionBuilder<'_> {
@@ -612,6 +734,7 @@ impl ModuleBuilder {
             strings: self.strings,
             types: self.types,
             globals: self.globals,
+            structs: self.structs,
         };
         verify(&module)?;
         Ok(module)
@@ -1746,6 +1869,93 @@ impl FunctionBuilder<'_> {
     pub fn fill_r(&mut self, array: RReg, range: IReg, v: RReg) {
         let f = [self.r(array), self.run(range, 2), self.r(v)];
         self.emit(Opcode::FillR, f);
+    }
+
+    // ---- structs and reference tests ----
+
+    /// `dst =` a new struct of type `s`, every field 0, 0.0 or null.
+    pub fn new_struct(&mut self, dst: RReg, s: StructRef) {
+        if let Some(index) = self.own_struct(s) {
+            let a = self.r(dst);
+            self.emit(Opcode::SNew, [a, index, 0]);
+        }
+    }
+
+    /// `dst = obj.field` (the field's bank is `dst`'s).
+    pub fn field_get(&mut self, dst: impl Into<AnyReg>, obj: RReg, field: FieldRef) {
+        let dst = dst.into();
+        if let Some(index) = self.own_field(field, dst.bank()) {
+            let opcode = [Opcode::SGetI, Opcode::SGetF, Opcode::SGetR][field.bank.index()];
+            let f = [self.r(dst), self.r(obj), index];
+            self.emit(opcode, f);
+        }
+    }
+
+    /// `obj.field = src` (the field's bank is `src`'s).
+    pub fn field_set(&mut self, obj: RReg, field: FieldRef, src: impl Into<AnyReg>) {
+        let src = src.into();
+        if let Some(index) = self.own_field(field, src.bank()) {
+            let opcode = [Opcode::SSetI, Opcode::SSetF, Opcode::SSetR][field.bank.index()];
+            let f = [self.r(obj), index, self.r(src)];
+            self.emit(opcode, f);
+        }
+    }
+
+    /// `dst = 1` if `obj` is a struct of type `s` or a descendant, else 0.
+    pub fn isa(&mut self, dst: IReg, obj: RReg, s: StructRef) {
+        if let Some(index) = self.own_struct(s) {
+            let f = [self.r(dst), self.r(obj), index];
+            self.emit(Opcode::Isa, f);
+        }
+    }
+
+    /// `dst = (obj == null) as i64`.
+    pub fn is_null(&mut self, dst: IReg, obj: RReg) {
+        let f = [self.r(dst), self.r(obj), 0];
+        self.emit(Opcode::IsNull, f);
+    }
+
+    /// `dst = (a == b) as i64`: the same object, or both null.
+    pub fn ref_eq(&mut self, dst: IReg, a: RReg, b: RReg) {
+        let f = [self.r(dst), self.r(a), self.r(b)];
+        self.emit(Opcode::REq, f);
+    }
+
+    /// `if obj == null goto target`.
+    pub fn jnull(&mut self, obj: RReg, target: Label) {
+        let f = [self.r(obj), 0, 0];
+        self.emit_jump(Opcode::JNull, f, 1, target);
+    }
+
+    /// `if obj != null goto target`.
+    pub fn jnnull(&mut self, obj: RReg, target: Label) {
+        let f = [self.r(obj), 0, 0];
+        self.emit_jump(Opcode::JNNull, f, 1, target);
+    }
+
+    /// `s`'s index if it is a struct of this module builder.
+    fn own_struct(&mut self, s: StructRef) -> Option<u16> {
+        if s.module != self.module.id {
+            self.invalid("struct reference from another module builder".to_owned());
+            return None;
+        }
+        u16::try_from(s.index).ok()
+    }
+
+    /// `f`'s index if it is a field of this module builder of `bank`.
+    fn own_field(&mut self, f: FieldRef, bank: Bank) -> Option<u16> {
+        if f.module != self.module.id {
+            self.invalid("field reference from another module builder".to_owned());
+            return None;
+        }
+        if f.bank != bank {
+            self.invalid(format!(
+                "field {} of bank {} used with a register of bank {bank}",
+                f.index, f.bank
+            ));
+            return None;
+        }
+        u16::try_from(f.index).ok()
     }
 
     // ---- output ----

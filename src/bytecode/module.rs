@@ -107,6 +107,40 @@ pub struct Global {
     pub init: u64,
 }
 
+/// A field of a struct type: one 8-byte slot of its objects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldDecl {
+    /// Its name, unique among the fields of its struct and its ancestors.
+    pub name: String,
+    /// The bank of its values: which `sget*`/`sset*` ops reach it.
+    pub bank: Bank,
+}
+
+/// A struct type: its parent's fields (if it has a parent) followed by its
+/// own. Its objects are the parent's objects' slots and then one slot per
+/// own field, so a reference to it can be used wherever a reference to an
+/// ancestor is expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StructDecl {
+    /// Its name, unique among the module's structs.
+    pub name: String,
+    /// The index of its parent in [`Module::structs`], which comes before it.
+    pub parent: Option<u16>,
+    /// Its own fields, in order (not the inherited ones).
+    pub fields: Vec<FieldDecl>,
+}
+
+/// Where a module-wide field index points ([`Module::field`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldInfo<'m> {
+    /// The struct that declares the field.
+    pub owner: usize,
+    /// The field's position among its struct's own fields.
+    pub position: usize,
+    /// The declaration.
+    pub decl: &'m FieldDecl,
+}
+
 /// One function.
 #[derive(Clone, Debug, Default)]
 pub struct Function {
@@ -211,6 +245,9 @@ pub struct Module {
     pub types: Vec<Signature>,
     /// The globals, in declaration order; each bank numbers its own.
     pub globals: Vec<Global>,
+    /// The struct types, parents before children. Field operands number
+    /// every struct's own fields in this order ([`Module::field`]).
+    pub structs: Vec<StructDecl>,
 }
 
 /// The name of the entry function.
@@ -306,10 +343,85 @@ impl Module {
         (self.type_id(&f.sig), closure)
     }
 
+    /// Field `k` of the module-wide numbering: every struct's own fields,
+    /// struct by struct in declaration order. A linear walk, for tools and
+    /// the verifier; engines look fields up in `runtime::structs`.
+    pub fn field(&self, k: usize) -> Option<FieldInfo<'_>> {
+        let mut first = 0;
+        for (owner, s) in self.structs.iter().enumerate() {
+            if k < first + s.fields.len() {
+                let position = k - first;
+                return Some(FieldInfo {
+                    owner,
+                    position,
+                    decl: &s.fields[position],
+                });
+            }
+            first += s.fields.len();
+        }
+        None
+    }
+
+    /// How many fields the module declares (every struct's own ones).
+    pub fn field_count(&self) -> usize {
+        self.structs.iter().map(|s| s.fields.len()).sum()
+    }
+
+    /// The module-wide index of the field named `name` of struct `s`, which
+    /// may be inherited: the field of the nearest ancestor (or `s` itself)
+    /// that declares it. Parents must come before children (else `None`).
+    pub fn field_index(&self, s: usize, name: &str) -> Option<usize> {
+        find_field(&self.structs, s, name).map(|(k, _)| k)
+    }
+
+    /// The module-wide index of each struct's first own field.
+    pub fn first_fields(&self) -> Vec<usize> {
+        first_fields(&self.structs)
+    }
+
+    /// The index of the struct named `name`.
+    pub fn struct_index(&self, name: &str) -> Option<usize> {
+        self.structs.iter().position(|s| s.name == name)
+    }
+
     /// Total number of ops over all functions.
     pub fn op_count(&self) -> usize {
         self.functions.iter().map(|f| f.code.len()).sum()
     }
+}
+
+/// The module-wide index of each of `structs`' first own field.
+fn first_fields(structs: &[StructDecl]) -> Vec<usize> {
+    let mut next = 0;
+    structs
+        .iter()
+        .map(|s| {
+            let first = next;
+            next += s.fields.len();
+            first
+        })
+        .collect()
+}
+
+/// The field named `name` of struct `s` of `structs` (own or the nearest
+/// ancestor's): its module-wide index and declaration. Parents must come
+/// before children (else `None`).
+pub fn find_field<'s>(
+    structs: &'s [StructDecl],
+    s: usize,
+    name: &str,
+) -> Option<(usize, &'s FieldDecl)> {
+    let firsts = first_fields(structs);
+    let mut cur = Some(s);
+    while let Some(k) = cur {
+        let decl = structs.get(k)?;
+        if let Some(p) = decl.fields.iter().position(|f| f.name == name) {
+            return Some((firsts[k] + p, &decl.fields[p]));
+        }
+        // Strictly decreasing, so the walk ends.
+        cur = decl.parent.map(usize::from).filter(|&p| p < k);
+    }
+    None
 }
 
 fn intern<T: PartialEq + Copy>(pool: &mut Vec<T>, v: T) -> usize {

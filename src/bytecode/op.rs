@@ -102,6 +102,13 @@ pub enum Operand {
     /// the first, `c`, and the op reads `c, c+1, .., c+n-1` (the verifier
     /// checks the whole run; the text format writes the first register).
     ReadRun(Bank, u8),
+
+    /// A struct field whose values are of this bank: a module-wide field
+    /// index, every struct's own fields numbered in declaration order
+    /// ([`Module::field`](super::Module::field)).
+    Field(Bank),
+    /// A struct type: an index into [`Module::structs`](super::Module::structs).
+    Struct,
 }
 
 /// The `CallDst` value of a call whose callee returns nothing.
@@ -789,6 +796,34 @@ opcodes! {
     FBits = "fbits", [Write(I), Read(F), None], Next;
     /// `f[a] =` the f64 whose bits are `i[b]`.
     BitsF = "bitsf", [Write(F), Read(I), None], Next;
+
+    // ---- structs and reference tests ----
+    /// `r[a] =` a new struct of type `b`, every field 0, 0.0 or null.
+    SNew = "snew", [Write(R), Struct, None], Next;
+    /// `i[a] = r[b].c`: i64 field `c` of the struct `r[b]`, which must be of
+    /// the field's struct type or a descendant.
+    SGetI = "sgeti", [Write(I), Read(R), Field(I)], Next;
+    /// `f[a] = r[b].c`: f64 field `c`.
+    SGetF = "sgetf", [Write(F), Read(R), Field(F)], Next;
+    /// `r[a] = r[b].c`: reference field `c`.
+    SGetR = "sgetr", [Write(R), Read(R), Field(R)], Next;
+    /// `r[a].b = i[c]`: i64 field `b` of the struct `r[a]`.
+    SSetI = "sseti", [Read(R), Field(I), Read(I)], Next;
+    /// `r[a].b = f[c]`: f64 field `b`.
+    SSetF = "ssetf", [Read(R), Field(F), Read(F)], Next;
+    /// `r[a].b = r[c]`: reference field `b`.
+    SSetR = "ssetr", [Read(R), Field(R), Read(R)], Next;
+    /// `i[a] = 1` if `r[b]` is a struct of type `c` or of a descendant of
+    /// it, else 0 (null, arrays, function references, other structs).
+    Isa = "isa", [Write(I), Read(R), Struct], Next;
+    /// `i[a] = (r[b] == null) as i64`.
+    IsNull = "isnull", [Write(I), Read(R), None], Next;
+    /// `i[a] = (r[b] == r[c]) as i64`: the same object (or both null).
+    REq = "req", [Write(I), Read(R), Read(R)], Next;
+    /// `if r[a] == null goto b`.
+    JNull = "jnull", [Read(R), Target, None], Branch;
+    /// `if r[a] != null goto b`.
+    JNNull = "jnnull", [Read(R), Target, None], Branch;
 }
 
 /// The type of a function reference whose signature is not in the module's
@@ -944,6 +979,25 @@ impl Opcode {
             GGetI | GSetI => Some(Bank::I),
             GGetF | GSetF => Some(Bank::F),
             GGetR | GSetR => Some(Bank::R),
+            _ => None,
+        }
+    }
+
+    /// Whether one of the op's fields names a struct type or a field.
+    pub fn names_struct(self) -> bool {
+        self.operands()
+            .iter()
+            .any(|k| matches!(k, Operand::Struct | Operand::Field(_)))
+    }
+
+    /// The bank of the field a struct field op (`sget*`, `sset*`) reads or
+    /// writes.
+    pub fn field_bank(self) -> Option<Bank> {
+        use Opcode::*;
+        match self {
+            SGetI | SSetI => Some(Bank::I),
+            SGetF | SSetF => Some(Bank::F),
+            SGetR | SSetR => Some(Bank::R),
             _ => None,
         }
     }

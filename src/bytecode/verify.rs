@@ -33,6 +33,11 @@
 //! - globals: names non-empty and unique, a reference global starts null,
 //!   at most [`MAX_GLOBALS_PER_BANK`] per bank, ops name globals of their
 //!   bank in range;
+//! - structs: at most [`MAX_STRUCTS`] and [`MAX_FIELDS`] fields in all;
+//!   names non-empty and unique; a parent comes before its child (so no
+//!   cycles); field names non-empty, without `.`, and unique among a
+//!   struct's own and inherited fields; ops name structs in range and fields in range of
+//!   their op's bank;
 //! - switch: the table exists and every target is an op after the switch
 //!   (so switches make no loops: loops come from backward jumps only);
 //! - control: the last op always jumps or returns, so no path runs past the
@@ -58,6 +63,11 @@ pub const MAX_OPS: usize = u16::MAX as usize;
 pub const MAX_GLOBALS_PER_BANK: usize = u16::MAX as usize;
 /// The most function types a module may have (indices fit an op field).
 pub const MAX_TYPES: usize = u16::MAX as usize;
+/// The most struct types a module may have (indices fit an op field).
+pub const MAX_STRUCTS: usize = u16::MAX as usize;
+/// The most fields a module may declare, all structs together (indices fit
+/// an op field).
+pub const MAX_FIELDS: usize = u16::MAX as usize;
 /// The most parameters of one bank a signature may have.
 pub const MAX_PARAMS_PER_BANK: usize = u16::MAX as usize;
 
@@ -132,6 +142,8 @@ pub fn verify(module: &Module) -> Result<(), VerifyError> {
         )));
     }
 
+    check_structs(module).map_err(module_error)?;
+
     let mut import_names = HashSet::new();
     for import in &module.imports {
         let err = |reason: String| VerifyError {
@@ -158,6 +170,13 @@ pub fn verify(module: &Module) -> Result<(), VerifyError> {
         }
     }
 
+    // Each field's struct and bank, for the field operands.
+    let fields: Vec<(usize, Bank)> = module
+        .structs
+        .iter()
+        .enumerate()
+        .flat_map(|(k, s)| s.fields.iter().map(move |f| (k, f.bank)))
+        .collect();
     let mut function_names = HashSet::new();
     for func in &module.functions {
         let err = |reason: String| VerifyError {
@@ -183,7 +202,7 @@ pub fn verify(module: &Module) -> Result<(), VerifyError> {
             )));
         }
         for (pc, op) in func.code.iter().enumerate() {
-            check_op(module, func, pc, op).map_err(|reason| op_error(func, pc, reason))?;
+            check_op(module, &fields, func, pc, op).map_err(|reason| op_error(func, pc, reason))?;
         }
         let last_pc = func.code.len() - 1;
         if let Some(last) = func.code.last()
@@ -259,6 +278,73 @@ fn check_signature(func: &Function) -> Result<(), String> {
     Ok(())
 }
 
+/// The struct rules (see the module docs).
+fn check_structs(module: &Module) -> Result<(), String> {
+    if module.structs.len() > MAX_STRUCTS {
+        return Err(format!(
+            "module has {} structs (at most {MAX_STRUCTS})",
+            module.structs.len()
+        ));
+    }
+    if module.field_count() > MAX_FIELDS {
+        return Err(format!(
+            "module has {} struct fields (at most {MAX_FIELDS})",
+            module.field_count()
+        ));
+    }
+    let mut names = HashSet::new();
+    for (k, s) in module.structs.iter().enumerate() {
+        if s.name.is_empty() {
+            return Err(format!("struct {k} has an empty name"));
+        }
+        if !names.insert(s.name.as_str()) {
+            return Err(format!("duplicate struct name `{}`", s.name));
+        }
+        if let Some(p) = s.parent
+            && usize::from(p) >= k
+        {
+            return Err(format!(
+                "struct `{}` (struct {k}) has parent {p}: a parent must be declared before its children",
+                s.name
+            ));
+        }
+        for (j, f) in s.fields.iter().enumerate() {
+            if f.name.is_empty() {
+                return Err(format!(
+                    "field {j} of struct `{}` has an empty name",
+                    s.name
+                ));
+            }
+            // The text names a field `Struct.field`, split at the last `.`.
+            if f.name.contains('.') {
+                return Err(format!(
+                    "field `{}` of struct `{}` has a `.` in its name",
+                    f.name, s.name
+                ));
+            }
+            if s.fields[..j].iter().any(|g| g.name == f.name) {
+                return Err(format!(
+                    "duplicate field `{}` in struct `{}`",
+                    f.name, s.name
+                ));
+            }
+            // Parents come first (checked above), so this walk ends.
+            let mut up = s.parent.map(usize::from);
+            while let Some(a) = up {
+                let ancestor = &module.structs[a];
+                if ancestor.fields.iter().any(|g| g.name == f.name) {
+                    return Err(format!(
+                        "field `{}` of struct `{}` repeats a field of its ancestor `{}`",
+                        f.name, s.name, ancestor.name
+                    ));
+                }
+                up = ancestor.parent.map(usize::from);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What a call op calls.
 struct Callee<'m> {
     what: &'static str,
@@ -266,7 +352,13 @@ struct Callee<'m> {
     sig: &'m Signature,
 }
 
-fn check_op(module: &Module, func: &Function, pc: usize, op: &Op) -> Result<(), String> {
+fn check_op(
+    module: &Module,
+    struct_fields: &[(usize, Bank)],
+    func: &Function,
+    pc: usize,
+    op: &Op,
+) -> Result<(), String> {
     if op.flags != 0 {
         return Err(format!(
             "`{}` has flags {:#04x} (must be 0)",
@@ -353,6 +445,21 @@ fn check_op(module: &Module, func: &Function, pc: usize, op: &Op) -> Result<(), 
                 if usize::from(v) >= have {
                     return Err(format!(
                         "{bank} global {v} out of range (module has {have} {bank} globals)"
+                    ));
+                }
+            }
+            Operand::Struct => check_index(v, module.structs.len(), "struct")?,
+            Operand::Field(bank) => {
+                let &(owner, have) = struct_fields.get(usize::from(v)).ok_or_else(|| {
+                    format!(
+                        "field {v} out of range (module has {} fields)",
+                        struct_fields.len()
+                    )
+                })?;
+                if have != bank {
+                    return Err(format!(
+                        "`{}` needs a field of bank {bank}, but field {v} (of struct `{}`) is of bank {have}",
+                        op.opcode, module.structs[owner].name
                     ));
                 }
             }

@@ -258,8 +258,8 @@ fn print_stats(instance: &Instance) {
     let heap = instance.heap_stats();
     let _ = writeln!(
         err,
-        "heap: {} bytes now, {} at most, {} objects, {} collections",
-        heap.bytes, heap.peak_bytes, heap.objects, heap.collections
+        "heap: {} bytes now, peak {}, largest live {}, {} objects, {} collections",
+        heap.bytes, heap.peak_bytes, heap.max_live_bytes, heap.objects, heap.collections
     );
     let totals = instance.compile_stats();
     let _ = writeln!(

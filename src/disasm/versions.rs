@@ -152,6 +152,7 @@ pub fn listing(module: &Module) -> Result<String> {
         copy_elements,
         fill_elements,
         print_bytes,
+        new_struct,
     } = HelperAddrs::fake();
     let _ = write!(out, "; helpers at fake addresses:");
     for (name, addr) in [
@@ -172,6 +173,7 @@ pub fn listing(module: &Module) -> Result<String> {
         ("copy_elements", copy_elements),
         ("fill_elements", fill_elements),
         ("print_bytes", print_bytes),
+        ("new_struct", new_struct),
     ] {
         let _ = write!(out, " {name} {addr:#x}");
     }

@@ -51,6 +51,8 @@ pub struct HeapStats {
     pub bytes: usize,
     /// The most bytes ever held.
     pub peak_bytes: usize,
+    /// The most live bytes a collection found.
+    pub max_live_bytes: usize,
     /// Objects held now.
     pub objects: usize,
     /// Collections run so far.
@@ -84,7 +86,7 @@ impl Instance {
         let config = module.engine().config();
         let store = Store {
             stacks: RegisterStacks::new(config.stack_slots),
-            heap: Heap::new(config.heap_limit),
+            heap: Heap::with_structs(config.heap_limit, module.inner.structs.clone()),
             out: Box::new(std::io::stdout()),
             hosts,
             max_call_depth: config.max_call_depth,
@@ -248,6 +250,7 @@ impl Instance {
         HeapStats {
             bytes: heap.bytes(),
             peak_bytes: heap.peak_bytes(),
+            max_live_bytes: heap.max_live_bytes(),
             objects: heap.object_count(),
             collections: heap.collections(),
         }

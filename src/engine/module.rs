@@ -4,6 +4,7 @@ use super::Engine;
 use crate::bytecode::{self};
 use crate::error::Result;
 use crate::runtime::frame::FrameLayout;
+use crate::runtime::structs::StructLayouts;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ pub(super) struct ModuleInner {
     /// Shared with the instances' compiler threads.
     pub(super) code: Arc<bytecode::Module>,
     pub(super) layouts: Arc<[FrameLayout]>,
+    /// The struct types' layouts, shared with the instances' heaps.
+    pub(super) structs: Arc<StructLayouts>,
 }
 
 /// A verified module, ready to instantiate. Cheap to clone.
@@ -54,11 +57,13 @@ impl Module {
     pub fn from_bytecode(engine: &Engine, code: bytecode::Module) -> Result<Module> {
         bytecode::verify::verify(&code)?;
         let layouts = FrameLayout::all(&code).into();
+        let structs = Arc::new(StructLayouts::of(&code));
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
                 code: Arc::new(code),
                 layouts,
+                structs,
             }),
         })
     }

@@ -18,6 +18,7 @@ use crate::runtime::heap::{
 use crate::runtime::helpers::{copy_array, fill_array};
 use crate::runtime::host::{HostFrame, run_host, store_result};
 use crate::runtime::print::{write_f64, write_i64};
+use crate::runtime::structs::{field_ptr, is_a};
 use crate::runtime::trap::{RawTrap, Trap, TrapKind};
 use std::sync::atomic::Ordering;
 
@@ -153,6 +154,8 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
     enter_frame(store, &layouts[*func], *bases)?;
     let max_depth = store.max_call_depth as usize;
     let interrupt = store.interrupt.clone();
+    // The heap keeps its own; a clone does not borrow the store.
+    let structs = store.heap.structs().clone();
     let i0 = store.stacks.i.as_mut_ptr();
     let f0 = store.stacks.f.as_mut_ptr();
     let r0 = store.stacks.r.as_mut_ptr();
@@ -593,6 +596,34 @@ fn execute<const COUNT_OPS: bool, const PAUSE: bool>(
                     r!(op.a) = try_trap!(store.heap.alloc(kind, len, &roots));
                 }
                 Opcode::Len => i!(op.a) = try_trap!(array_len(r!(op.b))),
+                Opcode::SNew => {
+                    let roots = [roots!(), &store.globals[2][..]];
+                    r!(op.a) = try_trap!(store.heap.alloc_struct(op.b as usize, &roots));
+                }
+                Opcode::SGetI => {
+                    i!(op.a) = *try_trap!(field_ptr(r!(op.b), &structs, op.c as usize)) as i64
+                }
+                Opcode::SGetF => {
+                    f!(op.a) =
+                        f64::from_bits(*try_trap!(field_ptr(r!(op.b), &structs, op.c as usize)))
+                }
+                Opcode::SGetR => {
+                    r!(op.a) = *try_trap!(field_ptr(r!(op.b), &structs, op.c as usize))
+                }
+                Opcode::SSetI => {
+                    *try_trap!(field_ptr(r!(op.a), &structs, op.b as usize)) = i!(op.c) as u64
+                }
+                Opcode::SSetF => {
+                    *try_trap!(field_ptr(r!(op.a), &structs, op.b as usize)) = f!(op.c).to_bits()
+                }
+                Opcode::SSetR => {
+                    *try_trap!(field_ptr(r!(op.a), &structs, op.b as usize)) = r!(op.c)
+                }
+                Opcode::Isa => i!(op.a) = i64::from(is_a(r!(op.b), &structs, op.c as usize)),
+                Opcode::IsNull => i!(op.a) = i64::from(r!(op.b) == 0),
+                Opcode::REq => i!(op.a) = i64::from(r!(op.b) == r!(op.c)),
+                Opcode::JNull => br!(r!(op.a) == 0, op.b),
+                Opcode::JNNull => br!(r!(op.a) != 0, op.b),
                 Opcode::GetI => i!(op.a) = try_trap!(get_i64(r!(op.b), i!(op.c))),
                 Opcode::GetF => {
                     f!(op.a) =

@@ -31,11 +31,13 @@
 
 use super::frame::FrameLayout;
 use super::handles::HandleTable;
+use super::structs::StructLayouts;
 use super::trap::TrapKind;
 use crate::bytecode::{Bank, Opcode};
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 /// The element kind of an array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,12 +297,84 @@ impl HostPayload {
     }
 }
 
+/// Objects of at most this many bytes come from the size-class pools.
+const POOL_MAX_SIZE: usize = 256;
+/// Bytes a pool takes from the system at a time.
+const SLAB_SIZE: usize = 256 << 10;
+
+/// Size-class pools for small objects (every size is a multiple of 8):
+/// slabs carved in order, with no per-object header (a list node takes its
+/// 48 bytes, not malloc's 64), and the objects the collector frees kept
+/// per class for reuse. Slabs go back to the system when the heap drops.
+#[derive(Default)]
+struct Pools {
+    /// Per size class (size / 8): freed objects, reused first.
+    free: Vec<Vec<NonNull<u8>>>,
+    /// Per size class: the rest of its current slab, `(next, end)`.
+    carve: Vec<(usize, usize)>,
+    slabs: Vec<NonNull<u8>>,
+}
+
+impl Pools {
+    fn slab_layout() -> Layout {
+        // A constant size and alignment: always valid.
+        Layout::from_size_align(SLAB_SIZE, 16).unwrap_or(Layout::new::<u128>())
+    }
+
+    /// A zeroed object of `size` bytes (a multiple of 8, at most
+    /// [`POOL_MAX_SIZE`]).
+    fn alloc(&mut self, size: usize) -> Option<NonNull<u8>> {
+        let class = size / 8;
+        if self.free.len() <= class {
+            self.free.resize_with(POOL_MAX_SIZE / 8 + 1, Vec::new);
+            self.carve.resize(POOL_MAX_SIZE / 8 + 1, (0, 0));
+        }
+        if let Some(p) = self.free[class].pop() {
+            // SAFETY: a freed object of this class: `size` bytes, ours.
+            unsafe { std::ptr::write_bytes(p.as_ptr(), 0, size) };
+            return Some(p);
+        }
+        let (next, end) = self.carve[class];
+        if end - next < size {
+            // SAFETY: a non-zero size. Fresh memory is zero.
+            let slab = NonNull::new(unsafe { alloc_zeroed(Self::slab_layout()) })?;
+            self.slabs.push(slab);
+            let start = slab.as_ptr() as usize;
+            self.carve[class] = (start, start + SLAB_SIZE);
+        }
+        let (next, end) = self.carve[class];
+        self.carve[class] = (next + size, end);
+        NonNull::new(next as *mut u8)
+    }
+
+    /// Take back object `p` of `size` bytes.
+    fn free(&mut self, p: NonNull<u8>, size: usize) {
+        self.free[size / 8].push(p);
+    }
+}
+
+/// Whether objects of `size` bytes come from the pools.
+fn pooled(size: usize) -> bool {
+    size <= POOL_MAX_SIZE && size.is_multiple_of(8)
+}
+
+impl Drop for Pools {
+    fn drop(&mut self) {
+        for slab in self.slabs.drain(..) {
+            // SAFETY: allocated by `alloc` with this layout.
+            unsafe { dealloc(slab.as_ptr(), Self::slab_layout()) };
+        }
+    }
+}
+
 /// Every object of an instance.
 pub struct Heap {
     objects: Vec<NonNull<ArrayHeader>>,
     /// The embedder's and host functions' handles: roots of every
     /// collection.
     pub handles: HandleTable,
+    /// Where objects up to [`POOL_MAX_SIZE`] bytes come from.
+    pools: Pools,
     /// Bytes allocated and not yet freed.
     bytes: usize,
     /// The most `bytes` ever was.
@@ -311,24 +385,15 @@ pub struct Heap {
     next_gc: usize,
     /// Collections run so far.
     collections: u64,
+    /// The most bytes a collection ever left: the largest live data seen.
+    max_live: usize,
+    /// The module's struct types: sizes and reference slots by kind.
+    structs: Arc<StructLayouts>,
 }
 
 // SAFETY: the heap owns its objects exclusively; nothing else aliases them
 // outside calls that borrow the instance mutably.
 unsafe impl Send for Heap {}
-
-/// The allocation of a heap object: a function reference, or an array.
-///
-/// # Safety
-/// `h` is a live object of a heap.
-unsafe fn object_layout(h: *const ArrayHeader) -> Option<Layout> {
-    // SAFETY: by the caller's contract.
-    let (kind, len) = unsafe { ((*h).kind, (*h).len) };
-    if kind == FUNC_REF_KIND || kind == HOST_OBJECT_KIND {
-        return Layout::from_size_align(MIN_OBJECT_SIZE, 8).ok();
-    }
-    layout_for(kind == BYTES_KIND, len)
-}
 
 /// The allocation of an array of `len` elements: 8 bytes each (also for
 /// byte-packed i64 arrays, which keep room to widen), or one for a byte
@@ -349,17 +414,89 @@ fn layout_for(bytes: bool, len: u64) -> Option<Layout> {
 }
 
 impl Heap {
-    /// An empty heap that holds at most `limit` bytes.
+    /// An empty heap that holds at most `limit` bytes, for a module
+    /// without struct types.
     pub fn new(limit: usize) -> Heap {
+        Heap::with_structs(limit, Arc::default())
+    }
+
+    /// An empty heap that holds at most `limit` bytes, for a module whose
+    /// struct types are `structs`.
+    pub fn with_structs(limit: usize, structs: Arc<StructLayouts>) -> Heap {
         Heap {
             objects: Vec::new(),
             handles: HandleTable::new(),
+            pools: Pools::default(),
             bytes: 0,
             peak_bytes: 0,
             limit,
             next_gc: MIN_GC_THRESHOLD,
             collections: 0,
+            max_live: 0,
+            structs,
         }
+    }
+
+    /// The struct types of the module whose objects it holds.
+    pub fn structs(&self) -> &Arc<StructLayouts> {
+        &self.structs
+    }
+
+    /// The allocation of a heap object: a function reference, a struct or
+    /// an array.
+    ///
+    /// # Safety
+    /// `h` is a live object of this heap.
+    unsafe fn object_layout(&self, h: *const ArrayHeader) -> Option<Layout> {
+        // SAFETY: by the caller's contract.
+        let (kind, len) = unsafe { ((*h).kind, (*h).len) };
+        if kind == FUNC_REF_KIND || kind == HOST_OBJECT_KIND {
+            return Layout::from_size_align(MIN_OBJECT_SIZE, 8).ok();
+        }
+        if let Some(size) = self.structs.size_of_kind(kind) {
+            return Layout::from_size_align(size, 8).ok();
+        }
+        layout_for(kind == BYTES_KIND, len)
+    }
+
+    /// Zeroed memory for an object of `layout`: from a pool when small.
+    fn raw_alloc(&mut self, layout: Layout) -> Result<NonNull<u8>, TrapKind> {
+        let p = if pooled(layout.size()) {
+            self.pools.alloc(layout.size())
+        } else {
+            // SAFETY: every object has a non-zero size (its header).
+            NonNull::new(unsafe { alloc_zeroed(layout) })
+        };
+        p.ok_or(TrapKind::OutOfMemory)
+    }
+
+    /// Give back the memory of an object of `layout`.
+    ///
+    /// # Safety
+    /// `p` came from [`Heap::raw_alloc`] with `layout` and is dead.
+    unsafe fn raw_free(&mut self, p: NonNull<u8>, layout: Layout) {
+        if pooled(layout.size()) {
+            self.pools.free(p, layout.size());
+        } else {
+            // SAFETY: by the caller's contract.
+            unsafe { dealloc(p.as_ptr(), layout) };
+        }
+    }
+
+    /// Allocate a struct of type `s` (an index of the module's structs),
+    /// every field 0, 0.0 or null. `roots` as for [`Heap::alloc`].
+    pub fn alloc_struct(&mut self, s: usize, roots: &[&[u64]]) -> Result<u64, TrapKind> {
+        let ty = self.structs.ty(s);
+        let size = super::structs::object_size(ty.slots);
+        let layout = Layout::from_size_align(size, 8).map_err(|_| TrapKind::OutOfMemory)?;
+        self.make_room(size, roots)?;
+        let ptr = self.raw_alloc(layout)?.cast::<ArrayHeader>();
+        // SAFETY: freshly allocated, properly sized and aligned; `len`
+        // stays 0.
+        unsafe { (*ptr.as_ptr()).kind = ty.kind };
+        self.objects.push(ptr);
+        self.bytes += size;
+        Ok(ptr.as_ptr() as u64)
     }
 
     /// Bytes currently allocated.
@@ -383,6 +520,12 @@ impl Heap {
         self.collections
     }
 
+    /// The most bytes a collection ever left (the largest live data a
+    /// collection found).
+    pub fn max_live_bytes(&self) -> usize {
+        self.max_live
+    }
+
     /// Allocate a zero-filled array (0, 0.0 or null) of `len` elements.
     /// `roots` are every reference the program can still reach (the live
     /// part of the reference stack, the reference globals): when the heap
@@ -395,9 +538,7 @@ impl Heap {
             layout_for(kind == ElemKind::Bytes, len as u64).ok_or(TrapKind::OutOfMemory)?;
         let size = layout.size();
         self.make_room(size, roots)?;
-        // SAFETY: layout has non-zero size (the header).
-        let ptr = unsafe { alloc_zeroed(layout) } as *mut ArrayHeader;
-        let ptr = NonNull::new(ptr).ok_or(TrapKind::OutOfMemory)?;
+        let ptr = self.raw_alloc(layout)?.cast::<ArrayHeader>();
         let header_kind = match kind {
             ElemKind::I64 => I64_BYTES_KIND,
             k => k as u32,
@@ -425,9 +566,7 @@ impl Heap {
         let layout =
             Layout::from_size_align(FUNC_REF_SIZE, 8).map_err(|_| TrapKind::OutOfMemory)?;
         self.make_room(layout.size(), roots)?;
-        // SAFETY: layout has non-zero size.
-        let ptr = unsafe { alloc_zeroed(layout) } as *mut FuncRefObject;
-        let ptr = NonNull::new(ptr).ok_or(TrapKind::OutOfMemory)?;
+        let ptr = self.raw_alloc(layout)?.cast::<FuncRefObject>();
         // SAFETY: freshly allocated, properly sized and aligned.
         unsafe {
             ptr.as_ptr().write(FuncRefObject {
@@ -452,9 +591,7 @@ impl Heap {
         let layout =
             Layout::from_size_align(MIN_OBJECT_SIZE, 8).map_err(|_| TrapKind::OutOfMemory)?;
         self.make_room(layout.size(), roots)?;
-        // SAFETY: layout has non-zero size.
-        let ptr = unsafe { alloc_zeroed(layout) } as *mut HostObject;
-        let ptr = NonNull::new(ptr).ok_or(TrapKind::OutOfMemory)?;
+        let ptr = self.raw_alloc(layout)?.cast::<HostObject>();
         // SAFETY: freshly allocated, large enough and aligned.
         unsafe {
             ptr.as_ptr().write(HostObject {
@@ -510,10 +647,20 @@ impl Heap {
                     continue;
                 }
                 (*h).marked = 1;
-                if (*h).kind == FUNC_REF_KIND {
+                let kind = (*h).kind;
+                if kind == FUNC_REF_KIND {
                     let env = (*(h as *const FuncRefObject)).env;
                     if env != 0 {
                         stack.push(env);
+                    }
+                } else if kind >= super::structs::STRUCT_KIND_BASE {
+                    // Exactly the reference slots: the others hold bits.
+                    for &slot in self.structs.ref_slots_of_kind(kind) {
+                        let e = *((h as *const u8).add(super::structs::struct_slot_offset(slot))
+                            as *const u64);
+                        if e != 0 {
+                            stack.push(e);
+                        }
                     }
                 } else if (*h).kind == ElemKind::Ref as u32 {
                     let data = (h as *const u8).add(ARRAY_DATA_OFFSET) as *const u64;
@@ -528,7 +675,8 @@ impl Heap {
         }
         let mut freed = 0usize;
         let mut finalize = Vec::new();
-        self.objects.retain(|&p| {
+        let mut objects = std::mem::take(&mut self.objects);
+        objects.retain(|&p| {
             // SAFETY: p is an object of this heap.
             unsafe {
                 let h = p.as_ptr();
@@ -536,17 +684,21 @@ impl Heap {
                     (*h).marked = 0;
                     true
                 } else {
-                    let layout = object_layout(h).expect("allocated with a valid layout");
+                    let layout = self
+                        .object_layout(h)
+                        .expect("allocated with a valid layout");
                     if (*h).kind == HOST_OBJECT_KIND {
                         finalize.push(Box::from_raw((*(h as *mut HostObject)).payload));
                     }
                     freed += layout.size();
-                    dealloc(h as *mut u8, layout);
+                    self.raw_free(p.cast(), layout);
                     false
                 }
             }
         });
+        self.objects = objects;
         self.bytes -= freed;
+        self.max_live = self.max_live.max(self.bytes);
         // After the sweep: a finalizer sees a consistent heap.
         for payload in finalize {
             payload.finalize();
@@ -913,6 +1065,26 @@ mod tests {
             );
             assert_eq!(element_ptr(b, ElemKind::F64, 0), Err(TrapKind::ElementKind));
         }
+    }
+
+    /// Small objects come from the pools: a freed one is reused, zeroed;
+    /// large ones from the system.
+    #[test]
+    fn pooled_objects_are_reused_zeroed() {
+        let mut heap = Heap::new(1 << 30);
+        let a = heap.alloc(ElemKind::F64, 4, &[]).unwrap();
+        unsafe { *element_ptr(a, ElemKind::F64, 3).unwrap() = 7 };
+        heap.collect(&[]);
+        let b = heap.alloc(ElemKind::F64, 4, &[]).unwrap();
+        assert_eq!(a, b, "the freed object of the same size");
+        assert_eq!(unsafe { *element_ptr(b, ElemKind::F64, 3).unwrap() }, 0);
+        // Objects of one class lie one after the other, without headers.
+        let c = heap.alloc(ElemKind::F64, 4, &[]).unwrap();
+        assert_eq!(c - b, (ARRAY_DATA_OFFSET + 32) as u64);
+        let big = heap.alloc(ElemKind::Ref, 1000, &[]).unwrap();
+        assert_eq!(unsafe { *element_ptr(big, ElemKind::Ref, 999).unwrap() }, 0);
+        heap.collect(&[&[big]]);
+        assert_eq!(heap.object_count(), 1);
     }
 
     #[test]

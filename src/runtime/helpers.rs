@@ -59,6 +59,8 @@ pub struct HelperAddrs {
     pub fill_elements: usize,
     /// [`print_bytes`].
     pub print_bytes: usize,
+    /// [`new_struct`].
+    pub new_struct: usize,
     /// [`NULL_ARRAY_HEADER`]: not a helper, but an address compiled code
     /// embeds, so listings take a fake one too.
     pub null_array_header: usize,
@@ -84,6 +86,7 @@ impl HelperAddrs {
             copy_elements: copy_elements as *const () as usize,
             fill_elements: fill_elements as *const () as usize,
             print_bytes: print_bytes as *const () as usize,
+            new_struct: new_struct as *const () as usize,
             null_array_header: &NULL_ARRAY_HEADER as *const FuncRefObject as usize,
         }
     }
@@ -109,6 +112,7 @@ impl HelperAddrs {
             copy_elements: a(15),
             fill_elements: a(16),
             print_bytes: a(17),
+            new_struct: a(18),
         }
     }
 }
@@ -237,6 +241,41 @@ pub unsafe extern "C" fn new_closure(
         match store
             .heap
             .alloc_closure(proto, env, &[stack, &store.globals[2]])
+        {
+            Ok(r) => {
+                // SAFETY: `out` is a slot of the running frame.
+                unsafe { *out = r };
+                0
+            }
+            Err(k) => k.code().into(),
+        }
+    })
+}
+
+/// `r[out] = new struct of type s` (the `snew` op); `top` as for
+/// [`new_array`].
+///
+/// # Safety
+/// Called only by compiled code, with the context of a running call and
+/// pointers into its frame; `s` is a struct type of the module.
+pub unsafe extern "C" fn new_struct(
+    ctx: *mut VmContext,
+    s: u64,
+    out: *mut u64,
+    top: *const u64,
+) -> u64 {
+    guarded(ctx, |st| {
+        // SAFETY: the store outlives the call; `top` lies in its reference
+        // stack, at or above its start.
+        let store = unsafe { &mut *st.store };
+        let r0 = store.stacks.r.as_ptr();
+        let stack = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
+        if s as usize >= store.heap.structs().len() {
+            return TrapKind::HostError.code().into();
+        }
+        match store
+            .heap
+            .alloc_struct(s as usize, &[stack, &store.globals[2]])
         {
             Ok(r) => {
                 // SAFETY: `out` is a slot of the running frame.

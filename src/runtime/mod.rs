@@ -16,6 +16,7 @@ pub mod native_stack;
 pub mod objects;
 pub mod print;
 pub mod stacks;
+pub mod structs;
 pub mod trap;
 pub mod value;
 #[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]

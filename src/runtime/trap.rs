@@ -34,6 +34,10 @@ pub enum TrapKind {
     /// An indirect call (`calli`, `tcalli`) through a reference that is not
     /// a function reference or whose type is not the one the call expects.
     SignatureMismatch = 12,
+    /// A struct field access (`sget*`, `sset*`) on a reference that is not
+    /// a struct of the field's type or a descendant of it (an array, a
+    /// function reference, a struct of another type).
+    WrongType = 13,
     /// A write (`setb`, `filli`, a copy's destination) to an immutable
     /// object: a string constant.
     Immutable = 14,
@@ -41,7 +45,7 @@ pub enum TrapKind {
 
 impl TrapKind {
     /// Every kind, for tests.
-    pub const ALL: [TrapKind; 13] = [
+    pub const ALL: [TrapKind; 14] = [
         TrapKind::DivisionByZero,
         TrapKind::IntegerOverflow,
         TrapKind::IndexOutOfBounds,
@@ -54,6 +58,7 @@ impl TrapKind {
         TrapKind::Interrupted,
         TrapKind::User,
         TrapKind::SignatureMismatch,
+        TrapKind::WrongType,
         TrapKind::Immutable,
     ];
 
@@ -82,6 +87,7 @@ impl TrapKind {
             TrapKind::Interrupted => "interrupted",
             TrapKind::User => "user trap",
             TrapKind::SignatureMismatch => "indirect call signature mismatch",
+            TrapKind::WrongType => "struct type mismatch",
             TrapKind::Immutable => "write to an immutable object",
         }
     }

@@ -11,7 +11,8 @@ use super::isa::{
 };
 use super::masm::MacroAssembler;
 use crate::bytecode::{
-    Bank, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand, Signature, SwitchTable,
+    Bank, FieldDecl, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand, Signature,
+    StructDecl, SwitchTable,
 };
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
@@ -42,6 +43,9 @@ fn sample(opcode: Opcode) -> Module {
             Operand::Count => 9,
             Operand::Global(_) => 1,
             Operand::Table => 0,
+            // `B`'s own field of the bank; struct `A`, a parent (two kinds).
+            Operand::Field(bank) => 3 + bank.index() as u16,
+            Operand::Struct => 0,
         };
     }
     let op = Op::new(opcode, fields[0], fields[1], fields[2]);
@@ -115,6 +119,21 @@ fn sample(opcode: Opcode) -> Module {
             })
         })
         .collect(),
+        structs: ["A", "B"]
+            .iter()
+            .enumerate()
+            .map(|(k, name)| StructDecl {
+                name: (*name).into(),
+                parent: (k > 0).then_some(0),
+                fields: Bank::ALL
+                    .iter()
+                    .map(|&bank| FieldDecl {
+                        name: format!("{bank}{k}"),
+                        bank,
+                    })
+                    .collect(),
+            })
+            .collect(),
     };
     if let Err(e) = crate::bytecode::verify::verify(&m) {
         panic!("sample for {opcode:?} does not verify: {e}");

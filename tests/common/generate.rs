@@ -19,8 +19,8 @@ use proptest::sample::Index;
 use std::collections::{HashMap, HashSet};
 use tierjit::bytecode::op::MAX_PRINTF_DIGITS;
 use tierjit::bytecode::{
-    Bank, Flow, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand, Signature,
-    SwitchTable,
+    Bank, FieldDecl, Flow, Function, Global, Import, Module, NO_REG, Op, Opcode, Operand,
+    Signature, StructDecl, SwitchTable,
 };
 
 /// What [`module`] generates.
@@ -235,8 +235,9 @@ pub fn module(cfg: GenConfig) -> impl Strategy<Value = Module> {
     let imports = prop::collection::vec(sig_recipe(cfg.max_params), 0..=cfg.max_imports);
     let functions = prop::collection::vec(func_recipe(&cfg), 1..=cfg.max_functions.max(1));
     let globals = prop::collection::vec((bank(), big_i64(), f64_bits()), 0..5);
-    (imports, functions, globals).prop_map(move |(i, f, g)| {
-        let mut m = build(&cfg, i, f, &g);
+    (imports, functions, globals, structs()).prop_map(move |(i, f, g, s)| {
+        let mut m = build(&cfg, i, f, &g, &s);
+        m.structs = s;
         m.globals = g
             .iter()
             .enumerate()
@@ -251,6 +252,33 @@ pub fn module(cfg: GenConfig) -> impl Strategy<Value = Module> {
             })
             .collect();
         m
+    })
+}
+
+/// A few struct types (often one with a parent, often with fields of
+/// every bank): `S<k>` with fields `f<k>_<j>`, parents before children.
+pub fn structs() -> impl Strategy<Value = Vec<StructDecl>> {
+    let decl = (
+        prop::option::weighted(0.6, any::<Index>()),
+        prop::collection::vec(bank(), 0..5),
+    );
+    prop::collection::vec(decl, 0..5).prop_map(|decls| {
+        decls
+            .into_iter()
+            .enumerate()
+            .map(|(k, (parent, banks))| StructDecl {
+                name: format!("S{k}"),
+                parent: parent.filter(|_| k > 0).map(|p| p.index(k) as u16),
+                fields: banks
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, bank)| FieldDecl {
+                        name: format!("f{k}_{j}"),
+                        bank,
+                    })
+                    .collect(),
+            })
+            .collect()
     })
 }
 
@@ -290,7 +318,13 @@ fn build(
     imports: Vec<SigRecipe>,
     funcs: Vec<FuncRecipe>,
     globals: &[(Bank, i64, u64)],
+    structs: &[StructDecl],
 ) -> Module {
+    // The module-wide indices of the fields of each bank.
+    let mut fields_of: [Vec<u16>; 3] = Default::default();
+    for (k, f) in structs.iter().flat_map(|s| &s.fields).enumerate() {
+        fields_of[f.bank.index()].push(k as u16);
+    }
     let mut global_counts = [0usize; 3];
     for (bank, _, _) in globals {
         global_counts[bank.index()] += 1;
@@ -389,6 +423,10 @@ fn build(
                 || opcode
                     .global_bank()
                     .is_some_and(|b| global_counts[b.index()] == 0)
+                || opcode
+                    .field_bank()
+                    .is_some_and(|b| fields_of[b.index()].is_empty())
+                || (opcode.names_struct() && structs.is_empty())
                 // A switch jumps forward only.
                 || (opcode == Opcode::Switch && pc + 1 >= len)
                 // A register run must fit the bank.
@@ -437,6 +475,11 @@ fn build(
                     Operand::Count => pick.index(usize::from(MAX_PRINTF_DIGITS) + 1) as u16,
                     Operand::Type => pick.index(types.len()) as u16,
                     Operand::Global(b) => pick.index(global_counts[b.index()]) as u16,
+                    Operand::Field(b) => {
+                        let of = &fields_of[b.index()];
+                        of[pick.index(of.len())]
+                    }
+                    Operand::Struct => pick.index(structs.len()) as u16,
                     Operand::Table => {
                         let ahead = (len - pc - 1) as u64;
                         let forward = |bits: u64| (pc as u64 + 1 + bits % ahead) as u16;
@@ -636,9 +679,31 @@ pub fn garbage_module() -> impl Strategy<Value = Module> {
                     .map(|(params, result)| Signature::new(params, result))
                     .collect(),
                 globals: garbage_globals(&strings),
+                structs: garbage_structs(&strings),
                 strings,
             },
         )
+}
+
+/// Struct types with any parents (forward, self, out of range), names
+/// (repeated, empty) and fields, from garbage strings.
+pub fn garbage_structs(names: &[String]) -> Vec<StructDecl> {
+    names
+        .iter()
+        .map(|n| StructDecl {
+            name: n.chars().take(3).collect(),
+            parent: (n.len() % 3 != 0).then_some((n.len() % 5) as u16),
+            fields: n
+                .chars()
+                .take(3)
+                .enumerate()
+                .map(|(j, c)| FieldDecl {
+                    name: c.to_string(),
+                    bank: Bank::ALL[j % 3],
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Switch tables with any targets, from garbage numbers.

@@ -15,6 +15,7 @@ mod globals_and_switch;
 mod int_ops;
 mod output;
 mod packed_arrays;
+mod structs;
 mod user_traps;
 
 const EDGE_INTS: &[i64] = &[

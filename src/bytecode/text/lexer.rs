@@ -21,6 +21,10 @@ pub(crate) enum TokKind<'a> {
     Comma,
     LParen,
     RParen,
+    /// `{`
+    LBrace,
+    /// `}`
+    RBrace,
     Colon,
     Equals,
     /// `->`
@@ -118,12 +122,14 @@ pub(crate) fn lex_line(line: &str) -> Result<Vec<Token<'_>>, LexError> {
             continue;
         }
         let kind = match c {
-            ',' | '(' | ')' | ':' | '=' => {
+            ',' | '(' | ')' | '{' | '}' | ':' | '=' => {
                 cs.bump();
                 match c {
                     ',' => TokKind::Comma,
                     '(' => TokKind::LParen,
                     ')' => TokKind::RParen,
+                    '{' => TokKind::LBrace,
+                    '}' => TokKind::RBrace,
                     ':' => TokKind::Colon,
                     _ => TokKind::Equals,
                 }

@@ -7,7 +7,9 @@
 
 use super::lexer::{TokKind, Token, lex_line};
 use crate::bytecode::error::ParseError;
-use crate::bytecode::module::{Function, Global, Import, Module, Signature, SwitchTable};
+use crate::bytecode::module::{
+    FieldDecl, Function, Global, Import, Module, Signature, StructDecl, SwitchTable,
+};
 use crate::bytecode::op::{Bank, Flow, NO_REG, Op, Opcode, Operand};
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -162,6 +164,8 @@ fn describe(t: Option<&Token<'_>>) -> String {
         Some(TokKind::Comma) => "`,`".into(),
         Some(TokKind::LParen) => "`(`".into(),
         Some(TokKind::RParen) => "`)`".into(),
+        Some(TokKind::LBrace) => "`{`".into(),
+        Some(TokKind::RBrace) => "`}`".into(),
         Some(TokKind::Colon) => "`:`".into(),
         Some(TokKind::Equals) => "`=`".into(),
         Some(TokKind::Arrow) => "`->`".into(),
@@ -396,6 +400,15 @@ struct GlobalUse<'a> {
     bank: Bank,
 }
 
+/// A struct or a field (`Struct.field`) named by an op, resolved when the
+/// file ends.
+struct StructUse<'a> {
+    func: usize,
+    target: NameRef<'a>,
+    /// For a field: the bank of the op.
+    field: Option<Bank>,
+}
+
 /// An entry of a switch table naming a label: the table, the case (`None`
 /// for the default), the label and where it is written.
 struct TableLabel<'a> {
@@ -429,6 +442,8 @@ struct OpInfo<'a> {
     callee: Option<(usize, bool, &'a str, u32)>,
     ty: Option<(usize, &'a str, u32)>,
     global: Option<(usize, Bank, &'a str, u32)>,
+    /// A struct (`None`) or a field of this bank, by name.
+    structure: Option<(usize, Option<Bank>, &'a str, u32)>,
     table: Vec<(Option<usize>, &'a str, u32)>,
     dst: Option<(Bank, u32)>,
     window: Option<u16>,
@@ -446,6 +461,9 @@ struct Parser<'s, 'a> {
     /// Per global name: its bank, index in the bank, declaration line.
     global_names: HashMap<&'a str, (Bank, u16, u32)>,
     global_uses: Vec<GlobalUse<'a>>,
+    /// Per struct name: its index and declaration line.
+    struct_names: HashMap<&'a str, (u16, u32)>,
+    struct_uses: Vec<StructUse<'a>>,
     /// Per finished function: explicit `regs` and registers needed.
     explicit: Vec<[Option<u16>; 3]>,
     need: Vec<[u32; 3]>,
@@ -490,6 +508,8 @@ impl<'s, 'a> Parser<'s, 'a> {
             type_names: HashMap::new(),
             global_names: HashMap::new(),
             global_uses: Vec::new(),
+            struct_names: HashMap::new(),
+            struct_uses: Vec::new(),
             explicit: Vec::new(),
             need: Vec::new(),
             calls: Vec::new(),
@@ -532,6 +552,8 @@ impl<'s, 'a> Parser<'s, 'a> {
         self.resolve_types()
             .map_err(|e| self.err(e.line.unwrap_or(0), e.col, e.msg))?;
         self.resolve_globals()
+            .map_err(|e| self.err(e.line.unwrap_or(0), e.col, e.msg))?;
+        self.resolve_structs()
             .map_err(|e| self.err(e.line.unwrap_or(0), e.col, e.msg))?;
         self.finish_regs();
         Ok(self.module)
@@ -576,6 +598,10 @@ impl<'s, 'a> Parser<'s, 'a> {
                 cur.pos += 1;
                 self.global_decl(&mut cur, line, col)
             }
+            TokKind::Ident("struct") if self.cur.is_none() => {
+                cur.pos += 1;
+                self.struct_decl(&mut cur, line, col)
+            }
             TokKind::Ident("end") => {
                 cur.pos += 1;
                 cur.end_of_line()?;
@@ -585,7 +611,8 @@ impl<'s, 'a> Parser<'s, 'a> {
                 cur.pos += 1;
                 self.op(&mut cur, m, line, col)
             }
-            _ => cur.expected("an op, a label, `func`, `import`, `type`, `global` or `end`"),
+            _ => cur
+                .expected("an op, a label, `func`, `import`, `type`, `global`, `struct` or `end`"),
         }
     }
 
@@ -773,6 +800,90 @@ impl<'s, 'a> Parser<'s, 'a> {
             name: name.to_string(),
             bank,
             init,
+        });
+        Ok(())
+    }
+
+    /// `struct NAME [: PARENT] { BANK NAME, ... }`: a struct type, its
+    /// parent declared before it.
+    fn struct_decl(&mut self, cur: &mut Cursor<'_, 'a>, line: u32, kw_col: u32) -> LResult<()> {
+        let (name, ncol) = cur.ident("a struct name")?;
+        if let Some(&(_, first)) = self.struct_names.get(name) {
+            return lerr(
+                ncol,
+                format!("duplicate struct `{name}` (first declared on line {first})"),
+            );
+        }
+        let mut parent = None;
+        if cur.peek().is_some_and(|t| t.kind == TokKind::Colon) {
+            cur.pos += 1;
+            let (p, pcol) = cur.ident("the parent struct's name")?;
+            let Some(&(k, _)) = self.struct_names.get(p) else {
+                return lerr(
+                    pcol,
+                    format!(
+                        "unknown parent struct `{p}` (a parent is declared before its children)"
+                    ),
+                );
+            };
+            parent = Some(k);
+        }
+        cur.expect(&TokKind::LBrace, "`{`")?;
+        let mut fields: Vec<FieldDecl> = Vec::new();
+        if cur.peek().is_some_and(|t| t.kind == TokKind::RBrace) {
+            cur.pos += 1;
+        } else {
+            loop {
+                let (b, bcol) = cur.ident("a field's bank `i`, `f` or `r`")?;
+                let bank = single_bank(b).ok_or_else(|| LocalErr {
+                    line: None,
+                    col: bcol,
+                    msg: format!("expected a field's bank `i`, `f` or `r`, found `{b}`"),
+                })?;
+                let (fname, fcol) = cur.ident("a field name")?;
+                if fname.contains('.') {
+                    return lerr(fcol, format!("field name `{fname}` contains `.`"));
+                }
+                let inherited = parent.and_then(|p| {
+                    self.module
+                        .field_index(usize::from(p), fname)
+                        .is_some()
+                        .then_some(p)
+                });
+                if fields.iter().any(|f| f.name == fname) || inherited.is_some() {
+                    return lerr(
+                        fcol,
+                        format!("duplicate field `{fname}` in struct `{name}`"),
+                    );
+                }
+                if self.module.field_count() + fields.len() >= MAX_ENTRIES - 1 {
+                    return lerr(fcol, format!("more than {} fields", MAX_ENTRIES - 1));
+                }
+                fields.push(FieldDecl {
+                    name: fname.to_string(),
+                    bank,
+                });
+                match cur.peek().map(|t| &t.kind) {
+                    Some(TokKind::Comma) => cur.pos += 1,
+                    Some(TokKind::RBrace) => {
+                        cur.pos += 1;
+                        break;
+                    }
+                    _ => return cur.expected("`,` or `}`"),
+                }
+            }
+        }
+        cur.end_of_line()?;
+        let index = self.module.structs.len();
+        if index >= MAX_ENTRIES - 1 {
+            return lerr(kw_col, format!("more than {} structs", MAX_ENTRIES - 1));
+        }
+        self.struct_names
+            .insert(name, (u16::try_from(index).unwrap_or(u16::MAX), line));
+        self.module.structs.push(StructDecl {
+            name: name.to_string(),
+            parent,
+            fields,
         });
         Ok(())
     }
@@ -1036,6 +1147,14 @@ impl<'s, 'a> Parser<'s, 'a> {
                 bank,
             });
         }
+        if let Some((field, bank, name, col)) = info.structure {
+            let func = self.module.functions.len();
+            self.struct_uses.push(StructUse {
+                func,
+                target: name_ref(field, name, col),
+                field: bank,
+            });
+        }
         if let Some((field, name, col)) = info.ty {
             let func = self.module.functions.len();
             self.type_refs.push(TypeRef {
@@ -1186,6 +1305,16 @@ impl<'s, 'a> Parser<'s, 'a> {
                 info.global = Some((field, bank, name, col));
                 Ok(0)
             }
+            Operand::Struct => {
+                let (name, col) = cur.ident("a struct name")?;
+                info.structure = Some((field, None, name, col));
+                Ok(0)
+            }
+            Operand::Field(bank) => {
+                let (name, col) = cur.ident("a field `Struct.field`")?;
+                info.structure = Some((field, Some(bank), name, col));
+                Ok(0)
+            }
             Operand::Table => {
                 // `(L0, L1, ...), Ldefault`
                 cur.expect(&TokKind::LParen, "`(` and the case labels")?;
@@ -1240,6 +1369,57 @@ impl<'s, 'a> Parser<'s, 'a> {
                 });
             }
             patch(&mut self.module, u.func, t, index);
+        }
+        Ok(())
+    }
+
+    /// Patches struct and field indices: `S` names struct `S`, `S.f` the
+    /// field `f` of `S` or of its nearest ancestor declaring it, whose bank
+    /// must be the op's.
+    fn resolve_structs(&mut self) -> LResult<()> {
+        let firsts = self.module.first_fields();
+        for u in &self.struct_uses {
+            let t = &u.target;
+            let err = |msg: String| LocalErr {
+                line: Some(t.line),
+                col: t.col,
+                msg,
+            };
+            let Some(bank) = u.field else {
+                let Some(&(index, _)) = self.struct_names.get(t.name) else {
+                    return Err(err(format!("unknown struct `{}`", t.name)));
+                };
+                patch(&mut self.module, u.func, t, index);
+                continue;
+            };
+            let Some((sname, fname)) = t.name.rsplit_once('.') else {
+                return Err(err(format!(
+                    "expected a field `Struct.field`, found `{}`",
+                    t.name
+                )));
+            };
+            let Some(&(s, _)) = self.struct_names.get(sname) else {
+                return Err(err(format!("unknown struct `{sname}`")));
+            };
+            let Some(k) = self.module.field_index(usize::from(s), fname) else {
+                return Err(err(format!("struct `{sname}` has no field `{fname}`")));
+            };
+            let Some(f) = self.module.field(k) else {
+                return Err(err(format!("struct `{sname}` has no field `{fname}`")));
+            };
+            if f.decl.bank != bank {
+                return Err(err(format!(
+                    "field `{}.{fname}` is of bank `{}`, the op needs bank `{bank}`",
+                    self.module.structs[f.owner].name, f.decl.bank
+                )));
+            }
+            debug_assert_eq!(firsts[f.owner] + f.position, k);
+            patch(
+                &mut self.module,
+                u.func,
+                t,
+                u16::try_from(k).unwrap_or(u16::MAX),
+            );
         }
         Ok(())
     }

@@ -12,8 +12,8 @@ use crate::bytecode::op::{Bank, NO_REG, Op, Operand};
 use std::fmt::Write;
 
 /// Prints a module in the text format: the function types first (type `k`
-/// as `type t<k> = ...` on line `k + 1`), then the imports, then the
-/// functions in order, each with an explicit `regs` and
+/// as `type t<k> = ...` on line `k + 1`), then the imports, the globals,
+/// the structs, then the functions in order, each with an explicit `regs` and
 /// a label `L<op index>` before every jump target.
 pub fn print(module: &Module) -> String {
     print_with(module, false)
@@ -40,6 +40,26 @@ fn print_with(module: &Module, annotate: bool) -> String {
             Bank::F => writeln!(out, "global f {} = {}", g.name, format_f64(g.init)),
             Bank::R => writeln!(out, "global r {}", g.name),
         };
+    }
+    for s in &module.structs {
+        let _ = write!(out, "struct {}", s.name);
+        if let Some(p) = s.parent {
+            let _ = match module.structs.get(usize::from(p)) {
+                Some(ps) => write!(out, " : {}", ps.name),
+                None => write!(out, " : ?struct{p}"),
+            };
+        }
+        out.push_str(" {");
+        for (j, f) in s.fields.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{} {} {}",
+                if j > 0 { "," } else { "" },
+                f.bank,
+                f.name
+            );
+        }
+        out.push_str(if s.fields.is_empty() { "}\n" } else { " }\n" });
     }
     for f in &module.functions {
         if !out.is_empty() {
@@ -197,6 +217,14 @@ fn print_op(out: &mut String, module: &Module, f: &Function, op: &Op) {
             Operand::Global(bank) => match module.global(*bank, k) {
                 Some(g) => write!(out, "{}", g.name),
                 None => write!(out, "?g{bank}{v}"),
+            },
+            Operand::Struct => match module.structs.get(k) {
+                Some(s) => write!(out, "{}", s.name),
+                None => write!(out, "?struct{v}"),
+            },
+            Operand::Field(_) => match module.field(k) {
+                Some(fr) => write!(out, "{}.{}", module.structs[fr.owner].name, fr.decl.name),
+                None => write!(out, "?field{v}"),
             },
             Operand::Table => match f.switch_tables.get(k) {
                 Some(t) => {

@@ -256,6 +256,27 @@ func bytes_and_bulk() -> none
     fillr r3, i4, r1
     ret
 end
+func structs(r) -> i
+    snew r1, Point3
+    sseti r1, Point3.x, i0
+    sgeti i1, r1, Point.y
+    ssetf r1, Point3.z, f0
+    sgetf f1, r1, Point3.z
+    ssetr r1, Point3.next, r0
+    sgetr r2, r1, Point3.next
+    isa i2, r1, Point
+    isnull i3, r0
+    req i4, r0, r1
+    jnull r0, done
+    jnnull r2, done
+    snew r3, Empty
+done:
+    reti i4
+end
+
+struct Point { i x, i y }
+struct Point3 : Point { f z, r next }
+struct Empty {}
 "#;
 
 #[test]
@@ -280,6 +301,63 @@ fn types_are_named_declared_anywhere_and_shared() {
         "duplicate type `a`",
     );
     assert_err("type a = (i) -> q\n", 1, 17, "result bank");
+}
+
+#[test]
+fn structs_and_fields_are_named_with_inheritance() {
+    let m = round_trip(
+        "func main() -> i\n  snew r0, B\n  sgeti i0, r0, B.x\n  ssetf r0, B.y, f0\n  \
+         isa i1, r0, A\n  reti i0\nend\n\
+         struct A { i x }\nstruct B : A { f y, r z }\nstruct E {}\n",
+    );
+    assert_eq!(m.structs.len(), 3);
+    assert_eq!(m.structs[1].parent, Some(0));
+    // `B.x` is the inherited `A.x`, field 0; `B.y` is field 1.
+    let code = &m.functions[0].code;
+    assert_eq!((code[1].c, code[2].b, code[3].c), (0, 1, 0));
+    assert!(print(&m).contains("sgeti i0, r0, A.x"));
+    assert!(print(&m).contains("struct B : A { f y, r z }"));
+    let decls = "struct A { i x }\nstruct B : A { f y }\n";
+    let with = |body: &str| format!("{decls}func main() -> none\n{body}\n  ret\nend\n");
+    assert_err(
+        &with("  sgeti i0, r0, B.q"),
+        4,
+        17,
+        "struct `B` has no field `q`",
+    );
+    assert_err(
+        &with("  sgeti i0, r0, B.y"),
+        4,
+        17,
+        "is of bank `f`, the op needs bank `i`",
+    );
+    assert_err(&with("  sgeti i0, r0, Q.x"), 4, 17, "unknown struct `Q`");
+    assert_err(
+        &with("  sgeti i0, r0, x"),
+        4,
+        17,
+        "expected a field `Struct.field`",
+    );
+    assert_err(&with("  snew r0, Q"), 4, 12, "unknown struct `Q`");
+    assert_err(&with("  snew r0, 5"), 4, 12, "expected a struct name");
+    assert_err(
+        "struct B : A { i x }\nstruct A {}\n",
+        1,
+        12,
+        "unknown parent struct `A`",
+    );
+    assert_err("struct A {}\nstruct A {}\n", 2, 8, "duplicate struct `A`");
+    assert_err("struct A { i x, f x }\n", 1, 19, "duplicate field `x`");
+    assert_err(
+        &format!("{decls}struct C : B {{ r x }}\n"),
+        3,
+        18,
+        "duplicate field `x`",
+    );
+    assert_err("struct A { q x }\n", 1, 12, "expected a field's bank");
+    assert_err("struct A { i x y }\n", 1, 16, "expected `,` or `}`");
+    assert_err("struct A { i a.b }\n", 1, 14, "contains `.`");
+    assert_err("struct A i x }\n", 1, 10, "expected `{`");
 }
 
 fn perr(src: &str) -> ParseError {

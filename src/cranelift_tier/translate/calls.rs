@@ -788,6 +788,7 @@ impl Translator<'_, '_> {
                         | PrintI
                         | PrintF
                         | Closure
+                        | SNew
                         | CallI
                         | TCall
                         | TCallI
@@ -889,6 +890,7 @@ impl Translator<'_, '_> {
             self.inline_return.replace(cont),
             std::mem::replace(&mut self.packed, PackedCopy::plan(&mut self.b, code)),
             std::mem::take(&mut self.checked),
+            std::mem::take(&mut self.checked_structs),
         );
         let call_in_loop = self.in_loop(pc);
         let in_loop = std::mem::replace(&mut self.inlined_in_loop, call_in_loop);
@@ -914,6 +916,7 @@ impl Translator<'_, '_> {
             self.inline_return,
             self.packed,
             self.checked,
+            self.checked_structs,
         ) = caller;
         self.inline_depth -= 1;
         self.inlined_in_loop = in_loop;

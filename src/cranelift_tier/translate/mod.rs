@@ -14,6 +14,7 @@
 
 mod calls;
 mod packed_loop;
+mod structs;
 
 use crate::bytecode::op::{BitCount, FloatBinOp, FloatUnOp, IntBinOp, imm16};
 use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand, loops};
@@ -27,6 +28,7 @@ use crate::runtime::heap::{
     I64_BYTES_KIND, I64_BYTES_MAX, STRING_KIND,
 };
 use crate::runtime::helpers::HelperAddrs;
+use crate::runtime::structs::{StructLayouts, StructType};
 use crate::runtime::trap::TrapKind;
 use calls::{FrameRoom, INLINE_BUDGET_FACTOR, MAX_INLINE_BUDGET, early_exit};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -483,6 +485,12 @@ struct Translator<'a, 'f> {
     /// `vx[j] += ...` reads and writes one element). At most
     /// [`MAX_CHECKED`], the latest.
     checked: Vec<(u16, u16, ElemKind)>,
+    /// The references that every path to the op being translated has
+    /// checked for a struct type since the last jump target, with their
+    /// registers not written since (at most `MAX_CHECKED_STRUCTS`).
+    checked_structs: Vec<(u16, StructType)>,
+    /// The module's struct layouts (empty when it has none).
+    structs: StructLayouts,
     /// Params (kind: i32, pc: i32, func: i32): fill the trap record and
     /// return kind.
     trap_block: Block,
@@ -584,6 +592,12 @@ impl<'a, 'f> Translator<'a, 'f> {
             packed,
             in_copy: None,
             checked: Vec::new(),
+            checked_structs: Vec::new(),
+            structs: if module.structs.is_empty() {
+                StructLayouts::default()
+            } else {
+                StructLayouts::of(module)
+            },
             trap_block,
             inline_return: None,
             propagate_block,
@@ -819,6 +833,7 @@ impl<'a, 'f> Translator<'a, 'f> {
     fn op(&mut self, pc: u32, op: Op) {
         if self.facts.targeted[pc as usize] {
             self.checked.clear();
+            self.checked_structs.clear();
         }
         self.poll_at_back_edge(pc, op);
         self.op_effect(pc, op);
@@ -890,6 +905,8 @@ impl<'a, 'f> Translator<'a, 'f> {
                     .store(trusted(), v, base, Self::slot_offset(op.a.into()));
             }
             Switch => self.switch(pc, op),
+            SNew | SGetI | SGetF | SGetR | SSetI | SSetF | SSetR | Isa | IsNull | REq | JNull
+            | JNNull => self.struct_op(pc, op),
             Nop => {}
             IConst => {
                 let v = self.b.ins().iconst(I64, imm16(op.b));
@@ -1289,6 +1306,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         if op.opcode == Opcode::CallI {
             // Its result goes to its window's first register.
             self.checked.retain(|&(a, i, _)| a != op.c && i != op.c);
+            self.checked_structs.retain(|&(r, _)| r != op.c);
         }
         for (kind, reg) in op.opcode.operands().iter().zip(op.fields()) {
             let (array, index) = match kind {
@@ -1299,6 +1317,9 @@ impl<'a, 'f> Translator<'a, 'f> {
             };
             self.checked
                 .retain(|&(a, i, _)| !(array && a == reg || index && i == reg));
+            if array {
+                self.checked_structs.retain(|&(r, _)| r != reg);
+            }
         }
     }
 

@@ -101,6 +101,7 @@ fn plan(code: &[Op], ops: RangeInclusive<usize>) -> Option<PackedLoop> {
                 | Opcode::Copy
                 | Opcode::FillI
                 | Opcode::Closure
+                | Opcode::SNew
                 | Opcode::CallI
                 | Opcode::TCall
                 | Opcode::TCallI

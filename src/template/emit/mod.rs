@@ -14,6 +14,7 @@ use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::context::offsets;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
+use crate::runtime::structs::StructLayouts;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -23,6 +24,7 @@ mod calls;
 mod fp_cache;
 mod func_refs;
 mod ops;
+mod structs;
 mod stubs;
 mod targets;
 
@@ -152,6 +154,9 @@ struct Emitter<'m, M: MacroAssembler> {
     /// With counters, the profile cells of this function's `calli` sites,
     /// which its code keeps up to date.
     call_profile: Option<&'m [AtomicU64]>,
+    /// The module's struct layouts, when the function names a struct or a
+    /// field (else empty: computing them allocates).
+    structs: StructLayouts,
 }
 
 /// Compile function `func` of a verified `module` with a new `masm`, as
@@ -215,6 +220,11 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 }
             }
         }
+        let structs = if code.iter().any(|op| op.opcode.names_struct()) {
+            StructLayouts::of(module)
+        } else {
+            StructLayouts::default()
+        };
         let propagate = masm.new_label();
         let trap_exit = masm.new_label();
         let return_ok = masm.new_label();
@@ -239,6 +249,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             fp: FpCache::default(),
             counters: false,
             call_profile: None,
+            structs,
         }
     }
 

@@ -441,6 +441,11 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             SConst => self.string_const(op),
             PrintB | Copy | FillI | FillF | FillR => self.bulk(pc, op),
             SetI => self.set_i64(pc, op),
+            SNew => self.new_struct(pc, op),
+            SGetI | SGetF | SGetR => self.field_get(pc, op),
+            SSetI | SSetF | SSetR => self.field_set(pc, op),
+            Isa => self.isa(op),
+            IsNull | REq | JNull | JNNull => self.ref_test(pc, op),
             GetF | GetR => {
                 let (bank, kind) = ElemKind::of_op(op.opcode);
                 self.element_address(pc, op.b, op.c, kind);
