@@ -404,3 +404,26 @@ end";
     let out = check(src, "main", &[Value::I(20), Value::I(2)]);
     assert_eq!(out.trap(), (TrapKind::SignatureMismatch, "main", 13));
 }
+
+/// A closure called where its type's window ends at the caller's last
+/// registers: its environment is not read from the window (the Cranelift
+/// tier, which knows the callee, once read one register past the frame).
+#[test]
+fn a_closure_call_whose_window_ends_the_frame() {
+    let src = "
+type unit = () -> i
+func main() -> i regs i=2 f=2 r=2
+    iconst i0, 7
+    newi r1, i0
+    closure r0, body, r1
+    calli unit, r0, 2
+    reti i2
+end
+func body(r) -> i
+    len i0, r0
+    reti i0
+end";
+    // The result goes to register 2 of the result bank: `i` needs three.
+    let src = src.replace("regs i=2 f=2 r=2", "regs i=3 f=2 r=2");
+    assert_eq!(check(&src, "main", &[]).int(), 7);
+}

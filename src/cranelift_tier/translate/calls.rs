@@ -271,7 +271,13 @@ impl Translator<'_, '_> {
         let window = op.c;
         for bank in Bank::ALL {
             let b = bank.index();
-            for k in 0..cl.params[b] {
+            // A closure's environment is not in the window: it goes to its
+            // slot below.
+            let passed = match env {
+                Some((slot, _)) if bank == Bank::R => slot.min(cl.params[b]),
+                _ => cl.params[b],
+            };
+            for k in 0..passed {
                 let v = self.get(bank, window + k as u16);
                 self.store_slot(bank, me.regs[b] + k, v);
             }
