@@ -608,3 +608,97 @@ end
         assert_eq!(trap_of(err).0, TrapKind::Immutable, "{tier}");
     }
 }
+
+/// Structs both ways: the embedder makes one (an inherited field
+/// included) and the program reads it; a host function reads a struct the
+/// program made, by field name, and returns a new one of a child type.
+#[test]
+fn structs_cross_both_ways() {
+    const SRC: &str = r#"
+struct Point { i x, f y }
+struct Named : Point { r name }
+import grow(r) -> r
+func norm1(r) -> i
+    sgeti i0, r0, Point.x
+    sgetf f0, r0, Point.y
+    f2i i1, f0
+    add i0, i0, i1
+    reti i0
+end
+func main() -> i
+    snew r0, Point
+    iconst i0, 40
+    sseti r0, Point.x, i0
+    hcall r1, grow, 0
+    isa i1, r1, Named
+    sgetr r2, r1, Named.name
+    len i2, r2
+    sgeti i3, r1, Named.x
+    muli i1, i1, 1000
+    muli i2, i2, 100
+    add i1, i1, i2
+    add i1, i1, i3
+    reti i1
+end
+"#;
+    for (tier, engine) in engines() {
+        let module = Module::new(&engine, SRC).unwrap();
+        let mut linker = Linker::new();
+        linker
+            .func_with_caller("grow", sig(&[Bank::R], Some(Bank::R)), |c, args| {
+                let Value::R(p) = args[0] else { unreachable!() };
+                assert_eq!(c.kind(p)?, Some(ObjectKind::Struct));
+                assert_eq!(c.struct_type(p)?, "Point");
+                let Value::I(x) = c.field(p, "x")? else {
+                    unreachable!()
+                };
+                assert!(c.field(p, "name").is_err(), "Point has no name");
+                let name = c.new_string("grown")?;
+                let n = c.new_struct("Named", &[Value::I(x + 2), Value::F(0.5), Value::R(name)])?;
+                Ok(Some(Value::R(n)))
+            })
+            .unwrap();
+        let mut inst = linker.instantiate(&module).unwrap();
+        // isa 1, len("grown") 5, x 42.
+        assert_eq!(
+            inst.call("main", &[]).unwrap(),
+            Some(Value::I(1542)),
+            "{tier}"
+        );
+        let mut objs = inst.objects();
+        let name = objs.new_string("p").unwrap();
+        let p = objs
+            .new_struct("Named", &[Value::I(5), Value::F(2.75), Value::R(name)])
+            .unwrap();
+        assert!(matches!(
+            objs.new_struct("Named", &[Value::I(5)]),
+            Err(ObjectError::FieldCount {
+                want: 3,
+                got: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            objs.new_struct("Point", &[Value::F(5.0), Value::F(1.0)]),
+            Err(ObjectError::WrongBank { .. })
+        ));
+        assert!(matches!(
+            objs.new_struct("Nope", &[]),
+            Err(ObjectError::NoSuchName { .. })
+        ));
+        objs.set_field(p, "y", Value::F(3.5)).unwrap();
+        let Value::R(back) = objs.field(p, "name").unwrap() else {
+            panic!()
+        };
+        assert!(objs.same(back, name).unwrap());
+        // A child passes where its parent is expected.
+        assert_eq!(
+            inst.call("norm1", &[Value::R(p)]).unwrap(),
+            Some(Value::I(8)),
+            "{tier}"
+        );
+        let arr = inst.objects().new_i64_array(&[1]).unwrap();
+        let err = inst.call("norm1", &[Value::R(arr)]).unwrap_err();
+        assert_eq!(trap_of(err).0, TrapKind::WrongType, "{tier}");
+    }
+}

@@ -9,6 +9,7 @@ use super::heap::{
     self, ARRAY_DATA_OFFSET, ArrayHeader, BYTES_KIND, ElemKind, FUNC_REF_KIND, HOST_OBJECT_KIND,
     Heap, HostObject, HostPayload, I64_BYTES_KIND, STRING_KIND,
 };
+use super::structs::{STRUCT_KIND_BASE, struct_slot_offset};
 use super::trap::TrapKind;
 use super::value::{Ref, Value};
 use crate::bytecode::{Bank, Module};
@@ -53,6 +54,24 @@ pub enum ObjectError {
     /// An allocation the heap refuses (a negative or too large length).
     #[error("cannot allocate: {0}")]
     Alloc(&'static str),
+    /// No struct type or field of that name.
+    #[error("no {what} named `{name}`")]
+    NoSuchName {
+        /// "struct type" or "field".
+        what: &'static str,
+        /// The name asked for.
+        name: String,
+    },
+    /// A struct made with the wrong number of field values.
+    #[error("struct `{name}` has {want} fields, {got} values given")]
+    FieldCount {
+        /// The struct type.
+        name: String,
+        /// Its fields, inherited ones included.
+        want: usize,
+        /// The values given.
+        got: usize,
+    },
 }
 
 impl From<ObjectError> for String {
@@ -86,6 +105,8 @@ pub enum ObjectKind {
     FuncRef,
     /// A host object (only Rust reads into it).
     HostObject,
+    /// A struct (`snew`); [`Objects::struct_type`] names its type.
+    Struct,
 }
 
 impl ObjectKind {
@@ -99,6 +120,7 @@ impl ObjectKind {
             STRING_KIND => ObjectKind::String,
             FUNC_REF_KIND => ObjectKind::FuncRef,
             HOST_OBJECT_KIND => ObjectKind::HostObject,
+            k if k >= STRUCT_KIND_BASE => ObjectKind::Struct,
             _ => return None,
         })
     }
@@ -112,6 +134,7 @@ impl ObjectKind {
             ObjectKind::String => "a string",
             ObjectKind::FuncRef => "a function reference",
             ObjectKind::HostObject => "a host object",
+            ObjectKind::Struct => "a struct",
         }
     }
 }
@@ -127,7 +150,6 @@ pub struct Objects<'a> {
     /// Roots besides the handles: the running frames' reference registers
     /// and the reference globals.
     roots: [&'a [u64]; 2],
-    #[allow(dead_code)]
     module: &'a Module,
 }
 
@@ -344,6 +366,132 @@ impl<'a> Objects<'a> {
                 }
             }
         }
+    }
+
+    /// The index of the struct type named `name`.
+    fn struct_named(&self, name: &str) -> Result<usize, ObjectError> {
+        self.module
+            .struct_index(name)
+            .ok_or_else(|| ObjectError::NoSuchName {
+                what: "struct type",
+                name: name.into(),
+            })
+    }
+
+    /// The banks of struct `s`'s slots: its ancestors' fields, then its own.
+    fn slot_banks(&self, s: usize) -> Vec<Bank> {
+        let mut chain = vec![s];
+        while let Some(p) = self.module.structs[*chain.last().unwrap_or(&s)].parent {
+            // Parents come first (verified), so the walk ends.
+            chain.push(usize::from(p));
+        }
+        chain
+            .iter()
+            .rev()
+            .flat_map(|&k| self.module.structs[k].fields.iter().map(|f| f.bank))
+            .collect()
+    }
+
+    /// A new struct of the type named `type_name`, its fields (inherited
+    /// ones first, in declaration order) set to `fields`.
+    pub fn new_struct(&mut self, type_name: &str, fields: &[Value]) -> Result<Ref, ObjectError> {
+        let s = self.struct_named(type_name)?;
+        let banks = self.slot_banks(s);
+        if banks.len() != fields.len() {
+            return Err(ObjectError::FieldCount {
+                name: type_name.into(),
+                want: banks.len(),
+                got: fields.len(),
+            });
+        }
+        let mut bits = Vec::with_capacity(fields.len());
+        for (&want, &v) in banks.iter().zip(fields) {
+            if v.bank() != want {
+                return Err(ObjectError::WrongBank {
+                    want,
+                    got: v.bank(),
+                });
+            }
+            bits.push(match v {
+                Value::R(r) => self.resolve(r)?,
+                v => v.to_bits(),
+            });
+        }
+        // The field values stay reachable through their handles meanwhile.
+        let obj = self
+            .heap
+            .alloc_struct(s, &self.roots)
+            .map_err(alloc_error)?;
+        for (slot, b) in bits.into_iter().enumerate() {
+            // SAFETY: a fresh struct with this many slots.
+            unsafe { *((obj as usize + struct_slot_offset(slot as u32)) as *mut u64) = b };
+        }
+        Ok(self.handle(obj))
+    }
+
+    /// The struct `r` is, as `(type index, slot and bank of field `name`)`.
+    fn struct_field(&self, r: Ref, name: &str) -> Result<(u64, u32, Bank), ObjectError> {
+        let obj = self.object(r)?;
+        let kind = Self::header_kind(obj);
+        let layouts = self.heap.structs();
+        let s = (0..layouts.len())
+            .find(|&s| layouts.ty(s).kind == kind)
+            .ok_or_else(|| ObjectError::WrongKind {
+                expected: "a struct",
+                found: Self::found(obj),
+            })?;
+        let k = self
+            .module
+            .field_index(s, name)
+            .ok_or_else(|| ObjectError::NoSuchName {
+                what: "field",
+                name: format!("{}.{name}", self.module.structs[s].name),
+            })?;
+        let f = layouts.field(k);
+        Ok((obj, f.slot, f.bank))
+    }
+
+    /// The name of struct `r`'s type.
+    pub fn struct_type(&self, r: Ref) -> Result<&str, ObjectError> {
+        let obj = self.object(r)?;
+        let kind = Self::header_kind(obj);
+        let layouts = self.heap.structs();
+        (0..layouts.len())
+            .find(|&s| layouts.ty(s).kind == kind)
+            .map(|s| self.module.structs[s].name.as_str())
+            .ok_or_else(|| ObjectError::WrongKind {
+                expected: "a struct",
+                found: Self::found(obj),
+            })
+    }
+
+    /// Field `name` (own or inherited) of struct `r`.
+    pub fn field(&mut self, r: Ref, name: &str) -> Result<Value, ObjectError> {
+        let (obj, slot, bank) = self.struct_field(r, name)?;
+        // SAFETY: a live struct with this slot.
+        let bits = unsafe { *((obj as usize + struct_slot_offset(slot)) as *const u64) };
+        Ok(match bank {
+            Bank::R => Value::R(self.handle(bits)),
+            bank => Value::from_register_bits(bank, bits),
+        })
+    }
+
+    /// Set field `name` (own or inherited) of struct `r` to `value`.
+    pub fn set_field(&mut self, r: Ref, name: &str, value: Value) -> Result<(), ObjectError> {
+        let (obj, slot, bank) = self.struct_field(r, name)?;
+        if value.bank() != bank {
+            return Err(ObjectError::WrongBank {
+                want: bank,
+                got: value.bank(),
+            });
+        }
+        let bits = match value {
+            Value::R(e) => self.resolve(e)?,
+            v => v.to_bits(),
+        };
+        // SAFETY: a live struct with this slot.
+        unsafe { *((obj as usize + struct_slot_offset(slot)) as *mut u64) = bits };
+        Ok(())
     }
 
     /// A new host object owning `value`, dropped when the collector frees

@@ -62,6 +62,16 @@ impl Value {
         }
     }
 
+    /// An `i` or `f` value from a register's bits (a reference has no bits:
+    /// null).
+    pub(crate) fn from_register_bits(bank: Bank, bits: u64) -> Value {
+        match bank {
+            Bank::I => Value::I(bits as i64),
+            Bank::F => Value::F(f64::from_bits(bits)),
+            Bank::R => Value::R(Ref::NULL),
+        }
+    }
+
     /// Equality that compares f64 by bits (NaN == NaN with the same payload)
     /// and references by handle.
     pub fn bits_eq(&self, other: &Value) -> bool {
