@@ -222,9 +222,12 @@ pub static NULL_ARRAY_HEADER: FuncRefObject = FuncRefObject {
     closure_type: 0,
 };
 
-/// The fewest bytes any heap object takes: a function reference's size,
-/// so that its fields can be read speculatively from any object (see
-/// [`NULL_ARRAY_HEADER`]).
+/// The bytes readable from the start of any object: a function
+/// reference's size, so that its fields can be read speculatively from any
+/// reference (see [`NULL_ARRAY_HEADER`]). Objects smaller than this (small
+/// arrays and structs) come from the pools, whose slabs end in this many
+/// bytes of padding, so such a read stays in mapped memory; function
+/// references and host objects take this much themselves.
 pub const MIN_OBJECT_SIZE: usize = FUNC_REF_SIZE;
 
 /// Offset of [`ArrayHeader::kind`].
@@ -245,15 +248,9 @@ pub const MAX_ARRAY_LEN: u64 = ((isize::MAX as usize - ARRAY_DATA_OFFSET) / ELEM
 pub const MAX_BYTES_LEN: u64 = (isize::MAX as usize - ARRAY_DATA_OFFSET - 7) as u64;
 
 /// The size of a byte array or string of `len` bytes (at most
-/// [`MAX_BYTES_LEN`]): the header, the bytes rounded up to 8, at least
-/// [`MIN_OBJECT_SIZE`].
+/// [`MAX_BYTES_LEN`]): the header and the bytes rounded up to 8.
 pub const fn bytes_object_size(len: usize) -> usize {
-    let size = (ARRAY_DATA_OFFSET + len + 7) & !7;
-    if size < MIN_OBJECT_SIZE {
-        MIN_OBJECT_SIZE
-    } else {
-        size
-    }
+    (ARRAY_DATA_OFFSET + len + 7) & !7
 }
 
 /// The smallest heap size at which the collector first runs.
@@ -316,9 +313,11 @@ struct Pools {
 }
 
 impl Pools {
+    /// A slab: `SLAB_SIZE` bytes of objects and [`MIN_OBJECT_SIZE`] of
+    /// padding, which a speculative read from its last object may reach.
     fn slab_layout() -> Layout {
         // A constant size and alignment: always valid.
-        Layout::from_size_align(SLAB_SIZE, 16).unwrap_or(Layout::new::<u128>())
+        Layout::from_size_align(SLAB_SIZE + MIN_OBJECT_SIZE, 16).unwrap_or(Layout::new::<u128>())
     }
 
     /// A zeroed object of `size` bytes (a multiple of 8, at most
@@ -408,7 +407,7 @@ fn layout_for(bytes: bool, len: u64) -> Option<Layout> {
         if len > MAX_ARRAY_LEN {
             return None;
         }
-        (ARRAY_DATA_OFFSET + len as usize * ELEM_SIZE).max(MIN_OBJECT_SIZE)
+        ARRAY_DATA_OFFSET + len as usize * ELEM_SIZE
     };
     Layout::from_size_align(size, 8).ok()
 }
@@ -955,7 +954,9 @@ impl StringTable {
             .iter()
             .map(|s| {
                 let bytes = s.as_ref();
-                let words = bytes_object_size(bytes.len()) / 8;
+                // Readable to `MIN_OBJECT_SIZE` like every object: these
+                // are not in a padded pool slab.
+                let words = bytes_object_size(bytes.len()).max(MIN_OBJECT_SIZE) / 8;
                 let mut object = vec![0u64; words].into_boxed_slice();
                 let p = object.as_mut_ptr();
                 // SAFETY: the words hold the header and the bytes.

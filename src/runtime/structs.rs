@@ -2,8 +2,9 @@
 //! engine and the collector read.
 //!
 //! A struct object is an [`ArrayHeader`] (`kind`, `marked`, `len` 0) and
-//! then one 8-byte slot per field, the parent's fields first, taking at
-//! least [`MIN_OBJECT_SIZE`] bytes like every heap object. Its kind is
+//! then one 8-byte slot per field, the parent's fields first (a small one
+//! comes from the heap's pools, readable to [`MIN_OBJECT_SIZE`] bytes like
+//! every object). Its kind is
 //! [`STRUCT_KIND_BASE`] plus its type's *rank*: struct types numbered in
 //! preorder of the inheritance forest, so a type and its descendants have
 //! the ranks `lo..=hi` of its subtree. Whether a reference may be accessed
@@ -11,7 +12,9 @@
 //! hi - lo` ([`StructType::admits`]); null reads kind 0 through the null
 //! object and fails it too.
 
-use super::heap::{ARRAY_DATA_OFFSET, ArrayHeader, ELEM_SIZE, MIN_OBJECT_SIZE};
+#[cfg(doc)]
+use super::heap::MIN_OBJECT_SIZE;
+use super::heap::{ARRAY_DATA_OFFSET, ArrayHeader, ELEM_SIZE};
 use super::trap::TrapKind;
 use crate::bytecode::{Bank, Module};
 
@@ -210,7 +213,7 @@ impl StructLayouts {
 
 /// The bytes an object of `slots` slots takes.
 pub fn object_size(slots: u32) -> usize {
-    struct_slot_offset(slots).max(MIN_OBJECT_SIZE)
+    struct_slot_offset(slots)
 }
 
 /// The address of field `field` of the struct `r`, after the checks every
@@ -284,7 +287,7 @@ mod tests {
         assert_eq!(l.ref_slots_of_kind(l.ty(4).kind), [1, 2]);
         assert_eq!(l.ref_slots_of_kind(l.ty(3).kind), [2]);
         assert_eq!(l.ref_slots_of_kind(l.ty(2).kind), [] as [u32; 0]);
-        assert_eq!(l.size_of_kind(l.ty(0).kind), Some(MIN_OBJECT_SIZE));
+        assert_eq!(l.size_of_kind(l.ty(0).kind), Some(ARRAY_DATA_OFFSET + 8));
         assert_eq!(l.size_of_kind(3), None);
         assert_eq!(object_size(10), ARRAY_DATA_OFFSET + 80);
     }
@@ -320,10 +323,8 @@ mod tests {
         set(d, 0, b);
         unsafe { *element_ptr(arr, ElemKind::Ref, 0).unwrap() = c };
         assert_eq!(heap.object_count(), 5);
-        assert_eq!(
-            heap.bytes(),
-            4 * MIN_OBJECT_SIZE + (ARRAY_DATA_OFFSET + 8).max(MIN_OBJECT_SIZE)
-        );
+        // Two N (2 slots), two M (4 slots), an array of one.
+        assert_eq!(heap.bytes(), 2 * 32 + 2 * 48 + 24);
         heap.collect(&[&[arr]]);
         assert_eq!(
             heap.object_count(),
