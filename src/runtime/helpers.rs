@@ -12,7 +12,7 @@ use crate::runtime::call_profile::{SITE_POLYMORPHIC, SITE_UNSEEN};
 use crate::runtime::compile_error::CompileError;
 use crate::runtime::context::{NativeEntry, TAIL_CALL_STATUS, VmContext};
 use crate::runtime::heap::{
-    ARRAY_DATA_OFFSET, ArrayHeader, BYTES_KIND, ElemKind, FuncRefObject, I64_BYTES_KIND,
+    ARRAY_DATA_OFFSET, ArrayHeader, BYTES_KIND, ElemKind, FuncRefObject, Heap, I64_BYTES_KIND,
     I64_BYTES_MAX, NULL_ARRAY_HEADER, STRING_KIND, bytes_of, set_i64, widen_i64_bytes,
 };
 use crate::runtime::host::{HostCallSite, HostFrame, run_host, store_result};
@@ -180,6 +180,34 @@ fn guarded_or(
     }
 }
 
+/// Run allocation `alloc` on the store's heap with the roots of a running
+/// frame (the reference stack up to `top`, the reference globals) and put
+/// the new object into `out`: the status of the allocation helpers.
+///
+/// # Safety
+/// `top` lies in the store's reference stack, at or above its start; `out`
+/// is a slot of the running frame.
+unsafe fn alloc_into(
+    st: &mut HelperState<'_>,
+    out: *mut u64,
+    top: *const u64,
+    alloc: impl FnOnce(&mut Heap, &[FuncRefObject], &[&[u64]]) -> Result<u64, TrapKind>,
+) -> u64 {
+    // SAFETY: the store outlives the call; `top` by the caller's contract.
+    let store = unsafe { &mut *st.store };
+    let r0 = store.stacks.r.as_ptr();
+    let stack = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
+    let roots = [stack, &store.globals[2]];
+    match alloc(&mut store.heap, &store.func_refs, &roots) {
+        Ok(r) => {
+            // SAFETY: by the caller's contract.
+            unsafe { *out = r };
+            0
+        }
+        Err(k) => k.code().into(),
+    }
+}
+
 /// `r[out] = new array of kind with len elements`; `top` is one past the
 /// caller's last reference register (the collector's roots end there).
 ///
@@ -200,19 +228,8 @@ pub unsafe extern "C" fn new_array(
             6 => ElemKind::Bytes,
             _ => ElemKind::Ref,
         };
-        // SAFETY: the store outlives the call; `top` lies in its reference
-        // stack, at or above its start.
-        let store = unsafe { &mut *st.store };
-        let r0 = store.stacks.r.as_ptr();
-        let stack = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
-        match store.heap.alloc(kind, len, &[stack, &store.globals[2]]) {
-            Ok(r) => {
-                // SAFETY: `out` is a slot of the running frame.
-                unsafe { *out = r };
-                0
-            }
-            Err(k) => k.code().into(),
-        }
+        // SAFETY: called by compiled code with its frame's `top` and slot.
+        unsafe { alloc_into(st, out, top, |heap, _, roots| heap.alloc(kind, len, roots)) }
     })
 }
 
@@ -230,24 +247,12 @@ pub unsafe extern "C" fn new_closure(
     top: *const u64,
 ) -> u64 {
     guarded(ctx, |st| {
-        // SAFETY: the store outlives the call; `top` lies in its reference
-        // stack, at or above its start.
-        let store = unsafe { &mut *st.store };
-        let r0 = store.stacks.r.as_ptr();
-        let stack = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
-        let Some(proto) = store.func_refs.get(func as usize) else {
-            return TrapKind::HostError.code().into();
-        };
-        match store
-            .heap
-            .alloc_closure(proto, env, &[stack, &store.globals[2]])
-        {
-            Ok(r) => {
-                // SAFETY: `out` is a slot of the running frame.
-                unsafe { *out = r };
-                0
-            }
-            Err(k) => k.code().into(),
+        // SAFETY: called by compiled code with its frame's `top` and slot.
+        unsafe {
+            alloc_into(st, out, top, |heap, func_refs, roots| {
+                let proto = func_refs.get(func as usize).ok_or(TrapKind::HostError)?;
+                heap.alloc_closure(proto, env, roots)
+            })
         }
     })
 }
@@ -265,24 +270,14 @@ pub unsafe extern "C" fn new_struct(
     top: *const u64,
 ) -> u64 {
     guarded(ctx, |st| {
-        // SAFETY: the store outlives the call; `top` lies in its reference
-        // stack, at or above its start.
-        let store = unsafe { &mut *st.store };
-        let r0 = store.stacks.r.as_ptr();
-        let stack = unsafe { std::slice::from_raw_parts(r0, top.offset_from(r0) as usize) };
-        if s as usize >= store.heap.structs().len() {
-            return TrapKind::HostError.code().into();
-        }
-        match store
-            .heap
-            .alloc_struct(s as usize, &[stack, &store.globals[2]])
-        {
-            Ok(r) => {
-                // SAFETY: `out` is a slot of the running frame.
-                unsafe { *out = r };
-                0
-            }
-            Err(k) => k.code().into(),
+        // SAFETY: called by compiled code with its frame's `top` and slot.
+        unsafe {
+            alloc_into(st, out, top, |heap, _, roots| {
+                if s as usize >= heap.structs().len() {
+                    return Err(TrapKind::HostError);
+                }
+                heap.alloc_struct(s as usize, roots)
+            })
         }
     })
 }
