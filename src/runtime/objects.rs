@@ -432,14 +432,8 @@ impl<'a> Objects<'a> {
     /// The struct `r` is, as `(type index, slot and bank of field `name`)`.
     fn struct_field(&self, r: Ref, name: &str) -> Result<(u64, u32, Bank), ObjectError> {
         let obj = self.object(r)?;
-        let kind = Self::header_kind(obj);
+        let s = self.struct_of(obj)?;
         let layouts = self.heap.structs();
-        let s = (0..layouts.len())
-            .find(|&s| layouts.ty(s).kind == kind)
-            .ok_or_else(|| ObjectError::WrongKind {
-                expected: "a struct",
-                found: Self::found(obj),
-            })?;
         let k = self
             .module
             .field_index(s, name)
@@ -451,18 +445,22 @@ impl<'a> Objects<'a> {
         Ok((obj, f.slot, f.bank))
     }
 
-    /// The name of struct `r`'s type.
-    pub fn struct_type(&self, r: Ref) -> Result<&str, ObjectError> {
-        let obj = self.object(r)?;
+    /// The index of the struct type of object `obj`.
+    fn struct_of(&self, obj: u64) -> Result<usize, ObjectError> {
         let kind = Self::header_kind(obj);
         let layouts = self.heap.structs();
         (0..layouts.len())
             .find(|&s| layouts.ty(s).kind == kind)
-            .map(|s| self.module.structs[s].name.as_str())
             .ok_or_else(|| ObjectError::WrongKind {
                 expected: "a struct",
                 found: Self::found(obj),
             })
+    }
+
+    /// The name of struct `r`'s type.
+    pub fn struct_type(&self, r: Ref) -> Result<&str, ObjectError> {
+        let s = self.struct_of(self.object(r)?)?;
+        Ok(self.module.structs[s].name.as_str())
     }
 
     /// Field `name` (own or inherited) of struct `r`.

@@ -1583,16 +1583,40 @@ impl<'a, 'f> Translator<'a, 'f> {
             let r = self.get(Bank::R, array);
             return (r, self.get(Bank::I, index));
         }
-        if self.checked.len() == MAX_CHECKED {
-            self.checked.remove(0);
-        }
-        self.checked.push((array, index, kind));
+        self.remember_checked((array, index, kind));
         let (r, is_null, header) = self.array_header(array);
         let k = self
             .b
             .ins()
             .load(I32, invariant(), header, ARRAY_KIND_OFFSET as i32);
         let right_kind = self.b.ins().icmp_imm_s(IntCC::Equal, k, kind as i64);
+        let idx = self.check_index(pc, index, header, is_null, right_kind, None);
+        (r, idx)
+    }
+
+    /// Record that an access checked `(array, index, kind)`, forgetting the
+    /// oldest record when full.
+    fn remember_checked(&mut self, key: (u16, u16, ElemKind)) {
+        if self.checked.len() == MAX_CHECKED {
+            self.checked.remove(0);
+        }
+        self.checked.push(key);
+    }
+
+    /// The bounds check shared by element accesses: `i[index]` against the
+    /// array's length if `right_kind` holds and 0 otherwise (one compare on
+    /// the hot path), trapping in the interpreter's order: null, then
+    /// `immutable` (the kind it names: `Immutable`), then the kind, then
+    /// bounds. The index.
+    fn check_index(
+        &mut self,
+        pc: u32,
+        index: u16,
+        header: Value,
+        is_null: Value,
+        right_kind: Value,
+        immutable: Option<(Value, u32)>,
+    ) -> Value {
         let len = self
             .b
             .ins()
@@ -1609,10 +1633,17 @@ impl<'a, 'f> Translator<'a, 'f> {
             let null = t.status(TrapKind::NullReference);
             let wrong_kind = t.status(TrapKind::ElementKind);
             let out_of_bounds = t.status(TrapKind::IndexOutOfBounds);
-            let not_null = t.b.ins().select(right_kind, out_of_bounds, wrong_kind);
+            let mut not_null = t.b.ins().select(right_kind, out_of_bounds, wrong_kind);
+            if let Some((k, immutable_kind)) = immutable {
+                let status = t.status(TrapKind::Immutable);
+                let is_immutable =
+                    t.b.ins()
+                        .icmp_imm_s(IntCC::Equal, k, i64::from(immutable_kind));
+                not_null = t.b.ins().select(is_immutable, status, not_null);
+            }
             t.b.ins().select(is_null, null, not_null)
         });
-        (r, idx)
+        idx
     }
 
     /// Check byte array `r[array]` and index `i[index]` for a read (a
@@ -1628,10 +1659,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             return (r, self.get(Bank::I, index));
         }
         if write {
-            if self.checked.len() == MAX_CHECKED {
-                self.checked.remove(0);
-            }
-            self.checked.push((array, index, ElemKind::Bytes));
+            self.remember_checked((array, index, ElemKind::Bytes));
         }
         let (r, is_null, header) = self.array_header(array);
         let k = self
@@ -1650,32 +1678,8 @@ impl<'a, 'f> Translator<'a, 'f> {
                 .ins()
                 .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, off, 1)
         };
-        let len = self
-            .b
-            .ins()
-            .load(I64, invariant(), header, ARRAY_LEN_OFFSET as i32);
-        let zero = self.b.ins().iconst(I64, 0);
-        let len = self.b.ins().select(right_kind, len, zero);
-        let idx = self.get(Bank::I, index);
-        // Unsigned: a negative index is a huge one.
-        let out = self
-            .b
-            .ins()
-            .icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
-        self.trap_if_with(out, pc, |t| {
-            let null = t.status(TrapKind::NullReference);
-            let wrong_kind = t.status(TrapKind::ElementKind);
-            let out_of_bounds = t.status(TrapKind::IndexOutOfBounds);
-            let mut not_null = t.b.ins().select(right_kind, out_of_bounds, wrong_kind);
-            if write {
-                let immutable = t.status(TrapKind::Immutable);
-                let is_string =
-                    t.b.ins()
-                        .icmp_imm_s(IntCC::Equal, k, i64::from(STRING_KIND));
-                not_null = t.b.ins().select(is_string, immutable, not_null);
-            }
-            t.b.ins().select(is_null, null, not_null)
-        });
+        let immutable = write.then_some((k, STRING_KIND));
+        let idx = self.check_index(pc, index, header, is_null, right_kind, immutable);
         (r, idx)
     }
 
