@@ -1,0 +1,652 @@
+//! The code generator: lowers a checked program through the public
+//! [`ModuleBuilder`], as any language implementer outside the crate would.
+//!
+//! The code is deliberately plain: every local and parameter owns one
+//! register for its whole function, every intermediate value gets a fresh
+//! register, conditions compile to fused compare-and-branch ops, and calls
+//! pass their arguments through the builder's windows. Making this fast is
+//! the JIT tiers' job, not the frontend's.
+
+use std::collections::HashMap;
+
+use super::LangError;
+use super::ast::*;
+use super::types::{Builtin, Checked, Resolved, Type};
+use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
+use crate::bytecode::{
+    AnyReg, Bank, Cmp, FReg, FuncRef, FunctionBuilder, GlobalRef, IReg, Label, Module,
+    ModuleBuilder, RReg, Signature,
+};
+
+/// Digits after the point when `print` shows a float without `: digits`.
+pub const DEFAULT_FLOAT_DIGITS: u16 = 6;
+
+/// The user trap code of a function that ends without returning a value
+/// (the checker rejects such functions, so it marks a compiler bug).
+pub const MISSING_RETURN_TRAP: i16 = 1;
+
+struct Loop {
+    continue_to: Label,
+    break_to: Label,
+}
+
+struct FnGen<'a, 'm> {
+    fb: FunctionBuilder<'m>,
+    checked: &'a Checked,
+    funcs: &'a [FuncRef],
+    globals: &'a [GlobalRef],
+    locals: HashMap<NodeId, AnyReg>,
+    loops: Vec<Loop>,
+    /// Whether the next op can be reached (false after a return, break or
+    /// continue until a label is bound).
+    reachable: bool,
+}
+
+fn sig_of(params: &[Type], result: &Type) -> Signature {
+    Signature::new(
+        params.iter().filter_map(Type::bank).collect::<Vec<_>>(),
+        result.bank(),
+    )
+}
+
+fn int_op(op: BinOp) -> IntBinOp {
+    match op {
+        BinOp::Add => IntBinOp::Add,
+        BinOp::Sub => IntBinOp::Sub,
+        BinOp::Mul => IntBinOp::Mul,
+        BinOp::Div => IntBinOp::Div,
+        BinOp::Rem => IntBinOp::Rem,
+        BinOp::BitAnd => IntBinOp::And,
+        BinOp::BitOr => IntBinOp::Or,
+        BinOp::BitXor => IntBinOp::Xor,
+        BinOp::Shl => IntBinOp::Shl,
+        BinOp::Shr => IntBinOp::Shr,
+        _ => IntBinOp::Ushr,
+    }
+}
+
+fn float_op(op: BinOp) -> FloatBinOp {
+    match op {
+        BinOp::Add => FloatBinOp::Add,
+        BinOp::Sub => FloatBinOp::Sub,
+        BinOp::Mul => FloatBinOp::Mul,
+        _ => FloatBinOp::Div,
+    }
+}
+
+fn cmp_of(op: BinOp) -> Option<Cmp> {
+    Some(match op {
+        BinOp::Eq => Cmp::Eq,
+        BinOp::Ne => Cmp::Ne,
+        BinOp::Lt => Cmp::Lt,
+        BinOp::Le => Cmp::Le,
+        BinOp::Gt => Cmp::Gt,
+        BinOp::Ge => Cmp::Ge,
+        _ => return None,
+    })
+}
+
+/// The comparison that holds exactly when `c` does not (for integers).
+fn negate(c: Cmp) -> Cmp {
+    match c {
+        Cmp::Eq => Cmp::Ne,
+        Cmp::Ne => Cmp::Eq,
+        Cmp::Lt => Cmp::Ge,
+        Cmp::Le => Cmp::Gt,
+        Cmp::Gt => Cmp::Le,
+        Cmp::Ge => Cmp::Lt,
+    }
+}
+
+impl FnGen<'_, '_> {
+    fn ty(&self, e: &Expr) -> &Type {
+        self.checked.type_of(e.id)
+    }
+
+    fn new_reg(&mut self, bank: Bank) -> AnyReg {
+        match bank {
+            Bank::I => self.fb.new_i().into(),
+            Bank::F => self.fb.new_f().into(),
+            Bank::R => self.fb.new_r().into(),
+        }
+    }
+
+    fn bind(&mut self, label: Label) {
+        self.fb.bind(label);
+        self.reachable = true;
+    }
+
+    fn mov(&mut self, dst: AnyReg, src: AnyReg) {
+        match (dst, src) {
+            (AnyReg::I(d), AnyReg::I(s)) => self.fb.mov(d, s),
+            (AnyReg::F(d), AnyReg::F(s)) => self.fb.mov(d, s),
+            (AnyReg::R(d), AnyReg::R(s)) => self.fb.mov(d, s),
+            // The checker gives both sides one type, hence one bank.
+            _ => {}
+        }
+    }
+
+    fn block(&mut self, b: &Block) {
+        for s in &b.stmts {
+            self.stmt(s);
+        }
+    }
+
+    fn stmt(&mut self, s: &Stmt) {
+        match &s.kind {
+            StmtKind::Var(d) => {
+                let ty = self.checked.type_of(d.id).clone();
+                let Some(bank) = ty.bank() else { return };
+                let reg = self.new_reg(bank);
+                if let Some(init) = &d.init {
+                    let v = self.value(init);
+                    self.mov(reg, v);
+                }
+                self.locals.insert(d.id, reg);
+            }
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let else_label = self.fb.new_label();
+                self.cond_jump(cond, else_label, false);
+                self.block(then);
+                match otherwise {
+                    None => self.bind(else_label),
+                    Some(other) => {
+                        let end = self.fb.new_label();
+                        let then_falls = self.reachable;
+                        if then_falls {
+                            self.fb.jump(end);
+                        }
+                        self.bind(else_label);
+                        self.block(other);
+                        if then_falls || self.reachable {
+                            self.bind(end);
+                        }
+                    }
+                }
+            }
+            StmtKind::While { cond, body } => {
+                let head = self.fb.new_label();
+                let exit = self.fb.new_label();
+                self.bind(head);
+                self.cond_jump(cond, exit, false);
+                self.loop_body(body, head, exit);
+                self.fb.jump(head);
+                self.reachable = false;
+                // Bound even when nothing jumps here (`while true`): the
+                // function's closing `ret` or trap then follows it.
+                self.bind(exit);
+            }
+            StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                let i = self.fb.new_i();
+                let v = self.int(start);
+                self.fb.mov(i, v);
+                let limit = self.fb.new_i();
+                let v = self.int(end);
+                self.fb.mov(limit, v);
+                self.locals.insert(var.id, i.into());
+                let head = self.fb.new_label();
+                let step = self.fb.new_label();
+                let exit = self.fb.new_label();
+                self.bind(head);
+                self.fb.branch(Cmp::Ge, i, limit, exit);
+                self.loop_body(body, step, exit);
+                self.bind(step);
+                self.fb.int_op_imm(IntBinOp::Add, i, i, 1);
+                self.fb.jump(head);
+                self.bind(exit);
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                if let Some(l) = self.loops.last() {
+                    let target = if matches!(s.kind, StmtKind::Break) {
+                        l.break_to
+                    } else {
+                        l.continue_to
+                    };
+                    self.fb.jump(target);
+                    self.reachable = false;
+                }
+            }
+            StmtKind::Return(value) => {
+                match value.as_ref().map(|e| self.value(e)) {
+                    None => self.fb.ret(),
+                    Some(AnyReg::I(r)) => self.fb.ret_i(r),
+                    Some(AnyReg::F(r)) => self.fb.ret_f(r),
+                    Some(AnyReg::R(r)) => self.fb.ret_r(r),
+                }
+                self.reachable = false;
+            }
+            StmtKind::Expr(e) => {
+                self.expr(e);
+            }
+            StmtKind::Block(b) => self.block(b),
+        }
+    }
+
+    fn loop_body(&mut self, body: &Block, continue_to: Label, break_to: Label) {
+        self.loops.push(Loop {
+            continue_to,
+            break_to,
+        });
+        self.block(body);
+        self.loops.pop();
+    }
+
+    fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) {
+        match &target.kind {
+            ExprKind::Name(_) => {
+                let v = self.value(value);
+                match self.checked.resolved.get(&target.id) {
+                    Some(Resolved::Local(decl)) => {
+                        let Some(&reg) = self.locals.get(decl) else {
+                            return;
+                        };
+                        match op {
+                            None => self.mov(reg, v),
+                            Some(op) => self.arith_into(op, reg, reg, v),
+                        }
+                    }
+                    Some(&Resolved::Global(g)) => {
+                        let g = self.globals[g];
+                        let v = match op {
+                            None => v,
+                            Some(op) => {
+                                let cur = self.new_reg(v.bank());
+                                self.fb.global_get(cur, g);
+                                self.arith_into(op, cur, cur, v);
+                                cur
+                            }
+                        };
+                        self.fb.global_set(g, v);
+                    }
+                    _ => {}
+                }
+            }
+            ExprKind::Index(array, index) => {
+                let a = self.reference(array);
+                let i = self.int(index);
+                let v = self.value(value);
+                let v = match op {
+                    None => v,
+                    Some(op) => {
+                        let cur = self.element(a, i, self.ty(target).clone());
+                        self.arith_into(op, cur, cur, v);
+                        cur
+                    }
+                };
+                match v {
+                    AnyReg::I(v) => self.fb.set_i(a, i, v),
+                    AnyReg::F(v) => self.fb.set_f(a, i, v),
+                    AnyReg::R(v) => self.fb.set_r(a, i, v),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `dst = a op b` for arithmetic (not comparison) operators.
+    fn arith_into(&mut self, op: BinOp, dst: AnyReg, a: AnyReg, b: AnyReg) {
+        match (dst, a, b) {
+            (AnyReg::I(d), AnyReg::I(a), AnyReg::I(b)) => self.fb.int_op(int_op(op), d, a, b),
+            (AnyReg::F(d), AnyReg::F(a), AnyReg::F(b)) => self.fb.float_op(float_op(op), d, a, b),
+            // The checker allows arithmetic on ints and floats only.
+            _ => {}
+        }
+    }
+
+    fn element(&mut self, array: RReg, index: IReg, elem: Type) -> AnyReg {
+        let dst = self.new_reg(elem.bank().unwrap_or(Bank::I));
+        match dst {
+            AnyReg::I(d) => self.fb.get_i(d, array, index),
+            AnyReg::F(d) => self.fb.get_f(d, array, index),
+            AnyReg::R(d) => self.fb.get_r(d, array, index),
+        }
+        dst
+    }
+
+    /// Jump to `target` when `e` (a bool) is `when`; fall through otherwise.
+    fn cond_jump(&mut self, e: &Expr, target: Label, when: bool) {
+        match &e.kind {
+            ExprKind::Bool(b) => {
+                if *b == when {
+                    self.fb.jump(target);
+                    self.reachable = false;
+                }
+            }
+            ExprKind::Unary(UnOp::Not, inner) => self.cond_jump(inner, target, !when),
+            ExprKind::Binary(BinOp::And | BinOp::Or, l, r) => {
+                let is_and = matches!(e.kind, ExprKind::Binary(BinOp::And, ..));
+                // `a && b` is false as soon as `a` is; `a || b` true.
+                if is_and != when {
+                    self.cond_jump(l, target, when);
+                    self.cond_jump(r, target, when);
+                } else {
+                    let skip = self.fb.new_label();
+                    self.cond_jump(l, skip, !when);
+                    self.cond_jump(r, target, when);
+                    self.bind(skip);
+                }
+            }
+            ExprKind::Binary(op, l, r) if op.is_comparison() && *self.ty(l) != Type::Float => {
+                let cmp = cmp_of(*op).unwrap_or(Cmp::Eq);
+                let cmp = if when { cmp } else { negate(cmp) };
+                let a = self.int(l);
+                let b = self.int(r);
+                self.fb.branch(cmp, a, b, target);
+            }
+            _ => {
+                // Float comparisons included: `!(a < b)` is not `a >= b`
+                // with a NaN, so the 0/1 result is tested.
+                let v = self.int(e);
+                if when {
+                    self.fb.jnz(v, target);
+                } else {
+                    self.fb.jz(v, target);
+                }
+            }
+        }
+    }
+
+    fn value(&mut self, e: &Expr) -> AnyReg {
+        self.expr(e).unwrap_or_else(|| self.fb.new_i().into())
+    }
+
+    fn int(&mut self, e: &Expr) -> IReg {
+        match self.value(e) {
+            AnyReg::I(r) => r,
+            _ => self.fb.new_i(),
+        }
+    }
+
+    fn float(&mut self, e: &Expr) -> FReg {
+        match self.value(e) {
+            AnyReg::F(r) => r,
+            _ => self.fb.new_f(),
+        }
+    }
+
+    fn reference(&mut self, e: &Expr) -> RReg {
+        match self.value(e) {
+            AnyReg::R(r) => r,
+            _ => self.fb.new_r(),
+        }
+    }
+
+    /// The register holding `e`'s value; `None` for a call returning
+    /// nothing. A local's own register is returned as is.
+    fn expr(&mut self, e: &Expr) -> Option<AnyReg> {
+        Some(match &e.kind {
+            ExprKind::Int(v) => {
+                let r = self.fb.new_i();
+                self.fb.iconst(r, *v);
+                r.into()
+            }
+            ExprKind::Bool(b) => {
+                let r = self.fb.new_i();
+                self.fb.iconst(r, i64::from(*b));
+                r.into()
+            }
+            ExprKind::Float(v) => {
+                let r = self.fb.new_f();
+                self.fb.fconst(r, *v);
+                r.into()
+            }
+            ExprKind::Str(s) => {
+                let r = self.fb.new_r();
+                self.fb.sconst(r, s);
+                r.into()
+            }
+            ExprKind::Name(_) => match self.checked.resolved.get(&e.id) {
+                Some(Resolved::Local(decl)) => *self.locals.get(decl)?,
+                Some(&Resolved::Global(g)) => {
+                    let bank = self.ty(e).bank()?;
+                    let r = self.new_reg(bank);
+                    self.fb.global_get(r, self.globals[g]);
+                    r
+                }
+                _ => return None,
+            },
+            ExprKind::Unary(op, inner) => match (op, self.value(inner)) {
+                (UnOp::Neg, AnyReg::I(v)) => {
+                    let r = self.fb.new_i();
+                    self.fb.neg(r, v);
+                    r.into()
+                }
+                (UnOp::Neg, AnyReg::F(v)) => {
+                    let r = self.fb.new_f();
+                    self.fb.float_unop(FloatUnOp::Neg, r, v);
+                    r.into()
+                }
+                (UnOp::Not, AnyReg::I(v)) => {
+                    let r = self.fb.new_i();
+                    self.fb.int_op_imm(IntBinOp::Xor, r, v, 1);
+                    r.into()
+                }
+                (_, AnyReg::I(v)) => {
+                    let r = self.fb.new_i();
+                    self.fb.not(r, v);
+                    r.into()
+                }
+                _ => return None,
+            },
+            ExprKind::Binary(op, l, r) => return Some(self.binary(e, *op, l, r)),
+            ExprKind::Call(_, args) => return self.call(e, args),
+            ExprKind::Print { newline, args } => {
+                for a in args {
+                    self.print(a);
+                }
+                if *newline {
+                    self.fb.prints("\n");
+                }
+                return None;
+            }
+            ExprKind::Index(array, index) => {
+                let a = self.reference(array);
+                let i = self.int(index);
+                if *self.ty(array) == Type::Str {
+                    let r = self.fb.new_i();
+                    self.fb.get_b(r, a, i);
+                    r.into()
+                } else {
+                    self.element(a, i, self.ty(e).clone())
+                }
+            }
+            ExprKind::NewArray(_, len) => {
+                let n = self.int(len);
+                let Type::Array(elem) = self.ty(e).clone() else {
+                    return None;
+                };
+                let r = self.fb.new_r();
+                self.fb.new_array(elem.bank().unwrap_or(Bank::I), r, n);
+                r.into()
+            }
+            ExprKind::Cast(inner, _) => match (self.value(inner), self.ty(e)) {
+                (AnyReg::I(v), Type::Float) => {
+                    let r = self.fb.new_f();
+                    self.fb.i2f(r, v);
+                    r.into()
+                }
+                (AnyReg::F(v), Type::Int) => {
+                    let r = self.fb.new_i();
+                    self.fb.f2i(r, v);
+                    r.into()
+                }
+                // `bool as int` and casts to the same type keep the value.
+                (v, _) => v,
+            },
+        })
+    }
+
+    fn binary(&mut self, e: &Expr, op: BinOp, l: &Expr, r: &Expr) -> AnyReg {
+        if matches!(op, BinOp::And | BinOp::Or) {
+            // A bool value: 1, unless the condition jumps over to 0.
+            let dst = self.fb.new_i();
+            let is_false = self.fb.new_label();
+            let end = self.fb.new_label();
+            self.cond_jump(e, is_false, false);
+            self.fb.iconst(dst, 1);
+            self.fb.jump(end);
+            self.bind(is_false);
+            self.fb.iconst(dst, 0);
+            self.bind(end);
+            return dst.into();
+        }
+        if let Some(cmp) = cmp_of(op) {
+            let dst = self.fb.new_i();
+            match (self.value(l), self.value(r)) {
+                (AnyReg::I(a), AnyReg::I(b)) => self.fb.cmp(cmp, dst, a, b),
+                (AnyReg::F(a), AnyReg::F(b)) => self.fb.fcmp(cmp, dst, a, b),
+                // The checker compares ints, bools and floats only.
+                _ => {}
+            }
+            return dst.into();
+        }
+        let a = self.value(l);
+        let b = self.value(r);
+        let dst = self.new_reg(a.bank());
+        self.arith_into(op, dst, a, b);
+        dst
+    }
+
+    fn call(&mut self, e: &Expr, args: &[Expr]) -> Option<AnyReg> {
+        match self.checked.resolved.get(&e.id).copied()? {
+            Resolved::Builtin(Builtin::Len) => {
+                let a = self.reference(&args[0]);
+                let r = self.fb.new_i();
+                self.fb.len(r, a);
+                Some(r.into())
+            }
+            Resolved::Builtin(b) => {
+                let x = self.float(&args[0]);
+                let r = self.fb.new_f();
+                let op = match b {
+                    Builtin::Sqrt => FloatUnOp::Sqrt,
+                    Builtin::Abs => FloatUnOp::Abs,
+                    _ => FloatUnOp::Floor,
+                };
+                self.fb.float_unop(op, r, x);
+                Some(r.into())
+            }
+            Resolved::Func(f) => {
+                let regs: Vec<AnyReg> = args.iter().map(|a| self.value(a)).collect();
+                let dst = self.ty(e).bank().map(|b| self.new_reg(b));
+                self.fb.call(self.funcs[f], &regs, dst);
+                dst
+            }
+            _ => None,
+        }
+    }
+
+    fn print(&mut self, a: &PrintArg) {
+        if let ExprKind::Str(s) = &a.expr.kind {
+            self.fb.prints(s);
+            return;
+        }
+        let ty = self.ty(&a.expr).clone();
+        match (self.value(&a.expr), ty) {
+            (AnyReg::I(v), Type::Bool) => {
+                let no = self.fb.new_label();
+                let end = self.fb.new_label();
+                self.fb.jz(v, no);
+                self.fb.prints("true");
+                self.fb.jump(end);
+                self.bind(no);
+                self.fb.prints("false");
+                self.bind(end);
+            }
+            (AnyReg::I(v), _) => self.fb.printi(v),
+            (AnyReg::F(v), _) => self.fb.printf(v, a.digits.unwrap_or(DEFAULT_FLOAT_DIGITS)),
+            (AnyReg::R(v), _) => self.fb.printb(v),
+        }
+    }
+}
+
+/// Lower a checked program to a verified module.
+pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module, LangError> {
+    let mut mb = ModuleBuilder::new();
+    let mut globals = Vec::new();
+    for g in &checked.globals {
+        let r = match (&g.ty, &g.init) {
+            (Type::Float, Some(ExprKind::Float(v))) => mb.declare_global_f(&g.name, *v),
+            (Type::Float, _) => mb.declare_global_f(&g.name, 0.0),
+            (Type::Int | Type::Bool, Some(ExprKind::Int(v))) => mb.declare_global_i(&g.name, *v),
+            (Type::Int | Type::Bool, Some(ExprKind::Bool(b))) => {
+                mb.declare_global_i(&g.name, i64::from(*b))
+            }
+            (Type::Int | Type::Bool, _) => mb.declare_global_i(&g.name, 0),
+            _ => mb.declare_global_r(&g.name),
+        };
+        globals.push(r);
+    }
+    let funcs: Vec<FuncRef> = checked
+        .funcs
+        .iter()
+        .map(|f| mb.declare_function(&f.name, sig_of(&f.params, &f.result)))
+        .collect();
+    let decls = program.items.iter().filter_map(|i| match i {
+        Item::Func(f) => Some(f),
+        Item::Global(_) => None,
+    });
+    for (index, decl) in decls.enumerate() {
+        let sig = &checked.funcs[index];
+        let mut fb = mb.function(funcs[index]);
+        let mut locals = HashMap::new();
+        let mut counts = [0u16; 3];
+        for (k, param) in decl.params.iter().enumerate() {
+            if let Some(v) = param.default {
+                fb.set_default(k, v);
+            }
+        }
+        for (param, ty) in decl.params.iter().zip(&sig.params) {
+            let Some(bank) = ty.bank() else { continue };
+            let j = counts[bank.index()];
+            counts[bank.index()] += 1;
+            let reg: AnyReg = match bank {
+                Bank::I => fb.param_i(j).into(),
+                Bank::F => fb.param_f(j).into(),
+                Bank::R => fb.param_r(j).into(),
+            };
+            locals.insert(param.id, reg);
+        }
+        let mut g = FnGen {
+            fb,
+            checked,
+            funcs: &funcs,
+            globals: &globals,
+            locals,
+            loops: Vec::new(),
+            reachable: true,
+        };
+        g.block(&decl.body);
+        if g.reachable {
+            if sig.result == Type::Void {
+                g.fb.ret();
+            } else {
+                g.fb.trap_imm(MISSING_RETURN_TRAP);
+            }
+        }
+        g.fb.finish().map_err(|e| {
+            LangError::new(
+                file,
+                decl.pos,
+                format!("cannot compile `{}`: {e}", decl.name),
+            )
+        })?;
+    }
+    mb.finish().map_err(|e| {
+        LangError::new(
+            file,
+            Pos { line: 1, col: 1 },
+            format!("cannot build the module: {e}"),
+        )
+    })
+}

@@ -1,0 +1,719 @@
+//! The type checker: resolves every name, gives every expression its type,
+//! and rejects ill-typed programs with an error at the offending line and
+//! column.
+//!
+//! Its findings go into [`Checked`], keyed by [`NodeId`]: the code
+//! generator reads the type of each expression and what each name and call
+//! refers to, and never looks names up itself. Classes and closures will add
+//! variants to [`Type`] (a class type, a function type) and to [`Resolved`].
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::LangError;
+use super::ast::*;
+use crate::bytecode::Bank;
+
+/// A type of the language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Type {
+    /// `int`: an i64.
+    Int,
+    /// `float`: an f64.
+    Float,
+    /// `bool`: an i64 that is 0 or 1.
+    Bool,
+    /// `string`: an immutable byte string.
+    Str,
+    /// `[T]`: a fixed-length array.
+    Array(Box<Type>),
+    /// What a call of a function without a result has.
+    Void,
+}
+
+impl Type {
+    /// The register bank holding a value of this type (`None` for void).
+    pub fn bank(&self) -> Option<Bank> {
+        match self {
+            Type::Int | Type::Bool => Some(Bank::I),
+            Type::Float => Some(Bank::F),
+            Type::Str | Type::Array(_) => Some(Bank::R),
+            Type::Void => None,
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Int => write!(f, "int"),
+            Type::Float => write!(f, "float"),
+            Type::Bool => write!(f, "bool"),
+            Type::Str => write!(f, "string"),
+            Type::Array(t) => write!(f, "[{t}]"),
+            Type::Void => write!(f, "nothing"),
+        }
+    }
+}
+
+/// The functions the language provides without a declaration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// `len(a)`: an array's length or a string's length in bytes.
+    Len,
+    /// `sqrt(x)`.
+    Sqrt,
+    /// `abs(x)` of a float.
+    Abs,
+    /// `floor(x)`.
+    Floor,
+}
+
+const BUILTINS: &[(&str, Builtin)] = &[
+    ("len", Builtin::Len),
+    ("sqrt", Builtin::Sqrt),
+    ("abs", Builtin::Abs),
+    ("floor", Builtin::Floor),
+];
+
+/// What a name or a call refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// A local variable or parameter: the [`NodeId`] of its declaration.
+    Local(NodeId),
+    /// A global: its index among the program's globals.
+    Global(usize),
+    /// A function: its index among the program's functions.
+    Func(usize),
+    /// A builtin function.
+    Builtin(Builtin),
+}
+
+/// A function's signature in language types.
+#[derive(Clone, Debug)]
+pub struct FuncSig {
+    /// Its name.
+    pub name: String,
+    /// Its parameter types.
+    pub params: Vec<Type>,
+    /// Its result type ([`Type::Void`] when none).
+    pub result: Type,
+}
+
+/// A global's facts.
+#[derive(Clone, Debug)]
+pub struct GlobalInfo {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+    /// Whether it is a `var`.
+    pub mutable: bool,
+    /// Its initial value, when written (an int, float or bool literal).
+    pub init: Option<ExprKind>,
+}
+
+/// What the checker found out, for the code generator.
+#[derive(Clone, Debug, Default)]
+pub struct Checked {
+    /// The type of each expression and of each variable declaration.
+    pub types: HashMap<NodeId, Type>,
+    /// What each name (`ExprKind::Name`) and call refers to.
+    pub resolved: HashMap<NodeId, Resolved>,
+    /// The functions, in source order.
+    pub funcs: Vec<FuncSig>,
+    /// The globals, in source order.
+    pub globals: Vec<GlobalInfo>,
+}
+
+impl Checked {
+    /// The type of expression or declaration `id` (void if unknown, which
+    /// cannot happen for a checked program).
+    pub fn type_of(&self, id: NodeId) -> &Type {
+        self.types.get(&id).unwrap_or(&Type::Void)
+    }
+}
+
+struct Local {
+    id: NodeId,
+    ty: Type,
+    mutable: bool,
+}
+
+struct Checker<'s> {
+    file: &'s str,
+    out: Checked,
+    /// Top-level names: functions and globals share one namespace.
+    top: HashMap<String, Resolved>,
+    scopes: Vec<HashMap<String, Local>>,
+    result: Type,
+    loops: u32,
+}
+
+type CResult<T> = Result<T, LangError>;
+
+/// Whether a block surely ends in a `return` (or a loop that never ends).
+fn block_returns(b: &Block) -> bool {
+    b.stmts.iter().any(stmt_returns)
+}
+
+fn stmt_returns(s: &Stmt) -> bool {
+    match &s.kind {
+        StmtKind::Return(_) => true,
+        StmtKind::If {
+            then,
+            otherwise: Some(otherwise),
+            ..
+        } => block_returns(then) && block_returns(otherwise),
+        StmtKind::Block(b) => block_returns(b),
+        StmtKind::While { cond, body } => {
+            matches!(cond.kind, ExprKind::Bool(true)) && !breaks(body)
+        }
+        _ => false,
+    }
+}
+
+/// Whether a `break` in `b` leaves the loop whose body `b` is.
+fn breaks(b: &Block) -> bool {
+    b.stmts.iter().any(|s| match &s.kind {
+        StmtKind::Break => true,
+        StmtKind::If {
+            then, otherwise, ..
+        } => breaks(then) || otherwise.as_ref().is_some_and(breaks),
+        StmtKind::Block(b) => breaks(b),
+        _ => false,
+    })
+}
+
+impl Checker<'_> {
+    fn error<T>(&self, pos: Pos, message: String) -> CResult<T> {
+        Err(LangError::new(self.file, pos, message))
+    }
+
+    fn resolve_type(&self, t: &TypeExpr) -> CResult<Type> {
+        Ok(match t {
+            TypeExpr::Int => Type::Int,
+            TypeExpr::Float => Type::Float,
+            TypeExpr::Bool => Type::Bool,
+            TypeExpr::Str => Type::Str,
+            TypeExpr::Array(e) => Type::Array(Box::new(self.resolve_type(e)?)),
+            TypeExpr::Named(n, pos) => return self.error(*pos, format!("unknown type `{n}`")),
+        })
+    }
+
+    fn declare_top(&mut self, name: &str, pos: Pos, what: Resolved) -> CResult<()> {
+        if BUILTINS.iter().any(|(b, _)| *b == name) || name == "print" || name == "println" {
+            return self.error(pos, format!("`{name}` is a builtin function"));
+        }
+        if self.top.insert(name.to_owned(), what).is_some() {
+            return self.error(pos, format!("`{name}` is declared twice"));
+        }
+        Ok(())
+    }
+
+    fn program(&mut self, p: &Program) -> CResult<()> {
+        // Declarations first: functions and globals may be used before
+        // they are declared.
+        for item in &p.items {
+            match item {
+                Item::Func(f) => {
+                    let index = self.out.funcs.len();
+                    self.declare_top(&f.name, f.pos, Resolved::Func(index))?;
+                    let mut params = Vec::new();
+                    for param in &f.params {
+                        params.push(self.resolve_type(&param.ty)?);
+                    }
+                    let result = match &f.result {
+                        Some(t) => self.resolve_type(t)?,
+                        None => Type::Void,
+                    };
+                    if f.name != "main"
+                        && let Some(param) = f.params.iter().find(|p| p.default.is_some())
+                    {
+                        return self.error(
+                            param.pos,
+                            "only `main`'s parameters may have default values".to_owned(),
+                        );
+                    }
+                    if f.name == "main"
+                        && let Some((param, _)) =
+                            f.params.iter().zip(&params).find(|(_, t)| **t != Type::Int)
+                    {
+                        return self
+                            .error(param.pos, "`main` takes only `int` parameters".to_owned());
+                    }
+                    self.out.funcs.push(FuncSig {
+                        name: f.name.clone(),
+                        params,
+                        result,
+                    });
+                }
+                Item::Global(g) => {
+                    let index = self.out.globals.len();
+                    self.declare_top(&g.name, g.pos, Resolved::Global(index))?;
+                    let info = self.global(g)?;
+                    self.out.types.insert(g.id, info.ty.clone());
+                    self.out.globals.push(info);
+                }
+            }
+        }
+        if !self.out.funcs.iter().any(|f| f.name == "main") {
+            return self.error(
+                Pos { line: 1, col: 1 },
+                "the program has no `main` function".to_owned(),
+            );
+        }
+        for item in &p.items {
+            if let Item::Func(f) = item {
+                self.function(f)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn global(&mut self, g: &VarDecl) -> CResult<GlobalInfo> {
+        let declared = g.ty.as_ref().map(|t| self.resolve_type(t)).transpose()?;
+        let init_ty = match g.init.as_ref().map(|e| &e.kind) {
+            None => None,
+            Some(ExprKind::Int(_)) => Some(Type::Int),
+            Some(ExprKind::Float(_)) => Some(Type::Float),
+            Some(ExprKind::Bool(_)) => Some(Type::Bool),
+            Some(_) => {
+                let pos = g.init.as_ref().map_or(g.pos, |e| e.pos);
+                return self.error(
+                    pos,
+                    "a global's initial value must be an int, float or bool literal".to_owned(),
+                );
+            }
+        };
+        let ty = match (declared, init_ty) {
+            (Some(d), Some(i)) if d != i => {
+                let pos = g.init.as_ref().map_or(g.pos, |e| e.pos);
+                return self.error(
+                    pos,
+                    format!("`{}` is declared {d} but initialised with {i}", g.name),
+                );
+            }
+            (Some(d), _) => d,
+            (None, Some(i)) => i,
+            (None, None) => {
+                return self.error(
+                    g.pos,
+                    format!("`{}` needs a type or an initial value", g.name),
+                );
+            }
+        };
+        Ok(GlobalInfo {
+            name: g.name.clone(),
+            ty,
+            mutable: g.mutable,
+            init: g.init.as_ref().map(|e| e.kind.clone()),
+        })
+    }
+
+    fn function(&mut self, f: &FuncDecl) -> CResult<()> {
+        let index = match self.top.get(&f.name) {
+            Some(Resolved::Func(i)) => *i,
+            _ => return self.error(f.pos, format!("`{}` is not a function", f.name)),
+        };
+        let sig = self.out.funcs[index].clone();
+        self.result = sig.result.clone();
+        self.scopes = vec![HashMap::new()];
+        for (param, ty) in f.params.iter().zip(&sig.params) {
+            self.declare_local(&param.name, param.pos, param.id, ty.clone(), false)?;
+        }
+        self.block(&f.body)?;
+        if sig.result != Type::Void && !block_returns(&f.body) {
+            return self.error(
+                f.pos,
+                format!("`{}` may end without returning its {}", f.name, sig.result),
+            );
+        }
+        Ok(())
+    }
+
+    fn declare_local(
+        &mut self,
+        name: &str,
+        pos: Pos,
+        id: NodeId,
+        ty: Type,
+        mutable: bool,
+    ) -> CResult<()> {
+        self.out.types.insert(id, ty.clone());
+        let scope = self.scopes.last_mut().expect("a function has a scope");
+        if scope.contains_key(name) {
+            return self.error(pos, format!("`{name}` is already declared in this scope"));
+        }
+        scope.insert(name.to_owned(), Local { id, ty, mutable });
+        Ok(())
+    }
+
+    fn block(&mut self, b: &Block) -> CResult<()> {
+        self.scopes.push(HashMap::new());
+        for s in &b.stmts {
+            self.stmt(s)?;
+        }
+        self.scopes.pop();
+        Ok(())
+    }
+
+    fn expect_type(&mut self, e: &Expr, want: &Type, what: &str) -> CResult<()> {
+        let got = self.expr(e)?;
+        if got != *want {
+            return self.error(e.pos, format!("{what} must be {want}, found {got}"));
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> CResult<()> {
+        match &s.kind {
+            StmtKind::Var(d) => {
+                let declared = d.ty.as_ref().map(|t| self.resolve_type(t)).transpose()?;
+                let ty = match (&d.init, declared) {
+                    (Some(init), Some(t)) => {
+                        self.expect_type(init, &t, &format!("the value of `{}`", d.name))?;
+                        t
+                    }
+                    (Some(init), None) => self.value(init)?,
+                    (None, Some(t)) => {
+                        if !d.mutable {
+                            return self.error(d.pos, format!("`let {}` needs a value", d.name));
+                        }
+                        t
+                    }
+                    (None, None) => {
+                        return self.error(
+                            d.pos,
+                            format!("`{}` needs a type or an initial value", d.name),
+                        );
+                    }
+                };
+                self.declare_local(&d.name, d.pos, d.id, ty, d.mutable)
+            }
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expect_type(cond, &Type::Bool, "a condition")?;
+                self.block(then)?;
+                if let Some(b) = otherwise {
+                    self.block(b)?;
+                }
+                Ok(())
+            }
+            StmtKind::While { cond, body } => {
+                self.expect_type(cond, &Type::Bool, "a condition")?;
+                self.loop_body(body)
+            }
+            StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                self.expect_type(start, &Type::Int, "a range's start")?;
+                self.expect_type(end, &Type::Int, "a range's end")?;
+                self.scopes.push(HashMap::new());
+                self.declare_local(&var.name, var.pos, var.id, Type::Int, false)?;
+                self.loop_body(body)?;
+                self.scopes.pop();
+                Ok(())
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                if self.loops == 0 {
+                    let word = if matches!(s.kind, StmtKind::Break) {
+                        "break"
+                    } else {
+                        "continue"
+                    };
+                    return self.error(s.pos, format!("`{word}` outside a loop"));
+                }
+                Ok(())
+            }
+            StmtKind::Return(value) => {
+                let want = self.result.clone();
+                match (value, &want) {
+                    (None, Type::Void) => Ok(()),
+                    (None, t) => self.error(
+                        s.pos,
+                        format!("`return` without a value in a function returning {t}"),
+                    ),
+                    (Some(e), Type::Void) => self.error(
+                        e.pos,
+                        "a function without a result type returns no value".to_owned(),
+                    ),
+                    (Some(e), t) => self.expect_type(e, t, "the returned value"),
+                }
+            }
+            StmtKind::Expr(e) => {
+                if !matches!(e.kind, ExprKind::Call(..) | ExprKind::Print { .. }) {
+                    return self.error(
+                        e.pos,
+                        "this expression does nothing: only calls can be statements".to_owned(),
+                    );
+                }
+                self.expr(e).map(|_| ())
+            }
+            StmtKind::Block(b) => self.block(b),
+        }
+    }
+
+    fn loop_body(&mut self, body: &Block) -> CResult<()> {
+        self.loops += 1;
+        let r = self.block(body);
+        self.loops -= 1;
+        r
+    }
+
+    fn lookup(&self, name: &str) -> Option<(Resolved, Type, bool)> {
+        for scope in self.scopes.iter().rev() {
+            if let Some(l) = scope.get(name) {
+                return Some((Resolved::Local(l.id), l.ty.clone(), l.mutable));
+            }
+        }
+        match self.top.get(name) {
+            Some(&Resolved::Global(i)) => {
+                let g = &self.out.globals[i];
+                Some((Resolved::Global(i), g.ty.clone(), g.mutable))
+            }
+            Some(&other) => Some((other, Type::Void, false)),
+            None => None,
+        }
+    }
+
+    fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) -> CResult<()> {
+        let target_ty = match &target.kind {
+            ExprKind::Name(name) => {
+                let ty = self.expr(target)?;
+                let Some((_, _, mutable)) = self.lookup(name) else {
+                    return self.error(target.pos, format!("unknown variable `{name}`"));
+                };
+                if !mutable {
+                    return self.error(
+                        target.pos,
+                        format!("`{name}` is not a `var`: it cannot be assigned"),
+                    );
+                }
+                ty
+            }
+            ExprKind::Index(array, _) => {
+                let ty = self.expr(target)?;
+                if *self.out.type_of(array.id) == Type::Str {
+                    return self.error(
+                        array.pos,
+                        "strings are immutable: their bytes cannot be assigned".to_owned(),
+                    );
+                }
+                ty
+            }
+            _ => {
+                return self.error(
+                    target.pos,
+                    "only a variable or an element can be assigned".to_owned(),
+                );
+            }
+        };
+        match op {
+            None => self.expect_type(value, &target_ty, "the assigned value"),
+            Some(op) => {
+                let value_ty = self.value(value)?;
+                let result = self.arith(op, &target_ty, &value_ty, target.pos)?;
+                if result != target_ty {
+                    return self.error(
+                        value.pos,
+                        format!("`{}=` gives {result}, not {target_ty}", op.symbol()),
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Check an expression that must have a value (not void).
+    fn value(&mut self, e: &Expr) -> CResult<Type> {
+        let t = self.expr(e)?;
+        if t == Type::Void {
+            return self.error(e.pos, "this expression has no value".to_owned());
+        }
+        Ok(t)
+    }
+
+    fn expr(&mut self, e: &Expr) -> CResult<Type> {
+        let t = self.expr_kind(e)?;
+        self.out.types.insert(e.id, t.clone());
+        Ok(t)
+    }
+
+    fn arith(&self, op: BinOp, l: &Type, r: &Type, pos: Pos) -> CResult<Type> {
+        let sym = op.symbol();
+        if l != r {
+            return self.error(
+                pos,
+                format!(
+                    "`{sym}` of {l} and {r}: both sides must have one type (convert with `as`)"
+                ),
+            );
+        }
+        let ok = match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
+                matches!(l, Type::Int | Type::Float)
+            }
+            BinOp::Rem
+            | BinOp::BitAnd
+            | BinOp::BitOr
+            | BinOp::BitXor
+            | BinOp::Shl
+            | BinOp::Shr
+            | BinOp::Ushr => *l == Type::Int,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => matches!(l, Type::Int | Type::Float),
+            BinOp::Eq | BinOp::Ne => matches!(l, Type::Int | Type::Float | Type::Bool),
+            BinOp::And | BinOp::Or => *l == Type::Bool,
+        };
+        if !ok {
+            return self.error(pos, format!("`{sym}` does not apply to {l}"));
+        }
+        Ok(if op.is_comparison() {
+            Type::Bool
+        } else {
+            l.clone()
+        })
+    }
+
+    fn expr_kind(&mut self, e: &Expr) -> CResult<Type> {
+        Ok(match &e.kind {
+            ExprKind::Int(_) => Type::Int,
+            ExprKind::Float(_) => Type::Float,
+            ExprKind::Bool(_) => Type::Bool,
+            ExprKind::Str(_) => Type::Str,
+            ExprKind::Name(name) => match self.lookup(name) {
+                Some((r @ (Resolved::Local(_) | Resolved::Global(_)), ty, _)) => {
+                    self.out.resolved.insert(e.id, r);
+                    ty
+                }
+                Some(_) => {
+                    return self.error(e.pos, format!("`{name}` is a function, not a value"));
+                }
+                None => return self.error(e.pos, format!("unknown variable `{name}`")),
+            },
+            ExprKind::Unary(op, operand) => {
+                let t = self.value(operand)?;
+                match (op, &t) {
+                    (UnOp::Neg, Type::Int | Type::Float)
+                    | (UnOp::BitNot, Type::Int)
+                    | (UnOp::Not, Type::Bool) => t,
+                    _ => {
+                        let sym = match op {
+                            UnOp::Neg => "-",
+                            UnOp::Not => "!",
+                            UnOp::BitNot => "~",
+                        };
+                        return self.error(e.pos, format!("`{sym}` does not apply to {t}"));
+                    }
+                }
+            }
+            ExprKind::Binary(op, l, r) => {
+                let lt = self.value(l)?;
+                let rt = self.value(r)?;
+                self.arith(*op, &lt, &rt, e.pos)?
+            }
+            ExprKind::Call(name, args) => self.call(e, name, args)?,
+            ExprKind::Print { args, .. } => {
+                for a in args {
+                    let t = self.value(&a.expr)?;
+                    if matches!(t, Type::Array(_)) {
+                        return self
+                            .error(a.expr.pos, format!("cannot print {t}: print its elements"));
+                    }
+                    if a.digits.is_some() && t != Type::Float {
+                        return self.error(
+                            a.expr.pos,
+                            format!("a digit count applies to a float, not {t}"),
+                        );
+                    }
+                }
+                Type::Void
+            }
+            ExprKind::Index(array, index) => {
+                let at = self.value(array)?;
+                self.expect_type(index, &Type::Int, "an index")?;
+                match at {
+                    Type::Array(elem) => *elem,
+                    Type::Str => Type::Int,
+                    other => return self.error(array.pos, format!("cannot index {other}")),
+                }
+            }
+            ExprKind::NewArray(elem, len) => {
+                let elem = self.resolve_type(elem)?;
+                self.expect_type(len, &Type::Int, "an array length")?;
+                Type::Array(Box::new(elem))
+            }
+            ExprKind::Cast(inner, to) => {
+                let from = self.value(inner)?;
+                let to = self.resolve_type(to)?;
+                match (&from, &to) {
+                    (Type::Int, Type::Float)
+                    | (Type::Float, Type::Int)
+                    | (Type::Bool, Type::Int) => to,
+                    (a, b) if a == b => to,
+                    _ => return self.error(e.pos, format!("cannot convert {from} to {to}")),
+                }
+            }
+        })
+    }
+
+    fn call(&mut self, e: &Expr, name: &str, args: &[Expr]) -> CResult<Type> {
+        if let Some(&(_, b)) = BUILTINS.iter().find(|(n, _)| *n == name) {
+            self.out.resolved.insert(e.id, Resolved::Builtin(b));
+            if args.len() != 1 {
+                return self.error(
+                    e.pos,
+                    format!("`{name}` takes 1 argument, not {}", args.len()),
+                );
+            }
+            let t = self.value(&args[0])?;
+            return match (b, &t) {
+                (Builtin::Len, Type::Array(_) | Type::Str) => Ok(Type::Int),
+                (Builtin::Sqrt | Builtin::Abs | Builtin::Floor, Type::Float) => Ok(Type::Float),
+                _ => self.error(args[0].pos, format!("`{name}` does not take {t}")),
+            };
+        }
+        let index = match self.lookup(name) {
+            Some((Resolved::Func(i), _, _)) => i,
+            Some(_) => return self.error(e.pos, format!("`{name}` is a variable, not a function")),
+            None => return self.error(e.pos, format!("unknown function `{name}`")),
+        };
+        self.out.resolved.insert(e.id, Resolved::Func(index));
+        let sig = self.out.funcs[index].clone();
+        if args.len() != sig.params.len() {
+            return self.error(
+                e.pos,
+                format!(
+                    "`{name}` takes {} arguments, not {}",
+                    sig.params.len(),
+                    args.len()
+                ),
+            );
+        }
+        for (k, (a, want)) in args.iter().zip(&sig.params).enumerate() {
+            self.expect_type(a, want, &format!("argument {} of `{name}`", k + 1))?;
+        }
+        Ok(sig.result)
+    }
+}
+
+/// Check `program`: every name resolved, every expression typed.
+pub fn check(program: &Program, file: &str) -> Result<Checked, LangError> {
+    let mut c = Checker {
+        file,
+        out: Checked::default(),
+        top: HashMap::new(),
+        scopes: Vec::new(),
+        result: Type::Void,
+        loops: 0,
+    };
+    c.program(program)?;
+    Ok(c.out)
+}
