@@ -86,6 +86,15 @@ fn cmp_of(op: BinOp) -> Option<Cmp> {
     })
 }
 
+/// The value of `e` when it is an int literal that fits an op's 16-bit
+/// immediate (`addi`, `jlti`, ...).
+fn small_literal(e: &Expr) -> Option<i16> {
+    match e.kind {
+        ExprKind::Int(v) => i16::try_from(v).ok(),
+        _ => None,
+    }
+}
+
 /// The comparison that holds exactly when `c` does not (for integers).
 fn negate(c: Cmp) -> Cmp {
     match c {
@@ -139,8 +148,7 @@ impl FnGen<'_, '_> {
                 let Some(bank) = ty.bank() else { return };
                 let reg = self.new_reg(bank);
                 if let Some(init) = &d.init {
-                    let v = self.value(init);
-                    self.mov(reg, v);
+                    self.store(reg, init);
                 }
                 self.locals.insert(d.id, reg);
             }
@@ -150,6 +158,13 @@ impl FnGen<'_, '_> {
                 then,
                 otherwise,
             } => {
+                // `if c { break }` and `if c { continue }`: one branch.
+                if let (None, [only]) = (otherwise, then.stmts.as_slice())
+                    && let Some(target) = self.loop_jump(&only.kind)
+                {
+                    self.cond_jump(cond, target, true);
+                    return;
+                }
                 let else_label = self.fb.new_label();
                 self.cond_jump(cond, else_label, false);
                 self.block(then);
@@ -188,11 +203,9 @@ impl FnGen<'_, '_> {
                 body,
             } => {
                 let i = self.fb.new_i();
-                let v = self.int(start);
-                self.fb.mov(i, v);
+                self.store(i.into(), start);
                 let limit = self.fb.new_i();
-                let v = self.int(end);
-                self.fb.mov(limit, v);
+                self.store(limit.into(), end);
                 self.locals.insert(var.id, i.into());
                 let head = self.fb.new_label();
                 let step = self.fb.new_label();
@@ -206,12 +219,7 @@ impl FnGen<'_, '_> {
                 self.bind(exit);
             }
             StmtKind::Break | StmtKind::Continue => {
-                if let Some(l) = self.loops.last() {
-                    let target = if matches!(s.kind, StmtKind::Break) {
-                        l.break_to
-                    } else {
-                        l.continue_to
-                    };
+                if let Some(target) = self.loop_jump(&s.kind) {
                     self.fb.jump(target);
                     self.reachable = false;
                 }
@@ -232,6 +240,16 @@ impl FnGen<'_, '_> {
         }
     }
 
+    /// Where a `break` or `continue` statement jumps.
+    fn loop_jump(&self, kind: &StmtKind) -> Option<Label> {
+        let l = self.loops.last()?;
+        match kind {
+            StmtKind::Break => Some(l.break_to),
+            StmtKind::Continue => Some(l.continue_to),
+            _ => None,
+        }
+    }
+
     fn loop_body(&mut self, body: &Block, continue_to: Label, break_to: Label) {
         self.loops.push(Loop {
             continue_to,
@@ -241,36 +259,66 @@ impl FnGen<'_, '_> {
         self.loops.pop();
     }
 
-    fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) {
-        match &target.kind {
-            ExprKind::Name(_) => {
-                let v = self.value(value);
-                match self.checked.resolved.get(&target.id) {
-                    Some(Resolved::Local(decl)) => {
-                        let Some(&reg) = self.locals.get(decl) else {
-                            return;
-                        };
-                        match op {
-                            None => self.mov(reg, v),
-                            Some(op) => self.arith_into(op, reg, reg, v),
-                        }
-                    }
-                    Some(&Resolved::Global(g)) => {
-                        let g = self.globals[g];
-                        let v = match op {
-                            None => v,
-                            Some(op) => {
-                                let cur = self.new_reg(v.bank());
-                                self.fb.global_get(cur, g);
-                                self.arith_into(op, cur, cur, v);
-                                cur
-                            }
-                        };
-                        self.fb.global_set(g, v);
-                    }
-                    _ => {}
+    /// `dst = e`, computing constants and arithmetic straight into `dst`
+    /// (every operand is read before the op writes `dst`, so `x = x + 1`
+    /// is safe) and moving any other value there.
+    fn store(&mut self, dst: AnyReg, e: &Expr) {
+        match (&e.kind, dst) {
+            (ExprKind::Int(v), AnyReg::I(d)) => self.fb.iconst(d, *v),
+            (ExprKind::Bool(b), AnyReg::I(d)) => self.fb.iconst(d, i64::from(*b)),
+            (ExprKind::Float(v), AnyReg::F(d)) => self.fb.fconst(d, *v),
+            (ExprKind::Binary(op, l, r), _)
+                if !op.is_comparison() && !matches!(op, BinOp::And | BinOp::Or) =>
+            {
+                let a = self.value(l);
+                if let (AnyReg::I(a), AnyReg::I(d), Some(imm)) = (a, dst, small_literal(r)) {
+                    self.fb.int_op_imm(int_op(*op), d, a, imm);
+                } else {
+                    let b = self.value(r);
+                    self.arith_into(*op, dst, a, b);
                 }
             }
+            _ => {
+                let v = self.value(e);
+                self.mov(dst, v);
+            }
+        }
+    }
+
+    fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) {
+        match &target.kind {
+            ExprKind::Name(_) => match self.checked.resolved.get(&target.id) {
+                Some(Resolved::Local(decl)) => {
+                    let Some(&reg) = self.locals.get(decl) else {
+                        return;
+                    };
+                    match (op, reg, small_literal(value)) {
+                        (None, _, _) => self.store(reg, value),
+                        (Some(op), AnyReg::I(r), Some(imm)) => {
+                            self.fb.int_op_imm(int_op(op), r, r, imm);
+                        }
+                        (Some(op), _, _) => {
+                            let v = self.value(value);
+                            self.arith_into(op, reg, reg, v);
+                        }
+                    }
+                }
+                Some(&Resolved::Global(g)) => {
+                    let g = self.globals[g];
+                    let v = self.value(value);
+                    let v = match op {
+                        None => v,
+                        Some(op) => {
+                            let cur = self.new_reg(v.bank());
+                            self.fb.global_get(cur, g);
+                            self.arith_into(op, cur, cur, v);
+                            cur
+                        }
+                    };
+                    self.fb.global_set(g, v);
+                }
+                _ => {}
+            },
             ExprKind::Index(array, index) => {
                 let a = self.reference(array);
                 let i = self.int(index);
@@ -340,8 +388,13 @@ impl FnGen<'_, '_> {
                 let cmp = cmp_of(*op).unwrap_or(Cmp::Eq);
                 let cmp = if when { cmp } else { negate(cmp) };
                 let a = self.int(l);
-                let b = self.int(r);
-                self.fb.branch(cmp, a, b, target);
+                match small_literal(r) {
+                    Some(imm) => self.fb.branch_imm(cmp, a, imm, target),
+                    None => {
+                        let b = self.int(r);
+                        self.fb.branch(cmp, a, b, target);
+                    }
+                }
             }
             _ => {
                 // Float comparisons included: `!(a < b)` is not `a >= b`
@@ -502,7 +555,12 @@ impl FnGen<'_, '_> {
         }
         if let Some(cmp) = cmp_of(op) {
             let dst = self.fb.new_i();
-            match (self.value(l), self.value(r)) {
+            let a = self.value(l);
+            if let (AnyReg::I(a), Some(imm)) = (a, small_literal(r)) {
+                self.fb.cmp_imm(cmp, dst, a, imm);
+                return dst.into();
+            }
+            match (a, self.value(r)) {
                 (AnyReg::I(a), AnyReg::I(b)) => self.fb.cmp(cmp, dst, a, b),
                 (AnyReg::F(a), AnyReg::F(b)) => self.fb.fcmp(cmp, dst, a, b),
                 // The checker compares ints, bools and floats only.
@@ -510,10 +568,9 @@ impl FnGen<'_, '_> {
             }
             return dst.into();
         }
-        let a = self.value(l);
-        let b = self.value(r);
-        let dst = self.new_reg(a.bank());
-        self.arith_into(op, dst, a, b);
+        let bank = self.ty(l).bank().unwrap_or(Bank::I);
+        let dst = self.new_reg(bank);
+        self.store(dst, e);
         dst
     }
 
