@@ -12,7 +12,7 @@ use super::lexer::{Tok, Token};
 use crate::bytecode::op::MAX_PRINTF_DIGITS;
 
 /// The deepest nesting of blocks and parenthesised expressions accepted.
-pub const MAX_DEPTH: u32 = 100;
+pub const MAX_DEPTH: u32 = 200;
 
 struct Parser<'s> {
     tokens: Vec<Token>,
@@ -412,10 +412,21 @@ impl Parser<'_> {
         e
     }
 
+    /// Each operator applied deepens the tree by one level, so a long
+    /// chain (`1 + 1 + ...`) counts against [`MAX_DEPTH`] as parentheses
+    /// do: the passes after the parser recurse over the tree's height.
     fn binary(&mut self, min_power: u8) -> PResult<Expr> {
+        let saved = self.depth;
+        let e = self.binary_chain(min_power);
+        self.depth = saved;
+        e
+    }
+
+    fn binary_chain(&mut self, min_power: u8) -> PResult<Expr> {
         let mut lhs = self.unary()?;
         loop {
             if self.is("as") && CAST_POWER > min_power {
+                self.enter()?;
                 let pos = self.advance().pos;
                 let ty = self.type_expr()?;
                 let id = self.id();
@@ -432,6 +443,7 @@ impl Parser<'_> {
             if power <= min_power {
                 return Ok(lhs);
             }
+            self.enter()?;
             let pos = self.advance().pos;
             let rhs = self.binary(power)?;
             if op.is_comparison()
@@ -494,7 +506,12 @@ impl Parser<'_> {
     }
 
     fn postfix_of(&mut self, mut e: Expr) -> PResult<Expr> {
+        let saved = self.depth;
         while self.is("[") && !self.peek().newline_before {
+            if let Err(err) = self.enter() {
+                self.depth = saved;
+                return Err(err);
+            }
             let pos = self.advance().pos;
             let index = self.expr()?;
             self.expect("]")?;
@@ -505,6 +522,7 @@ impl Parser<'_> {
                 pos,
             };
         }
+        self.depth = saved;
         Ok(e)
     }
 

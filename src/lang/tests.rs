@@ -26,6 +26,27 @@ fn a_valid_program_compiles_and_verifies() {
     assert_eq!(m.functions.len(), 1);
 }
 
+/// Inputs just within the nesting limit compile, on a test thread's stack,
+/// through every pass.
+#[test]
+fn nesting_up_to_the_limit_compiles() {
+    let parens = format!("{}1{}", "(".repeat(190), ")".repeat(190));
+    let sum = vec!["1"; 190].join(" + ");
+    let mut blocks = String::new();
+    for _ in 0..190 {
+        blocks.push_str("if true { ");
+    }
+    blocks.push_str("println(1)");
+    blocks.push_str(&" }".repeat(190));
+    for body in [
+        format!("let x = {parens}"),
+        format!("let x = {sum}"),
+        blocks,
+    ] {
+        compile(&in_main(&body), "deep.lark").unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 #[test]
 fn lexical_errors() {
     assert_eq!(
@@ -112,7 +133,17 @@ fn syntax_errors() {
     let deep = format!("{}1{}", "(".repeat(500), ")".repeat(500));
     assert_eq!(
         error(&in_main(&format!("let x = {deep}"))),
-        "2:112: nesting deeper than 100 levels"
+        "2:212: nesting deeper than 200 levels"
+    );
+    let long = vec!["1"; 5000].join(" + ");
+    assert_eq!(
+        error(&in_main(&format!("let x = {long}"))),
+        "2:807: nesting deeper than 200 levels"
+    );
+    let index = "[0]".repeat(5000);
+    assert_eq!(
+        error(&in_main(&format!("let x = a{index}"))),
+        "2:606: nesting deeper than 200 levels"
     );
 }
 
