@@ -217,3 +217,77 @@ fn out_of_bounds_traps() {
     let out = differential::check_module(&module, "main", &[Value::I(3)]);
     assert_eq!(out.trap().0, tierjit::TrapKind::IndexOutOfBounds);
 }
+
+#[test]
+fn classes_dispatch_virtually() {
+    assert_eq!(
+        run(&program("shapes.lark"), &[30]),
+        "area 1704.513 sides 80\n"
+    );
+    assert_eq!(
+        run(&program("shapes.lark"), &[1000]),
+        "area 56926.439 sides 2664\n"
+    );
+    let src = "
+class Animal {
+    var legs: int
+    var name: string
+    fn speak() -> string { return \"...\" }
+    fn describe() {
+        println(self.name, \" has \", self.legs, \" legs and says \", self.speak())
+    }
+}
+class Dog extends Animal {
+    fn speak() -> string { return \"woof\" }
+}
+class Puppy extends Dog {
+    var age: int
+    fn speak() -> string { return \"yip\" }
+}
+class Node {
+    var value: int
+    var next: Node
+}
+fn main() {
+    let animals = new [Animal](3)
+    animals[0] = new Animal()
+    animals[0].name = \"thing\"
+    let d = new Dog()
+    d.legs = 4
+    d.name = \"rex\"
+    animals[1] = d
+    let p = new Puppy()
+    p.legs = 4
+    p.legs += 0
+    p.age = 1
+    p.name = \"bit\"
+    animals[2] = p
+    for i in 0..len(animals) { animals[i].describe() }
+    var list = new Node()
+    for v in 1..4 {
+        let n = new Node()
+        n.value = v
+        n.next = list
+        list = n
+    }
+    var sum = 0
+    while list.value != 0 {
+        sum = sum * 10 + list.value
+        list = list.next
+    }
+    println(sum)
+}
+";
+    assert_eq!(
+        run(src, &[]),
+        "thing has 0 legs and says ...\nrex has 4 legs and says woof\nbit has 4 legs and says yip\n321\n"
+    );
+}
+
+#[test]
+fn a_null_object_traps() {
+    let src = "class C {\n    var x: int\n}\nvar g: C\nfn main() -> int {\n    return g.x\n}\n";
+    let module = compile(src, "t.lark").expect("compiles");
+    let out = differential::check_module(&module, "main", &[]);
+    assert_eq!(out.trap().0, tierjit::TrapKind::NullReference);
+}

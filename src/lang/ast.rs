@@ -57,6 +57,63 @@ pub enum Item {
     Func(FuncDecl),
     /// `var name: T = constant` or `let name = constant` at the top level.
     Global(VarDecl),
+    /// `class Name [extends Parent] { fields and methods }`.
+    Class(ClassDecl),
+}
+
+impl Program {
+    /// Every function in the order the checker numbers them
+    /// ([`Resolved::Func`](super::types::Resolved::Func)): the top-level
+    /// functions in source order, then each class's methods, class by
+    /// class; a method comes with its class's index among the classes.
+    pub fn functions(&self) -> Vec<(&FuncDecl, Option<usize>)> {
+        let mut out: Vec<(&FuncDecl, Option<usize>)> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Func(f) => Some((f, None)),
+                _ => None,
+            })
+            .collect();
+        for (k, c) in self.classes().enumerate() {
+            out.extend(c.methods.iter().map(|m| (m, Some(k))));
+        }
+        out
+    }
+
+    /// The classes, in source order.
+    pub fn classes(&self) -> impl Iterator<Item = &ClassDecl> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Class(c) => Some(c),
+            _ => None,
+        })
+    }
+}
+
+/// A class: a struct type with methods, dispatched virtually.
+#[derive(Clone, Debug)]
+pub struct ClassDecl {
+    /// Its name.
+    pub name: String,
+    /// Where its name is.
+    pub pos: Pos,
+    /// The class it extends (declared before it), and where that name is.
+    pub parent: Option<(String, Pos)>,
+    /// Its own fields (after the parent's).
+    pub fields: Vec<FieldDecl>,
+    /// Its methods: functions with an implicit first parameter `self`.
+    pub methods: Vec<FuncDecl>,
+}
+
+/// `var name: T` in a class.
+#[derive(Clone, Debug)]
+pub struct FieldDecl {
+    /// Its name, unique in the class and its ancestors.
+    pub name: String,
+    /// Where its name is.
+    pub pos: Pos,
+    /// Its type.
+    pub ty: TypeExpr,
 }
 
 /// A function.
@@ -72,6 +129,8 @@ pub struct FuncDecl {
     pub result: Option<TypeExpr>,
     /// Its body.
     pub body: Block,
+    /// The declaration of `self`, the first parameter of a method.
+    pub self_id: NodeId,
 }
 
 /// A function parameter.
@@ -220,6 +279,12 @@ pub enum ExprKind {
     NewArray(TypeExpr, Box<Expr>),
     /// `e as T`: `int` to `float` and back, `bool` to `int`.
     Cast(Box<Expr>, TypeExpr),
+    /// `new Name()`: an object of a class, every field zero or null.
+    NewObject(String),
+    /// `object.field`.
+    Field(Box<Expr>, String),
+    /// `object.method(args)`: a virtual call.
+    MethodCall(Box<Expr>, String, Vec<Expr>),
 }
 
 /// An argument of `print`: `e`, or `e : digits` for a float printed with

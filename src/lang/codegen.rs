@@ -14,8 +14,8 @@ use super::ast::*;
 use super::types::{Builtin, Checked, Resolved, Type};
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
 use crate::bytecode::{
-    AnyReg, Bank, Cmp, FReg, FuncRef, FunctionBuilder, GlobalRef, IReg, Label, Module,
-    ModuleBuilder, RReg, Signature,
+    AnyReg, Bank, Cmp, FReg, FieldRef, FuncRef, FunctionBuilder, GlobalRef, IReg, Label, Module,
+    ModuleBuilder, RReg, Signature, StructRef, TypeRef,
 };
 
 /// Digits after the point when `print` shows a float without `: digits`.
@@ -24,6 +24,21 @@ pub const DEFAULT_FLOAT_DIGITS: u16 = 6;
 /// The user trap code of a function that ends without returning a value
 /// (the checker rejects such functions, so it marks a compiler bug).
 pub const MISSING_RETURN_TRAP: i16 = 1;
+
+/// The hidden first field of every root class: the object's vtable, a ref
+/// array of function references, one per virtual method slot.
+pub const VTABLE_FIELD: &str = "$vtable";
+
+/// The bytecode of a class: a struct type, a vtable shared by its objects
+/// (a global, built by the constructor on first use), one function type per
+/// vtable slot, and a constructor function `Name.$new() -> r`.
+struct ClassCode {
+    strukt: StructRef,
+    vtable_field: FieldRef,
+    fields: HashMap<String, FieldRef>,
+    slot_types: Vec<TypeRef>,
+    new: FuncRef,
+}
 
 struct Loop {
     continue_to: Label,
@@ -35,6 +50,7 @@ struct FnGen<'a, 'm> {
     checked: &'a Checked,
     funcs: &'a [FuncRef],
     globals: &'a [GlobalRef],
+    classes: &'a [ClassCode],
     locals: HashMap<NodeId, AnyReg>,
     loops: Vec<Loop>,
     /// Whether the next op can be reached (false after a return, break or
@@ -319,6 +335,23 @@ impl FnGen<'_, '_> {
                 }
                 _ => {}
             },
+            ExprKind::Field(obj, name) => {
+                let Some(field) = self.field_ref(obj, name) else {
+                    return;
+                };
+                let o = self.reference(obj);
+                let v = self.value(value);
+                let v = match op {
+                    None => v,
+                    Some(op) => {
+                        let cur = self.new_reg(field.bank());
+                        self.fb.field_get(cur, o, field);
+                        self.arith_into(op, cur, cur, v);
+                        cur
+                    }
+                };
+                self.fb.field_set(o, field, v);
+            }
             ExprKind::Index(array, index) => {
                 let a = self.reference(array);
                 let i = self.int(index);
@@ -349,6 +382,14 @@ impl FnGen<'_, '_> {
             // The checker allows arithmetic on ints and floats only.
             _ => {}
         }
+    }
+
+    /// The field `name` of the class `obj` has.
+    fn field_ref(&self, obj: &Expr, name: &str) -> Option<FieldRef> {
+        let &Type::Class(c, _) = self.ty(obj) else {
+            return None;
+        };
+        self.classes[c].fields.get(name).copied()
     }
 
     fn element(&mut self, array: RReg, index: IReg, elem: Type) -> AnyReg {
@@ -536,6 +577,41 @@ impl FnGen<'_, '_> {
                 // `bool as int` and casts to the same type keep the value.
                 (v, _) => v,
             },
+            ExprKind::NewObject(_) => {
+                let &Type::Class(c, _) = self.ty(e) else {
+                    return None;
+                };
+                let r = self.fb.new_r();
+                self.fb.call(self.classes[c].new, &[], AnyReg::from(r));
+                r.into()
+            }
+            ExprKind::Field(obj, name) => {
+                let field = self.field_ref(obj, name)?;
+                let o = self.reference(obj);
+                let r = self.new_reg(field.bank());
+                self.fb.field_get(r, o, field);
+                r
+            }
+            ExprKind::MethodCall(obj, _, args) => {
+                let Some(&Resolved::Method { class, slot }) = self.checked.resolved.get(&e.id)
+                else {
+                    return None;
+                };
+                let o = self.reference(obj);
+                let table = self.fb.new_r();
+                self.fb
+                    .field_get(table, o, self.classes[class].vtable_field);
+                let k = self.fb.new_i();
+                self.fb.iconst(k, i64::try_from(slot).unwrap_or(i64::MAX));
+                let method = self.fb.new_r();
+                self.fb.get_r(method, table, k);
+                let mut regs = vec![AnyReg::from(o)];
+                regs.extend(args.iter().map(|a| self.value(a)));
+                let dst = self.ty(e).bank().map(|b| self.new_reg(b));
+                self.fb
+                    .call_indirect(self.classes[class].slot_types[slot], method, &regs, dst);
+                return dst;
+            }
         })
     }
 
@@ -649,11 +725,8 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
         .iter()
         .map(|f| mb.declare_function(&f.name, sig_of(&f.params, &f.result)))
         .collect();
-    let decls = program.items.iter().filter_map(|i| match i {
-        Item::Func(f) => Some(f),
-        Item::Global(_) => None,
-    });
-    for (index, decl) in decls.enumerate() {
+    let classes = declare_classes(&mut mb, checked, &funcs, file)?;
+    for (index, (decl, class)) in program.functions().into_iter().enumerate() {
         let sig = &checked.funcs[index];
         let mut fb = mb.function(funcs[index]);
         let mut locals = HashMap::new();
@@ -663,7 +736,12 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
                 fb.set_default(k, v);
             }
         }
-        for (param, ty) in decl.params.iter().zip(&sig.params) {
+        let mut ids: Vec<NodeId> = Vec::new();
+        if class.is_some() {
+            ids.push(decl.self_id);
+        }
+        ids.extend(decl.params.iter().map(|p| p.id));
+        for (id, ty) in ids.into_iter().zip(&sig.params) {
             let Some(bank) = ty.bank() else { continue };
             let j = counts[bank.index()];
             counts[bank.index()] += 1;
@@ -672,13 +750,14 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
                 Bank::F => fb.param_f(j).into(),
                 Bank::R => fb.param_r(j).into(),
             };
-            locals.insert(param.id, reg);
+            locals.insert(id, reg);
         }
         let mut g = FnGen {
             fb,
             checked,
             funcs: &funcs,
             globals: &globals,
+            classes: &classes,
             locals,
             loops: Vec::new(),
             reachable: true,
@@ -695,7 +774,7 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
             LangError::new(
                 file,
                 decl.pos,
-                format!("cannot compile `{}`: {e}", decl.name),
+                format!("cannot compile `{}`: {e}", sig.name),
             )
         })?;
     }
@@ -706,4 +785,88 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
             format!("cannot build the module: {e}"),
         )
     })
+}
+
+/// Declare each class's struct, vtable global, slot types and constructor,
+/// and define the constructors.
+fn declare_classes(
+    mb: &mut ModuleBuilder,
+    checked: &Checked,
+    funcs: &[FuncRef],
+    file: &str,
+) -> Result<Vec<ClassCode>, LangError> {
+    let mut classes: Vec<ClassCode> = Vec::new();
+    let mut tables = Vec::new();
+    for (k, c) in checked.classes.iter().enumerate() {
+        let mut own: Vec<(Bank, &str)> = c
+            .fields
+            .iter()
+            .map(|(n, t)| (t.bank().unwrap_or(Bank::I), n.as_str()))
+            .collect();
+        if c.parent.is_none() {
+            own.insert(0, (Bank::R, VTABLE_FIELD));
+        }
+        let parent = c.parent.and_then(|p| classes.get(p)).map(|p| p.strukt);
+        let strukt = mb.declare_struct(&c.name, parent, &own);
+        let vtable_field = mb.field(strukt, VTABLE_FIELD);
+        let mut fields = HashMap::new();
+        let mut at = Some(k);
+        while let Some(j) = at {
+            for (n, _) in &checked.classes[j].fields {
+                fields.insert(n.clone(), mb.field(strukt, n));
+            }
+            at = checked.classes[j].parent;
+        }
+        let slot_types = c
+            .vtable
+            .iter()
+            .map(|&(_, f)| {
+                let s = &checked.funcs[f];
+                mb.declare_type(sig_of(&s.params, &s.result))
+            })
+            .collect();
+        let new = mb.declare_function(
+            format!("{}.$new", c.name),
+            Signature::new([], Some(Bank::R)),
+        );
+        tables.push(mb.declare_global_r(format!("{}.$vtable", c.name)));
+        classes.push(ClassCode {
+            strukt,
+            vtable_field,
+            fields,
+            slot_types,
+            new,
+        });
+    }
+    for ((c, code), &table) in checked.classes.iter().zip(&classes).zip(&tables) {
+        let mut fb = mb.function(code.new);
+        let obj = fb.new_r();
+        fb.new_struct(obj, code.strukt);
+        let vt = fb.new_r();
+        fb.global_get(vt, table);
+        let have = fb.new_label();
+        fb.jnnull(vt, have);
+        let n = fb.new_i();
+        fb.iconst(n, i64::try_from(c.vtable.len()).unwrap_or(i64::MAX));
+        fb.new_array(Bank::R, vt, n);
+        for (k, &(_, f)) in c.vtable.iter().enumerate() {
+            let method = fb.new_r();
+            fb.func_ref(method, funcs[f]);
+            let i = fb.new_i();
+            fb.iconst(i, i64::try_from(k).unwrap_or(i64::MAX));
+            fb.set_r(vt, i, method);
+        }
+        fb.global_set(table, vt);
+        fb.bind(have);
+        fb.field_set(obj, code.vtable_field, vt);
+        fb.ret_r(obj);
+        fb.finish().map_err(|e| {
+            LangError::new(
+                file,
+                Pos { line: 1, col: 1 },
+                format!("cannot compile `{}`'s constructor: {e}", c.name),
+            )
+        })?;
+    }
+    Ok(classes)
 }

@@ -156,14 +156,56 @@ impl Parser<'_> {
             }
             if self.eat("fn") {
                 items.push(Item::Func(self.function()?));
+            } else if self.eat("class") {
+                items.push(Item::Class(self.class()?));
             } else if self.is("var") || self.is("let") {
                 let decl = self.var_decl()?;
                 self.end_of_statement()?;
                 items.push(Item::Global(decl));
             } else {
-                return self.unexpected("`fn`, `var` or `let` at the top level");
+                return self.unexpected("`fn`, `class`, `var` or `let` at the top level");
             }
         }
+    }
+
+    fn class(&mut self) -> PResult<ClassDecl> {
+        let (name, pos) = self.ident("a class name")?;
+        let parent = if self.eat("extends") {
+            Some(self.ident("the parent class's name")?)
+        } else {
+            None
+        };
+        self.expect("{")?;
+        let mut fields = Vec::new();
+        let mut methods = Vec::new();
+        loop {
+            while self.eat(";") {}
+            if self.eat("}") {
+                break;
+            }
+            if self.eat("fn") {
+                methods.push(self.function()?);
+            } else if self.eat("var") {
+                let (fname, fpos) = self.ident("a field name")?;
+                self.expect(":")?;
+                let ty = self.type_expr()?;
+                self.end_of_statement()?;
+                fields.push(FieldDecl {
+                    name: fname,
+                    pos: fpos,
+                    ty,
+                });
+            } else {
+                return self.unexpected("`var`, `fn` or `}` in a class");
+            }
+        }
+        Ok(ClassDecl {
+            name,
+            pos,
+            parent,
+            fields,
+            methods,
+        })
     }
 
     fn function(&mut self) -> PResult<FuncDecl> {
@@ -207,12 +249,14 @@ impl Parser<'_> {
             None
         };
         let body = self.block()?;
+        let self_id = self.id();
         Ok(FuncDecl {
             name,
             pos,
             params,
             result,
             body,
+            self_id,
         })
     }
 
@@ -357,10 +401,13 @@ impl Parser<'_> {
                 let compound = COMPOUND.iter().find(|(s, _)| self.is(s)).map(|&(_, op)| op);
                 let kind = if compound.is_some() || self.is("=") {
                     let at = self.advance().pos;
-                    if !matches!(target.kind, ExprKind::Name(_) | ExprKind::Index(..)) {
+                    if !matches!(
+                        target.kind,
+                        ExprKind::Name(_) | ExprKind::Index(..) | ExprKind::Field(..)
+                    ) {
                         return self.error(
                             at,
-                            "only a variable or an element can be assigned".to_owned(),
+                            "only a variable, an element or a field can be assigned".to_owned(),
                         );
                     }
                     let value = self.expr()?;
@@ -507,7 +554,28 @@ impl Parser<'_> {
 
     fn postfix_of(&mut self, mut e: Expr) -> PResult<Expr> {
         let saved = self.depth;
-        while self.is("[") && !self.peek().newline_before {
+        loop {
+            if self.is(".") {
+                if let Err(err) = self.enter() {
+                    self.depth = saved;
+                    return Err(err);
+                }
+                self.advance();
+                let (name, pos) = self.ident("a field or method name")?;
+                let kind = if self.is("(") && !self.peek().newline_before {
+                    self.advance();
+                    let args = self.call_args()?;
+                    ExprKind::MethodCall(Box::new(e), name, args)
+                } else {
+                    ExprKind::Field(Box::new(e), name)
+                };
+                let id = self.id();
+                e = Expr { id, kind, pos };
+                continue;
+            }
+            if !self.is("[") || self.peek().newline_before {
+                break;
+            }
             if let Err(err) = self.enter() {
                 self.depth = saved;
                 return Err(err);
@@ -546,6 +614,13 @@ impl Parser<'_> {
                 self.expect(")")?;
                 return Ok(e);
             }
+            Tok::Sym("self") => ExprKind::Name("self".to_owned()),
+            Tok::Sym("new") if matches!(self.peek().tok, Tok::Ident(_)) => {
+                let (name, _) = self.ident("a class name")?;
+                self.expect("(")?;
+                self.expect(")")?;
+                ExprKind::NewObject(name)
+            }
             Tok::Sym("new") => {
                 if !self.is("[") {
                     return self.unexpected("an array type `[T]` after `new`");
@@ -569,15 +644,7 @@ impl Parser<'_> {
                             args,
                         }
                     } else {
-                        let mut args = Vec::new();
-                        while !self.is(")") {
-                            args.push(self.expr()?);
-                            if !self.eat(",") {
-                                break;
-                            }
-                        }
-                        self.expect(")")?;
-                        ExprKind::Call(name, args)
+                        ExprKind::Call(name, self.call_args()?)
                     }
                 } else {
                     ExprKind::Name(name)
@@ -592,6 +659,19 @@ impl Parser<'_> {
         };
         let id = self.id();
         Ok(Expr { id, kind, pos })
+    }
+
+    /// Arguments after the `(`, through the `)`.
+    fn call_args(&mut self) -> PResult<Vec<Expr>> {
+        let mut args = Vec::new();
+        while !self.is(")") {
+            args.push(self.expr()?);
+            if !self.eat(",") {
+                break;
+            }
+        }
+        self.expect(")")?;
+        Ok(args)
     }
 
     fn print_args(&mut self) -> PResult<Vec<PrintArg>> {

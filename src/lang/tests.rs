@@ -88,7 +88,7 @@ fn syntax_errors() {
     );
     assert_eq!(
         error("main()"),
-        "1:1: expected `fn`, `var` or `let` at the top level, found `main`"
+        "1:1: expected `fn`, `class`, `var` or `let` at the top level, found `main`"
     );
     assert_eq!(
         error(&in_main("let x = 1 let y = 2")),
@@ -100,7 +100,7 @@ fn syntax_errors() {
     );
     assert_eq!(
         error(&in_main("1 + 2 = 3")),
-        "2:11: only a variable or an element can be assigned"
+        "2:11: only a variable, an element or a field can be assigned"
     );
     assert_eq!(
         error(&in_main("let x = 9223372036854775808")),
@@ -333,6 +333,68 @@ fn expression_errors() {
     assert_eq!(error(&in_main("let x = y")), "2:13: unknown variable `y`");
 }
 
+#[test]
+fn class_errors() {
+    let base = "class A {\n    var x: int\n    fn f(a: int) -> int { return a }\n}\n";
+    let with = |rest: &str| format!("{base}{rest}\nfn main() {{\n}}\n");
+    assert_eq!(error(&with("class A {\n}")), "5:7: `A` is declared twice");
+    assert_eq!(
+        error(&with("class B extends C {\n}")),
+        "5:17: unknown class `C` (a parent is declared before its children)"
+    );
+    assert_eq!(
+        error(&with("class B extends A {\n    var x: float\n}")),
+        "6:9: `B` already has a field `x`"
+    );
+    assert_eq!(
+        error(&with(
+            "class B extends A {\n    fn f(a: float) -> int { return 1 }\n}"
+        )),
+        "6:8: `B.f` overrides `A.f` with another signature"
+    );
+    assert_eq!(
+        error(&with("class B {\n    fn g() {}\n    fn g() {}\n}")),
+        "7:8: `B` already has a method `g`"
+    );
+    let body = |b: &str| format!("{base}fn main() {{\n    {b}\n}}\n");
+    assert_eq!(error(&body("let a = new B()")), "6:13: unknown class `B`");
+    assert_eq!(
+        error(&body("let a = new A(); let y = a.y")),
+        "6:32: `A` has no field `y`"
+    );
+    assert_eq!(
+        error(&body("let a = new A(); a.g()")),
+        "6:24: `A` has no method `g`"
+    );
+    assert_eq!(
+        error(&body("let n = 1; let y = n.x")),
+        "6:26: int has no fields"
+    );
+    assert_eq!(
+        error(&body("let n = 1; n.f(1)")),
+        "6:18: int has no methods"
+    );
+    assert_eq!(
+        error(&body("let a = new A(); let y = a.f(true)")),
+        "6:34: argument 1 of `A.f` must be int, found bool"
+    );
+    assert_eq!(
+        error(&body("let a = new A(); print(a)")),
+        "6:28: cannot print A: print its elements"
+    );
+    assert_eq!(
+        error("class A {\n    x: int\n}\nfn main() {\n}"),
+        "2:5: expected `var`, `fn` or `}` in a class, found `x`"
+    );
+    // A parent may not be assigned where a child is expected.
+    assert_eq!(
+        error(&format!(
+            "{base}class B extends A {{\n}}\nfn main() {{\n    let b: B = new A()\n}}\n"
+        )),
+        "8:16: the value of `b` must be B, found A"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -351,6 +413,7 @@ proptest! {
             "*", "/", "%", "<", "==", "&&", "||", "!", "if", "else", "while", "for", "in", "..",
             "return", "break", "continue", "1", "2.5", "\"s\"", "true", "int", "float", "bool",
             "string", ":", ",", ";", "\n", "->", "new", "len", "print", "println", "as", "+=",
+            "class", "extends", "self", ".", "A", "B",
             "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~",
         ]),
         0..80,

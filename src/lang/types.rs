@@ -27,6 +27,9 @@ pub enum Type {
     Str,
     /// `[T]`: a fixed-length array.
     Array(Box<Type>),
+    /// An object of a class (its index among the classes, and its name):
+    /// it may hold an object of any descendant.
+    Class(usize, String),
     /// What a call of a function without a result has.
     Void,
 }
@@ -37,7 +40,7 @@ impl Type {
         match self {
             Type::Int | Type::Bool => Some(Bank::I),
             Type::Float => Some(Bank::F),
-            Type::Str | Type::Array(_) => Some(Bank::R),
+            Type::Str | Type::Array(_) | Type::Class(..) => Some(Bank::R),
             Type::Void => None,
         }
     }
@@ -51,6 +54,7 @@ impl fmt::Display for Type {
             Type::Bool => write!(f, "bool"),
             Type::Str => write!(f, "string"),
             Type::Array(t) => write!(f, "[{t}]"),
+            Type::Class(_, name) => write!(f, "{name}"),
             Type::Void => write!(f, "nothing"),
         }
     }
@@ -87,6 +91,13 @@ pub enum Resolved {
     Func(usize),
     /// A builtin function.
     Builtin(Builtin),
+    /// A virtual method: the static class of the object and the slot.
+    Method {
+        /// The class the object is known to be.
+        class: usize,
+        /// The method's slot in that class's vtable.
+        slot: usize,
+    },
 }
 
 /// A function's signature in language types.
@@ -113,6 +124,20 @@ pub struct GlobalInfo {
     pub init: Option<ExprKind>,
 }
 
+/// A class's facts.
+#[derive(Clone, Debug)]
+pub struct ClassInfo {
+    /// Its name.
+    pub name: String,
+    /// Its parent's index, which is lower than its own.
+    pub parent: Option<usize>,
+    /// Its own fields (after its ancestors'), with their types.
+    pub fields: Vec<(String, Type)>,
+    /// Its virtual methods, slot by slot: the name and the function that
+    /// implements it for this class (inherited or overridden).
+    pub vtable: Vec<(String, usize)>,
+}
+
 /// What the checker found out, for the code generator.
 #[derive(Clone, Debug, Default)]
 pub struct Checked {
@@ -124,6 +149,8 @@ pub struct Checked {
     pub funcs: Vec<FuncSig>,
     /// The globals, in source order.
     pub globals: Vec<GlobalInfo>,
+    /// The classes, in source order.
+    pub classes: Vec<ClassInfo>,
 }
 
 impl Checked {
@@ -145,6 +172,8 @@ struct Checker<'s> {
     out: Checked,
     /// Top-level names: functions and globals share one namespace.
     top: HashMap<String, Resolved>,
+    /// Class names.
+    classes: HashMap<String, usize>,
     scopes: Vec<HashMap<String, Local>>,
     result: Type,
     loops: u32,
@@ -197,7 +226,10 @@ impl Checker<'_> {
             TypeExpr::Bool => Type::Bool,
             TypeExpr::Str => Type::Str,
             TypeExpr::Array(e) => Type::Array(Box::new(self.resolve_type(e)?)),
-            TypeExpr::Named(n, pos) => return self.error(*pos, format!("unknown type `{n}`")),
+            TypeExpr::Named(n, pos) => match self.classes.get(n) {
+                Some(&c) => self.class_type(c),
+                None => return self.error(*pos, format!("unknown type `{n}`")),
+            },
         })
     }
 
@@ -212,62 +244,179 @@ impl Checker<'_> {
     }
 
     fn program(&mut self, p: &Program) -> CResult<()> {
-        // Declarations first: functions and globals may be used before
-        // they are declared.
+        // Declarations first: functions, classes and globals may be used
+        // before they are declared (a class's parent excepted).
+        let (mut funcs, mut globals) = (0, 0);
         for item in &p.items {
             match item {
                 Item::Func(f) => {
-                    let index = self.out.funcs.len();
-                    self.declare_top(&f.name, f.pos, Resolved::Func(index))?;
-                    let mut params = Vec::new();
-                    for param in &f.params {
-                        params.push(self.resolve_type(&param.ty)?);
-                    }
-                    let result = match &f.result {
-                        Some(t) => self.resolve_type(t)?,
-                        None => Type::Void,
-                    };
-                    if f.name != "main"
-                        && let Some(param) = f.params.iter().find(|p| p.default.is_some())
-                    {
-                        return self.error(
-                            param.pos,
-                            "only `main`'s parameters may have default values".to_owned(),
-                        );
-                    }
-                    if f.name == "main"
-                        && let Some((param, _)) =
-                            f.params.iter().zip(&params).find(|(_, t)| **t != Type::Int)
-                    {
-                        return self
-                            .error(param.pos, "`main` takes only `int` parameters".to_owned());
-                    }
-                    self.out.funcs.push(FuncSig {
-                        name: f.name.clone(),
-                        params,
-                        result,
-                    });
+                    self.declare_top(&f.name, f.pos, Resolved::Func(funcs))?;
+                    funcs += 1;
                 }
                 Item::Global(g) => {
-                    let index = self.out.globals.len();
-                    self.declare_top(&g.name, g.pos, Resolved::Global(index))?;
-                    let info = self.global(g)?;
-                    self.out.types.insert(g.id, info.ty.clone());
-                    self.out.globals.push(info);
+                    self.declare_top(&g.name, g.pos, Resolved::Global(globals))?;
+                    globals += 1;
                 }
+                Item::Class(_) => {}
             }
         }
-        if !self.out.funcs.iter().any(|f| f.name == "main") {
+        for c in p.classes() {
+            self.class(c)?;
+        }
+        for item in &p.items {
+            if let Item::Global(g) = item {
+                let info = self.global(g)?;
+                self.out.types.insert(g.id, info.ty.clone());
+                self.out.globals.push(info);
+            }
+        }
+        let functions = p.functions();
+        for &(f, class) in &functions {
+            let mut params = Vec::new();
+            let name = match class {
+                None => f.name.clone(),
+                Some(c) => {
+                    params.push(self.class_type(c));
+                    format!("{}.{}", self.out.classes[c].name, f.name)
+                }
+            };
+            for param in &f.params {
+                params.push(self.resolve_type(&param.ty)?);
+            }
+            let result = match &f.result {
+                Some(t) => self.resolve_type(t)?,
+                None => Type::Void,
+            };
+            let is_main = class.is_none() && f.name == "main";
+            if !is_main && let Some(param) = f.params.iter().find(|p| p.default.is_some()) {
+                return self.error(
+                    param.pos,
+                    "only `main`'s parameters may have default values".to_owned(),
+                );
+            }
+            if is_main
+                && let Some((param, _)) =
+                    f.params.iter().zip(&params).find(|(_, t)| **t != Type::Int)
+            {
+                return self.error(param.pos, "`main` takes only `int` parameters".to_owned());
+            }
+            self.out.funcs.push(FuncSig {
+                name,
+                params,
+                result,
+            });
+        }
+        if !self.top.contains_key("main") {
             return self.error(
                 Pos { line: 1, col: 1 },
                 "the program has no `main` function".to_owned(),
             );
         }
-        for item in &p.items {
-            if let Item::Func(f) = item {
-                self.function(f)?;
+        for (k, c) in p.classes().enumerate() {
+            self.vtable(k, c)?;
+        }
+        for (index, &(f, class)) in functions.iter().enumerate() {
+            self.function(f, index, class)?;
+        }
+        Ok(())
+    }
+
+    fn class_type(&self, c: usize) -> Type {
+        Type::Class(c, self.out.classes[c].name.clone())
+    }
+
+    /// Declare class `c`: its name, parent and fields (methods come later).
+    fn class(&mut self, c: &ClassDecl) -> CResult<()> {
+        if self.classes.contains_key(&c.name) || self.top.contains_key(&c.name) {
+            return self.error(c.pos, format!("`{}` is declared twice", c.name));
+        }
+        let parent = match &c.parent {
+            None => None,
+            Some((name, pos)) => match self.classes.get(name) {
+                Some(&k) => Some(k),
+                None => {
+                    return self.error(
+                        *pos,
+                        format!(
+                            "unknown class `{name}` (a parent is declared before its children)"
+                        ),
+                    );
+                }
+            },
+        };
+        let index = self.out.classes.len();
+        self.classes.insert(c.name.clone(), index);
+        self.out.classes.push(ClassInfo {
+            name: c.name.clone(),
+            parent,
+            fields: Vec::new(),
+            vtable: Vec::new(),
+        });
+        for f in &c.fields {
+            let ty = self.resolve_type(&f.ty)?;
+            if self.field(index, &f.name).is_some() {
+                return self.error(
+                    f.pos,
+                    format!("`{}` already has a field `{}`", c.name, f.name),
+                );
+            }
+            self.out.classes[index].fields.push((f.name.clone(), ty));
+        }
+        Ok(())
+    }
+
+    /// The type of field `name` of class `c` (its own or inherited).
+    fn field(&self, c: usize, name: &str) -> Option<Type> {
+        let mut at = Some(c);
+        while let Some(k) = at {
+            let info = &self.out.classes[k];
+            if let Some((_, t)) = info.fields.iter().find(|(n, _)| n == name) {
+                return Some(t.clone());
+            }
+            at = info.parent;
+        }
+        None
+    }
+
+    /// Class `k`'s vtable: its parent's, with overrides in place and its new
+    /// methods after.
+    fn vtable(&mut self, k: usize, c: &ClassDecl) -> CResult<()> {
+        let mut table = match self.out.classes[k].parent {
+            Some(p) => self.out.classes[p].vtable.clone(),
+            None => Vec::new(),
+        };
+        let first = self
+            .out
+            .funcs
+            .iter()
+            .position(|f| f.name.starts_with(&format!("{}.", c.name)));
+        for (m, decl) in c.methods.iter().enumerate() {
+            let func = first.unwrap_or(0) + m;
+            if c.methods[..m].iter().any(|d| d.name == decl.name) {
+                return self.error(
+                    decl.pos,
+                    format!("`{}` already has a method `{}`", c.name, decl.name),
+                );
+            }
+            match table.iter_mut().find(|(n, _)| *n == decl.name) {
+                Some(slot) => {
+                    let old = &self.out.funcs[slot.1];
+                    let new = &self.out.funcs[func];
+                    if old.params[1..] != new.params[1..] || old.result != new.result {
+                        return self.error(
+                            decl.pos,
+                            format!(
+                                "`{}` overrides `{}` with another signature",
+                                new.name, old.name
+                            ),
+                        );
+                    }
+                    slot.1 = func;
+                }
+                None => table.push((decl.name.clone(), func)),
             }
         }
+        self.out.classes[k].vtable = table;
         Ok(())
     }
 
@@ -311,22 +460,27 @@ impl Checker<'_> {
         })
     }
 
-    fn function(&mut self, f: &FuncDecl) -> CResult<()> {
-        let index = match self.top.get(&f.name) {
-            Some(Resolved::Func(i)) => *i,
-            _ => return self.error(f.pos, format!("`{}` is not a function", f.name)),
-        };
+    fn function(&mut self, f: &FuncDecl, index: usize, class: Option<usize>) -> CResult<()> {
         let sig = self.out.funcs[index].clone();
         self.result = sig.result.clone();
         self.scopes = vec![HashMap::new()];
-        for (param, ty) in f.params.iter().zip(&sig.params) {
+        let mut types = sig.params.iter();
+        if let Some(c) = class {
+            types.next();
+            let ty = self.class_type(c);
+            self.declare_local("self", f.pos, f.self_id, ty, false)?;
+        }
+        for (param, ty) in f.params.iter().zip(types) {
             self.declare_local(&param.name, param.pos, param.id, ty.clone(), false)?;
         }
         self.block(&f.body)?;
         if sig.result != Type::Void && !block_returns(&f.body) {
             return self.error(
                 f.pos,
-                format!("`{}` may end without returning its {}", f.name, sig.result),
+                format!(
+                    "`{}` may end without returning its {}",
+                    sig.name, sig.result
+                ),
             );
         }
         Ok(())
@@ -360,10 +514,28 @@ impl Checker<'_> {
 
     fn expect_type(&mut self, e: &Expr, want: &Type, what: &str) -> CResult<()> {
         let got = self.expr(e)?;
-        if got != *want {
+        if !self.assignable(&got, want) {
             return self.error(e.pos, format!("{what} must be {want}, found {got}"));
         }
         Ok(())
+    }
+
+    /// Whether a value of type `got` may go where `want` is expected: the
+    /// same type, or a class and one of its ancestors.
+    fn assignable(&self, got: &Type, want: &Type) -> bool {
+        if let (Type::Class(c, _), Type::Class(w, _)) = (got, want) {
+            let mut c = *c;
+            loop {
+                if c == *w {
+                    return true;
+                }
+                match self.out.classes[c].parent {
+                    Some(p) => c = p,
+                    None => return false,
+                }
+            }
+        }
+        got == want
     }
 
     fn stmt(&mut self, s: &Stmt) -> CResult<()> {
@@ -449,7 +621,10 @@ impl Checker<'_> {
                 }
             }
             StmtKind::Expr(e) => {
-                if !matches!(e.kind, ExprKind::Call(..) | ExprKind::Print { .. }) {
+                if !matches!(
+                    e.kind,
+                    ExprKind::Call(..) | ExprKind::MethodCall(..) | ExprKind::Print { .. }
+                ) {
                     return self.error(
                         e.pos,
                         "this expression does nothing: only calls can be statements".to_owned(),
@@ -509,10 +684,11 @@ impl Checker<'_> {
                 }
                 ty
             }
+            ExprKind::Field(..) => self.expr(target)?,
             _ => {
                 return self.error(
                     target.pos,
-                    "only a variable or an element can be assigned".to_owned(),
+                    "only a variable, an element or a field can be assigned".to_owned(),
                 );
             }
         };
@@ -623,7 +799,7 @@ impl Checker<'_> {
             ExprKind::Print { args, .. } => {
                 for a in args {
                     let t = self.value(&a.expr)?;
-                    if matches!(t, Type::Array(_)) {
+                    if matches!(t, Type::Array(_) | Type::Class(..)) {
                         return self
                             .error(a.expr.pos, format!("cannot print {t}: print its elements"));
                     }
@@ -661,6 +837,39 @@ impl Checker<'_> {
                     _ => return self.error(e.pos, format!("cannot convert {from} to {to}")),
                 }
             }
+            ExprKind::NewObject(name) => match self.classes.get(name) {
+                Some(&c) => self.class_type(c),
+                None => return self.error(e.pos, format!("unknown class `{name}`")),
+            },
+            ExprKind::Field(obj, name) => {
+                let Type::Class(c, cname) = self.value(obj)? else {
+                    let t = self.out.type_of(obj.id).clone();
+                    return self.error(e.pos, format!("{t} has no fields"));
+                };
+                match self.field(c, name) {
+                    Some(t) => t,
+                    None => return self.error(e.pos, format!("`{cname}` has no field `{name}`")),
+                }
+            }
+            ExprKind::MethodCall(obj, name, args) => {
+                let Type::Class(c, cname) = self.value(obj)? else {
+                    let t = self.out.type_of(obj.id).clone();
+                    return self.error(e.pos, format!("{t} has no methods"));
+                };
+                let Some(slot) = self.out.classes[c]
+                    .vtable
+                    .iter()
+                    .position(|(n, _)| n == name)
+                else {
+                    return self.error(e.pos, format!("`{cname}` has no method `{name}`"));
+                };
+                self.out
+                    .resolved
+                    .insert(e.id, Resolved::Method { class: c, slot });
+                let sig = self.out.funcs[self.out.classes[c].vtable[slot].1].clone();
+                self.arguments(e, &format!("{cname}.{name}"), args, &sig.params[1..])?;
+                sig.result
+            }
         })
     }
 
@@ -687,20 +896,25 @@ impl Checker<'_> {
         };
         self.out.resolved.insert(e.id, Resolved::Func(index));
         let sig = self.out.funcs[index].clone();
-        if args.len() != sig.params.len() {
+        self.arguments(e, name, args, &sig.params)?;
+        Ok(sig.result)
+    }
+
+    fn arguments(&mut self, e: &Expr, name: &str, args: &[Expr], params: &[Type]) -> CResult<()> {
+        if args.len() != params.len() {
             return self.error(
                 e.pos,
                 format!(
                     "`{name}` takes {} arguments, not {}",
-                    sig.params.len(),
+                    params.len(),
                     args.len()
                 ),
             );
         }
-        for (k, (a, want)) in args.iter().zip(&sig.params).enumerate() {
+        for (k, (a, want)) in args.iter().zip(params).enumerate() {
             self.expect_type(a, want, &format!("argument {} of `{name}`", k + 1))?;
         }
-        Ok(sig.result)
+        Ok(())
     }
 }
 
@@ -710,6 +924,7 @@ pub fn check(program: &Program, file: &str) -> Result<Checked, LangError> {
         file,
         out: Checked::default(),
         top: HashMap::new(),
+        classes: HashMap::new(),
         scopes: Vec::new(),
         result: Type::Void,
         loops: 0,
