@@ -291,3 +291,29 @@ fn a_null_object_traps() {
     let out = differential::check_module(&module, "main", &[]);
     assert_eq!(out.trap().0, tierjit::TrapKind::NullReference);
 }
+
+/// The harness's deterministic host function's result for i64 arguments.
+fn host_mix(args: &[i64]) -> i64 {
+    args.iter()
+        .fold(0x9e37_79b9u64, |h, &a| h.rotate_left(5) ^ a as u64) as i64
+}
+
+#[test]
+fn host_functions_are_called_through_imports() {
+    let src = "
+import fn mix(a: int, b: int) -> int
+import fn note(x: float)
+
+fn main(a: int) -> int {
+    note(1.5)
+    return mix(a, 2) + 1
+}
+";
+    let module = compile(src, "t.lark").expect("compiles");
+    assert_eq!(module.imports.len(), 2);
+    let out = differential::check_module(&module, "main", &[Value::I(5)]);
+    assert_eq!(out.int(), host_mix(&[5, 2]).wrapping_add(1));
+    // The host refuses 13: a trap of kind `host error` on every engine.
+    let out = differential::check_module(&module, "main", &[Value::I(13)]);
+    assert_eq!(out.trap().0, tierjit::TrapKind::HostError);
+}

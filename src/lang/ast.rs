@@ -59,6 +59,9 @@ pub enum Item {
     Global(VarDecl),
     /// `class Name [extends Parent] { fields and methods }`.
     Class(ClassDecl),
+    /// `import fn name(params) -> T`: a host function the embedder
+    /// provides (a bytecode import); its body is a [`Block`] left empty.
+    Import(FuncDecl),
 }
 
 impl Program {

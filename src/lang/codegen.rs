@@ -14,8 +14,8 @@ use super::ast::*;
 use super::types::{Builtin, Checked, Resolved, Type};
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
 use crate::bytecode::{
-    AnyReg, Bank, Cmp, FReg, FieldRef, FuncRef, FunctionBuilder, GlobalRef, IReg, Label, Module,
-    ModuleBuilder, RReg, Signature, StructRef, TypeRef,
+    AnyReg, Bank, Cmp, FReg, FieldRef, FuncRef, FunctionBuilder, GlobalRef, HostRef, IReg, Label,
+    Module, ModuleBuilder, RReg, Signature, StructRef, TypeRef,
 };
 
 /// Digits after the point when `print` shows a float without `: digits`.
@@ -49,6 +49,7 @@ struct FnGen<'a, 'm> {
     fb: FunctionBuilder<'m>,
     checked: &'a Checked,
     funcs: &'a [FuncRef],
+    imports: &'a [HostRef],
     globals: &'a [GlobalRef],
     classes: &'a [ClassCode],
     locals: HashMap<NodeId, AnyReg>,
@@ -675,6 +676,12 @@ impl FnGen<'_, '_> {
                 self.fb.call(self.funcs[f], &regs, dst);
                 dst
             }
+            Resolved::Import(h) => {
+                let regs: Vec<AnyReg> = args.iter().map(|a| self.value(a)).collect();
+                let dst = self.ty(e).bank().map(|b| self.new_reg(b));
+                self.fb.host_call(self.imports[h], &regs, dst);
+                dst
+            }
             _ => None,
         }
     }
@@ -725,6 +732,11 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
         .iter()
         .map(|f| mb.declare_function(&f.name, sig_of(&f.params, &f.result)))
         .collect();
+    let imports: Vec<HostRef> = checked
+        .imports
+        .iter()
+        .map(|f| mb.declare_import(&f.name, sig_of(&f.params, &f.result)))
+        .collect();
     let classes = declare_classes(&mut mb, checked, &funcs, file)?;
     for (index, (decl, class)) in program.functions().into_iter().enumerate() {
         let sig = &checked.funcs[index];
@@ -756,6 +768,7 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
             fb,
             checked,
             funcs: &funcs,
+            imports: &imports,
             globals: &globals,
             classes: &classes,
             locals,

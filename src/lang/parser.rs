@@ -156,6 +156,10 @@ impl Parser<'_> {
             }
             if self.eat("fn") {
                 items.push(Item::Func(self.function()?));
+            } else if self.eat("import") {
+                self.expect("fn")?;
+                items.push(Item::Import(self.signature()?));
+                self.end_of_statement()?;
             } else if self.eat("class") {
                 items.push(Item::Class(self.class()?));
             } else if self.is("var") || self.is("let") {
@@ -163,7 +167,7 @@ impl Parser<'_> {
                 self.end_of_statement()?;
                 items.push(Item::Global(decl));
             } else {
-                return self.unexpected("`fn`, `class`, `var` or `let` at the top level");
+                return self.unexpected("`fn`, `class`, `import`, `var` or `let` at the top level");
             }
         }
     }
@@ -209,6 +213,13 @@ impl Parser<'_> {
     }
 
     fn function(&mut self) -> PResult<FuncDecl> {
+        let mut f = self.signature()?;
+        f.body = self.block()?;
+        Ok(f)
+    }
+
+    /// A function's name, parameters and result type, without its body.
+    fn signature(&mut self) -> PResult<FuncDecl> {
         let (name, pos) = self.ident("a function name")?;
         self.expect("(")?;
         let mut params = Vec::new();
@@ -248,14 +259,13 @@ impl Parser<'_> {
         } else {
             None
         };
-        let body = self.block()?;
         let self_id = self.id();
         Ok(FuncDecl {
             name,
             pos,
             params,
             result,
-            body,
+            body: Block::default(),
             self_id,
         })
     }

@@ -88,7 +88,7 @@ fn syntax_errors() {
     );
     assert_eq!(
         error("main()"),
-        "1:1: expected `fn`, `class`, `var` or `let` at the top level, found `main`"
+        "1:1: expected `fn`, `class`, `import`, `var` or `let` at the top level, found `main`"
     );
     assert_eq!(
         error(&in_main("let x = 1 let y = 2")),
@@ -331,6 +331,22 @@ fn expression_errors() {
         "4:10: argument 2 of `f` must be float, found int"
     );
     assert_eq!(error(&in_main("let x = y")), "2:13: unknown variable `y`");
+}
+
+#[test]
+fn import_errors() {
+    assert_eq!(
+        error("import fn f(x: int) -> int {\n}\nfn main() {\n}"),
+        "1:28: expected the end of the statement (a line break or `;`), found `{`"
+    );
+    assert_eq!(
+        error("import fn f(x: int)\nfn f() {\n}\nfn main() {\n}"),
+        "2:4: `f` is declared twice"
+    );
+    assert_eq!(
+        error("import fn f(x: int)\nfn main() {\n    f(1.0)\n}"),
+        "3:7: argument 1 of `f` must be int, found float"
+    );
 }
 
 #[test]

@@ -91,6 +91,8 @@ pub enum Resolved {
     Func(usize),
     /// A builtin function.
     Builtin(Builtin),
+    /// A host function: its index among the program's imports.
+    Import(usize),
     /// A virtual method: the static class of the object and the slot.
     Method {
         /// The class the object is known to be.
@@ -151,6 +153,8 @@ pub struct Checked {
     pub globals: Vec<GlobalInfo>,
     /// The classes, in source order.
     pub classes: Vec<ClassInfo>,
+    /// The host functions (`import fn`), in source order.
+    pub imports: Vec<FuncSig>,
 }
 
 impl Checked {
@@ -257,6 +261,12 @@ impl Checker<'_> {
                     self.declare_top(&g.name, g.pos, Resolved::Global(globals))?;
                     globals += 1;
                 }
+                Item::Import(f) => {
+                    let index = self.out.imports.len();
+                    self.declare_top(&f.name, f.pos, Resolved::Import(index))?;
+                    let sig = self.signature(f, f.name.clone(), Vec::new())?;
+                    self.out.imports.push(sig);
+                }
                 Item::Class(_) => {}
             }
         }
@@ -280,13 +290,8 @@ impl Checker<'_> {
                     format!("{}.{}", self.out.classes[c].name, f.name)
                 }
             };
-            for param in &f.params {
-                params.push(self.resolve_type(&param.ty)?);
-            }
-            let result = match &f.result {
-                Some(t) => self.resolve_type(t)?,
-                None => Type::Void,
-            };
+            let sig = self.signature(f, name, params)?;
+            let params = sig.params.clone();
             let is_main = class.is_none() && f.name == "main";
             if !is_main && let Some(param) = f.params.iter().find(|p| p.default.is_some()) {
                 return self.error(
@@ -300,11 +305,7 @@ impl Checker<'_> {
             {
                 return self.error(param.pos, "`main` takes only `int` parameters".to_owned());
             }
-            self.out.funcs.push(FuncSig {
-                name,
-                params,
-                result,
-            });
+            self.out.funcs.push(sig);
         }
         if !self.top.contains_key("main") {
             return self.error(
@@ -319,6 +320,22 @@ impl Checker<'_> {
             self.function(f, index, class)?;
         }
         Ok(())
+    }
+
+    /// The signature of `f`, after the parameters `params` already has.
+    fn signature(&self, f: &FuncDecl, name: String, mut params: Vec<Type>) -> CResult<FuncSig> {
+        for param in &f.params {
+            params.push(self.resolve_type(&param.ty)?);
+        }
+        let result = match &f.result {
+            Some(t) => self.resolve_type(t)?,
+            None => Type::Void,
+        };
+        Ok(FuncSig {
+            name,
+            params,
+            result,
+        })
     }
 
     fn class_type(&self, c: usize) -> Type {
@@ -891,6 +908,12 @@ impl Checker<'_> {
         }
         let index = match self.lookup(name) {
             Some((Resolved::Func(i), _, _)) => i,
+            Some((Resolved::Import(i), _, _)) => {
+                self.out.resolved.insert(e.id, Resolved::Import(i));
+                let sig = self.out.imports[i].clone();
+                self.arguments(e, name, args, &sig.params)?;
+                return Ok(sig.result);
+            }
             Some(_) => return self.error(e.pos, format!("`{name}` is a variable, not a function")),
             None => return self.error(e.pos, format!("unknown function `{name}`")),
         };
