@@ -317,3 +317,11 @@ fn main(a: int) -> int {
     let out = differential::check_module(&module, "main", &[Value::I(13)]);
     assert_eq!(out.trap().0, tierjit::TrapKind::HostError);
 }
+
+#[test]
+fn closures_capture_by_value_and_are_called_indirectly() {
+    assert_eq!(
+        run(&program("closures.lark"), &[]),
+        "sum: 240\n7\n1.50\nsum: 3\n"
+    );
+}

@@ -39,8 +39,10 @@ pub enum TypeExpr {
     Str,
     /// `[T]`.
     Array(Box<TypeExpr>),
-    /// Any other name (a class, once classes exist).
+    /// Any other name: a class.
     Named(String, Pos),
+    /// `fun(T, ...) -> R` (or without `-> R`): a function value's type.
+    Func(Vec<TypeExpr>, Option<Box<TypeExpr>>),
 }
 
 /// A whole source file.
@@ -288,6 +290,9 @@ pub enum ExprKind {
     Field(Box<Expr>, String),
     /// `object.method(args)`: a virtual call.
     MethodCall(Box<Expr>, String, Vec<Expr>),
+    /// `fun (params) -> T { body }`: a closure, capturing the `let`
+    /// variables and parameters it names by value.
+    Lambda(Box<FuncDecl>),
 }
 
 /// An argument of `print`: `e`, or `e : digits` for a float printed with

@@ -45,13 +45,27 @@ struct Loop {
     break_to: Label,
 }
 
-struct FnGen<'a, 'm> {
-    fb: FunctionBuilder<'m>,
+/// A closure's environment: a struct with one field per captured value.
+struct LambdaCode {
+    env: StructRef,
+    fields: Vec<FieldRef>,
+}
+
+/// What every function's code generator shares.
+struct Context<'a> {
     checked: &'a Checked,
     funcs: &'a [FuncRef],
     imports: &'a [HostRef],
     globals: &'a [GlobalRef],
     classes: &'a [ClassCode],
+    lambdas: &'a [LambdaCode],
+    /// The type of every function value's signature, by its banks.
+    func_types: &'a HashMap<(Vec<Bank>, Option<Bank>), TypeRef>,
+}
+
+struct FnGen<'a, 'm> {
+    fb: FunctionBuilder<'m>,
+    cx: &'a Context<'a>,
     locals: HashMap<NodeId, AnyReg>,
     loops: Vec<Loop>,
     /// Whether the next op can be reached (false after a return, break or
@@ -126,7 +140,7 @@ fn negate(c: Cmp) -> Cmp {
 
 impl FnGen<'_, '_> {
     fn ty(&self, e: &Expr) -> &Type {
-        self.checked.type_of(e.id)
+        self.cx.checked.type_of(e.id)
     }
 
     fn new_reg(&mut self, bank: Bank) -> AnyReg {
@@ -161,7 +175,7 @@ impl FnGen<'_, '_> {
     fn stmt(&mut self, s: &Stmt) {
         match &s.kind {
             StmtKind::Var(d) => {
-                let ty = self.checked.type_of(d.id).clone();
+                let ty = self.cx.checked.type_of(d.id).clone();
                 let Some(bank) = ty.bank() else { return };
                 let reg = self.new_reg(bank);
                 if let Some(init) = &d.init {
@@ -304,7 +318,7 @@ impl FnGen<'_, '_> {
 
     fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) {
         match &target.kind {
-            ExprKind::Name(_) => match self.checked.resolved.get(&target.id) {
+            ExprKind::Name(_) => match self.cx.checked.resolved.get(&target.id) {
                 Some(Resolved::Local(decl)) => {
                     let Some(&reg) = self.locals.get(decl) else {
                         return;
@@ -321,7 +335,7 @@ impl FnGen<'_, '_> {
                     }
                 }
                 Some(&Resolved::Global(g)) => {
-                    let g = self.globals[g];
+                    let g = self.cx.globals[g];
                     let v = self.value(value);
                     let v = match op {
                         None => v,
@@ -390,7 +404,7 @@ impl FnGen<'_, '_> {
         let &Type::Class(c, _) = self.ty(obj) else {
             return None;
         };
-        self.classes[c].fields.get(name).copied()
+        self.cx.classes[c].fields.get(name).copied()
     }
 
     fn element(&mut self, array: RReg, index: IReg, elem: Type) -> AnyReg {
@@ -500,12 +514,17 @@ impl FnGen<'_, '_> {
                 self.fb.sconst(r, s);
                 r.into()
             }
-            ExprKind::Name(_) => match self.checked.resolved.get(&e.id) {
+            ExprKind::Name(_) => match self.cx.checked.resolved.get(&e.id) {
+                Some(&Resolved::Func(f)) => {
+                    let r = self.fb.new_r();
+                    self.fb.func_ref(r, self.cx.funcs[f]);
+                    r.into()
+                }
                 Some(Resolved::Local(decl)) => *self.locals.get(decl)?,
                 Some(&Resolved::Global(g)) => {
                     let bank = self.ty(e).bank()?;
                     let r = self.new_reg(bank);
-                    self.fb.global_get(r, self.globals[g]);
+                    self.fb.global_get(r, self.cx.globals[g]);
                     r
                 }
                 _ => return None,
@@ -578,12 +597,28 @@ impl FnGen<'_, '_> {
                 // `bool as int` and casts to the same type keep the value.
                 (v, _) => v,
             },
+            ExprKind::Lambda(_) => {
+                let Some(&Resolved::Lambda(k)) = self.cx.checked.resolved.get(&e.id) else {
+                    return None;
+                };
+                let info = &self.cx.checked.lambdas[k];
+                let code = &self.cx.lambdas[k];
+                let env = self.fb.new_r();
+                self.fb.new_struct(env, code.env);
+                for ((id, _), &field) in info.captures.iter().zip(&code.fields) {
+                    let v = *self.locals.get(id)?;
+                    self.fb.field_set(env, field, v);
+                }
+                let r = self.fb.new_r();
+                self.fb.closure(r, self.cx.funcs[info.func], env);
+                r.into()
+            }
             ExprKind::NewObject(_) => {
                 let &Type::Class(c, _) = self.ty(e) else {
                     return None;
                 };
                 let r = self.fb.new_r();
-                self.fb.call(self.classes[c].new, &[], AnyReg::from(r));
+                self.fb.call(self.cx.classes[c].new, &[], AnyReg::from(r));
                 r.into()
             }
             ExprKind::Field(obj, name) => {
@@ -594,14 +629,14 @@ impl FnGen<'_, '_> {
                 r
             }
             ExprKind::MethodCall(obj, _, args) => {
-                let Some(&Resolved::Method { class, slot }) = self.checked.resolved.get(&e.id)
+                let Some(&Resolved::Method { class, slot }) = self.cx.checked.resolved.get(&e.id)
                 else {
                     return None;
                 };
                 let o = self.reference(obj);
                 let table = self.fb.new_r();
                 self.fb
-                    .field_get(table, o, self.classes[class].vtable_field);
+                    .field_get(table, o, self.cx.classes[class].vtable_field);
                 let k = self.fb.new_i();
                 self.fb.iconst(k, i64::try_from(slot).unwrap_or(i64::MAX));
                 let method = self.fb.new_r();
@@ -610,7 +645,7 @@ impl FnGen<'_, '_> {
                 regs.extend(args.iter().map(|a| self.value(a)));
                 let dst = self.ty(e).bank().map(|b| self.new_reg(b));
                 self.fb
-                    .call_indirect(self.classes[class].slot_types[slot], method, &regs, dst);
+                    .call_indirect(self.cx.classes[class].slot_types[slot], method, &regs, dst);
                 return dst;
             }
         })
@@ -652,7 +687,7 @@ impl FnGen<'_, '_> {
     }
 
     fn call(&mut self, e: &Expr, args: &[Expr]) -> Option<AnyReg> {
-        match self.checked.resolved.get(&e.id).copied()? {
+        match self.cx.checked.resolved.get(&e.id).copied()? {
             Resolved::Builtin(Builtin::Len) => {
                 let a = self.reference(&args[0]);
                 let r = self.fb.new_i();
@@ -673,13 +708,34 @@ impl FnGen<'_, '_> {
             Resolved::Func(f) => {
                 let regs: Vec<AnyReg> = args.iter().map(|a| self.value(a)).collect();
                 let dst = self.ty(e).bank().map(|b| self.new_reg(b));
-                self.fb.call(self.funcs[f], &regs, dst);
+                self.fb.call(self.cx.funcs[f], &regs, dst);
+                dst
+            }
+            how @ (Resolved::CallLocal(_) | Resolved::CallGlobal(_)) => {
+                let callee = match how {
+                    Resolved::CallLocal(id) => match self.locals.get(&id)? {
+                        AnyReg::R(r) => *r,
+                        _ => return None,
+                    },
+                    Resolved::CallGlobal(g) => {
+                        let r = self.fb.new_r();
+                        self.fb.global_get(r, self.cx.globals[g]);
+                        r
+                    }
+                    _ => return None,
+                };
+                let regs: Vec<AnyReg> = args.iter().map(|a| self.value(a)).collect();
+                let result = self.ty(e).bank();
+                let key = (regs.iter().map(|r| r.bank()).collect::<Vec<_>>(), result);
+                let ty = *self.cx.func_types.get(&key)?;
+                let dst = result.map(|b| self.new_reg(b));
+                self.fb.call_indirect(ty, callee, &regs, dst);
                 dst
             }
             Resolved::Import(h) => {
                 let regs: Vec<AnyReg> = args.iter().map(|a| self.value(a)).collect();
                 let dst = self.ty(e).bank().map(|b| self.new_reg(b));
-                self.fb.host_call(self.imports[h], &regs, dst);
+                self.fb.host_call(self.cx.imports[h], &regs, dst);
                 dst
             }
             _ => None,
@@ -727,10 +783,25 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
         };
         globals.push(r);
     }
+    // A closure's code takes its environment as an extra, last `r`
+    // parameter.
+    let lambda_of: HashMap<usize, usize> = checked
+        .lambdas
+        .iter()
+        .enumerate()
+        .map(|(k, l)| (l.func, k))
+        .collect();
     let funcs: Vec<FuncRef> = checked
         .funcs
         .iter()
-        .map(|f| mb.declare_function(&f.name, sig_of(&f.params, &f.result)))
+        .enumerate()
+        .map(|(k, f)| {
+            let mut sig = sig_of(&f.params, &f.result);
+            if lambda_of.contains_key(&k) {
+                sig.params.push(Bank::R);
+            }
+            mb.declare_function(&f.name, sig)
+        })
         .collect();
     let imports: Vec<HostRef> = checked
         .imports
@@ -738,7 +809,56 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
         .map(|f| mb.declare_import(&f.name, sig_of(&f.params, &f.result)))
         .collect();
     let classes = declare_classes(&mut mb, checked, &funcs, file)?;
+    let lambdas: Vec<LambdaCode> = checked
+        .lambdas
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            let names: Vec<String> = (0..l.captures.len()).map(|j| format!("c{j}")).collect();
+            let fields: Vec<(Bank, &str)> = l
+                .captures
+                .iter()
+                .zip(&names)
+                .map(|((_, t), n)| (t.bank().unwrap_or(Bank::I), n.as_str()))
+                .collect();
+            let env = mb.declare_struct(format!("fun${k}.env"), None, &fields);
+            let fields = names.iter().map(|n| mb.field(env, n)).collect();
+            LambdaCode { env, fields }
+        })
+        .collect();
+    let mut func_types = HashMap::new();
+    for t in checked.types.values() {
+        if let Type::Func(params, result) = t {
+            let sig = sig_of(params, result);
+            let key = (sig.params.clone(), sig.result);
+            func_types
+                .entry(key)
+                .or_insert_with(|| mb.declare_type(sig));
+        }
+    }
+    let context = Context {
+        checked,
+        funcs: &funcs,
+        imports: &imports,
+        globals: &globals,
+        classes: &classes,
+        lambdas: &lambdas,
+        func_types: &func_types,
+    };
+    let mut bodies: Vec<(&FuncDecl, Vec<NodeId>, Option<usize>, usize)> = Vec::new();
     for (index, (decl, class)) in program.functions().into_iter().enumerate() {
+        let mut ids: Vec<NodeId> = Vec::new();
+        if class.is_some() {
+            ids.push(decl.self_id);
+        }
+        ids.extend(decl.params.iter().map(|p| p.id));
+        bodies.push((decl, ids, None, index));
+    }
+    for (k, l) in checked.lambdas.iter().enumerate() {
+        let ids = l.decl.params.iter().map(|p| p.id).collect();
+        bodies.push((&l.decl, ids, Some(k), l.func));
+    }
+    for (decl, ids, lambda, index) in bodies {
         let sig = &checked.funcs[index];
         let mut fb = mb.function(funcs[index]);
         let mut locals = HashMap::new();
@@ -748,11 +868,6 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
                 fb.set_default(k, v);
             }
         }
-        let mut ids: Vec<NodeId> = Vec::new();
-        if class.is_some() {
-            ids.push(decl.self_id);
-        }
-        ids.extend(decl.params.iter().map(|p| p.id));
         for (id, ty) in ids.into_iter().zip(&sig.params) {
             let Some(bank) = ty.bank() else { continue };
             let j = counts[bank.index()];
@@ -764,13 +879,22 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
             };
             locals.insert(id, reg);
         }
+        if let Some(k) = lambda {
+            // The captured values, copied out of the environment once.
+            let env = fb.param_r(counts[Bank::R.index()]);
+            for ((id, ty), &field) in checked.lambdas[k].captures.iter().zip(&lambdas[k].fields) {
+                let reg = match ty.bank().unwrap_or(Bank::I) {
+                    Bank::I => AnyReg::from(fb.new_i()),
+                    Bank::F => fb.new_f().into(),
+                    Bank::R => fb.new_r().into(),
+                };
+                fb.field_get(reg, env, field);
+                locals.insert(*id, reg);
+            }
+        }
         let mut g = FnGen {
             fb,
-            checked,
-            funcs: &funcs,
-            imports: &imports,
-            globals: &globals,
-            classes: &classes,
+            cx: &context,
             locals,
             loops: Vec::new(),
             reachable: true,

@@ -221,6 +221,11 @@ impl Parser<'_> {
     /// A function's name, parameters and result type, without its body.
     fn signature(&mut self) -> PResult<FuncDecl> {
         let (name, pos) = self.ident("a function name")?;
+        self.params_and_result(name, pos)
+    }
+
+    /// `(params) [-> T]`.
+    fn params_and_result(&mut self, name: String, pos: Pos) -> PResult<FuncDecl> {
         self.expect("(")?;
         let mut params = Vec::new();
         while !self.is(")") {
@@ -285,6 +290,25 @@ impl Parser<'_> {
                 TypeExpr::Array(Box::new(elem))
             }
             Tok::Ident(n) => TypeExpr::Named(n, t.pos),
+            Tok::Sym("fun") => {
+                self.enter()?;
+                self.expect("(")?;
+                let mut params = Vec::new();
+                while !self.is(")") {
+                    params.push(self.type_expr()?);
+                    if !self.eat(",") {
+                        break;
+                    }
+                }
+                self.expect(")")?;
+                let result = if self.eat("->") {
+                    Some(Box::new(self.type_expr()?))
+                } else {
+                    None
+                };
+                self.depth -= 1;
+                TypeExpr::Func(params, result)
+            }
             other => {
                 return self.error(
                     t.pos,
@@ -625,6 +649,11 @@ impl Parser<'_> {
                 return Ok(e);
             }
             Tok::Sym("self") => ExprKind::Name("self".to_owned()),
+            Tok::Sym("fun") => {
+                let mut f = self.params_and_result("fun".to_owned(), pos)?;
+                f.body = self.block()?;
+                ExprKind::Lambda(Box::new(f))
+            }
             Tok::Sym("new") if matches!(self.peek().tok, Tok::Ident(_)) => {
                 let (name, _) = self.ident("a class name")?;
                 self.expect("(")?;

@@ -281,8 +281,8 @@ fn expression_errors() {
         "2:13: `!` does not apply to int"
     );
     assert_eq!(
-        error(&in_main("let x = main")),
-        "2:13: `main` is a function, not a value"
+        error("import fn h()\nfn main() {\n    let x = h\n}"),
+        "3:13: `h` is a function, not a value"
     );
     assert_eq!(
         error(&in_main("let x = main()")),
@@ -346,6 +346,42 @@ fn import_errors() {
     assert_eq!(
         error("import fn f(x: int)\nfn main() {\n    f(1.0)\n}"),
         "3:7: argument 1 of `f` must be int, found float"
+    );
+}
+
+#[test]
+fn closure_errors() {
+    assert_eq!(
+        error(&in_main("var n = 1; let f = fun() -> int { return n }")),
+        "2:46: a closure cannot capture `var n`: copy it into a `let` first"
+    );
+    assert_eq!(
+        error(&in_main(
+            "let f = fun(x: int) -> int { if x > 0 { return 1 } }"
+        )),
+        "2:13: the closure may end without returning its int"
+    );
+    assert_eq!(
+        error(&in_main("let f = fun(x: int) {}; let y: int = f(1)")),
+        "2:42: the value of `y` must be int, found nothing"
+    );
+    assert_eq!(
+        error(&in_main(
+            "let f: fun(int) -> int = fun(x: float) -> int { return 1 }"
+        )),
+        "2:30: the value of `f` must be fun(int) -> int, found fun(float) -> int"
+    );
+    assert_eq!(
+        error(&in_main("let f = fun(x: int) {}; print(f)")),
+        "2:35: cannot print fun(int): print its elements"
+    );
+    assert_eq!(
+        error(&in_main("let f = fun(x: int) {}; f(1, 2)")),
+        "2:29: `f` takes 1 arguments, not 2"
+    );
+    assert_eq!(
+        error(&in_main("for i in 0..3 { let f = fun() { break } }")),
+        "2:37: `break` outside a loop"
     );
 }
 
@@ -429,7 +465,7 @@ proptest! {
             "*", "/", "%", "<", "==", "&&", "||", "!", "if", "else", "while", "for", "in", "..",
             "return", "break", "continue", "1", "2.5", "\"s\"", "true", "int", "float", "bool",
             "string", ":", ",", ";", "\n", "->", "new", "len", "print", "println", "as", "+=",
-            "class", "extends", "self", ".", "A", "B",
+            "class", "extends", "self", ".", "A", "B", "fun", "import", "f", "f(1)",
             "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~",
         ]),
         0..80,

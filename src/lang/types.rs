@@ -30,6 +30,8 @@ pub enum Type {
     /// An object of a class (its index among the classes, and its name):
     /// it may hold an object of any descendant.
     Class(usize, String),
+    /// A function value: its parameter types and result type.
+    Func(Vec<Type>, Box<Type>),
     /// What a call of a function without a result has.
     Void,
 }
@@ -40,7 +42,7 @@ impl Type {
         match self {
             Type::Int | Type::Bool => Some(Bank::I),
             Type::Float => Some(Bank::F),
-            Type::Str | Type::Array(_) | Type::Class(..) => Some(Bank::R),
+            Type::Str | Type::Array(_) | Type::Class(..) | Type::Func(..) => Some(Bank::R),
             Type::Void => None,
         }
     }
@@ -55,6 +57,14 @@ impl fmt::Display for Type {
             Type::Str => write!(f, "string"),
             Type::Array(t) => write!(f, "[{t}]"),
             Type::Class(_, name) => write!(f, "{name}"),
+            Type::Func(params, result) => {
+                let params: Vec<String> = params.iter().map(Type::to_string).collect();
+                write!(f, "fun({})", params.join(", "))?;
+                match **result {
+                    Type::Void => Ok(()),
+                    ref r => write!(f, " -> {r}"),
+                }
+            }
             Type::Void => write!(f, "nothing"),
         }
     }
@@ -93,6 +103,12 @@ pub enum Resolved {
     Builtin(Builtin),
     /// A host function: its index among the program's imports.
     Import(usize),
+    /// A closure expression: its index in [`Checked::lambdas`].
+    Lambda(usize),
+    /// A call of the function value in a local variable (its declaration).
+    CallLocal(NodeId),
+    /// A call of the function value in a global.
+    CallGlobal(usize),
     /// A virtual method: the static class of the object and the slot.
     Method {
         /// The class the object is known to be.
@@ -155,6 +171,27 @@ pub struct Checked {
     pub classes: Vec<ClassInfo>,
     /// The host functions (`import fn`), in source order.
     pub imports: Vec<FuncSig>,
+    /// The closures, in the order the checker met them.
+    pub lambdas: Vec<LambdaInfo>,
+}
+
+/// A closure expression, lifted to a function of its own.
+#[derive(Clone, Debug)]
+pub struct LambdaInfo {
+    /// Its code: a function in [`Checked::funcs`] that takes the closure's
+    /// environment as a last, extra `r` parameter.
+    pub func: usize,
+    /// Its declaration (parameters and body).
+    pub decl: FuncDecl,
+    /// The variables it captures (by value), with their types: the
+    /// environment's fields, in order.
+    pub captures: Vec<(NodeId, Type)>,
+}
+
+/// A closure being checked: where its scopes start and what it captures.
+struct Frame {
+    first_scope: usize,
+    captures: Vec<(NodeId, Type)>,
 }
 
 impl Checked {
@@ -179,6 +216,8 @@ struct Checker<'s> {
     /// Class names.
     classes: HashMap<String, usize>,
     scopes: Vec<HashMap<String, Local>>,
+    /// The closures being checked, innermost last.
+    frames: Vec<Frame>,
     result: Type,
     loops: u32,
 }
@@ -230,6 +269,17 @@ impl Checker<'_> {
             TypeExpr::Bool => Type::Bool,
             TypeExpr::Str => Type::Str,
             TypeExpr::Array(e) => Type::Array(Box::new(self.resolve_type(e)?)),
+            TypeExpr::Func(params, result) => {
+                let mut ps = Vec::new();
+                for p in params {
+                    ps.push(self.resolve_type(p)?);
+                }
+                let r = match result {
+                    Some(r) => self.resolve_type(r)?,
+                    None => Type::Void,
+                };
+                Type::Func(ps, Box::new(r))
+            }
             TypeExpr::Named(n, pos) => match self.classes.get(n) {
                 Some(&c) => self.class_type(c),
                 None => return self.error(*pos, format!("unknown type `{n}`")),
@@ -666,6 +716,35 @@ impl Checker<'_> {
                 return Some((Resolved::Local(l.id), l.ty.clone(), l.mutable));
             }
         }
+        self.lookup_top(name)
+    }
+
+    /// A local named inside a closure but declared outside it is captured,
+    /// by value, by every closure between: only immutable ones may be.
+    fn capture(&mut self, name: &str, pos: Pos) -> CResult<()> {
+        let Some(at) = self.scopes.iter().rposition(|s| s.contains_key(name)) else {
+            return Ok(());
+        };
+        let (id, ty, mutable) = {
+            let l = &self.scopes[at][name];
+            (l.id, l.ty.clone(), l.mutable)
+        };
+        let crossing = self.frames.iter().any(|f| f.first_scope > at);
+        if crossing && mutable {
+            return self.error(
+                pos,
+                format!("a closure cannot capture `var {name}`: copy it into a `let` first"),
+            );
+        }
+        for f in self.frames.iter_mut().filter(|f| f.first_scope > at) {
+            if !f.captures.iter().any(|(c, _)| *c == id) {
+                f.captures.push((id, ty.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup_top(&self, name: &str) -> Option<(Resolved, Type, bool)> {
         match self.top.get(name) {
             Some(&Resolved::Global(i)) => {
                 let g = &self.out.globals[i];
@@ -783,8 +862,14 @@ impl Checker<'_> {
             ExprKind::Str(_) => Type::Str,
             ExprKind::Name(name) => match self.lookup(name) {
                 Some((r @ (Resolved::Local(_) | Resolved::Global(_)), ty, _)) => {
+                    self.capture(name, e.pos)?;
                     self.out.resolved.insert(e.id, r);
                     ty
+                }
+                Some((Resolved::Func(i), _, _)) => {
+                    self.out.resolved.insert(e.id, Resolved::Func(i));
+                    let sig = &self.out.funcs[i];
+                    Type::Func(sig.params.clone(), Box::new(sig.result.clone()))
                 }
                 Some(_) => {
                     return self.error(e.pos, format!("`{name}` is a function, not a value"));
@@ -816,7 +901,7 @@ impl Checker<'_> {
             ExprKind::Print { args, .. } => {
                 for a in args {
                     let t = self.value(&a.expr)?;
-                    if matches!(t, Type::Array(_) | Type::Class(..)) {
+                    if matches!(t, Type::Array(_) | Type::Class(..) | Type::Func(..)) {
                         return self
                             .error(a.expr.pos, format!("cannot print {t}: print its elements"));
                     }
@@ -854,6 +939,7 @@ impl Checker<'_> {
                     _ => return self.error(e.pos, format!("cannot convert {from} to {to}")),
                 }
             }
+            ExprKind::Lambda(decl) => self.lambda(e, decl)?,
             ExprKind::NewObject(name) => match self.classes.get(name) {
                 Some(&c) => self.class_type(c),
                 None => return self.error(e.pos, format!("unknown class `{name}`")),
@@ -908,6 +994,21 @@ impl Checker<'_> {
         }
         let index = match self.lookup(name) {
             Some((Resolved::Func(i), _, _)) => i,
+            Some((
+                r @ (Resolved::Local(_) | Resolved::Global(_)),
+                Type::Func(params, result),
+                _,
+            )) => {
+                self.capture(name, e.pos)?;
+                let how = match r {
+                    Resolved::Local(id) => Resolved::CallLocal(id),
+                    Resolved::Global(g) => Resolved::CallGlobal(g),
+                    other => other,
+                };
+                self.out.resolved.insert(e.id, how);
+                self.arguments(e, name, args, &params)?;
+                return Ok(*result);
+            }
             Some((Resolved::Import(i), _, _)) => {
                 self.out.resolved.insert(e.id, Resolved::Import(i));
                 let sig = self.out.imports[i].clone();
@@ -921,6 +1022,58 @@ impl Checker<'_> {
         let sig = self.out.funcs[index].clone();
         self.arguments(e, name, args, &sig.params)?;
         Ok(sig.result)
+    }
+
+    fn lambda(&mut self, e: &Expr, decl: &FuncDecl) -> CResult<Type> {
+        let func = self.out.funcs.len();
+        let sig = self.signature(decl, format!("fun${func}"), Vec::new())?;
+        if let Some(p) = decl.params.iter().find(|p| p.default.is_some()) {
+            return self.error(
+                p.pos,
+                "only `main`'s parameters may have default values".to_owned(),
+            );
+        }
+        self.out.funcs.push(sig.clone());
+        let saved = (
+            std::mem::replace(&mut self.result, sig.result.clone()),
+            self.loops,
+        );
+        self.loops = 0;
+        self.frames.push(Frame {
+            first_scope: self.scopes.len(),
+            captures: Vec::new(),
+        });
+        let first_scope = self.scopes.len();
+        self.scopes.push(HashMap::new());
+        let body = self.lambda_body(decl, &sig);
+        // Restored on an error too: the enclosing loop's count is popped
+        // by its own check as the error passes.
+        self.scopes.truncate(first_scope);
+        let frame = self.frames.pop().map(|f| f.captures).unwrap_or_default();
+        (self.result, self.loops) = saved;
+        body?;
+        if sig.result != Type::Void && !block_returns(&decl.body) {
+            return self.error(
+                e.pos,
+                format!("the closure may end without returning its {}", sig.result),
+            );
+        }
+        self.out
+            .resolved
+            .insert(e.id, Resolved::Lambda(self.out.lambdas.len()));
+        self.out.lambdas.push(LambdaInfo {
+            func,
+            decl: decl.clone(),
+            captures: frame,
+        });
+        Ok(Type::Func(sig.params, Box::new(sig.result)))
+    }
+
+    fn lambda_body(&mut self, decl: &FuncDecl, sig: &FuncSig) -> CResult<()> {
+        for (param, ty) in decl.params.iter().zip(&sig.params) {
+            self.declare_local(&param.name, param.pos, param.id, ty.clone(), false)?;
+        }
+        self.block(&decl.body)
     }
 
     fn arguments(&mut self, e: &Expr, name: &str, args: &[Expr], params: &[Type]) -> CResult<()> {
@@ -949,6 +1102,7 @@ pub fn check(program: &Program, file: &str) -> Result<Checked, LangError> {
         top: HashMap::new(),
         classes: HashMap::new(),
         scopes: Vec::new(),
+        frames: Vec::new(),
         result: Type::Void,
         loops: 0,
     };
