@@ -38,6 +38,7 @@ pub mod disasm;
 pub mod engine;
 pub mod error;
 pub mod interp;
+pub mod lang;
 pub mod lowering;
 pub mod runtime;
 pub mod template;

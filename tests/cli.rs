@@ -794,3 +794,25 @@ fn dis_asm_needs_the_disasm_feature() {
     let o = tierjit(&["dis", "--asm", FIB], &[]);
     assert_clean_failure(&o, "dis --asm needs the `disasm` feature");
 }
+
+const FIB_LARK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/lang/fib.lark");
+
+#[test]
+fn run_and_dis_take_lark_programs() {
+    for tier in ["interp", "template", "cranelift", "auto"] {
+        let o = tierjit(&["run", "--tier", tier, FIB_LARK, "15"], &[]);
+        assert!(o.status.success(), "{tier}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "fib(15) = 610\n", "{tier}");
+    }
+    let o = tierjit(&["dis", FIB_LARK], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("func fib(i) -> i"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_lark_compile_error_is_one_line_with_its_place() {
+    let path = temp_file("bad.lark", b"fn main() {\n    let x = 1 + true\n}\n");
+    let o = tierjit(&["run", path.to_str().expect("utf-8 path")], &[]);
+    assert_clean_failure(&o, "bad.lark:2:15: `+` of int and bool");
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}

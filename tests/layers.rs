@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 /// of one layer may not use each other.
 const LAYERS: &[&[&str]] = &[
     &["bytecode"],
+    // The reference language's compiler stands on the bytecode alone, as an
+    // outside implementer's would; nothing but the crate root uses it.
+    &["lang"],
     &["runtime"],
     &["lowering"],
     &["interp", "template", "cranelift_tier"],
@@ -99,6 +102,15 @@ fn imports_point_down_the_layers() {
                     file.display()
                 ));
             }
+        }
+    }
+    // The language's compiler sits just above the bytecode so that it may
+    // use nothing else; the layers above must not lean on it either.
+    for (from, to) in &edges {
+        if to == "lang" && from != "lib" {
+            violations.push(format!(
+                "`{from}` uses `crate::lang`: only the CLI and the crate root may"
+            ));
         }
     }
     assert!(

@@ -37,12 +37,33 @@ impl Source {
     }
 
     /// Parse (the bytes must be UTF-8; an error names the place of the
-    /// first that is not) and verify the program.
+    /// first that is not) and verify the program: a Lark program (a file
+    /// named `*.lark`) through its compiler, anything else as `.tj` text.
     pub(crate) fn module(&self, engine: &Engine) -> Result<Module, String> {
+        if self.is_lark() {
+            let text = std::str::from_utf8(&self.bytes).map_err(|e| {
+                let before = &self.bytes[..e.valid_up_to()];
+                let before = std::str::from_utf8(before).unwrap_or_default();
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                let byte = self.bytes[e.valid_up_to()];
+                format!("{}:{line}:{col}: invalid UTF-8 byte {byte:#04x}", self.name)
+            })?;
+            // A compile error names the file itself: it is one line as is.
+            let code = tierjit::lang::compile(text, &self.name).map_err(|e| e.to_string())?;
+            return Module::from_bytecode(engine, code).map_err(|e| self.error(e));
+        }
         tierjit::bytecode::text::parse_bytes(&self.bytes)
             .map_err(tierjit::Error::from)
             .and_then(|code| Module::from_bytecode(engine, code))
             .map_err(|e| self.error(e))
+    }
+
+    /// Whether the source is a Lark program, by its file name.
+    fn is_lark(&self) -> bool {
+        Path::new(&self.name)
+            .extension()
+            .is_some_and(|e| e == tierjit::lang::EXTENSION)
     }
 
     /// `e` prefixed with the program's name.

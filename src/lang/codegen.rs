@@ -1,0 +1,1009 @@
+//! The code generator: lowers a checked program through the public
+//! [`ModuleBuilder`], as any language implementer outside the crate would.
+//!
+//! The code is deliberately plain: every local and parameter owns one
+//! register for its whole function, every intermediate value gets a fresh
+//! register, conditions compile to fused compare-and-branch ops, and calls
+//! pass their arguments through the builder's windows. Making this fast is
+//! the JIT tiers' job, not the frontend's.
+
+use std::collections::HashMap;
+
+use super::LangError;
+use super::ast::*;
+use super::types::{Builtin, Checked, Resolved, Type};
+use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
+use crate::bytecode::{
+    AnyReg, Bank, Cmp, FReg, FieldRef, FuncRef, FunctionBuilder, GlobalRef, HostRef, IReg, Label,
+    Module, ModuleBuilder, RReg, Signature, StructRef, TypeRef,
+};
+
+/// Digits after the point when `print` shows a float without `: digits`.
+pub const DEFAULT_FLOAT_DIGITS: u16 = 6;
+
+/// The user trap code of a function that ends without returning a value
+/// (the checker rejects such functions, so it marks a compiler bug).
+pub const MISSING_RETURN_TRAP: i16 = 1;
+
+/// The hidden first field of every root class: the object's vtable, a ref
+/// array of function references, one per virtual method slot.
+pub const VTABLE_FIELD: &str = "$vtable";
+
+/// The bytecode of a class: a struct type, a vtable shared by its objects
+/// (a global, built by the constructor on first use), one function type per
+/// vtable slot, and a constructor function `Name.$new() -> r`.
+struct ClassCode {
+    strukt: StructRef,
+    vtable_field: FieldRef,
+    fields: HashMap<String, FieldRef>,
+    slot_types: Vec<TypeRef>,
+    new: FuncRef,
+}
+
+struct Loop {
+    continue_to: Label,
+    break_to: Label,
+}
+
+/// A closure's environment: a struct with one field per captured value.
+struct LambdaCode {
+    env: StructRef,
+    fields: Vec<FieldRef>,
+}
+
+/// What every function's code generator shares.
+struct Context<'a> {
+    checked: &'a Checked,
+    funcs: &'a [FuncRef],
+    imports: &'a [HostRef],
+    globals: &'a [GlobalRef],
+    classes: &'a [ClassCode],
+    lambdas: &'a [LambdaCode],
+    /// The type of every function value's signature, by its banks.
+    func_types: &'a HashMap<(Vec<Bank>, Option<Bank>), TypeRef>,
+}
+
+struct FnGen<'a, 'm> {
+    fb: FunctionBuilder<'m>,
+    cx: &'a Context<'a>,
+    locals: HashMap<NodeId, AnyReg>,
+    loops: Vec<Loop>,
+    /// Whether the next op can be reached (false after a return, break or
+    /// continue until a label is bound).
+    reachable: bool,
+}
+
+fn sig_of(params: &[Type], result: &Type) -> Signature {
+    Signature::new(
+        params.iter().filter_map(Type::bank).collect::<Vec<_>>(),
+        result.bank(),
+    )
+}
+
+fn int_op(op: BinOp) -> IntBinOp {
+    match op {
+        BinOp::Add => IntBinOp::Add,
+        BinOp::Sub => IntBinOp::Sub,
+        BinOp::Mul => IntBinOp::Mul,
+        BinOp::Div => IntBinOp::Div,
+        BinOp::Rem => IntBinOp::Rem,
+        BinOp::BitAnd => IntBinOp::And,
+        BinOp::BitOr => IntBinOp::Or,
+        BinOp::BitXor => IntBinOp::Xor,
+        BinOp::Shl => IntBinOp::Shl,
+        BinOp::Shr => IntBinOp::Shr,
+        _ => IntBinOp::Ushr,
+    }
+}
+
+fn float_op(op: BinOp) -> FloatBinOp {
+    match op {
+        BinOp::Add => FloatBinOp::Add,
+        BinOp::Sub => FloatBinOp::Sub,
+        BinOp::Mul => FloatBinOp::Mul,
+        _ => FloatBinOp::Div,
+    }
+}
+
+fn cmp_of(op: BinOp) -> Option<Cmp> {
+    Some(match op {
+        BinOp::Eq => Cmp::Eq,
+        BinOp::Ne => Cmp::Ne,
+        BinOp::Lt => Cmp::Lt,
+        BinOp::Le => Cmp::Le,
+        BinOp::Gt => Cmp::Gt,
+        BinOp::Ge => Cmp::Ge,
+        _ => return None,
+    })
+}
+
+/// The value of `e` when it is an int literal that fits an op's 16-bit
+/// immediate (`addi`, `jlti`, ...).
+fn small_literal(e: &Expr) -> Option<i16> {
+    match e.kind {
+        ExprKind::Int(v) => i16::try_from(v).ok(),
+        _ => None,
+    }
+}
+
+/// The comparison that holds exactly when `c` does not (for integers).
+fn negate(c: Cmp) -> Cmp {
+    match c {
+        Cmp::Eq => Cmp::Ne,
+        Cmp::Ne => Cmp::Eq,
+        Cmp::Lt => Cmp::Ge,
+        Cmp::Le => Cmp::Gt,
+        Cmp::Gt => Cmp::Le,
+        Cmp::Ge => Cmp::Lt,
+    }
+}
+
+impl FnGen<'_, '_> {
+    fn ty(&self, e: &Expr) -> &Type {
+        self.cx.checked.type_of(e.id)
+    }
+
+    fn new_reg(&mut self, bank: Bank) -> AnyReg {
+        match bank {
+            Bank::I => self.fb.new_i().into(),
+            Bank::F => self.fb.new_f().into(),
+            Bank::R => self.fb.new_r().into(),
+        }
+    }
+
+    fn bind(&mut self, label: Label) {
+        self.fb.bind(label);
+        self.reachable = true;
+    }
+
+    fn mov(&mut self, dst: AnyReg, src: AnyReg) {
+        match (dst, src) {
+            (AnyReg::I(d), AnyReg::I(s)) => self.fb.mov(d, s),
+            (AnyReg::F(d), AnyReg::F(s)) => self.fb.mov(d, s),
+            (AnyReg::R(d), AnyReg::R(s)) => self.fb.mov(d, s),
+            // The checker gives both sides one type, hence one bank.
+            _ => {}
+        }
+    }
+
+    fn block(&mut self, b: &Block) {
+        for s in &b.stmts {
+            self.stmt(s);
+        }
+    }
+
+    fn stmt(&mut self, s: &Stmt) {
+        match &s.kind {
+            StmtKind::Var(d) => {
+                let ty = self.cx.checked.type_of(d.id).clone();
+                let Some(bank) = ty.bank() else { return };
+                let reg = self.new_reg(bank);
+                if let Some(init) = &d.init {
+                    self.store(reg, init);
+                }
+                self.locals.insert(d.id, reg);
+            }
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                // `if c { break }` and `if c { continue }`: one branch.
+                if let (None, [only]) = (otherwise, then.stmts.as_slice())
+                    && let Some(target) = self.loop_jump(&only.kind)
+                {
+                    self.cond_jump(cond, target, true);
+                    return;
+                }
+                let else_label = self.fb.new_label();
+                self.cond_jump(cond, else_label, false);
+                self.block(then);
+                match otherwise {
+                    None => self.bind(else_label),
+                    Some(other) => {
+                        let end = self.fb.new_label();
+                        let then_falls = self.reachable;
+                        if then_falls {
+                            self.fb.jump(end);
+                        }
+                        self.bind(else_label);
+                        self.block(other);
+                        if then_falls || self.reachable {
+                            self.bind(end);
+                        }
+                    }
+                }
+            }
+            StmtKind::While { cond, body } => {
+                let head = self.fb.new_label();
+                let exit = self.fb.new_label();
+                self.bind(head);
+                self.cond_jump(cond, exit, false);
+                self.loop_body(body, head, exit);
+                self.fb.jump(head);
+                self.reachable = false;
+                // Bound even when nothing jumps here (`while true`): the
+                // function's closing `ret` or trap then follows it.
+                self.bind(exit);
+            }
+            StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                let i = self.fb.new_i();
+                self.store(i.into(), start);
+                let limit = self.fb.new_i();
+                self.store(limit.into(), end);
+                self.locals.insert(var.id, i.into());
+                let head = self.fb.new_label();
+                let step = self.fb.new_label();
+                let exit = self.fb.new_label();
+                self.bind(head);
+                self.fb.branch(Cmp::Ge, i, limit, exit);
+                self.loop_body(body, step, exit);
+                self.bind(step);
+                self.fb.int_op_imm(IntBinOp::Add, i, i, 1);
+                self.fb.jump(head);
+                self.bind(exit);
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                if let Some(target) = self.loop_jump(&s.kind) {
+                    self.fb.jump(target);
+                    self.reachable = false;
+                }
+            }
+            StmtKind::Return(value) => {
+                match value.as_ref().map(|e| self.value(e)) {
+                    None => self.fb.ret(),
+                    Some(AnyReg::I(r)) => self.fb.ret_i(r),
+                    Some(AnyReg::F(r)) => self.fb.ret_f(r),
+                    Some(AnyReg::R(r)) => self.fb.ret_r(r),
+                }
+                self.reachable = false;
+            }
+            StmtKind::Expr(e) => {
+                self.expr(e);
+            }
+            StmtKind::Block(b) => self.block(b),
+        }
+    }
+
+    /// Where a `break` or `continue` statement jumps.
+    fn loop_jump(&self, kind: &StmtKind) -> Option<Label> {
+        let l = self.loops.last()?;
+        match kind {
+            StmtKind::Break => Some(l.break_to),
+            StmtKind::Continue => Some(l.continue_to),
+            _ => None,
+        }
+    }
+
+    fn loop_body(&mut self, body: &Block, continue_to: Label, break_to: Label) {
+        self.loops.push(Loop {
+            continue_to,
+            break_to,
+        });
+        self.block(body);
+        self.loops.pop();
+    }
+
+    /// `dst = e`, computing constants and arithmetic straight into `dst`
+    /// (every operand is read before the op writes `dst`, so `x = x + 1`
+    /// is safe) and moving any other value there.
+    fn store(&mut self, dst: AnyReg, e: &Expr) {
+        match (&e.kind, dst) {
+            (ExprKind::Int(v), AnyReg::I(d)) => self.fb.iconst(d, *v),
+            (ExprKind::Bool(b), AnyReg::I(d)) => self.fb.iconst(d, i64::from(*b)),
+            (ExprKind::Float(v), AnyReg::F(d)) => self.fb.fconst(d, *v),
+            (ExprKind::Binary(op, l, r), _)
+                if !op.is_comparison() && !matches!(op, BinOp::And | BinOp::Or) =>
+            {
+                let a = self.value(l);
+                if let (AnyReg::I(a), AnyReg::I(d), Some(imm)) = (a, dst, small_literal(r)) {
+                    self.fb.int_op_imm(int_op(*op), d, a, imm);
+                } else {
+                    let b = self.value(r);
+                    self.arith_into(*op, dst, a, b);
+                }
+            }
+            _ => {
+                let v = self.value(e);
+                self.mov(dst, v);
+            }
+        }
+    }
+
+    fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) {
+        match &target.kind {
+            ExprKind::Name(_) => match self.cx.checked.resolved.get(&target.id) {
+                Some(Resolved::Local(decl)) => {
+                    let Some(&reg) = self.locals.get(decl) else {
+                        return;
+                    };
+                    match (op, reg, small_literal(value)) {
+                        (None, _, _) => self.store(reg, value),
+                        (Some(op), AnyReg::I(r), Some(imm)) => {
+                            self.fb.int_op_imm(int_op(op), r, r, imm);
+                        }
+                        (Some(op), _, _) => {
+                            let v = self.value(value);
+                            self.arith_into(op, reg, reg, v);
+                        }
+                    }
+                }
+                Some(&Resolved::Global(g)) => {
+                    let g = self.cx.globals[g];
+                    let v = self.value(value);
+                    let v = match op {
+                        None => v,
+                        Some(op) => {
+                            let cur = self.new_reg(v.bank());
+                            self.fb.global_get(cur, g);
+                            self.arith_into(op, cur, cur, v);
+                            cur
+                        }
+                    };
+                    self.fb.global_set(g, v);
+                }
+                _ => {}
+            },
+            ExprKind::Field(obj, name) => {
+                let Some(field) = self.field_ref(obj, name) else {
+                    return;
+                };
+                let o = self.reference(obj);
+                let v = self.value(value);
+                let v = match op {
+                    None => v,
+                    Some(op) => {
+                        let cur = self.new_reg(field.bank());
+                        self.fb.field_get(cur, o, field);
+                        self.arith_into(op, cur, cur, v);
+                        cur
+                    }
+                };
+                self.fb.field_set(o, field, v);
+            }
+            ExprKind::Index(array, index) => {
+                let a = self.reference(array);
+                let i = self.int(index);
+                let v = self.value(value);
+                let v = match op {
+                    None => v,
+                    Some(op) => {
+                        let cur = self.element(a, i, self.ty(target).clone());
+                        self.arith_into(op, cur, cur, v);
+                        cur
+                    }
+                };
+                match v {
+                    AnyReg::I(v) => self.fb.set_i(a, i, v),
+                    AnyReg::F(v) => self.fb.set_f(a, i, v),
+                    AnyReg::R(v) => self.fb.set_r(a, i, v),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `dst = a op b` for arithmetic (not comparison) operators.
+    fn arith_into(&mut self, op: BinOp, dst: AnyReg, a: AnyReg, b: AnyReg) {
+        match (dst, a, b) {
+            (AnyReg::I(d), AnyReg::I(a), AnyReg::I(b)) => self.fb.int_op(int_op(op), d, a, b),
+            (AnyReg::F(d), AnyReg::F(a), AnyReg::F(b)) => self.fb.float_op(float_op(op), d, a, b),
+            // The checker allows arithmetic on ints and floats only.
+            _ => {}
+        }
+    }
+
+    /// The field `name` of the class `obj` has.
+    fn field_ref(&self, obj: &Expr, name: &str) -> Option<FieldRef> {
+        let &Type::Class(c, _) = self.ty(obj) else {
+            return None;
+        };
+        self.cx.classes[c].fields.get(name).copied()
+    }
+
+    fn element(&mut self, array: RReg, index: IReg, elem: Type) -> AnyReg {
+        let dst = self.new_reg(elem.bank().unwrap_or(Bank::I));
+        match dst {
+            AnyReg::I(d) => self.fb.get_i(d, array, index),
+            AnyReg::F(d) => self.fb.get_f(d, array, index),
+            AnyReg::R(d) => self.fb.get_r(d, array, index),
+        }
+        dst
+    }
+
+    /// Jump to `target` when `e` (a bool) is `when`; fall through otherwise.
+    fn cond_jump(&mut self, e: &Expr, target: Label, when: bool) {
+        match &e.kind {
+            ExprKind::Bool(b) => {
+                if *b == when {
+                    self.fb.jump(target);
+                    self.reachable = false;
+                }
+            }
+            ExprKind::Unary(UnOp::Not, inner) => self.cond_jump(inner, target, !when),
+            ExprKind::Binary(BinOp::And | BinOp::Or, l, r) => {
+                let is_and = matches!(e.kind, ExprKind::Binary(BinOp::And, ..));
+                // `a && b` is false as soon as `a` is; `a || b` true.
+                if is_and != when {
+                    self.cond_jump(l, target, when);
+                    self.cond_jump(r, target, when);
+                } else {
+                    let skip = self.fb.new_label();
+                    self.cond_jump(l, skip, !when);
+                    self.cond_jump(r, target, when);
+                    self.bind(skip);
+                }
+            }
+            ExprKind::Binary(op, l, r) if op.is_comparison() && *self.ty(l) != Type::Float => {
+                let cmp = cmp_of(*op).unwrap_or(Cmp::Eq);
+                let cmp = if when { cmp } else { negate(cmp) };
+                let a = self.int(l);
+                match small_literal(r) {
+                    Some(imm) => self.fb.branch_imm(cmp, a, imm, target),
+                    None => {
+                        let b = self.int(r);
+                        self.fb.branch(cmp, a, b, target);
+                    }
+                }
+            }
+            _ => {
+                // Float comparisons included: `!(a < b)` is not `a >= b`
+                // with a NaN, so the 0/1 result is tested.
+                let v = self.int(e);
+                if when {
+                    self.fb.jnz(v, target);
+                } else {
+                    self.fb.jz(v, target);
+                }
+            }
+        }
+    }
+
+    fn value(&mut self, e: &Expr) -> AnyReg {
+        self.expr(e).unwrap_or_else(|| self.fb.new_i().into())
+    }
+
+    fn int(&mut self, e: &Expr) -> IReg {
+        match self.value(e) {
+            AnyReg::I(r) => r,
+            _ => self.fb.new_i(),
+        }
+    }
+
+    fn float(&mut self, e: &Expr) -> FReg {
+        match self.value(e) {
+            AnyReg::F(r) => r,
+            _ => self.fb.new_f(),
+        }
+    }
+
+    fn reference(&mut self, e: &Expr) -> RReg {
+        match self.value(e) {
+            AnyReg::R(r) => r,
+            _ => self.fb.new_r(),
+        }
+    }
+
+    /// The register holding `e`'s value; `None` for a call returning
+    /// nothing. A local's own register is returned as is.
+    fn expr(&mut self, e: &Expr) -> Option<AnyReg> {
+        Some(match &e.kind {
+            ExprKind::Int(v) => {
+                let r = self.fb.new_i();
+                self.fb.iconst(r, *v);
+                r.into()
+            }
+            ExprKind::Bool(b) => {
+                let r = self.fb.new_i();
+                self.fb.iconst(r, i64::from(*b));
+                r.into()
+            }
+            ExprKind::Float(v) => {
+                let r = self.fb.new_f();
+                self.fb.fconst(r, *v);
+                r.into()
+            }
+            ExprKind::Str(s) => {
+                let r = self.fb.new_r();
+                self.fb.sconst(r, s);
+                r.into()
+            }
+            ExprKind::Name(_) => match self.cx.checked.resolved.get(&e.id) {
+                Some(&Resolved::Func(f)) => {
+                    let r = self.fb.new_r();
+                    self.fb.func_ref(r, self.cx.funcs[f]);
+                    r.into()
+                }
+                Some(Resolved::Local(decl)) => *self.locals.get(decl)?,
+                Some(&Resolved::Global(g)) => {
+                    let bank = self.ty(e).bank()?;
+                    let r = self.new_reg(bank);
+                    self.fb.global_get(r, self.cx.globals[g]);
+                    r
+                }
+                _ => return None,
+            },
+            ExprKind::Unary(op, inner) => match (op, self.value(inner)) {
+                (UnOp::Neg, AnyReg::I(v)) => {
+                    let r = self.fb.new_i();
+                    self.fb.neg(r, v);
+                    r.into()
+                }
+                (UnOp::Neg, AnyReg::F(v)) => {
+                    let r = self.fb.new_f();
+                    self.fb.float_unop(FloatUnOp::Neg, r, v);
+                    r.into()
+                }
+                (UnOp::Not, AnyReg::I(v)) => {
+                    let r = self.fb.new_i();
+                    self.fb.int_op_imm(IntBinOp::Xor, r, v, 1);
+                    r.into()
+                }
+                (_, AnyReg::I(v)) => {
+                    let r = self.fb.new_i();
+                    self.fb.not(r, v);
+                    r.into()
+                }
+                _ => return None,
+            },
+            ExprKind::Binary(op, l, r) => return Some(self.binary(e, *op, l, r)),
+            ExprKind::Call(_, args) => return self.call(e, args),
+            ExprKind::Print { newline, args } => {
+                for a in args {
+                    self.print(a);
+                }
+                if *newline {
+                    self.fb.prints("\n");
+                }
+                return None;
+            }
+            ExprKind::Index(array, index) => {
+                let a = self.reference(array);
+                let i = self.int(index);
+                if *self.ty(array) == Type::Str {
+                    let r = self.fb.new_i();
+                    self.fb.get_b(r, a, i);
+                    r.into()
+                } else {
+                    self.element(a, i, self.ty(e).clone())
+                }
+            }
+            ExprKind::NewArray(_, len) => {
+                let n = self.int(len);
+                let Type::Array(elem) = self.ty(e).clone() else {
+                    return None;
+                };
+                let r = self.fb.new_r();
+                self.fb.new_array(elem.bank().unwrap_or(Bank::I), r, n);
+                r.into()
+            }
+            ExprKind::Cast(inner, _) => match (self.value(inner), self.ty(e)) {
+                (AnyReg::I(v), Type::Float) => {
+                    let r = self.fb.new_f();
+                    self.fb.i2f(r, v);
+                    r.into()
+                }
+                (AnyReg::F(v), Type::Int) => {
+                    let r = self.fb.new_i();
+                    self.fb.f2i(r, v);
+                    r.into()
+                }
+                // `bool as int` and casts to the same type keep the value.
+                (v, _) => v,
+            },
+            ExprKind::Lambda(_) => {
+                let Some(&Resolved::Lambda(k)) = self.cx.checked.resolved.get(&e.id) else {
+                    return None;
+                };
+                let info = &self.cx.checked.lambdas[k];
+                let code = &self.cx.lambdas[k];
+                let env = self.fb.new_r();
+                self.fb.new_struct(env, code.env);
+                for ((id, _), &field) in info.captures.iter().zip(&code.fields) {
+                    let v = *self.locals.get(id)?;
+                    self.fb.field_set(env, field, v);
+                }
+                let r = self.fb.new_r();
+                self.fb.closure(r, self.cx.funcs[info.func], env);
+                r.into()
+            }
+            ExprKind::NewObject(_) => {
+                let &Type::Class(c, _) = self.ty(e) else {
+                    return None;
+                };
+                let r = self.fb.new_r();
+                self.fb.call(self.cx.classes[c].new, &[], AnyReg::from(r));
+                r.into()
+            }
+            ExprKind::Field(obj, name) => {
+                let field = self.field_ref(obj, name)?;
+                let o = self.reference(obj);
+                let r = self.new_reg(field.bank());
+                self.fb.field_get(r, o, field);
+                r
+            }
+            ExprKind::MethodCall(obj, _, args) => {
+                let Some(&Resolved::Method { class, slot }) = self.cx.checked.resolved.get(&e.id)
+                else {
+                    return None;
+                };
+                let o = self.reference(obj);
+                let table = self.fb.new_r();
+                self.fb
+                    .field_get(table, o, self.cx.classes[class].vtable_field);
+                let k = self.fb.new_i();
+                self.fb.iconst(k, i64::try_from(slot).unwrap_or(i64::MAX));
+                let method = self.fb.new_r();
+                self.fb.get_r(method, table, k);
+                let mut regs = vec![AnyReg::from(o)];
+                regs.extend(args.iter().map(|a| self.value(a)));
+                let dst = self.ty(e).bank().map(|b| self.new_reg(b));
+                self.fb
+                    .call_indirect(self.cx.classes[class].slot_types[slot], method, &regs, dst);
+                return dst;
+            }
+        })
+    }
+
+    fn binary(&mut self, e: &Expr, op: BinOp, l: &Expr, r: &Expr) -> AnyReg {
+        if matches!(op, BinOp::And | BinOp::Or) {
+            // A bool value: 1, unless the condition jumps over to 0.
+            let dst = self.fb.new_i();
+            let is_false = self.fb.new_label();
+            let end = self.fb.new_label();
+            self.cond_jump(e, is_false, false);
+            self.fb.iconst(dst, 1);
+            self.fb.jump(end);
+            self.bind(is_false);
+            self.fb.iconst(dst, 0);
+            self.bind(end);
+            return dst.into();
+        }
+        if let Some(cmp) = cmp_of(op) {
+            let dst = self.fb.new_i();
+            let a = self.value(l);
+            if let (AnyReg::I(a), Some(imm)) = (a, small_literal(r)) {
+                self.fb.cmp_imm(cmp, dst, a, imm);
+                return dst.into();
+            }
+            match (a, self.value(r)) {
+                (AnyReg::I(a), AnyReg::I(b)) => self.fb.cmp(cmp, dst, a, b),
+                (AnyReg::F(a), AnyReg::F(b)) => self.fb.fcmp(cmp, dst, a, b),
+                // The checker compares ints, bools and floats only.
+                _ => {}
+            }
+            return dst.into();
+        }
+        let bank = self.ty(l).bank().unwrap_or(Bank::I);
+        let dst = self.new_reg(bank);
+        self.store(dst, e);
+        dst
+    }
+
+    fn call(&mut self, e: &Expr, args: &[Expr]) -> Option<AnyReg> {
+        match self.cx.checked.resolved.get(&e.id).copied()? {
+            Resolved::Builtin(Builtin::Len) => {
+                let a = self.reference(&args[0]);
+                let r = self.fb.new_i();
+                self.fb.len(r, a);
+                Some(r.into())
+            }
+            Resolved::Builtin(b) => {
+                let x = self.float(&args[0]);
+                let r = self.fb.new_f();
+                let op = match b {
+                    Builtin::Sqrt => FloatUnOp::Sqrt,
+                    Builtin::Abs => FloatUnOp::Abs,
+                    _ => FloatUnOp::Floor,
+                };
+                self.fb.float_unop(op, r, x);
+                Some(r.into())
+            }
+            Resolved::Func(f) => {
+                let regs: Vec<AnyReg> = args.iter().map(|a| self.value(a)).collect();
+                let dst = self.ty(e).bank().map(|b| self.new_reg(b));
+                self.fb.call(self.cx.funcs[f], &regs, dst);
+                dst
+            }
+            how @ (Resolved::CallLocal(_) | Resolved::CallGlobal(_)) => {
+                let callee = match how {
+                    Resolved::CallLocal(id) => match self.locals.get(&id)? {
+                        AnyReg::R(r) => *r,
+                        _ => return None,
+                    },
+                    Resolved::CallGlobal(g) => {
+                        let r = self.fb.new_r();
+                        self.fb.global_get(r, self.cx.globals[g]);
+                        r
+                    }
+                    _ => return None,
+                };
+                let regs: Vec<AnyReg> = args.iter().map(|a| self.value(a)).collect();
+                let result = self.ty(e).bank();
+                let key = (regs.iter().map(|r| r.bank()).collect::<Vec<_>>(), result);
+                let ty = *self.cx.func_types.get(&key)?;
+                let dst = result.map(|b| self.new_reg(b));
+                self.fb.call_indirect(ty, callee, &regs, dst);
+                dst
+            }
+            Resolved::Import(h) => {
+                let regs: Vec<AnyReg> = args.iter().map(|a| self.value(a)).collect();
+                let dst = self.ty(e).bank().map(|b| self.new_reg(b));
+                self.fb.host_call(self.cx.imports[h], &regs, dst);
+                dst
+            }
+            _ => None,
+        }
+    }
+
+    fn print(&mut self, a: &PrintArg) {
+        if let ExprKind::Str(s) = &a.expr.kind {
+            self.fb.prints(s);
+            return;
+        }
+        let ty = self.ty(&a.expr).clone();
+        match (self.value(&a.expr), ty) {
+            (AnyReg::I(v), Type::Bool) => {
+                let no = self.fb.new_label();
+                let end = self.fb.new_label();
+                self.fb.jz(v, no);
+                self.fb.prints("true");
+                self.fb.jump(end);
+                self.bind(no);
+                self.fb.prints("false");
+                self.bind(end);
+            }
+            (AnyReg::I(v), _) => self.fb.printi(v),
+            (AnyReg::F(v), _) => self.fb.printf(v, a.digits.unwrap_or(DEFAULT_FLOAT_DIGITS)),
+            (AnyReg::R(v), _) => self.fb.printb(v),
+        }
+    }
+}
+
+/// Lower a checked program to a verified module.
+pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module, LangError> {
+    let mut mb = ModuleBuilder::new();
+    let mut globals = Vec::new();
+    for g in &checked.globals {
+        let r = match (&g.ty, &g.init) {
+            (Type::Float, Some(ExprKind::Float(v))) => mb.declare_global_f(&g.name, *v),
+            (Type::Float, _) => mb.declare_global_f(&g.name, 0.0),
+            (Type::Int | Type::Bool, Some(ExprKind::Int(v))) => mb.declare_global_i(&g.name, *v),
+            (Type::Int | Type::Bool, Some(ExprKind::Bool(b))) => {
+                mb.declare_global_i(&g.name, i64::from(*b))
+            }
+            (Type::Int | Type::Bool, _) => mb.declare_global_i(&g.name, 0),
+            _ => mb.declare_global_r(&g.name),
+        };
+        globals.push(r);
+    }
+    // A closure's code takes its environment as an extra, last `r`
+    // parameter.
+    let lambda_of: HashMap<usize, usize> = checked
+        .lambdas
+        .iter()
+        .enumerate()
+        .map(|(k, l)| (l.func, k))
+        .collect();
+    let funcs: Vec<FuncRef> = checked
+        .funcs
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            let mut sig = sig_of(&f.params, &f.result);
+            if lambda_of.contains_key(&k) {
+                sig.params.push(Bank::R);
+            }
+            mb.declare_function(&f.name, sig)
+        })
+        .collect();
+    let imports: Vec<HostRef> = checked
+        .imports
+        .iter()
+        .map(|f| mb.declare_import(&f.name, sig_of(&f.params, &f.result)))
+        .collect();
+    let classes = declare_classes(&mut mb, checked, &funcs, file)?;
+    let lambdas: Vec<LambdaCode> = checked
+        .lambdas
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            let names: Vec<String> = (0..l.captures.len()).map(|j| format!("c{j}")).collect();
+            let fields: Vec<(Bank, &str)> = l
+                .captures
+                .iter()
+                .zip(&names)
+                .map(|((_, t), n)| (t.bank().unwrap_or(Bank::I), n.as_str()))
+                .collect();
+            let env = mb.declare_struct(format!("fun${k}.env"), None, &fields);
+            let fields = names.iter().map(|n| mb.field(env, n)).collect();
+            LambdaCode { env, fields }
+        })
+        .collect();
+    let mut func_types = HashMap::new();
+    for t in checked.types.values() {
+        if let Type::Func(params, result) = t {
+            let sig = sig_of(params, result);
+            let key = (sig.params.clone(), sig.result);
+            func_types
+                .entry(key)
+                .or_insert_with(|| mb.declare_type(sig));
+        }
+    }
+    let context = Context {
+        checked,
+        funcs: &funcs,
+        imports: &imports,
+        globals: &globals,
+        classes: &classes,
+        lambdas: &lambdas,
+        func_types: &func_types,
+    };
+    let mut bodies: Vec<(&FuncDecl, Vec<NodeId>, Option<usize>, usize)> = Vec::new();
+    for (index, (decl, class)) in program.functions().into_iter().enumerate() {
+        let mut ids: Vec<NodeId> = Vec::new();
+        if class.is_some() {
+            ids.push(decl.self_id);
+        }
+        ids.extend(decl.params.iter().map(|p| p.id));
+        bodies.push((decl, ids, None, index));
+    }
+    for (k, l) in checked.lambdas.iter().enumerate() {
+        let ids = l.decl.params.iter().map(|p| p.id).collect();
+        bodies.push((&l.decl, ids, Some(k), l.func));
+    }
+    for (decl, ids, lambda, index) in bodies {
+        let sig = &checked.funcs[index];
+        let mut fb = mb.function(funcs[index]);
+        let mut locals = HashMap::new();
+        let mut counts = [0u16; 3];
+        for (k, param) in decl.params.iter().enumerate() {
+            if let Some(v) = param.default {
+                fb.set_default(k, v);
+            }
+        }
+        for (id, ty) in ids.into_iter().zip(&sig.params) {
+            let Some(bank) = ty.bank() else { continue };
+            let j = counts[bank.index()];
+            counts[bank.index()] += 1;
+            let reg: AnyReg = match bank {
+                Bank::I => fb.param_i(j).into(),
+                Bank::F => fb.param_f(j).into(),
+                Bank::R => fb.param_r(j).into(),
+            };
+            locals.insert(id, reg);
+        }
+        if let Some(k) = lambda {
+            // The captured values, copied out of the environment once.
+            let env = fb.param_r(counts[Bank::R.index()]);
+            for ((id, ty), &field) in checked.lambdas[k].captures.iter().zip(&lambdas[k].fields) {
+                let reg = match ty.bank().unwrap_or(Bank::I) {
+                    Bank::I => AnyReg::from(fb.new_i()),
+                    Bank::F => fb.new_f().into(),
+                    Bank::R => fb.new_r().into(),
+                };
+                fb.field_get(reg, env, field);
+                locals.insert(*id, reg);
+            }
+        }
+        let mut g = FnGen {
+            fb,
+            cx: &context,
+            locals,
+            loops: Vec::new(),
+            reachable: true,
+        };
+        g.block(&decl.body);
+        if g.reachable {
+            if sig.result == Type::Void {
+                g.fb.ret();
+            } else {
+                g.fb.trap_imm(MISSING_RETURN_TRAP);
+            }
+        }
+        g.fb.finish().map_err(|e| {
+            LangError::new(
+                file,
+                decl.pos,
+                format!("cannot compile `{}`: {e}", sig.name),
+            )
+        })?;
+    }
+    mb.finish().map_err(|e| {
+        LangError::new(
+            file,
+            Pos { line: 1, col: 1 },
+            format!("cannot build the module: {e}"),
+        )
+    })
+}
+
+/// Declare each class's struct, vtable global, slot types and constructor,
+/// and define the constructors.
+fn declare_classes(
+    mb: &mut ModuleBuilder,
+    checked: &Checked,
+    funcs: &[FuncRef],
+    file: &str,
+) -> Result<Vec<ClassCode>, LangError> {
+    let mut classes: Vec<ClassCode> = Vec::new();
+    let mut tables = Vec::new();
+    for (k, c) in checked.classes.iter().enumerate() {
+        let mut own: Vec<(Bank, &str)> = c
+            .fields
+            .iter()
+            .map(|(n, t)| (t.bank().unwrap_or(Bank::I), n.as_str()))
+            .collect();
+        if c.parent.is_none() {
+            own.insert(0, (Bank::R, VTABLE_FIELD));
+        }
+        let parent = c.parent.and_then(|p| classes.get(p)).map(|p| p.strukt);
+        let strukt = mb.declare_struct(&c.name, parent, &own);
+        let vtable_field = mb.field(strukt, VTABLE_FIELD);
+        let mut fields = HashMap::new();
+        let mut at = Some(k);
+        while let Some(j) = at {
+            for (n, _) in &checked.classes[j].fields {
+                fields.insert(n.clone(), mb.field(strukt, n));
+            }
+            at = checked.classes[j].parent;
+        }
+        let slot_types = c
+            .vtable
+            .iter()
+            .map(|&(_, f)| {
+                let s = &checked.funcs[f];
+                mb.declare_type(sig_of(&s.params, &s.result))
+            })
+            .collect();
+        let new = mb.declare_function(
+            format!("{}.$new", c.name),
+            Signature::new([], Some(Bank::R)),
+        );
+        tables.push(mb.declare_global_r(format!("{}.$vtable", c.name)));
+        classes.push(ClassCode {
+            strukt,
+            vtable_field,
+            fields,
+            slot_types,
+            new,
+        });
+    }
+    for ((c, code), &table) in checked.classes.iter().zip(&classes).zip(&tables) {
+        let mut fb = mb.function(code.new);
+        let obj = fb.new_r();
+        fb.new_struct(obj, code.strukt);
+        let vt = fb.new_r();
+        fb.global_get(vt, table);
+        let have = fb.new_label();
+        fb.jnnull(vt, have);
+        let n = fb.new_i();
+        fb.iconst(n, i64::try_from(c.vtable.len()).unwrap_or(i64::MAX));
+        fb.new_array(Bank::R, vt, n);
+        for (k, &(_, f)) in c.vtable.iter().enumerate() {
+            let method = fb.new_r();
+            fb.func_ref(method, funcs[f]);
+            let i = fb.new_i();
+            fb.iconst(i, i64::try_from(k).unwrap_or(i64::MAX));
+            fb.set_r(vt, i, method);
+        }
+        fb.global_set(table, vt);
+        fb.bind(have);
+        fb.field_set(obj, code.vtable_field, vt);
+        fb.ret_r(obj);
+        fb.finish().map_err(|e| {
+            LangError::new(
+                file,
+                Pos { line: 1, col: 1 },
+                format!("cannot compile `{}`'s constructor: {e}", c.name),
+            )
+        })?;
+    }
+    Ok(classes)
+}

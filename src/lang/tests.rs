@@ -1,0 +1,478 @@
+//! Compile errors, each at its line and column, and the promise that no
+//! input makes the compiler panic.
+
+use super::compile;
+use proptest::prelude::*;
+
+/// The error `src` fails with, as `line:col: message`.
+fn error(src: &str) -> String {
+    match compile(src, "e.lark") {
+        Ok(_) => panic!("compiled, but should not have:\n{src}"),
+        Err(e) => {
+            let text = e.to_string();
+            text.strip_prefix("e.lark:").unwrap_or(&text).to_owned()
+        }
+    }
+}
+
+/// `src` wrapped in a `main` whose body starts on line 2, column 5.
+fn in_main(body: &str) -> String {
+    format!("fn main() {{\n    {body}\n}}\n")
+}
+
+#[test]
+fn a_valid_program_compiles_and_verifies() {
+    let m = compile("fn main() -> int {\n  return 1 + 2 * 3\n}", "ok.lark").expect("compiles");
+    assert_eq!(m.functions.len(), 1);
+}
+
+/// Inputs just within the nesting limit compile, on a test thread's stack,
+/// through every pass.
+#[test]
+fn nesting_up_to_the_limit_compiles() {
+    let parens = format!("{}1{}", "(".repeat(190), ")".repeat(190));
+    let sum = vec!["1"; 190].join(" + ");
+    let mut blocks = String::new();
+    for _ in 0..190 {
+        blocks.push_str("if true { ");
+    }
+    blocks.push_str("println(1)");
+    blocks.push_str(&" }".repeat(190));
+    for body in [
+        format!("let x = {parens}"),
+        format!("let x = {sum}"),
+        blocks,
+    ] {
+        compile(&in_main(&body), "deep.lark").unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn lexical_errors() {
+    assert_eq!(
+        error(&in_main("let x = 3 @ 4")),
+        "2:15: unexpected character `@`"
+    );
+    assert_eq!(
+        error(&in_main("print(\"abc")),
+        "2:11: unterminated string literal"
+    );
+    assert_eq!(
+        error(&in_main("print(\"a\\qb\")")),
+        "2:13: unknown escape \\ followed by `q`"
+    );
+    assert_eq!(
+        error(&in_main("let x = 18446744073709551616")),
+        "2:13: integer literal `18446744073709551616` does not fit 64 bits"
+    );
+    assert_eq!(
+        error(&in_main("let x = 0xfg")),
+        "2:13: bad hex literal `0xfg`"
+    );
+    assert_eq!(
+        error(&in_main("let x = 12ab")),
+        "2:15: a letter right after a number"
+    );
+    // Columns count characters, not bytes.
+    assert_eq!(
+        error(&in_main("print(\"é\") ¤")),
+        "2:16: unexpected character `¤`"
+    );
+}
+
+#[test]
+fn syntax_errors() {
+    assert_eq!(
+        error("fn main( {\n}"),
+        "1:10: expected a parameter name, found `{`"
+    );
+    assert_eq!(
+        error("main()"),
+        "1:1: expected `fn`, `class`, `import`, `var` or `let` at the top level, found `main`"
+    );
+    assert_eq!(
+        error(&in_main("let x = 1 let y = 2")),
+        "2:15: expected the end of the statement (a line break or `;`), found `let`"
+    );
+    assert_eq!(
+        error(&in_main("let b = 1 < 2 < 3")),
+        "2:19: comparisons do not chain: parenthesise before `<`"
+    );
+    assert_eq!(
+        error(&in_main("1 + 2 = 3")),
+        "2:11: only a variable, an element or a field can be assigned"
+    );
+    assert_eq!(
+        error(&in_main("let x = 9223372036854775808")),
+        "2:13: integer literal `9223372036854775808` does not fit 64 bits"
+    );
+    assert_eq!(
+        error(&in_main("let x = -9223372036854775809")),
+        "2:13: integer literal `-9223372036854775809` does not fit 64 bits"
+    );
+    assert_eq!(
+        error(&in_main("print(1.5: 41)")),
+        "2:16: expected a digit count from 0 to 40"
+    );
+    assert_eq!(
+        error(&in_main("let a = new int(3)")),
+        "2:17: expected an array type `[T]` after `new`, found `int`"
+    );
+    assert_eq!(
+        error("fn main(n: int = 2 + 3) {\n}"),
+        "1:20: a default value must be an int literal"
+    );
+    assert_eq!(
+        error(&in_main("let x = (1")),
+        "3:1: expected `)`, found `}`"
+    );
+    assert_eq!(
+        error("fn main() {\n"),
+        "2:1: expected `}`, found the end of the file"
+    );
+    let deep = format!("{}1{}", "(".repeat(500), ")".repeat(500));
+    assert_eq!(
+        error(&in_main(&format!("let x = {deep}"))),
+        "2:212: nesting deeper than 200 levels"
+    );
+    let long = vec!["1"; 5000].join(" + ");
+    assert_eq!(
+        error(&in_main(&format!("let x = {long}"))),
+        "2:807: nesting deeper than 200 levels"
+    );
+    let index = "[0]".repeat(5000);
+    assert_eq!(
+        error(&in_main(&format!("let x = a{index}"))),
+        "2:606: nesting deeper than 200 levels"
+    );
+}
+
+#[test]
+fn declaration_errors() {
+    assert_eq!(
+        error("fn f() {\n}"),
+        "1:1: the program has no `main` function"
+    );
+    assert_eq!(
+        error("fn len() {\n}\nfn main() {\n}"),
+        "1:4: `len` is a builtin function"
+    );
+    assert_eq!(
+        error("fn main() {\n}\nvar main = 1"),
+        "3:5: `main` is declared twice"
+    );
+    assert_eq!(
+        error("fn main(x: float) {\n}"),
+        "1:9: `main` takes only `int` parameters"
+    );
+    assert_eq!(
+        error("fn f(x: int = 1) {\n}\nfn main() {\n}"),
+        "1:6: only `main`'s parameters may have default values"
+    );
+    assert_eq!(
+        error("fn main(p: Point) {\n}"),
+        "1:12: unknown type `Point`"
+    );
+    assert_eq!(
+        error("var g = \"s\"\nfn main() {\n}"),
+        "1:9: a global's initial value must be an int, float or bool literal"
+    );
+    assert_eq!(
+        error("var g: float = 1\nfn main() {\n}"),
+        "1:16: `g` is declared float but initialised with int"
+    );
+    assert_eq!(
+        error("var g\nfn main() {\n}"),
+        "1:5: `g` needs a type or an initial value"
+    );
+    assert_eq!(
+        error("fn f(b: bool) -> int {\n    if b { return 1 }\n}\nfn main() {\n}"),
+        "1:4: `f` may end without returning its int"
+    );
+    assert_eq!(
+        error(&in_main("let x = 1; var x = 2")),
+        "2:20: `x` is already declared in this scope"
+    );
+    assert_eq!(error(&in_main("let x: int")), "2:9: `let x` needs a value");
+    assert_eq!(
+        error(&in_main("var x")),
+        "2:9: `x` needs a type or an initial value"
+    );
+}
+
+#[test]
+fn statement_errors() {
+    assert_eq!(
+        error(&in_main("if 1 { }")),
+        "2:8: a condition must be bool, found int"
+    );
+    assert_eq!(
+        error(&in_main("while 1.5 { }")),
+        "2:11: a condition must be bool, found float"
+    );
+    assert_eq!(
+        error(&in_main("for i in 0..1.5 { }")),
+        "2:17: a range's end must be int, found float"
+    );
+    assert_eq!(error(&in_main("break")), "2:5: `break` outside a loop");
+    assert_eq!(
+        error(&in_main("continue")),
+        "2:5: `continue` outside a loop"
+    );
+    assert_eq!(
+        error("fn f() -> int {\n    return\n}\nfn main() {\n}"),
+        "2:5: `return` without a value in a function returning int"
+    );
+    assert_eq!(
+        error(&in_main("return 1")),
+        "2:12: a function without a result type returns no value"
+    );
+    assert_eq!(
+        error("fn f() -> int {\n    return 1.0\n}\nfn main() {\n}"),
+        "2:12: the returned value must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main("1 + 2")),
+        "2:7: this expression does nothing: only calls can be statements"
+    );
+    assert_eq!(
+        error(&in_main("let x = 1; x = 2")),
+        "2:16: `x` is not a `var`: it cannot be assigned"
+    );
+    assert_eq!(
+        error(&in_main("for i in 0..3 { i = 1 }")),
+        "2:21: `i` is not a `var`: it cannot be assigned"
+    );
+    assert_eq!(
+        error(&in_main("let s = \"ab\"; s[0] = 1")),
+        "2:19: strings are immutable: their bytes cannot be assigned"
+    );
+    assert_eq!(
+        error(&in_main("var x = 1; x += 1.5")),
+        "2:16: `+` of int and float: both sides must have one type (convert with `as`)"
+    );
+    assert_eq!(
+        error(&in_main("var x = 1; x = 2.0")),
+        "2:20: the assigned value must be int, found float"
+    );
+    assert_eq!(error(&in_main("y = 2")), "2:5: unknown variable `y`");
+}
+
+#[test]
+fn expression_errors() {
+    assert_eq!(
+        error(&in_main("let x = 1 + 2.0")),
+        "2:15: `+` of int and float: both sides must have one type (convert with `as`)"
+    );
+    assert_eq!(
+        error(&in_main("let x = 1.5 % 2.0")),
+        "2:17: `%` does not apply to float"
+    );
+    assert_eq!(
+        error(&in_main("let x = true < false")),
+        "2:18: `<` does not apply to bool"
+    );
+    assert_eq!(
+        error(&in_main("let x = -true")),
+        "2:13: `-` does not apply to bool"
+    );
+    assert_eq!(
+        error(&in_main("let x = !1")),
+        "2:13: `!` does not apply to int"
+    );
+    assert_eq!(
+        error("import fn h()\nfn main() {\n    let x = h\n}"),
+        "3:13: `h` is a function, not a value"
+    );
+    assert_eq!(
+        error(&in_main("let x = main()")),
+        "2:13: this expression has no value"
+    );
+    assert_eq!(
+        error(&in_main("print(new [int](2))")),
+        "2:11: cannot print [int]: print its elements"
+    );
+    assert_eq!(
+        error(&in_main("print(3: 2)")),
+        "2:11: a digit count applies to a float, not int"
+    );
+    assert_eq!(error(&in_main("let x = 5[0]")), "2:13: cannot index int");
+    assert_eq!(
+        error(&in_main("let a = new [int](2); let x = a[1.0]")),
+        "2:37: an index must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main("let a = new [int](true)")),
+        "2:23: an array length must be int, found bool"
+    );
+    assert_eq!(
+        error(&in_main("let x = 1 as bool")),
+        "2:15: cannot convert int to bool"
+    );
+    assert_eq!(
+        error(&in_main("let x = len(1, 2)")),
+        "2:13: `len` takes 1 argument, not 2"
+    );
+    assert_eq!(
+        error(&in_main("let x = sqrt(2)")),
+        "2:18: `sqrt` does not take int"
+    );
+    assert_eq!(
+        error(&in_main("let f = 1; f()")),
+        "2:16: `f` is a variable, not a function"
+    );
+    assert_eq!(error(&in_main("g()")), "2:5: unknown function `g`");
+    assert_eq!(
+        error("fn f(a: int, b: float) {\n}\nfn main() {\n    f(1)\n}"),
+        "4:5: `f` takes 2 arguments, not 1"
+    );
+    assert_eq!(
+        error("fn f(a: int, b: float) {\n}\nfn main() {\n    f(1, 2)\n}"),
+        "4:10: argument 2 of `f` must be float, found int"
+    );
+    assert_eq!(error(&in_main("let x = y")), "2:13: unknown variable `y`");
+}
+
+#[test]
+fn import_errors() {
+    assert_eq!(
+        error("import fn f(x: int) -> int {\n}\nfn main() {\n}"),
+        "1:28: expected the end of the statement (a line break or `;`), found `{`"
+    );
+    assert_eq!(
+        error("import fn f(x: int)\nfn f() {\n}\nfn main() {\n}"),
+        "2:4: `f` is declared twice"
+    );
+    assert_eq!(
+        error("import fn f(x: int)\nfn main() {\n    f(1.0)\n}"),
+        "3:7: argument 1 of `f` must be int, found float"
+    );
+}
+
+#[test]
+fn closure_errors() {
+    assert_eq!(
+        error(&in_main("var n = 1; let f = fun() -> int { return n }")),
+        "2:46: a closure cannot capture `var n`: copy it into a `let` first"
+    );
+    assert_eq!(
+        error(&in_main(
+            "let f = fun(x: int) -> int { if x > 0 { return 1 } }"
+        )),
+        "2:13: the closure may end without returning its int"
+    );
+    assert_eq!(
+        error(&in_main("let f = fun(x: int) {}; let y: int = f(1)")),
+        "2:42: the value of `y` must be int, found nothing"
+    );
+    assert_eq!(
+        error(&in_main(
+            "let f: fun(int) -> int = fun(x: float) -> int { return 1 }"
+        )),
+        "2:30: the value of `f` must be fun(int) -> int, found fun(float) -> int"
+    );
+    assert_eq!(
+        error(&in_main("let f = fun(x: int) {}; print(f)")),
+        "2:35: cannot print fun(int): print its elements"
+    );
+    assert_eq!(
+        error(&in_main("let f = fun(x: int) {}; f(1, 2)")),
+        "2:29: `f` takes 1 arguments, not 2"
+    );
+    assert_eq!(
+        error(&in_main("for i in 0..3 { let f = fun() { break } }")),
+        "2:37: `break` outside a loop"
+    );
+}
+
+#[test]
+fn class_errors() {
+    let base = "class A {\n    var x: int\n    fn f(a: int) -> int { return a }\n}\n";
+    let with = |rest: &str| format!("{base}{rest}\nfn main() {{\n}}\n");
+    assert_eq!(error(&with("class A {\n}")), "5:7: `A` is declared twice");
+    assert_eq!(
+        error(&with("class B extends C {\n}")),
+        "5:17: unknown class `C` (a parent is declared before its children)"
+    );
+    assert_eq!(
+        error(&with("class B extends A {\n    var x: float\n}")),
+        "6:9: `B` already has a field `x`"
+    );
+    assert_eq!(
+        error(&with(
+            "class B extends A {\n    fn f(a: float) -> int { return 1 }\n}"
+        )),
+        "6:8: `B.f` overrides `A.f` with another signature"
+    );
+    assert_eq!(
+        error(&with("class B {\n    fn g() {}\n    fn g() {}\n}")),
+        "7:8: `B` already has a method `g`"
+    );
+    let body = |b: &str| format!("{base}fn main() {{\n    {b}\n}}\n");
+    assert_eq!(error(&body("let a = new B()")), "6:13: unknown class `B`");
+    assert_eq!(
+        error(&body("let a = new A(); let y = a.y")),
+        "6:32: `A` has no field `y`"
+    );
+    assert_eq!(
+        error(&body("let a = new A(); a.g()")),
+        "6:24: `A` has no method `g`"
+    );
+    assert_eq!(
+        error(&body("let n = 1; let y = n.x")),
+        "6:26: int has no fields"
+    );
+    assert_eq!(
+        error(&body("let n = 1; n.f(1)")),
+        "6:18: int has no methods"
+    );
+    assert_eq!(
+        error(&body("let a = new A(); let y = a.f(true)")),
+        "6:34: argument 1 of `A.f` must be int, found bool"
+    );
+    assert_eq!(
+        error(&body("let a = new A(); print(a)")),
+        "6:28: cannot print A: print its elements"
+    );
+    assert_eq!(
+        error("class A {\n    x: int\n}\nfn main() {\n}"),
+        "2:5: expected `var`, `fn` or `}` in a class, found `x`"
+    );
+    // A parent may not be assigned where a child is expected.
+    assert_eq!(
+        error(&format!(
+            "{base}class B extends A {{\n}}\nfn main() {{\n    let b: B = new A()\n}}\n"
+        )),
+        "8:16: the value of `b` must be B, found A"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Arbitrary text: an error or a module, never a panic.
+    #[test]
+    fn random_text_never_panics(src in "\\PC{0,200}") {
+        let _ = compile(&src, "fuzz.lark");
+    }
+
+    /// Token soup from the language's own vocabulary reaches the parser
+    /// and the checker far more often than random characters do.
+    #[test]
+    fn random_tokens_never_panic(words in proptest::collection::vec(
+        proptest::sample::select(vec![
+            "fn", "main", "(", ")", "{", "}", "[", "]", "let", "var", "x", "y", "=", "+", "-",
+            "*", "/", "%", "<", "==", "&&", "||", "!", "if", "else", "while", "for", "in", "..",
+            "return", "break", "continue", "1", "2.5", "\"s\"", "true", "int", "float", "bool",
+            "string", ":", ",", ";", "\n", "->", "new", "len", "print", "println", "as", "+=",
+            "class", "extends", "self", ".", "A", "B", "fun", "import", "f", "f(1)",
+            "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~",
+        ]),
+        0..80,
+    )) {
+        let src = words.join(" ");
+        let _ = compile(&src, "fuzz.lark");
+        let with_main = format!("fn main() {{\n{src}\n}}");
+        let _ = compile(&with_main, "fuzz.lark");
+    }
+}

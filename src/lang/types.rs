@@ -1,0 +1,1111 @@
+//! The type checker: resolves every name, gives every expression its type,
+//! and rejects ill-typed programs with an error at the offending line and
+//! column.
+//!
+//! Its findings go into [`Checked`], keyed by [`NodeId`]: the code
+//! generator reads the type of each expression and what each name and call
+//! refers to, and never looks names up itself. Classes and closures will add
+//! variants to [`Type`] (a class type, a function type) and to [`Resolved`].
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::LangError;
+use super::ast::*;
+use crate::bytecode::Bank;
+
+/// A type of the language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Type {
+    /// `int`: an i64.
+    Int,
+    /// `float`: an f64.
+    Float,
+    /// `bool`: an i64 that is 0 or 1.
+    Bool,
+    /// `string`: an immutable byte string.
+    Str,
+    /// `[T]`: a fixed-length array.
+    Array(Box<Type>),
+    /// An object of a class (its index among the classes, and its name):
+    /// it may hold an object of any descendant.
+    Class(usize, String),
+    /// A function value: its parameter types and result type.
+    Func(Vec<Type>, Box<Type>),
+    /// What a call of a function without a result has.
+    Void,
+}
+
+impl Type {
+    /// The register bank holding a value of this type (`None` for void).
+    pub fn bank(&self) -> Option<Bank> {
+        match self {
+            Type::Int | Type::Bool => Some(Bank::I),
+            Type::Float => Some(Bank::F),
+            Type::Str | Type::Array(_) | Type::Class(..) | Type::Func(..) => Some(Bank::R),
+            Type::Void => None,
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Int => write!(f, "int"),
+            Type::Float => write!(f, "float"),
+            Type::Bool => write!(f, "bool"),
+            Type::Str => write!(f, "string"),
+            Type::Array(t) => write!(f, "[{t}]"),
+            Type::Class(_, name) => write!(f, "{name}"),
+            Type::Func(params, result) => {
+                let params: Vec<String> = params.iter().map(Type::to_string).collect();
+                write!(f, "fun({})", params.join(", "))?;
+                match **result {
+                    Type::Void => Ok(()),
+                    ref r => write!(f, " -> {r}"),
+                }
+            }
+            Type::Void => write!(f, "nothing"),
+        }
+    }
+}
+
+/// The functions the language provides without a declaration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// `len(a)`: an array's length or a string's length in bytes.
+    Len,
+    /// `sqrt(x)`.
+    Sqrt,
+    /// `abs(x)` of a float.
+    Abs,
+    /// `floor(x)`.
+    Floor,
+}
+
+const BUILTINS: &[(&str, Builtin)] = &[
+    ("len", Builtin::Len),
+    ("sqrt", Builtin::Sqrt),
+    ("abs", Builtin::Abs),
+    ("floor", Builtin::Floor),
+];
+
+/// What a name or a call refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// A local variable or parameter: the [`NodeId`] of its declaration.
+    Local(NodeId),
+    /// A global: its index among the program's globals.
+    Global(usize),
+    /// A function: its index among the program's functions.
+    Func(usize),
+    /// A builtin function.
+    Builtin(Builtin),
+    /// A host function: its index among the program's imports.
+    Import(usize),
+    /// A closure expression: its index in [`Checked::lambdas`].
+    Lambda(usize),
+    /// A call of the function value in a local variable (its declaration).
+    CallLocal(NodeId),
+    /// A call of the function value in a global.
+    CallGlobal(usize),
+    /// A virtual method: the static class of the object and the slot.
+    Method {
+        /// The class the object is known to be.
+        class: usize,
+        /// The method's slot in that class's vtable.
+        slot: usize,
+    },
+}
+
+/// A function's signature in language types.
+#[derive(Clone, Debug)]
+pub struct FuncSig {
+    /// Its name.
+    pub name: String,
+    /// Its parameter types.
+    pub params: Vec<Type>,
+    /// Its result type ([`Type::Void`] when none).
+    pub result: Type,
+}
+
+/// A global's facts.
+#[derive(Clone, Debug)]
+pub struct GlobalInfo {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+    /// Whether it is a `var`.
+    pub mutable: bool,
+    /// Its initial value, when written (an int, float or bool literal).
+    pub init: Option<ExprKind>,
+}
+
+/// A class's facts.
+#[derive(Clone, Debug)]
+pub struct ClassInfo {
+    /// Its name.
+    pub name: String,
+    /// Its parent's index, which is lower than its own.
+    pub parent: Option<usize>,
+    /// Its own fields (after its ancestors'), with their types.
+    pub fields: Vec<(String, Type)>,
+    /// Its virtual methods, slot by slot: the name and the function that
+    /// implements it for this class (inherited or overridden).
+    pub vtable: Vec<(String, usize)>,
+}
+
+/// What the checker found out, for the code generator.
+#[derive(Clone, Debug, Default)]
+pub struct Checked {
+    /// The type of each expression and of each variable declaration.
+    pub types: HashMap<NodeId, Type>,
+    /// What each name (`ExprKind::Name`) and call refers to.
+    pub resolved: HashMap<NodeId, Resolved>,
+    /// The functions, in source order.
+    pub funcs: Vec<FuncSig>,
+    /// The globals, in source order.
+    pub globals: Vec<GlobalInfo>,
+    /// The classes, in source order.
+    pub classes: Vec<ClassInfo>,
+    /// The host functions (`import fn`), in source order.
+    pub imports: Vec<FuncSig>,
+    /// The closures, in the order the checker met them.
+    pub lambdas: Vec<LambdaInfo>,
+}
+
+/// A closure expression, lifted to a function of its own.
+#[derive(Clone, Debug)]
+pub struct LambdaInfo {
+    /// Its code: a function in [`Checked::funcs`] that takes the closure's
+    /// environment as a last, extra `r` parameter.
+    pub func: usize,
+    /// Its declaration (parameters and body).
+    pub decl: FuncDecl,
+    /// The variables it captures (by value), with their types: the
+    /// environment's fields, in order.
+    pub captures: Vec<(NodeId, Type)>,
+}
+
+/// A closure being checked: where its scopes start and what it captures.
+struct Frame {
+    first_scope: usize,
+    captures: Vec<(NodeId, Type)>,
+}
+
+impl Checked {
+    /// The type of expression or declaration `id` (void if unknown, which
+    /// cannot happen for a checked program).
+    pub fn type_of(&self, id: NodeId) -> &Type {
+        self.types.get(&id).unwrap_or(&Type::Void)
+    }
+}
+
+struct Local {
+    id: NodeId,
+    ty: Type,
+    mutable: bool,
+}
+
+struct Checker<'s> {
+    file: &'s str,
+    out: Checked,
+    /// Top-level names: functions and globals share one namespace.
+    top: HashMap<String, Resolved>,
+    /// Class names.
+    classes: HashMap<String, usize>,
+    scopes: Vec<HashMap<String, Local>>,
+    /// The closures being checked, innermost last.
+    frames: Vec<Frame>,
+    result: Type,
+    loops: u32,
+}
+
+type CResult<T> = Result<T, LangError>;
+
+/// Whether a block surely ends in a `return` (or a loop that never ends).
+fn block_returns(b: &Block) -> bool {
+    b.stmts.iter().any(stmt_returns)
+}
+
+fn stmt_returns(s: &Stmt) -> bool {
+    match &s.kind {
+        StmtKind::Return(_) => true,
+        StmtKind::If {
+            then,
+            otherwise: Some(otherwise),
+            ..
+        } => block_returns(then) && block_returns(otherwise),
+        StmtKind::Block(b) => block_returns(b),
+        StmtKind::While { cond, body } => {
+            matches!(cond.kind, ExprKind::Bool(true)) && !breaks(body)
+        }
+        _ => false,
+    }
+}
+
+/// Whether a `break` in `b` leaves the loop whose body `b` is.
+fn breaks(b: &Block) -> bool {
+    b.stmts.iter().any(|s| match &s.kind {
+        StmtKind::Break => true,
+        StmtKind::If {
+            then, otherwise, ..
+        } => breaks(then) || otherwise.as_ref().is_some_and(breaks),
+        StmtKind::Block(b) => breaks(b),
+        _ => false,
+    })
+}
+
+impl Checker<'_> {
+    fn error<T>(&self, pos: Pos, message: String) -> CResult<T> {
+        Err(LangError::new(self.file, pos, message))
+    }
+
+    fn resolve_type(&self, t: &TypeExpr) -> CResult<Type> {
+        Ok(match t {
+            TypeExpr::Int => Type::Int,
+            TypeExpr::Float => Type::Float,
+            TypeExpr::Bool => Type::Bool,
+            TypeExpr::Str => Type::Str,
+            TypeExpr::Array(e) => Type::Array(Box::new(self.resolve_type(e)?)),
+            TypeExpr::Func(params, result) => {
+                let mut ps = Vec::new();
+                for p in params {
+                    ps.push(self.resolve_type(p)?);
+                }
+                let r = match result {
+                    Some(r) => self.resolve_type(r)?,
+                    None => Type::Void,
+                };
+                Type::Func(ps, Box::new(r))
+            }
+            TypeExpr::Named(n, pos) => match self.classes.get(n) {
+                Some(&c) => self.class_type(c),
+                None => return self.error(*pos, format!("unknown type `{n}`")),
+            },
+        })
+    }
+
+    fn declare_top(&mut self, name: &str, pos: Pos, what: Resolved) -> CResult<()> {
+        if BUILTINS.iter().any(|(b, _)| *b == name) || name == "print" || name == "println" {
+            return self.error(pos, format!("`{name}` is a builtin function"));
+        }
+        if self.top.insert(name.to_owned(), what).is_some() {
+            return self.error(pos, format!("`{name}` is declared twice"));
+        }
+        Ok(())
+    }
+
+    fn program(&mut self, p: &Program) -> CResult<()> {
+        // Declarations first: functions, classes and globals may be used
+        // before they are declared (a class's parent excepted).
+        let (mut funcs, mut globals) = (0, 0);
+        for item in &p.items {
+            match item {
+                Item::Func(f) => {
+                    self.declare_top(&f.name, f.pos, Resolved::Func(funcs))?;
+                    funcs += 1;
+                }
+                Item::Global(g) => {
+                    self.declare_top(&g.name, g.pos, Resolved::Global(globals))?;
+                    globals += 1;
+                }
+                Item::Import(f) => {
+                    let index = self.out.imports.len();
+                    self.declare_top(&f.name, f.pos, Resolved::Import(index))?;
+                    let sig = self.signature(f, f.name.clone(), Vec::new())?;
+                    self.out.imports.push(sig);
+                }
+                Item::Class(_) => {}
+            }
+        }
+        for c in p.classes() {
+            self.class(c)?;
+        }
+        for item in &p.items {
+            if let Item::Global(g) = item {
+                let info = self.global(g)?;
+                self.out.types.insert(g.id, info.ty.clone());
+                self.out.globals.push(info);
+            }
+        }
+        let functions = p.functions();
+        for &(f, class) in &functions {
+            let mut params = Vec::new();
+            let name = match class {
+                None => f.name.clone(),
+                Some(c) => {
+                    params.push(self.class_type(c));
+                    format!("{}.{}", self.out.classes[c].name, f.name)
+                }
+            };
+            let sig = self.signature(f, name, params)?;
+            let params = sig.params.clone();
+            let is_main = class.is_none() && f.name == "main";
+            if !is_main && let Some(param) = f.params.iter().find(|p| p.default.is_some()) {
+                return self.error(
+                    param.pos,
+                    "only `main`'s parameters may have default values".to_owned(),
+                );
+            }
+            if is_main
+                && let Some((param, _)) =
+                    f.params.iter().zip(&params).find(|(_, t)| **t != Type::Int)
+            {
+                return self.error(param.pos, "`main` takes only `int` parameters".to_owned());
+            }
+            self.out.funcs.push(sig);
+        }
+        if !self.top.contains_key("main") {
+            return self.error(
+                Pos { line: 1, col: 1 },
+                "the program has no `main` function".to_owned(),
+            );
+        }
+        for (k, c) in p.classes().enumerate() {
+            self.vtable(k, c)?;
+        }
+        for (index, &(f, class)) in functions.iter().enumerate() {
+            self.function(f, index, class)?;
+        }
+        Ok(())
+    }
+
+    /// The signature of `f`, after the parameters `params` already has.
+    fn signature(&self, f: &FuncDecl, name: String, mut params: Vec<Type>) -> CResult<FuncSig> {
+        for param in &f.params {
+            params.push(self.resolve_type(&param.ty)?);
+        }
+        let result = match &f.result {
+            Some(t) => self.resolve_type(t)?,
+            None => Type::Void,
+        };
+        Ok(FuncSig {
+            name,
+            params,
+            result,
+        })
+    }
+
+    fn class_type(&self, c: usize) -> Type {
+        Type::Class(c, self.out.classes[c].name.clone())
+    }
+
+    /// Declare class `c`: its name, parent and fields (methods come later).
+    fn class(&mut self, c: &ClassDecl) -> CResult<()> {
+        if self.classes.contains_key(&c.name) || self.top.contains_key(&c.name) {
+            return self.error(c.pos, format!("`{}` is declared twice", c.name));
+        }
+        let parent = match &c.parent {
+            None => None,
+            Some((name, pos)) => match self.classes.get(name) {
+                Some(&k) => Some(k),
+                None => {
+                    return self.error(
+                        *pos,
+                        format!(
+                            "unknown class `{name}` (a parent is declared before its children)"
+                        ),
+                    );
+                }
+            },
+        };
+        let index = self.out.classes.len();
+        self.classes.insert(c.name.clone(), index);
+        self.out.classes.push(ClassInfo {
+            name: c.name.clone(),
+            parent,
+            fields: Vec::new(),
+            vtable: Vec::new(),
+        });
+        for f in &c.fields {
+            let ty = self.resolve_type(&f.ty)?;
+            if self.field(index, &f.name).is_some() {
+                return self.error(
+                    f.pos,
+                    format!("`{}` already has a field `{}`", c.name, f.name),
+                );
+            }
+            self.out.classes[index].fields.push((f.name.clone(), ty));
+        }
+        Ok(())
+    }
+
+    /// The type of field `name` of class `c` (its own or inherited).
+    fn field(&self, c: usize, name: &str) -> Option<Type> {
+        let mut at = Some(c);
+        while let Some(k) = at {
+            let info = &self.out.classes[k];
+            if let Some((_, t)) = info.fields.iter().find(|(n, _)| n == name) {
+                return Some(t.clone());
+            }
+            at = info.parent;
+        }
+        None
+    }
+
+    /// Class `k`'s vtable: its parent's, with overrides in place and its new
+    /// methods after.
+    fn vtable(&mut self, k: usize, c: &ClassDecl) -> CResult<()> {
+        let mut table = match self.out.classes[k].parent {
+            Some(p) => self.out.classes[p].vtable.clone(),
+            None => Vec::new(),
+        };
+        let first = self
+            .out
+            .funcs
+            .iter()
+            .position(|f| f.name.starts_with(&format!("{}.", c.name)));
+        for (m, decl) in c.methods.iter().enumerate() {
+            let func = first.unwrap_or(0) + m;
+            if c.methods[..m].iter().any(|d| d.name == decl.name) {
+                return self.error(
+                    decl.pos,
+                    format!("`{}` already has a method `{}`", c.name, decl.name),
+                );
+            }
+            match table.iter_mut().find(|(n, _)| *n == decl.name) {
+                Some(slot) => {
+                    let old = &self.out.funcs[slot.1];
+                    let new = &self.out.funcs[func];
+                    if old.params[1..] != new.params[1..] || old.result != new.result {
+                        return self.error(
+                            decl.pos,
+                            format!(
+                                "`{}` overrides `{}` with another signature",
+                                new.name, old.name
+                            ),
+                        );
+                    }
+                    slot.1 = func;
+                }
+                None => table.push((decl.name.clone(), func)),
+            }
+        }
+        self.out.classes[k].vtable = table;
+        Ok(())
+    }
+
+    fn global(&mut self, g: &VarDecl) -> CResult<GlobalInfo> {
+        let declared = g.ty.as_ref().map(|t| self.resolve_type(t)).transpose()?;
+        let init_ty = match g.init.as_ref().map(|e| &e.kind) {
+            None => None,
+            Some(ExprKind::Int(_)) => Some(Type::Int),
+            Some(ExprKind::Float(_)) => Some(Type::Float),
+            Some(ExprKind::Bool(_)) => Some(Type::Bool),
+            Some(_) => {
+                let pos = g.init.as_ref().map_or(g.pos, |e| e.pos);
+                return self.error(
+                    pos,
+                    "a global's initial value must be an int, float or bool literal".to_owned(),
+                );
+            }
+        };
+        let ty = match (declared, init_ty) {
+            (Some(d), Some(i)) if d != i => {
+                let pos = g.init.as_ref().map_or(g.pos, |e| e.pos);
+                return self.error(
+                    pos,
+                    format!("`{}` is declared {d} but initialised with {i}", g.name),
+                );
+            }
+            (Some(d), _) => d,
+            (None, Some(i)) => i,
+            (None, None) => {
+                return self.error(
+                    g.pos,
+                    format!("`{}` needs a type or an initial value", g.name),
+                );
+            }
+        };
+        Ok(GlobalInfo {
+            name: g.name.clone(),
+            ty,
+            mutable: g.mutable,
+            init: g.init.as_ref().map(|e| e.kind.clone()),
+        })
+    }
+
+    fn function(&mut self, f: &FuncDecl, index: usize, class: Option<usize>) -> CResult<()> {
+        let sig = self.out.funcs[index].clone();
+        self.result = sig.result.clone();
+        self.scopes = vec![HashMap::new()];
+        let mut types = sig.params.iter();
+        if let Some(c) = class {
+            types.next();
+            let ty = self.class_type(c);
+            self.declare_local("self", f.pos, f.self_id, ty, false)?;
+        }
+        for (param, ty) in f.params.iter().zip(types) {
+            self.declare_local(&param.name, param.pos, param.id, ty.clone(), false)?;
+        }
+        self.block(&f.body)?;
+        if sig.result != Type::Void && !block_returns(&f.body) {
+            return self.error(
+                f.pos,
+                format!(
+                    "`{}` may end without returning its {}",
+                    sig.name, sig.result
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn declare_local(
+        &mut self,
+        name: &str,
+        pos: Pos,
+        id: NodeId,
+        ty: Type,
+        mutable: bool,
+    ) -> CResult<()> {
+        self.out.types.insert(id, ty.clone());
+        let scope = self.scopes.last_mut().expect("a function has a scope");
+        if scope.contains_key(name) {
+            return self.error(pos, format!("`{name}` is already declared in this scope"));
+        }
+        scope.insert(name.to_owned(), Local { id, ty, mutable });
+        Ok(())
+    }
+
+    fn block(&mut self, b: &Block) -> CResult<()> {
+        self.scopes.push(HashMap::new());
+        for s in &b.stmts {
+            self.stmt(s)?;
+        }
+        self.scopes.pop();
+        Ok(())
+    }
+
+    fn expect_type(&mut self, e: &Expr, want: &Type, what: &str) -> CResult<()> {
+        let got = self.expr(e)?;
+        if !self.assignable(&got, want) {
+            return self.error(e.pos, format!("{what} must be {want}, found {got}"));
+        }
+        Ok(())
+    }
+
+    /// Whether a value of type `got` may go where `want` is expected: the
+    /// same type, or a class and one of its ancestors.
+    fn assignable(&self, got: &Type, want: &Type) -> bool {
+        if let (Type::Class(c, _), Type::Class(w, _)) = (got, want) {
+            let mut c = *c;
+            loop {
+                if c == *w {
+                    return true;
+                }
+                match self.out.classes[c].parent {
+                    Some(p) => c = p,
+                    None => return false,
+                }
+            }
+        }
+        got == want
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> CResult<()> {
+        match &s.kind {
+            StmtKind::Var(d) => {
+                let declared = d.ty.as_ref().map(|t| self.resolve_type(t)).transpose()?;
+                let ty = match (&d.init, declared) {
+                    (Some(init), Some(t)) => {
+                        self.expect_type(init, &t, &format!("the value of `{}`", d.name))?;
+                        t
+                    }
+                    (Some(init), None) => self.value(init)?,
+                    (None, Some(t)) => {
+                        if !d.mutable {
+                            return self.error(d.pos, format!("`let {}` needs a value", d.name));
+                        }
+                        t
+                    }
+                    (None, None) => {
+                        return self.error(
+                            d.pos,
+                            format!("`{}` needs a type or an initial value", d.name),
+                        );
+                    }
+                };
+                self.declare_local(&d.name, d.pos, d.id, ty, d.mutable)
+            }
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expect_type(cond, &Type::Bool, "a condition")?;
+                self.block(then)?;
+                if let Some(b) = otherwise {
+                    self.block(b)?;
+                }
+                Ok(())
+            }
+            StmtKind::While { cond, body } => {
+                self.expect_type(cond, &Type::Bool, "a condition")?;
+                self.loop_body(body)
+            }
+            StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                self.expect_type(start, &Type::Int, "a range's start")?;
+                self.expect_type(end, &Type::Int, "a range's end")?;
+                self.scopes.push(HashMap::new());
+                self.declare_local(&var.name, var.pos, var.id, Type::Int, false)?;
+                self.loop_body(body)?;
+                self.scopes.pop();
+                Ok(())
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                if self.loops == 0 {
+                    let word = if matches!(s.kind, StmtKind::Break) {
+                        "break"
+                    } else {
+                        "continue"
+                    };
+                    return self.error(s.pos, format!("`{word}` outside a loop"));
+                }
+                Ok(())
+            }
+            StmtKind::Return(value) => {
+                let want = self.result.clone();
+                match (value, &want) {
+                    (None, Type::Void) => Ok(()),
+                    (None, t) => self.error(
+                        s.pos,
+                        format!("`return` without a value in a function returning {t}"),
+                    ),
+                    (Some(e), Type::Void) => self.error(
+                        e.pos,
+                        "a function without a result type returns no value".to_owned(),
+                    ),
+                    (Some(e), t) => self.expect_type(e, t, "the returned value"),
+                }
+            }
+            StmtKind::Expr(e) => {
+                if !matches!(
+                    e.kind,
+                    ExprKind::Call(..) | ExprKind::MethodCall(..) | ExprKind::Print { .. }
+                ) {
+                    return self.error(
+                        e.pos,
+                        "this expression does nothing: only calls can be statements".to_owned(),
+                    );
+                }
+                self.expr(e).map(|_| ())
+            }
+            StmtKind::Block(b) => self.block(b),
+        }
+    }
+
+    fn loop_body(&mut self, body: &Block) -> CResult<()> {
+        self.loops += 1;
+        let r = self.block(body);
+        self.loops -= 1;
+        r
+    }
+
+    fn lookup(&self, name: &str) -> Option<(Resolved, Type, bool)> {
+        for scope in self.scopes.iter().rev() {
+            if let Some(l) = scope.get(name) {
+                return Some((Resolved::Local(l.id), l.ty.clone(), l.mutable));
+            }
+        }
+        self.lookup_top(name)
+    }
+
+    /// A local named inside a closure but declared outside it is captured,
+    /// by value, by every closure between: only immutable ones may be.
+    fn capture(&mut self, name: &str, pos: Pos) -> CResult<()> {
+        let Some(at) = self.scopes.iter().rposition(|s| s.contains_key(name)) else {
+            return Ok(());
+        };
+        let (id, ty, mutable) = {
+            let l = &self.scopes[at][name];
+            (l.id, l.ty.clone(), l.mutable)
+        };
+        let crossing = self.frames.iter().any(|f| f.first_scope > at);
+        if crossing && mutable {
+            return self.error(
+                pos,
+                format!("a closure cannot capture `var {name}`: copy it into a `let` first"),
+            );
+        }
+        for f in self.frames.iter_mut().filter(|f| f.first_scope > at) {
+            if !f.captures.iter().any(|(c, _)| *c == id) {
+                f.captures.push((id, ty.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup_top(&self, name: &str) -> Option<(Resolved, Type, bool)> {
+        match self.top.get(name) {
+            Some(&Resolved::Global(i)) => {
+                let g = &self.out.globals[i];
+                Some((Resolved::Global(i), g.ty.clone(), g.mutable))
+            }
+            Some(&other) => Some((other, Type::Void, false)),
+            None => None,
+        }
+    }
+
+    fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) -> CResult<()> {
+        let target_ty = match &target.kind {
+            ExprKind::Name(name) => {
+                let ty = self.expr(target)?;
+                let Some((_, _, mutable)) = self.lookup(name) else {
+                    return self.error(target.pos, format!("unknown variable `{name}`"));
+                };
+                if !mutable {
+                    return self.error(
+                        target.pos,
+                        format!("`{name}` is not a `var`: it cannot be assigned"),
+                    );
+                }
+                ty
+            }
+            ExprKind::Index(array, _) => {
+                let ty = self.expr(target)?;
+                if *self.out.type_of(array.id) == Type::Str {
+                    return self.error(
+                        array.pos,
+                        "strings are immutable: their bytes cannot be assigned".to_owned(),
+                    );
+                }
+                ty
+            }
+            ExprKind::Field(..) => self.expr(target)?,
+            _ => {
+                return self.error(
+                    target.pos,
+                    "only a variable, an element or a field can be assigned".to_owned(),
+                );
+            }
+        };
+        match op {
+            None => self.expect_type(value, &target_ty, "the assigned value"),
+            Some(op) => {
+                let value_ty = self.value(value)?;
+                let result = self.arith(op, &target_ty, &value_ty, target.pos)?;
+                if result != target_ty {
+                    return self.error(
+                        value.pos,
+                        format!("`{}=` gives {result}, not {target_ty}", op.symbol()),
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Check an expression that must have a value (not void).
+    fn value(&mut self, e: &Expr) -> CResult<Type> {
+        let t = self.expr(e)?;
+        if t == Type::Void {
+            return self.error(e.pos, "this expression has no value".to_owned());
+        }
+        Ok(t)
+    }
+
+    fn expr(&mut self, e: &Expr) -> CResult<Type> {
+        let t = self.expr_kind(e)?;
+        self.out.types.insert(e.id, t.clone());
+        Ok(t)
+    }
+
+    fn arith(&self, op: BinOp, l: &Type, r: &Type, pos: Pos) -> CResult<Type> {
+        let sym = op.symbol();
+        if l != r {
+            return self.error(
+                pos,
+                format!(
+                    "`{sym}` of {l} and {r}: both sides must have one type (convert with `as`)"
+                ),
+            );
+        }
+        let ok = match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
+                matches!(l, Type::Int | Type::Float)
+            }
+            BinOp::Rem
+            | BinOp::BitAnd
+            | BinOp::BitOr
+            | BinOp::BitXor
+            | BinOp::Shl
+            | BinOp::Shr
+            | BinOp::Ushr => *l == Type::Int,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => matches!(l, Type::Int | Type::Float),
+            BinOp::Eq | BinOp::Ne => matches!(l, Type::Int | Type::Float | Type::Bool),
+            BinOp::And | BinOp::Or => *l == Type::Bool,
+        };
+        if !ok {
+            return self.error(pos, format!("`{sym}` does not apply to {l}"));
+        }
+        Ok(if op.is_comparison() {
+            Type::Bool
+        } else {
+            l.clone()
+        })
+    }
+
+    fn expr_kind(&mut self, e: &Expr) -> CResult<Type> {
+        Ok(match &e.kind {
+            ExprKind::Int(_) => Type::Int,
+            ExprKind::Float(_) => Type::Float,
+            ExprKind::Bool(_) => Type::Bool,
+            ExprKind::Str(_) => Type::Str,
+            ExprKind::Name(name) => match self.lookup(name) {
+                Some((r @ (Resolved::Local(_) | Resolved::Global(_)), ty, _)) => {
+                    self.capture(name, e.pos)?;
+                    self.out.resolved.insert(e.id, r);
+                    ty
+                }
+                Some((Resolved::Func(i), _, _)) => {
+                    self.out.resolved.insert(e.id, Resolved::Func(i));
+                    let sig = &self.out.funcs[i];
+                    Type::Func(sig.params.clone(), Box::new(sig.result.clone()))
+                }
+                Some(_) => {
+                    return self.error(e.pos, format!("`{name}` is a function, not a value"));
+                }
+                None => return self.error(e.pos, format!("unknown variable `{name}`")),
+            },
+            ExprKind::Unary(op, operand) => {
+                let t = self.value(operand)?;
+                match (op, &t) {
+                    (UnOp::Neg, Type::Int | Type::Float)
+                    | (UnOp::BitNot, Type::Int)
+                    | (UnOp::Not, Type::Bool) => t,
+                    _ => {
+                        let sym = match op {
+                            UnOp::Neg => "-",
+                            UnOp::Not => "!",
+                            UnOp::BitNot => "~",
+                        };
+                        return self.error(e.pos, format!("`{sym}` does not apply to {t}"));
+                    }
+                }
+            }
+            ExprKind::Binary(op, l, r) => {
+                let lt = self.value(l)?;
+                let rt = self.value(r)?;
+                self.arith(*op, &lt, &rt, e.pos)?
+            }
+            ExprKind::Call(name, args) => self.call(e, name, args)?,
+            ExprKind::Print { args, .. } => {
+                for a in args {
+                    let t = self.value(&a.expr)?;
+                    if matches!(t, Type::Array(_) | Type::Class(..) | Type::Func(..)) {
+                        return self
+                            .error(a.expr.pos, format!("cannot print {t}: print its elements"));
+                    }
+                    if a.digits.is_some() && t != Type::Float {
+                        return self.error(
+                            a.expr.pos,
+                            format!("a digit count applies to a float, not {t}"),
+                        );
+                    }
+                }
+                Type::Void
+            }
+            ExprKind::Index(array, index) => {
+                let at = self.value(array)?;
+                self.expect_type(index, &Type::Int, "an index")?;
+                match at {
+                    Type::Array(elem) => *elem,
+                    Type::Str => Type::Int,
+                    other => return self.error(array.pos, format!("cannot index {other}")),
+                }
+            }
+            ExprKind::NewArray(elem, len) => {
+                let elem = self.resolve_type(elem)?;
+                self.expect_type(len, &Type::Int, "an array length")?;
+                Type::Array(Box::new(elem))
+            }
+            ExprKind::Cast(inner, to) => {
+                let from = self.value(inner)?;
+                let to = self.resolve_type(to)?;
+                match (&from, &to) {
+                    (Type::Int, Type::Float)
+                    | (Type::Float, Type::Int)
+                    | (Type::Bool, Type::Int) => to,
+                    (a, b) if a == b => to,
+                    _ => return self.error(e.pos, format!("cannot convert {from} to {to}")),
+                }
+            }
+            ExprKind::Lambda(decl) => self.lambda(e, decl)?,
+            ExprKind::NewObject(name) => match self.classes.get(name) {
+                Some(&c) => self.class_type(c),
+                None => return self.error(e.pos, format!("unknown class `{name}`")),
+            },
+            ExprKind::Field(obj, name) => {
+                let Type::Class(c, cname) = self.value(obj)? else {
+                    let t = self.out.type_of(obj.id).clone();
+                    return self.error(e.pos, format!("{t} has no fields"));
+                };
+                match self.field(c, name) {
+                    Some(t) => t,
+                    None => return self.error(e.pos, format!("`{cname}` has no field `{name}`")),
+                }
+            }
+            ExprKind::MethodCall(obj, name, args) => {
+                let Type::Class(c, cname) = self.value(obj)? else {
+                    let t = self.out.type_of(obj.id).clone();
+                    return self.error(e.pos, format!("{t} has no methods"));
+                };
+                let Some(slot) = self.out.classes[c]
+                    .vtable
+                    .iter()
+                    .position(|(n, _)| n == name)
+                else {
+                    return self.error(e.pos, format!("`{cname}` has no method `{name}`"));
+                };
+                self.out
+                    .resolved
+                    .insert(e.id, Resolved::Method { class: c, slot });
+                let sig = self.out.funcs[self.out.classes[c].vtable[slot].1].clone();
+                self.arguments(e, &format!("{cname}.{name}"), args, &sig.params[1..])?;
+                sig.result
+            }
+        })
+    }
+
+    fn call(&mut self, e: &Expr, name: &str, args: &[Expr]) -> CResult<Type> {
+        if let Some(&(_, b)) = BUILTINS.iter().find(|(n, _)| *n == name) {
+            self.out.resolved.insert(e.id, Resolved::Builtin(b));
+            if args.len() != 1 {
+                return self.error(
+                    e.pos,
+                    format!("`{name}` takes 1 argument, not {}", args.len()),
+                );
+            }
+            let t = self.value(&args[0])?;
+            return match (b, &t) {
+                (Builtin::Len, Type::Array(_) | Type::Str) => Ok(Type::Int),
+                (Builtin::Sqrt | Builtin::Abs | Builtin::Floor, Type::Float) => Ok(Type::Float),
+                _ => self.error(args[0].pos, format!("`{name}` does not take {t}")),
+            };
+        }
+        let index = match self.lookup(name) {
+            Some((Resolved::Func(i), _, _)) => i,
+            Some((
+                r @ (Resolved::Local(_) | Resolved::Global(_)),
+                Type::Func(params, result),
+                _,
+            )) => {
+                self.capture(name, e.pos)?;
+                let how = match r {
+                    Resolved::Local(id) => Resolved::CallLocal(id),
+                    Resolved::Global(g) => Resolved::CallGlobal(g),
+                    other => other,
+                };
+                self.out.resolved.insert(e.id, how);
+                self.arguments(e, name, args, &params)?;
+                return Ok(*result);
+            }
+            Some((Resolved::Import(i), _, _)) => {
+                self.out.resolved.insert(e.id, Resolved::Import(i));
+                let sig = self.out.imports[i].clone();
+                self.arguments(e, name, args, &sig.params)?;
+                return Ok(sig.result);
+            }
+            Some(_) => return self.error(e.pos, format!("`{name}` is a variable, not a function")),
+            None => return self.error(e.pos, format!("unknown function `{name}`")),
+        };
+        self.out.resolved.insert(e.id, Resolved::Func(index));
+        let sig = self.out.funcs[index].clone();
+        self.arguments(e, name, args, &sig.params)?;
+        Ok(sig.result)
+    }
+
+    fn lambda(&mut self, e: &Expr, decl: &FuncDecl) -> CResult<Type> {
+        let func = self.out.funcs.len();
+        let sig = self.signature(decl, format!("fun${func}"), Vec::new())?;
+        if let Some(p) = decl.params.iter().find(|p| p.default.is_some()) {
+            return self.error(
+                p.pos,
+                "only `main`'s parameters may have default values".to_owned(),
+            );
+        }
+        self.out.funcs.push(sig.clone());
+        let saved = (
+            std::mem::replace(&mut self.result, sig.result.clone()),
+            self.loops,
+        );
+        self.loops = 0;
+        self.frames.push(Frame {
+            first_scope: self.scopes.len(),
+            captures: Vec::new(),
+        });
+        let first_scope = self.scopes.len();
+        self.scopes.push(HashMap::new());
+        let body = self.lambda_body(decl, &sig);
+        // Restored on an error too: the enclosing loop's count is popped
+        // by its own check as the error passes.
+        self.scopes.truncate(first_scope);
+        let frame = self.frames.pop().map(|f| f.captures).unwrap_or_default();
+        (self.result, self.loops) = saved;
+        body?;
+        if sig.result != Type::Void && !block_returns(&decl.body) {
+            return self.error(
+                e.pos,
+                format!("the closure may end without returning its {}", sig.result),
+            );
+        }
+        self.out
+            .resolved
+            .insert(e.id, Resolved::Lambda(self.out.lambdas.len()));
+        self.out.lambdas.push(LambdaInfo {
+            func,
+            decl: decl.clone(),
+            captures: frame,
+        });
+        Ok(Type::Func(sig.params, Box::new(sig.result)))
+    }
+
+    fn lambda_body(&mut self, decl: &FuncDecl, sig: &FuncSig) -> CResult<()> {
+        for (param, ty) in decl.params.iter().zip(&sig.params) {
+            self.declare_local(&param.name, param.pos, param.id, ty.clone(), false)?;
+        }
+        self.block(&decl.body)
+    }
+
+    fn arguments(&mut self, e: &Expr, name: &str, args: &[Expr], params: &[Type]) -> CResult<()> {
+        if args.len() != params.len() {
+            return self.error(
+                e.pos,
+                format!(
+                    "`{name}` takes {} arguments, not {}",
+                    params.len(),
+                    args.len()
+                ),
+            );
+        }
+        for (k, (a, want)) in args.iter().zip(params).enumerate() {
+            self.expect_type(a, want, &format!("argument {} of `{name}`", k + 1))?;
+        }
+        Ok(())
+    }
+}
+
+/// Check `program`: every name resolved, every expression typed.
+pub fn check(program: &Program, file: &str) -> Result<Checked, LangError> {
+    let mut c = Checker {
+        file,
+        out: Checked::default(),
+        top: HashMap::new(),
+        classes: HashMap::new(),
+        scopes: Vec::new(),
+        frames: Vec::new(),
+        result: Type::Void,
+        loops: 0,
+    };
+    c.program(program)?;
+    Ok(c.out)
+}
