@@ -325,3 +325,20 @@ fn closures_capture_by_value_and_are_called_indirectly() {
         "sum: 240\n7\n1.50\nsum: 3\n"
     );
 }
+
+#[test]
+fn long_else_if_chains_pick_the_first_arm_that_holds() {
+    let mut src = String::from("fn pick(n: int) -> int {\n    var r = -1\n");
+    for k in 0..300 {
+        let word = if k == 0 { "if" } else { "} else if" };
+        src.push_str(&format!(
+            "    {word} n == {k} || n == {} {{\n        r = {k}\n",
+            k + 1000
+        ));
+    }
+    src.push_str("    }\n    return r\n}\n");
+    src.push_str(
+        "fn main() {\n    println(pick(0), \" \", pick(299), \" \", pick(1150), \" \", pick(5000))\n    for i in 0..4 {\n        if i == 0 { print(\"a\") } else if i == 1 { continue } else if i == 3 { break } else { print(\"c\") }\n        print(i)\n    }\n    println()\n}\n",
+    );
+    assert_eq!(run(&src, &[]), "0 299 150 -1\na0c2\n");
+}

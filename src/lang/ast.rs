@@ -201,13 +201,13 @@ pub enum StmtKind {
         /// The value.
         value: Expr,
     },
-    /// `if cond { } else { }`; `else if` is an else block holding one `if`.
+    /// `if c1 { } else if c2 { } ... else { }`: the arms in order, each a
+    /// condition and its block (an `else if` chain is one statement, so
+    /// no pass recurses over its length).
     If {
-        /// The condition (a `bool`).
-        cond: Expr,
-        /// The block run when it holds.
-        then: Block,
-        /// The block run otherwise.
+        /// The conditions (each a `bool`) and their blocks; at least one.
+        arms: Vec<(Expr, Block)>,
+        /// The block run when no condition holds.
         otherwise: Option<Block>,
     },
     /// `while cond { }`.

@@ -184,35 +184,38 @@ impl FnGen<'_, '_> {
                 self.locals.insert(d.id, reg);
             }
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
+            StmtKind::If { arms, otherwise } => {
                 // `if c { break }` and `if c { continue }`: one branch.
-                if let (None, [only]) = (otherwise, then.stmts.as_slice())
+                if let ([(cond, then)], None) = (arms.as_slice(), otherwise)
+                    && let [only] = then.stmts.as_slice()
                     && let Some(target) = self.loop_jump(&only.kind)
                 {
                     self.cond_jump(cond, target, true);
                     return;
                 }
-                let else_label = self.fb.new_label();
-                self.cond_jump(cond, else_label, false);
-                self.block(then);
-                match otherwise {
-                    None => self.bind(else_label),
-                    Some(other) => {
-                        let end = self.fb.new_label();
-                        let then_falls = self.reachable;
-                        if then_falls {
-                            self.fb.jump(end);
-                        }
-                        self.bind(else_label);
-                        self.block(other);
-                        if then_falls || self.reachable {
-                            self.bind(end);
-                        }
+                let end = self.fb.new_label();
+                let mut reaches_end = false;
+                for (k, (cond, then)) in arms.iter().enumerate() {
+                    let last = k + 1 == arms.len() && otherwise.is_none();
+                    let next = if last { end } else { self.fb.new_label() };
+                    self.cond_jump(cond, next, false);
+                    reaches_end |= last;
+                    self.block(then);
+                    if self.reachable && !last {
+                        self.fb.jump(end);
+                        reaches_end = true;
                     }
+                    reaches_end |= last && self.reachable;
+                    if !last {
+                        self.bind(next);
+                    }
+                }
+                if let Some(other) = otherwise {
+                    self.block(other);
+                    reaches_end |= self.reachable;
+                }
+                if reaches_end {
+                    self.bind(end);
                 }
             }
             StmtKind::While { cond, body } => {

@@ -462,28 +462,20 @@ impl Parser<'_> {
 
     fn if_statement(&mut self) -> PResult<StmtKind> {
         self.advance(); // `if`
-        let cond = self.expr()?;
-        let then = self.block()?;
-        let otherwise = if self.eat("else") {
-            if self.is("if") {
-                let pos = self.pos();
-                self.enter()?;
-                let kind = self.if_statement()?;
-                self.depth -= 1;
-                Some(Block {
-                    stmts: vec![Stmt { kind, pos }],
-                })
-            } else {
-                Some(self.block()?)
+        let mut arms = Vec::new();
+        let otherwise = loop {
+            let cond = self.expr()?;
+            let then = self.block()?;
+            arms.push((cond, then));
+            if !self.eat("else") {
+                break None;
             }
-        } else {
-            None
+            // `else if` continues the chain at the same depth.
+            if !self.eat("if") {
+                break Some(self.block()?);
+            }
         };
-        Ok(StmtKind::If {
-            cond,
-            then,
-            otherwise,
-        })
+        Ok(StmtKind::If { arms, otherwise })
     }
 
     fn expr(&mut self) -> PResult<Expr> {

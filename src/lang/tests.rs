@@ -47,6 +47,32 @@ fn nesting_up_to_the_limit_compiles() {
     }
 }
 
+/// An `else if` chain is one statement: its length is not nesting.
+#[test]
+fn a_long_else_if_chain_is_not_nesting() {
+    let mut chain = String::from("fn pick(n: int) -> int {\n");
+    for k in 0..1000 {
+        let word = if k == 0 { "if" } else { "} else if" };
+        chain.push_str(&format!(
+            "    {word} n == {k} {{\n        return {}\n",
+            k * 3
+        ));
+    }
+    chain.push_str(
+        "    } else {\n        return -1\n    }\n}\nfn main() {\n    println(pick(999))\n}\n",
+    );
+    compile(&chain, "chain.lark").unwrap_or_else(|e| panic!("{e}"));
+    // Without the final `else` the function may end without returning.
+    let open = chain.replace("    } else {\n        return -1\n    }\n}", "    }\n}");
+    assert_eq!(
+        compile(&open, "chain.lark")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string(),
+        "chain.lark:1:4: `pick` may end without returning its int"
+    );
+}
+
 #[test]
 fn lexical_errors() {
     assert_eq!(

@@ -233,10 +233,9 @@ fn stmt_returns(s: &Stmt) -> bool {
     match &s.kind {
         StmtKind::Return(_) => true,
         StmtKind::If {
-            then,
+            arms,
             otherwise: Some(otherwise),
-            ..
-        } => block_returns(then) && block_returns(otherwise),
+        } => arms.iter().all(|(_, b)| block_returns(b)) && block_returns(otherwise),
         StmtKind::Block(b) => block_returns(b),
         StmtKind::While { cond, body } => {
             matches!(cond.kind, ExprKind::Bool(true)) && !breaks(body)
@@ -249,9 +248,9 @@ fn stmt_returns(s: &Stmt) -> bool {
 fn breaks(b: &Block) -> bool {
     b.stmts.iter().any(|s| match &s.kind {
         StmtKind::Break => true,
-        StmtKind::If {
-            then, otherwise, ..
-        } => breaks(then) || otherwise.as_ref().is_some_and(breaks),
+        StmtKind::If { arms, otherwise } => {
+            arms.iter().any(|(_, b)| breaks(b)) || otherwise.as_ref().is_some_and(breaks)
+        }
         StmtKind::Block(b) => breaks(b),
         _ => false,
     })
@@ -631,13 +630,11 @@ impl Checker<'_> {
                 self.declare_local(&d.name, d.pos, d.id, ty, d.mutable)
             }
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expect_type(cond, &Type::Bool, "a condition")?;
-                self.block(then)?;
+            StmtKind::If { arms, otherwise } => {
+                for (cond, then) in arms {
+                    self.expect_type(cond, &Type::Bool, "a condition")?;
+                    self.block(then)?;
+                }
                 if let Some(b) = otherwise {
                     self.block(b)?;
                 }
