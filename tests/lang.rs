@@ -342,3 +342,66 @@ fn long_else_if_chains_pick_the_first_arm_that_holds() {
     );
     assert_eq!(run(&src, &[]), "0 299 150 -1\na0c2\n");
 }
+
+#[test]
+fn null_and_identity_comparisons() {
+    let src = "
+class Node {
+    var value: int
+    var next: Node
+}
+class Tagged extends Node {
+}
+fn length(n: Node) -> int {
+    var k = 0
+    var at = n
+    while at != null {
+        k += 1
+        at = at.next
+    }
+    return k
+}
+fn find(n: Node, v: int) -> Node {
+    var at = n
+    while at != null && at.value != v { at = at.next }
+    return at
+}
+fn main() {
+    var list: Node = null
+    for v in 0..5 {
+        let n = new Node()
+        n.value = v
+        n.next = list
+        list = n
+    }
+    let t = new Tagged()
+    t.next = list
+    let as_node: Node = t
+    println(length(list), \" \", length(null), \" \", length(t))
+    println(find(list, 3) == list.next, \" \", find(list, 9) == null, \" \", null == find(list, 4))
+    println(as_node == t, \" \", t != as_node, \" \", list == t.next, \" \", new Node() == new Node())
+    let a = new [int](2)
+    let b = a
+    var c: [int] = null
+    println(a == b, \" \", a == new [int](2), \" \", c == null, \" \", c != null)
+    c = a
+    println(c == a, \" \", a != c)
+    let f: fun(int) -> int = null
+    let g = length
+    let h = g
+    var s: string = null
+    println(f == null, \" \", g == h, \" \", s == null, \" \", \"x\" == null)
+    s = \"set\"
+    if s != null { println(s) }
+    let x: Node = null
+    println(x.value)
+}
+";
+    let module = compile(src, "t.lark").unwrap_or_else(|e| panic!("{e}"));
+    let out = differential::check_module(&module, "main", &[]);
+    assert_eq!(out.trap().0, tierjit::TrapKind::NullReference);
+    assert_eq!(
+        out.output,
+        "5 0 6\ntrue true false\ntrue false true false\ntrue false true false\ntrue false\ntrue true true false\nset\n"
+    );
+}

@@ -263,6 +263,8 @@ pub enum ExprKind {
     Bool(bool),
     /// A string literal.
     Str(String),
+    /// `null`: the absent value of any reference type.
+    Null,
     /// A variable (local or global).
     Name(String),
     /// `op e`.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::LangError;
 use super::ast::*;
-use super::types::{Builtin, Checked, Resolved, Type};
+use super::types::{Builtin, Checked, Resolved, Type, is_identity_type};
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
 use crate::bytecode::{
     AnyReg, Bank, Cmp, FReg, FieldRef, FuncRef, FunctionBuilder, GlobalRef, HostRef, IReg, Label,
@@ -443,6 +443,30 @@ impl FnGen<'_, '_> {
                     self.bind(skip);
                 }
             }
+            ExprKind::Binary(op @ (BinOp::Eq | BinOp::Ne), l, r) if self.by_identity(l, r) => {
+                let jump_if_same = (*op == BinOp::Eq) == when;
+                match self.null_test(l, r) {
+                    Some(other) => {
+                        let a = self.reference(other);
+                        if jump_if_same {
+                            self.fb.jnull(a, target);
+                        } else {
+                            self.fb.jnnull(a, target);
+                        }
+                    }
+                    None => {
+                        let a = self.reference(l);
+                        let b = self.reference(r);
+                        let same = self.fb.new_i();
+                        self.fb.ref_eq(same, a, b);
+                        if jump_if_same {
+                            self.fb.jnz(same, target);
+                        } else {
+                            self.fb.jz(same, target);
+                        }
+                    }
+                }
+            }
             ExprKind::Binary(op, l, r) if op.is_comparison() && *self.ty(l) != Type::Float => {
                 let cmp = cmp_of(*op).unwrap_or(Cmp::Eq);
                 let cmp = if when { cmp } else { negate(cmp) };
@@ -515,6 +539,11 @@ impl FnGen<'_, '_> {
             ExprKind::Str(s) => {
                 let r = self.fb.new_r();
                 self.fb.sconst(r, s);
+                r.into()
+            }
+            ExprKind::Null => {
+                let r = self.fb.new_r();
+                self.fb.rnull(r);
                 r.into()
             }
             ExprKind::Name(_) => match self.cx.checked.resolved.get(&e.id) {
@@ -668,6 +697,24 @@ impl FnGen<'_, '_> {
             self.bind(end);
             return dst.into();
         }
+        if matches!(op, BinOp::Eq | BinOp::Ne) && self.by_identity(l, r) {
+            let dst = self.fb.new_i();
+            match self.null_test(l, r) {
+                Some(other) => {
+                    let a = self.reference(other);
+                    self.fb.is_null(dst, a);
+                }
+                None => {
+                    let a = self.reference(l);
+                    let b = self.reference(r);
+                    self.fb.ref_eq(dst, a, b);
+                }
+            }
+            if op == BinOp::Ne {
+                self.fb.int_op_imm(IntBinOp::Xor, dst, dst, 1);
+            }
+            return dst.into();
+        }
         if let Some(cmp) = cmp_of(op) {
             let dst = self.fb.new_i();
             let a = self.value(l);
@@ -687,6 +734,22 @@ impl FnGen<'_, '_> {
         let dst = self.new_reg(bank);
         self.store(dst, e);
         dst
+    }
+
+    /// Whether `l == r` compares references by identity (`req`, `isnull`).
+    fn by_identity(&self, l: &Expr, r: &Expr) -> bool {
+        is_identity_type(self.ty(l)) || is_identity_type(self.ty(r))
+    }
+
+    /// For `x == null` or `null == x`: `x` (tested with `isnull`/`jnull`).
+    fn null_test<'e>(&self, l: &'e Expr, r: &'e Expr) -> Option<&'e Expr> {
+        if *self.ty(r) == Type::Null {
+            Some(l)
+        } else if *self.ty(l) == Type::Null {
+            Some(r)
+        } else {
+            None
+        }
     }
 
     fn call(&mut self, e: &Expr, args: &[Expr]) -> Option<AnyReg> {

@@ -635,6 +635,7 @@ impl Parser<'_> {
             Tok::Str(s) => ExprKind::Str(s),
             Tok::Sym("true") => ExprKind::Bool(true),
             Tok::Sym("false") => ExprKind::Bool(false),
+            Tok::Sym("null") => ExprKind::Null,
             Tok::Sym("(") => {
                 let e = self.expr()?;
                 self.expect(")")?;

@@ -473,6 +473,41 @@ fn class_errors() {
     );
 }
 
+#[test]
+fn null_and_identity_errors() {
+    let base = "class A {\n    var x: int\n}\nclass B extends A {\n}\nclass C {\n}\n";
+    let body = |b: &str| format!("{base}fn main() {{\n    {b}\n}}\n");
+    assert_eq!(
+        error(&body("let n = null")),
+        "9:13: `null` has no type of its own: declare `n`'s type"
+    );
+    assert_eq!(
+        error(&body("var n: int = null")),
+        "9:18: the value of `n` must be int, found null"
+    );
+    assert_eq!(
+        error(&body("let t = new A() == new C()")),
+        "9:21: `==` of A and C: they can never be the same object"
+    );
+    assert_eq!(
+        error(&body("let t = new [int](1) != new [float](1)")),
+        "9:26: `!=` of [int] and [float]: they can never be the same object"
+    );
+    assert_eq!(
+        error(&body("let t = 1 == null")),
+        "9:15: `==` of int and null: they can never be the same object"
+    );
+    assert_eq!(
+        error(&body("let t = new A() < new A()")),
+        "9:21: `<` does not apply to A"
+    );
+    assert_eq!(
+        error(&body("print(null)")),
+        "9:11: cannot print null: print its elements"
+    );
+    assert_eq!(error(&body("let x = null.x")), "9:18: null has no fields");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -492,7 +527,7 @@ proptest! {
             "return", "break", "continue", "1", "2.5", "\"s\"", "true", "int", "float", "bool",
             "string", ":", ",", ";", "\n", "->", "new", "len", "print", "println", "as", "+=",
             "class", "extends", "self", ".", "A", "B", "fun", "import", "f", "f(1)",
-            "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~",
+            "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~", "null", "!=",
         ]),
         0..80,
     )) {

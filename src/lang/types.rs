@@ -32,6 +32,8 @@ pub enum Type {
     Class(usize, String),
     /// A function value: its parameter types and result type.
     Func(Vec<Type>, Box<Type>),
+    /// The type of `null`: assignable to every reference type.
+    Null,
     /// What a call of a function without a result has.
     Void,
 }
@@ -42,7 +44,9 @@ impl Type {
         match self {
             Type::Int | Type::Bool => Some(Bank::I),
             Type::Float => Some(Bank::F),
-            Type::Str | Type::Array(_) | Type::Class(..) | Type::Func(..) => Some(Bank::R),
+            Type::Str | Type::Array(_) | Type::Class(..) | Type::Func(..) | Type::Null => {
+                Some(Bank::R)
+            }
             Type::Void => None,
         }
     }
@@ -65,6 +69,7 @@ impl fmt::Display for Type {
                     ref r => write!(f, " -> {r}"),
                 }
             }
+            Type::Null => write!(f, "null"),
             Type::Void => write!(f, "nothing"),
         }
     }
@@ -223,6 +228,15 @@ struct Checker<'s> {
 }
 
 type CResult<T> = Result<T, LangError>;
+
+/// Whether `==` on values of type `t` compares identity (`req`): every
+/// reference type but strings, whose `==` compares contents.
+pub fn is_identity_type(t: &Type) -> bool {
+    matches!(
+        t,
+        Type::Class(..) | Type::Array(_) | Type::Func(..) | Type::Null
+    )
+}
 
 /// Whether a block surely ends in a `return` (or a loop that never ends).
 fn block_returns(b: &Block) -> bool {
@@ -587,8 +601,12 @@ impl Checker<'_> {
     }
 
     /// Whether a value of type `got` may go where `want` is expected: the
-    /// same type, or a class and one of its ancestors.
+    /// same type, a class and one of its ancestors, or `null` and any
+    /// reference type.
     fn assignable(&self, got: &Type, want: &Type) -> bool {
+        if *got == Type::Null {
+            return want.bank() == Some(Bank::R);
+        }
         if let (Type::Class(c, _), Type::Class(w, _)) = (got, want) {
             let mut c = *c;
             loop {
@@ -613,7 +631,19 @@ impl Checker<'_> {
                         self.expect_type(init, &t, &format!("the value of `{}`", d.name))?;
                         t
                     }
-                    (Some(init), None) => self.value(init)?,
+                    (Some(init), None) => {
+                        let t = self.value(init)?;
+                        if t == Type::Null {
+                            return self.error(
+                                init.pos,
+                                format!(
+                                    "`null` has no type of its own: declare `{}`'s type",
+                                    d.name
+                                ),
+                            );
+                        }
+                        t
+                    }
                     (None, Some(t)) => {
                         if !d.mutable {
                             return self.error(d.pos, format!("`let {}` needs a value", d.name));
@@ -818,6 +848,17 @@ impl Checker<'_> {
 
     fn arith(&self, op: BinOp, l: &Type, r: &Type, pos: Pos) -> CResult<Type> {
         let sym = op.symbol();
+        if matches!(op, BinOp::Eq | BinOp::Ne)
+            && let Some(same_kind) = self.identity_comparable(l, r)
+        {
+            if !same_kind {
+                return self.error(
+                    pos,
+                    format!("`{sym}` of {l} and {r}: they can never be the same object"),
+                );
+            }
+            return Ok(Type::Bool);
+        }
         if l != r {
             return self.error(
                 pos,
@@ -851,12 +892,28 @@ impl Checker<'_> {
         })
     }
 
+    /// For `==`/`!=`: `None` when neither side is compared by identity
+    /// (numbers, bools, two strings), else whether the two types may hold
+    /// the same object: one is `null`, or both are classes, arrays or
+    /// functions and one type is the other's (or an ancestor of it).
+    fn identity_comparable(&self, l: &Type, r: &Type) -> Option<bool> {
+        if *l == Type::Null || *r == Type::Null {
+            let other = if *l == Type::Null { r } else { l };
+            return Some(other.bank() == Some(Bank::R));
+        }
+        if !is_identity_type(l) && !is_identity_type(r) {
+            return None;
+        }
+        Some(self.assignable(l, r) || self.assignable(r, l))
+    }
+
     fn expr_kind(&mut self, e: &Expr) -> CResult<Type> {
         Ok(match &e.kind {
             ExprKind::Int(_) => Type::Int,
             ExprKind::Float(_) => Type::Float,
             ExprKind::Bool(_) => Type::Bool,
             ExprKind::Str(_) => Type::Str,
+            ExprKind::Null => Type::Null,
             ExprKind::Name(name) => match self.lookup(name) {
                 Some((r @ (Resolved::Local(_) | Resolved::Global(_)), ty, _)) => {
                     self.capture(name, e.pos)?;
@@ -898,7 +955,10 @@ impl Checker<'_> {
             ExprKind::Print { args, .. } => {
                 for a in args {
                     let t = self.value(&a.expr)?;
-                    if matches!(t, Type::Array(_) | Type::Class(..) | Type::Func(..)) {
+                    if matches!(
+                        t,
+                        Type::Array(_) | Type::Class(..) | Type::Func(..) | Type::Null
+                    ) {
                         return self
                             .error(a.expr.pos, format!("cannot print {t}: print its elements"));
                     }
@@ -932,6 +992,7 @@ impl Checker<'_> {
                     (Type::Int, Type::Float)
                     | (Type::Float, Type::Int)
                     | (Type::Bool, Type::Int) => to,
+                    (Type::Null, _) if to.bank() == Some(Bank::R) => to,
                     (a, b) if a == b => to,
                     _ => return self.error(e.pos, format!("cannot convert {from} to {to}")),
                 }
