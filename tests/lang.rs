@@ -405,3 +405,67 @@ fn main() {
         "5 0 6\ntrue true false\ntrue false true false\ntrue false true false\ntrue false\ntrue true true false\nset\n"
     );
 }
+
+#[test]
+fn constructors_is_and_downcasts() {
+    let src = "
+class Shape {
+    var name: string
+    fn init(name: string) { self.name = name }
+    fn area() -> float { return 0.0 }
+}
+class Circle extends Shape {
+    var r: float
+    fn init(r: float) {
+        self.name = \"circle\"
+        self.r = r
+    }
+    fn area() -> float { return 3.0 * self.r * self.r }
+}
+class Square extends Shape {
+    var side: float
+    fn area() -> float { return self.side * self.side }
+}
+class Unit extends Circle {
+}
+class Plain {
+    var v: int
+}
+fn describe(s: Shape) {
+    if s is Circle {
+        let c = s as Circle
+        println(s.name, \" r=\", c.r: 1, \" unit=\", s is Unit, \" area=\", s.area(): 1)
+    } else if s is Square {
+        println(s.name, \" side=\", (s as Square).side: 1, \" area=\", s.area(): 1)
+    } else {
+        println(s.name, \" is just a shape\")
+    }
+}
+fn main(bad: int) {
+    let shapes = new [Shape](5)
+    shapes[0] = new Circle(2.0)
+    let sq = new Square(\"square\")
+    sq.side = 3.0
+    shapes[1] = sq
+    shapes[2] = new Shape(\"blob\")
+    shapes[3] = new Unit(1.0)
+    shapes[4] = null
+    for i in 0..4 { describe(shapes[i]) }
+    let p = new Plain()
+    println(p.v, \" \", shapes[4] is Shape, \" \", shapes[4] as Circle == null, \" \", shapes[3] is Shape)
+    let up = shapes[3] as Unit as Shape
+    println(up == shapes[3])
+    let c = shapes[bad] as Circle
+    println(\"cast \", bad, \" ok: \", c.r: 1)
+}
+";
+    let module = compile(src, "t.lark").unwrap_or_else(|e| panic!("{e}"));
+    let head = "circle r=2.0 unit=false area=12.0\nsquare side=3.0 area=9.0\nblob is just a shape\ncircle r=1.0 unit=true area=3.0\n0 false true true\ntrue\n";
+    let out = differential::check_module(&module, "main", &[Value::I(3)]);
+    assert_eq!(out.output, format!("{head}cast 3 ok: 1.0\n"));
+    let out = differential::check_module(&module, "main", &[Value::I(1)]);
+    assert_eq!(out.trap().0, tierjit::TrapKind::WrongType);
+    assert_eq!(out.output, head);
+    let out = differential::check_module(&module, "main", &[Value::I(4)]);
+    assert_eq!(out.trap().0, tierjit::TrapKind::NullReference);
+}

@@ -286,8 +286,12 @@ pub enum ExprKind {
     NewArray(TypeExpr, Box<Expr>),
     /// `e as T`: `int` to `float` and back, `bool` to `int`.
     Cast(Box<Expr>, TypeExpr),
-    /// `new Name()`: an object of a class, every field zero or null.
-    NewObject(String),
+    /// `new Name(args)`: an object of a class, every field zero or null,
+    /// then its `init` method called with the arguments (if it has one).
+    NewObject(String, Vec<Expr>),
+    /// `e is Name`: whether the object is of class `Name` or a descendant
+    /// (false for null).
+    Is(Box<Expr>, TypeExpr),
     /// `object.field`.
     Field(Box<Expr>, String),
     /// `object.method(args)`: a virtual call.

@@ -29,6 +29,11 @@ pub const MISSING_RETURN_TRAP: i16 = 1;
 /// array of function references, one per virtual method slot.
 pub const VTABLE_FIELD: &str = "$vtable";
 
+/// A struct type no object ever has, declared when the program casts down
+/// the hierarchy: reading its field from an object of the wrong class is
+/// how a failed cast traps with `WrongType` (the only op that traps so).
+pub const CAST_FAILED: &str = "$cast_failed";
+
 /// The bytecode of a class: a struct type, a vtable shared by its objects
 /// (a global, built by the constructor on first use), one function type per
 /// vtable slot, and a constructor function `Name.$new() -> r`.
@@ -59,6 +64,8 @@ struct Context<'a> {
     globals: &'a [GlobalRef],
     classes: &'a [ClassCode],
     lambdas: &'a [LambdaCode],
+    /// The field of [`CAST_FAILED`], when a cast down the hierarchy needs it.
+    cast_failed: Option<FieldRef>,
     /// The type of every function value's signature, by its banks.
     func_types: &'a HashMap<(Vec<Bank>, Option<Bank>), TypeRef>,
 }
@@ -616,6 +623,12 @@ impl FnGen<'_, '_> {
                 r.into()
             }
             ExprKind::Cast(inner, _) => match (self.value(inner), self.ty(e)) {
+                (AnyReg::R(v), _) => {
+                    if let Some(&Resolved::Class(c)) = self.cx.checked.resolved.get(&e.id) {
+                        self.downcast(v, c);
+                    }
+                    v.into()
+                }
                 (AnyReg::I(v), Type::Float) => {
                     let r = self.fb.new_f();
                     self.fb.i2f(r, v);
@@ -645,12 +658,26 @@ impl FnGen<'_, '_> {
                 self.fb.closure(r, self.cx.funcs[info.func], env);
                 r.into()
             }
-            ExprKind::NewObject(_) => {
+            ExprKind::NewObject(_, args) => {
                 let &Type::Class(c, _) = self.ty(e) else {
                     return None;
                 };
                 let r = self.fb.new_r();
                 self.fb.call(self.cx.classes[c].new, &[], AnyReg::from(r));
+                if let Some(&Resolved::Func(init)) = self.cx.checked.resolved.get(&e.id) {
+                    let mut regs = vec![AnyReg::from(r)];
+                    regs.extend(args.iter().map(|a| self.value(a)));
+                    self.fb.call(self.cx.funcs[init], &regs, None);
+                }
+                r.into()
+            }
+            ExprKind::Is(obj, _) => {
+                let Some(&Resolved::Class(c)) = self.cx.checked.resolved.get(&e.id) else {
+                    return None;
+                };
+                let o = self.reference(obj);
+                let r = self.fb.new_i();
+                self.fb.isa(r, o, self.cx.classes[c].strukt);
                 r.into()
             }
             ExprKind::Field(obj, name) => {
@@ -734,6 +761,23 @@ impl FnGen<'_, '_> {
         let dst = self.new_reg(bank);
         self.store(dst, e);
         dst
+    }
+
+    /// Trap with `WrongType` unless `v` is null or an object of class `c`
+    /// (or a descendant): a field read of the never-allocated struct
+    /// [`CAST_FAILED`] is the trap, off the path a good cast takes.
+    fn downcast(&mut self, v: RReg, c: usize) {
+        let Some(never) = self.cx.cast_failed else {
+            return;
+        };
+        let ok = self.fb.new_label();
+        self.fb.jnull(v, ok);
+        let is = self.fb.new_i();
+        self.fb.isa(is, v, self.cx.classes[c].strukt);
+        self.fb.jnz(is, ok);
+        let trap = self.fb.new_i();
+        self.fb.field_get(trap, v, never);
+        self.bind(ok);
     }
 
     /// Whether `l == r` compares references by identity (`req`, `isnull`).
@@ -902,8 +946,19 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
                 .or_insert_with(|| mb.declare_type(sig));
         }
     }
+    let cast_failed = checked
+        .resolved
+        .iter()
+        .any(|(id, r)| {
+            matches!(r, Resolved::Class(_)) && checked.type_of(*id).bank() == Some(Bank::R)
+        })
+        .then(|| {
+            let s = mb.declare_struct(CAST_FAILED, None, &[(Bank::I, "never")]);
+            mb.field(s, "never")
+        });
     let context = Context {
         checked,
+        cast_failed,
         funcs: &funcs,
         imports: &imports,
         globals: &globals,

@@ -498,16 +498,18 @@ impl Parser<'_> {
     fn binary_chain(&mut self, min_power: u8) -> PResult<Expr> {
         let mut lhs = self.unary()?;
         loop {
-            if self.is("as") && CAST_POWER > min_power {
+            if (self.is("as") || self.is("is")) && CAST_POWER > min_power {
                 self.enter()?;
+                let is_test = self.is("is");
                 let pos = self.advance().pos;
                 let ty = self.type_expr()?;
                 let id = self.id();
-                lhs = Expr {
-                    id,
-                    kind: ExprKind::Cast(Box::new(lhs), ty),
-                    pos,
+                let kind = if is_test {
+                    ExprKind::Is(Box::new(lhs), ty)
+                } else {
+                    ExprKind::Cast(Box::new(lhs), ty)
                 };
+                lhs = Expr { id, kind, pos };
                 continue;
             }
             let Some(&(_, op, power)) = BINARY.iter().find(|(s, _, _)| self.is(s)) else {
@@ -650,8 +652,7 @@ impl Parser<'_> {
             Tok::Sym("new") if matches!(self.peek().tok, Tok::Ident(_)) => {
                 let (name, _) = self.ident("a class name")?;
                 self.expect("(")?;
-                self.expect(")")?;
-                ExprKind::NewObject(name)
+                ExprKind::NewObject(name, self.call_args()?)
             }
             Tok::Sym("new") => {
                 if !self.is("[") {

@@ -508,6 +508,56 @@ fn null_and_identity_errors() {
     assert_eq!(error(&body("let x = null.x")), "9:18: null has no fields");
 }
 
+#[test]
+fn cast_and_constructor_errors() {
+    let base = "class A {\n    var x: int\n}\nclass B extends A {\n    fn init(x: int) { self.x = x }\n}\nclass C {\n}\n";
+    let body = |b: &str| format!("{base}fn main() {{\n    {b}\n}}\n");
+    assert_eq!(
+        error(&body("let a = new A(1)")),
+        "10:13: `A` has no `init` method: `new A()` takes no arguments"
+    );
+    assert_eq!(
+        error(&body("let b = new B()")),
+        "10:13: `B.init` takes 1 arguments, not 0"
+    );
+    assert_eq!(
+        error(&body("let b = new B(1.5)")),
+        "10:19: argument 1 of `B.init` must be int, found float"
+    );
+    assert_eq!(
+        error(&body("let b = new B(1); b.init(2)")),
+        "10:25: `B` has no method `init`"
+    );
+    assert_eq!(
+        error(&body("let t = new A() is C")),
+        "10:21: A is never C: unrelated classes"
+    );
+    assert_eq!(
+        error(&body("let t = 1 is A")),
+        "10:15: `is` tests an object against a class, not int against A"
+    );
+    assert_eq!(
+        error(&body("let t = new A() is int")),
+        "10:21: `is` tests an object against a class, not A against int"
+    );
+    assert_eq!(
+        error(&body("let t = new A() is D")),
+        "10:24: unknown type `D`"
+    );
+    assert_eq!(
+        error(&body("let c = new A() as C")),
+        "10:21: cannot convert A to C"
+    );
+    assert_eq!(
+        error(&body("let b: B = new A()")),
+        "10:16: the value of `b` must be B, found A"
+    );
+    assert_eq!(
+        error("class K {\n    fn init() -> int { return 1 }\n}\nfn main() {\n}\n"),
+        "2:8: `K.init` is a constructor: it returns nothing"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -527,7 +577,7 @@ proptest! {
             "return", "break", "continue", "1", "2.5", "\"s\"", "true", "int", "float", "bool",
             "string", ":", ",", ";", "\n", "->", "new", "len", "print", "println", "as", "+=",
             "class", "extends", "self", ".", "A", "B", "fun", "import", "f", "f(1)",
-            "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~", "null", "!=",
+            "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~", "null", "!=", "is", "init", "new A(1)",
         ]),
         0..80,
     )) {

@@ -114,6 +114,9 @@ pub enum Resolved {
     CallLocal(NodeId),
     /// A call of the function value in a global.
     CallGlobal(usize),
+    /// The class `C` of `x is C`, or of `x as C` down the hierarchy (which
+    /// checks at run time).
+    Class(usize),
     /// A virtual method: the static class of the object and the slot.
     Method {
         /// The class the object is known to be.
@@ -159,6 +162,9 @@ pub struct ClassInfo {
     /// Its virtual methods, slot by slot: the name and the function that
     /// implements it for this class (inherited or overridden).
     pub vtable: Vec<(String, usize)>,
+    /// Its constructor: its own `init` method or else its nearest
+    /// ancestor's (a function, called directly; never in the vtable).
+    pub init: Option<usize>,
 }
 
 /// What the checker found out, for the code generator.
@@ -228,6 +234,9 @@ struct Checker<'s> {
 }
 
 type CResult<T> = Result<T, LangError>;
+
+/// The method `new C(args)` calls on the new object.
+pub const INIT_METHOD: &str = "init";
 
 /// Whether `==` on values of type `t` compares identity (`req`): every
 /// reference type but strings, whose `==` compares contents.
@@ -431,6 +440,7 @@ impl Checker<'_> {
             parent,
             fields: Vec::new(),
             vtable: Vec::new(),
+            init: None,
         });
         for f in &c.fields {
             let ty = self.resolve_type(&f.ty)?;
@@ -461,9 +471,9 @@ impl Checker<'_> {
     /// Class `k`'s vtable: its parent's, with overrides in place and its new
     /// methods after.
     fn vtable(&mut self, k: usize, c: &ClassDecl) -> CResult<()> {
-        let mut table = match self.out.classes[k].parent {
-            Some(p) => self.out.classes[p].vtable.clone(),
-            None => Vec::new(),
+        let (mut table, mut init) = match self.out.classes[k].parent {
+            Some(p) => (self.out.classes[p].vtable.clone(), self.out.classes[p].init),
+            None => (Vec::new(), None),
         };
         let first = self
             .out
@@ -472,6 +482,26 @@ impl Checker<'_> {
             .position(|f| f.name.starts_with(&format!("{}.", c.name)));
         for (m, decl) in c.methods.iter().enumerate() {
             let func = first.unwrap_or(0) + m;
+            if decl.name == INIT_METHOD {
+                if decl.result.is_some() {
+                    return self.error(
+                        decl.pos,
+                        format!(
+                            "`{}.{INIT_METHOD}` is a constructor: it returns nothing",
+                            c.name
+                        ),
+                    );
+                }
+                if c.methods[..m].iter().any(|d| d.name == decl.name) {
+                    return self.error(
+                        decl.pos,
+                        format!("`{}` already has a method `{}`", c.name, decl.name),
+                    );
+                }
+                // Each class's own: any parameters, not virtual.
+                init = Some(func);
+                continue;
+            }
             if c.methods[..m].iter().any(|d| d.name == decl.name) {
                 return self.error(
                     decl.pos,
@@ -497,6 +527,7 @@ impl Checker<'_> {
             }
         }
         self.out.classes[k].vtable = table;
+        self.out.classes[k].init = init;
         Ok(())
     }
 
@@ -607,19 +638,22 @@ impl Checker<'_> {
         if *got == Type::Null {
             return want.bank() == Some(Bank::R);
         }
-        if let (Type::Class(c, _), Type::Class(w, _)) = (got, want) {
-            let mut c = *c;
-            loop {
-                if c == *w {
-                    return true;
-                }
-                match self.out.classes[c].parent {
-                    Some(p) => c = p,
-                    None => return false,
-                }
-            }
+        if let (&Type::Class(c, _), &Type::Class(w, _)) = (got, want) {
+            return self.is_ancestor(w, c);
         }
         got == want
+    }
+
+    /// Whether class `a` is class `c` or one of its ancestors.
+    fn is_ancestor(&self, a: usize, c: usize) -> bool {
+        let mut at = Some(c);
+        while let Some(k) = at {
+            if k == a {
+                return true;
+            }
+            at = self.out.classes[k].parent;
+        }
+        false
     }
 
     fn stmt(&mut self, s: &Stmt) -> CResult<()> {
@@ -993,15 +1027,53 @@ impl Checker<'_> {
                     | (Type::Float, Type::Int)
                     | (Type::Bool, Type::Int) => to,
                     (Type::Null, _) if to.bank() == Some(Bank::R) => to,
+                    (&Type::Class(a, _), &Type::Class(b, _)) if self.is_ancestor(b, a) => to,
+                    (&Type::Class(a, _), &Type::Class(b, _)) if self.is_ancestor(a, b) => {
+                        self.out.resolved.insert(e.id, Resolved::Class(b));
+                        to
+                    }
                     (a, b) if a == b => to,
                     _ => return self.error(e.pos, format!("cannot convert {from} to {to}")),
                 }
             }
             ExprKind::Lambda(decl) => self.lambda(e, decl)?,
-            ExprKind::NewObject(name) => match self.classes.get(name) {
-                Some(&c) => self.class_type(c),
-                None => return self.error(e.pos, format!("unknown class `{name}`")),
-            },
+            ExprKind::NewObject(name, args) => {
+                let Some(&c) = self.classes.get(name) else {
+                    return self.error(e.pos, format!("unknown class `{name}`"));
+                };
+                match self.out.classes[c].init {
+                    Some(f) => {
+                        self.out.resolved.insert(e.id, Resolved::Func(f));
+                        let params = self.out.funcs[f].params[1..].to_vec();
+                        self.arguments(e, &format!("{name}.{INIT_METHOD}"), args, &params)?;
+                    }
+                    None if !args.is_empty() => {
+                        return self.error(
+                            e.pos,
+                            format!(
+                                "`{name}` has no `{INIT_METHOD}` method: `new {name}()` takes no arguments"
+                            ),
+                        );
+                    }
+                    None => {}
+                }
+                self.class_type(c)
+            }
+            ExprKind::Is(obj, class) => {
+                let from = self.value(obj)?;
+                let to = self.resolve_type(class)?;
+                let (Type::Class(a, _), Type::Class(b, _)) = (&from, &to) else {
+                    return self.error(
+                        e.pos,
+                        format!("`is` tests an object against a class, not {from} against {to}"),
+                    );
+                };
+                if !self.is_ancestor(*a, *b) && !self.is_ancestor(*b, *a) {
+                    return self.error(e.pos, format!("{from} is never {to}: unrelated classes"));
+                }
+                self.out.resolved.insert(e.id, Resolved::Class(*b));
+                Type::Bool
+            }
             ExprKind::Field(obj, name) => {
                 let Type::Class(c, cname) = self.value(obj)? else {
                     let t = self.out.type_of(obj.id).clone();
