@@ -469,3 +469,59 @@ fn main(bad: int) {
     let out = differential::check_module(&module, "main", &[Value::I(4)]);
     assert_eq!(out.trap().0, tierjit::TrapKind::NullReference);
 }
+
+#[test]
+fn direct_and_virtual_method_calls_agree() {
+    let src = "
+class Counter {
+    var n: int
+    fn bump(by: int) -> int {
+        self.n += by
+        return self.n
+    }
+    fn twice() -> int { return self.bump(1) + self.bump(1) }
+    fn name() -> string { return \"counter\" }
+}
+class Loud extends Counter {
+    fn name() -> string { return \"loud\" }
+}
+fn main(use_null: int) {
+    var total = 0
+    let cs = new [Counter](2)
+    cs[0] = new Counter()
+    cs[1] = new Loud()
+    for i in 0..1000 {
+        let c = cs[i % 2]
+        total += c.bump(i) % 7 + c.twice()
+    }
+    println(total, \" \", cs[0].name(), \" \", cs[1].name(), \" \", new Loud().bump(5))
+    var none: Counter = null
+    if use_null == 1 { none.twice() }
+    if use_null == 2 { println(none.name()) }
+}
+";
+    let module = compile(src, "t.lark").unwrap_or_else(|e| panic!("{e}"));
+    let expect = {
+        let (mut n, mut total) = ([0i64; 2], 0i64);
+        for i in 0..1000i64 {
+            let c = (i % 2) as usize;
+            n[c] += i;
+            total += n[c] % 7;
+            n[c] += 1;
+            let a = n[c];
+            n[c] += 1;
+            total += a + n[c];
+        }
+        format!("{total} counter loud 5\n")
+    };
+    assert_eq!(
+        differential::check_module(&module, "main", &[Value::I(0)]).output,
+        expect
+    );
+    for (arg, func) in [(1, "main"), (2, "main")] {
+        let out = differential::check_module(&module, "main", &[Value::I(arg)]);
+        assert_eq!(out.trap().0, tierjit::TrapKind::NullReference);
+        assert_eq!(out.trap().1, func);
+        assert_eq!(out.output, expect);
+    }
+}

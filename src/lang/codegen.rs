@@ -693,18 +693,36 @@ impl FnGen<'_, '_> {
                     return None;
                 };
                 let o = self.reference(obj);
+                let dst = self.ty(e).bank().map(|b| self.new_reg(b));
+                let code = &self.cx.classes[class];
+                if let Some(f) = self.cx.checked.direct_target(class, slot) {
+                    // No override anywhere below: a direct call, after the
+                    // null check the vtable load would have made (`self`
+                    // and a new object are never null).
+                    let never_null = matches!(&obj.kind, ExprKind::Name(n) if n == "self")
+                        || matches!(obj.kind, ExprKind::NewObject(..));
+                    if !never_null {
+                        let ok = self.fb.new_label();
+                        self.fb.jnnull(o, ok);
+                        let table = self.fb.new_r();
+                        self.fb.field_get(table, o, code.vtable_field);
+                        self.bind(ok);
+                    }
+                    let mut regs = vec![AnyReg::from(o)];
+                    regs.extend(args.iter().map(|a| self.value(a)));
+                    self.fb.call(self.cx.funcs[f], &regs, dst);
+                    return dst;
+                }
+                let (vtable_field, slot_type) = (code.vtable_field, code.slot_types[slot]);
                 let table = self.fb.new_r();
-                self.fb
-                    .field_get(table, o, self.cx.classes[class].vtable_field);
+                self.fb.field_get(table, o, vtable_field);
                 let k = self.fb.new_i();
                 self.fb.iconst(k, i64::try_from(slot).unwrap_or(i64::MAX));
                 let method = self.fb.new_r();
                 self.fb.get_r(method, table, k);
                 let mut regs = vec![AnyReg::from(o)];
                 regs.extend(args.iter().map(|a| self.value(a)));
-                let dst = self.ty(e).bank().map(|b| self.new_reg(b));
-                self.fb
-                    .call_indirect(self.cx.classes[class].slot_types[slot], method, &regs, dst);
+                self.fb.call_indirect(slot_type, method, &regs, dst);
                 return dst;
             }
         })

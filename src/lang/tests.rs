@@ -558,6 +558,33 @@ fn cast_and_constructor_errors() {
     );
 }
 
+/// How many ops of `opcode` function `name` of the compiled `src` has.
+fn count_ops(src: &str, name: &str, opcode: crate::bytecode::op::Opcode) -> usize {
+    let m = compile(src, "ops.lark").unwrap_or_else(|e| panic!("{e}"));
+    let f = m
+        .functions
+        .iter()
+        .find(|f| f.name == name)
+        .expect("function");
+    f.code.iter().filter(|op| op.opcode == opcode).count()
+}
+
+/// Methods no class overrides below the receiver's static class are
+/// called directly; the others through the vtable.
+#[test]
+fn class_hierarchy_analysis_makes_calls_direct() {
+    use crate::bytecode::op::Opcode;
+    let src = "class A {\n    fn f() -> int { return 1 }\n    fn g() -> int { return self.f() }\n}\nclass B extends A {\n    fn f() -> int { return 2 }\n}\nclass C extends B {\n}\nfn viaA(a: A) -> int { return a.f() + a.g() }\nfn viaB(b: B) -> int { return b.f() + b.g() }\nfn main() {\n    println(viaA(new C()) + viaB(new B()))\n}\n";
+    // `f` is overridden below A (by B): virtual on an A, direct on a B.
+    assert_eq!(count_ops(src, "viaA", Opcode::CallI), 1);
+    assert_eq!(count_ops(src, "viaA", Opcode::Call), 1);
+    assert_eq!(count_ops(src, "viaB", Opcode::CallI), 0);
+    assert_eq!(count_ops(src, "viaB", Opcode::Call), 2);
+    // `self` is never null: no check before the (virtual) call in `g`.
+    assert_eq!(count_ops(src, "A.g", Opcode::JNNull), 0);
+    assert_eq!(count_ops(src, "viaB", Opcode::JNNull), 2);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 

@@ -206,6 +206,26 @@ struct Frame {
 }
 
 impl Checked {
+    /// Class hierarchy analysis: the function a call of vtable slot `slot`
+    /// on an object of static class `class` always reaches, when neither
+    /// the class nor any descendant overrides it (the call can then be
+    /// direct); `None` when the slot is overridden below `class`.
+    pub fn direct_target(&self, class: usize, slot: usize) -> Option<usize> {
+        let func = self.classes.get(class)?.vtable.get(slot)?.1;
+        let descends = |mut k: usize| loop {
+            if k == class {
+                return true;
+            }
+            match self.classes[k].parent {
+                Some(p) => k = p,
+                None => return false,
+            }
+        };
+        let overridden = (0..self.classes.len())
+            .any(|k| descends(k) && self.classes[k].vtable.get(slot).map(|e| e.1) != Some(func));
+        (!overridden).then_some(func)
+    }
+
     /// The type of expression or declaration `id` (void if unknown, which
     /// cannot happen for a checked program).
     pub fn type_of(&self, id: NodeId) -> &Type {
