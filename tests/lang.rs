@@ -525,3 +525,51 @@ fn main(use_null: int) {
         assert_eq!(out.output, expect);
     }
 }
+
+#[test]
+fn match_picks_its_arm_densely_or_sparsely() {
+    let src = "
+fn dense(n: int) -> int {
+    match n {
+        -2 => { return 100 }
+        -1, 0 => { return 200 }
+        1 => { return 300 }
+        3 => { return 400 }
+        _ => { return -1 }
+    }
+}
+fn sparse(n: int) -> string {
+    match n {
+        7 => { return \"seven\" }
+        1000000 => { return \"million\" }
+        -9223372036854775808 => { return \"min\" }
+        9223372036854775807 => { return \"max\" }
+    }
+    return \"other\"
+}
+fn main() {
+    for i in -4..6 { print(dense(i), \" \") }
+    println(dense(-9223372036854775808), \" \", dense(9223372036854775807))
+    println(sparse(7), \" \", sparse(1000000), \" \", sparse(-9223372036854775808), \" \", sparse(9223372036854775807), \" \", sparse(8))
+    var s = 0
+    for i in 0..20 {
+        match i % 6 {
+            0 => { continue }
+            1, 2 => { s += 1 }
+            3 => {
+                if i > 12 { break }
+                s += 10
+            }
+            4 => { }
+            5 => { s += 100 }
+        }
+        s += 1000
+    }
+    println(s)
+}
+";
+    assert_eq!(
+        run(src, &[]),
+        "-1 -1 100 200 200 300 -1 400 -1 -1 -1 -1\nseven million min max other\n12226\n"
+    );
+}

@@ -210,6 +210,15 @@ pub enum StmtKind {
         /// The block run when no condition holds.
         otherwise: Option<Block>,
     },
+    /// `match value { 1 => { } 2, 3 => { } _ => { } }` on an int.
+    Match {
+        /// The value matched (an `int`).
+        value: Expr,
+        /// The arms in order: their int literals and blocks.
+        arms: Vec<MatchArm>,
+        /// The `_` arm's block, if any.
+        default: Option<Block>,
+    },
     /// `while cond { }`.
     While {
         /// The condition (a `bool`).
@@ -239,6 +248,15 @@ pub enum StmtKind {
     Expr(Expr),
     /// A nested `{ }`.
     Block(Block),
+}
+
+/// An arm of a `match`: `1, -2 => { ... }`.
+#[derive(Clone, Debug)]
+pub struct MatchArm {
+    /// The values it takes, each with where it is written.
+    pub values: Vec<(i64, Pos)>,
+    /// The block run for them.
+    pub body: Block,
 }
 
 /// An expression.

@@ -21,6 +21,11 @@ use crate::bytecode::{
 /// Digits after the point when `print` shows a float without `: digits`.
 pub const DEFAULT_FLOAT_DIGITS: u16 = 6;
 
+/// The fewest values a `match` needs for a jump table (`switch`): with
+/// fewer, compares are as quick. The values must also be dense: the table
+/// spans at most twice as many entries as there are values.
+pub const MATCH_TABLE_MIN_CASES: usize = 4;
+
 /// The user trap code of a function that ends without returning a value
 /// (the checker rejects such functions, so it marks a compiler bug).
 pub const MISSING_RETURN_TRAP: i16 = 1;
@@ -225,6 +230,11 @@ impl FnGen<'_, '_> {
                     self.bind(end);
                 }
             }
+            StmtKind::Match {
+                value,
+                arms,
+                default,
+            } => self.match_statement(value, arms, default.as_ref()),
             StmtKind::While { cond, body } => {
                 let head = self.fb.new_label();
                 let exit = self.fb.new_label();
@@ -278,6 +288,86 @@ impl FnGen<'_, '_> {
                 self.expr(e);
             }
             StmtKind::Block(b) => self.block(b),
+        }
+    }
+
+    /// A `match`: a jump table (`switch`) when its values are dense,
+    /// else a compare for each value; then the arms, none falling through.
+    fn match_statement(&mut self, value: &Expr, arms: &[MatchArm], default: Option<&Block>) {
+        let v = self.int(value);
+        let end = self.fb.new_label();
+        let labels: Vec<Label> = arms.iter().map(|_| self.fb.new_label()).collect();
+        let otherwise = if default.is_some() {
+            self.fb.new_label()
+        } else {
+            end
+        };
+        let cases: Vec<(i64, Label)> = arms
+            .iter()
+            .zip(&labels)
+            .flat_map(|(a, &l)| a.values.iter().map(move |&(v, _)| (v, l)))
+            .collect();
+        let (min, max) = cases
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &(v, _)| {
+                (lo.min(v), hi.max(v))
+            });
+        let span = i128::from(max) - i128::from(min) + 1;
+        if cases.len() >= MATCH_TABLE_MIN_CASES && span <= 2 * cases.len() as i128 {
+            // Dense: index = v - min (wrapping: a value outside min..=max
+            // wraps outside the table too, to the default).
+            let index = match i16::try_from(min.wrapping_neg()) {
+                Ok(0) => v,
+                Ok(neg) if min != i64::MIN => {
+                    let i = self.fb.new_i();
+                    self.fb.int_op_imm(IntBinOp::Add, i, v, neg);
+                    i
+                }
+                _ => {
+                    let base = self.fb.new_i();
+                    self.fb.iconst(base, min);
+                    let i = self.fb.new_i();
+                    self.fb.int_op(IntBinOp::Sub, i, v, base);
+                    i
+                }
+            };
+            let mut table = vec![otherwise; span as usize];
+            for &(value, label) in &cases {
+                table[(i128::from(value) - i128::from(min)) as usize] = label;
+            }
+            self.fb.switch(index, &table, otherwise);
+        } else {
+            for &(value, label) in &cases {
+                match i16::try_from(value) {
+                    Ok(imm) => self.fb.branch_imm(Cmp::Eq, v, imm, label),
+                    Err(_) => {
+                        let c = self.fb.new_i();
+                        self.fb.iconst(c, value);
+                        self.fb.branch(Cmp::Eq, v, c, label);
+                    }
+                }
+            }
+            self.fb.jump(otherwise);
+        }
+        self.reachable = false;
+        let mut reaches_end = default.is_none();
+        for (arm, &label) in arms.iter().zip(&labels) {
+            self.bind(label);
+            self.block(&arm.body);
+            if self.reachable {
+                self.fb.jump(end);
+                reaches_end = true;
+            }
+        }
+        if let Some(b) = default {
+            self.bind(otherwise);
+            self.block(b);
+            reaches_end |= self.reachable;
+        }
+        if reaches_end {
+            self.bind(end);
+        } else {
+            self.reachable = false;
         }
     }
 

@@ -381,6 +381,7 @@ impl Parser<'_> {
                 StmtKind::Var(decl)
             }
             Tok::Sym("if") => self.if_statement()?,
+            Tok::Sym("match") => self.match_statement()?,
             Tok::Sym("while") => {
                 self.advance();
                 let cond = self.expr()?;
@@ -476,6 +477,69 @@ impl Parser<'_> {
             }
         };
         Ok(StmtKind::If { arms, otherwise })
+    }
+
+    fn match_statement(&mut self) -> PResult<StmtKind> {
+        self.advance(); // `match`
+        let value = self.expr()?;
+        self.expect("{")?;
+        let mut arms = Vec::new();
+        let mut default = None;
+        loop {
+            while self.eat(";") {}
+            if self.eat("}") {
+                break;
+            }
+            if default.is_some() {
+                return self.error(self.pos(), "the `_` arm must be the last".to_owned());
+            }
+            if matches!(&self.peek().tok, Tok::Ident(n) if n == "_") {
+                self.advance();
+                self.expect("=>")?;
+                default = Some(self.block()?);
+                continue;
+            }
+            let mut values = Vec::new();
+            loop {
+                values.push(self.match_value()?);
+                if !self.eat(",") {
+                    break;
+                }
+            }
+            self.expect("=>")?;
+            let body = self.block()?;
+            arms.push(MatchArm { values, body });
+        }
+        Ok(StmtKind::Match {
+            value,
+            arms,
+            default,
+        })
+    }
+
+    /// An arm's int literal, `-` allowed.
+    fn match_value(&mut self) -> PResult<(i64, Pos)> {
+        let pos = self.pos();
+        let negative = self.eat("-");
+        let t = self.advance();
+        let value = match t.tok {
+            Tok::Int(v) if negative => 0i64.checked_sub_unsigned(v),
+            Tok::Int(v) => i64::try_from(v).ok(),
+            Tok::Hex(v) if !negative => Some(v as i64),
+            other => {
+                return self.error(
+                    t.pos,
+                    format!(
+                        "expected an int literal or `_` in a match arm, found {}",
+                        describe(&other)
+                    ),
+                );
+            }
+        };
+        match value {
+            Some(v) => Ok((v, pos)),
+            None => self.error(pos, "integer literal does not fit 64 bits".to_owned()),
+        }
     }
 
     fn expr(&mut self) -> PResult<Expr> {

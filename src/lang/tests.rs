@@ -585,6 +585,70 @@ fn class_hierarchy_analysis_makes_calls_direct() {
     assert_eq!(count_ops(src, "viaB", Opcode::JNNull), 2);
 }
 
+#[test]
+fn match_errors() {
+    assert_eq!(
+        error(&in_main("match 1.5 {\n        _ => { }\n    }")),
+        "2:11: a matched value must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main(
+            "match 3 {\n        1, 2 => { }\n        -4, 2 => { }\n    }"
+        )),
+        "4:13: `2` is matched by an earlier arm"
+    );
+    assert_eq!(
+        error(&in_main(
+            "match 3 {\n        _ => { }\n        1 => { }\n    }"
+        )),
+        "4:9: the `_` arm must be the last"
+    );
+    assert_eq!(
+        error(&in_main("match 3 {\n        x => { }\n    }")),
+        "3:9: expected an int literal or `_` in a match arm, found `x`"
+    );
+    assert_eq!(
+        error(&in_main("match 3 {\n        1 { }\n    }")),
+        "3:11: expected `=>`, found `{`"
+    );
+    assert_eq!(
+        error(&in_main("match 3 {\n        1 => println(1)\n    }")),
+        "3:14: expected `{`, found `println`"
+    );
+    // Without `_`, a match may fall through: the function may not return.
+    assert_eq!(
+        error(
+            "fn f(n: int) -> int {\n    match n {\n        0 => { return 1 }\n    }\n}\nfn main() {\n}\n"
+        ),
+        "1:4: `f` may end without returning its int"
+    );
+    assert_eq!(
+        error(&in_main("match 1 {\n        _ => { break }\n    }")),
+        "3:16: `break` outside a loop"
+    );
+}
+
+/// Dense values take a jump table; sparse ones compares.
+#[test]
+fn dense_matches_use_switch() {
+    use crate::bytecode::op::Opcode;
+    let arms = |values: &[i64]| {
+        let mut src = String::from("fn f(n: int) -> int {\n    match n {\n");
+        for v in values {
+            src.push_str(&format!("        {v} => {{ return {v} }}\n"));
+        }
+        src.push_str("        _ => { return 0 }\n    }\n}\nfn main() {\n}\n");
+        src
+    };
+    assert_eq!(count_ops(&arms(&[1, 2, 3, 5, 6]), "f", Opcode::Switch), 1);
+    assert_eq!(count_ops(&arms(&[-3, -2, -1, 0]), "f", Opcode::Switch), 1);
+    assert_eq!(count_ops(&arms(&[1, 2, 3]), "f", Opcode::Switch), 0);
+    assert_eq!(
+        count_ops(&arms(&[1, 10, 100, 1000]), "f", Opcode::Switch),
+        0
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -604,7 +668,7 @@ proptest! {
             "return", "break", "continue", "1", "2.5", "\"s\"", "true", "int", "float", "bool",
             "string", ":", ",", ";", "\n", "->", "new", "len", "print", "println", "as", "+=",
             "class", "extends", "self", ".", "A", "B", "fun", "import", "f", "f(1)",
-            "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~", "null", "!=", "is", "init", "new A(1)",
+            "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~", "null", "!=", "is", "init", "new A(1)", "match", "=>", "_",
         ]),
         0..80,
     )) {

@@ -280,6 +280,11 @@ fn stmt_returns(s: &Stmt) -> bool {
             otherwise: Some(otherwise),
         } => arms.iter().all(|(_, b)| block_returns(b)) && block_returns(otherwise),
         StmtKind::Block(b) => block_returns(b),
+        StmtKind::Match {
+            arms,
+            default: Some(default),
+            ..
+        } => arms.iter().all(|a| block_returns(&a.body)) && block_returns(default),
         StmtKind::While { cond, body } => {
             matches!(cond.kind, ExprKind::Bool(true)) && !breaks(body)
         }
@@ -295,6 +300,9 @@ fn breaks(b: &Block) -> bool {
             arms.iter().any(|(_, b)| breaks(b)) || otherwise.as_ref().is_some_and(breaks)
         }
         StmtKind::Block(b) => breaks(b),
+        StmtKind::Match { arms, default, .. } => {
+            arms.iter().any(|a| breaks(&a.body)) || default.as_ref().is_some_and(breaks)
+        }
         _ => false,
     })
 }
@@ -727,6 +735,26 @@ impl Checker<'_> {
             StmtKind::While { cond, body } => {
                 self.expect_type(cond, &Type::Bool, "a condition")?;
                 self.loop_body(body)
+            }
+            StmtKind::Match {
+                value,
+                arms,
+                default,
+            } => {
+                self.expect_type(value, &Type::Int, "a matched value")?;
+                let mut seen = std::collections::HashSet::new();
+                for arm in arms {
+                    for &(v, pos) in &arm.values {
+                        if !seen.insert(v) {
+                            return self.error(pos, format!("`{v}` is matched by an earlier arm"));
+                        }
+                    }
+                    self.block(&arm.body)?;
+                }
+                if let Some(b) = default {
+                    self.block(b)?;
+                }
+                Ok(())
             }
             StmtKind::For {
                 var,
