@@ -573,3 +573,83 @@ fn main() {
         "-1 -1 100 200 200 300 -1 400 -1 -1 -1 -1\nseven million min max other\n12226\n"
     );
 }
+
+#[test]
+fn closures_capture_vars_by_reference() {
+    let src = "
+fn counter(start: int) -> fun() -> int {
+    var n = start
+    return fun() -> int {
+        n += 1
+        return n
+    }
+}
+fn make_adder(k: int) -> fun(int) -> int {
+    return fun(x: int) -> int { return x + k }
+}
+class Button {
+    var on_click: fun(int) -> int
+    var clicks: int
+    fn press(x: int) -> int {
+        self.clicks += 1
+        return self.on_click(x)
+    }
+    fn on_click(x: int) -> int { return -x }
+}
+class Widget {
+    var handler: fun(int) -> int
+}
+fn main() {
+    let a = counter(10)
+    let b = counter(100)
+    println(a(), \" \", a(), \" \", b(), \" \", a())
+    var total = 0
+    var scale = 1.5
+    var name = \"x\"
+    let add = fun(v: int) {
+        total += v
+        scale = scale * 2.0
+        name = \"y\"
+    }
+    add(3)
+    add(4)
+    total += 100
+    add(0)
+    println(total, \" \", scale: 1, \" \", name)
+    let fs = new [fun() -> int](3)
+    for i in 0..3 {
+        var seen = i * 10
+        fs[i] = fun() -> int {
+            seen += 1
+            return seen
+        }
+    }
+    println(fs[0](), \" \", fs[1](), \" \", fs[0](), \" \", fs[2]())
+    var depth = 0
+    let outer = fun() -> fun() -> int {
+        depth += 1
+        return fun() -> int {
+            depth += 10
+            return depth
+        }
+    }
+    let inner = outer()
+    println(inner(), \" \", depth, \" \", outer()(), \" \", depth)
+    println(make_adder(3)(4), \" \", counter(0)())
+    let w = new Widget()
+    w.handler = make_adder(1000)
+    println(w.handler(5))
+    let btn = new Button()
+    btn.on_click = make_adder(1)
+    println(btn.press(7), \" \", btn.on_click(7), \" \", btn.clicks)
+    var late = 1
+    let show = fun() -> int { return late }
+    late = 42
+    println(show())
+}
+";
+    assert_eq!(
+        run(src, &[]),
+        "11 12 101 13\n107 12.0 y\n1 11 2 21\n11 11 22 22\n7 1\n1005\n-7 -7 1\n42\n"
+    );
+}

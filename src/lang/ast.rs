@@ -291,6 +291,9 @@ pub enum ExprKind {
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// `name(args)`: a function or a builtin (`len`, `sqrt`, ...).
     Call(String, Vec<Expr>),
+    /// `callee(args)` for any other callee expression (`make()(3)`,
+    /// `fs[i](x)`): a call of the function value it gives.
+    CallValue(Box<Expr>, Vec<Expr>),
     /// `print(args)` or `println(args)` (which adds a newline).
     Print {
         /// Whether a newline follows the arguments.

@@ -69,6 +69,9 @@ struct Context<'a> {
     globals: &'a [GlobalRef],
     classes: &'a [ClassCode],
     lambdas: &'a [LambdaCode],
+    /// The box struct of each bank (`$box.i`, ...) and its one field, when
+    /// a closure captures a `var` of that bank.
+    boxes: [Option<(StructRef, FieldRef)>; 3],
     /// The field of [`CAST_FAILED`], when a cast down the hierarchy needs it.
     cast_failed: Option<FieldRef>,
     /// The type of every function value's signature, by its banks.
@@ -189,6 +192,17 @@ impl FnGen<'_, '_> {
             StmtKind::Var(d) => {
                 let ty = self.cx.checked.type_of(d.id).clone();
                 let Some(bank) = ty.bank() else { return };
+                if let Some((strukt, field)) = self.box_of(d.id) {
+                    // A fresh box each time the declaration runs.
+                    let b = self.fb.new_r();
+                    self.fb.new_struct(b, strukt);
+                    if let Some(init) = &d.init {
+                        let v = self.value(init);
+                        self.fb.field_set(b, field, v);
+                    }
+                    self.locals.insert(d.id, b.into());
+                    return;
+                }
                 let reg = self.new_reg(bank);
                 if let Some(init) = &d.init {
                     self.store(reg, init);
@@ -371,6 +385,40 @@ impl FnGen<'_, '_> {
         }
     }
 
+    /// The box struct and field of local `id` when a closure captures it.
+    fn box_of(&self, id: NodeId) -> Option<(StructRef, FieldRef)> {
+        if !self.cx.checked.boxed.contains(&id) {
+            return None;
+        }
+        let bank = self.cx.checked.type_of(id).bank()?;
+        self.cx.boxes[bank.index()]
+    }
+
+    /// The register holding local `id`'s value: its own, or for a boxed
+    /// `var` a fresh one loaded from the box.
+    fn local(&mut self, id: NodeId) -> Option<AnyReg> {
+        let reg = *self.locals.get(&id)?;
+        match (self.box_of(id), reg) {
+            (Some((_, field)), AnyReg::R(b)) => {
+                let v = self.new_reg(field.bank());
+                self.fb.field_get(v, b, field);
+                Some(v)
+            }
+            _ => Some(reg),
+        }
+    }
+
+    /// `callee(args)` through a function value of the callee's type.
+    fn call_value(&mut self, e: &Expr, callee: RReg, args: &[Expr]) -> Option<AnyReg> {
+        let regs: Vec<AnyReg> = args.iter().map(|a| self.value(a)).collect();
+        let result = self.ty(e).bank();
+        let key = (regs.iter().map(|r| r.bank()).collect::<Vec<_>>(), result);
+        let ty = *self.cx.func_types.get(&key)?;
+        let dst = result.map(|b| self.new_reg(b));
+        self.fb.call_indirect(ty, callee, &regs, dst);
+        dst
+    }
+
     /// Where a `break` or `continue` statement jumps.
     fn loop_jump(&self, kind: &StmtKind) -> Option<Label> {
         let l = self.loops.last()?;
@@ -423,6 +471,20 @@ impl FnGen<'_, '_> {
                     let Some(&reg) = self.locals.get(decl) else {
                         return;
                     };
+                    if let (Some((_, field)), AnyReg::R(b)) = (self.box_of(*decl), reg) {
+                        let v = self.value(value);
+                        let v = match op {
+                            None => v,
+                            Some(op) => {
+                                let cur = self.new_reg(field.bank());
+                                self.fb.field_get(cur, b, field);
+                                self.arith_into(op, cur, cur, v);
+                                cur
+                            }
+                        };
+                        self.fb.field_set(b, field, v);
+                        return;
+                    }
                     match (op, reg, small_literal(value)) {
                         (None, _, _) => self.store(reg, value),
                         (Some(op), AnyReg::I(r), Some(imm)) => {
@@ -649,7 +711,7 @@ impl FnGen<'_, '_> {
                     self.fb.func_ref(r, self.cx.funcs[f]);
                     r.into()
                 }
-                Some(Resolved::Local(decl)) => *self.locals.get(decl)?,
+                Some(Resolved::Local(decl)) => self.local(*decl)?,
                 Some(&Resolved::Global(g)) => {
                     let bank = self.ty(e).bank()?;
                     let r = self.new_reg(bank);
@@ -683,6 +745,10 @@ impl FnGen<'_, '_> {
             },
             ExprKind::Binary(op, l, r) => return Some(self.binary(e, *op, l, r)),
             ExprKind::Call(_, args) => return self.call(e, args),
+            ExprKind::CallValue(callee, args) => {
+                let f = self.reference(callee);
+                return self.call_value(e, f, args);
+            }
             ExprKind::Print { newline, args } => {
                 for a in args {
                     self.print(a);
@@ -777,9 +843,16 @@ impl FnGen<'_, '_> {
                 self.fb.field_get(r, o, field);
                 r
             }
-            ExprKind::MethodCall(obj, _, args) => {
-                let Some(&Resolved::Method { class, slot }) = self.cx.checked.resolved.get(&e.id)
-                else {
+            ExprKind::MethodCall(obj, name, args) => {
+                let how = self.cx.checked.resolved.get(&e.id).copied();
+                if how == Some(Resolved::CallField) {
+                    let field = self.field_ref(obj, name)?;
+                    let o = self.reference(obj);
+                    let f = self.fb.new_r();
+                    self.fb.field_get(f, o, field);
+                    return self.call_value(e, f, args);
+                }
+                let Some(Resolved::Method { class, slot }) = how else {
                     return None;
                 };
                 let o = self.reference(obj);
@@ -931,8 +1004,8 @@ impl FnGen<'_, '_> {
             }
             how @ (Resolved::CallLocal(_) | Resolved::CallGlobal(_)) => {
                 let callee = match how {
-                    Resolved::CallLocal(id) => match self.locals.get(&id)? {
-                        AnyReg::R(r) => *r,
+                    Resolved::CallLocal(id) => match self.local(id)? {
+                        AnyReg::R(r) => r,
                         _ => return None,
                     },
                     Resolved::CallGlobal(g) => {
@@ -1037,15 +1110,37 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
                 .captures
                 .iter()
                 .zip(&names)
-                .map(|((_, t), n)| (t.bank().unwrap_or(Bank::I), n.as_str()))
+                .map(|((id, t), n)| {
+                    let bank = if checked.boxed.contains(id) {
+                        Bank::R
+                    } else {
+                        t.bank().unwrap_or(Bank::I)
+                    };
+                    (bank, n.as_str())
+                })
                 .collect();
             let env = mb.declare_struct(format!("fun${k}.env"), None, &fields);
             let fields = names.iter().map(|n| mb.field(env, n)).collect();
             LambdaCode { env, fields }
         })
         .collect();
+    let mut boxes = [None; 3];
+    for bank in [Bank::I, Bank::F, Bank::R] {
+        let used = checked
+            .boxed
+            .iter()
+            .any(|id| checked.type_of(*id).bank() == Some(bank));
+        if used {
+            let s = mb.declare_struct(format!("$box.{bank}"), None, &[(bank, "value")]);
+            boxes[bank.index()] = Some((s, mb.field(s, "value")));
+        }
+    }
     let mut func_types = HashMap::new();
-    for t in checked.types.values() {
+    let field_types = checked
+        .classes
+        .iter()
+        .flat_map(|c| c.fields.iter().map(|f| &f.1));
+    for t in checked.types.values().chain(field_types) {
         if let Type::Func(params, result) = t {
             let sig = sig_of(params, result);
             let key = (sig.params.clone(), sig.result);
@@ -1066,6 +1161,7 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
         });
     let context = Context {
         checked,
+        boxes,
         cast_failed,
         funcs: &funcs,
         imports: &imports,
@@ -1112,7 +1208,12 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
             // The captured values, copied out of the environment once.
             let env = fb.param_r(counts[Bank::R.index()]);
             for ((id, ty), &field) in checked.lambdas[k].captures.iter().zip(&lambdas[k].fields) {
-                let reg = match ty.bank().unwrap_or(Bank::I) {
+                let bank = if checked.boxed.contains(id) {
+                    Bank::R
+                } else {
+                    ty.bank().unwrap_or(Bank::I)
+                };
+                let reg = match bank {
                     Bank::I => AnyReg::from(fb.new_i()),
                     Bank::F => fb.new_f().into(),
                     Bank::R => fb.new_r().into(),

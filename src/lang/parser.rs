@@ -665,6 +665,21 @@ impl Parser<'_> {
                 e = Expr { id, kind, pos };
                 continue;
             }
+            if self.is("(") && !self.peek().newline_before {
+                if let Err(err) = self.enter() {
+                    self.depth = saved;
+                    return Err(err);
+                }
+                let pos = self.advance().pos;
+                let args = self.call_args()?;
+                let id = self.id();
+                e = Expr {
+                    id,
+                    kind: ExprKind::CallValue(Box::new(e), args),
+                    pos,
+                };
+                continue;
+            }
             if !self.is("[") || self.peek().newline_before {
                 break;
             }

@@ -378,8 +378,28 @@ fn import_errors() {
 #[test]
 fn closure_errors() {
     assert_eq!(
-        error(&in_main("var n = 1; let f = fun() -> int { return n }")),
-        "2:46: a closure cannot capture `var n`: copy it into a `let` first"
+        error(&in_main("let a = new [int](2); a[0](1)")),
+        "2:31: cannot call int: it is not a function"
+    );
+    assert_eq!(
+        error(&in_main(
+            "let fs = new [fun(int) -> int](2); let y = fs[0](1, 2)"
+        )),
+        "2:53: `fun(int) -> int` takes 1 arguments, not 2"
+    );
+    assert_eq!(
+        error(&in_main(
+            "let g = fun() -> fun(int) { return fun(x: int) {} }; g()(1.5)"
+        )),
+        "2:62: argument 1 of `fun(int)` must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main("var n = 1; let f = fun() { n = 2.5 }")),
+        "2:36: the assigned value must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main("let n = 1; let f = fun() { n += 1 }")),
+        "2:32: `n` is not a `var`: it cannot be assigned"
     );
     assert_eq!(
         error(&in_main(
@@ -408,6 +428,20 @@ fn closure_errors() {
     assert_eq!(
         error(&in_main("for i in 0..3 { let f = fun() { break } }")),
         "2:37: `break` outside a loop"
+    );
+}
+
+#[test]
+fn fun_field_errors() {
+    let base = "class K {\n    var f: fun(int) -> int\n    var n: int\n}\n";
+    let body = |b: &str| format!("{base}fn main() {{\n    {b}\n}}\n");
+    assert_eq!(
+        error(&body("let k = new K(); let y = k.f(true)")),
+        "6:34: argument 1 of `K.f` must be int, found bool"
+    );
+    assert_eq!(
+        error(&body("let k = new K(); let y = k.n(1)")),
+        "6:32: `K` has no method `n`"
     );
 }
 

@@ -114,6 +114,9 @@ pub enum Resolved {
     CallLocal(NodeId),
     /// A call of the function value in a global.
     CallGlobal(usize),
+    /// `obj.f(args)` where `f` is a field of a function type (and not a
+    /// method): a call of the value in the field.
+    CallField,
     /// The class `C` of `x is C`, or of `x as C` down the hierarchy (which
     /// checks at run time).
     Class(usize),
@@ -184,6 +187,10 @@ pub struct Checked {
     pub imports: Vec<FuncSig>,
     /// The closures, in the order the checker met them.
     pub lambdas: Vec<LambdaInfo>,
+    /// The `var`s some closure captures: each lives in a box (a one-field
+    /// struct) shared by its function and the closures, which capture the
+    /// box.
+    pub boxed: std::collections::HashSet<NodeId>,
 }
 
 /// A closure expression, lifted to a function of its own.
@@ -194,8 +201,9 @@ pub struct LambdaInfo {
     pub func: usize,
     /// Its declaration (parameters and body).
     pub decl: FuncDecl,
-    /// The variables it captures (by value), with their types: the
-    /// environment's fields, in order.
+    /// The variables it captures, with their types: the environment's
+    /// fields, in order (a `let` by value, a `var` by its box, see
+    /// [`Checked::boxed`]).
     pub captures: Vec<(NodeId, Type)>,
 }
 
@@ -799,7 +807,10 @@ impl Checker<'_> {
             StmtKind::Expr(e) => {
                 if !matches!(
                     e.kind,
-                    ExprKind::Call(..) | ExprKind::MethodCall(..) | ExprKind::Print { .. }
+                    ExprKind::Call(..)
+                        | ExprKind::CallValue(..)
+                        | ExprKind::MethodCall(..)
+                        | ExprKind::Print { .. }
                 ) {
                     return self.error(
                         e.pos,
@@ -828,9 +839,10 @@ impl Checker<'_> {
         self.lookup_top(name)
     }
 
-    /// A local named inside a closure but declared outside it is captured,
-    /// by value, by every closure between: only immutable ones may be.
-    fn capture(&mut self, name: &str, pos: Pos) -> CResult<()> {
+    /// A local named inside a closure but declared outside it is captured
+    /// by every closure between: a `let` by value, a `var` by reference
+    /// (it is boxed).
+    fn capture(&mut self, name: &str) -> CResult<()> {
         let Some(at) = self.scopes.iter().rposition(|s| s.contains_key(name)) else {
             return Ok(());
         };
@@ -840,10 +852,7 @@ impl Checker<'_> {
         };
         let crossing = self.frames.iter().any(|f| f.first_scope > at);
         if crossing && mutable {
-            return self.error(
-                pos,
-                format!("a closure cannot capture `var {name}`: copy it into a `let` first"),
-            );
+            self.out.boxed.insert(id);
         }
         for f in self.frames.iter_mut().filter(|f| f.first_scope > at) {
             if !f.captures.iter().any(|(c, _)| *c == id) {
@@ -998,7 +1007,7 @@ impl Checker<'_> {
             ExprKind::Null => Type::Null,
             ExprKind::Name(name) => match self.lookup(name) {
                 Some((r @ (Resolved::Local(_) | Resolved::Global(_)), ty, _)) => {
-                    self.capture(name, e.pos)?;
+                    self.capture(name)?;
                     self.out.resolved.insert(e.id, r);
                     ty
                 }
@@ -1034,6 +1043,15 @@ impl Checker<'_> {
                 self.arith(*op, &lt, &rt, e.pos)?
             }
             ExprKind::Call(name, args) => self.call(e, name, args)?,
+            ExprKind::CallValue(callee, args) => {
+                let Type::Func(params, result) = self.value(callee)? else {
+                    let t = self.out.type_of(callee.id).clone();
+                    return self.error(e.pos, format!("cannot call {t}: it is not a function"));
+                };
+                let name = Type::Func(params.clone(), result.clone()).to_string();
+                self.arguments(e, &name, args, &params)?;
+                *result
+            }
             ExprKind::Print { args, .. } => {
                 for a in args {
                     let t = self.value(&a.expr)?;
@@ -1142,6 +1160,12 @@ impl Checker<'_> {
                     .iter()
                     .position(|(n, _)| n == name)
                 else {
+                    // A field holding a function value, called.
+                    if let Some(Type::Func(params, result)) = self.field(c, name) {
+                        self.out.resolved.insert(e.id, Resolved::CallField);
+                        self.arguments(e, &format!("{cname}.{name}"), args, &params)?;
+                        return Ok(*result);
+                    }
                     return self.error(e.pos, format!("`{cname}` has no method `{name}`"));
                 };
                 self.out
@@ -1177,7 +1201,7 @@ impl Checker<'_> {
                 Type::Func(params, result),
                 _,
             )) => {
-                self.capture(name, e.pos)?;
+                self.capture(name)?;
                 let how = match r {
                     Resolved::Local(id) => Resolved::CallLocal(id),
                     Resolved::Global(g) => Resolved::CallGlobal(g),
