@@ -702,7 +702,7 @@ proptest! {
             "return", "break", "continue", "1", "2.5", "\"s\"", "true", "int", "float", "bool",
             "string", ":", ",", ";", "\n", "->", "new", "len", "print", "println", "as", "+=",
             "class", "extends", "self", ".", "A", "B", "fun", "import", "f", "f(1)",
-            "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~", "null", "!=", "is", "init", "new A(1)", "match", "=>", "_",
+            "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~", "null", "!=", "is", "init", "new A(1)", "match", "=>", "_", "f(1)(2)", "a[0](1)",
         ]),
         0..80,
     )) {
