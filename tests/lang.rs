@@ -325,3 +325,63 @@ fn closures_capture_by_value_and_are_called_indirectly() {
         "sum: 240\n7\n1.50\nsum: 3\n"
     );
 }
+
+#[test]
+fn strings_concatenate_compare_and_slice() {
+    let src = r#"
+fn main() {
+    let a = "tier"
+    var s = a + "jit"
+    println(s, " ", len(s))
+    s += "!"
+    println(s)
+    println(s == "tierjit!", " ", s != "tierjit!", " ", a == "tie", " ", "" == "")
+    if slice(s, 4, 7) == "jit" {
+        println("slice ", slice(s, 0, 4), " [", slice(s, 3, 3), "]")
+    }
+    println(chr(72) + chr(105), " ", chr(0x141)[0])
+    let b = new bytes(5)
+    for i in 0..len(b) {
+        b[i] = 97 + i
+    }
+    b[4] = 0x17a                      // the low 8 bits
+    b[0] += 2
+    copy(b, 1, "XYZ", 1, 2)
+    println(to_string(b, 5), " ", to_string(b, 2), " ", b[4], " ", len(b))
+    copy(b, 0, b, 1, 4)               // overlapping, as memmove
+    println(to_string(b, 5))
+    println(hash("ab") == hash("a" + "b"), " ", hash(7) == hash(7), " ", hash(1) != hash(2))
+}
+"#;
+    assert_eq!(
+        run(src, &[]),
+        "tierjit 7\ntierjit!\ntrue false false true\nslice tier []\nHi 65\ncYZdz cY 122 5\nYZdzz\ntrue true true\n"
+    );
+}
+
+#[test]
+fn string_and_byte_operations_trap_out_of_range() {
+    let cases = [
+        ("slice(\"abc\", 1, 4)", tierjit::TrapKind::IndexOutOfBounds),
+        ("slice(\"abc\", -1, 2)", tierjit::TrapKind::IndexOutOfBounds),
+        ("slice(\"abc\", 2, 1)", tierjit::TrapKind::NegativeLength),
+        (
+            "to_string(new bytes(2), 3)",
+            tierjit::TrapKind::IndexOutOfBounds,
+        ),
+    ];
+    for (expr, kind) in cases {
+        let src = format!("fn main() {{\n    println({expr})\n}}\n");
+        let module = compile(&src, "t.lark").expect("compiles");
+        let out = differential::check_module(&module, "main", &[]);
+        assert_eq!(out.trap().0, kind, "{expr}");
+    }
+    let src = "fn main(i: int) {\n    let b = new bytes(2)\n    b[i] = 1\n}\n";
+    let module = compile(src, "t.lark").expect("compiles");
+    let out = differential::check_module(&module, "main", &[Value::I(2)]);
+    assert_eq!(out.trap().0, tierjit::TrapKind::IndexOutOfBounds);
+    let src = "fn main(i: int) {\n    trap(i)\n}\n";
+    let module = compile(src, "t.lark").expect("compiles");
+    let out = differential::check_module(&module, "main", &[Value::I(42)]);
+    assert_eq!(out.trap().0, tierjit::TrapKind::User);
+}

@@ -37,12 +37,16 @@ pub enum TypeExpr {
     Bool,
     /// `string`.
     Str,
+    /// `bytes`: a mutable byte array.
+    Bytes,
     /// `[T]`.
     Array(Box<TypeExpr>),
     /// Any other name: a class.
     Named(String, Pos),
     /// `fun(T, ...) -> R` (or without `-> R`): a function value's type.
     Func(Vec<TypeExpr>, Option<Box<TypeExpr>>),
+    /// `Name<T, ...>`: an instance of a generic class.
+    Generic(String, Vec<TypeExpr>, Pos),
 }
 
 /// A whole source file.
@@ -108,6 +112,9 @@ pub struct ClassDecl {
     pub fields: Vec<FieldDecl>,
     /// Its methods: functions with an implicit first parameter `self`.
     pub methods: Vec<FuncDecl>,
+    /// Its type parameters (`class Vec<T>`): a generic class, compiled
+    /// once per instantiation.
+    pub type_params: Vec<String>,
 }
 
 /// `var name: T` in a class.
@@ -136,6 +143,10 @@ pub struct FuncDecl {
     pub body: Block,
     /// The declaration of `self`, the first parameter of a method.
     pub self_id: NodeId,
+    /// Its type parameters (`fn map<T, U>`): a generic function, compiled
+    /// once per instantiation, its type arguments inferred from the
+    /// arguments' types.
+    pub type_params: Vec<String>,
 }
 
 /// A function parameter.
@@ -286,6 +297,10 @@ pub enum ExprKind {
     Cast(Box<Expr>, TypeExpr),
     /// `new Name()`: an object of a class, every field zero or null.
     NewObject(String),
+    /// `new Name<T, ...>()`: an object of an instance of a generic class.
+    NewGeneric(TypeExpr),
+    /// `new bytes(len)`: a byte array of `len` zero bytes.
+    NewBytes(Box<Expr>),
     /// `object.field`.
     Field(Box<Expr>, String),
     /// `object.method(args)`: a virtual call.

@@ -371,8 +371,15 @@ impl FnGen<'_, '_> {
                 let a = self.reference(array);
                 let i = self.int(index);
                 let v = self.value(value);
+                let bytes = *self.ty(array) == Type::Bytes;
                 let v = match op {
                     None => v,
+                    Some(op) if bytes => {
+                        let cur = self.fb.new_i();
+                        self.fb.get_b(cur, a, i);
+                        self.arith_into(op, cur.into(), cur.into(), v);
+                        cur.into()
+                    }
                     Some(op) => {
                         let cur = self.element(a, i, self.ty(target).clone());
                         self.arith_into(op, cur, cur, v);
@@ -380,6 +387,7 @@ impl FnGen<'_, '_> {
                     }
                 };
                 match v {
+                    AnyReg::I(v) if bytes => self.fb.set_b(a, i, v),
                     AnyReg::I(v) => self.fb.set_i(a, i, v),
                     AnyReg::F(v) => self.fb.set_f(a, i, v),
                     AnyReg::R(v) => self.fb.set_r(a, i, v),
@@ -394,9 +402,50 @@ impl FnGen<'_, '_> {
         match (dst, a, b) {
             (AnyReg::I(d), AnyReg::I(a), AnyReg::I(b)) => self.fb.int_op(int_op(op), d, a, b),
             (AnyReg::F(d), AnyReg::F(a), AnyReg::F(b)) => self.fb.float_op(float_op(op), d, a, b),
-            // The checker allows arithmetic on ints and floats only.
+            (AnyReg::R(d), AnyReg::R(a), AnyReg::R(b)) => {
+                let s = self.concat(a, b);
+                self.fb.mov(d, s);
+            }
+            // The checker allows arithmetic on ints and floats, and `+` on
+            // strings, only.
             _ => {}
         }
+    }
+
+    /// A new string of `a`'s bytes then `b`'s. Strings made at run time
+    /// are byte arrays (which every string op accepts); the language
+    /// never writes to them.
+    fn concat(&mut self, a: RReg, b: RReg) -> RReg {
+        let (la, lb, n) = (self.fb.new_i(), self.fb.new_i(), self.fb.new_i());
+        self.fb.len(la, a);
+        self.fb.len(lb, b);
+        self.fb.int_op(IntBinOp::Add, n, la, lb);
+        let r = self.fb.new_r();
+        self.fb.new_bytes(r, n);
+        let zero = self.fb.new_i();
+        self.fb.iconst(zero, 0);
+        self.copy_bytes(r, zero, a, zero, la);
+        self.copy_bytes(r, la, b, zero, lb);
+        r
+    }
+
+    /// `copy` of `n` bytes of `src` from `from` to `dst` from `at`.
+    fn copy_bytes(&mut self, dst: RReg, at: IReg, src: RReg, from: IReg, n: IReg) {
+        let run = self.fb.new_i_run(3);
+        self.fb.mov(run, at);
+        self.fb.mov(IReg(run.0 + 1), from);
+        self.fb.mov(IReg(run.0 + 2), n);
+        self.fb.copy(dst, src, run);
+    }
+
+    /// A new string of `n` bytes of `src` from `from`.
+    fn substring(&mut self, src: RReg, from: IReg, n: IReg) -> RReg {
+        let r = self.fb.new_r();
+        self.fb.new_bytes(r, n);
+        let zero = self.fb.new_i();
+        self.fb.iconst(zero, 0);
+        self.copy_bytes(r, zero, src, from, n);
+        r
     }
 
     /// The field `name` of the class `obj` has.
@@ -440,7 +489,9 @@ impl FnGen<'_, '_> {
                     self.bind(skip);
                 }
             }
-            ExprKind::Binary(op, l, r) if op.is_comparison() && *self.ty(l) != Type::Float => {
+            ExprKind::Binary(op, l, r)
+                if op.is_comparison() && matches!(self.ty(l), Type::Int | Type::Bool) =>
+            {
                 let cmp = cmp_of(*op).unwrap_or(Cmp::Eq);
                 let cmp = if when { cmp } else { negate(cmp) };
                 let a = self.int(l);
@@ -566,7 +617,7 @@ impl FnGen<'_, '_> {
             ExprKind::Index(array, index) => {
                 let a = self.reference(array);
                 let i = self.int(index);
-                if *self.ty(array) == Type::Str {
+                if matches!(self.ty(array), Type::Str | Type::Bytes) {
                     let r = self.fb.new_i();
                     self.fb.get_b(r, a, i);
                     r.into()
@@ -613,7 +664,13 @@ impl FnGen<'_, '_> {
                 self.fb.closure(r, self.cx.funcs[info.func], env);
                 r.into()
             }
-            ExprKind::NewObject(_) => {
+            ExprKind::NewBytes(len) => {
+                let n = self.int(len);
+                let r = self.fb.new_r();
+                self.fb.new_bytes(r, n);
+                r.into()
+            }
+            ExprKind::NewObject(_) | ExprKind::NewGeneric(_) => {
                 let &Type::Class(c, _) = self.ty(e) else {
                     return None;
                 };
@@ -665,6 +722,21 @@ impl FnGen<'_, '_> {
             self.bind(end);
             return dst.into();
         }
+        if let Some(&f) = self.cx.checked.helpers.get(&e.id) {
+            // `==`/`!=` of strings: the library's `str_eq`.
+            let regs = [self.value(l), self.value(r)];
+            let dst = self.fb.new_i();
+            self.fb.call(self.cx.funcs[f], &regs, AnyReg::from(dst));
+            if op == BinOp::Ne {
+                self.fb.int_op_imm(IntBinOp::Xor, dst, dst, 1);
+            }
+            return dst.into();
+        }
+        if op == BinOp::Add && *self.ty(l) == Type::Str {
+            let a = self.reference(l);
+            let b = self.reference(r);
+            return self.concat(a, b).into();
+        }
         if let Some(cmp) = cmp_of(op) {
             let dst = self.fb.new_i();
             let a = self.value(l);
@@ -693,6 +765,72 @@ impl FnGen<'_, '_> {
                 let r = self.fb.new_i();
                 self.fb.len(r, a);
                 Some(r.into())
+            }
+            Resolved::Builtin(Builtin::Slice) => {
+                let s = self.reference(&args[0]);
+                let from = self.int(&args[1]);
+                let to = self.int(&args[2]);
+                let n = self.fb.new_i();
+                self.fb.int_op(IntBinOp::Sub, n, to, from);
+                Some(self.substring(s, from, n).into())
+            }
+            Resolved::Builtin(Builtin::Chr) => {
+                let c = self.int(&args[0]);
+                let r = self.fb.new_r();
+                let one = self.fb.new_i();
+                self.fb.iconst(one, 1);
+                self.fb.new_bytes(r, one);
+                let zero = self.fb.new_i();
+                self.fb.iconst(zero, 0);
+                self.fb.set_b(r, zero, c);
+                Some(r.into())
+            }
+            Resolved::Builtin(Builtin::Copy) => {
+                let dst = self.reference(&args[0]);
+                let at = self.int(&args[1]);
+                let src = self.reference(&args[2]);
+                let from = self.int(&args[3]);
+                let n = self.int(&args[4]);
+                self.copy_bytes(dst, at, src, from, n);
+                None
+            }
+            Resolved::Builtin(Builtin::ToString) => {
+                let b = self.reference(&args[0]);
+                let n = self.int(&args[1]);
+                let zero = self.fb.new_i();
+                self.fb.iconst(zero, 0);
+                Some(self.substring(b, zero, n).into())
+            }
+            Resolved::Builtin(Builtin::Trap) => {
+                match small_literal(&args[0]) {
+                    Some(code) => self.fb.trap_imm(code),
+                    None => {
+                        let code = self.int(&args[0]);
+                        self.fb.trap(code);
+                    }
+                }
+                self.reachable = false;
+                None
+            }
+            Resolved::Builtin(Builtin::Hash) => {
+                if let Some(&f) = self.cx.checked.helpers.get(&e.id) {
+                    let s = self.value(&args[0]);
+                    let dst = self.fb.new_i();
+                    self.fb.call(self.cx.funcs[f], &[s], AnyReg::from(dst));
+                    return Some(dst.into());
+                }
+                // An int's hash: multiply by an odd constant (2^64 / the
+                // golden ratio) and fold the high bits down, so that keys
+                // differing in high bits spread over a table's low bits.
+                let k = self.int(&args[0]);
+                let m = self.fb.new_i();
+                self.fb.iconst(m, -7046029254386353131);
+                let h = self.fb.new_i();
+                self.fb.int_op(IntBinOp::Mul, h, k, m);
+                let hi = self.fb.new_i();
+                self.fb.int_op_imm(IntBinOp::Ushr, hi, h, 32);
+                self.fb.int_op(IntBinOp::Xor, h, h, hi);
+                Some(h.into())
             }
             Resolved::Builtin(b) => {
                 let x = self.float(&args[0]);
@@ -767,7 +905,7 @@ impl FnGen<'_, '_> {
 }
 
 /// Lower a checked program to a verified module.
-pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module, LangError> {
+pub fn lower(checked: &Checked, file: &str) -> Result<Module, LangError> {
     let mut mb = ModuleBuilder::new();
     let mut globals = Vec::new();
     for g in &checked.globals {
@@ -845,20 +983,24 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
         lambdas: &lambdas,
         func_types: &func_types,
     };
-    let mut bodies: Vec<(&FuncDecl, Vec<NodeId>, Option<usize>, usize)> = Vec::new();
-    for (index, (decl, class)) in program.functions().into_iter().enumerate() {
+    // Each body: its declaration, its parameters' declarations, the
+    // closure it is (if one), its function index and its file.
+    type Body<'b> = (&'b FuncDecl, Vec<NodeId>, Option<usize>, usize, &'b str);
+    let mut bodies: Vec<Body> = Vec::new();
+    for body in &checked.bodies {
+        let decl = &body.decl;
         let mut ids: Vec<NodeId> = Vec::new();
-        if class.is_some() {
+        if body.class.is_some() {
             ids.push(decl.self_id);
         }
         ids.extend(decl.params.iter().map(|p| p.id));
-        bodies.push((decl, ids, None, index));
+        bodies.push((decl, ids, None, body.func, &body.file));
     }
     for (k, l) in checked.lambdas.iter().enumerate() {
         let ids = l.decl.params.iter().map(|p| p.id).collect();
-        bodies.push((&l.decl, ids, Some(k), l.func));
+        bodies.push((&l.decl, ids, Some(k), l.func, file));
     }
-    for (decl, ids, lambda, index) in bodies {
+    for (decl, ids, lambda, index, file) in bodies {
         let sig = &checked.funcs[index];
         let mut fb = mb.function(funcs[index]);
         let mut locals = HashMap::new();

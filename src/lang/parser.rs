@@ -174,6 +174,7 @@ impl Parser<'_> {
 
     fn class(&mut self) -> PResult<ClassDecl> {
         let (name, pos) = self.ident("a class name")?;
+        let type_params = self.type_params()?;
         let parent = if self.eat("extends") {
             Some(self.ident("the parent class's name")?)
         } else {
@@ -209,7 +210,55 @@ impl Parser<'_> {
             parent,
             fields,
             methods,
+            type_params,
         })
+    }
+
+    /// `<T, U>` after a generic class's or function's name, if written.
+    fn type_params(&mut self) -> PResult<Vec<String>> {
+        let mut params = Vec::new();
+        if !self.eat("<") {
+            return Ok(params);
+        }
+        loop {
+            let (name, pos) = self.ident("a type parameter's name")?;
+            if params.contains(&name) {
+                return self.error(pos, format!("type parameter `{name}` is declared twice"));
+            }
+            params.push(name);
+            if !self.eat(",") {
+                break;
+            }
+        }
+        self.expect(">")?;
+        Ok(params)
+    }
+
+    /// `<T, ...>` after a generic class's name in a type; a closing `>>`
+    /// or `>>>` is split, so `Map<int, Vec<int>>` closes both lists.
+    fn type_args(&mut self) -> PResult<Vec<TypeExpr>> {
+        self.enter()?;
+        let mut args = Vec::new();
+        loop {
+            args.push(self.type_expr()?);
+            if !self.eat(",") {
+                break;
+            }
+        }
+        let at = self.at.min(self.tokens.len() - 1);
+        match self.tokens[at].tok {
+            Tok::Sym(">>") => {
+                self.tokens[at].tok = Tok::Sym(">");
+                self.tokens[at].pos.col += 1;
+            }
+            Tok::Sym(">>>") => {
+                self.tokens[at].tok = Tok::Sym(">>");
+                self.tokens[at].pos.col += 1;
+            }
+            _ => self.expect(">")?,
+        }
+        self.depth -= 1;
+        Ok(args)
     }
 
     fn function(&mut self) -> PResult<FuncDecl> {
@@ -221,7 +270,10 @@ impl Parser<'_> {
     /// A function's name, parameters and result type, without its body.
     fn signature(&mut self) -> PResult<FuncDecl> {
         let (name, pos) = self.ident("a function name")?;
-        self.params_and_result(name, pos)
+        let type_params = self.type_params()?;
+        let mut f = self.params_and_result(name, pos)?;
+        f.type_params = type_params;
+        Ok(f)
     }
 
     /// `(params) [-> T]`.
@@ -272,6 +324,7 @@ impl Parser<'_> {
             result,
             body: Block::default(),
             self_id,
+            type_params: Vec::new(),
         })
     }
 
@@ -282,6 +335,11 @@ impl Parser<'_> {
             Tok::Sym("float") => TypeExpr::Float,
             Tok::Sym("bool") => TypeExpr::Bool,
             Tok::Sym("string") => TypeExpr::Str,
+            Tok::Sym("bytes") => TypeExpr::Bytes,
+            Tok::Ident(n) if self.is("<") => {
+                self.advance();
+                TypeExpr::Generic(n, self.type_args()?, t.pos)
+            }
             Tok::Sym("[") => {
                 self.enter()?;
                 let elem = self.type_expr()?;
@@ -654,11 +712,26 @@ impl Parser<'_> {
                 f.body = self.block()?;
                 ExprKind::Lambda(Box::new(f))
             }
+            Tok::Sym("new") if self.is("bytes") => {
+                self.advance();
+                self.expect("(")?;
+                let len = self.expr()?;
+                self.expect(")")?;
+                ExprKind::NewBytes(Box::new(len))
+            }
             Tok::Sym("new") if matches!(self.peek().tok, Tok::Ident(_)) => {
-                let (name, _) = self.ident("a class name")?;
+                let (name, npos) = self.ident("a class name")?;
+                let generic = if self.eat("<") {
+                    Some(TypeExpr::Generic(name.clone(), self.type_args()?, npos))
+                } else {
+                    None
+                };
                 self.expect("(")?;
                 self.expect(")")?;
-                ExprKind::NewObject(name)
+                match generic {
+                    Some(t) => ExprKind::NewGeneric(t),
+                    None => ExprKind::NewObject(name),
+                }
             }
             Tok::Sym("new") => {
                 if !self.is("[") {
@@ -744,6 +817,16 @@ impl Parser<'_> {
 /// Parse `tokens` (from [`tokenize`](super::lexer::tokenize)) into a
 /// program.
 pub fn parse(tokens: Vec<Token>, file: &str) -> Result<Program, LangError> {
+    parse_from(tokens, file, 0).map(|(program, _)| program)
+}
+
+/// [`parse`], numbering the nodes after `first_id` (so that several files
+/// share one [`NodeId`] space); also returns the last number given.
+pub fn parse_from(
+    tokens: Vec<Token>,
+    file: &str,
+    first_id: NodeId,
+) -> Result<(Program, NodeId), LangError> {
     let mut tokens = tokens;
     if tokens.last().is_none_or(|t| t.tok != Tok::Eof) {
         tokens.push(Token {
@@ -755,9 +838,10 @@ pub fn parse(tokens: Vec<Token>, file: &str) -> Result<Program, LangError> {
     let mut p = Parser {
         tokens,
         at: 0,
-        next_id: 0,
+        next_id: first_id,
         depth: 0,
         file,
     };
-    p.program()
+    let program = p.program()?;
+    Ok((program, p.next_id))
 }

@@ -476,3 +476,43 @@ proptest! {
         let _ = compile(&with_main, "fuzz.lark");
     }
 }
+
+#[test]
+fn string_and_bytes_errors() {
+    assert_eq!(
+        error(&in_main("let s = \"a\" + 1")),
+        "2:17: `+` of string and int: both sides must have one type (convert with `as`)"
+    );
+    assert_eq!(
+        error(&in_main("let b = \"a\" < \"b\"")),
+        "2:17: `<` does not apply to string"
+    );
+    assert_eq!(
+        error(&in_main("let s = slice(\"abc\", 1)")),
+        "2:13: `slice` takes 3 arguments, not 2"
+    );
+    assert_eq!(
+        error(&in_main("let s = chr(1.0)")),
+        "2:17: argument 1 of `chr` must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main("copy(new bytes(1), 0, new [int](1), 0, 1)")),
+        "2:27: argument 3 of `copy` must be string or bytes, found [int]"
+    );
+    assert_eq!(
+        error(&in_main("let s = to_string(\"ab\", 1)")),
+        "2:23: argument 1 of `to_string` must be bytes, found string"
+    );
+    assert_eq!(
+        error(&in_main("let b = new bytes(1.5)")),
+        "2:23: a length must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main("let h = hash(1.5)")),
+        "2:18: `hash` takes an int or a string, not float"
+    );
+    assert_eq!(
+        error("fn copy() {\n}\nfn main() {\n}\n"),
+        "1:4: `copy` is a builtin function"
+    );
+}

@@ -12,6 +12,7 @@ use std::fmt;
 
 use super::LangError;
 use super::ast::*;
+use super::generics::{Instantiator, Substitution, infer, instance_name, type_expr_of};
 use crate::bytecode::Bank;
 
 /// A type of the language.
@@ -25,6 +26,8 @@ pub enum Type {
     Bool,
     /// `string`: an immutable byte string.
     Str,
+    /// `bytes`: a mutable byte array.
+    Bytes,
     /// `[T]`: a fixed-length array.
     Array(Box<Type>),
     /// An object of a class (its index among the classes, and its name):
@@ -42,7 +45,9 @@ impl Type {
         match self {
             Type::Int | Type::Bool => Some(Bank::I),
             Type::Float => Some(Bank::F),
-            Type::Str | Type::Array(_) | Type::Class(..) | Type::Func(..) => Some(Bank::R),
+            Type::Str | Type::Bytes | Type::Array(_) | Type::Class(..) | Type::Func(..) => {
+                Some(Bank::R)
+            }
             Type::Void => None,
         }
     }
@@ -55,6 +60,7 @@ impl fmt::Display for Type {
             Type::Float => write!(f, "float"),
             Type::Bool => write!(f, "bool"),
             Type::Str => write!(f, "string"),
+            Type::Bytes => write!(f, "bytes"),
             Type::Array(t) => write!(f, "[{t}]"),
             Type::Class(_, name) => write!(f, "{name}"),
             Type::Func(params, result) => {
@@ -81,6 +87,20 @@ pub enum Builtin {
     Abs,
     /// `floor(x)`.
     Floor,
+    /// `slice(s, from, to)`: bytes `from..to-1` of a string as a new one.
+    Slice,
+    /// `chr(c)`: a one-byte string.
+    Chr,
+    /// `copy(dst, at, src, from, n)`: bytes of a string or byte array into
+    /// a byte array (the `copy` op).
+    Copy,
+    /// `to_string(b, n)`: the first `n` bytes of a byte array as a string.
+    ToString,
+    /// `trap(code)`: stop with user trap `code` (the `trap` op).
+    Trap,
+    /// `hash(k)` of an int or a string (the latter through the library's
+    /// `hash_string`, recorded in [`Checked::helpers`]).
+    Hash,
 }
 
 const BUILTINS: &[(&str, Builtin)] = &[
@@ -88,6 +108,12 @@ const BUILTINS: &[(&str, Builtin)] = &[
     ("sqrt", Builtin::Sqrt),
     ("abs", Builtin::Abs),
     ("floor", Builtin::Floor),
+    ("slice", Builtin::Slice),
+    ("chr", Builtin::Chr),
+    ("copy", Builtin::Copy),
+    ("to_string", Builtin::ToString),
+    ("trap", Builtin::Trap),
+    ("hash", Builtin::Hash),
 ];
 
 /// What a name or a call refers to.
@@ -173,6 +199,42 @@ pub struct Checked {
     pub imports: Vec<FuncSig>,
     /// The closures, in the order the checker met them.
     pub lambdas: Vec<LambdaInfo>,
+    /// The named functions and methods to compile (the program's own, and
+    /// the library functions and generic instances it uses), with their
+    /// declarations as checked (an instance's is the substituted copy).
+    pub bodies: Vec<FuncBody>,
+    /// Operations compiled as a call of a library function (`s == t` of
+    /// strings calls `str_eq`, `hash(s)` calls `hash_string`): the
+    /// expression and the function's index.
+    pub helpers: HashMap<NodeId, usize>,
+}
+
+/// A named function or method to compile.
+#[derive(Clone, Debug)]
+pub struct FuncBody {
+    /// Its index in [`Checked::funcs`].
+    pub func: usize,
+    /// The class whose method it is.
+    pub class: Option<usize>,
+    /// Its declaration.
+    pub decl: FuncDecl,
+    /// The file its code is in (a library file for library code).
+    pub file: String,
+}
+
+/// The standard library, parsed: its items and the file each came from.
+#[derive(Clone, Debug, Default)]
+pub struct Library {
+    /// The items, with their files' names.
+    pub items: Vec<(Item, &'static str)>,
+}
+
+/// A body to check: a function declared after the program's own (a
+/// library function or an instance), and how to describe it in errors.
+struct Pending {
+    body: FuncBody,
+    /// `in the instance `Vec<bool>` made at f.lark:3:9`, for an instance.
+    note: Option<String>,
 }
 
 /// A closure expression, lifted to a function of its own.
@@ -209,7 +271,27 @@ struct Local {
 }
 
 struct Checker<'s> {
-    file: &'s str,
+    /// The file of the code being checked.
+    file: String,
+    /// The file of the program (where instances are made).
+    main_file: &'s str,
+    /// The generic classes and functions by name (the program's replace
+    /// the library's), with their files.
+    generic_classes: HashMap<String, (ClassDecl, String)>,
+    generic_funcs: HashMap<String, (FuncDecl, String)>,
+    /// The library's other classes and functions, declared on first use.
+    std_classes: HashMap<String, (ClassDecl, String)>,
+    std_funcs: HashMap<String, (FuncDecl, String)>,
+    /// The library functions declared so far.
+    std_declared: HashMap<String, usize>,
+    /// The generic class and type arguments of each class instance.
+    instance_of: HashMap<usize, (String, Vec<Type>)>,
+    /// The function instances made, by mangled name.
+    func_instances: HashMap<String, usize>,
+    /// Bodies still to check.
+    pending: Vec<Pending>,
+    /// The last [`NodeId`] given out (instances take the next ones).
+    next_id: NodeId,
     out: Checked,
     /// Top-level names: functions and globals share one namespace.
     top: HashMap<String, Resolved>,
@@ -232,6 +314,10 @@ fn block_returns(b: &Block) -> bool {
 fn stmt_returns(s: &Stmt) -> bool {
     match &s.kind {
         StmtKind::Return(_) => true,
+        StmtKind::Expr(Expr {
+            kind: ExprKind::Call(name, _),
+            ..
+        }) => name == "trap",
         StmtKind::If {
             then,
             otherwise: Some(otherwise),
@@ -259,15 +345,24 @@ fn breaks(b: &Block) -> bool {
 
 impl Checker<'_> {
     fn error<T>(&self, pos: Pos, message: String) -> CResult<T> {
-        Err(LangError::new(self.file, pos, message))
+        Err(LangError::new(&self.file, pos, message))
     }
 
-    fn resolve_type(&self, t: &TypeExpr) -> CResult<Type> {
+    fn resolve_type(&mut self, t: &TypeExpr) -> CResult<Type> {
         Ok(match t {
             TypeExpr::Int => Type::Int,
             TypeExpr::Float => Type::Float,
             TypeExpr::Bool => Type::Bool,
             TypeExpr::Str => Type::Str,
+            TypeExpr::Bytes => Type::Bytes,
+            TypeExpr::Generic(name, args, pos) => {
+                let mut types = Vec::new();
+                for a in args {
+                    types.push(self.resolve_type(a)?);
+                }
+                let c = self.class_instance(name, types, *pos)?;
+                self.class_type(c)
+            }
             TypeExpr::Array(e) => Type::Array(Box::new(self.resolve_type(e)?)),
             TypeExpr::Func(params, result) => {
                 let mut ps = Vec::new();
@@ -280,8 +375,8 @@ impl Checker<'_> {
                 };
                 Type::Func(ps, Box::new(r))
             }
-            TypeExpr::Named(n, pos) => match self.classes.get(n) {
-                Some(&c) => self.class_type(c),
+            TypeExpr::Named(n, pos) => match self.class_named(n, *pos)? {
+                Some(c) => self.class_type(c),
                 None => return self.error(*pos, format!("unknown type `{n}`")),
             },
         })
@@ -299,13 +394,36 @@ impl Checker<'_> {
 
     fn program(&mut self, p: &Program) -> CResult<()> {
         // Declarations first: functions, classes and globals may be used
-        // before they are declared (a class's parent excepted).
-        let (mut funcs, mut globals) = (0, 0);
+        // before they are declared (a class's parent excepted). Each
+        // function's index is reserved before any signature is resolved,
+        // since resolving one may declare library functions and instances.
+        let mut globals = 0;
+        let mut own: Vec<(FuncDecl, Option<usize>, usize)> = Vec::new();
         for item in &p.items {
             match item {
+                Item::Func(f) if !f.type_params.is_empty() => {
+                    if self.top.contains_key(&f.name)
+                        || self
+                            .generic_funcs
+                            .get(&f.name)
+                            .is_some_and(|(_, file)| file == self.main_file)
+                    {
+                        return self.error(f.pos, format!("`{}` is declared twice", f.name));
+                    }
+                    self.generic_funcs
+                        .insert(f.name.clone(), (f.clone(), self.main_file.to_owned()));
+                }
                 Item::Func(f) => {
-                    self.declare_top(&f.name, f.pos, Resolved::Func(funcs))?;
-                    funcs += 1;
+                    if self
+                        .generic_funcs
+                        .get(&f.name)
+                        .is_some_and(|(_, file)| file == self.main_file)
+                    {
+                        return self.error(f.pos, format!("`{}` is declared twice", f.name));
+                    }
+                    let index = self.reserve_func(&f.name);
+                    self.declare_top(&f.name, f.pos, Resolved::Func(index))?;
+                    own.push((f.clone(), None, index));
                 }
                 Item::Global(g) => {
                     self.declare_top(&g.name, g.pos, Resolved::Global(globals))?;
@@ -317,11 +435,36 @@ impl Checker<'_> {
                     let sig = self.signature(f, f.name.clone(), Vec::new())?;
                     self.out.imports.push(sig);
                 }
+                Item::Class(c) if !c.type_params.is_empty() => {
+                    if self
+                        .generic_classes
+                        .get(&c.name)
+                        .is_some_and(|(_, file)| file == self.main_file)
+                    {
+                        return self.error(c.pos, format!("`{}` is declared twice", c.name));
+                    }
+                    self.generic_classes
+                        .insert(c.name.clone(), (c.clone(), self.main_file.to_owned()));
+                }
                 Item::Class(_) => {}
             }
         }
-        for c in p.classes() {
-            self.class(c)?;
+        let mut classes = Vec::new();
+        for c in p.classes().filter(|c| c.type_params.is_empty()) {
+            if self
+                .generic_classes
+                .get(&c.name)
+                .is_some_and(|(_, file)| file == self.main_file)
+            {
+                return self.error(c.pos, format!("`{}` is declared twice", c.name));
+            }
+            let k = self.class(c)?;
+            let first = self.out.funcs.len();
+            for m in &c.methods {
+                let index = self.reserve_func(&m.name);
+                own.push((m.clone(), Some(k), index));
+            }
+            classes.push((k, c, first));
         }
         for item in &p.items {
             if let Item::Global(g) = item {
@@ -330,14 +473,13 @@ impl Checker<'_> {
                 self.out.globals.push(info);
             }
         }
-        let functions = p.functions();
-        for &(f, class) in &functions {
+        for (f, class, index) in &own {
             let mut params = Vec::new();
             let name = match class {
                 None => f.name.clone(),
                 Some(c) => {
-                    params.push(self.class_type(c));
-                    format!("{}.{}", self.out.classes[c].name, f.name)
+                    params.push(self.class_type(*c));
+                    format!("{}.{}", self.out.classes[*c].name, f.name)
                 }
             };
             let sig = self.signature(f, name, params)?;
@@ -355,7 +497,7 @@ impl Checker<'_> {
             {
                 return self.error(param.pos, "`main` takes only `int` parameters".to_owned());
             }
-            self.out.funcs.push(sig);
+            self.out.funcs[*index] = sig;
         }
         if !self.top.contains_key("main") {
             return self.error(
@@ -363,17 +505,199 @@ impl Checker<'_> {
                 "the program has no `main` function".to_owned(),
             );
         }
-        for (k, c) in p.classes().enumerate() {
-            self.vtable(k, c)?;
+        for &(k, c, first) in &classes {
+            self.vtable(k, c, first)?;
         }
-        for (index, &(f, class)) in functions.iter().enumerate() {
-            self.function(f, index, class)?;
+        for (f, class, index) in own {
+            self.function(&f, index, class)?;
+            self.out.bodies.push(FuncBody {
+                func: index,
+                class,
+                decl: f,
+                file: self.main_file.to_owned(),
+            });
+        }
+        self.check_pending()
+    }
+
+    /// A function index for `name`, its signature filled in later.
+    fn reserve_func(&mut self, name: &str) -> usize {
+        self.out.funcs.push(FuncSig {
+            name: name.to_owned(),
+            params: Vec::new(),
+            result: Type::Void,
+        });
+        self.out.funcs.len() - 1
+    }
+
+    /// Check the bodies of the library functions and instances used, and
+    /// of those they use in turn.
+    fn check_pending(&mut self) -> CResult<()> {
+        while let Some(p) = self.pending.pop() {
+            self.file = p.body.file.clone();
+            let checked = self.function(&p.body.decl, p.body.func, p.body.class);
+            self.file = self.main_file.to_owned();
+            if let Err(mut e) = checked {
+                if let Some(note) = p.note {
+                    e.message = format!("{} ({note})", e.message);
+                }
+                return Err(e);
+            }
+            self.out.bodies.push(p.body);
+        }
+        Ok(())
+    }
+
+    /// The class named `name`: the program's, or the library's (declared
+    /// now if this is its first use); an error for a generic class
+    /// without type arguments.
+    fn class_named(&mut self, name: &str, pos: Pos) -> CResult<Option<usize>> {
+        if let Some(&c) = self.classes.get(name) {
+            return Ok(Some(c));
+        }
+        if self.generic_classes.contains_key(name) {
+            return self.error(
+                pos,
+                format!("`{name}` is generic: give its type arguments (`{name}<...>`)"),
+            );
+        }
+        let Some((decl, file)) = self.std_classes.get(name).cloned() else {
+            return Ok(None);
+        };
+        self.declare_class(&decl, &file, None).map(Some)
+    }
+
+    /// Declare a library class or an instance completely: fields, method
+    /// signatures and vtable; its methods' bodies are checked later.
+    fn declare_class(&mut self, c: &ClassDecl, file: &str, note: Option<String>) -> CResult<usize> {
+        let saved = std::mem::replace(&mut self.file, file.to_owned());
+        let k = self.class(c)?;
+        let first = self.out.funcs.len();
+        for m in &c.methods {
+            self.reserve_func(&m.name);
+        }
+        for (j, m) in c.methods.iter().enumerate() {
+            let name = format!("{}.{}", c.name, m.name);
+            let sig = self.signature(m, name, vec![self.class_type(k)])?;
+            self.out.funcs[first + j] = sig;
+        }
+        self.vtable(k, c, first)?;
+        for (j, m) in c.methods.iter().enumerate() {
+            self.pending.push(Pending {
+                body: FuncBody {
+                    func: first + j,
+                    class: Some(k),
+                    decl: m.clone(),
+                    file: file.to_owned(),
+                },
+                note: note.clone(),
+            });
+        }
+        self.file = saved;
+        Ok(k)
+    }
+
+    /// The instance of generic class `name` for `args`, made on first use.
+    fn class_instance(&mut self, name: &str, args: Vec<Type>, pos: Pos) -> CResult<usize> {
+        let Some((generic, file)) = self.generic_classes.get(name).cloned() else {
+            return self.error(pos, format!("unknown generic class `{name}`"));
+        };
+        if args.len() != generic.type_params.len() {
+            return self.error(
+                pos,
+                format!(
+                    "`{name}` takes {} type arguments, not {}",
+                    generic.type_params.len(),
+                    args.len()
+                ),
+            );
+        }
+        let mangled = instance_name(name, &args);
+        if let Some(&c) = self.classes.get(&mangled) {
+            return Ok(c);
+        }
+        let subst = self.substitution(&generic.type_params, &args);
+        let mut inst = Instantiator {
+            subst: &subst,
+            next_id: &mut self.next_id,
+        };
+        let decl = ClassDecl {
+            name: mangled,
+            pos: generic.pos,
+            parent: generic.parent.clone(),
+            fields: generic
+                .fields
+                .iter()
+                .map(|f| FieldDecl {
+                    name: f.name.clone(),
+                    pos: f.pos,
+                    ty: inst.type_expr(&f.ty),
+                })
+                .collect(),
+            methods: generic.methods.iter().map(|m| inst.func(m)).collect(),
+            type_params: Vec::new(),
+        };
+        let note = self.instance_note(name, &args, pos);
+        let k = self.declare_class(&decl, &file, Some(note))?;
+        self.instance_of.insert(k, (name.to_owned(), args));
+        Ok(k)
+    }
+
+    fn substitution(&self, params: &[String], args: &[Type]) -> Substitution {
+        params
+            .iter()
+            .zip(args)
+            .map(|(p, a)| (p.clone(), type_expr_of(a)))
+            .collect()
+    }
+
+    fn instance_note(&self, name: &str, args: &[Type], pos: Pos) -> String {
+        let args: Vec<String> = args.iter().map(Type::to_string).collect();
+        format!(
+            "in the instance `{name}<{}>` made at {}:{pos}",
+            args.join(", "),
+            self.file
+        )
+    }
+
+    /// The library function `name`, declared on first use.
+    fn std_func(&mut self, name: &str, pos: Pos) -> CResult<usize> {
+        if let Some(&f) = self.std_declared.get(name) {
+            return Ok(f);
+        }
+        let Some((decl, file)) = self.std_funcs.get(name).cloned() else {
+            return self.error(pos, format!("the library has no function `{name}`"));
+        };
+        let index = self.reserve_func(name);
+        self.std_declared.insert(name.to_owned(), index);
+        let saved = std::mem::replace(&mut self.file, file.clone());
+        let sig = self.signature(&decl, name.to_owned(), Vec::new());
+        self.file = saved;
+        self.out.funcs[index] = sig?;
+        self.pending.push(Pending {
+            body: FuncBody {
+                func: index,
+                class: None,
+                decl,
+                file,
+            },
+            note: None,
+        });
+        Ok(index)
+    }
+
+    /// Declare the library function `name` as a top-level name if the
+    /// program has none of that name.
+    fn use_std(&mut self, name: &str, pos: Pos) -> CResult<()> {
+        if !self.top.contains_key(name) && self.std_funcs.contains_key(name) {
+            let f = self.std_func(name, pos)?;
+            self.top.insert(name.to_owned(), Resolved::Func(f));
         }
         Ok(())
     }
 
     /// The signature of `f`, after the parameters `params` already has.
-    fn signature(&self, f: &FuncDecl, name: String, mut params: Vec<Type>) -> CResult<FuncSig> {
+    fn signature(&mut self, f: &FuncDecl, name: String, mut params: Vec<Type>) -> CResult<FuncSig> {
         for param in &f.params {
             params.push(self.resolve_type(&param.ty)?);
         }
@@ -393,7 +717,7 @@ impl Checker<'_> {
     }
 
     /// Declare class `c`: its name, parent and fields (methods come later).
-    fn class(&mut self, c: &ClassDecl) -> CResult<()> {
+    fn class(&mut self, c: &ClassDecl) -> CResult<usize> {
         if self.classes.contains_key(&c.name) || self.top.contains_key(&c.name) {
             return self.error(c.pos, format!("`{}` is declared twice", c.name));
         }
@@ -429,7 +753,7 @@ impl Checker<'_> {
             }
             self.out.classes[index].fields.push((f.name.clone(), ty));
         }
-        Ok(())
+        Ok(index)
     }
 
     /// The type of field `name` of class `c` (its own or inherited).
@@ -447,18 +771,13 @@ impl Checker<'_> {
 
     /// Class `k`'s vtable: its parent's, with overrides in place and its new
     /// methods after.
-    fn vtable(&mut self, k: usize, c: &ClassDecl) -> CResult<()> {
+    fn vtable(&mut self, k: usize, c: &ClassDecl, first: usize) -> CResult<()> {
         let mut table = match self.out.classes[k].parent {
             Some(p) => self.out.classes[p].vtable.clone(),
             None => Vec::new(),
         };
-        let first = self
-            .out
-            .funcs
-            .iter()
-            .position(|f| f.name.starts_with(&format!("{}.", c.name)));
         for (m, decl) in c.methods.iter().enumerate() {
-            let func = first.unwrap_or(0) + m;
+            let func = first + m;
             if c.methods[..m].iter().any(|d| d.name == decl.name) {
                 return self.error(
                     decl.pos,
@@ -830,9 +1149,8 @@ impl Checker<'_> {
             );
         }
         let ok = match op {
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
-                matches!(l, Type::Int | Type::Float)
-            }
+            BinOp::Add => matches!(l, Type::Int | Type::Float | Type::Str),
+            BinOp::Sub | BinOp::Mul | BinOp::Div => matches!(l, Type::Int | Type::Float),
             BinOp::Rem
             | BinOp::BitAnd
             | BinOp::BitOr
@@ -841,7 +1159,7 @@ impl Checker<'_> {
             | BinOp::Shr
             | BinOp::Ushr => *l == Type::Int,
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => matches!(l, Type::Int | Type::Float),
-            BinOp::Eq | BinOp::Ne => matches!(l, Type::Int | Type::Float | Type::Bool),
+            BinOp::Eq | BinOp::Ne => matches!(l, Type::Int | Type::Float | Type::Bool | Type::Str),
             BinOp::And | BinOp::Or => *l == Type::Bool,
         };
         if !ok {
@@ -855,6 +1173,17 @@ impl Checker<'_> {
     }
 
     fn expr_kind(&mut self, e: &Expr) -> CResult<Type> {
+        if let ExprKind::Name(name) = &e.kind
+            && self.lookup(name).is_none()
+        {
+            if self.generic_funcs.contains_key(name) {
+                return self.error(
+                    e.pos,
+                    format!("`{name}` is generic: call it (the arguments give its type arguments)"),
+                );
+            }
+            self.use_std(name, e.pos)?;
+        }
         Ok(match &e.kind {
             ExprKind::Int(_) => Type::Int,
             ExprKind::Float(_) => Type::Float,
@@ -895,7 +1224,12 @@ impl Checker<'_> {
             ExprKind::Binary(op, l, r) => {
                 let lt = self.value(l)?;
                 let rt = self.value(r)?;
-                self.arith(*op, &lt, &rt, e.pos)?
+                let t = self.arith(*op, &lt, &rt, e.pos)?;
+                if lt == Type::Str && matches!(op, BinOp::Eq | BinOp::Ne) {
+                    let f = self.std_func("str_eq", e.pos)?;
+                    self.out.helpers.insert(e.id, f);
+                }
+                t
             }
             ExprKind::Call(name, args) => self.call(e, name, args)?,
             ExprKind::Print { args, .. } => {
@@ -919,7 +1253,7 @@ impl Checker<'_> {
                 self.expect_type(index, &Type::Int, "an index")?;
                 match at {
                     Type::Array(elem) => *elem,
-                    Type::Str => Type::Int,
+                    Type::Str | Type::Bytes => Type::Int,
                     other => return self.error(array.pos, format!("cannot index {other}")),
                 }
             }
@@ -940,10 +1274,15 @@ impl Checker<'_> {
                 }
             }
             ExprKind::Lambda(decl) => self.lambda(e, decl)?,
-            ExprKind::NewObject(name) => match self.classes.get(name) {
-                Some(&c) => self.class_type(c),
+            ExprKind::NewObject(name) => match self.class_named(name, e.pos)? {
+                Some(c) => self.class_type(c),
                 None => return self.error(e.pos, format!("unknown class `{name}`")),
             },
+            ExprKind::NewGeneric(t) => self.resolve_type(t)?,
+            ExprKind::NewBytes(len) => {
+                self.expect_type(len, &Type::Int, "a length")?;
+                Type::Bytes
+            }
             ExprKind::Field(obj, name) => {
                 let Type::Class(c, cname) = self.value(obj)? else {
                     let t = self.out.type_of(obj.id).clone();
@@ -977,6 +1316,21 @@ impl Checker<'_> {
     }
 
     fn call(&mut self, e: &Expr, name: &str, args: &[Expr]) -> CResult<Type> {
+        if let Some(&(_, b)) = BUILTINS.iter().find(|(n, _)| *n == name)
+            && !matches!(
+                b,
+                Builtin::Len | Builtin::Sqrt | Builtin::Abs | Builtin::Floor
+            )
+        {
+            self.out.resolved.insert(e.id, Resolved::Builtin(b));
+            return self.builtin(e, b, name, args);
+        }
+        if self.lookup(name).is_none() {
+            if let Some((generic, file)) = self.generic_funcs.get(name).cloned() {
+                return self.generic_call(e, &generic, &file, args);
+            }
+            self.use_std(name, e.pos)?;
+        }
         if let Some(&(_, b)) = BUILTINS.iter().find(|(n, _)| *n == name) {
             self.out.resolved.insert(e.id, Resolved::Builtin(b));
             if args.len() != 1 {
@@ -987,7 +1341,7 @@ impl Checker<'_> {
             }
             let t = self.value(&args[0])?;
             return match (b, &t) {
-                (Builtin::Len, Type::Array(_) | Type::Str) => Ok(Type::Int),
+                (Builtin::Len, Type::Array(_) | Type::Str | Type::Bytes) => Ok(Type::Int),
                 (Builtin::Sqrt | Builtin::Abs | Builtin::Floor, Type::Float) => Ok(Type::Float),
                 _ => self.error(args[0].pos, format!("`{name}` does not take {t}")),
             };
@@ -1021,6 +1375,140 @@ impl Checker<'_> {
         self.out.resolved.insert(e.id, Resolved::Func(index));
         let sig = self.out.funcs[index].clone();
         self.arguments(e, name, args, &sig.params)?;
+        Ok(sig.result)
+    }
+
+    /// The builtins on strings and byte arrays, `trap` and `hash`.
+    fn builtin(&mut self, e: &Expr, b: Builtin, name: &str, args: &[Expr]) -> CResult<Type> {
+        use Type::{Bytes, Int, Str, Void};
+        let (params, result): (&[Type], Type) = match b {
+            Builtin::Slice => (&[Str, Int, Int], Str),
+            Builtin::Chr => (&[Int], Str),
+            // The third is a string or a byte array: checked below.
+            Builtin::Copy => (&[Bytes, Int, Void, Int, Int], Void),
+            Builtin::ToString => (&[Bytes, Int], Str),
+            Builtin::Trap => (&[Int], Void),
+            _ => (&[Void], Int),
+        };
+        if args.len() != params.len() {
+            return self.error(
+                e.pos,
+                format!(
+                    "`{name}` takes {} arguments, not {}",
+                    params.len(),
+                    args.len()
+                ),
+            );
+        }
+        for (k, (a, want)) in args.iter().zip(params).enumerate() {
+            if *want != Void {
+                self.expect_type(a, want, &format!("argument {} of `{name}`", k + 1))?;
+                continue;
+            }
+            let t = self.value(a)?;
+            match (b, &t) {
+                (Builtin::Copy, Str | Bytes) | (Builtin::Hash, Int) => {}
+                (Builtin::Hash, Str) => {
+                    let f = self.std_func("hash_string", e.pos)?;
+                    self.out.helpers.insert(e.id, f);
+                }
+                (Builtin::Copy, _) => {
+                    return self.error(
+                        a.pos,
+                        format!("argument 3 of `copy` must be string or bytes, found {t}"),
+                    );
+                }
+                _ => {
+                    return self.error(a.pos, format!("`hash` takes an int or a string, not {t}"));
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    /// A call of a generic function: its type arguments come from the
+    /// arguments' types; the instance is made on first use.
+    fn generic_call(
+        &mut self,
+        e: &Expr,
+        generic: &FuncDecl,
+        file: &str,
+        args: &[Expr],
+    ) -> CResult<Type> {
+        let name = &generic.name;
+        if args.len() != generic.params.len() {
+            return self.error(
+                e.pos,
+                format!(
+                    "`{name}` takes {} arguments, not {}",
+                    generic.params.len(),
+                    args.len()
+                ),
+            );
+        }
+        let mut types = Vec::new();
+        for a in args {
+            types.push(self.value(a)?);
+        }
+        let mut bound = HashMap::new();
+        let instance_of = &self.instance_of;
+        let lookup = |c: usize| instance_of.get(&c).cloned();
+        for (p, t) in generic.params.iter().zip(&types) {
+            infer(&p.ty, t, &generic.type_params, &lookup, &mut bound);
+        }
+        let mut type_args = Vec::new();
+        for p in &generic.type_params {
+            match bound.remove(p) {
+                Some(t) => type_args.push(t),
+                None => {
+                    return self.error(
+                        e.pos,
+                        format!(
+                            "the type parameter `{p}` of `{name}` is not determined by the arguments"
+                        ),
+                    );
+                }
+            }
+        }
+        let mangled = instance_name(name, &type_args);
+        let index = match self.func_instances.get(&mangled) {
+            Some(&f) => f,
+            None => {
+                let subst = self.substitution(&generic.type_params, &type_args);
+                let decl = Instantiator {
+                    subst: &subst,
+                    next_id: &mut self.next_id,
+                }
+                .func(generic);
+                let note = self.instance_note(name, &type_args, e.pos);
+                let index = self.reserve_func(&mangled);
+                self.func_instances.insert(mangled.clone(), index);
+                let saved = std::mem::replace(&mut self.file, file.to_owned());
+                let sig = self.signature(&decl, mangled, Vec::new());
+                self.file = saved;
+                self.out.funcs[index] = sig?;
+                self.pending.push(Pending {
+                    body: FuncBody {
+                        func: index,
+                        class: None,
+                        decl,
+                        file: file.to_owned(),
+                    },
+                    note: Some(note),
+                });
+                index
+            }
+        };
+        self.out.resolved.insert(e.id, Resolved::Func(index));
+        let sig = self.out.funcs[index].clone();
+        for (k, ((a, got), want)) in args.iter().zip(&types).zip(&sig.params).enumerate() {
+            if !self.assignable(got, want) {
+                return self.error(
+                    a.pos,
+                    format!("argument {} of `{name}` must be {want}, found {got}", k + 1),
+                );
+            }
+        }
         Ok(sig.result)
     }
 
@@ -1096,8 +1584,31 @@ impl Checker<'_> {
 
 /// Check `program`: every name resolved, every expression typed.
 pub fn check(program: &Program, file: &str) -> Result<Checked, LangError> {
+    check_with(program, file, &Library::default(), 0)
+}
+
+/// [`check`] with the library `std` in scope: the names the program does
+/// not declare itself may refer to its functions and classes, which are
+/// checked (and later compiled) only when used. `last_id` is the highest
+/// [`NodeId`] in the program and the library.
+pub fn check_with(
+    program: &Program,
+    file: &str,
+    std: &Library,
+    last_id: NodeId,
+) -> Result<Checked, LangError> {
     let mut c = Checker {
-        file,
+        file: file.to_owned(),
+        main_file: file,
+        generic_classes: HashMap::new(),
+        generic_funcs: HashMap::new(),
+        std_classes: HashMap::new(),
+        std_funcs: HashMap::new(),
+        std_declared: HashMap::new(),
+        instance_of: HashMap::new(),
+        func_instances: HashMap::new(),
+        pending: Vec::new(),
+        next_id: last_id,
         out: Checked::default(),
         top: HashMap::new(),
         classes: HashMap::new(),
@@ -1106,6 +1617,25 @@ pub fn check(program: &Program, file: &str) -> Result<Checked, LangError> {
         result: Type::Void,
         loops: 0,
     };
+    for (item, file) in &std.items {
+        let file = (*file).to_owned();
+        match item {
+            Item::Func(f) if !f.type_params.is_empty() => {
+                c.generic_funcs.insert(f.name.clone(), (f.clone(), file));
+            }
+            Item::Func(f) => {
+                c.std_funcs.insert(f.name.clone(), (f.clone(), file));
+            }
+            Item::Class(k) if !k.type_params.is_empty() => {
+                c.generic_classes.insert(k.name.clone(), (k.clone(), file));
+            }
+            Item::Class(k) => {
+                c.std_classes.insert(k.name.clone(), (k.clone(), file));
+            }
+            // The library declares no globals or imports.
+            Item::Global(_) | Item::Import(_) => {}
+        }
+    }
     c.program(program)?;
     Ok(c.out)
 }
