@@ -385,3 +385,80 @@ fn string_and_byte_operations_trap_out_of_range() {
     let out = differential::check_module(&module, "main", &[Value::I(42)]);
     assert_eq!(out.trap().0, tierjit::TrapKind::User);
 }
+
+#[test]
+fn generic_classes_and_functions_are_instantiated_per_type() {
+    let src = r#"class Box<T> {
+    var value: T
+    fn get() -> T {
+        return self.value
+    }
+    fn put(v: T) {
+        self.value = v
+    }
+}
+
+class Pair<A, B> {
+    var first: A
+    var second: B
+}
+
+fn make_pair<A, B>(a: A, b: B) -> Pair<A, B> {
+    let p = new Pair<A, B>()
+    p.first = a
+    p.second = b
+    return p
+}
+
+fn apply<T, U>(x: T, f: fun(T) -> U) -> U {
+    return f(x)
+}
+
+fn first_of<T>(a: [T]) -> T {
+    return a[0]
+}
+
+fn main() {
+    let b = new Box<int>()
+    b.put(41)
+    println(b.get() + 1)
+    let s = new Box<string>()
+    s.put("hi")
+    println(s.get())
+    let bb = new Box<Box<float>>()
+    bb.put(new Box<float>())
+    bb.get().put(2.5)
+    println(bb.get().get())
+    let p = make_pair(1, "one")
+    println(p.first, " ", p.second)
+    let q: Pair<int, string> = make_pair(2, "two")
+    println(q.first, q.second)
+    println(apply(3, fun(x: int) -> string { return chr(48 + x) }))
+    println(apply(2.0, fun(x: float) -> float { return x * x }))
+    let arr = new [string](2)
+    arr[0] = "zero"
+    println(first_of(arr))
+    let nested = new Pair<int, Pair<int, int>>()
+    println(nested.first)
+}
+"#;
+    assert_eq!(
+        run(src, &[]),
+        "42\nhi\n2.500000\n1 one\n2two\n3\n4.000000\nzero\n0\n"
+    );
+    // One instance per type argument list, compiled once.
+    let module = compile(src, "g.lark").expect("compiles");
+    let names: Vec<&str> = module.functions.iter().map(|f| f.name.as_str()).collect();
+    for name in [
+        "Box$int.get",
+        "Box$Box$float.put",
+        "make_pair$int$string",
+        "apply$float$float",
+    ] {
+        assert_eq!(
+            names.iter().filter(|n| **n == name).count(),
+            1,
+            "{name} in {names:?}"
+        );
+    }
+}

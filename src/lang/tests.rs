@@ -516,3 +516,66 @@ fn string_and_bytes_errors() {
         "1:4: `copy` is a builtin function"
     );
 }
+
+#[test]
+fn generic_errors() {
+    let boxed = "class Box<T> {\n    var v: T\n}\n";
+    assert_eq!(
+        error(&format!(
+            "{boxed}fn main() {{\n    let b = new Box<int, int>()\n}}\n"
+        )),
+        "5:17: `Box` takes 1 type argument, not 2"
+    );
+    assert_eq!(
+        error(&format!("{boxed}fn main() {{\n    var b: Box\n}}\n")),
+        "5:12: `Box` is generic: give its type arguments (`Box<...>`)"
+    );
+    assert_eq!(
+        error(&format!(
+            "{boxed}fn make<T>() -> Box<T> {{\n    return new Box<T>()\n}}\nfn main() {{\n    let b = make()\n}}\n"
+        )),
+        "8:13: the type parameter `T` of `make` is not determined by the arguments"
+    );
+    // An operation the type argument does not support: reported in the
+    // generic code, naming the instance and where it was made.
+    assert_eq!(
+        error(
+            "fn add<T>(a: T, b: T) -> T {\n    return a + b\n}\nfn main() {\n    println(add(1, 2))\n    let x = add(true, false)\n}\n"
+        ),
+        "2:14: `+` does not apply to bool (in the instance `add<bool>` made at e.lark:6:13)"
+    );
+    assert_eq!(
+        error(
+            "class Pair<A, B> {\n    var a: A\n    fn neg() -> A {\n        return -self.a\n    }\n}\nfn main() {\n    let p = new Pair<string, int>()\n}\n"
+        ),
+        "4:16: `-` does not apply to string (in the instance `Pair<string, int>` made at e.lark:8:17)"
+    );
+    assert_eq!(
+        error("fn id<T>(x: T) -> T {\n    return x\n}\nfn main() {\n    let f = id\n}\n"),
+        "5:13: `id` is generic: call it (the arguments give its type arguments)"
+    );
+    assert_eq!(
+        error("fn two<T>(x: T, y: T) {\n}\nfn main() {\n    two(1, \"a\")\n}\n"),
+        "4:12: argument 2 of `two` must be int, found string"
+    );
+    assert_eq!(
+        error("class Box<T, T> {\n}\nfn main() {\n}\n"),
+        "1:14: type parameter `T` is declared twice"
+    );
+    assert_eq!(
+        error("fn f<T>(x: T) {\n}\nfn f(x: int) {\n}\nfn main() {\n}\n"),
+        "3:4: `f` is declared twice"
+    );
+    // Ever larger instances end in an error, not a stack overflow.
+    let grows =
+        error("class X<T> {\n    var y: X<[T]>\n}\nfn main() {\n    let x = new X<int>()\n}\n");
+    assert!(
+        grows.contains("nests its type arguments too deeply"),
+        "{grows}"
+    );
+    let grows = error("fn f<T>(x: T) {\n    f(new [T](1))\n}\nfn main() {\n    f(1)\n}\n");
+    assert!(
+        grows.contains("nests its type arguments too deeply"),
+        "{grows}"
+    );
+}

@@ -15,6 +15,9 @@ use super::ast::*;
 use super::generics::{Instantiator, Substitution, infer, instance_name, type_expr_of};
 use crate::bytecode::Bank;
 
+/// The longest name of a generic instance (`Vec$arr_int` and so on).
+pub const MAX_INSTANCE_NAME: usize = 200;
+
 /// A type of the language.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Type {
@@ -603,16 +606,18 @@ impl Checker<'_> {
             return self.error(pos, format!("unknown generic class `{name}`"));
         };
         if args.len() != generic.type_params.len() {
+            let n = generic.type_params.len();
             return self.error(
                 pos,
                 format!(
-                    "`{name}` takes {} type arguments, not {}",
-                    generic.type_params.len(),
+                    "`{name}` takes {n} type argument{}, not {}",
+                    if n == 1 { "" } else { "s" },
                     args.len()
                 ),
             );
         }
         let mangled = instance_name(name, &args);
+        self.check_instance_name(&mangled, pos)?;
         if let Some(&c) = self.classes.get(&mangled) {
             return Ok(c);
         }
@@ -641,6 +646,23 @@ impl Checker<'_> {
         let k = self.declare_class(&decl, &file, Some(note))?;
         self.instance_of.insert(k, (name.to_owned(), args));
         Ok(k)
+    }
+
+    /// Reject an instance whose name has grown past [`MAX_INSTANCE_NAME`]:
+    /// a generic that instantiates itself with ever larger type arguments
+    /// would otherwise never end.
+    fn check_instance_name(&self, mangled: &str, pos: Pos) -> CResult<()> {
+        if mangled.len() > MAX_INSTANCE_NAME {
+            let short: String = mangled.chars().take(60).collect();
+            return self.error(
+                pos,
+                format!(
+                    "the instance `{short}...` nests its type arguments too deeply \
+                     (a generic that instantiates itself with larger types?)"
+                ),
+            );
+        }
+        Ok(())
     }
 
     fn substitution(&self, params: &[String], args: &[Type]) -> Substitution {
@@ -1471,6 +1493,7 @@ impl Checker<'_> {
             }
         }
         let mangled = instance_name(name, &type_args);
+        self.check_instance_name(&mangled, e.pos)?;
         let index = match self.func_instances.get(&mangled) {
             Some(&f) => f,
             None => {
