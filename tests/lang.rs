@@ -462,3 +462,196 @@ fn main() {
         );
     }
 }
+
+#[test]
+fn the_library_works_on_every_engine() {
+    let src = r#"fn main() {
+    let v = new Vec<int>()
+    for i in 0..20 {
+        v.push(i * i)
+    }
+    println(v.len(), " ", v.get(3), " ", v.pop(), " ", v.len())
+    v.set(0, 7)
+    let sq = map(v, fun(x: int) -> float { return x as float / 2.0 })
+    println(sq.get(0): 1, " ", sq.len())
+    let ev = filter(v, fun(x: int) -> bool { return x % 2 == 0 })
+    println(ev.len(), " ", fold(ev, 0, fun(a: int, x: int) -> int { return a + x }))
+    let m = new Map<string, int>()
+    m.put("one", 1)
+    m.put("two", 2)
+    for i in 0..100 {
+        m.put("k" + fmt_int(i), i)
+    }
+    m.put("one", 11)
+    println(m.get("one"), " ", m.get("k57"), " ", m.has("zz"), " ", m.get_or("zz", -1), " ", m.len())
+    let mi = new Map<int, Vec<float>>()
+    mi.put(5, new Vec<float>())
+    mi.get(5).push(1.5)
+    println(mi.get(5).get(0), " ", mi.keys().len())
+    let sb = new StringBuilder()
+    sb.add("x=")
+    sb.add_int(-9223372036854775807 - 1)
+    sb.add_char(32)
+    sb.add_float(3.14159, 3)
+    println(sb.to_string(), " ", sb.len())
+    println(fmt_float(2.5, 0), " ", fmt_float(0.125, 2), " ", fmt_float(-0.0, 1), " ", fmt_float(1e300, 2))
+    println(2.5: 0, " ", 0.125: 2, " ", -0.0: 1, " ", 1e300: 2)
+    println(parse_int("x-123y", 1, 5), " ", parse_int("+9223372036854775807", 0, 20))
+}
+"#;
+    let big = "1000000000000000052504760255204420248704468581108159154915854115511802457988908195786371375080447864043704443832883878176942523235360430575644792184786706982848387200926575803737830233794788090059368953234970799945081119038967640880074652742780142494579258788820056842838115669472196386865459400540160.00";
+    assert_eq!(
+        run(src, &[]),
+        format!(
+            "20 9 361 19\n3.5 19\n9 1140\n11 57 false -1 102\n1.500000 1\n\
+             x=-9223372036854775808 3.142 28\n2 0.12 -0.0 {big}\n2 0.12 -0.0 {big}\n\
+             -123 9223372036854775807\n"
+        )
+    );
+}
+
+#[test]
+fn library_traps() {
+    use tierjit::TrapKind::{IndexOutOfBounds, User};
+    let cases = [
+        (
+            "let v = new Vec<int>()\n    v.pop()",
+            IndexOutOfBounds,
+            "Vec$int.pop",
+        ),
+        (
+            "let v = new Vec<float>()\n    v.push(1.0)\n    println(v.get(1))",
+            IndexOutOfBounds,
+            "Vec$float.get",
+        ),
+        (
+            "let v = new Vec<int>()\n    v.push(1)\n    println(v.get(-1))",
+            IndexOutOfBounds,
+            "Vec$int.get",
+        ),
+        (
+            "let v = new Vec<string>()\n    v.set(0, \"a\")",
+            IndexOutOfBounds,
+            "Vec$string.set",
+        ),
+        (
+            "let m = new Map<int, int>()\n    println(m.get(1))",
+            User,
+            "Map$int$int.get",
+        ),
+        (
+            "let m = new Map<string, int>()\n    m.put(\"a\", 1)\n    println(m.get(\"b\"))",
+            User,
+            "Map$string$int.get",
+        ),
+        ("println(parse_int(\"12x\", 0, 3))", User, "parse_int"),
+        ("println(parse_int(\"-\", 0, 1))", User, "parse_int"),
+        (
+            "println(parse_int(\"9223372036854775808\", 0, 19))",
+            User,
+            "parse_int",
+        ),
+        (
+            "println(parse_int(\"12\", 0, 3))",
+            IndexOutOfBounds,
+            "parse_int",
+        ),
+    ];
+    for (body, kind, func) in cases {
+        let src = format!("fn main() {{\n    {body}\n}}\n");
+        let module = compile(&src, "t.lark").unwrap_or_else(|e| panic!("{e}"));
+        let out = differential::check_module(&module, "main", &[]);
+        assert_eq!((out.trap().0, out.trap().1), (kind, func), "{body}");
+    }
+    let src = "fn main() {\n    println(parse_int(\"-9223372036854775808\", 0, 20))\n}\n";
+    assert_eq!(run(src, &[]), "-9223372036854775808\n");
+}
+
+/// `fmt_float(x, d)` prints what `println(x: d)` prints, over many values
+/// and digit counts, ties and huge values included (within the range
+/// where it is exact: see docs/language.md).
+#[test]
+fn fmt_float_matches_println() {
+    let digits = [0, 1, 2, 3, 5, 6, 9, 12, 17];
+    let mut body = String::new();
+    for d in digits {
+        body.push_str(&format!(
+            "        println(fmt_float(x, {d}))\n        println(x: {d})\n"
+        ));
+    }
+    let src = format!(
+        "fn main() {{
+    let special = new [float](20)
+    special[0] = 0.5
+    special[1] = 1.5
+    special[2] = 2.5
+    special[3] = 0.125
+    special[4] = 0.375
+    special[5] = 2.675
+    special[6] = 1e15
+    special[7] = 123456789.987654321
+    special[8] = 9.5
+    special[9] = 99.95
+    special[10] = 0.0
+    special[11] = -0.0
+    special[12] = 1e18
+    special[13] = 9.2e18
+    special[14] = 1.0e19
+    special[15] = 3e40
+    special[16] = -7.25
+    special[17] = 0.0078125
+    special[18] = 1.0e-3
+    special[19] = 5e-7
+    var seed = 12345
+    for k in 0..400 {{
+        seed = seed * 6364136223846793005 + 1442695040888963407
+        var x = ((seed >>> 11) as float) / 9007199254740992.0
+        let scale = (seed >>> 3) % 8
+        if scale == 1 {{ x = x * 1000.0 }}
+        if scale == 2 {{ x = x * 1e9 }}
+        if scale == 3 {{ x = (((seed >>> 40) % 100000) as float) / 1000.0 }}
+        if scale == 4 {{ x = (((seed >>> 40) % 1000) as float) / 8.0 }}
+        if scale == 5 {{ x = x * 1e17 }}
+        if seed % 2 == 0 {{ x = -x }}
+        if k < len(special) {{ x = special[k] }}
+{body}    }}
+}}
+"
+    );
+    let module = compile(&src, "f.lark").unwrap_or_else(|e| panic!("{e}"));
+    let out = differential::check_module(&module, "main", &[]).output;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 400 * digits.len() * 2);
+    for pair in lines.chunks(2) {
+        assert_eq!(pair[0], pair[1]);
+    }
+}
+
+/// Only the library functions and instances a program uses are compiled
+/// into it.
+#[test]
+fn only_what_is_used_of_the_library_is_compiled() {
+    let names = |src: &str| -> Vec<String> {
+        let module = compile(src, "t.lark").unwrap_or_else(|e| panic!("{e}"));
+        module.functions.iter().map(|f| f.name.clone()).collect()
+    };
+    assert_eq!(names("fn main() {\n    println(1)\n}\n"), ["main"]);
+    let used = names(
+        "fn main() {\n    let v = new Vec<int>()\n    v.push(1)\n    println(\"a\" == \"b\")\n}\n",
+    );
+    assert!(used.iter().any(|n| n == "Vec$int.push"), "{used:?}");
+    assert!(used.iter().any(|n| n == "str_eq"), "{used:?}");
+    for absent in ["hash_string", "fmt_int", "StringBuilder.add", "map", "Map"] {
+        assert!(
+            !used.iter().any(|n| n.starts_with(absent)),
+            "{absent} in {used:?}"
+        );
+    }
+}
+
+/// A program may declare names the library also has: its own win.
+#[test]
+fn the_program_s_names_win_over_the_library_s() {
+    let src = "fn map(x: int) -> int {\n    return x + 1\n}\nclass Vec {\n    var n: int\n}\nfn main() {\n    let v = new Vec()\n    println(map(v.n), fmt_int(7))\n}\n";
+    assert_eq!(run(src, &[]), "17\n");
+}

@@ -11,7 +11,17 @@ use super::types::Library;
 use super::{lexer, parser};
 
 /// The library's files: their names (as errors show them) and sources.
-pub const FILES: &[(&str, &str)] = &[("std/strings.lark", include_str!("std/strings.lark"))];
+pub const FILES: &[(&str, &str)] = &[
+    ("std/strings.lark", include_str!("std/strings.lark")),
+    ("std/vec.lark", include_str!("std/vec.lark")),
+    ("std/map.lark", include_str!("std/map.lark")),
+];
+
+/// The user trap code of `Map.get` of a key the map does not hold.
+pub const MISSING_KEY_TRAP: i64 = 2;
+
+/// The user trap code of `parse_int` of text that is not an int.
+pub const NOT_AN_INT_TRAP: i64 = 3;
 
 static PARSED: OnceLock<Result<(Library, NodeId), LangError>> = OnceLock::new();
 

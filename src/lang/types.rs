@@ -1406,8 +1406,9 @@ impl Checker<'_> {
         let (params, result): (&[Type], Type) = match b {
             Builtin::Slice => (&[Str, Int, Int], Str),
             Builtin::Chr => (&[Int], Str),
-            // The third is a string or a byte array: checked below.
-            Builtin::Copy => (&[Bytes, Int, Void, Int, Int], Void),
+            // Bytes from a string or bytes, or elements between arrays
+            // of one type: checked below.
+            Builtin::Copy => (&[Void, Int, Void, Int, Int], Void),
             Builtin::ToString => (&[Bytes, Int], Str),
             Builtin::Trap => (&[Int], Void),
             _ => (&[Void], Int),
@@ -1422,6 +1423,7 @@ impl Checker<'_> {
                 ),
             );
         }
+        let mut dst = Void;
         for (k, (a, want)) in args.iter().zip(params).enumerate() {
             if *want != Void {
                 self.expect_type(a, want, &format!("argument {} of `{name}`", k + 1))?;
@@ -1429,7 +1431,25 @@ impl Checker<'_> {
             }
             let t = self.value(a)?;
             match (b, &t) {
-                (Builtin::Copy, Str | Bytes) | (Builtin::Hash, Int) => {}
+                (Builtin::Copy, _) if k == 0 => {
+                    if !matches!(t, Bytes | Type::Array(_)) {
+                        return self.error(
+                            a.pos,
+                            format!("argument 1 of `copy` must be bytes or an array, found {t}"),
+                        );
+                    }
+                    dst = t;
+                }
+                (Builtin::Copy, Str | Bytes) if dst == Bytes => {}
+                (Builtin::Copy, _) if matches!(dst, Type::Array(_)) => {
+                    if t != dst {
+                        return self.error(
+                            a.pos,
+                            format!("argument 3 of `copy` must be {dst}, found {t}"),
+                        );
+                    }
+                }
+                (Builtin::Hash, Int) => {}
                 (Builtin::Hash, Str) => {
                     let f = self.std_func("hash_string", e.pos)?;
                     self.out.helpers.insert(e.id, f);
