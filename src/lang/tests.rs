@@ -566,6 +566,18 @@ fn generic_errors() {
         error("fn f<T>(x: T) {\n}\nfn f(x: int) {\n}\nfn main() {\n}\n"),
         "3:4: `f` is declared twice"
     );
+    // The library's generics report the same way, in the library's file.
+    assert_eq!(
+        compile(
+            "fn main() {\n    let m = new Map<float, int>()\n}\n",
+            "e.lark"
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .to_string(),
+        "std/map.lark:105:32: `hash` takes an int or a string, not float \
+         (in the instance `Map<float, int>` made at e.lark:2:17)"
+    );
     // Ever larger instances end in an error, not a stack overflow.
     let grows =
         error("class X<T> {\n    var y: X<[T]>\n}\nfn main() {\n    let x = new X<int>()\n}\n");

@@ -280,11 +280,11 @@ struct Checker<'s> {
     main_file: &'s str,
     /// The generic classes and functions by name (the program's replace
     /// the library's), with their files.
-    generic_classes: HashMap<String, (ClassDecl, String)>,
-    generic_funcs: HashMap<String, (FuncDecl, String)>,
+    generic_classes: HashMap<String, (&'s ClassDecl, &'s str)>,
+    generic_funcs: HashMap<String, (&'s FuncDecl, &'s str)>,
     /// The library's other classes and functions, declared on first use.
-    std_classes: HashMap<String, (ClassDecl, String)>,
-    std_funcs: HashMap<String, (FuncDecl, String)>,
+    std_classes: HashMap<String, (&'s ClassDecl, &'s str)>,
+    std_funcs: HashMap<String, (&'s FuncDecl, &'s str)>,
     /// The library functions declared so far.
     std_declared: HashMap<String, usize>,
     /// The generic class and type arguments of each class instance.
@@ -346,7 +346,7 @@ fn breaks(b: &Block) -> bool {
     })
 }
 
-impl Checker<'_> {
+impl<'s> Checker<'s> {
     fn error<T>(&self, pos: Pos, message: String) -> CResult<T> {
         Err(LangError::new(&self.file, pos, message))
     }
@@ -395,7 +395,7 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn program(&mut self, p: &Program) -> CResult<()> {
+    fn program(&mut self, p: &'s Program) -> CResult<()> {
         // Declarations first: functions, classes and globals may be used
         // before they are declared (a class's parent excepted). Each
         // function's index is reserved before any signature is resolved,
@@ -409,18 +409,18 @@ impl Checker<'_> {
                         || self
                             .generic_funcs
                             .get(&f.name)
-                            .is_some_and(|(_, file)| file == self.main_file)
+                            .is_some_and(|(_, file)| *file == self.main_file)
                     {
                         return self.error(f.pos, format!("`{}` is declared twice", f.name));
                     }
                     self.generic_funcs
-                        .insert(f.name.clone(), (f.clone(), self.main_file.to_owned()));
+                        .insert(f.name.clone(), (f, self.main_file));
                 }
                 Item::Func(f) => {
                     if self
                         .generic_funcs
                         .get(&f.name)
-                        .is_some_and(|(_, file)| file == self.main_file)
+                        .is_some_and(|(_, file)| *file == self.main_file)
                     {
                         return self.error(f.pos, format!("`{}` is declared twice", f.name));
                     }
@@ -442,12 +442,12 @@ impl Checker<'_> {
                     if self
                         .generic_classes
                         .get(&c.name)
-                        .is_some_and(|(_, file)| file == self.main_file)
+                        .is_some_and(|(_, file)| *file == self.main_file)
                     {
                         return self.error(c.pos, format!("`{}` is declared twice", c.name));
                     }
                     self.generic_classes
-                        .insert(c.name.clone(), (c.clone(), self.main_file.to_owned()));
+                        .insert(c.name.clone(), (c, self.main_file));
                 }
                 Item::Class(_) => {}
             }
@@ -457,7 +457,7 @@ impl Checker<'_> {
             if self
                 .generic_classes
                 .get(&c.name)
-                .is_some_and(|(_, file)| file == self.main_file)
+                .is_some_and(|(_, file)| *file == self.main_file)
             {
                 return self.error(c.pos, format!("`{}` is declared twice", c.name));
             }
@@ -567,7 +567,7 @@ impl Checker<'_> {
         let Some((decl, file)) = self.std_classes.get(name).cloned() else {
             return Ok(None);
         };
-        self.declare_class(&decl, &file, None).map(Some)
+        self.declare_class(decl, file, None).map(Some)
     }
 
     /// Declare a library class or an instance completely: fields, method
@@ -692,16 +692,16 @@ impl Checker<'_> {
         };
         let index = self.reserve_func(name);
         self.std_declared.insert(name.to_owned(), index);
-        let saved = std::mem::replace(&mut self.file, file.clone());
-        let sig = self.signature(&decl, name.to_owned(), Vec::new());
+        let saved = std::mem::replace(&mut self.file, file.to_owned());
+        let sig = self.signature(decl, name.to_owned(), Vec::new());
         self.file = saved;
         self.out.funcs[index] = sig?;
         self.pending.push(Pending {
             body: FuncBody {
                 func: index,
                 class: None,
-                decl,
-                file,
+                decl: decl.clone(),
+                file: file.to_owned(),
             },
             note: None,
         });
@@ -1349,7 +1349,7 @@ impl Checker<'_> {
         }
         if self.lookup(name).is_none() {
             if let Some((generic, file)) = self.generic_funcs.get(name).cloned() {
-                return self.generic_call(e, &generic, &file, args);
+                return self.generic_call(e, generic, file, args);
             }
             self.use_std(name, e.pos)?;
         }
@@ -1634,10 +1634,10 @@ pub fn check(program: &Program, file: &str) -> Result<Checked, LangError> {
 /// not declare itself may refer to its functions and classes, which are
 /// checked (and later compiled) only when used. `last_id` is the highest
 /// [`NodeId`] in the program and the library.
-pub fn check_with(
-    program: &Program,
-    file: &str,
-    std: &Library,
+pub fn check_with<'s>(
+    program: &'s Program,
+    file: &'s str,
+    std: &'s Library,
     last_id: NodeId,
 ) -> Result<Checked, LangError> {
     let mut c = Checker {
@@ -1660,20 +1660,19 @@ pub fn check_with(
         result: Type::Void,
         loops: 0,
     };
-    for (item, file) in &std.items {
-        let file = (*file).to_owned();
+    for &(ref item, file) in &std.items {
         match item {
             Item::Func(f) if !f.type_params.is_empty() => {
-                c.generic_funcs.insert(f.name.clone(), (f.clone(), file));
+                c.generic_funcs.insert(f.name.clone(), (f, file));
             }
             Item::Func(f) => {
-                c.std_funcs.insert(f.name.clone(), (f.clone(), file));
+                c.std_funcs.insert(f.name.clone(), (f, file));
             }
             Item::Class(k) if !k.type_params.is_empty() => {
-                c.generic_classes.insert(k.name.clone(), (k.clone(), file));
+                c.generic_classes.insert(k.name.clone(), (k, file));
             }
             Item::Class(k) => {
-                c.std_classes.insert(k.name.clone(), (k.clone(), file));
+                c.std_classes.insert(k.name.clone(), (k, file));
             }
             // The library declares no globals or imports.
             Item::Global(_) | Item::Import(_) => {}
