@@ -643,7 +643,7 @@ impl<'s> Checker<'s> {
             type_params: Vec::new(),
         };
         let note = self.instance_note(name, &args, pos);
-        let k = self.declare_class(&decl, &file, Some(note))?;
+        let k = self.declare_class(&decl, file, Some(note))?;
         self.instance_of.insert(k, (name.to_owned(), args));
         Ok(k)
     }
