@@ -655,3 +655,80 @@ fn the_program_s_names_win_over_the_library_s() {
     let src = "fn map(x: int) -> int {\n    return x + 1\n}\nclass Vec {\n    var n: int\n}\nfn main() {\n    let v = new Vec()\n    println(map(v.n), fmt_int(7))\n}\n";
     assert_eq!(run(src, &[]), "17\n");
 }
+
+/// The containers grow, collide, clear and list their keys on every
+/// engine; a `Map` agrees with a plain array over many keys.
+#[test]
+fn vectors_and_maps_grow_and_agree_with_arrays() {
+    let src = r#"
+class Point {
+    var x: int
+}
+
+fn main(n: int) {
+    let m = new Map<int, int>()
+    let seen = new [int](n)
+    var seed = 7
+    for i in 0..n * 3 {
+        seed = seed * 6364136223846793005 + 1442695040888963407
+        let k = (seed >>> 20) % n - n / 2          // negative keys too
+        m.put(k, i)
+        seen[k + n / 2] = i + 1
+    }
+    var agree = true
+    var count = 0
+    for j in 0..n {
+        let k = j - n / 2
+        if seen[j] > 0 {
+            count += 1
+            agree = agree && m.has(k) && m.get(k) == seen[j] - 1
+        } else {
+            agree = agree && !m.has(k) && m.get_or(k, -5) == -5
+        }
+    }
+    let keys = m.keys()
+    var sum = 0
+    for i in 0..keys.len() {
+        sum += seen[keys.get(i) + n / 2]
+    }
+    var want = 0
+    for j in 0..n {
+        want += seen[j]
+    }
+    println(agree, " ", count == m.len(), " ", keys.len() == m.len(), " ", sum == want)
+
+    let v = new Vec<Point>()
+    for i in 0..100 {
+        let p = new Point()
+        p.x = i
+        v.push(p)
+    }
+    println(v.len(), " ", v.get(99).x, " ", v.pop().x, " ", v.len())
+    v.clear()
+    println(v.len())
+    let p = new Point()
+    p.x = 5
+    v.push(p)
+    println(v.len(), " ", v.get(0).x)
+
+    let names = new Map<string, Vec<string>>()
+    names.put("a", new Vec<string>())
+    names.get("a").push("apple")
+    names.get("a").push("avocado")
+    names.put("b" + "", new Vec<string>())
+    names.get("b").push("banana")
+    println(names.get("a").len(), " ", names.get("a").get(1), " ", names.get("b").get(0), " ", names.len())
+    let sb = new StringBuilder()
+    println("[", sb.to_string(), "] ", sb.len())
+    for i in 0..40 {
+        sb.add_char(97 + i % 26)
+    }
+    println(sb.to_string(), " ", sb.len())
+}
+"#;
+    assert_eq!(
+        run(src, &[500]),
+        "true true true true\n100 99 99 99\n0\n1 5\n2 avocado banana 2\n[] 0\n\
+         abcdefghijklmnopqrstuvwxyzabcdefghijklmn 40\n"
+    );
+}
