@@ -67,6 +67,12 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100);
+    let c0 = thread_cpu_time();
+    tierjit::lang::library::library().expect("the library parses");
+    println!(
+        "the library parsed (once per process) in {:.2} ms of CPU",
+        (thread_cpu_time() - c0).as_secs_f64() * 1e3
+    );
     let src = program(n);
     let mut front = Vec::new();
     let mut front_cpu = Vec::new();
