@@ -732,3 +732,27 @@ fn main(n: int) {
          abcdefghijklmnopqrstuvwxyzabcdefghijklmn 40\n"
     );
 }
+
+#[test]
+fn copy_moves_elements_between_arrays_of_one_type() {
+    let src = "
+fn main() {
+    let a = new [float](5)
+    for i in 0..5 {
+        a[i] = i as float + 0.5
+    }
+    let b = new [float](3)
+    copy(b, 1, a, 3, 2)
+    copy(a, 1, a, 0, 4)               // overlapping, as memmove
+    println(b[0], \" \", b[1], \" \", b[2], \" \", a[0], \" \", a[1], \" \", a[4])
+    let s = new [string](2)
+    s[1] = \"x\"
+    copy(s, 0, s, 1, 1)
+    println(s[0] + s[1])
+}
+";
+    assert_eq!(
+        run(src, &[]),
+        "0.000000 3.500000 4.500000 0.500000 0.500000 3.500000\nxx\n"
+    );
+}
