@@ -756,3 +756,19 @@ fn main() {
         "0.000000 3.500000 4.500000 0.500000 0.500000 3.500000\nxx\n"
     );
 }
+
+/// words.lark uses the library throughout; the counts were worked out
+/// independently (the same generator in Python).
+#[test]
+fn words_counts_with_the_library() {
+    assert_eq!(
+        run(&program("words.lark"), &[1000]),
+        "tier=147 jit=134 lark=143 byte=141 code=131 map=149 vec=155 \n\
+         1000 words, 7 distinct, 3562 letters, 562 long; mean length 3.562\n"
+    );
+    assert_eq!(
+        run(&program("words.lark"), &[7]),
+        "tier=2 jit=1 lark=0 byte=0 code=0 map=3 vec=1 \n\
+         7 words, 4 distinct, 23 letters, 2 long; mean length 3.286\n"
+    );
+}
