@@ -586,17 +586,18 @@ impl FnGen<'_, '_> {
         self.fb.new_bytes(r, n);
         let zero = self.fb.new_i();
         self.fb.iconst(zero, 0);
-        self.copy_bytes(r, zero, a, zero, la);
-        self.copy_bytes(r, la, b, zero, lb);
+        self.copy_elements(r, zero, a, zero, la);
+        self.copy_elements(r, la, b, zero, lb);
         r
     }
 
-    /// `copy` of `n` bytes of `src` from `from` to `dst` from `at`.
-    fn copy_bytes(&mut self, dst: RReg, at: IReg, src: RReg, from: IReg, n: IReg) {
+    /// `copy` of `n` elements (bytes) of `src` from `from` to `dst` from
+    /// `at`.
+    fn copy_elements(&mut self, dst: RReg, at: IReg, src: RReg, from: IReg, n: IReg) {
         let run = self.fb.new_i_run(3);
         self.fb.mov(run, at);
-        self.fb.mov(IReg(run.0 + 1), from);
-        self.fb.mov(IReg(run.0 + 2), n);
+        self.fb.mov(IReg(run.0.saturating_add(1)), from);
+        self.fb.mov(IReg(run.0.saturating_add(2)), n);
         self.fb.copy(dst, src, run);
     }
 
@@ -606,7 +607,7 @@ impl FnGen<'_, '_> {
         self.fb.new_bytes(r, n);
         let zero = self.fb.new_i();
         self.fb.iconst(zero, 0);
-        self.copy_bytes(r, zero, src, from, n);
+        self.copy_elements(r, zero, src, from, n);
         r
     }
 
@@ -1082,7 +1083,7 @@ impl FnGen<'_, '_> {
                 let src = self.reference(&args[2]);
                 let from = self.int(&args[3]);
                 let n = self.int(&args[4]);
-                self.copy_bytes(dst, at, src, from, n);
+                self.copy_elements(dst, at, src, from, n);
                 None
             }
             Resolved::Builtin(Builtin::ToString) => {

@@ -5,7 +5,9 @@
 //!
 //! [`compile`] runs the passes in order: [`lexer`] (text to tokens),
 //! [`parser`] (tokens to the [`ast`]), [`types`] (names resolved, types
-//! checked) and [`codegen`] (the checked tree to a verified module). Every
+//! checked; generic instances are made by [`generics`], and the standard
+//! [`library`]'s items are declared as the program uses them) and
+//! [`codegen`] (the checked tree to a verified module). Every
 //! error is a [`LangError`] naming the file, line and column; no input
 //! makes any pass panic.
 //!

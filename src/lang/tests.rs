@@ -736,6 +736,14 @@ fn string_and_bytes_errors() {
         "2:27: argument 3 of `copy` must be string or bytes, found [int]"
     );
     assert_eq!(
+        error(&in_main("copy(new [int](1), 0, new [float](1), 0, 1)")),
+        "2:27: argument 3 of `copy` must be [int], found [float]"
+    );
+    assert_eq!(
+        error(&in_main("copy(\"ab\", 0, \"cd\", 0, 1)")),
+        "2:10: argument 1 of `copy` must be bytes or an array, found string"
+    );
+    assert_eq!(
         error(&in_main("let s = to_string(\"ab\", 1)")),
         "2:23: argument 1 of `to_string` must be bytes, found string"
     );

@@ -101,7 +101,8 @@ pub enum Builtin {
     /// `chr(c)`: a one-byte string.
     Chr,
     /// `copy(dst, at, src, from, n)`: bytes of a string or byte array into
-    /// a byte array (the `copy` op).
+    /// a byte array, or elements between arrays of one type (the `copy`
+    /// op).
     Copy,
     /// `to_string(b, n)`: the first `n` bytes of a byte array as a string.
     ToString,
@@ -255,7 +256,8 @@ pub struct Library {
 /// library function or an instance), and how to describe it in errors.
 struct Pending {
     body: FuncBody,
-    /// `in the instance `Vec<bool>` made at f.lark:3:9`, for an instance.
+    /// For an instance, what errors in it add: "in the instance
+    /// `Vec<bool>` made at f.lark:3:9".
     note: Option<String>,
 }
 
