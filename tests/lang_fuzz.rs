@@ -133,3 +133,30 @@ proptest! {
         }
     }
 }
+
+/// One source always compiles to the same module (the compiler's tables
+/// are hash maps, each with its own random order).
+#[test]
+fn compiling_is_deterministic() {
+    let dir = format!("{}/programs/lang", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&dir).expect("programs/lang").flatten() {
+        let path = entry.path();
+        if path
+            .extension()
+            .is_none_or(|x| x != tierjit::lang::EXTENSION)
+        {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).expect("source");
+        let first = tierjit::bytecode::text::print(&compile(&src, "p.lark").expect("compiles"));
+        for _ in 0..4 {
+            let again = compile(&src, "p.lark").expect("compiles");
+            assert_eq!(
+                first,
+                tierjit::bytecode::text::print(&again),
+                "{}",
+                path.display()
+            );
+        }
+    }
+}

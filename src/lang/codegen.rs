@@ -1279,14 +1279,27 @@ pub fn lower(checked: &Checked, file: &str) -> Result<Module, LangError> {
         .classes
         .iter()
         .flat_map(|c| c.fields.iter().map(|f| &f.1));
-    for t in checked.types.values().chain(field_types) {
-        if let Type::Func(params, result) = t {
-            let sig = sig_of(params, result);
-            let key = (sig.params.clone(), sig.result);
-            func_types
-                .entry(key)
-                .or_insert_with(|| mb.declare_type(sig));
-        }
+    // Declared in a fixed order (the types table is a hash map), so one
+    // source always compiles to the same module.
+    let mut sigs: Vec<Signature> = checked
+        .types
+        .values()
+        .chain(field_types)
+        .filter_map(|t| match t {
+            Type::Func(params, result) => Some(sig_of(params, result)),
+            _ => None,
+        })
+        .collect();
+    let order = |s: &Signature| {
+        let banks: Vec<usize> = s.params.iter().map(|b| b.index()).collect();
+        (banks, s.result.map(|b| b.index()))
+    };
+    sigs.sort_by_key(order);
+    for sig in sigs {
+        let key = (sig.params.clone(), sig.result);
+        func_types
+            .entry(key)
+            .or_insert_with(|| mb.declare_type(sig));
     }
     let cast_failed = checked
         .resolved
