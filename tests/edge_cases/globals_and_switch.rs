@@ -204,3 +204,73 @@ loop:
 end";
     assert_eq!(check(src, "main", &[]).int(), 7 * 99 * 100 / 2);
 }
+
+/// `sum(n)` adds `x % P + x / P` for x = 100 i, i in -3..n, `P` read in the loop as a
+/// compiler writes it (a fresh register per use), never written by the
+/// module: the Cranelift tier divides by its initial value when the global
+/// still holds it, so the embedder's changes must take the general path,
+/// traps included.
+const DIVISOR_GLOBAL: &str = "
+global i P = 1000003
+
+func sum(i) -> i
+    iconst i1, 0
+    iconst i2, -3
+top:
+    jge i2, i0, done
+    muli i7, i2, 100
+    ggeti i3, P
+    rem i4, i7, i3
+    ggeti i5, P
+    div i6, i7, i5
+    add i1, i1, i4
+    add i1, i1, i6
+    addi i2, i2, 1
+    jmp top
+done:
+    reti i1
+end";
+
+#[test]
+fn a_division_by_a_global_the_module_never_writes_follows_the_embedders_writes() {
+    let want = |p: i64, n: i64| -> Option<i64> {
+        let mut s = 0i64;
+        for i in -3..n {
+            if p == 0 {
+                return None;
+            }
+            let x = i * 100;
+            s = s
+                .wrapping_add(x.wrapping_rem(p))
+                .wrapping_add(x.wrapping_div(p));
+        }
+        Some(s)
+    };
+    for tier in [Tier::Interp, Tier::Template, Tier::Cranelift, Tier::Auto] {
+        let mut config = Config::new();
+        config.tier(tier).hot_calls(1).hot_loops(1);
+        let engine = Engine::new(config).unwrap();
+        let module = Module::new(&engine, DIVISOR_GLOBAL).unwrap();
+        let mut inst = Instance::new(&module).unwrap();
+        for p in [1000003, 7, -1, i64::MIN, 0, 1, 1000003] {
+            inst.set_global("P", Value::I(p)).unwrap();
+            for n in [-5, 0, 20_000] {
+                let got = inst.call("sum", &[Value::I(n)]);
+                match (want(p, n), got) {
+                    (Some(w), Ok(v)) => assert_eq!(v, Some(Value::I(w)), "{tier} P={p} n={n}"),
+                    (None, Err(e)) if n > -3 => {
+                        assert!(
+                            e.to_string().contains("division by zero"),
+                            "{tier} P={p}: {e}"
+                        )
+                    }
+                    (w, g) => panic!("{tier} P={p} n={n}: want {w:?}, got {g:?}"),
+                }
+            }
+        }
+    }
+    assert_eq!(
+        check(DIVISOR_GLOBAL, "sum", &[Value::I(30_000)]).int(),
+        want(1000003, 30_000).unwrap()
+    );
+}

@@ -499,3 +499,62 @@ fn widening_through_another_reference_is_seen_on_every_engine() {
         }
     }
 }
+
+/// A fill loop tested at the top, its value set in the loop (as Lark
+/// writes `for i in from..to { a[i] = v }`): `fill(n, from, to, v)` fills
+/// a new array of n elements from `from` up to `to` (exclusive) and returns
+/// the sum of `a[k] * (k + 1)` plus the index and value registers as the
+/// loop left them. Whole fills, empty ones, fills out of bounds (trapping
+/// at the store), values that widen, on every engine.
+const TOP_TESTED_FILL: &str = "
+func fill(i, i, i, i) -> i
+    newi r0, i0
+    mov i4, i1
+    iconst i5, 77
+top:
+    jge i4, i2, filled
+    iconst i5, 200
+    seti r0, i4, i5
+    addi i4, i4, 1
+    jmp top
+filled:
+    iconst i6, 0
+    iconst i8, 0
+sum:
+    jge i6, i0, done
+    geti i9, r0, i6
+    addi i10, i6, 1
+    mul i9, i9, i10
+    add i8, i8, i9
+    addi i6, i6, 1
+    jmp sum
+done:
+    muli i4, i4, 1000
+    add i8, i8, i4
+    muli i5, i5, 10000
+    add i8, i8, i5
+    reti i8
+end";
+
+#[test]
+fn top_tested_fill_loops_match_the_interpreter() {
+    for (n, from, to) in [
+        (10, 0, 10),
+        (10, 2, 7),
+        (10, 7, 2),
+        (10, 3, 3),
+        (10, -1, 4),
+        (10, 4, 11),
+        (0, 0, 1),
+        (1000, 0, 1000),
+    ] {
+        for value in ["200", "300"] {
+            let src = TOP_TESTED_FILL.replace("iconst i5, 200", &format!("iconst i5, {value}"));
+            check(
+                &src,
+                "fill",
+                &[Value::I(n), Value::I(from), Value::I(to), Value::I(0)],
+            );
+        }
+    }
+}

@@ -897,6 +897,7 @@ impl Translator<'_, '_> {
             std::mem::replace(&mut self.packed, PackedCopy::plan(&mut self.b, code)),
             std::mem::take(&mut self.checked),
             std::mem::take(&mut self.checked_structs),
+            std::mem::take(&mut self.local_constants),
         );
         let call_in_loop = self.in_loop(pc);
         let in_loop = std::mem::replace(&mut self.inlined_in_loop, call_in_loop);
@@ -923,6 +924,7 @@ impl Translator<'_, '_> {
             self.packed,
             self.checked,
             self.checked_structs,
+            self.local_constants,
         ) = caller;
         self.inline_depth -= 1;
         self.inlined_in_loop = in_loop;

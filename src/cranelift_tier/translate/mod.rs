@@ -31,6 +31,7 @@ use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::structs::{StructLayouts, StructType};
 use crate::runtime::trap::TrapKind;
 use calls::{FrameRoom, INLINE_BUDGET_FACTOR, MAX_INLINE_BUDGET, early_exit};
+use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::types::{F64, I8, I16, I32, I64};
@@ -389,6 +390,14 @@ fn float_cc(cmp: Cmp) -> FloatCC {
     }
 }
 
+/// How many constants a function shares (see
+/// `Translator::shared_constant`); past them each `iconst` makes its own.
+const MAX_SHARED_CONSTANTS: usize = 256;
+
+/// How many constants of a straight run of ops the translator remembers
+/// (see `Translator::local_constants`).
+const MAX_LOCAL_CONSTANTS: usize = 16;
+
 /// How many checked accesses the translator remembers (see
 /// `Translator::checked`): a straight run of ops is short, and a long one
 /// would make each access's lookup long.
@@ -430,6 +439,34 @@ fn readonly_globals(module: &Module, func: usize) -> [Vec<bool>; 3] {
         }
     }
     readonly
+}
+
+/// What an i64 register is known to hold (`Translator::local_constants`).
+#[derive(Clone, Copy, Debug)]
+enum KnownInt {
+    Const(i64),
+    /// The value of this i64 global.
+    Global(u16),
+}
+
+/// Per i64 global of `module`, its initial value if no op writes it.
+fn unwritten_globals(module: &Module) -> Vec<Option<i64>> {
+    let mut unwritten: Vec<Option<i64>> = module
+        .globals
+        .iter()
+        .filter(|g| g.bank == Bank::I)
+        .map(|g| Some(g.init as i64))
+        .collect();
+    for f in &module.functions {
+        for op in &f.code {
+            if op.opcode == Opcode::GSetI
+                && let Some(g) = unwritten.get_mut(usize::from(op.a))
+            {
+                *g = None;
+            }
+        }
+    }
+    unwritten
 }
 
 struct Translator<'a, 'f> {
@@ -489,6 +526,22 @@ struct Translator<'a, 'f> {
     /// checked for a struct type since the last jump target, with their
     /// registers not written since (at most `MAX_CHECKED_STRUCTS`).
     checked_structs: Vec<(u16, StructType)>,
+    /// The i64 registers that an `iconst` or a `ggeti` set since the last
+    /// jump target, not written since, with what they hold (at most
+    /// [`MAX_LOCAL_CONSTANTS`], the latest): a compiler materialises a
+    /// divisor just before its division, inside the loop, where
+    /// [`FuncFacts::constant_at`] cannot see it (loop.lark).
+    local_constants: Vec<(u16, KnownInt)>,
+    /// Per i64 global, its initial value if no op of the module writes it
+    /// (the embedder still may, between calls): a division by it is
+    /// speculated to divide by that value. Found at the first division
+    /// by a global.
+    unwritten_globals: Option<Vec<Option<i64>>>,
+    /// The entry block's jump to the first op, before which
+    /// [`Translator::shared_constant`] puts its constants.
+    entry_jump: Option<Inst>,
+    /// The constants made so far by `shared_constant`, by (is f64, bits).
+    constants: Vec<((bool, u64), Value)>,
     /// The module's struct layouts (empty when it has none).
     structs: StructLayouts,
     /// Params (kind: i32, pc: i32, func: i32): fill the trap record and
@@ -593,6 +646,10 @@ impl<'a, 'f> Translator<'a, 'f> {
             in_copy: None,
             checked: Vec::new(),
             checked_structs: Vec::new(),
+            local_constants: Vec::new(),
+            unwritten_globals: None,
+            entry_jump: None,
+            constants: Vec::new(),
             structs: if module.structs.is_empty() {
                 StructLayouts::default()
             } else {
@@ -714,7 +771,38 @@ impl<'a, 'f> Translator<'a, 'f> {
         });
         self.define_registers(&values);
         let to = self.target_block(None, target);
-        self.b.ins().jump(to, &[]);
+        self.entry_jump = Some(self.b.ins().jump(to, &[]));
+    }
+
+    /// The value of constant `bits` of type `ty` (I64 or F64), one per
+    /// function, defined in the entry block: a register set to a constant
+    /// on every path into a join (as a compiler sets a fresh register per
+    /// constant inside a loop, copied by the packed copy) then has one
+    /// value there rather than a block parameter kept in a register
+    /// across the loop (sieve.lark's spills). Cranelift still places each
+    /// use's constant next to it.
+    fn shared_constant(&mut self, ty: Type, bits: u64) -> Value {
+        let key = (ty == F64, bits);
+        if let Some(&(_, v)) = self.constants.iter().find(|(k, _)| *k == key) {
+            return v;
+        }
+        let Some(jump) = self.entry_jump else {
+            return if ty == F64 {
+                self.b.ins().f64const(Ieee64::with_bits(bits))
+            } else {
+                self.b.ins().iconst(I64, bits as i64)
+            };
+        };
+        let mut at = FuncCursor::new(&mut *self.b.func).at_inst(jump);
+        let v = if ty == F64 {
+            at.ins().f64const(Ieee64::with_bits(bits))
+        } else {
+            at.ins().iconst(I64, bits as i64)
+        };
+        if self.constants.len() < MAX_SHARED_CONSTANTS {
+            self.constants.push((key, v));
+        }
+        v
     }
 
     /// The interrupt flag's current value (an i8).
@@ -834,10 +922,12 @@ impl<'a, 'f> Translator<'a, 'f> {
         if self.facts.targeted[pc as usize] {
             self.checked.clear();
             self.checked_structs.clear();
+            self.local_constants.clear();
         }
         self.poll_at_back_edge(pc, op);
         self.op_effect(pc, op);
         self.forget_checks_of_written(op);
+        self.remember_constant(op);
         if matches!(op.opcode.flow(), Flow::Next) {
             let next = self.next_block(pc);
             self.b.ins().jump(next, &[]);
@@ -909,16 +999,16 @@ impl<'a, 'f> Translator<'a, 'f> {
             | JNNull => self.struct_op(pc, op),
             Nop => {}
             IConst => {
-                let v = self.b.ins().iconst(I64, imm16(op.b));
+                let v = self.shared_constant(I64, imm16(op.b) as u64);
                 self.set(Bank::I, op.a, v);
             }
             IConstK => {
-                let v = self.b.ins().iconst(I64, self.module.iconsts[op.b as usize]);
+                let v = self.shared_constant(I64, self.module.iconsts[op.b as usize] as u64);
                 self.set(Bank::I, op.a, v);
             }
             FConst => {
                 let bits = self.module.fconsts[op.b as usize];
-                let v = self.b.ins().f64const(Ieee64::with_bits(bits));
+                let v = self.shared_constant(F64, bits);
                 self.set(Bank::F, op.a, v);
             }
             RNull => {
@@ -947,9 +1037,12 @@ impl<'a, 'f> Translator<'a, 'f> {
                 let y = self.b.ins().iconst(I64, imm16(op.c));
                 self.int_binop(op, y);
             }
-            Div | Rem => match self.facts.constant_at(pc, op.c) {
-                Some(d) => self.division_by_constant(pc, op, d),
-                None => {
+            Div | Rem => match self.known_int(pc, op.c) {
+                Some(KnownInt::Const(d)) => self.division_by_constant(pc, op, d),
+                Some(KnownInt::Global(g)) if let Some(d) = self.global_divisor(g) => {
+                    self.division_by_global(pc, op, d)
+                }
+                _ => {
                     let y = self.get(Bank::I, op.c);
                     self.division(pc, op, y);
                 }
@@ -1307,6 +1400,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             // Its result goes to its window's first register.
             self.checked.retain(|&(a, i, _)| a != op.c && i != op.c);
             self.checked_structs.retain(|&(r, _)| r != op.c);
+            self.local_constants.retain(|&(r, _)| r != op.c);
         }
         for (kind, reg) in op.opcode.operands().iter().zip(op.fields()) {
             let (array, index) = match kind {
@@ -1320,7 +1414,76 @@ impl<'a, 'f> Translator<'a, 'f> {
             if array {
                 self.checked_structs.retain(|&(r, _)| r != reg);
             }
+            if index {
+                self.local_constants.retain(|&(r, _)| r != reg);
+            }
         }
+    }
+
+    /// After `op`: remember the constant or global it put in an i64
+    /// register.
+    fn remember_constant(&mut self, op: Op) {
+        let value = match op.opcode {
+            Opcode::IConst => KnownInt::Const(imm16(op.b)),
+            Opcode::IConstK => KnownInt::Const(self.module.iconsts[usize::from(op.b)]),
+            Opcode::GGetI => KnownInt::Global(op.b),
+            _ => return,
+        };
+        if self.local_constants.len() == MAX_LOCAL_CONSTANTS {
+            self.local_constants.remove(0);
+        }
+        self.local_constants.push((op.a, value));
+    }
+
+    /// The constant i64 register `reg` holds when op `pc` reads it, if it
+    /// is known: set once before any branch, or by an `iconst` since the
+    /// last jump target.
+    fn known_int(&self, pc: u32, reg: u16) -> Option<KnownInt> {
+        let known = self.facts.constant_at(pc, reg).map(KnownInt::Const);
+        known.or_else(|| {
+            let mut local = self.local_constants.iter().rev();
+            local.find(|&&(r, _)| r == reg).map(|&(_, v)| v)
+        })
+    }
+
+    /// The value to speculate i64 global `g` holds as a divisor: its
+    /// initial value, if no op writes it and it has a reciprocal.
+    fn global_divisor(&mut self, g: u16) -> Option<i64> {
+        let module = self.module;
+        let unwritten = self
+            .unwritten_globals
+            .get_or_insert_with(|| unwritten_globals(module));
+        let d = unwritten.get(usize::from(g)).copied().flatten()?;
+        Magic::of(d)
+            .filter(|_| d > 1 && d.count_ones() > 1)
+            .map(|_| d)
+    }
+
+    /// `b / c` or `b % c` where `c` holds global `g`, never written by the
+    /// module: by its initial value when it still holds it (a multiply by
+    /// the reciprocal, whose guard's load and compare leave loops with the
+    /// global's load), else as any division.
+    fn division_by_global(&mut self, pc: u32, op: Op, d: i64) {
+        let y = self.get(Bank::I, op.c);
+        let is_d = self.b.ins().icmp_imm_s(IntCC::Equal, y, d);
+        let (fast, slow, join) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        let result = self.b.append_block_param(join, I64);
+        self.b.ins().brif(is_d, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        self.division_by_constant(pc, op, d);
+        let v = self.get(Bank::I, op.a);
+        self.b.ins().jump(join, &[v.into()]);
+        self.b.switch_to_block(slow);
+        self.b.set_cold_block(slow);
+        self.division(pc, op, y);
+        let v = self.get(Bank::I, op.a);
+        self.b.ins().jump(join, &[v.into()]);
+        self.b.switch_to_block(join);
+        self.set(Bank::I, op.a, result);
     }
 
     /// A conditional branch to `target`, else the next op. A branch over

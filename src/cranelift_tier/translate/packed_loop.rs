@@ -33,15 +33,23 @@ pub(super) struct PackedLoop {
     pub fill: Option<Fill>,
 }
 
-/// A loop `seti a, i, v; addi i, i, 1; j(le|lt) i, bound, header`: it stores
-/// `v` at `i`, `i + 1`, ... up to the bound (at `i` at least once).
+/// A loop `seti a, i, v; addi i, i, 1; j(le|lt) i, bound, header`, or as
+/// a compiler writes it, tested at the top with its value set inside:
+/// `header: j(ge|gt) i, bound, exit; [iconst v, k;] seti a, i, v; addi i,
+/// i, 1; jmp header` (`exit` the op after the loop). It stores `v` at `i`,
+/// `i + 1`, ... up to the bound (the bottom-tested form at `i` at least
+/// once).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Fill {
     pub array: u16,
     pub index: u16,
     pub value: u16,
+    /// The constant an `iconst` in the loop puts in `value` before each
+    /// store, if it does.
+    pub constant: Option<i64>,
     pub bound: Bound,
-    /// `jle` (the bound is the last index) rather than `jlt`.
+    /// The bound is the last index (`jle`, `jgt`) rather than one past it
+    /// (`jlt`, `jge`).
     pub inclusive: bool,
 }
 
@@ -144,28 +152,55 @@ fn plan(code: &[Op], ops: RangeInclusive<usize>) -> Option<PackedLoop> {
 }
 
 fn fill(body: &[Op], header: usize) -> Option<Fill> {
-    let [store, step, branch] = body else {
-        return None;
-    };
-    let index = store.b;
-    let (bound, inclusive) = match branch.opcode {
-        Opcode::JLe => (Bound::Reg(branch.b), true),
-        Opcode::JLt => (Bound::Reg(branch.b), false),
-        Opcode::JLeI => (Bound::Imm(imm16(branch.b)), true),
-        Opcode::JLtI => (Bound::Imm(imm16(branch.b)), false),
+    // (the test or none, the `iconst` or none, the store, the step, the
+    // bound and whether it is inclusive).
+    let (constant, store, step, bound, inclusive) = match body {
+        [store, step, branch] => {
+            let (bound, inclusive) = match branch.opcode {
+                Opcode::JLe => (Bound::Reg(branch.b), true),
+                Opcode::JLt => (Bound::Reg(branch.b), false),
+                Opcode::JLeI => (Bound::Imm(imm16(branch.b)), true),
+                Opcode::JLtI => (Bound::Imm(imm16(branch.b)), false),
+                _ => return None,
+            };
+            let counts = branch.a == store.b && usize::from(branch.c) == header;
+            counts.then_some((None, store, step, bound, inclusive))?
+        }
+        [test, rest @ .., step, back] if rest.len() <= 2 && !rest.is_empty() => {
+            let (bound, inclusive) = match test.opcode {
+                Opcode::JGe => (Bound::Reg(test.b), false),
+                Opcode::JGt => (Bound::Reg(test.b), true),
+                Opcode::JGeI => (Bound::Imm(imm16(test.b)), false),
+                Opcode::JGtI => (Bound::Imm(imm16(test.b)), true),
+                _ => return None,
+            };
+            let (constant, store) = match rest {
+                [store] => (None, store),
+                [set, store] if set.opcode == Opcode::IConst && set.a == store.c => {
+                    (Some((set.a, imm16(set.b))), store)
+                }
+                _ => return None,
+            };
+            let loops = back.opcode == Opcode::Jmp
+                && usize::from(back.a) == header
+                && test.a == store.b
+                && usize::from(test.c) == header + body.len();
+            loops.then_some((constant, store, step, bound, inclusive))?
+        }
         _ => return None,
     };
+    let index = store.b;
     let fill = store.opcode == Opcode::SetI
         && store.c != index
         && step.opcode == Opcode::AddI
         && (step.a, step.b, step.c) == (index, index, 1)
-        && branch.a == index
-        && usize::from(branch.c) == header
-        && bound != Bound::Reg(index);
+        && bound != Bound::Reg(index)
+        && constant.is_none_or(|(v, _)| v != index && bound != Bound::Reg(v));
     fill.then_some(Fill {
         array: store.a,
         index,
         value: store.c,
+        constant: constant.map(|(_, k)| k),
         bound,
         inclusive,
     })
@@ -323,8 +358,9 @@ impl Translator<'_, '_> {
 
     /// A fill loop (see [`Fill`]) at once, when it stays in bounds (it
     /// stores from its index up to the bound, at least once) and its value
-    /// fits a byte: one `memset`, and the index left where the loop leaves
-    /// it; then on to `exit`. Otherwise on to the copy's loop at `copy`.
+    /// fits a byte: one `memset`, and the index (and the value's register)
+    /// left as the loop leaves them; then on to `exit`. Otherwise on to
+    /// the copy's loop at `copy`.
     /// A fill is bounded by the array's length, so it polls no interrupt.
     pub(super) fn fill(&mut self, fill: Fill, len: Value, exit: Block, copy: Block) {
         let first = self.get(Bank::I, fill.index);
@@ -340,7 +376,10 @@ impl Translator<'_, '_> {
             }
             Bound::Imm(n) => self.b.ins().iconst(I64, n - i64::from(!fill.inclusive)),
         };
-        let v = self.get(Bank::I, fill.value);
+        let v = match fill.constant {
+            Some(k) => self.b.ins().iconst(I64, k),
+            None => self.get(Bank::I, fill.value),
+        };
         let b = &mut self.b;
         let from_zero = b
             .ins()
@@ -364,6 +403,9 @@ impl Translator<'_, '_> {
         self.call_helper(self.helpers.fill_bytes, &[start, v, count]);
         let next = self.b.ins().iadd_imm_s(last, 1);
         self.set(Bank::I, fill.index, next);
+        if fill.constant.is_some() {
+            self.set(Bank::I, fill.value, v);
+        }
         self.b.ins().jump(exit, &[]);
     }
 }
@@ -390,6 +432,7 @@ mod tests {
             array: 0,
             index: 1,
             value: 4,
+            constant: None,
             bound: Bound::Reg(0),
             inclusive: true,
         };
@@ -441,6 +484,26 @@ mod tests {
             "seti r0, i1, i2\naddi i2, i1, 1\njle i1, i0, loop", // steps another register
         ] {
             assert_eq!(fill_of(body), None, "{body}");
+        }
+        // Tested at the top, as Lark writes `for i in 0..n { a[i] = false }`.
+        let top = |body: &str| fill_of(&format!("{body}\njmp loop\nexit:"));
+        let fill = top("jge i1, i0, exit\niconst i3, 0\nseti r0, i1, i3\naddi i1, i1, 1").unwrap();
+        assert_eq!(
+            (fill.value, fill.constant, fill.bound, fill.inclusive),
+            (3, Some(0), Bound::Reg(0), false)
+        );
+        let fill = top("jgti i1, 9, exit\nseti r0, i1, i2\naddi i1, i1, 1").unwrap();
+        assert_eq!(
+            (fill.constant, fill.bound, fill.inclusive),
+            (None, Bound::Imm(9), true)
+        );
+        for body in [
+            "jge i1, i0, exit\niconst i0, 0\nseti r0, i1, i0\naddi i1, i1, 1", // sets the bound
+            "jge i1, i0, exit\niconst i3, 0\nseti r0, i1, i2\naddi i1, i1, 1", // stores another
+            "jle i1, i0, exit\nseti r0, i1, i2\naddi i1, i1, 1",               // other compare
+            "jge i2, i0, exit\nseti r0, i1, i2\naddi i1, i1, 1",               // tests another
+        ] {
+            assert_eq!(top(body), None, "{body}");
         }
     }
 }
