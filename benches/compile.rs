@@ -1,6 +1,9 @@
 //! Compile speed of both tiers side by side: ns per op (criterion's
 //! throughput) and bytes per op (printed), over the suite and over a
-//! generated 10,000-op function. Run: `cargo bench --bench compile`.
+//! generated 10,000-op function; and the Lark front end: every program of
+//! `programs/lang/` compiled from source (the standard library included)
+//! and then template-compiled, whole. Run: `cargo bench --bench compile`
+//! (`-- lark` for the front end only).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -160,5 +163,43 @@ fn cranelift_compile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, template_compile, cranelift_compile);
+/// Lark source to template code: `lang::compile` (parse, check, the
+/// library, lowering, verification) plus the template tier over every
+/// function, for each program of `programs/lang/`, the largest first.
+fn lark_compile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("lark_to_template");
+    let dir = format!("{}/programs/lang", env!("CARGO_MANIFEST_DIR"));
+    let mut programs: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .expect("programs/lang")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == tierjit::lang::EXTENSION))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).expect("lark source"))
+        })
+        .collect();
+    programs.sort_by_key(|(name, text)| (std::cmp::Reverse(text.len()), name.clone()));
+    let mut compiler = emit::Compiler::new(HostMasm::new());
+    for (name, text) in &programs {
+        let module = tierjit::lang::compile(text, name).expect("compiles");
+        let layouts: Vec<FrameLayout> = FrameLayout::all(&module);
+        let bytes = compile_all(&mut compiler, &module, &layouts);
+        println!(
+            "{name}.lark: {} source bytes, {} functions, {} ops, {bytes} bytes of template code",
+            text.len(),
+            module.functions.len(),
+            module.op_count()
+        );
+        group.bench_with_input(BenchmarkId::from_parameter(name), text, |b, t| {
+            b.iter(|| {
+                let module = tierjit::lang::compile(black_box(t), name).expect("compiles");
+                let layouts: Vec<FrameLayout> = FrameLayout::all(&module);
+                compile_all(&mut compiler, &module, &layouts)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, template_compile, cranelift_compile, lark_compile);
 criterion_main!(benches);

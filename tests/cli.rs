@@ -244,6 +244,50 @@ fn check_dis_and_bench() {
     );
 }
 
+/// `--peers` repeats: a program's peers come from the first folder that
+/// has any for its name, and their output must equal the engines'.
+#[test]
+fn bench_looks_for_peers_in_each_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = temp_file("peers", b"").with_extension("d");
+    let write = |dir: &str, file: &str, text: &str| {
+        let path = base.join(dir).join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        base.join(dir)
+    };
+    let empty = write("empty", "lua/other.lua", "print(1)\n");
+    let script = |dir: &str, text: &str| write(dir, "bin/fib.O2", text);
+    let good = script("good", "#!/bin/sh\necho 'fib(15) = 610'\n");
+    let spec = format!("{FIB}@15");
+    let run = |dirs: &[&PathBuf]| {
+        let mut args = vec!["bench", "--runs", "1", "--tiers", "interp"];
+        for d in dirs {
+            args.extend(["--peers", d.to_str().unwrap()]);
+        }
+        args.push(&spec);
+        // A script just written can be briefly "busy" while another test
+        // thread forks with its descriptor open (ETXTBSY): try again.
+        let mut o = tierjit(&args, &[]);
+        for _ in 0..20 {
+            if !stderr(&o).contains("busy") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            o = tierjit(&args, &[]);
+        }
+        o
+    };
+    let o = run(&[&empty, &good]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("gcc-O2"), "{}", stdout(&o));
+
+    let wrong = script("wrong", "#!/bin/sh\necho 'fib(15) = 611 (wrong)'\n");
+    let o = run(&[&wrong, &good]);
+    assert_clean_failure(&o, "differs");
+}
+
 #[test]
 fn a_reader_that_stops_early_ends_output_quietly() {
     use std::io::{BufRead, BufReader};

@@ -20,9 +20,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// Also time the peer implementations in this folder (`lua/NAME.lua`
-    /// under lua5.4 and `luajit -joff`, and `bin/NAME.O2` when built).
+    /// under lua5.4, `luajit -joff` and `luajit`, and `bin/NAME.O2` when
+    /// built). Repeatable: a program's peers come from the first folder
+    /// that has any for its name (`fib.tj` and `fib.lark` share `fib`'s).
     #[arg(long)]
-    peers: Option<PathBuf>,
+    peers: Vec<PathBuf>,
     /// Where the peers' C binaries (`NAME.O2`) are, if not in `PEERS/bin`.
     #[arg(long)]
     peer_bin: Option<PathBuf>,
@@ -227,8 +229,13 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
                 .unwrap_or_default()
         };
         let mut contenders: Vec<Contender> = tiers.iter().map(|&t| Contender::Tier(t)).collect();
-        if let Some(dir) = &a.peers {
-            contenders.extend(peers_for(dir, a.peer_bin.as_deref(), &name, &args));
+        if let Some(found) = a
+            .peers
+            .iter()
+            .map(|dir| peers_for(dir, a.peer_bin.as_deref(), &name, &args))
+            .find(|found| !found.is_empty())
+        {
+            contenders.extend(found);
         }
         if columns.is_none() {
             let mut h = String::from("| program | args |");
