@@ -2,7 +2,7 @@
    every number, string and shape), parse it with a recursive-descent parser
    into a tree of tagged nodes, walk the tree and print checksums (as
    programs/lang/json.lark and benches/peers/lua/json.lua).
-   Usage: json [n]   (default n = 20000) */
+   Usage: json [n]   (default n = 50000) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,7 +281,7 @@ static void drop(struct value *v) {
 }
 
 int main(int argc, char **argv) {
-    int64_t n = argc > 1 ? strtoll(argv[1], NULL, 10) : 20000;
+    int64_t n = argc > 1 ? strtoll(argv[1], NULL, 10) : 50000;
     struct buf doc = {0};
     buf_char(&doc, '[');
     for (int64_t i = 0; i < n; i++) {

@@ -3,8 +3,8 @@
 -- into a tree, walk the tree and print checksums (as programs/lang/json.lark
 -- and benches/peers/c/json.c). Every integer stays below 2^53, and every
 -- float is computed in the same order as in C, so LuaJIT prints the same.
--- Usage: json.lua [n]   (default n = 20000)
-local n = tonumber(arg and arg[1]) or 20000
+-- Usage: json.lua [n]   (default n = 50000)
+local n = tonumber(arg and arg[1]) or 50000
 
 local seed = 42
 local function rand()
