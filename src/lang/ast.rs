@@ -37,12 +37,16 @@ pub enum TypeExpr {
     Bool,
     /// `string`.
     Str,
+    /// `bytes`: a mutable byte array.
+    Bytes,
     /// `[T]`.
     Array(Box<TypeExpr>),
     /// Any other name: a class.
     Named(String, Pos),
     /// `fun(T, ...) -> R` (or without `-> R`): a function value's type.
     Func(Vec<TypeExpr>, Option<Box<TypeExpr>>),
+    /// `Name<T, ...>`: an instance of a generic class.
+    Generic(String, Vec<TypeExpr>, Pos),
 }
 
 /// A whole source file.
@@ -108,6 +112,9 @@ pub struct ClassDecl {
     pub fields: Vec<FieldDecl>,
     /// Its methods: functions with an implicit first parameter `self`.
     pub methods: Vec<FuncDecl>,
+    /// Its type parameters (`class Vec<T>`): a generic class, compiled
+    /// once per instantiation.
+    pub type_params: Vec<String>,
 }
 
 /// `var name: T` in a class.
@@ -136,6 +143,10 @@ pub struct FuncDecl {
     pub body: Block,
     /// The declaration of `self`, the first parameter of a method.
     pub self_id: NodeId,
+    /// Its type parameters (`fn map<T, U>`): a generic function, compiled
+    /// once per instantiation, its type arguments inferred from the
+    /// arguments' types.
+    pub type_params: Vec<String>,
 }
 
 /// A function parameter.
@@ -188,6 +199,9 @@ pub struct Stmt {
 }
 
 /// The kinds of statement.
+// A `for` holds three expressions inline; statements are made once per
+// source line and walked a few times, so boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum StmtKind {
     /// `let x = e`, `var x: T = e`, `var x: T`.
@@ -201,14 +215,23 @@ pub enum StmtKind {
         /// The value.
         value: Expr,
     },
-    /// `if cond { } else { }`; `else if` is an else block holding one `if`.
+    /// `if c1 { } else if c2 { } ... else { }`: the arms in order, each a
+    /// condition and its block (an `else if` chain is one statement, so
+    /// no pass recurses over its length).
     If {
-        /// The condition (a `bool`).
-        cond: Expr,
-        /// The block run when it holds.
-        then: Block,
-        /// The block run otherwise.
+        /// The conditions (each a `bool`) and their blocks; at least one.
+        arms: Vec<(Expr, Block)>,
+        /// The block run when no condition holds.
         otherwise: Option<Block>,
+    },
+    /// `match value { 1 => { } 2, 3 => { } _ => { } }` on an int.
+    Match {
+        /// The value matched (an `int`).
+        value: Expr,
+        /// The arms in order: their int literals and blocks.
+        arms: Vec<MatchArm>,
+        /// The `_` arm's block, if any.
+        default: Option<Block>,
     },
     /// `while cond { }`.
     While {
@@ -241,6 +264,15 @@ pub enum StmtKind {
     Block(Block),
 }
 
+/// An arm of a `match`: `1, -2 => { ... }`.
+#[derive(Clone, Debug)]
+pub struct MatchArm {
+    /// The values it takes, each with where it is written.
+    pub values: Vec<(i64, Pos)>,
+    /// The block run for them.
+    pub body: Block,
+}
+
 /// An expression.
 #[derive(Clone, Debug)]
 pub struct Expr {
@@ -263,6 +295,8 @@ pub enum ExprKind {
     Bool(bool),
     /// A string literal.
     Str(String),
+    /// `null`: the absent value of any reference type.
+    Null,
     /// A variable (local or global).
     Name(String),
     /// `op e`.
@@ -271,6 +305,9 @@ pub enum ExprKind {
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// `name(args)`: a function or a builtin (`len`, `sqrt`, ...).
     Call(String, Vec<Expr>),
+    /// `callee(args)` for any other callee expression (`make()(3)`,
+    /// `fs[i](x)`): a call of the function value it gives.
+    CallValue(Box<Expr>, Vec<Expr>),
     /// `print(args)` or `println(args)` (which adds a newline).
     Print {
         /// Whether a newline follows the arguments.
@@ -284,8 +321,17 @@ pub enum ExprKind {
     NewArray(TypeExpr, Box<Expr>),
     /// `e as T`: `int` to `float` and back, `bool` to `int`.
     Cast(Box<Expr>, TypeExpr),
-    /// `new Name()`: an object of a class, every field zero or null.
-    NewObject(String),
+    /// `new Name(args)`: an object of a class, every field zero or null,
+    /// then its `init` method called with the arguments (if it has one).
+    NewObject(String, Vec<Expr>),
+    /// `e is Name`: whether the object is of class `Name` or a descendant
+    /// (false for null).
+    Is(Box<Expr>, TypeExpr),
+    /// `new Name<T, ...>(args)`: an object of an instance of a generic
+    /// class, then its `init` called with the arguments (if it has one).
+    NewGeneric(TypeExpr, Vec<Expr>),
+    /// `new bytes(len)`: a byte array of `len` zero bytes.
+    NewBytes(Box<Expr>),
     /// `object.field`.
     Field(Box<Expr>, String),
     /// `object.method(args)`: a virtual call.

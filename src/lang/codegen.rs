@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::LangError;
 use super::ast::*;
-use super::types::{Builtin, Checked, Resolved, Type};
+use super::types::{Builtin, Checked, Resolved, Type, is_identity_type};
 use crate::bytecode::op::{FloatBinOp, FloatUnOp, IntBinOp};
 use crate::bytecode::{
     AnyReg, Bank, Cmp, FReg, FieldRef, FuncRef, FunctionBuilder, GlobalRef, HostRef, IReg, Label,
@@ -21,6 +21,11 @@ use crate::bytecode::{
 /// Digits after the point when `print` shows a float without `: digits`.
 pub const DEFAULT_FLOAT_DIGITS: u16 = 6;
 
+/// The fewest values a `match` needs for a jump table (`switch`): with
+/// fewer, compares are as quick. The values must also be dense: the table
+/// spans at most twice as many entries as there are values.
+pub const MATCH_TABLE_MIN_CASES: usize = 4;
+
 /// The user trap code of a function that ends without returning a value
 /// (the checker rejects such functions, so it marks a compiler bug).
 pub const MISSING_RETURN_TRAP: i16 = 1;
@@ -28,6 +33,11 @@ pub const MISSING_RETURN_TRAP: i16 = 1;
 /// The hidden first field of every root class: the object's vtable, a ref
 /// array of function references, one per virtual method slot.
 pub const VTABLE_FIELD: &str = "$vtable";
+
+/// A struct type no object ever has, declared when the program casts down
+/// the hierarchy: reading its field from an object of the wrong class is
+/// how a failed cast traps with `WrongType` (the only op that traps so).
+pub const CAST_FAILED: &str = "$cast_failed";
 
 /// The bytecode of a class: a struct type, a vtable shared by its objects
 /// (a global, built by the constructor on first use), one function type per
@@ -59,6 +69,11 @@ struct Context<'a> {
     globals: &'a [GlobalRef],
     classes: &'a [ClassCode],
     lambdas: &'a [LambdaCode],
+    /// The box struct of each bank (`$box.i`, ...) and its one field, when
+    /// a closure captures a `var` of that bank.
+    boxes: [Option<(StructRef, FieldRef)>; 3],
+    /// The field of [`CAST_FAILED`], when a cast down the hierarchy needs it.
+    cast_failed: Option<FieldRef>,
     /// The type of every function value's signature, by its banks.
     func_types: &'a HashMap<(Vec<Bank>, Option<Bank>), TypeRef>,
 }
@@ -177,6 +192,17 @@ impl FnGen<'_, '_> {
             StmtKind::Var(d) => {
                 let ty = self.cx.checked.type_of(d.id).clone();
                 let Some(bank) = ty.bank() else { return };
+                if let Some((strukt, field)) = self.box_of(d.id) {
+                    // A fresh box each time the declaration runs.
+                    let b = self.fb.new_r();
+                    self.fb.new_struct(b, strukt);
+                    if let Some(init) = &d.init {
+                        let v = self.value(init);
+                        self.fb.field_set(b, field, v);
+                    }
+                    self.locals.insert(d.id, b.into());
+                    return;
+                }
                 let reg = self.new_reg(bank);
                 if let Some(init) = &d.init {
                     self.store(reg, init);
@@ -184,37 +210,45 @@ impl FnGen<'_, '_> {
                 self.locals.insert(d.id, reg);
             }
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
+            StmtKind::If { arms, otherwise } => {
                 // `if c { break }` and `if c { continue }`: one branch.
-                if let (None, [only]) = (otherwise, then.stmts.as_slice())
+                if let ([(cond, then)], None) = (arms.as_slice(), otherwise)
+                    && let [only] = then.stmts.as_slice()
                     && let Some(target) = self.loop_jump(&only.kind)
                 {
                     self.cond_jump(cond, target, true);
                     return;
                 }
-                let else_label = self.fb.new_label();
-                self.cond_jump(cond, else_label, false);
-                self.block(then);
-                match otherwise {
-                    None => self.bind(else_label),
-                    Some(other) => {
-                        let end = self.fb.new_label();
-                        let then_falls = self.reachable;
-                        if then_falls {
-                            self.fb.jump(end);
-                        }
-                        self.bind(else_label);
-                        self.block(other);
-                        if then_falls || self.reachable {
-                            self.bind(end);
-                        }
+                let end = self.fb.new_label();
+                let mut reaches_end = false;
+                for (k, (cond, then)) in arms.iter().enumerate() {
+                    let last = k + 1 == arms.len() && otherwise.is_none();
+                    let next = if last { end } else { self.fb.new_label() };
+                    self.cond_jump(cond, next, false);
+                    reaches_end |= last;
+                    self.block(then);
+                    if self.reachable && !last {
+                        self.fb.jump(end);
+                        reaches_end = true;
+                    }
+                    reaches_end |= last && self.reachable;
+                    if !last {
+                        self.bind(next);
                     }
                 }
+                if let Some(other) = otherwise {
+                    self.block(other);
+                    reaches_end |= self.reachable;
+                }
+                if reaches_end {
+                    self.bind(end);
+                }
             }
+            StmtKind::Match {
+                value,
+                arms,
+                default,
+            } => self.match_statement(value, arms, default.as_ref()),
             StmtKind::While { cond, body } => {
                 let head = self.fb.new_label();
                 let exit = self.fb.new_label();
@@ -271,6 +305,120 @@ impl FnGen<'_, '_> {
         }
     }
 
+    /// A `match`: a jump table (`switch`) when its values are dense,
+    /// else a compare for each value; then the arms, none falling through.
+    fn match_statement(&mut self, value: &Expr, arms: &[MatchArm], default: Option<&Block>) {
+        let v = self.int(value);
+        let end = self.fb.new_label();
+        let labels: Vec<Label> = arms.iter().map(|_| self.fb.new_label()).collect();
+        let otherwise = if default.is_some() {
+            self.fb.new_label()
+        } else {
+            end
+        };
+        let cases: Vec<(i64, Label)> = arms
+            .iter()
+            .zip(&labels)
+            .flat_map(|(a, &l)| a.values.iter().map(move |&(v, _)| (v, l)))
+            .collect();
+        let (min, max) = cases
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &(v, _)| {
+                (lo.min(v), hi.max(v))
+            });
+        let span = i128::from(max) - i128::from(min) + 1;
+        if cases.len() >= MATCH_TABLE_MIN_CASES && span <= 2 * cases.len() as i128 {
+            // Dense: index = v - min (wrapping: a value outside min..=max
+            // wraps outside the table too, to the default).
+            let index = match i16::try_from(min.wrapping_neg()) {
+                Ok(0) => v,
+                Ok(neg) if min != i64::MIN => {
+                    let i = self.fb.new_i();
+                    self.fb.int_op_imm(IntBinOp::Add, i, v, neg);
+                    i
+                }
+                _ => {
+                    let base = self.fb.new_i();
+                    self.fb.iconst(base, min);
+                    let i = self.fb.new_i();
+                    self.fb.int_op(IntBinOp::Sub, i, v, base);
+                    i
+                }
+            };
+            let mut table = vec![otherwise; span as usize];
+            for &(value, label) in &cases {
+                table[(i128::from(value) - i128::from(min)) as usize] = label;
+            }
+            self.fb.switch(index, &table, otherwise);
+        } else {
+            for &(value, label) in &cases {
+                match i16::try_from(value) {
+                    Ok(imm) => self.fb.branch_imm(Cmp::Eq, v, imm, label),
+                    Err(_) => {
+                        let c = self.fb.new_i();
+                        self.fb.iconst(c, value);
+                        self.fb.branch(Cmp::Eq, v, c, label);
+                    }
+                }
+            }
+            self.fb.jump(otherwise);
+        }
+        self.reachable = false;
+        let mut reaches_end = default.is_none();
+        for (arm, &label) in arms.iter().zip(&labels) {
+            self.bind(label);
+            self.block(&arm.body);
+            if self.reachable {
+                self.fb.jump(end);
+                reaches_end = true;
+            }
+        }
+        if let Some(b) = default {
+            self.bind(otherwise);
+            self.block(b);
+            reaches_end |= self.reachable;
+        }
+        if reaches_end {
+            self.bind(end);
+        } else {
+            self.reachable = false;
+        }
+    }
+
+    /// The box struct and field of local `id` when a closure captures it.
+    fn box_of(&self, id: NodeId) -> Option<(StructRef, FieldRef)> {
+        if !self.cx.checked.boxed.contains(&id) {
+            return None;
+        }
+        let bank = self.cx.checked.type_of(id).bank()?;
+        self.cx.boxes[bank.index()]
+    }
+
+    /// The register holding local `id`'s value: its own, or for a boxed
+    /// `var` a fresh one loaded from the box.
+    fn local(&mut self, id: NodeId) -> Option<AnyReg> {
+        let reg = *self.locals.get(&id)?;
+        match (self.box_of(id), reg) {
+            (Some((_, field)), AnyReg::R(b)) => {
+                let v = self.new_reg(field.bank());
+                self.fb.field_get(v, b, field);
+                Some(v)
+            }
+            _ => Some(reg),
+        }
+    }
+
+    /// `callee(args)` through a function value of the callee's type.
+    fn call_value(&mut self, e: &Expr, callee: RReg, args: &[Expr]) -> Option<AnyReg> {
+        let regs: Vec<AnyReg> = args.iter().map(|a| self.value(a)).collect();
+        let result = self.ty(e).bank();
+        let key = (regs.iter().map(|r| r.bank()).collect::<Vec<_>>(), result);
+        let ty = *self.cx.func_types.get(&key)?;
+        let dst = result.map(|b| self.new_reg(b));
+        self.fb.call_indirect(ty, callee, &regs, dst);
+        dst
+    }
+
     /// Where a `break` or `continue` statement jumps.
     fn loop_jump(&self, kind: &StmtKind) -> Option<Label> {
         let l = self.loops.last()?;
@@ -323,6 +471,20 @@ impl FnGen<'_, '_> {
                     let Some(&reg) = self.locals.get(decl) else {
                         return;
                     };
+                    if let (Some((_, field)), AnyReg::R(b)) = (self.box_of(*decl), reg) {
+                        let v = self.value(value);
+                        let v = match op {
+                            None => v,
+                            Some(op) => {
+                                let cur = self.new_reg(field.bank());
+                                self.fb.field_get(cur, b, field);
+                                self.arith_into(op, cur, cur, v);
+                                cur
+                            }
+                        };
+                        self.fb.field_set(b, field, v);
+                        return;
+                    }
                     match (op, reg, small_literal(value)) {
                         (None, _, _) => self.store(reg, value),
                         (Some(op), AnyReg::I(r), Some(imm)) => {
@@ -371,8 +533,15 @@ impl FnGen<'_, '_> {
                 let a = self.reference(array);
                 let i = self.int(index);
                 let v = self.value(value);
+                let bytes = *self.ty(array) == Type::Bytes;
                 let v = match op {
                     None => v,
+                    Some(op) if bytes => {
+                        let cur = self.fb.new_i();
+                        self.fb.get_b(cur, a, i);
+                        self.arith_into(op, cur.into(), cur.into(), v);
+                        cur.into()
+                    }
                     Some(op) => {
                         let cur = self.element(a, i, self.ty(target).clone());
                         self.arith_into(op, cur, cur, v);
@@ -380,6 +549,7 @@ impl FnGen<'_, '_> {
                     }
                 };
                 match v {
+                    AnyReg::I(v) if bytes => self.fb.set_b(a, i, v),
                     AnyReg::I(v) => self.fb.set_i(a, i, v),
                     AnyReg::F(v) => self.fb.set_f(a, i, v),
                     AnyReg::R(v) => self.fb.set_r(a, i, v),
@@ -394,9 +564,51 @@ impl FnGen<'_, '_> {
         match (dst, a, b) {
             (AnyReg::I(d), AnyReg::I(a), AnyReg::I(b)) => self.fb.int_op(int_op(op), d, a, b),
             (AnyReg::F(d), AnyReg::F(a), AnyReg::F(b)) => self.fb.float_op(float_op(op), d, a, b),
-            // The checker allows arithmetic on ints and floats only.
+            (AnyReg::R(d), AnyReg::R(a), AnyReg::R(b)) => {
+                let s = self.concat(a, b);
+                self.fb.mov(d, s);
+            }
+            // The checker allows arithmetic on ints and floats, and `+` on
+            // strings, only.
             _ => {}
         }
+    }
+
+    /// A new string of `a`'s bytes then `b`'s. Strings made at run time
+    /// are byte arrays (which every string op accepts); the language
+    /// never writes to them.
+    fn concat(&mut self, a: RReg, b: RReg) -> RReg {
+        let (la, lb, n) = (self.fb.new_i(), self.fb.new_i(), self.fb.new_i());
+        self.fb.len(la, a);
+        self.fb.len(lb, b);
+        self.fb.int_op(IntBinOp::Add, n, la, lb);
+        let r = self.fb.new_r();
+        self.fb.new_bytes(r, n);
+        let zero = self.fb.new_i();
+        self.fb.iconst(zero, 0);
+        self.copy_elements(r, zero, a, zero, la);
+        self.copy_elements(r, la, b, zero, lb);
+        r
+    }
+
+    /// `copy` of `n` elements (bytes) of `src` from `from` to `dst` from
+    /// `at`.
+    fn copy_elements(&mut self, dst: RReg, at: IReg, src: RReg, from: IReg, n: IReg) {
+        let run = self.fb.new_i_run(3);
+        self.fb.mov(run, at);
+        self.fb.mov(IReg(run.0.saturating_add(1)), from);
+        self.fb.mov(IReg(run.0.saturating_add(2)), n);
+        self.fb.copy(dst, src, run);
+    }
+
+    /// A new string of `n` bytes of `src` from `from`.
+    fn substring(&mut self, src: RReg, from: IReg, n: IReg) -> RReg {
+        let r = self.fb.new_r();
+        self.fb.new_bytes(r, n);
+        let zero = self.fb.new_i();
+        self.fb.iconst(zero, 0);
+        self.copy_elements(r, zero, src, from, n);
+        r
     }
 
     /// The field `name` of the class `obj` has.
@@ -440,7 +652,33 @@ impl FnGen<'_, '_> {
                     self.bind(skip);
                 }
             }
-            ExprKind::Binary(op, l, r) if op.is_comparison() && *self.ty(l) != Type::Float => {
+            ExprKind::Binary(op @ (BinOp::Eq | BinOp::Ne), l, r) if self.by_identity(l, r) => {
+                let jump_if_same = (*op == BinOp::Eq) == when;
+                match self.null_test(l, r) {
+                    Some(other) => {
+                        let a = self.reference(other);
+                        if jump_if_same {
+                            self.fb.jnull(a, target);
+                        } else {
+                            self.fb.jnnull(a, target);
+                        }
+                    }
+                    None => {
+                        let a = self.reference(l);
+                        let b = self.reference(r);
+                        let same = self.fb.new_i();
+                        self.fb.ref_eq(same, a, b);
+                        if jump_if_same {
+                            self.fb.jnz(same, target);
+                        } else {
+                            self.fb.jz(same, target);
+                        }
+                    }
+                }
+            }
+            ExprKind::Binary(op, l, r)
+                if op.is_comparison() && matches!(self.ty(l), Type::Int | Type::Bool) =>
+            {
                 let cmp = cmp_of(*op).unwrap_or(Cmp::Eq);
                 let cmp = if when { cmp } else { negate(cmp) };
                 let a = self.int(l);
@@ -514,13 +752,18 @@ impl FnGen<'_, '_> {
                 self.fb.sconst(r, s);
                 r.into()
             }
+            ExprKind::Null => {
+                let r = self.fb.new_r();
+                self.fb.rnull(r);
+                r.into()
+            }
             ExprKind::Name(_) => match self.cx.checked.resolved.get(&e.id) {
                 Some(&Resolved::Func(f)) => {
                     let r = self.fb.new_r();
                     self.fb.func_ref(r, self.cx.funcs[f]);
                     r.into()
                 }
-                Some(Resolved::Local(decl)) => *self.locals.get(decl)?,
+                Some(Resolved::Local(decl)) => self.local(*decl)?,
                 Some(&Resolved::Global(g)) => {
                     let bank = self.ty(e).bank()?;
                     let r = self.new_reg(bank);
@@ -554,6 +797,10 @@ impl FnGen<'_, '_> {
             },
             ExprKind::Binary(op, l, r) => return Some(self.binary(e, *op, l, r)),
             ExprKind::Call(_, args) => return self.call(e, args),
+            ExprKind::CallValue(callee, args) => {
+                let f = self.reference(callee);
+                return self.call_value(e, f, args);
+            }
             ExprKind::Print { newline, args } => {
                 for a in args {
                     self.print(a);
@@ -566,7 +813,7 @@ impl FnGen<'_, '_> {
             ExprKind::Index(array, index) => {
                 let a = self.reference(array);
                 let i = self.int(index);
-                if *self.ty(array) == Type::Str {
+                if matches!(self.ty(array), Type::Str | Type::Bytes) {
                     let r = self.fb.new_i();
                     self.fb.get_b(r, a, i);
                     r.into()
@@ -584,6 +831,12 @@ impl FnGen<'_, '_> {
                 r.into()
             }
             ExprKind::Cast(inner, _) => match (self.value(inner), self.ty(e)) {
+                (AnyReg::R(v), _) => {
+                    if let Some(&Resolved::Class(c)) = self.cx.checked.resolved.get(&e.id) {
+                        self.downcast(v, c);
+                    }
+                    v.into()
+                }
                 (AnyReg::I(v), Type::Float) => {
                     let r = self.fb.new_f();
                     self.fb.i2f(r, v);
@@ -613,12 +866,32 @@ impl FnGen<'_, '_> {
                 self.fb.closure(r, self.cx.funcs[info.func], env);
                 r.into()
             }
-            ExprKind::NewObject(_) => {
+            ExprKind::NewBytes(len) => {
+                let n = self.int(len);
+                let r = self.fb.new_r();
+                self.fb.new_bytes(r, n);
+                r.into()
+            }
+            ExprKind::NewObject(_, args) | ExprKind::NewGeneric(_, args) => {
                 let &Type::Class(c, _) = self.ty(e) else {
                     return None;
                 };
                 let r = self.fb.new_r();
                 self.fb.call(self.cx.classes[c].new, &[], AnyReg::from(r));
+                if let Some(&Resolved::Func(init)) = self.cx.checked.resolved.get(&e.id) {
+                    let mut regs = vec![AnyReg::from(r)];
+                    regs.extend(args.iter().map(|a| self.value(a)));
+                    self.fb.call(self.cx.funcs[init], &regs, None);
+                }
+                r.into()
+            }
+            ExprKind::Is(obj, _) => {
+                let Some(&Resolved::Class(c)) = self.cx.checked.resolved.get(&e.id) else {
+                    return None;
+                };
+                let o = self.reference(obj);
+                let r = self.fb.new_i();
+                self.fb.isa(r, o, self.cx.classes[c].strukt);
                 r.into()
             }
             ExprKind::Field(obj, name) => {
@@ -628,24 +901,49 @@ impl FnGen<'_, '_> {
                 self.fb.field_get(r, o, field);
                 r
             }
-            ExprKind::MethodCall(obj, _, args) => {
-                let Some(&Resolved::Method { class, slot }) = self.cx.checked.resolved.get(&e.id)
-                else {
+            ExprKind::MethodCall(obj, name, args) => {
+                let how = self.cx.checked.resolved.get(&e.id).copied();
+                if how == Some(Resolved::CallField) {
+                    let field = self.field_ref(obj, name)?;
+                    let o = self.reference(obj);
+                    let f = self.fb.new_r();
+                    self.fb.field_get(f, o, field);
+                    return self.call_value(e, f, args);
+                }
+                let Some(Resolved::Method { class, slot }) = how else {
                     return None;
                 };
                 let o = self.reference(obj);
+                let dst = self.ty(e).bank().map(|b| self.new_reg(b));
+                let code = &self.cx.classes[class];
+                if let Some(f) = self.cx.checked.direct_target(class, slot) {
+                    // No override anywhere below: a direct call, after the
+                    // null check the vtable load would have made (`self`
+                    // and a new object are never null).
+                    let never_null = matches!(&obj.kind, ExprKind::Name(n) if n == "self")
+                        || matches!(obj.kind, ExprKind::NewObject(..));
+                    if !never_null {
+                        let ok = self.fb.new_label();
+                        self.fb.jnnull(o, ok);
+                        let table = self.fb.new_r();
+                        self.fb.field_get(table, o, code.vtable_field);
+                        self.bind(ok);
+                    }
+                    let mut regs = vec![AnyReg::from(o)];
+                    regs.extend(args.iter().map(|a| self.value(a)));
+                    self.fb.call(self.cx.funcs[f], &regs, dst);
+                    return dst;
+                }
+                let (vtable_field, slot_type) = (code.vtable_field, code.slot_types[slot]);
                 let table = self.fb.new_r();
-                self.fb
-                    .field_get(table, o, self.cx.classes[class].vtable_field);
+                self.fb.field_get(table, o, vtable_field);
                 let k = self.fb.new_i();
                 self.fb.iconst(k, i64::try_from(slot).unwrap_or(i64::MAX));
                 let method = self.fb.new_r();
                 self.fb.get_r(method, table, k);
                 let mut regs = vec![AnyReg::from(o)];
                 regs.extend(args.iter().map(|a| self.value(a)));
-                let dst = self.ty(e).bank().map(|b| self.new_reg(b));
-                self.fb
-                    .call_indirect(self.cx.classes[class].slot_types[slot], method, &regs, dst);
+                self.fb.call_indirect(slot_type, method, &regs, dst);
                 return dst;
             }
         })
@@ -664,6 +962,39 @@ impl FnGen<'_, '_> {
             self.fb.iconst(dst, 0);
             self.bind(end);
             return dst.into();
+        }
+        if let Some(&f) = self.cx.checked.helpers.get(&e.id) {
+            // `==`/`!=` of strings: the library's `str_eq`.
+            let regs = [self.value(l), self.value(r)];
+            let dst = self.fb.new_i();
+            self.fb.call(self.cx.funcs[f], &regs, AnyReg::from(dst));
+            if op == BinOp::Ne {
+                self.fb.int_op_imm(IntBinOp::Xor, dst, dst, 1);
+            }
+            return dst.into();
+        }
+        if matches!(op, BinOp::Eq | BinOp::Ne) && self.by_identity(l, r) {
+            let dst = self.fb.new_i();
+            match self.null_test(l, r) {
+                Some(other) => {
+                    let a = self.reference(other);
+                    self.fb.is_null(dst, a);
+                }
+                None => {
+                    let a = self.reference(l);
+                    let b = self.reference(r);
+                    self.fb.ref_eq(dst, a, b);
+                }
+            }
+            if op == BinOp::Ne {
+                self.fb.int_op_imm(IntBinOp::Xor, dst, dst, 1);
+            }
+            return dst.into();
+        }
+        if op == BinOp::Add && *self.ty(l) == Type::Str {
+            let a = self.reference(l);
+            let b = self.reference(r);
+            return self.concat(a, b).into();
         }
         if let Some(cmp) = cmp_of(op) {
             let dst = self.fb.new_i();
@@ -686,6 +1017,39 @@ impl FnGen<'_, '_> {
         dst
     }
 
+    /// Trap with `WrongType` unless `v` is null or an object of class `c`
+    /// (or a descendant): a field read of the never-allocated struct
+    /// [`CAST_FAILED`] is the trap, off the path a good cast takes.
+    fn downcast(&mut self, v: RReg, c: usize) {
+        let Some(never) = self.cx.cast_failed else {
+            return;
+        };
+        let ok = self.fb.new_label();
+        self.fb.jnull(v, ok);
+        let is = self.fb.new_i();
+        self.fb.isa(is, v, self.cx.classes[c].strukt);
+        self.fb.jnz(is, ok);
+        let trap = self.fb.new_i();
+        self.fb.field_get(trap, v, never);
+        self.bind(ok);
+    }
+
+    /// Whether `l == r` compares references by identity (`req`, `isnull`).
+    fn by_identity(&self, l: &Expr, r: &Expr) -> bool {
+        is_identity_type(self.ty(l)) || is_identity_type(self.ty(r))
+    }
+
+    /// For `x == null` or `null == x`: `x` (tested with `isnull`/`jnull`).
+    fn null_test<'e>(&self, l: &'e Expr, r: &'e Expr) -> Option<&'e Expr> {
+        if *self.ty(r) == Type::Null {
+            Some(l)
+        } else if *self.ty(l) == Type::Null {
+            Some(r)
+        } else {
+            None
+        }
+    }
+
     fn call(&mut self, e: &Expr, args: &[Expr]) -> Option<AnyReg> {
         match self.cx.checked.resolved.get(&e.id).copied()? {
             Resolved::Builtin(Builtin::Len) => {
@@ -693,6 +1057,72 @@ impl FnGen<'_, '_> {
                 let r = self.fb.new_i();
                 self.fb.len(r, a);
                 Some(r.into())
+            }
+            Resolved::Builtin(Builtin::Slice) => {
+                let s = self.reference(&args[0]);
+                let from = self.int(&args[1]);
+                let to = self.int(&args[2]);
+                let n = self.fb.new_i();
+                self.fb.int_op(IntBinOp::Sub, n, to, from);
+                Some(self.substring(s, from, n).into())
+            }
+            Resolved::Builtin(Builtin::Chr) => {
+                let c = self.int(&args[0]);
+                let r = self.fb.new_r();
+                let one = self.fb.new_i();
+                self.fb.iconst(one, 1);
+                self.fb.new_bytes(r, one);
+                let zero = self.fb.new_i();
+                self.fb.iconst(zero, 0);
+                self.fb.set_b(r, zero, c);
+                Some(r.into())
+            }
+            Resolved::Builtin(Builtin::Copy) => {
+                let dst = self.reference(&args[0]);
+                let at = self.int(&args[1]);
+                let src = self.reference(&args[2]);
+                let from = self.int(&args[3]);
+                let n = self.int(&args[4]);
+                self.copy_elements(dst, at, src, from, n);
+                None
+            }
+            Resolved::Builtin(Builtin::ToString) => {
+                let b = self.reference(&args[0]);
+                let n = self.int(&args[1]);
+                let zero = self.fb.new_i();
+                self.fb.iconst(zero, 0);
+                Some(self.substring(b, zero, n).into())
+            }
+            Resolved::Builtin(Builtin::Trap) => {
+                match small_literal(&args[0]) {
+                    Some(code) => self.fb.trap_imm(code),
+                    None => {
+                        let code = self.int(&args[0]);
+                        self.fb.trap(code);
+                    }
+                }
+                self.reachable = false;
+                None
+            }
+            Resolved::Builtin(Builtin::Hash) => {
+                if let Some(&f) = self.cx.checked.helpers.get(&e.id) {
+                    let s = self.value(&args[0]);
+                    let dst = self.fb.new_i();
+                    self.fb.call(self.cx.funcs[f], &[s], AnyReg::from(dst));
+                    return Some(dst.into());
+                }
+                // An int's hash: multiply by an odd constant (2^64 / the
+                // golden ratio) and fold the high bits down, so that keys
+                // differing in high bits spread over a table's low bits.
+                let k = self.int(&args[0]);
+                let m = self.fb.new_i();
+                self.fb.iconst(m, -7046029254386353131);
+                let h = self.fb.new_i();
+                self.fb.int_op(IntBinOp::Mul, h, k, m);
+                let hi = self.fb.new_i();
+                self.fb.int_op_imm(IntBinOp::Ushr, hi, h, 32);
+                self.fb.int_op(IntBinOp::Xor, h, h, hi);
+                Some(h.into())
             }
             Resolved::Builtin(b) => {
                 let x = self.float(&args[0]);
@@ -713,8 +1143,8 @@ impl FnGen<'_, '_> {
             }
             how @ (Resolved::CallLocal(_) | Resolved::CallGlobal(_)) => {
                 let callee = match how {
-                    Resolved::CallLocal(id) => match self.locals.get(&id)? {
-                        AnyReg::R(r) => *r,
+                    Resolved::CallLocal(id) => match self.local(id)? {
+                        AnyReg::R(r) => r,
                         _ => return None,
                     },
                     Resolved::CallGlobal(g) => {
@@ -767,7 +1197,7 @@ impl FnGen<'_, '_> {
 }
 
 /// Lower a checked program to a verified module.
-pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module, LangError> {
+pub fn lower(checked: &Checked, file: &str) -> Result<Module, LangError> {
     let mut mb = ModuleBuilder::new();
     let mut globals = Vec::new();
     for g in &checked.globals {
@@ -819,15 +1249,37 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
                 .captures
                 .iter()
                 .zip(&names)
-                .map(|((_, t), n)| (t.bank().unwrap_or(Bank::I), n.as_str()))
+                .map(|((id, t), n)| {
+                    let bank = if checked.boxed.contains(id) {
+                        Bank::R
+                    } else {
+                        t.bank().unwrap_or(Bank::I)
+                    };
+                    (bank, n.as_str())
+                })
                 .collect();
             let env = mb.declare_struct(format!("fun${k}.env"), None, &fields);
             let fields = names.iter().map(|n| mb.field(env, n)).collect();
             LambdaCode { env, fields }
         })
         .collect();
+    let mut boxes = [None; 3];
+    for bank in [Bank::I, Bank::F, Bank::R] {
+        let used = checked
+            .boxed
+            .iter()
+            .any(|id| checked.type_of(*id).bank() == Some(bank));
+        if used {
+            let s = mb.declare_struct(format!("$box.{bank}"), None, &[(bank, "value")]);
+            boxes[bank.index()] = Some((s, mb.field(s, "value")));
+        }
+    }
     let mut func_types = HashMap::new();
-    for t in checked.types.values() {
+    let field_types = checked
+        .classes
+        .iter()
+        .flat_map(|c| c.fields.iter().map(|f| &f.1));
+    for t in checked.types.values().chain(field_types) {
         if let Type::Func(params, result) = t {
             let sig = sig_of(params, result);
             let key = (sig.params.clone(), sig.result);
@@ -836,8 +1288,20 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
                 .or_insert_with(|| mb.declare_type(sig));
         }
     }
+    let cast_failed = checked
+        .resolved
+        .iter()
+        .any(|(id, r)| {
+            matches!(r, Resolved::Class(_)) && checked.type_of(*id).bank() == Some(Bank::R)
+        })
+        .then(|| {
+            let s = mb.declare_struct(CAST_FAILED, None, &[(Bank::I, "never")]);
+            mb.field(s, "never")
+        });
     let context = Context {
         checked,
+        boxes,
+        cast_failed,
         funcs: &funcs,
         imports: &imports,
         globals: &globals,
@@ -845,20 +1309,24 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
         lambdas: &lambdas,
         func_types: &func_types,
     };
-    let mut bodies: Vec<(&FuncDecl, Vec<NodeId>, Option<usize>, usize)> = Vec::new();
-    for (index, (decl, class)) in program.functions().into_iter().enumerate() {
+    // Each body: its declaration, its parameters' declarations, the
+    // closure it is (if one), its function index and its file.
+    type Body<'b> = (&'b FuncDecl, Vec<NodeId>, Option<usize>, usize, &'b str);
+    let mut bodies: Vec<Body> = Vec::new();
+    for body in &checked.bodies {
+        let decl = &body.decl;
         let mut ids: Vec<NodeId> = Vec::new();
-        if class.is_some() {
+        if body.class.is_some() {
             ids.push(decl.self_id);
         }
         ids.extend(decl.params.iter().map(|p| p.id));
-        bodies.push((decl, ids, None, index));
+        bodies.push((decl, ids, None, body.func, &body.file));
     }
     for (k, l) in checked.lambdas.iter().enumerate() {
         let ids = l.decl.params.iter().map(|p| p.id).collect();
-        bodies.push((&l.decl, ids, Some(k), l.func));
+        bodies.push((&l.decl, ids, Some(k), l.func, file));
     }
-    for (decl, ids, lambda, index) in bodies {
+    for (decl, ids, lambda, index, file) in bodies {
         let sig = &checked.funcs[index];
         let mut fb = mb.function(funcs[index]);
         let mut locals = HashMap::new();
@@ -883,7 +1351,12 @@ pub fn lower(program: &Program, checked: &Checked, file: &str) -> Result<Module,
             // The captured values, copied out of the environment once.
             let env = fb.param_r(counts[Bank::R.index()]);
             for ((id, ty), &field) in checked.lambdas[k].captures.iter().zip(&lambdas[k].fields) {
-                let reg = match ty.bank().unwrap_or(Bank::I) {
+                let bank = if checked.boxed.contains(id) {
+                    Bank::R
+                } else {
+                    ty.bank().unwrap_or(Bank::I)
+                };
+                let reg = match bank {
                     Bank::I => AnyReg::from(fb.new_i()),
                     Bank::F => fb.new_f().into(),
                     Bank::R => fb.new_r().into(),

@@ -45,14 +45,14 @@ pub struct Token {
 pub const KEYWORDS: &[&str] = &[
     "fn", "let", "var", "if", "else", "while", "for", "in", "break", "continue", "return", "true",
     "false", "new", "as", "int", "float", "bool", "string", "class", "extends", "self", "null",
-    "fun", "import",
+    "fun", "import", "is", "match", "bytes",
 ];
 
 /// Punctuation, longest first so that the first match is the longest.
 const PUNCT: &[&str] = &[
-    ">>>", "..", "->", "==", "!=", "<=", ">=", "&&", "||", "<<", ">>", "+=", "-=", "*=", "/=",
-    "%=", "(", ")", "{", "}", "[", "]", ",", ":", ";", ".", "+", "-", "*", "/", "%", "&", "|", "^",
-    "~", "!", "<", ">", "=",
+    ">>>", "..", "->", "=>", "==", "!=", "<=", ">=", "&&", "||", "<<", ">>", "+=", "-=", "*=",
+    "/=", "%=", "(", ")", "{", "}", "[", "]", ",", ":", ";", ".", "+", "-", "*", "/", "%", "&",
+    "|", "^", "~", "!", "<", ">", "=",
 ];
 
 struct Lexer<'s> {

@@ -5,7 +5,9 @@
 //!
 //! [`compile`] runs the passes in order: [`lexer`] (text to tokens),
 //! [`parser`] (tokens to the [`ast`]), [`types`] (names resolved, types
-//! checked) and [`codegen`] (the checked tree to a verified module). Every
+//! checked; generic instances are made by [`generics`], and the standard
+//! [`library`]'s items are declared as the program uses them) and
+//! [`codegen`] (the checked tree to a verified module). Every
 //! error is a [`LangError`] naming the file, line and column; no input
 //! makes any pass panic.
 //!
@@ -20,7 +22,9 @@
 
 pub mod ast;
 pub mod codegen;
+pub mod generics;
 pub mod lexer;
+pub mod library;
 pub mod parser;
 pub mod types;
 
@@ -62,8 +66,9 @@ impl LangError {
 /// Compile Lark `source` (named `file_name` in errors) to a verified module
 /// whose entry is its `main` function.
 pub fn compile(source: &str, file_name: &str) -> Result<Module, LangError> {
+    let (std, std_last) = library::library()?;
     let tokens = lexer::tokenize(source, file_name)?;
-    let program = parser::parse(tokens, file_name)?;
-    let checked = types::check(&program, file_name)?;
-    codegen::lower(&program, &checked, file_name)
+    let (program, last) = parser::parse_from(tokens, file_name, *std_last)?;
+    let checked = types::check_with(&program, file_name, std, last)?;
+    codegen::lower(&checked, file_name)
 }

@@ -174,6 +174,7 @@ impl Parser<'_> {
 
     fn class(&mut self) -> PResult<ClassDecl> {
         let (name, pos) = self.ident("a class name")?;
+        let type_params = self.type_params()?;
         let parent = if self.eat("extends") {
             Some(self.ident("the parent class's name")?)
         } else {
@@ -209,7 +210,55 @@ impl Parser<'_> {
             parent,
             fields,
             methods,
+            type_params,
         })
+    }
+
+    /// `<T, U>` after a generic class's or function's name, if written.
+    fn type_params(&mut self) -> PResult<Vec<String>> {
+        let mut params = Vec::new();
+        if !self.eat("<") {
+            return Ok(params);
+        }
+        loop {
+            let (name, pos) = self.ident("a type parameter's name")?;
+            if params.contains(&name) {
+                return self.error(pos, format!("type parameter `{name}` is declared twice"));
+            }
+            params.push(name);
+            if !self.eat(",") {
+                break;
+            }
+        }
+        self.expect(">")?;
+        Ok(params)
+    }
+
+    /// `<T, ...>` after a generic class's name in a type; a closing `>>`
+    /// or `>>>` is split, so `Map<int, Vec<int>>` closes both lists.
+    fn type_args(&mut self) -> PResult<Vec<TypeExpr>> {
+        self.enter()?;
+        let mut args = Vec::new();
+        loop {
+            args.push(self.type_expr()?);
+            if !self.eat(",") {
+                break;
+            }
+        }
+        let at = self.at.min(self.tokens.len() - 1);
+        match self.tokens[at].tok {
+            Tok::Sym(">>") => {
+                self.tokens[at].tok = Tok::Sym(">");
+                self.tokens[at].pos.col += 1;
+            }
+            Tok::Sym(">>>") => {
+                self.tokens[at].tok = Tok::Sym(">>");
+                self.tokens[at].pos.col += 1;
+            }
+            _ => self.expect(">")?,
+        }
+        self.depth -= 1;
+        Ok(args)
     }
 
     fn function(&mut self) -> PResult<FuncDecl> {
@@ -221,7 +270,10 @@ impl Parser<'_> {
     /// A function's name, parameters and result type, without its body.
     fn signature(&mut self) -> PResult<FuncDecl> {
         let (name, pos) = self.ident("a function name")?;
-        self.params_and_result(name, pos)
+        let type_params = self.type_params()?;
+        let mut f = self.params_and_result(name, pos)?;
+        f.type_params = type_params;
+        Ok(f)
     }
 
     /// `(params) [-> T]`.
@@ -272,6 +324,7 @@ impl Parser<'_> {
             result,
             body: Block::default(),
             self_id,
+            type_params: Vec::new(),
         })
     }
 
@@ -282,6 +335,11 @@ impl Parser<'_> {
             Tok::Sym("float") => TypeExpr::Float,
             Tok::Sym("bool") => TypeExpr::Bool,
             Tok::Sym("string") => TypeExpr::Str,
+            Tok::Sym("bytes") => TypeExpr::Bytes,
+            Tok::Ident(n) if self.is("<") => {
+                self.advance();
+                TypeExpr::Generic(n, self.type_args()?, t.pos)
+            }
             Tok::Sym("[") => {
                 self.enter()?;
                 let elem = self.type_expr()?;
@@ -381,6 +439,7 @@ impl Parser<'_> {
                 StmtKind::Var(decl)
             }
             Tok::Sym("if") => self.if_statement()?,
+            Tok::Sym("match") => self.match_statement()?,
             Tok::Sym("while") => {
                 self.advance();
                 let cond = self.expr()?;
@@ -462,28 +521,83 @@ impl Parser<'_> {
 
     fn if_statement(&mut self) -> PResult<StmtKind> {
         self.advance(); // `if`
-        let cond = self.expr()?;
-        let then = self.block()?;
-        let otherwise = if self.eat("else") {
-            if self.is("if") {
-                let pos = self.pos();
-                self.enter()?;
-                let kind = self.if_statement()?;
-                self.depth -= 1;
-                Some(Block {
-                    stmts: vec![Stmt { kind, pos }],
-                })
-            } else {
-                Some(self.block()?)
+        let mut arms = Vec::new();
+        let otherwise = loop {
+            let cond = self.expr()?;
+            let then = self.block()?;
+            arms.push((cond, then));
+            if !self.eat("else") {
+                break None;
             }
-        } else {
-            None
+            // `else if` continues the chain at the same depth.
+            if !self.eat("if") {
+                break Some(self.block()?);
+            }
         };
-        Ok(StmtKind::If {
-            cond,
-            then,
-            otherwise,
+        Ok(StmtKind::If { arms, otherwise })
+    }
+
+    fn match_statement(&mut self) -> PResult<StmtKind> {
+        self.advance(); // `match`
+        let value = self.expr()?;
+        self.expect("{")?;
+        let mut arms = Vec::new();
+        let mut default = None;
+        loop {
+            while self.eat(";") {}
+            if self.eat("}") {
+                break;
+            }
+            if default.is_some() {
+                return self.error(self.pos(), "the `_` arm must be the last".to_owned());
+            }
+            if matches!(&self.peek().tok, Tok::Ident(n) if n == "_") {
+                self.advance();
+                self.expect("=>")?;
+                default = Some(self.block()?);
+                continue;
+            }
+            let mut values = Vec::new();
+            loop {
+                values.push(self.match_value()?);
+                if !self.eat(",") {
+                    break;
+                }
+            }
+            self.expect("=>")?;
+            let body = self.block()?;
+            arms.push(MatchArm { values, body });
+        }
+        Ok(StmtKind::Match {
+            value,
+            arms,
+            default,
         })
+    }
+
+    /// An arm's int literal, `-` allowed.
+    fn match_value(&mut self) -> PResult<(i64, Pos)> {
+        let pos = self.pos();
+        let negative = self.eat("-");
+        let t = self.advance();
+        let value = match t.tok {
+            Tok::Int(v) if negative => 0i64.checked_sub_unsigned(v),
+            Tok::Int(v) => i64::try_from(v).ok(),
+            Tok::Hex(v) if !negative => Some(v as i64),
+            other => {
+                return self.error(
+                    t.pos,
+                    format!(
+                        "expected an int literal or `_` in a match arm, found {}",
+                        describe(&other)
+                    ),
+                );
+            }
+        };
+        match value {
+            Some(v) => Ok((v, pos)),
+            None => self.error(pos, "integer literal does not fit 64 bits".to_owned()),
+        }
     }
 
     fn expr(&mut self) -> PResult<Expr> {
@@ -506,16 +620,18 @@ impl Parser<'_> {
     fn binary_chain(&mut self, min_power: u8) -> PResult<Expr> {
         let mut lhs = self.unary()?;
         loop {
-            if self.is("as") && CAST_POWER > min_power {
+            if (self.is("as") || self.is("is")) && CAST_POWER > min_power {
                 self.enter()?;
+                let is_test = self.is("is");
                 let pos = self.advance().pos;
                 let ty = self.type_expr()?;
                 let id = self.id();
-                lhs = Expr {
-                    id,
-                    kind: ExprKind::Cast(Box::new(lhs), ty),
-                    pos,
+                let kind = if is_test {
+                    ExprKind::Is(Box::new(lhs), ty)
+                } else {
+                    ExprKind::Cast(Box::new(lhs), ty)
                 };
+                lhs = Expr { id, kind, pos };
                 continue;
             }
             let Some(&(_, op, power)) = BINARY.iter().find(|(s, _, _)| self.is(s)) else {
@@ -607,6 +723,21 @@ impl Parser<'_> {
                 e = Expr { id, kind, pos };
                 continue;
             }
+            if self.is("(") && !self.peek().newline_before {
+                if let Err(err) = self.enter() {
+                    self.depth = saved;
+                    return Err(err);
+                }
+                let pos = self.advance().pos;
+                let args = self.call_args()?;
+                let id = self.id();
+                e = Expr {
+                    id,
+                    kind: ExprKind::CallValue(Box::new(e), args),
+                    pos,
+                };
+                continue;
+            }
             if !self.is("[") || self.peek().newline_before {
                 break;
             }
@@ -643,6 +774,7 @@ impl Parser<'_> {
             Tok::Str(s) => ExprKind::Str(s),
             Tok::Sym("true") => ExprKind::Bool(true),
             Tok::Sym("false") => ExprKind::Bool(false),
+            Tok::Sym("null") => ExprKind::Null,
             Tok::Sym("(") => {
                 let e = self.expr()?;
                 self.expect(")")?;
@@ -654,11 +786,26 @@ impl Parser<'_> {
                 f.body = self.block()?;
                 ExprKind::Lambda(Box::new(f))
             }
-            Tok::Sym("new") if matches!(self.peek().tok, Tok::Ident(_)) => {
-                let (name, _) = self.ident("a class name")?;
+            Tok::Sym("new") if self.is("bytes") => {
+                self.advance();
                 self.expect("(")?;
+                let len = self.expr()?;
                 self.expect(")")?;
-                ExprKind::NewObject(name)
+                ExprKind::NewBytes(Box::new(len))
+            }
+            Tok::Sym("new") if matches!(self.peek().tok, Tok::Ident(_)) => {
+                let (name, npos) = self.ident("a class name")?;
+                let generic = if self.eat("<") {
+                    Some(TypeExpr::Generic(name.clone(), self.type_args()?, npos))
+                } else {
+                    None
+                };
+                self.expect("(")?;
+                let args = self.call_args()?;
+                match generic {
+                    Some(t) => ExprKind::NewGeneric(t, args),
+                    None => ExprKind::NewObject(name, args),
+                }
             }
             Tok::Sym("new") => {
                 if !self.is("[") {
@@ -744,6 +891,16 @@ impl Parser<'_> {
 /// Parse `tokens` (from [`tokenize`](super::lexer::tokenize)) into a
 /// program.
 pub fn parse(tokens: Vec<Token>, file: &str) -> Result<Program, LangError> {
+    parse_from(tokens, file, 0).map(|(program, _)| program)
+}
+
+/// [`parse`], numbering the nodes after `first_id` (so that several files
+/// share one [`NodeId`] space); also returns the last number given.
+pub fn parse_from(
+    tokens: Vec<Token>,
+    file: &str,
+    first_id: NodeId,
+) -> Result<(Program, NodeId), LangError> {
     let mut tokens = tokens;
     if tokens.last().is_none_or(|t| t.tok != Tok::Eof) {
         tokens.push(Token {
@@ -755,9 +912,10 @@ pub fn parse(tokens: Vec<Token>, file: &str) -> Result<Program, LangError> {
     let mut p = Parser {
         tokens,
         at: 0,
-        next_id: 0,
+        next_id: first_id,
         depth: 0,
         file,
     };
-    p.program()
+    let program = p.program()?;
+    Ok((program, p.next_id))
 }

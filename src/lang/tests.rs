@@ -47,6 +47,32 @@ fn nesting_up_to_the_limit_compiles() {
     }
 }
 
+/// An `else if` chain is one statement: its length is not nesting.
+#[test]
+fn a_long_else_if_chain_is_not_nesting() {
+    let mut chain = String::from("fn pick(n: int) -> int {\n");
+    for k in 0..1000 {
+        let word = if k == 0 { "if" } else { "} else if" };
+        chain.push_str(&format!(
+            "    {word} n == {k} {{\n        return {}\n",
+            k * 3
+        ));
+    }
+    chain.push_str(
+        "    } else {\n        return -1\n    }\n}\nfn main() {\n    println(pick(999))\n}\n",
+    );
+    compile(&chain, "chain.lark").unwrap_or_else(|e| panic!("{e}"));
+    // Without the final `else` the function may end without returning.
+    let open = chain.replace("    } else {\n        return -1\n    }\n}", "    }\n}");
+    assert_eq!(
+        compile(&open, "chain.lark")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string(),
+        "chain.lark:1:4: `pick` may end without returning its int"
+    );
+}
+
 #[test]
 fn lexical_errors() {
     assert_eq!(
@@ -352,8 +378,28 @@ fn import_errors() {
 #[test]
 fn closure_errors() {
     assert_eq!(
-        error(&in_main("var n = 1; let f = fun() -> int { return n }")),
-        "2:46: a closure cannot capture `var n`: copy it into a `let` first"
+        error(&in_main("let a = new [int](2); a[0](1)")),
+        "2:31: cannot call int: it is not a function"
+    );
+    assert_eq!(
+        error(&in_main(
+            "let fs = new [fun(int) -> int](2); let y = fs[0](1, 2)"
+        )),
+        "2:53: `fun(int) -> int` takes 1 arguments, not 2"
+    );
+    assert_eq!(
+        error(&in_main(
+            "let g = fun() -> fun(int) { return fun(x: int) {} }; g()(1.5)"
+        )),
+        "2:62: argument 1 of `fun(int)` must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main("var n = 1; let f = fun() { n = 2.5 }")),
+        "2:36: the assigned value must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main("let n = 1; let f = fun() { n += 1 }")),
+        "2:32: `n` is not a `var`: it cannot be assigned"
     );
     assert_eq!(
         error(&in_main(
@@ -382,6 +428,20 @@ fn closure_errors() {
     assert_eq!(
         error(&in_main("for i in 0..3 { let f = fun() { break } }")),
         "2:37: `break` outside a loop"
+    );
+}
+
+#[test]
+fn fun_field_errors() {
+    let base = "class K {\n    var f: fun(int) -> int\n    var n: int\n}\n";
+    let body = |b: &str| format!("{base}fn main() {{\n    {b}\n}}\n");
+    assert_eq!(
+        error(&body("let k = new K(); let y = k.f(true)")),
+        "6:34: argument 1 of `K.f` must be int, found bool"
+    );
+    assert_eq!(
+        error(&body("let k = new K(); let y = k.n(1)")),
+        "6:32: `K` has no method `n`"
     );
 }
 
@@ -447,6 +507,182 @@ fn class_errors() {
     );
 }
 
+#[test]
+fn null_and_identity_errors() {
+    let base = "class A {\n    var x: int\n}\nclass B extends A {\n}\nclass C {\n}\n";
+    let body = |b: &str| format!("{base}fn main() {{\n    {b}\n}}\n");
+    assert_eq!(
+        error(&body("let n = null")),
+        "9:13: `null` has no type of its own: declare `n`'s type"
+    );
+    assert_eq!(
+        error(&body("var n: int = null")),
+        "9:18: the value of `n` must be int, found null"
+    );
+    assert_eq!(
+        error(&body("let t = new A() == new C()")),
+        "9:21: `==` of A and C: they can never be the same object"
+    );
+    assert_eq!(
+        error(&body("let t = new [int](1) != new [float](1)")),
+        "9:26: `!=` of [int] and [float]: they can never be the same object"
+    );
+    assert_eq!(
+        error(&body("let t = 1 == null")),
+        "9:15: `==` of int and null: they can never be the same object"
+    );
+    assert_eq!(
+        error(&body("let t = new A() < new A()")),
+        "9:21: `<` does not apply to A"
+    );
+    assert_eq!(
+        error(&body("print(null)")),
+        "9:11: cannot print null: print its elements"
+    );
+    assert_eq!(error(&body("let x = null.x")), "9:18: null has no fields");
+}
+
+#[test]
+fn cast_and_constructor_errors() {
+    let base = "class A {\n    var x: int\n}\nclass B extends A {\n    fn init(x: int) { self.x = x }\n}\nclass C {\n}\n";
+    let body = |b: &str| format!("{base}fn main() {{\n    {b}\n}}\n");
+    assert_eq!(
+        error(&body("let a = new A(1)")),
+        "10:13: `A` has no `init` method: `new A()` takes no arguments"
+    );
+    assert_eq!(
+        error(&body("let b = new B()")),
+        "10:13: `B.init` takes 1 arguments, not 0"
+    );
+    assert_eq!(
+        error(&body("let b = new B(1.5)")),
+        "10:19: argument 1 of `B.init` must be int, found float"
+    );
+    assert_eq!(
+        error(&body("let b = new B(1); b.init(2)")),
+        "10:25: `B` has no method `init`"
+    );
+    assert_eq!(
+        error(&body("let t = new A() is C")),
+        "10:21: A is never C: unrelated classes"
+    );
+    assert_eq!(
+        error(&body("let t = 1 is A")),
+        "10:15: `is` tests an object against a class, not int against A"
+    );
+    assert_eq!(
+        error(&body("let t = new A() is int")),
+        "10:21: `is` tests an object against a class, not A against int"
+    );
+    assert_eq!(
+        error(&body("let t = new A() is D")),
+        "10:24: unknown type `D`"
+    );
+    assert_eq!(
+        error(&body("let c = new A() as C")),
+        "10:21: cannot convert A to C"
+    );
+    assert_eq!(
+        error(&body("let b: B = new A()")),
+        "10:16: the value of `b` must be B, found A"
+    );
+    assert_eq!(
+        error("class K {\n    fn init() -> int { return 1 }\n}\nfn main() {\n}\n"),
+        "2:8: `K.init` is a constructor: it returns nothing"
+    );
+}
+
+/// How many ops of `opcode` function `name` of the compiled `src` has.
+fn count_ops(src: &str, name: &str, opcode: crate::bytecode::op::Opcode) -> usize {
+    let m = compile(src, "ops.lark").unwrap_or_else(|e| panic!("{e}"));
+    let f = m
+        .functions
+        .iter()
+        .find(|f| f.name == name)
+        .expect("function");
+    f.code.iter().filter(|op| op.opcode == opcode).count()
+}
+
+/// Methods no class overrides below the receiver's static class are
+/// called directly; the others through the vtable.
+#[test]
+fn class_hierarchy_analysis_makes_calls_direct() {
+    use crate::bytecode::op::Opcode;
+    let src = "class A {\n    fn f() -> int { return 1 }\n    fn g() -> int { return self.f() }\n}\nclass B extends A {\n    fn f() -> int { return 2 }\n}\nclass C extends B {\n}\nfn viaA(a: A) -> int { return a.f() + a.g() }\nfn viaB(b: B) -> int { return b.f() + b.g() }\nfn main() {\n    println(viaA(new C()) + viaB(new B()))\n}\n";
+    // `f` is overridden below A (by B): virtual on an A, direct on a B.
+    assert_eq!(count_ops(src, "viaA", Opcode::CallI), 1);
+    assert_eq!(count_ops(src, "viaA", Opcode::Call), 1);
+    assert_eq!(count_ops(src, "viaB", Opcode::CallI), 0);
+    assert_eq!(count_ops(src, "viaB", Opcode::Call), 2);
+    // `self` is never null: no check before the (virtual) call in `g`.
+    assert_eq!(count_ops(src, "A.g", Opcode::JNNull), 0);
+    assert_eq!(count_ops(src, "viaB", Opcode::JNNull), 2);
+}
+
+#[test]
+fn match_errors() {
+    assert_eq!(
+        error(&in_main("match 1.5 {\n        _ => { }\n    }")),
+        "2:11: a matched value must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main(
+            "match 3 {\n        1, 2 => { }\n        -4, 2 => { }\n    }"
+        )),
+        "4:13: `2` is matched by an earlier arm"
+    );
+    assert_eq!(
+        error(&in_main(
+            "match 3 {\n        _ => { }\n        1 => { }\n    }"
+        )),
+        "4:9: the `_` arm must be the last"
+    );
+    assert_eq!(
+        error(&in_main("match 3 {\n        x => { }\n    }")),
+        "3:9: expected an int literal or `_` in a match arm, found `x`"
+    );
+    assert_eq!(
+        error(&in_main("match 3 {\n        1 { }\n    }")),
+        "3:11: expected `=>`, found `{`"
+    );
+    assert_eq!(
+        error(&in_main("match 3 {\n        1 => println(1)\n    }")),
+        "3:14: expected `{`, found `println`"
+    );
+    // Without `_`, a match may fall through: the function may not return.
+    assert_eq!(
+        error(
+            "fn f(n: int) -> int {\n    match n {\n        0 => { return 1 }\n    }\n}\nfn main() {\n}\n"
+        ),
+        "1:4: `f` may end without returning its int"
+    );
+    assert_eq!(
+        error(&in_main("match 1 {\n        _ => { break }\n    }")),
+        "3:16: `break` outside a loop"
+    );
+}
+
+/// Dense values take a jump table; sparse ones compares.
+#[test]
+fn dense_matches_use_switch() {
+    use crate::bytecode::op::Opcode;
+    let arms = |values: &[i64]| {
+        let mut src = String::from("fn f(n: int) -> int {\n    match n {\n");
+        for v in values {
+            src.push_str(&format!("        {v} => {{ return {v} }}\n"));
+        }
+        src.push_str("        _ => { return 0 }\n    }\n}\nfn main() {\n}\n");
+        src
+    };
+    assert_eq!(count_ops(&arms(&[1, 2, 3, 5, 6]), "f", Opcode::Switch), 1);
+    assert_eq!(count_ops(&arms(&[-3, -2, -1, 0]), "f", Opcode::Switch), 1);
+    assert_eq!(count_ops(&arms(&[1, 2, 3]), "f", Opcode::Switch), 0);
+    assert_eq!(
+        count_ops(&arms(&[1, 10, 100, 1000]), "f", Opcode::Switch),
+        0
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -466,7 +702,7 @@ proptest! {
             "return", "break", "continue", "1", "2.5", "\"s\"", "true", "int", "float", "bool",
             "string", ":", ",", ";", "\n", "->", "new", "len", "print", "println", "as", "+=",
             "class", "extends", "self", ".", "A", "B", "fun", "import", "f", "f(1)",
-            "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~",
+            "9223372036854775808", "-", "0xff", "sqrt", ">>>", "~", "null", "!=", "is", "init", "new A(1)", "match", "=>", "_", "f(1)(2)", "a[0](1)",
         ]),
         0..80,
     )) {
@@ -475,4 +711,142 @@ proptest! {
         let with_main = format!("fn main() {{\n{src}\n}}");
         let _ = compile(&with_main, "fuzz.lark");
     }
+}
+
+#[test]
+fn string_and_bytes_errors() {
+    assert_eq!(
+        error(&in_main("let s = \"a\" + 1")),
+        "2:17: `+` of string and int: both sides must have one type (convert with `as`)"
+    );
+    assert_eq!(
+        error(&in_main("let b = \"a\" < \"b\"")),
+        "2:17: `<` does not apply to string"
+    );
+    assert_eq!(
+        error(&in_main("let s = slice(\"abc\", 1)")),
+        "2:13: `slice` takes 3 arguments, not 2"
+    );
+    assert_eq!(
+        error(&in_main("let s = chr(1.0)")),
+        "2:17: argument 1 of `chr` must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main("copy(new bytes(1), 0, new [int](1), 0, 1)")),
+        "2:27: argument 3 of `copy` must be string or bytes, found [int]"
+    );
+    assert_eq!(
+        error(&in_main("copy(new [int](1), 0, new [float](1), 0, 1)")),
+        "2:27: argument 3 of `copy` must be [int], found [float]"
+    );
+    assert_eq!(
+        error(&in_main("copy(\"ab\", 0, \"cd\", 0, 1)")),
+        "2:10: argument 1 of `copy` must be bytes or an array, found string"
+    );
+    assert_eq!(
+        error(&in_main("let s = to_string(\"ab\", 1)")),
+        "2:23: argument 1 of `to_string` must be bytes, found string"
+    );
+    assert_eq!(
+        error(&in_main("let b = new bytes(1.5)")),
+        "2:23: a length must be int, found float"
+    );
+    assert_eq!(
+        error(&in_main("let h = hash(1.5)")),
+        "2:18: `hash` takes an int or a string, not float"
+    );
+    assert_eq!(
+        error("fn copy() {\n}\nfn main() {\n}\n"),
+        "1:4: `copy` is a builtin function"
+    );
+}
+
+#[test]
+fn generic_errors() {
+    let boxed = "class Box<T> {\n    var v: T\n}\n";
+    assert_eq!(
+        error(&format!(
+            "{boxed}fn main() {{\n    let b = new Box<int, int>()\n}}\n"
+        )),
+        "5:17: `Box` takes 1 type argument, not 2"
+    );
+    assert_eq!(
+        error(&format!("{boxed}fn main() {{\n    var b: Box\n}}\n")),
+        "5:12: `Box` is generic: give its type arguments (`Box<...>`)"
+    );
+    assert_eq!(
+        error(&format!(
+            "{boxed}fn make<T>() -> Box<T> {{\n    return new Box<T>()\n}}\nfn main() {{\n    let b = make()\n}}\n"
+        )),
+        "8:13: the type parameter `T` of `make` is not determined by the arguments"
+    );
+    // An operation the type argument does not support: reported in the
+    // generic code, naming the instance and where it was made.
+    assert_eq!(
+        error(
+            "fn add<T>(a: T, b: T) -> T {\n    return a + b\n}\nfn main() {\n    println(add(1, 2))\n    let x = add(true, false)\n}\n"
+        ),
+        "2:14: `+` does not apply to bool (in the instance `add<bool>` made at e.lark:6:13)"
+    );
+    assert_eq!(
+        error(
+            "class Pair<A, B> {\n    var a: A\n    fn neg() -> A {\n        return -self.a\n    }\n}\nfn main() {\n    let p = new Pair<string, int>()\n}\n"
+        ),
+        "4:16: `-` does not apply to string (in the instance `Pair<string, int>` made at e.lark:8:17)"
+    );
+    assert_eq!(
+        error("fn id<T>(x: T) -> T {\n    return x\n}\nfn main() {\n    let f = id\n}\n"),
+        "5:13: `id` is generic: call it (the arguments give its type arguments)"
+    );
+    assert_eq!(
+        error("fn two<T>(x: T, y: T) {\n}\nfn main() {\n    two(1, \"a\")\n}\n"),
+        "4:12: argument 2 of `two` must be int, found string"
+    );
+    assert_eq!(
+        error("class Box<T, T> {\n}\nfn main() {\n}\n"),
+        "1:14: type parameter `T` is declared twice"
+    );
+    assert_eq!(
+        error("fn f<T>(x: T) {\n}\nfn f(x: int) {\n}\nfn main() {\n}\n"),
+        "3:4: `f` is declared twice"
+    );
+    // The library's generics report the same way, in the library's file
+    // (at the first `hash` of a key checked: the one in `grow`).
+    let map_source = super::library::FILES
+        .iter()
+        .find(|(name, _)| *name == "std/map.lark")
+        .map(|(_, source)| *source)
+        .expect("map.lark");
+    let (line, text) = map_source
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("hash(ks[j])"))
+        .expect("grow hashes its keys");
+    let col = text.find("[j]").expect("argument: its position is its `[`") + 1;
+    assert_eq!(
+        compile(
+            "fn main() {\n    let m = new Map<float, int>()\n}\n",
+            "e.lark"
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .to_string(),
+        format!(
+            "std/map.lark:{}:{col}: `hash` takes an int or a string, not float \
+             (in the instance `Map<float, int>` made at e.lark:2:17)",
+            line + 1
+        )
+    );
+    // Ever larger instances end in an error, not a stack overflow.
+    let grows =
+        error("class X<T> {\n    var y: X<[T]>\n}\nfn main() {\n    let x = new X<int>()\n}\n");
+    assert!(
+        grows.contains("nests its type arguments too deeply"),
+        "{grows}"
+    );
+    let grows = error("fn f<T>(x: T) {\n    f(new [T](1))\n}\nfn main() {\n    f(1)\n}\n");
+    assert!(
+        grows.contains("nests its type arguments too deeply"),
+        "{grows}"
+    );
 }

@@ -12,7 +12,11 @@ use std::fmt;
 
 use super::LangError;
 use super::ast::*;
+use super::generics::{Instantiator, Substitution, infer, instance_name, type_expr_of};
 use crate::bytecode::Bank;
+
+/// The longest name of a generic instance (`Vec$arr_int` and so on).
+pub const MAX_INSTANCE_NAME: usize = 200;
 
 /// A type of the language.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +29,8 @@ pub enum Type {
     Bool,
     /// `string`: an immutable byte string.
     Str,
+    /// `bytes`: a mutable byte array.
+    Bytes,
     /// `[T]`: a fixed-length array.
     Array(Box<Type>),
     /// An object of a class (its index among the classes, and its name):
@@ -32,6 +38,8 @@ pub enum Type {
     Class(usize, String),
     /// A function value: its parameter types and result type.
     Func(Vec<Type>, Box<Type>),
+    /// The type of `null`: assignable to every reference type.
+    Null,
     /// What a call of a function without a result has.
     Void,
 }
@@ -42,7 +50,12 @@ impl Type {
         match self {
             Type::Int | Type::Bool => Some(Bank::I),
             Type::Float => Some(Bank::F),
-            Type::Str | Type::Array(_) | Type::Class(..) | Type::Func(..) => Some(Bank::R),
+            Type::Str
+            | Type::Bytes
+            | Type::Array(_)
+            | Type::Class(..)
+            | Type::Func(..)
+            | Type::Null => Some(Bank::R),
             Type::Void => None,
         }
     }
@@ -55,6 +68,7 @@ impl fmt::Display for Type {
             Type::Float => write!(f, "float"),
             Type::Bool => write!(f, "bool"),
             Type::Str => write!(f, "string"),
+            Type::Bytes => write!(f, "bytes"),
             Type::Array(t) => write!(f, "[{t}]"),
             Type::Class(_, name) => write!(f, "{name}"),
             Type::Func(params, result) => {
@@ -65,6 +79,7 @@ impl fmt::Display for Type {
                     ref r => write!(f, " -> {r}"),
                 }
             }
+            Type::Null => write!(f, "null"),
             Type::Void => write!(f, "nothing"),
         }
     }
@@ -81,6 +96,21 @@ pub enum Builtin {
     Abs,
     /// `floor(x)`.
     Floor,
+    /// `slice(s, from, to)`: bytes `from..to-1` of a string as a new one.
+    Slice,
+    /// `chr(c)`: a one-byte string.
+    Chr,
+    /// `copy(dst, at, src, from, n)`: bytes of a string or byte array into
+    /// a byte array, or elements between arrays of one type (the `copy`
+    /// op).
+    Copy,
+    /// `to_string(b, n)`: the first `n` bytes of a byte array as a string.
+    ToString,
+    /// `trap(code)`: stop with user trap `code` (the `trap` op).
+    Trap,
+    /// `hash(k)` of an int or a string (the latter through the library's
+    /// `hash_string`, recorded in [`Checked::helpers`]).
+    Hash,
 }
 
 const BUILTINS: &[(&str, Builtin)] = &[
@@ -88,6 +118,12 @@ const BUILTINS: &[(&str, Builtin)] = &[
     ("sqrt", Builtin::Sqrt),
     ("abs", Builtin::Abs),
     ("floor", Builtin::Floor),
+    ("slice", Builtin::Slice),
+    ("chr", Builtin::Chr),
+    ("copy", Builtin::Copy),
+    ("to_string", Builtin::ToString),
+    ("trap", Builtin::Trap),
+    ("hash", Builtin::Hash),
 ];
 
 /// What a name or a call refers to.
@@ -109,6 +145,12 @@ pub enum Resolved {
     CallLocal(NodeId),
     /// A call of the function value in a global.
     CallGlobal(usize),
+    /// `obj.f(args)` where `f` is a field of a function type (and not a
+    /// method): a call of the value in the field.
+    CallField,
+    /// The class `C` of `x is C`, or of `x as C` down the hierarchy (which
+    /// checks at run time).
+    Class(usize),
     /// A virtual method: the static class of the object and the slot.
     Method {
         /// The class the object is known to be.
@@ -154,6 +196,9 @@ pub struct ClassInfo {
     /// Its virtual methods, slot by slot: the name and the function that
     /// implements it for this class (inherited or overridden).
     pub vtable: Vec<(String, usize)>,
+    /// Its constructor: its own `init` method or else its nearest
+    /// ancestor's (a function, called directly; never in the vtable).
+    pub init: Option<usize>,
 }
 
 /// What the checker found out, for the code generator.
@@ -173,6 +218,47 @@ pub struct Checked {
     pub imports: Vec<FuncSig>,
     /// The closures, in the order the checker met them.
     pub lambdas: Vec<LambdaInfo>,
+    /// The `var`s some closure captures: each lives in a box (a one-field
+    /// struct) shared by its function and the closures, which capture the
+    /// box.
+    pub boxed: std::collections::HashSet<NodeId>,
+    /// The named functions and methods to compile (the program's own, and
+    /// the library functions and generic instances it uses), with their
+    /// declarations as checked (an instance's is the substituted copy).
+    pub bodies: Vec<FuncBody>,
+    /// Operations compiled as a call of a library function (`s == t` of
+    /// strings calls `str_eq`, `hash(s)` calls `hash_string`): the
+    /// expression and the function's index.
+    pub helpers: HashMap<NodeId, usize>,
+}
+
+/// A named function or method to compile.
+#[derive(Clone, Debug)]
+pub struct FuncBody {
+    /// Its index in [`Checked::funcs`].
+    pub func: usize,
+    /// The class whose method it is.
+    pub class: Option<usize>,
+    /// Its declaration.
+    pub decl: FuncDecl,
+    /// The file its code is in (a library file for library code).
+    pub file: String,
+}
+
+/// The standard library, parsed: its items and the file each came from.
+#[derive(Clone, Debug, Default)]
+pub struct Library {
+    /// The items, with their files' names.
+    pub items: Vec<(Item, &'static str)>,
+}
+
+/// A body to check: a function declared after the program's own (a
+/// library function or an instance), and how to describe it in errors.
+struct Pending {
+    body: FuncBody,
+    /// For an instance, what errors in it add: "in the instance
+    /// `Vec<bool>` made at f.lark:3:9".
+    note: Option<String>,
 }
 
 /// A closure expression, lifted to a function of its own.
@@ -183,8 +269,9 @@ pub struct LambdaInfo {
     pub func: usize,
     /// Its declaration (parameters and body).
     pub decl: FuncDecl,
-    /// The variables it captures (by value), with their types: the
-    /// environment's fields, in order.
+    /// The variables it captures, with their types: the environment's
+    /// fields, in order (a `let` by value, a `var` by its box, see
+    /// [`Checked::boxed`]).
     pub captures: Vec<(NodeId, Type)>,
 }
 
@@ -195,6 +282,26 @@ struct Frame {
 }
 
 impl Checked {
+    /// Class hierarchy analysis: the function a call of vtable slot `slot`
+    /// on an object of static class `class` always reaches, when neither
+    /// the class nor any descendant overrides it (the call can then be
+    /// direct); `None` when the slot is overridden below `class`.
+    pub fn direct_target(&self, class: usize, slot: usize) -> Option<usize> {
+        let func = self.classes.get(class)?.vtable.get(slot)?.1;
+        let descends = |mut k: usize| loop {
+            if k == class {
+                return true;
+            }
+            match self.classes[k].parent {
+                Some(p) => k = p,
+                None => return false,
+            }
+        };
+        let overridden = (0..self.classes.len())
+            .any(|k| descends(k) && self.classes[k].vtable.get(slot).map(|e| e.1) != Some(func));
+        (!overridden).then_some(func)
+    }
+
     /// The type of expression or declaration `id` (void if unknown, which
     /// cannot happen for a checked program).
     pub fn type_of(&self, id: NodeId) -> &Type {
@@ -209,7 +316,27 @@ struct Local {
 }
 
 struct Checker<'s> {
-    file: &'s str,
+    /// The file of the code being checked.
+    file: String,
+    /// The file of the program (where instances are made).
+    main_file: &'s str,
+    /// The generic classes and functions by name (the program's replace
+    /// the library's), with their files.
+    generic_classes: HashMap<String, (&'s ClassDecl, &'s str)>,
+    generic_funcs: HashMap<String, (&'s FuncDecl, &'s str)>,
+    /// The library's other classes and functions, declared on first use.
+    std_classes: HashMap<String, (&'s ClassDecl, &'s str)>,
+    std_funcs: HashMap<String, (&'s FuncDecl, &'s str)>,
+    /// The library functions declared so far.
+    std_declared: HashMap<String, usize>,
+    /// The generic class and type arguments of each class instance.
+    instance_of: HashMap<usize, (String, Vec<Type>)>,
+    /// The function instances made, by mangled name.
+    func_instances: HashMap<String, usize>,
+    /// Bodies still to check.
+    pending: Vec<Pending>,
+    /// The last [`NodeId`] given out (instances take the next ones).
+    next_id: NodeId,
     out: Checked,
     /// Top-level names: functions and globals share one namespace.
     top: HashMap<String, Resolved>,
@@ -224,6 +351,18 @@ struct Checker<'s> {
 
 type CResult<T> = Result<T, LangError>;
 
+/// The method `new C(args)` calls on the new object.
+pub const INIT_METHOD: &str = "init";
+
+/// Whether `==` on values of type `t` compares identity (`req`): every
+/// reference type but strings, whose `==` compares contents.
+pub fn is_identity_type(t: &Type) -> bool {
+    matches!(
+        t,
+        Type::Class(..) | Type::Array(_) | Type::Bytes | Type::Func(..) | Type::Null
+    )
+}
+
 /// Whether a block surely ends in a `return` (or a loop that never ends).
 fn block_returns(b: &Block) -> bool {
     b.stmts.iter().any(stmt_returns)
@@ -232,12 +371,20 @@ fn block_returns(b: &Block) -> bool {
 fn stmt_returns(s: &Stmt) -> bool {
     match &s.kind {
         StmtKind::Return(_) => true,
-        StmtKind::If {
-            then,
-            otherwise: Some(otherwise),
+        StmtKind::Expr(Expr {
+            kind: ExprKind::Call(name, _),
             ..
-        } => block_returns(then) && block_returns(otherwise),
+        }) => name == "trap",
+        StmtKind::If {
+            arms,
+            otherwise: Some(otherwise),
+        } => arms.iter().all(|(_, b)| block_returns(b)) && block_returns(otherwise),
         StmtKind::Block(b) => block_returns(b),
+        StmtKind::Match {
+            arms,
+            default: Some(default),
+            ..
+        } => arms.iter().all(|a| block_returns(&a.body)) && block_returns(default),
         StmtKind::While { cond, body } => {
             matches!(cond.kind, ExprKind::Bool(true)) && !breaks(body)
         }
@@ -249,25 +396,37 @@ fn stmt_returns(s: &Stmt) -> bool {
 fn breaks(b: &Block) -> bool {
     b.stmts.iter().any(|s| match &s.kind {
         StmtKind::Break => true,
-        StmtKind::If {
-            then, otherwise, ..
-        } => breaks(then) || otherwise.as_ref().is_some_and(breaks),
+        StmtKind::If { arms, otherwise } => {
+            arms.iter().any(|(_, b)| breaks(b)) || otherwise.as_ref().is_some_and(breaks)
+        }
         StmtKind::Block(b) => breaks(b),
+        StmtKind::Match { arms, default, .. } => {
+            arms.iter().any(|a| breaks(&a.body)) || default.as_ref().is_some_and(breaks)
+        }
         _ => false,
     })
 }
 
-impl Checker<'_> {
+impl<'s> Checker<'s> {
     fn error<T>(&self, pos: Pos, message: String) -> CResult<T> {
-        Err(LangError::new(self.file, pos, message))
+        Err(LangError::new(&self.file, pos, message))
     }
 
-    fn resolve_type(&self, t: &TypeExpr) -> CResult<Type> {
+    fn resolve_type(&mut self, t: &TypeExpr) -> CResult<Type> {
         Ok(match t {
             TypeExpr::Int => Type::Int,
             TypeExpr::Float => Type::Float,
             TypeExpr::Bool => Type::Bool,
             TypeExpr::Str => Type::Str,
+            TypeExpr::Bytes => Type::Bytes,
+            TypeExpr::Generic(name, args, pos) => {
+                let mut types = Vec::new();
+                for a in args {
+                    types.push(self.resolve_type(a)?);
+                }
+                let c = self.class_instance(name, types, *pos)?;
+                self.class_type(c)
+            }
             TypeExpr::Array(e) => Type::Array(Box::new(self.resolve_type(e)?)),
             TypeExpr::Func(params, result) => {
                 let mut ps = Vec::new();
@@ -280,8 +439,8 @@ impl Checker<'_> {
                 };
                 Type::Func(ps, Box::new(r))
             }
-            TypeExpr::Named(n, pos) => match self.classes.get(n) {
-                Some(&c) => self.class_type(c),
+            TypeExpr::Named(n, pos) => match self.class_named(n, *pos)? {
+                Some(c) => self.class_type(c),
                 None => return self.error(*pos, format!("unknown type `{n}`")),
             },
         })
@@ -297,15 +456,38 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn program(&mut self, p: &Program) -> CResult<()> {
+    fn program(&mut self, p: &'s Program) -> CResult<()> {
         // Declarations first: functions, classes and globals may be used
-        // before they are declared (a class's parent excepted).
-        let (mut funcs, mut globals) = (0, 0);
+        // before they are declared (a class's parent excepted). Each
+        // function's index is reserved before any signature is resolved,
+        // since resolving one may declare library functions and instances.
+        let mut globals = 0;
+        let mut own: Vec<(FuncDecl, Option<usize>, usize)> = Vec::new();
         for item in &p.items {
             match item {
+                Item::Func(f) if !f.type_params.is_empty() => {
+                    if self.top.contains_key(&f.name)
+                        || self
+                            .generic_funcs
+                            .get(&f.name)
+                            .is_some_and(|(_, file)| *file == self.main_file)
+                    {
+                        return self.error(f.pos, format!("`{}` is declared twice", f.name));
+                    }
+                    self.generic_funcs
+                        .insert(f.name.clone(), (f, self.main_file));
+                }
                 Item::Func(f) => {
-                    self.declare_top(&f.name, f.pos, Resolved::Func(funcs))?;
-                    funcs += 1;
+                    if self
+                        .generic_funcs
+                        .get(&f.name)
+                        .is_some_and(|(_, file)| *file == self.main_file)
+                    {
+                        return self.error(f.pos, format!("`{}` is declared twice", f.name));
+                    }
+                    let index = self.reserve_func(&f.name);
+                    self.declare_top(&f.name, f.pos, Resolved::Func(index))?;
+                    own.push((f.clone(), None, index));
                 }
                 Item::Global(g) => {
                     self.declare_top(&g.name, g.pos, Resolved::Global(globals))?;
@@ -317,11 +499,36 @@ impl Checker<'_> {
                     let sig = self.signature(f, f.name.clone(), Vec::new())?;
                     self.out.imports.push(sig);
                 }
+                Item::Class(c) if !c.type_params.is_empty() => {
+                    if self
+                        .generic_classes
+                        .get(&c.name)
+                        .is_some_and(|(_, file)| *file == self.main_file)
+                    {
+                        return self.error(c.pos, format!("`{}` is declared twice", c.name));
+                    }
+                    self.generic_classes
+                        .insert(c.name.clone(), (c, self.main_file));
+                }
                 Item::Class(_) => {}
             }
         }
-        for c in p.classes() {
-            self.class(c)?;
+        let mut classes = Vec::new();
+        for c in p.classes().filter(|c| c.type_params.is_empty()) {
+            if self
+                .generic_classes
+                .get(&c.name)
+                .is_some_and(|(_, file)| *file == self.main_file)
+            {
+                return self.error(c.pos, format!("`{}` is declared twice", c.name));
+            }
+            let k = self.class(c)?;
+            let first = self.out.funcs.len();
+            for m in &c.methods {
+                let index = self.reserve_func(&m.name);
+                own.push((m.clone(), Some(k), index));
+            }
+            classes.push((k, c, first));
         }
         for item in &p.items {
             if let Item::Global(g) = item {
@@ -330,14 +537,13 @@ impl Checker<'_> {
                 self.out.globals.push(info);
             }
         }
-        let functions = p.functions();
-        for &(f, class) in &functions {
+        for (f, class, index) in &own {
             let mut params = Vec::new();
             let name = match class {
                 None => f.name.clone(),
                 Some(c) => {
-                    params.push(self.class_type(c));
-                    format!("{}.{}", self.out.classes[c].name, f.name)
+                    params.push(self.class_type(*c));
+                    format!("{}.{}", self.out.classes[*c].name, f.name)
                 }
             };
             let sig = self.signature(f, name, params)?;
@@ -355,7 +561,7 @@ impl Checker<'_> {
             {
                 return self.error(param.pos, "`main` takes only `int` parameters".to_owned());
             }
-            self.out.funcs.push(sig);
+            self.out.funcs[*index] = sig;
         }
         if !self.top.contains_key("main") {
             return self.error(
@@ -363,17 +569,218 @@ impl Checker<'_> {
                 "the program has no `main` function".to_owned(),
             );
         }
-        for (k, c) in p.classes().enumerate() {
-            self.vtable(k, c)?;
+        for &(k, c, first) in &classes {
+            self.vtable(k, c, first)?;
         }
-        for (index, &(f, class)) in functions.iter().enumerate() {
-            self.function(f, index, class)?;
+        for (f, class, index) in own {
+            self.function(&f, index, class)?;
+            self.out.bodies.push(FuncBody {
+                func: index,
+                class,
+                decl: f,
+                file: self.main_file.to_owned(),
+            });
+        }
+        self.check_pending()
+    }
+
+    /// A function index for `name`, its signature filled in later.
+    fn reserve_func(&mut self, name: &str) -> usize {
+        self.out.funcs.push(FuncSig {
+            name: name.to_owned(),
+            params: Vec::new(),
+            result: Type::Void,
+        });
+        self.out.funcs.len() - 1
+    }
+
+    /// Check the bodies of the library functions and instances used, and
+    /// of those they use in turn.
+    fn check_pending(&mut self) -> CResult<()> {
+        while let Some(p) = self.pending.pop() {
+            self.file = p.body.file.clone();
+            let checked = self.function(&p.body.decl, p.body.func, p.body.class);
+            self.file = self.main_file.to_owned();
+            if let Err(mut e) = checked {
+                if let Some(note) = p.note {
+                    e.message = format!("{} ({note})", e.message);
+                }
+                return Err(e);
+            }
+            self.out.bodies.push(p.body);
+        }
+        Ok(())
+    }
+
+    /// The class named `name`: the program's, or the library's (declared
+    /// now if this is its first use); an error for a generic class
+    /// without type arguments.
+    fn class_named(&mut self, name: &str, pos: Pos) -> CResult<Option<usize>> {
+        if let Some(&c) = self.classes.get(name) {
+            return Ok(Some(c));
+        }
+        if self.generic_classes.contains_key(name) {
+            return self.error(
+                pos,
+                format!("`{name}` is generic: give its type arguments (`{name}<...>`)"),
+            );
+        }
+        let Some((decl, file)) = self.std_classes.get(name).cloned() else {
+            return Ok(None);
+        };
+        self.declare_class(decl, file, None).map(Some)
+    }
+
+    /// Declare a library class or an instance completely: fields, method
+    /// signatures and vtable; its methods' bodies are checked later.
+    fn declare_class(&mut self, c: &ClassDecl, file: &str, note: Option<String>) -> CResult<usize> {
+        let saved = std::mem::replace(&mut self.file, file.to_owned());
+        let k = self.class(c)?;
+        let first = self.out.funcs.len();
+        for m in &c.methods {
+            self.reserve_func(&m.name);
+        }
+        for (j, m) in c.methods.iter().enumerate() {
+            let name = format!("{}.{}", c.name, m.name);
+            let sig = self.signature(m, name, vec![self.class_type(k)])?;
+            self.out.funcs[first + j] = sig;
+        }
+        self.vtable(k, c, first)?;
+        for (j, m) in c.methods.iter().enumerate() {
+            self.pending.push(Pending {
+                body: FuncBody {
+                    func: first + j,
+                    class: Some(k),
+                    decl: m.clone(),
+                    file: file.to_owned(),
+                },
+                note: note.clone(),
+            });
+        }
+        self.file = saved;
+        Ok(k)
+    }
+
+    /// The instance of generic class `name` for `args`, made on first use.
+    fn class_instance(&mut self, name: &str, args: Vec<Type>, pos: Pos) -> CResult<usize> {
+        let Some((generic, file)) = self.generic_classes.get(name).cloned() else {
+            return self.error(pos, format!("unknown generic class `{name}`"));
+        };
+        if args.len() != generic.type_params.len() {
+            let n = generic.type_params.len();
+            return self.error(
+                pos,
+                format!(
+                    "`{name}` takes {n} type argument{}, not {}",
+                    if n == 1 { "" } else { "s" },
+                    args.len()
+                ),
+            );
+        }
+        let mangled = instance_name(name, &args);
+        self.check_instance_name(&mangled, pos)?;
+        if let Some(&c) = self.classes.get(&mangled) {
+            return Ok(c);
+        }
+        let subst = self.substitution(&generic.type_params, &args);
+        let mut inst = Instantiator {
+            subst: &subst,
+            next_id: &mut self.next_id,
+        };
+        let decl = ClassDecl {
+            name: mangled,
+            pos: generic.pos,
+            parent: generic.parent.clone(),
+            fields: generic
+                .fields
+                .iter()
+                .map(|f| FieldDecl {
+                    name: f.name.clone(),
+                    pos: f.pos,
+                    ty: inst.type_expr(&f.ty),
+                })
+                .collect(),
+            methods: generic.methods.iter().map(|m| inst.func(m)).collect(),
+            type_params: Vec::new(),
+        };
+        let note = self.instance_note(name, &args, pos);
+        let k = self.declare_class(&decl, file, Some(note))?;
+        self.instance_of.insert(k, (name.to_owned(), args));
+        Ok(k)
+    }
+
+    /// Reject an instance whose name has grown past [`MAX_INSTANCE_NAME`]:
+    /// a generic that instantiates itself with ever larger type arguments
+    /// would otherwise never end.
+    fn check_instance_name(&self, mangled: &str, pos: Pos) -> CResult<()> {
+        if mangled.len() > MAX_INSTANCE_NAME {
+            let short: String = mangled.chars().take(60).collect();
+            return self.error(
+                pos,
+                format!(
+                    "the instance `{short}...` nests its type arguments too deeply \
+                     (a generic that instantiates itself with larger types?)"
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn substitution(&self, params: &[String], args: &[Type]) -> Substitution {
+        params
+            .iter()
+            .zip(args)
+            .map(|(p, a)| (p.clone(), type_expr_of(a)))
+            .collect()
+    }
+
+    fn instance_note(&self, name: &str, args: &[Type], pos: Pos) -> String {
+        let args: Vec<String> = args.iter().map(Type::to_string).collect();
+        format!(
+            "in the instance `{name}<{}>` made at {}:{pos}",
+            args.join(", "),
+            self.file
+        )
+    }
+
+    /// The library function `name`, declared on first use.
+    fn std_func(&mut self, name: &str, pos: Pos) -> CResult<usize> {
+        if let Some(&f) = self.std_declared.get(name) {
+            return Ok(f);
+        }
+        let Some((decl, file)) = self.std_funcs.get(name).cloned() else {
+            return self.error(pos, format!("the library has no function `{name}`"));
+        };
+        let index = self.reserve_func(name);
+        self.std_declared.insert(name.to_owned(), index);
+        let saved = std::mem::replace(&mut self.file, file.to_owned());
+        let sig = self.signature(decl, name.to_owned(), Vec::new());
+        self.file = saved;
+        self.out.funcs[index] = sig?;
+        self.pending.push(Pending {
+            body: FuncBody {
+                func: index,
+                class: None,
+                decl: decl.clone(),
+                file: file.to_owned(),
+            },
+            note: None,
+        });
+        Ok(index)
+    }
+
+    /// Declare the library function `name` as a top-level name if the
+    /// program has none of that name.
+    fn use_std(&mut self, name: &str, pos: Pos) -> CResult<()> {
+        if !self.top.contains_key(name) && self.std_funcs.contains_key(name) {
+            let f = self.std_func(name, pos)?;
+            self.top.insert(name.to_owned(), Resolved::Func(f));
         }
         Ok(())
     }
 
     /// The signature of `f`, after the parameters `params` already has.
-    fn signature(&self, f: &FuncDecl, name: String, mut params: Vec<Type>) -> CResult<FuncSig> {
+    fn signature(&mut self, f: &FuncDecl, name: String, mut params: Vec<Type>) -> CResult<FuncSig> {
         for param in &f.params {
             params.push(self.resolve_type(&param.ty)?);
         }
@@ -393,7 +800,7 @@ impl Checker<'_> {
     }
 
     /// Declare class `c`: its name, parent and fields (methods come later).
-    fn class(&mut self, c: &ClassDecl) -> CResult<()> {
+    fn class(&mut self, c: &ClassDecl) -> CResult<usize> {
         if self.classes.contains_key(&c.name) || self.top.contains_key(&c.name) {
             return self.error(c.pos, format!("`{}` is declared twice", c.name));
         }
@@ -418,6 +825,7 @@ impl Checker<'_> {
             parent,
             fields: Vec::new(),
             vtable: Vec::new(),
+            init: None,
         });
         for f in &c.fields {
             let ty = self.resolve_type(&f.ty)?;
@@ -429,7 +837,7 @@ impl Checker<'_> {
             }
             self.out.classes[index].fields.push((f.name.clone(), ty));
         }
-        Ok(())
+        Ok(index)
     }
 
     /// The type of field `name` of class `c` (its own or inherited).
@@ -445,20 +853,58 @@ impl Checker<'_> {
         None
     }
 
+    /// `new C(args)` of class `c`: the arguments checked against `C`'s
+    /// `init` (its own or its nearest ancestor's), none without one.
+    fn construct(&mut self, e: &Expr, c: usize, args: &[Expr]) -> CResult<Type> {
+        let name = self.out.classes[c].name.clone();
+        match self.out.classes[c].init {
+            Some(f) => {
+                self.out.resolved.insert(e.id, Resolved::Func(f));
+                let params = self.out.funcs[f].params[1..].to_vec();
+                self.arguments(e, &format!("{name}.{INIT_METHOD}"), args, &params)?;
+            }
+            None if !args.is_empty() => {
+                return self.error(
+                    e.pos,
+                    format!(
+                        "`{name}` has no `{INIT_METHOD}` method: `new {name}()` takes no arguments"
+                    ),
+                );
+            }
+            None => {}
+        }
+        Ok(self.class_type(c))
+    }
+
     /// Class `k`'s vtable: its parent's, with overrides in place and its new
     /// methods after.
-    fn vtable(&mut self, k: usize, c: &ClassDecl) -> CResult<()> {
-        let mut table = match self.out.classes[k].parent {
-            Some(p) => self.out.classes[p].vtable.clone(),
-            None => Vec::new(),
+    fn vtable(&mut self, k: usize, c: &ClassDecl, first: usize) -> CResult<()> {
+        let (mut table, mut init) = match self.out.classes[k].parent {
+            Some(p) => (self.out.classes[p].vtable.clone(), self.out.classes[p].init),
+            None => (Vec::new(), None),
         };
-        let first = self
-            .out
-            .funcs
-            .iter()
-            .position(|f| f.name.starts_with(&format!("{}.", c.name)));
         for (m, decl) in c.methods.iter().enumerate() {
-            let func = first.unwrap_or(0) + m;
+            let func = first + m;
+            if decl.name == INIT_METHOD {
+                if decl.result.is_some() {
+                    return self.error(
+                        decl.pos,
+                        format!(
+                            "`{}.{INIT_METHOD}` is a constructor: it returns nothing",
+                            c.name
+                        ),
+                    );
+                }
+                if c.methods[..m].iter().any(|d| d.name == decl.name) {
+                    return self.error(
+                        decl.pos,
+                        format!("`{}` already has a method `{}`", c.name, decl.name),
+                    );
+                }
+                // Each class's own: any parameters, not virtual.
+                init = Some(func);
+                continue;
+            }
             if c.methods[..m].iter().any(|d| d.name == decl.name) {
                 return self.error(
                     decl.pos,
@@ -484,6 +930,7 @@ impl Checker<'_> {
             }
         }
         self.out.classes[k].vtable = table;
+        self.out.classes[k].init = init;
         Ok(())
     }
 
@@ -588,21 +1035,28 @@ impl Checker<'_> {
     }
 
     /// Whether a value of type `got` may go where `want` is expected: the
-    /// same type, or a class and one of its ancestors.
+    /// same type, a class and one of its ancestors, or `null` and any
+    /// reference type.
     fn assignable(&self, got: &Type, want: &Type) -> bool {
-        if let (Type::Class(c, _), Type::Class(w, _)) = (got, want) {
-            let mut c = *c;
-            loop {
-                if c == *w {
-                    return true;
-                }
-                match self.out.classes[c].parent {
-                    Some(p) => c = p,
-                    None => return false,
-                }
-            }
+        if *got == Type::Null {
+            return want.bank() == Some(Bank::R);
+        }
+        if let (&Type::Class(c, _), &Type::Class(w, _)) = (got, want) {
+            return self.is_ancestor(w, c);
         }
         got == want
+    }
+
+    /// Whether class `a` is class `c` or one of its ancestors.
+    fn is_ancestor(&self, a: usize, c: usize) -> bool {
+        let mut at = Some(c);
+        while let Some(k) = at {
+            if k == a {
+                return true;
+            }
+            at = self.out.classes[k].parent;
+        }
+        false
     }
 
     fn stmt(&mut self, s: &Stmt) -> CResult<()> {
@@ -614,7 +1068,19 @@ impl Checker<'_> {
                         self.expect_type(init, &t, &format!("the value of `{}`", d.name))?;
                         t
                     }
-                    (Some(init), None) => self.value(init)?,
+                    (Some(init), None) => {
+                        let t = self.value(init)?;
+                        if t == Type::Null {
+                            return self.error(
+                                init.pos,
+                                format!(
+                                    "`null` has no type of its own: declare `{}`'s type",
+                                    d.name
+                                ),
+                            );
+                        }
+                        t
+                    }
                     (None, Some(t)) => {
                         if !d.mutable {
                             return self.error(d.pos, format!("`let {}` needs a value", d.name));
@@ -631,13 +1097,11 @@ impl Checker<'_> {
                 self.declare_local(&d.name, d.pos, d.id, ty, d.mutable)
             }
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expect_type(cond, &Type::Bool, "a condition")?;
-                self.block(then)?;
+            StmtKind::If { arms, otherwise } => {
+                for (cond, then) in arms {
+                    self.expect_type(cond, &Type::Bool, "a condition")?;
+                    self.block(then)?;
+                }
                 if let Some(b) = otherwise {
                     self.block(b)?;
                 }
@@ -646,6 +1110,26 @@ impl Checker<'_> {
             StmtKind::While { cond, body } => {
                 self.expect_type(cond, &Type::Bool, "a condition")?;
                 self.loop_body(body)
+            }
+            StmtKind::Match {
+                value,
+                arms,
+                default,
+            } => {
+                self.expect_type(value, &Type::Int, "a matched value")?;
+                let mut seen = std::collections::HashSet::new();
+                for arm in arms {
+                    for &(v, pos) in &arm.values {
+                        if !seen.insert(v) {
+                            return self.error(pos, format!("`{v}` is matched by an earlier arm"));
+                        }
+                    }
+                    self.block(&arm.body)?;
+                }
+                if let Some(b) = default {
+                    self.block(b)?;
+                }
+                Ok(())
             }
             StmtKind::For {
                 var,
@@ -690,7 +1174,10 @@ impl Checker<'_> {
             StmtKind::Expr(e) => {
                 if !matches!(
                     e.kind,
-                    ExprKind::Call(..) | ExprKind::MethodCall(..) | ExprKind::Print { .. }
+                    ExprKind::Call(..)
+                        | ExprKind::CallValue(..)
+                        | ExprKind::MethodCall(..)
+                        | ExprKind::Print { .. }
                 ) {
                     return self.error(
                         e.pos,
@@ -719,9 +1206,10 @@ impl Checker<'_> {
         self.lookup_top(name)
     }
 
-    /// A local named inside a closure but declared outside it is captured,
-    /// by value, by every closure between: only immutable ones may be.
-    fn capture(&mut self, name: &str, pos: Pos) -> CResult<()> {
+    /// A local named inside a closure but declared outside it is captured
+    /// by every closure between: a `let` by value, a `var` by reference
+    /// (it is boxed).
+    fn capture(&mut self, name: &str) -> CResult<()> {
         let Some(at) = self.scopes.iter().rposition(|s| s.contains_key(name)) else {
             return Ok(());
         };
@@ -731,10 +1219,7 @@ impl Checker<'_> {
         };
         let crossing = self.frames.iter().any(|f| f.first_scope > at);
         if crossing && mutable {
-            return self.error(
-                pos,
-                format!("a closure cannot capture `var {name}`: copy it into a `let` first"),
-            );
+            self.out.boxed.insert(id);
         }
         for f in self.frames.iter_mut().filter(|f| f.first_scope > at) {
             if !f.captures.iter().any(|(c, _)| *c == id) {
@@ -821,6 +1306,17 @@ impl Checker<'_> {
 
     fn arith(&self, op: BinOp, l: &Type, r: &Type, pos: Pos) -> CResult<Type> {
         let sym = op.symbol();
+        if matches!(op, BinOp::Eq | BinOp::Ne)
+            && let Some(same_kind) = self.identity_comparable(l, r)
+        {
+            if !same_kind {
+                return self.error(
+                    pos,
+                    format!("`{sym}` of {l} and {r}: they can never be the same object"),
+                );
+            }
+            return Ok(Type::Bool);
+        }
         if l != r {
             return self.error(
                 pos,
@@ -830,9 +1326,8 @@ impl Checker<'_> {
             );
         }
         let ok = match op {
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
-                matches!(l, Type::Int | Type::Float)
-            }
+            BinOp::Add => matches!(l, Type::Int | Type::Float | Type::Str),
+            BinOp::Sub | BinOp::Mul | BinOp::Div => matches!(l, Type::Int | Type::Float),
             BinOp::Rem
             | BinOp::BitAnd
             | BinOp::BitOr
@@ -841,7 +1336,7 @@ impl Checker<'_> {
             | BinOp::Shr
             | BinOp::Ushr => *l == Type::Int,
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => matches!(l, Type::Int | Type::Float),
-            BinOp::Eq | BinOp::Ne => matches!(l, Type::Int | Type::Float | Type::Bool),
+            BinOp::Eq | BinOp::Ne => matches!(l, Type::Int | Type::Float | Type::Bool | Type::Str),
             BinOp::And | BinOp::Or => *l == Type::Bool,
         };
         if !ok {
@@ -854,15 +1349,42 @@ impl Checker<'_> {
         })
     }
 
+    /// For `==`/`!=`: `None` when neither side is compared by identity
+    /// (numbers, bools, two strings), else whether the two types may hold
+    /// the same object: one is `null`, or both are classes, arrays or
+    /// functions and one type is the other's (or an ancestor of it).
+    fn identity_comparable(&self, l: &Type, r: &Type) -> Option<bool> {
+        if *l == Type::Null || *r == Type::Null {
+            let other = if *l == Type::Null { r } else { l };
+            return Some(other.bank() == Some(Bank::R));
+        }
+        if !is_identity_type(l) && !is_identity_type(r) {
+            return None;
+        }
+        Some(self.assignable(l, r) || self.assignable(r, l))
+    }
+
     fn expr_kind(&mut self, e: &Expr) -> CResult<Type> {
+        if let ExprKind::Name(name) = &e.kind
+            && self.lookup(name).is_none()
+        {
+            if self.generic_funcs.contains_key(name) {
+                return self.error(
+                    e.pos,
+                    format!("`{name}` is generic: call it (the arguments give its type arguments)"),
+                );
+            }
+            self.use_std(name, e.pos)?;
+        }
         Ok(match &e.kind {
             ExprKind::Int(_) => Type::Int,
             ExprKind::Float(_) => Type::Float,
             ExprKind::Bool(_) => Type::Bool,
             ExprKind::Str(_) => Type::Str,
+            ExprKind::Null => Type::Null,
             ExprKind::Name(name) => match self.lookup(name) {
                 Some((r @ (Resolved::Local(_) | Resolved::Global(_)), ty, _)) => {
-                    self.capture(name, e.pos)?;
+                    self.capture(name)?;
                     self.out.resolved.insert(e.id, r);
                     ty
                 }
@@ -895,13 +1417,30 @@ impl Checker<'_> {
             ExprKind::Binary(op, l, r) => {
                 let lt = self.value(l)?;
                 let rt = self.value(r)?;
-                self.arith(*op, &lt, &rt, e.pos)?
+                let t = self.arith(*op, &lt, &rt, e.pos)?;
+                if lt == Type::Str && rt == Type::Str && matches!(op, BinOp::Eq | BinOp::Ne) {
+                    let f = self.std_func("str_eq", e.pos)?;
+                    self.out.helpers.insert(e.id, f);
+                }
+                t
             }
             ExprKind::Call(name, args) => self.call(e, name, args)?,
+            ExprKind::CallValue(callee, args) => {
+                let Type::Func(params, result) = self.value(callee)? else {
+                    let t = self.out.type_of(callee.id).clone();
+                    return self.error(e.pos, format!("cannot call {t}: it is not a function"));
+                };
+                let name = Type::Func(params.clone(), result.clone()).to_string();
+                self.arguments(e, &name, args, &params)?;
+                *result
+            }
             ExprKind::Print { args, .. } => {
                 for a in args {
                     let t = self.value(&a.expr)?;
-                    if matches!(t, Type::Array(_) | Type::Class(..) | Type::Func(..)) {
+                    if matches!(
+                        t,
+                        Type::Array(_) | Type::Class(..) | Type::Func(..) | Type::Null
+                    ) {
                         return self
                             .error(a.expr.pos, format!("cannot print {t}: print its elements"));
                     }
@@ -919,7 +1458,7 @@ impl Checker<'_> {
                 self.expect_type(index, &Type::Int, "an index")?;
                 match at {
                     Type::Array(elem) => *elem,
-                    Type::Str => Type::Int,
+                    Type::Str | Type::Bytes => Type::Int,
                     other => return self.error(array.pos, format!("cannot index {other}")),
                 }
             }
@@ -935,15 +1474,44 @@ impl Checker<'_> {
                     (Type::Int, Type::Float)
                     | (Type::Float, Type::Int)
                     | (Type::Bool, Type::Int) => to,
+                    (Type::Null, _) if to.bank() == Some(Bank::R) => to,
+                    (&Type::Class(a, _), &Type::Class(b, _)) if self.is_ancestor(b, a) => to,
+                    (&Type::Class(a, _), &Type::Class(b, _)) if self.is_ancestor(a, b) => {
+                        self.out.resolved.insert(e.id, Resolved::Class(b));
+                        to
+                    }
                     (a, b) if a == b => to,
                     _ => return self.error(e.pos, format!("cannot convert {from} to {to}")),
                 }
             }
             ExprKind::Lambda(decl) => self.lambda(e, decl)?,
-            ExprKind::NewObject(name) => match self.classes.get(name) {
-                Some(&c) => self.class_type(c),
+            ExprKind::NewObject(name, args) => match self.class_named(name, e.pos)? {
+                Some(c) => self.construct(e, c, args)?,
                 None => return self.error(e.pos, format!("unknown class `{name}`")),
             },
+            ExprKind::NewGeneric(t, args) => match self.resolve_type(t)? {
+                Type::Class(c, _) => self.construct(e, c, args)?,
+                other => return self.error(e.pos, format!("`new {other}`: not a class")),
+            },
+            ExprKind::Is(obj, class) => {
+                let from = self.value(obj)?;
+                let to = self.resolve_type(class)?;
+                let (Type::Class(a, _), Type::Class(b, _)) = (&from, &to) else {
+                    return self.error(
+                        e.pos,
+                        format!("`is` tests an object against a class, not {from} against {to}"),
+                    );
+                };
+                if !self.is_ancestor(*a, *b) && !self.is_ancestor(*b, *a) {
+                    return self.error(e.pos, format!("{from} is never {to}: unrelated classes"));
+                }
+                self.out.resolved.insert(e.id, Resolved::Class(*b));
+                Type::Bool
+            }
+            ExprKind::NewBytes(len) => {
+                self.expect_type(len, &Type::Int, "a length")?;
+                Type::Bytes
+            }
             ExprKind::Field(obj, name) => {
                 let Type::Class(c, cname) = self.value(obj)? else {
                     let t = self.out.type_of(obj.id).clone();
@@ -964,6 +1532,12 @@ impl Checker<'_> {
                     .iter()
                     .position(|(n, _)| n == name)
                 else {
+                    // A field holding a function value, called.
+                    if let Some(Type::Func(params, result)) = self.field(c, name) {
+                        self.out.resolved.insert(e.id, Resolved::CallField);
+                        self.arguments(e, &format!("{cname}.{name}"), args, &params)?;
+                        return Ok(*result);
+                    }
                     return self.error(e.pos, format!("`{cname}` has no method `{name}`"));
                 };
                 self.out
@@ -977,6 +1551,21 @@ impl Checker<'_> {
     }
 
     fn call(&mut self, e: &Expr, name: &str, args: &[Expr]) -> CResult<Type> {
+        if let Some(&(_, b)) = BUILTINS.iter().find(|(n, _)| *n == name)
+            && !matches!(
+                b,
+                Builtin::Len | Builtin::Sqrt | Builtin::Abs | Builtin::Floor
+            )
+        {
+            self.out.resolved.insert(e.id, Resolved::Builtin(b));
+            return self.builtin(e, b, name, args);
+        }
+        if self.lookup(name).is_none() {
+            if let Some((generic, file)) = self.generic_funcs.get(name).cloned() {
+                return self.generic_call(e, generic, file, args);
+            }
+            self.use_std(name, e.pos)?;
+        }
         if let Some(&(_, b)) = BUILTINS.iter().find(|(n, _)| *n == name) {
             self.out.resolved.insert(e.id, Resolved::Builtin(b));
             if args.len() != 1 {
@@ -987,7 +1576,7 @@ impl Checker<'_> {
             }
             let t = self.value(&args[0])?;
             return match (b, &t) {
-                (Builtin::Len, Type::Array(_) | Type::Str) => Ok(Type::Int),
+                (Builtin::Len, Type::Array(_) | Type::Str | Type::Bytes) => Ok(Type::Int),
                 (Builtin::Sqrt | Builtin::Abs | Builtin::Floor, Type::Float) => Ok(Type::Float),
                 _ => self.error(args[0].pos, format!("`{name}` does not take {t}")),
             };
@@ -999,7 +1588,7 @@ impl Checker<'_> {
                 Type::Func(params, result),
                 _,
             )) => {
-                self.capture(name, e.pos)?;
+                self.capture(name)?;
                 let how = match r {
                     Resolved::Local(id) => Resolved::CallLocal(id),
                     Resolved::Global(g) => Resolved::CallGlobal(g),
@@ -1021,6 +1610,161 @@ impl Checker<'_> {
         self.out.resolved.insert(e.id, Resolved::Func(index));
         let sig = self.out.funcs[index].clone();
         self.arguments(e, name, args, &sig.params)?;
+        Ok(sig.result)
+    }
+
+    /// The builtins on strings and byte arrays, `trap` and `hash`.
+    fn builtin(&mut self, e: &Expr, b: Builtin, name: &str, args: &[Expr]) -> CResult<Type> {
+        use Type::{Bytes, Int, Str, Void};
+        let (params, result): (&[Type], Type) = match b {
+            Builtin::Slice => (&[Str, Int, Int], Str),
+            Builtin::Chr => (&[Int], Str),
+            // Bytes from a string or bytes, or elements between arrays
+            // of one type: checked below.
+            Builtin::Copy => (&[Void, Int, Void, Int, Int], Void),
+            Builtin::ToString => (&[Bytes, Int], Str),
+            Builtin::Trap => (&[Int], Void),
+            _ => (&[Void], Int),
+        };
+        if args.len() != params.len() {
+            return self.error(
+                e.pos,
+                format!(
+                    "`{name}` takes {} arguments, not {}",
+                    params.len(),
+                    args.len()
+                ),
+            );
+        }
+        let mut dst = Void;
+        for (k, (a, want)) in args.iter().zip(params).enumerate() {
+            if *want != Void {
+                self.expect_type(a, want, &format!("argument {} of `{name}`", k + 1))?;
+                continue;
+            }
+            let t = self.value(a)?;
+            match (b, &t) {
+                (Builtin::Copy, _) if k == 0 => {
+                    if !matches!(t, Bytes | Type::Array(_)) {
+                        return self.error(
+                            a.pos,
+                            format!("argument 1 of `copy` must be bytes or an array, found {t}"),
+                        );
+                    }
+                    dst = t;
+                }
+                (Builtin::Copy, Str | Bytes) if dst == Bytes => {}
+                (Builtin::Copy, _) if matches!(dst, Type::Array(_)) => {
+                    if t != dst {
+                        return self.error(
+                            a.pos,
+                            format!("argument 3 of `copy` must be {dst}, found {t}"),
+                        );
+                    }
+                }
+                (Builtin::Hash, Int) => {}
+                (Builtin::Hash, Str) => {
+                    let f = self.std_func("hash_string", e.pos)?;
+                    self.out.helpers.insert(e.id, f);
+                }
+                (Builtin::Copy, _) => {
+                    return self.error(
+                        a.pos,
+                        format!("argument 3 of `copy` must be string or bytes, found {t}"),
+                    );
+                }
+                _ => {
+                    return self.error(a.pos, format!("`hash` takes an int or a string, not {t}"));
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    /// A call of a generic function: its type arguments come from the
+    /// arguments' types; the instance is made on first use.
+    fn generic_call(
+        &mut self,
+        e: &Expr,
+        generic: &FuncDecl,
+        file: &str,
+        args: &[Expr],
+    ) -> CResult<Type> {
+        let name = &generic.name;
+        if args.len() != generic.params.len() {
+            return self.error(
+                e.pos,
+                format!(
+                    "`{name}` takes {} arguments, not {}",
+                    generic.params.len(),
+                    args.len()
+                ),
+            );
+        }
+        let mut types = Vec::new();
+        for a in args {
+            types.push(self.value(a)?);
+        }
+        let mut bound = HashMap::new();
+        let instance_of = &self.instance_of;
+        let lookup = |c: usize| instance_of.get(&c).cloned();
+        for (p, t) in generic.params.iter().zip(&types) {
+            infer(&p.ty, t, &generic.type_params, &lookup, &mut bound);
+        }
+        let mut type_args = Vec::new();
+        for p in &generic.type_params {
+            match bound.remove(p) {
+                Some(t) => type_args.push(t),
+                None => {
+                    return self.error(
+                        e.pos,
+                        format!(
+                            "the type parameter `{p}` of `{name}` is not determined by the arguments"
+                        ),
+                    );
+                }
+            }
+        }
+        let mangled = instance_name(name, &type_args);
+        self.check_instance_name(&mangled, e.pos)?;
+        let index = match self.func_instances.get(&mangled) {
+            Some(&f) => f,
+            None => {
+                let subst = self.substitution(&generic.type_params, &type_args);
+                let decl = Instantiator {
+                    subst: &subst,
+                    next_id: &mut self.next_id,
+                }
+                .func(generic);
+                let note = self.instance_note(name, &type_args, e.pos);
+                let index = self.reserve_func(&mangled);
+                self.func_instances.insert(mangled.clone(), index);
+                let saved = std::mem::replace(&mut self.file, file.to_owned());
+                let sig = self.signature(&decl, mangled, Vec::new());
+                self.file = saved;
+                self.out.funcs[index] = sig?;
+                self.pending.push(Pending {
+                    body: FuncBody {
+                        func: index,
+                        class: None,
+                        decl,
+                        file: file.to_owned(),
+                    },
+                    note: Some(note),
+                });
+                index
+            }
+        };
+        self.out.resolved.insert(e.id, Resolved::Func(index));
+        let sig = self.out.funcs[index].clone();
+        for (k, ((a, got), want)) in args.iter().zip(&types).zip(&sig.params).enumerate() {
+            if !self.assignable(got, want) {
+                return self.error(
+                    a.pos,
+                    format!("argument {} of `{name}` must be {want}, found {got}", k + 1),
+                );
+            }
+        }
         Ok(sig.result)
     }
 
@@ -1096,8 +1840,31 @@ impl Checker<'_> {
 
 /// Check `program`: every name resolved, every expression typed.
 pub fn check(program: &Program, file: &str) -> Result<Checked, LangError> {
+    check_with(program, file, &Library::default(), 0)
+}
+
+/// [`check`] with the library `std` in scope: the names the program does
+/// not declare itself may refer to its functions and classes, which are
+/// checked (and later compiled) only when used. `last_id` is the highest
+/// [`NodeId`] in the program and the library.
+pub fn check_with<'s>(
+    program: &'s Program,
+    file: &'s str,
+    std: &'s Library,
+    last_id: NodeId,
+) -> Result<Checked, LangError> {
     let mut c = Checker {
-        file,
+        file: file.to_owned(),
+        main_file: file,
+        generic_classes: HashMap::new(),
+        generic_funcs: HashMap::new(),
+        std_classes: HashMap::new(),
+        std_funcs: HashMap::new(),
+        std_declared: HashMap::new(),
+        instance_of: HashMap::new(),
+        func_instances: HashMap::new(),
+        pending: Vec::new(),
+        next_id: last_id,
         out: Checked::default(),
         top: HashMap::new(),
         classes: HashMap::new(),
@@ -1106,6 +1873,24 @@ pub fn check(program: &Program, file: &str) -> Result<Checked, LangError> {
         result: Type::Void,
         loops: 0,
     };
+    for &(ref item, file) in &std.items {
+        match item {
+            Item::Func(f) if !f.type_params.is_empty() => {
+                c.generic_funcs.insert(f.name.clone(), (f, file));
+            }
+            Item::Func(f) => {
+                c.std_funcs.insert(f.name.clone(), (f, file));
+            }
+            Item::Class(k) if !k.type_params.is_empty() => {
+                c.generic_classes.insert(k.name.clone(), (k, file));
+            }
+            Item::Class(k) => {
+                c.std_classes.insert(k.name.clone(), (k, file));
+            }
+            // The library declares no globals or imports.
+            Item::Global(_) | Item::Import(_) => {}
+        }
+    }
     c.program(program)?;
     Ok(c.out)
 }
