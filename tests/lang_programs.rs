@@ -94,6 +94,11 @@ const PROGRAMS: &[(&str, &[i64])] = &[
     ("mandelbrot", &[2000, 50]),
     ("spectralnorm", &[2000]),
     ("matmul", &[600]),
+    ("binarytrees", &[16]),
+    ("json", &[50_000]),
+    ("toyvm", &[2000, 100]),
+    ("mapfilter", &[100_000, 300]),
+    ("shapes", &[30_000_000]),
 ];
 
 fn compile_program(name: &str) -> tierjit::bytecode::Module {
