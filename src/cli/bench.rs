@@ -22,7 +22,8 @@ pub struct BenchArgs {
     /// Also time the peer implementations in this folder (`lua/NAME.lua`
     /// under lua5.4, `luajit -joff` and `luajit`, and `bin/NAME.O2` when
     /// built). Repeatable: a program's peers come from the first folder
-    /// that has any for its name (`fib.tj` and `fib.lark` share `fib`'s).
+    /// with a version of it (`lua/NAME.lua`, `c/NAME.c` or `bin/NAME.O2`;
+    /// `fib.tj` and `fib.lark` share `fib`'s).
     #[arg(long)]
     peers: Vec<PathBuf>,
     /// Where the peers' C binaries (`NAME.O2`) are, if not in `PEERS/bin`.
@@ -229,13 +230,15 @@ pub fn bench(a: &BenchArgs) -> Result<(), String> {
                 .unwrap_or_default()
         };
         let mut contenders: Vec<Contender> = tiers.iter().map(|&t| Contender::Tier(t)).collect();
-        if let Some(found) = a
-            .peers
-            .iter()
-            .map(|dir| peers_for(dir, a.peer_bin.as_deref(), &name, &args))
-            .find(|found| !found.is_empty())
-        {
-            contenders.extend(found);
+        // The first folder with a Lua or C version of the program (its C
+        // binary may live in the shared --peer-bin).
+        let has_peer = |dir: &&PathBuf| {
+            dir.join("lua").join(format!("{name}.lua")).is_file()
+                || dir.join("c").join(format!("{name}.c")).is_file()
+                || dir.join("bin").join(format!("{name}.O2")).is_file()
+        };
+        if let Some(dir) = a.peers.iter().find(has_peer) {
+            contenders.extend(peers_for(dir, a.peer_bin.as_deref(), &name, &args));
         }
         if columns.is_none() {
             let mut h = String::from("| program | args |");
