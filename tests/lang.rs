@@ -1119,3 +1119,13 @@ fn words_counts_with_the_library() {
          7 words, 4 distinct, 23 letters, 2 long; mean length 3.286\n"
     );
 }
+
+/// The guide's tour (docs/language.md, "Ten minutes with Lark") prints
+/// what it says, on every engine.
+#[test]
+fn the_tour_runs() {
+    assert_eq!(
+        run(&program("tour.lark"), &[10]),
+        "jit=8 tier=2 \ntotal area 11.392, 2 big\na circle of radius 1.0\n"
+    );
+}
