@@ -1129,3 +1129,20 @@ fn the_tour_runs() {
         "jit=8 tier=2 \ntotal area 11.392, 2 big\na circle of radius 1.0\n"
     );
 }
+
+/// Adding an empty string to a new builder adds nothing (its buffer is
+/// still null then).
+#[test]
+fn string_builder_takes_empty_strings() {
+    let src = "
+fn main() {
+    let sb = new StringBuilder()
+    sb.add(\"\")
+    println(sb.len(), \" [\", sb.to_string(), \"]\")
+    sb.add(\"x\")
+    sb.add(\"\")
+    println(sb.len(), \" [\", sb.to_string(), \"]\")
+}
+";
+    assert_eq!(run(src, &[]), "0 []\n1 [x]\n");
+}
