@@ -355,6 +355,57 @@ end";
     assert_eq!(check(src, "main", &[]).int(), want);
 }
 
+/// Recursion through a reference whose possible callees are all small:
+/// the Cranelift tier calls them from a jump table, inlined, and the
+/// inlined callee's own call recurses; the depth trap and the results are
+/// the interpreter's.
+#[test]
+fn deep_recursion_through_switched_references_is_a_trap() {
+    let src = "
+type t = (i, r) -> i
+func down(i, r) -> i
+    jeqi i0, 0, done
+    mov i1, i0
+    rmov r1, r0
+    calli t, r0, 1
+    addi i0, i1, 1
+    reti i0
+done:
+    reti i0
+end
+
+func step(i, r) -> i
+    subi i0, i0, 1
+    call i0, down, 0
+    reti i0
+end
+
+func triple(i, r) -> i
+    muli i0, i0, 3
+    reti i0
+end
+
+func main(i, i) -> i
+    jeqi i1, 0, s
+    fref r0, triple
+    jmp go
+s:
+    fref r0, step
+go:
+    call i0, down, 0
+    reti i0
+end";
+    let module = tierjit::bytecode::text::parse(src).unwrap();
+    let big = |c: &mut tierjit::Config| {
+        c.stack_slots(1 << 20, 1 << 10, 1 << 20);
+    };
+    let run = |n: i64, sel: i64| check_with(&module, "main", &[Value::I(n), Value::I(sel)], big);
+    assert_eq!(run(1000, 0).int(), 1000);
+    assert_eq!(run(5, 1).int(), 16);
+    let out = run(1_000_000, 0);
+    assert_eq!(out.trap(), (TrapKind::StackOverflow, "down", 3));
+}
+
 #[test]
 fn a_call_site_that_saw_one_callee_still_calls_others() {
     // Under `auto`, template code records that the site called `inc` only;

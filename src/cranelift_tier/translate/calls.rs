@@ -11,6 +11,12 @@ use crate::runtime::heap::{
 };
 use crate::runtime::host::HostCallSite;
 
+/// At most this many callees get a case in a `calli`'s jump table
+/// ([`Translator::switched_indirect_call`]).
+const MAX_SWITCHED_TARGETS: usize = 16;
+/// The largest span of function indices a `calli`'s jump table covers.
+const MAX_SWITCHED_SPAN: usize = 256;
+
 /// A function that starts by returning at once when a test of its
 /// arguments holds: `j<cmp>[i] a, b, L` (or `jz`/`jnz`) with a `ret` at
 /// either `L` or the next op.
@@ -202,6 +208,91 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(fast);
         self.call_known_ref(pc, op, known, obj);
         self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(general);
+        self.b.set_cold_block(general);
+        self.indirect_call(pc, op);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+    }
+
+    /// The functions a `calli` of type `ty` could call that would be
+    /// inlined here (a reference of another type traps), at most
+    /// [`MAX_SWITCHED_TARGETS`] of them in a span of at most
+    /// [`MAX_SWITCHED_SPAN`] function indices; none if fewer than two.
+    pub(super) fn switched_targets(&self, ty: u16) -> Vec<KnownRef> {
+        let ty = u32::from(ty);
+        let targets: Vec<KnownRef> = self
+            .layouts
+            .iter()
+            .enumerate()
+            .filter(|(f, l)| (l.ref_type == ty || l.closure_type == ty) && self.inlinable(*f))
+            .take(MAX_SWITCHED_TARGETS)
+            .filter_map(|(f, l)| {
+                Some(KnownRef {
+                    func: u16::try_from(f).ok()?,
+                    closure: l.closure_type == ty,
+                })
+            })
+            .collect();
+        let span = match (targets.first(), targets.last()) {
+            (Some(first), Some(last)) => usize::from(last.func - first.func) + 1,
+            _ => 0,
+        };
+        if targets.len() < 2 || span > MAX_SWITCHED_SPAN {
+            return Vec::new();
+        }
+        targets
+    }
+
+    /// `calli` whose possible callees of the call's type are all small
+    /// (`targets`, in function order): when the reference is not null, is
+    /// a function reference and has the call's type, a jump table on its
+    /// function to that function's inlined call (as for a known
+    /// reference); anything else (null, another object or type, another
+    /// function) takes the general indirect call, which traps as it must.
+    pub(super) fn switched_indirect_call(&mut self, pc: u32, op: Op, targets: &[KnownRef]) {
+        // Loads through the null object for null, as in the guard of
+        // `guarded_indirect_call`: none faults, all may leave loops.
+        let (_, _, obj) = self.array_header(op.b);
+        let load =
+            |t: &mut Self, offset: usize| t.b.ins().load(I32, invariant(), obj, offset as i32);
+        let (kind, func, ty) = (
+            load(self, ARRAY_KIND_OFFSET),
+            load(self, FUNC_REF_FUNC_OFFSET),
+            load(self, FUNC_REF_TYPE_OFFSET),
+        );
+        let is_ref = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, kind, i64::from(FUNC_REF_KIND));
+        let same_type = self.b.ins().icmp_imm_s(IntCC::Equal, ty, i64::from(op.a));
+        let checked = self.b.ins().band(is_ref, same_type);
+        let (dispatch, general, done) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().brif(checked, dispatch, &[], general, &[]);
+        self.b.switch_to_block(dispatch);
+        let first = targets[0].func;
+        let span = usize::from(targets[targets.len() - 1].func - first) + 1;
+        // Below `first` the index wraps past the table: the default.
+        let index = self.b.ins().iadd_imm_s(func, -i64::from(first));
+        let blocks: Vec<Block> = targets.iter().map(|_| self.b.create_block()).collect();
+        let default = self.b.func.dfg.block_call(general, &[]);
+        let mut entries = vec![default; span];
+        for (target, &block) in targets.iter().zip(&blocks) {
+            entries[usize::from(target.func - first)] = self.b.func.dfg.block_call(block, &[]);
+        }
+        let jt = self
+            .b
+            .create_jump_table(JumpTableData::new(default, &entries));
+        self.b.ins().br_table(index, jt);
+        for (&target, block) in targets.iter().zip(blocks) {
+            self.b.switch_to_block(block);
+            self.call_known_ref(pc, op, target, obj);
+            self.b.ins().jump(done, &[]);
+        }
         self.b.switch_to_block(general);
         self.b.set_cold_block(general);
         self.indirect_call(pc, op);

@@ -970,7 +970,16 @@ impl<'a, 'f> Translator<'a, 'f> {
             CallI if let Some(known) = self.profiled_target(pc, op) => {
                 self.guarded_indirect_call(pc, op, known)
             }
-            CallI => self.indirect_call(pc, op),
+            // Else a jump table on the reference's function to the inlined
+            // call of each small function of the call's type.
+            CallI => {
+                let targets = self.switched_targets(op.a);
+                if targets.is_empty() {
+                    self.indirect_call(pc, op)
+                } else {
+                    self.switched_indirect_call(pc, op, &targets)
+                }
+            }
             TCall | TCallI => self.tail_call(pc, op),
             GGetI | GGetF | GGetR => {
                 let bank = op.opcode.global_bank().unwrap_or(Bank::I);
