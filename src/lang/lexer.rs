@@ -198,8 +198,9 @@ impl Lexer<'_> {
                         Some('\\') => '\\',
                         Some('"') => '"',
                         other => {
-                            let what =
-                                other.map_or("end of input".to_owned(), |c| format!("`{c}`"));
+                            let what = other.map_or("end of input".to_owned(), |c| {
+                                format!("`{}`", c.escape_debug())
+                            });
                             return Err(
                                 self.error(at, format!("unknown escape \\ followed by {what}"))
                             );
@@ -249,7 +250,11 @@ impl Lexer<'_> {
                     }
                     Tok::Sym(p)
                 }
-                None => return Err(self.error(pos, format!("unexpected character `{c}`"))),
+                None => {
+                    return Err(
+                        self.error(pos, format!("unexpected character `{}`", c.escape_debug()))
+                    );
+                }
             }
         };
         Ok(Token {

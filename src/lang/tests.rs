@@ -87,6 +87,11 @@ fn lexical_errors() {
         error(&in_main("print(\"a\\qb\")")),
         "2:13: unknown escape \\ followed by `q`"
     );
+    // The message stays one line whatever character follows.
+    assert_eq!(
+        error(&in_main("print(\"a\\\nb\")")),
+        "2:13: unknown escape \\ followed by `\\n`"
+    );
     assert_eq!(
         error(&in_main("let x = 18446744073709551616")),
         "2:13: integer literal `18446744073709551616` does not fit 64 bits"
