@@ -170,24 +170,30 @@ impl Translator<'_, '_> {
         })
     }
 
+    /// The object in `r[reg]` (the null object for null) and its kind,
+    /// function and type words, as a function reference would hold them.
+    /// Every object is at least as large as a function reference: no load
+    /// faults, so all may leave loops (a function reference never changes,
+    /// and no other object's kind becomes or stops being its kind).
+    fn func_ref_fields(&mut self, reg: u16) -> (Value, Value, Value, Value) {
+        let (_, _, obj) = self.array_header(reg);
+        // (Cranelift hoists plain `load`s only, not `uload32`.)
+        let load =
+            |t: &mut Self, offset: usize| t.b.ins().load(I32, invariant(), obj, offset as i32);
+        (
+            obj,
+            load(self, ARRAY_KIND_OFFSET),
+            load(self, FUNC_REF_FUNC_OFFSET),
+            load(self, FUNC_REF_TYPE_OFFSET),
+        )
+    }
+
     /// `calli` at a site whose profile names `known`: when the reference
     /// is not null, is a function reference, and refers to `known.func`
     /// with the call's type, a call of that function as for a known
     /// reference; else the general indirect call.
     pub(super) fn guarded_indirect_call(&mut self, pc: u32, op: Op, known: KnownRef) {
-        // Read through the null object for null, from an object at least
-        // as large as a function reference otherwise: no load faults, so
-        // all may leave loops (a function reference never changes, and no
-        // other object's kind becomes or stops being its kind).
-        let (_, _, obj) = self.array_header(op.b);
-        // (Cranelift hoists plain `load`s only, not `uload32`.)
-        let load =
-            |t: &mut Self, offset: usize| t.b.ins().load(I32, invariant(), obj, offset as i32);
-        let (kind, func, ty) = (
-            load(self, ARRAY_KIND_OFFSET),
-            load(self, FUNC_REF_FUNC_OFFSET),
-            load(self, FUNC_REF_TYPE_OFFSET),
-        );
+        let (obj, kind, func, ty) = self.func_ref_fields(op.b);
         let is_ref = self
             .b
             .ins()
@@ -251,16 +257,7 @@ impl Translator<'_, '_> {
     /// reference); anything else (null, another object or type, another
     /// function) takes the general indirect call, which traps as it must.
     pub(super) fn switched_indirect_call(&mut self, pc: u32, op: Op, targets: &[KnownRef]) {
-        // Loads through the null object for null, as in the guard of
-        // `guarded_indirect_call`: none faults, all may leave loops.
-        let (_, _, obj) = self.array_header(op.b);
-        let load =
-            |t: &mut Self, offset: usize| t.b.ins().load(I32, invariant(), obj, offset as i32);
-        let (kind, func, ty) = (
-            load(self, ARRAY_KIND_OFFSET),
-            load(self, FUNC_REF_FUNC_OFFSET),
-            load(self, FUNC_REF_TYPE_OFFSET),
-        );
+        let (obj, kind, func, ty) = self.func_ref_fields(op.b);
         let is_ref = self
             .b
             .ins()
