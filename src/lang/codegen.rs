@@ -464,6 +464,25 @@ impl FnGen<'_, '_> {
         }
     }
 
+    /// What `target op= v` stores: `v` itself for a plain assignment, else
+    /// the target's current value (`load` reads it into a fresh register of
+    /// `bank`) combined with `v`.
+    fn updated(
+        &mut self,
+        op: Option<BinOp>,
+        v: AnyReg,
+        bank: Bank,
+        load: impl FnOnce(&mut Self, AnyReg),
+    ) -> AnyReg {
+        let Some(op) = op else {
+            return v;
+        };
+        let cur = self.new_reg(bank);
+        load(self, cur);
+        self.arith_into(op, cur, cur, v);
+        cur
+    }
+
     fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) {
         match &target.kind {
             ExprKind::Name(_) => match self.cx.checked.resolved.get(&target.id) {
@@ -473,15 +492,8 @@ impl FnGen<'_, '_> {
                     };
                     if let (Some((_, field)), AnyReg::R(b)) = (self.box_of(*decl), reg) {
                         let v = self.value(value);
-                        let v = match op {
-                            None => v,
-                            Some(op) => {
-                                let cur = self.new_reg(field.bank());
-                                self.fb.field_get(cur, b, field);
-                                self.arith_into(op, cur, cur, v);
-                                cur
-                            }
-                        };
+                        let v = self
+                            .updated(op, v, field.bank(), |t, cur| t.fb.field_get(cur, b, field));
                         self.fb.field_set(b, field, v);
                         return;
                     }
@@ -499,15 +511,7 @@ impl FnGen<'_, '_> {
                 Some(&Resolved::Global(g)) => {
                     let g = self.cx.globals[g];
                     let v = self.value(value);
-                    let v = match op {
-                        None => v,
-                        Some(op) => {
-                            let cur = self.new_reg(v.bank());
-                            self.fb.global_get(cur, g);
-                            self.arith_into(op, cur, cur, v);
-                            cur
-                        }
-                    };
+                    let v = self.updated(op, v, v.bank(), |t, cur| t.fb.global_get(cur, g));
                     self.fb.global_set(g, v);
                 }
                 _ => {}
@@ -518,15 +522,7 @@ impl FnGen<'_, '_> {
                 };
                 let o = self.reference(obj);
                 let v = self.value(value);
-                let v = match op {
-                    None => v,
-                    Some(op) => {
-                        let cur = self.new_reg(field.bank());
-                        self.fb.field_get(cur, o, field);
-                        self.arith_into(op, cur, cur, v);
-                        cur
-                    }
-                };
+                let v = self.updated(op, v, field.bank(), |t, cur| t.fb.field_get(cur, o, field));
                 self.fb.field_set(o, field, v);
             }
             ExprKind::Index(array, index) => {

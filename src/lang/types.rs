@@ -408,6 +408,14 @@ fn breaks(b: &Block) -> bool {
 }
 
 impl<'s> Checker<'s> {
+    /// Whether the program's own file (not the library) already declares
+    /// the generic `name` in `generics`.
+    fn declared_in_program<D>(&self, generics: &HashMap<String, (D, &'s str)>, name: &str) -> bool {
+        generics
+            .get(name)
+            .is_some_and(|(_, file)| *file == self.main_file)
+    }
+
     fn error<T>(&self, pos: Pos, message: String) -> CResult<T> {
         Err(LangError::new(&self.file, pos, message))
     }
@@ -467,10 +475,7 @@ impl<'s> Checker<'s> {
             match item {
                 Item::Func(f) if !f.type_params.is_empty() => {
                     if self.top.contains_key(&f.name)
-                        || self
-                            .generic_funcs
-                            .get(&f.name)
-                            .is_some_and(|(_, file)| *file == self.main_file)
+                        || self.declared_in_program(&self.generic_funcs, &f.name)
                     {
                         return self.error(f.pos, format!("`{}` is declared twice", f.name));
                     }
@@ -478,11 +483,7 @@ impl<'s> Checker<'s> {
                         .insert(f.name.clone(), (f, self.main_file));
                 }
                 Item::Func(f) => {
-                    if self
-                        .generic_funcs
-                        .get(&f.name)
-                        .is_some_and(|(_, file)| *file == self.main_file)
-                    {
+                    if self.declared_in_program(&self.generic_funcs, &f.name) {
                         return self.error(f.pos, format!("`{}` is declared twice", f.name));
                     }
                     let index = self.reserve_func(&f.name);
@@ -500,11 +501,7 @@ impl<'s> Checker<'s> {
                     self.out.imports.push(sig);
                 }
                 Item::Class(c) if !c.type_params.is_empty() => {
-                    if self
-                        .generic_classes
-                        .get(&c.name)
-                        .is_some_and(|(_, file)| *file == self.main_file)
-                    {
+                    if self.declared_in_program(&self.generic_classes, &c.name) {
                         return self.error(c.pos, format!("`{}` is declared twice", c.name));
                     }
                     self.generic_classes
