@@ -145,6 +145,15 @@ pub(crate) struct CraneliftArgs {
     /// instead of on the background compiler thread (deterministic).
     #[arg(long)]
     sync_tier_up: bool,
+    /// Cap the engine's executable memory at this many bytes (default: 512
+    /// MiB); at the cap, old Cranelift versions are evicted and new ones
+    /// refused.
+    #[arg(long, value_name = "BYTES")]
+    code_memory_limit: Option<usize>,
+    /// At most this many background compiler threads (default: half the
+    /// cores, at least 1).
+    #[arg(long, value_name = "N")]
+    compiler_threads: Option<usize>,
 }
 
 /// The configuration of the environment (every setting
@@ -168,6 +177,12 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
     }
     if cranelift.sync_tier_up {
         config.background_compilation(false);
+    }
+    if let Some(bytes) = cranelift.code_memory_limit {
+        config.code_memory_limit(bytes);
+    }
+    if let Some(n) = cranelift.compiler_threads {
+        config.compiler_threads(n);
     }
     if let Some(r) = cranelift.cranelift_regalloc {
         config.cranelift_regalloc(match r {
@@ -260,6 +275,26 @@ fn print_stats(instance: &Instance) {
         err,
         "heap: {} bytes now, peak {}, largest live {}, {} objects, {} collections",
         heap.bytes, heap.peak_bytes, heap.max_live_bytes, heap.objects, heap.collections
+    );
+    for s in instance.all_function_stats() {
+        if let Some(why) = &s.cranelift_refusal {
+            let _ = writeln!(err, "not in Cranelift: {}: {why}", s.name);
+        }
+    }
+    let code = instance.module().engine().code_stats();
+    let _ = writeln!(
+        err,
+        "code memory: {} bytes in use (peak {}, cap {}), {} template and {} Cranelift versions, \
+         {} evicted, {} refused at the cap, {} over the compile budget; {} compiler threads",
+        code.bytes_in_use,
+        code.peak_bytes,
+        code.bytes_limit,
+        code.template_versions,
+        code.cranelift_versions,
+        code.evictions,
+        code.refusals,
+        code.over_budget,
+        code.compiler_threads
     );
     let totals = instance.compile_stats();
     let _ = writeln!(

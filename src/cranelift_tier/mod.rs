@@ -349,6 +349,61 @@ impl Compiler {
     }
 }
 
+/// One function compiled to position-independent machine code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledCode {
+    /// The function's index in the module.
+    pub func: usize,
+    /// Where it is entered.
+    pub entry: EntryPoint,
+    /// The machine code (constants follow it); it runs at any address.
+    pub code: Vec<u8>,
+}
+
+impl Compiler {
+    /// Compile one function for one entry point; the bytes run at any
+    /// address.
+    pub fn compile_code(
+        &mut self,
+        module: &Module,
+        layouts: &[FrameLayout],
+        helpers: &HelperAddrs,
+        profiles: Option<&CallProfiles>,
+        func: usize,
+        entry: EntryPoint,
+    ) -> Result<CompiledCode, CompileFailure> {
+        if func >= module.functions.len() {
+            return Err(CompileFailure::NoSuchFunction(func));
+        }
+        self.ctx.clear();
+        let src = translate::Source {
+            module,
+            layouts,
+            helpers,
+            inline_max_ops: self.inline_max_ops,
+            inline_max_depth: self.inline_max_depth,
+            self_id: (entry == EntryPoint::Start).then_some(cranelift_module::FuncId::from_u32(0)),
+            profiles,
+        };
+        self.translate(src, func, entry);
+        let result = self
+            .ctx
+            .compile(&*self.isa, &mut Default::default())
+            .map(|c| {
+                let mut code = c.code_buffer().to_vec();
+                link_self_calls(&mut code, c.buffer.relocs());
+                code
+            })
+            .map_err(|e| CompileFailure::Cranelift(format!("{:?}", e.inner)));
+        self.ctx.clear();
+        Ok(CompiledCode {
+            func,
+            entry,
+            code: result?,
+        })
+    }
+}
+
 /// Patch the PC-relative calls of `relocs` to the one function a listing
 /// declares, itself, to its start (offset 0), as cranelift-jit links them.
 fn link_self_calls(code: &mut [u8], relocs: &[cranelift_codegen::FinalizedMachReloc]) {

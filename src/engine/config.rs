@@ -109,6 +109,18 @@ pub struct Config {
     pub(super) count_ops: bool,
     pub(super) cranelift: CraneliftSettings,
     pub(super) tiering: TieringPolicy,
+    pub(super) code_memory_limit: usize,
+    pub(super) compiler_threads: usize,
+}
+
+/// The default of [`Config::code_memory_limit`]: 512 MiB.
+pub const DEFAULT_CODE_MEMORY_LIMIT: usize = 512 << 20;
+
+/// The default of [`Config::compiler_threads`]: half the cores the process
+/// may use (at least one, at most eight), so the program keeps the others.
+pub fn default_compiler_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).clamp(1, 8)
 }
 
 impl Default for Config {
@@ -125,6 +137,8 @@ impl Default for Config {
                 hot_loops: 10_000,
                 background: true,
             },
+            code_memory_limit: DEFAULT_CODE_MEMORY_LIMIT,
+            compiler_threads: default_compiler_threads(),
         }
     }
 }
@@ -274,5 +288,33 @@ impl Config {
     /// The Cranelift settings.
     pub fn get_cranelift(&self) -> CraneliftSettings {
         self.cranelift
+    }
+
+    /// Cap the engine's executable memory at `bytes` (default
+    /// [`DEFAULT_CODE_MEMORY_LIMIT`]): at the cap, older Cranelift versions
+    /// are evicted (their functions go back to template code) and new ones
+    /// refused; template code is never refused, so every function can run
+    /// (see [`Engine::code_stats`](super::Engine::code_stats)).
+    pub fn code_memory_limit(&mut self, bytes: usize) -> &mut Config {
+        self.code_memory_limit = bytes;
+        self
+    }
+
+    /// The cap on executable memory.
+    pub fn get_code_memory_limit(&self) -> usize {
+        self.code_memory_limit
+    }
+
+    /// At most `threads` background compiler threads per engine, shared by
+    /// all its modules and instances (default
+    /// [`default_compiler_threads`]; at least 1).
+    pub fn compiler_threads(&mut self, threads: usize) -> &mut Config {
+        self.compiler_threads = threads.max(1);
+        self
+    }
+
+    /// The most background compiler threads.
+    pub fn get_compiler_threads(&self) -> usize {
+        self.compiler_threads
     }
 }

@@ -2,12 +2,16 @@
 
 use super::{Config, Tier};
 use crate::error::{Error, Result};
+use crate::tiering::{CodeCache, CodeStats};
 use std::sync::Arc;
 
-/// Shared, immutable engine state. Cheap to clone.
+/// Shared engine state: the settings, and the compiled code of every module
+/// loaded into it with the compiler threads that serve them. Cheap to
+/// clone; `Send + Sync`.
 #[derive(Clone, Debug)]
 pub struct Engine {
     pub(super) config: Arc<Config>,
+    pub(super) code: Arc<CodeCache>,
 }
 
 impl Engine {
@@ -29,8 +33,14 @@ impl Engine {
         if config.max_call_depth == 0 {
             return Err(Error::Config("max_call_depth must be at least 1".into()));
         }
+        let code = CodeCache::new(
+            config.code_memory_limit,
+            config.compiler_threads,
+            config.cranelift,
+        );
         Ok(Engine {
             config: Arc::new(config),
+            code,
         })
     }
 
@@ -42,5 +52,12 @@ impl Engine {
     /// The engine that runs code.
     pub fn effective_tier(&self) -> Tier {
         self.config.tier
+    }
+
+    /// The engine's compiled code now: executable bytes in use, versions,
+    /// evictions and refusals at the cap, compiles over budget, compiler
+    /// threads and queued compiles.
+    pub fn code_stats(&self) -> CodeStats {
+        self.code.stats()
     }
 }

@@ -13,8 +13,8 @@ use crate::runtime::objects::Objects;
 use crate::runtime::stacks::RegisterStacks;
 use crate::runtime::trap::{Trap, TrapKind};
 use crate::runtime::value::Value;
+use crate::tiering::JitRuntime;
 use crate::tiering::TierStats;
-use crate::tiering::{JitOptions, JitRuntime};
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
@@ -28,20 +28,28 @@ pub struct FunctionStats {
     pub name: String,
     /// The tier it runs in now (`None`: not compiled yet).
     pub tier: Option<Tier>,
-    /// Calls counted by its template code (under `auto` only).
+    /// Calls counted by its template code (under `auto` only), in every
+    /// instance of the module.
     pub template_calls: Option<u64>,
     /// Template compile time and machine-code bytes.
     pub template: Option<(std::time::Duration, usize)>,
     /// Cranelift compile time and machine-code bytes (latest version).
     pub cranelift: Option<(std::time::Duration, usize)>,
-    /// When its Cranelift version was installed, since the instance was made.
+    /// When its Cranelift version was installed, since the module was
+    /// loaded.
     pub tiered_up_at: Option<std::time::Duration>,
     /// Cranelift compile time and machine-code bytes of its versions entered
     /// at a loop header (on-stack replacement), summed.
     pub osr_compiles: Option<(std::time::Duration, usize)>,
     /// Times a running template activation continued in Cranelift code at a
-    /// loop header.
+    /// loop header, in every instance of the module.
     pub osr_entries: u64,
+    /// Of those, this instance's.
+    pub instance_osr_entries: u64,
+    /// Why the Cranelift tier did not take it, if it did not: over the
+    /// compile budget, the engine's code memory at its cap, or an error.
+    /// The function keeps running in the template tier.
+    pub cranelift_refusal: Option<String>,
 }
 
 /// What [`Instance::heap_stats`] reports.
@@ -97,21 +105,8 @@ impl Instance {
             globals: module.bytecode().global_inits().map(Vec::into_boxed_slice),
             strings: StringTable::new(&module.bytecode().strings),
         };
-        let (first_tier, tiering) = match module.engine().effective_tier() {
-            Tier::Template => (Some(FuncTier::Template), None),
-            Tier::Cranelift => (Some(FuncTier::Cranelift), None),
-            Tier::Auto => (Some(FuncTier::Template), Some(config.tiering)),
-            Tier::Interp => (None, None),
-        };
-        let inner = &module.inner;
-        let jit = first_tier.map(|first_tier| {
-            let options = JitOptions {
-                first_tier,
-                cranelift: config.cranelift,
-                tiering,
-            };
-            JitRuntime::new(inner.code.clone(), inner.layouts.clone(), options)
-        });
+        // Code is the module's: making an instance compiles nothing.
+        let jit = module.inner.jit.clone().map(JitRuntime::new);
         Ok(Instance {
             module: module.clone(),
             store,
@@ -140,32 +135,29 @@ impl Instance {
         self.store.executed_ops
     }
 
-    /// What the JIT tiers compiled so far for this instance, per tier (zero
-    /// under the interpreter).
+    /// What the JIT tiers compiled so far for this instance's module, per
+    /// tier: code is shared by every instance of a module, so these are the
+    /// module's figures ([`Module::compile_stats`]), except the hook time
+    /// and calls, which are this instance's (zero under the interpreter).
     pub fn compile_stats(&self) -> TierStats {
-        self.jit.as_ref().map(JitRuntime::stats).unwrap_or_default()
+        let Some(rt) = &self.jit else {
+            return TierStats::default();
+        };
+        let mut stats = rt.module_code().stats();
+        (stats.hook_time, stats.hook_calls) = rt.hook_figures();
+        stats
     }
 
-    /// The tier function `name` runs in now: [`Tier::Interp`] under the
-    /// interpreter, `None` when it has not been compiled yet.
+    /// The tier function `name` runs in now (in every instance of the
+    /// module): [`Tier::Interp`] under the interpreter, `None` when it has
+    /// not been compiled yet.
     pub fn tier_of(&self, name: &str) -> Result<Option<Tier>> {
-        let idx = self.func_index(name)?;
-        Ok(self.tier_at(idx))
-    }
-
-    /// [`Instance::tier_of`] by index.
-    fn tier_at(&self, idx: usize) -> Option<Tier> {
-        match self.jit.as_ref().map(|rt| rt.tier_of(idx)) {
-            None => Some(Tier::Interp),
-            Some(Some(FuncTier::Template)) => Some(Tier::Template),
-            Some(Some(FuncTier::Cranelift)) => Some(Tier::Cranelift),
-            Some(_) => None,
-        }
+        self.module.tier_of(name)
     }
 
     /// Compile function `name` in `tier` (template or Cranelift) now, so
-    /// that its next call runs there, whatever tier the engine starts
-    /// functions in. Calls between tiers go through the function table.
+    /// that its next call (in every instance of the module) runs there,
+    /// whatever tier the engine starts functions in. Calls between tiers go through the function table.
     /// Fails under the interpreter.
     pub fn compile_function(&mut self, name: &str, tier: Tier) -> Result<()> {
         let idx = self.func_index(name)?;
@@ -188,7 +180,7 @@ impl Instance {
     }
 
     /// Move function `name` to the Cranelift tier now and return once it is
-    /// installed: its next call runs there (activations already running
+    /// installed: its next call, in every instance of the module, runs there (activations already running
     /// finish where they are; under `auto` a hot loop of one moves through
     /// its own loop-header version). Fails under the interpreter.
     pub fn tier_up(&mut self, name: &str) -> Result<()> {
@@ -226,16 +218,19 @@ impl Instance {
                 ..FunctionStats::default()
             };
         };
-        let rec = rt.record(idx).unwrap_or_default();
+        let code = rt.module_code();
+        let rec = code.record(idx).unwrap_or_default();
         FunctionStats {
             name,
-            tier: self.tier_at(idx),
-            template_calls: rt.counted_calls(idx),
+            tier: self.module.tier_at(idx),
+            template_calls: code.counted_calls(idx),
             template: rec.template,
             cranelift: rec.cranelift,
             tiered_up_at: rec.tiered_up_at,
             osr_compiles: rec.osr_compiles,
             osr_entries: rec.osr_entries,
+            instance_osr_entries: rt.osr_entries(idx),
+            cranelift_refusal: code.refusal(idx),
         }
     }
 
@@ -339,10 +334,7 @@ impl Instance {
 
     /// The index of function `name`.
     pub fn func_index(&self, name: &str) -> Result<usize> {
-        self.module
-            .bytecode()
-            .function_index(name)
-            .ok_or_else(|| Error::Call(format!("no function named `{name}`")))
+        self.module.func_index(name)
     }
 
     /// Call function number `idx`.

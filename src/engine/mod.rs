@@ -29,11 +29,29 @@ mod output;
 mod typed;
 
 pub use crate::cranelift_tier::{CraneliftSettings, OptLevel, RegallocAlgorithm};
-pub use crate::tiering::{CompileStats, TierStats, TieringPolicy};
-pub use config::{Config, HOT_CALLS_ENV, HOT_LOOPS_ENV, TIER_ENV, Tier};
+pub use crate::tiering::{CodeStats, CompileStats, TierStats, TieringPolicy};
+pub use config::{
+    Config, DEFAULT_CODE_MEMORY_LIMIT, HOT_CALLS_ENV, HOT_LOOPS_ENV, TIER_ENV, Tier,
+    default_compiler_threads,
+};
 pub use engine::Engine;
 pub use instance::{FunctionStats, HeapStats, Instance};
 pub use linker::Linker;
 pub use module::Module;
 pub use output::{InterruptHandle, SharedOutput};
 pub use typed::{Params, Results, TypedFunc, ValType};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared<T: Send + Sync>() {}
+    fn sent<T: Send>() {}
+
+    #[test]
+    fn engines_and_modules_are_shared_and_instances_sent_across_threads() {
+        shared::<Engine>();
+        shared::<Module>();
+        sent::<Instance>();
+    }
+}

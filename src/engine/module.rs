@@ -1,10 +1,12 @@
 //! A verified module, ready to instantiate.
 
-use super::Engine;
+use super::{Engine, Tier};
 use crate::bytecode::{self};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::runtime::context::FuncTier;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::structs::StructLayouts;
+use crate::tiering::{JitOptions, ModuleCode, TierStats};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,9 +18,15 @@ pub(super) struct ModuleInner {
     pub(super) layouts: Arc<[FrameLayout]>,
     /// The struct types' layouts, shared with the instances' heaps.
     pub(super) structs: Arc<StructLayouts>,
+    /// The compiled code, shared by every instance (none under the
+    /// interpreter).
+    pub(super) jit: Option<Arc<ModuleCode>>,
 }
 
-/// A verified module, ready to instantiate. Cheap to clone.
+/// A verified module, ready to instantiate, with its compiled code: every
+/// instance of it, on any thread, runs the same code, so only the first
+/// call of a function in any of them compiles it. Cheap to clone; `Send +
+/// Sync`.
 #[derive(Clone)]
 pub struct Module {
     pub(super) inner: Arc<ModuleInner>,
@@ -58,12 +66,33 @@ impl Module {
         bytecode::verify::verify(&code)?;
         let layouts = FrameLayout::all(&code).into();
         let structs = Arc::new(StructLayouts::of(&code));
+        let code = Arc::new(code);
+        let config = engine.config();
+        let first_tier = match config.tier {
+            Tier::Template | Tier::Auto => Some(FuncTier::Template),
+            Tier::Cranelift => Some(FuncTier::Cranelift),
+            Tier::Interp => None,
+        };
+        let tiering = (config.tier == Tier::Auto).then_some(config.tiering);
+        let jit = first_tier.map(|first_tier| {
+            let options = JitOptions {
+                first_tier,
+                tiering,
+            };
+            ModuleCode::new(
+                code.clone(),
+                Arc::clone(&layouts),
+                engine.code.clone(),
+                options,
+            )
+        });
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
-                code: Arc::new(code),
+                code,
                 layouts,
                 structs,
+                jit,
             }),
         })
     }
@@ -76,6 +105,64 @@ impl Module {
     /// The engine it was loaded into.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    /// What the JIT tiers compiled of this module so far, over all its
+    /// instances, per tier (zero under the interpreter).
+    pub fn compile_stats(&self) -> TierStats {
+        self.inner
+            .jit
+            .as_ref()
+            .map(|j| j.stats())
+            .unwrap_or_default()
+    }
+
+    /// The tier function `name` runs in now, in every instance:
+    /// [`Tier::Interp`] under the interpreter, `None` when it has not been
+    /// compiled yet.
+    pub fn tier_of(&self, name: &str) -> Result<Option<Tier>> {
+        let idx = self.func_index(name)?;
+        Ok(self.tier_at(idx))
+    }
+
+    /// [`Module::tier_of`] by index.
+    pub(super) fn tier_at(&self, idx: usize) -> Option<Tier> {
+        match self.inner.jit.as_ref().map(|j| j.tier_of(idx)) {
+            None => Some(Tier::Interp),
+            Some(Some(FuncTier::Template)) => Some(Tier::Template),
+            Some(Some(FuncTier::Cranelift)) => Some(Tier::Cranelift),
+            Some(_) => None,
+        }
+    }
+
+    /// The index of function `name`.
+    pub fn func_index(&self, name: &str) -> Result<usize> {
+        self.bytecode()
+            .function_index(name)
+            .ok_or_else(|| Error::Call(format!("no function named `{name}`")))
+    }
+
+    /// Move function `name` to the Cranelift tier now, for every instance,
+    /// and return once it is installed (see [`Instance::tier_up`](super::Instance::tier_up)).
+    pub fn tier_up(&self, name: &str) -> Result<()> {
+        let idx = self.func_index(name)?;
+        self.jit()?.tier_up(idx)?;
+        Ok(())
+    }
+
+    /// Evict every Cranelift version of this module's functions: calls go
+    /// back to their template code, which may tier up again later. Returns
+    /// how many versions went. Code still running finishes first; its
+    /// memory is freed when no call that may run it is left.
+    pub fn evict_cranelift_code(&self) -> Result<usize> {
+        Ok(self.jit()?.evict_cranelift())
+    }
+
+    /// The shared compiled code, or an error under the interpreter.
+    pub(super) fn jit(&self) -> Result<&Arc<ModuleCode>> {
+        self.inner.jit.as_ref().ok_or_else(|| {
+            Error::Call("this module runs in the interpreter: it compiles nothing".into())
+        })
     }
 }
 

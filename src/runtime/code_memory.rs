@@ -277,6 +277,17 @@ impl CodeMemory {
         self.mapped
     }
 
+    /// Pages held for code (interim: everything mapped).
+    pub fn bytes_resident(&self) -> usize {
+        self.mapped
+    }
+
+    /// Give back the pages of one published function (interim: kept).
+    pub fn release(&mut self, code: CodeRef) -> Result<(), CodeMemoryError> {
+        self.used = self.used.saturating_sub(code.len);
+        Ok(())
+    }
+
     /// Writes every function (unsealed where it goes into the current chunk)
     /// and pushes its reference.
     fn place_all(

@@ -28,6 +28,16 @@ pub enum CompileFailure {
     /// Executable memory could not be mapped, written or sealed.
     #[error("executable memory: {0}")]
     CodeMemory(String),
+    /// The compile would exceed its budget of size or time.
+    #[error("over the compile budget: {what}")]
+    OverBudget {
+        /// The measure and the limit.
+        what: String,
+    },
+    /// The engine's executable memory is at its cap: a Cranelift version
+    /// is refused and the function runs where it is.
+    #[error("code memory cap: {0}")]
+    CodeCap(String),
 }
 
 /// A failed compilation: which function, in which tier, and why.

@@ -47,9 +47,25 @@ impl JitRuntime {
         func: usize,
         header: Option<u32>,
     ) -> Result<(), RunError> {
+        // From here until the call returns, code retired meanwhile is not
+        // freed (see `epochs`): this call may be running it.
+        let cache = self.code.cache.clone();
+        cache.epochs().enter(&self.epoch);
+        let result = self.run_entered(store, func, header);
+        cache.epochs().leave(&self.epoch);
+        cache.reclaim();
+        result
+    }
+
+    fn run_entered(
+        &mut self,
+        store: &mut Store,
+        func: usize,
+        header: Option<u32>,
+    ) -> Result<(), RunError> {
         let addr = match header {
-            None => self.ensure_compiled(func),
-            Some(h) => self.compile_loop_entry(func, h),
+            None => self.code.ensure_compiled(func),
+            Some(h) => self.code.compile_loop_entry(func, h),
         }
         .map_err(RunError::Compile)?;
         // The stack is taken out for the call: the helpers borrow the
@@ -59,7 +75,7 @@ impl JitRuntime {
             None => NativeStack::new(store.max_call_depth.into()).map_err(|e| {
                 let detail = Some(format!("native stack: {e}"));
                 RunError::Trap(Trap::at(
-                    &self.code,
+                    &self.code.code,
                     func as u32,
                     0,
                     TrapKind::OutOfMemory,
@@ -67,7 +83,7 @@ impl JitRuntime {
                 ))
             })?,
         };
-        let module = Arc::clone(&self.code);
+        let module = Arc::clone(&self.code.code);
         let ctx: *mut VmContext = &mut *self.ctx;
         let stacks = &mut store.stacks;
         let (i0, f0, r0) = (
@@ -81,7 +97,7 @@ impl JitRuntime {
             r0 as usize + stacks.r.len() * SLOT_SIZE,
         ];
         let (max_call_depth, interrupt) = (store.max_call_depth, Arc::as_ptr(&store.interrupt));
-        let functions = self.table.as_ptr();
+        let functions = self.code.table.as_ptr();
         let mut state = HelperState {
             store: store as *mut _,
             module: &module,

@@ -1,8 +1,8 @@
-//! What the orchestrator records of compilations: per function and per
-//! tier, shared with the compiler thread.
+//! What the orchestrator records of compilations of a module: per function
+//! and per tier, over every instance.
 
 use crate::runtime::context::FuncTier;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Compilation statistics of one tier.
@@ -18,7 +18,7 @@ pub struct CompileStats {
     pub time: Duration,
 }
 
-/// Compilation statistics of an instance, per tier.
+/// Compilation statistics of a module (over every instance), per tier.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TierStats {
     /// The template tier.
@@ -53,8 +53,8 @@ pub struct FuncRecord {
     pub template: Option<(Duration, usize)>,
     /// Cranelift compile time and code bytes (the latest version).
     pub cranelift: Option<(Duration, usize)>,
-    /// When the Cranelift version was installed, since the instance was
-    /// made.
+    /// When the Cranelift version was installed, since the module was
+    /// loaded.
     pub tiered_up_at: Option<Duration>,
     /// Cranelift compile time and code bytes of the loop-header versions
     /// (on-stack replacement), summed.
@@ -64,22 +64,16 @@ pub struct FuncRecord {
     pub osr_entries: u64,
 }
 
-/// Compilation records: per function and per tier, shared with the
-/// compiler thread.
+/// Compilation records of a module: per function and per tier.
 #[derive(Debug, Default)]
 pub struct Ledger {
     /// One record per function.
     pub funcs: Vec<FuncRecord>,
     /// Totals per tier.
     pub totals: TierStats,
-}
-
-/// The ledger of an instance.
-pub type Records = Arc<Mutex<Ledger>>;
-
-/// Lock `records`, whatever a panicking thread left.
-pub fn lock(records: &Records) -> MutexGuard<'_, Ledger> {
-    records.lock().unwrap_or_else(|e| e.into_inner())
+    /// Why the Cranelift tier did not take a function (budget, code cap,
+    /// or an error), by function.
+    pub refusals: HashMap<usize, String>,
 }
 
 /// One finished compilation, for the ledger.
@@ -99,9 +93,9 @@ pub struct Compilation {
     pub code_bytes: usize,
 }
 
-/// Note a compilation in `records`; `started` is when the instance was made.
-pub fn record(records: &Records, c: Compilation, started: Instant) {
-    let mut ledger = lock(records);
+/// Note a compilation in `ledger`; `started` is when the module was
+/// loaded.
+pub fn record(ledger: &mut Ledger, c: Compilation, started: Instant) {
     let total = if c.tier == FuncTier::Cranelift {
         &mut ledger.totals.cranelift
     } else {
