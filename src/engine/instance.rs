@@ -93,7 +93,7 @@ impl Instance {
     pub(super) fn with_hosts(module: &Module, hosts: Vec<HostFunc>) -> Result<Instance> {
         let config = module.engine().config();
         let store = Store {
-            stacks: RegisterStacks::new(config.stack_slots),
+            stacks: RegisterStacks::new(config.stack_slots)?,
             heap: Heap::with_structs(config.heap_limit, module.inner.structs.clone()),
             out: Box::new(std::io::stdout()),
             hosts,
