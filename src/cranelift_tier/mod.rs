@@ -361,6 +361,13 @@ pub struct CompiledCode {
 }
 
 impl Compiler {
+    /// Drop the buffers kept from compile to compile (they keep the
+    /// capacity of the largest function compiled so far).
+    pub fn release_buffers(&mut self) {
+        self.ctx = cranelift_codegen::Context::new();
+        self.builder_ctx = FunctionBuilderContext::new();
+    }
+
     /// Compile one function for one entry point; the bytes run at any
     /// address.
     pub fn compile_code(
