@@ -49,11 +49,10 @@ impl JitRuntime {
     ) -> Result<(), RunError> {
         // From here until the call returns, code retired meanwhile is not
         // freed (see `epochs`): this call may be running it.
-        let cache = self.code.cache.clone();
-        cache.epochs().enter(&self.epoch);
+        self.code.cache.epochs().enter(&self.epoch);
         let result = self.run_entered(store, func, header);
-        cache.epochs().leave(&self.epoch);
-        cache.reclaim();
+        self.code.cache.epochs().leave(&self.epoch);
+        self.code.cache.reclaim();
         result
     }
 

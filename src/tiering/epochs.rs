@@ -20,14 +20,22 @@ use std::sync::{Arc, Mutex, Weak};
 #[derive(Debug)]
 pub struct Epochs {
     now: AtomicU64,
-    slots: Mutex<Vec<Weak<AtomicU64>>>,
+    slots: Mutex<Slots>,
+}
+
+/// The instances' slots, some of dropped instances until pruned.
+#[derive(Debug, Default)]
+struct Slots {
+    all: Vec<Weak<AtomicU64>>,
+    /// Prune when `all` reaches this length (amortised: it doubles).
+    prune_at: usize,
 }
 
 impl Default for Epochs {
     fn default() -> Epochs {
         Epochs {
             now: AtomicU64::new(1),
-            slots: Mutex::new(Vec::new()),
+            slots: Mutex::new(Slots::default()),
         }
     }
 }
@@ -40,8 +48,11 @@ impl Epochs {
     pub fn register(&self) -> EpochSlot {
         let slot = Arc::new(AtomicU64::new(0));
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.retain(|s| s.strong_count() > 0);
-        slots.push(Arc::downgrade(&slot));
+        if slots.all.len() >= slots.prune_at {
+            slots.all.retain(|s| s.strong_count() > 0);
+            slots.prune_at = (2 * slots.all.len()).max(64);
+        }
+        slots.all.push(Arc::downgrade(&slot));
         slot
     }
 
@@ -66,6 +77,7 @@ impl Epochs {
     pub fn oldest_running(&self) -> u64 {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots
+            .all
             .iter()
             .filter_map(Weak::upgrade)
             .map(|s| s.load(Ordering::SeqCst))
@@ -93,8 +105,9 @@ mod tests {
         assert_eq!(epochs.oldest_running(), u64::MAX);
         drop(a);
         drop(b);
-        let c = epochs.register();
-        assert_eq!(epochs.slots.lock().unwrap().len(), 1, "dead slots pruned");
-        drop(c);
+        let kept: Vec<EpochSlot> = (0..200).map(|_| epochs.register()).collect();
+        let len = epochs.slots.lock().unwrap().all.len();
+        assert!(len <= 202, "dead slots pruned: {len}");
+        drop(kept);
     }
 }
