@@ -241,13 +241,15 @@ impl CodeCache {
         code: &[u8],
         install: impl FnOnce(usize),
     ) -> Result<usize, CompileFailure> {
+        // Dropped after the lock: see `evict_locked`.
+        let mut evicted_from = Vec::new();
         let mut space = lock(&self.space);
         self.reclaim_locked(&mut space);
         let key = (module.id(), func, kind);
         if kind != VersionKind::Template {
             let need = pages(code.len());
             while space.memory.bytes_resident() + need > self.limit {
-                if !self.evict_oldest(&mut space, key) {
+                if !self.evict_oldest(&mut space, key, &mut evicted_from) {
                     space.refusals += 1;
                     return Err(CompileFailure::CodeCap(format!(
                         "the engine's code memory is full ({} bytes in use, {} more needed, cap {})",
@@ -283,8 +285,9 @@ impl CodeCache {
         }
         if kind == VersionKind::Template {
             // Template code is never refused; it pushes Cranelift code out.
-            while space.memory.bytes_resident() > self.limit && self.evict_oldest(&mut space, key) {
-            }
+            while space.memory.bytes_resident() > self.limit
+                && self.evict_oldest(&mut space, key, &mut evicted_from)
+            {}
         }
         let in_use = space.memory.bytes_resident();
         space.peak = space.peak.max(in_use);
@@ -293,16 +296,29 @@ impl CodeCache {
 
     /// Evict the oldest Cranelift version other than `keep`; false when
     /// there is none.
-    fn evict_oldest(&self, space: &mut CodeSpace, keep: VersionKey) -> bool {
+    fn evict_oldest(
+        &self,
+        space: &mut CodeSpace,
+        keep: VersionKey,
+        evicted_from: &mut Vec<Arc<ModuleCode>>,
+    ) -> bool {
         let Some(key) = space.by_age.values().copied().find(|&k| k != keep) else {
             return false;
         };
-        self.evict_locked(space, key);
+        self.evict_locked(space, key, evicted_from);
         true
     }
 
     /// Take version `key` out of its module's tables and retire its code.
-    fn evict_locked(&self, space: &mut CodeSpace, key: VersionKey) {
+    /// The module is pushed on `evicted_from`, for the caller to drop after
+    /// releasing the lock: dropping a module's last handle frees its code,
+    /// which takes the lock.
+    fn evict_locked(
+        &self,
+        space: &mut CodeSpace,
+        key: VersionKey,
+        evicted_from: &mut Vec<Arc<ModuleCode>>,
+    ) {
         let Some(version) = space.versions.remove(&key) else {
             return;
         };
@@ -316,6 +332,7 @@ impl CodeCache {
         // waits for running calls either way.
         if let Some(m) = version.module.upgrade() {
             m.restore(func, kind, template);
+            evicted_from.push(m);
         }
         space.evictions += 1;
         self.retire_locked(space, version.code);
@@ -325,6 +342,7 @@ impl CodeCache {
     /// Evict every Cranelift version of `module_id` (a test and a tool for
     /// embedders that want to shed code).
     pub(super) fn evict_module(&self, module_id: u64) -> usize {
+        let mut evicted_from = Vec::new();
         let mut space = lock(&self.space);
         let keys: Vec<VersionKey> = space
             .by_age
@@ -333,8 +351,9 @@ impl CodeCache {
             .filter(|k| k.0 == module_id)
             .collect();
         for &k in &keys {
-            self.evict_locked(&mut space, k);
+            self.evict_locked(&mut space, k, &mut evicted_from);
         }
+        drop(space);
         keys.len()
     }
 

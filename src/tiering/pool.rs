@@ -144,14 +144,22 @@ impl Drop for CompilerPool {
 /// Take the hottest job: loop-header requests first (an activation is
 /// running that loop in template code now), then whole functions by calls
 /// counted since they were queued.
-fn take_hottest(jobs: &mut Vec<Job>) -> Option<Job> {
-    let heat = |j: &Job| -> u64 {
+/// The modules looked at are kept in `looked_at`, for the caller to drop
+/// once it released the queue's lock (dropping the last handle of a module
+/// can drop the engine's pool, which takes that lock).
+fn take_hottest(jobs: &mut Vec<Job>, looked_at: &mut Vec<Arc<ModuleCode>>) -> Option<Job> {
+    let mut heat = |j: &Job| -> u64 {
         match j.request {
             Request::Loop(..) => u64::MAX,
-            Request::Function(f) => j.module.upgrade().map_or(0, |m| m.calls_since_queued(f)),
+            Request::Function(f) => j.module.upgrade().map_or(0, |m| {
+                let calls = m.calls_since_queued(f);
+                looked_at.push(m);
+                calls
+            }),
         }
     };
-    let best = (0..jobs.len()).max_by_key(|&k| (heat(&jobs[k]), usize::MAX - k))?;
+    let heats: Vec<u64> = jobs.iter().map(&mut heat).collect();
+    let best = (0..jobs.len()).max_by_key(|&k| (heats[k], usize::MAX - k))?;
     Some(jobs.remove(best))
 }
 
@@ -163,14 +171,16 @@ fn serve(shared: Arc<Shared>, settings: CraneliftSettings) {
         return;
     };
     loop {
+        let mut looked_at = Vec::new();
         let job = {
             let mut q = lock(&shared.queue);
             loop {
                 if q.stop {
                     q.threads -= 1;
+                    drop(q);
                     return;
                 }
-                if let Some(job) = take_hottest(&mut q.jobs) {
+                if let Some(job) = take_hottest(&mut q.jobs, &mut looked_at) {
                     break job;
                 }
                 q.idle += 1;
@@ -178,6 +188,7 @@ fn serve(shared: Arc<Shared>, settings: CraneliftSettings) {
                 q.idle -= 1;
             }
         };
+        drop(looked_at);
         // A module whose last instance and handle went has nothing to run.
         if let Some(module) = job.module.upgrade() {
             module.compile_request(&mut compiler, job.request);
