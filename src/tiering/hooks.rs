@@ -55,20 +55,26 @@ impl JitRuntime {
         let Some(policy) = code.options.tiering else {
             return 0;
         };
+        if entry.tier() == FuncTier::Cranelift {
+            return entry.code.load(Ordering::Acquire);
+        }
+        // The first instance to find it hot compiles or queues it, once;
+        // the others go on in template code meanwhile.
+        if entry
+            .queued
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return 0;
+        }
         if policy.background {
-            // The first instance to find it hot queues it, once.
-            if entry
-                .queued
-                .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-                && !code.submit(Request::Function(func))
-            {
+            if !code.submit(Request::Function(func)) {
                 entry.queued.store(0, Ordering::Release);
             }
             0
-        } else if entry.tier() == FuncTier::Cranelift {
-            entry.code.load(Ordering::Acquire)
         } else {
+            // Installing clears `queued`; a failed compile leaves it set,
+            // so it is not tried again.
             code.tier_up(func)
                 .map_or(0, |()| entry.code.load(Ordering::Acquire))
         }
@@ -87,7 +93,7 @@ impl JitRuntime {
             // Look and mark in one step: one instance queues it.
             let mut loops = lock(&code.loops);
             let known = loops.get(&(func, header)).copied();
-            if known.is_none() && policy.background {
+            if known.is_none() {
                 loops.insert((func, header), LoopEntry::Pending);
             }
             known
