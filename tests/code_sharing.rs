@@ -310,12 +310,6 @@ fn many_threads_many_instances(w: Workload, background: bool) {
         "{}: {compiled:?}",
         w.name
     );
-    if !background {
-        // Threads that find one function hot at once each compile it in
-        // synchronous mode (see
-        // `synchronous_tier_up_compiles_a_function_once_across_threads`).
-        return;
-    }
     // Each function and each loop header is compiled once, whichever
     // instance found it hot first.
     assert!(
@@ -373,7 +367,6 @@ shared_by_threads! {
 }
 
 #[test]
-#[ignore = "bug: in synchronous mode every thread reaching a hot loop while another compiles its version compiles it too (src/tiering/hooks.rs on_hot_loop: no Pending mark)"]
 fn synchronous_tier_up_compiles_a_loop_once_across_threads() {
     let mut c = config(Tier::Auto);
     c.hot_calls(1_000_000)
@@ -402,7 +395,9 @@ fn synchronous_tier_up_compiles_a_loop_once_across_threads() {
     });
     let fs = instances[0].function_stats("spin").unwrap();
     assert_eq!(fs.tier, Some(Tier::Template), "{fs:?}");
-    assert_eq!(fs.osr_entries, threads as u64, "{fs:?}");
+    // The thread that compiles the version enters it; the others go on in
+    // template code meanwhile and may finish there.
+    assert!((1..=threads as u64).contains(&fs.osr_entries), "{fs:?}");
     assert_eq!(
         module.compile_stats().cranelift.functions,
         1,
