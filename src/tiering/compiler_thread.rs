@@ -7,6 +7,7 @@ use super::osr::{OsrTable, lock_osr};
 use crate::bytecode::Module;
 use crate::cranelift_tier::{self, CraneliftSettings, EntryPoint};
 use crate::runtime::call_profile::CallProfiles;
+use crate::runtime::code_memory::CodeMemory;
 use crate::runtime::context::{FuncEntry, FuncTier};
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
@@ -36,9 +37,9 @@ pub struct Source {
 }
 
 /// The background compiler of one instance: a thread with its own
-/// Cranelift compiler (and so its own `JITModule`s), fed function indices.
-/// Dropping it stops the thread after the compile in progress and frees
-/// every module it made: by then no code of the instance runs.
+/// Cranelift compiler and code memory, fed function indices. Dropping it
+/// stops the thread after the compile in progress and frees all the code
+/// it made: by then no code of the instance runs.
 pub struct CompilerThread {
     sender: Option<mpsc::Sender<Request>>,
     handle: Option<JoinHandle<()>>,
@@ -64,9 +65,9 @@ impl CompilerThread {
                     // Functions stay in the template tier.
                     return;
                 };
-                if let Some(p) = &source.profiles {
-                    compiler.set_call_profiles(p.clone());
-                }
+                // Dropped when the thread ends: by then no code of the
+                // instance runs (see `Drop`).
+                let mut memory = CodeMemory::new();
                 let helpers = HelperAddrs::native();
                 for request in receiver {
                     let (func, entry) = match request {
@@ -79,17 +80,24 @@ impl CompilerThread {
                         continue;
                     };
                     let t0 = Instant::now();
-                    let compiled =
-                        compiler.compile(&source.code, &source.layouts, &helpers, &[(func, entry)]);
+                    let compiled = compiler.compile_into(
+                        &mut memory,
+                        &source.code,
+                        &source.layouts,
+                        &helpers,
+                        source.profiles.as_deref(),
+                        func,
+                        entry,
+                    );
                     // What Cranelift cannot compile stays in the template
                     // tier; the request stays marked so it is not repeated.
-                    let Some(c) = compiled.ok().and_then(|c| c.first().copied()) else {
+                    let Ok(c) = compiled else {
                         continue;
                     };
                     match request {
-                        Request::Function(_) => install_cranelift(table_entry, c.addr),
+                        Request::Function(_) => install_cranelift(table_entry, c.addr()),
                         Request::Loop(_, h) => {
-                            lock_osr(&osr).insert((func, h), c.addr);
+                            lock_osr(&osr).insert((func, h), c.addr());
                         }
                     }
                     let c = Compilation {
@@ -98,7 +106,7 @@ impl CompilerThread {
                         tier: FuncTier::Cranelift,
                         osr: matches!(request, Request::Loop(..)),
                         took: t0.elapsed(),
-                        code_bytes: c.code_bytes,
+                        code_bytes: c.code.len,
                     };
                     record(&records, c, started);
                 }

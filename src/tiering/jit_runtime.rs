@@ -34,6 +34,8 @@ pub struct JitRuntime {
     /// The foreground Cranelift compiler (forced tier, `compile`, synchronous
     /// tier-up), made at first use.
     cranelift: Option<cranelift_tier::Compiler>,
+    /// The code the foreground Cranelift compiler made.
+    cranelift_code: CodeMemory,
     pub(super) cranelift_settings: CraneliftSettings,
     /// The tier a function is compiled in at its first call.
     first_tier: FuncTier,
@@ -111,6 +113,7 @@ impl JitRuntime {
             template,
             template_code: CodeMemory::new(),
             cranelift: None,
+            cranelift_code: CodeMemory::new(),
             cranelift_settings: options.cranelift,
             first_tier: options.first_tier,
             tiering: options.tiering.map(|policy| Tiering {
@@ -211,14 +214,9 @@ impl JitRuntime {
         let table = self.table.clone();
         let entry = &table[func];
         let (addr, code_bytes) = if tier == FuncTier::Cranelift {
-            let c = self.foreground_compiler()?.compile_one(
-                module,
-                layouts,
-                func,
-                EntryPoint::Start,
-            )?;
-            install_cranelift(entry, c.addr);
-            (c.addr, c.code_bytes)
+            let c = self.compile_cranelift(module, layouts, func, EntryPoint::Start)?;
+            install_cranelift(entry, c.addr());
+            (c.addr(), c.code.len)
         } else {
             let counters = self.tiering.is_some();
             let code =
@@ -268,37 +266,42 @@ impl JitRuntime {
             return Ok(addr);
         }
         let start = Instant::now();
-        let c = self.foreground_compiler()?.compile_one(
-            module,
-            layouts,
-            func,
-            EntryPoint::LoopHeader(header),
-        )?;
-        lock_osr(&self.osr).insert((func, header), c.addr);
+        let c = self.compile_cranelift(module, layouts, func, EntryPoint::LoopHeader(header))?;
+        lock_osr(&self.osr).insert((func, header), c.addr());
         let done = Compilation {
             func,
             ops: code.len(),
             tier: FuncTier::Cranelift,
             osr: true,
             took: start.elapsed(),
-            code_bytes: c.code_bytes,
+            code_bytes: c.code.len,
         };
         record(&self.records, done, self.started);
-        Ok(c.addr)
+        Ok(c.addr())
     }
 
-    /// The foreground Cranelift compiler, made at first use.
-    fn foreground_compiler(&mut self) -> Result<&mut cranelift_tier::Compiler, CompileFailure> {
-        match &mut self.cranelift {
-            Some(c) => Ok(c),
-            slot @ None => {
-                let mut compiler = cranelift_tier::Compiler::new(self.cranelift_settings)?;
-                if let Some(p) = &self.profiles {
-                    compiler.set_call_profiles(p.clone());
-                }
-                Ok(slot.insert(compiler))
-            }
-        }
+    /// Compile `func` at `entry` with the foreground Cranelift compiler
+    /// (made at first use) into this runtime's Cranelift code memory.
+    fn compile_cranelift(
+        &mut self,
+        module: &Module,
+        layouts: &[FrameLayout],
+        func: usize,
+        entry: EntryPoint,
+    ) -> Result<cranelift_tier::Compiled, CompileFailure> {
+        let compiler = match &mut self.cranelift {
+            Some(c) => c,
+            slot @ None => slot.insert(cranelift_tier::Compiler::new(self.cranelift_settings)?),
+        };
+        compiler.compile_into(
+            &mut self.cranelift_code,
+            module,
+            layouts,
+            &HelperAddrs::native(),
+            self.profiles.as_deref(),
+            func,
+            entry,
+        )
     }
 
     /// Move `func` to the Cranelift tier now and return once it is
