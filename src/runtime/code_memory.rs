@@ -332,7 +332,10 @@ impl CodeMemory {
     ///
     /// The caller promises that no thread runs `code` or will call it.
     /// Code not published alone by this code memory, or already released,
-    /// is [`CodeMemoryError::NotPublished`].
+    /// is [`CodeMemoryError::NotPublished`]. (Once a chunk is unmapped the
+    /// system may map a later chunk at its address: a stale reference then
+    /// names whatever was published there with the same address and
+    /// length, so callers forget what they release.)
     pub fn release(&mut self, code: CodeRef) -> Result<(), CodeMemoryError> {
         let addr = code.ptr as usize;
         let publish = self
