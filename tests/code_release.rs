@@ -259,7 +259,6 @@ fn no_executable_memory_is_left_in_any_drop_order() {
 }
 
 #[test]
-#[ignore = "needs H2 code memory release"]
 fn an_engine_that_lives_on_gives_back_evicted_code() {
     if mappings().is_none() {
         eprintln!("skipped: no /proc/self/maps");

@@ -953,6 +953,11 @@ fn a_code_cap_hit_from_a_host_function_keeps_the_caller_running() {
             Signature::new(vec![Bank::I], Some(Bank::I)),
             move |_| {
                 let mut second = quiet_linker().instantiate(&m).map_err(|e| e.to_string())?;
+                // Template code of every `w` first (it is never refused),
+                // so their Cranelift versions come on top of it.
+                second
+                    .call("all", &[Value::I(5)])
+                    .map_err(|e| e.to_string())?;
                 for k in 0..count {
                     // A version that finds no room is refused: fine.
                     if let Err(e) = second.tier_up(&format!("w{k}"))

@@ -2,10 +2,11 @@
 //! Cranelift block per bytecode op and one `Variable` per bytecode register,
 //! into code with the same native entry signature as the template tier.
 //!
-//! Each compilation batch gets its own `JITModule`; modules are freed when
-//! the [`Compiler`] is dropped. Functions are never replaced inside a
-//! module: a newer version is installed by storing its address into the
-//! function table, which every call goes through.
+//! A function compiles to position-independent machine code
+//! ([`CompiledCode`]), which the caller publishes in a [`CodeMemory`] of
+//! its own (which makes it executable and visible to instruction fetch)
+//! and can release again there. A newer version is installed by storing
+//! its address into the function table, which every call goes through.
 //!
 //! A function can also be compiled for entry at one of its loop headers,
 //! with every register taken from the frame (on-stack replacement): a
@@ -16,17 +17,16 @@ mod translate;
 
 use crate::bytecode::Module;
 use crate::runtime::call_profile::CallProfiles;
-use crate::runtime::code_memory::{sync_instruction_cache, sync_other_cores};
+use crate::runtime::code_memory::{CodeMemory, CodeRef, FUNCTION_ALIGN};
 use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::float;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
+use cranelift_codegen::ir::{ExternalName, LibCall};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
-use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{Linkage, Module as _, default_libcall_names};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 pub use translate::EntryPoint;
 
@@ -102,33 +102,45 @@ impl Default for CraneliftSettings {
     }
 }
 
-/// One compiled function of a batch.
+/// The machine code of one function for one entry point, linked to run at
+/// any address: calls of the function itself are PC-relative to its start,
+/// libcalls go to absolute addresses. Constants Cranelift pools follow the
+/// code. Publish it in a [`CodeMemory`] to run it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledCode {
+    /// The function's index in the module.
+    pub func: usize,
+    /// Where the code is entered.
+    pub entry: EntryPoint,
+    /// The machine code, entered at its first byte.
+    pub code: Vec<u8>,
+}
+
+/// One compiled function published in a [`CodeMemory`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Compiled {
     /// The function's index in the module.
     pub func: usize,
-    /// Its native entry address.
-    pub addr: usize,
-    /// Machine-code bytes.
-    pub code_bytes: usize,
+    /// Its code: the native entry address and the length in bytes.
+    pub code: CodeRef,
 }
 
-/// Compiles batches of functions; owns every `JITModule` it made.
+impl Compiled {
+    /// The native entry address.
+    pub fn addr(&self) -> usize {
+        self.code.ptr as usize
+    }
+}
+
+/// Compiles functions to position-independent machine code, one at a time,
+/// reusing its buffers; any module, any call profiles.
 pub struct Compiler {
     isa: OwnedTargetIsa,
     inline_max_ops: u32,
     inline_max_depth: u32,
     ctx: cranelift_codegen::Context,
     builder_ctx: FunctionBuilderContext,
-    modules: Vec<JITModule>,
-    /// What indirect call sites have called, when template code recorded
-    /// it: a site with one callee calls it behind a guard.
-    profiles: Option<Arc<CallProfiles>>,
 }
-
-// SAFETY: the modules hold raw pointers to their own code memory only; the
-// compiler is used by one thread at a time (it is not `Sync`).
-unsafe impl Send for Compiler {}
 
 impl Compiler {
     /// A compiler for the host machine.
@@ -139,117 +151,86 @@ impl Compiler {
             inline_max_depth: settings.inline_max_depth.min(MAX_INLINE_DEPTH),
             ctx: cranelift_codegen::Context::new(),
             builder_ctx: FunctionBuilderContext::new(),
-            modules: Vec::new(),
-            profiles: None,
         })
     }
 
-    /// Read indirect call sites' callees from `profiles` in later compiles.
-    pub fn set_call_profiles(&mut self, profiles: Arc<CallProfiles>) {
-        self.profiles = Some(profiles);
+    /// Drop the buffers kept from compile to compile (they keep the
+    /// capacity of the largest function compiled so far).
+    pub fn release_buffers(&mut self) {
+        self.ctx = cranelift_codegen::Context::new();
+        self.builder_ctx = FunctionBuilderContext::new();
     }
-    /// Compile `funcs` of a verified `module` as one batch (one
-    /// `JITModule`), each with its entry point.
-    pub fn compile(
+
+    /// Compile one function for one entry point; the bytes run at any
+    /// address. `profiles` says what indirect call sites have called (a
+    /// site with one callee calls it behind a guard).
+    pub fn compile_code(
         &mut self,
         module: &Module,
         layouts: &[FrameLayout],
         helpers: &HelperAddrs,
-        funcs: &[(usize, EntryPoint)],
-    ) -> Result<Vec<Compiled>, CompileFailure> {
-        let mut jit = JITModule::new(jit_builder(self.isa.clone()));
-        let result = self.compile_into(&mut jit, module, layouts, helpers, funcs);
-        match result {
-            Ok(ids) => {
-                if let Err(e) = jit.finalize_definitions() {
-                    // SAFETY: nothing of this module was handed out.
-                    unsafe { jit.free_memory() };
-                    return Err(CompileFailure::Cranelift(format!("finalize: {e}")));
+        profiles: Option<&CallProfiles>,
+        func: usize,
+        entry: EntryPoint,
+    ) -> Result<CompiledCode, CompileFailure> {
+        let f = module
+            .functions
+            .get(func)
+            .ok_or(CompileFailure::NoSuchFunction(func))?;
+        self.ctx.clear();
+        let src = translate::Source {
+            module,
+            layouts,
+            helpers,
+            inline_max_ops: self.inline_max_ops,
+            inline_max_depth: self.inline_max_depth,
+            self_id: (entry == EntryPoint::Start).then_some(SELF_NAME_INDEX),
+            profiles,
+        };
+        self.translate(src, func, entry);
+        let result = self
+            .ctx
+            .compile(&*self.isa, &mut Default::default())
+            .map_err(|e| CompileFailure::Cranelift(format!("`{}`: {:?}", f.name, e.inner)))
+            .and_then(|c| {
+                // Constants in the pool are aligned relative to the start.
+                if c.buffer.alignment as usize > FUNCTION_ALIGN {
+                    return Err(CompileFailure::Cranelift(format!(
+                        "`{}` needs {}-byte alignment",
+                        f.name, c.buffer.alignment
+                    )));
                 }
-                // Keep the module before anything can fail: its code is
-                // freed with the compiler, never while it might run.
-                let compiled: Vec<Compiled> = ids
-                    .into_iter()
-                    .map(|(func, id, code_bytes)| Compiled {
-                        func,
-                        addr: jit.get_finalized_function(id) as usize,
-                        code_bytes,
-                    })
-                    .collect();
-                self.modules.push(jit);
-                // cranelift-jit's own cache maintenance does nothing on
-                // aarch64 Linux: make the new code visible to instruction
-                // fetch on every core ourselves (nothing on x86-64).
-                for c in &compiled {
-                    sync_instruction_cache(c.addr, c.code_bytes)
-                        .map_err(|e| CompileFailure::CodeMemory(e.to_string()))?;
-                }
-                sync_other_cores().map_err(|e| CompileFailure::CodeMemory(e.to_string()))?;
-                Ok(compiled)
-            }
-            Err(e) => {
-                self.ctx.clear();
-                // SAFETY: nothing of this module was handed out.
-                unsafe { jit.free_memory() };
-                Err(e)
-            }
-        }
+                let mut code = c.code_buffer().to_vec();
+                link(&mut code, c.buffer.relocs(), libcall_address)?;
+                Ok(code)
+            });
+        self.ctx.clear();
+        Ok(CompiledCode {
+            func,
+            entry,
+            code: result?,
+        })
     }
 
-    /// Compile one function with one entry point as its own batch.
-    pub fn compile_one(
+    /// [`Compiler::compile_code`], then publish the code alone in `memory`
+    /// (which makes it executable and visible to instruction fetch on every
+    /// core; [`CodeMemory::release`] frees it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn compile_into(
         &mut self,
+        memory: &mut CodeMemory,
         module: &Module,
         layouts: &[FrameLayout],
+        helpers: &HelperAddrs,
+        profiles: Option<&CallProfiles>,
         func: usize,
         entry: EntryPoint,
     ) -> Result<Compiled, CompileFailure> {
-        let compiled = self.compile(module, layouts, &HelperAddrs::native(), &[(func, entry)])?;
-        compiled
-            .first()
-            .copied()
-            .ok_or_else(|| CompileFailure::Cranelift("the batch compiled nothing".into()))
-    }
-
-    fn compile_into(
-        &mut self,
-        jit: &mut JITModule,
-        module: &Module,
-        layouts: &[FrameLayout],
-        helpers: &HelperAddrs,
-        funcs: &[(usize, EntryPoint)],
-    ) -> Result<Vec<(usize, cranelift_module::FuncId, usize)>, CompileFailure> {
-        let sig = translate::native_entry_signature(&*self.isa);
-        let mut ids = Vec::with_capacity(funcs.len());
-        for (k, &(func, entry)) in funcs.iter().enumerate() {
-            let f = module
-                .functions
-                .get(func)
-                .ok_or(CompileFailure::NoSuchFunction(func))?;
-            let id = jit
-                .declare_function(&format!("f{func}_{k}"), Linkage::Local, &sig)
-                .map_err(|e| CompileFailure::Cranelift(format!("declare `{}`: {e}", f.name)))?;
-            let profiles = self.profiles.clone();
-            let src = translate::Source {
-                module,
-                layouts,
-                helpers,
-                inline_max_ops: self.inline_max_ops,
-                inline_max_depth: self.inline_max_depth,
-                self_id: (entry == EntryPoint::Start).then_some(id),
-                profiles: profiles.as_deref(),
-            };
-            self.translate(src, func, entry);
-            jit.define_function(id, &mut self.ctx)
-                .map_err(|e| CompileFailure::Cranelift(format!("`{}`: {e:?}", f.name)))?;
-            let code_bytes = self
-                .ctx
-                .compiled_code()
-                .map_or(0, |c| c.code_info().total_size as usize);
-            jit.clear_context(&mut self.ctx);
-            ids.push((func, id, code_bytes));
-        }
-        Ok(ids)
+        let compiled = self.compile_code(module, layouts, helpers, profiles, func, entry)?;
+        let code = memory
+            .publish(&compiled.code)
+            .map_err(|e| CompileFailure::CodeMemory(e.to_string()))?;
+        Ok(Compiled { func, code })
     }
 
     /// Translate `func` into the reused context's function.
@@ -278,16 +259,14 @@ impl Compiler {
             return Err(CompileFailure::NoSuchFunction(func));
         }
         self.ctx.clear();
-        let profiles = self.profiles.clone();
         let src = translate::Source {
             module,
             layouts,
             helpers: &HelperAddrs::fake(),
             inline_max_ops: self.inline_max_ops,
             inline_max_depth: self.inline_max_depth,
-            // Any id: the listing is not linked.
-            self_id: (entry == EntryPoint::Start).then_some(cranelift_module::FuncId::from_u32(0)),
-            profiles: profiles.as_deref(),
+            self_id: (entry == EntryPoint::Start).then_some(SELF_NAME_INDEX),
+            profiles: None,
         };
         self.translate(src, func, entry);
         Ok(())
@@ -322,8 +301,8 @@ impl Compiler {
     }
 
     /// The machine code of function `func` entered at `entry`, as
-    /// [`Compiler::compile`] makes it, placed at address 0: helper
-    /// addresses are fake ones (as in [`Compiler::listing`]); direct calls
+    /// [`Compiler::compile_code`] makes it: helper addresses are fake ones
+    /// (as in [`Compiler::listing`]) and libcall addresses 0; direct calls
     /// of the function itself (recursion, in [`EntryPoint::Start`] code)
     /// are linked to its start, as in the installed code. Constants
     /// Cranelift pools follow the code.
@@ -338,125 +317,126 @@ impl Compiler {
         let result = self
             .ctx
             .compile(&*self.isa, &mut Default::default())
-            .map(|c| {
+            .map_err(|e| CompileFailure::Cranelift(format!("{:?}", e.inner)))
+            .and_then(|c| {
                 let mut code = c.code_buffer().to_vec();
-                link_self_calls(&mut code, c.buffer.relocs());
-                code
-            })
-            .map_err(|e| CompileFailure::Cranelift(format!("{:?}", e.inner)));
+                link(&mut code, c.buffer.relocs(), |lib| {
+                    libcall_address(lib).map(|_| 0)
+                })?;
+                Ok(code)
+            });
         self.ctx.clear();
         result
     }
 }
 
-/// One function compiled to position-independent machine code.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CompiledCode {
-    /// The function's index in the module.
-    pub func: usize,
-    /// Where it is entered.
-    pub entry: EntryPoint,
-    /// The machine code (constants follow it); it runs at any address.
-    pub code: Vec<u8>,
+/// The index of the one user-named function compiled code refers to: the
+/// function itself (see `translate::Source::self_id`).
+const SELF_NAME_INDEX: u32 = 0;
+
+/// Where a relocation points.
+#[derive(Clone, Copy)]
+enum RelocTarget {
+    /// This many bytes from the start of the code.
+    InCode(i64),
+    /// This absolute address.
+    Absolute(u64),
 }
 
-impl Compiler {
-    /// Drop the buffers kept from compile to compile (they keep the
-    /// capacity of the largest function compiled so far).
-    pub fn release_buffers(&mut self) {
-        self.ctx = cranelift_codegen::Context::new();
-        self.builder_ctx = FunctionBuilderContext::new();
-    }
-
-    /// Compile one function for one entry point; the bytes run at any
-    /// address.
-    pub fn compile_code(
-        &mut self,
-        module: &Module,
-        layouts: &[FrameLayout],
-        helpers: &HelperAddrs,
-        profiles: Option<&CallProfiles>,
-        func: usize,
-        entry: EntryPoint,
-    ) -> Result<CompiledCode, CompileFailure> {
-        if func >= module.functions.len() {
-            return Err(CompileFailure::NoSuchFunction(func));
-        }
-        self.ctx.clear();
-        let src = translate::Source {
-            module,
-            layouts,
-            helpers,
-            inline_max_ops: self.inline_max_ops,
-            inline_max_depth: self.inline_max_depth,
-            self_id: (entry == EntryPoint::Start).then_some(cranelift_module::FuncId::from_u32(0)),
-            profiles,
-        };
-        self.translate(src, func, entry);
-        let result = self
-            .ctx
-            .compile(&*self.isa, &mut Default::default())
-            .map(|c| {
-                let mut code = c.code_buffer().to_vec();
-                link_self_calls(&mut code, c.buffer.relocs());
-                code
-            })
-            .map_err(|e| CompileFailure::Cranelift(format!("{:?}", e.inner)));
-        self.ctx.clear();
-        Ok(CompiledCode {
-            func,
-            entry,
-            code: result?,
-        })
-    }
-}
-
-/// Patch the PC-relative calls of `relocs` to the one function a listing
-/// declares, itself, to its start (offset 0), as cranelift-jit links them.
-fn link_self_calls(code: &mut [u8], relocs: &[cranelift_codegen::FinalizedMachReloc]) {
+/// Resolve `relocs` in `code`, which starts at offset 0 and must run at any
+/// address: calls of the function itself (the only user-named function,
+/// [`SELF_NAME_INDEX`]) and references into the code PC-relative, libcalls
+/// absolute at the address `libcall` gives. Any other kind or target is a
+/// failure.
+///
+/// With the flags of [`isa_flags`] (`is_pic` and `use_colocated_libcalls`
+/// off) Cranelift 0.135 emits: for calls of a colocated user-named
+/// function `X86CallPCRel4` (x86-64) or `Arm64Call` (aarch64); for
+/// libcalls `Abs8`, the address loaded by `movabs` (x86-64) or from a
+/// literal (aarch64, which lowers no f64 operation to a libcall). With
+/// colocated libcalls x86-64 would call them PC-relative
+/// (`X86CallPCRel4`), which code that runs at any address cannot resolve:
+/// refused.
+fn link(
+    code: &mut [u8],
+    relocs: &[cranelift_codegen::FinalizedMachReloc],
+    libcall: impl Fn(LibCall) -> Option<u64>,
+) -> Result<(), CompileFailure> {
     use cranelift_codegen::FinalizedRelocTarget;
     use cranelift_codegen::binemit::Reloc;
-    use cranelift_codegen::ir::ExternalName;
     for r in relocs {
-        if !matches!(
-            r.target,
-            FinalizedRelocTarget::ExternalName(ExternalName::User(_))
-        ) {
-            continue;
-        }
+        let target = match &r.target {
+            FinalizedRelocTarget::ExternalName(ExternalName::User(_)) => RelocTarget::InCode(0),
+            FinalizedRelocTarget::Func(offset) => RelocTarget::InCode(i64::from(*offset)),
+            FinalizedRelocTarget::ExternalName(ExternalName::LibCall(lib)) => {
+                RelocTarget::Absolute(libcall(*lib).ok_or_else(|| {
+                    CompileFailure::Cranelift(format!("no function for the libcall {lib}"))
+                })?)
+            }
+            other => {
+                return Err(CompileFailure::Cranelift(format!(
+                    "cannot link a relocation to {}",
+                    other.display(None)
+                )));
+            }
+        };
+        let unsupported = || {
+            CompileFailure::Cranelift(format!(
+                "cannot link a {:?} relocation at {} to {}",
+                r.kind,
+                r.offset,
+                r.target.display(None)
+            ))
+        };
         let at = r.offset as usize;
-        let Some(field) = code.get_mut(at..at + 4) else {
-            continue;
-        };
-        let word = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
-        let delta = r.addend.wrapping_sub(at as i64);
-        let patched = match r.kind {
-            Reloc::X86PCRel4 | Reloc::X86CallPCRel4 => delta as i32 as u32,
-            // `bl`: the offset in words in the low 26 bits.
-            Reloc::Arm64Call => (word & 0xfc00_0000) | ((delta >> 2) as u32 & 0x03ff_ffff),
-            _ => continue,
-        };
-        field.copy_from_slice(&patched.to_le_bytes());
+        match (r.kind, target) {
+            (Reloc::X86PCRel4 | Reloc::X86CallPCRel4, RelocTarget::InCode(to)) => {
+                let delta = to.wrapping_add(r.addend).wrapping_sub(at as i64);
+                let delta = i32::try_from(delta).map_err(|_| unsupported())?;
+                let field = code.get_mut(at..at + 4).ok_or_else(unsupported)?;
+                field.copy_from_slice(&delta.to_le_bytes());
+            }
+            (Reloc::Arm64Call, RelocTarget::InCode(to)) => {
+                // `bl`: the offset in words in the low 26 bits.
+                let delta = to.wrapping_add(r.addend).wrapping_sub(at as i64);
+                if delta % 4 != 0 || !(-(1 << 27)..(1 << 27)).contains(&delta) {
+                    return Err(unsupported());
+                }
+                let field = code.get_mut(at..at + 4).ok_or_else(unsupported)?;
+                let word = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
+                let patched = (word & 0xfc00_0000) | ((delta >> 2) as u32 & 0x03ff_ffff);
+                field.copy_from_slice(&patched.to_le_bytes());
+            }
+            (Reloc::Abs8, RelocTarget::Absolute(addr)) => {
+                let value = addr.wrapping_add(r.addend as u64);
+                let field = code.get_mut(at..at + 8).ok_or_else(unsupported)?;
+                field.copy_from_slice(&value.to_le_bytes());
+            }
+            _ => return Err(unsupported()),
+        }
     }
+    Ok(())
 }
 
-/// A builder of the `JITModule` of one batch. Cranelift lowers a few f64
-/// operations to calls of C library functions when the CPU lacks the
-/// instruction (x86-64: `fma` without FMA3, the roundings without
-/// SSE4.1), linked by name; cranelift-jit would look them up with
-/// `dlsym`, which does not find them in every process (it panics then).
-/// They are bound here to Rust functions of the same semantics instead.
-fn jit_builder(isa: OwnedTargetIsa) -> JITBuilder {
-    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
-    let libcalls: [(&str, *const u8); 5] = [
-        ("fma", libcall_fma as *const u8),
-        ("floor", libcall_floor as *const u8),
-        ("ceil", libcall_ceil as *const u8),
-        ("trunc", libcall_trunc as *const u8),
-        ("nearbyint", libcall_nearbyint as *const u8),
-    ];
-    builder.symbols(libcalls);
-    builder
+/// The address of the Rust function bound to a libcall, `None` for the
+/// libcalls we bind none to. Cranelift lowers a few f64 operations to calls
+/// of C library functions when the CPU lacks the instruction (x86-64: `fma`
+/// without FMA3, the roundings without SSE4.1); they are bound to Rust
+/// functions of the same semantics rather than looked up in a C library
+/// the process may not link.
+fn libcall_address(lib: LibCall) -> Option<u64> {
+    let unary: extern "C" fn(f64) -> f64 = match lib {
+        LibCall::FmaF64 => {
+            let fma: extern "C" fn(f64, f64, f64) -> f64 = libcall_fma;
+            return Some(fma as usize as u64);
+        }
+        LibCall::FloorF64 => libcall_floor,
+        LibCall::CeilF64 => libcall_ceil,
+        LibCall::TruncF64 => libcall_trunc,
+        LibCall::NearestF64 => libcall_nearbyint,
+        _ => return None,
+    };
+    Some(unary as usize as u64)
 }
 
 /// C's `fma`: `x * y + z` rounded once.
@@ -536,23 +516,36 @@ fn isa_flags(settings: CraneliftSettings) -> Result<settings::Flags, CompileFail
     Ok(settings::Flags::new(flags))
 }
 
-impl Drop for Compiler {
-    fn drop(&mut self) {
-        for jit in self.modules.drain(..) {
-            // SAFETY: the compiler is dropped with the runtime that owns the
-            // function table; no code of these modules runs any more.
-            unsafe { jit.free_memory() };
-        }
-    }
-}
-
 #[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod tests {
     use super::*;
     use crate::runtime::wx_watch::{assert_no_wx, lock, maps, while_watching_for_wx};
 
-    fn starts(funcs: &[usize]) -> Vec<(usize, EntryPoint)> {
-        funcs.iter().map(|&f| (f, EntryPoint::Start)).collect()
+    /// Compile and publish `func` at `entry` in `memory`.
+    fn publish(
+        compiler: &mut Compiler,
+        memory: &mut CodeMemory,
+        m: &Module,
+        layouts: &[FrameLayout],
+        func: usize,
+        entry: EntryPoint,
+    ) -> Result<Compiled, CompileFailure> {
+        compiler.compile_into(
+            memory,
+            m,
+            layouts,
+            &HelperAddrs::native(),
+            None,
+            func,
+            entry,
+        )
+    }
+
+    /// The bytes of published code.
+    fn bytes_of(c: &Compiled) -> &[u8] {
+        // SAFETY: published code stays mapped and readable while its code
+        // memory lives and does not release it (it lives for the test).
+        unsafe { std::slice::from_raw_parts(c.code.ptr, c.code.len) }
     }
 
     fn module(n: usize) -> (Module, Vec<FrameLayout>) {
@@ -573,79 +566,95 @@ mod tests {
         // maps memory: take the code-memory tests' lock.
         let _g = lock();
         let (m, layouts) = module(40);
-        let helpers = HelperAddrs::native();
         while_watching_for_wx(|| {
             let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+            let mut memory = CodeMemory::new();
             let mut all = Vec::new();
-            for batch in (0..40).collect::<Vec<_>>().chunks(4) {
-                all.extend(
-                    compiler
-                        .compile(&m, &layouts, &helpers, &starts(batch))
-                        .expect("compiles"),
-                );
+            for f in 0..40 {
+                for entry in [EntryPoint::Start, EntryPoint::LoopHeader(1)] {
+                    all.push(
+                        publish(&mut compiler, &mut memory, &m, &layouts, f, entry)
+                            .expect("compiles"),
+                    );
+                }
                 assert_no_wx();
             }
             let maps = maps();
             for c in &all {
                 let m = maps
                     .iter()
-                    .find(|m| (m.start..m.end).contains(&c.addr))
+                    .find(|m| (m.start..m.end).contains(&c.addr()))
                     .expect("code is mapped");
                 assert!(m.perms.starts_with("r-x"), "code mapping is {}", m.line);
             }
+            // Released, the code memory gives everything back.
+            for c in all {
+                memory.release(c.code).expect("releases");
+            }
+            assert_eq!((memory.bytes_used(), memory.bytes_resident()), (0, 0));
+            assert_no_wx();
         });
     }
 
     #[test]
-    fn a_batch_shares_one_module_and_every_function_has_code() {
-        let (m, layouts) = module(5);
+    fn compiled_code_runs_anywhere_and_failures_keep_the_compiler() {
+        let _g = lock();
+        let (m, layouts) = module(3);
         let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
-        let got = compiler
-            .compile(
-                &m,
-                &layouts,
-                &HelperAddrs::native(),
-                &[
-                    (0, EntryPoint::Start),
-                    (2, EntryPoint::LoopHeader(1)),
-                    (2, EntryPoint::Start),
-                ],
-            )
-            .expect("compiles");
-        assert_eq!(got.iter().map(|c| c.func).collect::<Vec<_>>(), [0, 2, 2]);
-        assert!(got.iter().all(|c| c.addr != 0 && c.code_bytes > 0));
-        assert_eq!(compiler.modules.len(), 1);
-        assert!(
-            compiler
-                .compile(&m, &layouts, &HelperAddrs::native(), &starts(&[9]))
-                .is_err()
+        let helpers = HelperAddrs::native();
+        assert_eq!(
+            compiler.compile_code(&m, &layouts, &helpers, None, 9, EntryPoint::Start),
+            Err(CompileFailure::NoSuchFunction(9))
         );
-        assert_eq!(compiler.modules.len(), 1, "a failed batch keeps no module");
+        let got = compiler
+            .compile_code(&m, &layouts, &helpers, None, 2, EntryPoint::LoopHeader(1))
+            .expect("compiles after a failure");
+        assert_eq!((got.func, got.entry), (2, EntryPoint::LoopHeader(1)));
+        assert!(!got.code.is_empty());
+        // Published twice, the same bytes at two addresses.
+        let mut memory = CodeMemory::new();
+        let a = memory.publish(&got.code).expect("publishes");
+        let b = memory.publish(&got.code).expect("publishes");
+        assert_ne!(a.ptr, b.ptr);
+        assert_eq!(
+            compiler.compile_code(&m, &layouts, &helpers, None, 2, EntryPoint::LoopHeader(1)),
+            Ok(got)
+        );
     }
 
-    /// Without FMA3 (or SSE4.1) Cranelift lowers `fma` (and the roundings)
-    /// to libcalls of the C library's `fma` (`ceil`, ...), linked by name:
-    /// with the host's flags but those features off, they resolve in a
-    /// `JITModule` made as `Compiler::compile` makes it, and compute the
-    /// same as Rust (the `fma` op's NaN fix-up is in the IR, around it).
-    #[test]
-    fn fma_and_rounding_libcalls_resolve_without_the_cpu_features() {
-        use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, types::F64};
+    /// The host ISA with `fma` and the SSE4.1 roundings off (x86-64), so
+    /// Cranelift lowers them to libcalls, with colocated libcalls or not.
+    fn isa_without_fma(colocated_libcalls: bool) -> OwnedTargetIsa {
         let mut isa = cranelift_native::builder().expect("host isa");
         if cfg!(target_arch = "x86_64") {
             for flag in ["has_fma", "has_avx", "has_sse41", "has_sse42", "has_avx2"] {
                 isa.set(flag, "false").expect(flag);
             }
         }
-        let isa = isa
-            .finish(isa_flags(CraneliftSettings::default()).expect("flags"))
-            .expect("isa");
-        let mut jit = JITModule::new(jit_builder(isa.clone()));
-        let mut ctx = jit.make_context();
+        let mut flags = settings::builder();
+        for (name, value) in [
+            ("opt_level", "speed"),
+            ("unwind_info", "false"),
+            ("is_pic", "false"),
+            (
+                "use_colocated_libcalls",
+                if colocated_libcalls { "true" } else { "false" },
+            ),
+        ] {
+            flags.set(name, value).expect(name);
+        }
+        isa.finish(settings::Flags::new(flags)).expect("isa")
+    }
+
+    /// `fma(x, y, z) + ceil(z) + trunc(z) + nearest(z)` compiled for `isa`,
+    /// linked as [`Compiler::compile_code`] links.
+    fn fma_and_roundings(isa: &OwnedTargetIsa) -> Result<Vec<u8>, CompileFailure> {
+        use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, types::F64};
+        let mut ctx = cranelift_codegen::Context::new();
         let mut sig = Signature::new(isa.default_call_conv());
         sig.params.extend([AbiParam::new(F64); 3]);
         sig.returns.push(AbiParam::new(F64));
-        ctx.func.signature = sig.clone();
+        ctx.func.signature = sig;
         let mut fctx = FunctionBuilderContext::new();
         {
             let mut b = cranelift_frontend::FunctionBuilder::new(&mut ctx.func, &mut fctx);
@@ -653,7 +662,6 @@ mod tests {
             b.append_block_params_for_function_params(block);
             b.switch_to_block(block);
             let [x, y, z] = [0, 1, 2].map(|k| b.block_params(block)[k]);
-            // fma(x, y, z) + ceil(z) + trunc(z) + nearest(z)
             let f = b.ins().fma(x, y, z);
             let c = b.ins().ceil(z);
             let t = b.ins().trunc(z);
@@ -665,14 +673,29 @@ mod tests {
             b.seal_all_blocks();
             b.finalize(isa.frontend_config());
         }
-        let id = jit
-            .declare_function("t", Linkage::Local, &sig)
-            .expect("declare");
-        jit.define_function(id, &mut ctx).expect("define");
-        jit.finalize_definitions().expect("libcalls resolve");
-        let code = jit.get_finalized_function(id);
-        // SAFETY: compiled for this signature just above.
-        let f: extern "C" fn(f64, f64, f64) -> f64 = unsafe { std::mem::transmute(code) };
+        let c = ctx
+            .compile(&**isa, &mut Default::default())
+            .expect("compiles");
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(c.buffer.relocs().len(), 4, "one per libcall");
+        }
+        let mut code = c.code_buffer().to_vec();
+        link(&mut code, c.buffer.relocs(), libcall_address)?;
+        Ok(code)
+    }
+
+    /// Without FMA3 (or SSE4.1) Cranelift lowers `fma` (and the roundings)
+    /// to libcalls of the C library's `fma` (`ceil`, ...): they are linked
+    /// to absolute addresses of Rust functions (`Abs8`) and compute the
+    /// same as Rust (the `fma` op's NaN fix-up is in the IR, around it).
+    #[test]
+    fn fma_and_rounding_libcalls_link_without_the_cpu_features() {
+        let _g = lock();
+        let code = fma_and_roundings(&isa_without_fma(false)).expect("links");
+        let mut memory = CodeMemory::new();
+        let published = memory.publish(&code).expect("publishes");
+        // SAFETY: compiled for this signature just above, published.
+        let f: extern "C" fn(f64, f64, f64) -> f64 = unsafe { std::mem::transmute(published.ptr) };
         for (x, y, z) in [
             (0.1f64, 10.0, -1.0f64),
             (1.5, -2.0, 2.5),
@@ -681,8 +704,80 @@ mod tests {
             let want = x.mul_add(y, z) + z.ceil() + z.trunc() + z.round_ties_even();
             assert_eq!(f(x, y, z).to_bits(), want.to_bits(), "{x} {y} {z}");
         }
-        // SAFETY: the function is not used after this.
-        unsafe { jit.free_memory() };
+    }
+
+    /// Colocated libcalls are called PC-relative: code that must run at any
+    /// address cannot link them, and says so.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn pc_relative_libcalls_are_refused() {
+        match fma_and_roundings(&isa_without_fma(true)) {
+            Err(CompileFailure::Cranelift(e)) => {
+                assert!(e.contains("X86CallPCRel4"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn relocations_out_of_the_code_or_without_a_target_are_failures() {
+        use cranelift_codegen::binemit::Reloc;
+        use cranelift_codegen::ir::UserExternalNameRef;
+        use cranelift_codegen::{FinalizedMachReloc, FinalizedRelocTarget};
+        let reloc = |offset, kind, target| FinalizedMachReloc {
+            offset,
+            kind,
+            target,
+            addend: 0,
+        };
+        let user = || {
+            FinalizedRelocTarget::ExternalName(ExternalName::User(UserExternalNameRef::from_u32(0)))
+        };
+        let libcall = |lib| FinalizedRelocTarget::ExternalName(ExternalName::LibCall(lib));
+        let mut code = vec![0u8; 16];
+        let fails = |code: &mut [u8], r| link(code, &[r], libcall_address).is_err();
+        assert!(fails(&mut code, reloc(14, Reloc::X86CallPCRel4, user())));
+        assert!(fails(
+            &mut code,
+            reloc(12, Reloc::Abs8, libcall(LibCall::FloorF64))
+        ));
+        assert!(fails(
+            &mut code,
+            reloc(0, Reloc::Abs8, libcall(LibCall::Memcpy))
+        ));
+        assert!(fails(&mut code, reloc(0, Reloc::Abs8, user())));
+        assert!(fails(
+            &mut code,
+            reloc(0, Reloc::Abs4, libcall(LibCall::FloorF64))
+        ));
+        assert!(fails(
+            &mut code,
+            reloc(0, Reloc::X86CallPCRel4, libcall(LibCall::CeilF64))
+        ));
+        assert_eq!(code, [0; 16], "nothing patched");
+        // A call at 4 of the start: -4 - 4 (from the end of the field).
+        link(
+            &mut code,
+            &[FinalizedMachReloc {
+                addend: -4,
+                ..reloc(4, Reloc::X86CallPCRel4, user())
+            }],
+            libcall_address,
+        )
+        .expect("links");
+        assert_eq!(code[4..8], (-8i32).to_le_bytes());
+        link(
+            &mut code,
+            &[reloc(8, Reloc::Abs8, libcall(LibCall::TruncF64))],
+            libcall_address,
+        )
+        .expect("links");
+        assert_eq!(
+            code[8..16],
+            libcall_address(LibCall::TruncF64)
+                .expect("bound")
+                .to_le_bytes()
+        );
     }
 
     /// The real calls in the IR of function `func` of `src`.
@@ -834,23 +929,19 @@ mod tests {
 
     #[test]
     fn machine_code_is_what_the_jit_installs() {
+        let _g = lock();
         let (m, layouts) = module(2);
         let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+        let mut memory = CodeMemory::new();
         for entry in [EntryPoint::Start, EntryPoint::LoopHeader(1)] {
             let code = compiler
                 .machine_code(&m, &layouts, 1, entry)
                 .expect("compiles");
-            // Same size as the version compiled for running (this function
-            // calls no helper and relocates nothing)...
-            let compiled = compiler
-                .compile(&m, &layouts, &HelperAddrs::native(), &[(1, entry)])
-                .expect("compiles");
-            assert_eq!(code.len(), compiled[0].code_bytes, "{entry:?}");
-            // ...and the same bytes.
-            // SAFETY: the code is finalized and lives as long as `compiler`.
-            let installed =
-                unsafe { std::slice::from_raw_parts(compiled[0].addr as *const u8, code.len()) };
-            assert_eq!(code, installed, "{entry:?}");
+            // The same bytes as the version compiled for running (this
+            // function calls no helper and relocates nothing)...
+            let compiled =
+                publish(&mut compiler, &mut memory, &m, &layouts, 1, entry).expect("compiles");
+            assert_eq!(code, bytes_of(&compiled), "{entry:?}");
             // Deterministic.
             assert_eq!(
                 code,
@@ -868,6 +959,7 @@ mod tests {
 
     #[test]
     fn machine_code_links_calls_of_the_function_itself_to_its_start() {
+        let _g = lock();
         // Recursion without inlining: real direct calls of itself.
         let src = "func fib(i) -> i\n  jlti i0, 2, small\n  subi i1, i0, 1\n  call i1, fib, 1\n\
                      subi i2, i0, 2\n  call i2, fib, 2\n  add i0, i1, i2\n  reti i0\n\
@@ -883,16 +975,30 @@ mod tests {
             .machine_code(&m, &layouts, 0, EntryPoint::Start)
             .expect("compiles");
         // PC-relative calls of itself read the same wherever the code is:
-        // the installed version, linked by cranelift-jit, has the same
-        // bytes (it calls no helper, so no address differs).
-        let compiled = compiler
-            .compile(&m, &layouts, &HelperAddrs::native(), &starts(&[0]))
+        // the installed version has the same bytes (it calls no helper, so
+        // no address differs), and runs.
+        let mut memory = CodeMemory::new();
+        let compiled = publish(
+            &mut compiler,
+            &mut memory,
+            &m,
+            &layouts,
+            0,
+            EntryPoint::Start,
+        )
+        .expect("compiles");
+        assert_eq!(code, bytes_of(&compiled));
+        let relocs = compiler
+            .compile_code(
+                &m,
+                &layouts,
+                &HelperAddrs::native(),
+                None,
+                0,
+                EntryPoint::Start,
+            )
             .expect("compiles");
-        assert_eq!(code.len(), compiled[0].code_bytes);
-        // SAFETY: the code is finalized and lives as long as `compiler`.
-        let installed =
-            unsafe { std::slice::from_raw_parts(compiled[0].addr as *const u8, code.len()) };
-        assert_eq!(code, installed);
+        assert_eq!(relocs.code, code);
     }
 
     /// Functions as values and tail calls (`fref`, `closure`, `calli`,
@@ -925,7 +1031,7 @@ mod tests {
                 .chain(headers.into_iter().map(EntryPoint::LoopHeader));
             for entry in entries {
                 compiler
-                    .compile(&m, &layouts, &HelperAddrs::native(), &[(f, entry)])
+                    .compile_code(&m, &layouts, &HelperAddrs::native(), None, f, entry)
                     .unwrap_or_else(|e| panic!("{} at {entry:?}: {e:?}", func.name));
             }
         }

@@ -2,7 +2,9 @@
 //!
 //! [`CodeMemory`] copies position-independent machine code into anonymous
 //! mappings (through `memmap2`) and hands back its address as a [`CodeRef`].
-//! Everything it mapped is unmapped when it is dropped.
+//! A function published alone can be released again
+//! ([`CodeMemory::release`]); everything it mapped is unmapped when it is
+//! dropped.
 //!
 //! # Layout
 //!
@@ -49,6 +51,25 @@
 //! half a page per function, which we accept; the template tier should batch
 //! where it compiles several functions at once.
 //!
+//! # Releasing code: pages are never reused
+//!
+//! Because one [`CodeMemory::publish`] owns whole pages (it starts on a
+//! fresh page and is sealed to the end of its last page), those pages can be
+//! given back without touching another function: [`CodeMemory::release`]
+//! makes them inaccessible (`mprotect(PROT_NONE)`), so a stale call into
+//! released code faults instead of running other code, and returns their
+//! memory to the operating system (`madvise(MADV_DONTNEED)`). Released
+//! pages are never handed out again, and never made writable: the W^X rule
+//! above holds for them too (read-write, then read-execute, then nothing).
+//! A chunk all of whose sealed pages were released is unmapped entirely
+//! once no new code can go into it (it is not the current chunk, or it is
+//! full); a large function's own mapping is unmapped when it is released.
+//! Functions published together ([`CodeMemory::publish_many`]) share pages
+//! and stay until the code memory is dropped. Releasing is the caller's
+//! promise that no thread runs or will enter the code any more; releasing
+//! something not published alone by this code memory, or twice, is an
+//! error ([`CodeMemoryError::NotPublished`]), never undefined behaviour.
+//!
 //! # Instruction-cache coherence
 //!
 //! * **aarch64**: instruction fetch is not coherent with data stores. After
@@ -85,6 +106,7 @@
 //! release/acquire ordering (an atomic store/load of the entry pointer, or a
 //! lock), never through a relaxed store.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -144,6 +166,28 @@ pub enum CodeMemoryError {
         /// The function's size in bytes.
         len: usize,
     },
+    /// `mprotect(PROT_NONE)` or `madvise(MADV_DONTNEED)` of released code
+    /// failed. After a failed `mprotect` the code stays published; after a
+    /// failed `madvise` it is released but its memory may stay resident
+    /// until its chunk is unmapped.
+    #[error("cannot release {len} bytes of JIT code at {addr:#x}: {source}")]
+    Release {
+        /// First address of the range.
+        addr: usize,
+        /// Length of the range in bytes.
+        len: usize,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// [`CodeMemory::release`] of code this code memory did not publish
+    /// alone, or already released.
+    #[error("no function of {len} bytes at {addr:#x} was published alone (or it was released)")]
+    NotPublished {
+        /// The address asked for.
+        addr: usize,
+        /// The length asked for.
+        len: usize,
+    },
     /// No instruction-cache maintenance is implemented for this target
     /// architecture (only x86-64 and aarch64 are).
     #[error("no instruction-cache maintenance for this target architecture")]
@@ -153,7 +197,7 @@ pub enum CodeMemoryError {
 /// The address and length of a published function.
 ///
 /// Valid (readable and executable, never written again) until the
-/// [`CodeMemory`] that returned it is dropped. Calling it means transmuting
+/// [`CodeMemory`] that returned it is dropped or releases it. Calling it means transmuting
 /// `ptr` to a function pointer of the right ABI, which is `unsafe`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CodeRef {
@@ -183,6 +227,9 @@ struct Chunk {
     /// Where the next function may be written (`sealed <= cursor`); bytes in
     /// `sealed..cursor` are written but not yet sealed.
     cursor: usize,
+    /// Bytes (whole pages) below `sealed` that were released: inaccessible,
+    /// never used again.
+    released: usize,
 }
 
 impl Chunk {
@@ -191,19 +238,39 @@ impl Chunk {
     }
 }
 
+/// The pages one [`CodeMemory::publish`] owns, kept so that
+/// [`CodeMemory::release`] can check what it is asked to release.
+#[derive(Clone, Copy, Debug)]
+struct Publish {
+    /// Base address of the chunk (or own mapping) it is in.
+    chunk: usize,
+    /// First page (the function's own address).
+    pages: usize,
+    /// Bytes of its pages, a multiple of the page size.
+    pages_len: usize,
+    /// Bytes of its code.
+    len: usize,
+}
+
 /// Executable memory for JIT code: many functions per chunk, W^X at every
-/// moment, everything unmapped on drop. See the
-/// [module documentation](self) for the layout and the invariants.
+/// moment, releasable function by function, everything unmapped on drop.
+/// See the [module documentation](self) for the layout and the invariants.
 #[derive(Debug)]
 pub struct CodeMemory {
-    /// Every mapping, in the order they were made.
-    chunks: Vec<Chunk>,
-    /// Index in `chunks` of the chunk new small functions go into.
+    /// Every live mapping, by base address.
+    chunks: BTreeMap<usize, Chunk>,
+    /// Base address of the chunk new small functions go into.
     current: Option<usize>,
+    /// Every function published alone and not released, by address.
+    publishes: HashMap<usize, Publish>,
     page_size: usize,
     chunk_size: usize,
+    /// Code bytes of live functions.
     used: usize,
+    /// Bytes of every live mapping.
     mapped: usize,
+    /// Bytes of sealed pages not released.
+    sealed_held: usize,
 }
 
 impl Default for CodeMemory {
@@ -217,30 +284,128 @@ impl CodeMemory {
     pub fn new() -> CodeMemory {
         let page_size = page_size();
         CodeMemory {
-            chunks: Vec::new(),
+            chunks: BTreeMap::new(),
             current: None,
+            publishes: HashMap::new(),
             page_size,
             chunk_size: CHUNK_SIZE.next_multiple_of(page_size),
             used: 0,
             mapped: 0,
+            sealed_held: 0,
         }
     }
 
     /// Copies one function's position-independent code into executable
     /// memory and returns where it is. The function starts on a fresh page
     /// (see the module documentation); to pack several functions densely,
-    /// use [`publish_many`](Self::publish_many).
+    /// use [`publish_many`](Self::publish_many). The function owns its
+    /// pages and can be [released](Self::release).
     ///
     /// On error nothing is returned; space may have been used up.
     pub fn publish(&mut self, code: &[u8]) -> Result<CodeRef, CodeMemoryError> {
         let refs = self.publish_many(&[code])?;
-        refs.into_iter().next().ok_or(CodeMemoryError::Empty)
+        let code_ref = refs.into_iter().next().ok_or(CodeMemoryError::Empty)?;
+        let addr = code_ref.ptr as usize;
+        // A publish starts on a fresh page (every publish seals to the end
+        // of its last page) and ends at the end of a page.
+        debug_assert_eq!(addr % self.page_size, 0);
+        let end = align_up(addr + code_ref.len, self.page_size).unwrap_or(usize::MAX);
+        if let Some((&chunk, _)) = self.chunks.range(..=addr).next_back() {
+            self.publishes.insert(
+                addr,
+                Publish {
+                    chunk,
+                    pages: addr,
+                    pages_len: end - addr,
+                    len: code_ref.len,
+                },
+            );
+        }
+        Ok(code_ref)
+    }
+
+    /// Gives back the pages of `code`, a function [published](Self::publish)
+    /// alone: they become inaccessible and their memory returns to the
+    /// operating system; they are never handed out again. Its chunk is
+    /// unmapped if nothing else lives in it and no code can go into it any
+    /// more (see the module documentation).
+    ///
+    /// The caller promises that no thread runs `code` or will call it.
+    /// Code not published alone by this code memory, or already released,
+    /// is [`CodeMemoryError::NotPublished`]. (Once a chunk is unmapped the
+    /// system may map a later chunk at its address: a stale reference then
+    /// names whatever was published there with the same address and
+    /// length, so callers forget what they release.)
+    pub fn release(&mut self, code: CodeRef) -> Result<(), CodeMemoryError> {
+        let addr = code.ptr as usize;
+        let publish = self
+            .publishes
+            .get(&addr)
+            .copied()
+            .filter(|p| p.len == code.len)
+            .ok_or(CodeMemoryError::NotPublished {
+                addr,
+                len: code.len,
+            })?;
+        let (pages, len) = (publish.pages, publish.pages_len);
+        // SAFETY: whole pages of a mapping we own, holding only this
+        // function's code (and trap fill); no Rust object lives there.
+        let rc = unsafe { libc::mprotect(pages as *mut libc::c_void, len, libc::PROT_NONE) };
+        if rc != 0 {
+            return Err(CodeMemoryError::Release {
+                addr: pages,
+                len,
+                source: io::Error::last_os_error(),
+            });
+        }
+        self.publishes.remove(&addr);
+        self.used -= publish.len;
+        self.sealed_held -= len;
+        // SAFETY: as for `mprotect`; the pages are inaccessible now and read
+        // back as zeros if ever made accessible, which they never are.
+        let rc = unsafe { libc::madvise(pages as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+        let advised = if rc == 0 {
+            Ok(())
+        } else {
+            Err(CodeMemoryError::Release {
+                addr: pages,
+                len,
+                source: io::Error::last_os_error(),
+            })
+        };
+        if let Some(chunk) = self.chunks.get_mut(&publish.chunk) {
+            chunk.released += len;
+        }
+        self.unmap_if_released(publish.chunk);
+        advised
+    }
+
+    /// Unmaps the chunk at `base` if all its sealed pages were released and
+    /// no code can go into it any more.
+    fn unmap_if_released(&mut self, base: usize) {
+        let Some(chunk) = self.chunks.get(&base) else {
+            return;
+        };
+        let all_released = chunk.released == chunk.sealed && chunk.cursor == chunk.sealed;
+        let is_current = self.current == Some(base);
+        if !all_released || (is_current && chunk.sealed < chunk.map.len()) {
+            return;
+        }
+        if is_current {
+            self.current = None;
+        }
+        if let Some(chunk) = self.chunks.remove(&base) {
+            self.mapped -= chunk.map.len();
+            // Dropping the `MmapRaw` unmaps it.
+        }
     }
 
     /// Copies several functions' position-independent code into executable
     /// memory, packed one after the other ([`FUNCTION_ALIGN`]-byte aligned),
     /// and returns where each one is, in order. All of them are executable
-    /// when this returns.
+    /// when this returns; they share pages, so they cannot be
+    /// [released](Self::release): they stay until the code memory is
+    /// dropped.
     ///
     /// On error no [`CodeRef`] is returned; space may have been used up.
     pub fn publish_many(&mut self, codes: &[&[u8]]) -> Result<Vec<CodeRef>, CodeMemoryError> {
@@ -265,27 +430,32 @@ impl CodeMemory {
         Ok(refs)
     }
 
-    /// Bytes of code published so far: the sum of the functions' lengths,
-    /// without alignment padding or unused page tails.
+    /// Bytes of live code: the sum of the lengths of the functions
+    /// published and not released, without alignment padding or unused
+    /// page tails.
     pub fn bytes_used(&self) -> usize {
         self.used
     }
 
-    /// Bytes currently mapped: every chunk and large-function mapping,
-    /// including what is not yet used.
+    /// Bytes currently mapped: every chunk and large-function mapping not
+    /// unmapped yet, including what is not yet used or was released.
     pub fn bytes_mapped(&self) -> usize {
         self.mapped
     }
 
-    /// Pages held for code (interim: everything mapped).
+    /// Bytes of memory held for code: the pages of every live function
+    /// (sealed and not released), plus the current chunk's written pages
+    /// not sealed yet (none between calls). Mapped pages never written are
+    /// not counted: they take no memory.
     pub fn bytes_resident(&self) -> usize {
-        self.mapped
-    }
-
-    /// Give back the pages of one published function (interim: kept).
-    pub fn release(&mut self, code: CodeRef) -> Result<(), CodeMemoryError> {
-        self.used = self.used.saturating_sub(code.len);
-        Ok(())
+        let unsealed = self
+            .current
+            .and_then(|base| self.chunks.get(&base))
+            .map_or(0, |c| {
+                align_up(c.cursor, self.page_size).map_or(c.map.len(), |end| end.min(c.map.len()))
+                    - c.sealed
+            });
+        self.sealed_held + unsealed
     }
 
     /// Writes every function (unsealed where it goes into the current chunk)
@@ -310,22 +480,29 @@ impl CodeMemory {
     /// Writes `code` into the current chunk, or into a new one if it does
     /// not fit (sealing the current chunk first). `code` is at most a chunk.
     fn place_in_chunk(&mut self, code: &[u8]) -> Result<CodeRef, CodeMemoryError> {
-        let fits = self.current.filter(|&i| {
-            let chunk = &self.chunks[i];
-            align_up(chunk.cursor, FUNCTION_ALIGN)
-                .and_then(|start| start.checked_add(code.len()))
-                .is_some_and(|end| end <= chunk.map.len())
+        let fits = self.current.filter(|base| {
+            self.chunks.get(base).is_some_and(|chunk| {
+                align_up(chunk.cursor, FUNCTION_ALIGN)
+                    .and_then(|start| start.checked_add(code.len()))
+                    .is_some_and(|end| end <= chunk.map.len())
+            })
         });
         let index = match fits {
-            Some(i) => i,
+            Some(base) => base,
             None => {
                 self.seal_current()?;
-                let i = self.map_chunk(self.chunk_size)?;
-                self.current = Some(i);
-                i
+                let base = self.map_chunk(self.chunk_size)?;
+                let previous = self.current.replace(base);
+                if let Some(previous) = previous {
+                    self.unmap_if_released(previous);
+                }
+                base
             }
         };
-        let chunk = &mut self.chunks[index];
+        let chunk = self
+            .chunks
+            .get_mut(&index)
+            .ok_or(CodeMemoryError::TooLarge { len: code.len() })?;
         let start = align_up(chunk.cursor, FUNCTION_ALIGN)
             .filter(|start| start + code.len() <= chunk.map.len())
             .ok_or(CodeMemoryError::TooLarge { len: code.len() })?;
@@ -353,14 +530,14 @@ impl CodeMemory {
     fn publish_alone(&mut self, code: &[u8]) -> Result<CodeRef, CodeMemoryError> {
         let len = align_up(code.len(), self.page_size)
             .ok_or(CodeMemoryError::TooLarge { len: code.len() })?;
-        let index = self.map_chunk(len)?;
-        let chunk = &mut self.chunks[index];
-        let base = chunk.base();
-        // SAFETY: the mapping is fresh, read-write and at least `code.len()`
-        // bytes long.
-        unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), base as *mut u8, code.len()) };
-        chunk.cursor = code.len();
-        self.seal(index)?;
+        let base = self.map_chunk(len)?;
+        if let Some(chunk) = self.chunks.get_mut(&base) {
+            // SAFETY: the mapping is fresh, read-write and at least
+            // `code.len()` bytes long.
+            unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), base as *mut u8, code.len()) };
+            chunk.cursor = code.len();
+        }
+        self.seal(base)?;
         Ok(CodeRef {
             ptr: base as *const u8,
             len: code.len(),
@@ -368,19 +545,22 @@ impl CodeMemory {
     }
 
     /// Maps `len` bytes (a multiple of the page size) read-write and returns
-    /// the new chunk's index.
+    /// the new chunk's base address.
     fn map_chunk(&mut self, len: usize) -> Result<usize, CodeMemoryError> {
         let map = MmapOptions::new()
             .len(len)
             .map_anon()
             .map_err(|source| CodeMemoryError::Map { len, source })?;
-        self.chunks.push(Chunk {
+        let chunk = Chunk {
             map: MmapRaw::from(map),
             sealed: 0,
             cursor: 0,
-        });
+            released: 0,
+        };
+        let base = chunk.base();
+        self.chunks.insert(base, chunk);
         self.mapped += len;
-        Ok(self.chunks.len() - 1)
+        Ok(base)
     }
 
     fn seal_current(&mut self) -> Result<(), CodeMemoryError> {
@@ -395,9 +575,11 @@ impl CodeMemory {
     /// end of that page read-execute, and makes the instruction cache
     /// coherent. Afterwards both offsets are at that page boundary: the
     /// pages are never written again, even if `mprotect` failed.
-    fn seal(&mut self, index: usize) -> Result<(), CodeMemoryError> {
+    fn seal(&mut self, base: usize) -> Result<(), CodeMemoryError> {
         let page_size = self.page_size;
-        let chunk = &mut self.chunks[index];
+        let Some(chunk) = self.chunks.get_mut(&base) else {
+            return Ok(());
+        };
         if chunk.cursor == chunk.sealed {
             return Ok(());
         }
@@ -418,6 +600,7 @@ impl CodeMemory {
         let start = chunk.sealed;
         chunk.sealed = end;
         chunk.cursor = end;
+        self.sealed_held += end - start;
         let addr = base + start;
         // SAFETY: `addr..addr + (end - start)` is a page-aligned range inside
         // a mapping we own; nothing in it is referenced as a Rust object.
@@ -658,7 +841,7 @@ mod tests {
     /// and `assert_no_wx` alone would miss it.
     fn assert_layout(mem: &CodeMemory) {
         let maps = maps();
-        for chunk in &mem.chunks {
+        for chunk in mem.chunks.values() {
             let base = chunk.base();
             let parts = [
                 (base, base + chunk.sealed, "r-x"),
@@ -682,10 +865,10 @@ mod tests {
     /// Bytes of mapping taken by published code: everything but the unused
     /// part of the current chunk.
     fn bytes_consumed(mem: &CodeMemory) -> usize {
-        let free = mem.current.map_or(0, |i| {
-            let c = &mem.chunks[i];
-            c.map.len() - c.cursor
-        });
+        let free = mem
+            .current
+            .and_then(|base| mem.chunks.get(&base))
+            .map_or(0, |c| c.map.len() - c.cursor);
         mem.bytes_mapped() - free
     }
 
@@ -781,7 +964,13 @@ mod tests {
         );
         assert_eq!(call(after), 8);
         assert_eq!(mem.chunks.len(), 3);
-        let chunk = &mem.chunks[0];
+        let chunk = mem
+            .chunks
+            .values()
+            .find(|c| {
+                c.base() <= small.ptr as usize && (small.ptr as usize) < c.base() + c.map.len()
+            })
+            .expect("small's chunk");
         let in_chunk0 =
             |r: CodeRef| (chunk.base()..chunk.base() + chunk.map.len()).contains(&(r.ptr as usize));
         assert!(in_chunk0(small) && in_chunk0(batch[0]) && in_chunk0(batch[2]));
@@ -828,7 +1017,7 @@ mod tests {
         assert!(mem.chunks.len() >= 4);
         let ranges: Vec<(usize, usize)> = mem
             .chunks
-            .iter()
+            .values()
             .map(|c| (c.base(), c.base() + c.map.len()))
             .collect();
         let overlapping = |m: &MapLine| ranges.iter().any(|&(s, e)| m.start < e && s < m.end);
@@ -848,6 +1037,182 @@ mod tests {
         let after: Vec<MapLine> = maps().into_iter().filter(overlapping).collect();
         let remaining: Vec<&MapLine> = after.iter().filter(|m| before.contains(m)).collect();
         assert!(remaining.is_empty(), "still mapped: {remaining:#?}");
+    }
+
+    /// Asserts that `start..end` is inaccessible (`---`) or not mapped at
+    /// all, and that none of its pages is resident.
+    fn assert_released(start: usize, end: usize) {
+        for m in maps().iter().filter(|m| m.start < end && start < m.end) {
+            assert!(
+                m.perms.starts_with("---"),
+                "{start:#x}-{end:#x} released: {}",
+                m.line
+            );
+        }
+        let page = page_size();
+        let mut resident = vec![0u8; (end - start).div_ceil(page)];
+        // SAFETY: `mincore` writes one byte per page of the range into
+        // `resident`, which is that long.
+        let rc = unsafe {
+            libc::mincore(
+                start as *mut libc::c_void,
+                end - start,
+                resident.as_mut_ptr(),
+            )
+        };
+        // ENOMEM: (part of) the range is no longer mapped.
+        if rc == 0 {
+            assert!(
+                resident.iter().all(|r| r & 1 == 0),
+                "{start:#x}-{end:#x} still resident"
+            );
+        }
+    }
+
+    /// `code`'s pages as `release` gives them back.
+    fn pages_of(mem: &CodeMemory, code: CodeRef) -> (usize, usize) {
+        let start = code.ptr as usize;
+        (start, (start + code.len).next_multiple_of(mem.page_size))
+    }
+
+    #[test]
+    fn release_gives_back_pages_and_the_figures() {
+        let _g = lock();
+        let mut mem = CodeMemory::new();
+        let page = mem.page_size;
+        // Several chunks' worth one at a time, and two functions larger than
+        // a chunk.
+        let n = 3 * mem.chunk_size / page + 7;
+        // Each with the value it returns.
+        let mut live: Vec<(CodeRef, u32)> = (0..n)
+            .map(|i| (mem.publish(&ret_const(i as u16)).unwrap(), i as u32))
+            .collect();
+        let mut big = nops(mem.chunk_size + 8);
+        big.extend(ret_const(9));
+        let big_pages = big.len().next_multiple_of(page);
+        live.insert(5, (mem.publish(&big).unwrap(), 9));
+        live.push((mem.publish(&big).unwrap(), 9));
+        assert_eq!(mem.bytes_used(), n * ret_const(0).len() + 2 * big.len());
+        assert_eq!(mem.bytes_resident(), n * page + 2 * big_pages);
+        assert!(mem.chunks.len() >= 6, "{} mappings", mem.chunks.len());
+        // Release every other one, then the rest: the figures go down with
+        // every release and the others still run.
+        let first: Vec<(CodeRef, u32)> = live.iter().copied().step_by(2).collect();
+        let second: Vec<(CodeRef, u32)> = live.iter().copied().skip(1).step_by(2).collect();
+        for (k, (code, _)) in first.iter().chain(&second).enumerate() {
+            let (used, resident, mapped) =
+                (mem.bytes_used(), mem.bytes_resident(), mem.bytes_mapped());
+            mem.release(*code).unwrap();
+            let (start, end) = pages_of(&mem, *code);
+            assert_eq!(mem.bytes_used(), used - code.len);
+            assert_eq!(mem.bytes_resident(), resident - (end - start));
+            assert!(mem.bytes_mapped() <= mapped);
+            assert_released(start, end);
+            if k == first.len() - 1 {
+                for &(code, value) in &second {
+                    assert_eq!(call(code), value);
+                }
+            }
+        }
+        assert_eq!((mem.bytes_used(), mem.bytes_resident()), (0, 0));
+        // Only the current chunk, not full, may stay mapped.
+        assert!(mem.chunks.len() <= 1, "{} mappings left", mem.chunks.len());
+        assert!(mem.bytes_mapped() <= mem.chunk_size);
+        // A new publish never reuses released pages of a mapped chunk.
+        let again = mem.publish(&ret_const(77)).unwrap();
+        assert_eq!(call(again), 77);
+        for (code, _) in &first {
+            assert_ne!(code.ptr, again.ptr);
+        }
+        mem.release(again).unwrap();
+    }
+
+    #[test]
+    fn releasing_what_was_not_published_alone_is_an_error() {
+        let _g = lock();
+        let mut mem = CodeMemory::new();
+        let a = mem.publish(&ret_const(1)).unwrap();
+        let batch = mem
+            .publish_many(&[ret_const(2).as_slice(), &ret_const(3)])
+            .unwrap();
+        let not_published =
+            |r: Result<(), CodeMemoryError>| matches!(r, Err(CodeMemoryError::NotPublished { .. }));
+        // A function of a batch, a wrong length, an address inside it.
+        assert!(not_published(mem.release(batch[1])));
+        assert!(not_published(mem.release(CodeRef {
+            len: a.len + 1,
+            ..a
+        })));
+        assert!(not_published(mem.release(CodeRef {
+            ptr: a.ptr.wrapping_add(4),
+            len: 2,
+        })));
+        assert!(not_published(mem.release(CodeRef {
+            ptr: std::ptr::null(),
+            len: 1,
+        })));
+        assert_eq!(call(a), 1);
+        mem.release(a).unwrap();
+        // Twice.
+        assert!(not_published(mem.release(a)));
+        assert_eq!(call(batch[0]), 2);
+        assert_eq!(call(batch[1]), 3);
+        assert_eq!(mem.bytes_used(), 2 * ret_const(0).len());
+    }
+
+    #[test]
+    fn released_code_is_never_executable_again_and_chunks_are_unmapped() {
+        let _g = lock();
+        while_watching_for_wx(|| {
+            let mut mem = CodeMemory::new();
+            let pages = mem.chunk_size / mem.page_size;
+            // Two full chunks and a bit of a third, one page per function.
+            let codes: Vec<CodeRef> = (0..2 * pages + 3)
+                .map(|i| mem.publish(&ret_const(i as u16)).unwrap())
+                .collect();
+            assert_eq!(mem.chunks.len(), 3);
+            let chunk_ranges: Vec<(usize, usize)> = mem
+                .chunks
+                .values()
+                .map(|c| (c.base(), c.base() + c.map.len()))
+                .collect();
+            let first_chunk = chunk_ranges
+                .iter()
+                .copied()
+                .find(|&(s, e)| (s..e).contains(&(codes[0].ptr as usize)))
+                .expect("first chunk");
+            // Release all of the first chunk but its last function: still
+            // mapped, the released pages inaccessible, the last one runs.
+            for code in &codes[..pages - 1] {
+                mem.release(*code).unwrap();
+                assert_no_wx();
+            }
+            assert_eq!(mem.chunks.len(), 3);
+            let (start, _) = pages_of(&mem, codes[0]);
+            let (_, end) = pages_of(&mem, codes[pages - 2]);
+            assert_released(start, end);
+            let last = codes[pages - 1];
+            assert_eq!(call(last), (pages - 1) as u16 as u32);
+            let maps_now = maps();
+            let line = maps_now
+                .iter()
+                .find(|m| (m.start..m.end).contains(&(last.ptr as usize)))
+                .expect("mapped");
+            assert!(line.perms.starts_with("r-x"), "{}", line.line);
+            // Its last function released, the (full) chunk is unmapped.
+            let mapped = mem.bytes_mapped();
+            mem.release(last).unwrap();
+            assert_eq!(mem.bytes_mapped(), mapped - mem.chunk_size);
+            assert_eq!(mem.chunks.len(), 2);
+            assert!(!mem.chunks.contains_key(&first_chunk.0));
+            // The current chunk stays mapped while it has room.
+            for code in &codes[2 * pages..] {
+                mem.release(*code).unwrap();
+            }
+            assert_eq!(mem.chunks.len(), 2);
+            assert_eq!(call(codes[pages]), pages as u16 as u32);
+            assert_no_wx();
+        });
     }
 
     /// Measures the space taken by 1000 functions of 300 bytes, published one

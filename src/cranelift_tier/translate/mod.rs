@@ -42,7 +42,6 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::{TargetFrontendConfig, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
-use cranelift_module::FuncId;
 use packed_loop::PackedCopy;
 
 /// `(ctx, i_base, f_base, r_base) -> status` in the ISA's default
@@ -273,9 +272,9 @@ pub(super) struct Source<'a> {
     pub inline_max_ops: u32,
     /// Inlined callees nest at most this deep.
     pub inline_max_depth: u32,
-    /// The module's id of the function being compiled, when it is compiled
-    /// from its start: its calls of itself then go straight to it.
-    pub self_id: Option<FuncId>,
+    /// The user-name index of the function being compiled, when it is
+    /// compiled from its start: its calls of itself then go straight to it.
+    pub self_id: Option<u32>,
     /// The callees indirect call sites have had.
     pub profiles: Option<&'a CallProfiles>,
 }
@@ -609,7 +608,7 @@ impl<'a, 'f> Translator<'a, 'f> {
         let self_ref = self_id.map(|id| {
             let name = b
                 .func
-                .declare_imported_user_function(UserExternalName::new(0, id.as_u32()));
+                .declare_imported_user_function(UserExternalName::new(0, id));
             b.import_function(ExtFuncData {
                 name: ExternalName::user(name),
                 signature: entry_sig,
