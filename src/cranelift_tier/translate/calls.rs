@@ -965,7 +965,8 @@ impl Translator<'_, '_> {
         if let Some(bank) = cl.result {
             self.b.append_block_param(cont, bank_type(bank));
         }
-        let vars = declare_vars(&mut self.b, cl);
+        let facts = FuncFacts::of(self.module, callee, cl);
+        let vars = declare_vars(&mut self.b, cl, &facts.used);
         let blocks: Vec<Block> = (0..code.len()).map(|_| self.b.create_block()).collect();
         let first = blocks[0];
         let callee_bases = self.callee_bases();
@@ -977,7 +978,7 @@ impl Translator<'_, '_> {
             self.layout,
             std::mem::replace(&mut self.vars, vars),
             std::mem::replace(&mut self.op_blocks, blocks),
-            std::mem::replace(&mut self.facts, FuncFacts::of(self.module, callee, cl.regs)),
+            std::mem::replace(&mut self.facts, facts),
             std::mem::replace(&mut self.bases, callee_bases),
             std::mem::replace(&mut self.base_offsets, callee_offsets),
             std::mem::replace(&mut self.depth, depth),
@@ -992,6 +993,7 @@ impl Translator<'_, '_> {
         (self.func, self.layout) = (callee as u32, cl);
         self.inline_depth += 1;
         self.define_registers(&args);
+        self.clear_untouched_refs();
         self.b.ins().jump(first, &[]);
         for (k, callee_op) in code.iter().enumerate() {
             let block = self.op_blocks[k];

@@ -15,6 +15,7 @@
 mod calls;
 mod packed_loop;
 mod structs;
+mod used_regs;
 
 use crate::bytecode::op::{BitCount, FloatBinOp, FloatUnOp, IntBinOp, imm16};
 use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand, loops};
@@ -165,12 +166,19 @@ struct FuncFacts {
     /// conditions as `constants`: an indirect call through it calls that
     /// function.
     frefs: Vec<Option<(u32, KnownRef)>>,
+    /// Per bank, the registers the function's code touches, ascending
+    /// ([`used_regs::used_registers`]): only they get Variables.
+    used: [used_regs::RegList; 3],
+    /// Whether the collector may scan the function's frame while it runs
+    /// ([`used_regs::may_collect`]).
+    may_collect: bool,
 }
 
 impl FuncFacts {
-    fn of(module: &Module, func: usize, regs: [u32; 3]) -> FuncFacts {
+    fn of(module: &Module, func: usize, layout: FrameLayout) -> FuncFacts {
         let function = &module.functions[func];
         let code = &function.code;
+        let regs = layout.regs;
         let (int_regs, ref_regs) = (regs[Bank::I.index()], regs[Bank::R.index()]);
         let mut targeted = vec![false; code.len()];
         for op in code {
@@ -245,6 +253,8 @@ impl FuncFacts {
             targeted,
             constants,
             frefs,
+            used: used_regs::used_registers(module, func, layout),
+            may_collect: used_regs::may_collect(code),
         }
     }
 
@@ -403,12 +413,24 @@ const MAX_LOCAL_CONSTANTS: usize = 16;
 /// would make each access's lookup long.
 const MAX_CHECKED: usize = 16;
 
-/// One Variable per register of a frame of `layout`.
-fn declare_vars(b: &mut FunctionBuilder<'_>, layout: FrameLayout) -> [Vec<Variable>; 3] {
+/// Up to how many untouched reference slots in a row
+/// [`Translator::clear_untouched_refs`] clears with a store each (more get
+/// a loop).
+const CLEAR_UNROLLED: u32 = 8;
+
+/// One Variable per register `used` of a frame of `layout`, indexed by
+/// register (None for the registers the code never touches).
+fn declare_vars(
+    b: &mut FunctionBuilder<'_>,
+    layout: FrameLayout,
+    used: &[used_regs::RegList; 3],
+) -> [Vec<Option<Variable>>; 3] {
     Bank::ALL.map(|bank| {
-        (0..layout.regs[bank.index()])
-            .map(|_| b.declare_var(bank_type(bank)))
-            .collect()
+        let mut vars = vec![None; layout.regs[bank.index()] as usize];
+        for &k in &used[bank.index()] {
+            vars[usize::from(k)] = Some(b.declare_var(bank_type(bank)));
+        }
+        vars
     })
 }
 
@@ -502,7 +524,8 @@ struct Translator<'a, 'f> {
     /// sieve 8% slower.) None in a function with neither, where the load
     /// would stay unused: an inlined callee's polls load the address.
     interrupt_flag: Option<Value>,
-    vars: [Vec<Variable>; 3],
+    /// Per bank and register, its Variable, if the code touches it.
+    vars: [Vec<Option<Variable>>; 3],
     op_blocks: Vec<Block>,
     /// About the function whose ops are being translated.
     facts: FuncFacts,
@@ -594,7 +617,8 @@ impl<'a, 'f> Translator<'a, 'f> {
                 )
             });
         let interrupt_flag = polls.then(|| b.ins().load(I64, trusted(), ctx, offsets::INTERRUPT));
-        let vars = declare_vars(&mut b, layout);
+        let facts = FuncFacts::of(module, func, layout);
+        let vars = declare_vars(&mut b, layout, &facts.used);
         let op_blocks = (0..code.len()).map(|_| b.create_block()).collect();
         let packed = PackedCopy::plan(&mut b, code);
         let trap_block = b.create_block();
@@ -639,7 +663,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             interrupt_flag,
             vars,
             op_blocks,
-            facts: FuncFacts::of(module, func, layout.regs),
+            facts,
             readonly_globals: readonly_globals(module, func),
             profiles,
             packed,
@@ -666,8 +690,11 @@ impl<'a, 'f> Translator<'a, 'f> {
         }
     }
 
+    /// The Variable of register `reg`: every register an op names has
+    /// one ([`used_regs::used_registers`] reads the same operand table).
     fn var(&self, bank: Bank, reg: u16) -> Variable {
         self.vars[bank.index()][reg as usize]
+            .expect("an op names only registers its function touches")
     }
 
     fn get(&mut self, bank: Bank, reg: u16) -> Value {
@@ -705,10 +732,54 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.store_slot(bank, reg.into(), v);
     }
 
-    /// Make every reference slot current: the collector scans them.
+    /// Make every reference slot current: the collector scans them. The
+    /// slots of the registers the code never touches hold null already
+    /// ([`Translator::clear_untouched_refs`]).
     fn flush_refs(&mut self) {
-        for k in 0..self.layout.regs[Bank::R.index()] {
-            self.flush(Bank::R, k as u16);
+        for k in 0..self.facts.used[Bank::R.index()].len() {
+            let reg = self.facts.used[Bank::R.index()][k];
+            self.flush(Bank::R, reg);
+        }
+    }
+
+    /// At the start of a function that may collect, store null into the
+    /// slots of the reference registers its code never touches: the frame
+    /// may hold a dead frame's references there, and the collector scans
+    /// every slot. Short gaps get a store per slot, long ones a loop.
+    fn clear_untouched_refs(&mut self) {
+        if !self.facts.may_collect {
+            return;
+        }
+        let bank = Bank::R;
+        let runs = used_regs::unused_runs(&self.facts.used[bank.index()], self.layout.regs[2]);
+        let base = self.bases[bank.index()];
+        for (first, n) in runs {
+            if n <= CLEAR_UNROLLED {
+                let zero = self.b.ins().iconst(I64, 0);
+                for k in first..first + n {
+                    self.store_slot(bank, k, zero);
+                }
+                continue;
+            }
+            let start = self
+                .b
+                .ins()
+                .iadd_imm_s(base, i64::from(Self::slot_offset(first)));
+            let end = self
+                .b
+                .ins()
+                .iadd_imm_s(base, i64::from(Self::slot_offset(first + n)));
+            let (body, done) = (self.b.create_block(), self.b.create_block());
+            self.b.append_block_param(body, I64);
+            self.b.ins().jump(body, &[start.into()]);
+            self.b.switch_to_block(body);
+            let at = self.b.block_params(body)[0];
+            let zero = self.b.ins().iconst(I64, 0);
+            self.b.ins().store(trusted(), zero, at, 0);
+            let next = self.b.ins().iadd_imm_s(at, SLOT_SIZE as i64);
+            let more = self.b.ins().icmp(IntCC::UnsignedLessThan, next, end);
+            self.b.ins().brif(more, body, &[next.into()], done, &[]);
+            self.b.switch_to_block(done);
         }
     }
 
@@ -760,16 +831,30 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// header: the code before it is unreachable and dropped, and the loop
     /// has one entry, so what it does not change stays loop-invariant.
     fn entry(&mut self, entry: EntryPoint) {
-        let (target, from_frame) = match entry {
-            EntryPoint::Start => (0, self.layout.params),
-            EntryPoint::LoopHeader(h) => (h as usize, self.layout.regs),
+        let target = match entry {
+            EntryPoint::Start => {
+                let values = Bank::ALL.map(|bank| {
+                    (0..self.layout.params[bank.index()])
+                        .map(|k| self.load_slot(bank, k))
+                        .collect::<Vec<_>>()
+                });
+                self.define_registers(&values);
+                self.clear_untouched_refs();
+                0
+            }
+            // The frame's owner cleared it: the registers the code never
+            // touches hold what they must.
+            EntryPoint::LoopHeader(h) => {
+                for bank in Bank::ALL {
+                    for k in 0..self.facts.used[bank.index()].len() {
+                        let reg = self.facts.used[bank.index()][k];
+                        let v = self.load_slot(bank, reg.into());
+                        self.set(bank, reg, v);
+                    }
+                }
+                h as usize
+            }
         };
-        let values = Bank::ALL.map(|bank| {
-            (0..from_frame[bank.index()])
-                .map(|k| self.load_slot(bank, k))
-                .collect::<Vec<_>>()
-        });
-        self.define_registers(&values);
         let to = self.target_block(None, target);
         self.entry_jump = Some(self.b.ins().jump(to, &[]));
     }
@@ -1960,18 +2045,20 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.ins().iadd(r, scaled)
     }
 
-    /// Define the registers of the current function: the first ones of
-    /// bank `b` as `values[b]`, the rest as 0, 0.0 and null.
+    /// Define the registers of the current function that its code
+    /// touches: the first ones of bank `b` as `values[b]`, the rest as 0,
+    /// 0.0 and null.
     fn define_registers(&mut self, values: &[Vec<Value>; 3]) {
         for bank in Bank::ALL {
             let b = bank.index();
-            for k in 0..self.layout.regs[b] {
-                let v = match values[b].get(k as usize) {
+            for i in 0..self.facts.used[b].len() {
+                let k = self.facts.used[b][i];
+                let v = match values[b].get(usize::from(k)) {
                     Some(&v) => v,
                     None if bank == Bank::F => self.b.ins().f64const(0.0),
                     _ => self.b.ins().iconst(I64, 0),
                 };
-                self.set(bank, k as u16, v);
+                self.set(bank, k, v);
             }
         }
     }
