@@ -355,7 +355,6 @@ impl Translator<'_, '_> {
         self.b.ins().jump(checked, &[]);
         self.b.switch_to_block(checked);
         let callee_bases = self.callee_bases();
-        self.flush_refs();
         let window = op.c;
         for bank in Bank::ALL {
             let b = bank.index();
@@ -559,7 +558,6 @@ impl Translator<'_, '_> {
         self.enter_callee(pc, depth);
         self.check_ref_frame(pc, r, me.regs);
         let callee_bases = self.callee_bases();
-        self.flush_refs();
         let window = op.c;
         for bank in Bank::ALL {
             let b = bank.index();
@@ -957,9 +955,6 @@ impl Translator<'_, '_> {
                 .collect::<Vec<_>>()
         });
         let code = &self.module.functions[callee].code;
-        if code.iter().any(|op| op.opcode == Opcode::Call) {
-            self.flush_refs();
-        }
         self.inline_budget -= code.len() as u32;
         let cont = self.b.create_block();
         if let Some(bank) = cl.result {
@@ -1038,7 +1033,6 @@ impl Translator<'_, '_> {
             next[bank.index()] += 1;
             self.flush(bank, k);
         }
-        self.flush_refs();
         let result = sig.result;
         let frame_refs = self.layout.regs[Bank::R.index()] as u16;
         let site = HostCallSite::of_op(op, frame_refs);
