@@ -2,7 +2,7 @@
 //! capacities, the limits and Cranelift's settings, from code or from the
 //! environment.
 
-use crate::cranelift_tier::{CraneliftSettings, OptLevel, RegallocAlgorithm};
+use crate::cranelift_tier::{CompileBudget, CraneliftSettings, OptLevel, RegallocAlgorithm};
 use crate::error::{Error, Result};
 use crate::tiering::TieringPolicy;
 use std::fmt;
@@ -268,6 +268,14 @@ impl Config {
     /// as that). Recursion unrolls that many levels.
     pub fn cranelift_inline_max_depth(&mut self, levels: u32) -> &mut Config {
         self.cranelift.inline_max_depth = levels;
+        self
+    }
+
+    /// Give up a Cranelift compile of a function larger or slower than
+    /// `budget` (default [`CompileBudget::default`]); the function stays in
+    /// its tier, as after any failed compile.
+    pub fn cranelift_budget(&mut self, budget: CompileBudget) -> &mut Config {
+        self.cranelift.budget = budget;
         self
     }
 

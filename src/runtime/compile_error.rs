@@ -28,6 +28,13 @@ pub enum CompileFailure {
     /// Executable memory could not be mapped, written or sealed.
     #[error("executable memory: {0}")]
     CodeMemory(String),
+    /// The compile would exceed its budget (the Cranelift tier's
+    /// `CompileBudget`); `what` names the measure, its value and the limit.
+    #[error("over budget: {what}")]
+    OverBudget {
+        /// The measure and the limit it exceeds.
+        what: String,
+    },
 }
 
 /// A failed compilation: which function, in which tier, and why.

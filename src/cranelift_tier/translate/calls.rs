@@ -961,6 +961,8 @@ impl Translator<'_, '_> {
             self.b.append_block_param(cont, bank_type(bank));
         }
         let facts = FuncFacts::of(self.module, callee, cl);
+        self.meter
+            .add(super::budget::body_size(self.module, callee, &facts.used));
         let vars = declare_vars(&mut self.b, cl, &facts.used);
         let blocks: Vec<Block> = (0..code.len()).map(|_| self.b.create_block()).collect();
         let first = blocks[0];

@@ -12,6 +12,7 @@
 //! Calls (real, inlined, early exits, host) are in [`calls`]; the copies of
 //! loops for byte-packed arrays in [`packed_loop`].
 
+mod budget;
 mod calls;
 mod packed_loop;
 mod structs;
@@ -22,6 +23,7 @@ use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand, loop
 use crate::lowering::AluOp;
 use crate::lowering::Magic;
 use crate::runtime::call_profile::{CallProfiles, site_of};
+use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
 use crate::runtime::heap::{
@@ -31,6 +33,8 @@ use crate::runtime::heap::{
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::structs::{StructLayouts, StructType};
 use crate::runtime::trap::TrapKind;
+use budget::BudgetMeter;
+pub use budget::{CompileBudget, DEFAULT_MAX_OPS, DEFAULT_MAX_TIME};
 use calls::{FrameRoom, INLINE_BUDGET_FACTOR, MAX_INLINE_BUDGET, early_exit};
 use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -291,7 +295,9 @@ pub(super) struct Source<'a> {
 }
 
 /// Translate function `func` into `out` (whose signature is already
-/// [`native_entry_signature`]).
+/// [`native_entry_signature`]), within `budget`. When it fails, `out` and
+/// `builder_ctx` hold an abandoned function: clear them (make a new
+/// context) before the next.
 pub(super) fn translate(
     out: &mut Function,
     builder_ctx: &mut FunctionBuilderContext,
@@ -299,11 +305,16 @@ pub(super) fn translate(
     func: usize,
     entry: EntryPoint,
     frontend: TargetFrontendConfig,
-) {
+    budget: CompileBudget,
+) -> Result<(), CompileFailure> {
     let module = src.module;
     out.name = UserFuncName::user(0, func as u32);
+    let meter = BudgetMeter::new(budget, &module.functions[func].name);
     let b = FunctionBuilder::new(out, builder_ctx);
-    let mut t = Translator::new(b, src, func);
+    let mut t = Translator::new(b, src, func, meter);
+    if t.meter.failed() {
+        return t.meter.result();
+    }
     // Ops the entry cannot reach get no code, only a trap (their blocks may
     // still be named, by packed copies): a loop-header version's prefix
     // would otherwise flow into the header, whose registers would then
@@ -321,9 +332,15 @@ pub(super) fn translate(
         } else {
             t.b.ins().trap(TrapCode::unwrap_user(1));
         }
+        if t.meter.failed() {
+            return t.meter.result();
+        }
     }
     t.packed_copies();
+    let mut meter = std::mem::replace(&mut t.meter, BudgetMeter::new(budget, ""));
     t.finish(frontend);
+    meter.check_time();
+    meter.result()
 }
 
 /// Which ops of `function` run when it is entered at `entry`: the entry op
@@ -587,10 +604,17 @@ struct Translator<'a, 'f> {
     /// registers for its helper, which reads them through a pointer; made
     /// at the first such op.
     bulk_args: Option<StackSlot>,
+    /// The compile's size and time against its budget.
+    meter: BudgetMeter,
 }
 
 impl<'a, 'f> Translator<'a, 'f> {
-    fn new(mut b: FunctionBuilder<'f>, src: Source<'a>, func: usize) -> Self {
+    fn new(
+        mut b: FunctionBuilder<'f>,
+        src: Source<'a>,
+        func: usize,
+        mut meter: BudgetMeter,
+    ) -> Self {
         let Source {
             module,
             layouts,
@@ -618,6 +642,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             });
         let interrupt_flag = polls.then(|| b.ins().load(I64, trusted(), ctx, offsets::INTERRUPT));
         let facts = FuncFacts::of(module, func, layout);
+        meter.add(budget::body_size(module, func, &facts.used));
         let vars = declare_vars(&mut b, layout, &facts.used);
         let op_blocks = (0..code.len()).map(|_| b.create_block()).collect();
         let packed = PackedCopy::plan(&mut b, code);
@@ -687,6 +712,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             helper_sigs: Vec::new(),
             dispatch_sig: None,
             bulk_args: None,
+            meter,
         }
     }
 
@@ -1004,6 +1030,11 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     fn op(&mut self, pc: u32, op: Op) {
+        if self.meter.stop_before_op() {
+            // Over budget: the function is given up; end the block.
+            self.b.ins().trap(TrapCode::unwrap_user(1));
+            return;
+        }
         if self.facts.targeted[pc as usize] {
             self.checked.clear();
             self.checked_structs.clear();

@@ -75,7 +75,7 @@ pub(super) fn used_registers(module: &Module, func: usize, layout: FrameLayout) 
 
 /// The signature of what `op` calls (a function, an indirect call's type
 /// or a host import), if it calls.
-fn callee_signature<'m>(module: &'m Module, op: &Op) -> Option<&'m Signature> {
+pub(super) fn callee_signature<'m>(module: &'m Module, op: &Op) -> Option<&'m Signature> {
     let kinds = op.opcode.operands();
     kinds
         .iter()
