@@ -46,9 +46,9 @@ pub mod tiering;
 
 pub use bytecode::{Bank, Signature};
 pub use engine::{
-    CodeStats, CompileStats, Config, CraneliftSettings, Engine, Instance, InterruptHandle, Linker,
-    Module, OptLevel, Params, RegallocAlgorithm, Results, SharedOutput, TIER_ENV, Tier, TierStats,
-    TypedFunc, ValType,
+    CodeStats, CompileBudget, CompileStats, Config, CraneliftSettings, Engine, Instance,
+    InterruptHandle, Linker, Module, OptLevel, Params, RegallocAlgorithm, Results, SharedOutput,
+    TIER_ENV, Tier, TierStats, TypedFunc, ValType,
 };
 pub use error::{Error, ParseError, Result, VerifyError};
 pub use runtime::handles::HandleError;

@@ -1008,11 +1008,7 @@ fn a_code_cap_hit_from_a_host_function_keeps_the_caller_running() {
     assert_eq!(engine.code_stats().retired_pending, 0);
 }
 
-// Remove the `cfg(any())` and the `ignore` once the compile budget (H1)
-// lands: `tierjit::CompileBudget` and `Config::cranelift_budget`.
-#[cfg(any())]
 #[test]
-#[ignore = "needs the compile budget (H1)"]
 fn a_function_over_the_compile_budget_stays_in_the_template_tier() {
     use tierjit::CompileBudget;
     let text = many_functions(3);

@@ -8,7 +8,9 @@ use source::Source;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tierjit::{Config, Engine, Error, Instance, OptLevel, RegallocAlgorithm, Tier, Value};
+use tierjit::{
+    CompileBudget, Config, Engine, Error, Instance, OptLevel, RegallocAlgorithm, Tier, Value,
+};
 
 /// Every environment variable the crate reads, for `--help` (the README's
 /// list says the same).
@@ -141,6 +143,11 @@ pub(crate) struct CraneliftArgs {
     /// (default: 4, at most 16; 0 inlines nothing).
     #[arg(long, value_name = "LEVELS")]
     cranelift_inline_depth: Option<u32>,
+    /// Give up compiling a function in Cranelift when it measures more than
+    /// this many ops, inlined bodies, touched registers and passed
+    /// arguments included (default: 50000).
+    #[arg(long, value_name = "N")]
+    cranelift_max_ops: Option<u32>,
     /// Under auto, compile hot functions at once on the running thread
     /// instead of on the background compiler thread (deterministic).
     #[arg(long)]
@@ -174,6 +181,10 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
     }
     if let Some(levels) = cranelift.cranelift_inline_depth {
         config.cranelift_inline_max_depth(levels);
+    }
+    if let Some(max_ops) = cranelift.cranelift_max_ops {
+        let budget = config.get_cranelift().budget;
+        config.cranelift_budget(CompileBudget { max_ops, ..budget });
     }
     if cranelift.sync_tier_up {
         config.background_compilation(false);

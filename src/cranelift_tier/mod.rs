@@ -28,7 +28,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
 use std::sync::Mutex;
 
-pub use translate::EntryPoint;
+pub use translate::{CompileBudget, DEFAULT_MAX_OPS, DEFAULT_MAX_TIME, EntryPoint};
 
 /// Whether this build can run Cranelift code.
 pub const AVAILABLE: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
@@ -85,6 +85,9 @@ pub struct CraneliftSettings {
     /// inlined too, up to this depth; at most [`MAX_INLINE_DEPTH`]); 0
     /// inlines nothing.
     pub inline_max_depth: u32,
+    /// How large and slow one function's compile may be; beyond, it fails
+    /// with [`CompileFailure::OverBudget`].
+    pub budget: CompileBudget,
 }
 
 impl Default for CraneliftSettings {
@@ -98,6 +101,7 @@ impl Default for CraneliftSettings {
             verifier: cfg!(debug_assertions),
             inline_max_ops: DEFAULT_INLINE_MAX_OPS,
             inline_max_depth: DEFAULT_INLINE_MAX_DEPTH,
+            budget: CompileBudget::default(),
         }
     }
 }
@@ -138,6 +142,7 @@ pub struct Compiler {
     isa: OwnedTargetIsa,
     inline_max_ops: u32,
     inline_max_depth: u32,
+    budget: CompileBudget,
     ctx: cranelift_codegen::Context,
     builder_ctx: FunctionBuilderContext,
 }
@@ -149,6 +154,7 @@ impl Compiler {
             isa: host_isa(settings)?,
             inline_max_ops: settings.inline_max_ops,
             inline_max_depth: settings.inline_max_depth.min(MAX_INLINE_DEPTH),
+            budget: settings.budget,
             ctx: cranelift_codegen::Context::new(),
             builder_ctx: FunctionBuilderContext::new(),
         })
@@ -187,7 +193,7 @@ impl Compiler {
             self_id: (entry == EntryPoint::Start).then_some(SELF_NAME_INDEX),
             profiles,
         };
-        self.translate(src, func, entry);
+        self.translate(src, func, entry)?;
         let result = self
             .ctx
             .compile(&*self.isa, &mut Default::default())
@@ -233,17 +239,30 @@ impl Compiler {
         Ok(Compiled { func, code })
     }
 
-    /// Translate `func` into the reused context's function.
-    fn translate(&mut self, src: translate::Source<'_>, func: usize, entry: EntryPoint) {
+    /// Translate `func` into the reused context's function, within the
+    /// compile budget.
+    fn translate(
+        &mut self,
+        src: translate::Source<'_>,
+        func: usize,
+        entry: EntryPoint,
+    ) -> Result<(), CompileFailure> {
         self.ctx.func.signature = translate::native_entry_signature(&*self.isa);
-        translate::translate(
+        let result = translate::translate(
             &mut self.ctx.func,
             &mut self.builder_ctx,
             src,
             func,
             entry,
             self.isa.frontend_config(),
+            self.budget,
         );
+        if result.is_err() {
+            // An abandoned translation leaves both mid-function.
+            self.builder_ctx = FunctionBuilderContext::new();
+            self.ctx.clear();
+        }
+        result
     }
 
     /// Translate `func` for a listing (not linked, fake helper addresses)
@@ -268,8 +287,7 @@ impl Compiler {
             self_id: (entry == EntryPoint::Start).then_some(SELF_NAME_INDEX),
             profiles: None,
         };
-        self.translate(src, func, entry);
-        Ok(())
+        self.translate(src, func, entry)
     }
 
     /// Function `func` as Cranelift IR (`clif`) before optimisation, or

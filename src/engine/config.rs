@@ -2,7 +2,7 @@
 //! capacities, the limits and Cranelift's settings, from code or from the
 //! environment.
 
-use crate::cranelift_tier::{CraneliftSettings, OptLevel, RegallocAlgorithm};
+use crate::cranelift_tier::{CompileBudget, CraneliftSettings, OptLevel, RegallocAlgorithm};
 use crate::error::{Error, Result};
 use crate::tiering::TieringPolicy;
 use std::fmt;
@@ -282,6 +282,17 @@ impl Config {
     /// as that). Recursion unrolls that many levels.
     pub fn cranelift_inline_max_depth(&mut self, levels: u32) -> &mut Config {
         self.cranelift.inline_max_depth = levels;
+        self
+    }
+
+    /// Give up a Cranelift compile of a function larger or slower than
+    /// `budget` (default [`CompileBudget::default`]); the function stays in
+    /// (or, under a forced `cranelift` tier, is compiled in) the template
+    /// tier, and the refusal is reported
+    /// ([`FunctionStats::cranelift_refusal`](super::FunctionStats::cranelift_refusal),
+    /// [`CodeStats::over_budget`](super::CodeStats::over_budget)).
+    pub fn cranelift_budget(&mut self, budget: CompileBudget) -> &mut Config {
+        self.cranelift.budget = budget;
         self
     }
 

@@ -28,10 +28,11 @@ pub enum CompileFailure {
     /// Executable memory could not be mapped, written or sealed.
     #[error("executable memory: {0}")]
     CodeMemory(String),
-    /// The compile would exceed its budget of size or time.
-    #[error("over the compile budget: {what}")]
+    /// The compile would exceed its budget (the Cranelift tier's
+    /// `CompileBudget`); `what` names the measure, its value and the limit.
+    #[error("over budget: {what}")]
     OverBudget {
-        /// The measure and the limit.
+        /// The measure and the limit it exceeds.
         what: String,
     },
     /// The engine's executable memory is at its cap: a Cranelift version

@@ -7,6 +7,7 @@ mod differential;
 
 mod alu_ops;
 mod arrays;
+mod big_frames;
 mod bytes;
 mod calls_and_limits;
 mod float_ops;

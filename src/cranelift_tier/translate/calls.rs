@@ -355,7 +355,6 @@ impl Translator<'_, '_> {
         self.b.ins().jump(checked, &[]);
         self.b.switch_to_block(checked);
         let callee_bases = self.callee_bases();
-        self.flush_refs();
         let window = op.c;
         for bank in Bank::ALL {
             let b = bank.index();
@@ -559,7 +558,6 @@ impl Translator<'_, '_> {
         self.enter_callee(pc, depth);
         self.check_ref_frame(pc, r, me.regs);
         let callee_bases = self.callee_bases();
-        self.flush_refs();
         let window = op.c;
         for bank in Bank::ALL {
             let b = bank.index();
@@ -957,15 +955,15 @@ impl Translator<'_, '_> {
                 .collect::<Vec<_>>()
         });
         let code = &self.module.functions[callee].code;
-        if code.iter().any(|op| op.opcode == Opcode::Call) {
-            self.flush_refs();
-        }
         self.inline_budget -= code.len() as u32;
         let cont = self.b.create_block();
         if let Some(bank) = cl.result {
             self.b.append_block_param(cont, bank_type(bank));
         }
-        let vars = declare_vars(&mut self.b, cl);
+        let facts = FuncFacts::of(self.module, callee, cl);
+        self.meter
+            .add(super::budget::body_size(self.module, callee, &facts.used));
+        let vars = declare_vars(&mut self.b, cl, &facts.used);
         let blocks: Vec<Block> = (0..code.len()).map(|_| self.b.create_block()).collect();
         let first = blocks[0];
         let callee_bases = self.callee_bases();
@@ -977,7 +975,7 @@ impl Translator<'_, '_> {
             self.layout,
             std::mem::replace(&mut self.vars, vars),
             std::mem::replace(&mut self.op_blocks, blocks),
-            std::mem::replace(&mut self.facts, FuncFacts::of(self.module, callee, cl.regs)),
+            std::mem::replace(&mut self.facts, facts),
             std::mem::replace(&mut self.bases, callee_bases),
             std::mem::replace(&mut self.base_offsets, callee_offsets),
             std::mem::replace(&mut self.depth, depth),
@@ -992,6 +990,7 @@ impl Translator<'_, '_> {
         (self.func, self.layout) = (callee as u32, cl);
         self.inline_depth += 1;
         self.define_registers(&args);
+        self.clear_untouched_refs();
         self.b.ins().jump(first, &[]);
         for (k, callee_op) in code.iter().enumerate() {
             let block = self.op_blocks[k];
@@ -1036,7 +1035,6 @@ impl Translator<'_, '_> {
             next[bank.index()] += 1;
             self.flush(bank, k);
         }
-        self.flush_refs();
         let result = sig.result;
         let frame_refs = self.layout.regs[Bank::R.index()] as u16;
         let site = HostCallSite::of_op(op, frame_refs);

@@ -1,26 +1,29 @@
 //! Bytecode to Cranelift IR: a pre-pass for loop headers, one block per op,
-//! one `Variable` per register.
+//! one `Variable` per register the code touches ([`used_regs`]).
 //!
 //! Registers live in Variables between ops; the frame slots are made
-//! current only where someone else reads them: every reference register
-//! before a call or an allocation (the collector's roots), a host call's
-//! arguments, the arguments of a bytecode call (in the callee's slots) and
-//! the returned value. At the start the parameters come from the frame and
-//! the other registers start at 0; code compiled for entry at a loop header
-//! (OSR) takes every register from the frame.
+//! current only where someone else reads them: a reference register at
+//! each write (the collector's roots; untouched ones are cleared at the
+//! start), a host call's arguments, the arguments of a bytecode call (in
+//! the callee's slots) and the returned value. At the start the parameters
+//! come from the frame and the other registers start at 0; code compiled
+//! for entry at a loop header (OSR) takes every register from the frame.
 //!
 //! Calls (real, inlined, early exits, host) are in [`calls`]; the copies of
 //! loops for byte-packed arrays in [`packed_loop`].
 
+mod budget;
 mod calls;
 mod packed_loop;
 mod structs;
+mod used_regs;
 
 use crate::bytecode::op::{BitCount, FloatBinOp, FloatUnOp, IntBinOp, imm16};
 use crate::bytecode::{Bank, Cmp, Flow, Module, NO_REG, Op, Opcode, Operand, loops};
 use crate::lowering::AluOp;
 use crate::lowering::Magic;
 use crate::runtime::call_profile::{CallProfiles, site_of};
+use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::context::offsets;
 use crate::runtime::frame::{FrameLayout, SLOT_SIZE};
 use crate::runtime::heap::{
@@ -30,6 +33,8 @@ use crate::runtime::heap::{
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::structs::{StructLayouts, StructType};
 use crate::runtime::trap::TrapKind;
+use budget::BudgetMeter;
+pub use budget::{CompileBudget, DEFAULT_MAX_OPS, DEFAULT_MAX_TIME};
 use calls::{FrameRoom, INLINE_BUDGET_FACTOR, MAX_INLINE_BUDGET, early_exit};
 use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -164,12 +169,19 @@ struct FuncFacts {
     /// conditions as `constants`: an indirect call through it calls that
     /// function.
     frefs: Vec<Option<(u32, KnownRef)>>,
+    /// Per bank, the registers the function's code touches, ascending
+    /// ([`used_regs::used_registers`]): only they get Variables.
+    used: [used_regs::RegList; 3],
+    /// Whether the collector may scan the function's frame while it runs
+    /// ([`used_regs::may_collect`]).
+    may_collect: bool,
 }
 
 impl FuncFacts {
-    fn of(module: &Module, func: usize, regs: [u32; 3]) -> FuncFacts {
+    fn of(module: &Module, func: usize, layout: FrameLayout) -> FuncFacts {
         let function = &module.functions[func];
         let code = &function.code;
+        let regs = layout.regs;
         let (int_regs, ref_regs) = (regs[Bank::I.index()], regs[Bank::R.index()]);
         let mut targeted = vec![false; code.len()];
         for op in code {
@@ -244,6 +256,8 @@ impl FuncFacts {
             targeted,
             constants,
             frefs,
+            used: used_regs::used_registers(module, func, layout),
+            may_collect: used_regs::may_collect(code),
         }
     }
 
@@ -280,7 +294,9 @@ pub(super) struct Source<'a> {
 }
 
 /// Translate function `func` into `out` (whose signature is already
-/// [`native_entry_signature`]).
+/// [`native_entry_signature`]), within `budget`. When it fails, `out` and
+/// `builder_ctx` hold an abandoned function: clear them (make a new
+/// context) before the next.
 pub(super) fn translate(
     out: &mut Function,
     builder_ctx: &mut FunctionBuilderContext,
@@ -288,11 +304,16 @@ pub(super) fn translate(
     func: usize,
     entry: EntryPoint,
     frontend: TargetFrontendConfig,
-) {
+    budget: CompileBudget,
+) -> Result<(), CompileFailure> {
     let module = src.module;
     out.name = UserFuncName::user(0, func as u32);
+    let meter = BudgetMeter::new(budget, &module.functions[func].name);
     let b = FunctionBuilder::new(out, builder_ctx);
-    let mut t = Translator::new(b, src, func);
+    let mut t = Translator::new(b, src, func, meter);
+    if t.meter.failed() {
+        return t.meter.result();
+    }
     // Ops the entry cannot reach get no code, only a trap (their blocks may
     // still be named, by packed copies): a loop-header version's prefix
     // would otherwise flow into the header, whose registers would then
@@ -310,9 +331,15 @@ pub(super) fn translate(
         } else {
             t.b.ins().trap(TrapCode::unwrap_user(1));
         }
+        if t.meter.failed() {
+            return t.meter.result();
+        }
     }
     t.packed_copies();
+    let mut meter = std::mem::replace(&mut t.meter, BudgetMeter::new(budget, ""));
     t.finish(frontend);
+    meter.check_time();
+    meter.result()
 }
 
 /// Which ops of `function` run when it is entered at `entry`: the entry op
@@ -402,12 +429,24 @@ const MAX_LOCAL_CONSTANTS: usize = 16;
 /// would make each access's lookup long.
 const MAX_CHECKED: usize = 16;
 
-/// One Variable per register of a frame of `layout`.
-fn declare_vars(b: &mut FunctionBuilder<'_>, layout: FrameLayout) -> [Vec<Variable>; 3] {
+/// Up to how many untouched reference slots in a row
+/// [`Translator::clear_untouched_refs`] clears with a store each (more get
+/// a loop).
+const CLEAR_UNROLLED: u32 = 8;
+
+/// One Variable per register `used` of a frame of `layout`, indexed by
+/// register (None for the registers the code never touches).
+fn declare_vars(
+    b: &mut FunctionBuilder<'_>,
+    layout: FrameLayout,
+    used: &[used_regs::RegList; 3],
+) -> [Vec<Option<Variable>>; 3] {
     Bank::ALL.map(|bank| {
-        (0..layout.regs[bank.index()])
-            .map(|_| b.declare_var(bank_type(bank)))
-            .collect()
+        let mut vars = vec![None; layout.regs[bank.index()] as usize];
+        for &k in &used[bank.index()] {
+            vars[usize::from(k)] = Some(b.declare_var(bank_type(bank)));
+        }
+        vars
     })
 }
 
@@ -501,7 +540,8 @@ struct Translator<'a, 'f> {
     /// sieve 8% slower.) None in a function with neither, where the load
     /// would stay unused: an inlined callee's polls load the address.
     interrupt_flag: Option<Value>,
-    vars: [Vec<Variable>; 3],
+    /// Per bank and register, its Variable, if the code touches it.
+    vars: [Vec<Option<Variable>>; 3],
     op_blocks: Vec<Block>,
     /// About the function whose ops are being translated.
     facts: FuncFacts,
@@ -563,10 +603,17 @@ struct Translator<'a, 'f> {
     /// registers for its helper, which reads them through a pointer; made
     /// at the first such op.
     bulk_args: Option<StackSlot>,
+    /// The compile's size and time against its budget.
+    meter: BudgetMeter,
 }
 
 impl<'a, 'f> Translator<'a, 'f> {
-    fn new(mut b: FunctionBuilder<'f>, src: Source<'a>, func: usize) -> Self {
+    fn new(
+        mut b: FunctionBuilder<'f>,
+        src: Source<'a>,
+        func: usize,
+        mut meter: BudgetMeter,
+    ) -> Self {
         let Source {
             module,
             layouts,
@@ -593,7 +640,9 @@ impl<'a, 'f> Translator<'a, 'f> {
                 )
             });
         let interrupt_flag = polls.then(|| b.ins().load(I64, trusted(), ctx, offsets::INTERRUPT));
-        let vars = declare_vars(&mut b, layout);
+        let facts = FuncFacts::of(module, func, layout);
+        meter.add(budget::body_size(module, func, &facts.used));
+        let vars = declare_vars(&mut b, layout, &facts.used);
         let op_blocks = (0..code.len()).map(|_| b.create_block()).collect();
         let packed = PackedCopy::plan(&mut b, code);
         let trap_block = b.create_block();
@@ -638,7 +687,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             interrupt_flag,
             vars,
             op_blocks,
-            facts: FuncFacts::of(module, func, layout.regs),
+            facts,
             readonly_globals: readonly_globals(module, func),
             profiles,
             packed,
@@ -662,11 +711,15 @@ impl<'a, 'f> Translator<'a, 'f> {
             helper_sigs: Vec::new(),
             dispatch_sig: None,
             bulk_args: None,
+            meter,
         }
     }
 
+    /// The Variable of register `reg`: every register an op names has
+    /// one ([`used_regs::used_registers`] reads the same operand table).
     fn var(&self, bank: Bank, reg: u16) -> Variable {
         self.vars[bank.index()][reg as usize]
+            .expect("an op names only registers its function touches")
     }
 
     fn get(&mut self, bank: Bank, reg: u16) -> Value {
@@ -674,9 +727,19 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.use_var(v)
     }
 
+    /// Set register `reg` to `val`. A reference register is written
+    /// through to its slot as well: the collector may scan the frame at any
+    /// call or allocation, and a store per write is less than storing every
+    /// reference register at each of those (which, one `use_var` each in
+    /// unsealed blocks, made cranelift-frontend's block parameters and code
+    /// grow as allocations times references: 1,000 `newi` into 1,000
+    /// registers compiled for 34 s).
     fn set(&mut self, bank: Bank, reg: u16, val: Value) {
         let v = self.var(bank, reg);
         self.b.def_var(v, val);
+        if bank == Bank::R {
+            self.store_slot(bank, reg.into(), val);
+        }
     }
 
     fn slot_offset(slot: u32) -> i32 {
@@ -704,10 +767,44 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.store_slot(bank, reg.into(), v);
     }
 
-    /// Make every reference slot current: the collector scans them.
-    fn flush_refs(&mut self) {
-        for k in 0..self.layout.regs[Bank::R.index()] {
-            self.flush(Bank::R, k as u16);
+    /// At the start of a function that may collect, store null into the
+    /// slots of the reference registers its code never touches: the frame
+    /// may hold a dead frame's references there, and the collector scans
+    /// every slot. Short gaps get a store per slot, long ones a loop.
+    fn clear_untouched_refs(&mut self) {
+        if !self.facts.may_collect {
+            return;
+        }
+        let bank = Bank::R;
+        let runs = used_regs::unused_runs(&self.facts.used[bank.index()], self.layout.regs[2]);
+        let base = self.bases[bank.index()];
+        for (first, n) in runs {
+            if n <= CLEAR_UNROLLED {
+                let zero = self.b.ins().iconst(I64, 0);
+                for k in first..first + n {
+                    self.store_slot(bank, k, zero);
+                }
+                continue;
+            }
+            let start = self
+                .b
+                .ins()
+                .iadd_imm_s(base, i64::from(Self::slot_offset(first)));
+            let end = self
+                .b
+                .ins()
+                .iadd_imm_s(base, i64::from(Self::slot_offset(first + n)));
+            let (body, done) = (self.b.create_block(), self.b.create_block());
+            self.b.append_block_param(body, I64);
+            self.b.ins().jump(body, &[start.into()]);
+            self.b.switch_to_block(body);
+            let at = self.b.block_params(body)[0];
+            let zero = self.b.ins().iconst(I64, 0);
+            self.b.ins().store(trusted(), zero, at, 0);
+            let next = self.b.ins().iadd_imm_s(at, SLOT_SIZE as i64);
+            let more = self.b.ins().icmp(IntCC::UnsignedLessThan, next, end);
+            self.b.ins().brif(more, body, &[next.into()], done, &[]);
+            self.b.switch_to_block(done);
         }
     }
 
@@ -759,16 +856,30 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// header: the code before it is unreachable and dropped, and the loop
     /// has one entry, so what it does not change stays loop-invariant.
     fn entry(&mut self, entry: EntryPoint) {
-        let (target, from_frame) = match entry {
-            EntryPoint::Start => (0, self.layout.params),
-            EntryPoint::LoopHeader(h) => (h as usize, self.layout.regs),
+        let target = match entry {
+            EntryPoint::Start => {
+                let values = Bank::ALL.map(|bank| {
+                    (0..self.layout.params[bank.index()])
+                        .map(|k| self.load_slot(bank, k))
+                        .collect::<Vec<_>>()
+                });
+                self.define_registers(&values);
+                self.clear_untouched_refs();
+                0
+            }
+            // The frame's owner cleared it: the registers the code never
+            // touches hold what they must.
+            EntryPoint::LoopHeader(h) => {
+                for bank in Bank::ALL {
+                    for k in 0..self.facts.used[bank.index()].len() {
+                        let reg = self.facts.used[bank.index()][k];
+                        let v = self.load_slot(bank, reg.into());
+                        self.set(bank, reg, v);
+                    }
+                }
+                h as usize
+            }
         };
-        let values = Bank::ALL.map(|bank| {
-            (0..from_frame[bank.index()])
-                .map(|k| self.load_slot(bank, k))
-                .collect::<Vec<_>>()
-        });
-        self.define_registers(&values);
         let to = self.target_block(None, target);
         self.entry_jump = Some(self.b.ins().jump(to, &[]));
     }
@@ -918,6 +1029,11 @@ impl<'a, 'f> Translator<'a, 'f> {
     }
 
     fn op(&mut self, pc: u32, op: Op) {
+        if self.meter.stop_before_op() {
+            // Over budget: the function is given up; end the block.
+            self.b.ins().trap(TrapCode::unwrap_user(1));
+            return;
+        }
         if self.facts.targeted[pc as usize] {
             self.checked.clear();
             self.checked_structs.clear();
@@ -946,7 +1062,6 @@ impl<'a, 'f> Translator<'a, 'f> {
                 self.set(Bank::R, op.a, v);
             }
             Closure => {
-                self.flush_refs();
                 let func = self.b.ins().iconst(I64, i64::from(op.b));
                 let env = self.get(Bank::R, op.c);
                 let (out, top) = self.alloc_out_top(op.a);
@@ -1218,7 +1333,6 @@ impl<'a, 'f> Translator<'a, 'f> {
                     NewB => ElemKind::Bytes,
                     _ => ElemKind::of_op(op.opcode).1,
                 };
-                self.flush_refs();
                 let len = self.get(Bank::I, op.b);
                 let kind = self.b.ins().iconst(I64, kind as i64);
                 let (out, top) = self.alloc_out_top(op.a);
@@ -1959,18 +2073,20 @@ impl<'a, 'f> Translator<'a, 'f> {
         self.b.ins().iadd(r, scaled)
     }
 
-    /// Define the registers of the current function: the first ones of
-    /// bank `b` as `values[b]`, the rest as 0, 0.0 and null.
+    /// Define the registers of the current function that its code
+    /// touches: the first ones of bank `b` as `values[b]`, the rest as 0,
+    /// 0.0 and null.
     fn define_registers(&mut self, values: &[Vec<Value>; 3]) {
         for bank in Bank::ALL {
             let b = bank.index();
-            for k in 0..self.layout.regs[b] {
-                let v = match values[b].get(k as usize) {
+            for i in 0..self.facts.used[b].len() {
+                let k = self.facts.used[b][i];
+                let v = match values[b].get(usize::from(k)) {
                     Some(&v) => v,
                     None if bank == Bank::F => self.b.ins().f64const(0.0),
                     _ => self.b.ins().iconst(I64, 0),
                 };
-                self.set(bank, k as u16, v);
+                self.set(bank, k, v);
             }
         }
     }

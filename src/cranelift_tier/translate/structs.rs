@@ -68,7 +68,6 @@ impl Translator<'_, '_> {
         use Opcode::*;
         match op.opcode {
             SNew => {
-                self.flush_refs();
                 let s = self.b.ins().iconst(I64, i64::from(op.b));
                 let (out, top) = self.alloc_out_top(op.a);
                 let status = self.call_helper(self.helpers.new_struct, &[s, out, top]);

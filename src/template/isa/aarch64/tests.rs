@@ -151,11 +151,13 @@ impl TestIsa for A64 {
                 fslot_cases(l, |m, r, slot| m.store_fslot(slot, r));
             }
             "zero_slots" => {
-                let cases: [(u32, u32); 18] = [
+                let cases: [(u32, u32); 20] = [
                     (0, 0),
                     (0, 1),
                     (0, 2),
                     (1, 7),
+                    (0, 23),
+                    (2, 18),
                     (60, 4),
                     (61, 4),
                     (63, 1),

@@ -653,11 +653,26 @@ impl MacroAssembler for X64Masm {
     fn zero_slots(&mut self, bank: Bank, first: u32, count: u32) {
         /// Up to this many slots the stores are unrolled.
         const UNROLL: u32 = 8;
+        /// From this many slots on, `rep stosq` stores them: the string
+        /// store writes a cache line or more per cycle once started, where
+        /// the loop writes one slot (a 32,768-register frame cleared at
+        /// each call ran 3.4x slower than the interpreter's `memset`).
+        const REP_STOS_MIN: u32 = 64;
         if count == 0 {
             return;
         }
         self.zero(ACC);
-        if count <= UNROLL {
+        if count >= REP_STOS_MIN {
+            // rdi is T1, which the method keeps: r10 holds it meanwhile.
+            // The ABI keeps the direction flag clear.
+            x64!(self.ops ; mov Rq(TMP2), rdi);
+            self.slot_addr_into(Rq::RDI, bank, first);
+            x64!(self.ops
+                ; mov ecx, DWORD count as i32
+                ; rep stosq
+                ; mov rdi, Rq(TMP2)
+            );
+        } else if count <= UNROLL {
             for k in 0..count {
                 let (base, disp) =
                     self.bank_mem(bank, slot_offset(i64::from(first) + i64::from(k)));

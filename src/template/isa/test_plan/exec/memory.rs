@@ -455,12 +455,19 @@ pub fn slots_of_a_large_frame<I: TestIsa>() {
 /// Ranges in a large frame, any bank.
 fn zero_slots_of_a_large_frame<I: TestIsa>() {
     const SENTINEL: i64 = 0x5A5A_5A5A;
-    let cases: [(u32, u32); 16] = [
+    let cases: [(u32, u32); 22] = [
         (0, 0),
         (0, 1),
         (3, 7),
         (0, 16),
         (1, 17),
+        // Around the aarch64 rounds of 8 and x86-64's `rep stosq` from 64.
+        (2, 18),
+        (0, 23),
+        (9, 31),
+        (0, 63),
+        (0, 64),
+        (3, 65),
         (5, 100),
         (60, 4),
         (61, 4),
