@@ -178,6 +178,15 @@ fn config(tier: Tier) -> Config {
     c
 }
 
+/// Synchronous tier-up at these thresholds (deterministic tier-up points).
+fn synchronous(hot_calls: u32, hot_loops: u32) -> Config {
+    let mut c = config(Tier::Auto);
+    c.hot_calls(hot_calls)
+        .hot_loops(hot_loops)
+        .background_compilation(false);
+    c
+}
+
 /// Tiny thresholds: everything called twice or looping three times moves.
 fn eager(background: bool, threads: usize) -> Config {
     let mut c = config(Tier::Auto);
@@ -368,10 +377,7 @@ shared_by_threads! {
 
 #[test]
 fn synchronous_tier_up_compiles_a_loop_once_across_threads() {
-    let mut c = config(Tier::Auto);
-    c.hot_calls(1_000_000)
-        .hot_loops(3)
-        .background_compilation(false);
+    let c = synchronous(1_000_000, 3);
     let engine = Engine::new(c).expect("engine");
     let text = slow_loop(300);
     let want = interp_result(&text, "spin", &[Value::I(2_000)]);
@@ -528,10 +534,7 @@ fn caller_linker(on_tick: impl FnMut(i64) + Send + 'static) -> Linker {
 #[test]
 fn a_function_tiered_up_through_one_instance_runs_in_cranelift_in_the_others() {
     // Thresholds that never trip: only explicit tier-ups move code.
-    let mut c = config(Tier::Auto);
-    c.hot_calls(1_000_000)
-        .hot_loops(1_000_000)
-        .background_compilation(false);
+    let c = synchronous(1_000_000, 1_000_000);
     let engine = Engine::new(c).expect("engine");
     let module = Module::new(&engine, CALLER).expect("verifies");
     let idle = caller_linker(|_| {});
@@ -598,10 +601,7 @@ fn a_function_tiered_up_through_one_instance_runs_in_cranelift_in_the_others() {
 
 #[test]
 fn a_hot_loop_found_by_one_instance_is_entered_by_the_next() {
-    let mut c = config(Tier::Auto);
-    c.hot_calls(1_000_000)
-        .hot_loops(50)
-        .background_compilation(false);
+    let c = synchronous(1_000_000, 50);
     let engine = Engine::new(c).expect("engine");
     let module = Module::new(&engine, CALLER).expect("verifies");
     let linker = caller_linker(|_| {});
@@ -825,10 +825,7 @@ fn live_want(n: i64) -> i64 {
 
 #[test]
 fn code_evicted_under_a_live_activation_stays_until_it_returns() {
-    let mut c = config(Tier::Auto);
-    c.hot_calls(1_000_000)
-        .hot_loops(1_000_000)
-        .background_compilation(false);
+    let c = synchronous(1_000_000, 1_000_000);
     let engine = Engine::new(c).expect("engine");
     let module = Module::new(&engine, LIVE).expect("verifies");
     // What the host function saw: (f's tier, retired_pending) after each
@@ -928,10 +925,7 @@ fn a_code_cap_hit_from_a_host_function_keeps_the_caller_running() {
         LIVE.replace("import evict(i) -> i", "import evict(i) -> i\n")
             .as_str(),
     );
-    let mut c = config(Tier::Auto);
-    c.hot_calls(1_000_000)
-        .hot_loops(1_000_000)
-        .background_compilation(false);
+    let mut c = synchronous(1_000_000, 1_000_000);
     // Room for four Cranelift versions over the template code.
     let baseline = {
         let engine = Engine::new(c.clone()).expect("engine");
