@@ -70,11 +70,6 @@ impl JitRuntime {
         self.osr_entries.get(&func).copied().unwrap_or(0)
     }
 
-    /// The tier `func` runs in now (module-wide).
-    pub fn tier_of(&self, func: usize) -> Option<FuncTier> {
-        self.code.tier_of(func)
-    }
-
     /// Compile `func` in `tier` now (for every instance of the module).
     pub fn compile(&mut self, func: usize, tier: FuncTier) -> Result<usize, CompileError> {
         self.code.compile(func, tier)

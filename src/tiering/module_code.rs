@@ -278,58 +278,91 @@ impl ModuleCode {
         tier: FuncTier,
         again: bool,
     ) -> Result<usize, CompileFailure> {
-        let module = &*self.code;
-        let ops = module
-            .functions
-            .get(func)
-            .ok_or(CompileFailure::NoSuchFunction(func))?
-            .code
-            .len();
-        let entry = &self.table[func];
-        let start = Instant::now();
-        let (addr, code_bytes) = if tier == FuncTier::Cranelift {
-            let c = self
-                .cache
-                .with_compiler(|c| self.compile_cranelift(c, func, EntryPoint::Start))?;
-            let addr = self
-                .cache
-                .install(self, func, VersionKind::Cranelift, &c.code, |a| {
-                    install_cranelift(entry, a)
-                })?;
-            (addr, c.code.len())
+        if tier == FuncTier::Cranelift {
+            self.compile_whole_cranelift(None, func)
         } else {
-            // One template compile at a time per module: the compiler's
-            // buffers are reused, and a racing first call finds the code.
-            let mut template = lock(&self.template);
-            let current = entry.code.load(Ordering::Acquire);
-            if current != 0 && !again {
-                return Ok(current);
-            }
-            let counters = self.options.tiering.is_some();
-            let code = template.compile(
-                &HelperAddrs::native(),
-                module,
-                &self.layouts,
-                func,
-                counters,
-            )?;
-            let addr = self
+            self.compile_template(func, again)
+        }
+    }
+
+    /// Compile `func` in the template tier and install it (unless a racing
+    /// call did and `again` is false).
+    fn compile_template(&self, func: usize, again: bool) -> Result<usize, CompileFailure> {
+        let entry = self
+            .table
+            .get(func)
+            .ok_or(CompileFailure::NoSuchFunction(func))?;
+        let start = Instant::now();
+        // One template compile at a time per module: the compiler's buffers
+        // are reused, and a racing first call finds the code.
+        let mut template = lock(&self.template);
+        let current = entry.code.load(Ordering::Acquire);
+        if current != 0 && !again {
+            return Ok(current);
+        }
+        let counters = self.options.tiering.is_some();
+        let code = template.compile(
+            &HelperAddrs::native(),
+            &self.code,
+            &self.layouts,
+            func,
+            counters,
+        )?;
+        let addr = self
+            .cache
+            .install(self, func, VersionKind::Template, code, |a| {
+                install_template(entry, a)
+            })?;
+        self.note_compiled(func, FuncTier::Template, false, start, code.len());
+        Ok(addr)
+    }
+
+    /// Compile `func` entered at its start in Cranelift (with `compiler`, or
+    /// one of the cache's) and install it.
+    fn compile_whole_cranelift(
+        &self,
+        compiler: Option<&mut cranelift_tier::Compiler>,
+        func: usize,
+    ) -> Result<usize, CompileFailure> {
+        let entry = self
+            .table
+            .get(func)
+            .ok_or(CompileFailure::NoSuchFunction(func))?;
+        let start = Instant::now();
+        let c = match compiler {
+            Some(c) => self.compile_cranelift(c, func, EntryPoint::Start),
+            None => self
                 .cache
-                .install(self, func, VersionKind::Template, code, |a| {
-                    install_template(entry, a)
-                })?;
-            (addr, code.len())
-        };
+                .with_compiler(|c| self.compile_cranelift(c, func, EntryPoint::Start)),
+        }?;
+        let addr = self
+            .cache
+            .install(self, func, VersionKind::Cranelift, &c.code, |a| {
+                install_cranelift(entry, a)
+            })?;
+        self.note_compiled(func, FuncTier::Cranelift, false, start, c.code.len());
+        Ok(addr)
+    }
+
+    /// Record a compile of `func` in `tier` (a loop-header version when
+    /// `osr`) that began at `start` and made `code_bytes` of code.
+    fn note_compiled(
+        &self,
+        func: usize,
+        tier: FuncTier,
+        osr: bool,
+        start: Instant,
+        code_bytes: usize,
+    ) {
         let c = Compilation {
             func,
-            ops,
+            ops: self.code.functions.get(func).map_or(0, |f| f.code.len()),
             tier,
-            osr: false,
+            osr,
             took: start.elapsed(),
             code_bytes,
         };
         record(&mut lock(&self.records), c, self.started);
-        Ok(addr)
     }
 
     /// Compile `func` for `entry` with `compiler`, within the budget.
@@ -347,7 +380,7 @@ impl ModuleCode {
             func,
             entry,
         );
-        if self.code.functions[func].code.len() >= BIG_COMPILE_OPS {
+        if self.code.functions.get(func).map_or(0, |f| f.code.len()) >= BIG_COMPILE_OPS {
             compiler.release_buffers();
             give_back_heap();
         }
@@ -409,15 +442,7 @@ impl ModuleCode {
                 return Err(e);
             }
         };
-        let done = Compilation {
-            func,
-            ops: code.len(),
-            tier: FuncTier::Cranelift,
-            osr: true,
-            took: start.elapsed(),
-            code_bytes,
-        };
-        record(&mut lock(&self.records), done, self.started);
+        self.note_compiled(func, FuncTier::Cranelift, true, start, code_bytes);
         Ok(addr)
     }
 
@@ -431,32 +456,8 @@ impl ModuleCode {
     ) {
         match request {
             Request::Function(func) => {
-                let Some(entry) = self.table.get(func) else {
-                    return;
-                };
-                let start = Instant::now();
-                let result = self
-                    .compile_cranelift(compiler, func, EntryPoint::Start)
-                    .and_then(|c| {
-                        self.cache
-                            .install(self, func, VersionKind::Cranelift, &c.code, |a| {
-                                install_cranelift(entry, a)
-                            })
-                            .map(|_| c.code.len())
-                    });
-                match result {
-                    Ok(code_bytes) => {
-                        let c = Compilation {
-                            func,
-                            ops: self.code.functions[func].code.len(),
-                            tier: FuncTier::Cranelift,
-                            osr: false,
-                            took: start.elapsed(),
-                            code_bytes,
-                        };
-                        record(&mut lock(&self.records), c, self.started);
-                    }
-                    Err(failure) => self.note_refusal(func, &failure),
+                if let Err(failure) = self.compile_whole_cranelift(Some(compiler), func) {
+                    self.note_refusal(func, &failure);
                 }
             }
             Request::Loop(func, header) => {

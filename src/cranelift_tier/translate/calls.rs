@@ -194,17 +194,12 @@ impl Translator<'_, '_> {
     /// reference; else the general indirect call.
     pub(super) fn guarded_indirect_call(&mut self, pc: u32, op: Op, known: KnownRef) {
         let (obj, kind, func, ty) = self.func_ref_fields(op.b);
-        let is_ref = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::Equal, kind, i64::from(FUNC_REF_KIND));
+        let checked = self.is_func_ref_of_type(kind, ty, op.a);
         let same_func = self
             .b
             .ins()
             .icmp_imm_s(IntCC::Equal, func, i64::from(known.func));
-        let same_type = self.b.ins().icmp_imm_s(IntCC::Equal, ty, i64::from(op.a));
-        let hit = self.b.ins().band(is_ref, same_func);
-        let hit = self.b.ins().band(hit, same_type);
+        let hit = self.b.ins().band(checked, same_func);
         let (fast, general, done) = (
             self.b.create_block(),
             self.b.create_block(),
@@ -214,6 +209,24 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(fast);
         self.call_known_ref(pc, op, known, obj);
         self.b.ins().jump(done, &[]);
+        self.general_indirect_call(pc, op, general, done);
+    }
+
+    /// Whether a reference's `kind` and `ty` (from
+    /// [`Self::func_ref_fields`]) make it a function reference of type `want`.
+    fn is_func_ref_of_type(&mut self, kind: Value, ty: Value, want: u16) -> Value {
+        let is_ref = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, kind, i64::from(FUNC_REF_KIND));
+        let same_type = self.b.ins().icmp_imm_s(IntCC::Equal, ty, i64::from(want));
+        self.b.ins().band(is_ref, same_type)
+    }
+
+    /// The general indirect call in the cold block `general` (what a
+    /// speculating call falls back to: it traps as it must), then on to
+    /// `done`, where code continues.
+    fn general_indirect_call(&mut self, pc: u32, op: Op, general: Block, done: Block) {
         self.b.switch_to_block(general);
         self.b.set_cold_block(general);
         self.indirect_call(pc, op);
@@ -258,12 +271,7 @@ impl Translator<'_, '_> {
     /// function) takes the general indirect call, which traps as it must.
     pub(super) fn switched_indirect_call(&mut self, pc: u32, op: Op, targets: &[KnownRef]) {
         let (obj, kind, func, ty) = self.func_ref_fields(op.b);
-        let is_ref = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::Equal, kind, i64::from(FUNC_REF_KIND));
-        let same_type = self.b.ins().icmp_imm_s(IntCC::Equal, ty, i64::from(op.a));
-        let checked = self.b.ins().band(is_ref, same_type);
+        let checked = self.is_func_ref_of_type(kind, ty, op.a);
         let (dispatch, general, done) = (
             self.b.create_block(),
             self.b.create_block(),
@@ -290,11 +298,7 @@ impl Translator<'_, '_> {
             self.call_known_ref(pc, op, target, obj);
             self.b.ins().jump(done, &[]);
         }
-        self.b.switch_to_block(general);
-        self.b.set_cold_block(general);
-        self.indirect_call(pc, op);
-        self.b.ins().jump(done, &[]);
-        self.b.switch_to_block(done);
+        self.general_indirect_call(pc, op, general, done);
     }
 
     /// A call of the function `known` refers to, for `calli`; a closure's
