@@ -4,9 +4,11 @@
 
 use crate::cranelift_tier::{CompileBudget, CraneliftSettings, OptLevel, RegallocAlgorithm};
 use crate::error::{Error, Result};
+use crate::runtime::code_info::CodeObserver;
 use crate::tiering::TieringPolicy;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Which engine runs the code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -111,6 +113,25 @@ pub struct Config {
     pub(super) tiering: TieringPolicy,
     pub(super) code_memory_limit: usize,
     pub(super) compiler_threads: usize,
+    pub(super) observers: CodeObservers,
+}
+
+/// The code observers of a [`Config`]: compared by identity.
+#[derive(Clone, Default)]
+pub(super) struct CodeObservers(Vec<Arc<dyn CodeObserver>>);
+
+impl PartialEq for CodeObservers {
+    fn eq(&self, other: &CodeObservers) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+impl Eq for CodeObservers {}
+
+impl std::fmt::Debug for CodeObservers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} code observer(s)", self.0.len())
+    }
 }
 
 /// The default of [`Config::code_memory_limit`]: 512 MiB.
@@ -139,6 +160,7 @@ impl Default for Config {
             },
             code_memory_limit: DEFAULT_CODE_MEMORY_LIMIT,
             compiler_threads: default_compiler_threads(),
+            observers: CodeObservers::default(),
         }
     }
 }
@@ -327,5 +349,19 @@ impl Config {
     /// The most background compiler threads.
     pub fn get_compiler_threads(&self) -> usize {
         self.compiler_threads
+    }
+
+    /// Tell `observer` of every code version the engine publishes into
+    /// executable memory and frees (a profiler's or debugger's view of the
+    /// JIT code; see [`CodeObserver`]). Observers are called in the order
+    /// added, with the engine's code lock held.
+    pub fn code_observer(&mut self, observer: Arc<dyn CodeObserver>) -> &mut Config {
+        self.observers.0.push(observer);
+        self
+    }
+
+    /// Every code observer the engine tells of its code.
+    pub(super) fn code_observers(&self) -> Vec<Arc<dyn CodeObserver>> {
+        self.observers.0.clone()
     }
 }
