@@ -22,11 +22,14 @@ use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::float;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
+use crate::runtime::unwind::FrameUnwind;
 use cranelift_codegen::ir::{ExternalName, LibCall};
 use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::isa::unwind::{CfaUnwindInfo, UnwindInfo};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
-use std::sync::Mutex;
+use gimli::write::Address;
+use std::sync::{Arc, Mutex};
 
 pub use translate::{CompileBudget, DEFAULT_MAX_OPS, DEFAULT_MAX_TIME, EntryPoint};
 
@@ -118,6 +121,22 @@ pub struct CompiledCode {
     pub entry: EntryPoint,
     /// The machine code, entered at its first byte.
     pub code: Vec<u8>,
+    /// Its call-frame information (System V), if Cranelift made any.
+    pub unwind: Option<CfaUnwindInfo>,
+}
+
+impl CompiledCode {
+    /// How its frames unwind, tier-neutral: a builder of its FDE for the
+    /// address it is published at.
+    pub fn frame_unwind(&self) -> FrameUnwind {
+        match &self.unwind {
+            Some(info) => {
+                let info = info.clone();
+                FrameUnwind::Fde(Arc::new(move |addr| info.to_fde(Address::Constant(addr))))
+            }
+            None => FrameUnwind::None,
+        }
+    }
 }
 
 /// One compiled function published in a [`CodeMemory`].
@@ -208,13 +227,25 @@ impl Compiler {
                 }
                 let mut code = c.code_buffer().to_vec();
                 link(&mut code, c.buffer.relocs(), libcall_address)?;
-                Ok(code)
+                let unwind = match c.create_unwind_info(&*self.isa) {
+                    Ok(Some(UnwindInfo::SystemV(info))) => Some(info),
+                    Ok(_) => None,
+                    Err(e) => {
+                        return Err(CompileFailure::Cranelift(format!(
+                            "`{}`: unwind info: {e:?}",
+                            f.name
+                        )));
+                    }
+                };
+                Ok((code, unwind))
             });
         self.ctx.clear();
+        let (code, unwind) = result?;
         Ok(CompiledCode {
             func,
             entry,
-            code: result?,
+            code,
+            unwind,
         })
     }
 
@@ -521,8 +552,9 @@ fn isa_flags(settings: CraneliftSettings) -> Result<settings::Flags, CompileFail
         ("opt_level", opt),
         ("regalloc_algorithm", regalloc),
         ("enable_verifier", verifier),
-        // No unwinder walks our frames: helpers never unwind.
-        ("unwind_info", "false"),
+        // Call-frame information, registered with the system unwinder
+        // (`runtime::unwind`) so backtraces and debuggers cross our frames.
+        ("unwind_info", "true"),
         // Frame-pointer walks (`perf --call-graph fp`) cross our frames.
         ("preserve_frame_pointers", "true"),
         // Calls go to absolute addresses; nothing is linked by name.
@@ -640,6 +672,32 @@ mod tests {
             compiler.compile_code(&m, &layouts, &helpers, None, 2, EntryPoint::LoopHeader(1)),
             Ok(got)
         );
+    }
+
+    /// Cranelift's FDEs are written against `runtime::unwind::host_cie`,
+    /// which must therefore be Cranelift's CIE; and compiled code carries
+    /// unwind info that starts at its first byte and covers all of it.
+    #[test]
+    fn compiled_code_unwinds_against_the_host_cie() {
+        let _g = lock();
+        let (m, layouts) = module(3);
+        let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+        assert_eq!(
+            compiler.isa.create_systemv_cie(),
+            Some(crate::runtime::unwind::host_cie())
+        );
+        let helpers = HelperAddrs::native();
+        let got = compiler
+            .compile_code(&m, &layouts, &helpers, None, 2, EntryPoint::Start)
+            .expect("compiles");
+        let fde = got
+            .frame_unwind()
+            .fde(0x1000, got.code.len())
+            .expect("an FDE");
+        let eh_frame = crate::runtime::unwind::eh_frame(fde);
+        let rows = crate::runtime::unwind::tests::cfa_rows(&eh_frame, 0x1000);
+        assert_eq!(rows.first().map(|r| r.0), Some(0x1000));
+        assert!(rows.iter().all(|r| r.1 <= 0x1000 + got.code.len() as u64));
     }
 
     /// The host ISA with `fma` and the SSE4.1 roundings off (x86-64), so
