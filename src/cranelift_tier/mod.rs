@@ -17,13 +17,14 @@ mod translate;
 
 use crate::bytecode::Module;
 use crate::runtime::call_profile::CallProfiles;
+use crate::runtime::code_info::OpOffset;
 use crate::runtime::code_memory::{CodeMemory, CodeRef, FUNCTION_ALIGN};
 use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::float;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
 use crate::runtime::unwind::FrameUnwind;
-use cranelift_codegen::ir::{ExternalName, LibCall};
+use cranelift_codegen::ir::{ExternalName, LibCall, SourceLoc};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::isa::unwind::{CfaUnwindInfo, UnwindInfo};
 use cranelift_codegen::settings::{self, Configurable};
@@ -121,21 +122,52 @@ pub struct CompiledCode {
     pub entry: EntryPoint,
     /// The machine code, entered at its first byte.
     pub code: Vec<u8>,
-    /// Its call-frame information (System V), if Cranelift made any.
-    pub unwind: Option<CfaUnwindInfo>,
+    /// Where each op's code starts, sorted by offset; code of no op (the
+    /// prologue, shared exits) starts an [`OpOffset::NO_OP`] entry. An op's
+    /// code may lie in several places (cold paths, a packed copy of its
+    /// loop), each with its entry; an inlined callee's code is its call's.
+    pub ops: Vec<OpOffset>,
+    /// How its frames unwind: a builder of its FDE for the address it is
+    /// published at, from Cranelift's call-frame information.
+    pub unwind: FrameUnwind,
 }
 
-impl CompiledCode {
-    /// How its frames unwind, tier-neutral: a builder of its FDE for the
-    /// address it is published at.
-    pub fn frame_unwind(&self) -> FrameUnwind {
-        match &self.unwind {
-            Some(info) => {
-                let info = info.clone();
-                FrameUnwind::Fde(Arc::new(move |addr| info.to_fde(Address::Constant(addr))))
-            }
-            None => FrameUnwind::None,
+/// Cranelift's call-frame information as a tier-neutral [`FrameUnwind`].
+fn frame_unwind(info: Option<CfaUnwindInfo>) -> FrameUnwind {
+    match info {
+        Some(info) => FrameUnwind::Fde(Arc::new(move |addr| info.to_fde(Address::Constant(addr)))),
+        None => FrameUnwind::None,
+    }
+}
+
+/// The op offsets of code `len` bytes long from its source locations
+/// (`srclocs`: start, end, location; the translation tags each op's code
+/// with its index), into `out`.
+fn op_offsets(
+    srclocs: impl Iterator<Item = (u32, u32, SourceLoc)>,
+    len: usize,
+    out: &mut Vec<OpOffset>,
+) {
+    let push = |out: &mut Vec<OpOffset>, code_offset: u32, op: u32| {
+        if out.last().is_none_or(|l| l.op != op) {
+            out.push(OpOffset { code_offset, op });
         }
+    };
+    let mut end = 0;
+    for (start, region_end, loc) in srclocs {
+        if start > end {
+            push(out, end, OpOffset::NO_OP);
+        }
+        let op = if loc.is_default() {
+            OpOffset::NO_OP
+        } else {
+            loc.bits()
+        };
+        push(out, start, op);
+        end = region_end;
+    }
+    if (end as usize) < len {
+        push(out, end, OpOffset::NO_OP);
     }
 }
 
@@ -213,6 +245,7 @@ impl Compiler {
             profiles,
         };
         self.translate(src, func, entry)?;
+        let mut ops = Vec::new();
         let result = self
             .ctx
             .compile(&*self.isa, &mut Default::default())
@@ -227,9 +260,12 @@ impl Compiler {
                 }
                 let mut code = c.code_buffer().to_vec();
                 link(&mut code, c.buffer.relocs(), libcall_address)?;
+                let srclocs = c.buffer.get_srclocs_sorted().iter();
+                let regions = srclocs.map(|s| (s.start, s.end, s.loc));
+                op_offsets(regions, code.len(), &mut ops);
                 let unwind = match c.create_unwind_info(&*self.isa) {
-                    Ok(Some(UnwindInfo::SystemV(info))) => Some(info),
-                    Ok(_) => None,
+                    Ok(Some(UnwindInfo::SystemV(info))) => frame_unwind(Some(info)),
+                    Ok(_) => frame_unwind(None),
                     Err(e) => {
                         return Err(CompileFailure::Cranelift(format!(
                             "`{}`: unwind info: {e:?}",
@@ -245,6 +281,7 @@ impl Compiler {
             func,
             entry,
             code,
+            ops,
             unwind,
         })
     }
@@ -334,6 +371,9 @@ impl Compiler {
     ) -> Result<String, CompileFailure> {
         self.translate_unlinked(module, layouts, func, entry)?;
         if !machine_code {
+            // Without the op indices the translation tags code with (for
+            // profilers): the listing shows the IR alone.
+            self.ctx.func.stencil.srclocs.clear();
             let text = self.ctx.func.display().to_string();
             self.ctx.clear();
             return Ok(text);
@@ -690,10 +730,7 @@ mod tests {
         let got = compiler
             .compile_code(&m, &layouts, &helpers, None, 2, EntryPoint::Start)
             .expect("compiles");
-        let fde = got
-            .frame_unwind()
-            .fde(0x1000, got.code.len())
-            .expect("an FDE");
+        let fde = got.unwind.fde(0x1000, got.code.len()).expect("an FDE");
         let eh_frame = crate::runtime::unwind::eh_frame(fde);
         let rows = crate::runtime::unwind::tests::cfa_rows(&eh_frame, 0x1000);
         assert_eq!(rows.first().map(|r| r.0), Some(0x1000));

@@ -4,9 +4,11 @@
 
 use crate::cranelift_tier::{CompileBudget, CraneliftSettings, OptLevel, RegallocAlgorithm};
 use crate::error::{Error, Result};
+use crate::runtime::code_info::CodeObserver;
 use crate::tiering::TieringPolicy;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Which engine runs the code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -111,6 +113,26 @@ pub struct Config {
     pub(super) tiering: TieringPolicy,
     pub(super) code_memory_limit: usize,
     pub(super) compiler_threads: usize,
+    pub(super) observers: CodeObservers,
+    pub(super) unwind_info: bool,
+}
+
+/// The code observers of a [`Config`]: compared by identity.
+#[derive(Clone, Default)]
+pub(super) struct CodeObservers(Vec<Arc<dyn CodeObserver>>);
+
+impl PartialEq for CodeObservers {
+    fn eq(&self, other: &CodeObservers) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+impl Eq for CodeObservers {}
+
+impl std::fmt::Debug for CodeObservers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} code observer(s)", self.0.len())
+    }
 }
 
 /// The default of [`Config::code_memory_limit`]: 512 MiB.
@@ -139,6 +161,8 @@ impl Default for Config {
             },
             code_memory_limit: DEFAULT_CODE_MEMORY_LIMIT,
             compiler_threads: default_compiler_threads(),
+            observers: CodeObservers::default(),
+            unwind_info: true,
         }
     }
 }
@@ -327,5 +351,39 @@ impl Config {
     /// The most background compiler threads.
     pub fn get_compiler_threads(&self) -> usize {
         self.compiler_threads
+    }
+
+    /// Tell `observer` of every code version the engine publishes into
+    /// executable memory and frees (a profiler's or debugger's view of the
+    /// JIT code; see [`CodeObserver`]). Observers are called in the order
+    /// added, with the engine's code lock held.
+    pub fn code_observer(&mut self, observer: Arc<dyn CodeObserver>) -> &mut Config {
+        self.observers.0.push(observer);
+        self
+    }
+
+    /// Every code observer the engine tells of its code: the unwind-info
+    /// registry first (if on), then those added.
+    pub(super) fn code_observers(&self) -> Vec<Arc<dyn CodeObserver>> {
+        let mut all = Vec::with_capacity(self.observers.0.len() + 1);
+        if self.unwind_info && crate::runtime::unwind::SUPPORTED {
+            all.push(Arc::new(crate::runtime::unwind::UnwindRegistry) as Arc<dyn CodeObserver>);
+        }
+        all.extend(self.observers.0.iter().cloned());
+        all
+    }
+
+    /// Register the unwind info of compiled code with the system unwinder
+    /// (on by default), so Rust backtraces, gdb and `perf --call-graph
+    /// dwarf` walk through compiled frames (see [`crate::runtime::unwind`]).
+    /// Off saves building and registering an `.eh_frame` per version.
+    pub fn unwind_info(&mut self, on: bool) -> &mut Config {
+        self.unwind_info = on;
+        self
+    }
+
+    /// Whether [`Config::unwind_info`] is on.
+    pub fn get_unwind_info(&self) -> bool {
+        self.unwind_info
     }
 }

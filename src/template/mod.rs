@@ -22,14 +22,16 @@ pub const AVAILABLE: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarc
 
 /// How frames of template code unwind on the machine we run on: the CFI of
 /// the host ISA's fixed prologue (see `isa::*::abi::PROLOGUE_CFI`).
-pub fn frame_unwind() -> crate::runtime::unwind::FrameUnwind {
+pub fn frame_unwind() -> &'static crate::runtime::unwind::FrameUnwind {
     use crate::runtime::unwind::FrameUnwind;
-    #[cfg(target_arch = "x86_64")]
-    return FrameUnwind::Cfi(std::sync::LazyLock::force(&isa::x64::abi::PROLOGUE_CFI).as_slice());
-    #[cfg(target_arch = "aarch64")]
-    return FrameUnwind::Cfi(
-        std::sync::LazyLock::force(&isa::aarch64::abi::PROLOGUE_CFI).as_slice(),
-    );
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    FrameUnwind::None
+    use std::sync::LazyLock;
+    static UNWIND: LazyLock<FrameUnwind> = LazyLock::new(|| {
+        #[cfg(target_arch = "x86_64")]
+        return FrameUnwind::Cfi(LazyLock::force(&isa::x64::abi::PROLOGUE_CFI).as_slice());
+        #[cfg(target_arch = "aarch64")]
+        return FrameUnwind::Cfi(LazyLock::force(&isa::aarch64::abi::PROLOGUE_CFI).as_slice());
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        FrameUnwind::None
+    });
+    &UNWIND
 }

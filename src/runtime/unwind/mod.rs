@@ -5,8 +5,8 @@
 //! executable's `.eh_frame` knows nothing of compiled code, so every
 //! published code version gets an `.eh_frame` of its own (one CIE, one FDE)
 //! that is registered with libgcc's `__register_frame` while the code is
-//! mapped and deregistered before its memory is freed ([`register`],
-//! [`deregister`]). Frame-pointer walks (`perf --call-graph fp`) need
+//! mapped and deregistered before its memory is freed ([`UnwindRegistry`],
+//! a [`CodeObserver`] the engine adds unless `Config::unwind_info(false)`). Frame-pointer walks (`perf --call-graph fp`) need
 //! no registration: template and Cranelift code both keep the frame chain
 //! (rbp / x29).
 //!
@@ -25,6 +25,8 @@ use gimli::write::{
     FrameDescriptionEntry, FrameTable,
 };
 use gimli::{Encoding, Format, LittleEndian};
+
+use super::code_info::{CodeObserver, CodeVersion};
 
 /// Builds a version's FDE for the address its code was published at.
 pub type FdeBuilder = dyn Fn(u64) -> FrameDescriptionEntry + Send + Sync;
@@ -53,6 +55,21 @@ impl std::fmt::Debug for FrameUnwind {
     }
 }
 
+/// Equal when they describe the same frames: the same CFI, or builders
+/// that build the same FDE (at address 0, the only thing that varies).
+impl PartialEq for FrameUnwind {
+    fn eq(&self, other: &FrameUnwind) -> bool {
+        match (self, other) {
+            (FrameUnwind::None, FrameUnwind::None) => true,
+            (FrameUnwind::Cfi(a), FrameUnwind::Cfi(b)) => a == b,
+            (FrameUnwind::Fde(a), FrameUnwind::Fde(b)) => a(0) == b(0),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for FrameUnwind {}
+
 impl FrameUnwind {
     /// The FDE of code of `len` bytes published at `addr`, if described.
     pub fn fde(&self, addr: usize, len: usize) -> Option<FrameDescriptionEntry> {
@@ -69,6 +86,12 @@ impl FrameUnwind {
             FrameUnwind::Fde(build) => Some(build(addr as u64)),
         }
     }
+}
+
+/// The FDE of `version`, against [`host_cie`] (for an in-memory ELF's
+/// `.eh_frame` or `.debug_frame`, say).
+pub fn fde_for(version: &CodeVersion<'_>) -> Option<FrameDescriptionEntry> {
+    version.unwind.fde(version.addr, version.len)
 }
 
 /// The DWARF register numbers unwind info uses.
@@ -223,6 +246,22 @@ pub fn is_registered_code(pc: usize) -> bool {
         .range(..=pc)
         .next_back()
         .is_some_and(|(&addr, r)| pc < addr + r.len)
+}
+
+/// The [`CodeObserver`] that registers every published version's unwind
+/// info and deregisters it when the version is freed (on unless
+/// `Config::unwind_info(false)`).
+#[derive(Debug, Default)]
+pub struct UnwindRegistry;
+
+impl CodeObserver for UnwindRegistry {
+    fn published(&self, version: &CodeVersion<'_>) {
+        register(version.addr, version.len, version.unwind);
+    }
+
+    fn freed(&self, addr: usize, _len: usize) {
+        deregister(addr);
+    }
 }
 
 /// The return addresses of the frame-pointer chain from the frame record
