@@ -102,10 +102,11 @@ fn jit_caller_frame_pointer() -> usize {
     fp
 }
 
-fn engine(tier: Tier) -> Engine {
+fn engine(tier: Tier, unwind_info: bool) -> Engine {
     let mut config = Config::new();
     config
         .tier(tier)
+        .unwind_info(unwind_info)
         .hot_calls(1)
         .hot_loops(1)
         .background_compilation(false)
@@ -114,10 +115,16 @@ fn engine(tier: Tier) -> Engine {
     Engine::new(config).unwrap()
 }
 
-/// Run `func(depth)` under `tier` with a probe that captures the backtrace
-/// and walks the frame pointers. Never inlined: the backtrace must show it.
-#[inline(never)]
+/// [`run_to_probe`] with unwind info registered.
 fn run_to_probe_in_unwind_test(tier: Tier, func: &str, depth: i64) -> Seen {
+    run_to_probe(tier, true, func, depth)
+}
+
+/// Run `func(depth)` under `tier` (unwind info registered or not) with a
+/// probe that captures the backtrace and walks the frame pointers. Never
+/// inlined: the backtrace must show it.
+#[inline(never)]
+fn run_to_probe(tier: Tier, unwind_info: bool, func: &str, depth: i64) -> Seen {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let mut linker = Linker::new();
     let s = seen.clone();
@@ -138,7 +145,7 @@ fn run_to_probe_in_unwind_test(tier: Tier, func: &str, depth: i64) -> Seen {
             },
         )
         .unwrap();
-    let module = Module::new(&engine(tier), PROGRAM).unwrap();
+    let module = Module::new(&engine(tier, unwind_info), PROGRAM).unwrap();
     let mut instance = linker.instantiate(&module).unwrap();
     // Twice: the first call may still run older code while the tiers
     // settle (compiled at once, no background compilation).
@@ -147,6 +154,14 @@ fn run_to_probe_in_unwind_test(tier: Tier, func: &str, depth: i64) -> Seen {
         assert!(matches!(r, Some(Value::I(_))), "{r:?}");
     }
     std::mem::take(&mut *seen.lock().unwrap())
+}
+
+/// Whether a rendered backtrace reaches [`run_to_probe`], the Rust code
+/// that called the program (its probe closure is the innermost frame).
+fn reaches_the_caller(backtrace: &str) -> bool {
+    backtrace
+        .lines()
+        .any(|l| l.trim_end().ends_with(": unwind::run_to_probe"))
 }
 
 /// The frames of a rendered backtrace ("  12: name").
@@ -173,7 +188,7 @@ fn check_backtrace(func: &str) {
         let shallow = run_to_probe_in_unwind_test(tier, func, 0);
         for seen in [&deep, &shallow] {
             assert!(
-                seen.backtrace.contains("run_to_probe_in_unwind_test"),
+                reaches_the_caller(&seen.backtrace),
                 "{tier} {func}: the backtrace stops in compiled code:\n{}",
                 seen.backtrace
             );
@@ -193,6 +208,24 @@ fn check_backtrace(func: &str) {
 #[test]
 fn a_backtrace_in_a_host_function_walks_through_compiled_frames() {
     check_backtrace("rec");
+}
+
+/// Without the registered unwind info the unwinder stops at the first
+/// compiled frame: the info is what carries it through.
+#[test]
+fn without_unwind_info_a_backtrace_stops_in_compiled_code() {
+    for tier in [Tier::Template, Tier::Cranelift] {
+        if !tier.is_available() {
+            continue;
+        }
+        let seen = run_to_probe(tier, false, "rec", DEPTH);
+        assert!(
+            !reaches_the_caller(&seen.backtrace),
+            "{tier}:\n{}",
+            seen.backtrace
+        );
+        assert_eq!(seen.fp_frames, 0, "{tier}: nothing is registered");
+    }
 }
 
 #[test]
