@@ -114,6 +114,7 @@ pub struct Config {
     pub(super) code_memory_limit: usize,
     pub(super) compiler_threads: usize,
     pub(super) observers: CodeObservers,
+    pub(super) unwind_info: bool,
 }
 
 /// The code observers of a [`Config`]: compared by identity.
@@ -161,6 +162,7 @@ impl Default for Config {
             code_memory_limit: DEFAULT_CODE_MEMORY_LIMIT,
             compiler_threads: default_compiler_threads(),
             observers: CodeObservers::default(),
+            unwind_info: true,
         }
     }
 }
@@ -360,8 +362,28 @@ impl Config {
         self
     }
 
-    /// Every code observer the engine tells of its code.
+    /// Every code observer the engine tells of its code: the unwind-info
+    /// registry first (if on), then those added.
     pub(super) fn code_observers(&self) -> Vec<Arc<dyn CodeObserver>> {
-        self.observers.0.clone()
+        let mut all = Vec::with_capacity(self.observers.0.len() + 1);
+        if self.unwind_info && crate::runtime::unwind::SUPPORTED {
+            all.push(Arc::new(crate::runtime::unwind::UnwindRegistry) as Arc<dyn CodeObserver>);
+        }
+        all.extend(self.observers.0.iter().cloned());
+        all
+    }
+
+    /// Register the unwind info of compiled code with the system unwinder
+    /// (on by default), so Rust backtraces, gdb and `perf --call-graph
+    /// dwarf` walk through compiled frames (see [`crate::runtime::unwind`]).
+    /// Off saves building and registering an `.eh_frame` per version.
+    pub fn unwind_info(&mut self, on: bool) -> &mut Config {
+        self.unwind_info = on;
+        self
+    }
+
+    /// Whether [`Config::unwind_info`] is on.
+    pub fn get_unwind_info(&self) -> bool {
+        self.unwind_info
     }
 }
