@@ -5,6 +5,7 @@
 use crate::cranelift_tier::{CompileBudget, CraneliftSettings, OptLevel, RegallocAlgorithm};
 use crate::error::{Error, Result};
 use crate::runtime::code_info::CodeObserver;
+use crate::runtime::profiling::Profiling;
 use crate::tiering::TieringPolicy;
 use std::fmt;
 use std::str::FromStr;
@@ -114,6 +115,7 @@ pub struct Config {
     pub(super) code_memory_limit: usize,
     pub(super) compiler_threads: usize,
     pub(super) observers: CodeObservers,
+    pub(super) profiling: Profiling,
 }
 
 /// The code observers of a [`Config`]: compared by identity.
@@ -161,6 +163,7 @@ impl Default for Config {
             code_memory_limit: DEFAULT_CODE_MEMORY_LIMIT,
             compiler_threads: default_compiler_threads(),
             observers: CodeObservers::default(),
+            profiling: Profiling::None,
         }
     }
 }
@@ -360,8 +363,25 @@ impl Config {
         self
     }
 
-    /// Every code observer the engine tells of its code.
+    /// Write every code version to a perf map or a jitdump file for
+    /// Linux `perf` (default [`Profiling::None`]; see
+    /// [`crate::runtime::profiling`]). Not read from the environment here:
+    /// the CLI reads `TIERJIT_PROFILE` ([`Profiling::from_env`]).
+    pub fn profiling(&mut self, profiling: Profiling) -> &mut Config {
+        self.profiling = profiling;
+        self
+    }
+
+    /// The profiling mode.
+    pub fn get_profiling(&self) -> Profiling {
+        self.profiling
+    }
+
+    /// Every code observer the engine tells of its code: the profiling
+    /// mode's, then those added.
     pub(super) fn code_observers(&self) -> Vec<Arc<dyn CodeObserver>> {
-        self.observers.0.clone()
+        let mut all: Vec<Arc<dyn CodeObserver>> = self.profiling.observer().into_iter().collect();
+        all.extend(self.observers.0.iter().cloned());
+        all
     }
 }
