@@ -51,9 +51,11 @@ pub use engine::{
     TIER_ENV, Tier, TierStats, TypedFunc, ValType,
 };
 pub use error::{Error, ParseError, Result, VerifyError};
+pub use runtime::code_info::{CodeKind, CodeObserver, CodeVersion, OpOffset};
 pub use runtime::handles::HandleError;
 pub use runtime::host::{Caller, HostFunc};
 pub use runtime::objects::{ObjectError, ObjectKind, Objects};
+pub use runtime::profiling::Profiling;
 pub use runtime::trap::{Trap, TrapKind};
 pub use runtime::value::{Ref, Value};
 

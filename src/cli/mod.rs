@@ -169,6 +169,9 @@ pub(crate) struct CraneliftArgs {
 pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result<Config, Error> {
     let tier = tier.map(str::parse::<Tier>).transpose()?;
     let mut config = Config::from_env_with_tier(tier)?;
+    if let Some(p) = tierjit::Profiling::from_env().map_err(Error::Config)? {
+        config.profiling(p);
+    }
     if let Some(opt) = cranelift.cranelift_opt {
         config.cranelift_opt_level(match opt {
             OptArg::None => OptLevel::None,

@@ -5,6 +5,7 @@
 use crate::cranelift_tier::{CompileBudget, CraneliftSettings, OptLevel, RegallocAlgorithm};
 use crate::error::{Error, Result};
 use crate::runtime::code_info::CodeObserver;
+use crate::runtime::profiling::Profiling;
 use crate::tiering::TieringPolicy;
 use std::fmt;
 use std::str::FromStr;
@@ -115,6 +116,7 @@ pub struct Config {
     pub(super) compiler_threads: usize,
     pub(super) observers: CodeObservers,
     pub(super) unwind_info: bool,
+    pub(super) profiling: Profiling,
 }
 
 /// The code observers of a [`Config`]: compared by identity.
@@ -163,6 +165,7 @@ impl Default for Config {
             compiler_threads: default_compiler_threads(),
             observers: CodeObservers::default(),
             unwind_info: true,
+            profiling: Profiling::None,
         }
     }
 }
@@ -363,12 +366,13 @@ impl Config {
     }
 
     /// Every code observer the engine tells of its code: the unwind-info
-    /// registry first (if on), then those added.
+    /// registry first (if on), then the profiling mode's, then those added.
     pub(super) fn code_observers(&self) -> Vec<Arc<dyn CodeObserver>> {
-        let mut all = Vec::with_capacity(self.observers.0.len() + 1);
+        let mut all: Vec<Arc<dyn CodeObserver>> = Vec::with_capacity(self.observers.0.len() + 2);
         if self.unwind_info && crate::runtime::unwind::SUPPORTED {
-            all.push(Arc::new(crate::runtime::unwind::UnwindRegistry) as Arc<dyn CodeObserver>);
+            all.push(Arc::new(crate::runtime::unwind::UnwindRegistry));
         }
+        all.extend(self.profiling.observer());
         all.extend(self.observers.0.iter().cloned());
         all
     }
@@ -385,5 +389,19 @@ impl Config {
     /// Whether [`Config::unwind_info`] is on.
     pub fn get_unwind_info(&self) -> bool {
         self.unwind_info
+    }
+
+    /// Write every code version to a perf map or a jitdump file for
+    /// Linux `perf` (default [`Profiling::None`]; see
+    /// [`crate::runtime::profiling`]). Not read from the environment here:
+    /// the CLI reads `TIERJIT_PROFILE` ([`Profiling::from_env`]).
+    pub fn profiling(&mut self, profiling: Profiling) -> &mut Config {
+        self.profiling = profiling;
+        self
+    }
+
+    /// The profiling mode.
+    pub fn get_profiling(&self) -> Profiling {
+        self.profiling
     }
 }

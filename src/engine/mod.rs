@@ -29,6 +29,7 @@ mod output;
 mod typed;
 
 pub use crate::cranelift_tier::{CompileBudget, CraneliftSettings, OptLevel, RegallocAlgorithm};
+pub use crate::runtime::profiling::Profiling;
 pub use crate::tiering::{CodeStats, CompileStats, TierStats, TieringPolicy};
 pub use config::{
     Config, DEFAULT_CODE_MEMORY_LIMIT, HOT_CALLS_ENV, HOT_LOOPS_ENV, TIER_ENV, Tier,

@@ -16,6 +16,7 @@ pub mod host;
 pub mod native_stack;
 pub mod objects;
 pub mod print;
+pub mod profiling;
 pub mod stacks;
 pub mod structs;
 pub mod trap;
