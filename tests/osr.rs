@@ -175,6 +175,90 @@ fn nested_loops_switch_at_the_inner_and_the_outer_header() {
 }
 
 #[test]
+fn loops_inside_loops_continue_with_the_enclosing_iterations_translated_again() {
+    // A loop-header version inside other loops translates the rest of each
+    // enclosing loop's iteration again (docs/architecture.md, "OSR
+    // entries"): the rows benchmark, and a three-deep nest with a jump to
+    // the outermost loop's step from the innermost, a packed i64 loop
+    // (whose stores widen a row when rep + row reaches 32), a row left
+    // null (a trap in the middle loop, at its op) and an index past a
+    // row's end (a trap in the inner loop).
+    let rows = load(&common::programs::root().join("benches/programs/rows.tj"));
+    assert!(check_every_header(&rows, "main", &[Value::I(7), Value::I(3)]) > 0);
+    let src = "
+        func main(i, i, i) -> i
+            newr r0, i0
+            iconst i3, 0
+        init:
+            jge i3, i0, init_done
+            jeq i3, i1, skip           ; row i1 stays null
+            newi r1, i0
+            setr r0, i3, r1
+        skip:
+            addi i3, i3, 1
+            jmp init
+        init_done:
+            iconst i9, 0               ; the sum
+            iconst i4, 0               ; rep
+        rep:
+            iconst i3, 0
+        row:
+            getr r1, r0, i3
+            len i8, r1
+            iconst i5, 0
+        col:
+            geti i6, r1, i5
+            add i9, i9, i6
+            jgti i9, 30000, next_rep   ; on to the next rep at once
+            addi i5, i5, 1
+            jlt i5, i8, col
+            iconst i5, 0
+            add i7, i4, i3
+            muli i7, i7, 8
+        fill:
+            seti r1, i5, i7            ; packed while i7 < 256
+            addi i5, i5, 1
+            jlt i5, i2, fill
+            addi i3, i3, 1
+            jlt i3, i0, row
+        next_rep:
+            addi i4, i4, 1
+            jlti i4, 40, rep
+            reti i9
+        end
+    ";
+    let module = bytecode::text::parse(src).expect("parses");
+    assert_eq!(loop_headers(&module.functions[0].code).len(), 5);
+    // n, the null row (none: n), how far `fill` goes (past n: a trap).
+    for args in [[9, 9, 9], [9, 9, 4], [9, 5, 9], [9, 9, 10], [40, 40, 40]] {
+        let args = args.map(Value::I);
+        assert!(check_every_header(&module, "main", &args) > 0, "{args:?}");
+    }
+}
+
+#[test]
+fn a_tail_call_of_itself_after_the_switch_starts_the_function_again() {
+    // The version entered at `top` jumps to op 0 for the tail call: op 0
+    // must be translated, though the entry does not reach it otherwise.
+    let src = "
+        func f(i, i) -> i
+            jlei i0, 0, out
+            iconst i2, 0
+        top:
+            add i1, i1, i2
+            addi i2, i2, 1
+            jlti i2, 30, top
+            subi i0, i0, 1
+            tcall f, 0
+        out:
+            reti i1
+        end
+    ";
+    let module = bytecode::text::parse(src).expect("parses");
+    assert!(check_every_header(&module, "f", &[Value::I(5), Value::I(1)]) > 0);
+}
+
+#[test]
 fn a_non_header_is_refused_and_the_instance_stays_usable() {
     let module_src = "
         func main(i) -> i

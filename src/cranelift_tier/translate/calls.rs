@@ -988,6 +988,7 @@ impl Translator<'_, '_> {
             std::mem::take(&mut self.checked),
             std::mem::take(&mut self.checked_structs),
             std::mem::take(&mut self.local_constants),
+            self.in_peel.take(),
         );
         let call_in_loop = self.in_loop(pc);
         let in_loop = std::mem::replace(&mut self.inlined_in_loop, call_in_loop);
@@ -1016,6 +1017,7 @@ impl Translator<'_, '_> {
             self.checked,
             self.checked_structs,
             self.local_constants,
+            self.in_peel,
         ) = caller;
         self.inline_depth -= 1;
         self.inlined_in_loop = in_loop;

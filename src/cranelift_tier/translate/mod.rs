@@ -10,10 +10,12 @@
 //! for entry at a loop header (OSR) takes every register from the frame.
 //!
 //! Calls (real, inlined, early exits, host) are in [`calls`]; the copies of
-//! loops for byte-packed arrays in [`packed_loop`].
+//! loops for byte-packed arrays in [`packed_loop`]; the enclosing loops'
+//! current iterations of a loop-header version in [`osr`].
 
 mod budget;
 mod calls;
+mod osr;
 mod packed_loop;
 mod structs;
 mod used_regs;
@@ -47,6 +49,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::{TargetFrontendConfig, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use osr::Peel;
 use packed_loop::PackedCopy;
 
 /// `(ctx, i_base, f_base, r_base) -> status` in the ISA's default
@@ -319,8 +322,9 @@ pub(super) fn translate(
     // would otherwise flow into the header, whose registers would then
     // have two definitions there, and no longer be invariant in the loop
     // (nor its loads hoistable).
-    let reachable = reachable_ops(&module.functions[func], entry);
+    let reachable = reachable_ops(&module.functions[func], func, entry);
     t.packed.retain(|p| reachable[p.header()]);
+    t.peel_levels(entry, &reachable);
     t.entry(entry);
     let code = &module.functions[func].code;
     for (pc, op) in code.iter().enumerate() {
@@ -339,6 +343,10 @@ pub(super) fn translate(
             return t.meter.result();
         }
     }
+    t.translate_levels();
+    if t.meter.failed() {
+        return t.meter.result();
+    }
     t.packed_copies();
     // The shared exits belong to no op.
     t.b.set_srcloc(SourceLoc::default());
@@ -348,9 +356,15 @@ pub(super) fn translate(
     meter.result()
 }
 
-/// Which ops of `function` run when it is entered at `entry`: the entry op
-/// and every op reached from it by falling through or jumping.
-fn reachable_ops(function: &crate::bytecode::Function, entry: EntryPoint) -> Vec<bool> {
+/// Which ops of `function` (function `func` of its module) run when it is
+/// entered at `entry`: the entry op and every op reached from it by
+/// falling through or jumping, and op 0 after a tail call of itself (a
+/// jump there).
+fn reachable_ops(
+    function: &crate::bytecode::Function,
+    func: usize,
+    entry: EntryPoint,
+) -> Vec<bool> {
     let code = &function.code;
     let mut reachable = vec![false; code.len()];
     let start = match entry {
@@ -370,6 +384,9 @@ fn reachable_ops(function: &crate::bytecode::Function, entry: EntryPoint) -> Vec
             work.push(pc + 1);
         }
         work.extend(function.targets_of(op).map(usize::from));
+        if op.opcode == Opcode::TCall && usize::from(op.a) == func {
+            work.push(0);
+        }
     }
     reachable
 }
@@ -560,6 +577,12 @@ struct Translator<'a, 'f> {
     packed: Vec<PackedCopy>,
     /// Which of them is being translated, if any.
     in_copy: Option<usize>,
+    /// A loop-header version's levels: the enclosing loops' current
+    /// iterations ([`osr`]).
+    peel: Peel,
+    /// Which level is being translated (None: the ordinary blocks, or an
+    /// inlined callee's).
+    in_peel: Option<usize>,
     /// The f64 and reference accesses (array, index, kind) that every path
     /// to the op being translated has checked since the last jump target,
     /// with neither register written since: the same access again needs
@@ -698,6 +721,8 @@ impl<'a, 'f> Translator<'a, 'f> {
             profiles,
             packed,
             in_copy: None,
+            peel: Peel::default(),
+            in_peel: None,
             checked: Vec::new(),
             checked_structs: Vec::new(),
             local_constants: Vec::new(),
@@ -859,9 +884,12 @@ impl<'a, 'f> Translator<'a, 'f> {
     /// The entry block. At the start, the parameters come from the frame
     /// and the other registers start at 0, 0.0 and null. At a loop header
     /// every register comes from the frame and control goes straight to the
-    /// header: the code before it is unreachable and dropped, and the loop
-    /// has one entry, so what it does not change stays loop-invariant.
+    /// header (of the first level, when loops enclose it): the code before
+    /// it is unreachable and dropped, and the loop has one entry, so what
+    /// it does not change stays loop-invariant.
     fn entry(&mut self, entry: EntryPoint) {
+        // Into the first level, if the version has levels.
+        self.in_peel = (self.peel.len() > 0).then_some(0);
         let target = match entry {
             EntryPoint::Start => {
                 let values = Bank::ALL.map(|bank| {
@@ -887,6 +915,7 @@ impl<'a, 'f> Translator<'a, 'f> {
             }
         };
         let to = self.target_block(None, target);
+        self.in_peel = None;
         self.entry_jump = Some(self.b.ins().jump(to, &[]));
     }
 

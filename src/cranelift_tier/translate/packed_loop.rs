@@ -214,6 +214,10 @@ pub(super) struct PackedCopy {
     guard: Block,
     /// The copy's op blocks, from the loop's header on.
     blocks: Vec<Block>,
+    /// The level of a loop-header version whose loop this copies (None:
+    /// the ordinary blocks'): its guard and exits lead to that level's
+    /// blocks ([`super::osr`]).
+    level: Option<usize>,
     /// Each of `plan.arrays` with its length, loaded in the guard.
     lens: Vec<(u16, Value)>,
 }
@@ -224,17 +228,32 @@ impl PackedCopy {
         *self.plan.ops.start()
     }
 
+    /// The ops of the loop it copies.
+    pub(super) fn ops(&self) -> RangeInclusive<usize> {
+        self.plan.ops.clone()
+    }
+
     /// The packed copies of `code`'s loops, with their blocks.
     pub(super) fn plan(b: &mut FunctionBuilder<'_>, code: &[Op]) -> Vec<PackedCopy> {
         packed_loops(code)
             .into_iter()
-            .map(|plan| PackedCopy {
-                guard: b.create_block(),
-                blocks: plan.ops.clone().map(|_| b.create_block()).collect(),
-                lens: Vec::new(),
-                plan,
-            })
+            .map(|plan| PackedCopy::new(b, plan, None))
             .collect()
+    }
+
+    fn new(b: &mut FunctionBuilder<'_>, plan: PackedLoop, level: Option<usize>) -> PackedCopy {
+        PackedCopy {
+            guard: b.create_block(),
+            blocks: plan.ops.clone().map(|_| b.create_block()).collect(),
+            lens: Vec::new(),
+            level,
+            plan,
+        }
+    }
+
+    /// A copy of the same loop for level `level`.
+    pub(super) fn for_level(&self, b: &mut FunctionBuilder<'_>, level: usize) -> PackedCopy {
+        PackedCopy::new(b, self.plan.clone(), Some(level))
     }
 }
 
@@ -242,9 +261,23 @@ impl Translator<'_, '_> {
     /// The block a jump from op `from` (None: from the entry) to op `to`
     /// goes to: in a packed copy, the copy's op if it is in the loop; from
     /// outside a loop with a packed copy to its header, the guard that
-    /// picks a copy; else the op's block.
+    /// picks a copy; else the op's block (in the level being translated).
     pub(super) fn target_block(&self, from: Option<usize>, to: usize) -> Block {
+        self.target_block_at(self.in_peel, from, to)
+    }
+
+    /// [`Translator::target_block`] from code of level `level` (None: the
+    /// ordinary blocks).
+    pub(super) fn target_block_at(
+        &self,
+        level: Option<usize>,
+        from: Option<usize>,
+        to: usize,
+    ) -> Block {
         for (k, copy) in self.packed.iter().enumerate() {
+            if copy.level != level {
+                continue;
+            }
             let ops = &copy.plan.ops;
             if self.in_copy == Some(k) && ops.contains(&to) {
                 return copy.blocks[to - ops.start()];
@@ -253,7 +286,7 @@ impl Translator<'_, '_> {
                 return copy.guard;
             }
         }
-        self.op_blocks[to]
+        self.level_block(level, to)
     }
 
     /// Each loop's guard and packed copy: the guard goes to the copy (or
@@ -264,7 +297,8 @@ impl Translator<'_, '_> {
         for k in 0..self.packed.len() {
             let (guard, first) = (self.packed[k].guard, self.packed[k].blocks[0]);
             let ops = self.packed[k].plan.ops.clone();
-            let ordinary = self.op_blocks[*ops.start()];
+            self.in_peel = self.packed[k].level;
+            let ordinary = self.level_block(self.in_peel, *ops.start());
             // The guard is the loop header's code; the copy's ops are theirs.
             self.b.set_srcloc(SourceLoc::new(*ops.start() as u32));
             self.b.switch_to_block(guard);
@@ -305,6 +339,7 @@ impl Translator<'_, '_> {
             }
             self.in_copy = None;
         }
+        self.in_peel = None;
     }
 
     /// The length of array register `array` in packed copy `k`, if the
@@ -346,7 +381,7 @@ impl Translator<'_, '_> {
             slow = self.b.ins().bor(slow, wide);
         }
         let cont = self.b.create_block();
-        let ordinary = self.op_blocks[pc as usize];
+        let ordinary = self.level_block(self.in_peel, pc as usize);
         self.b.ins().brif(slow, ordinary, &[], cont, &[]);
         self.b.switch_to_block(cont);
         let r = self.get(Bank::R, array);
