@@ -15,6 +15,7 @@ pub mod helpers;
 pub mod host;
 pub mod native_stack;
 pub mod objects;
+pub mod placed_map;
 pub mod print;
 pub mod profiling;
 pub mod stacks;

@@ -12,9 +12,13 @@
 //! next instance: mapping ~100 MiB per instance is needless work, and under
 //! qemu-user it leaks (qemu keeps page descriptors for every page ever
 //! mapped: ~600 KiB per stack, gigabytes over a differential test run).
+//!
+//! Each stack's top is at the same address modulo 256 MiB in every process
+//! ([`placed_map`](crate::runtime::placed_map) says why: call-heavy
+//! programs were otherwise twice as slow in some processes).
 
 use crate::runtime::context::{NativeEntry, VmContext};
-use memmap2::{MmapMut, MmapOptions};
+use crate::runtime::placed_map::{NATIVE_STACK_TOP_PHASE, PERIOD, PlacedMap};
 use std::sync::Mutex;
 
 /// Bytes of native stack budgeted per bytecode call: template frames take
@@ -33,12 +37,12 @@ const GUARD: usize = 64 << 10;
 const POOL_SIZE: usize = 4;
 
 /// Dropped stacks, for reuse.
-static POOL: Mutex<Vec<MmapMut>> = Mutex::new(Vec::new());
+static POOL: Mutex<Vec<PlacedMap>> = Mutex::new(Vec::new());
 
 /// A native stack with a guard region at its low end.
 pub struct NativeStack {
     /// Always `Some` until dropped.
-    map: Option<MmapMut>,
+    map: Option<PlacedMap>,
 }
 
 impl Drop for NativeStack {
@@ -71,13 +75,9 @@ impl NativeStack {
             }
         }
         // Pages are only committed when touched.
-        let map = MmapOptions::new().len(size).stack().map_anon()?;
-        // SAFETY: the guard region is the first GUARD bytes of our mapping.
-        let rc =
-            unsafe { libc::mprotect(map.as_ptr() as *mut libc::c_void, GUARD, libc::PROT_NONE) };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let phase = (NATIVE_STACK_TOP_PHASE + PERIOD - size % PERIOD) % PERIOD;
+        let map = PlacedMap::new(size, phase, true)?;
+        map.guard_low(GUARD)?;
         Ok(NativeStack { map: Some(map) })
     }
 
@@ -203,5 +203,6 @@ mod tests {
         let s = NativeStack::new(1000).unwrap();
         assert!(s.top() - s.limit() >= 1000 * BYTES_PER_FRAME);
         assert_eq!(s.top() % 16, 0);
+        assert_eq!(s.top() % PERIOD, NATIVE_STACK_TOP_PHASE);
     }
 }

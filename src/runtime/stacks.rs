@@ -6,8 +6,13 @@
 //! instance's life, so dropped mappings go back, zeroed again by
 //! `madvise(MADV_DONTNEED)` (which only has work for the pages a program
 //! touched), to a small process-wide pool.
+//!
+//! The mapping starts at a multiple of 256 MiB, the same address modulo
+//! 256 MiB in every process ([`placed_map`](crate::runtime::placed_map)
+//! says why: call-heavy programs were otherwise twice as slow in some
+//! processes).
 
-use memmap2::{MmapMut, MmapOptions, UncheckedAdvice};
+use crate::runtime::placed_map::PlacedMap;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
@@ -16,7 +21,7 @@ use std::sync::Mutex;
 const POOL_SIZE: usize = 8;
 
 /// Dropped mappings, zeroed, with their size in bytes.
-static POOL: Mutex<Vec<MmapMut>> = Mutex::new(Vec::new());
+static POOL: Mutex<Vec<PlacedMap>> = Mutex::new(Vec::new());
 
 /// One bank's registers: a slice of the stacks' mapping.
 pub struct Bank<T> {
@@ -57,7 +62,7 @@ pub struct RegisterStacks {
     pub f: Bank<f64>,
     /// The `r` bank's registers: array addresses, 0 for null.
     pub r: Bank<u64>,
-    map: Option<MmapMut>,
+    map: Option<PlacedMap>,
 }
 
 /// Bytes of a bank of `slots` registers, rounded up to whole pages (64 KiB,
@@ -86,11 +91,11 @@ impl RegisterStacks {
                 .position(|m| m.len() == total)
                 .map(|k| pool.swap_remove(k))
         };
-        let mut map = match pooled {
+        let map = match pooled {
             Some(map) => map,
-            None => MmapOptions::new().len(total).map_anon()?,
+            None => PlacedMap::new(total, 0, false)?,
         };
-        let base = map.as_mut_ptr();
+        let base = map.as_ptr();
         // SAFETY: the three banks are disjoint parts of `map`, which the
         // stacks own and never move (the pointer is the mapping's).
         let (i, f, r) = unsafe {
@@ -137,7 +142,7 @@ impl Drop for RegisterStacks {
         }
         // SAFETY: nothing points into the mapping any more (the banks go
         // with `self`); it reads as zeros afterwards, as a fresh one.
-        if unsafe { map.unchecked_advise(UncheckedAdvice::DontNeed) }.is_ok() {
+        if unsafe { map.discard() }.is_ok() {
             pool.push(map);
         }
     }
@@ -151,6 +156,8 @@ mod tests {
     fn reused_stacks_are_zeroed_and_sized() {
         let mut a = RegisterStacks::new([100, 3, 70_000]).expect("maps");
         assert_eq!(a.capacity(), [100, 3, 70_000]);
+        let period = crate::runtime::placed_map::PERIOD;
+        assert_eq!(a.i.as_ptr() as usize % period, 0);
         a.i[99] = -1;
         a.f[2] = 1.5;
         a.r[69_999] = 7;

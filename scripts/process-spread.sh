@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# How much a program's time varies from one process to the next: runs each
+# program N times per tier, each run a separate process, and prints per
+# program and tier the min, median and max of its CPU seconds (user + sys)
+# and of its wall seconds, and max/min. A single `tierjit bench` process
+# cannot see this spread (its runs share one address layout); see
+# docs/architecture.md, "Measuring".
+#
+# Runs are interleaved (round by round, every program under every tier in
+# each round) so that the machine's noise spreads evenly over all of them.
+# Prefer the CPU column on a shared machine: wall time also counts the time
+# other processes held the core.
+#
+# Usage:
+#   scripts/process-spread.sh [--runs N] [--tier T]... [--bin PATH]
+#                             [--raw FILE] PROGRAM.tj...
+#   --runs N    processes per program and tier (default 20)
+#   --tier T    a tier to run (repeatable; default: template and cranelift)
+#   --bin PATH  the tierjit binary (default: target/release/tierjit, built
+#               here with `cargo build --release` if missing)
+#   --raw FILE  also write one line per process: program tier cpu wall
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=20
+tiers=()
+bin=
+raw=
+programs=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --tier) tiers+=("$2"); shift 2 ;;
+    --bin) bin=$2; shift 2 ;;
+    --raw) raw=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "process-spread: unknown option $1" >&2; exit 2 ;;
+    *) programs+=("$1"); shift ;;
+  esac
+done
+[ ${#programs[@]} -gt 0 ] || { echo "process-spread: no program given (--help)" >&2; exit 2; }
+[ ${#tiers[@]} -gt 0 ] || tiers=(template cranelift)
+if [ -z "$bin" ]; then
+  bin=target/release/tierjit
+  [ -x "$bin" ] || cargo build --release --quiet
+fi
+[ -x "$bin" ] || { echo "process-spread: $bin is not executable" >&2; exit 2; }
+command -v /usr/bin/time >/dev/null || { echo "process-spread: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+data=$work/data
+: >"$data"
+for ((round = 1; round <= runs; round++)); do
+  for p in "${programs[@]}"; do
+    for t in "${tiers[@]}"; do
+      if ! /usr/bin/time -f '%U %S %e' -o "$work/time" "$bin" run --tier "$t" "$p" >/dev/null 2>"$work/err"; then
+        echo "process-spread: $bin run --tier $t $p failed:" >&2
+        cat "$work/err" "$work/time" >&2
+        exit 1
+      fi
+      # The last line: `time` puts a note above it when the command failed.
+      read -r user sys wall < <(tail -n 1 "$work/time")
+      echo "$(basename "$p" .tj) $t $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }') $wall" >>"$data"
+    done
+  done
+  printf '\rround %d/%d' "$round" "$runs" >&2
+done
+printf '\r%*s\r' 20 '' >&2
+[ -z "$raw" ] || cp "$data" "$raw"
+
+# Per program and tier: min, median, max and max/min of both columns.
+printf '%-14s %-10s %5s  %-28s %-28s\n' program tier runs \
+  'cpu s: min med max (max/min)' 'wall s: min med max (max/min)'
+sort -k1,1 -k2,2 -s "$data" | awk '
+  function stats(v, n,   i, j, x, med) {
+    for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+    med = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    return sprintf("%.2f %.2f %.2f (%.2f)", v[1], med, v[n], v[1] > 0 ? v[n] / v[1] : 0)
+  }
+  function flush() {
+    if (n) printf "%-14s %-10s %5d  %-28s %-28s\n", prog, tier, n, stats(cpu, n), stats(wall, n)
+    n = 0
+  }
+  $1 != prog || $2 != tier { flush(); prog = $1; tier = $2 }
+  { n++; cpu[n] = $3; wall[n] = $4 }
+  END { flush() }'
