@@ -314,3 +314,46 @@ fn the_mixed_workload_agrees_on_every_engine() {
         .count();
     assert_eq!(cold_in_cranelift, 0);
 }
+
+/// `spin(3)` called `times` times: three back-edges each.
+fn spin_short(inst: &mut Instance, times: u64) {
+    for _ in 0..times {
+        assert_eq!(
+            inst.call("spin", &[Value::I(3)]).unwrap(),
+            Some(Value::I(3))
+        );
+    }
+}
+
+#[test]
+fn a_hot_loop_of_short_activations_tiers_up_the_whole_function() {
+    // 100 back-edges are spent during the 34th call, three a call: the
+    // activations are short and the function is over half-way to its 60
+    // calls, so it is compiled whole (at once, synchronous mode) rather
+    // than entered at its loop header.
+    let mut inst = instance(auto(60, 100, false), COUNTED);
+    spin_short(&mut inst, 40);
+    let s = inst.function_stats("spin").unwrap();
+    assert_eq!(s.tier, Some(Tier::Cranelift));
+    assert_eq!(s.template_calls, Some(34));
+    assert_eq!(s.osr_entries, 0);
+    assert!(s.osr_compiles.is_none(), "no loop-header version");
+    assert!(s.cranelift.is_some());
+    // The one hook call that compiled it.
+    assert_eq!(inst.compile_stats().hook_calls, 1);
+}
+
+#[test]
+fn short_activations_call_the_loop_hook_once_a_budget_while_their_compile_is_queued() {
+    // In the background: whatever the compiler thread's pace, no
+    // loop-header version is made, so no template activation calls the
+    // hook at its first back-edge to enter one; the hook runs at most once
+    // per 100 back-edges (9,000 in all) and once for the call budget.
+    let mut inst = instance(auto(60, 100, true), COUNTED);
+    spin_short(&mut inst, 3000);
+    let s = inst.function_stats("spin").unwrap();
+    assert_eq!(s.osr_entries, 0);
+    assert!(s.osr_compiles.is_none(), "no loop-header version");
+    let hooks = inst.compile_stats().hook_calls;
+    assert!((1..=91).contains(&hooks), "{hooks} hook calls");
+}

@@ -47,11 +47,22 @@ impl JitRuntime {
     /// compile it now (synchronous) and return its address so the call that
     /// found it hot runs there too.
     fn on_hot_call(&mut self, func: usize) -> usize {
+        let Some(entry) = self.code.table.get(func) else {
+            return 0;
+        };
+        entry.call_budget.store(SPENT_BUDGET, Ordering::Relaxed);
+        self.request_whole(func)
+    }
+
+    /// Ask for the whole-function Cranelift version of `func`: queue it
+    /// (background; returns 0) or compile it now (synchronous; returns its
+    /// address, 0 when it failed). Once: a function already queued, being
+    /// compiled or refused is not asked for again.
+    fn request_whole(&self, func: usize) -> usize {
         let code = &self.code;
         let Some(entry) = code.table.get(func) else {
             return 0;
         };
-        entry.call_budget.store(SPENT_BUDGET, Ordering::Relaxed);
         let Some(policy) = code.options.tiering else {
             return 0;
         };
@@ -84,11 +95,36 @@ impl JitRuntime {
     /// the version entered at that header, to continue this activation in,
     /// or 0 to go on in template code for another budget (its compile was
     /// queued, or is still running, or was refused).
+    ///
+    /// A loop whose function's activations are short (many calls for the
+    /// back-edges counted) gets no loop-header version: the whole function
+    /// is asked for instead, and this activation, about to end anyway,
+    /// finishes in template code. Only a template activation still looping
+    /// once the whole version is installed (a long one) is moved over.
     fn on_hot_loop(&mut self, func: usize, header: u32) -> usize {
         let code = self.code.clone();
         let Some(policy) = code.options.tiering else {
             return 0;
         };
+        let Some(entry) = code.table.get(func) else {
+            return 0;
+        };
+        let known = lock(&code.loops).get(&(func, header)).copied();
+        if known.is_none()
+            && entry.tier() != FuncTier::Cranelift
+            && code.counted_calls(func).is_some_and(|calls| {
+                short_activations(calls, policy) && code.refusal(func).is_none()
+            })
+        {
+            // Compiled at once (synchronous) or not, this activation goes
+            // on in template code for another budget; the next call runs
+            // the new version.
+            self.request_whole(func);
+            entry
+                .loop_budget
+                .store(TieringPolicy::budget(policy.hot_loops), Ordering::Relaxed);
+            return 0;
+        }
         let known = {
             // Look and mark in one step: one instance queues it.
             let mut loops = lock(&code.loops);
@@ -111,16 +147,32 @@ impl JitRuntime {
         };
         if addr == 0 {
             // Look again a budget later.
-            if let Some(e) = code.table.get(func) {
-                e.loop_budget
-                    .store(TieringPolicy::budget(policy.hot_loops), Ordering::Relaxed);
-            }
-        } else {
-            *self.osr_entries.entry(func).or_default() += 1;
-            if let Some(rec) = lock(&code.records).funcs.get_mut(func) {
-                rec.osr_entries += 1;
-            }
+            entry
+                .loop_budget
+                .store(TieringPolicy::budget(policy.hot_loops), Ordering::Relaxed);
+            return 0;
+        }
+        *self.osr_entries.entry(func).or_default() += 1;
+        if let Some(rec) = lock(&code.records).funcs.get_mut(func) {
+            rec.osr_entries += 1;
         }
         addr
     }
 }
+
+/// Whether a function called `calls` times when its loop budget ran out
+/// runs short activations, under `policy`: at most
+/// [`SHORT_ACTIVATION_BACK_EDGES`] back-edges each on average (counting
+/// the one budget of `hot_loops`), and calls enough to be half-way to its
+/// call threshold, so that a few activations started together, each with
+/// a long loop, are not taken for many short ones. One call is never
+/// short: that activation is the one looping.
+fn short_activations(calls: u64, policy: TieringPolicy) -> bool {
+    calls >= 2
+        && calls.saturating_mul(2) >= u64::from(policy.hot_calls)
+        && calls.saturating_mul(SHORT_ACTIVATION_BACK_EDGES) >= u64::from(policy.hot_loops)
+}
+
+/// At most this many back-edges per activation on average, and a hot loop's
+/// function gets a whole-function version instead of a loop-header one.
+const SHORT_ACTIVATION_BACK_EDGES: u64 = 16;
