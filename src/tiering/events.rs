@@ -25,6 +25,10 @@
 //! name, the elapsed time) are computed only when the event is recorded,
 //! and no string is formatted here. A build may also remove them with
 //! `tracing`'s static level features (`max_level_*`).
+//!
+//! The code cache's events are sent under its lock, the others from the
+//! thread that compiles (a background compiler's, or the running one): a
+//! subscriber records or prints them, and must not call into the engine.
 
 use super::code_cache::VersionKind;
 use super::module_code::ModuleCode;
