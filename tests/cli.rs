@@ -860,3 +860,134 @@ fn a_lark_compile_error_is_one_line_with_its_place() {
     assert_clean_failure(&o, "bad.lark:2:15: `+` of int and bool");
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
+
+/// The index of the first line of `log` after line `from` that holds every
+/// one of `parts`.
+fn log_line(log: &str, from: usize, parts: &[&str]) -> usize {
+    log.lines()
+        .enumerate()
+        .skip(from)
+        .find(|(_, line)| parts.iter().all(|p| line.contains(p)))
+        .map(|(k, _)| k)
+        .unwrap_or_else(|| panic!("no line with {parts:?} after line {from}:\n{log}"))
+}
+
+#[test]
+fn log_writes_tier_up_events_to_stderr_and_leaves_stdout_alone() {
+    let plain = tierjit(&["run", "programs/fib.tj", "25"], &[]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    assert_eq!(stderr(&plain), "", "no --log, no RUST_LOG: no log");
+    let want = stdout(&plain);
+    assert_eq!(want, "fib(25) = 75025\n");
+
+    // A bare --log before the file: the file is not taken for a filter.
+    // Compiles are in the background: fib's Cranelift version may land
+    // after the program ends, its template code and its request not.
+    let o = tierjit(&["run", "--log", "programs/fib.tj", "25"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), want);
+    let log = stderr(&o);
+    let at = log_line(
+        &log,
+        0,
+        &[
+            "tierjit::tiering",
+            "compiled",
+            "func=\"fib\"",
+            "tier=\"template\"",
+        ],
+    );
+    let at = log_line(
+        &log,
+        at,
+        &["tierjit::code", "installed", "func=\"fib\"", "addr=0x"],
+    );
+    log_line(
+        &log,
+        at,
+        &[
+            "queued",
+            "func=\"fib\"",
+            "reason=\"calls\"",
+            "calls=1000",
+            "compile=\"background\"",
+        ],
+    );
+
+    // Synchronous tier-up: queued, compiled in Cranelift, installed, in
+    // that order, on the running thread.
+    let o = tierjit(
+        &["run", "--log", "--sync-tier-up", "programs/fib.tj", "25"],
+        &[],
+    );
+    assert_eq!(stdout(&o), want);
+    let log = stderr(&o);
+    let at = log_line(
+        &log,
+        0,
+        &["queued", "func=\"fib\"", "compile=\"synchronous\""],
+    );
+    let at = log_line(
+        &log,
+        at,
+        &[
+            "compiled",
+            "func=\"fib\"",
+            "tier=\"cranelift\"",
+            "micros=",
+            "code_bytes=",
+            "ops=8",
+        ],
+    );
+    log_line(
+        &log,
+        at,
+        &["installed", "func=\"fib\"", "tier=\"cranelift\""],
+    );
+
+    // RUST_LOG when there is no --log; --log's filter wins over it.
+    let o = tierjit(
+        &["run", "programs/fib.tj", "25"],
+        &[("RUST_LOG", "tierjit::code=debug")],
+    );
+    assert_eq!(stdout(&o), want);
+    let log = stderr(&o);
+    log_line(&log, 0, &["installed", "func=\"main\""]);
+    assert!(!log.contains("queued"), "{log}");
+    let o = tierjit(
+        &[
+            "run",
+            "--log=tierjit::tiering=debug",
+            "programs/fib.tj",
+            "25",
+        ],
+        &[("RUST_LOG", "off")],
+    );
+    assert_eq!(stdout(&o), want);
+    let log = stderr(&o);
+    log_line(&log, 0, &["queued", "func=\"fib\""]);
+    assert!(!log.contains("installed"), "{log}");
+
+    // bench takes it too; a filter that does not parse is an error.
+    let o = tierjit(
+        &[
+            "bench",
+            "--log",
+            "--tiers",
+            "auto",
+            "--runs",
+            "1",
+            "programs/fib.tj@20",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    log_line(&stderr(&o), 0, &["installed", "func=\"fib\""]);
+    let o = tierjit(&["run", "--log=tierjit=loud", "programs/fib.tj", "25"], &[]);
+    assert_clean_failure(&o, "--log");
+    let o = tierjit(
+        &["run", "programs/fib.tj", "25"],
+        &[("RUST_LOG", "tierjit=loud")],
+    );
+    assert_clean_failure(&o, "RUST_LOG");
+}

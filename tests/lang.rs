@@ -1146,3 +1146,35 @@ fn main() {
 ";
     assert_eq!(run(src, &[]), "0 []\n1 [x]\n");
 }
+
+/// Compile errors name generic instances as the program writes them
+/// (`Map<string, int>`), not by the mangled names of their code
+/// (`Map$string$int`).
+#[test]
+fn compile_errors_name_generic_instances_as_written() {
+    let error = |body: &str| -> String {
+        let src = format!("fn main() {{\n    {body}\n}}\n");
+        match compile(&src, "e.lark") {
+            Ok(_) => panic!("compiled, but should not have:\n{src}"),
+            Err(e) => e.to_string(),
+        }
+    };
+    for (body, want) in [
+        (
+            "let m = new Map<string, int>()\n    m.put(1, 2)",
+            "`Map<string, int>.put`",
+        ),
+        (
+            "let v = new Vec<Map<string, [int]>>()\n    v.push(1)",
+            "`Vec<Map<string, [int]>>.push` must be Map<string, [int]>",
+        ),
+        (
+            "let v = new Vec<Vec<int>>()\n    let x: int = v",
+            "Vec<Vec<int>>",
+        ),
+    ] {
+        let got = error(body);
+        assert!(got.contains(want), "{body}: {got}");
+        assert!(!got.contains('$'), "{body}: {got}");
+    }
+}

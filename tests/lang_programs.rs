@@ -6,16 +6,14 @@
 //! `benches/peers`). When `gcc` and `lua5.4` are on PATH, the references are
 //! run too and must print the same files.
 
+mod common;
 mod differential;
 
+use common::programs::{manifest, root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tierjit::Value;
 use tierjit::lang::compile;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// One run of a Lark program and the file holding what it must print.
 struct Case {
@@ -28,42 +26,32 @@ struct Case {
     peers: PathBuf,
 }
 
-/// The rows of a manifest (`program<TAB>args<TAB>expected file`) whose
+/// The rows of a manifest (see [`common::programs::manifest`]) whose
 /// program `program_name` maps to a Lark program name, and that have
 /// arguments (the default sizes are for benchmarks, not tests).
-fn manifest(path: &Path, peers: &Path, program_name: impl Fn(&str) -> Option<String>) -> Vec<Case> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut cases = Vec::new();
-    for line in text
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-    {
-        let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(cols.len(), 3, "bad manifest line {line:?}");
-        let Some(name) = program_name(cols[0]) else {
-            continue;
-        };
-        let args: Vec<i64> = cols[1]
-            .split_whitespace()
-            .map(|a| a.parse().expect("i64 argument"))
-            .collect();
-        if args.is_empty() {
-            continue;
-        }
-        cases.push(Case {
-            name,
-            args,
-            expected: root().join(cols[2]),
-            peers: peers.to_path_buf(),
-        });
-    }
-    cases
+fn lark_cases(
+    path: &Path,
+    peers: &Path,
+    program_name: impl Fn(&str) -> Option<String>,
+) -> Vec<Case> {
+    manifest(path)
+        .into_iter()
+        .filter(|row| !row.args.is_empty())
+        .filter_map(|row| {
+            Some(Case {
+                name: program_name(&row.program)?,
+                args: row.args,
+                expected: row.expected,
+                peers: peers.to_path_buf(),
+            })
+        })
+        .collect()
 }
 
 /// Every case: the suite's rows (`programs/X.tj` -> `programs/lang/X.lark`),
 /// then the rows of `tests/expected/lang/programs.tsv`.
 fn cases() -> Vec<Case> {
-    let mut cases = manifest(
+    let mut cases = lark_cases(
         &root().join("tests/expected/suite.tsv"),
         &root().join("../shared/peers"),
         |p| {
@@ -72,7 +60,7 @@ fn cases() -> Vec<Case> {
                 .map(str::to_string)
         },
     );
-    cases.extend(manifest(
+    cases.extend(lark_cases(
         &root().join("tests/expected/lang/programs.tsv"),
         &root().join("benches/peers"),
         |p| {

@@ -7,29 +7,18 @@
 mod common;
 mod differential;
 
-use common::programs::{load, op_programs, root, suite_program};
+use common::programs::{load, manifest, op_programs, root, suite_program};
 use tierjit::Value;
 
 #[test]
 fn suite_prints_what_the_c_versions_print() {
-    let manifest =
-        std::fs::read_to_string(root().join("tests/expected/suite.tsv")).expect("manifest");
     let mut ran = 0;
-    for line in manifest
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-    {
-        let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(cols.len(), 3, "bad manifest line {line:?}");
-        let module = load(&root().join(cols[0]));
-        let args: Vec<Value> = cols[1]
-            .split_whitespace()
-            .map(|a| Value::I(a.parse().expect("i64 argument")))
-            .collect();
-        let expected = std::fs::read_to_string(root().join(cols[2])).expect("expected output");
+    for row in manifest(&root().join("tests/expected/suite.tsv")) {
+        let module = load(&root().join(&row.program));
+        let args: Vec<Value> = row.args.iter().map(|&a| Value::I(a)).collect();
         let out = differential::check_module(&module, "main", &args);
-        assert!(out.result.is_ok(), "{line}: {:?}", out.result);
-        assert_eq!(out.output, expected, "{} {}", cols[0], cols[1]);
+        assert!(out.result.is_ok(), "{row:?}: {:?}", out.result);
+        assert_eq!(out.output, row.expected_output(), "{row:?}");
         ran += 1;
     }
     assert!(

@@ -5,7 +5,7 @@ mod source;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use source::Source;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tierjit::{
@@ -26,6 +26,11 @@ Environment:
           Under auto, a function's loops move to Cranelift, entered at their
           header, at its N-th loop back-edge (default: 10000; from 1). Holds
           whatever chooses the tier.
+  RUST_LOG=FILTER
+          Without --log, log tier-up events to standard error through this
+          filter (tracing's EnvFilter syntax, e.g. tierjit=debug,
+          tierjit::code=info); unset or empty: no log. A filter that does
+          not parse is an error.
   PATH    bench --peers looks for lua5.4 and luajit there.
 
 Read by the tests and scripts, not by tierjit:
@@ -54,6 +59,48 @@ Read by the tests and scripts, not by tierjit:
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log tier-up events (queued, compiled, installed, OSR entered,
+    /// refused, evicted, cancelled) to standard error, through FILTER
+    /// (tracing's EnvFilter syntax; default: tierjit=debug). Wins over
+    /// RUST_LOG. Standard output is unchanged.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILTER",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = DEFAULT_LOG_FILTER
+    )]
+    log: Option<String>,
+}
+
+/// The filter of a bare `--log`: every tier-up event.
+const DEFAULT_LOG_FILTER: &str = "tierjit=debug";
+
+/// The environment variable read for a log filter when `--log` is not given.
+const LOG_ENV: &str = "RUST_LOG";
+
+/// Install a subscriber that writes tier-up events to standard error,
+/// filtered by `--log`'s filter, or else by `RUST_LOG`; with neither, none
+/// (the events then cost a branch each).
+fn init_log(log: Option<&str>) -> Result<(), String> {
+    let (filter, from) = match log {
+        Some(f) => (f.to_string(), "--log"),
+        None => match std::env::var(LOG_ENV) {
+            Ok(f) if !f.trim().is_empty() => (f, LOG_ENV),
+            _ => return Ok(()),
+        },
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .map_err(|e| format!("{from}: bad log filter `{filter}`: {e}"))?;
+    // Only one subscriber is ever installed: an error cannot happen here.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_thread_names(true)
+        .try_init();
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -412,6 +459,10 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    if let Err(msg) = init_log(cli.log.as_deref()) {
+        eprintln!("tierjit: {msg}");
+        return ExitCode::FAILURE;
+    }
     let result = match &cli.command {
         Command::Run {
             tier,

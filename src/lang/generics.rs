@@ -251,6 +251,45 @@ pub fn instance_name(base: &str, args: &[Type]) -> String {
     s
 }
 
+/// The names errors show for instances, by mangled name: `Map$string$int`
+/// is `Map<string, int>`, `max$Vec$int` is `max<Vec<int>>`.
+#[derive(Clone, Debug, Default)]
+pub struct DisplayNames {
+    names: HashMap<String, String>,
+}
+
+impl DisplayNames {
+    /// Note instance `mangled` of generic `base` for `args` (whose own
+    /// instances, made first, are noted already).
+    pub fn note(&mut self, mangled: &str, base: &str, args: &[Type]) {
+        let args: Vec<String> = args.iter().map(|a| self.rewrite(&a.to_string())).collect();
+        self.names
+            .insert(mangled.to_owned(), format!("{base}<{}>", args.join(", ")));
+    }
+
+    /// `text` with every mangled instance name (a whole identifier; `$`
+    /// appears in no name a program writes) replaced by its display name:
+    /// `` `Map$string$int.put` `` becomes `` `Map<string, int>.put` ``.
+    pub fn rewrite(&self, text: &str) -> String {
+        if self.names.is_empty() || !text.contains('$') {
+            return text.to_owned();
+        }
+        let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find(is_ident) {
+            out.push_str(&rest[..start]);
+            let word = &rest[start..];
+            let end = word.find(|c: char| !is_ident(c)).unwrap_or(word.len());
+            let (word, after) = word.split_at(end);
+            out.push_str(self.names.get(word).map_or(word, String::as_str));
+            rest = after;
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
 /// Bind the type parameters in `pattern` (a parameter's declared type) by
 /// matching it against `actual` (the argument's type). `instance_args`
 /// gives the generic class and type arguments of each class that is an

@@ -12,7 +12,9 @@ use std::fmt;
 
 use super::LangError;
 use super::ast::*;
-use super::generics::{Instantiator, Substitution, infer, instance_name, type_expr_of};
+use super::generics::{
+    DisplayNames, Instantiator, Substitution, infer, instance_name, type_expr_of,
+};
 use crate::bytecode::Bank;
 
 /// The longest name of a generic instance (`Vec$arr_int` and so on).
@@ -333,6 +335,8 @@ struct Checker<'s> {
     instance_of: HashMap<usize, (String, Vec<Type>)>,
     /// The function instances made, by mangled name.
     func_instances: HashMap<String, usize>,
+    /// What errors call each instance.
+    display_names: DisplayNames,
     /// Bodies still to check.
     pending: Vec<Pending>,
     /// The last [`NodeId`] given out (instances take the next ones).
@@ -679,6 +683,7 @@ impl<'s> Checker<'s> {
         if let Some(&c) = self.classes.get(&mangled) {
             return Ok(c);
         }
+        self.display_names.note(&mangled, name, &args);
         let subst = self.substitution(&generic.type_params, &args);
         let mut inst = Instantiator {
             subst: &subst,
@@ -1734,6 +1739,7 @@ impl<'s> Checker<'s> {
                 }
                 .func(generic);
                 let note = self.instance_note(name, &type_args, e.pos);
+                self.display_names.note(&mangled, name, &type_args);
                 let index = self.reserve_func(&mangled);
                 self.func_instances.insert(mangled.clone(), index);
                 let saved = std::mem::replace(&mut self.file, file.to_owned());
@@ -1860,6 +1866,7 @@ pub fn check_with<'s>(
         std_declared: HashMap::new(),
         instance_of: HashMap::new(),
         func_instances: HashMap::new(),
+        display_names: DisplayNames::default(),
         pending: Vec::new(),
         next_id: last_id,
         out: Checked::default(),
@@ -1888,6 +1895,11 @@ pub fn check_with<'s>(
             Item::Global(_) | Item::Import(_) => {}
         }
     }
-    c.program(program)?;
+    // Errors name instances as the program writes them, not by the
+    // mangled names their code carries.
+    c.program(program).map_err(|mut e| {
+        e.message = c.display_names.rewrite(&e.message);
+        e
+    })?;
     Ok(c.out)
 }

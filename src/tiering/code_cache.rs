@@ -18,6 +18,7 @@
 //! template code of the modules loaded, which is proportional to their size.
 
 use super::epochs::{EpochSlot, Epochs};
+use super::events;
 use super::module_code::ModuleCode;
 use super::pool::CompilerPool;
 use crate::cranelift_tier::{self, CraneliftSettings};
@@ -326,6 +327,7 @@ impl CodeCache {
                 o.published(&v);
             }
         }
+        events::installed(module, func, kind, addr);
         let age = if kind == VersionKind::Template {
             0
         } else {
@@ -391,6 +393,7 @@ impl CodeCache {
         // A module being dropped frees its code itself; the retired code
         // waits for running calls either way.
         if let Some(m) = version.module.upgrade() {
+            events::evicted(&m, func, kind);
             m.restore(func, kind, template);
             evicted_from.push(m);
         }

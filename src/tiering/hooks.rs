@@ -2,6 +2,7 @@
 //! helpers: compilation at first call and the tiering hooks.
 
 use super::code_cache::lock;
+use super::events;
 use super::jit_runtime::JitRuntime;
 use super::module_code::LoopEntry;
 use super::policy::{SPENT_BUDGET, TieringPolicy};
@@ -78,6 +79,7 @@ impl JitRuntime {
         {
             return 0;
         }
+        events::queued(code, Request::Function(func), policy.background);
         if policy.background {
             if !code.submit(Request::Function(func)) {
                 entry.queued.store(0, Ordering::Release);
@@ -137,13 +139,18 @@ impl JitRuntime {
         let addr = match known {
             Some(LoopEntry::Ready(addr)) => addr,
             Some(LoopEntry::Pending | LoopEntry::Never) => 0,
-            None if policy.background => {
-                if !code.submit(Request::Loop(func, header)) {
-                    lock(&code.loops).remove(&(func, header));
+            None => {
+                let request = Request::Loop(func, header);
+                events::queued(&code, request, policy.background);
+                if policy.background {
+                    if !code.submit(request) {
+                        lock(&code.loops).remove(&(func, header));
+                    }
+                    0
+                } else {
+                    code.compile_loop_entry(func, header).unwrap_or(0)
                 }
-                0
             }
-            None => code.compile_loop_entry(func, header).unwrap_or(0),
         };
         if addr == 0 {
             // Look again a budget later.
@@ -153,6 +160,11 @@ impl JitRuntime {
             return 0;
         }
         *self.osr_entries.entry(func).or_default() += 1;
+        // Reported once per instance and header: a function called in a
+        // loop enters the version at every call.
+        if events::osr_enabled() && self.osr_reported.insert((func, header)) {
+            events::osr_entered(&code, func, header, self.id);
+        }
         if let Some(rec) = lock(&code.records).funcs.get_mut(func) {
             rec.osr_entries += 1;
         }

@@ -7,8 +7,9 @@ use super::module_code::ModuleCode;
 use crate::runtime::compile_error::CompileError;
 use crate::runtime::context::{FuncTier, VmContext};
 use crate::runtime::native_stack::NativeStack;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// An instance's state in the compiled tiers.
@@ -24,7 +25,15 @@ pub struct JitRuntime {
     pub(super) hook_calls: u64,
     /// Loop-header entries this instance made, by function.
     pub(super) osr_entries: HashMap<usize, u64>,
+    /// This instance's number in the process, for the tier-up events.
+    pub(super) id: u64,
+    /// The (function, header) entries already reported as events (kept
+    /// only while a subscriber listens).
+    pub(super) osr_reported: HashSet<(usize, u32)>,
 }
+
+/// The next instance's number.
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
 // SAFETY: the raw pointers in the context point into this runtime and the
 // instance's store, which move with the instance; everything shared with
@@ -51,6 +60,8 @@ impl JitRuntime {
             hook_time: Duration::ZERO,
             hook_calls: 0,
             osr_entries: HashMap::new(),
+            id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            osr_reported: HashSet::new(),
         }
     }
 

@@ -22,11 +22,13 @@
 //! call; a hot loop of a running template activation continues in a
 //! version compiled for entry at that loop header (on-stack replacement
 //! through the shared frame). Retired code is freed when no call that may
-//! run it is left ([`epochs`]). The [`ledger`] records every compilation.
+//! run it is left ([`epochs`]). The [`ledger`] records every compilation;
+//! [`events`] reports each step through `tracing`.
 
 pub mod code_cache;
 mod entry;
 pub mod epochs;
+pub mod events;
 mod hooks;
 pub mod install;
 mod jit_runtime;

@@ -5,6 +5,7 @@
 //! state ([`super::JitRuntime`]).
 
 use super::code_cache::{CodeCache, VersionCode, VersionKind, lock};
+use super::events;
 use super::install::{install_cranelift, install_template};
 use super::ledger::{Compilation, FuncRecord, Ledger, TierStats, record};
 use super::policy::{SPENT_BUDGET, TieringPolicy};
@@ -185,6 +186,7 @@ impl ModuleCode {
 
     /// A queued request was dropped: it may be asked for again.
     fn cancelled(&self, request: Request) {
+        events::cancelled(self, request);
         match request {
             Request::Function(f) => {
                 if let Some(e) = self.table.get(f) {
@@ -340,6 +342,7 @@ impl ModuleCode {
             counters,
         )?;
         let code = compiled.code;
+        events::compiled(self, func, VersionKind::Template, start, code.len());
         let version = VersionCode {
             code,
             ops: compiled.ops,
@@ -373,6 +376,7 @@ impl ModuleCode {
                 .cache
                 .with_compiler(|c| self.compile_cranelift(c, func, EntryPoint::Start)),
         }?;
+        events::compiled(self, func, VersionKind::Cranelift, start, c.code.len());
         let addr = self
             .cache
             .install(self, func, VersionKind::Cranelift, c.version(), |a| {
@@ -467,6 +471,7 @@ impl ModuleCode {
         };
         let result = compiled.and_then(|c| {
             let kind = VersionKind::LoopEntry(header);
+            events::compiled(self, func, kind, start, c.code.len());
             self.cache
                 .install(self, func, kind, c.version(), |a| {
                     lock(&self.loops).insert((func, header), LoopEntry::Ready(a));
@@ -508,6 +513,7 @@ impl ModuleCode {
 
     /// Note why Cranelift did not take `func`.
     fn note_refusal(&self, func: usize, failure: &CompileFailure) {
+        events::refused(self, func, failure);
         if matches!(failure, CompileFailure::OverBudget { .. }) {
             self.cache.note_over_budget();
         }

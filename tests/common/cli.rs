@@ -3,8 +3,8 @@
 use std::process::{Command, Output};
 
 /// The `tierjit` command with `args`, in the crate's folder, with `env` on
-/// top of an environment cleared of the variables that choose tiers. Under
-/// qemu-user (scripts/test-aarch64.sh) the binary runs through
+/// top of an environment cleared of the variables that choose tiers or
+/// turn on the log. Under qemu-user (scripts/test-aarch64.sh) the binary runs through
 /// `TIERJIT_TEST_RUNNER`.
 pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let runner = std::env::var("TIERJIT_TEST_RUNNER").unwrap_or_default();
@@ -22,6 +22,8 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
         .env_remove("TIERJIT_TIER")
         .env_remove("TIERJIT_HOT_CALLS")
         .env_remove("TIERJIT_HOT_LOOPS")
+        // A developer's log filter would add tier-up events to stderr.
+        .env_remove("RUST_LOG")
         .envs(env.iter().copied());
     cmd
 }

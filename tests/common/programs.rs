@@ -41,3 +41,51 @@ pub fn op_programs() -> Vec<PathBuf> {
     programs.sort();
     programs
 }
+
+/// One row of an expected-output manifest (`tests/expected/suite.tsv`,
+/// `tests/expected/lang/programs.tsv`): a program, `main`'s arguments and
+/// the file holding what it must print.
+#[derive(Clone, Debug)]
+pub struct ManifestRow {
+    /// The program's path, relative to the repository root, as written.
+    pub program: String,
+    /// `main`'s arguments (none: the program's defaults).
+    pub args: Vec<i64>,
+    /// The expected output's file.
+    pub expected: PathBuf,
+}
+
+impl ManifestRow {
+    /// The expected output.
+    pub fn expected_output(&self) -> String {
+        std::fs::read_to_string(&self.expected)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.expected.display()))
+    }
+}
+
+/// The rows of the manifest at `path` (`program<TAB>args<TAB>expected
+/// file` per line, blank lines and `#` comments skipped); a malformed line
+/// fails the test.
+pub fn manifest(path: &Path) -> Vec<ManifestRow> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert_eq!(
+                cols.len(),
+                3,
+                "{}: bad manifest line {line:?}",
+                path.display()
+            );
+            ManifestRow {
+                program: cols[0].to_string(),
+                args: cols[1]
+                    .split_whitespace()
+                    .map(|a| a.parse().unwrap_or_else(|e| panic!("{line:?}: {a}: {e}")))
+                    .collect(),
+                expected: root().join(cols[2]),
+            }
+        })
+        .collect()
+}
