@@ -1178,3 +1178,45 @@ fn compile_errors_name_generic_instances_as_written() {
         assert!(!got.contains('$'), "{body}: {got}");
     }
 }
+
+/// The library's code means the library's items, whatever the program
+/// declares: a program's own `StringBuilder` and `str_eq` hide the
+/// library's from the program only, so `fmt_int`, `fmt_float` and string
+/// `==` (which use them) still work; and a program class with a library
+/// class's name is itself as a type argument of a library generic.
+#[test]
+fn the_library_s_names_mean_the_library_s_items_in_its_code() {
+    let src = r#"
+class StringBuilder {
+    var n: int
+    fn add(x: int) {
+        self.n = self.n + x
+    }
+}
+
+fn str_eq(a: int, b: int) -> int {
+    return a * b
+}
+
+fn main() {
+    let sb = new StringBuilder()
+    sb.add(2)
+    let v = new Vec<StringBuilder>()
+    v.push(sb)
+    v.get(0).add(3)
+    println(sb.n, " ", fmt_int(-42), " ", fmt_float(1.5, 2), " ", str_eq(6, 7))
+    println("ab" == "ab", " ", "ab" == "ba")
+}
+"#;
+    assert_eq!(run(src, &[]), "5 -42 1.50 42\ntrue false\n");
+    let module = compile(src, "t.lark").unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = module.functions.iter().map(|f| f.name.as_str()).collect();
+    for name in [
+        "StringBuilder.add",
+        "std.StringBuilder.add",
+        "str_eq",
+        "std.str_eq",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+}

@@ -7,7 +7,7 @@
 //! refers to, and never looks names up itself. Classes and closures will add
 //! variants to [`Type`] (a class type, a function type) and to [`Resolved`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use super::LangError;
@@ -329,8 +329,15 @@ struct Checker<'s> {
     /// The library's other classes and functions, declared on first use.
     std_classes: HashMap<String, (&'s ClassDecl, &'s str)>,
     std_funcs: HashMap<String, (&'s FuncDecl, &'s str)>,
-    /// The library functions declared so far.
+    /// The library functions declared so far, by their names in the
+    /// library.
     std_declared: HashMap<String, usize>,
+    /// The library classes declared so far, by their names in the library.
+    std_declared_classes: HashMap<String, usize>,
+    /// The names the program declares itself: a library item of the same
+    /// name is `std.NAME` in the module, and the program's class is also
+    /// `main.NAME` (the name instances of library generics refer to it by).
+    program_names: HashSet<String>,
     /// The generic class and type arguments of each class instance.
     instance_of: HashMap<usize, (String, Vec<Type>)>,
     /// The function instances made, by mangled name.
@@ -354,6 +361,14 @@ struct Checker<'s> {
 }
 
 type CResult<T> = Result<T, LangError>;
+
+/// What a library item's name starts with in the module when the program
+/// declares that name too.
+pub const STD_PREFIX: &str = "std.";
+
+/// How the library's code names a program class that has a library
+/// class's name (a type argument of a library generic).
+const PROGRAM_PREFIX: &str = "main.";
 
 /// The method `new C(args)` calls on the new object.
 pub const INIT_METHOD: &str = "init";
@@ -420,6 +435,45 @@ impl<'s> Checker<'s> {
             .is_some_and(|(_, file)| *file == self.main_file)
     }
 
+    /// Whether the code being checked is the library's (its functions and
+    /// the instances of its generics): its names mean the library's items,
+    /// whatever the program declares.
+    fn in_library(&self) -> bool {
+        self.file != self.main_file
+    }
+
+    /// The name library item `name` has in the module: its own, or
+    /// `std.NAME` when the program declares that name too.
+    fn library_name(&self, name: &str) -> String {
+        if self.program_names.contains(name) {
+            format!("{STD_PREFIX}{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+
+    /// `t` with each program class that has a library class's name
+    /// written `main.NAME`, so that it means the program's class in the
+    /// library's code too (a type argument of a library generic).
+    fn program_class_refs(&self, t: TypeExpr) -> TypeExpr {
+        match t {
+            TypeExpr::Named(n, pos)
+                if self.std_classes.contains_key(&n) && self.program_names.contains(&n) =>
+            {
+                TypeExpr::Named(format!("{PROGRAM_PREFIX}{n}"), pos)
+            }
+            TypeExpr::Array(e) => TypeExpr::Array(Box::new(self.program_class_refs(*e))),
+            TypeExpr::Func(params, result) => TypeExpr::Func(
+                params
+                    .into_iter()
+                    .map(|p| self.program_class_refs(p))
+                    .collect(),
+                result.map(|r| Box::new(self.program_class_refs(*r))),
+            ),
+            other => other,
+        }
+    }
+
     fn error<T>(&self, pos: Pos, message: String) -> CResult<T> {
         Err(LangError::new(&self.file, pos, message))
     }
@@ -469,6 +523,16 @@ impl<'s> Checker<'s> {
     }
 
     fn program(&mut self, p: &'s Program) -> CResult<()> {
+        for item in &p.items {
+            self.program_names.insert(
+                match item {
+                    Item::Func(f) | Item::Import(f) => &f.name,
+                    Item::Global(g) => &g.name,
+                    Item::Class(c) => &c.name,
+                }
+                .clone(),
+            );
+        }
         // Declarations first: functions, classes and globals may be used
         // before they are declared (a class's parent excepted). Each
         // function's index is reserved before any signature is resolved,
@@ -617,6 +681,16 @@ impl<'s> Checker<'s> {
     /// now if this is its first use); an error for a generic class
     /// without type arguments.
     fn class_named(&mut self, name: &str, pos: Pos) -> CResult<Option<usize>> {
+        if let Some(&c) = self.std_declared_classes.get(name)
+            && (self.in_library() || !self.program_names.contains(name))
+        {
+            return Ok(Some(c));
+        }
+        if self.in_library()
+            && let Some((decl, file)) = self.std_classes.get(name).cloned()
+        {
+            return self.declare_class(decl, file, None).map(Some);
+        }
         if let Some(&c) = self.classes.get(name) {
             return Ok(Some(c));
         }
@@ -642,7 +716,7 @@ impl<'s> Checker<'s> {
             self.reserve_func(&m.name);
         }
         for (j, m) in c.methods.iter().enumerate() {
-            let name = format!("{}.{}", c.name, m.name);
+            let name = format!("{}.{}", self.out.classes[k].name, m.name);
             let sig = self.signature(m, name, vec![self.class_type(k)])?;
             self.out.funcs[first + j] = sig;
         }
@@ -732,7 +806,7 @@ impl<'s> Checker<'s> {
         params
             .iter()
             .zip(args)
-            .map(|(p, a)| (p.clone(), type_expr_of(a)))
+            .map(|(p, a)| (p.clone(), self.program_class_refs(type_expr_of(a))))
             .collect()
     }
 
@@ -753,10 +827,11 @@ impl<'s> Checker<'s> {
         let Some((decl, file)) = self.std_funcs.get(name).cloned() else {
             return self.error(pos, format!("the library has no function `{name}`"));
         };
-        let index = self.reserve_func(name);
+        let module_name = self.library_name(name);
+        let index = self.reserve_func(&module_name);
         self.std_declared.insert(name.to_owned(), index);
         let saved = std::mem::replace(&mut self.file, file.to_owned());
-        let sig = self.signature(decl, name.to_owned(), Vec::new());
+        let sig = self.signature(decl, module_name, Vec::new());
         self.file = saved;
         self.out.funcs[index] = sig?;
         self.pending.push(Pending {
@@ -769,6 +844,19 @@ impl<'s> Checker<'s> {
             note: None,
         });
         Ok(index)
+    }
+
+    /// In the library's code, declare the library function `name` (if the
+    /// library has one and no local hides it): the name means it there,
+    /// whatever the program declares.
+    fn use_library_func(&mut self, name: &str, pos: Pos) -> CResult<()> {
+        if self.in_library()
+            && self.std_funcs.contains_key(name)
+            && !self.scopes.iter().any(|s| s.contains_key(name))
+        {
+            self.std_func(name, pos)?;
+        }
+        Ok(())
     }
 
     /// Declare the library function `name` as a top-level name if the
@@ -803,7 +891,13 @@ impl<'s> Checker<'s> {
 
     /// Declare class `c`: its name, parent and fields (methods come later).
     fn class(&mut self, c: &ClassDecl) -> CResult<usize> {
-        if self.classes.contains_key(&c.name) || self.top.contains_key(&c.name) {
+        let library = self.in_library() && self.std_classes.contains_key(&c.name);
+        let name = if library {
+            self.library_name(&c.name)
+        } else {
+            c.name.clone()
+        };
+        if self.classes.contains_key(&name) || self.top.contains_key(&name) {
             return self.error(c.pos, format!("`{}` is declared twice", c.name));
         }
         let parent = match &c.parent {
@@ -821,9 +915,15 @@ impl<'s> Checker<'s> {
             },
         };
         let index = self.out.classes.len();
-        self.classes.insert(c.name.clone(), index);
+        self.classes.insert(name.clone(), index);
+        if library {
+            self.std_declared_classes.insert(c.name.clone(), index);
+        } else if self.std_classes.contains_key(&c.name) {
+            self.classes
+                .insert(format!("{PROGRAM_PREFIX}{}", c.name), index);
+        }
         self.out.classes.push(ClassInfo {
-            name: c.name.clone(),
+            name,
             parent,
             fields: Vec::new(),
             vtable: Vec::new(),
@@ -1232,6 +1332,11 @@ impl<'s> Checker<'s> {
     }
 
     fn lookup_top(&self, name: &str) -> Option<(Resolved, Type, bool)> {
+        if self.in_library()
+            && let Some(&f) = self.std_declared.get(name)
+        {
+            return Some((Resolved::Func(f), Type::Void, false));
+        }
         match self.top.get(name) {
             Some(&Resolved::Global(i)) => {
                 let g = &self.out.globals[i];
@@ -1367,6 +1472,9 @@ impl<'s> Checker<'s> {
     }
 
     fn expr_kind(&mut self, e: &Expr) -> CResult<Type> {
+        if let ExprKind::Name(name) = &e.kind {
+            self.use_library_func(name, e.pos)?;
+        }
         if let ExprKind::Name(name) = &e.kind
             && self.lookup(name).is_none()
         {
@@ -1562,6 +1670,7 @@ impl<'s> Checker<'s> {
             self.out.resolved.insert(e.id, Resolved::Builtin(b));
             return self.builtin(e, b, name, args);
         }
+        self.use_library_func(name, e.pos)?;
         if self.lookup(name).is_none() {
             if let Some((generic, file)) = self.generic_funcs.get(name).cloned() {
                 return self.generic_call(e, generic, file, args);
@@ -1864,6 +1973,8 @@ pub fn check_with<'s>(
         std_classes: HashMap::new(),
         std_funcs: HashMap::new(),
         std_declared: HashMap::new(),
+        std_declared_classes: HashMap::new(),
+        program_names: HashSet::new(),
         instance_of: HashMap::new(),
         func_instances: HashMap::new(),
         display_names: DisplayNames::default(),
