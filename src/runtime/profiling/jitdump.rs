@@ -305,6 +305,7 @@ mod tests {
             ops: &ops,
             lines: &[5, 5, 6],
             stubs_offset: Some(40),
+            unwind: &crate::runtime::unwind::FrameUnwind::None,
         };
         let mut index = 3;
         let out = records(&v, &code, &mut index, 99);

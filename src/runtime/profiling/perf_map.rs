@@ -77,6 +77,7 @@ mod tests {
             ops: &[],
             lines: &[],
             stubs_offset: Some(0x100),
+            unwind: &crate::runtime::unwind::FrameUnwind::None,
         };
         assert_eq!(
             lines(&v),
