@@ -26,6 +26,10 @@ Environment:
           Under auto, a function's loops move to Cranelift, entered at their
           header, at its N-th loop back-edge (default: 10000; from 1). Holds
           whatever chooses the tier.
+  TIERJIT_DEBUG_INFO=1
+          Describe the JIT code to gdb (as --debug-info does): break on a
+          bytecode function, backtraces through JIT frames with .tj lines.
+          0 or unset: off.
   PATH    bench --peers looks for lua5.4 and luajit there.
 
 Read by the tests and scripts, not by tierjit:
@@ -161,6 +165,11 @@ pub(crate) struct CraneliftArgs {
     /// cores, at least 1).
     #[arg(long, value_name = "N")]
     compiler_threads: Option<usize>,
+    /// Describe every code version to gdb through its JIT interface (`break
+    /// fib`, `bt` with .tj lines); costs time per compile (also
+    /// TIERJIT_DEBUG_INFO=1).
+    #[arg(long)]
+    debug_info: bool,
 }
 
 /// The configuration of the environment (every setting
@@ -195,6 +204,9 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
     if let Some(n) = cranelift.compiler_threads {
         config.compiler_threads(n);
     }
+    if cranelift.debug_info || debug_info_from_env()? {
+        config.debug_info(true);
+    }
     if let Some(r) = cranelift.cranelift_regalloc {
         config.cranelift_regalloc(match r {
             RegallocArg::Backtracking => RegallocAlgorithm::Backtracking,
@@ -202,6 +214,25 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
         });
     }
     Ok(config)
+}
+
+/// The environment variable that turns on [`Config::debug_info`].
+const DEBUG_INFO_ENV: &str = "TIERJIT_DEBUG_INFO";
+
+/// Whether `TIERJIT_DEBUG_INFO` asks for debug info: `1` yes, `0` or unset
+/// no, anything else an error.
+fn debug_info_from_env() -> Result<bool, Error> {
+    match std::env::var(DEBUG_INFO_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(false),
+        Ok(v) if v.trim() == "1" => Ok(true),
+        Ok(v) if v.trim() == "0" || v.trim().is_empty() => Ok(false),
+        Ok(v) => Err(Error::Config(format!(
+            "{DEBUG_INFO_ENV} must be 0 or 1, got `{v}`"
+        ))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::Config(format!(
+            "{DEBUG_INFO_ENV} is not valid UTF-8"
+        ))),
+    }
 }
 
 /// Parse `main`'s arguments as i64s, with the text format's integer

@@ -111,6 +111,7 @@ pub struct Config {
     pub(super) tiering: TieringPolicy,
     pub(super) code_memory_limit: usize,
     pub(super) compiler_threads: usize,
+    pub(super) debug_info: bool,
 }
 
 /// The default of [`Config::code_memory_limit`]: 512 MiB.
@@ -139,6 +140,7 @@ impl Default for Config {
             },
             code_memory_limit: DEFAULT_CODE_MEMORY_LIMIT,
             compiler_threads: default_compiler_threads(),
+            debug_info: false,
         }
     }
 }
@@ -327,5 +329,24 @@ impl Config {
     /// The most background compiler threads.
     pub fn get_compiler_threads(&self) -> usize {
         self.compiler_threads
+    }
+
+    /// Describe every code version to a debugger through the GDB JIT
+    /// interface (default off): each version published gets an in-memory
+    /// ELF image (its function's name as symbol, DWARF lines mapping its
+    /// code to the source file's lines, or to op indices when there is no
+    /// file) registered with `__jit_debug_register_code`, and unregistered
+    /// when its memory is freed, so `break fib` and `bt` in gdb see the JIT
+    /// code. Off by default because building an image costs more than a
+    /// template compile (see [`crate::runtime::gdb_jit`]). The CLI turns it on
+    /// with `--debug-info` or `TIERJIT_DEBUG_INFO=1`.
+    pub fn debug_info(&mut self, on: bool) -> &mut Config {
+        self.debug_info = on;
+        self
+    }
+
+    /// Whether code versions are described to debuggers.
+    pub fn get_debug_info(&self) -> bool {
+        self.debug_info
     }
 }
