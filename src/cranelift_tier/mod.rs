@@ -523,6 +523,8 @@ fn isa_flags(settings: CraneliftSettings) -> Result<settings::Flags, CompileFail
         ("enable_verifier", verifier),
         // No unwinder walks our frames: helpers never unwind.
         ("unwind_info", "false"),
+        // Frame-pointer walks (`perf --call-graph fp`) cross our frames.
+        ("preserve_frame_pointers", "true"),
         // Calls go to absolute addresses; nothing is linked by name.
         ("use_colocated_libcalls", "false"),
         ("is_pic", "false"),

@@ -18,8 +18,8 @@ use memmap2::{MmapMut, MmapOptions};
 use std::sync::Mutex;
 
 /// Bytes of native stack budgeted per bytecode call: template frames take
-/// 48 (x86-64) or 64 (aarch64) bytes, Cranelift frames a few hundred at
-/// most.
+/// 64 bytes (x86-64 and aarch64, return address and frame record
+/// included), Cranelift frames a few hundred at most.
 pub const BYTES_PER_FRAME: usize = 512;
 
 /// Bytes kept free below the limit for the Rust helpers (allocation,
@@ -130,13 +130,22 @@ pub unsafe fn call_on_stack(
 
 // The trampoline: save the caller's stack pointer in a callee-saved
 // register, switch, call, switch back.
+// The CFI directives describe its frame to DWARF unwinders (Rust
+// backtraces, gdb, `perf --call-graph dwarf`): once rbp / x29 holds the
+// caller's stack pointer the CFA is found from it, so an unwinder crosses
+// the stack switch back to the embedder's stack.
 #[cfg(target_arch = "x86_64")]
 std::arch::global_asm!(
     ".globl tierjit_call_on_stack",
+    ".type tierjit_call_on_stack, @function",
     ".p2align 4",
     "tierjit_call_on_stack:",
+    ".cfi_startproc",
     "push rbp",
+    ".cfi_def_cfa_offset 16",
+    ".cfi_offset rbp, -16",
     "mov rbp, rsp",
+    ".cfi_def_cfa_register rbp",
     "mov rsp, r9",
     "mov rax, rdi",
     "mov rdi, rsi",
@@ -145,17 +154,28 @@ std::arch::global_asm!(
     "mov rcx, r8",
     "call rax",
     "mov rsp, rbp",
+    ".cfi_def_cfa_register rsp",
     "pop rbp",
+    ".cfi_def_cfa_offset 8",
+    ".cfi_restore rbp",
     "ret",
+    ".cfi_endproc",
+    ".size tierjit_call_on_stack, . - tierjit_call_on_stack",
 );
 
 #[cfg(target_arch = "aarch64")]
 std::arch::global_asm!(
     ".globl tierjit_call_on_stack",
+    ".type tierjit_call_on_stack, %function",
     ".p2align 4",
     "tierjit_call_on_stack:",
+    ".cfi_startproc",
     "stp x29, x30, [sp, #-16]!",
+    ".cfi_def_cfa_offset 16",
+    ".cfi_offset x29, -16",
+    ".cfi_offset x30, -8",
     "mov x29, sp",
+    ".cfi_def_cfa x29, 16",
     "mov sp, x5",
     "mov x16, x0",
     "mov x0, x1",
@@ -164,8 +184,14 @@ std::arch::global_asm!(
     "mov x3, x4",
     "blr x16",
     "mov sp, x29",
+    ".cfi_def_cfa sp, 16",
     "ldp x29, x30, [sp], #16",
+    ".cfi_def_cfa_offset 0",
+    ".cfi_restore x29",
+    ".cfi_restore x30",
     "ret",
+    ".cfi_endproc",
+    ".size tierjit_call_on_stack, . - tierjit_call_on_stack",
 );
 
 #[cfg(test)]

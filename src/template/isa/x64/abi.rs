@@ -8,11 +8,28 @@
 //!   all xmm registers included, is clobbered by a call.
 //! - The stack pointer is 16-byte aligned at every `call`
 //!   ([`STACK_ALIGN`]). On entry it is 8 modulo 16 (the return address); the
-//!   prologue pushes five registers ([`SAVED`]), which makes it aligned
-//!   again. Template code moves the stack pointer only by multiples of 16
-//!   (the `floor` fallback without SSE4.1 saves the scratch registers in a
+//!   prologue pushes rbp and five registers ([`SAVED`]) and drops
+//!   [`FRAME_PADDING`] more bytes, which makes it aligned again. Template
+//!   code moves the stack pointer only by multiples of 16 (the `floor`
+//!   fallback without SSE4.1 saves the scratch registers in a
 //!   16-byte-rounded area), so every call site inside the function is
 //!   aligned without further adjustment.
+//! - Frame pointer: the prologue starts `push rbp; mov rbp, rsp`, so rbp
+//!   chains template frames for frame-pointer walks (`perf --call-graph
+//!   fp`).
+//!
+//! Frame of a template function (64 bytes with the return address):
+//!
+//! ```text
+//! rbp+8   return address
+//! rbp+0   rbp   (caller's); rbp = address of this slot
+//! rbp-8   rbx   (caller's)
+//! rbp-16  r12
+//! rbp-24  r13
+//! rbp-32  r14
+//! rbp-40  r15
+//! rbp-48  (padding: alignment) = rsp
+//! ```
 
 use dynasmrt::x64::Rq;
 
@@ -25,15 +42,21 @@ pub const RET: Rq = Rq::RAX;
 /// The registers a callee must preserve.
 pub const CALLEE_SAVED: [Rq; 6] = [Rq::RBX, Rq::RBP, Rq::R12, Rq::R13, Rq::R14, Rq::R15];
 
-/// The registers the prologue pushes, in push order (the epilogue pops them
-/// in reverse): the pinned registers (rbx holds the call depth).
+/// The registers the prologue pushes after rbp, in push order (the
+/// epilogue pops them in reverse): the pinned registers (rbx holds the call
+/// depth).
 pub const SAVED: [Rq; 5] = [Rq::RBX, Rq::R12, Rq::R13, Rq::R14, Rq::R15];
+
+/// Bytes the prologue drops below the pushes to keep calls aligned.
+pub const FRAME_PADDING: i32 = 8;
 
 /// The stack alignment required at a call.
 pub const STACK_ALIGN: usize = 16;
 
-// The return address plus the pushes keep the stack aligned for calls.
-const _: () = assert!((8 + 8 * SAVED.len()).is_multiple_of(STACK_ALIGN));
+// The return address, rbp, the pushes and the padding keep the stack
+// aligned for calls.
+const _: () =
+    assert!((8 + 8 + 8 * SAVED.len() + FRAME_PADDING as usize).is_multiple_of(STACK_ALIGN));
 
 /// Order the register moves `dst <- src` of a parallel assignment so that no
 /// source is overwritten before it is read. Destinations must be distinct and

@@ -3,7 +3,7 @@
 use dynasmrt::x64::{Rq, Rx, X64Relocation};
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, dynasm};
 
-use super::abi::{ARG_REGS, RET, SAVED, sequence_moves};
+use super::abi::{ARG_REGS, FRAME_PADDING, RET, SAVED, sequence_moves};
 use super::regs::{
     ACC, CTX, DEPTH, F_BASE, FTMP, HIGH, I_BASE, R_BASE, SCRATCH_FPRS, SCRATCH_GPRS, T0, TMP, TMP2,
     fpr, gpr,
@@ -597,6 +597,11 @@ impl MacroAssembler for X64Masm {
     // ---- function structure ----
 
     fn prologue(&mut self, call_depth: i32) {
+        // The frame record first: rbp chains the frames (see `abi`).
+        x64!(self.ops
+            ; push rbp
+            ; mov rbp, rsp
+        );
         for r in SAVED {
             match r {
                 Rq::RBX => x64!(self.ops ; push rbx),
@@ -605,6 +610,7 @@ impl MacroAssembler for X64Masm {
         }
         let [ctx, i, f, r, _, _] = ARG_REGS;
         x64!(self.ops
+            ; sub rsp, BYTE FRAME_PADDING as i8
             ; mov Rq(CTX), Rq(ctx)
             ; mov Rq(I_BASE), Rq(i)
             ; mov Rq(F_BASE), Rq(f)
@@ -615,13 +621,17 @@ impl MacroAssembler for X64Masm {
 
     fn epilogue(&mut self, status: Gpr) {
         r32!(self.ops, gpr(status), [mov eax,], []);
+        x64!(self.ops ; add rsp, BYTE FRAME_PADDING as i8);
         for r in SAVED.into_iter().rev() {
             match r {
                 Rq::RBX => x64!(self.ops ; pop rbx),
                 _ => x64!(self.ops ; pop Rq(r)),
             }
         }
-        x64!(self.ops ; ret);
+        x64!(self.ops
+            ; pop rbp
+            ; ret
+        );
     }
 
     // ---- frame slots and constants ----

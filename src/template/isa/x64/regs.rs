@@ -7,6 +7,7 @@
 //! | reference frame base         | r14                 | prologue (push) |
 //! | context                      | r15                 | prologue (push) |
 //! | call depth of this activation | rbx                | prologue (push) |
+//! | frame pointer (frame chain)  | rbp                 | prologue (push) |
 //! | scratch `T0`, `T1`, `T2`     | rsi, rdi, r8        | nobody (caller-saved) |
 //! | scratch `F0`..`F7`           | xmm0..xmm7          | nobody (caller-saved) |
 //! | private temporaries          | rax, rcx, rdx, r10, r11, xmm14, xmm15 | nobody |
