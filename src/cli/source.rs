@@ -2,6 +2,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use tierjit::bytecode::Module as Bytecode;
 use tierjit::{Engine, Module};
 
 /// The name that stands for standard input, as in other Unix tools.
@@ -51,12 +52,22 @@ impl Source {
             })?;
             // A compile error names the file itself: it is one line as is.
             let code = tierjit::lang::compile(text, &self.name).map_err(|e| e.to_string())?;
-            return Module::from_bytecode(engine, code).map_err(|e| self.error(e));
+            return self.verify(engine, code).map_err(|e| self.error(e));
         }
         tierjit::bytecode::text::parse_bytes(&self.bytes)
             .map_err(tierjit::Error::from)
-            .and_then(|code| Module::from_bytecode(engine, code))
+            .and_then(|code| self.verify(engine, code))
             .map_err(|e| self.error(e))
+    }
+
+    /// Verify `code`, made from this source: profilers and debuggers see a
+    /// file's code under its name and lines.
+    fn verify(&self, engine: &Engine, code: Bytecode) -> tierjit::Result<Module> {
+        if self.name == STDIN_NAME {
+            Module::from_bytecode(engine, code)
+        } else {
+            Module::from_bytecode_of_file(engine, code, &self.name)
+        }
     }
 
     /// Whether the source is a Lark program, by its file name.

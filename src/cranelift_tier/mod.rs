@@ -17,12 +17,13 @@ mod translate;
 
 use crate::bytecode::Module;
 use crate::runtime::call_profile::CallProfiles;
+use crate::runtime::code_info::OpOffset;
 use crate::runtime::code_memory::{CodeMemory, CodeRef, FUNCTION_ALIGN};
 use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::float;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
-use cranelift_codegen::ir::{ExternalName, LibCall};
+use cranelift_codegen::ir::{ExternalName, LibCall, SourceLoc};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
@@ -118,6 +119,42 @@ pub struct CompiledCode {
     pub entry: EntryPoint,
     /// The machine code, entered at its first byte.
     pub code: Vec<u8>,
+    /// Where each op's code starts, sorted by offset; code of no op (the
+    /// prologue, shared exits) starts an [`OpOffset::NO_OP`] entry. An op's
+    /// code may lie in several places (cold paths, a packed copy of its
+    /// loop), each with its entry; an inlined callee's code is its call's.
+    pub ops: Vec<OpOffset>,
+}
+
+/// The op offsets of code `len` bytes long from its source locations
+/// (`srclocs`: start, end, location; the translation tags each op's code
+/// with its index), into `out`.
+fn op_offsets(
+    srclocs: impl Iterator<Item = (u32, u32, SourceLoc)>,
+    len: usize,
+    out: &mut Vec<OpOffset>,
+) {
+    let push = |out: &mut Vec<OpOffset>, code_offset: u32, op: u32| {
+        if out.last().is_none_or(|l| l.op != op) {
+            out.push(OpOffset { code_offset, op });
+        }
+    };
+    let mut end = 0;
+    for (start, region_end, loc) in srclocs {
+        if start > end {
+            push(out, end, OpOffset::NO_OP);
+        }
+        let op = if loc.is_default() {
+            OpOffset::NO_OP
+        } else {
+            loc.bits()
+        };
+        push(out, start, op);
+        end = region_end;
+    }
+    if (end as usize) < len {
+        push(out, end, OpOffset::NO_OP);
+    }
 }
 
 /// One compiled function published in a [`CodeMemory`].
@@ -194,6 +231,7 @@ impl Compiler {
             profiles,
         };
         self.translate(src, func, entry)?;
+        let mut ops = Vec::new();
         let result = self
             .ctx
             .compile(&*self.isa, &mut Default::default())
@@ -208,6 +246,9 @@ impl Compiler {
                 }
                 let mut code = c.code_buffer().to_vec();
                 link(&mut code, c.buffer.relocs(), libcall_address)?;
+                let srclocs = c.buffer.get_srclocs_sorted().iter();
+                let regions = srclocs.map(|s| (s.start, s.end, s.loc));
+                op_offsets(regions, code.len(), &mut ops);
                 Ok(code)
             });
         self.ctx.clear();
@@ -215,6 +256,7 @@ impl Compiler {
             func,
             entry,
             code: result?,
+            ops,
         })
     }
 
@@ -303,6 +345,9 @@ impl Compiler {
     ) -> Result<String, CompileFailure> {
         self.translate_unlinked(module, layouts, func, entry)?;
         if !machine_code {
+            // Without the op indices the translation tags code with (for
+            // profilers): the listing shows the IR alone.
+            self.ctx.func.stencil.srclocs.clear();
             let text = self.ctx.func.display().to_string();
             self.ctx.clear();
             return Ok(text);

@@ -4,9 +4,11 @@
 
 use crate::cranelift_tier::{CompileBudget, CraneliftSettings, OptLevel, RegallocAlgorithm};
 use crate::error::{Error, Result};
+use crate::runtime::code_info::CodeObserver;
 use crate::tiering::TieringPolicy;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Which engine runs the code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -112,6 +114,25 @@ pub struct Config {
     pub(super) code_memory_limit: usize,
     pub(super) compiler_threads: usize,
     pub(super) debug_info: bool,
+    pub(super) observers: CodeObservers,
+}
+
+/// The code observers of a [`Config`]: compared by identity.
+#[derive(Clone, Default)]
+pub(super) struct CodeObservers(Vec<Arc<dyn CodeObserver>>);
+
+impl PartialEq for CodeObservers {
+    fn eq(&self, other: &CodeObservers) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+impl Eq for CodeObservers {}
+
+impl std::fmt::Debug for CodeObservers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} code observer(s)", self.0.len())
+    }
 }
 
 /// The default of [`Config::code_memory_limit`]: 512 MiB.
@@ -141,6 +162,7 @@ impl Default for Config {
             code_memory_limit: DEFAULT_CODE_MEMORY_LIMIT,
             compiler_threads: default_compiler_threads(),
             debug_info: false,
+            observers: CodeObservers::default(),
         }
     }
 }
@@ -348,5 +370,24 @@ impl Config {
     /// Whether code versions are described to debuggers.
     pub fn get_debug_info(&self) -> bool {
         self.debug_info
+    }
+
+    /// Tell `observer` of every code version the engine publishes into
+    /// executable memory and frees (a profiler's or debugger's view of the
+    /// JIT code; see [`CodeObserver`]). Observers are called in the order
+    /// added, with the engine's code lock held.
+    pub fn code_observer(&mut self, observer: Arc<dyn CodeObserver>) -> &mut Config {
+        self.observers.0.push(observer);
+        self
+    }
+
+    /// Every code observer the engine tells of its code: those added, then
+    /// the debugger's when [`Config::debug_info`] is on.
+    pub(super) fn code_observers(&self) -> Vec<Arc<dyn CodeObserver>> {
+        let mut observers = self.observers.0.clone();
+        if self.debug_info {
+            observers.push(Arc::new(crate::runtime::gdb_jit::observer::GdbJitObserver::new()));
+        }
+        observers
     }
 }

@@ -37,6 +37,7 @@ impl Engine {
             config.code_memory_limit,
             config.compiler_threads,
             config.cranelift,
+            config.code_observers(),
         );
         Ok(Engine {
             config: Arc::new(config),

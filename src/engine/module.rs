@@ -3,6 +3,7 @@
 use super::{Engine, Tier};
 use crate::bytecode::{self};
 use crate::error::{Error, Result};
+use crate::runtime::code_info::ModuleSource;
 use crate::runtime::context::FuncTier;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::structs::StructLayouts;
@@ -51,9 +52,24 @@ impl Module {
     /// Read, parse and verify a `.tj` file. Its bytes must be UTF-8: the
     /// error for one that is not names its line and column
     /// ([`bytecode::text::parse_bytes`]).
+    /// Profilers and debuggers see its code under the file's name, with
+    /// source lines in that file.
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
         let bytes = std::fs::read(path)?;
-        Module::from_bytecode(engine, bytecode::text::parse_bytes(&bytes)?)
+        let code = bytecode::text::parse_bytes(&bytes)?;
+        Module::from_bytecode_of_file(engine, code, path)
+    }
+
+    /// [`Module::from_bytecode`] for bytecode made from the file `path`
+    /// (`.tj` text or a Lark program), whose lines its ops' source lines
+    /// are: profilers and debuggers see its code under the file's name.
+    pub fn from_bytecode_of_file(
+        engine: &Engine,
+        code: bytecode::Module,
+        path: impl AsRef<Path>,
+    ) -> Result<Module> {
+        Module::from_bytecode_in(engine, code, ModuleSource::of_file(path.as_ref()))
     }
 
     /// The frame layout of every function, by index.
@@ -63,6 +79,15 @@ impl Module {
 
     /// Verify a module built with the builder (or by hand).
     pub fn from_bytecode(engine: &Engine, code: bytecode::Module) -> Result<Module> {
+        Module::from_bytecode_in(engine, code, ModuleSource::default())
+    }
+
+    /// Verify `code`, read from `source`.
+    fn from_bytecode_in(
+        engine: &Engine,
+        code: bytecode::Module,
+        source: ModuleSource,
+    ) -> Result<Module> {
         bytecode::verify::verify(&code)?;
         let layouts = FrameLayout::all(&code).into();
         let structs = Arc::new(StructLayouts::of(&code));
@@ -81,6 +106,7 @@ impl Module {
             };
             ModuleCode::new(
                 code.clone(),
+                source,
                 Arc::clone(&layouts),
                 engine.code.clone(),
                 options,

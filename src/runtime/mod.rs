@@ -3,6 +3,7 @@
 //! tier runs on.
 
 pub mod call_profile;
+pub mod code_info;
 pub mod code_memory;
 pub mod compile_error;
 pub mod context;

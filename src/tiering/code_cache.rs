@@ -21,6 +21,7 @@ use super::epochs::{EpochSlot, Epochs};
 use super::module_code::ModuleCode;
 use super::pool::CompilerPool;
 use crate::cranelift_tier::{self, CraneliftSettings};
+use crate::runtime::code_info::{CodeKind, CodeObserver, OpOffset};
 use crate::runtime::code_memory::{CodeMemory, CodeRef};
 use crate::runtime::compile_error::CompileFailure;
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +38,28 @@ pub enum VersionKind {
     /// The Cranelift code entered at this loop header (on-stack
     /// replacement).
     LoopEntry(u32),
+}
+
+impl VersionKind {
+    /// The same, as profilers and debuggers are told it.
+    pub fn code_kind(self) -> CodeKind {
+        match self {
+            VersionKind::Template => CodeKind::Template,
+            VersionKind::Cranelift => CodeKind::Cranelift,
+            VersionKind::LoopEntry(header) => CodeKind::LoopEntry { header },
+        }
+    }
+}
+
+/// A compiled version's code and what its compiler tells of it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct VersionCode<'a> {
+    /// The machine code.
+    pub code: &'a [u8],
+    /// Where each op's code starts (see [`OpOffset`]).
+    pub ops: &'a [OpOffset],
+    /// Where the out-of-line stubs start, if known.
+    pub stubs_offset: Option<u32>,
 }
 
 /// A version's key: module id, function, kind.
@@ -113,6 +136,25 @@ pub struct CodeCache {
     settings: CraneliftSettings,
     next_module: AtomicU64,
     over_budget: AtomicU64,
+    /// Told of every version published and freed (profilers, debuggers).
+    observers: Vec<Arc<dyn CodeObserver>>,
+}
+
+impl Drop for CodeCache {
+    fn drop(&mut self) {
+        // The code memory unmaps everything when dropped with the space.
+        if self.observers.is_empty() {
+            return;
+        }
+        let space = self.space.get_mut().unwrap_or_else(|e| e.into_inner());
+        let live = space.versions.values().map(|v| v.code);
+        let retired = space.retired.iter().map(|&(code, _)| code);
+        for code in live.chain(retired) {
+            for o in &self.observers {
+                o.freed(code.ptr as usize, code.len);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for CodeCache {
@@ -137,8 +179,14 @@ fn pages(len: usize) -> usize {
 impl CodeCache {
     /// An empty cache: at most `limit` bytes of executable memory for
     /// Cranelift versions, at most `threads` background compiler threads
-    /// (started when first needed), Cranelift compiling with `settings`.
-    pub fn new(limit: usize, threads: usize, settings: CraneliftSettings) -> Arc<CodeCache> {
+    /// (started when first needed), Cranelift compiling with `settings`;
+    /// `observers` are told of every version published and freed.
+    pub fn new(
+        limit: usize,
+        threads: usize,
+        settings: CraneliftSettings,
+        observers: Vec<Arc<dyn CodeObserver>>,
+    ) -> Arc<CodeCache> {
         Arc::new(CodeCache {
             space: Mutex::new(CodeSpace {
                 memory: CodeMemory::new(),
@@ -158,6 +206,7 @@ impl CodeCache {
             settings,
             next_module: AtomicU64::new(1),
             over_budget: AtomicU64::new(0),
+            observers,
         })
     }
 
@@ -228,19 +277,21 @@ impl CodeCache {
         out
     }
 
-    /// Publish `code` as version `kind` of function `func` of `module` and
-    /// make it the one that runs: `install` gets its address and stores it
-    /// into the module's tables (under this cache's lock). The version it
-    /// replaces is retired. A Cranelift version that does not fit under
-    /// the cap is refused (see the module documentation).
+    /// Publish `version` as version `kind` of function `func` of `module`
+    /// and make it the one that runs: `install` gets its address and
+    /// stores it into the module's tables (under this cache's lock). The
+    /// version it replaces is retired. A Cranelift version that does not
+    /// fit under the cap is refused (see the module documentation). The
+    /// observers are told of it once it is in the tables.
     pub(super) fn install(
         &self,
         module: &ModuleCode,
         func: usize,
         kind: VersionKind,
-        code: &[u8],
+        version: VersionCode<'_>,
         install: impl FnOnce(usize),
     ) -> Result<usize, CompileFailure> {
+        let code = version.code;
         // Dropped after the lock: see `evict_locked`.
         let mut evicted_from = Vec::new();
         let mut space = lock(&self.space);
@@ -266,6 +317,12 @@ impl CodeCache {
             .map_err(|e| CompileFailure::CodeMemory(e.to_string()))?;
         let addr = published.ptr as usize;
         install(addr);
+        if !self.observers.is_empty() {
+            let v = module.code_version(func, kind.code_kind(), published, version);
+            for o in &self.observers {
+                o.published(&v);
+            }
+        }
         let age = if kind == VersionKind::Template {
             0
         } else {
@@ -274,12 +331,12 @@ impl CodeCache {
             space.by_age.insert(age, key);
             age
         };
-        let version = Version {
+        let installed = Version {
             module: module.weak(),
             code: published,
             age,
         };
-        if let Some(old) = space.versions.insert(key, version) {
+        if let Some(old) = space.versions.insert(key, installed) {
             space.by_age.remove(&old.age);
             self.retire_locked(&mut space, old.code);
         }
@@ -357,6 +414,13 @@ impl CodeCache {
         keys.len()
     }
 
+    /// Tell the observers `code` is about to be freed.
+    fn freed(&self, code: CodeRef) {
+        for o in &self.observers {
+            o.freed(code.ptr as usize, code.len);
+        }
+    }
+
     fn retire_locked(&self, space: &mut CodeSpace, code: CodeRef) {
         let epoch = self.epochs.retire();
         space.retired.push((code, epoch));
@@ -375,6 +439,7 @@ impl CodeCache {
         } = space;
         retired.retain(|&(code, epoch)| {
             if epoch < oldest {
+                self.freed(code);
                 // An error leaves the pages inaccessible or mapped: never
                 // reused either way.
                 let _ = memory.release(code);
@@ -407,6 +472,7 @@ impl CodeCache {
         for k in keys {
             if let Some(v) = space.versions.remove(&k) {
                 space.by_age.remove(&v.age);
+                self.freed(v.code);
                 let _ = space.memory.release(v.code);
             }
         }

@@ -98,8 +98,14 @@ mod tests {
             first_tier: FuncTier::Template,
             tiering: None,
         };
-        let cache = CodeCache::new(1 << 30, 1, CraneliftSettings::default());
-        JitRuntime::new(ModuleCode::new(Arc::new(module), layouts, cache, options))
+        let cache = CodeCache::new(1 << 30, 1, CraneliftSettings::default(), Vec::new());
+        JitRuntime::new(ModuleCode::new(
+            Arc::new(module),
+            Default::default(),
+            layouts,
+            cache,
+            options,
+        ))
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! the call profiles and the compilation records. An instance adds only its
 //! state ([`super::JitRuntime`]).
 
-use super::code_cache::{CodeCache, VersionKind, lock};
+use super::code_cache::{CodeCache, VersionCode, VersionKind, lock};
 use super::install::{install_cranelift, install_template};
 use super::ledger::{Compilation, FuncRecord, Ledger, TierStats, record};
 use super::policy::{SPENT_BUDGET, TieringPolicy};
@@ -12,6 +12,8 @@ use super::pool::Request;
 use crate::bytecode::{Module, loop_headers};
 use crate::cranelift_tier::{self, EntryPoint};
 use crate::runtime::call_profile::CallProfiles;
+use crate::runtime::code_info::{CodeKind, CodeVersion, ModuleSource};
+use crate::runtime::code_memory::CodeRef;
 use crate::runtime::compile_error::{CompileError, CompileFailure};
 use crate::runtime::context::{FuncEntry, FuncTier};
 use crate::runtime::frame::FrameLayout;
@@ -48,6 +50,8 @@ pub struct ModuleCode {
     id: u64,
     me: Weak<ModuleCode>,
     pub(super) code: Arc<Module>,
+    /// Its name and file, for profilers and debuggers.
+    source: ModuleSource,
     pub(super) layouts: Arc<[FrameLayout]>,
     pub(super) cache: Arc<CodeCache>,
     pub(super) options: JitOptions,
@@ -75,10 +79,11 @@ impl Drop for ModuleCode {
 }
 
 impl ModuleCode {
-    /// The code of `module` (verified, with its frame layouts) in `cache`;
-    /// nothing is compiled yet.
+    /// The code of `module` (verified, with its frame layouts, read from
+    /// `source`) in `cache`; nothing is compiled yet.
     pub fn new(
         module: Arc<Module>,
+        source: ModuleSource,
         layouts: Arc<[FrameLayout]>,
         cache: Arc<CodeCache>,
         options: JitOptions,
@@ -105,6 +110,7 @@ impl ModuleCode {
         Arc::new_cyclic(|me| ModuleCode {
             id,
             me: me.clone(),
+            source,
             layouts,
             cache,
             options,
@@ -126,6 +132,30 @@ impl ModuleCode {
     /// Its id in the engine's code cache.
     pub(super) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Version `kind` of `func`, published as `code`, as observers are
+    /// told of it.
+    pub(super) fn code_version<'a>(
+        &'a self,
+        func: usize,
+        kind: CodeKind,
+        code: CodeRef,
+        version: VersionCode<'a>,
+    ) -> CodeVersion<'a> {
+        let f = self.code.functions.get(func);
+        CodeVersion {
+            module_name: &self.source.name,
+            source_path: self.source.path.as_deref(),
+            func: func as u32,
+            func_name: f.map_or("", |f| &f.name),
+            kind,
+            addr: code.ptr as usize,
+            len: code.len,
+            ops: version.ops,
+            lines: f.map_or(&[], |f| &f.lines),
+            stubs_offset: version.stubs_offset,
+        }
     }
 
     /// A weak handle to itself.
@@ -301,16 +331,22 @@ impl ModuleCode {
             return Ok(current);
         }
         let counters = self.options.tiering.is_some();
-        let code = template.compile(
+        let compiled = template.compile_with_offsets(
             &HelperAddrs::native(),
             &self.code,
             &self.layouts,
             func,
             counters,
         )?;
+        let code = compiled.code;
+        let version = VersionCode {
+            code,
+            ops: compiled.ops,
+            stubs_offset: Some(compiled.stubs_offset),
+        };
         let addr = self
             .cache
-            .install(self, func, VersionKind::Template, code, |a| {
+            .install(self, func, VersionKind::Template, version, |a| {
                 install_template(entry, a)
             })?;
         self.note_compiled(func, FuncTier::Template, false, start, code.len());
@@ -337,7 +373,7 @@ impl ModuleCode {
         }?;
         let addr = self
             .cache
-            .install(self, func, VersionKind::Cranelift, &c.code, |a| {
+            .install(self, func, VersionKind::Cranelift, c.version(), |a| {
                 install_cranelift(entry, a)
             })?;
         self.note_compiled(func, FuncTier::Cranelift, false, start, c.code.len());
@@ -430,7 +466,7 @@ impl ModuleCode {
         let result = compiled.and_then(|c| {
             let kind = VersionKind::LoopEntry(header);
             self.cache
-                .install(self, func, kind, &c.code, |a| {
+                .install(self, func, kind, c.version(), |a| {
                     lock(&self.loops).insert((func, header), LoopEntry::Ready(a));
                 })
                 .map(|addr| (addr, c.code.len()))
@@ -557,4 +593,15 @@ fn refused(failure: &CompileFailure) -> bool {
         failure,
         CompileFailure::OverBudget { .. } | CompileFailure::CodeCap(_)
     )
+}
+
+impl cranelift_tier::CompiledCode {
+    /// Its code and op offsets, for the code cache.
+    fn version(&self) -> VersionCode<'_> {
+        VersionCode {
+            code: &self.code,
+            ops: &self.ops,
+            stubs_offset: None,
+        }
+    }
 }

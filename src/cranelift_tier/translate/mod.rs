@@ -42,8 +42,8 @@ use cranelift_codegen::ir::immediates::Ieee64;
 use cranelift_codegen::ir::types::{F64, I8, I16, I32, I64};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockCall, ExtFuncData, ExternalName, FuncRef, Function, Inst, InstBuilder,
-    JumpTableData, MemFlagsData, SigRef, Signature, StackSlot, StackSlotData, StackSlotKind,
-    TrapCode, Type, UserExternalName, UserFuncName, Value,
+    JumpTableData, MemFlagsData, SigRef, Signature, SourceLoc, StackSlot, StackSlotData,
+    StackSlotKind, TrapCode, Type, UserExternalName, UserFuncName, Value,
 };
 use cranelift_codegen::isa::{TargetFrontendConfig, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -326,6 +326,10 @@ pub(super) fn translate(
     for (pc, op) in code.iter().enumerate() {
         let block = t.op_blocks[pc];
         t.b.switch_to_block(block);
+        // Each op's code (its cold paths and inlined callees too) is
+        // tagged with its index, which the compiled code's source
+        // locations give back (`Compiler::compile_code`'s op offsets).
+        t.b.set_srcloc(SourceLoc::new(pc as u32));
         if reachable[pc] {
             t.op(pc as u32, *op);
         } else {
@@ -336,6 +340,8 @@ pub(super) fn translate(
         }
     }
     t.packed_copies();
+    // The shared exits belong to no op.
+    t.b.set_srcloc(SourceLoc::default());
     let mut meter = std::mem::replace(&mut t.meter, BudgetMeter::new(budget, ""));
     t.finish(frontend);
     meter.check_time();

@@ -265,6 +265,8 @@ impl Translator<'_, '_> {
             let (guard, first) = (self.packed[k].guard, self.packed[k].blocks[0]);
             let ops = self.packed[k].plan.ops.clone();
             let ordinary = self.op_blocks[*ops.start()];
+            // The guard is the loop header's code; the copy's ops are theirs.
+            self.b.set_srcloc(SourceLoc::new(*ops.start() as u32));
             self.b.switch_to_block(guard);
             let mut all_packed = self.b.ins().iconst(I8, 1);
             let mut lens = Vec::new();
@@ -298,6 +300,7 @@ impl Translator<'_, '_> {
             for pc in ops {
                 let block = self.target_block(Some(pc), pc);
                 self.b.switch_to_block(block);
+                self.b.set_srcloc(SourceLoc::new(pc as u32));
                 self.op(pc as u32, code[pc]);
             }
             self.in_copy = None;

@@ -10,6 +10,7 @@
 use super::masm::{Fpr, Gpr, HelperArg, MacroAssembler};
 use crate::bytecode::{Bank, Flow, Module};
 use crate::runtime::call_profile::CallProfiles;
+use crate::runtime::code_info::OpOffset;
 use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::context::offsets;
 use crate::runtime::frame::FrameLayout;
@@ -44,6 +45,23 @@ pub struct Compiler<M: MacroAssembler> {
     buffers: Buffers<M::Label>,
     /// Where code with counters records its indirect calls' callees.
     call_profiles: Option<Arc<CallProfiles>>,
+    /// The last function's machine code by op, and where its stubs start.
+    op_offsets: Vec<OpOffset>,
+    stubs_offset: u32,
+}
+
+/// A function's template code, as [`Compiler::compile_with_offsets`]
+/// returns it (valid until the next compile).
+#[derive(Clone, Copy, Debug)]
+pub struct TemplateCode<'a> {
+    /// The position-independent machine code.
+    pub code: &'a [u8],
+    /// Where each op's code starts, by op (every op has an entry; the
+    /// prologue precedes the first).
+    pub ops: &'a [OpOffset],
+    /// Where the out-of-line code starts: the shared exit and the stubs,
+    /// after the last op's code.
+    pub stubs_offset: u32,
 }
 
 /// The per-function tables of [`Emitter`], kept from function to function.
@@ -66,6 +84,8 @@ impl<M: MacroAssembler> Compiler<M> {
                 switch_labels: Vec::new(),
             },
             call_profiles: None,
+            op_offsets: Vec::new(),
+            stubs_offset: 0,
         }
     }
 
@@ -95,10 +115,25 @@ impl<M: MacroAssembler> Compiler<M> {
         func: usize,
         counters: bool,
     ) -> Result<&[u8], CompileFailure> {
+        self.compile_with_offsets(helpers, module, layouts, func, counters)
+            .map(|c| c.code)
+    }
+
+    /// [`Compiler::compile`], with where each op's code starts.
+    pub fn compile_with_offsets(
+        &mut self,
+        helpers: &HelperAddrs,
+        module: &Module,
+        layouts: &[FrameLayout],
+        func: usize,
+        counters: bool,
+    ) -> Result<TemplateCode<'_>, CompileFailure> {
         self.masm.clear();
+        self.op_offsets.clear();
         let mut e = Emitter::new(
             &mut self.masm,
             &mut self.buffers,
+            &mut self.op_offsets,
             helpers,
             module,
             layouts,
@@ -108,10 +143,16 @@ impl<M: MacroAssembler> Compiler<M> {
         if counters {
             e.call_profile = self.call_profiles.as_deref().map(|p| p.cells(func));
         }
-        e.function();
-        self.masm
+        self.stubs_offset = e.function();
+        let code = self
+            .masm
             .finish()
-            .map_err(|e| CompileFailure::Assembly(e.to_string()))
+            .map_err(|e| CompileFailure::Assembly(e.to_string()))?;
+        Ok(TemplateCode {
+            code,
+            ops: &self.op_offsets,
+            stubs_offset: self.stubs_offset,
+        })
     }
 }
 
@@ -130,6 +171,8 @@ struct Emitter<'m, M: MacroAssembler> {
     fp_states: &'m mut Vec<FpHolds>,
     /// The labels of a `switch`'s cases (reused from switch to switch).
     switch_labels: &'m mut Vec<M::Label>,
+    /// Where each op's code starts, for profilers and debuggers.
+    op_offsets: &'m mut Vec<OpOffset>,
     /// Status already in `T0`, trap record already filled by a callee.
     propagate: M::Label,
     /// Trap kind in `T0`, pc already stored: fill the rest and return.
@@ -178,6 +221,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
     fn new(
         masm: &'m mut M,
         buffers: &'m mut Buffers<M::Label>,
+        op_offsets: &'m mut Vec<OpOffset>,
         helpers: &'m HelperAddrs,
         module: &'m Module,
         layouts: &'m [FrameLayout],
@@ -240,6 +284,7 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
             stubs,
             fp_states,
             switch_labels,
+            op_offsets,
             propagate,
             trap_exit,
             return_ok,
@@ -253,10 +298,12 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
         }
     }
 
-    fn function(&mut self) {
+    /// Emit the function; returns where its out-of-line code starts.
+    fn function(&mut self) -> u32 {
         let code = &self.module.functions[self.func as usize].code;
         // About 30-60 bytes per op (see `benches/compile.rs`).
         self.masm.reserve(128 + 48 * code.len());
+        self.op_offsets.reserve(code.len());
         self.masm.prologue(offsets::CALL_DEPTH);
         if self.counters {
             let (hot, resume) = (self.masm.new_label(), self.masm.new_label());
@@ -299,9 +346,15 @@ impl<'m, M: MacroAssembler> Emitter<'m, M> {
                 }
                 self.masm.bind(target.label);
             }
+            self.op_offsets.push(OpOffset {
+                code_offset: self.masm.offset() as u32,
+                op: pc as u32,
+            });
             self.op(pc as u32, *op);
         }
+        let stubs = self.masm.offset() as u32;
         self.tail();
+        stubs
     }
 
     /// Call helper `addr` in line. It clobbers every scratch register, so
