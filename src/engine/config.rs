@@ -386,7 +386,9 @@ impl Config {
     pub(super) fn code_observers(&self) -> Vec<Arc<dyn CodeObserver>> {
         let mut observers = self.observers.0.clone();
         if self.debug_info {
-            observers.push(Arc::new(crate::runtime::gdb_jit::observer::GdbJitObserver::new()));
+            observers.push(Arc::new(
+                crate::runtime::gdb_jit::observer::GdbJitObserver::new(),
+            ));
         }
         observers
     }

@@ -15,6 +15,7 @@
 //! pointer writes and a call of an empty function.
 
 pub mod elf;
+pub mod observer;
 
 use std::ptr;
 use std::sync::Mutex;
