@@ -23,11 +23,14 @@ use crate::runtime::compile_error::CompileFailure;
 use crate::runtime::float;
 use crate::runtime::frame::FrameLayout;
 use crate::runtime::helpers::HelperAddrs;
+use crate::runtime::unwind::FrameUnwind;
 use cranelift_codegen::ir::{ExternalName, LibCall, SourceLoc};
 use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::isa::unwind::{CfaUnwindInfo, UnwindInfo};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
-use std::sync::Mutex;
+use gimli::write::Address;
+use std::sync::{Arc, Mutex};
 
 pub use translate::{CompileBudget, DEFAULT_MAX_OPS, DEFAULT_MAX_TIME, EntryPoint};
 
@@ -124,6 +127,17 @@ pub struct CompiledCode {
     /// code may lie in several places (cold paths, a packed copy of its
     /// loop), each with its entry; an inlined callee's code is its call's.
     pub ops: Vec<OpOffset>,
+    /// How its frames unwind: a builder of its FDE for the address it is
+    /// published at, from Cranelift's call-frame information.
+    pub unwind: FrameUnwind,
+}
+
+/// Cranelift's call-frame information as a tier-neutral [`FrameUnwind`].
+fn frame_unwind(info: Option<CfaUnwindInfo>) -> FrameUnwind {
+    match info {
+        Some(info) => FrameUnwind::Fde(Arc::new(move |addr| info.to_fde(Address::Constant(addr)))),
+        None => FrameUnwind::None,
+    }
 }
 
 /// The op offsets of code `len` bytes long from its source locations
@@ -249,14 +263,26 @@ impl Compiler {
                 let srclocs = c.buffer.get_srclocs_sorted().iter();
                 let regions = srclocs.map(|s| (s.start, s.end, s.loc));
                 op_offsets(regions, code.len(), &mut ops);
-                Ok(code)
+                let unwind = match c.create_unwind_info(&*self.isa) {
+                    Ok(Some(UnwindInfo::SystemV(info))) => frame_unwind(Some(info)),
+                    Ok(_) => frame_unwind(None),
+                    Err(e) => {
+                        return Err(CompileFailure::Cranelift(format!(
+                            "`{}`: unwind info: {e:?}",
+                            f.name
+                        )));
+                    }
+                };
+                Ok((code, unwind))
             });
         self.ctx.clear();
+        let (code, unwind) = result?;
         Ok(CompiledCode {
             func,
             entry,
-            code: result?,
+            code,
             ops,
+            unwind,
         })
     }
 
@@ -566,8 +592,9 @@ fn isa_flags(settings: CraneliftSettings) -> Result<settings::Flags, CompileFail
         ("opt_level", opt),
         ("regalloc_algorithm", regalloc),
         ("enable_verifier", verifier),
-        // No unwinder walks our frames: helpers never unwind.
-        ("unwind_info", "false"),
+        // Call-frame information, registered with the system unwinder
+        // (`runtime::unwind`) so backtraces and debuggers cross our frames.
+        ("unwind_info", "true"),
         // Frame-pointer walks (`perf --call-graph fp`) cross our frames.
         ("preserve_frame_pointers", "true"),
         // Calls go to absolute addresses; nothing is linked by name.
@@ -685,6 +712,29 @@ mod tests {
             compiler.compile_code(&m, &layouts, &helpers, None, 2, EntryPoint::LoopHeader(1)),
             Ok(got)
         );
+    }
+
+    /// Cranelift's FDEs are written against `runtime::unwind::host_cie`,
+    /// which must therefore be Cranelift's CIE; and compiled code carries
+    /// unwind info that starts at its first byte and covers all of it.
+    #[test]
+    fn compiled_code_unwinds_against_the_host_cie() {
+        let _g = lock();
+        let (m, layouts) = module(3);
+        let mut compiler = Compiler::new(CraneliftSettings::default()).expect("compiler");
+        assert_eq!(
+            compiler.isa.create_systemv_cie(),
+            Some(crate::runtime::unwind::host_cie())
+        );
+        let helpers = HelperAddrs::native();
+        let got = compiler
+            .compile_code(&m, &layouts, &helpers, None, 2, EntryPoint::Start)
+            .expect("compiles");
+        let fde = got.unwind.fde(0x1000, got.code.len()).expect("an FDE");
+        let eh_frame = crate::runtime::unwind::eh_frame(fde);
+        let rows = crate::runtime::unwind::tests::cfa_rows(&eh_frame, 0x1000);
+        assert_eq!(rows.first().map(|r| r.0), Some(0x1000));
+        assert!(rows.iter().all(|r| r.1 <= 0x1000 + got.code.len() as u64));
     }
 
     /// The host ISA with `fma` and the SSE4.1 roundings off (x86-64), so

@@ -115,6 +115,7 @@ pub struct Config {
     pub(super) compiler_threads: usize,
     pub(super) debug_info: bool,
     pub(super) observers: CodeObservers,
+    pub(super) unwind_info: bool,
 }
 
 /// The code observers of a [`Config`]: compared by identity.
@@ -163,6 +164,7 @@ impl Default for Config {
             compiler_threads: default_compiler_threads(),
             debug_info: false,
             observers: CodeObservers::default(),
+            unwind_info: true,
         }
     }
 }
@@ -381,15 +383,34 @@ impl Config {
         self
     }
 
-    /// Every code observer the engine tells of its code: those added, then
-    /// the debugger's when [`Config::debug_info`] is on.
+    /// Every code observer the engine tells of its code: the unwind-info
+    /// registry first (if on), then those added, then the debugger's when
+    /// [`Config::debug_info`] is on.
     pub(super) fn code_observers(&self) -> Vec<Arc<dyn CodeObserver>> {
-        let mut observers = self.observers.0.clone();
+        let mut all = Vec::with_capacity(self.observers.0.len() + 2);
+        if self.unwind_info && crate::runtime::unwind::SUPPORTED {
+            all.push(Arc::new(crate::runtime::unwind::UnwindRegistry) as Arc<dyn CodeObserver>);
+        }
+        all.extend(self.observers.0.iter().cloned());
         if self.debug_info {
-            observers.push(Arc::new(
+            all.push(Arc::new(
                 crate::runtime::gdb_jit::observer::GdbJitObserver::new(),
             ));
         }
-        observers
+        all
+    }
+
+    /// Register the unwind info of compiled code with the system unwinder
+    /// (on by default), so Rust backtraces, gdb and `perf --call-graph
+    /// dwarf` walk through compiled frames (see [`crate::runtime::unwind`]).
+    /// Off saves building and registering an `.eh_frame` per version.
+    pub fn unwind_info(&mut self, on: bool) -> &mut Config {
+        self.unwind_info = on;
+        self
+    }
+
+    /// Whether [`Config::unwind_info`] is on.
+    pub fn get_unwind_info(&self) -> bool {
+        self.unwind_info
     }
 }

@@ -7,6 +7,7 @@
 //! offsets ([`OpOffset`]) with their code, and the engine's code cache
 //! calls the observers. With no observer registered nothing here is built.
 
+use super::unwind::FrameUnwind;
 use std::fmt;
 use std::path::Path;
 
@@ -79,6 +80,8 @@ pub struct CodeVersion<'a> {
     pub lines: &'a [u32],
     /// Where the out-of-line stubs after the last op start, if known.
     pub stubs_offset: Option<u32>,
+    /// How its frames unwind (see [`crate::runtime::unwind`]).
+    pub unwind: &'a FrameUnwind,
 }
 
 impl CodeVersion<'_> {
@@ -202,6 +205,7 @@ mod tests {
             ops,
             lines,
             stubs_offset: Some(80),
+            unwind: &FrameUnwind::None,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod print;
 pub mod stacks;
 pub mod structs;
 pub mod trap;
+pub mod unwind;
 pub mod value;
 #[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub(crate) mod wx_watch;

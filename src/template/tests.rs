@@ -479,3 +479,30 @@ fn fp_restores_disassemble_as_expected() {
         crate::template::golden::check(&format!("{isa}/fp_restores"), &out);
     }
 }
+
+/// A template frame: the CFA follows the stack pointer through the
+/// frame record's save, then the frame pointer.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[test]
+fn template_cfi_moves_the_cfa_to_the_frame_pointer() {
+    let unwind = super::frame_unwind();
+    let fde = unwind
+        .fde(0x4000, 0x100)
+        .expect("template code is described");
+    let rows =
+        crate::runtime::unwind::tests::cfa_rows(&crate::runtime::unwind::eh_frame(fde), 0x4000);
+    let cfas: Vec<(u64, &str)> = rows.iter().map(|r| (r.0 - 0x4000, r.2.as_str())).collect();
+    #[cfg(target_arch = "x86_64")]
+    let want = [(0, "r7+8"), (1, "r7+16"), (4, "r6+16")];
+    #[cfg(target_arch = "aarch64")]
+    let want = [(0, "r31+0"), (4, "r31+64"), (8, "r29+64")];
+    for (k, w) in want.iter().enumerate() {
+        assert_eq!(cfas[k], *w, "{rows:?}");
+    }
+    // The rest only record the saves: the CFA stays on the frame pointer.
+    assert!(
+        cfas[want.len()..].iter().all(|c| c.1 == want[2].1),
+        "{rows:?}"
+    );
+    assert_eq!(rows.last().map(|r| r.1), Some(0x4100));
+}

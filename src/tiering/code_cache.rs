@@ -24,6 +24,7 @@ use crate::cranelift_tier::{self, CraneliftSettings};
 use crate::runtime::code_info::{CodeKind, CodeObserver, OpOffset};
 use crate::runtime::code_memory::{CodeMemory, CodeRef};
 use crate::runtime::compile_error::CompileFailure;
+use crate::runtime::unwind::FrameUnwind;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -60,6 +61,8 @@ pub(super) struct VersionCode<'a> {
     pub ops: &'a [OpOffset],
     /// Where the out-of-line stubs start, if known.
     pub stubs_offset: Option<u32>,
+    /// How its frames unwind.
+    pub unwind: &'a FrameUnwind,
 }
 
 /// A version's key: module id, function, kind.

@@ -155,6 +155,7 @@ impl ModuleCode {
             ops: version.ops,
             lines: f.map_or(&[], |f| &f.lines),
             stubs_offset: version.stubs_offset,
+            unwind: version.unwind,
         }
     }
 
@@ -343,6 +344,7 @@ impl ModuleCode {
             code,
             ops: compiled.ops,
             stubs_offset: Some(compiled.stubs_offset),
+            unwind: crate::template::frame_unwind(),
         };
         let addr = self
             .cache
@@ -602,6 +604,7 @@ impl cranelift_tier::CompiledCode {
             code: &self.code,
             ops: &self.ops,
             stubs_offset: None,
+            unwind: &self.unwind,
         }
     }
 }

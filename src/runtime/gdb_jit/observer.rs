@@ -58,7 +58,7 @@ impl GdbJitObserver {
                 .map(|d| d.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| ".".to_string()),
             versions: Mutex::new(HashMap::new()),
-            frame_info: |_| None,
+            frame_info: frame_info_of,
         }
     }
 
@@ -143,6 +143,24 @@ fn line_rows(version: &CodeVersion<'_>, lines: Lines<'_>) -> Vec<LineRow> {
         rows.push(LineRow { offset: s, line: 0 });
     }
     rows
+}
+
+/// The version's unwind rules against the host CIE, when described (see
+/// [`crate::runtime::unwind`]): gdb then unwinds its frames from the
+/// image's `.debug_frame` instead of analysing prologues.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn frame_info_of(version: &CodeVersion<'_>) -> Option<FrameInfo> {
+    let fde = version.unwind.fde(version.addr, version.len)?;
+    Some(FrameInfo {
+        cie: crate::runtime::unwind::host_cie(),
+        fde,
+    })
+}
+
+/// No unwind rules on a machine without JIT tiers.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn frame_info_of(_: &CodeVersion<'_>) -> Option<FrameInfo> {
+    None
 }
 
 /// The producer naming the tier: `tierjit template`, `tierjit cranelift`,

@@ -23,6 +23,7 @@ fn version<'a>(ops: &'a [OpOffset], lines: &'a [u32], path: Option<&'a str>) -> 
         ops,
         lines,
         stubs_offset: Some(0xc0),
+        unwind: &crate::runtime::unwind::FrameUnwind::None,
     }
 }
 

@@ -14,12 +14,21 @@
 //! sp+8   x30   (return address)
 //! sp+0   x29   (caller's frame pointer); x29 = sp
 //! ```
+//!
+//! x29 stays at the frame record for the whole function, so frame-pointer
+//! walks link every frame; [`PROLOGUE_CFI`] describes the frame to DWARF
+//! unwinders.
 
 // dynasm's expansion converts each dynamic register number with `.into()`.
 #![allow(clippy::useless_conversion)]
 
+use std::sync::LazyLock;
+
 use dynasmrt::DynasmApi;
 use dynasmrt::aarch64::Aarch64Relocation;
+
+use gimli::write::CallFrameInstruction;
+use gimli::{AArch64, Register};
 
 use crate::template::code_buffer::CodeBuffer;
 
@@ -45,6 +54,33 @@ const _: () = {
     assert!(SAVE_DEPTH_AT >= SAVE_PAIRS_AT[1] + 16);
     assert!(SAVE_DEPTH_AT + 8 <= FRAME_SIZE as i32);
 };
+
+/// The prologue's call-frame information (against
+/// `runtime::unwind::host_cie`: CFA = sp on entry, the return address in
+/// x30), by code offset after each instruction: after `stp x29, x30, [sp,
+/// -FRAME_SIZE]!` the CFA is sp + FRAME_SIZE with x29/x30 at its bottom;
+/// after `mov x29, sp` it is x29 + FRAME_SIZE for the rest of the function
+/// (template code never moves x29); then the pinned registers' saves. The
+/// epilogue is not described: only its final `ret`, after the `ldp` that
+/// restores x29, is misdescribed, and no unwinder stops there but a
+/// sampling profiler's.
+pub static PROLOGUE_CFI: LazyLock<Vec<(u32, CallFrameInstruction)>> = LazyLock::new(|| {
+    use CallFrameInstruction::{CfaOffset, CfaRegister, Offset};
+    let frame = FRAME_SIZE as i32;
+    let reg = |r: u8| Register(u16::from(r));
+    // Each instruction is 4 bytes; the CFI takes effect after it.
+    vec![
+        (4, CfaOffset(frame)),
+        (4, Offset(AArch64::X29, -frame)),
+        (4, Offset(AArch64::X30, 8 - frame)),
+        (8, CfaRegister(AArch64::X29)),
+        (12, Offset(reg(I_BASE), SAVE_PAIRS_AT[0] - frame)),
+        (12, Offset(reg(F_BASE), SAVE_PAIRS_AT[0] + 8 - frame)),
+        (16, Offset(reg(R_BASE), SAVE_PAIRS_AT[1] - frame)),
+        (16, Offset(reg(CTX), SAVE_PAIRS_AT[1] + 8 - frame)),
+        (20, Offset(reg(DEPTH), SAVE_DEPTH_AT - frame)),
+    ]
+});
 
 /// Emit the prologue: save x29/x30 and the pinned registers, then load the
 /// pinned registers from the native entry's arguments

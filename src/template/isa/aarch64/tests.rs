@@ -884,3 +884,42 @@ fn prologue_and_load_imm_sizes() {
     let code = m.finish().expect("finish");
     assert_eq!(code.len(), 56);
 }
+
+/// `PROLOGUE_CFI` takes effect right after the instructions it describes,
+/// and says where each saved register is, relative to the CFA (the
+/// caller's sp).
+#[test]
+fn prologue_cfi_follows_the_prologue() {
+    use super::abi::{FRAME_SIZE, PROLOGUE_CFI};
+    use super::regs::{CTX, DEPTH, F_BASE, I_BASE, R_BASE};
+    use gimli::write::CallFrameInstruction as Cfi;
+    use gimli::{AArch64, Register};
+    let code = crate::template::isa::test_plan::assemble::<A64>(|m| m.prologue(CALL_DEPTH));
+    let listing = <A64 as TestIsa>::disassemble(&code[..20], &[]);
+    let frame = FRAME_SIZE as i32;
+    let lines: Vec<&str> = listing.lines().collect();
+    let want_insns = [
+        format!("stp x29, x30, [sp, #-0x{frame:x}]!"),
+        "mov x29, sp".to_string(),
+        format!("stp x{I_BASE}, x{F_BASE}, [sp, #0x10]"),
+        format!("stp x{R_BASE}, x{CTX}, [sp, #0x20]"),
+        format!("str x{DEPTH}, [sp, #0x30]"),
+    ];
+    for (line, want) in lines.iter().zip(&want_insns) {
+        assert!(line.ends_with(want.as_str()), "{line:?} is not {want:?}");
+    }
+    let r = |n: u8| Register(u16::from(n));
+    // Saved at sp + k after the first instruction, that is CFA - frame + k.
+    let want = vec![
+        (4, Cfi::CfaOffset(frame)),
+        (4, Cfi::Offset(AArch64::X29, -frame)),
+        (4, Cfi::Offset(AArch64::X30, 8 - frame)),
+        (8, Cfi::CfaRegister(AArch64::X29)),
+        (12, Cfi::Offset(r(I_BASE), 16 - frame)),
+        (12, Cfi::Offset(r(F_BASE), 24 - frame)),
+        (16, Cfi::Offset(r(R_BASE), 32 - frame)),
+        (16, Cfi::Offset(r(CTX), 40 - frame)),
+        (20, Cfi::Offset(r(DEPTH), 48 - frame)),
+    ];
+    assert_eq!(*PROLOGUE_CFI, want);
+}

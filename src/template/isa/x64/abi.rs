@@ -16,7 +16,7 @@
 //!   aligned without further adjustment.
 //! - Frame pointer: the prologue starts `push rbp; mov rbp, rsp`, so rbp
 //!   chains template frames for frame-pointer walks (`perf --call-graph
-//!   fp`).
+//!   fp`) and [`PROLOGUE_CFI`] describes the frame to DWARF unwinders.
 //!
 //! Frame of a template function (64 bytes with the return address):
 //!
@@ -31,7 +31,11 @@
 //! rbp-48  (padding: alignment) = rsp
 //! ```
 
+use std::sync::LazyLock;
+
 use dynasmrt::x64::Rq;
+use gimli::write::CallFrameInstruction;
+use gimli::{Register, X86_64};
 
 /// The integer argument registers, in order.
 pub const ARG_REGS: [Rq; 6] = [Rq::RDI, Rq::RSI, Rq::RDX, Rq::RCX, Rq::R8, Rq::R9];
@@ -57,6 +61,55 @@ pub const STACK_ALIGN: usize = 16;
 // aligned for calls.
 const _: () =
     assert!((8 + 8 + 8 * SAVED.len() + FRAME_PADDING as usize).is_multiple_of(STACK_ALIGN));
+
+/// Bytes of `push rbp` and `mov rbp, rsp`, the prologue's first two
+/// instructions.
+const PUSH_RBP_LEN: u32 = 1;
+const MOV_RBP_RSP_LEN: u32 = 3;
+
+/// The DWARF number of `r` (System V psABI order: rax, rdx, rcx, rbx, rsi,
+/// rdi, rbp, rsp, r8..r15).
+pub fn dwarf_register(r: Rq) -> Register {
+    match r {
+        Rq::RAX => X86_64::RAX,
+        Rq::RCX => X86_64::RCX,
+        Rq::RDX => X86_64::RDX,
+        Rq::RBX => X86_64::RBX,
+        Rq::RSP => X86_64::RSP,
+        Rq::RBP => X86_64::RBP,
+        Rq::RSI => X86_64::RSI,
+        Rq::RDI => X86_64::RDI,
+        // r8..r15 are numbered as themselves.
+        r => Register(u16::from(r as u8)),
+    }
+}
+
+/// The prologue's call-frame information (against
+/// `runtime::unwind::host_cie`: CFA = rsp + 8 on entry), by code offset
+/// after each instruction: after `push rbp` the CFA is rsp + 16 and the
+/// caller's rbp at CFA - 16; after `mov rbp, rsp` the CFA is rbp + 16 for
+/// the rest of the function (template code moves rsp, rbp never); each push
+/// of [`SAVED`] saves its register 8 bytes lower. The epilogue is not
+/// described: only its final `ret`, after `pop rbp`, is misdescribed, and
+/// no unwinder stops there but a sampling profiler's.
+pub static PROLOGUE_CFI: LazyLock<Vec<(u32, CallFrameInstruction)>> = LazyLock::new(|| {
+    let mut at = PUSH_RBP_LEN;
+    let mut cfi = vec![
+        (at, CallFrameInstruction::CfaOffset(16)),
+        (at, CallFrameInstruction::Offset(X86_64::RBP, -16)),
+    ];
+    at += MOV_RBP_RSP_LEN;
+    cfi.push((at, CallFrameInstruction::CfaRegister(X86_64::RBP)));
+    for (k, &r) in SAVED.iter().enumerate() {
+        // `push r8..r15` needs a REX prefix.
+        at += if (r as u8) < 8 { 1 } else { 2 };
+        cfi.push((
+            at,
+            CallFrameInstruction::Offset(dwarf_register(r), -16 - 8 * (k as i32 + 1)),
+        ));
+    }
+    cfi
+});
 
 /// Order the register moves `dst <- src` of a parallel assignment so that no
 /// source is overwritten before it is read. Destinations must be distinct and

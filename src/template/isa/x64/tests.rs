@@ -922,3 +922,42 @@ mod exec_x64 {
         std::hint::black_box(&mut fr);
     }
 }
+
+/// `PROLOGUE_CFI` takes effect right after the instructions it describes:
+/// `push rbp`, `mov rbp, rsp` and the pushes of `SAVED`.
+#[test]
+fn prologue_cfi_follows_the_prologue() {
+    use super::abi::{PROLOGUE_CFI, SAVED, dwarf_register};
+    use gimli::X86_64;
+    use gimli::write::CallFrameInstruction as Cfi;
+    let code = crate::template::isa::test_plan::assemble::<X64>(|m| m.prologue(CALL_DEPTH));
+    let mut decoder = Decoder::with_ip(64, &code, 0, DecoderOptions::NONE);
+    let mut formatter = IntelFormatter::new();
+    let mut ends = Vec::new();
+    for _ in 0..2 + SAVED.len() {
+        let insn = decoder.decode();
+        let mut text = String::new();
+        formatter.format(&insn, &mut text);
+        ends.push((insn.next_ip() as u32, text));
+    }
+    let mut want = vec![
+        (ends[0].0, Cfi::CfaOffset(16)),
+        (ends[0].0, Cfi::Offset(X86_64::RBP, -16)),
+        (ends[1].0, Cfi::CfaRegister(X86_64::RBP)),
+    ];
+    assert_eq!(ends[0].1, "push rbp");
+    assert_eq!(ends[1].1, "mov rbp,rsp");
+    for (k, &r) in SAVED.iter().enumerate() {
+        assert_eq!(
+            ends[2 + k].1,
+            format!("push {}", format!("{r:?}").to_lowercase())
+        );
+        want.push((
+            ends[2 + k].0,
+            Cfi::Offset(dwarf_register(r), -24 - 8 * k as i32),
+        ));
+    }
+    assert_eq!(*PROLOGUE_CFI, want);
+    assert_eq!(dwarf_register(Rq::R12), X86_64::R12);
+    assert_eq!(dwarf_register(Rq::RSI), X86_64::RSI);
+}
