@@ -31,6 +31,16 @@ Environment:
           filter (tracing's EnvFilter syntax, e.g. tierjit=debug,
           tierjit::code=info); unset or empty: no log. A filter that does
           not parse is an error.
+  TIERJIT_DEBUG_INFO=1
+          Describe the JIT code to gdb (as --debug-info does): break on a
+          bytecode function, backtraces through JIT frames with .tj lines.
+          0 or unset: off.
+  TIERJIT_PROFILE=perfmap|jitdump
+          Announce every code version to perf: /tmp/perf-<pid>.map (names),
+          or a jitdump jit-<pid>.dump (names, code and .tj lines, for perf
+          inject --jit and perf annotate). Unset: neither.
+  TIERJIT_JITDUMP_DIR=DIR
+          Where the jitdump file goes (default: the current directory).
   PATH    bench --peers looks for lua5.4 and luajit there.
 
 Read by the tests and scripts, not by tierjit:
@@ -208,6 +218,11 @@ pub(crate) struct CraneliftArgs {
     /// cores, at least 1).
     #[arg(long, value_name = "N")]
     compiler_threads: Option<usize>,
+    /// Describe every code version to gdb through its JIT interface (`break
+    /// fib`, `bt` with .tj lines); costs time per compile (also
+    /// TIERJIT_DEBUG_INFO=1).
+    #[arg(long)]
+    debug_info: bool,
 }
 
 /// The configuration of the environment (every setting
@@ -245,6 +260,9 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
     if let Some(n) = cranelift.compiler_threads {
         config.compiler_threads(n);
     }
+    if cranelift.debug_info || debug_info_from_env()? {
+        config.debug_info(true);
+    }
     if let Some(r) = cranelift.cranelift_regalloc {
         config.cranelift_regalloc(match r {
             RegallocArg::Backtracking => RegallocAlgorithm::Backtracking,
@@ -252,6 +270,25 @@ pub(crate) fn config_for(tier: Option<&str>, cranelift: CraneliftArgs) -> Result
         });
     }
     Ok(config)
+}
+
+/// The environment variable that turns on [`Config::debug_info`].
+const DEBUG_INFO_ENV: &str = "TIERJIT_DEBUG_INFO";
+
+/// Whether `TIERJIT_DEBUG_INFO` asks for debug info: `1` yes, `0` or unset
+/// no, anything else an error.
+fn debug_info_from_env() -> Result<bool, Error> {
+    match std::env::var(DEBUG_INFO_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(false),
+        Ok(v) if v.trim() == "1" => Ok(true),
+        Ok(v) if v.trim() == "0" || v.trim().is_empty() => Ok(false),
+        Ok(v) => Err(Error::Config(format!(
+            "{DEBUG_INFO_ENV} must be 0 or 1, got `{v}`"
+        ))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::Config(format!(
+            "{DEBUG_INFO_ENV} is not valid UTF-8"
+        ))),
+    }
 }
 
 /// Parse `main`'s arguments as i64s, with the text format's integer

@@ -114,6 +114,7 @@ pub struct Config {
     pub(super) tiering: TieringPolicy,
     pub(super) code_memory_limit: usize,
     pub(super) compiler_threads: usize,
+    pub(super) debug_info: bool,
     pub(super) observers: CodeObservers,
     pub(super) unwind_info: bool,
     pub(super) profiling: Profiling,
@@ -163,6 +164,7 @@ impl Default for Config {
             },
             code_memory_limit: DEFAULT_CODE_MEMORY_LIMIT,
             compiler_threads: default_compiler_threads(),
+            debug_info: false,
             observers: CodeObservers::default(),
             unwind_info: true,
             profiling: Profiling::None,
@@ -356,6 +358,25 @@ impl Config {
         self.compiler_threads
     }
 
+    /// Describe every code version to a debugger through the GDB JIT
+    /// interface (default off): each version published gets an in-memory
+    /// ELF image (its function's name as symbol, DWARF lines mapping its
+    /// code to the source file's lines, or to op indices when there is no
+    /// file) registered with `__jit_debug_register_code`, and unregistered
+    /// when its memory is freed, so `break fib` and `bt` in gdb see the JIT
+    /// code. Off by default because building an image costs more than a
+    /// template compile (see [`crate::runtime::gdb_jit`]). The CLI turns it on
+    /// with `--debug-info` or `TIERJIT_DEBUG_INFO=1`.
+    pub fn debug_info(&mut self, on: bool) -> &mut Config {
+        self.debug_info = on;
+        self
+    }
+
+    /// Whether code versions are described to debuggers.
+    pub fn get_debug_info(&self) -> bool {
+        self.debug_info
+    }
+
     /// Tell `observer` of every code version the engine publishes into
     /// executable memory and frees (a profiler's or debugger's view of the
     /// JIT code; see [`CodeObserver`]). Observers are called in the order
@@ -366,14 +387,20 @@ impl Config {
     }
 
     /// Every code observer the engine tells of its code: the unwind-info
-    /// registry first (if on), then the profiling mode's, then those added.
+    /// registry first (if on), then the profiling mode's, then those
+    /// added, then the debugger's when [`Config::debug_info`] is on.
     pub(super) fn code_observers(&self) -> Vec<Arc<dyn CodeObserver>> {
-        let mut all: Vec<Arc<dyn CodeObserver>> = Vec::with_capacity(self.observers.0.len() + 2);
+        let mut all: Vec<Arc<dyn CodeObserver>> = Vec::with_capacity(self.observers.0.len() + 3);
         if self.unwind_info && crate::runtime::unwind::SUPPORTED {
             all.push(Arc::new(crate::runtime::unwind::UnwindRegistry));
         }
         all.extend(self.profiling.observer());
         all.extend(self.observers.0.iter().cloned());
+        if self.debug_info {
+            all.push(Arc::new(
+                crate::runtime::gdb_jit::observer::GdbJitObserver::new(),
+            ));
+        }
         all
     }
 

@@ -9,6 +9,7 @@ pub mod compile_error;
 pub mod context;
 pub mod float;
 pub mod frame;
+pub mod gdb_jit;
 pub mod handles;
 pub mod heap;
 pub mod helpers;

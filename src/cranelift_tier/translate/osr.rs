@@ -183,6 +183,10 @@ impl Translator<'_, '_> {
                 // A level's first op is a loop header, a jump target: what
                 // the previous op checked is forgotten there.
                 self.b.switch_to_block(block);
+                // Tagged as in the ordinary blocks: a level's code is its
+                // ops' (profilers and debuggers map it back).
+                self.b
+                    .set_srcloc(cranelift_codegen::ir::SourceLoc::new(pc as u32));
                 self.op(pc as u32, *op);
                 if self.meter.failed() {
                     break;
