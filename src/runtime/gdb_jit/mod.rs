@@ -45,7 +45,7 @@ pub struct JitDescriptor {
 }
 
 /// The list gdb reads (the name is gdb's; version 1 of the interface).
-/// Written only with [`LIST`] held.
+/// Written only with `LIST` held.
 #[unsafe(no_mangle)]
 #[allow(non_upper_case_globals)]
 pub static mut __jit_debug_descriptor: JitDescriptor = JitDescriptor {
