@@ -344,6 +344,34 @@ fn a_hot_loop_of_short_activations_tiers_up_the_whole_function() {
 }
 
 #[test]
+fn a_function_entered_at_its_loop_header_by_two_calls_tiers_up_whole() {
+    // Each call loops 1,000 times, past the 100 back-edge budget: the
+    // first two calls enter the loop-header version, and the second asks
+    // for the whole function (synchronous: compiled at once), which the
+    // later calls start in.
+    let mut inst = instance(auto(1_000, 100, false), COUNTED);
+    let spin = |inst: &mut Instance| {
+        assert_eq!(
+            inst.call("spin", &[Value::I(1000)]).unwrap(),
+            Some(Value::I(1000))
+        );
+    };
+    spin(&mut inst);
+    let s = inst.function_stats("spin").unwrap();
+    assert_eq!((s.tier, s.osr_entries), (Some(Tier::Template), 1), "{s:?}");
+    assert!(s.cranelift.is_none());
+    spin(&mut inst);
+    let s = inst.function_stats("spin").unwrap();
+    assert_eq!((s.tier, s.osr_entries), (Some(Tier::Cranelift), 2), "{s:?}");
+    for _ in 0..3 {
+        spin(&mut inst);
+    }
+    let s = inst.function_stats("spin").unwrap();
+    assert_eq!(s.osr_entries, 2, "later calls start in Cranelift");
+    assert_eq!(s.template_calls, Some(2));
+}
+
+#[test]
 fn short_activations_call_the_loop_hook_once_a_budget_while_their_compile_is_queued() {
     // In the background: whatever the compiler thread's pace, no
     // loop-header version is made, so no template activation calls the

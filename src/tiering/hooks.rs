@@ -165,8 +165,19 @@ impl JitRuntime {
         if events::osr_enabled() && self.osr_reported.insert((func, header)) {
             events::osr_entered(&code, func, header, self.id);
         }
-        if let Some(rec) = lock(&code.records).funcs.get_mut(func) {
+        let entries = lock(&code.records).funcs.get_mut(func).map(|rec| {
             rec.osr_entries += 1;
+            rec.osr_entries
+        });
+        // A second activation entering a loop-header version: the function
+        // is called again and again with long loops, so its next calls
+        // should start in the whole-function version rather than enter
+        // this one (whose code, reached only through its header, keeps
+        // more values live: sieve.tj's 14%).
+        if entries.is_some_and(|n| n >= OSR_ENTRIES_FOR_WHOLE)
+            && entry.tier() != FuncTier::Cranelift
+        {
+            self.request_whole(func);
         }
         addr
     }
@@ -184,6 +195,10 @@ fn short_activations(calls: u64, policy: TieringPolicy) -> bool {
         && calls.saturating_mul(2) >= u64::from(policy.hot_calls)
         && calls.saturating_mul(SHORT_ACTIVATION_BACK_EDGES) >= u64::from(policy.hot_loops)
 }
+
+/// Activations entering loop-header versions of a function (module-wide)
+/// after which its whole-function version is asked for.
+const OSR_ENTRIES_FOR_WHOLE: u64 = 2;
 
 /// At most this many back-edges per activation on average, and a hot loop's
 /// function gets a whole-function version instead of a loop-header one.
