@@ -11,14 +11,23 @@
 # Prefer the CPU column on a shared machine: wall time also counts the time
 # other processes held the core.
 #
+# A control tells the machine's own noise apart from tierjit's: a native
+# program (say the C peer compiled with gcc -O2) run in the same rounds has
+# no JIT and no address-layout dependence of ours, so its max/min is the
+# floor this machine allows.
+#
 # Usage:
 #   scripts/process-spread.sh [--runs N] [--tier T]... [--bin PATH]
-#                             [--raw FILE] PROGRAM.tj...
-#   --runs N    processes per program and tier (default 20)
-#   --tier T    a tier to run (repeatable; default: template and cranelift)
-#   --bin PATH  the tierjit binary (default: target/release/tierjit, built
-#               here with `cargo build --release` if missing)
-#   --raw FILE  also write one line per process: program tier cpu wall
+#                             [--control NAME=COMMAND]... [--raw FILE]
+#                             PROGRAM.tj...
+#   --runs N     processes per program and tier (default 20)
+#   --tier T     a tier to run (repeatable; default: template and cranelift)
+#   --bin PATH   the tierjit binary (default: target/release/tierjit, built
+#                here with `cargo build --release` if missing)
+#   --control NAME=COMMAND
+#                also run COMMAND (split on spaces) once a round, reported
+#                as program NAME, tier `native` (repeatable)
+#   --raw FILE   also write one line per process: program tier cpu wall
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +35,7 @@ runs=20
 tiers=()
 bin=
 raw=
+controls=()
 programs=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,6 +43,12 @@ while [ $# -gt 0 ]; do
     --tier) tiers+=("$2"); shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --raw) raw=$2; shift 2 ;;
+    --control)
+      case "$2" in
+        ?*=?*) controls+=("$2") ;;
+        *) echo "process-spread: --control wants NAME=COMMAND, not '$2'" >&2; exit 2 ;;
+      esac
+      shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "process-spread: unknown option $1" >&2; exit 2 ;;
     *) programs+=("$1"); shift ;;
@@ -51,18 +67,28 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 data=$work/data
 : >"$data"
+# One process of command "$3"... as program $1, tier $2.
+measure() {
+  local name=$1 tier=$2
+  shift 2
+  if ! /usr/bin/time -f '%U %S %e' -o "$work/time" "$@" >/dev/null 2>"$work/err"; then
+    echo "process-spread: $* failed:" >&2
+    cat "$work/err" "$work/time" >&2
+    exit 1
+  fi
+  # The last line: `time` puts a note above it when the command failed.
+  read -r user sys wall < <(tail -n 1 "$work/time")
+  echo "$name $tier $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }') $wall" >>"$data"
+}
 for ((round = 1; round <= runs; round++)); do
   for p in "${programs[@]}"; do
     for t in "${tiers[@]}"; do
-      if ! /usr/bin/time -f '%U %S %e' -o "$work/time" "$bin" run --tier "$t" "$p" >/dev/null 2>"$work/err"; then
-        echo "process-spread: $bin run --tier $t $p failed:" >&2
-        cat "$work/err" "$work/time" >&2
-        exit 1
-      fi
-      # The last line: `time` puts a note above it when the command failed.
-      read -r user sys wall < <(tail -n 1 "$work/time")
-      echo "$(basename "$p" .tj) $t $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }') $wall" >>"$data"
+      measure "$(basename "$p" .tj)" "$t" "$bin" run --tier "$t" "$p"
     done
+  done
+  for c in "${controls[@]}"; do
+    # shellcheck disable=SC2086 # the command is split on spaces
+    measure "${c%%=*}" native ${c#*=}
   done
   printf '\rround %d/%d' "$round" "$runs" >&2
 done

@@ -621,7 +621,7 @@ fn a_hot_loop_found_by_one_instance_is_entered_by_the_next() {
     let fs = b.function_stats("spin").unwrap();
     assert_eq!((fs.osr_entries, fs.instance_osr_entries), (1, 1), "{fs:?}");
     assert_eq!(fs.tier, Some(Tier::Template), "the function itself stays");
-    let before = compiled_figures(&module);
+    let loop_version = fs.osr_compiles.expect("a loop-header version");
     let mut c = linker.instantiate(&module).expect("c");
     assert_eq!(
         c.call("spin", &[Value::I(100)]).unwrap(),
@@ -629,8 +629,17 @@ fn a_hot_loop_found_by_one_instance_is_entered_by_the_next() {
     );
     let fs = c.function_stats("spin").unwrap();
     assert_eq!((fs.osr_entries, fs.instance_osr_entries), (2, 1), "{fs:?}");
-    assert_eq!(compiled_figures(&module), before, "c entered b's version");
+    assert_eq!(fs.osr_compiles, Some(loop_version), "c entered b's version");
+    // A second activation entering it asks for the whole function, which
+    // every instance's next call starts in.
+    assert_eq!(fs.tier, Some(Tier::Cranelift), "{fs:?}");
     assert_eq!(a.function_stats("spin").unwrap().instance_osr_entries, 0);
+    assert_eq!(
+        a.call("spin", &[Value::I(100)]).unwrap(),
+        Some(Value::I(spin_want(100)))
+    );
+    let fs = a.function_stats("spin").unwrap();
+    assert_eq!((fs.osr_entries, fs.instance_osr_entries), (2, 0), "{fs:?}");
 }
 
 /// `count` functions `w0`..: each a loop of a few ops over its argument,
