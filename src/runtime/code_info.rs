@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::Path;
 
 /// Which version of a function a piece of code is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CodeKind {
     /// The template code, entered at the start.
     Template,

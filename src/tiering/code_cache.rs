@@ -30,29 +30,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-/// Which version of a function a piece of code is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum VersionKind {
-    /// The template code, entered at the start.
-    Template,
-    /// The Cranelift code, entered at the start.
-    Cranelift,
-    /// The Cranelift code entered at this loop header (on-stack
-    /// replacement).
-    LoopEntry(u32),
-}
-
-impl VersionKind {
-    /// The same, as profilers and debuggers are told it.
-    pub fn code_kind(self) -> CodeKind {
-        match self {
-            VersionKind::Template => CodeKind::Template,
-            VersionKind::Cranelift => CodeKind::Cranelift,
-            VersionKind::LoopEntry(header) => CodeKind::LoopEntry { header },
-        }
-    }
-}
-
 /// A compiled version's code and what its compiler tells of it.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct VersionCode<'a> {
@@ -67,7 +44,7 @@ pub(super) struct VersionCode<'a> {
 }
 
 /// A version's key: module id, function, kind.
-type VersionKey = (u64, usize, VersionKind);
+type VersionKey = (u64, usize, CodeKind);
 
 /// One installed version.
 #[derive(Debug)]
@@ -291,7 +268,7 @@ impl CodeCache {
         &self,
         module: &ModuleCode,
         func: usize,
-        kind: VersionKind,
+        kind: CodeKind,
         version: VersionCode<'_>,
         install: impl FnOnce(usize),
     ) -> Result<usize, CompileFailure> {
@@ -301,7 +278,7 @@ impl CodeCache {
         let mut space = lock(&self.space);
         self.reclaim_locked(&mut space);
         let key = (module.id(), func, kind);
-        if kind != VersionKind::Template {
+        if kind != CodeKind::Template {
             let need = pages(code.len());
             while space.memory.bytes_resident() + need > self.limit {
                 if !self.evict_oldest(&mut space, key, &mut evicted_from) {
@@ -322,13 +299,13 @@ impl CodeCache {
         let addr = published.ptr as usize;
         install(addr);
         if !self.observers.is_empty() {
-            let v = module.code_version(func, kind.code_kind(), published, version);
+            let v = module.code_version(func, kind, published, version);
             for o in &self.observers {
                 o.published(&v);
             }
         }
         events::installed(module, func, kind, addr);
-        let age = if kind == VersionKind::Template {
+        let age = if kind == CodeKind::Template {
             0
         } else {
             space.next_age += 1;
@@ -345,7 +322,7 @@ impl CodeCache {
             space.by_age.remove(&old.age);
             self.retire_locked(&mut space, old.code);
         }
-        if kind == VersionKind::Template {
+        if kind == CodeKind::Template {
             // Template code is never refused; it pushes Cranelift code out.
             while space.memory.bytes_resident() > self.limit
                 && self.evict_oldest(&mut space, key, &mut evicted_from)
@@ -388,7 +365,7 @@ impl CodeCache {
         let (module_id, func, kind) = key;
         let template = space
             .versions
-            .get(&(module_id, func, VersionKind::Template))
+            .get(&(module_id, func, CodeKind::Template))
             .map(|v| v.code.ptr as usize);
         // A module being dropped frees its code itself; the retired code
         // waits for running calls either way.

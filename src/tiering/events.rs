@@ -30,9 +30,9 @@
 //! thread that compiles (a background compiler's, or the running one): a
 //! subscriber records or prints them, and must not call into the engine.
 
-use super::code_cache::VersionKind;
 use super::module_code::ModuleCode;
 use super::pool::Request;
+use crate::runtime::code_info::CodeKind;
 use crate::runtime::compile_error::CompileFailure;
 use std::fmt;
 use std::time::Instant;
@@ -56,17 +56,17 @@ fn name(module: &ModuleCode, func: usize) -> &str {
 }
 
 /// The tier a version is compiled in, as events name it.
-fn tier(kind: VersionKind) -> &'static str {
+fn tier(kind: CodeKind) -> &'static str {
     match kind {
-        VersionKind::Template => "template",
-        VersionKind::Cranelift | VersionKind::LoopEntry(_) => "cranelift",
+        CodeKind::Template => "template",
+        CodeKind::Cranelift | CodeKind::LoopEntry { .. } => "cranelift",
     }
 }
 
 /// The loop header a version is entered at, if it is a loop-header one.
-fn header(kind: VersionKind) -> Option<u32> {
+fn header(kind: CodeKind) -> Option<u32> {
     match kind {
-        VersionKind::LoopEntry(h) => Some(h),
+        CodeKind::LoopEntry { header: h } => Some(h),
         _ => None,
     }
 }
@@ -118,7 +118,7 @@ pub(super) fn queued(module: &ModuleCode, request: Request, background: bool) {
 pub(super) fn compiled(
     module: &ModuleCode,
     func: usize,
-    kind: VersionKind,
+    kind: CodeKind,
     start: Instant,
     code_bytes: usize,
 ) {
@@ -135,7 +135,7 @@ pub(super) fn compiled(
 }
 
 /// Version `kind` of `func` now runs from `addr`.
-pub(super) fn installed(module: &ModuleCode, func: usize, kind: VersionKind, addr: usize) {
+pub(super) fn installed(module: &ModuleCode, func: usize, kind: CodeKind, addr: usize) {
     debug!(
         target: CODE,
         func = name(module, func),
@@ -180,7 +180,7 @@ pub(super) fn refused(module: &ModuleCode, func: usize, failure: &CompileFailure
 }
 
 /// Version `kind` of `func` was evicted to make room under the cap.
-pub(super) fn evicted(module: &ModuleCode, func: usize, kind: VersionKind) {
+pub(super) fn evicted(module: &ModuleCode, func: usize, kind: CodeKind) {
     info!(
         target: CODE,
         func = name(module, func),

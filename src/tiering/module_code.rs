@@ -4,7 +4,7 @@
 //! the call profiles and the compilation records. An instance adds only its
 //! state ([`super::JitRuntime`]).
 
-use super::code_cache::{CodeCache, VersionCode, VersionKind, lock};
+use super::code_cache::{CodeCache, VersionCode, lock};
 use super::events;
 use super::install::{install_cranelift, install_template};
 use super::ledger::{Compilation, FuncRecord, Ledger, TierStats, record};
@@ -342,7 +342,7 @@ impl ModuleCode {
             counters,
         )?;
         let code = compiled.code;
-        events::compiled(self, func, VersionKind::Template, start, code.len());
+        events::compiled(self, func, CodeKind::Template, start, code.len());
         let version = VersionCode {
             code,
             ops: compiled.ops,
@@ -351,7 +351,7 @@ impl ModuleCode {
         };
         let addr = self
             .cache
-            .install(self, func, VersionKind::Template, version, |a| {
+            .install(self, func, CodeKind::Template, version, |a| {
                 install_template(entry, a)
             })?;
         self.note_compiled(func, FuncTier::Template, false, start, code.len());
@@ -376,10 +376,10 @@ impl ModuleCode {
                 .cache
                 .with_compiler(|c| self.compile_cranelift(c, func, EntryPoint::Start)),
         }?;
-        events::compiled(self, func, VersionKind::Cranelift, start, c.code.len());
+        events::compiled(self, func, CodeKind::Cranelift, start, c.code.len());
         let addr = self
             .cache
-            .install(self, func, VersionKind::Cranelift, c.version(), |a| {
+            .install(self, func, CodeKind::Cranelift, c.version(), |a| {
                 install_cranelift(entry, a)
             })?;
         self.note_compiled(func, FuncTier::Cranelift, false, start, c.code.len());
@@ -470,7 +470,7 @@ impl ModuleCode {
                 .with_compiler(|c| self.compile_cranelift(c, func, entry)),
         };
         let result = compiled.and_then(|c| {
-            let kind = VersionKind::LoopEntry(header);
+            let kind = CodeKind::LoopEntry { header };
             events::compiled(self, func, kind, start, c.code.len());
             self.cache
                 .install(self, func, kind, c.version(), |a| {
@@ -525,10 +525,10 @@ impl ModuleCode {
     /// Version `kind` of `func` was evicted: calls go back to its template
     /// code (`template`, or a compile at the next call), its loop header
     /// stays in template code. Called by the code cache, under its lock.
-    pub(super) fn restore(&self, func: usize, kind: VersionKind, template: Option<usize>) {
+    pub(super) fn restore(&self, func: usize, kind: CodeKind, template: Option<usize>) {
         match kind {
-            VersionKind::Template => {}
-            VersionKind::Cranelift => {
+            CodeKind::Template => {}
+            CodeKind::Cranelift => {
                 let Some(entry) = self.table.get(func) else {
                     return;
                 };
@@ -550,7 +550,7 @@ impl ModuleCode {
                     entry.queued.store(0, Ordering::Release);
                 }
             }
-            VersionKind::LoopEntry(header) => {
+            CodeKind::LoopEntry { header } => {
                 lock(&self.loops).insert((func, header), LoopEntry::Never);
             }
         }
