@@ -122,12 +122,14 @@ fn a_hot_function_and_a_hot_loop_report_each_step() {
     let events = recording(|| {
         let mut a = Instance::new(&module).expect("instance");
         // Twice: the second call enters the loop's version again, and
-        // reports nothing new.
+        // reports nothing new, but asks for the whole function.
         assert_eq!(a.call("main", &[Value::I(1000)]).unwrap(), want);
         assert_eq!(a.call("main", &[Value::I(1000)]).unwrap(), want);
         assert_eq!(a.function_stats("main").unwrap().instance_osr_entries, 2);
+        // Which b's call starts in.
         let mut b = Instance::new(&module).expect("instance");
         assert_eq!(b.call("main", &[Value::I(1000)]).unwrap(), want);
+        assert_eq!(b.function_stats("main").unwrap().instance_osr_entries, 0);
     });
     for e in &events {
         assert!(
@@ -186,17 +188,24 @@ fn a_hot_function_and_a_hot_loop_report_each_step() {
     });
     let o = find_after(&events, i, |e| e.is("osr entered", "main"));
     assert_eq!(events[o].field("header"), Some("2"));
-    // Once per instance and header: a's two calls, b's one, two events
-    // with two instance numbers.
-    let entered: Vec<&str> = events
+    assert!(events[o].field("instance").is_some(), "{:?}", events[o]);
+    // Once per instance and header: a's two calls, one event.
+    let entered = events
         .iter()
         .filter(|e| e.is("osr entered", "main"))
-        .map(|e| e.field("instance").unwrap())
-        .collect();
-    assert_eq!(entered.len(), 2, "{entered:?}");
-    assert_ne!(entered[0], entered[1]);
-    // Each request once, though three calls found the loop hot.
-    assert_eq!(events.iter().filter(|e| e.message == "queued").count(), 2);
+        .count();
+    assert_eq!(entered, 1);
+    // The second entry asks for the whole function.
+    let q = find_after(&events, o, |e| e.is("queued", "main"));
+    assert_eq!(events[q].field("reason"), Some("osr entries"));
+    assert_eq!(events[q].field("header"), None);
+    find_after(&events, q, |e| {
+        e.is("installed", "main")
+            && e.field("tier") == Some("cranelift")
+            && e.field("header").is_none()
+    });
+    // Each request once, though two calls found the loop hot.
+    assert_eq!(events.iter().filter(|e| e.message == "queued").count(), 3);
 }
 
 /// `count` functions `w0`..: each a loop over its argument; `main(n)`

@@ -80,35 +80,67 @@ impl fmt::Display for Addr {
     }
 }
 
-/// A Cranelift version of `request` is wanted: queued for the compiler
-/// pool when `background`, else compiled at once by this thread.
-pub(super) fn queued(module: &ModuleCode, request: Request, background: bool) {
-    let compile = if background {
+/// Why a whole-function version is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WholeReason {
+    /// The call budget ran out.
+    Calls,
+    /// A loop's budget ran out in a function whose activations are short.
+    ShortActivations,
+    /// A second activation entered a loop-header version.
+    OsrEntries,
+}
+
+impl WholeReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            WholeReason::Calls => "calls",
+            WholeReason::ShortActivations => "short activations",
+            WholeReason::OsrEntries => "osr entries",
+        }
+    }
+}
+
+/// The whole-function version of `func` is wanted, for `reason`: queued
+/// for the compiler pool when `background`, else compiled at once by this
+/// thread.
+pub(super) fn queued_whole(
+    module: &ModuleCode,
+    func: usize,
+    reason: WholeReason,
+    background: bool,
+) {
+    debug!(
+        target: TIERING,
+        func = name(module, func),
+        reason = reason.as_str(),
+        calls = module.counted_calls(func),
+        threshold = module.options.tiering.map(|p| p.hot_calls),
+        compile = compile_mode(background),
+        "queued"
+    );
+}
+
+/// The version of `func` entered at loop header `header` is wanted: queued
+/// or compiled at once, as for [`queued_whole`].
+pub(super) fn queued_loop(module: &ModuleCode, func: usize, header: u32, background: bool) {
+    debug!(
+        target: TIERING,
+        func = name(module, func),
+        reason = "loop header",
+        header,
+        calls = module.counted_calls(func),
+        threshold = module.options.tiering.map(|p| p.hot_loops),
+        compile = compile_mode(background),
+        "queued"
+    );
+}
+
+fn compile_mode(background: bool) -> &'static str {
+    if background {
         "background"
     } else {
         "synchronous"
-    };
-    let policy = module.options.tiering;
-    match request {
-        Request::Function(func) => debug!(
-            target: TIERING,
-            func = name(module, func),
-            reason = "calls",
-            calls = module.counted_calls(func),
-            threshold = policy.map(|p| p.hot_calls),
-            compile,
-            "queued"
-        ),
-        Request::Loop(func, header) => debug!(
-            target: TIERING,
-            func = name(module, func),
-            reason = "loop header",
-            header,
-            calls = module.counted_calls(func),
-            threshold = policy.map(|p| p.hot_loops),
-            compile,
-            "queued"
-        ),
     }
 }
 

@@ -2,7 +2,7 @@
 //! helpers: compilation at first call and the tiering hooks.
 
 use super::code_cache::lock;
-use super::events;
+use super::events::{self, WholeReason};
 use super::jit_runtime::JitRuntime;
 use super::module_code::LoopEntry;
 use super::policy::{SPENT_BUDGET, TieringPolicy};
@@ -52,14 +52,14 @@ impl JitRuntime {
             return 0;
         };
         entry.call_budget.store(SPENT_BUDGET, Ordering::Relaxed);
-        self.request_whole(func)
+        self.request_whole(func, WholeReason::Calls)
     }
 
     /// Ask for the whole-function Cranelift version of `func`: queue it
     /// (background; returns 0) or compile it now (synchronous; returns its
     /// address, 0 when it failed). Once: a function already queued, being
     /// compiled or refused is not asked for again.
-    fn request_whole(&self, func: usize) -> usize {
+    fn request_whole(&self, func: usize, reason: WholeReason) -> usize {
         let code = &self.code;
         let Some(entry) = code.table.get(func) else {
             return 0;
@@ -79,7 +79,7 @@ impl JitRuntime {
         {
             return 0;
         }
-        events::queued(code, Request::Function(func), policy.background);
+        events::queued_whole(code, func, reason, policy.background);
         if policy.background {
             if !code.submit(Request::Function(func)) {
                 entry.queued.store(0, Ordering::Release);
@@ -121,7 +121,7 @@ impl JitRuntime {
             // Compiled at once (synchronous) or not, this activation goes
             // on in template code for another budget; the next call runs
             // the new version.
-            self.request_whole(func);
+            self.request_whole(func, WholeReason::ShortActivations);
             entry
                 .loop_budget
                 .store(TieringPolicy::budget(policy.hot_loops), Ordering::Relaxed);
@@ -141,7 +141,7 @@ impl JitRuntime {
             Some(LoopEntry::Pending | LoopEntry::Never) => 0,
             None => {
                 let request = Request::Loop(func, header);
-                events::queued(&code, request, policy.background);
+                events::queued_loop(&code, func, header, policy.background);
                 if policy.background {
                     if !code.submit(request) {
                         lock(&code.loops).remove(&(func, header));
@@ -177,7 +177,7 @@ impl JitRuntime {
         if entries.is_some_and(|n| n >= OSR_ENTRIES_FOR_WHOLE)
             && entry.tier() != FuncTier::Cranelift
         {
-            self.request_whole(func);
+            self.request_whole(func, WholeReason::OsrEntries);
         }
         addr
     }
