@@ -1220,3 +1220,54 @@ fn main() {
         assert!(names.contains(&name), "{name} in {names:?}");
     }
 }
+
+/// Generics too: a program's own generic `Vec<T>` and `fold` hide the
+/// library's from the program only. `Map.keys` still makes the library's
+/// `Vec` (named `std.Vec<string>` in the module), whose methods the
+/// program calls on it, and errors name that class `std.Vec<...>`.
+#[test]
+fn a_program_s_own_generics_leave_the_library_s_code_alone() {
+    let src = r#"
+class Vec<T> {
+    var a: T
+    var b: T
+    fn both(f: fun(T, T) -> T) -> T {
+        return f(self.a, self.b)
+    }
+}
+
+fn fold<T>(x: T, n: int) -> int {
+    return n * 2
+}
+
+fn main() {
+    let m = new Map<string, int>()
+    m.put("x", 1)
+    m.put("y", 2)
+    let ks = m.keys()
+    ks.push("z")
+    println(ks.len(), " ", ks.get(2))
+    let p = new Vec<int>()
+    p.a = 3
+    p.b = 4
+    println(p.both(fun(x: int, y: int) -> int { return x * y }))
+    println(fold("s", 7))
+}
+"#;
+    assert_eq!(run(src, &[]), "3 z\n12\n14\n");
+    let module = compile(src, "t.lark").unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = module.functions.iter().map(|f| f.name.as_str()).collect();
+    for name in ["Vec$int.both", "std.Vec$string.push", "fold$string"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    // The library's instance is not the program's class.
+    let bad = src.replace(
+        "let p = new Vec<int>()",
+        "let p: Vec<string> = m.keys()\n    let q = new Vec<int>()",
+    );
+    let got = match compile(&bad, "t.lark") {
+        Ok(_) => panic!("compiled, but should not have:\n{bad}"),
+        Err(e) => e.to_string(),
+    };
+    assert!(got.contains("std.Vec<string>"), "{got}");
+}

@@ -322,10 +322,14 @@ struct Checker<'s> {
     file: String,
     /// The file of the program (where instances are made).
     main_file: &'s str,
-    /// The generic classes and functions by name (the program's replace
-    /// the library's), with their files.
+    /// The program's generic classes and functions by name, with their
+    /// files.
     generic_classes: HashMap<String, (&'s ClassDecl, &'s str)>,
     generic_funcs: HashMap<String, (&'s FuncDecl, &'s str)>,
+    /// The library's (see [`Checker::generic_class`] for which one a name
+    /// means).
+    std_generic_classes: HashMap<String, (&'s ClassDecl, &'s str)>,
+    std_generic_funcs: HashMap<String, (&'s FuncDecl, &'s str)>,
     /// The library's other classes and functions, declared on first use.
     std_classes: HashMap<String, (&'s ClassDecl, &'s str)>,
     std_funcs: HashMap<String, (&'s FuncDecl, &'s str)>,
@@ -361,6 +365,15 @@ struct Checker<'s> {
 }
 
 type CResult<T> = Result<T, LangError>;
+
+/// A generic class or function as a name in some code means it.
+struct Generic<'s, D> {
+    decl: &'s D,
+    /// The file it is declared in.
+    file: &'s str,
+    /// Its name in the module, which its instances' names start with.
+    module_name: String,
+}
 
 /// What a library item's name starts with in the module when the program
 /// declares that name too.
@@ -427,12 +440,44 @@ fn breaks(b: &Block) -> bool {
 }
 
 impl<'s> Checker<'s> {
-    /// Whether the program's own file (not the library) already declares
-    /// the generic `name` in `generics`.
-    fn declared_in_program<D>(&self, generics: &HashMap<String, (D, &'s str)>, name: &str) -> bool {
-        generics
-            .get(name)
-            .is_some_and(|(_, file)| *file == self.main_file)
+    /// The generic class `name` means in the code being checked (see
+    /// [`Checker::pick_generic`]).
+    fn generic_class(&self, name: &str) -> Option<Generic<'s, ClassDecl>> {
+        self.pick_generic(&self.generic_classes, &self.std_generic_classes, name)
+    }
+
+    /// The generic function `name` means in the code being checked.
+    fn generic_func(&self, name: &str) -> Option<Generic<'s, FuncDecl>> {
+        self.pick_generic(&self.generic_funcs, &self.std_generic_funcs, name)
+    }
+
+    /// Of the program's generic `name` in `own` and the library's in
+    /// `std`: in the library's code the library's, in the program's its
+    /// own; else whichever exists. A library generic the program also
+    /// declares is `std.NAME` in the module, so their instances differ.
+    fn pick_generic<D>(
+        &self,
+        own: &HashMap<String, (&'s D, &'s str)>,
+        std: &HashMap<String, (&'s D, &'s str)>,
+        name: &str,
+    ) -> Option<Generic<'s, D>> {
+        let own = own.get(name).map(|&(decl, file)| Generic {
+            decl,
+            file,
+            module_name: name.to_owned(),
+        });
+        let std = || {
+            std.get(name).map(|&(decl, file)| Generic {
+                decl,
+                file,
+                module_name: self.library_name(name),
+            })
+        };
+        if self.in_library() {
+            std().or(own)
+        } else {
+            own.or_else(std)
+        }
     }
 
     /// Whether the code being checked is the library's (its functions and
@@ -542,16 +587,14 @@ impl<'s> Checker<'s> {
         for item in &p.items {
             match item {
                 Item::Func(f) if !f.type_params.is_empty() => {
-                    if self.top.contains_key(&f.name)
-                        || self.declared_in_program(&self.generic_funcs, &f.name)
-                    {
+                    if self.top.contains_key(&f.name) || self.generic_funcs.contains_key(&f.name) {
                         return self.error(f.pos, format!("`{}` is declared twice", f.name));
                     }
                     self.generic_funcs
                         .insert(f.name.clone(), (f, self.main_file));
                 }
                 Item::Func(f) => {
-                    if self.declared_in_program(&self.generic_funcs, &f.name) {
+                    if self.generic_funcs.contains_key(&f.name) {
                         return self.error(f.pos, format!("`{}` is declared twice", f.name));
                     }
                     let index = self.reserve_func(&f.name);
@@ -569,7 +612,7 @@ impl<'s> Checker<'s> {
                     self.out.imports.push(sig);
                 }
                 Item::Class(c) if !c.type_params.is_empty() => {
-                    if self.declared_in_program(&self.generic_classes, &c.name) {
+                    if self.generic_classes.contains_key(&c.name) {
                         return self.error(c.pos, format!("`{}` is declared twice", c.name));
                     }
                     self.generic_classes
@@ -580,11 +623,7 @@ impl<'s> Checker<'s> {
         }
         let mut classes = Vec::new();
         for c in p.classes().filter(|c| c.type_params.is_empty()) {
-            if self
-                .generic_classes
-                .get(&c.name)
-                .is_some_and(|(_, file)| *file == self.main_file)
-            {
+            if self.generic_classes.contains_key(&c.name) {
                 return self.error(c.pos, format!("`{}` is declared twice", c.name));
             }
             let k = self.class(c)?;
@@ -694,7 +733,7 @@ impl<'s> Checker<'s> {
         if let Some(&c) = self.classes.get(name) {
             return Ok(Some(c));
         }
-        if self.generic_classes.contains_key(name) {
+        if self.generic_class(name).is_some() {
             return self.error(
                 pos,
                 format!("`{name}` is generic: give its type arguments (`{name}<...>`)"),
@@ -738,7 +777,12 @@ impl<'s> Checker<'s> {
 
     /// The instance of generic class `name` for `args`, made on first use.
     fn class_instance(&mut self, name: &str, args: Vec<Type>, pos: Pos) -> CResult<usize> {
-        let Some((generic, file)) = self.generic_classes.get(name).cloned() else {
+        let Some(Generic {
+            decl: generic,
+            file,
+            module_name,
+        }) = self.generic_class(name)
+        else {
             return self.error(pos, format!("unknown generic class `{name}`"));
         };
         if args.len() != generic.type_params.len() {
@@ -752,12 +796,12 @@ impl<'s> Checker<'s> {
                 ),
             );
         }
-        let mangled = instance_name(name, &args);
+        let mangled = instance_name(&module_name, &args);
         self.check_instance_name(&mangled, pos)?;
         if let Some(&c) = self.classes.get(&mangled) {
             return Ok(c);
         }
-        self.display_names.note(&mangled, name, &args);
+        self.display_names.note(&mangled, &module_name, &args);
         let subst = self.substitution(&generic.type_params, &args);
         let mut inst = Instantiator {
             subst: &subst,
@@ -779,7 +823,7 @@ impl<'s> Checker<'s> {
             methods: generic.methods.iter().map(|m| inst.func(m)).collect(),
             type_params: Vec::new(),
         };
-        let note = self.instance_note(name, &args, pos);
+        let note = self.instance_note(&module_name, &args, pos);
         let k = self.declare_class(&decl, file, Some(note))?;
         self.instance_of.insert(k, (name.to_owned(), args));
         Ok(k)
@@ -1478,7 +1522,7 @@ impl<'s> Checker<'s> {
         if let ExprKind::Name(name) = &e.kind
             && self.lookup(name).is_none()
         {
-            if self.generic_funcs.contains_key(name) {
+            if self.generic_func(name).is_some() {
                 return self.error(
                     e.pos,
                     format!("`{name}` is generic: call it (the arguments give its type arguments)"),
@@ -1671,9 +1715,15 @@ impl<'s> Checker<'s> {
             return self.builtin(e, b, name, args);
         }
         self.use_library_func(name, e.pos)?;
-        if self.lookup(name).is_none() {
-            if let Some((generic, file)) = self.generic_funcs.get(name).cloned() {
-                return self.generic_call(e, generic, file, args);
+        let generic = self.generic_func(name);
+        // The library's code calls the library's generic even where the
+        // program has a function of that name.
+        let library_generic = self.in_library()
+            && self.std_generic_funcs.contains_key(name)
+            && !self.scopes.iter().any(|s| s.contains_key(name));
+        if library_generic || self.lookup(name).is_none() {
+            if let Some(generic) = generic {
+                return self.generic_call(e, generic, args);
             }
             self.use_std(name, e.pos)?;
         }
@@ -1797,10 +1847,14 @@ impl<'s> Checker<'s> {
     fn generic_call(
         &mut self,
         e: &Expr,
-        generic: &FuncDecl,
-        file: &str,
+        generic: Generic<'s, FuncDecl>,
         args: &[Expr],
     ) -> CResult<Type> {
+        let Generic {
+            decl: generic,
+            file,
+            module_name,
+        } = generic;
         let name = &generic.name;
         if args.len() != generic.params.len() {
             return self.error(
@@ -1836,7 +1890,7 @@ impl<'s> Checker<'s> {
                 }
             }
         }
-        let mangled = instance_name(name, &type_args);
+        let mangled = instance_name(&module_name, &type_args);
         self.check_instance_name(&mangled, e.pos)?;
         let index = match self.func_instances.get(&mangled) {
             Some(&f) => f,
@@ -1847,8 +1901,8 @@ impl<'s> Checker<'s> {
                     next_id: &mut self.next_id,
                 }
                 .func(generic);
-                let note = self.instance_note(name, &type_args, e.pos);
-                self.display_names.note(&mangled, name, &type_args);
+                let note = self.instance_note(&module_name, &type_args, e.pos);
+                self.display_names.note(&mangled, &module_name, &type_args);
                 let index = self.reserve_func(&mangled);
                 self.func_instances.insert(mangled.clone(), index);
                 let saved = std::mem::replace(&mut self.file, file.to_owned());
@@ -1970,6 +2024,8 @@ pub fn check_with<'s>(
         main_file: file,
         generic_classes: HashMap::new(),
         generic_funcs: HashMap::new(),
+        std_generic_classes: HashMap::new(),
+        std_generic_funcs: HashMap::new(),
         std_classes: HashMap::new(),
         std_funcs: HashMap::new(),
         std_declared: HashMap::new(),
@@ -1991,13 +2047,13 @@ pub fn check_with<'s>(
     for &(ref item, file) in &std.items {
         match item {
             Item::Func(f) if !f.type_params.is_empty() => {
-                c.generic_funcs.insert(f.name.clone(), (f, file));
+                c.std_generic_funcs.insert(f.name.clone(), (f, file));
             }
             Item::Func(f) => {
                 c.std_funcs.insert(f.name.clone(), (f, file));
             }
             Item::Class(k) if !k.type_params.is_empty() => {
-                c.generic_classes.insert(k.name.clone(), (k, file));
+                c.std_generic_classes.insert(k.name.clone(), (k, file));
             }
             Item::Class(k) => {
                 c.std_classes.insert(k.name.clone(), (k, file));
