@@ -174,9 +174,10 @@ impl JitRuntime {
         // should start in the whole-function version rather than enter
         // this one (whose code, reached only through its header, keeps
         // more values live: sieve.tj's 14%).
-        if entries.is_some_and(|n| n >= OSR_ENTRIES_FOR_WHOLE)
-            && entry.tier() != FuncTier::Cranelift
-        {
+        // Twice as many entries each time that version was evicted, as
+        // the call budget backs off.
+        let wanted = OSR_ENTRIES_FOR_WHOLE << code.times_evicted(func).min(16);
+        if entries.is_some_and(|n| n >= wanted) && entry.tier() != FuncTier::Cranelift {
             self.request_whole(func, WholeReason::OsrEntries);
         }
         addr

@@ -556,6 +556,14 @@ impl ModuleCode {
         }
     }
 
+    /// How many times `func`'s whole-function Cranelift version was
+    /// evicted.
+    pub(super) fn times_evicted(&self, func: usize) -> u32 {
+        self.evicted
+            .get(func)
+            .map_or(0, |n| n.load(Ordering::Relaxed))
+    }
+
     /// Evict every Cranelift version of this module (functions go back to
     /// template code); returns how many.
     pub fn evict_cranelift(&self) -> usize {
