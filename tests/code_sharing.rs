@@ -6,8 +6,10 @@
 //! module whose last instance went are cancelled. Every result is the
 //! interpreter's.
 
+mod common;
 mod differential;
 
+use common::programs::many_functions;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tierjit::{
@@ -640,28 +642,6 @@ fn a_hot_loop_found_by_one_instance_is_entered_by_the_next() {
     );
     let fs = a.function_stats("spin").unwrap();
     assert_eq!((fs.osr_entries, fs.instance_osr_entries), (2, 0), "{fs:?}");
-}
-
-/// `count` functions `w0`..: each a loop of a few ops over its argument,
-/// big enough that its Cranelift code takes a page; `main(n)` calls each
-/// with n and sums.
-fn many_functions(count: usize) -> String {
-    let mut s = String::new();
-    for k in 0..count {
-        s.push_str(&format!(
-            "func w{k}(i) -> i\n    iconst i1, 0\n    iconst i2, {k}\nl:\n    jge i1, i0, d\n    \
-             mul i3, i1, i2\n    xor i2, i2, i3\n    addi i2, i2, {k}\n    shri i4, i2, 3\n    \
-             add i2, i2, i4\n    addi i1, i1, 1\n    jmp l\nd:\n    reti i2\nend\n\n"
-        ));
-    }
-    s.push_str("func main(i) -> i\n    iconst i1, 0\n");
-    for k in 0..count {
-        s.push_str(&format!(
-            "    mov i5, i0\n    call i5, w{k}, 5\n    add i1, i1, i5\n"
-        ));
-    }
-    s.push_str("    reti i1\nend\n");
-    s
 }
 
 fn interp_result(text: &str, func: &str, args: &[Value]) -> Option<Value> {

@@ -7,6 +7,7 @@
 mod common;
 
 use common::cli::command;
+use common::programs::RECURSIVE_FIB;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,19 +18,12 @@ use tierjit::{
 };
 
 /// A program with a recursive function and a hot loop.
-const PROGRAM: &str = "\
-func fib(i) -> i
-    jlti i0, 2, small
-    subi i1, i0, 1
-    call i1, fib, 1
-    subi i2, i0, 2
-    call i2, fib, 2
-    add  i0, i1, i2
-    reti i0
-small:
-    reti i0
-end
+fn program() -> String {
+    format!("{RECURSIVE_FIB}\n{MAIN}")
+}
 
+/// The hot loop, then a call of `fib`.
+const MAIN: &str = "\
 func main(i=300) -> i
     iconst i2, 0
 top:
@@ -91,12 +85,12 @@ impl CodeObserver for Recorder {
     }
 }
 
-/// `PROGRAM` written to a fresh directory under the target directory.
+/// `program()` written to a fresh directory under the target directory.
 fn program_file(dir_name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(dir_name);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("prof_demo.tj");
-    std::fs::write(&path, PROGRAM).expect("write program");
+    std::fs::write(&path, program()).expect("write program");
     path
 }
 
@@ -138,7 +132,8 @@ fn observers_see_every_version_with_op_offsets_and_lines() {
         .collect();
     assert!(!osr.is_empty(), "no loop-header version in {names:?}");
     assert!(osr.iter().all(|s| s.name == "main@op1 [osr]"), "{names:?}");
-    let source_lines: Vec<&str> = PROGRAM.lines().collect();
+    let text = program();
+    let source_lines: Vec<&str> = text.lines().collect();
     let canonical = std::fs::canonicalize(&path).unwrap();
     for s in &seen {
         assert_eq!(s.module_name, "prof_demo");
@@ -211,7 +206,7 @@ fn observers_see_every_version_with_op_offsets_and_lines() {
     assert!(published.is_empty(), "never freed: {published:x?}");
 }
 
-/// The names every run of `PROGRAM` under low thresholds makes.
+/// The names every run of `program()` under low thresholds makes.
 const NAMES: [&str; 5] = [
     "main [template]",
     "main [template stubs]",
@@ -259,7 +254,7 @@ fn the_perf_map_names_every_version_at_the_engine_addresses() {
     }
 }
 
-/// Run `PROGRAM` from a file in the `tierjit` CLI with `TIERJIT_PROFILE`
+/// Run `program()` from a file in the `tierjit` CLI with `TIERJIT_PROFILE`
 /// set to `mode` (and the jitdump directory `dir`); returns the child's pid.
 fn run_cli(dir: &Path, program: &Path, mode: &str) -> u32 {
     let dir = dir.to_str().unwrap();
@@ -416,7 +411,8 @@ fn the_cli_writes_a_jitdump_with_code_and_lines() {
     let _ = std::fs::remove_file(&dump_path);
     let records = parse_jitdump(&bytes, pid);
     let canonical = std::fs::canonicalize(&path).unwrap();
-    let source_lines: Vec<&str> = PROGRAM.lines().collect();
+    let text = program();
+    let source_lines: Vec<&str> = text.lines().collect();
     let mut names = Vec::new();
     let mut debug_for: Option<u64> = None;
     let mut loads: Vec<(u64, usize)> = Vec::new();

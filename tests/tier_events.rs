@@ -2,6 +2,9 @@
 //! subscriber collects them in process. Tier-up is synchronous here, so
 //! every event happens on the test's thread, under its scoped subscriber.
 
+mod common;
+
+use common::programs::many_functions;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
@@ -206,27 +209,6 @@ fn a_hot_function_and_a_hot_loop_report_each_step() {
     });
     // Each request once, though two calls found the loop hot.
     assert_eq!(events.iter().filter(|e| e.message == "queued").count(), 3);
-}
-
-/// `count` functions `w0`..: each a loop over its argument; `main(n)`
-/// calls each with n and sums (as tests/code_sharing.rs's cap tests).
-fn many_functions(count: usize) -> String {
-    let mut s = String::new();
-    for k in 0..count {
-        s.push_str(&format!(
-            "func w{k}(i) -> i\n    iconst i1, 0\n    iconst i2, {k}\nl:\n    jge i1, i0, d\n    \
-             mul i3, i1, i2\n    xor i2, i2, i3\n    addi i2, i2, {k}\n    shri i4, i2, 3\n    \
-             add i2, i2, i4\n    addi i1, i1, 1\n    jmp l\nd:\n    reti i2\nend\n\n"
-        ));
-    }
-    s.push_str("func main(i) -> i\n    iconst i1, 0\n");
-    for k in 0..count {
-        s.push_str(&format!(
-            "    mov i5, i0\n    call i5, w{k}, 5\n    add i1, i1, i5\n"
-        ));
-    }
-    s.push_str("    reti i1\nend\n");
-    s
 }
 
 /// Run `main(20)` of `text` four times under `config`; the engine's code

@@ -6,6 +6,9 @@
 //! (what `perf --call-graph fp` walks); and, if `perf` may run here, perf
 //! itself sees call chains through compiled frames.
 
+mod common;
+
+use common::programs::RECURSIVE_FIB;
 use std::backtrace::Backtrace;
 use std::ffi::c_void;
 use std::sync::{Arc, Mutex};
@@ -292,22 +295,7 @@ fn perf_sees_call_chains_through_compiled_frames() {
     let program = dir.join("fib.tj");
     std::fs::write(
         &program,
-        "func fib(i) -> i
-    jlti i0, 2, small
-    subi i1, i0, 1
-    call i1, fib, 1
-    subi i2, i0, 2
-    call i2, fib, 2
-    add  i0, i1, i2
-    reti i0
-small:
-    reti i0
-end
-func main(i) -> i
-    call i1, fib, 0
-    reti i1
-end
-",
+        format!("{RECURSIVE_FIB}func main(i) -> i\n    call i1, fib, 0\n    reti i1\nend\n"),
     )
     .unwrap();
     for tier in ["template", "cranelift"] {

@@ -89,3 +89,41 @@ pub fn manifest(path: &Path) -> Vec<ManifestRow> {
         })
         .collect()
 }
+
+/// `count` functions `w0`..: each a loop of a few ops over its argument,
+/// big enough that its Cranelift code takes a page; `main(n)` calls each
+/// with n and sums.
+pub fn many_functions(count: usize) -> String {
+    let mut s = String::new();
+    for k in 0..count {
+        s.push_str(&format!(
+            "func w{k}(i) -> i\n    iconst i1, 0\n    iconst i2, {k}\nl:\n    jge i1, i0, d\n    \
+             mul i3, i1, i2\n    xor i2, i2, i3\n    addi i2, i2, {k}\n    shri i4, i2, 3\n    \
+             add i2, i2, i4\n    addi i1, i1, 1\n    jmp l\nd:\n    reti i2\nend\n\n"
+        ));
+    }
+    s.push_str("func main(i) -> i\n    iconst i1, 0\n");
+    for k in 0..count {
+        s.push_str(&format!(
+            "    mov i5, i0\n    call i5, w{k}, 5\n    add i1, i1, i5\n"
+        ));
+    }
+    s.push_str("    reti i1\nend\n");
+    s
+}
+
+/// `fib(n)`, recursive: the function tests profile and unwind through
+/// (the `main` that calls it is theirs).
+pub const RECURSIVE_FIB: &str = "\
+func fib(i) -> i
+    jlti i0, 2, small
+    subi i1, i0, 1
+    call i1, fib, 1
+    subi i2, i0, 2
+    call i2, fib, 2
+    add  i0, i1, i2
+    reti i0
+small:
+    reti i0
+end
+";
